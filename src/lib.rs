@@ -1,0 +1,9 @@
+//! session-gateway: run many Session messenger accounts as infrastructure.
+//!
+//! Layers (see `../shared/design.md` §3), each depending only on those listed after it:
+//!
+//! * [`devnet`]: a local Session network (seed, service nodes, file server) built from `protocol`.
+//! * [`protocol`]: pure wire formats and cryptography. No I/O, no async, no clock reads.
+
+pub mod devnet;
+pub mod protocol;

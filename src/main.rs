@@ -1,0 +1,5 @@
+//! The `session-gateway` binary.
+
+fn main() {
+    println!("session-gateway");
+}
