@@ -2,3 +2,11 @@
 //!
 //! Facts come from `../shared/protocol/messages.md` and `../shared/protocol/network.md`; every
 //! module cites the section it implements and carries its test vectors.
+
+pub mod blinding;
+pub mod dm;
+pub mod keys;
+pub mod phrase;
+
+#[cfg(test)]
+pub(crate) mod vectors;
