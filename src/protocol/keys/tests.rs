@@ -165,3 +165,17 @@ proptest! {
         prop_assert_eq!(SessionId::try_from(&sid.to_bytes()[..]).unwrap(), sid);
     }
 }
+
+#[test]
+fn ids_serialize_as_hex_text() {
+    let text = "05d2ad010eeb72d72e561d9de7bd7b6989af77dcabffa03a5111a6c859ae5c3a72";
+    let sid = SessionId::parse(text).unwrap();
+    assert_eq!(serde_json::to_string(&sid).unwrap(), format!("\"{text}\""));
+    assert_eq!(
+        serde_json::from_str::<SessionId>(&format!("\"{text}\"")).unwrap(),
+        sid
+    );
+    let prefixed: PrefixedId = serde_json::from_str(&format!("\"{text}\"")).unwrap();
+    assert_eq!(PrefixedId::from(sid), prefixed);
+    assert!(serde_json::from_str::<SessionId>("\"15d2\"").is_err());
+}
