@@ -78,7 +78,7 @@ fn array_from_slice<const N: usize>(bytes: &[u8]) -> Result<[u8; N], KeyError> {
 /// The 32-byte Ed25519 seed that is an account's only secret (§1.1).
 ///
 /// Zeroized on drop; `Debug` never prints it.
-#[derive(Clone, Zeroize, ZeroizeOnDrop, PartialEq, Eq)]
+#[derive(Clone, Zeroize, ZeroizeOnDrop)]
 pub struct Seed([u8; 32]);
 
 impl Seed {

@@ -11,6 +11,7 @@
 use std::fmt;
 use std::sync::OnceLock;
 
+use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
 use super::keys::Seed;
@@ -189,7 +190,7 @@ pub fn words_to_bytes(words: &[&str]) -> Result<Zeroizing<Vec<u8>>, PhraseError>
 /// A validated 13-word recovery phrase, in canonical form (full lowercase words, single spaces).
 ///
 /// `Debug` and `Display` never print the words; use [`RecoveryPhrase::expose_secret`].
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct RecoveryPhrase {
     text: Zeroizing<String>,
     entropy: Zeroizing<[u8; 16]>,
@@ -239,6 +240,15 @@ impl RecoveryPhrase {
         &self.text
     }
 }
+
+/// Compares in constant time (the text is a function of the entropy).
+impl PartialEq for RecoveryPhrase {
+    fn eq(&self, other: &Self) -> bool {
+        self.entropy.ct_eq(&*other.entropy).into()
+    }
+}
+
+impl Eq for RecoveryPhrase {}
 
 impl fmt::Debug for RecoveryPhrase {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
