@@ -56,7 +56,7 @@ fn shared_key(
 /// Encrypts a community inbox message to a blinded recipient (§2.4).
 ///
 /// Wire format: `00 ‖ XChaCha20-Poly1305(msg ‖ A, key, nonce) ‖ nonce (24)`, where `A` is the
-/// sender's unblinded Ed25519 key and the key comes from [`shared_key`]. `message` is the padded
+/// sender's unblinded Ed25519 key and the key comes from `shared_key`. `message` is the padded
 /// `Content`.
 pub fn encrypt_for_blinded_recipient<R: RngCore + CryptoRng>(
     sender: &Identity,
