@@ -34,6 +34,19 @@ impl SwarmId {
     }
 }
 
+impl serde::Serialize for SwarmId {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for SwarmId {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        Self::from_hex(&text).ok_or_else(|| serde::de::Error::custom("expected a hex swarm id"))
+    }
+}
+
 /// The swarm space of an account: the XOR of the four big-endian u64 words of its 32-byte key
 /// (the key **without** its network prefix byte), §3.1.
 pub fn swarm_space(pubkey: &[u8; 32]) -> u64 {

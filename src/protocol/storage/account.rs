@@ -153,7 +153,7 @@ mod tests {
         for bad in [
             &b""[..],
             &b"05"[..],
-            HEX[2..].as_bytes(),
+            &HEX.as_bytes()[2..],
             &[0u8; 32][..],
             &[0u8; 34][..],
         ] {
