@@ -7,6 +7,8 @@ pub mod blinding;
 pub mod dm;
 pub mod keys;
 pub mod phrase;
+pub mod storage;
+pub mod swarm;
 
 #[cfg(test)]
 pub(crate) mod vectors;
