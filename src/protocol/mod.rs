@@ -2,3 +2,6 @@
 //!
 //! Facts come from `../shared/protocol/messages.md` and `../shared/protocol/network.md`; every
 //! module cites the section it implements and carries its test vectors.
+
+pub mod bencode;
+pub mod onion;
