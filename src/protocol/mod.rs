@@ -2,3 +2,10 @@
 //!
 //! Facts come from `../shared/protocol/messages.md` and `../shared/protocol/network.md`; every
 //! module cites the section it implements and carries its test vectors.
+
+pub mod attachment;
+pub mod envelope;
+pub mod padding;
+pub mod protos;
+#[cfg(test)]
+pub(crate) mod test_vectors;
