@@ -145,8 +145,9 @@ impl Sealed {
         rng: &mut R,
     ) -> Result<(Self, StaticSecret), BuildError> {
         let secret = StaticSecret::random_from_rng(&mut *rng);
-        let blob = SharedKey::client(enc, &secret, recipient)?.encrypt(plaintext, rng)?;
         let ephemeral = PublicKey::from(&secret);
+        let blob = SharedKey::client_with_public(enc, &secret, &ephemeral, recipient)?
+            .encrypt(plaintext, rng)?;
         Ok((
             Sealed {
                 blob,
