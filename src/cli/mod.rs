@@ -1,0 +1,3 @@
+//! Subcommands of the `session-gateway` binary.
+
+pub mod serve;
