@@ -137,6 +137,12 @@ impl Store {
         self.events.subscribe()
     }
 
+    /// How many receivers are subscribed to event commits (long-polls in flight plus the webhook
+    /// dispatcher); lets tests wait until a long-poll is parked.
+    pub fn event_subscribers(&self) -> usize {
+        self.events.receiver_count()
+    }
+
     /// True when the database answers (for `/readyz`).
     pub async fn ping(&self) -> bool {
         sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
