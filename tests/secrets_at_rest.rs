@@ -19,18 +19,35 @@ fn data_dir_contains(dir: &std::path::Path, needle: &[u8]) -> bool {
 async fn phrases_seeds_and_webhook_secrets_are_encrypted_on_disk() {
     let mut gw = spawn().await;
     let (id, phrase) = gw.create_account().await;
-    let hook = gw.admin("POST", "/v1/webhooks", Some(json!({"url": "http://127.0.0.1:9/x"}))).await;
+    let hook = gw
+        .admin(
+            "POST",
+            "/v1/webhooks",
+            Some(json!({"url": "http://127.0.0.1:9/x"})),
+        )
+        .await;
     let secret = hook.body["secret"].as_str().unwrap().to_owned();
     gw.stop().await;
 
     let seed = hex::decode(phrase.strip_prefix("test ").unwrap()).unwrap();
-    assert!(data_dir_contains(gw.dir.path(), id.as_bytes()), "sanity: the scan sees plaintext");
-    assert!(!data_dir_contains(gw.dir.path(), phrase.as_bytes()), "phrase on disk");
+    assert!(
+        data_dir_contains(gw.dir.path(), id.as_bytes()),
+        "sanity: the scan sees plaintext"
+    );
+    assert!(
+        !data_dir_contains(gw.dir.path(), phrase.as_bytes()),
+        "phrase on disk"
+    );
     assert!(!data_dir_contains(gw.dir.path(), &seed), "seed on disk");
-    assert!(!data_dir_contains(gw.dir.path(), secret.as_bytes()), "webhook secret on disk");
+    assert!(
+        !data_dir_contains(gw.dir.path(), secret.as_bytes()),
+        "webhook secret on disk"
+    );
 
     // The right key opens everything again after a restart.
-    let restarted = start_in(gw.dir.path(), test_settings(&gw.master)).await.unwrap();
+    let restarted = start_in(gw.dir.path(), test_settings(&gw.master))
+        .await
+        .unwrap();
     let reply = reqwest::Client::new()
         .get(format!("{}/v1/accounts/{id}/phrase", restarted.base_url()))
         .bearer_auth(common::ADMIN_KEY)
@@ -67,5 +84,8 @@ async fn a_wrong_or_missing_master_key_refuses_to_start() {
 
     let mut no_admin = test_settings(&gw.master);
     no_admin.api.admin_key = None;
-    assert!(matches!(start_in(gw.dir.path(), no_admin).await, Err(StartError::MissingAdminKey)));
+    assert!(matches!(
+        start_in(gw.dir.path(), no_admin).await,
+        Err(StartError::MissingAdminKey)
+    ));
 }

@@ -28,8 +28,7 @@ struct WebhookVectors {
 
 #[test]
 fn standard_webhooks_signatures() {
-    let file: WebhookVectors =
-        serde_json::from_str(include_str!("vectors/webhooks.json")).unwrap();
+    let file: WebhookVectors = serde_json::from_str(include_str!("vectors/webhooks.json")).unwrap();
     assert!(!file.vectors.is_empty());
     for v in file.vectors {
         assert!(!v.source.repo.is_empty() && !v.source.file.is_empty());
@@ -40,7 +39,19 @@ fn standard_webhooks_signatures() {
             "{}",
             v.name
         );
-        assert!(signature::verify(&v.secret, &v.signature, &v.id, v.timestamp, body));
-        assert!(!signature::verify(&v.secret, &v.signature, &v.id, v.timestamp + 1, body));
+        assert!(signature::verify(
+            &v.secret,
+            &v.signature,
+            &v.id,
+            v.timestamp,
+            body
+        ));
+        assert!(!signature::verify(
+            &v.secret,
+            &v.signature,
+            &v.id,
+            v.timestamp + 1,
+            body
+        ));
     }
 }

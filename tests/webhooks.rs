@@ -8,7 +8,7 @@ mod common;
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
-use common::{eventually, spawn, spawn_with, Mode, Receiver, Received};
+use common::{eventually, spawn, spawn_with, Mode, Received, Receiver};
 use serde_json::{json, Value};
 use session_gateway::store::events::{EventType, NewEvent};
 use session_gateway::store::Store;
@@ -88,7 +88,12 @@ async fn long_poll_wakes_when_an_event_is_written() {
     let poll = tokio::spawn(async move {
         let started = tokio::time::Instant::now();
         let reply = common::into_reply(
-            client.get(url).bearer_auth(common::ADMIN_KEY).send().await.unwrap(),
+            client
+                .get(url)
+                .bearer_auth(common::ADMIN_KEY)
+                .send()
+                .await
+                .unwrap(),
         )
         .await;
         (reply, started.elapsed())
@@ -108,14 +113,23 @@ async fn long_poll_wakes_when_an_event_is_written() {
     assert_eq!(event["type"], "message.received");
     assert_eq!(event["account"], A);
     let keys: HashSet<_> = event.as_object().unwrap().keys().cloned().collect();
-    assert_eq!(keys, ["id", "type", "account", "timestamp", "data"].map(String::from).into());
+    assert_eq!(
+        keys,
+        ["id", "type", "account", "timestamp", "data"]
+            .map(String::from)
+            .into()
+    );
     let next = reply.body["next"].as_i64().unwrap();
     assert_eq!(event["id"], format!("evt_{next}"));
 
     // Resuming from `next` returns nothing new; filtering by account works.
-    let after = gw.admin("GET", &format!("/v1/events?after={next}&wait=0"), None).await;
+    let after = gw
+        .admin("GET", &format!("/v1/events?after={next}&wait=0"), None)
+        .await;
     assert_eq!(after.body["events"], json!([]));
-    let other = gw.admin("GET", &format!("/v1/events?account={}", PEERS[1]), None).await;
+    let other = gw
+        .admin("GET", &format!("/v1/events?account={}", PEERS[1]), None)
+        .await;
     assert_eq!(other.body["events"], json!([]));
 }
 
@@ -134,7 +148,10 @@ async fn deliveries_are_signed_ordered_per_conversation_and_filtered() {
     let received = receiver.wait_for(30, 20).await;
     check_signed_and_ordered(&received, &secret);
     assert_eq!(received.len(), 30);
-    assert!(filtered.received().is_empty(), "filters exclude other types and accounts");
+    assert!(
+        filtered.received().is_empty(),
+        "filters exclude other types and accounts"
+    );
 }
 
 #[tokio::test]
@@ -145,13 +162,25 @@ async fn a_receiver_that_was_down_gets_everything_after_it_comes_back() {
     burst(gw.store(), 12).await;
     // Retries are happening (one in flight per conversation, with backoff).
     receiver.wait_for_attempts(9, 20).await;
-    let log = gw.admin("GET", &format!("/v1/webhooks/{hook}/deliveries?status=pending"), None).await;
+    let log = gw
+        .admin(
+            "GET",
+            &format!("/v1/webhooks/{hook}/deliveries?status=pending"),
+            None,
+        )
+        .await;
     assert_eq!(log.body["deliveries"].as_array().unwrap().len(), 12);
     receiver.set_mode(Mode::Up);
     let received = receiver.wait_for(12, 20).await;
     check_signed_and_ordered(&received, &secret);
     let log = eventually(10, "all delivered", || async {
-        let log = gw.admin("GET", &format!("/v1/webhooks/{hook}/deliveries?status=delivered"), None).await;
+        let log = gw
+            .admin(
+                "GET",
+                &format!("/v1/webhooks/{hook}/deliveries?status=delivered"),
+                None,
+            )
+            .await;
         (log.body["deliveries"].as_array().unwrap().len() == 12).then_some(log)
     })
     .await;
@@ -165,7 +194,13 @@ async fn dead_letters_are_kept_and_replayed() {
     let (hook, secret) = create_hook(&gw, json!({"url": receiver.url})).await;
     burst(gw.store(), 3).await;
     let dead = eventually(10, "dead letters", || async {
-        let log = gw.admin("GET", &format!("/v1/webhooks/{hook}/deliveries?status=dead"), None).await;
+        let log = gw
+            .admin(
+                "GET",
+                &format!("/v1/webhooks/{hook}/deliveries?status=dead"),
+                None,
+            )
+            .await;
         (log.body["deliveries"].as_array().unwrap().len() == 3).then_some(log)
     })
     .await;
@@ -173,7 +208,9 @@ async fn dead_letters_are_kept_and_replayed() {
     assert_eq!(dead.body["deliveries"][0]["last_error"], "HTTP 503");
 
     receiver.set_mode(Mode::Up);
-    let replay = gw.admin("POST", &format!("/v1/webhooks/{hook}/replay"), None).await;
+    let replay = gw
+        .admin("POST", &format!("/v1/webhooks/{hook}/replay"), None)
+        .await;
     assert_eq!(replay.status, 200, "{}", replay.body);
     assert_eq!(replay.body["requeued"], 3);
     let received = receiver.wait_for(3, 10).await;
@@ -182,12 +219,19 @@ async fn dead_letters_are_kept_and_replayed() {
     // Replay from an event id re-sends delivered events with the same ids.
     let first = received.iter().map(|r| cursor(&r.id)).min().unwrap();
     let replay = gw
-        .admin("POST", &format!("/v1/webhooks/{hook}/replay"), Some(json!({"from": format!("evt_{first}")})))
+        .admin(
+            "POST",
+            &format!("/v1/webhooks/{hook}/replay"),
+            Some(json!({"from": format!("evt_{first}")})),
+        )
         .await;
     assert_eq!(replay.body["requeued"], 3);
     let again = receiver.wait_for(6, 10).await;
     let ids: Vec<_> = again.iter().map(|r| r.id.clone()).collect();
-    assert_eq!(ids[3..].iter().collect::<HashSet<_>>(), ids[..3].iter().collect::<HashSet<_>>());
+    assert_eq!(
+        ids[3..].iter().collect::<HashSet<_>>(),
+        ids[..3].iter().collect::<HashSet<_>>()
+    );
 }
 
 #[tokio::test]
@@ -197,7 +241,11 @@ async fn replay_from_a_cursor_covers_events_older_than_the_webhook() {
     let receiver = Receiver::start(Mode::Up).await;
     let (hook, secret) = create_hook(&gw, json!({"url": receiver.url})).await;
     let replay = gw
-        .admin("POST", &format!("/v1/webhooks/{hook}/replay"), Some(json!({"from": "evt_1"})))
+        .admin(
+            "POST",
+            &format!("/v1/webhooks/{hook}/replay"),
+            Some(json!({"from": "evt_1"})),
+        )
         .await;
     assert_eq!(replay.body["requeued"], 4);
     check_signed_and_ordered(&receiver.wait_for(4, 10).await, &secret);
@@ -210,15 +258,29 @@ async fn rotated_secrets_both_sign_during_the_grace_period() {
     let old = signature::generate_secret();
     let (hook, given) = create_hook(&gw, json!({"url": receiver.url, "secret": old})).await;
     assert_eq!(given, old);
-    let rotated = gw.admin("POST", &format!("/v1/webhooks/{hook}/rotate-secret"), None).await;
+    let rotated = gw
+        .admin("POST", &format!("/v1/webhooks/{hook}/rotate-secret"), None)
+        .await;
     assert_eq!(rotated.status, 200);
     let new = rotated.body["secret"].as_str().unwrap().to_owned();
     assert_ne!(new, old);
     burst(gw.store(), 1).await;
     let r = &receiver.wait_for(1, 10).await[0];
     assert_eq!(r.signature.split(' ').count(), 2);
-    assert!(signature::verify(&old, &r.signature, &r.id, r.timestamp, &r.body));
-    assert!(signature::verify(&new, &r.signature, &r.id, r.timestamp, &r.body));
+    assert!(signature::verify(
+        &old,
+        &r.signature,
+        &r.id,
+        r.timestamp,
+        &r.body
+    ));
+    assert!(signature::verify(
+        &new,
+        &r.signature,
+        &r.id,
+        r.timestamp,
+        &r.body
+    ));
 }
 
 #[tokio::test]
