@@ -1,0 +1,328 @@
+//! Shared test harness: a gateway on port 0 with a temp data dir, an HTTP client that speaks its
+//! API, and a controllable webhook receiver (actix-web on port 0).
+#![allow(dead_code)]
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use base64::Engine as _;
+use rand::RngCore as _;
+use serde_json::Value;
+use session_gateway::app::{Gateway, GatewayOptions, StartError};
+use session_gateway::config::{SecretString, Settings};
+use session_gateway::identities::{IdentityError, IdentityProvider, NewIdentity};
+use session_gateway::ids::SessionIdText;
+use sha2::{Digest as _, Sha256};
+use tokio::sync::watch;
+use zeroize::Zeroizing;
+
+pub const ADMIN_KEY: &str = "test-admin-key-0123456789";
+
+/// A stand-in for `protocol::keys` + `protocol::phrase` until they land: the Session ID is a hash
+/// of the seed and the "phrase" is `test` plus the seed in hex. Only the gateway's handling of
+/// identities is under test here.
+pub struct FakeIdentities;
+
+fn fake(seed: Vec<u8>) -> NewIdentity {
+    let id = format!("05{}", hex::encode(Sha256::digest(&seed)));
+    NewIdentity {
+        session_id: SessionIdText::parse(&id).unwrap(),
+        phrase: Zeroizing::new(format!("test {}", hex::encode(&seed))),
+        seed: Zeroizing::new(seed),
+    }
+}
+
+impl IdentityProvider for FakeIdentities {
+    fn generate(&self) -> Result<NewIdentity, IdentityError> {
+        let mut seed = vec![0u8; 16];
+        rand::rngs::OsRng.fill_bytes(&mut seed);
+        Ok(fake(seed))
+    }
+    fn from_phrase(&self, phrase: &str) -> Result<NewIdentity, IdentityError> {
+        let hex_part = phrase
+            .strip_prefix("test ")
+            .ok_or_else(|| IdentityError::InvalidPhrase("not a test phrase".into()))?;
+        let seed = hex::decode(hex_part)
+            .ok()
+            .filter(|s| s.len() == 16)
+            .ok_or_else(|| IdentityError::InvalidPhrase("bad words".into()))?;
+        Ok(fake(seed))
+    }
+    fn phrase_for_seed(&self, seed: &[u8]) -> Result<Zeroizing<String>, IdentityError> {
+        Ok(Zeroizing::new(format!("test {}", hex::encode(seed))))
+    }
+}
+
+pub fn master_key() -> String {
+    let mut key = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut key);
+    base64::engine::general_purpose::STANDARD.encode(key)
+}
+
+/// Settings for tests: fast webhook retries.
+pub fn test_settings(master: &str) -> Settings {
+    let mut settings = Settings::default();
+    settings.api.admin_key = Some(SecretString::new(ADMIN_KEY.into()));
+    settings.security.master_key = Some(SecretString::new(master.into()));
+    settings.api.max_body_bytes = 16 * 1024;
+    settings.webhooks.initial_backoff_ms = 20;
+    settings.webhooks.max_backoff_ms = 100;
+    settings.webhooks.timeout_ms = 2_000;
+    settings
+}
+
+pub struct TestGateway {
+    pub gateway: Option<Gateway>,
+    pub dir: tempfile::TempDir,
+    pub master: String,
+    pub base: String,
+    pub client: reqwest::Client,
+}
+
+pub async fn start_in(dir: &std::path::Path, settings: Settings) -> Result<Gateway, StartError> {
+    Gateway::start(GatewayOptions {
+        settings,
+        data_dir: dir.to_path_buf(),
+        listen: "127.0.0.1:0".into(),
+        identities: Arc::new(FakeIdentities),
+    })
+    .await
+}
+
+pub async fn spawn() -> TestGateway {
+    spawn_with(|_| {}).await
+}
+
+pub async fn spawn_with(tweak: impl FnOnce(&mut Settings)) -> TestGateway {
+    let dir = tempfile::tempdir().unwrap();
+    let master = master_key();
+    let mut settings = test_settings(&master);
+    tweak(&mut settings);
+    let gateway = start_in(dir.path(), settings).await.unwrap();
+    TestGateway {
+        base: gateway.base_url(),
+        gateway: Some(gateway),
+        dir,
+        master,
+        client: reqwest::Client::new(),
+    }
+}
+
+pub struct Reply {
+    pub status: u16,
+    pub body: Value,
+}
+
+impl TestGateway {
+    pub fn store(&self) -> &session_gateway::store::Store {
+        self.gateway.as_ref().unwrap().store()
+    }
+
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        key: Option<&str>,
+        body: Option<Value>,
+    ) -> Reply {
+        let mut req = self
+            .client
+            .request(method.parse().unwrap(), format!("{}{}", self.base, path));
+        if let Some(key) = key {
+            req = req.bearer_auth(key);
+        }
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        into_reply(req.send().await.unwrap()).await
+    }
+
+    pub async fn admin(&self, method: &str, path: &str, body: Option<Value>) -> Reply {
+        self.call(method, path, Some(ADMIN_KEY), body).await
+    }
+
+    pub async fn create_account(&self) -> (String, String) {
+        let reply = self
+            .admin("POST", "/v1/accounts", Some(serde_json::json!({})))
+            .await;
+        assert_eq!(reply.status, 201, "{}", reply.body);
+        (
+            reply.body["session_id"].as_str().unwrap().to_owned(),
+            reply.body["phrase"].as_str().unwrap().to_owned(),
+        )
+    }
+
+    pub async fn stop(&mut self) {
+        if let Some(gateway) = self.gateway.take() {
+            gateway.stop().await;
+        }
+    }
+}
+
+pub async fn into_reply(response: reqwest::Response) -> Reply {
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    let body = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or(Value::String(text))
+    };
+    Reply { status, body }
+}
+
+/// Polls `check` until it returns `Some`, failing after `secs` seconds. For state that has no
+/// notification of its own (database rows seen through the API).
+pub async fn eventually<T, F, Fut>(secs: u64, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+// ---- webhook receiver ----------------------------------------------------------------------
+
+#[derive(Clone, Debug)]
+pub struct Received {
+    pub id: String,
+    pub timestamp: i64,
+    pub signature: String,
+    pub body: Vec<u8>,
+    pub json: Value,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Answer 200 and record.
+    Up,
+    /// Answer 503 without recording.
+    Down,
+    /// Never answer (the gateway times out).
+    Hang,
+}
+
+#[derive(Clone)]
+struct ReceiverState {
+    mode: Arc<Mutex<Mode>>,
+    received: Arc<Mutex<Vec<Received>>>,
+    count: watch::Sender<usize>,
+    attempts: watch::Sender<usize>,
+}
+
+pub struct Receiver {
+    pub url: String,
+    state: ReceiverState,
+    server: actix_web::dev::ServerHandle,
+}
+
+async fn receive(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<ReceiverState>,
+) -> HttpResponse {
+    state.attempts.send_modify(|n| *n += 1);
+    let mode = *state.mode.lock().unwrap();
+    match mode {
+        Mode::Down => return HttpResponse::ServiceUnavailable().finish(),
+        Mode::Hang => {
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            return HttpResponse::ServiceUnavailable().finish();
+        }
+        Mode::Up => {}
+    }
+    let header = |name: &str| {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let received = Received {
+        id: header("webhook-id"),
+        timestamp: header("webhook-timestamp").parse().unwrap_or(-1),
+        signature: header("webhook-signature"),
+        json: serde_json::from_slice(&body).unwrap_or(Value::Null),
+        body: body.to_vec(),
+    };
+    state.received.lock().unwrap().push(received);
+    state.count.send_modify(|n| *n += 1);
+    HttpResponse::Ok().finish()
+}
+
+impl Receiver {
+    pub async fn start(mode: Mode) -> Self {
+        let state = ReceiverState {
+            mode: Arc::new(Mutex::new(mode)),
+            received: Arc::default(),
+            count: watch::channel(0).0,
+            attempts: watch::channel(0).0,
+        };
+        let data = web::Data::new(state.clone());
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(data.clone())
+                .route("/hook", web::post().to(receive))
+        })
+        .workers(1)
+        .disable_signals()
+        .listen(listener)
+        .unwrap()
+        .run();
+        let handle = server.handle();
+        tokio::spawn(server);
+        Self {
+            url,
+            state,
+            server: handle,
+        }
+    }
+
+    pub fn set_mode(&self, mode: Mode) {
+        *self.state.mode.lock().unwrap() = mode;
+    }
+
+    pub fn received(&self) -> Vec<Received> {
+        self.state.received.lock().unwrap().clone()
+    }
+
+    /// Waits until at least `n` deliveries were accepted.
+    pub async fn wait_for(&self, n: usize, secs: u64) -> Vec<Received> {
+        let mut rx = self.state.count.subscribe();
+        tokio::time::timeout(Duration::from_secs(secs), rx.wait_for(|c| *c >= n))
+            .await
+            .unwrap_or_else(|_| {
+                panic!(
+                    "receiver got {} of {n} deliveries",
+                    *self.state.count.borrow()
+                )
+            })
+            .unwrap();
+        self.received()
+    }
+
+    /// Waits until at least `n` requests arrived (accepted or refused).
+    pub async fn wait_for_attempts(&self, n: usize, secs: u64) {
+        let mut rx = self.state.attempts.subscribe();
+        tokio::time::timeout(Duration::from_secs(secs), rx.wait_for(|c| *c >= n))
+            .await
+            .expect("attempts")
+            .unwrap();
+    }
+
+    pub async fn stop(&self) {
+        self.server.stop(false).await;
+    }
+}
