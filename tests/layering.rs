@@ -49,5 +49,9 @@ fn protocol_layer_does_no_io_and_reads_no_clock() {
             }
         }
     }
-    assert!(offences.is_empty(), "protocol/ must stay pure:\n{}", offences.join("\n"));
+    assert!(
+        offences.is_empty(),
+        "protocol/ must stay pure:\n{}",
+        offences.join("\n")
+    );
 }
