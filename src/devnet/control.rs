@@ -119,6 +119,9 @@ pub fn serve(
             .route("/clock/advance", web::post().to(advance))
     })
     .workers(1)
+    // Longer than any client's pool idle time, so a reused connection is never closed
+    // under a request (reqwest pools idle connections for 30 s in the devnet).
+    .keep_alive(std::time::Duration::from_secs(75))
     .disable_signals()
     .shutdown_timeout(1)
     .listen(listener)?

@@ -207,7 +207,15 @@ impl FileServer {
     }
 }
 
-async fn lsrpc(fs: web::Data<Arc<FileServer>>, body: web::Bytes) -> HttpResponse {
+async fn lsrpc(
+    fs: web::Data<Arc<FileServer>>,
+    req: actix_web::HttpRequest,
+    payload: web::Payload,
+) -> HttpResponse {
+    let body = match super::node::read_body(&req, payload).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
     match fs.handle_lsrpc(&body) {
         Ok(ct) => HttpResponse::Ok()
             .content_type("application/octet-stream")
@@ -234,6 +242,9 @@ pub fn serve(
             .default_service(web::to(|| async { HttpResponse::NotFound().finish() }))
     })
     .workers(1)
+    // Longer than any client's pool idle time, so a reused connection is never closed
+    // under a request (reqwest pools idle connections for 30 s in the devnet).
+    .keep_alive(std::time::Duration::from_secs(75))
     .disable_signals()
     .shutdown_timeout(1)
     .listen(listener)?

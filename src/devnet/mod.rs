@@ -95,6 +95,7 @@ impl Devnet {
         }
         let http = reqwest::Client::builder()
             .danger_accept_invalid_certs(true)
+            .pool_idle_timeout(Duration::from_secs(30))
             .build()
             .map_err(|e| DevnetError::Client(e.to_string()))?;
         let net = Arc::new(Network {

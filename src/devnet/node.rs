@@ -59,6 +59,9 @@ pub fn serve(
             .default_service(web::to(|| async { HttpResponse::NotFound().finish() }))
     })
     .workers(1)
+    // Longer than any client's pool idle time, so a reused connection is never closed
+    // under a request (reqwest pools idle connections for 30 s in the devnet).
+    .keep_alive(std::time::Duration::from_secs(75))
     .disable_signals()
     .shutdown_timeout(1)
     .listen_rustls_0_23(listener, tls)?
@@ -95,7 +98,10 @@ async fn gate(d: &NodeData, req: &HttpRequest) -> Option<HttpResponse> {
 }
 
 /// Reads the body, answering 413 `Request body too large` past 10 MiB.
-async fn read_body(req: &HttpRequest, mut payload: web::Payload) -> Result<Vec<u8>, HttpResponse> {
+pub(crate) async fn read_body(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+) -> Result<Vec<u8>, HttpResponse> {
     let declared = req
         .headers()
         .get("content-length")

@@ -278,7 +278,10 @@ async fn proxy(
     let resp = match sent {
         Ok(r) => r,
         Err(e) if e.is_timeout() => return Reply::text(504, "Gateway Timeout"),
-        Err(_) => return Reply::text(502, "Bad Gateway"),
+        Err(e) => {
+            tracing::debug!(error = %e, "onion proxy request failed");
+            return Reply::text(502, "Bad Gateway");
+        }
     };
     let status = resp.status().as_u16();
     let content_type = resp

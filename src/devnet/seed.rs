@@ -97,6 +97,9 @@ pub fn serve(
             .route("/json_rpc", web::post().to(json_rpc))
     })
     .workers(1)
+    // Longer than any client's pool idle time, so a reused connection is never closed
+    // under a request (reqwest pools idle connections for 30 s in the devnet).
+    .keep_alive(std::time::Duration::from_secs(75))
     .disable_signals()
     .shutdown_timeout(1)
     .listen(listener)?
