@@ -5,5 +5,6 @@
 //! * [`devnet`]: a local Session network (seed, service nodes, file server) built from `protocol`.
 //! * [`protocol`]: pure wire formats and cryptography. No I/O, no async, no clock reads.
 
+pub mod cli;
 pub mod devnet;
 pub mod protocol;

@@ -1,0 +1,4 @@
+//! Command-line front ends. `main.rs` parses arguments; each subcommand lives here in its own
+//! module so that the binary stays a thin dispatcher.
+
+pub mod offline;
