@@ -1,5 +1,96 @@
-//! The `session-gateway` binary.
+//! The `session-gateway` binary: a thin dispatcher over the library's subcommands.
+//!
+//! Every command prints JSON on stdout. A failure prints one line, `error: …`, on stderr and
+//! exits with status 1.
 
-fn main() {
-    println!("session-gateway");
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use session_gateway::cli::{offline, serve};
+
+#[derive(Parser)]
+#[command(
+    name = "session-gateway",
+    version,
+    about = "Run Session accounts as infrastructure"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the gateway: REST API, event stream and webhooks (prints one JSON line when ready).
+    Serve(serve::ServeArgs),
+    /// Offline identity tools: make or restore an account's keys.
+    #[command(subcommand)]
+    Id(IdCommand),
+    /// Offline message tools: build or open what a client stores on a swarm.
+    #[command(subcommand)]
+    Message(MessageCommand),
+}
+
+#[derive(Subcommand)]
+enum IdCommand {
+    /// Make a new account: prints session_id, ed25519_pubkey and phrase.
+    New,
+    /// Restore an account from its 13-word recovery phrase.
+    FromPhrase {
+        /// The recovery phrase, quoted as one argument.
+        phrase: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum MessageCommand {
+    /// Encrypt a text message as the namespace-0 payload stored on the recipient's swarm.
+    Encrypt {
+        /// The sender's recovery phrase.
+        #[arg(long)]
+        phrase: String,
+        /// The recipient's Session ID (05…).
+        #[arg(long)]
+        to: String,
+        /// The message text.
+        #[arg(long)]
+        text: String,
+    },
+    /// Decrypt a namespace-0 payload (base64) addressed to the account of --phrase.
+    Decrypt {
+        /// The recipient's recovery phrase.
+        #[arg(long)]
+        phrase: String,
+        /// The payload as stored on the swarm, base64.
+        #[arg(long)]
+        data: String,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli.command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            // One line: the chain of causes joined, never a backtrace or a secret.
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(command: Command) -> anyhow::Result<()> {
+    let output = match command {
+        Command::Serve(args) => return serve::main(args),
+        Command::Id(IdCommand::New) => offline::id_new()?,
+        Command::Id(IdCommand::FromPhrase { phrase }) => offline::id_from_phrase(&phrase)?,
+        Command::Message(MessageCommand::Encrypt { phrase, to, text }) => {
+            offline::message_encrypt(&phrase, &to, &text)?
+        }
+        Command::Message(MessageCommand::Decrypt { phrase, data }) => {
+            offline::message_decrypt(&phrase, &data)?
+        }
+    };
+    println!("{output}");
+    Ok(())
 }

@@ -2,6 +2,8 @@
 //! HTTP or clock use may appear there, so every protocol function is deterministic given its
 //! arguments and testable without a network.
 
+#![allow(clippy::unwrap_used)] // a test: a failure to read its own sources should fail loudly
+
 use std::fs;
 use std::path::Path;
 

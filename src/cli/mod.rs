@@ -1,3 +1,5 @@
-//! Subcommands of the `session-gateway` binary.
+//! Command-line front ends. `main.rs` parses arguments; each subcommand lives here in its own
+//! module so that the binary stays a thin dispatcher.
 
+pub mod offline;
 pub mod serve;

@@ -2,3 +2,21 @@
 //!
 //! Facts come from `../shared/protocol/messages.md` and `../shared/protocol/network.md`; every
 //! module cites the section it implements and carries its test vectors.
+
+pub mod attachment;
+pub mod bencode;
+pub mod blinding;
+pub mod dm;
+pub mod envelope;
+pub mod keys;
+pub mod onion;
+pub mod padding;
+pub mod phrase;
+pub mod protos;
+pub mod storage;
+pub mod swarm;
+
+#[cfg(test)]
+pub(crate) mod test_vectors;
+#[cfg(test)]
+pub(crate) mod vectors;
