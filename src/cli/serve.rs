@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use crate::app::{Gateway, GatewayOptions};
 use crate::config::Settings;
-use crate::identities::IdentityProvider;
+use crate::identities::{IdentityProvider, SessionIdentities};
 
 /// `serve` options.
 #[derive(Debug, Clone, clap::Args)]
@@ -22,6 +22,32 @@ pub struct ServeArgs {
     /// Directory for the SQLite database and generated files.
     #[arg(long, value_name = "DIR", default_value = "data")]
     pub data_dir: PathBuf,
+}
+
+/// The `serve` entry point for `main`: logging to stderr, a tokio runtime, the real identities.
+pub fn main(args: ServeArgs) -> anyhow::Result<()> {
+    init_logging();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(run(args, Arc::new(SessionIdentities)))
+}
+
+/// Logs go to stderr (stdout carries only the ready line); `RUST_LOG` filters, default `info`;
+/// `SESSION_GATEWAY_LOG_FORMAT=json` switches to JSON lines for containers.
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let result = if std::env::var("SESSION_GATEWAY_LOG_FORMAT").is_ok_and(|f| f == "json") {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+    // A subscriber already installed (tests) is fine.
+    drop(result);
 }
 
 /// Runs the gateway until interrupted.

@@ -1,0 +1,80 @@
+//! `session-gateway serve` as a process: prints the ready line, serves the API with real
+//! Session identities, and refuses to start without its keys.
+
+use std::io::{BufRead as _, BufReader};
+use std::process::{Command, Stdio};
+
+use serde_json::{json, Value};
+
+const ADMIN: &str = "serve-test-admin-key";
+
+fn gateway(dir: &std::path::Path, master: Option<&str>) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_session-gateway"));
+    cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir)
+        .env("SESSION_GATEWAY__API__ADMIN_KEY", ADMIN)
+        .env_remove("SESSION_GATEWAY__SECURITY__MASTER_KEY")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if let Some(key) = master {
+        cmd.env("SESSION_GATEWAY__SECURITY__MASTER_KEY", key);
+    }
+    cmd
+}
+
+#[tokio::test]
+async fn serve_prints_its_address_and_serves_real_accounts() {
+    let dir = tempfile::tempdir().unwrap();
+    let master = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+    let mut child = gateway(dir.path(), Some(master)).spawn().unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let ready: Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(ready["devnet_seed"], Value::Null);
+    let api = ready["api"].as_str().unwrap().to_owned();
+    assert!(api.starts_with("http://127.0.0.1:"));
+
+    let client = reqwest::Client::new();
+    let health = client.get(format!("{api}/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+    let phrase =
+        "vexed enjoy pigment films adept voted vexed enjoy pigment films adept voted adept";
+    let created: Value = client
+        .post(format!("{api}/v1/accounts"))
+        .bearer_auth(ADMIN)
+        .json(&json!({"phrase": phrase}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        created["session_id"],
+        "05d2ad010eeb72d72e561d9de7bd7b6989af77dcabffa03a5111a6c859ae5c3a72"
+    );
+    let fresh: Value = client
+        .post(format!("{api}/v1/accounts"))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(fresh["phrase"].as_str().unwrap().split(' ').count(), 13);
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+#[test]
+fn serve_refuses_to_start_without_a_master_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = gateway(dir.path(), None).output().unwrap();
+    assert!(!output.status.success());
+    assert!(output.stdout.is_empty(), "no ready line");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("security.master_key"), "{stderr}");
+}
