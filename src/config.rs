@@ -65,6 +65,8 @@ pub struct Settings {
     pub webhooks: WebhookSettings,
     /// Swarm polling tunables (used by the Identity actors).
     pub polling: PollingSettings,
+    /// Outgoing message retries (used by the Conversation actors).
+    pub sending: SendingSettings,
 }
 
 /// `[api]`
@@ -116,12 +118,18 @@ pub struct NetworkSettings {
     /// `network.seeds`: seed node URLs (default: mainnet's three, `protocol/network.md` §2.1;
     /// comma-separated in the environment). A devnet's printed seed URL works here.
     pub seeds: Vec<String>,
+    /// `network.request_timeout_ms`: one onion request (default 10000, as Session Desktop).
+    pub request_timeout_ms: u64,
+    /// `network.path_check_ms`: how often the path pool is checked and rebuilt (default 30000).
+    pub path_check_ms: u64,
 }
 
 impl Default for NetworkSettings {
     fn default() -> Self {
         Self {
             seeds: MAINNET_SEEDS.iter().map(|s| (*s).to_owned()).collect(),
+            request_timeout_ms: 10_000,
+            path_check_ms: 30_000,
         }
     }
 }
@@ -181,6 +189,10 @@ pub struct PollingSettings {
     pub quiet_interval_ms: u64,
     /// `polling.idle_interval_ms`: after a quiet hour (default 120000).
     pub idle_interval_ms: u64,
+    /// `polling.active_window_ms`: traffic keeps an account active this long (default 120000).
+    pub active_window_ms: u64,
+    /// `polling.quiet_window_ms`: quiet (not yet idle) this long after traffic (default 3600000).
+    pub quiet_window_ms: u64,
 }
 
 impl Default for PollingSettings {
@@ -189,6 +201,35 @@ impl Default for PollingSettings {
             active_interval_ms: 5_000,
             quiet_interval_ms: 60_000,
             idle_interval_ms: 120_000,
+            active_window_ms: 120_000,
+            quiet_window_ms: 3_600_000,
+        }
+    }
+}
+
+/// `[sending]`: how outgoing messages are retried before they fail.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SendingSettings {
+    /// `sending.max_attempts`: store attempts per message (each already tries several swarm
+    /// members and paths) before it fails (default 8).
+    pub max_attempts: u32,
+    /// `sending.initial_backoff_ms`: first retry delay cap (default 1000); doubles per attempt.
+    pub initial_backoff_ms: u64,
+    /// `sending.max_backoff_ms`: largest retry delay cap (default 60000).
+    pub max_backoff_ms: u64,
+    /// `sending.deadline_ms`: a message still unsent this long after it was accepted fails
+    /// (default 3600000, one hour).
+    pub deadline_ms: u64,
+}
+
+impl Default for SendingSettings {
+    fn default() -> Self {
+        Self {
+            max_attempts: 8,
+            initial_backoff_ms: 1_000,
+            max_backoff_ms: 60_000,
+            deadline_ms: 3_600_000,
         }
     }
 }

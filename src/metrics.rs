@@ -18,6 +18,20 @@ pub struct Metrics {
     pub accounts: IntGaugeVec,
     /// `webhook_deliveries{status}`: deliveries by status (scrape time).
     pub webhook_deliveries: IntGaugeVec,
+    /// `messages_dropped_total{reason}`: retrieved messages rejected before delivery
+    /// (`tampered`: data does not hash to its swarm hash; `undecryptable`, `bad_signature`,
+    /// `invalid_envelope`, `invalid_content`, `bad_sync_target`).
+    pub messages_dropped: IntCounterVec,
+    /// `messages_received_total{kind}`: verified messages stored (`incoming`, `sync`).
+    pub messages_received: IntCounterVec,
+    /// `messages_sent_total{outcome}`: outgoing attempts (`sent`, `retry`, `failed`).
+    pub messages_sent: IntCounterVec,
+    /// `polls_total{outcome}`: swarm polls (`ok`, `error`).
+    pub polls: IntCounterVec,
+    /// `identities{state}`: Identity actors by state (`running`, `restarting`).
+    pub identities: IntGaugeVec,
+    /// `network{figure}`: `pool_size`, `paths`, `cached_swarms`, `clock_offset_ms`.
+    pub network: IntGaugeVec,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -70,6 +84,32 @@ impl Metrics {
                 "webhook_deliveries",
                 "Webhook deliveries by status",
                 "status",
+            ),
+            messages_dropped: counter(
+                &registry,
+                "messages_dropped_total",
+                "Retrieved messages rejected before delivery, by reason",
+                "reason",
+            ),
+            messages_received: counter(
+                &registry,
+                "messages_received_total",
+                "Verified messages stored, by kind",
+                "kind",
+            ),
+            messages_sent: counter(
+                &registry,
+                "messages_sent_total",
+                "Outgoing message attempts by outcome",
+                "outcome",
+            ),
+            polls: counter(&registry, "polls_total", "Swarm polls by outcome", "outcome"),
+            identities: gauge(&registry, "identities", "Identity actors by state", "state"),
+            network: gauge(
+                &registry,
+                "network",
+                "Network client figures (pool, paths, swarms, clock)",
+                "figure",
             ),
             registry,
         }

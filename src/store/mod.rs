@@ -11,6 +11,7 @@ pub mod accounts;
 pub mod api_keys;
 pub mod events;
 pub mod messages;
+pub mod outbox;
 pub mod secrets;
 pub mod webhooks;
 

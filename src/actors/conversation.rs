@@ -1,0 +1,187 @@
+//! [`Conversation`]: one account's outgoing queue to one peer. It sends strictly in the order the
+//! API accepted the messages: the next message waits until the head is confirmed (`sent`) or
+//! given up (`failed`), and a failed attempt is retried after a jittered, doubling delay. The
+//! queue itself is the `messages` table (status `queued`), so the actor keeps no state a crash
+//! could lose: it only remembers how many attempts the head message has had.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::prelude::*;
+
+use super::keys::AccountKeys;
+use super::outgoing::{step, Step};
+use super::schedule::backoff;
+use super::{Deps, Task};
+
+/// Look at the queue (sent by the Identity when the API queued a message).
+#[derive(Message, Debug, Clone, Copy)]
+#[rtype(result = "()")]
+pub struct Kick;
+
+/// Sent to the Identity when the queue is empty; `kicks` is how many [`Kick`]s this actor had
+/// received, so the Identity stops it only if no Kick is still on its way.
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "()")]
+pub struct ConversationIdle {
+    /// The peer.
+    pub peer: String,
+    /// Kicks received so far.
+    pub kicks: u64,
+}
+
+/// Sent to the Identity after a message was confirmed (the peer is likely to answer: poll
+/// faster).
+#[derive(Message, Debug, Clone, Copy)]
+#[rtype(result = "()")]
+pub struct Activity;
+
+/// Where the queue pump stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Pump {
+    /// Not running; a Kick starts it.
+    Idle,
+    /// A step is in flight.
+    Busy,
+    /// Waiting for a retry timer.
+    Waiting,
+}
+
+/// The per-peer sender.
+pub struct Conversation {
+    deps: Deps,
+    keys: Arc<AccountKeys>,
+    peer: String,
+    owner: Recipient<ConversationIdle>,
+    activity: Recipient<Activity>,
+    pump: Pump,
+    /// The head message the last step retried, and its attempts.
+    head: Option<(String, u32)>,
+    kicks: u64,
+    /// A Kick arrived while a step was in flight: look again when it ends.
+    again: bool,
+}
+
+impl Conversation {
+    /// A sender for `keys`' account to `peer`, reporting to its Identity.
+    pub fn new(
+        deps: Deps,
+        keys: Arc<AccountKeys>,
+        peer: String,
+        owner: Recipient<ConversationIdle>,
+        activity: Recipient<Activity>,
+    ) -> Self {
+        Self {
+            deps,
+            keys,
+            peer,
+            owner,
+            activity,
+            pump: Pump::Idle,
+            head: None,
+            kicks: 0,
+            again: false,
+        }
+    }
+
+    fn run(&mut self, ctx: &mut Context<Self>) {
+        if self.pump != Pump::Idle {
+            self.again = true;
+            return;
+        }
+        self.pump = Pump::Busy;
+        self.again = false;
+        let task = Task::spawn(
+            &self.deps,
+            step(
+                self.deps.clone(),
+                self.keys.clone(),
+                self.peer.clone(),
+                self.head.clone(),
+            ),
+        );
+        ctx.spawn(task.into_actor(self).map(|result, act, ctx| {
+            act.pump = Pump::Idle;
+            match result.and_then(|r| r) {
+                Ok(Step::Empty) => {
+                    act.head = None;
+                    if act.again {
+                        act.run(ctx);
+                    } else {
+                        act.owner.do_send(ConversationIdle {
+                            peer: act.peer.clone(),
+                            kicks: act.kicks,
+                        });
+                    }
+                }
+                Ok(Step::Sent { .. }) => {
+                    act.head = None;
+                    act.deps.metrics.messages_sent.with_label_values(&["sent"]).inc();
+                    act.activity.do_send(Activity);
+                    act.run(ctx);
+                }
+                Ok(Step::Failed { .. }) => {
+                    act.head = None;
+                    act.deps.metrics.messages_sent.with_label_values(&["failed"]).inc();
+                    act.run(ctx);
+                }
+                Ok(Step::Retry { id, attempts }) => {
+                    act.deps.metrics.messages_sent.with_label_values(&["retry"]).inc();
+                    act.head = Some((id, attempts));
+                    act.retry_later(ctx, attempts);
+                }
+                Err(error) => {
+                    // The database or the runtime failed: the message is still queued.
+                    tracing::warn!(account = act.keys.short(), %error, "send step failed");
+                    act.retry_later(ctx, 1);
+                }
+            }
+        }));
+    }
+
+    fn retry_later(&mut self, ctx: &mut Context<Self>, attempts: u32) {
+        let s = &self.deps.settings;
+        let delay = backoff(
+            &mut rand::thread_rng(),
+            attempts,
+            s.send_initial_backoff_ms,
+            s.send_max_backoff_ms,
+        );
+        self.pump = Pump::Waiting;
+        ctx.run_later(Duration::from_millis(delay), |act, ctx| {
+            act.pump = Pump::Idle;
+            act.run(ctx);
+        });
+    }
+}
+
+impl Actor for Conversation {
+    type Context = Context<Self>;
+}
+
+impl Handler<Kick> for Conversation {
+    type Result = ();
+
+    fn handle(&mut self, _: Kick, ctx: &mut Context<Self>) {
+        self.kicks += 1;
+        // While waiting for a retry the timer will look at the queue; a new message queues
+        // behind the head anyway.
+        if self.pump != Pump::Waiting {
+            self.run(ctx);
+        }
+    }
+}
+
+/// Stop (the queue is drained and no Kick is on its way, or the account stopped). An
+/// in-flight step is aborted; its message stays `queued` for the next actor.
+#[derive(Message, Debug, Clone, Copy)]
+#[rtype(result = "()")]
+pub struct Stop;
+
+impl Handler<Stop> for Conversation {
+    type Result = ();
+
+    fn handle(&mut self, _: Stop, ctx: &mut Context<Self>) {
+        ctx.stop();
+    }
+}

@@ -1,0 +1,40 @@
+//! [`ActorError`]: why an actor's unit of work (a poll, a send, a start) failed. The actor logs
+//! it (by account prefix and message hash only, never a body or a full Session ID) and retries
+//! or stops; nothing here reaches the API.
+
+use crate::network::NetworkError;
+use crate::protocol::dm::DmError;
+use crate::protocol::storage::RequestError;
+use crate::store::StoreError;
+
+/// One failed unit of actor work.
+#[derive(Debug, thiserror::Error)]
+pub enum ActorError {
+    /// The database failed.
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    /// The network client gave up (after its own retries over members and paths).
+    #[error("network: {0}")]
+    Network(#[from] NetworkError),
+    /// A storage request could not be built (for example data over the size limit).
+    #[error("request: {0}")]
+    Request(#[from] RequestError),
+    /// The account row is gone (deleted while its actor ran).
+    #[error("account no longer exists")]
+    AccountGone,
+    /// The stored seed does not produce this account's Session ID, or has a bad length.
+    #[error("stored seed does not match the account")]
+    SeedMismatch,
+    /// Sealing the message failed.
+    #[error("encryption: {0}")]
+    Encrypt(#[from] DmError),
+    /// The recipient is not a valid Session ID.
+    #[error("invalid recipient Session ID")]
+    BadRecipient,
+    /// A task on the I/O runtime panicked or was cancelled.
+    #[error("task failed: {0}")]
+    TaskFailed(String),
+    /// The actor system could not start.
+    #[error("actor system: {0}")]
+    System(String),
+}

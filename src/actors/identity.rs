@@ -1,0 +1,299 @@
+//! [`Identity`]: one account. It opens the account's sealed seed into memory (and nowhere
+//! else), polls the account's swarm on an adaptive, jittered interval ([`super::schedule`]),
+//! runs each poll's receive pipeline ([`super::inbox`]) and owns one [`Conversation`] per peer
+//! with queued outgoing messages.
+//!
+//! Polls never overlap: the next one is scheduled when the previous one has finished. The cursor
+//! lives in the database (advanced in the same transaction as the messages) and is mirrored
+//! here so an empty poll touches the database not at all.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+
+use super::conversation::{Activity, Conversation, ConversationIdle, Kick};
+use super::inbox::{poll_once, PollOutcome, DM_NAMESPACE};
+use super::keys::AccountKeys;
+use super::schedule::{first_poll, jittered, poll_interval};
+use super::supervisor::ChildStopped;
+use super::{ActorError, Deps, Task};
+use crate::ids::SessionIdText;
+use crate::protocol::storage::MessageHash;
+
+/// A tampered copy seen this many times is skipped (no node serves it intact).
+const MAX_TAMPER_STRIKES: u32 = 5;
+
+/// The API queued a message from this account to `peer`.
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "()")]
+pub struct Queued {
+    /// The recipient's Session ID.
+    pub peer: String,
+}
+
+/// Stop this account (deleted or paused).
+#[derive(Message, Debug, Clone, Copy)]
+#[rtype(result = "()")]
+pub struct Retire;
+
+/// What the start-up task loads.
+struct Loaded {
+    keys: Arc<AccountKeys>,
+    cursor: Option<MessageHash>,
+    queued_peers: Vec<String>,
+}
+
+async fn load(deps: Deps, account: SessionIdText) -> Result<Loaded, ActorError> {
+    let seed = deps
+        .store
+        .account_seed(&account)
+        .await?
+        .ok_or(ActorError::AccountGone)?;
+    let keys = Arc::new(AccountKeys::from_stored_seed(&account, &seed)?);
+    let cursor = deps
+        .store
+        .poll_cursor(account.as_str(), i64::from(DM_NAMESPACE.0))
+        .await?
+        .and_then(|text| MessageHash::parse(&text).ok());
+    let queued_peers = deps.store.queued_peers(account.as_str()).await?;
+    Ok(Loaded {
+        keys,
+        cursor,
+        queued_peers,
+    })
+}
+
+/// A running conversation and how many Kicks it was sent.
+struct ConversationSlot {
+    addr: Addr<Conversation>,
+    kicks: u64,
+}
+
+/// The per-account actor.
+pub struct Identity {
+    account: SessionIdText,
+    generation: u64,
+    deps: Deps,
+    supervisor: Recipient<ChildStopped>,
+    keys: Option<Arc<AccountKeys>>,
+    cursor: Option<MessageHash>,
+    last_activity: Instant,
+    polling: bool,
+    next_poll: Option<(SpawnHandle, Instant)>,
+    conversations: HashMap<String, ConversationSlot>,
+    /// Peers queued before the keys were loaded.
+    pending: HashSet<String>,
+    /// Tampered hashes and how often they were seen.
+    strikes: HashMap<String, u32>,
+    /// Why the actor stopped, reported to the supervisor.
+    failure: Option<String>,
+}
+
+impl Identity {
+    /// An actor for `account` (its `generation`-th start), reporting its end to `supervisor`.
+    pub fn new(
+        account: SessionIdText,
+        generation: u64,
+        deps: Deps,
+        supervisor: Recipient<ChildStopped>,
+    ) -> Self {
+        Self {
+            account,
+            generation,
+            deps,
+            supervisor,
+            keys: None,
+            cursor: None,
+            last_activity: Instant::now(),
+            polling: false,
+            next_poll: None,
+            conversations: HashMap::new(),
+            pending: HashSet::new(),
+            strikes: HashMap::new(),
+            failure: None,
+        }
+    }
+
+    fn kick(&mut self, peer: String, ctx: &mut Context<Self>) {
+        let Some(keys) = self.keys.clone() else {
+            self.pending.insert(peer);
+            return;
+        };
+        let slot = self.conversations.entry(peer.clone()).or_insert_with(|| {
+            let me = ctx.address();
+            ConversationSlot {
+                addr: Conversation::new(
+                    self.deps.clone(),
+                    keys,
+                    peer,
+                    me.clone().recipient(),
+                    me.recipient(),
+                )
+                .start(),
+                kicks: 0,
+            }
+        });
+        slot.kicks += 1;
+        slot.addr.do_send(Kick);
+    }
+
+    fn schedule_poll(&mut self, ctx: &mut Context<Self>, delay_ms: u64) {
+        if let Some((handle, _)) = self.next_poll.take() {
+            ctx.cancel_future(handle);
+        }
+        let delay = Duration::from_millis(delay_ms);
+        let handle = ctx.run_later(delay, |act, ctx| {
+            act.next_poll = None;
+            act.poll(ctx);
+        });
+        self.next_poll = Some((handle, Instant::now() + delay));
+    }
+
+    fn schedule_next(&mut self, ctx: &mut Context<Self>) {
+        let since = u64::try_from(self.last_activity.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let base = poll_interval(&self.deps.settings, since);
+        self.schedule_poll(ctx, jittered(&mut rand::thread_rng(), base));
+    }
+
+    fn poll(&mut self, ctx: &mut Context<Self>) {
+        let Some(keys) = self.keys.clone() else {
+            return;
+        };
+        if self.polling {
+            return;
+        }
+        self.polling = true;
+        let skip = self
+            .strikes
+            .iter()
+            .filter(|(_, n)| **n >= MAX_TAMPER_STRIKES)
+            .map(|(h, _)| h.clone())
+            .collect();
+        let task = Task::spawn(
+            &self.deps,
+            poll_once(self.deps.clone(), keys, self.cursor.clone(), skip),
+        );
+        ctx.spawn(task.into_actor(self).map(|result, act, ctx| {
+            act.polling = false;
+            match result.and_then(|r| r) {
+                Ok(outcome) => act.polled(outcome, ctx),
+                Err(error) => {
+                    act.deps.metrics.polls.with_label_values(&["error"]).inc();
+                    tracing::debug!(account = %act.account, %error, "poll failed");
+                    act.schedule_next(ctx);
+                }
+            }
+        }));
+    }
+
+    fn polled(&mut self, outcome: PollOutcome, ctx: &mut Context<Self>) {
+        self.deps.metrics.polls.with_label_values(&["ok"]).inc();
+        if outcome.cursor != self.cursor {
+            self.strikes.retain(|h, _| Some(h) == outcome.stopped_at.as_ref());
+        }
+        self.cursor = outcome.cursor;
+        if outcome.stored > 0 {
+            self.last_activity = Instant::now();
+        }
+        if let Some(hash) = outcome.stopped_at {
+            *self.strikes.entry(hash).or_insert(0) += 1;
+            // Fetch the honest copy from other members soon, without hammering.
+            let soon = self.deps.settings.poll_active_ms / 4;
+            self.schedule_poll(ctx, jittered(&mut rand::thread_rng(), soon.max(50)));
+        } else if outcome.more {
+            self.schedule_poll(ctx, 0);
+        } else {
+            self.schedule_next(ctx);
+        }
+    }
+}
+
+impl Actor for Identity {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        let task = Task::spawn(&self.deps, load(self.deps.clone(), self.account.clone()));
+        ctx.spawn(task.into_actor(self).map(|result, act, ctx| {
+            match result.and_then(|r| r) {
+                Ok(loaded) => {
+                    act.keys = Some(loaded.keys);
+                    act.cursor = loaded.cursor;
+                    let peers: HashSet<String> = loaded
+                        .queued_peers
+                        .into_iter()
+                        .chain(std::mem::take(&mut act.pending))
+                        .collect();
+                    for peer in peers {
+                        act.kick(peer, ctx);
+                    }
+                    let first = first_poll(&mut rand::thread_rng(), act.deps.settings.poll_active_ms);
+                    act.schedule_poll(ctx, first);
+                }
+                Err(error) => {
+                    tracing::warn!(account = %act.account, %error, "account cannot start");
+                    act.failure = Some(error.to_string());
+                    ctx.stop();
+                }
+            }
+        }));
+    }
+
+    fn stopped(&mut self, _: &mut Context<Self>) {
+        for slot in self.conversations.values() {
+            slot.addr.do_send(super::conversation::Stop);
+        }
+        self.supervisor.do_send(ChildStopped {
+            account: self.account.as_str().to_owned(),
+            generation: self.generation,
+            reason: self.failure.take(),
+        });
+    }
+}
+
+impl Handler<Queued> for Identity {
+    type Result = ();
+
+    fn handle(&mut self, msg: Queued, ctx: &mut Context<Self>) {
+        self.kick(msg.peer, ctx);
+    }
+}
+
+impl Handler<ConversationIdle> for Identity {
+    type Result = ();
+
+    fn handle(&mut self, msg: ConversationIdle, _: &mut Context<Self>) {
+        let drained = self
+            .conversations
+            .get(&msg.peer)
+            .is_some_and(|slot| slot.kicks == msg.kicks);
+        if drained {
+            if let Some(slot) = self.conversations.remove(&msg.peer) {
+                slot.addr.do_send(super::conversation::Stop);
+            }
+        }
+    }
+}
+
+impl Handler<Activity> for Identity {
+    type Result = ();
+
+    fn handle(&mut self, _: Activity, ctx: &mut Context<Self>) {
+        self.last_activity = Instant::now();
+        let active = self.deps.settings.poll_active_ms;
+        let later = Instant::now() + Duration::from_millis(active);
+        let due_late = self.next_poll.as_ref().is_some_and(|(_, at)| *at > later);
+        if due_late && !self.polling {
+            self.schedule_poll(ctx, jittered(&mut rand::thread_rng(), active));
+        }
+    }
+}
+
+impl Handler<Retire> for Identity {
+    type Result = ();
+
+    fn handle(&mut self, _: Retire, ctx: &mut Context<Self>) {
+        ctx.stop();
+    }
+}

@@ -1,0 +1,247 @@
+//! The receive pipeline of one poll: retrieve namespace 0 through the onion, check each message
+//! (hash, envelope, decryption + signature, Content, `sigTimestamp`), then store the accepted
+//! ones with their events and the advanced cursor in ONE transaction (design.md §2).
+//!
+//! A message whose data does not hash to its swarm hash was altered by the node that served it
+//! (`messages.md` §2.2 cannot even be attempted on it honestly): it is counted as `tampered`,
+//! and the cursor stops *before* it so the next poll, from other swarm members, fetches the
+//! honest copy. Anything else that fails verification is genuinely bad (a forged or corrupt
+//! message); it is counted, logged by hash, and the cursor moves past it. Neither is delivered.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use base64::Engine as _;
+
+use super::keys::AccountKeys;
+use super::{ActorError, Deps};
+use crate::clock::now_ms;
+use crate::protocol::dm::{self, DmError};
+use crate::protocol::envelope::{decode_dm_payload, parse_content};
+use crate::protocol::keys::SessionId;
+use crate::protocol::storage::response::RetrievedMessage;
+use crate::protocol::storage::{message_hash, MessageHash, Namespace, Signer};
+use crate::store::events::{EventType, NewEvent};
+use crate::store::messages::{new_message_id, Direction, MessageStatus, NewMessage};
+use crate::store::Store;
+
+/// The namespace of 1:1 messages and sync copies (`messages.md` §3.5).
+pub const DM_NAMESPACE: Namespace = Namespace(0);
+
+/// A verified text message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Accepted {
+    /// The swarm hash (the de-duplication key).
+    pub hash: String,
+    /// The other party: the sender, or for a sync copy the `syncTarget`.
+    pub peer: String,
+    /// The body.
+    pub text: String,
+    /// The sent timestamp (`Envelope.timestamp` = `sigTimestamp`), ms.
+    pub timestamp: i64,
+    /// A copy of the account's own message from another of its devices.
+    pub sync: bool,
+}
+
+/// What one retrieved message turned out to be.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Its data does not hash to its hash: the serving node altered it.
+    Tampered,
+    /// It fails verification; the label is the metric reason.
+    Dropped(&'static str),
+    /// Valid, but not a text message (receipts, typing, config, …): skipped.
+    Ignored,
+    /// A verified text message.
+    Accepted(Accepted),
+}
+
+/// Checks one retrieved message for `keys`' account. Pure apart from the CPU work.
+pub fn classify(keys: &AccountKeys, message: &RetrievedMessage) -> Verdict {
+    let Ok(data) = base64::engine::general_purpose::STANDARD.decode(&message.data) else {
+        return Verdict::Tampered;
+    };
+    if message_hash(&keys.account, DM_NAMESPACE, &data) != message.hash {
+        return Verdict::Tampered;
+    }
+    let Ok(envelope) = decode_dm_payload(&data) else {
+        return Verdict::Dropped("invalid_envelope");
+    };
+    let opened = match dm::decrypt_incoming(&keys.identity, envelope.content_ciphertext()) {
+        Ok(opened) => opened,
+        Err(DmError::BadSignature | DmError::InvalidSenderKey) => {
+            return Verdict::Dropped("bad_signature")
+        }
+        Err(_) => return Verdict::Dropped("undecryptable"),
+    };
+    let Ok(content) = parse_content(&opened.plaintext, envelope.timestamp_ms()) else {
+        return Verdict::Dropped("invalid_content");
+    };
+    let Ok(timestamp) = i64::try_from(envelope.timestamp_ms()) else {
+        return Verdict::Dropped("invalid_content");
+    };
+    let Some(data_message) = content.data_message else {
+        return Verdict::Ignored;
+    };
+    let Some(text) = data_message.body.filter(|b| !b.is_empty()) else {
+        return Verdict::Ignored;
+    };
+    let sender = opened.sender_session_id.to_string();
+    let (peer, sync) = if sender == keys.session_id {
+        match data_message.sync_target.as_deref() {
+            None | Some("") => (sender, true),
+            Some(target) => match target.parse::<SessionId>() {
+                Ok(id) => (id.to_string(), true),
+                Err(_) => return Verdict::Dropped("bad_sync_target"),
+            },
+        }
+    } else {
+        (sender, false)
+    };
+    Verdict::Accepted(Accepted {
+        hash: message.hash.as_str().to_owned(),
+        peer,
+        text,
+        timestamp,
+        sync,
+    })
+}
+
+/// What a poll did, for the Identity actor's bookkeeping.
+#[derive(Debug, Default)]
+pub struct PollOutcome {
+    /// The cursor after this poll (unchanged when nothing was consumed).
+    pub cursor: Option<MessageHash>,
+    /// Messages newly stored (duplicates and own sync copies of sent messages not counted).
+    pub stored: usize,
+    /// The tampered message the poll stopped before, if any.
+    pub stopped_at: Option<String>,
+    /// More messages wait on the swarm (poll again soon).
+    pub more: bool,
+}
+
+/// One poll of the account's namespace 0 from `cursor`. `skip` holds hashes seen tampered so
+/// often that they are passed over (the honest copy is not coming).
+pub async fn poll_once(
+    deps: Deps,
+    keys: Arc<AccountKeys>,
+    cursor: Option<MessageHash>,
+    skip: HashSet<String>,
+) -> Result<PollOutcome, ActorError> {
+    let signer = Signer::Account(keys.identity.signing_key());
+    let answers = deps
+        .network
+        .retrieve(&keys.account, &signer, &[(DM_NAMESPACE, cursor.clone())])
+        .await?;
+    let Some(batch) = answers.into_iter().find(|a| a.namespace == DM_NAMESPACE) else {
+        return Ok(PollOutcome {
+            cursor,
+            ..PollOutcome::default()
+        });
+    };
+    let mut outcome = PollOutcome {
+        cursor,
+        more: batch.more,
+        ..PollOutcome::default()
+    };
+    let mut accepted = Vec::new();
+    let mut consumed = None;
+    for message in &batch.messages {
+        match classify(&keys, message) {
+            Verdict::Tampered if !skip.contains(message.hash.as_str()) => {
+                deps.metrics
+                    .messages_dropped
+                    .with_label_values(&["tampered"])
+                    .inc();
+                tracing::warn!(account = keys.short(), hash = message.hash.as_str(),
+                    "retrieved message does not match its hash; will fetch it again");
+                outcome.stopped_at = Some(message.hash.as_str().to_owned());
+                break;
+            }
+            Verdict::Tampered => {
+                tracing::warn!(account = keys.short(), hash = message.hash.as_str(),
+                    "skipping a message no node served intact");
+            }
+            Verdict::Dropped(reason) => {
+                deps.metrics
+                    .messages_dropped
+                    .with_label_values(&[reason])
+                    .inc();
+                tracing::warn!(account = keys.short(), hash = message.hash.as_str(), reason,
+                    "dropped an invalid message");
+            }
+            Verdict::Ignored => {
+                deps.metrics
+                    .messages_received
+                    .with_label_values(&["other"])
+                    .inc();
+            }
+            Verdict::Accepted(a) => accepted.push(a),
+        }
+        consumed = Some(message.hash.clone());
+    }
+    if let Some(last) = consumed {
+        outcome.stored = commit(&deps.store, &keys.session_id, &accepted, &last).await?;
+        for a in &accepted {
+            let kind = if a.sync { "sync" } else { "incoming" };
+            deps.metrics.messages_received.with_label_values(&[kind]).inc();
+        }
+        outcome.cursor = Some(last);
+    }
+    Ok(outcome)
+}
+
+/// Stores `accepted` (skipping duplicates by hash, and sync copies of messages this gateway
+/// sent itself), one `message.received` event each, and the cursor, in one transaction.
+pub async fn commit(
+    store: &Store,
+    account: &str,
+    accepted: &[Accepted],
+    cursor: &MessageHash,
+) -> Result<usize, ActorError> {
+    let now = now_ms();
+    let mut tx = store.begin().await?;
+    let mut stored = 0;
+    for a in accepted {
+        if a.sync && tx.has_outgoing(account, &a.peer, a.timestamp).await? {
+            continue;
+        }
+        let (direction, status) = if a.sync {
+            (Direction::Outgoing, MessageStatus::Sent)
+        } else {
+            (Direction::Incoming, MessageStatus::Received)
+        };
+        let new = NewMessage {
+            id: new_message_id(),
+            account: account.to_owned(),
+            peer: a.peer.clone(),
+            direction,
+            status,
+            hash: Some(a.hash.clone()),
+            text: a.text.clone(),
+            timestamp: a.timestamp,
+            idempotency_key: None,
+        };
+        let Some(message) = tx.insert_message(&new, now).await? else {
+            continue;
+        };
+        let data = serde_json::to_value(&message)
+            .map_err(|e| ActorError::Store(crate::store::StoreError::Corrupt(e.to_string())))?;
+        tx.append_event(&NewEvent {
+            event_type: EventType::MessageReceived,
+            account: Some(account.to_owned()),
+            conversation: Some(a.peer.clone()),
+            timestamp: now,
+            data,
+        })
+        .await?;
+        stored += 1;
+    }
+    tx.set_poll_cursor(account, i64::from(DM_NAMESPACE.0), cursor.as_str(), now)
+        .await?;
+    tx.commit().await?;
+    Ok(stored)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,144 @@
+//! The gateway's actors (design.md §3): a [`Supervisor`] that runs one [`Identity`] per
+//! account, each owning one [`Conversation`] per peer with queued outgoing messages, and a
+//! [`PathPool`] that keeps the network client's onion paths built and reports their health.
+//!
+//! Threading: the actors live on one dedicated thread running an actix `System`
+//! ([`ActorSystem`]). They never block it: every database or network call runs as a tokio task
+//! on the gateway's I/O runtime ([`Deps::io`]) and comes back to the actor as the output of a
+//! future the actor awaits (`ctx.spawn(task.into_actor(self))`). A task is aborted when the
+//! actor that started it is dropped ([`Task`]), so stopping the system is a clean crash: what
+//! was committed stays, nothing half-written remains (every write is one transaction).
+//!
+//! Paths and the node pool: `network::SessionNetwork` already owns the pool, the paths, the
+//! swarm cache and their failure accounting behind its own locks, so there is no actor per path
+//! duplicating that; [`PathPool`] is the thin supervising actor on top (periodic rebuild and
+//! metrics).
+
+pub mod conversation;
+pub mod error;
+pub mod identity;
+pub mod inbox;
+pub mod keys;
+pub mod outgoing;
+pub mod path_pool;
+pub mod schedule;
+pub mod supervisor;
+mod system;
+
+use std::sync::Arc;
+
+pub use conversation::Conversation;
+pub use error::ActorError;
+pub use identity::Identity;
+pub use path_pool::PathPool;
+pub use supervisor::{Supervisor, SupervisorCounts};
+pub use system::{ActorSystem, ActorsHandle};
+
+use crate::config::Settings;
+use crate::metrics::Metrics;
+use crate::network::SessionNetwork;
+use crate::store::Store;
+
+/// Timing of polls and sends, from `[polling]` and `[sending]` in the settings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ActorSettings {
+    /// Poll interval while the account is active, ms.
+    pub poll_active_ms: u64,
+    /// Poll interval after `active_window_ms` without traffic, ms.
+    pub poll_quiet_ms: u64,
+    /// Poll interval after `quiet_window_ms` without traffic, ms.
+    pub poll_idle_ms: u64,
+    /// How long after traffic the account counts as active, ms.
+    pub active_window_ms: u64,
+    /// How long after traffic the account counts as quiet rather than idle, ms.
+    pub quiet_window_ms: u64,
+    /// Attempts per outgoing message before it fails.
+    pub send_max_attempts: u32,
+    /// First retry delay cap, ms; doubles per attempt up to `send_max_backoff_ms`.
+    pub send_initial_backoff_ms: u64,
+    /// Largest retry delay cap, ms.
+    pub send_max_backoff_ms: u64,
+    /// A message still unsent this long after it was accepted fails, ms.
+    pub send_deadline_ms: u64,
+    /// How often the path pool is checked and rebuilt if needed, ms.
+    pub path_check_ms: u64,
+    /// First restart delay of a crashed Identity, ms (doubles up to 60 s).
+    pub restart_backoff_ms: u64,
+}
+
+impl ActorSettings {
+    /// The actor timings in `settings`.
+    pub fn from_settings(settings: &Settings) -> Self {
+        let polling = &settings.polling;
+        let sending = &settings.sending;
+        Self {
+            poll_active_ms: polling.active_interval_ms.max(1),
+            poll_quiet_ms: polling.quiet_interval_ms.max(1),
+            poll_idle_ms: polling.idle_interval_ms.max(1),
+            active_window_ms: polling.active_window_ms,
+            quiet_window_ms: polling.quiet_window_ms,
+            send_max_attempts: sending.max_attempts.max(1),
+            send_initial_backoff_ms: sending.initial_backoff_ms.max(1),
+            send_max_backoff_ms: sending.max_backoff_ms.max(1),
+            send_deadline_ms: sending.deadline_ms,
+            path_check_ms: settings.network.path_check_ms.max(100),
+            restart_backoff_ms: 1_000,
+        }
+    }
+}
+
+/// What every actor shares. Cheap to clone.
+#[derive(Clone)]
+pub struct Deps {
+    /// The database.
+    pub store: Store,
+    /// The onion network client.
+    pub network: SessionNetwork,
+    /// Metric families.
+    pub metrics: Metrics,
+    /// Timings.
+    pub settings: Arc<ActorSettings>,
+    /// The runtime database and network futures run on (never the actors' own thread).
+    pub io: tokio::runtime::Handle,
+}
+
+impl std::fmt::Debug for Deps {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Deps")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A future running on the I/O runtime, aborted when dropped (so an actor that stops takes its
+/// in-flight work with it). Resolves to `Err` if the task panicked or was aborted.
+pub struct Task<T>(tokio::task::JoinHandle<T>);
+
+impl<T: Send + 'static> Task<T> {
+    /// Spawns `future` on `deps.io`.
+    pub fn spawn(
+        deps: &Deps,
+        future: impl std::future::Future<Output = T> + Send + 'static,
+    ) -> Self {
+        Self(deps.io.spawn(future))
+    }
+}
+
+impl<T> std::future::Future for Task<T> {
+    type Output = Result<T, ActorError>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        std::pin::Pin::new(&mut self.0)
+            .poll(cx)
+            .map(|r| r.map_err(|e| ActorError::TaskFailed(e.to_string())))
+    }
+}
+
+impl<T> Drop for Task<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}

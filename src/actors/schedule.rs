@@ -1,0 +1,99 @@
+//! Timing rules, kept pure so they can be tested without clocks: the adaptive poll interval
+//! (Session Desktop polls its own swarm every 5 s while active and backs off to 60 s / 120 s,
+//! `network.md` §7.1), jitter so that thousands of accounts spread their polls, and the capped
+//! exponential backoff of send retries and actor restarts.
+
+use rand::Rng;
+
+use super::ActorSettings;
+
+/// The poll interval for an account whose last traffic was `since_activity_ms` ago.
+pub fn poll_interval(settings: &ActorSettings, since_activity_ms: u64) -> u64 {
+    if since_activity_ms < settings.active_window_ms {
+        settings.poll_active_ms
+    } else if since_activity_ms < settings.quiet_window_ms {
+        settings.poll_quiet_ms
+    } else {
+        settings.poll_idle_ms
+    }
+}
+
+/// `base` scaled by a uniform factor in [0.8, 1.2]: neighbours drift apart instead of polling
+/// in lockstep.
+pub fn jittered<R: Rng>(rng: &mut R, base_ms: u64) -> u64 {
+    let spread = base_ms / 5;
+    if spread == 0 {
+        return base_ms;
+    }
+    rng.gen_range(base_ms - spread..=base_ms + spread)
+}
+
+/// The first poll after start: uniform in [0, `active_ms`], so 10,000 accounts starting
+/// together do not all poll in the first second.
+pub fn first_poll<R: Rng>(rng: &mut R, active_ms: u64) -> u64 {
+    rng.gen_range(0..=active_ms)
+}
+
+/// Delay before retry number `attempt` (1-based): the cap is `initial · 2^(attempt−1)`, at most
+/// `max`; the delay is uniform in [cap/2, cap] ("equal jitter": never zero, still spread).
+pub fn backoff<R: Rng>(rng: &mut R, attempt: u32, initial_ms: u64, max_ms: u64) -> u64 {
+    let shift = attempt.saturating_sub(1).min(32);
+    let cap = initial_ms.saturating_mul(1u64 << shift).min(max_ms).max(1);
+    rng.gen_range(cap / 2..=cap)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::rngs::StdRng;
+    use rand::SeedableRng as _;
+
+    fn settings() -> ActorSettings {
+        ActorSettings {
+            poll_active_ms: 5_000,
+            poll_quiet_ms: 60_000,
+            poll_idle_ms: 120_000,
+            active_window_ms: 120_000,
+            quiet_window_ms: 3_600_000,
+            send_max_attempts: 8,
+            send_initial_backoff_ms: 1_000,
+            send_max_backoff_ms: 60_000,
+            send_deadline_ms: 3_600_000,
+            path_check_ms: 30_000,
+            restart_backoff_ms: 1_000,
+        }
+    }
+
+    #[test]
+    fn interval_slows_down_as_the_account_goes_quiet() {
+        let s = settings();
+        assert_eq!(poll_interval(&s, 0), 5_000);
+        assert_eq!(poll_interval(&s, 119_999), 5_000);
+        assert_eq!(poll_interval(&s, 120_000), 60_000);
+        assert_eq!(poll_interval(&s, 3_600_000), 120_000);
+        assert_eq!(poll_interval(&s, u64::MAX), 120_000);
+    }
+
+    #[test]
+    fn jitter_stays_within_a_fifth_and_spreads() {
+        let mut rng = StdRng::seed_from_u64(7);
+        let draws: Vec<u64> = (0..1000).map(|_| jittered(&mut rng, 5_000)).collect();
+        assert!(draws.iter().all(|d| (4_000..=6_000).contains(d)));
+        let distinct: std::collections::HashSet<_> = draws.iter().collect();
+        assert!(distinct.len() > 500);
+        assert_eq!(jittered(&mut rng, 3), 3);
+        let firsts: Vec<u64> = (0..1000).map(|_| first_poll(&mut rng, 5_000)).collect();
+        assert!(firsts.iter().any(|d| *d < 1_000) && firsts.iter().any(|d| *d > 4_000));
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap() {
+        let mut rng = StdRng::seed_from_u64(1);
+        for attempt in 1..40 {
+            let cap = (1_000u64 << (attempt - 1).min(32)).min(60_000);
+            let d = backoff(&mut rng, attempt, 1_000, 60_000);
+            assert!(d >= cap / 2 && d <= cap, "attempt {attempt}: {d}");
+        }
+        assert!(backoff(&mut rng, 0, 0, 0) <= 1);
+    }
+}

@@ -1,0 +1,133 @@
+//! [`ActorSystem`]: the thread the actors run on, and [`ActorsHandle`], what the API holds to
+//! tell the actors about new accounts and queued messages.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use actix::prelude::*;
+
+use super::supervisor::{AccountChanged, MessageQueued};
+use super::{ActorError, Deps, PathPool, Supervisor, SupervisorCounts};
+use crate::ids::SessionIdText;
+
+/// A snapshot of the supervisor's counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IdentityCounts {
+    /// Identity actors running.
+    pub running: usize,
+    /// Accounts waiting for a restart.
+    pub restarting: usize,
+    /// Restarts so far.
+    pub restarts: u64,
+}
+
+/// Tells the actors about API changes. The default handle (no actors: the API alone, as in
+/// tests without a network) ignores everything.
+#[derive(Clone, Default)]
+pub struct ActorsHandle {
+    supervisor: Option<Addr<Supervisor>>,
+    counts: Option<Arc<SupervisorCounts>>,
+}
+
+impl std::fmt::Debug for ActorsHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ActorsHandle")
+            .field("enabled", &self.supervisor.is_some())
+            .finish()
+    }
+}
+
+impl ActorsHandle {
+    /// An account was created, imported, changed or deleted.
+    pub fn account_changed(&self, account: &SessionIdText) {
+        if let Some(s) = &self.supervisor {
+            s.do_send(AccountChanged {
+                account: account.clone(),
+            });
+        }
+    }
+
+    /// `account` queued a message to `peer`.
+    pub fn message_queued(&self, account: &SessionIdText, peer: &SessionIdText) {
+        if let Some(s) = &self.supervisor {
+            s.do_send(MessageQueued {
+                account: account.as_str().to_owned(),
+                peer: peer.as_str().to_owned(),
+            });
+        }
+    }
+
+    /// The supervisor's counts, when actors run.
+    pub fn counts(&self) -> Option<IdentityCounts> {
+        self.counts.as_ref().map(|c| IdentityCounts {
+            running: c.running.load(Ordering::Relaxed),
+            restarting: c.restarting.load(Ordering::Relaxed),
+            restarts: c.restarts.load(Ordering::Relaxed),
+        })
+    }
+}
+
+/// The running actor system. Dropping it stops every actor at once (a crash, as far as the
+/// database is concerned); [`ActorSystem::shutdown`] also waits for the thread to end.
+pub struct ActorSystem {
+    system: actix::System,
+    thread: Option<std::thread::JoinHandle<()>>,
+    /// Kept so the path supervisor lives as long as the system.
+    _path_pool: Addr<PathPool>,
+    handle: ActorsHandle,
+}
+
+impl ActorSystem {
+    /// Starts the thread, the [`Supervisor`] (which starts every active account) and the
+    /// [`PathPool`]. Must be called inside the I/O runtime (`deps.io`).
+    pub async fn start(deps: Deps) -> Result<Self, ActorError> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let counts = Arc::new(SupervisorCounts::default());
+        let shared = counts.clone();
+        let thread = std::thread::Builder::new()
+            .name("session-actors".into())
+            .spawn(move || {
+                let runner = actix::System::new();
+                let started = runner.block_on(async move {
+                    let path_pool = PathPool::new(deps.clone()).start();
+                    let supervisor = Supervisor::new(deps, shared).start();
+                    (actix::System::current(), supervisor, path_pool)
+                });
+                if tx.send(started).is_ok() {
+                    let _ = runner.run();
+                }
+            })
+            .map_err(|e| ActorError::System(e.to_string()))?;
+        let (system, supervisor, path_pool) = rx
+            .await
+            .map_err(|_| ActorError::System("actor thread ended during start".into()))?;
+        Ok(Self {
+            system,
+            thread: Some(thread),
+            _path_pool: path_pool,
+            handle: ActorsHandle {
+                supervisor: Some(supervisor),
+                counts: Some(counts),
+            },
+        })
+    }
+
+    /// The handle the API uses.
+    pub fn handle(&self) -> ActorsHandle {
+        self.handle.clone()
+    }
+
+    /// Stops every actor and waits for the thread.
+    pub async fn shutdown(mut self) {
+        self.system.stop();
+        if let Some(thread) = self.thread.take() {
+            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+        }
+    }
+}
+
+impl Drop for ActorSystem {
+    fn drop(&mut self) {
+        self.system.stop();
+    }
+}
