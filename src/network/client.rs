@@ -496,7 +496,10 @@ impl Inner {
     }
 
     /// Asks `node` for `info` through the onion (feeds the clock); used after a 406/425.
+    /// The window is cleared first: after a rejection its old offsets are wrong, and a median
+    /// over them would ignore the fresh answer.
     pub(super) async fn resync_clock(self: &Arc<Self>, node: &ServiceNode) {
+        self.clock.reset();
         if let Err(e) = self.send(node, &StorageRequest::info()).await {
             tracing::debug!(%node, error = %e, "clock resync failed");
         }

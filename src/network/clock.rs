@@ -67,6 +67,11 @@ impl NetworkClock {
         self.at(local_now_ms())
     }
 
+    /// Forgets every offset (a node rejected our clock: the window is out of date).
+    pub fn reset(&self) {
+        self.lock().clear();
+    }
+
     /// Number of offsets observed (at most [`WINDOW`]).
     pub fn samples(&self) -> usize {
         self.lock().len()
