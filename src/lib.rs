@@ -2,12 +2,15 @@
 //!
 //! Layers (see `../shared/design.md` §3), each depending only on those listed after it:
 //!
+//! * [`actors`]: actix actors: Supervisor, Identity per account, Conversation per peer, PathPool.
 //! * [`api`]: actix-web REST under `/v1`, auth, OpenAPI, events long-poll, health, metrics.
 //! * [`webhooks`]: the outbox delivery workers (Standard Webhooks signatures, retries).
 //! * [`store`]: sqlx repositories (SQLite by default), secrets sealed at rest.
 //! * [`devnet`]: a local Session network (seed, service nodes, file server) built from `protocol`.
+//! * [`network`]: the onion network client (pool, paths, swarms, clock, storage operations).
 //! * [`protocol`]: pure wire formats and cryptography. No I/O, no async, no clock reads.
 
+pub mod actors;
 pub mod api;
 pub mod app;
 pub mod cli;
@@ -17,6 +20,7 @@ pub mod devnet;
 pub mod identities;
 pub mod ids;
 pub mod metrics;
+pub mod network;
 pub mod protocol;
 pub mod store;
 pub mod webhooks;

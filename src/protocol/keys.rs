@@ -287,6 +287,12 @@ impl Identity {
         self.x25519_public
     }
 
+    /// The Ed25519 signing key, for request builders that sign with it
+    /// ([`crate::protocol::storage::Signer::Account`]).
+    pub fn signing_key(&self) -> &SigningKey {
+        &self.signing
+    }
+
     /// A standard Ed25519 signature over `message`.
     pub fn sign(&self, message: &[u8]) -> [u8; 64] {
         self.signing.sign(message).to_bytes()

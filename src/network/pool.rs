@@ -1,0 +1,245 @@
+//! The service-node pool (`network.md` §2.3, §7.1): the public node list, when it was fetched,
+//! and a failure count per node. A node reaching [`FAILURE_THRESHOLD`] failures is dropped
+//! (SD `snodeFailureThreshold = 3`). Sampling for path hops takes one node per IPv4 /24 where
+//! the pool allows it, so one operator's subnet rarely holds two hops of a path.
+//!
+//! Plain data behind the client's mutex: no I/O here.
+
+use std::collections::{HashMap, HashSet};
+
+use rand::seq::SliceRandom;
+use rand::Rng;
+
+use super::node::ServiceNode;
+use crate::protocol::onion::SnodeEd25519;
+use crate::protocol::swarm::{closest_swarm, SwarmId};
+
+/// Failures after which a node is dropped (SD and libsession: 3).
+pub const FAILURE_THRESHOLD: u32 = 3;
+
+/// Nodes an `oxend_request` refresh needs in the intersection of 3 answers (SD: 24).
+pub const REQUIRED_FOR_AGREEMENT: usize = 24;
+
+/// The node list and per-node failure counts.
+#[derive(Debug, Default)]
+pub struct NodePool {
+    nodes: Vec<ServiceNode>,
+    failures: HashMap<SnodeEd25519, u32>,
+    refreshed_at_ms: Option<u64>,
+}
+
+impl NodePool {
+    /// Replaces the list (a refresh) and resets failure counts, as SD does.
+    pub fn replace(&mut self, nodes: Vec<ServiceNode>, now_ms: u64) {
+        self.nodes = nodes;
+        self.failures.clear();
+        self.refreshed_at_ms = Some(now_ms);
+    }
+
+    /// Whether to refresh: `min` nodes or fewer, never fetched, or older than `max_age_ms`.
+    pub fn needs_refresh(&self, now_ms: u64, min: usize, max_age_ms: u64) -> bool {
+        match self.refreshed_at_ms {
+            None => true,
+            Some(at) => self.nodes.len() <= min || now_ms.saturating_sub(at) > max_age_ms,
+        }
+    }
+
+    /// Every node.
+    pub fn nodes(&self) -> &[ServiceNode] {
+        &self.nodes
+    }
+
+    /// Number of nodes.
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
+    /// The node with this key, if pooled.
+    pub fn get(&self, ed: &SnodeEd25519) -> Option<&ServiceNode> {
+        self.nodes.iter().find(|n| n.ed25519 == *ed)
+    }
+
+    /// Counts a failure; returns true when the node reached the threshold and was dropped.
+    pub fn strike(&mut self, ed: &SnodeEd25519) -> bool {
+        let count = self.failures.entry(*ed).or_insert(0);
+        *count = count.saturating_add(1);
+        if *count >= FAILURE_THRESHOLD {
+            self.drop_node(ed);
+            true
+        } else {
+            false
+        }
+    }
+
+    /// A node's failure count.
+    pub fn failures(&self, ed: &SnodeEd25519) -> u32 {
+        self.failures.get(ed).copied().unwrap_or(0)
+    }
+
+    /// Removes a node at once (`Next node not found`, a guard whose path failed).
+    pub fn drop_node(&mut self, ed: &SnodeEd25519) {
+        self.nodes.retain(|n| n.ed25519 != *ed);
+        self.failures.remove(ed);
+    }
+
+    /// Up to `count` random nodes not in `exclude`.
+    pub fn random<R: Rng>(
+        &self,
+        rng: &mut R,
+        exclude: &[SnodeEd25519],
+        count: usize,
+    ) -> Vec<ServiceNode> {
+        let mut pick: Vec<&ServiceNode> = self
+            .nodes
+            .iter()
+            .filter(|n| !exclude.contains(&n.ed25519))
+            .collect();
+        pick.shuffle(rng);
+        pick.into_iter().take(count).cloned().collect()
+    }
+
+    /// Up to `count` random nodes not in `exclude`, at most one per /24 while the pool has
+    /// enough subnets; topped up from the rest when it does not (e.g. a devnet on 127.0.0.1).
+    pub fn sample_hops<R: Rng>(
+        &self,
+        rng: &mut R,
+        exclude: &[SnodeEd25519],
+        count: usize,
+    ) -> Vec<ServiceNode> {
+        let mut candidates: Vec<&ServiceNode> = self
+            .nodes
+            .iter()
+            .filter(|n| !exclude.contains(&n.ed25519))
+            .collect();
+        candidates.shuffle(rng);
+        let mut seen = HashSet::new();
+        let (mut first, mut rest): (Vec<&ServiceNode>, Vec<&ServiceNode>) = candidates
+            .into_iter()
+            .partition(|n| seen.insert(n.subnet24()));
+        first.truncate(count);
+        rest.truncate(count.saturating_sub(first.len()));
+        first.extend(rest);
+        first.into_iter().cloned().collect()
+    }
+
+    /// The known swarm ids, sorted (nodes without one are skipped).
+    pub fn swarm_ids(&self) -> Vec<SwarmId> {
+        let mut ids: Vec<SwarmId> = self.nodes.iter().filter_map(|n| n.swarm_id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids
+    }
+
+    /// The swarm an account with `swarm_space` belongs to, by the pool's swarm ids (§3.2).
+    pub fn expected_swarm(&self, swarm_space: u64) -> Option<SwarmId> {
+        closest_swarm(swarm_space, &self.swarm_ids())
+    }
+
+    /// Pooled members of a swarm.
+    pub fn swarm_members(&self, id: SwarmId) -> Vec<ServiceNode> {
+        self.nodes
+            .iter()
+            .filter(|n| n.swarm_id == Some(id))
+            .cloned()
+            .collect()
+    }
+}
+
+/// The nodes present in every list (same Ed25519, IP and port), in the first list's order
+/// (SD `getSnodePoolFromSnodes`; libsession drops the refresh if any list is empty).
+pub fn intersect(lists: &[Vec<ServiceNode>]) -> Vec<ServiceNode> {
+    let Some((first, others)) = lists.split_first() else {
+        return Vec::new();
+    };
+    first
+        .iter()
+        .filter(|n| {
+            others.iter().all(|l| {
+                l.iter().any(|m| {
+                    m.ed25519 == n.ed25519 && m.ip == n.ip && m.storage_port == n.storage_port
+                })
+            })
+        })
+        .cloned()
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    pub(crate) fn node(i: u8, ip: &str, swarm: u64) -> ServiceNode {
+        ServiceNode::from_json(&json!({"ip": ip, "port_https": 1000 + u16::from(i),
+            "pubkey_ed25519": hex::encode([i; 32]), "pubkey_x25519": hex::encode([i; 32]),
+            "swarm_id": swarm}))
+        .unwrap()
+    }
+
+    #[test]
+    fn three_strikes_drop_a_node() {
+        let mut p = NodePool::default();
+        assert!(p.needs_refresh(0, 8, 1000));
+        p.replace(vec![node(1, "1.1.1.1", 5), node(2, "1.1.1.2", 5)], 0);
+        assert!(p.needs_refresh(0, 8, 1000));
+        assert!(!p.needs_refresh(0, 1, 1000));
+        assert!(p.needs_refresh(1001, 1, 1000));
+        let ed = node(1, "1.1.1.1", 5).ed25519;
+        assert!(!p.strike(&ed));
+        assert!(!p.strike(&ed));
+        assert_eq!(p.failures(&ed), 2);
+        assert!(p.strike(&ed));
+        assert!(p.get(&ed).is_none());
+        assert_eq!(p.len(), 1);
+    }
+
+    #[test]
+    fn hops_spread_over_subnets() {
+        let mut p = NodePool::default();
+        let mut nodes = Vec::new();
+        for i in 0..10 {
+            nodes.push(node(i, &format!("10.0.{}.{}", i % 3, i), 1));
+        }
+        p.replace(nodes, 0);
+        let mut rng = rand::thread_rng();
+        for _ in 0..50 {
+            let hops = p.sample_hops(&mut rng, &[], 3);
+            let subnets: HashSet<_> = hops.iter().map(ServiceNode::subnet24).collect();
+            assert_eq!((hops.len(), subnets.len()), (3, 3));
+        }
+        // Only three subnets: a fourth hop must share one, and is still given.
+        assert_eq!(p.sample_hops(&mut rng, &[], 4).len(), 4);
+        let excluded = node(0, "10.0.0.0", 1).ed25519;
+        assert!(p
+            .sample_hops(&mut rng, &[excluded], 10)
+            .iter()
+            .all(|n| n.ed25519 != excluded));
+    }
+
+    #[test]
+    fn swarms_and_intersections() {
+        let mut p = NodePool::default();
+        p.replace(
+            vec![
+                node(1, "1.1.1.1", 100),
+                node(2, "1.1.1.2", 200),
+                node(3, "1.1.1.3", 200),
+            ],
+            0,
+        );
+        assert_eq!(p.swarm_ids(), vec![SwarmId(100), SwarmId(200)]);
+        assert_eq!(p.expected_swarm(190), Some(SwarmId(200)));
+        assert_eq!(p.swarm_members(SwarmId(200)).len(), 2);
+        let a = vec![node(1, "1.1.1.1", 1), node(2, "1.1.1.2", 1)];
+        let b = vec![node(2, "1.1.1.2", 1), node(3, "1.1.1.3", 1)];
+        let moved = vec![node(2, "9.9.9.9", 1)];
+        assert_eq!(intersect(&[a.clone(), b.clone()]).len(), 1);
+        assert!(intersect(&[a, b, moved]).is_empty());
+        assert!(intersect(&[]).is_empty());
+    }
+}

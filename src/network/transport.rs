@@ -1,0 +1,264 @@
+//! Sending one request: a direct `info` to a node (guard tests only), or an onion request over
+//! one path to a snode or a v4 server (`network.md` §5.3–§5.5), and classifying what comes
+//! back into a [`SendError`] that names the failing hop.
+//!
+//! Wire: `POST https://<guard ip>:<port>/onion_req/v2` with the builder's body, headers
+//! `User-Agent: WhatsApp`, `Accept-Language: en-us` (SD), the node's self-signed certificate
+//! accepted (nodes have no CA-signed certificates; the onion layers carry the security).
+
+use std::time::Duration;
+
+use rand::rngs::OsRng;
+use serde_json::Value;
+
+use super::error::{clip, NetworkError, SendError};
+use super::node::ServiceNode;
+use crate::protocol::onion::{
+    build_server_request, build_snode_request, EncType, OnionPath, ReplyError, ServerTarget,
+    V4Request, V4Response,
+};
+use crate::protocol::storage::response::{InfoResponse, SwarmInfo};
+use crate::protocol::storage::StorageRequest;
+
+/// Largest answer body we read (a 10 MB file in base64 plus framing fits).
+const MAX_BODY: u64 = 32 * 1024 * 1024;
+
+/// A path as the network layer holds it: three distinct nodes, guard first.
+pub type PathNodes = [ServiceNode; 3];
+
+/// The HTTP client shared by every request.
+#[derive(Debug, Clone)]
+pub struct Transport {
+    http: reqwest::Client,
+    timeout: Duration,
+}
+
+/// A destination snode's 2xx answer.
+#[derive(Debug, Clone)]
+pub struct SnodeAnswer {
+    /// The RPC status (2xx).
+    pub status: u16,
+    /// The RPC body, parsed as JSON.
+    pub body: Value,
+}
+
+impl Transport {
+    /// A client with `timeout` per request.
+    pub fn new(timeout: Duration) -> Result<Self, NetworkError> {
+        let http = reqwest::Client::builder()
+            // Service nodes use self-signed certificates (SD: rejectUnauthorized:false).
+            .danger_accept_invalid_certs(true)
+            .timeout(timeout)
+            .pool_idle_timeout(Duration::from_secs(20))
+            .build()
+            .map_err(|e| NetworkError::Config(format!("HTTP client: {e}")))?;
+        Ok(Self { http, timeout })
+    }
+
+    /// The underlying client (seed queries use it too).
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    async fn post(
+        &self,
+        node: &ServiceNode,
+        path: &str,
+        body: Vec<u8>,
+    ) -> Result<(u16, Vec<u8>), SendError> {
+        let map = |e: reqwest::Error| {
+            if e.is_timeout() {
+                SendError::Timeout { node: node.ed25519 }
+            } else {
+                SendError::Unreachable {
+                    node: node.ed25519,
+                    reason: clip(&e.to_string()),
+                }
+            }
+        };
+        let resp = self
+            .http
+            .post(node.url(path))
+            .header("User-Agent", "WhatsApp")
+            .header("Accept-Language", "en-us")
+            .timeout(self.timeout)
+            .body(body)
+            .send()
+            .await
+            .map_err(map)?;
+        let status = resp.status().as_u16();
+        if resp.content_length().is_some_and(|n| n > MAX_BODY) {
+            return Err(SendError::Unreachable {
+                node: node.ed25519,
+                reason: "answer too large".into(),
+            });
+        }
+        let bytes = resp.bytes().await.map_err(map)?;
+        Ok((status, bytes.to_vec()))
+    }
+
+    /// The guard test: a direct `POST /storage_rpc/v1` of `{"method":"info","params":{}}`.
+    /// This is the only direct storage request the gateway makes, and it names no account.
+    pub async fn direct_info(&self, node: &ServiceNode) -> Result<InfoResponse, SendError> {
+        let body = StorageRequest::info().to_json().to_string().into_bytes();
+        let (status, bytes) = self.post(node, "/storage_rpc/v1", body).await?;
+        if status != 200 {
+            return Err(SendError::Destination {
+                node: node.ed25519.to_hex(),
+                status,
+                message: clip(&String::from_utf8_lossy(&bytes)),
+            });
+        }
+        serde_json::from_slice(&bytes).map_err(|_| SendError::InvalidBody {
+            node: node.ed25519.to_hex(),
+            what: "info",
+        })
+    }
+
+    /// One storage RPC to `dest` through `path` (dest must not be on it).
+    pub async fn snode(
+        &self,
+        path: &PathNodes,
+        dest: &ServiceNode,
+        request: &StorageRequest,
+        enc: EncType,
+    ) -> Result<SnodeAnswer, SendError> {
+        let onion = onion_path(path)?;
+        let rpc = request.to_json().to_string().into_bytes();
+        let (wire, pending) = build_snode_request(&onion, &dest.keys(), &rpc, enc, &mut OsRng)?;
+        let guard = &path[0];
+        let (status, bytes) = self.post(guard, "/onion_req/v2", wire.body).await?;
+        let reply = pending
+            .decode(status, &bytes)
+            .map_err(|e| reply_error(guard, &dest.ed25519.to_hex(), e))?;
+        classify_snode(dest, reply.status, &reply.body)
+    }
+
+    /// One v4 request to a server through `path`.
+    pub async fn server(
+        &self,
+        path: &PathNodes,
+        server: &ServerTarget,
+        request: &V4Request,
+        enc: EncType,
+    ) -> Result<V4Response, SendError> {
+        let onion = onion_path(path)?;
+        let (wire, pending) = build_server_request(&onion, server, request, enc, &mut OsRng)?;
+        let guard = &path[0];
+        let (status, bytes) = self.post(guard, "/onion_req/v2", wire.body).await?;
+        pending
+            .decode(status, &bytes)
+            .map_err(|e| reply_error(guard, &server.host, e))
+    }
+}
+
+fn onion_path(path: &PathNodes) -> Result<OnionPath, SendError> {
+    let [g, r1, r2] = path;
+    Ok(OnionPath::new(g.keys(), r1.keys(), r2.keys())?)
+}
+
+/// Maps a reply decoding failure: non-200 answers are path errors, undecodable 200s are
+/// the destination's (or a corrupting relay's).
+fn reply_error(guard: &ServiceNode, destination: &str, e: ReplyError) -> SendError {
+    match e {
+        ReplyError::NextNodeNotFound { node, .. } => SendError::NextNodeNotFound {
+            guard: guard.ed25519,
+            missing: node,
+        },
+        ReplyError::Node { status, message } => SendError::Path {
+            guard: guard.ed25519,
+            status,
+            message,
+        },
+        reason => SendError::BadReply {
+            destination: destination.to_owned(),
+            reason,
+        },
+    }
+}
+
+/// Classifies the destination's RPC status (§4.7): 2xx → the JSON body; 421 → the swarm it
+/// names; 406/425 → clock; anything else → a destination error.
+pub fn classify_snode(
+    dest: &ServiceNode,
+    status: u16,
+    body: &str,
+) -> Result<SnodeAnswer, SendError> {
+    let node = dest.ed25519.to_hex();
+    match status {
+        200..=299 => serde_json::from_str(body)
+            .map(|body| SnodeAnswer { status, body })
+            .map_err(|_| SendError::InvalidBody { node, what: "RPC" }),
+        421 => Err(SendError::Misdirected {
+            node: dest.ed25519,
+            swarm: serde_json::from_str::<SwarmInfo>(body).ok().map(Box::new),
+        }),
+        406 | 425 => Err(SendError::ClockOutOfSync { node, status }),
+        _ => Err(SendError::Destination {
+            node,
+            status,
+            message: clip(body),
+        }),
+    }
+}
+
+/// The node time `t` of an answer: top level, or the first batch subresult that has one.
+pub fn answer_time(body: &Value) -> Option<u64> {
+    body.get("t").and_then(Value::as_u64).or_else(|| {
+        body.get("results")?
+            .as_array()?
+            .iter()
+            .find_map(|r| r.get("body")?.get("t")?.as_u64())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn node() -> ServiceNode {
+        ServiceNode::from_json(&json!({"ip":"1.2.3.4","port":"1",
+            "pubkey_ed25519":"ab".repeat(32),"pubkey_x25519":"cd".repeat(32)}))
+        .unwrap()
+    }
+
+    #[test]
+    fn statuses_are_classified() {
+        let n = node();
+        assert_eq!(classify_snode(&n, 200, r#"{"t":5}"#).unwrap().body["t"], 5);
+        assert!(matches!(
+            classify_snode(&n, 200, "nope"),
+            Err(SendError::InvalidBody { .. })
+        ));
+        let swarm = r#"{"snodes":[],"swarm":"ff"}"#;
+        let Err(SendError::Misdirected { swarm: Some(s), .. }) = classify_snode(&n, 421, swarm)
+        else {
+            panic!()
+        };
+        assert!(s.snodes.is_empty());
+        assert!(matches!(
+            classify_snode(&n, 421, "junk"),
+            Err(SendError::Misdirected { swarm: None, .. })
+        ));
+        for s in [406, 425] {
+            assert!(matches!(
+                classify_snode(&n, s, ""),
+                Err(SendError::ClockOutOfSync { .. })
+            ));
+        }
+        for s in [401, 403, 404] {
+            let e = classify_snode(&n, s, "no").unwrap_err();
+            assert!(!e.is_retryable(), "{s}");
+        }
+        assert!(classify_snode(&n, 500, "x").unwrap_err().is_retryable());
+    }
+
+    #[test]
+    fn time_is_found_in_batches() {
+        assert_eq!(answer_time(&json!({"t": 7})), Some(7));
+        let batch = json!({"results":[{"code":421,"body":"x"},{"code":200,"body":{"t":9}}]});
+        assert_eq!(answer_time(&batch), Some(9));
+        assert_eq!(answer_time(&json!({"results":5})), None);
+    }
+}
