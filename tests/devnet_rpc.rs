@@ -306,6 +306,13 @@ async fn batch_and_sequence() {
         )
     );
 
+    let ifelse = json!({"method":"ifelse","params":{"if":{"hf_at_least":[19,0]},
+        "then":{"method":"info","params":{}},"else":{"method":"fly","params":{}}}});
+    let v = json_of(&rpc(&http, &nodes[0], ifelse).await.1);
+    assert_eq!(v["condition"], json!(true));
+    assert_eq!(v["result"]["code"], json!(200));
+    assert_eq!(v["v"], json!([2, 8, 0]));
+
     let user = User::new();
     let swarm = swarm_of(&http, &nodes[0], &user.id()).await;
     let bad = json!({"method":"retrieve","params":{"pubkey": user.id()}});
