@@ -401,3 +401,7 @@ fn desktop_node_fields() -> serde_json::Value {
         }
     })
 }
+
+#[cfg(test)]
+#[path = "builder_tests.rs"]
+mod tests;

@@ -318,7 +318,7 @@ mod tests {
         let (a, b, c) = (h('a'), h('b'), h('c'));
         assert_eq!(store_response_message(&a), a.as_str().as_bytes());
         assert_eq!(
-            delete_response_message(&account, &[b.clone(), a.clone()], &[a.clone()]),
+            delete_response_message(&account, &[b.clone(), a.clone()], std::slice::from_ref(&a)),
             format!("{pk}{b}{a}{a}").as_bytes()
         );
         assert_eq!(
@@ -330,7 +330,7 @@ mod tests {
             format!("{pk}11").as_bytes()
         );
         assert_eq!(
-            expire_all_response_message(&account, 12, &[c.clone()]),
+            expire_all_response_message(&account, 12, std::slice::from_ref(&c)),
             format!("{pk}12{c}").as_bytes()
         );
         let unchanged = BTreeMap::from([(c.clone(), 99), (b.clone(), 98)]);
@@ -339,7 +339,7 @@ mod tests {
                 &account,
                 &[50],
                 &[a.clone(), b.clone(), c.clone()],
-                &[a.clone()],
+                std::slice::from_ref(&a),
                 &unchanged
             ),
             format!("{pk}50{a}{b}{c}{a}{b}98{c}99").as_bytes()
