@@ -380,3 +380,22 @@ proptest::proptest! {
         proptest::prop_assert!(u.key.verifying_key().verify_strict(&message, &sig).is_ok());
     }
 }
+
+#[test]
+fn subaccount_flags_per_method() {
+    use super::super::SubaccountFlags as F;
+    let u = user();
+    let s = Signer::Account(&u.key);
+    let store =
+        |ns| StorageRequest::store(&u.account, Namespace(ns), b"x", 20_000, NOW, Some(&s)).unwrap();
+    assert_eq!(store(11).required_subaccount_flags(), Some(F::WRITE));
+    assert_eq!(
+        store(-21).required_subaccount_flags(),
+        Some(F::WRITE | F::DELETE)
+    );
+    let retrieve = StorageRequest::retrieve(&u.account, Namespace(0), None, None, NOW, &s);
+    assert_eq!(retrieve.required_subaccount_flags(), Some(F::READ));
+    let delete = StorageRequest::delete(&u.account, hashes(), &s).unwrap();
+    assert_eq!(delete.required_subaccount_flags(), Some(F::DELETE));
+    assert_eq!(StorageRequest::info().required_subaccount_flags(), None);
+}

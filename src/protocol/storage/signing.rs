@@ -241,6 +241,42 @@ mod tests {
         MessageHash::parse(&c.to_string().repeat(43)).unwrap()
     }
 
+    #[derive(serde::Deserialize)]
+    struct Vector {
+        #[allow(dead_code)] // provenance, read by people
+        source: String,
+        method: String,
+        namespace: NamespaceSelector,
+        timestamp: u64,
+        expected: String,
+    }
+
+    #[derive(serde::Deserialize)]
+    struct File {
+        vectors: Vec<Vector>,
+    }
+
+    #[test]
+    fn vector_file() {
+        let file: File =
+            serde_json::from_str(include_str!("../../../tests/vectors/storage_signing.json"))
+                .unwrap();
+        assert_eq!(file.vectors.len(), 5);
+        for v in file.vectors {
+            let one = |sel| match sel {
+                NamespaceSelector::One(ns) => ns,
+                NamespaceSelector::All => panic!("{} takes one namespace", v.method),
+            };
+            let got = match v.method.as_str() {
+                "retrieve" => retrieve_message(one(v.namespace), v.timestamp),
+                "store" => store_message(one(v.namespace), v.timestamp),
+                "delete_all" => delete_all_message(v.namespace, v.timestamp),
+                other => panic!("no harness for {other}"),
+            };
+            assert_eq!(got, v.expected.as_bytes(), "{}", v.expected);
+        }
+    }
+
     #[test]
     fn examples_of_section_4_4() {
         assert_eq!(
