@@ -2,9 +2,9 @@
 //! builds them (network.md §3–§4), against an in-process devnet on ephemeral ports.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests
 
-mod common;
+mod devnet_common;
 
-use common::*;
+use devnet_common::*;
 use serde_json::{json, Value};
 
 async fn now(http: &reqwest::Client, node: &Snode) -> u64 {

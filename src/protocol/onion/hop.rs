@@ -71,9 +71,19 @@ impl SharedKey {
         ephemeral: &StaticSecret,
         recipient: &PublicKey,
     ) -> Result<Self, HopError> {
-        let client_pub = PublicKey::from(ephemeral);
+        Self::client_with_public(enc, ephemeral, &PublicKey::from(ephemeral), recipient)
+    }
+
+    /// [`SharedKey::client`] when the caller already holds `A = pub(a)` (saves a scalar
+    /// multiplication per layer).
+    pub(crate) fn client_with_public(
+        enc: EncType,
+        ephemeral: &StaticSecret,
+        ephemeral_public: &PublicKey,
+        recipient: &PublicKey,
+    ) -> Result<Self, HopError> {
         let s = agree(ephemeral, recipient)?;
-        Ok(Self::from_secret(enc, &s, &client_pub, recipient))
+        Ok(Self::from_secret(enc, &s, ephemeral_public, recipient))
     }
 
     /// The recipient's key for a layer: its static secret `b` and the layer's ephemeral key `A`.

@@ -18,23 +18,34 @@
 //! destination request. Server side (v4): [`V4Inbound`] opens a request and its
 //! [`V4ReplyEncryptor`] seals the answer.
 
+mod builder;
 mod framing;
 mod hop;
 mod peel;
+mod reply;
+mod v4;
 
 #[cfg(test)]
 mod peel_tests;
+#[cfg(test)]
+mod roundtrip_tests;
 #[cfg(test)]
 mod tests;
 
 use std::fmt;
 
+pub use builder::{
+    build_server_request, build_snode_request, BuildError, DestinationLayer, NodeKeys, OnionPath,
+    ServerTarget, WireRequest, V4_TARGET,
+};
 pub use framing::{CombinedPayload, FramingError};
 pub use hop::{HopError, SharedKey};
 pub use peel::{
     is_onion_url_target_allowed, IncomingLayer, NextLayer, NodeResponse, PeelError, Peeled,
     ProxyToServer, ReplyBody, ReplyEncryptor, MAX_ONION_HOPS,
 };
+pub use reply::{PendingServerReply, PendingSnodeReply, ReplyError, ServerReply, SnodeReply};
+pub use v4::{V4Error, V4Inbound, V4ReplyEncryptor, V4Request, V4Response};
 
 /// The per-hop cipher named by a layer's `enc_type` (`network.md` §5.1).
 ///

@@ -109,6 +109,7 @@ impl IncomingLayer {
     /// Parses the body a guard receives on `POST /onion_req/v2` (or QUIC `onion_req`):
     /// `u32le N ‖ blob ‖ {"ephemeral_key":"<hex>"[, "enc_type":"…"][, "hop_no":int]}`.
     /// `enc_type` defaults to AES-GCM; `hop_no` defaults to 0 and is clamped at 0 (SS `https.cpp`).
+    /// Unlike SS, `aes-cbc`/`cbc` is refused here (no client sends it).
     pub fn from_wire(body: &[u8]) -> Result<Self, PeelError> {
         let (blob, json) = CombinedPayload::try_from(body)
             .map_err(|_| PeelError::Malformed("invalid combined payload"))?

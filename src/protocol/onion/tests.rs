@@ -250,3 +250,153 @@ pub(super) fn base64_decode(b: &[u8]) -> Vec<u8> {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.decode(b).unwrap()
 }
+
+#[derive(Deserialize)]
+struct OverheadVectors {
+    source: Source,
+    alice_pub: String,
+    alice_secret: String,
+    bob_pub: String,
+    bob_secret: String,
+    plaintext: String,
+    cases: Vec<OverheadCase>,
+}
+
+#[derive(Deserialize)]
+struct OverheadCase {
+    enc_type: String,
+    overhead: usize,
+    #[serde(default = "yes")]
+    supported: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Deserialize)]
+struct InnerVector {
+    name: String,
+    source: Source,
+    plaintext_hex: String,
+    expect: InnerExpect,
+}
+
+#[derive(Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+enum InnerExpect {
+    Destination {
+        body: String,
+    },
+    InvalidUrl,
+    Proxy {
+        host: String,
+        port: u16,
+        protocol: String,
+        url: String,
+    },
+    Relay {
+        body: String,
+        destination: String,
+        ephemeral_key: String,
+        enc_type: String,
+    },
+}
+
+#[derive(Deserialize)]
+struct MoreVectors {
+    overheads: OverheadVectors,
+    inner_requests: Vec<InnerVector>,
+}
+
+#[test]
+fn ss_overhead_vectors() {
+    let v: MoreVectors = serde_json::from_str(VECTORS).unwrap();
+    let o = v.overheads;
+    check_source(&o.source);
+    let (alice, bob) = (secret(&o.alice_secret), secret(&o.bob_secret));
+    assert_eq!(
+        PublicKey::from(&alice),
+        PublicKey::from(key32(&o.alice_pub))
+    );
+    assert_eq!(PublicKey::from(&bob), PublicKey::from(key32(&o.bob_pub)));
+    assert!(!o.cases.is_empty());
+    for c in o.cases {
+        let Ok(enc) = EncType::from_wire(&c.enc_type) else {
+            assert!(!c.supported, "{} should be supported", c.enc_type);
+            continue;
+        };
+        assert!(c.supported);
+        // Each side as client and the other as recipient, as in SS's test.
+        for (client, server) in [(&alice, &bob), (&bob, &alice)] {
+            let k = SharedKey::client(enc, client, &PublicKey::from(server)).unwrap();
+            let ct = k.encrypt(o.plaintext.as_bytes(), &mut OsRng).unwrap();
+            assert_eq!(ct.len(), o.plaintext.len() + c.overhead);
+            let r = SharedKey::recipient(enc, server, &PublicKey::from(client)).unwrap();
+            assert_eq!(r.decrypt(&ct).unwrap(), o.plaintext.as_bytes());
+        }
+    }
+}
+
+#[test]
+fn ss_inner_request_vectors() {
+    let v: MoreVectors = serde_json::from_str(VECTORS).unwrap();
+    assert!(!v.inner_requests.is_empty());
+    let node = StaticSecret::from([0x11; 32]);
+    for case in v.inner_requests {
+        check_source(&case.source);
+        let plaintext = hex::decode(&case.plaintext_hex).unwrap();
+        // Peel works on ciphertext: encrypt the vector's plaintext to the node first.
+        let eph = StaticSecret::from([0x22; 32]);
+        let key = SharedKey::client(EncType::AesGcm, &eph, &PublicKey::from(&node)).unwrap();
+        let blob = key.encrypt(&plaintext, &mut OsRng).unwrap();
+        let mut json = serde_json::Map::new();
+        json.insert(
+            "ephemeral_key".into(),
+            hex::encode(PublicKey::from(&eph).as_bytes()).into(),
+        );
+        let wire = CombinedPayload::new(blob, json).encode().unwrap();
+        let peeled = IncomingLayer::from_wire(&wire).unwrap().peel(&node);
+        match (peeled, case.expect) {
+            (Ok(Peeled::Destination { rpc_body, .. }), InnerExpect::Destination { body }) => {
+                assert_eq!(rpc_body, body.as_bytes(), "{}", case.name)
+            }
+            (Err(PeelError::InvalidUrl(_)), InnerExpect::InvalidUrl) => {}
+            (
+                Ok(Peeled::ProxyToServer(p)),
+                InnerExpect::Proxy {
+                    host,
+                    port,
+                    protocol,
+                    url,
+                },
+            ) => {
+                assert_eq!(
+                    (p.host.as_str(), p.port, p.protocol.as_str()),
+                    (host.as_str(), port, protocol.as_str())
+                );
+                assert_eq!(p.url(), url);
+                assert_eq!(
+                    p.payload, plaintext,
+                    "{}: the whole plaintext is forwarded",
+                    case.name
+                );
+            }
+            (
+                Ok(Peeled::Relay { destination, next }),
+                InnerExpect::Relay {
+                    body,
+                    destination: d,
+                    ephemeral_key,
+                    enc_type,
+                },
+            ) => {
+                assert_eq!(next.blob, body.as_bytes());
+                assert_eq!(destination.to_hex(), d);
+                assert_eq!(hex::encode(next.ephemeral_key.as_bytes()), ephemeral_key);
+                assert_eq!(next.enc_type.as_wire(), enc_type);
+            }
+            (got, _) => panic!("{}: unexpected {got:?}", case.name),
+        }
+    }
+}
