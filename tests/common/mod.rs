@@ -326,8 +326,3 @@ impl Receiver {
         self.server.stop(false).await;
     }
 }
-
-// The devnet branch's test-side Session client (seed bootstrap, signed requests, onion builder).
-mod devnet_client;
-#[allow(unused_imports)]
-pub use devnet_client::*;

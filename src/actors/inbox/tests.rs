@@ -1,0 +1,137 @@
+//! The receive checks on payloads built by the send pipeline (a second path: the outgoing
+//! builder and `protocol::dm`), tampered and forged copies, sync copies, and junk.
+
+use base64::Engine as _;
+use proptest::prelude::*;
+
+use super::*;
+use crate::actors::outgoing::build_payload;
+use crate::ids::SessionIdText;
+use crate::protocol::keys::Identity as Keys;
+use crate::protocol::storage::response::RetrievedMessage;
+
+fn account(byte: u8) -> AccountKeys {
+    let keys = Keys::from_seed(crate::protocol::keys::Seed::from_entropy(&[byte; 16]));
+    let id = SessionIdText::parse(&keys.session_id().to_string()).unwrap();
+    AccountKeys::from_stored_seed(&id, &[byte; 16]).unwrap()
+}
+
+fn retrieved(owner: &AccountKeys, data: &[u8]) -> RetrievedMessage {
+    RetrievedMessage {
+        hash: message_hash(&owner.account, DM_NAMESPACE, data),
+        timestamp: 1,
+        expiration: 2,
+        data: base64::engine::general_purpose::STANDARD.encode(data),
+    }
+}
+
+const TS: u64 = 1_700_000_000_123;
+
+#[test]
+fn a_message_from_a_peer_is_accepted_as_incoming() {
+    let (alice, bob) = (account(1), account(2));
+    let payload = build_payload(&alice, &bob.identity.session_id(), "hi", TS, Some("Alice"), None, "m1")
+        .unwrap();
+    let m = retrieved(&bob, &payload);
+    assert_eq!(
+        classify(&bob, &m),
+        Verdict::Accepted(Accepted {
+            hash: m.hash.as_str().to_owned(),
+            peer: alice.session_id.clone(),
+            text: "hi".into(),
+            timestamp: TS as i64,
+            sync: false,
+        })
+    );
+    // Byte-identical on a resend (deterministic encryption and decoy).
+    let again = build_payload(&alice, &bob.identity.session_id(), "hi", TS, Some("Alice"), None, "m1")
+        .unwrap();
+    assert_eq!(again, payload);
+}
+
+#[test]
+fn a_sync_copy_names_its_target_as_peer() {
+    let (alice, bob) = (account(1), account(2));
+    let own = alice.identity.session_id();
+    let payload =
+        build_payload(&alice, &own, "hi", TS, None, Some(&bob.session_id), "m1").unwrap();
+    match classify(&alice, &retrieved(&alice, &payload)) {
+        Verdict::Accepted(a) => {
+            assert!(a.sync);
+            assert_eq!(a.peer, bob.session_id);
+        }
+        other => panic!("{other:?}"),
+    }
+    let bad = build_payload(&alice, &own, "hi", TS, None, Some("05zz"), "m2").unwrap();
+    assert_eq!(
+        classify(&alice, &retrieved(&alice, &bad)),
+        Verdict::Dropped("bad_sync_target")
+    );
+}
+
+#[test]
+fn tampered_data_is_detected_before_decryption() {
+    let (alice, bob) = (account(1), account(2));
+    let payload =
+        build_payload(&alice, &bob.identity.session_id(), "hi", TS, None, None, "m1").unwrap();
+    let mut m = retrieved(&bob, &payload);
+    // What the devnet's tamper fault does: flip the first byte, keep the hash.
+    let mut data = payload.clone();
+    data[0] ^= 0xff;
+    m.data = base64::engine::general_purpose::STANDARD.encode(&data);
+    assert_eq!(classify(&bob, &m), Verdict::Tampered);
+    m.data = "not base64!".into();
+    assert_eq!(classify(&bob, &m), Verdict::Tampered);
+}
+
+#[test]
+fn forged_or_misaddressed_messages_are_dropped() {
+    let (alice, bob, carol) = (account(1), account(2), account(3));
+    // Sealed for Carol, stored on Bob's swarm: does not open.
+    let payload =
+        build_payload(&alice, &carol.identity.session_id(), "hi", TS, None, None, "m1").unwrap();
+    assert_eq!(
+        classify(&bob, &retrieved(&bob, &payload)),
+        Verdict::Dropped("undecryptable")
+    );
+    // A node re-hashing altered bytes gets past the hash check but not the seal or the parse.
+    let mut forged = build_payload(&alice, &bob.identity.session_id(), "hi", TS, None, None, "m1")
+        .unwrap();
+    let last = forged.len() - 1;
+    forged[last / 2] ^= 1;
+    assert!(matches!(
+        classify(&bob, &retrieved(&bob, &forged)),
+        Verdict::Dropped(_)
+    ));
+    assert_eq!(
+        classify(&bob, &retrieved(&bob, b"junk")),
+        Verdict::Dropped("invalid_envelope")
+    );
+}
+
+#[test]
+fn messages_without_text_are_ignored() {
+    let (alice, bob) = (account(1), account(2));
+    let payload =
+        build_payload(&alice, &bob.identity.session_id(), "", TS, None, None, "m1").unwrap();
+    assert_eq!(classify(&bob, &retrieved(&bob, &payload)), Verdict::Ignored);
+}
+
+proptest! {
+    #[test]
+    fn junk_never_panics(data in proptest::collection::vec(any::<u8>(), 0..600), flip in any::<usize>()) {
+        let bob = account(2);
+        let m = retrieved(&bob, &data);
+        prop_assert!(!matches!(classify(&bob, &m), Verdict::Accepted(_)));
+        // Mutations of a valid payload are never accepted as something else.
+        let alice = account(1);
+        let mut payload = build_payload(&alice, &bob.identity.session_id(), "hi", TS, None, None, "m")
+            .unwrap();
+        let i = flip % payload.len();
+        payload[i] ^= 0x01;
+        match classify(&bob, &retrieved(&bob, &payload)) {
+            Verdict::Accepted(a) => prop_assert_eq!(a.text, "hi"),
+            _ => {}
+        }
+    }
+}
