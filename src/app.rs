@@ -8,10 +8,13 @@ use std::sync::Arc;
 use actix_web::{web, HttpServer};
 use tokio::task::JoinHandle;
 
+use crate::actors::system::IdentityCounts;
+use crate::actors::{ActorSettings, ActorSystem, Deps};
 use crate::api::{auth::hash_key, ApiState};
 use crate::config::Settings;
 use crate::identities::IdentityProvider;
 use crate::metrics::Metrics;
+use crate::network::SessionNetwork;
 use crate::store::{MasterKey, SecretsError, Store, StoreError};
 use crate::webhooks::{self, WebhookHandle};
 
@@ -38,6 +41,9 @@ pub enum StartError {
     /// The database failed to open, migrate, or check the master key.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The actor system did not start.
+    #[error("cannot start the actors: {0}")]
+    Actors(#[from] crate::actors::ActorError),
     /// The listen address cannot be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -64,14 +70,33 @@ pub struct GatewayOptions {
 pub struct Gateway {
     addr: SocketAddr,
     store: Store,
+    metrics: Metrics,
     server: actix_web::dev::ServerHandle,
     server_task: JoinHandle<std::io::Result<()>>,
     webhooks_task: JoinHandle<()>,
+    actors: Option<ActorSystem>,
 }
 
 impl Gateway {
-    /// Opens the store, starts the webhook dispatcher and the HTTP server.
+    /// Opens the store, starts the webhook dispatcher and the HTTP server: the API alone, with
+    /// no connection to the Session network (accounts are stored, messages stay queued).
     pub async fn start(options: GatewayOptions) -> Result<Self, StartError> {
+        Self::start_inner(options, None).await
+    }
+
+    /// As [`Gateway::start`], plus the actors that poll every account's swarm and send queued
+    /// messages through `network`.
+    pub async fn start_with_network(
+        options: GatewayOptions,
+        network: SessionNetwork,
+    ) -> Result<Self, StartError> {
+        Self::start_inner(options, Some(network)).await
+    }
+
+    async fn start_inner(
+        options: GatewayOptions,
+        network: Option<SessionNetwork>,
+    ) -> Result<Self, StartError> {
         let settings = Arc::new(options.settings);
         let admin_key = settings
             .api
@@ -99,13 +124,27 @@ impl Gateway {
             metrics.clone(),
             handle.clone(),
         );
+        let actors = match network {
+            Some(network) => Some(
+                ActorSystem::start(Deps {
+                    store: store.clone(),
+                    network,
+                    metrics: metrics.clone(),
+                    settings: Arc::new(ActorSettings::from_settings(&settings)),
+                    io: tokio::runtime::Handle::current(),
+                })
+                .await?,
+            ),
+            None => None,
+        };
         let state = web::Data::new(ApiState {
             store: store.clone(),
             admin_key_hash: hash_key(admin_key.expose()),
             settings: settings.clone(),
             identities: options.identities,
-            metrics,
+            metrics: metrics.clone(),
             webhooks: handle,
+            actors: actors.as_ref().map(ActorSystem::handle).unwrap_or_default(),
         });
         let bind_error = |source| StartError::Bind {
             addr: options.listen.clone(),
@@ -125,9 +164,11 @@ impl Gateway {
         Ok(Self {
             addr,
             store,
+            metrics,
             server: server_handle,
             server_task,
             webhooks_task,
+            actors,
         })
     }
 
@@ -146,13 +187,40 @@ impl Gateway {
         &self.store
     }
 
-    /// Stops accepting requests, finishes in-flight ones, stops webhook workers, closes the
-    /// database.
+    /// The metric families (tests read counters from them).
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// The supervisor's counts, when the actors run.
+    pub fn identity_counts(&self) -> Option<IdentityCounts> {
+        self.actors.as_ref().and_then(|a| a.handle().counts())
+    }
+
+    /// Stops accepting requests, finishes in-flight ones, stops the actors and the webhook
+    /// workers, closes the database.
     pub async fn stop(self) {
+        if let Some(actors) = self.actors {
+            actors.shutdown().await;
+        }
         self.server.stop(true).await;
         let _ = self.server_task.await;
         self.webhooks_task.abort();
         let _ = self.webhooks_task.await;
+        self.store.close().await;
+    }
+}
+
+impl Gateway {
+    /// Stops everything at once without finishing anything, as a crash would (tests restart on
+    /// the same data directory to prove nothing is lost). The database file is left as the
+    /// last committed transaction left it.
+    pub async fn kill(self) {
+        drop(self.actors);
+        self.webhooks_task.abort();
+        self.server_task.abort();
+        let _ = self.webhooks_task.await;
+        let _ = self.server_task.await;
         self.store.close().await;
     }
 }

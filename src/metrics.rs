@@ -103,7 +103,12 @@ impl Metrics {
                 "Outgoing message attempts by outcome",
                 "outcome",
             ),
-            polls: counter(&registry, "polls_total", "Swarm polls by outcome", "outcome"),
+            polls: counter(
+                &registry,
+                "polls_total",
+                "Swarm polls by outcome",
+                "outcome",
+            ),
             identities: gauge(&registry, "identities", "Identity actors by state", "state"),
             network: gauge(
                 &registry,

@@ -116,17 +116,29 @@ impl Conversation {
                 }
                 Ok(Step::Sent { .. }) => {
                     act.head = None;
-                    act.deps.metrics.messages_sent.with_label_values(&["sent"]).inc();
+                    act.deps
+                        .metrics
+                        .messages_sent
+                        .with_label_values(&["sent"])
+                        .inc();
                     act.activity.do_send(Activity);
                     act.run(ctx);
                 }
                 Ok(Step::Failed { .. }) => {
                     act.head = None;
-                    act.deps.metrics.messages_sent.with_label_values(&["failed"]).inc();
+                    act.deps
+                        .metrics
+                        .messages_sent
+                        .with_label_values(&["failed"])
+                        .inc();
                     act.run(ctx);
                 }
                 Ok(Step::Retry { id, attempts }) => {
-                    act.deps.metrics.messages_sent.with_label_values(&["retry"]).inc();
+                    act.deps
+                        .metrics
+                        .messages_sent
+                        .with_label_values(&["retry"])
+                        .inc();
                     act.head = Some((id, attempts));
                     act.retry_later(ctx, attempts);
                 }

@@ -191,7 +191,8 @@ impl Identity {
     fn polled(&mut self, outcome: PollOutcome, ctx: &mut Context<Self>) {
         self.deps.metrics.polls.with_label_values(&["ok"]).inc();
         if outcome.cursor != self.cursor {
-            self.strikes.retain(|h, _| Some(h) == outcome.stopped_at.as_ref());
+            self.strikes
+                .retain(|h, _| Some(h) == outcome.stopped_at.as_ref());
         }
         self.cursor = outcome.cursor;
         if outcome.stored > 0 {
@@ -215,29 +216,31 @@ impl Actor for Identity {
 
     fn started(&mut self, ctx: &mut Context<Self>) {
         let task = Task::spawn(&self.deps, load(self.deps.clone(), self.account.clone()));
-        ctx.spawn(task.into_actor(self).map(|result, act, ctx| {
-            match result.and_then(|r| r) {
-                Ok(loaded) => {
-                    act.keys = Some(loaded.keys);
-                    act.cursor = loaded.cursor;
-                    let peers: HashSet<String> = loaded
-                        .queued_peers
-                        .into_iter()
-                        .chain(std::mem::take(&mut act.pending))
-                        .collect();
-                    for peer in peers {
-                        act.kick(peer, ctx);
+        ctx.spawn(
+            task.into_actor(self)
+                .map(|result, act, ctx| match result.and_then(|r| r) {
+                    Ok(loaded) => {
+                        act.keys = Some(loaded.keys);
+                        act.cursor = loaded.cursor;
+                        let peers: HashSet<String> = loaded
+                            .queued_peers
+                            .into_iter()
+                            .chain(std::mem::take(&mut act.pending))
+                            .collect();
+                        for peer in peers {
+                            act.kick(peer, ctx);
+                        }
+                        let first =
+                            first_poll(&mut rand::thread_rng(), act.deps.settings.poll_active_ms);
+                        act.schedule_poll(ctx, first);
                     }
-                    let first = first_poll(&mut rand::thread_rng(), act.deps.settings.poll_active_ms);
-                    act.schedule_poll(ctx, first);
-                }
-                Err(error) => {
-                    tracing::warn!(account = %act.account, %error, "account cannot start");
-                    act.failure = Some(error.to_string());
-                    ctx.stop();
-                }
-            }
-        }));
+                    Err(error) => {
+                        tracing::warn!(account = %act.account, %error, "account cannot start");
+                        act.failure = Some(error.to_string());
+                        ctx.stop();
+                    }
+                }),
+        );
     }
 
     fn stopped(&mut self, _: &mut Context<Self>) {

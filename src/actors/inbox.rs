@@ -153,22 +153,32 @@ pub async fn poll_once(
                     .messages_dropped
                     .with_label_values(&["tampered"])
                     .inc();
-                tracing::warn!(account = keys.short(), hash = message.hash.as_str(),
-                    "retrieved message does not match its hash; will fetch it again");
+                tracing::warn!(
+                    account = keys.short(),
+                    hash = message.hash.as_str(),
+                    "retrieved message does not match its hash; will fetch it again"
+                );
                 outcome.stopped_at = Some(message.hash.as_str().to_owned());
                 break;
             }
             Verdict::Tampered => {
-                tracing::warn!(account = keys.short(), hash = message.hash.as_str(),
-                    "skipping a message no node served intact");
+                tracing::warn!(
+                    account = keys.short(),
+                    hash = message.hash.as_str(),
+                    "skipping a message no node served intact"
+                );
             }
             Verdict::Dropped(reason) => {
                 deps.metrics
                     .messages_dropped
                     .with_label_values(&[reason])
                     .inc();
-                tracing::warn!(account = keys.short(), hash = message.hash.as_str(), reason,
-                    "dropped an invalid message");
+                tracing::warn!(
+                    account = keys.short(),
+                    hash = message.hash.as_str(),
+                    reason,
+                    "dropped an invalid message"
+                );
             }
             Verdict::Ignored => {
                 deps.metrics
@@ -184,7 +194,10 @@ pub async fn poll_once(
         outcome.stored = commit(&deps.store, &keys.session_id, &accepted, &last).await?;
         for a in &accepted {
             let kind = if a.sync { "sync" } else { "incoming" };
-            deps.metrics.messages_received.with_label_values(&[kind]).inc();
+            deps.metrics
+                .messages_received
+                .with_label_values(&[kind])
+                .inc();
         }
         outcome.cursor = Some(last);
     }

@@ -35,8 +35,7 @@ impl AccountKeys {
         if derived != session_id.as_str() {
             return Err(ActorError::SeedMismatch);
         }
-        let account =
-            AccountId::from_hex(&derived).map_err(|_| ActorError::SeedMismatch)?;
+        let account = AccountId::from_hex(&derived).map_err(|_| ActorError::SeedMismatch)?;
         Ok(Self {
             identity,
             account,

@@ -23,7 +23,7 @@ pub mod outgoing;
 pub mod path_pool;
 pub mod schedule;
 pub mod supervisor;
-mod system;
+pub mod system;
 
 use std::sync::Arc;
 

@@ -98,10 +98,7 @@ pub async fn send_one(
     keys: &AccountKeys,
     message: &QueuedMessage,
 ) -> Result<String, ActorError> {
-    let recipient: SessionId = message
-        .peer
-        .parse()
-        .map_err(|_| ActorError::BadRecipient)?;
+    let recipient: SessionId = message.peer.parse().map_err(|_| ActorError::BadRecipient)?;
     let recipient_account =
         AccountId::from_hex(&message.peer).map_err(|_| ActorError::BadRecipient)?;
     let name = deps.store.account_display_name(&keys.session_id).await?;
@@ -199,18 +196,31 @@ pub async fn step(
 
 /// Records the outcome with its event in one transaction; a message no longer queued (its
 /// account deleted meanwhile) is left alone.
-pub async fn settle(store: &Store, id: &str, outcome: Result<&str, &str>) -> Result<(), ActorError> {
+pub async fn settle(
+    store: &Store,
+    id: &str,
+    outcome: Result<&str, &str>,
+) -> Result<(), ActorError> {
     let now = now_ms();
     let (status, hash, reason, event_type) = match outcome {
-        Ok(hash) => (MessageStatus::Sent, Some(hash), None, EventType::MessageSent),
-        Err(reason) => (MessageStatus::Failed, None, Some(reason), EventType::MessageFailed),
+        Ok(hash) => (
+            MessageStatus::Sent,
+            Some(hash),
+            None,
+            EventType::MessageSent,
+        ),
+        Err(reason) => (
+            MessageStatus::Failed,
+            None,
+            Some(reason),
+            EventType::MessageFailed,
+        ),
     };
     let mut tx = store.begin().await?;
     let Some(message) = tx.settle_outgoing(id, status, hash, reason, now).await? else {
         return Ok(());
     };
-    let data =
-        serde_json::to_value(&message).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let data = serde_json::to_value(&message).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     tx.append_event(&NewEvent {
         event_type,
         account: Some(message.from.clone()),

@@ -102,8 +102,12 @@ impl Supervisor {
         self.counts.running.store(running, Ordering::Relaxed);
         self.counts.restarting.store(restarting, Ordering::Relaxed);
         let gauge = &self.deps.metrics.identities;
-        gauge.with_label_values(&["running"]).set(gauge_value(running));
-        gauge.with_label_values(&["restarting"]).set(gauge_value(restarting));
+        gauge
+            .with_label_values(&["running"])
+            .set(gauge_value(running));
+        gauge
+            .with_label_values(&["restarting"])
+            .set(gauge_value(restarting));
     }
 
     fn spawn_child(&mut self, account: &SessionIdText, ctx: &mut Context<Self>) {
@@ -171,13 +175,19 @@ impl Supervisor {
             MAX_RESTART_BACKOFF_MS,
         );
         let id = child.account.clone();
-        child.timer = Some(ctx.run_later(Duration::from_millis(delay), move |act, ctx| {
-            if act.children.get(id.as_str()).is_some_and(|c| c.addr.is_none()) {
-                act.counts.restarts.fetch_add(1, Ordering::Relaxed);
-                act.spawn_child(&id, ctx);
-                act.publish();
-            }
-        }));
+        child.timer = Some(
+            ctx.run_later(Duration::from_millis(delay), move |act, ctx| {
+                if act
+                    .children
+                    .get(id.as_str())
+                    .is_some_and(|c| c.addr.is_none())
+                {
+                    act.counts.restarts.fetch_add(1, Ordering::Relaxed);
+                    act.spawn_child(&id, ctx);
+                    act.publish();
+                }
+            }),
+        );
     }
 
     fn reconcile(&mut self, ctx: &mut Context<Self>) {
@@ -236,8 +246,6 @@ impl Actor for Supervisor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        // Thousands of children may report at once; do not let the mailbox push back on them.
-        ctx.set_mailbox_capacity(usize::MAX);
         self.reconcile(ctx);
         ctx.run_interval(RECONCILE_EVERY, |act, ctx| act.reconcile(ctx));
     }
@@ -266,7 +274,11 @@ impl Handler<MessageQueued> for Supervisor {
 
     fn handle(&mut self, msg: MessageQueued, _: &mut Context<Self>) {
         // Not running (restarting, paused): the Identity picks queued rows up when it starts.
-        if let Some(addr) = self.children.get(&msg.account).and_then(|c| c.addr.as_ref()) {
+        if let Some(addr) = self
+            .children
+            .get(&msg.account)
+            .and_then(|c| c.addr.as_ref())
+        {
             addr.do_send(Queued { peer: msg.peer });
         }
     }

@@ -151,6 +151,7 @@ async fn create_account(
             code: "already_exists",
             message: format!("account {} already exists", identity.session_id),
         })?;
+    state.actors.account_changed(&identity.session_id);
     let mut view = AccountView::from(account);
     if fresh {
         view.phrase = Some(identity.phrase.to_string());
@@ -237,6 +238,7 @@ async fn patch_account(
         .await?;
     }
     tx.commit().await?;
+    state.actors.account_changed(&id);
     Ok(HttpResponse::Ok().json(AccountView::from(after)))
 }
 
@@ -255,6 +257,7 @@ async fn delete_account(
     let id = session_id(&path, "session_id")?;
     principal.require_admin()?;
     if state.store.delete_account(&id).await? {
+        state.actors.account_changed(&id);
         Ok(HttpResponse::NoContent().finish())
     } else {
         Err(ApiError::NotFound("account"))

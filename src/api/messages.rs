@@ -159,6 +159,9 @@ async fn send_message(
             message: "Idempotency-Key was already used with a different message".into(),
         });
     }
+    if enqueued.created {
+        state.actors.message_queued(&account, &to);
+    }
     Ok(HttpResponse::Accepted().json(Accepted {
         id: stored.id,
         status: stored.status,

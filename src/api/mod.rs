@@ -24,6 +24,7 @@ use utoipa_actix_web::AppExt as _;
 pub use auth::{Principal, Scope};
 pub use error::ApiError;
 
+use crate::actors::ActorsHandle;
 use crate::config::Settings;
 use crate::identities::IdentityProvider;
 use crate::ids::SessionIdText;
@@ -45,6 +46,8 @@ pub struct ApiState {
     pub metrics: Metrics,
     /// Wakes the webhook workers after webhook changes and replays.
     pub webhooks: WebhookHandle,
+    /// Tells the actors about account changes and queued messages (a no-op without actors).
+    pub actors: ActorsHandle,
 }
 
 #[derive(utoipa::OpenApi)]
