@@ -1,0 +1,73 @@
+//! A third of the devnet misbehaves (dropped requests and corrupted onion replies on one node,
+//! tampered retrieve data on three of the four members of the accounts' swarm): every message is still delivered, nothing
+//! tampered is accepted, and the tamper counter shows the attempts were seen.
+
+mod common;
+mod gateway_support;
+mod netsupport;
+
+use std::collections::HashSet;
+
+use gateway_support as gs;
+use session_gateway::devnet::Faults;
+
+const N: usize = 40;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_survive_faulty_nodes_and_tampering_is_counted() {
+    let devnet = netsupport::devnet(12, 4).await;
+    // Two accounts in the same swarm, so that three of its four members can tamper: a poll
+    // then often gets only tampered copies (the client asks two members).
+    let a_keys = netsupport::identity();
+    let swarm = netsupport::swarm_indexes(&devnet, &netsupport::account(&a_keys));
+    let b_keys = loop {
+        let candidate = netsupport::identity();
+        if netsupport::swarm_indexes(&devnet, &netsupport::account(&candidate)) == swarm {
+            break candidate;
+        }
+    };
+    let tampering = netsupport::fault(|f| f.tamper_retrieve = true);
+    devnet.set_faults(swarm[0], tampering.clone());
+    devnet.set_faults(swarm[1], tampering.clone());
+    devnet.set_faults(swarm[2], tampering);
+    let other = (0..12).find(|i| !swarm.contains(i)).unwrap();
+    devnet.set_faults(
+        other,
+        netsupport::fault(|f: &mut Faults| {
+            f.drop = 0.3;
+            f.corrupt_onion = true;
+        }),
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let master = common::master_key();
+    let mut gw = gs::start(dir.path(), gs::settings(&master), &devnet).await;
+    let a = gw.import(&a_keys).await;
+    let b = gw.import(&b_keys).await;
+    let mut sent = HashSet::new();
+    for i in 0..N {
+        let (from, to) = if i % 2 == 0 { (&a, &b) } else { (&b, &a) };
+        let text = format!("m{i} from {}", &from[..8]);
+        gw.send(from, to, &text).await;
+        sent.insert(text);
+    }
+
+    let received = common::eventually(240, "every message delivered", || async {
+        let mut got = gs::texts(&gw.history(&a).await, "incoming", "received");
+        got.extend(gs::texts(&gw.history(&b).await, "incoming", "received"));
+        (got.len() >= N).then_some(got)
+    })
+    .await;
+    let received: Vec<String> = received;
+    assert_eq!(received.len(), N, "duplicates: {received:?}");
+    assert_eq!(received.into_iter().collect::<HashSet<_>>(), sent);
+
+    let tampered = common::eventually(120, "a tampered copy to be seen", || async {
+        let n = gs::dropped(&gw, "tampered").await;
+        (n > 0).then_some(n)
+    })
+    .await;
+    assert!(tampered > 0);
+    gw.stop().await;
+    devnet.shutdown().await;
+}
