@@ -118,6 +118,9 @@ pub struct NetworkSettings {
     /// `network.seeds`: seed node URLs (default: mainnet's three, `protocol/network.md` §2.1;
     /// comma-separated in the environment). A devnet's printed seed URL works here.
     pub seeds: Vec<String>,
+    /// `network.enabled`: connect to the Session network (default true). With `false` the
+    /// gateway serves the API only: accounts are kept, messages stay queued.
+    pub enabled: bool,
     /// `network.request_timeout_ms`: one onion request (default 10000, as Session Desktop).
     pub request_timeout_ms: u64,
     /// `network.path_check_ms`: how often the path pool is checked and rebuilt (default 30000).
@@ -128,6 +131,7 @@ impl Default for NetworkSettings {
     fn default() -> Self {
         Self {
             seeds: MAINNET_SEEDS.iter().map(|s| (*s).to_owned()).collect(),
+            enabled: true,
             request_timeout_ms: 10_000,
             path_check_ms: 30_000,
         }

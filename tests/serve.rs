@@ -14,6 +14,8 @@ fn gateway(dir: &std::path::Path, master: Option<&str>) -> Command {
         .arg(dir)
         .env("SESSION_GATEWAY__API__ADMIN_KEY", ADMIN)
         .env_remove("SESSION_GATEWAY__SECURITY__MASTER_KEY")
+        // No connection to mainnet from tests; `serve --devnet` is tested in gateway_serve.rs.
+        .env("SESSION_GATEWAY__NETWORK__ENABLED", "false")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     if let Some(key) = master {
