@@ -20,6 +20,19 @@ pub struct Health {
     /// Whether the database answered (readiness only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub database: Option<bool>,
+    /// Identity actors running, and waiting for a restart (readiness, when connected to the
+    /// Session network).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub identities: Option<IdentityFigures>,
+}
+
+/// Identity actor counts.
+#[derive(Serialize, ToSchema)]
+pub struct IdentityFigures {
+    /// Running.
+    pub running: usize,
+    /// Waiting for a restart after a failure.
+    pub restarting: usize,
 }
 
 /// The process is alive.
@@ -29,6 +42,7 @@ async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(Health {
         status: "ok",
         database: None,
+        identities: None,
     })
 }
 
@@ -40,6 +54,10 @@ async fn readyz(state: web::Data<ApiState>) -> HttpResponse {
     let body = Health {
         status: if database { "ready" } else { "not_ready" },
         database: Some(database),
+        identities: state.actors.counts().map(|c| IdentityFigures {
+            running: c.running,
+            restarting: c.restarting,
+        }),
     };
     if database {
         HttpResponse::Ok().json(body)
