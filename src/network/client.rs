@@ -361,7 +361,12 @@ impl Inner {
     /// SD/libsession failure accounting (§7.1, §7.2).
     fn account_failure(&self, path: &Path, dest: Option<&SnodeEd25519>, error: &SendError) {
         match error {
-            SendError::NextNodeNotFound { missing, .. } => self.drop_node(missing),
+            SendError::NextNodeNotFound { missing, .. } => {
+                self.drop_node(missing);
+                // Also a path failure: a lying relay that names honest nodes would otherwise
+                // empty the pool one node per request; this way it goes after three.
+                self.path_failed(path);
+            }
             SendError::Timeout { .. } | SendError::Unreachable { .. } | SendError::Path { .. } => {
                 if let SendError::Path {
                     status: 503 | 504,
@@ -382,11 +387,7 @@ impl Inner {
                 for relay in path.nodes.iter().skip(1) {
                     self.strike(&relay.ed25519);
                 }
-                let verdict = lock(&self.paths).path_failed(path.id);
-                if let PathVerdict::Dropped { guard } = verdict {
-                    tracing::info!(%guard, "path dropped after repeated failures");
-                    self.drop_node(&guard);
-                }
+                self.path_failed(path);
             }
             SendError::BadReply { .. } | SendError::InvalidBody { .. } => {
                 if let Some(d) = dest {
@@ -399,6 +400,15 @@ impl Inner {
                 }
             }
             _ => {}
+        }
+    }
+
+    /// Counts a path failure; at the threshold the path goes, and its guard with it.
+    fn path_failed(&self, path: &Path) {
+        let verdict = lock(&self.paths).path_failed(path.id);
+        if let PathVerdict::Dropped { guard } = verdict {
+            tracing::info!(%guard, "path dropped after repeated failures");
+            self.drop_node(&guard);
         }
     }
 
