@@ -22,16 +22,38 @@ async fn offset_is_adopted_from_node_time() {
     let me = identity();
     let acct = account(&me);
     let signer = Signer::Account(me.signing_key());
-    net.store(&acct, Namespace(2), b"cfg", 30 * 24 * 3600 * 1000, Some(&signer)).await.unwrap();
-    let got = net.retrieve(&acct, &signer, &[(Namespace(2), None)]).await.unwrap();
+    net.store(
+        &acct,
+        Namespace(2),
+        b"cfg",
+        30 * 24 * 3600 * 1000,
+        Some(&signer),
+    )
+    .await
+    .unwrap();
+    let got = net
+        .retrieve(&acct, &signer, &[(Namespace(2), None)])
+        .await
+        .unwrap();
     assert_eq!(got[0].messages.len(), 1);
 
     // The network jumps again; the first signed request meets a 406, resyncs and retries.
     dn.advance_clock(FIVE_MIN);
-    net.store(&acct, Namespace(2), b"cfg 2", 30 * 24 * 3600 * 1000, Some(&signer)).await.unwrap();
+    net.store(
+        &acct,
+        Namespace(2),
+        b"cfg 2",
+        30 * 24 * 3600 * 1000,
+        Some(&signer),
+    )
+    .await
+    .unwrap();
     let offset = net.clock_offset_ms();
     assert!((offset + 2 * FIVE_MIN).abs() < 5_000, "offset {offset}");
-    let got = net.retrieve(&acct, &signer, &[(Namespace(2), None)]).await.unwrap();
+    let got = net
+        .retrieve(&acct, &signer, &[(Namespace(2), None)])
+        .await
+        .unwrap();
     assert_eq!(got[0].messages.len(), 2);
     dn.shutdown().await;
 }

@@ -24,8 +24,14 @@ async fn false_421s_are_routed_around() {
     }
     for round in 0..5 {
         let data = format!("round {round}").into_bytes();
-        let stored = net.store(&acct, Namespace(0), &data, TTL, None).await.unwrap();
-        let got = net.retrieve(&acct, &signer, &[(Namespace(0), None)]).await.unwrap();
+        let stored = net
+            .store(&acct, Namespace(0), &data, TTL, None)
+            .await
+            .unwrap();
+        let got = net
+            .retrieve(&acct, &signer, &[(Namespace(0), None)])
+            .await
+            .unwrap();
         assert!(got[0].messages.iter().any(|m| m.hash == stored.hash));
     }
     dn.shutdown().await;
@@ -75,16 +81,24 @@ async fn tampered_data_is_returned_for_upstream_verification() {
     let acct = account(&me);
     let signer = Signer::Account(me.signing_key());
     let data = b"the real message".to_vec();
-    let stored = net.store(&acct, Namespace(0), &data, TTL, None).await.unwrap();
+    let stored = net
+        .store(&acct, Namespace(0), &data, TTL, None)
+        .await
+        .unwrap();
     let swarm = swarm_indexes(&dn, &acct);
     let decode = |m: &session_gateway::protocol::storage::response::RetrievedMessage| {
-        base64::engine::general_purpose::STANDARD.decode(&m.data).unwrap()
+        base64::engine::general_purpose::STANDARD
+            .decode(&m.data)
+            .unwrap()
     };
 
     // One tampering member: the intact copy from the other member wins the merge.
     dn.set_faults(swarm[0], fault(|f| f.tamper_retrieve = true));
     for _ in 0..4 {
-        let got = net.retrieve(&acct, &signer, &[(Namespace(0), None)]).await.unwrap();
+        let got = net
+            .retrieve(&acct, &signer, &[(Namespace(0), None)])
+            .await
+            .unwrap();
         assert_eq!(decode(&got[0].messages[0]), data);
     }
 
@@ -93,7 +107,10 @@ async fn tampered_data_is_returned_for_upstream_verification() {
     for i in &swarm {
         dn.set_faults(*i, fault(|f| f.tamper_retrieve = true));
     }
-    let got = net.retrieve(&acct, &signer, &[(Namespace(0), None)]).await.unwrap();
+    let got = net
+        .retrieve(&acct, &signer, &[(Namespace(0), None)])
+        .await
+        .unwrap();
     let m = &got[0].messages[0];
     assert_eq!(m.hash, stored.hash);
     let served = decode(m);

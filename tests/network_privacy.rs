@@ -17,11 +17,20 @@ async fn accounts_are_only_named_through_onion_relays() {
         let me = identity();
         let acct = account(&me);
         let signer = Signer::Account(me.signing_key());
-        let stored = net.store(&acct, Namespace(0), b"hi", 60_000, None).await.unwrap();
-        net.store(&acct, Namespace(2), b"cfg", 60_000, Some(&signer)).await.unwrap();
-        net.retrieve(&acct, &signer, &[(Namespace(0), None), (Namespace(2), None)])
+        let stored = net
+            .store(&acct, Namespace(0), b"hi", 60_000, None)
             .await
             .unwrap();
+        net.store(&acct, Namespace(2), b"cfg", 60_000, Some(&signer))
+            .await
+            .unwrap();
+        net.retrieve(
+            &acct,
+            &signer,
+            &[(Namespace(0), None), (Namespace(2), None)],
+        )
+        .await
+        .unwrap();
         net.delete(&acct, &signer, vec![stored.hash]).await.unwrap();
     }
     net.info().await.unwrap();
@@ -33,11 +42,20 @@ async fn accounts_are_only_named_through_onion_relays() {
             match &entry.arrival {
                 Arrival::Direct { .. } => {
                     direct += 1;
-                    assert_eq!(entry.method, "info", "direct request other than info: {entry:?}");
-                    assert!(entry.pubkeys.is_empty(), "direct request named an account: {entry:?}");
+                    assert_eq!(
+                        entry.method, "info",
+                        "direct request other than info: {entry:?}"
+                    );
+                    assert!(
+                        entry.pubkeys.is_empty(),
+                        "direct request named an account: {entry:?}"
+                    );
                 }
                 Arrival::Onion { relay, .. } => {
-                    assert!(relay.is_some(), "onion request sent straight to its destination: {entry:?}");
+                    assert!(
+                        relay.is_some(),
+                        "onion request sent straight to its destination: {entry:?}"
+                    );
                     if !entry.pubkeys.is_empty() {
                         onion_named += 1;
                     }
@@ -47,6 +65,9 @@ async fn accounts_are_only_named_through_onion_relays() {
     }
     assert!(direct >= 2, "guards were tested directly");
     // 3 accounts × (get_swarm, 2 stores, ≥1 retrieve, delete).
-    assert!(onion_named >= 15, "only {onion_named} account requests logged");
+    assert!(
+        onion_named >= 15,
+        "only {onion_named} account requests logged"
+    );
     dn.shutdown().await;
 }

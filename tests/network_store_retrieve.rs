@@ -50,12 +50,22 @@ async fn store_then_retrieve(enc: OnionCipher) {
 
     let config_blob = b"a config message".to_vec();
     let signed = net
-        .store(&acct, Namespace(2), &config_blob, 30 * 24 * 3600 * 1000, Some(&signer))
+        .store(
+            &acct,
+            Namespace(2),
+            &config_blob,
+            30 * 24 * 3600 * 1000,
+            Some(&signer),
+        )
         .await
         .unwrap();
 
     let got = net
-        .retrieve(&acct, &signer, &[(Namespace(0), None), (Namespace(2), None)])
+        .retrieve(
+            &acct,
+            &signer,
+            &[(Namespace(0), None), (Namespace(2), None)],
+        )
         .await
         .unwrap();
     assert_eq!(got.len(), 2);
@@ -71,9 +81,15 @@ async fn store_then_retrieve(enc: OnionCipher) {
         .unwrap();
     assert!(again[0].messages.is_empty());
 
-    let deleted = net.delete(&acct, &signer, vec![stored.hash.clone()]).await.unwrap();
+    let deleted = net
+        .delete(&acct, &signer, vec![stored.hash.clone()])
+        .await
+        .unwrap();
     assert_eq!(deleted.deleted, vec![stored.hash.clone()]);
-    let after = net.retrieve(&acct, &signer, &[(Namespace(0), None)]).await.unwrap();
+    let after = net
+        .retrieve(&acct, &signer, &[(Namespace(0), None)])
+        .await
+        .unwrap();
     assert!(after[0].messages.is_empty());
     dn.shutdown().await;
 }
@@ -99,9 +115,15 @@ async fn many_accounts_share_one_client() {
                 let me = identity();
                 let acct = account(&me);
                 let data = format!("message {i}").into_bytes();
-                let stored = net.store(&acct, Namespace(0), &data, 60_000, None).await.unwrap();
+                let stored = net
+                    .store(&acct, Namespace(0), &data, 60_000, None)
+                    .await
+                    .unwrap();
                 let signer = Signer::Account(me.signing_key());
-                let got = net.retrieve(&acct, &signer, &[(Namespace(0), None)]).await.unwrap();
+                let got = net
+                    .retrieve(&acct, &signer, &[(Namespace(0), None)])
+                    .await
+                    .unwrap();
                 assert_eq!(got[0].messages[0].hash, stored.hash);
             })
         })
@@ -109,7 +131,11 @@ async fn many_accounts_share_one_client() {
     for t in tasks {
         t.await.unwrap();
     }
-    assert_eq!(net.stats().paths, 2, "concurrent first requests built one set of paths");
+    assert_eq!(
+        net.stats().paths,
+        2,
+        "concurrent first requests built one set of paths"
+    );
     dn.shutdown().await;
 }
 
@@ -121,7 +147,10 @@ async fn files_round_trip_through_v4() {
     let up = net.upload_file(blob.clone()).await.unwrap();
     assert!(up.url.starts_with(dn.file_server_url()));
     assert_eq!(net.download_file(&up.url).await.unwrap(), blob);
-    assert!(net.download_file("http://elsewhere.example/file/1").await.is_err());
+    assert!(net
+        .download_file("http://elsewhere.example/file/1")
+        .await
+        .is_err());
     let missing = format!("{}/file/doesnotexist", dn.file_server_url());
     assert!(net.download_file(&missing).await.is_err());
     dn.shutdown().await;

@@ -537,3 +537,69 @@ mod tests {
         assert_eq!(named_node("Snode not ready: zz"), None);
     }
 }
+
+#[cfg(test)]
+mod misdirect_tests {
+    use super::*;
+    use crate::network::config::NetworkConfig;
+    use crate::protocol::storage::response::SnodeInfo;
+    use crate::protocol::swarm::SwarmId;
+    use serde_json::json;
+
+    fn node(i: u8, swarm: u64) -> ServiceNode {
+        ServiceNode::from_json(&json!({"ip": format!("10.0.0.{i}"), "port_https": 1,
+            "pubkey_ed25519": hex::encode([i; 32]), "pubkey_x25519": hex::encode([i; 32]),
+            "swarm_id": swarm}))
+        .unwrap()
+    }
+
+    fn info(nodes: &[ServiceNode], swarm: u64) -> SwarmInfo {
+        SwarmInfo {
+            snodes: nodes
+                .iter()
+                .map(|n| SnodeInfo {
+                    address: String::new(),
+                    pubkey_legacy: String::new(),
+                    pubkey_x25519: hex::encode(n.x25519.as_bytes()),
+                    pubkey_ed25519: n.ed25519.to_hex(),
+                    port: "1".into(),
+                    port_https: 1,
+                    port_omq: 0,
+                    port_quic: 0,
+                    ip: n.ip.to_string(),
+                })
+                .collect(),
+            swarm: SwarmId(swarm),
+            t: None,
+            hf: None,
+        }
+    }
+
+    /// A 421 naming the swarm the pool predicts is adopted; one naming another swarm is a lie:
+    /// the node is struck and leaves the cached swarm.
+    #[test]
+    fn misdirected_answers_are_checked_against_the_pool() {
+        let net = SessionNetwork::new(NetworkConfig::default()).unwrap();
+        let inner = &net.inner;
+        let (a, b) = ([node(1, 100), node(2, 100)], [node(3, 200), node(4, 200)]);
+        lock(&inner.pool).replace(a.iter().chain(&b).cloned().collect(), local_now_ms());
+        // 05 + zeros…0064: swarm space 100, so swarm 100 is right.
+        let acct = AccountId::from_hex(&format!("05{}{:016x}", "0".repeat(48), 100)).unwrap();
+        lock(&inner.swarms).set(acct, b.to_vec(), local_now_ms());
+
+        inner.misdirected(&acct, &b[0].ed25519, Some(&info(&a, 100)));
+        let members = lock(&inner.swarms).get(&acct, local_now_ms()).unwrap();
+        assert_eq!(
+            members.iter().map(|n| n.ed25519).collect::<Vec<_>>(),
+            vec![a[0].ed25519, a[1].ed25519]
+        );
+
+        inner.misdirected(&acct, &a[0].ed25519, Some(&info(&b, 200)));
+        let members = lock(&inner.swarms).get(&acct, local_now_ms()).unwrap();
+        assert_eq!(members.len(), 1);
+        assert_eq!(lock(&inner.pool).failures(&a[0].ed25519), 1);
+
+        inner.misdirected(&acct, &a[1].ed25519, None);
+        assert!(lock(&inner.swarms).get(&acct, local_now_ms()).is_none());
+    }
+}

@@ -239,7 +239,9 @@ mod tests {
         let mut rng = rand::thread_rng();
         let mut set = PathSet::default();
         assert!(set.add_with_guard(node(1), &p, &mut rng));
-        assert!(set.add_with_guard(node(2), &p, &mut rng));
+        // Guards come from nodes no path uses (as `build_paths` picks them).
+        let second = p.random(&mut rng, &set.used_nodes(), 1).pop().unwrap();
+        assert!(set.add_with_guard(second, &p, &mut rng));
         let used = set.used_nodes();
         let mut dedup = used.clone();
         dedup.sort();

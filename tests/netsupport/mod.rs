@@ -51,9 +51,17 @@ pub fn swarm_indexes(devnet: &Devnet, account: &AccountId) -> Vec<usize> {
     let mut ids: Vec<u64> = nodes.iter().map(|n| n.swarm_id).collect();
     ids.sort_unstable();
     ids.dedup();
-    let ids: Vec<_> = ids.into_iter().map(session_gateway::protocol::swarm::SwarmId).collect();
-    let swarm = session_gateway::protocol::swarm::closest_swarm(account.swarm_space(), &ids).unwrap();
-    nodes.iter().filter(|n| n.swarm_id == swarm.0).map(|n| n.index).collect()
+    let ids: Vec<_> = ids
+        .into_iter()
+        .map(session_gateway::protocol::swarm::SwarmId)
+        .collect();
+    let swarm =
+        session_gateway::protocol::swarm::closest_swarm(account.swarm_space(), &ids).unwrap();
+    nodes
+        .iter()
+        .filter(|n| n.swarm_id == swarm.0)
+        .map(|n| n.index)
+        .collect()
 }
 
 pub fn fault(f: impl FnOnce(&mut Faults)) -> Faults {
