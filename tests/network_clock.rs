@@ -1,6 +1,8 @@
 //! The clock offset: adopted from the `t` of node answers, used for every signature
 //! timestamp, and resynchronised after a 406 when the network clock moves.
 
+#![allow(clippy::unwrap_used)] // tests may unwrap, helpers included
+
 mod netsupport;
 
 use netsupport::*;

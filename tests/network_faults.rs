@@ -2,6 +2,8 @@
 //! misbehaving in every way the devnet knows, and tampered retrieves surfaced as data that
 //! fails verification upstream.
 
+#![allow(clippy::unwrap_used)] // tests may unwrap, helpers included
+
 mod netsupport;
 
 use base64::Engine as _;

@@ -2,6 +2,8 @@
 //! logs: every request naming an account reached its node as an onion final destination
 //! through a relay, and the only direct requests are `info` (guard tests) naming no account.
 
+#![allow(clippy::unwrap_used)] // tests may unwrap, helpers included
+
 mod netsupport;
 
 use netsupport::*;

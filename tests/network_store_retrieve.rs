@@ -2,6 +2,8 @@
 //! forms), store then retrieve through onion paths with both ciphers, cursors, signed
 //! namespaces, delete, `info`, and the file server over v4.
 
+#![allow(clippy::unwrap_used)] // tests may unwrap, helpers included
+
 mod netsupport;
 
 use netsupport::*;
