@@ -2,11 +2,11 @@
 //! with both ciphers, the error answers, every fault kind, the control API and the route log.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests
 
-mod common;
+mod devnet_common;
 
 use std::time::{Duration, Instant};
 
-use common::*;
+use devnet_common::*;
 use serde_json::{json, Value};
 use session_gateway::devnet::{Arrival, Faults};
 

@@ -2,9 +2,9 @@
 //! builds them (network.md §3–§4), against an in-process devnet on ephemeral ports.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests
 
-mod common;
+mod devnet_common;
 
-use common::*;
+use devnet_common::*;
 use serde_json::{json, Value};
 
 async fn now(http: &reqwest::Client, node: &Snode) -> u64 {
@@ -305,6 +305,13 @@ async fn batch_and_sequence() {
             "invalid request: Invalid batch request: empty \"requests\" list"
         )
     );
+
+    let ifelse = json!({"method":"ifelse","params":{"if":{"hf_at_least":[19,0]},
+        "then":{"method":"info","params":{}},"else":{"method":"fly","params":{}}}});
+    let v = json_of(&rpc(&http, &nodes[0], ifelse).await.1);
+    assert_eq!(v["condition"], json!(true));
+    assert_eq!(v["result"]["code"], json!(200));
+    assert_eq!(v["v"], json!([2, 8, 0]));
 
     let user = User::new();
     let swarm = swarm_of(&http, &nodes[0], &user.id()).await;

@@ -2,3 +2,4 @@
 //! module so that the binary stays a thin dispatcher.
 
 pub mod offline;
+pub mod serve;

@@ -90,7 +90,8 @@ impl FileServer {
             None => EncType::AesGcm,
             Some(s) => EncType::parse(s).map_err(|_| (400, "Invalid request"))?,
         };
-        let channel = HopChannel::server(enc, &self.x_key, &eph);
+        let channel =
+            HopChannel::server(enc, &self.x_key, &eph).map_err(|_| (400, "Invalid ciphertext"))?;
         let plain = channel
             .decrypt(blob)
             .map_err(|_| (400, "Invalid ciphertext"))?;

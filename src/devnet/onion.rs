@@ -103,7 +103,9 @@ fn process(net: Arc<Network>, node: Arc<Node>, layer: Layer, prev: Prev) -> BoxR
         if layer.hop_no > MAX_ONION_HOPS {
             return Reply::text(400, "onion request max path length exceeded");
         }
-        let channel = HopChannel::server(layer.enc, &node.x_key, &layer.ephemeral);
+        let Ok(channel) = HopChannel::server(layer.enc, &node.x_key, &layer.ephemeral) else {
+            return Reply::text(400, "Invalid ciphertext");
+        };
         let Ok(plain) = channel.decrypt(&layer.blob) else {
             return Reply::text(400, "Invalid ciphertext");
         };

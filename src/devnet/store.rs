@@ -137,7 +137,8 @@ impl MessageStore {
 
     /// Deletes the given hashes; returns those that existed (live).
     pub fn delete_hashes(&mut self, account: &Account, hashes: &[&str], now: u64) -> Vec<String> {
-        self.remove_where(account, now, |m| hashes.contains(&m.hash.as_str()))
+        let set: HashSet<&str> = hashes.iter().copied().collect();
+        self.remove_where(account, now, |m| set.contains(m.hash.as_str()))
     }
 
     /// Deletes everything in `namespace` (or everywhere) with timestamp ≤ `before`.
@@ -160,8 +161,8 @@ impl MessageStore {
             .filter(|(_, m)| m.expiry > now && before.is_none_or(|b| m.timestamp <= b))
             .map(|(ns, m)| (ns, m.hash.clone()))
             .collect();
-        let hashes: Vec<&str> = targets.iter().map(|(_, h)| h.as_str()).collect();
-        self.remove_where(account, now, |m| hashes.contains(&m.hash.as_str()));
+        let hashes: HashSet<&str> = targets.iter().map(|(_, h)| h.as_str()).collect();
+        self.remove_where(account, now, |m| hashes.contains(m.hash.as_str()));
         targets
     }
 
@@ -334,7 +335,9 @@ mod tests {
         assert_eq!(page.len(), 1000);
         assert_eq!(page[0].hash, "h99000");
         assert!(!more);
-        assert_eq!(s.sweep(1_000), 100_000);
+        let gone = s.delete_matching(&acct, None, Some(49_999), 0);
+        assert_eq!(gone.len(), 50_000);
+        assert_eq!(s.sweep(1_000), 50_000);
         assert!(s.is_empty());
     }
 

@@ -1,16 +1,16 @@
 //! Small protocol pieces the devnet needs before `protocol::` has them.
 //!
-//! TODO(merge): replace with protocol::swarm, protocol::storage::message_hash,
-//! protocol::onion (hop encryption, combined payload) and protocol::bencode once main has them.
-//! Everything here is pure and follows `../shared/protocol/network.md` §3.1, §4.5, §5.1, §5.2, §5.5.
+//! Swarm mapping, message hashes and hop ciphers delegate to `protocol::`. Kept here: AES-CBC
+//! (SS accepts it, `protocol::onion` does not), and the byte-level combined-payload and v4
+//! bencode helpers the node side needs on raw bytes. Everything here is pure and follows `../shared/protocol/network.md` §3.1, §4.5, §5.1, §5.2, §5.5.
 
-use aes_gcm::aead::{Aead, KeyInit};
-use blake2::digest::consts::U32;
-use blake2::{Blake2b, Digest};
-use hmac::{Hmac, Mac};
 use rand::RngCore;
-use sha2::Sha256;
 use x25519_dalek::{PublicKey, StaticSecret};
+
+use crate::protocol;
+use crate::protocol::onion::SharedKey;
+use crate::protocol::storage::{AccountId, Namespace};
+use crate::protocol::swarm::SwarmId;
 
 /// The swarm id that marks a decommissioned node (network.md §2.2).
 pub const INVALID_SWARM_ID: u64 = u64::MAX;
@@ -32,57 +32,31 @@ pub enum WireError {
     Bencode,
 }
 
-/// Swarm space of a 32-byte key: XOR of its four big-endian u64 words (network.md §3.1).
+/// Swarm space of a 32-byte key (network.md §3.1), from [`protocol::swarm`].
 pub fn swarm_space(pk: &[u8; 32]) -> u64 {
-    pk.chunks_exact(8).fold(0u64, |acc, word| {
-        let mut buf = [0u8; 8];
-        buf.copy_from_slice(word);
-        acc ^ u64::from_be_bytes(buf)
-    })
+    protocol::swarm::swarm_space(pk)
 }
 
-/// The swarm serving `space` among `swarms`, with wraparound and ties to the left (§3.2).
+/// The swarm serving `space` among `swarms` (any order), with wraparound and ties to the left
+/// (§3.2), from [`protocol::swarm`].
 pub fn closest_swarm(space: u64, swarms: &[u64]) -> Option<u64> {
-    let mut sorted: Vec<u64> = swarms
-        .iter()
-        .copied()
-        .filter(|id| *id != INVALID_SWARM_ID)
-        .collect();
+    let mut sorted: Vec<SwarmId> = swarms.iter().copied().map(SwarmId).collect();
     sorted.sort_unstable();
     sorted.dedup();
-    let first = *sorted.first()?;
-    let last = *sorted.last()?;
-    if sorted.len() == 1 {
-        return Some(first);
-    }
-    let idx = sorted.partition_point(|id| *id < space);
-    let (right, left) = match sorted.get(idx) {
-        Some(right) if idx > 0 => (*right, sorted.get(idx - 1).copied().unwrap_or(last)),
-        Some(right) => (*right, last),
-        None => (first, last),
-    };
-    let dright = right.wrapping_sub(space);
-    let dleft = space.wrapping_sub(left);
-    Some(if dright < dleft { right } else { left })
+    protocol::swarm::closest_swarm(space, &sorted).map(|id| id.0)
 }
 
 /// `NS` as it appears in hashes and signed strings: empty for namespace 0 (§4.4, §4.5).
 pub fn ns_text(namespace: i16) -> String {
-    if namespace == 0 {
-        String::new()
-    } else {
-        namespace.to_string()
-    }
+    Namespace(namespace).signing_text()
 }
 
-/// Message hash: unpadded base64 of BLAKE2b-256(prefix ‖ pubkey32 ‖ NS ‖ data) (§4.5).
+/// Message hash (§4.5), from [`protocol::storage::message_hash`].
 pub fn message_hash(account: &[u8; 33], namespace: i16, data: &[u8]) -> String {
-    use base64::Engine as _;
-    let mut hasher = Blake2b::<U32>::new();
-    hasher.update(account);
-    hasher.update(ns_text(namespace).as_bytes());
-    hasher.update(data);
-    base64::engine::general_purpose::STANDARD_NO_PAD.encode(hasher.finalize())
+    let account = AccountId::from_bytes(account);
+    protocol::storage::message_hash(&account, Namespace(namespace), data)
+        .as_str()
+        .to_owned()
 }
 
 /// The hop ciphers of network.md §5.1.
@@ -117,89 +91,58 @@ impl EncType {
     }
 }
 
-/// Symmetric key of one hop, computed from our secret and the peer's public key.
-/// `client_pub`/`server_pub` order matters for xchacha20 (§5.1: client's key first).
-fn hop_key(
-    enc: EncType,
-    shared: &[u8; 32],
-    client_pub: &[u8; 32],
-    server_pub: &[u8; 32],
-) -> [u8; 32] {
-    match enc {
-        EncType::AesGcm => {
-            let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(b"LOKI")
-                .unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
-            mac.update(shared);
-            mac.finalize().into_bytes().into()
-        }
-        EncType::XChaCha20 => {
-            let mut hasher = Blake2b::<U32>::new();
-            hasher.update(shared);
-            hasher.update(client_pub);
-            hasher.update(server_pub);
-            hasher.finalize().into()
-        }
-        EncType::AesCbc => *shared,
-    }
-}
-
-/// One hop's channel: the key shared by a client ephemeral key and a node/server static key.
+/// One hop's channel: the key shared by a client ephemeral key and our static key.
+/// AES-GCM and XChaCha20 come from [`protocol::onion::hop`]; AES-CBC (accepted by SS, used by no
+/// client, absent from `protocol`) is kept here.
 #[derive(Clone)]
-pub struct HopChannel {
-    enc: EncType,
-    key: [u8; 32],
+pub struct HopChannel(Channel);
+
+#[derive(Clone)]
+enum Channel {
+    Proto(SharedKey),
+    Cbc(zeroize::Zeroizing<[u8; 32]>),
 }
 
 impl std::fmt::Debug for HopChannel {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "HopChannel({}, key: <redacted>)", self.enc.as_str())
+        f.write_str("HopChannel(<redacted>)")
     }
 }
 
 impl HopChannel {
-    /// Server side: our static secret and the client's ephemeral public key.
-    pub fn server(enc: EncType, ours: &StaticSecret, client_pub: &[u8; 32]) -> Self {
-        let shared = ours.diffie_hellman(&PublicKey::from(*client_pub));
-        let server_pub = PublicKey::from(ours);
-        let key = hop_key(enc, shared.as_bytes(), client_pub, server_pub.as_bytes());
-        Self { enc, key }
-    }
-
-    /// Client side: our ephemeral secret and the node's static public key.
-    pub fn client(enc: EncType, ephemeral: &StaticSecret, server_pub: &[u8; 32]) -> Self {
-        let shared = ephemeral.diffie_hellman(&PublicKey::from(*server_pub));
-        let client_pub = PublicKey::from(ephemeral);
-        let key = hop_key(enc, shared.as_bytes(), client_pub.as_bytes(), server_pub);
-        Self { enc, key }
+    /// Server side: our static secret and the client's ephemeral public key. Fails for a
+    /// low-order ephemeral key.
+    pub fn server(
+        enc: EncType,
+        ours: &StaticSecret,
+        client_pub: &[u8; 32],
+    ) -> Result<Self, WireError> {
+        let client = PublicKey::from(*client_pub);
+        let proto = match enc {
+            EncType::AesGcm => protocol::onion::EncType::AesGcm,
+            EncType::XChaCha20 => protocol::onion::EncType::XChaCha20,
+            EncType::AesCbc => {
+                let shared = ours.diffie_hellman(&client);
+                return Ok(Self(Channel::Cbc(zeroize::Zeroizing::new(
+                    *shared.as_bytes(),
+                ))));
+            }
+        };
+        SharedKey::recipient(proto, ours, &client)
+            .map(|k| Self(Channel::Proto(k)))
+            .map_err(|_| WireError::Decrypt)
     }
 
     /// Encrypts with a fresh random nonce/IV prepended.
     pub fn encrypt(&self, plaintext: &[u8]) -> Vec<u8> {
-        let mut rng = rand::thread_rng();
-        match self.enc {
-            EncType::AesGcm => {
-                let mut iv = [0u8; 12];
-                rng.fill_bytes(&mut iv);
-                let cipher = aes_gcm::Aes256Gcm::new(&self.key.into());
-                let ct = cipher
-                    .encrypt(&iv.into(), plaintext)
-                    .unwrap_or_else(|_| unreachable!("AES-GCM encryption of a slice cannot fail"));
-                [iv.as_slice(), &ct].concat()
-            }
-            EncType::XChaCha20 => {
-                let mut nonce = [0u8; 24];
-                rng.fill_bytes(&mut nonce);
-                let cipher = chacha20poly1305::XChaCha20Poly1305::new(&self.key.into());
-                let ct = cipher
-                    .encrypt(&nonce.into(), plaintext)
-                    .unwrap_or_else(|_| unreachable!("XChaCha20 encryption cannot fail"));
-                [nonce.as_slice(), &ct].concat()
-            }
-            EncType::AesCbc => {
+        let mut rng = rand::rngs::OsRng;
+        match &self.0 {
+            Channel::Proto(key) => key.encrypt(plaintext, &mut rng).unwrap_or_default(),
+            Channel::Cbc(key) => {
                 use cbc::cipher::{BlockEncryptMut, KeyIvInit};
                 let mut iv = [0u8; 16];
                 rng.fill_bytes(&mut iv);
-                let ct = cbc::Encryptor::<aes::Aes256>::new(&self.key.into(), &iv.into())
+                let ct = cbc::Encryptor::<aes::Aes256>::new(&(**key).into(), &iv.into())
                     .encrypt_padded_vec_mut::<cbc::cipher::block_padding::Pkcs7>(plaintext);
                 [iv.as_slice(), &ct].concat()
             }
@@ -208,28 +151,13 @@ impl HopChannel {
 
     /// Decrypts `nonce ‖ ciphertext ‖ tag`; any failure is [`WireError::Decrypt`].
     pub fn decrypt(&self, data: &[u8]) -> Result<Vec<u8>, WireError> {
-        match self.enc {
-            EncType::AesGcm => {
-                let (iv, ct) = split_checked(data, 12, 16)?;
-                let cipher = aes_gcm::Aes256Gcm::new(&self.key.into());
-                let iv: [u8; 12] = iv.try_into().map_err(|_| WireError::Decrypt)?;
-                cipher
-                    .decrypt(&iv.into(), ct)
-                    .map_err(|_| WireError::Decrypt)
-            }
-            EncType::XChaCha20 => {
-                let (nonce, ct) = split_checked(data, 24, 16)?;
-                let cipher = chacha20poly1305::XChaCha20Poly1305::new(&self.key.into());
-                let nonce: [u8; 24] = nonce.try_into().map_err(|_| WireError::Decrypt)?;
-                cipher
-                    .decrypt(&nonce.into(), ct)
-                    .map_err(|_| WireError::Decrypt)
-            }
-            EncType::AesCbc => {
+        match &self.0 {
+            Channel::Proto(key) => key.decrypt(data).map_err(|_| WireError::Decrypt),
+            Channel::Cbc(key) => {
                 use cbc::cipher::{BlockDecryptMut, KeyIvInit};
                 let (iv, ct) = split_checked(data, 16, 16)?;
                 let iv: [u8; 16] = iv.try_into().map_err(|_| WireError::Decrypt)?;
-                cbc::Decryptor::<aes::Aes256>::new(&self.key.into(), &iv.into())
+                cbc::Decryptor::<aes::Aes256>::new(&(**key).into(), &iv.into())
                     .decrypt_padded_vec_mut::<cbc::cipher::block_padding::Pkcs7>(ct)
                     .map_err(|_| WireError::Decrypt)
             }
@@ -378,9 +306,9 @@ mod tests {
         )
         .unwrap();
         let xc = hex::decode("9e1a3abe60eff3ea5c23556cc7e225b6f94355315f7281f66ecf4dbb06e7899a52b863e03cde3b287d1638d765db75de02b032").unwrap();
-        let ch = HopChannel::server(EncType::AesGcm, &b, &a_pub);
+        let ch = HopChannel::server(EncType::AesGcm, &b, &a_pub).unwrap();
         assert_eq!(ch.decrypt(&gcm).unwrap(), b"Hello world");
-        let ch = HopChannel::server(EncType::XChaCha20, &b, &a_pub);
+        let ch = HopChannel::server(EncType::XChaCha20, &b, &a_pub).unwrap();
         assert_eq!(ch.decrypt(&xc).unwrap(), b"Hello world");
         let mut broken = xc.clone();
         *broken.last_mut().unwrap() = 0x33;

@@ -1,0 +1,292 @@
+//! `/v1/accounts`: create (fresh or from a phrase), list, get, patch, delete, export the phrase.
+
+use actix_web::{delete, get, patch, post, web, HttpRequest, HttpResponse};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use super::{double_option, optional_json, session_id, ApiError, ApiState, Principal};
+use crate::clock::now_ms;
+use crate::identities::IdentityError;
+use crate::store::accounts::{Account, AccountPatch, AccountStatus};
+use crate::store::events::{EventType, NewEvent};
+
+/// Longest display name, in characters (Session clients cap profile names at 100 bytes; we
+/// count characters and leave byte limits to the network half).
+const MAX_DISPLAY_NAME: usize = 100;
+
+pub(crate) fn routes(cfg: &mut ServiceConfig) {
+    cfg.service(create_account)
+        .service(list_accounts)
+        .service(get_account)
+        .service(patch_account)
+        .service(delete_account)
+        .service(export_phrase);
+}
+
+/// `POST /v1/accounts` body. Both fields optional; an empty body creates a fresh account.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateAccount {
+    /// Name shown to contacts.
+    pub display_name: Option<String>,
+    /// A 13-word recovery phrase to import instead of creating fresh keys.
+    pub phrase: Option<String>,
+}
+
+/// An account as the API shows it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AccountView {
+    /// The account's Session ID.
+    pub session_id: String,
+    /// Name shown to contacts.
+    pub display_name: Option<String>,
+    /// `active` or `paused`.
+    pub status: AccountStatus,
+    /// Creation time, ms since the Unix epoch.
+    pub created_at: i64,
+    /// The recovery phrase: only in the response that created fresh keys.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phrase: Option<String>,
+}
+
+impl From<Account> for AccountView {
+    fn from(account: Account) -> Self {
+        Self {
+            session_id: account.session_id.as_str().to_owned(),
+            display_name: account.display_name,
+            status: account.status,
+            created_at: account.created_at,
+            phrase: None,
+        }
+    }
+}
+
+/// `GET /v1/accounts` response.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AccountList {
+    /// The accounts the key may read.
+    pub accounts: Vec<AccountView>,
+}
+
+/// `PATCH /v1/accounts/{session_id}` body.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PatchAccount {
+    /// New name; `null` clears it.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub display_name: Option<Option<String>>,
+    /// `active` or `paused`.
+    pub status: Option<AccountStatus>,
+}
+
+/// `GET /v1/accounts/{session_id}/phrase` response.
+#[derive(Serialize, ToSchema)]
+pub struct PhraseView {
+    /// The 13-word recovery phrase.
+    pub phrase: String,
+}
+
+fn check_display_name(name: Option<&str>) -> Result<(), ApiError> {
+    let Some(name) = name else { return Ok(()) };
+    if name.chars().count() > MAX_DISPLAY_NAME || name.chars().any(char::is_control) {
+        return Err(ApiError::bad_request(
+            "invalid_display_name",
+            format!(
+                "display_name must be at most {MAX_DISPLAY_NAME} characters, no control characters"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn identity_error(error: IdentityError) -> ApiError {
+    match error {
+        IdentityError::InvalidPhrase(why) => ApiError::bad_request("invalid_phrase", why),
+        IdentityError::BadSeed => ApiError::Internal("stored seed is malformed".into()),
+    }
+}
+
+/// Create an account from fresh keys, or import one from its recovery phrase (admin).
+#[utoipa::path(
+    request_body(content = CreateAccount, content_type = "application/json"),
+    responses(
+        (status = 201, body = AccountView, description = "Created; `phrase` only for fresh keys"),
+        (status = 400, body = super::error::ErrorBody), (status = 409, body = super::error::ErrorBody)
+    ),
+    security(("bearer" = [])), tag = "accounts"
+)]
+#[post("/accounts")]
+async fn create_account(
+    state: web::Data<ApiState>,
+    principal: Principal,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    principal.require_admin()?;
+    let body: CreateAccount =
+        optional_json(&req, payload, state.settings.api.max_body_bytes).await?;
+    check_display_name(body.display_name.as_deref())?;
+    let (identity, fresh) = match &body.phrase {
+        Some(phrase) => (
+            state
+                .identities
+                .from_phrase(phrase)
+                .map_err(identity_error)?,
+            false,
+        ),
+        None => (state.identities.generate().map_err(identity_error)?, true),
+    };
+    let account = state
+        .store
+        .insert_account(
+            &identity.session_id,
+            body.display_name.as_deref(),
+            &identity.seed,
+            now_ms(),
+        )
+        .await?
+        .ok_or_else(|| ApiError::Conflict {
+            code: "already_exists",
+            message: format!("account {} already exists", identity.session_id),
+        })?;
+    let mut view = AccountView::from(account);
+    if fresh {
+        view.phrase = Some(identity.phrase.to_string());
+    }
+    Ok(HttpResponse::Created().json(view))
+}
+
+/// List the accounts this key may read.
+#[utoipa::path(responses((status = 200, body = AccountList)), security(("bearer" = [])), tag = "accounts")]
+#[get("/accounts")]
+async fn list_accounts(
+    state: web::Data<ApiState>,
+    principal: Principal,
+) -> Result<HttpResponse, ApiError> {
+    let accounts = state
+        .store
+        .list_accounts()
+        .await?
+        .into_iter()
+        .filter(|a| principal.can_read(&a.session_id))
+        .map(AccountView::from)
+        .collect();
+    Ok(HttpResponse::Ok().json(AccountList { accounts }))
+}
+
+/// One account.
+#[utoipa::path(
+    params(("session_id" = String, Path, description = "The account's Session ID")),
+    responses((status = 200, body = AccountView), (status = 404, body = super::error::ErrorBody)),
+    security(("bearer" = [])), tag = "accounts"
+)]
+#[get("/accounts/{session_id}")]
+async fn get_account(
+    state: web::Data<ApiState>,
+    principal: Principal,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = session_id(&path, "session_id")?;
+    principal.require_read(&id)?;
+    let account = state
+        .store
+        .get_account(&id)
+        .await?
+        .ok_or(ApiError::NotFound("account"))?;
+    Ok(HttpResponse::Ok().json(AccountView::from(account)))
+}
+
+/// Rename or pause/resume an account (admin). A status change emits `account.status`.
+#[utoipa::path(
+    params(("session_id" = String, Path, description = "The account's Session ID")),
+    request_body = PatchAccount,
+    responses((status = 200, body = AccountView), (status = 404, body = super::error::ErrorBody)),
+    security(("bearer" = [])), tag = "accounts"
+)]
+#[patch("/accounts/{session_id}")]
+async fn patch_account(
+    state: web::Data<ApiState>,
+    principal: Principal,
+    path: web::Path<String>,
+    body: web::Json<PatchAccount>,
+) -> Result<HttpResponse, ApiError> {
+    let id = session_id(&path, "session_id")?;
+    principal.require_admin()?;
+    let body = body.into_inner();
+    check_display_name(body.display_name.as_ref().and_then(|n| n.as_deref()))?;
+    let patch = AccountPatch {
+        display_name: body.display_name,
+        status: body.status,
+    };
+    let now = now_ms();
+    let mut tx = state.store.begin().await?;
+    let (before, after) = tx
+        .update_account(&id, &patch, now)
+        .await?
+        .ok_or(ApiError::NotFound("account"))?;
+    if before.status != after.status {
+        tx.append_event(&NewEvent {
+            event_type: EventType::AccountStatus,
+            account: Some(id.as_str().to_owned()),
+            conversation: None,
+            timestamp: now,
+            data: serde_json::json!({ "status": after.status, "previous": before.status }),
+        })
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(HttpResponse::Ok().json(AccountView::from(after)))
+}
+
+/// Delete an account with its history (admin). Its events stay in the outbox.
+#[utoipa::path(
+    params(("session_id" = String, Path, description = "The account's Session ID")),
+    responses((status = 204), (status = 404, body = super::error::ErrorBody)),
+    security(("bearer" = [])), tag = "accounts"
+)]
+#[delete("/accounts/{session_id}")]
+async fn delete_account(
+    state: web::Data<ApiState>,
+    principal: Principal,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = session_id(&path, "session_id")?;
+    principal.require_admin()?;
+    if state.store.delete_account(&id).await? {
+        Ok(HttpResponse::NoContent().finish())
+    } else {
+        Err(ApiError::NotFound("account"))
+    }
+}
+
+/// Export the recovery phrase (admin only).
+#[utoipa::path(
+    params(("session_id" = String, Path, description = "The account's Session ID")),
+    responses((status = 200, body = PhraseView), (status = 404, body = super::error::ErrorBody)),
+    security(("bearer" = [])), tag = "accounts"
+)]
+#[get("/accounts/{session_id}/phrase")]
+async fn export_phrase(
+    state: web::Data<ApiState>,
+    principal: Principal,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = session_id(&path, "session_id")?;
+    principal.require_admin()?;
+    let seed = state
+        .store
+        .account_seed(&id)
+        .await?
+        .ok_or(ApiError::NotFound("account"))?;
+    let phrase = state
+        .identities
+        .phrase_for_seed(&seed)
+        .map_err(identity_error)?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(PhraseView {
+            phrase: phrase.to_string(),
+        }))
+}

@@ -1,0 +1,154 @@
+//! `/v1/api-keys` (admin): scoped keys. The key itself is returned once, at creation.
+
+use actix_web::{delete, get, post, web, HttpResponse};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use super::auth::{generate_key, hash_key, Scope};
+use super::{ApiError, ApiState, Principal};
+use crate::clock::now_ms;
+use crate::store::api_keys::ApiKeyRecord;
+
+pub(crate) fn routes(cfg: &mut ServiceConfig) {
+    cfg.service(create_key)
+        .service(list_keys)
+        .service(get_key)
+        .service(delete_key);
+}
+
+/// `POST /v1/api-keys` body.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateApiKey {
+    /// `admin`, `accounts:<session_id>:read`, `accounts:<session_id>:send` (at least one).
+    pub scopes: Vec<String>,
+}
+
+/// A key as the API shows it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ApiKeyView {
+    /// Id (also inside the key).
+    pub id: String,
+    /// Scopes.
+    pub scopes: Vec<String>,
+    /// Creation time, ms.
+    pub created_at: i64,
+    /// The bearer key: only in the creation response.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+}
+
+impl From<ApiKeyRecord> for ApiKeyView {
+    fn from(record: ApiKeyRecord) -> Self {
+        Self {
+            id: record.id,
+            scopes: record.scopes,
+            created_at: record.created_at,
+            key: None,
+        }
+    }
+}
+
+/// `GET /v1/api-keys` response.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ApiKeyList {
+    /// Keys, oldest first.
+    pub api_keys: Vec<ApiKeyView>,
+}
+
+/// Create a scoped key (admin). The response carries the key; it is never shown again.
+#[utoipa::path(
+    request_body = CreateApiKey,
+    responses((status = 201, body = ApiKeyView), (status = 400, body = super::error::ErrorBody)),
+    security(("bearer" = [])), tag = "api-keys"
+)]
+#[post("/api-keys")]
+async fn create_key(
+    state: web::Data<ApiState>,
+    principal: Principal,
+    body: web::Json<CreateApiKey>,
+) -> Result<HttpResponse, ApiError> {
+    principal.require_admin()?;
+    if body.scopes.is_empty() || body.scopes.len() > 1000 {
+        return Err(ApiError::bad_request(
+            "invalid_scope",
+            "scopes must list 1 to 1000 scopes",
+        ));
+    }
+    let scopes = body
+        .scopes
+        .iter()
+        .map(|s| Scope::parse(s).map(|s| s.as_string()))
+        .collect::<Result<Vec<_>, _>>()?;
+    let (id, key) = generate_key();
+    let record = ApiKeyRecord {
+        id,
+        key_hash: hash_key(&key).to_vec(),
+        scopes,
+        created_at: now_ms(),
+    };
+    state.store.insert_api_key(&record).await?;
+    let mut view = ApiKeyView::from(record);
+    view.key = Some(key);
+    Ok(HttpResponse::Created().json(view))
+}
+
+/// List keys (admin).
+#[utoipa::path(responses((status = 200, body = ApiKeyList)), security(("bearer" = [])), tag = "api-keys")]
+#[get("/api-keys")]
+async fn list_keys(
+    state: web::Data<ApiState>,
+    principal: Principal,
+) -> Result<HttpResponse, ApiError> {
+    principal.require_admin()?;
+    let api_keys = state
+        .store
+        .list_api_keys()
+        .await?
+        .into_iter()
+        .map(ApiKeyView::from)
+        .collect();
+    Ok(HttpResponse::Ok().json(ApiKeyList { api_keys }))
+}
+
+/// One key (admin).
+#[utoipa::path(
+    params(("id" = String, Path, description = "Key id")),
+    responses((status = 200, body = ApiKeyView), (status = 404, body = super::error::ErrorBody)),
+    security(("bearer" = [])), tag = "api-keys"
+)]
+#[get("/api-keys/{id}")]
+async fn get_key(
+    state: web::Data<ApiState>,
+    principal: Principal,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    principal.require_admin()?;
+    let record = state
+        .store
+        .get_api_key(&path)
+        .await?
+        .ok_or(ApiError::NotFound("api key"))?;
+    Ok(HttpResponse::Ok().json(ApiKeyView::from(record)))
+}
+
+/// Revoke a key (admin).
+#[utoipa::path(
+    params(("id" = String, Path, description = "Key id")),
+    responses((status = 204), (status = 404, body = super::error::ErrorBody)),
+    security(("bearer" = [])), tag = "api-keys"
+)]
+#[delete("/api-keys/{id}")]
+async fn delete_key(
+    state: web::Data<ApiState>,
+    principal: Principal,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    principal.require_admin()?;
+    if state.store.delete_api_key(&path).await? {
+        Ok(HttpResponse::NoContent().finish())
+    } else {
+        Err(ApiError::NotFound("api key"))
+    }
+}

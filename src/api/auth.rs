@@ -1,0 +1,238 @@
+//! Bearer-key authentication and scopes (design.md §4).
+//!
+//! Keys look like `sgk_<id>_<secret>`: `id` (32 hex digits) finds the row, and SHA-256 of the
+//! whole key is compared in constant time with the stored hash. The admin key from configuration
+//! is compared the same way (hash both, then constant-time equality), so response time does not
+//! leak how much of a guess was right.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::{web, FromRequest, HttpRequest};
+use base64::Engine as _;
+use rand::RngCore as _;
+use sha2::{Digest as _, Sha256};
+use subtle::ConstantTimeEq as _;
+
+use super::{ApiError, ApiState};
+use crate::ids::SessionIdText;
+
+/// A permission a key carries.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Scope {
+    /// Everything.
+    Admin,
+    /// Read one account (account, messages, conversations, its events).
+    Read(SessionIdText),
+    /// Send from one account.
+    Send(SessionIdText),
+}
+
+impl Scope {
+    /// Parses `admin`, `accounts:<session_id>:read` or `accounts:<session_id>:send`.
+    pub fn parse(text: &str) -> Result<Self, ApiError> {
+        if text == "admin" {
+            return Ok(Self::Admin);
+        }
+        let bad = || {
+            ApiError::bad_request(
+                "invalid_scope",
+                format!(
+                    "unknown scope {text:?}: expected admin, accounts:<session_id>:read or \
+                     accounts:<session_id>:send"
+                ),
+            )
+        };
+        let rest = text.strip_prefix("accounts:").ok_or_else(bad)?;
+        let (id, action) = rest.rsplit_once(':').ok_or_else(bad)?;
+        let id = SessionIdText::parse(id).map_err(|_| bad())?;
+        match action {
+            "read" => Ok(Self::Read(id)),
+            "send" => Ok(Self::Send(id)),
+            _ => Err(bad()),
+        }
+    }
+
+    /// The scope's text form.
+    pub fn as_string(&self) -> String {
+        match self {
+            Self::Admin => "admin".to_owned(),
+            Self::Read(id) => format!("accounts:{}:read", id.as_str()),
+            Self::Send(id) => format!("accounts:{}:send", id.as_str()),
+        }
+    }
+}
+
+/// Who is calling, as proven by the bearer key.
+#[derive(Clone, Debug)]
+pub enum Principal {
+    /// The configured admin key, or a key with the `admin` scope.
+    Admin,
+    /// A key with per-account scopes.
+    Scoped(Vec<Scope>),
+}
+
+impl Principal {
+    /// Requires the admin scope.
+    pub fn require_admin(&self) -> Result<(), ApiError> {
+        match self {
+            Self::Admin => Ok(()),
+            Self::Scoped(_) => Err(ApiError::Forbidden("the admin scope".into())),
+        }
+    }
+
+    /// Whether the key may read `account`.
+    pub fn can_read(&self, account: &SessionIdText) -> bool {
+        match self {
+            Self::Admin => true,
+            Self::Scoped(scopes) => scopes
+                .iter()
+                .any(|s| matches!(s, Scope::Read(id) if id == account)),
+        }
+    }
+
+    /// Requires read access to `account`.
+    pub fn require_read(&self, account: &SessionIdText) -> Result<(), ApiError> {
+        if self.can_read(account) {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(format!(
+                "read access to account {account}"
+            )))
+        }
+    }
+
+    /// Requires send access for `account`.
+    pub fn require_send(&self, account: &SessionIdText) -> Result<(), ApiError> {
+        let allowed = match self {
+            Self::Admin => true,
+            Self::Scoped(scopes) => scopes
+                .iter()
+                .any(|s| matches!(s, Scope::Send(id) if id == account)),
+        };
+        if allowed {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(format!(
+                "send access for account {account}"
+            )))
+        }
+    }
+}
+
+/// SHA-256 of a key, as stored.
+pub fn hash_key(key: &str) -> [u8; 32] {
+    Sha256::digest(key.as_bytes()).into()
+}
+
+/// A new key: `(id, full key)`. The key is shown to the client once and stored only hashed.
+pub fn generate_key() -> (String, String) {
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let mut secret = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut secret);
+    let secret = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret);
+    let key = format!("sgk_{id}_{secret}");
+    (id, key)
+}
+
+fn bearer(req: &HttpRequest) -> Result<String, ApiError> {
+    let header = req
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)
+        .ok_or(ApiError::Unauthorized)?;
+    let text = header.to_str().map_err(|_| ApiError::Unauthorized)?;
+    let (scheme, key) = text.split_once(' ').ok_or(ApiError::Unauthorized)?;
+    if !scheme.eq_ignore_ascii_case("bearer") || key.trim().is_empty() {
+        return Err(ApiError::Unauthorized);
+    }
+    Ok(key.trim().to_owned())
+}
+
+async fn authenticate(state: web::Data<ApiState>, key: String) -> Result<Principal, ApiError> {
+    let presented = hash_key(&key);
+    if bool::from(presented.ct_eq(&state.admin_key_hash)) {
+        return Ok(Principal::Admin);
+    }
+    let id = key
+        .strip_prefix("sgk_")
+        .and_then(|rest| rest.split_once('_'))
+        .map(|(id, _)| id)
+        .ok_or(ApiError::Unauthorized)?;
+    let record = state
+        .store
+        .get_api_key(id)
+        .await?
+        .ok_or(ApiError::Unauthorized)?;
+    if !bool::from(presented.as_slice().ct_eq(record.key_hash.as_slice())) {
+        return Err(ApiError::Unauthorized);
+    }
+    let scopes = record
+        .scopes
+        .iter()
+        .map(|s| Scope::parse(s))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|_| ApiError::Internal("stored scope does not parse".into()))?;
+    if scopes.contains(&Scope::Admin) {
+        Ok(Principal::Admin)
+    } else {
+        Ok(Principal::Scoped(scopes))
+    }
+}
+
+impl FromRequest for Principal {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _payload: &mut actix_web::dev::Payload) -> Self::Future {
+        let state = req.app_data::<web::Data<ApiState>>().cloned();
+        let key = bearer(req);
+        Box::pin(async move {
+            let state = state.ok_or_else(|| ApiError::Internal("state missing".into()))?;
+            authenticate(state, key?).await
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ID: &str = "05d2ad010eeb72d72e561d9de7bd7b6989af77dcabffa03a5111a6c859ae5c3a72";
+
+    #[test]
+    fn scopes_round_trip() {
+        for text in [
+            "admin".to_owned(),
+            format!("accounts:{ID}:read"),
+            format!("accounts:{ID}:send"),
+        ] {
+            assert_eq!(Scope::parse(&text).unwrap().as_string(), text);
+        }
+        for bad in [
+            "",
+            "root",
+            "accounts:05:read",
+            &format!("accounts:{ID}:write"),
+        ] {
+            assert!(Scope::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn scoped_principals_are_confined() {
+        let mine = SessionIdText::parse(ID).unwrap();
+        let other = SessionIdText::parse(&format!("05{}", "1".repeat(64))).unwrap();
+        let p = Principal::Scoped(vec![Scope::Read(mine.clone())]);
+        assert!(p.require_read(&mine).is_ok());
+        assert!(p.require_read(&other).is_err());
+        assert!(p.require_send(&mine).is_err());
+        assert!(p.require_admin().is_err());
+    }
+
+    #[test]
+    fn generated_keys_have_the_documented_shape() {
+        let (id, key) = generate_key();
+        assert!(key.starts_with(&format!("sgk_{id}_")));
+        assert_eq!(id.len(), 32);
+    }
+}

@@ -1,0 +1,256 @@
+//! `/v1/accounts/{session_id}/messages` and `/conversations`.
+//!
+//! Sending persists the message as `queued` and answers 202; the network half sends it later
+//! (issue 4: "persist first, answer 202"). An `Idempotency-Key` header makes a retried request
+//! return the first request's message instead of queueing a second one.
+
+use actix_web::{get, post, web, HttpRequest, HttpResponse};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use super::{page_limit, session_id, ApiError, ApiState, Principal};
+use crate::clock::now_ms;
+use crate::ids::SessionIdText;
+use crate::store::messages::{
+    new_message_id, Conversation, Direction, Message, MessageStatus, NewMessage,
+};
+
+/// Longest message text, in characters (Session clients' limit).
+pub const MAX_TEXT_CHARS: usize = 2000;
+/// Longest `Idempotency-Key`.
+const MAX_IDEMPOTENCY_KEY: usize = 255;
+
+pub(crate) fn routes(cfg: &mut ServiceConfig) {
+    cfg.service(send_message)
+        .service(list_messages)
+        .service(get_message)
+        .service(list_conversations);
+}
+
+/// `POST …/messages` body.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SendMessage {
+    /// Recipient's Session ID.
+    pub to: String,
+    /// Text, 1 to 2000 characters.
+    pub text: String,
+}
+
+/// `202` response to a send.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Accepted {
+    /// Message id.
+    pub id: String,
+    /// `queued` for a new message; the current status for an idempotent repeat.
+    pub status: MessageStatus,
+    /// Sent timestamp, ms.
+    pub timestamp: i64,
+}
+
+/// History query.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct HistoryQuery {
+    /// Only the conversation with this Session ID.
+    pub with: Option<String>,
+    /// Only messages older than this message id (the previous page's last id).
+    pub before: Option<String>,
+    /// Page size, 1 to 200 (default 50).
+    pub limit: Option<i64>,
+}
+
+/// History page, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MessagePage {
+    /// Messages, newest first.
+    pub messages: Vec<Message>,
+}
+
+/// Conversations, most recent first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConversationList {
+    /// Conversations.
+    pub conversations: Vec<Conversation>,
+}
+
+fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
+    let Some(value) = req.headers().get("Idempotency-Key") else {
+        return Ok(None);
+    };
+    let bad = || {
+        ApiError::bad_request(
+            "invalid_idempotency_key",
+            format!("Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} visible ASCII characters"),
+        )
+    };
+    let text = value.to_str().map_err(|_| bad())?;
+    if text.is_empty()
+        || text.len() > MAX_IDEMPOTENCY_KEY
+        || !text.bytes().all(|b| b.is_ascii_graphic())
+    {
+        return Err(bad());
+    }
+    Ok(Some(text.to_owned()))
+}
+
+async fn require_account(state: &ApiState, id: &SessionIdText) -> Result<(), ApiError> {
+    state
+        .store
+        .get_account(id)
+        .await?
+        .map(|_| ())
+        .ok_or(ApiError::NotFound("account"))
+}
+
+/// Queue a message for sending (`accounts:<id>:send`).
+#[utoipa::path(
+    params(
+        ("session_id" = String, Path, description = "The sending account"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe")
+    ),
+    request_body = SendMessage,
+    responses(
+        (status = 202, body = Accepted),
+        (status = 400, body = super::error::ErrorBody),
+        (status = 409, body = super::error::ErrorBody, description = "Idempotency-Key reused with another body")
+    ),
+    security(("bearer" = [])), tag = "messages"
+)]
+#[post("/accounts/{session_id}/messages")]
+async fn send_message(
+    state: web::Data<ApiState>,
+    principal: Principal,
+    path: web::Path<String>,
+    req: HttpRequest,
+    body: web::Json<SendMessage>,
+) -> Result<HttpResponse, ApiError> {
+    let account = session_id(&path, "session_id")?;
+    principal.require_send(&account)?;
+    let body = body.into_inner();
+    let to = session_id(&body.to, "to")?;
+    let chars = body.text.chars().count();
+    if chars == 0 || chars > MAX_TEXT_CHARS {
+        return Err(ApiError::bad_request(
+            "invalid_text",
+            format!("text must be 1 to {MAX_TEXT_CHARS} characters"),
+        ));
+    }
+    let key = idempotency_key(&req)?;
+    require_account(&state, &account).await?;
+    let now = now_ms();
+    let message = NewMessage {
+        id: new_message_id(),
+        account: account.as_str().to_owned(),
+        peer: to.as_str().to_owned(),
+        direction: Direction::Outgoing,
+        status: MessageStatus::Queued,
+        hash: None,
+        text: body.text,
+        timestamp: now,
+        idempotency_key: key,
+    };
+    let enqueued = state.store.enqueue_outgoing(&message, now).await?;
+    let stored = enqueued.message;
+    if !enqueued.created && (stored.to != message.peer || stored.text != message.text) {
+        return Err(ApiError::Conflict {
+            code: "idempotency_conflict",
+            message: "Idempotency-Key was already used with a different message".into(),
+        });
+    }
+    Ok(HttpResponse::Accepted().json(Accepted {
+        id: stored.id,
+        status: stored.status,
+        timestamp: stored.timestamp,
+    }))
+}
+
+/// Message history, newest first (`accounts:<id>:read`).
+#[utoipa::path(
+    params(("session_id" = String, Path, description = "The account"), HistoryQuery),
+    responses((status = 200, body = MessagePage), (status = 404, body = super::error::ErrorBody)),
+    security(("bearer" = [])), tag = "messages"
+)]
+#[get("/accounts/{session_id}/messages")]
+async fn list_messages(
+    state: web::Data<ApiState>,
+    principal: Principal,
+    path: web::Path<String>,
+    query: web::Query<HistoryQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let account = session_id(&path, "session_id")?;
+    principal.require_read(&account)?;
+    let query = query.into_inner();
+    let with = query
+        .with
+        .as_deref()
+        .map(|w| session_id(w, "with"))
+        .transpose()?;
+    let limit = page_limit(query.limit, 50, 200)?;
+    require_account(&state, &account).await?;
+    let before = match &query.before {
+        Some(id) => Some(
+            state
+                .store
+                .get_message(account.as_str(), id)
+                .await?
+                .ok_or_else(|| {
+                    ApiError::bad_request("invalid_query", "before: unknown message id")
+                })?,
+        ),
+        None => None,
+    };
+    let messages = state
+        .store
+        .list_messages(
+            account.as_str(),
+            with.as_ref().map(SessionIdText::as_str),
+            before.as_ref(),
+            limit,
+        )
+        .await?;
+    Ok(HttpResponse::Ok().json(MessagePage { messages }))
+}
+
+/// One message (`accounts:<id>:read`).
+#[utoipa::path(
+    params(("session_id" = String, Path, description = "The account"), ("id" = String, Path, description = "Message id")),
+    responses((status = 200, body = Message), (status = 404, body = super::error::ErrorBody)),
+    security(("bearer" = [])), tag = "messages"
+)]
+#[get("/accounts/{session_id}/messages/{id}")]
+async fn get_message(
+    state: web::Data<ApiState>,
+    principal: Principal,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (account, id) = path.into_inner();
+    let account = session_id(&account, "session_id")?;
+    principal.require_read(&account)?;
+    let message = state
+        .store
+        .get_message(account.as_str(), &id)
+        .await?
+        .ok_or(ApiError::NotFound("message"))?;
+    Ok(HttpResponse::Ok().json(message))
+}
+
+/// Conversations, most recent first (`accounts:<id>:read`).
+#[utoipa::path(
+    params(("session_id" = String, Path, description = "The account")),
+    responses((status = 200, body = ConversationList), (status = 404, body = super::error::ErrorBody)),
+    security(("bearer" = [])), tag = "messages"
+)]
+#[get("/accounts/{session_id}/conversations")]
+async fn list_conversations(
+    state: web::Data<ApiState>,
+    principal: Principal,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let account = session_id(&path, "session_id")?;
+    principal.require_read(&account)?;
+    require_account(&state, &account).await?;
+    let conversations = state.store.list_conversations(account.as_str()).await?;
+    Ok(HttpResponse::Ok().json(ConversationList { conversations }))
+}

@@ -1,0 +1,158 @@
+//! Assembles a running gateway: settings → store (migrations, master-key check) → webhook
+//! dispatcher → HTTP server. Used by `serve` and, on port 0 with a temp data dir, by the tests.
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use actix_web::{web, HttpServer};
+use tokio::task::JoinHandle;
+
+use crate::api::{auth::hash_key, ApiState};
+use crate::config::Settings;
+use crate::identities::IdentityProvider;
+use crate::metrics::Metrics;
+use crate::store::{MasterKey, SecretsError, Store, StoreError};
+use crate::webhooks::{self, WebhookHandle};
+
+/// Why the gateway refused to start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// `api.admin_key` is not set (and no devnet generated one).
+    #[error("api.admin_key is not set (SESSION_GATEWAY__API__ADMIN_KEY)")]
+    MissingAdminKey,
+    /// `security.master_key` is not set.
+    #[error("security.master_key is not set (SESSION_GATEWAY__SECURITY__MASTER_KEY, base64 of 32 bytes)")]
+    MissingMasterKey,
+    /// `security.master_key` does not parse.
+    #[error("security.master_key: {0}")]
+    BadMasterKey(#[from] SecretsError),
+    /// The data directory cannot be created.
+    #[error("cannot create data directory {path}: {source}")]
+    DataDir {
+        /// The directory.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The database failed to open, migrate, or check the master key.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The listen address cannot be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: String,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// What to start.
+pub struct GatewayOptions {
+    /// Settings (already merged from defaults, file and environment).
+    pub settings: Settings,
+    /// Where the SQLite database (and generated keys) live.
+    pub data_dir: PathBuf,
+    /// `host:port`; port 0 picks a free one.
+    pub listen: String,
+    /// Creates and restores identities.
+    pub identities: Arc<dyn IdentityProvider>,
+}
+
+/// A running gateway.
+pub struct Gateway {
+    addr: SocketAddr,
+    store: Store,
+    server: actix_web::dev::ServerHandle,
+    server_task: JoinHandle<std::io::Result<()>>,
+    webhooks_task: JoinHandle<()>,
+}
+
+impl Gateway {
+    /// Opens the store, starts the webhook dispatcher and the HTTP server.
+    pub async fn start(options: GatewayOptions) -> Result<Self, StartError> {
+        let settings = Arc::new(options.settings);
+        let admin_key = settings
+            .api
+            .admin_key
+            .as_ref()
+            .ok_or(StartError::MissingAdminKey)?;
+        let master = settings
+            .security
+            .master_key
+            .as_ref()
+            .ok_or(StartError::MissingMasterKey)?;
+        let master = MasterKey::from_base64(master.expose())?;
+        std::fs::create_dir_all(&options.data_dir).map_err(|source| StartError::DataDir {
+            path: options.data_dir.clone(),
+            source,
+        })?;
+        let url = settings.database_url(&options.data_dir);
+        let store = Store::open(&url, settings.database.max_connections, master).await?;
+
+        let metrics = Metrics::new();
+        let handle = WebhookHandle::default();
+        let webhooks_task = webhooks::spawn(
+            store.clone(),
+            settings.webhooks.clone(),
+            metrics.clone(),
+            handle.clone(),
+        );
+        let state = web::Data::new(ApiState {
+            store: store.clone(),
+            admin_key_hash: hash_key(admin_key.expose()),
+            settings: settings.clone(),
+            identities: options.identities,
+            metrics,
+            webhooks: handle,
+        });
+        let bind_error = |source| StartError::Bind {
+            addr: options.listen.clone(),
+            source,
+        };
+        let listener = TcpListener::bind(&options.listen).map_err(bind_error)?;
+        let addr = listener.local_addr().map_err(bind_error)?;
+        let workers = std::thread::available_parallelism().map_or(2, |n| n.get().min(4));
+        let server = HttpServer::new(move || crate::api::app(state.clone()))
+            .workers(workers)
+            .disable_signals()
+            .listen(listener)
+            .map_err(bind_error)?
+            .run();
+        let server_handle = server.handle();
+        let server_task = tokio::spawn(server);
+        Ok(Self {
+            addr,
+            store,
+            server: server_handle,
+            server_task,
+            webhooks_task,
+        })
+    }
+
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://ADDR`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The store (tests insert events through it).
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Stops accepting requests, finishes in-flight ones, stops webhook workers, closes the
+    /// database.
+    pub async fn stop(self) {
+        self.server.stop(true).await;
+        let _ = self.server_task.await;
+        self.webhooks_task.abort();
+        let _ = self.webhooks_task.await;
+        self.store.close().await;
+    }
+}

@@ -1,0 +1,501 @@
+//! The event outbox (`events`) and its per-webhook delivery state (`webhook_deliveries`).
+//!
+//! An event and one delivery row per matching webhook are written in the caller's transaction, so
+//! an event can never exist without its deliveries (or the reverse). `cursor` is the monotonic
+//! event number; the public event id is `evt_<cursor>`, identical on every retry.
+
+use serde::{Deserialize, Serialize};
+use sqlx::any::AnyRow;
+use sqlx::Row as _;
+
+use super::{json_column, opt_json_column, to_json, Store, StoreError, StoreTx};
+
+/// Event types (issue 4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub enum EventType {
+    /// A verified incoming message (or a sync copy from the account's other device).
+    #[serde(rename = "message.received")]
+    MessageReceived,
+    /// A swarm node confirmed an outgoing message.
+    #[serde(rename = "message.sent")]
+    MessageSent,
+    /// An outgoing message exhausted its retries.
+    #[serde(rename = "message.failed")]
+    MessageFailed,
+    /// An account changed state.
+    #[serde(rename = "account.status")]
+    AccountStatus,
+}
+
+impl EventType {
+    /// The wire name (`message.received`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::MessageReceived => "message.received",
+            Self::MessageSent => "message.sent",
+            Self::MessageFailed => "message.failed",
+            Self::AccountStatus => "account.status",
+        }
+    }
+
+    /// Every type, for validating filters.
+    pub const ALL: [EventType; 4] = [
+        Self::MessageReceived,
+        Self::MessageSent,
+        Self::MessageFailed,
+        Self::AccountStatus,
+    ];
+
+    /// Parses a wire name.
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.as_str() == text)
+    }
+}
+
+/// A stored event as clients and webhooks see it: `{"id","type","account","timestamp","data"}`.
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct Event {
+    /// `evt_<cursor>`; the same on every delivery attempt (`webhook-id`).
+    pub id: String,
+    /// The event type.
+    #[serde(rename = "type")]
+    pub event_type: String,
+    /// The account the event belongs to (its Session ID), if any.
+    pub account: Option<String>,
+    /// When the event was recorded, ms since the Unix epoch.
+    pub timestamp: i64,
+    /// Type-specific payload (a message object for `message.*`).
+    #[schema(value_type = Object)]
+    pub data: serde_json::Value,
+    /// The monotonic cursor (`GET /v1/events?after=`).
+    #[serde(skip)]
+    pub cursor: i64,
+}
+
+/// An event to append.
+#[derive(Clone, Debug)]
+pub struct NewEvent {
+    /// The type.
+    pub event_type: EventType,
+    /// The account's Session ID.
+    pub account: Option<String>,
+    /// The conversation (peer Session ID) for ordering deliveries; `None` orders per account.
+    pub conversation: Option<String>,
+    /// Recorded time, ms.
+    pub timestamp: i64,
+    /// Payload.
+    pub data: serde_json::Value,
+}
+
+/// Where a delivery stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryStatus {
+    /// Waiting for its next attempt.
+    Pending,
+    /// A 2xx was received.
+    Delivered,
+    /// Failed for longer than `webhooks.dead_after_secs`; replay re-queues it.
+    Dead,
+}
+
+impl DeliveryStatus {
+    /// Column value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Delivered => "delivered",
+            Self::Dead => "dead",
+        }
+    }
+
+    fn parse(text: &str) -> Result<Self, StoreError> {
+        match text {
+            "pending" => Ok(Self::Pending),
+            "delivered" => Ok(Self::Delivered),
+            "dead" => Ok(Self::Dead),
+            other => Err(StoreError::Corrupt(format!("delivery status {other:?}"))),
+        }
+    }
+}
+
+/// One webhook's delivery state for one event.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct Delivery {
+    /// The event id (`evt_<cursor>`).
+    pub event_id: String,
+    /// Status.
+    pub status: DeliveryStatus,
+    /// Attempts so far.
+    pub attempts: i64,
+    /// Next attempt time, ms (meaningful while pending).
+    pub next_attempt_at: i64,
+    /// First attempt time, ms.
+    pub first_attempt_at: Option<i64>,
+    /// Last attempt time, ms.
+    pub last_attempt_at: Option<i64>,
+    /// HTTP status of the last attempt, if one was received.
+    pub last_status: Option<i64>,
+    /// Why the last attempt failed.
+    pub last_error: Option<String>,
+    /// Ordering key: deliveries with the same key go out one at a time, in cursor order.
+    #[serde(skip)]
+    pub order_key: String,
+    /// The event's cursor.
+    #[serde(skip)]
+    pub event_cursor: i64,
+}
+
+/// The outcome of one attempt, recorded by [`Store::record_attempt`].
+#[derive(Clone, Debug)]
+pub enum AttemptOutcome {
+    /// 2xx.
+    Delivered {
+        /// The HTTP status.
+        status: u16,
+    },
+    /// Failed; retry at `next_attempt_at`, or dead-letter when `None`.
+    Failed {
+        /// HTTP status, if a response came.
+        status: Option<u16>,
+        /// Short reason (no secrets, no bodies).
+        error: String,
+        /// When to retry; `None` = dead.
+        next_attempt_at: Option<i64>,
+    },
+}
+
+/// Which deliveries a replay re-queues.
+#[derive(Clone, Debug, Default)]
+pub struct ReplayFilter {
+    /// Re-queue every delivery (and create missing ones) for events at or after this cursor;
+    /// without it only dead deliveries are re-queued.
+    pub from_cursor: Option<i64>,
+}
+
+/// `evt_<cursor>`.
+pub fn event_id(cursor: i64) -> String {
+    format!("evt_{cursor}")
+}
+
+/// Parses `evt_<cursor>` or a bare cursor.
+pub fn parse_event_id(text: &str) -> Option<i64> {
+    text.strip_prefix("evt_")
+        .unwrap_or(text)
+        .parse()
+        .ok()
+        .filter(|c| *c >= 0)
+}
+
+fn event_from_row(row: &AnyRow) -> Result<Event, StoreError> {
+    let cursor: i64 = row.try_get("cursor")?;
+    Ok(Event {
+        id: event_id(cursor),
+        event_type: row.try_get("type")?,
+        account: row.try_get("account")?,
+        timestamp: row.try_get("timestamp")?,
+        data: json_column(row, "data")?,
+        cursor,
+    })
+}
+
+fn delivery_from_row(row: &AnyRow) -> Result<Delivery, StoreError> {
+    let cursor: i64 = row.try_get("event_cursor")?;
+    Ok(Delivery {
+        event_id: event_id(cursor),
+        status: DeliveryStatus::parse(&row.try_get::<String, _>("status")?)?,
+        attempts: row.try_get("attempts")?,
+        next_attempt_at: row.try_get("next_attempt_at")?,
+        first_attempt_at: row.try_get("first_attempt_at")?,
+        last_attempt_at: row.try_get("last_attempt_at")?,
+        last_status: row.try_get("last_status")?,
+        last_error: row.try_get("last_error")?,
+        order_key: row.try_get("order_key")?,
+        event_cursor: cursor,
+    })
+}
+
+/// Just the filter columns of a webhook, to fan an event out without opening secrets.
+struct HookFilter {
+    id: String,
+    events: Option<Vec<String>>,
+    accounts: Option<Vec<String>>,
+}
+
+impl HookFilter {
+    fn matches(&self, event_type: &str, account: Option<&str>) -> bool {
+        let type_ok = self
+            .events
+            .as_ref()
+            .is_none_or(|t| t.iter().any(|t| t == event_type));
+        let account_ok = match (&self.accounts, account) {
+            (None, _) => true,
+            (Some(list), Some(a)) => list.iter().any(|x| x == a),
+            (Some(_), None) => false,
+        };
+        type_ok && account_ok
+    }
+}
+
+fn order_key(account: Option<&str>, conversation: Option<&str>) -> String {
+    format!("{}/{}", account.unwrap_or(""), conversation.unwrap_or(""))
+}
+
+const DELIVERY_COLUMNS: &str = "event_cursor, order_key, status, attempts, next_attempt_at, \
+     first_attempt_at, last_attempt_at, last_status, last_error";
+
+async fn enabled_hooks(conn: &mut sqlx::AnyConnection) -> Result<Vec<HookFilter>, StoreError> {
+    sqlx::query("SELECT id, events, accounts FROM webhooks WHERE enabled = 1")
+        .fetch_all(conn)
+        .await?
+        .iter()
+        .map(|row| {
+            Ok(HookFilter {
+                id: row.try_get("id")?,
+                events: opt_json_column(row, "events")?,
+                accounts: opt_json_column(row, "accounts")?,
+            })
+        })
+        .collect()
+}
+
+impl StoreTx {
+    /// Appends an event and a pending delivery for every enabled webhook it matches.
+    pub async fn append_event(&mut self, event: &NewEvent) -> Result<Event, StoreError> {
+        let data = to_json(&event.data)?;
+        let cursor: i64 = sqlx::query(
+            "INSERT INTO events (type, account, conversation, timestamp, data) \
+             VALUES ($1, $2, $3, $4, $5) RETURNING cursor",
+        )
+        .bind(event.event_type.as_str())
+        .bind(event.account.as_deref())
+        .bind(event.conversation.as_deref())
+        .bind(event.timestamp)
+        .bind(&data)
+        .fetch_one(self.conn())
+        .await?
+        .try_get("cursor")?;
+        let key = order_key(event.account.as_deref(), event.conversation.as_deref());
+        for hook in enabled_hooks(self.conn()).await? {
+            if hook.matches(event.event_type.as_str(), event.account.as_deref()) {
+                sqlx::query(
+                    "INSERT INTO webhook_deliveries (webhook_id, event_cursor, order_key, status, \
+                     attempts, next_attempt_at, created_at) VALUES ($1, $2, $3, 'pending', 0, $4, $4)",
+                )
+                .bind(&hook.id)
+                .bind(cursor)
+                .bind(&key)
+                .bind(event.timestamp)
+                .execute(self.conn())
+                .await?;
+            }
+        }
+        self.last_event = Some(cursor);
+        Ok(Event {
+            id: event_id(cursor),
+            event_type: event.event_type.as_str().to_owned(),
+            account: event.account.clone(),
+            timestamp: event.timestamp,
+            data: event.data.clone(),
+            cursor,
+        })
+    }
+}
+
+impl Store {
+    /// Appends one event in its own transaction (tests and simple producers).
+    pub async fn append_event(&self, event: &NewEvent) -> Result<Event, StoreError> {
+        let mut tx = self.begin().await?;
+        let stored = tx.append_event(event).await?;
+        tx.commit().await?;
+        Ok(stored)
+    }
+
+    /// Events after `cursor`, oldest first, optionally for one account.
+    pub async fn events_after(
+        &self,
+        cursor: i64,
+        account: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<Event>, StoreError> {
+        sqlx::query(
+            "SELECT cursor, type, account, timestamp, data FROM events \
+             WHERE cursor > $1 AND ($2 IS NULL OR account = $2) ORDER BY cursor LIMIT $3",
+        )
+        .bind(cursor)
+        .bind(account)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?
+        .iter()
+        .map(event_from_row)
+        .collect()
+    }
+
+    /// Pending deliveries of one webhook with their events, oldest event first.
+    pub async fn pending_deliveries(
+        &self,
+        webhook_id: &str,
+        limit: i64,
+    ) -> Result<Vec<(Delivery, Event)>, StoreError> {
+        sqlx::query(
+            "SELECT d.event_cursor, d.order_key, d.status, d.attempts, d.next_attempt_at, \
+             d.first_attempt_at, d.last_attempt_at, d.last_status, d.last_error, \
+             e.cursor, e.type, e.account, e.timestamp, e.data \
+             FROM webhook_deliveries d JOIN events e ON e.cursor = d.event_cursor \
+             WHERE d.webhook_id = $1 AND d.status = 'pending' ORDER BY d.event_cursor LIMIT $2",
+        )
+        .bind(webhook_id)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?
+        .iter()
+        .map(|row| Ok((delivery_from_row(row)?, event_from_row(row)?)))
+        .collect()
+    }
+
+    /// Records one attempt's outcome. A pending delivery only: a replay that raced with the
+    /// attempt wins.
+    pub async fn record_attempt(
+        &self,
+        webhook_id: &str,
+        event_cursor: i64,
+        now: i64,
+        outcome: &AttemptOutcome,
+    ) -> Result<(), StoreError> {
+        let (status, http, error, next) = match outcome {
+            AttemptOutcome::Delivered { status } => {
+                (DeliveryStatus::Delivered, Some(*status), None, now)
+            }
+            AttemptOutcome::Failed {
+                status,
+                error,
+                next_attempt_at,
+            } => match next_attempt_at {
+                Some(at) => (DeliveryStatus::Pending, *status, Some(error.as_str()), *at),
+                None => (DeliveryStatus::Dead, *status, Some(error.as_str()), now),
+            },
+        };
+        sqlx::query(
+            "UPDATE webhook_deliveries SET status = $1, attempts = attempts + 1, \
+             next_attempt_at = $2, first_attempt_at = COALESCE(first_attempt_at, $3), \
+             last_attempt_at = $3, last_status = $4, last_error = $5 \
+             WHERE webhook_id = $6 AND event_cursor = $7 AND status = 'pending'",
+        )
+        .bind(status.as_str())
+        .bind(next)
+        .bind(now)
+        .bind(http.map(i64::from))
+        .bind(error)
+        .bind(webhook_id)
+        .bind(event_cursor)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// A webhook's deliveries, newest event first, optionally with one status.
+    pub async fn list_deliveries(
+        &self,
+        webhook_id: &str,
+        status: Option<DeliveryStatus>,
+        limit: i64,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        sqlx::query(&format!(
+            "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE webhook_id = $1 \
+             AND ($2 IS NULL OR status = $2) ORDER BY event_cursor DESC LIMIT $3"
+        ))
+        .bind(webhook_id)
+        .bind(status.map(DeliveryStatus::as_str))
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?
+        .iter()
+        .map(delivery_from_row)
+        .collect()
+    }
+
+    /// Re-queues deliveries of one webhook (see [`ReplayFilter`]); returns how many.
+    pub async fn replay_deliveries(
+        &self,
+        webhook_id: &str,
+        filter: &ReplayFilter,
+        now: i64,
+    ) -> Result<u64, StoreError> {
+        let mut tx = self.begin().await?;
+        let reset = "status = 'pending', attempts = 0, next_attempt_at = $1, \
+             first_attempt_at = NULL, last_error = NULL";
+        let count = match filter.from_cursor {
+            None => sqlx::query(&format!(
+                "UPDATE webhook_deliveries SET {reset} WHERE webhook_id = $2 AND status = 'dead'"
+            ))
+            .bind(now)
+            .bind(webhook_id)
+            .execute(tx.conn())
+            .await?
+            .rows_affected(),
+            Some(from) => {
+                let hook = enabled_hooks(tx.conn())
+                    .await?
+                    .into_iter()
+                    .find(|h| h.id == webhook_id);
+                let mut count = sqlx::query(&format!(
+                    "UPDATE webhook_deliveries SET {reset} WHERE webhook_id = $2 \
+                     AND event_cursor >= $3"
+                ))
+                .bind(now)
+                .bind(webhook_id)
+                .bind(from)
+                .execute(tx.conn())
+                .await?
+                .rows_affected();
+                if let Some(hook) = hook {
+                    count += insert_missing(&mut tx, &hook, from, now).await?;
+                }
+                count
+            }
+        };
+        tx.commit().await?;
+        Ok(count)
+    }
+}
+
+/// Creates deliveries for matching events from `from` on that the webhook never had (it was
+/// created later, or filtered them out then).
+async fn insert_missing(
+    tx: &mut StoreTx,
+    hook: &HookFilter,
+    from: i64,
+    now: i64,
+) -> Result<u64, StoreError> {
+    let rows = sqlx::query(
+        "SELECT e.cursor, e.type, e.account, e.conversation FROM events e \
+         WHERE e.cursor >= $1 AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d \
+         WHERE d.webhook_id = $2 AND d.event_cursor = e.cursor) ORDER BY e.cursor LIMIT 100000",
+    )
+    .bind(from)
+    .bind(&hook.id)
+    .fetch_all(tx.conn())
+    .await?;
+    let mut count = 0;
+    for row in rows {
+        let event_type: String = row.try_get("type")?;
+        let account: Option<String> = row.try_get("account")?;
+        let conversation: Option<String> = row.try_get("conversation")?;
+        if !hook.matches(&event_type, account.as_deref()) {
+            continue;
+        }
+        sqlx::query(
+            "INSERT INTO webhook_deliveries (webhook_id, event_cursor, order_key, status, \
+             attempts, next_attempt_at, created_at) VALUES ($1, $2, $3, 'pending', 0, $4, $4)",
+        )
+        .bind(&hook.id)
+        .bind(row.try_get::<i64, _>("cursor")?)
+        .bind(order_key(account.as_deref(), conversation.as_deref()))
+        .bind(now)
+        .execute(tx.conn())
+        .await?;
+        count += 1;
+    }
+    Ok(count)
+}

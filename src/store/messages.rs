@@ -1,0 +1,443 @@
+//! Messages, conversations and poll cursors.
+//!
+//! Outgoing messages are persisted `queued` before the API answers 202 (issue 4); the sender
+//! moves them to `sent`/`failed`. Incoming messages are de-duplicated by swarm hash per account
+//! (`UNIQUE (account, hash)`), so a poll repeated after a crash inserts nothing twice.
+
+use serde::{Deserialize, Serialize};
+use sqlx::any::AnyRow;
+use sqlx::Row as _;
+
+use super::{Store, StoreError, StoreTx};
+
+/// Which way a message went.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// Received from the peer.
+    Incoming,
+    /// Sent by this account (through the API, or from its other devices).
+    Outgoing,
+}
+
+/// Where a message stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MessageStatus {
+    /// Accepted, not yet confirmed by a swarm node.
+    Queued,
+    /// A swarm node confirmed the store.
+    Sent,
+    /// Retries exhausted (see `failure_reason`).
+    Failed,
+    /// An incoming message.
+    Received,
+}
+
+impl Direction {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Incoming => "incoming",
+            Self::Outgoing => "outgoing",
+        }
+    }
+}
+
+impl MessageStatus {
+    /// Column value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Queued => "queued",
+            Self::Sent => "sent",
+            Self::Failed => "failed",
+            Self::Received => "received",
+        }
+    }
+}
+
+fn parse_direction(text: &str) -> Result<Direction, StoreError> {
+    match text {
+        "incoming" => Ok(Direction::Incoming),
+        "outgoing" => Ok(Direction::Outgoing),
+        other => Err(StoreError::Corrupt(format!("direction {other:?}"))),
+    }
+}
+
+fn parse_status(text: &str) -> Result<MessageStatus, StoreError> {
+    match text {
+        "queued" => Ok(MessageStatus::Queued),
+        "sent" => Ok(MessageStatus::Sent),
+        "failed" => Ok(MessageStatus::Failed),
+        "received" => Ok(MessageStatus::Received),
+        other => Err(StoreError::Corrupt(format!("message status {other:?}"))),
+    }
+}
+
+/// A message object as the API and events show it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct Message {
+    /// Opaque id (`msg_…`).
+    pub id: String,
+    /// Swarm hash once stored (sent) or as received.
+    pub hash: Option<String>,
+    /// Sender's Session ID.
+    pub from: String,
+    /// Recipient's Session ID.
+    pub to: String,
+    /// The conversation: the peer's Session ID.
+    pub conversation: String,
+    /// Message text.
+    pub text: String,
+    /// Sent timestamp, ms since the Unix epoch (the Session message timestamp).
+    pub timestamp: i64,
+    /// Incoming or outgoing.
+    pub direction: Direction,
+    /// Status.
+    pub status: MessageStatus,
+    /// Why sending failed (status `failed`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failure_reason: Option<String>,
+}
+
+/// A message to insert.
+#[derive(Clone, Debug)]
+pub struct NewMessage {
+    /// Opaque id.
+    pub id: String,
+    /// Owning account.
+    pub account: String,
+    /// The other party.
+    pub peer: String,
+    /// Direction.
+    pub direction: Direction,
+    /// Initial status.
+    pub status: MessageStatus,
+    /// Swarm hash (incoming, sync copies).
+    pub hash: Option<String>,
+    /// Text.
+    pub text: String,
+    /// Sent timestamp, ms.
+    pub timestamp: i64,
+    /// Client idempotency key (outgoing via the API).
+    pub idempotency_key: Option<String>,
+}
+
+/// A conversation summary.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct Conversation {
+    /// Conversation id: the peer's Session ID.
+    pub id: String,
+    /// The peer's Session ID.
+    pub peer: String,
+    /// Newest message id.
+    pub last_message_id: Option<String>,
+    /// Newest message time, ms.
+    pub last_message_at: i64,
+    /// First message time, ms.
+    pub created_at: i64,
+}
+
+/// The result of [`Store::enqueue_outgoing`].
+#[derive(Clone, Debug)]
+pub struct Enqueued {
+    /// The stored message (the earlier one when the idempotency key was seen before).
+    pub message: Message,
+    /// False when an earlier request with the same idempotency key created it.
+    pub created: bool,
+}
+
+const COLUMNS: &str = "id, account, peer, direction, status, hash, text, timestamp, failure_reason";
+
+fn message_from_row(row: &AnyRow) -> Result<Message, StoreError> {
+    let account: String = row.try_get("account")?;
+    let peer: String = row.try_get("peer")?;
+    let direction = parse_direction(&row.try_get::<String, _>("direction")?)?;
+    let (from, to) = match direction {
+        Direction::Incoming => (peer.clone(), account),
+        Direction::Outgoing => (account, peer.clone()),
+    };
+    Ok(Message {
+        id: row.try_get("id")?,
+        hash: row.try_get("hash")?,
+        from,
+        to,
+        conversation: peer,
+        text: row.try_get("text")?,
+        timestamp: row.try_get("timestamp")?,
+        direction,
+        status: parse_status(&row.try_get::<String, _>("status")?)?,
+        failure_reason: row.try_get("failure_reason")?,
+    })
+}
+
+fn is_unique_violation(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(e) if e.is_unique_violation())
+}
+
+/// A fresh message id.
+pub fn new_message_id() -> String {
+    format!("msg_{}", uuid::Uuid::new_v4().simple())
+}
+
+impl StoreTx {
+    /// Inserts a message and updates its conversation. `None` if a message with the same hash
+    /// (or idempotency key) already exists for the account: nothing is written then.
+    pub async fn insert_message(
+        &mut self,
+        message: &NewMessage,
+        now: i64,
+    ) -> Result<Option<Message>, StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO messages (id, account, peer, direction, status, hash, text, timestamp, \
+             idempotency_key, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) ON CONFLICT DO NOTHING",
+        )
+        .bind(&message.id)
+        .bind(&message.account)
+        .bind(&message.peer)
+        .bind(message.direction.as_str())
+        .bind(message.status.as_str())
+        .bind(message.hash.as_deref())
+        .bind(&message.text)
+        .bind(message.timestamp)
+        .bind(message.idempotency_key.as_deref())
+        .bind(now)
+        .execute(self.conn())
+        .await?;
+        if done.rows_affected() == 0 {
+            return Ok(None);
+        }
+        sqlx::query(
+            "INSERT INTO conversations (account, peer, last_message_id, last_message_at, \
+             created_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (account, peer) DO UPDATE SET \
+             last_message_id = excluded.last_message_id, \
+             last_message_at = excluded.last_message_at \
+             WHERE excluded.last_message_at >= conversations.last_message_at",
+        )
+        .bind(&message.account)
+        .bind(&message.peer)
+        .bind(&message.id)
+        .bind(message.timestamp)
+        .bind(now)
+        .execute(self.conn())
+        .await?;
+        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM messages WHERE id = $1"))
+            .bind(&message.id)
+            .fetch_one(self.conn())
+            .await?;
+        message_from_row(&row).map(Some)
+    }
+
+    /// Moves a message to `sent` (with its swarm hash) or `failed` (with a reason).
+    pub async fn set_message_status(
+        &mut self,
+        id: &str,
+        status: MessageStatus,
+        hash: Option<&str>,
+        failure_reason: Option<&str>,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE messages SET status = $1, hash = COALESCE($2, hash), failure_reason = $3, \
+             updated_at = $4 WHERE id = $5",
+        )
+        .bind(status.as_str())
+        .bind(hash)
+        .bind(failure_reason)
+        .bind(now)
+        .bind(id)
+        .execute(self.conn())
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Advances the poll cursor (last seen swarm hash) of one namespace.
+    pub async fn set_poll_cursor(
+        &mut self,
+        account: &str,
+        namespace: i64,
+        last_hash: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO poll_cursors (account, namespace, last_hash, updated_at) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (account, namespace) DO UPDATE SET \
+             last_hash = excluded.last_hash, updated_at = excluded.updated_at",
+        )
+        .bind(account)
+        .bind(namespace)
+        .bind(last_hash)
+        .bind(now)
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+}
+
+impl Store {
+    /// Persists an outgoing message as `queued`, honouring the idempotency key.
+    pub async fn enqueue_outgoing(
+        &self,
+        message: &NewMessage,
+        now: i64,
+    ) -> Result<Enqueued, StoreError> {
+        if let Some(existing) = self.find_by_idempotency_key(message).await? {
+            return Ok(Enqueued {
+                message: existing,
+                created: false,
+            });
+        }
+        let mut tx = self.begin().await?;
+        match tx.insert_message(message, now).await {
+            Ok(Some(stored)) => {
+                tx.commit().await?;
+                Ok(Enqueued {
+                    message: stored,
+                    created: true,
+                })
+            }
+            Ok(None) => {
+                drop(tx);
+                self.find_by_idempotency_key(message)
+                    .await?
+                    .map(|message| Enqueued {
+                        message,
+                        created: false,
+                    })
+                    .ok_or_else(|| StoreError::Corrupt("message id collision".into()))
+            }
+            Err(StoreError::Database(e)) if is_unique_violation(&e) => {
+                drop(tx);
+                self.find_by_idempotency_key(message)
+                    .await?
+                    .map(|message| Enqueued {
+                        message,
+                        created: false,
+                    })
+                    .ok_or(StoreError::Database(e))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn find_by_idempotency_key(
+        &self,
+        message: &NewMessage,
+    ) -> Result<Option<Message>, StoreError> {
+        let Some(key) = &message.idempotency_key else {
+            return Ok(None);
+        };
+        sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM messages WHERE account = $1 AND idempotency_key = $2"
+        ))
+        .bind(&message.account)
+        .bind(key)
+        .fetch_optional(self.pool())
+        .await?
+        .as_ref()
+        .map(message_from_row)
+        .transpose()
+    }
+
+    /// One message of an account.
+    pub async fn get_message(
+        &self,
+        account: &str,
+        id: &str,
+    ) -> Result<Option<Message>, StoreError> {
+        sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM messages WHERE account = $1 AND id = $2"
+        ))
+        .bind(account)
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?
+        .as_ref()
+        .map(message_from_row)
+        .transpose()
+    }
+
+    /// History, newest first: optionally only with one peer, and only older than the message
+    /// `before` (keyset pagination on (timestamp, id)).
+    pub async fn list_messages(
+        &self,
+        account: &str,
+        with: Option<&str>,
+        before: Option<&Message>,
+        limit: i64,
+    ) -> Result<Vec<Message>, StoreError> {
+        let (before_ts, before_id) = match before {
+            Some(m) => (Some(m.timestamp), Some(m.id.as_str())),
+            None => (None, None),
+        };
+        sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM messages WHERE account = $1 AND ($2 IS NULL OR peer = $2) \
+             AND ($3 IS NULL OR timestamp < $3 OR (timestamp = $3 AND id < $4)) \
+             ORDER BY timestamp DESC, id DESC LIMIT $5"
+        ))
+        .bind(account)
+        .bind(with)
+        .bind(before_ts)
+        .bind(before_id)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?
+        .iter()
+        .map(message_from_row)
+        .collect()
+    }
+
+    /// Outgoing messages waiting to be sent, oldest first (for the sender).
+    pub async fn queued_messages(&self, limit: i64) -> Result<Vec<Message>, StoreError> {
+        sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM messages WHERE status = 'queued' ORDER BY created_at, id \
+             LIMIT $1"
+        ))
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?
+        .iter()
+        .map(message_from_row)
+        .collect()
+    }
+
+    /// An account's conversations, most recent first.
+    pub async fn list_conversations(&self, account: &str) -> Result<Vec<Conversation>, StoreError> {
+        sqlx::query(
+            "SELECT peer, last_message_id, last_message_at, created_at FROM conversations \
+             WHERE account = $1 ORDER BY last_message_at DESC, peer",
+        )
+        .bind(account)
+        .fetch_all(self.pool())
+        .await?
+        .iter()
+        .map(|row| {
+            let peer: String = row.try_get("peer")?;
+            Ok(Conversation {
+                id: peer.clone(),
+                peer,
+                last_message_id: row.try_get("last_message_id")?,
+                last_message_at: row.try_get("last_message_at")?,
+                created_at: row.try_get("created_at")?,
+            })
+        })
+        .collect()
+    }
+
+    /// The last swarm hash seen in one namespace, if any.
+    pub async fn poll_cursor(
+        &self,
+        account: &str,
+        namespace: i64,
+    ) -> Result<Option<String>, StoreError> {
+        Ok(
+            sqlx::query("SELECT last_hash FROM poll_cursors WHERE account = $1 AND namespace = $2")
+                .bind(account)
+                .bind(namespace)
+                .fetch_optional(self.pool())
+                .await?
+                .map(|row| row.try_get("last_hash"))
+                .transpose()?,
+        )
+    }
+}

@@ -1,0 +1,142 @@
+//! Webhook delivery: the event outbox (`webhook_deliveries`) pushed to each endpoint.
+//!
+//! * One task per enabled endpoint ([`worker`]), started and restarted by a dispatcher task: a
+//!   slow or dead endpoint only ever occupies its own task and its own `max_in_flight` slots.
+//! * Per endpoint, deliveries of one conversation go one at a time in event order; different
+//!   conversations proceed in parallel.
+//! * Standard Webhooks headers ([`signature`]); 2xx = delivered; anything else (or a timeout) is
+//!   retried with exponential backoff and full jitter until `webhooks.dead_after_secs` after the
+//!   first attempt, then dead-lettered. The `webhook-id` (event id) never changes across retries.
+//! * Everything lives in the database, so a restart resumes where it stopped (at-least-once).
+
+pub mod signature;
+mod worker;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+
+use crate::config::WebhookSettings;
+use crate::metrics::Metrics;
+use crate::store::Store;
+
+/// Wakes the dispatcher after webhooks change or deliveries are replayed.
+#[derive(Clone, Debug, Default)]
+pub struct WebhookHandle {
+    wake: Arc<Notify>,
+}
+
+impl WebhookHandle {
+    /// Asks the dispatcher to reload endpoints and every worker to look for due deliveries.
+    pub fn poke(&self) {
+        self.wake.notify_one();
+    }
+}
+
+/// A running worker; aborted when dropped (so dropping the dispatcher stops every worker).
+struct Running {
+    task: JoinHandle<()>,
+    wake: Arc<Notify>,
+    updated_at: i64,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// How often the dispatcher re-checks endpoints without being poked (restarts crashed workers).
+const RECONCILE_EVERY: Duration = Duration::from_secs(10);
+
+/// Starts the dispatcher. Abort the returned task to stop it and all its workers.
+pub fn spawn(
+    store: Store,
+    settings: WebhookSettings,
+    metrics: Metrics,
+    handle: WebhookHandle,
+) -> JoinHandle<()> {
+    tokio::spawn(dispatch(store, settings, metrics, handle))
+}
+
+async fn dispatch(
+    store: Store,
+    settings: WebhookSettings,
+    metrics: Metrics,
+    handle: WebhookHandle,
+) {
+    let client = match reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("session-gateway/", env!("CARGO_PKG_VERSION")))
+        .build()
+    {
+        Ok(client) => client,
+        Err(error) => {
+            tracing::error!(%error, "cannot build the webhook HTTP client");
+            return;
+        }
+    };
+    let ctx = Arc::new(worker::Context {
+        store: store.clone(),
+        settings,
+        metrics,
+        client,
+    });
+    let mut commits = store.subscribe_events();
+    let mut running: HashMap<String, Running> = HashMap::new();
+    let mut reconcile = true;
+    loop {
+        if reconcile {
+            reconcile_workers(&ctx, &mut running).await;
+        }
+        for worker in running.values() {
+            worker.wake.notify_one();
+        }
+        tokio::select! {
+            changed = commits.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+                reconcile = false;
+            }
+            () = handle.wake.notified() => reconcile = true,
+            () = tokio::time::sleep(RECONCILE_EVERY) => reconcile = true,
+        }
+    }
+}
+
+async fn reconcile_workers(ctx: &Arc<worker::Context>, running: &mut HashMap<String, Running>) {
+    let hooks = match ctx.store.list_webhooks().await {
+        Ok(hooks) => hooks,
+        Err(error) => {
+            tracing::warn!(%error, "cannot list webhooks; keeping current workers");
+            return;
+        }
+    };
+    running.retain(|id, worker| {
+        hooks
+            .iter()
+            .any(|h| &h.id == id && h.enabled && h.updated_at == worker.updated_at)
+            && !worker.task.is_finished()
+    });
+    for hook in hooks.into_iter().filter(|h| h.enabled) {
+        if running.contains_key(&hook.id) {
+            continue;
+        }
+        let wake = Arc::new(Notify::new());
+        let id = hook.id.clone();
+        let updated_at = hook.updated_at;
+        let task = tokio::spawn(worker::run(ctx.clone(), hook, wake.clone()));
+        running.insert(
+            id,
+            Running {
+                task,
+                wake,
+                updated_at,
+            },
+        );
+    }
+}

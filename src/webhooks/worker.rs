@@ -1,0 +1,212 @@
+//! One endpoint's delivery loop (see the module docs of [`super`]).
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rand::Rng as _;
+use tokio::sync::Notify;
+use tokio::task::JoinSet;
+
+use super::signature;
+use crate::clock::now_ms;
+use crate::config::WebhookSettings;
+use crate::metrics::Metrics;
+use crate::store::events::{AttemptOutcome, Delivery, Event};
+use crate::store::webhooks::Webhook;
+use crate::store::Store;
+
+/// Pending deliveries examined per pass.
+const SCAN: i64 = 1000;
+
+/// Shared by every worker.
+pub(super) struct Context {
+    pub store: Store,
+    pub settings: WebhookSettings,
+    pub metrics: Metrics,
+    pub client: reqwest::Client,
+}
+
+/// Delivers `hook`'s pending deliveries until aborted.
+pub(super) async fn run(ctx: Arc<Context>, hook: Webhook, wake: Arc<Notify>) {
+    let hook = Arc::new(hook);
+    let max_in_flight = ctx.settings.max_in_flight.max(1);
+    let mut in_flight: JoinSet<String> = JoinSet::new();
+    let mut busy: HashSet<String> = HashSet::new();
+    let mut store_errors = 0u32;
+    loop {
+        let now = now_ms();
+        let mut next_due: Option<i64> = None;
+        match ctx.store.pending_deliveries(&hook.id, SCAN).await {
+            Ok(pending) => {
+                store_errors = 0;
+                let mut blocked: HashSet<String> = busy.clone();
+                for (delivery, event) in pending {
+                    if !blocked.insert(delivery.order_key.clone()) {
+                        continue; // an earlier delivery of this conversation is not done yet
+                    }
+                    if delivery.next_attempt_at > now {
+                        next_due = Some(next_due.map_or(delivery.next_attempt_at, |d| {
+                            d.min(delivery.next_attempt_at)
+                        }));
+                        continue;
+                    }
+                    if in_flight.len() >= max_in_flight {
+                        break; // a completion re-runs the scan
+                    }
+                    busy.insert(delivery.order_key.clone());
+                    in_flight.spawn(attempt(ctx.clone(), hook.clone(), delivery, event));
+                }
+            }
+            Err(error) => {
+                store_errors = store_errors.saturating_add(1);
+                tracing::warn!(%error, webhook = %hook.id, "cannot read pending deliveries");
+                let backoff = 100u64.saturating_mul(1 << store_errors.min(8));
+                next_due = Some(now.saturating_add(i64::try_from(backoff).unwrap_or(i64::MAX)));
+            }
+        }
+        let sleep = next_due.map(|due| {
+            Duration::from_millis(u64::try_from(due.saturating_sub(now_ms())).unwrap_or(0))
+        });
+        tokio::select! {
+            Some(done) = in_flight.join_next(), if !in_flight.is_empty() => {
+                if let Ok(key) = done {
+                    busy.remove(&key);
+                } else {
+                    // A panicked attempt: forget every busy key; the rows are still pending.
+                    busy.clear();
+                }
+            }
+            () = wake.notified() => {}
+            () = tokio::time::sleep(sleep.unwrap_or(Duration::MAX)), if sleep.is_some() => {}
+        }
+    }
+}
+
+/// One HTTP attempt, recorded in the store. Returns the delivery's ordering key.
+async fn attempt(
+    ctx: Arc<Context>,
+    hook: Arc<Webhook>,
+    delivery: Delivery,
+    event: Event,
+) -> String {
+    let now = now_ms();
+    let outcome = post(&ctx, &hook, &event, now).await;
+    let outcome = match outcome {
+        Ok(status) => {
+            ctx.metrics
+                .webhook_attempts
+                .with_label_values(&["delivered"])
+                .inc();
+            AttemptOutcome::Delivered { status }
+        }
+        Err((status, error)) => {
+            let first = delivery.first_attempt_at.unwrap_or(now);
+            let dead_after = i64::try_from(ctx.settings.dead_after_secs.saturating_mul(1000))
+                .unwrap_or(i64::MAX);
+            let next_attempt_at = if now.saturating_sub(first) >= dead_after {
+                ctx.metrics
+                    .webhook_attempts
+                    .with_label_values(&["dead"])
+                    .inc();
+                None
+            } else {
+                ctx.metrics
+                    .webhook_attempts
+                    .with_label_values(&["failed"])
+                    .inc();
+                Some(now.saturating_add(backoff(&ctx.settings, delivery.attempts)))
+            };
+            AttemptOutcome::Failed {
+                status,
+                error,
+                next_attempt_at,
+            }
+        }
+    };
+    if let Err(error) = ctx
+        .store
+        .record_attempt(&hook.id, delivery.event_cursor, now_ms(), &outcome)
+        .await
+    {
+        // The row stays pending and is retried: at-least-once, same event id.
+        tracing::warn!(%error, webhook = %hook.id, "cannot record a delivery attempt");
+    }
+    delivery.order_key
+}
+
+/// Full-jitter exponential backoff: uniform in [0, min(max, initial·2^attempts)] ms.
+fn backoff(settings: &WebhookSettings, attempts_before: i64) -> i64 {
+    let exponent = u32::try_from(attempts_before.clamp(0, 40)).unwrap_or(40);
+    let cap = settings
+        .initial_backoff_ms
+        .saturating_mul(1u64 << exponent)
+        .min(settings.max_backoff_ms);
+    let delay = rand::thread_rng().gen_range(0..=cap);
+    i64::try_from(delay).unwrap_or(i64::MAX)
+}
+
+/// POSTs the event; `Ok(status)` on 2xx, else the status (if any) and a short reason.
+async fn post(
+    ctx: &Context,
+    hook: &Webhook,
+    event: &Event,
+    now: i64,
+) -> Result<u16, (Option<u16>, String)> {
+    let body =
+        serde_json::to_vec(event).map_err(|e| (None, format!("cannot encode event: {e}")))?;
+    let timestamp = now / 1000;
+    let signatures = signature::header(
+        hook.signing_secrets(now).map(|s| s.secret.as_str()),
+        &event.id,
+        timestamp,
+        &body,
+    );
+    let response = ctx
+        .client
+        .post(&hook.url)
+        .timeout(Duration::from_millis(ctx.settings.timeout_ms))
+        .header("content-type", "application/json")
+        .header("webhook-id", &event.id)
+        .header("webhook-timestamp", timestamp.to_string())
+        .header("webhook-signature", signatures)
+        .body(body)
+        .send()
+        .await
+        .map_err(|e| (None, describe(&e)))?;
+    let status = response.status();
+    if status.is_success() {
+        Ok(status.as_u16())
+    } else {
+        Err((Some(status.as_u16()), format!("HTTP {}", status.as_u16())))
+    }
+}
+
+fn describe(error: &reqwest::Error) -> String {
+    if error.is_timeout() {
+        "timeout".to_owned()
+    } else if error.is_connect() {
+        "connection failed".to_owned()
+    } else {
+        "request failed".to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_stays_under_its_cap() {
+        let settings = WebhookSettings {
+            initial_backoff_ms: 100,
+            max_backoff_ms: 1000,
+            ..WebhookSettings::default()
+        };
+        for attempts in [0, 1, 3, 10, 1000, -5] {
+            let d = backoff(&settings, attempts);
+            assert!((0..=1000).contains(&d), "{attempts}: {d}");
+        }
+        assert!((0..=100).contains(&backoff(&settings, 0)));
+    }
+}
