@@ -229,7 +229,33 @@ impl Inner {
         async move {
             let targets = lock(&this.pool).random(&mut OsRng, &[], 3);
             let request = StorageRequest::get_service_nodes();
-            let answers = join_all(targets.iter().map(|t| this.send(t, &request))).await;
+            let paths: Vec<Option<Path>> = {
+                let set = lock(&this.paths);
+                targets
+                    .iter()
+                    .map(|t| set.choose(&mut OsRng, Some(&t.ed25519)))
+                    .collect()
+            };
+            if targets.len() < 3 {
+                return Err(NetworkError::NotEnoughNodes {
+                    need: 3,
+                    have: targets.len(),
+                });
+            }
+            let answers = join_all(targets.iter().zip(paths).map(|(t, p)| {
+                let this = &this;
+                let request = &request;
+                async move {
+                    match p {
+                        Some(p) => this.send_via(&p, t, request).await,
+                        None => Err(SendError::Unreachable {
+                            node: t.ed25519,
+                            reason: "no path avoids this node".into(),
+                        }),
+                    }
+                }
+            }))
+            .await;
             let mut lists = Vec::new();
             for answer in answers {
                 let answer = answer.map_err(|e| NetworkError::Seeds(e.to_string()))?;
@@ -321,6 +347,17 @@ impl Inner {
                     node: dest.ed25519,
                     reason: e.to_string(),
                 })?;
+        self.send_via(&path, dest, request).await
+    }
+
+    /// [`Self::send`] over a given path, without touching the pool (a pool refresh uses it:
+    /// going through `send` would wait on the refresh itself).
+    async fn send_via(
+        &self,
+        path: &Path,
+        dest: &ServiceNode,
+        request: &StorageRequest,
+    ) -> Result<SnodeAnswer, SendError> {
         let result = self
             .transport
             .snode(&path.nodes, dest, request, self.enc)
@@ -331,7 +368,7 @@ impl Inner {
                     self.clock.observe(t, local_now_ms());
                 }
             }
-            Err(e) => self.account_failure(&path, Some(&dest.ed25519), e),
+            Err(e) => self.account_failure(path, Some(&dest.ed25519), e),
         }
         result
     }
