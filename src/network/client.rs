@@ -310,8 +310,9 @@ impl Inner {
             pool.strike(ed);
         }
         let mut paths = lock(&self.paths);
+        let reserved: Vec<SnodeEd25519> = guards.iter().map(|g| g.ed25519).collect();
         for guard in guards {
-            if !paths.add_with_guard(guard, &pool, &mut OsRng) {
+            if !paths.add_with_guard(guard, &reserved, &pool, &mut OsRng) {
                 tracing::warn!(pool = pool.len(), "pool too small for another path");
             }
         }
@@ -343,8 +344,7 @@ impl Inner {
         let path =
             self.path_avoiding(Some(&dest.ed25519))
                 .await
-                .map_err(|e| SendError::Unreachable {
-                    node: dest.ed25519,
+                .map_err(|e| SendError::NoPath {
                     reason: e.to_string(),
                 })?;
         self.send_via(&path, dest, request).await
@@ -381,8 +381,7 @@ impl Inner {
         let path = self
             .path_avoiding(None)
             .await
-            .map_err(|e| SendError::Unreachable {
-                node: SnodeEd25519::from_bytes([0; 32]),
+            .map_err(|e| SendError::NoPath {
                 reason: e.to_string(),
             })?;
         let result = self
