@@ -340,11 +340,21 @@ impl SessionNetwork {
         let mut clock_retried = false;
         let max = inner.config.max_attempts.max(1);
         let mut last = None;
+        // Aim for two members' answers (a member that missed a store answers "nothing"
+        // successfully); a failed member is replaced by an untried one in the next round.
+        let mut answers = Vec::new();
         for _ in 0..max {
             let members = inner.swarm_for(account).await?;
-            let picked = pick_members(&mut OsRng, &members, &tried, RETRIEVE_MEMBERS);
+            let want = RETRIEVE_MEMBERS.saturating_sub(answers.len());
+            let mut picked = pick_members(&mut OsRng, &members, &tried, want);
+            if !answers.is_empty() {
+                picked.retain(|n| !tried.contains(&n.ed25519));
+            }
             if picked.is_empty() {
-                return Err(NetworkError::NoSwarm("swarm is empty".into()));
+                if answers.is_empty() {
+                    return Err(NetworkError::NoSwarm("swarm is empty".into()));
+                }
+                break;
             }
             tried.extend(picked.iter().map(|n| n.ed25519));
             let request = build(inner.clock.now_ms())?;
@@ -358,7 +368,6 @@ impl SessionNetwork {
                 }
             }))
             .await;
-            let mut answers = Vec::new();
             let mut fatal = None;
             for (node, result) in picked.iter().zip(results) {
                 match result {
@@ -375,14 +384,17 @@ impl SessionNetwork {
                     }
                 }
             }
-            if !answers.is_empty() {
-                return Ok(merge(account, cursors, answers));
+            if answers.len() >= RETRIEVE_MEMBERS {
+                break;
             }
-            if let Some(f) = fatal {
+            if let Some(f) = fatal.filter(|_| answers.is_empty()) {
                 return Err(f);
             }
         }
-        Err(exhausted(max, last))
+        if answers.is_empty() {
+            return Err(exhausted(max, last));
+        }
+        Ok(merge(account, cursors, answers))
     }
 
     /// Deletes `hashes` from the account's swarm (signed `delete`).
