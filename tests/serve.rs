@@ -1,6 +1,8 @@
 //! `session-gateway serve` as a process: prints the ready line, serves the API with real
 //! Session identities, and refuses to start without its keys.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a failed setup step should fail loudly
+
 use std::io::{BufRead as _, BufReader};
 use std::process::{Command, Stdio};
 

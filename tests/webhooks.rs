@@ -3,6 +3,8 @@
 //! rotation, isolation between endpoints, and survival across a restart. Events are inserted
 //! through the store API (the poller does this later).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a failed setup step should fail loudly
+
 mod common;
 
 use std::collections::{HashMap, HashSet};

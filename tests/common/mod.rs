@@ -1,6 +1,6 @@
 //! Shared test harness: a gateway on port 0 with a temp data dir, an HTTP client that speaks its
 //! API, and a controllable webhook receiver (actix-web on port 0).
-#![allow(dead_code)]
+#![allow(dead_code)] // each test binary uses a different part of the harness
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -39,7 +39,7 @@ impl IdentityProvider for FakeIdentities {
         rand::rngs::OsRng.fill_bytes(&mut seed);
         Ok(fake(seed))
     }
-    fn from_phrase(&self, phrase: &str) -> Result<NewIdentity, IdentityError> {
+    fn restore(&self, phrase: &str) -> Result<NewIdentity, IdentityError> {
         let hex_part = phrase
             .strip_prefix("test ")
             .ok_or_else(|| IdentityError::InvalidPhrase("not a test phrase".into()))?;
