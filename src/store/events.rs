@@ -499,3 +499,27 @@ async fn insert_missing(
     }
     Ok(count)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn event_ids_round_trip() {
+        assert_eq!(parse_event_id(&event_id(42)), Some(42));
+        assert_eq!(parse_event_id("42"), Some(42));
+        assert_eq!(parse_event_id("evt_-1"), None);
+        assert_eq!(parse_event_id("evt_x"), None);
+        for t in EventType::ALL {
+            assert_eq!(EventType::parse(t.as_str()), Some(t));
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn junk_event_ids_never_panic(text in "\\PC{0,40}") {
+            let _ = parse_event_id(&text);
+        }
+    }
+}
