@@ -314,3 +314,21 @@ async fn undelivered_events_survive_a_restart() {
     check_signed_and_ordered(&received, &secret);
     restarted.stop().await;
 }
+
+#[tokio::test]
+async fn a_flaky_receiver_gets_200_events_once_each_in_order() {
+    let gw = spawn().await;
+    let receiver = Receiver::start(Mode::Flaky).await;
+    let (hook, secret) = create_hook(&gw, json!({"url": receiver.url})).await;
+    burst(gw.store(), 200).await;
+    let received = receiver.wait_for(200, 60).await;
+    check_signed_and_ordered(&received, &secret);
+    let log = gw
+        .admin(
+            "GET",
+            &format!("/v1/webhooks/{hook}/deliveries?status=delivered&limit=500"),
+            None,
+        )
+        .await;
+    assert_eq!(log.body["deliveries"].as_array().unwrap().len(), 200);
+}

@@ -332,7 +332,9 @@ impl Store {
         .collect()
     }
 
-    /// Pending deliveries of one webhook with their events, oldest event first.
+    /// The head of each conversation's pending queue for one webhook (its oldest pending
+    /// delivery), with its event, oldest first. Only heads may be attempted, which keeps order per
+    /// conversation; a long backlog in one conversation never hides the others.
     pub async fn pending_deliveries(
         &self,
         webhook_id: &str,
@@ -343,7 +345,10 @@ impl Store {
              d.first_attempt_at, d.last_attempt_at, d.last_status, d.last_error, \
              e.cursor, e.type, e.account, e.timestamp, e.data \
              FROM webhook_deliveries d JOIN events e ON e.cursor = d.event_cursor \
-             WHERE d.webhook_id = $1 AND d.status = 'pending' ORDER BY d.event_cursor LIMIT $2",
+             WHERE d.webhook_id = $1 AND d.status = 'pending' AND d.event_cursor = \
+             (SELECT MIN(h.event_cursor) FROM webhook_deliveries h WHERE h.webhook_id = $1 \
+             AND h.order_key = d.order_key AND h.status = 'pending') \
+             ORDER BY d.event_cursor LIMIT $2",
         )
         .bind(webhook_id)
         .bind(limit)

@@ -16,7 +16,7 @@ use crate::store::events::{AttemptOutcome, Delivery, Event};
 use crate::store::webhooks::Webhook;
 use crate::store::Store;
 
-/// Pending deliveries examined per pass.
+/// Conversation queue heads examined per pass.
 const SCAN: i64 = 1000;
 
 /// Shared by every worker.

@@ -210,6 +210,8 @@ pub enum Mode {
     Down,
     /// Never answer (the gateway times out).
     Hang,
+    /// Refuse every second request with 503.
+    Flaky,
 }
 
 #[derive(Clone)]
@@ -231,9 +233,15 @@ async fn receive(
     body: web::Bytes,
     state: web::Data<ReceiverState>,
 ) -> HttpResponse {
-    state.attempts.send_modify(|n| *n += 1);
+    let mut attempt = 0;
+    state.attempts.send_modify(|n| {
+        *n += 1;
+        attempt = *n;
+    });
     let mode = *state.mode.lock().unwrap();
     match mode {
+        Mode::Flaky if attempt % 2 == 0 => return HttpResponse::ServiceUnavailable().finish(),
+        Mode::Flaky => {}
         Mode::Down => return HttpResponse::ServiceUnavailable().finish(),
         Mode::Hang => {
             tokio::time::sleep(Duration::from_secs(3600)).await;
