@@ -246,6 +246,9 @@ impl StorageRequest {
     }
 
     /// `expire` of `hashes` to `expiry` (one value, or one per hash).
+    ///
+    /// Desktop's group variant sends `extends: true` (a typo the node ignores, so its extend is
+    /// silently a plain expire); we always send the real `extend` / `shorten` keys.
     pub fn expire(
         account: &AccountId,
         hashes: Vec<MessageHash>,
@@ -401,3 +404,7 @@ fn desktop_node_fields() -> serde_json::Value {
         }
     })
 }
+
+#[cfg(test)]
+#[path = "builder_tests.rs"]
+mod tests;

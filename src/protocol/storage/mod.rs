@@ -6,6 +6,7 @@
 //! * [`StorageRequest`] and its builders: the JSON bodies Session Desktop sends.
 //! * [`response`]: the JSON bodies nodes answer with.
 //! * [`limits`]: sizes, TTLs and clock windows.
+//! * [`verify_request_signature`]: a node's check of a client signature.
 //!
 //! Sources: SS `oxenss/rpc/client_rpc_endpoints.cpp`, `oxenss/rpc/request_handler.cpp`,
 //! `oxenss/common/{namespace.h,pubkey.cpp,subaccount_token.h}`; SD `snode_api/*.ts`.
@@ -19,6 +20,7 @@ mod request;
 pub mod response;
 pub mod signing;
 mod subaccount;
+mod verify;
 
 pub use account::{AccountId, ACCOUNT_ID_BYTES, ACCOUNT_ID_HEX};
 pub use builder::{check_batch, RequestError, Signer};
@@ -30,6 +32,7 @@ pub use signing::ExpireMode;
 pub use subaccount::{
     SubaccountCheckError, SubaccountFlags, SubaccountToken, SUBACCOUNT_TOKEN_BYTES,
 };
+pub use verify::{parse_pubkey_ed25519, parse_signature, verify_request_signature, VerifyError};
 
 /// Why a storage value failed to parse or check. Display texts that the server also sends match
 /// it word for word.

@@ -8,7 +8,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{AccountId, MessageHash, Namespace, NamespaceSelector, SubaccountToken};
+use super::{
+    AccountId, MessageHash, Namespace, NamespaceSelector, SubaccountFlags, SubaccountToken,
+};
 
 /// Signature fields common to authenticated methods (§4.2), flattened into each method's params.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -349,6 +351,26 @@ impl StorageRequest {
             Self::RevokeSubaccount(p) => Some(&p.pubkey),
             Self::UnrevokeSubaccount(p) => Some(&p.pubkey),
             Self::GetSwarm(_) | Self::Info(_) | Self::OxendRequest(_) => None,
+            Self::Batch(_) | Self::Sequence(_) => None,
+        }
+    }
+
+    /// The subaccount permission a method needs (SS `request_handler.cpp`), or `None` where a
+    /// subaccount may not sign (revoke/unrevoke) or nothing is signed.
+    ///
+    /// `expire` needs Write; without Delete the node forces extend-only and refuses `shorten`.
+    pub fn required_subaccount_flags(&self) -> Option<SubaccountFlags> {
+        match self {
+            Self::Store(p) if p.namespace.is_public_outbox() => {
+                Some(SubaccountFlags::WRITE | SubaccountFlags::DELETE)
+            }
+            Self::Store(_) | Self::Expire(_) => Some(SubaccountFlags::WRITE),
+            Self::Retrieve(_) | Self::GetExpiries(_) => Some(SubaccountFlags::READ),
+            Self::Delete(_) | Self::DeleteAll(_) | Self::DeleteBefore(_) | Self::ExpireAll(_) => {
+                Some(SubaccountFlags::DELETE)
+            }
+            Self::RevokeSubaccount(_) | Self::UnrevokeSubaccount(_) => None,
+            Self::Info(_) | Self::GetSwarm(_) | Self::OxendRequest(_) => None,
             Self::Batch(_) | Self::Sequence(_) => None,
         }
     }
