@@ -217,6 +217,17 @@ async fn dead_letters_are_kept_and_replayed() {
     assert_eq!(replay.body["requeued"], 3);
     let received = receiver.wait_for(3, 10).await;
     check_signed_and_ordered(&received, &secret);
+    eventually(10, "3 delivered", || async {
+        let log = gw
+            .admin(
+                "GET",
+                &format!("/v1/webhooks/{hook}/deliveries?status=delivered"),
+                None,
+            )
+            .await;
+        (log.body["deliveries"].as_array().unwrap().len() == 3).then_some(())
+    })
+    .await;
 
     // Replay from an event id re-sends delivered events with the same ids.
     let first = received.iter().map(|r| cursor(&r.id)).min().unwrap();
@@ -323,12 +334,16 @@ async fn a_flaky_receiver_gets_200_events_once_each_in_order() {
     burst(gw.store(), 200).await;
     let received = receiver.wait_for(200, 60).await;
     check_signed_and_ordered(&received, &secret);
-    let log = gw
-        .admin(
-            "GET",
-            &format!("/v1/webhooks/{hook}/deliveries?status=delivered&limit=500"),
-            None,
-        )
-        .await;
-    assert_eq!(log.body["deliveries"].as_array().unwrap().len(), 200);
+    // The receiver has answered; the gateway records the last outcomes just after.
+    eventually(10, "200 delivered", || async {
+        let log = gw
+            .admin(
+                "GET",
+                &format!("/v1/webhooks/{hook}/deliveries?status=delivered&limit=500"),
+                None,
+            )
+            .await;
+        (log.body["deliveries"].as_array().unwrap().len() == 200).then_some(())
+    })
+    .await;
 }

@@ -359,12 +359,13 @@ impl Store {
         .collect()
     }
 
-    /// Records one attempt's outcome. A pending delivery only: a replay that raced with the
-    /// attempt wins.
+    /// Records one attempt's outcome on `delivery` (the row as read before the attempt). If the
+    /// row changed meanwhile (a replay reset it), the outcome is dropped: the replay wins and the
+    /// event is sent again.
     pub async fn record_attempt(
         &self,
         webhook_id: &str,
-        event_cursor: i64,
+        delivery: &Delivery,
         now: i64,
         outcome: &AttemptOutcome,
     ) -> Result<(), StoreError> {
@@ -385,7 +386,8 @@ impl Store {
             "UPDATE webhook_deliveries SET status = $1, attempts = attempts + 1, \
              next_attempt_at = $2, first_attempt_at = COALESCE(first_attempt_at, $3), \
              last_attempt_at = $3, last_status = $4, last_error = $5 \
-             WHERE webhook_id = $6 AND event_cursor = $7 AND status = 'pending'",
+             WHERE webhook_id = $6 AND event_cursor = $7 AND status = 'pending' \
+             AND attempts = $8 AND next_attempt_at = $9",
         )
         .bind(status.as_str())
         .bind(next)
@@ -393,7 +395,9 @@ impl Store {
         .bind(http.map(i64::from))
         .bind(error)
         .bind(webhook_id)
-        .bind(event_cursor)
+        .bind(delivery.event_cursor)
+        .bind(delivery.attempts)
+        .bind(delivery.next_attempt_at)
         .execute(self.pool())
         .await?;
         Ok(())

@@ -126,7 +126,7 @@ async fn attempt(
     };
     if let Err(error) = ctx
         .store
-        .record_attempt(&hook.id, delivery.event_cursor, now_ms(), &outcome)
+        .record_attempt(&hook.id, &delivery, now_ms(), &outcome)
         .await
     {
         // The row stays pending and is retried: at-least-once, same event id.
