@@ -161,3 +161,28 @@ async fn outgoing_messages_move_to_sent_with_their_event() {
     assert_eq!(sent.hash.as_deref(), Some("swarmhash"));
     assert!(store.queued_messages(10).await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn an_accounts_outgoing_timestamps_strictly_increase() {
+    let (store, _dir) = store().await;
+    let mut last = 0;
+    for _ in 0..5 {
+        let message = NewMessage {
+            id: new_message_id(),
+            direction: Direction::Outgoing,
+            status: MessageStatus::Queued,
+            hash: None,
+            ..incoming("unused", 1_000)
+        };
+        let stored = store
+            .enqueue_outgoing(&message, 1_000)
+            .await
+            .unwrap()
+            .message;
+        assert!(stored.timestamp > last, "{} after {last}", stored.timestamp);
+        last = stored.timestamp;
+    }
+    let history = store.list_messages(ME, None, None, 10).await.unwrap();
+    let stamps: Vec<_> = history.iter().map(|m| m.timestamp).collect();
+    assert_eq!(stamps, [1_004, 1_003, 1_002, 1_001, 1_000], "newest first");
+}
