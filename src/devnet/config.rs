@@ -124,7 +124,6 @@ mod tests {
     fn rejects_junk() {
         for spec in [
             "x",
-            "0:",
             "0:fly",
             "0:drop=2",
             "9:drop=0.1",
