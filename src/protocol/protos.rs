@@ -161,3 +161,6 @@ pub mod wire {
         Ok(field_keys(bytes)?.iter().any(|key| key.number == number))
     }
 }
+
+#[cfg(test)]
+mod tests;
