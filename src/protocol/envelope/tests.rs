@@ -169,11 +169,17 @@ fn rejects_what_lsu_new_rejects() {
         // Envelope without its required `type` (1) / `timestamp` (5), built by hand.
         (
             wrap(&h(&format!("28{TS_VARINT} 420101"))),
-            EnvelopeError::MissingRequiredField(1),
+            EnvelopeError::MissingRequiredField {
+                message: "SessionProtos.Envelope",
+                field: 1,
+            },
         ),
         (
             wrap(&h("0806 420101")),
-            EnvelopeError::MissingRequiredField(5),
+            EnvelopeError::MissingRequiredField {
+                message: "SessionProtos.Envelope",
+                field: 5,
+            },
         ),
     ];
     for (payload, expected) in cases {
@@ -233,6 +239,40 @@ fn sig_timestamp_rule() {
     assert!(parse_content(&pad(&with(Some(TS))), 0).is_ok());
     // Unpadded plaintext is accepted too (§3.4).
     assert!(parse_content(&with(Some(TS)), TS).is_ok());
+}
+
+#[test]
+fn content_missing_a_nested_required_field_is_refused() {
+    // dataMessage (1) { quote (8) { id (1) = 1 } }: Quote.author (2) is required. By hand.
+    let content = h("0a04 4202 0801");
+    assert_eq!(
+        parse_content(&pad(&content), TS),
+        Err(EnvelopeError::MissingRequiredField {
+            message: "SessionProtos.DataMessage.Quote",
+            field: 2,
+        })
+    );
+    // The same quote split over two occurrences merges into a complete one.
+    let merged = h("0a08 4202 0801 4202 1200");
+    assert!(parse_content(&pad(&merged), TS).is_ok());
+    // Repeated sub-messages are checked one by one: attachments (2) need their id (1).
+    let attachment = h("0a04 1202 2005");
+    assert_eq!(
+        parse_content(&attachment, TS),
+        Err(EnvelopeError::MissingRequiredField {
+            message: "SessionProtos.AttachmentPointer",
+            field: 1,
+        })
+    );
+    // Group update sub-messages: inviteResponse (6) needs isApproved (1).
+    let invite_response = h("0a05 c20702 3200");
+    assert_eq!(
+        parse_content(&invite_response, TS),
+        Err(EnvelopeError::MissingRequiredField {
+            message: "SessionProtos.GroupUpdateInviteResponseMessage",
+            field: 1,
+        })
+    );
 }
 
 #[test]

@@ -328,6 +328,33 @@ fn enum_values_from_the_tables() {
 }
 
 #[test]
+fn schema_lists_every_message_and_required_field() {
+    use super::wire::{check_required, WireError, SCHEMA};
+    assert_eq!(SCHEMA.len(), 28); // 20 messages of §3 and §5.3, 8 of §6.2
+    let envelope = SCHEMA
+        .iter()
+        .find(|s| s.name == "SessionProtos.Envelope")
+        .unwrap();
+    assert_eq!(envelope.required, [1, 5]);
+    // Fully populated messages built with prost carry every required field.
+    let content = Content {
+        data_message: Some(data_message()),
+        ..Default::default()
+    };
+    assert_eq!(
+        check_required(&content.encode_to_vec(), "SessionProtos.Content"),
+        Ok(())
+    );
+    assert_eq!(
+        check_required(&[], "SessionProtos.CallMessage"),
+        Err(WireError::MissingRequired {
+            message: "SessionProtos.CallMessage",
+            field: 1
+        })
+    );
+}
+
+#[test]
 fn wire_scanner_rejects_junk() {
     assert!(field_keys(&[0x0a, 0x05, 1]).is_err()); // length past the end
     assert!(field_keys(&[0x80]).is_err()); // truncated varint key
@@ -338,5 +365,8 @@ proptest::proptest! {
     #[test]
     fn wire_scanner_never_panics(junk in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300)) {
         let _ = field_keys(&junk);
+        for schema in super::wire::SCHEMA {
+            let _ = super::wire::check_required(&junk, schema.name);
+        }
     }
 }
