@@ -151,13 +151,18 @@ impl OutgoingContent {
         self.timestamp_ms
     }
 
-    /// Seals the padded Content with `encrypt` (e.g. a closure over
-    /// `protocol::dm::encrypt_for_recipient(sender, recipient, padded, rng)`) and wraps the
-    /// ciphertext with [`encode_dm_payload`].
+    /// Seals the padded Content with `encrypt` and wraps the ciphertext with
+    /// [`encode_dm_payload`]. With the 1:1 encryption of `protocol::dm`:
+    ///
+    /// ```ignore
+    /// let payload = OutgoingContent::new(content, now_ms).seal(&ProSig::decoy(&mut rng), |m| {
+    ///     dm::encrypt_for_recipient(&sender, &recipient, m, &mut rng)
+    /// })?;
+    /// ```
     pub fn seal<E>(
         self,
-        encrypt: impl FnOnce(&[u8]) -> Result<Vec<u8>, E>,
         pro_sig: &ProSig,
+        encrypt: impl FnOnce(&[u8]) -> Result<Vec<u8>, E>,
     ) -> Result<Vec<u8>, E> {
         let sealed = encrypt(&self.padded)?;
         Ok(encode_dm_payload(&sealed, self.timestamp_ms, pro_sig))

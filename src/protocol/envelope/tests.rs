@@ -295,10 +295,9 @@ fn outgoing_content_sets_sig_timestamp_and_pads() {
     // A stand-in for 1:1 encryption that tags the plaintext, to see what `seal` hands over.
     let sealed = outgoing
         .clone()
-        .seal(
-            |m| Ok::<_, ()>([b"SEAL".as_slice(), m].concat()),
-            &ProSig::from_bytes([9; 64]),
-        )
+        .seal(&ProSig::from_bytes([9; 64]), |m| {
+            Ok::<_, ()>([b"SEAL".as_slice(), m].concat())
+        })
         .unwrap();
     let parsed = decode_dm_payload(&sealed).unwrap();
     assert_eq!(parsed.timestamp_ms(), TS);
@@ -309,10 +308,25 @@ fn outgoing_content_sets_sig_timestamp_and_pads() {
     assert_eq!(content.data_message.unwrap().body.as_deref(), Some("hello"));
 }
 
+/// The intended call shape compiles with one rng serving the decoy and the encryption.
+#[test]
+fn seal_with_one_rng_for_decoy_and_encryption() {
+    let mut rng = StdRng::seed_from_u64(1);
+    let outgoing = OutgoingContent::new(Content::default(), TS);
+    let payload = outgoing
+        .seal(&ProSig::decoy(&mut rng), |m| {
+            let mut noise = [0u8; 8];
+            rand::RngCore::fill_bytes(&mut rng, &mut noise);
+            Ok::<_, ()>([&noise[..], m].concat())
+        })
+        .unwrap();
+    assert!(decode_dm_payload(&payload).is_ok());
+}
+
 #[test]
 fn seal_propagates_encryption_errors() {
     let outgoing = OutgoingContent::new(Content::default(), TS);
-    let result = outgoing.seal(|_| Err("no key"), &ProSig::from_bytes([0; 64]));
+    let result = outgoing.seal(&ProSig::from_bytes([0; 64]), |_| Err("no key"));
     assert_eq!(result, Err("no key"));
 }
 
