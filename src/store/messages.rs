@@ -174,9 +174,10 @@ fn is_unique_violation(error: &sqlx::Error) -> bool {
     matches!(error, sqlx::Error::Database(e) if e.is_unique_violation())
 }
 
-/// A fresh message id.
+/// A fresh message id. UUIDv7 ids sort by creation time (monotonic within one process), so
+/// history pages of messages with equal timestamps keep their insertion order.
 pub fn new_message_id() -> String {
-    format!("msg_{}", uuid::Uuid::new_v4().simple())
+    format!("msg_{}", uuid::Uuid::now_v7().simple())
 }
 
 impl StoreTx {
