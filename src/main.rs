@@ -29,6 +29,9 @@ enum Command {
     /// Offline message tools: build or open what a client stores on a swarm.
     #[command(subcommand)]
     Message(MessageCommand),
+    /// Start a local Session network (seed, service nodes, file server) on 127.0.0.1 and run
+    /// until SIGINT/SIGTERM.
+    Devnet(session_gateway::devnet::cli::DevnetArgs),
 }
 
 #[derive(Subcommand)]
@@ -81,7 +84,14 @@ fn main() -> ExitCode {
 
 fn run(command: Command) -> anyhow::Result<()> {
     let output = match command {
+<<<<<<< HEAD
         Command::Serve(args) => return serve::main(args),
+=======
+        Command::Devnet(args) => {
+            let runtime = tokio::runtime::Runtime::new()?;
+            return runtime.block_on(session_gateway::devnet::cli::run(args));
+        }
+>>>>>>> main
         Command::Id(IdCommand::New) => offline::id_new()?,
         Command::Id(IdCommand::FromPhrase { phrase }) => offline::id_from_phrase(&phrase)?,
         Command::Message(MessageCommand::Encrypt { phrase, to, text }) => {

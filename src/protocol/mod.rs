@@ -17,6 +17,4 @@ pub mod storage;
 pub mod swarm;
 
 #[cfg(test)]
-pub(crate) mod test_vectors;
-#[cfg(test)]
 pub(crate) mod vectors;

@@ -1,0 +1,51 @@
+//! Per-node faults (issue 3): all off by default, set from `--faults` or the control API.
+
+use serde::{Deserialize, Serialize};
+
+/// The faults one node shows. JSON form (control API) uses these field names; the `--faults`
+/// spec uses the same names (see [`super::config::parse_fault_spec`]).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Faults {
+    /// Fraction (0.0..=1.0) of requests that get no answer at all (the client times out; an
+    /// internal relay or swarm peer sees an immediate timeout).
+    pub drop: f64,
+    /// Extra latency added before each request is handled, in ms.
+    pub delay_ms: u64,
+    /// Flip a byte of every onion reply this node encrypts or proxies (clients fail to decrypt).
+    pub corrupt_onion: bool,
+    /// Refuse to store: own swarm entry `{"failed":true,"query_failure":true}`; as the entry
+    /// node the whole `store` answers 500 without fan-out.
+    pub refuse_store: bool,
+    /// Serve tampered message data on `retrieve` (first byte flipped, hash unchanged).
+    pub tamper_retrieve: bool,
+    /// Answer every swarm-bound request with 421 and another swarm's body.
+    pub false_421: bool,
+    /// Answer every relay hop with 502 `Next node not found: <ed25519 hex>`.
+    pub next_node_not_found: bool,
+    /// Answer everything with 503 `Snode not ready`.
+    pub not_ready: bool,
+}
+
+impl Faults {
+    /// Draws whether this request is dropped.
+    pub fn should_drop(&self) -> bool {
+        if self.drop <= 0.0 {
+            return false;
+        }
+        self.drop >= 1.0 || rand::random::<f64>() < self.drop
+    }
+
+    /// True when no fault is on.
+    pub fn is_clear(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+/// Flips one byte in the middle of `bytes` (used for corrupt replies and tampered data).
+pub fn corrupt(bytes: &mut [u8]) {
+    let mid = bytes.len() / 2;
+    if let Some(b) = bytes.get_mut(mid) {
+        *b ^= 0x5a;
+    }
+}

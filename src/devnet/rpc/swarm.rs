@@ -1,0 +1,496 @@
+//! Swarm-bound pieces (network.md §3.3, §3.4, §4.6): the swarm JSON, the 421 check that runs
+//! before any auth, the in-process swarm fan-out with per-node signed entries, and the
+//! recursive methods `delete*`, `expire*`, `(un)revoke_subaccount`.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use ed25519_dalek::Signer;
+use serde_json::{json, Map, Value};
+
+use super::auth::{self, SIGNATURE_TOLERANCE_MS};
+use super::methods::{hash_list, TTL_MAX_PRIVATE_MS};
+use super::params::{b64_encode, parse_token, require, Account, NsVar, Params, ParseResult};
+use super::{add_misc, Ctx, Response};
+use crate::devnet::net::{Network, Node};
+use crate::devnet::wire::INVALID_SWARM_ID;
+
+const Z_BASE32: &[u8; 32] = b"ybndrfg8ejkmcpqxot1uwisza345h769";
+
+/// z-base-32 (oxenc `to_base32z`): 5 bits at a time, most significant first.
+pub fn base32z(bytes: &[u8]) -> String {
+    let mut out = String::new();
+    let (mut acc, mut bits) = (0u32, 0u32);
+    for b in bytes {
+        acc = (acc << 8) | u32::from(*b);
+        bits += 8;
+        while bits >= 5 {
+            bits -= 5;
+            out.push(char::from(Z_BASE32[((acc >> bits) & 31) as usize]));
+        }
+    }
+    if bits > 0 {
+        out.push(char::from(Z_BASE32[((acc << (5 - bits)) & 31) as usize]));
+    }
+    out
+}
+
+/// One node as `get_swarm` lists it (SS `swarm_to_json`).
+fn snode_json(n: &Node) -> Value {
+    let ed = hex::encode(n.info.ed25519);
+    json!({
+        "address": format!("{}.snode", base32z(&n.info.ed25519)),
+        "pubkey_legacy": ed,
+        "pubkey_x25519": hex::encode(n.info.x25519),
+        "pubkey_ed25519": ed,
+        "port": n.info.port.to_string(),
+        "port_https": n.info.port,
+        "port_omq": 0,
+        "port_quic": 0,
+        "ip": n.info.ip,
+    })
+}
+
+/// `{"snodes":[…],"swarm":"<hex id>"}`; empty with `ffffffffffffffff` when there is no swarm.
+pub fn swarm_json(net: &Network, swarm: Option<u64>) -> Value {
+    match swarm {
+        None => json!({"snodes": [], "swarm": format!("{INVALID_SWARM_ID:x}")}),
+        Some(id) => {
+            let snodes: Vec<Value> = net.members(id).iter().map(|n| snode_json(n)).collect();
+            json!({"snodes": snodes, "swarm": format!("{id:x}")})
+        }
+    }
+}
+
+/// The 421 answer when `account` is not ours (or the `false_421` fault lies about it).
+pub fn check_swarm(ctx: &Ctx<'_>, account: &Account) -> Option<Response> {
+    let right = ctx.net.swarm_for(&account.0);
+    let ours = ctx.node.info.swarm_id;
+    let shown = if ctx.node.faults().false_421 {
+        let others: Vec<u64> = ctx
+            .net
+            .swarm_ids()
+            .into_iter()
+            .filter(|s| *s != ours)
+            .collect();
+        Some(others.first().copied().unwrap_or(ours))
+    } else if right != Some(ours) {
+        right
+    } else {
+        return None;
+    };
+    let mut body = swarm_json(ctx.net, shown);
+    add_misc(&mut body, ctx.now);
+    Some(Response::json(421, body))
+}
+
+/// Runs `op` on every member of our swarm (us included) and assembles
+/// `{"swarm":{ed_hex: entry}, "t", "hf"}`; 200 if any entry lacks `failed`, else 500.
+/// Peers with `not_ready` or a dropped request give failed entries, as SS's OMQ errors do.
+pub fn fan_out(ctx: &Ctx<'_>, _account: &Account, op: impl Fn(&Arc<Node>) -> Value) -> Response {
+    let mut swarm = Map::new();
+    for member in ctx.net.members(ctx.node.info.swarm_id) {
+        let faults = member.faults();
+        let is_self = member.info.ed25519 == ctx.node.info.ed25519;
+        let entry = if !is_self && faults.should_drop() {
+            json!({"failed": true, "timeout": true})
+        } else if !is_self && faults.not_ready {
+            json!({"failed": true, "code": 503, "reason": format!("Snode not ready: {}", member.ed_hex())})
+        } else {
+            op(&member)
+        };
+        swarm.insert(member.ed_hex(), entry);
+    }
+    let ok = swarm.values().any(|e| e.get("failed").is_none());
+    let mut body = json!({ "swarm": swarm });
+    add_misc(&mut body, ctx.now);
+    Response::json(if ok { 200 } else { 500 }, body)
+}
+
+fn sign(node: &Node, parts: &[&[u8]]) -> String {
+    b64_encode(&node.ed_key.sign(&parts.concat()).to_bytes())
+}
+
+/// `delete` (§4.6).
+pub fn delete(ctx: &Ctx<'_>, p: &Params<'_>) -> ParseResult<Response> {
+    let messages = p.str_array("messages")?;
+    let required = p.bool("required")?.unwrap_or(false);
+    let account = p.account(false)?;
+    let auth = auth::parse(p, &account)?;
+    let messages = hash_list(messages)?;
+    if let Some(r) = check_swarm(ctx, &account) {
+        return Ok(r);
+    }
+    let msg = format!("delete{}", messages.concat());
+    if !auth::verify(
+        ctx.node,
+        &account,
+        &auth,
+        auth::DELETE,
+        false,
+        msg.as_bytes(),
+    ) {
+        return Ok(Response::text(
+            401,
+            "delete_msgs signature verification failed",
+        ));
+    }
+    let pk_hex = account.hex();
+    let mut resp = fan_out(ctx, &account, |member| {
+        let mut deleted = member.store().delete_hashes(&account, &messages, ctx.now);
+        deleted.sort();
+        let sig = sign(
+            member,
+            &[
+                pk_hex.as_bytes(),
+                messages.concat().as_bytes(),
+                deleted.concat().as_bytes(),
+            ],
+        );
+        json!({"deleted": deleted, "signature": sig})
+    });
+    if required && resp.status == 200 {
+        let none = match &resp.body {
+            super::Body::Json(v) => v["swarm"].as_object().is_some_and(|s| {
+                s.values()
+                    .all(|e| e["deleted"].as_array().is_none_or(Vec::is_empty))
+            }),
+            super::Body::Text(_) => false,
+        };
+        if none {
+            resp.status = 404;
+        }
+    }
+    Ok(resp)
+}
+
+/// Parses the common `delete_all`/`delete_before`/`expire_all` fields.
+fn ns_var_and_auth(p: &Params<'_>) -> ParseResult<(NsVar, Account, auth::Auth)> {
+    let ns = p.namespace_var()?.unwrap_or(NsVar::One(0));
+    let account = p.account(false)?;
+    let auth = auth::parse(p, &account)?;
+    Ok((ns, account, auth))
+}
+
+/// `deleted`/`updated` as a sorted list, or for `"all"` a dict `{ns: [hashes]}`, plus every
+/// hash totally sorted for the signature.
+fn grouped(ns: NsVar, mut items: Vec<(i16, String)>) -> (Value, String) {
+    items.sort_by(|a, b| a.1.cmp(&b.1));
+    let all: String = items.iter().map(|(_, h)| h.as_str()).collect();
+    let value = match ns {
+        NsVar::One(_) => json!(items.iter().map(|(_, h)| h).collect::<Vec<_>>()),
+        NsVar::All => {
+            let mut by_ns: BTreeMap<String, Vec<String>> = BTreeMap::new();
+            for (n, h) in items {
+                by_ns.entry(n.to_string()).or_default().push(h);
+            }
+            json!(by_ns)
+        }
+    };
+    (value, all)
+}
+
+fn ns_filter(ns: NsVar) -> Option<i16> {
+    match ns {
+        NsVar::One(n) => Some(n),
+        NsVar::All => None,
+    }
+}
+
+/// `delete_all` (§4.6).
+pub fn delete_all(ctx: &Ctx<'_>, p: &Params<'_>) -> ParseResult<Response> {
+    let timestamp = p.timestamp("timestamp")?;
+    let (ns, account, auth) = ns_var_and_auth(p)?;
+    let timestamp = require("timestamp", timestamp)?;
+    if let Some(r) = check_swarm(ctx, &account) {
+        return Ok(r);
+    }
+    if !auth::within(timestamp, ctx.now, SIGNATURE_TOLERANCE_MS) {
+        return Ok(Response::text(
+            406,
+            "delete_all timestamp too far from current time",
+        ));
+    }
+    let msg = format!("delete_all{}{timestamp}", ns.text());
+    if !auth::verify(
+        ctx.node,
+        &account,
+        &auth,
+        auth::DELETE,
+        false,
+        msg.as_bytes(),
+    ) {
+        return Ok(Response::text(
+            401,
+            "delete_all signature verification failed",
+        ));
+    }
+    let pk_hex = account.hex();
+    Ok(fan_out(ctx, &account, |member| {
+        let gone = member
+            .store()
+            .delete_matching(&account, ns_filter(ns), None, ctx.now);
+        let (deleted, all) = grouped(ns, gone);
+        let ts = timestamp.to_string();
+        let sig = sign(member, &[pk_hex.as_bytes(), ts.as_bytes(), all.as_bytes()]);
+        json!({"deleted": deleted, "signature": sig})
+    }))
+}
+
+/// `delete_before` (§4.6).
+pub fn delete_before(ctx: &Ctx<'_>, p: &Params<'_>) -> ParseResult<Response> {
+    let before = p.timestamp("before")?;
+    let (ns, account, auth) = ns_var_and_auth(p)?;
+    let before = require("before", before)?;
+    if let Some(r) = check_swarm(ctx, &account) {
+        return Ok(r);
+    }
+    if before > ctx.now + SIGNATURE_TOLERANCE_MS {
+        return Ok(Response::text(
+            401,
+            "delete_before timestamp too far in the future",
+        ));
+    }
+    let msg = format!("delete_before{}{before}", ns.text());
+    if !auth::verify(
+        ctx.node,
+        &account,
+        &auth,
+        auth::DELETE,
+        false,
+        msg.as_bytes(),
+    ) {
+        return Ok(Response::text(
+            401,
+            "delete_before signature verification failed",
+        ));
+    }
+    let pk_hex = account.hex();
+    Ok(fan_out(ctx, &account, |member| {
+        let gone = member
+            .store()
+            .delete_matching(&account, ns_filter(ns), Some(before), ctx.now);
+        let (deleted, all) = grouped(ns, gone);
+        let b = before.to_string();
+        let sig = sign(member, &[pk_hex.as_bytes(), b.as_bytes(), all.as_bytes()]);
+        json!({"deleted": deleted, "signature": sig})
+    }))
+}
+
+/// `expire_all` (§4.6): only shortens.
+pub fn expire_all(ctx: &Ctx<'_>, p: &Params<'_>) -> ParseResult<Response> {
+    let expiry = p.timestamp("expiry")?;
+    let (ns, account, auth) = ns_var_and_auth(p)?;
+    let expiry = require("expiry", expiry)?;
+    if let Some(r) = check_swarm(ctx, &account) {
+        return Ok(r);
+    }
+    if expiry < ctx.now.saturating_sub(SIGNATURE_TOLERANCE_MS) {
+        return Ok(Response::text(
+            406,
+            "expire_all timestamp should be >= current time",
+        ));
+    }
+    let msg = format!("expire_all{}{expiry}", ns.text());
+    if !auth::verify(
+        ctx.node,
+        &account,
+        &auth,
+        auth::DELETE,
+        false,
+        msg.as_bytes(),
+    ) {
+        return Ok(Response::text(
+            401,
+            "expire_all signature verification failed",
+        ));
+    }
+    let pk_hex = account.hex();
+    Ok(fan_out(ctx, &account, |member| {
+        let changed = member
+            .store()
+            .shorten_all(&account, ns_filter(ns), expiry, ctx.now);
+        let (updated, all) = grouped(ns, changed);
+        let e = expiry.to_string();
+        let sig = sign(member, &[pk_hex.as_bytes(), e.as_bytes(), all.as_bytes()]);
+        json!({"updated": updated, "signature": sig})
+    }))
+}
+
+/// `expire` (§4.6, SS `process_client_req(expire_msgs)`).
+pub fn expire(ctx: &Ctx<'_>, p: &Params<'_>) -> ParseResult<Response> {
+    let expiry = p.timestamp_array("expiry")?;
+    let extend = p.bool("extend")?.unwrap_or(false);
+    let messages = p.str_array("messages")?;
+    let shorten = p.bool("shorten")?.unwrap_or(false);
+    let account = p.account(false)?;
+    let auth = auth::parse(p, &account)?;
+    let expiry = require("expiry", expiry)?;
+    if expiry.is_empty() {
+        return Err("'expiry' does not contain any expiration timestamps".into());
+    }
+    if shorten && extend {
+        return Err("cannot specify both 'shorten' and 'extend'".into());
+    }
+    let messages = hash_list(messages)?;
+    if expiry.len() > 1 && expiry.len() != messages.len() {
+        return Err("'expiry' must be a single expiry, or the same length as 'messages'".into());
+    }
+
+    if let Some(r) = check_swarm(ctx, &account) {
+        return Ok(r);
+    }
+    let cap = ctx.now.saturating_add(TTL_MAX_PRIVATE_MS.unsigned_abs());
+    if expiry
+        .iter()
+        .any(|e| *e < ctx.now.saturating_sub(SIGNATURE_TOLERANCE_MS))
+    {
+        return Ok(Response::text(
+            401,
+            "expire: timestamp should be >= current time",
+        ));
+    }
+    let applied: Vec<u64> = expiry.iter().map(|e| (*e).min(cap)).collect();
+    let mode = if shorten {
+        "shorten"
+    } else if extend {
+        "extend"
+    } else {
+        ""
+    };
+    let exp_text: String = expiry.iter().map(u64::to_string).collect();
+    let msg = format!("expire{mode}{exp_text}{}", messages.concat());
+    if !auth::verify(
+        ctx.node,
+        &account,
+        &auth,
+        auth::WRITE,
+        false,
+        msg.as_bytes(),
+    ) {
+        return Ok(Response::text(401, "expire: signature verification failed"));
+    }
+    let mut extend_only = extend;
+    if let Some(sub) = &auth.subaccount {
+        if sub.token[1] & auth::DELETE == 0 {
+            if shorten {
+                return Ok(Response::text(400, "expire: shorten parameter cannot be used with this subaccount token (missing delete access)"));
+            }
+            extend_only = true;
+        }
+    }
+    let updates: Vec<(&str, u64)> = messages
+        .iter()
+        .enumerate()
+        .map(|(i, h)| (*h, applied.get(i).or(applied.first()).copied().unwrap_or(0)))
+        .collect();
+    let pk_hex = account.hex();
+    Ok(fan_out(ctx, &account, |member| {
+        let mut store = member.store();
+        let mut updated = store.set_expiries(&account, &updates, extend_only, shorten, ctx.now);
+        updated.sort();
+        let mut unchanged = BTreeMap::new();
+        if shorten || extend {
+            for h in messages
+                .iter()
+                .filter(|h| !updated.iter().any(|(u, _)| u == *h))
+            {
+                if let Some(m) = store.get(&account, h, ctx.now) {
+                    unchanged.insert(h.to_string(), m.expiry);
+                }
+            }
+        }
+        drop(store);
+        let exp_values: Vec<u64> = if expiry.len() > 1 {
+            updated.iter().map(|(_, e)| *e).collect()
+        } else {
+            applied.clone()
+        };
+        let exp_sig: String = exp_values.iter().map(u64::to_string).collect();
+        let upd: String = updated.iter().map(|(h, _)| h.as_str()).collect();
+        let unch: String = unchanged.iter().map(|(h, e)| format!("{h}{e}")).collect();
+        let sig = sign(
+            member,
+            &[
+                pk_hex.as_bytes(),
+                exp_sig.as_bytes(),
+                messages.concat().as_bytes(),
+                upd.as_bytes(),
+                unch.as_bytes(),
+            ],
+        );
+        let mut entry = json!({
+            "updated": updated.iter().map(|(h, _)| h).collect::<Vec<_>>(),
+            "signature": sig,
+        });
+        entry["expiry"] = if expiry.len() > 1 {
+            json!(exp_values)
+        } else {
+            json!(applied.first())
+        };
+        if shorten || extend {
+            entry["unchanged"] = json!(unchanged);
+        }
+        entry
+    }))
+}
+
+/// `revoke_subaccount` / `unrevoke_subaccount` (§4.6).
+pub fn revoke(ctx: &Ctx<'_>, p: &Params<'_>, revoke: bool) -> ParseResult<Response> {
+    let (method, field) = if revoke {
+        ("revoke_subaccount", "revoke")
+    } else {
+        ("unrevoke_subaccount", "unrevoke")
+    };
+    let account = p.account(false)?;
+    let auth = auth::parse(p, &account)?;
+    let list = require(field, p.str_array(field)?)?;
+    if list.len() > 50 {
+        return Err(format!(
+            "invalid {field}: cannot revoke more than 50 subaccounts at once"
+        ));
+    }
+    let tokens = list
+        .iter()
+        .map(|t| {
+            parse_token(t).ok_or_else(|| {
+                format!("invalid {field}: expected base64 or hex-encoded subaccount tag")
+            })
+        })
+        .collect::<ParseResult<Vec<[u8; 36]>>>()?;
+    let timestamp = require("timestamp", p.timestamp("timestamp")?)?;
+    if auth.subaccount.is_some() {
+        return Err(format!(
+            "invalid {field}: subaccount authentication is not permitted"
+        ));
+    }
+    if let Some(r) = check_swarm(ctx, &account) {
+        return Ok(r);
+    }
+    if !auth::within(timestamp, ctx.now, SIGNATURE_TOLERANCE_MS) {
+        return Ok(Response::text(
+            406,
+            format!("{method} timestamp too far from current time"),
+        ));
+    }
+    let token_bytes: Vec<u8> = tokens.concat();
+    let msg = [format!("{method}{timestamp}").as_bytes(), &token_bytes].concat();
+    if !auth::verify(ctx.node, &account, &auth, 0, true, &msg) {
+        return Ok(Response::text(
+            401,
+            format!("{method} signature verification failed"),
+        ));
+    }
+    let pk_hex = account.hex();
+    Ok(fan_out(ctx, &account, |member| {
+        let ts = timestamp.to_string();
+        let sig = sign(member, &[pk_hex.as_bytes(), ts.as_bytes(), &token_bytes]);
+        if revoke {
+            member.store().revoke(account, &tokens);
+            json!({"signature": sig})
+        } else {
+            let count = member.store().unrevoke(&account, &tokens);
+            json!({"signature": sig, "count": count})
+        }
+    }))
+}
