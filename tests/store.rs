@@ -186,3 +186,22 @@ async fn an_accounts_outgoing_timestamps_strictly_increase() {
     let stamps: Vec<_> = history.iter().map(|m| m.timestamp).collect();
     assert_eq!(stamps, [1_004, 1_003, 1_002, 1_001, 1_000], "newest first");
 }
+
+#[tokio::test]
+async fn postgres_urls_are_refused_until_their_migrations_exist() {
+    let result = Store::open(
+        "postgres://user:secret@localhost/gw",
+        5,
+        MasterKey::generate(),
+    )
+    .await;
+    match result {
+        Err(session_gateway::store::StoreError::UnsupportedUrl(shown)) => {
+            assert!(
+                !shown.contains("secret"),
+                "the password is not echoed: {shown}"
+            );
+        }
+        other => panic!("expected UnsupportedUrl, got {:?}", other.err()),
+    }
+}

@@ -347,3 +347,31 @@ async fn a_flaky_receiver_gets_200_events_once_each_in_order() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn stopping_answers_parked_long_polls() {
+    let mut gw = spawn().await;
+    let before = gw.store().event_subscribers();
+    let client = gw.client.clone();
+    let url = format!("{}/v1/events?wait=60", gw.base);
+    let poll = tokio::spawn(async move {
+        client
+            .get(url)
+            .bearer_auth(common::ADMIN_KEY)
+            .send()
+            .await
+            .unwrap()
+            .status()
+    });
+    eventually(10, "the long-poll to park", || async {
+        (gw.store().event_subscribers() > before).then_some(())
+    })
+    .await;
+    let started = tokio::time::Instant::now();
+    gw.stop().await;
+    assert_eq!(poll.await.unwrap(), 200);
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "stop did not wait out the poll"
+    );
+}
