@@ -479,9 +479,9 @@ impl fmt::Debug for VersionKeyPair {
 }
 
 mod inbox;
-pub use inbox::{decrypt_from_blinded_recipient, encrypt_for_blinded_recipient};
 #[cfg(test)]
 pub(crate) use inbox::blinded_dm_secrets;
+pub use inbox::{decrypt_from_blinded_recipient, encrypt_for_blinded_recipient};
 
 #[cfg(test)]
 mod tests;

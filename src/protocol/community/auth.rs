@@ -21,9 +21,7 @@ use curve25519_dalek::edwards::CompressedEdwardsY;
 use rand::{CryptoRng, RngCore};
 
 use crate::protocol::blinding::{blind15_key_pair, blind15_sign_with, Blind15Nonce};
-use crate::protocol::keys::{
-    Ed25519PublicKey, IdPrefix, Identity, PrefixedId, X25519PublicKey,
-};
+use crate::protocol::keys::{Ed25519PublicKey, IdPrefix, Identity, PrefixedId, X25519PublicKey};
 
 /// Header names, as desktop writes them (servers compare case-insensitively).
 pub const HEADER_PUBKEY: &str = "X-SOGS-Pubkey";
@@ -119,7 +117,9 @@ impl SogsNonce {
     }
     /// Parses the header: 32 hex digits or base64 of 16 bytes (22 or 24 characters).
     pub fn parse(text: &str) -> Result<Self, AuthError> {
-        hex_or_base64(text).map(Self).ok_or(AuthError::NonceEncoding)
+        hex_or_base64(text)
+            .map(Self)
+            .ok_or(AuthError::NonceEncoding)
     }
     /// The bytes.
     pub const fn as_bytes(&self) -> &[u8; 16] {

@@ -245,11 +245,24 @@ fn x_sogs_signatures() {
         let nonce = SogsNonce::parse(&v.nonce).unwrap();
         let body = v.body_utf8.as_deref().unwrap_or("").as_bytes();
         let mode = key_mode(&v.key);
-        let auth =
-            SogsAuth::sign(&id, &spk, mode, &v.method, &v.endpoint, body, v.timestamp, nonce)
-                .unwrap();
+        let auth = SogsAuth::sign(
+            &id,
+            &spk,
+            mode,
+            &v.method,
+            &v.endpoint,
+            body,
+            v.timestamp,
+            nonce,
+        )
+        .unwrap();
         let headers = auth.headers();
-        assert_eq!(headers[3], (HEADER_SIGNATURE, v.signature.clone()), "{}", v.key);
+        assert_eq!(
+            headers[3],
+            (HEADER_SIGNATURE, v.signature.clone()),
+            "{}",
+            v.key
+        );
         assert_eq!(headers[1].1, v.timestamp.to_string());
         assert_eq!(headers[2].1, v.nonce);
         // The server side accepts what we sent, and rejects any other body.
@@ -289,7 +302,9 @@ fn blinded_ids_pysogs() {
         assert_eq!(pair.id().to_string(), v.blinded_id);
         // The server's view from the Session ID alone: one of the two candidates.
         let expected: BlindedId = v.blinded_id.parse().unwrap();
-        assert!(blind15_ids(&id.session_id(), &spk).unwrap().contains(&expected));
+        assert!(blind15_ids(&id.session_id(), &spk)
+            .unwrap()
+            .contains(&expected));
         if let Some(sid) = v.session_id {
             assert_eq!(id.session_id(), sid.parse::<SessionId>().unwrap());
         }
@@ -328,7 +343,10 @@ fn community_post() {
     assert!(post.data()[content.len() + 1..].iter().all(|&b| b == 0));
     assert_eq!(hex::encode(post.signature()), v.signature_desktop);
     assert_eq!(post.to_body(), v.body);
-    assert_eq!(hex::encode(Blake2b512::digest(v.body.as_bytes())), v.body_blake2b);
+    assert_eq!(
+        hex::encode(Blake2b512::digest(v.body.as_bytes())),
+        v.body_blake2b
+    );
     let libsession = CommunityPost::new(&id, &spk, &content, v.sent_ms, Blind15Nonce::Libsession);
     assert_eq!(hex::encode(libsession.signature()), v.signature_libsession);
 
@@ -343,8 +361,17 @@ fn community_post() {
     let nonce = SogsNonce::parse(&v.nonce).unwrap();
     let mode = SogsKey::Blinded(Blind15Nonce::Desktop);
     let body = post.to_body();
-    let auth = SogsAuth::sign(&id, &spk, mode, "POST", &v.endpoint, body.as_bytes(), v.timestamp, nonce)
-        .unwrap();
+    let auth = SogsAuth::sign(
+        &id,
+        &spk,
+        mode,
+        "POST",
+        &v.endpoint,
+        body.as_bytes(),
+        v.timestamp,
+        nonce,
+    )
+    .unwrap();
     assert_eq!(STANDARD.encode(auth.signature()), v.header_signature);
 }
 
@@ -359,11 +386,23 @@ fn reaction_path_signing() {
     for endpoint in &v.endpoints {
         assert_eq!(hex::encode(signing_path(endpoint).unwrap()), v.signed_path);
         for (mode, expected) in [
-            (SogsKey::Blinded(Blind15Nonce::Desktop), &v.blinded_signature),
+            (
+                SogsKey::Blinded(Blind15Nonce::Desktop),
+                &v.blinded_signature,
+            ),
             (SogsKey::Unblinded, &v.unblinded_signature),
         ] {
-            let auth = SogsAuth::sign(&id, &spk, mode, &v.method, endpoint, b"", v.timestamp, nonce)
-                .unwrap();
+            let auth = SogsAuth::sign(
+                &id,
+                &spk,
+                mode,
+                &v.method,
+                endpoint,
+                b"",
+                v.timestamp,
+                nonce,
+            )
+            .unwrap();
             assert_eq!(&STANDARD.encode(auth.signature()), expected);
         }
     }
@@ -428,7 +467,10 @@ fn blinded_dm_fixed_nonce() {
 fn onion_ephemeral_key() {
     let v = file().onion_ephemeral_key;
     v.source.check();
-    let public = x25519_dalek::x25519(hex_array(&v.x25519_secret), x25519_dalek::X25519_BASEPOINT_BYTES);
+    let public = x25519_dalek::x25519(
+        hex_array(&v.x25519_secret),
+        x25519_dalek::X25519_BASEPOINT_BYTES,
+    );
     assert_eq!(hex::encode(public), v.x25519_public);
 }
 
@@ -445,20 +487,44 @@ fn server_checks_in_order() {
         SogsAuth::parse(Some(ok_key), None, Some(""), None, true),
         Err(AuthError::MissingHeaders(3))
     );
-    assert_eq!(parse("15zz", nonce, "1", &sig, true), Err(AuthError::PubkeyEncoding));
+    assert_eq!(
+        parse("15zz", nonce, "1", &sig, true),
+        Err(AuthError::PubkeyEncoding)
+    );
     let prefix_05 = format!("05{}", &ok_key[2..]);
-    assert_eq!(parse(&prefix_05, nonce, "1", &sig, true), Err(AuthError::PubkeyPrefix));
+    assert_eq!(
+        parse(&prefix_05, nonce, "1", &sig, true),
+        Err(AuthError::PubkeyPrefix)
+    );
     let small_order = format!("15{}", hex::encode([0u8; 32]));
-    assert_eq!(parse(&small_order, nonce, "1", &sig, true), Err(AuthError::PubkeyPoint));
+    assert_eq!(
+        parse(&small_order, nonce, "1", &sig, true),
+        Err(AuthError::PubkeyPoint)
+    );
     let unblinded = "00bac6e71efd7dfa4a83c98ed24f254ab2c267f9ccdb172a5280a0444ad24e89cc";
-    assert_eq!(parse(unblinded, nonce, "1", &sig, true), Err(AuthError::BlindingRequired));
+    assert_eq!(
+        parse(unblinded, nonce, "1", &sig, true),
+        Err(AuthError::BlindingRequired)
+    );
     assert_eq!(parse(unblinded, nonce, "1", &sig, false), Ok(()));
-    assert_eq!(parse(ok_key, "AAAA", "1", &sig, true), Err(AuthError::NonceEncoding));
-    assert_eq!(parse(ok_key, nonce, "1", "AAAA", true), Err(AuthError::SignatureEncoding));
-    assert_eq!(parse(ok_key, nonce, "1.5", &sig, true), Err(AuthError::TimestampEncoding));
+    assert_eq!(
+        parse(ok_key, "AAAA", "1", &sig, true),
+        Err(AuthError::NonceEncoding)
+    );
+    assert_eq!(
+        parse(ok_key, nonce, "1", "AAAA", true),
+        Err(AuthError::SignatureEncoding)
+    );
+    assert_eq!(
+        parse(ok_key, nonce, "1.5", &sig, true),
+        Err(AuthError::TimestampEncoding)
+    );
     // Base64 forms of the pubkey and hex signatures are accepted too.
     let b64_key = STANDARD.encode(unhex(ok_key));
-    assert_eq!(parse(&b64_key, nonce, "1", &hex::encode([0u8; 64]), true), Ok(()));
+    assert_eq!(
+        parse(&b64_key, nonce, "1", &hex::encode([0u8; 64]), true),
+        Ok(())
+    );
     assert_eq!(signing_path("/x?").unwrap(), b"/x");
     assert_eq!(signing_path("/a%20b?c=%20").unwrap(), b"/a b?c=%20");
     assert_eq!(signing_path("/%zz"), Err(AuthError::InvalidPath));
@@ -470,7 +536,10 @@ fn server_checks_in_order() {
         "Invalid authentication headers: missing 2/4 required X-SOGS-* headers"
     );
     let pid: PrefixedId = ok_key.parse().unwrap();
-    assert_eq!(verify_post_signature(&pid, b"x", &[0; 64]), Err(PostError::BadSignature));
+    assert_eq!(
+        verify_post_signature(&pid, b"x", &[0; 64]),
+        Err(PostError::BadSignature)
+    );
 }
 
 proptest! {

@@ -92,9 +92,7 @@ pub fn decrypt_config(
         .checked_sub(CONFIG_OVERHEAD)
         .ok_or(ConfigEncryptError::TooShort)?;
     let (sealed, nonce) = ciphertext.split_at(plaintext_len + TAG_BYTES);
-    let nonce: &[u8; NONCE_BYTES] = nonce
-        .try_into()
-        .map_err(|_| ConfigEncryptError::TooShort)?;
+    let nonce: &[u8; NONCE_BYTES] = nonce.try_into().map_err(|_| ConfigEncryptError::TooShort)?;
     let key = derive_key(key_base, plaintext_len, domain);
     XChaCha20Poly1305::new((&*key).into())
         .decrypt(nonce.into(), sealed)

@@ -114,7 +114,8 @@ pub fn decrypt_for_multiple<'a>(
     domain: &[u8],
 ) -> Result<Vec<u8>, MultiEncryptError> {
     let (secret, public) = x25519_pair(own);
-    let key = entry_key(secret, sender, sender, &public, domain).ok_or(MultiEncryptError::BadKey)?;
+    let key =
+        entry_key(secret, sender, sender, &public, domain).ok_or(MultiEncryptError::BadKey)?;
     let cipher = XChaCha20Poly1305::new((&*key).into());
     entries
         .into_iter()

@@ -137,7 +137,12 @@ fn group_seeds_and_session_ids() {
     assert_eq!(file.session_ids.len(), 6);
     for v in file.session_ids {
         v.source.check();
-        assert_eq!(identity(&v.seed).session_id().to_string(), v.session_id, "{}", v.name);
+        assert_eq!(
+            identity(&v.seed).session_id().to_string(),
+            v.session_id,
+            "{}",
+            v.name
+        );
     }
 }
 
@@ -148,7 +153,10 @@ fn subaccount_swarm_authentication() {
     v.auth_data_source.check();
     let g = group(&v.group_seed);
     assert_eq!(g.id().to_string(), v.group_id);
-    assert_eq!(identity(&v.admin_seed).session_id().to_string(), v.admin_session_id);
+    assert_eq!(
+        identity(&v.admin_seed).session_id().to_string(),
+        v.admin_session_id
+    );
     let member = identity(&v.member_seed);
     let member_sid: SessionId = v.member_session_id.parse().unwrap();
     assert_eq!(member.session_id(), member_sid);
@@ -161,11 +169,18 @@ fn subaccount_swarm_authentication() {
     assert_eq!(token.to_base64(), v.subaccount);
 
     // Member side: verify the grant, then sign.
-    auth.verify(&g.public(), &member.ed25519_public(), SubaccountFlags::WRITE)
-        .unwrap();
+    auth.verify(
+        &g.public(),
+        &member.ed25519_public(),
+        SubaccountFlags::WRITE,
+    )
+    .unwrap();
     let signer = MemberSubaccount::new(&member, &auth).unwrap();
     assert_eq!(*signer.token(), token);
-    assert_eq!(STANDARD.encode(signer.token_signature().to_bytes()), v.subaccount_sig);
+    assert_eq!(
+        STANDARD.encode(signer.token_signature().to_bytes()),
+        v.subaccount_sig
+    );
     let message = v.message_utf8.as_bytes();
     let signature = signer.sign(message);
     assert_eq!(STANDARD.encode(signature), v.signature);
@@ -180,31 +195,77 @@ fn subaccount_swarm_authentication() {
     };
     let ns = Namespace::GROUP_MESSAGES;
     assert_eq!(
-        verify_group_request(&account, GroupMethod::Retrieve, ns, request, message, |_| false),
+        verify_group_request(
+            &account,
+            GroupMethod::Retrieve,
+            ns,
+            request,
+            message,
+            |_| false
+        ),
         Ok(GroupAuthority::Member(flags))
     );
     assert_eq!(
-        verify_group_request(&account, GroupMethod::Delete, ns, request, message, |_| false),
+        verify_group_request(&account, GroupMethod::Delete, ns, request, message, |_| {
+            false
+        }),
         Err(SwarmAuthError::Verify(VerifyError::Subaccount(
             SubaccountCheckError::MissingPermission
         )))
     );
     assert_eq!(
-        verify_group_request(&account, GroupMethod::Retrieve, ns, request, message, |_| true),
+        verify_group_request(
+            &account,
+            GroupMethod::Retrieve,
+            ns,
+            request,
+            message,
+            |_| true
+        ),
         Err(SwarmAuthError::Revoked)
     );
     // A kicked member can still read −11.
     let kicked = Namespace::REVOKED_RETRIEVABLE;
-    assert!(verify_group_request(&account, GroupMethod::Retrieve, kicked, request, message, |_| true).is_ok());
+    assert!(verify_group_request(
+        &account,
+        GroupMethod::Retrieve,
+        kicked,
+        request,
+        message,
+        |_| true
+    )
+    .is_ok());
     assert_eq!(
-        verify_group_request(&account, GroupMethod::RevokeSubaccount, ns, request, message, |_| false),
+        verify_group_request(
+            &account,
+            GroupMethod::RevokeSubaccount,
+            ns,
+            request,
+            message,
+            |_| false
+        ),
         Err(SwarmAuthError::SubaccountNotAllowed)
     );
     assert_eq!(
-        verify_group_request(&account, GroupMethod::Expire { shorten: true }, ns, request, message, |_| false),
+        verify_group_request(
+            &account,
+            GroupMethod::Expire { shorten: true },
+            ns,
+            request,
+            message,
+            |_| false
+        ),
         Err(SwarmAuthError::ShortenDenied)
     );
-    assert!(verify_group_request(&account, GroupMethod::Retrieve, ns, request, b"other", |_| false).is_err());
+    assert!(verify_group_request(
+        &account,
+        GroupMethod::Retrieve,
+        ns,
+        request,
+        b"other",
+        |_| false
+    )
+    .is_err());
     // The admin signs with the group key.
     let admin_sig = Signature::from_bytes(&g.sign(message));
     let admin = GroupRequestAuth {
@@ -212,7 +273,14 @@ fn subaccount_swarm_authentication() {
         subaccount: None,
     };
     assert_eq!(
-        verify_group_request(&account, GroupMethod::RevokeSubaccount, ns, admin, message, |_| true),
+        verify_group_request(
+            &account,
+            GroupMethod::RevokeSubaccount,
+            ns,
+            admin,
+            message,
+            |_| true
+        ),
         Ok(GroupAuthority::Admin)
     );
 }
@@ -243,7 +311,11 @@ fn subaccount_bit_flips_fail() {
     }
     let read_only = MemberAuthData::new(&g, &member.session_id(), SubaccountFlags::READ).unwrap();
     assert_eq!(
-        read_only.verify(&g.public(), &member.ed25519_public(), SubaccountFlags::WRITE),
+        read_only.verify(
+            &g.public(),
+            &member.ed25519_public(),
+            SubaccountFlags::WRITE
+        ),
         Err(SubaccountError::MissingPermission)
     );
     assert_eq!(
@@ -264,7 +336,8 @@ fn subaccount_signs_for_negative_keys_too() {
         let auth = MemberAuthData::new(&g, &member.session_id(), SubaccountFlags::READ).unwrap();
         let signer = MemberSubaccount::new(&member, &auth).unwrap();
         let key = crate::protocol::keys::Ed25519PublicKey::from_bytes(signer.token().pubkey());
-        key.verify(b"retrieve111", &signer.sign(b"retrieve111")).unwrap();
+        key.verify(b"retrieve111", &signer.sign(b"retrieve111"))
+            .unwrap();
     }
 }
 
@@ -280,8 +353,11 @@ fn multi_recipient_encryption() {
     let domain = v.domain.as_bytes();
     let sender = &ids[v.sender];
     let sender_pk = sender.x25519_public();
-    let recipients: Vec<X25519PublicKey> =
-        v.recipients.iter().map(|&i| ids[i].x25519_public()).collect();
+    let recipients: Vec<X25519PublicKey> = v
+        .recipients
+        .iter()
+        .map(|&i| ids[i].x25519_public())
+        .collect();
     assert_eq!(v.cases.len(), 2);
     for case in &v.cases {
         let messages: Vec<&[u8]> = case.messages.iter().map(|m| m.as_bytes()).collect();
@@ -291,7 +367,8 @@ fn multi_recipient_encryption() {
         let slices = || entries.iter().map(Vec::as_slice);
         for (n, &r) in v.recipients.iter().enumerate() {
             let expected = case.messages.get(n).unwrap_or(&case.messages[0]);
-            let opened = decrypt_for_multiple(slices(), &nonce, &ids[r], &sender_pk, domain).unwrap();
+            let opened =
+                decrypt_for_multiple(slices(), &nonce, &ids[r], &sender_pk, domain).unwrap();
             assert_eq!(opened, expected.as_bytes());
             assert_eq!(
                 decrypt_for_multiple(slices(), &nonce, &ids[r], &sender_pk, b"not test suite"),
@@ -323,8 +400,16 @@ fn multi_recipient_encryption() {
     let opened = decrypt_simple(&container, &ids[v.recipients[1]], &sender_pk, domain).unwrap();
     assert_eq!(opened, b"cruel");
     // Padding to 4 entries of the first entry's size, still decryptable.
-    let padded = encrypt_simple(&messages[..1], &recipients, &nonce, sender, domain, 4, &mut rng)
-        .unwrap();
+    let padded = encrypt_simple(
+        &messages[..1],
+        &recipients,
+        &nonce,
+        sender,
+        domain,
+        4,
+        &mut rng,
+    )
+    .unwrap();
     let BtValue::Dict(dict) = BtValue::decode(&padded).unwrap() else {
         panic!("not a dict")
     };
@@ -332,7 +417,9 @@ fn multi_recipient_encryption() {
         panic!("no entries")
     };
     assert_eq!(entries.len(), 4);
-    assert!(entries.iter().all(|e| e.as_bytes().unwrap().len() == 5 + TAG_BYTES));
+    assert!(entries
+        .iter()
+        .all(|e| e.as_bytes().unwrap().len() == 5 + TAG_BYTES));
     let opened = decrypt_simple(&padded, &ids[v.recipients[2]], &sender_pk, domain).unwrap();
     assert_eq!(opened, b"hello");
     assert_eq!(
@@ -362,13 +449,19 @@ fn config_encryption() {
             Err(ConfigEncryptError::DecryptionFailed)
         );
     }
-    assert_eq!(encrypt_config(b"x", &key, ""), Err(ConfigEncryptError::Domain));
+    assert_eq!(
+        encrypt_config(b"x", &key, ""),
+        Err(ConfigEncryptError::Domain)
+    );
     assert_eq!(
         encrypt_config(b"x", &key, &"d".repeat(25)),
         Err(ConfigEncryptError::Domain)
     );
     assert!(encrypt_config(b"x", &key, &"d".repeat(24)).is_ok());
-    assert_eq!(decrypt_config(&[0; 39], &key, "d"), Err(ConfigEncryptError::TooShort));
+    assert_eq!(
+        decrypt_config(&[0; 39], &key, "d"),
+        Err(ConfigEncryptError::TooShort)
+    );
 }
 
 #[test]
