@@ -21,3 +21,5 @@ pub use url::{CommunityUrl, UrlError, BASE_URL_MAX, ROOM_MAX};
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_junk;

@@ -85,3 +85,5 @@ pub fn group_id(public: &Ed25519PublicKey) -> PrefixedId {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_junk;
