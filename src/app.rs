@@ -67,6 +67,7 @@ pub struct Gateway {
     server: actix_web::dev::ServerHandle,
     server_task: JoinHandle<std::io::Result<()>>,
     webhooks_task: JoinHandle<()>,
+    shutdown: tokio::sync::watch::Sender<bool>,
 }
 
 impl Gateway {
@@ -99,6 +100,7 @@ impl Gateway {
             metrics.clone(),
             handle.clone(),
         );
+        let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
         let state = web::Data::new(ApiState {
             store: store.clone(),
             admin_key_hash: hash_key(admin_key.expose()),
@@ -106,6 +108,7 @@ impl Gateway {
             identities: options.identities,
             metrics,
             webhooks: handle,
+            shutdown: shutdown_rx,
         });
         let bind_error = |source| StartError::Bind {
             addr: options.listen.clone(),
@@ -128,6 +131,7 @@ impl Gateway {
             server: server_handle,
             server_task,
             webhooks_task,
+            shutdown,
         })
     }
 
@@ -146,9 +150,10 @@ impl Gateway {
         &self.store
     }
 
-    /// Stops accepting requests, finishes in-flight ones, stops webhook workers, closes the
-    /// database.
+    /// Stops accepting requests, answers parked long-polls, finishes in-flight requests, stops
+    /// webhook workers, closes the database.
     pub async fn stop(self) {
+        self.shutdown.send_replace(true);
         self.server.stop(true).await;
         let _ = self.server_task.await;
         self.webhooks_task.abort();

@@ -6,7 +6,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use session_gateway::cli::offline;
+use session_gateway::cli::{offline, serve};
 
 #[derive(Parser)]
 #[command(
@@ -21,6 +21,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the gateway: REST API, event stream and webhooks (prints one JSON line when ready).
+    Serve(serve::ServeArgs),
     /// Offline identity tools: make or restore an account's keys.
     #[command(subcommand)]
     Id(IdCommand),
@@ -82,6 +84,7 @@ fn main() -> ExitCode {
 
 fn run(command: Command) -> anyhow::Result<()> {
     let output = match command {
+        Command::Serve(args) => return serve::main(args),
         Command::Devnet(args) => {
             let runtime = tokio::runtime::Runtime::new()?;
             return runtime.block_on(session_gateway::devnet::cli::run(args));

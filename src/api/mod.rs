@@ -45,6 +45,8 @@ pub struct ApiState {
     pub metrics: Metrics,
     /// Wakes the webhook workers after webhook changes and replays.
     pub webhooks: WebhookHandle,
+    /// Becomes `true` when the gateway stops, so parked long-polls answer at once.
+    pub shutdown: tokio::sync::watch::Receiver<bool>,
 }
 
 #[derive(utoipa::OpenApi)]

@@ -1,14 +1,26 @@
 //! `session-gateway serve`: loads settings, starts the gateway, prints one JSON line to stdout
 //! when ready (`{"api":"http://ADDR","devnet_seed":null}`), then logs to stderr until Ctrl-C or
 //! SIGTERM.
+//!
+//! `serve --devnet` first starts an in-process devnet, points `network.seeds` at it and reports
+//! its seed URL in the ready line. It needs no keys: a missing `api.admin_key` or
+//! `security.master_key` is generated once into the data directory (`admin_key`, `master_key`,
+//! mode 0600), reused on the next start, and where it is is logged. Without `--devnet` missing
+//! keys are an error: a production gateway never invents its own master key.
 
 use std::io::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use rand::RngCore as _;
+use zeroize::Zeroizing;
+
 use crate::app::{Gateway, GatewayOptions};
-use crate::config::Settings;
-use crate::identities::IdentityProvider;
+use crate::config::{SecretString, Settings};
+use crate::devnet::config::DevnetConfig;
+use crate::devnet::Devnet;
+use crate::identities::{IdentityProvider, SessionIdentities};
+use crate::store::MasterKey;
 
 /// `serve` options.
 #[derive(Debug, Clone, clap::Args)]
@@ -22,11 +34,60 @@ pub struct ServeArgs {
     /// Directory for the SQLite database and generated files.
     #[arg(long, value_name = "DIR", default_value = "data")]
     pub data_dir: PathBuf,
+    /// Start an in-process devnet and use it as the network (keys are generated if missing).
+    #[arg(long)]
+    pub devnet: bool,
+}
+
+/// The `serve` entry point for `main`: logging to stderr, a tokio runtime, the real identities.
+pub fn main(args: ServeArgs) -> anyhow::Result<()> {
+    init_logging();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(run(args, Arc::new(SessionIdentities)))
+}
+
+/// Logs go to stderr (stdout carries only the ready line); `RUST_LOG` filters, default `info`;
+/// `SESSION_GATEWAY_LOG_FORMAT=json` switches to JSON lines for containers.
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr);
+    let result = if std::env::var("SESSION_GATEWAY_LOG_FORMAT").is_ok_and(|f| f == "json") {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+    // A subscriber already installed (tests) is fine.
+    drop(result);
 }
 
 /// Runs the gateway until interrupted.
 pub async fn run(args: ServeArgs, identities: Arc<dyn IdentityProvider>) -> anyhow::Result<()> {
-    let settings = Settings::load(args.config.as_deref())?;
+    let mut settings = Settings::load(args.config.as_deref())?;
+    let devnet = if args.devnet {
+        let devnet = Devnet::start(DevnetConfig::default()).await?;
+        settings.network.seeds = vec![devnet.seed_url().to_owned()];
+        std::fs::create_dir_all(&args.data_dir)?;
+        if settings.api.admin_key.is_none() {
+            let (key, path) = key_file(&args.data_dir, "admin_key", generate_admin_key)?;
+            tracing::info!(path = %path.display(), "devnet: api.admin_key read from the data directory");
+            settings.api.admin_key = Some(SecretString::new(key.to_string()));
+        }
+        if settings.security.master_key.is_none() {
+            let generate = || MasterKey::generate().to_base64();
+            let (key, path) = key_file(&args.data_dir, "master_key", generate)?;
+            tracing::info!(path = %path.display(), "devnet: security.master_key read from the data directory");
+            settings.security.master_key = Some(SecretString::new(key.to_string()));
+        }
+        Some(devnet)
+    } else {
+        None
+    };
     let gateway = Gateway::start(GatewayOptions {
         settings,
         data_dir: args.data_dir,
@@ -34,7 +95,8 @@ pub async fn run(args: ServeArgs, identities: Arc<dyn IdentityProvider>) -> anyh
         identities,
     })
     .await?;
-    let ready = serde_json::json!({ "api": gateway.base_url(), "devnet_seed": null });
+    let seed = devnet.as_ref().map(|d| d.seed_url().to_owned());
+    let ready = serde_json::json!({ "api": gateway.base_url(), "devnet_seed": seed });
     let mut stdout = std::io::stdout().lock();
     writeln!(stdout, "{ready}")?;
     stdout.flush()?;
@@ -43,7 +105,39 @@ pub async fn run(args: ServeArgs, identities: Arc<dyn IdentityProvider>) -> anyh
     shutdown_signal().await;
     tracing::info!("shutting down");
     gateway.stop().await;
+    if let Some(devnet) = devnet {
+        devnet.shutdown().await;
+    }
     Ok(())
+}
+
+fn generate_admin_key() -> Zeroizing<String> {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    Zeroizing::new(hex::encode(bytes))
+}
+
+/// Reads `DIR/name`, or creates it (mode 0600) with `generate()`. Returns the key and the path.
+fn key_file(
+    dir: &Path,
+    name: &str,
+    generate: impl FnOnce() -> Zeroizing<String>,
+) -> std::io::Result<(Zeroizing<String>, PathBuf)> {
+    let path = dir.join(name);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => return Ok((Zeroizing::new(text.trim().to_owned()), path)),
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+        Err(_) => {}
+    }
+    let key = generate();
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(&path)?;
+    writeln!(file, "{}", key.as_str())?;
+    file.sync_all()?;
+    Ok((key, path))
 }
 
 async fn shutdown_signal() {
