@@ -29,11 +29,65 @@ fn main() {
         Ok(descriptors) => descriptors,
         Err(error) => panic!("cannot compile proto files: {error:?}"),
     };
+    write_schema(&descriptors);
     let mut config = prost_build::Config::new();
     config.message_attribute(".", "#[derive(serde::Serialize)]");
     add_json_attributes(&mut config, &descriptors);
     if let Err(error) = config.compile_fds(descriptors) {
         panic!("cannot generate Rust from proto files: {error}");
+    }
+}
+
+/// Writes `OUT_DIR/session_protos_schema.rs`: for every message, its proto2 `required` field
+/// numbers and its message-typed fields, so `protocol::protos::wire::check_required` can reject
+/// what C++ protobuf (LSU) and protobufjs (DESKTOP) reject; prost itself does not check.
+fn write_schema(set: &FileDescriptorSet) {
+    fn walk(out: &mut String, parent: &str, msg: &DescriptorProto) {
+        let name = format!("{parent}.{}", msg.name.clone().unwrap_or_default());
+        let required: Vec<String> = msg
+            .field
+            .iter()
+            .filter(|f| f.label() == Label::Required)
+            .map(|f| f.number().to_string())
+            .collect();
+        let children: Vec<String> = msg
+            .field
+            .iter()
+            .filter(|f| f.r#type() == Type::Message)
+            .map(|f| {
+                format!(
+                    "({}, {:?}, {})",
+                    f.number(),
+                    f.type_name
+                        .as_deref()
+                        .unwrap_or_default()
+                        .trim_start_matches('.'),
+                    f.label() == Label::Repeated
+                )
+            })
+            .collect();
+        out.push_str(&format!(
+            "    MessageSchema {{ name: {:?}, required: &[{}], children: &[{}] }},\n",
+            name.trim_start_matches('.'),
+            required.join(", "),
+            children.join(", ")
+        ));
+        for nested in &msg.nested_type {
+            walk(out, &name, nested);
+        }
+    }
+    let mut out = String::from("&[\n");
+    for file in &set.file {
+        let package = file.package.clone().unwrap_or_default();
+        for message in &file.message_type {
+            walk(&mut out, &format!(".{package}"), message);
+        }
+    }
+    out.push(']');
+    let dir = std::env::var("OUT_DIR").unwrap_or_default();
+    let path = std::path::Path::new(&dir).join("session_protos_schema.rs");
+    if let Err(error) = std::fs::write(&path, out) {
+        panic!("cannot write {}: {error}", path.display());
     }
 }
 

@@ -46,10 +46,9 @@ fn message_pipeline(c: &mut Criterion) {
 
     let encrypt = |rng: &mut StdRng| {
         let pro_sig = ProSig::decoy(rng);
-        OutgoingContent::new(text_content(text), timestamp).seal(
-            |padded| dm::encrypt_for_recipient(&alice, &bob.x25519_public(), padded, rng),
-            &pro_sig,
-        )
+        OutgoingContent::new(text_content(text), timestamp).seal(&pro_sig, |padded| {
+            dm::encrypt_for_recipient(&alice, &bob.x25519_public(), padded, rng)
+        })
     };
     let payload = encrypt(&mut rng).unwrap_or_default();
 

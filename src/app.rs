@@ -75,6 +75,7 @@ pub struct Gateway {
     server_task: JoinHandle<std::io::Result<()>>,
     webhooks_task: JoinHandle<()>,
     actors: Option<ActorSystem>,
+    shutdown: tokio::sync::watch::Sender<bool>,
 }
 
 impl Gateway {
@@ -137,6 +138,7 @@ impl Gateway {
             ),
             None => None,
         };
+        let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
         let state = web::Data::new(ApiState {
             store: store.clone(),
             admin_key_hash: hash_key(admin_key.expose()),
@@ -145,6 +147,7 @@ impl Gateway {
             metrics: metrics.clone(),
             webhooks: handle,
             actors: actors.as_ref().map(ActorSystem::handle).unwrap_or_default(),
+            shutdown: shutdown_rx,
         });
         let bind_error = |source| StartError::Bind {
             addr: options.listen.clone(),
@@ -169,6 +172,7 @@ impl Gateway {
             server_task,
             webhooks_task,
             actors,
+            shutdown,
         })
     }
 
@@ -197,12 +201,13 @@ impl Gateway {
         self.actors.as_ref().and_then(|a| a.handle().counts())
     }
 
-    /// Stops accepting requests, finishes in-flight ones, stops the actors and the webhook
-    /// workers, closes the database.
+    /// Stops the actors, stops accepting requests, answers parked long-polls, finishes
+    /// in-flight requests, stops webhook workers, closes the database.
     pub async fn stop(self) {
         if let Some(actors) = self.actors {
             actors.shutdown().await;
         }
+        self.shutdown.send_replace(true);
         self.server.stop(true).await;
         let _ = self.server_task.await;
         self.webhooks_task.abort();
@@ -217,6 +222,7 @@ impl Gateway {
     /// last committed transaction left it.
     pub async fn kill(self) {
         drop(self.actors);
+        self.shutdown.send_replace(true);
         self.webhooks_task.abort();
         self.server_task.abort();
         let _ = self.webhooks_task.await;

@@ -36,7 +36,7 @@ pub trait IdentityProvider: Send + Sync + 'static {
     /// A fresh random identity.
     fn generate(&self) -> Result<NewIdentity, IdentityError>;
     /// The identity a recovery phrase encodes.
-    fn from_phrase(&self, phrase: &str) -> Result<NewIdentity, IdentityError>;
+    fn restore(&self, phrase: &str) -> Result<NewIdentity, IdentityError>;
     /// The recovery phrase of a stored seed.
     fn phrase_for_seed(&self, seed: &[u8]) -> Result<Zeroizing<String>, IdentityError>;
 }
@@ -63,7 +63,7 @@ impl IdentityProvider for SessionIdentities {
         new_identity(&Identity::generate(&mut rand::rngs::OsRng))
     }
 
-    fn from_phrase(&self, phrase: &str) -> Result<NewIdentity, IdentityError> {
+    fn restore(&self, phrase: &str) -> Result<NewIdentity, IdentityError> {
         let identity = Identity::from_phrase(phrase)
             .map_err(|e| IdentityError::InvalidPhrase(e.to_string()))?;
         new_identity(&identity)
@@ -90,7 +90,7 @@ mod tests {
 
     #[test]
     fn phrase_round_trip_matches_the_notes() {
-        let identity = SessionIdentities.from_phrase(PHRASE).unwrap();
+        let identity = SessionIdentities.restore(PHRASE).unwrap();
         assert_eq!(identity.session_id.as_str(), SESSION_ID);
         assert_eq!(
             hex::encode(&*identity.seed),
@@ -108,7 +108,7 @@ mod tests {
     #[test]
     fn fresh_identities_export_the_phrase_they_were_made_with() {
         let fresh = SessionIdentities.generate().unwrap();
-        let again = SessionIdentities.from_phrase(&fresh.phrase).unwrap();
+        let again = SessionIdentities.restore(&fresh.phrase).unwrap();
         assert_eq!(again.session_id, fresh.session_id);
         assert_eq!(fresh.phrase.split(' ').count(), 13);
     }
@@ -116,7 +116,7 @@ mod tests {
     #[test]
     fn bad_phrases_and_seeds_are_errors() {
         assert!(matches!(
-            SessionIdentities.from_phrase("one two three"),
+            SessionIdentities.restore("one two three"),
             Err(IdentityError::InvalidPhrase(_))
         ));
         assert_eq!(

@@ -84,11 +84,11 @@ fn main() -> ExitCode {
 
 fn run(command: Command) -> anyhow::Result<()> {
     let output = match command {
+        Command::Serve(args) => return serve::main(args),
         Command::Devnet(args) => {
             let runtime = tokio::runtime::Runtime::new()?;
             return runtime.block_on(session_gateway::devnet::cli::run(args));
         }
-        Command::Serve(args) => return serve::main(args),
         Command::Id(IdCommand::New) => offline::id_new()?,
         Command::Id(IdCommand::FromPhrase { phrase }) => offline::id_from_phrase(&phrase)?,
         Command::Message(MessageCommand::Encrypt { phrase, to, text }) => {

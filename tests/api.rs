@@ -1,6 +1,8 @@
 //! The REST API against a real gateway on port 0: accounts, phrases, scopes, error shapes,
 //! messages and idempotency, operations endpoints.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a failed setup step should fail loudly
+
 mod common;
 
 use common::{spawn, ADMIN_KEY};

@@ -13,7 +13,14 @@ use session_gateway::devnet::{onion, wire};
 
 fn network() -> Arc<Network> {
     let nodes = (0..4)
-        .map(|i| Arc::new(Node::new(i, 1000 + i as u16, (i as u64 / 2) * 1000)))
+        .map(|i| {
+            Arc::new(Node::new(
+                i,
+                1000 + i as u16,
+                (i as u64 / 2) * 1000,
+                Default::default(),
+            ))
+        })
         .collect();
     Arc::new(Network {
         nodes,

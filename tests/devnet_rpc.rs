@@ -599,3 +599,41 @@ async fn malformed_rpc_input() {
     );
     devnet.shutdown().await;
 }
+
+/// §1 / §4.7: direct client RPCs are rate limited per client IP (429 with SS's text); onion
+/// requests through the same node are not. A tiny bucket that never refills makes it exact.
+#[tokio::test]
+async fn direct_rpcs_are_rate_limited_per_client() {
+    use session_gateway::devnet::rate_limit::RateLimit;
+    let devnet = session_gateway::devnet::Devnet::start(session_gateway::devnet::DevnetConfig {
+        rate_limit: RateLimit {
+            bucket_size: 3,
+            tokens_per_second: 0.0,
+        },
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let http = http();
+    let nodes = seed_nodes(&http, devnet.seed_url()).await;
+    let info = json!({"method": "info", "params": {}});
+    for _ in 0..3 {
+        assert_eq!(rpc(&http, &nodes[0], info.clone()).await.0, 200);
+    }
+    let (status, body) = rpc(&http, &nodes[0], info.clone()).await;
+    assert_eq!(
+        (status, body.as_str()),
+        (429, "Too many requests, try again later")
+    );
+    // Another node keeps its own buckets.
+    assert_eq!(rpc(&http, &nodes[1], info.clone()).await.0, 200);
+    // Onion requests entering through the limited node still pass (the limiter is for
+    // direct storage RPCs only).
+    let path = [nodes[0].clone(), nodes[2].clone(), nodes[3].clone()];
+    let (wire, key) = onion_to_snode(&path, &nodes[4], &info, Enc::Gcm);
+    let (status, body) = send_onion(&http, &nodes[0], wire).await;
+    assert_eq!(status, 200);
+    let (code, _) = open_snode_reply(&key, &body).unwrap();
+    assert_eq!(code, 200);
+    devnet.shutdown().await;
+}

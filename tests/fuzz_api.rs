@@ -1,6 +1,8 @@
 //! Fuzzed requests never get a 5xx: random methods, paths, headers and bodies (junk bytes,
 //! random JSON, near-valid objects with wrong types or extra fields) against every route.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a failed setup step should fail loudly
+
 mod common;
 
 use proptest::prelude::*;

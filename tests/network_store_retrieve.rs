@@ -2,6 +2,8 @@
 //! forms), store then retrieve through onion paths with both ciphers, cursors, signed
 //! namespaces, delete, `info`, and the file server over v4.
 
+#![allow(clippy::unwrap_used)] // tests may unwrap, helpers included
+
 mod netsupport;
 
 use netsupport::*;
@@ -153,5 +155,64 @@ async fn files_round_trip_through_v4() {
         .is_err());
     let missing = format!("{}/file/doesnotexist", dn.file_server_url());
     assert!(net.download_file(&missing).await.is_err());
+    dn.shutdown().await;
+}
+
+/// §2.3: with a large pool, a refresh asks 3 pool nodes for `get_service_nodes` through the
+/// onion and keeps the intersection, instead of asking the seed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pool_refreshes_from_three_nodes_through_the_onion() {
+    let dn = devnet(30, 5).await;
+    let mut config = config(&dn, OnionCipher::AesGcm);
+    config.refresh_from_snodes = true;
+    config.pool_max_age_ms = 0; // every call refreshes
+    let net = SessionNetwork::new(config).unwrap();
+    net.bootstrap().await.unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(2)); // the pool must age past 0 ms
+    net.info().await.unwrap();
+    assert_eq!(net.stats().pool_size, 30);
+    let asked: usize = dn
+        .nodes()
+        .iter()
+        .flat_map(|n| dn.routes(n.index))
+        .filter(|e| e.method == "oxend_request")
+        .inspect(|e| {
+            assert!(matches!(
+                e.arrival,
+                session_gateway::devnet::Arrival::Onion { relay: Some(_), .. }
+            ))
+        })
+        .count();
+    assert!(asked >= 3, "{asked} oxend_request calls");
+    dn.shutdown().await;
+}
+
+/// Prints round-trip figures on the devnet (not a pass/fail benchmark).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn measure_round_trips() {
+    let dn = devnet(12, 4).await;
+    let net = network(&dn, OnionCipher::AesGcm);
+    let t0 = std::time::Instant::now();
+    net.bootstrap().await.unwrap();
+    let bootstrap = t0.elapsed();
+    let me = identity();
+    let acct = account(&me);
+    let signer = Signer::Account(me.signing_key());
+    let n = 30;
+    let t1 = std::time::Instant::now();
+    for i in 0..n {
+        net.store(&acct, Namespace(0), format!("{i}").as_bytes(), 60_000, None)
+            .await
+            .unwrap();
+    }
+    let store = t1.elapsed() / n;
+    let t2 = std::time::Instant::now();
+    for _ in 0..n {
+        net.retrieve(&acct, &signer, &[(Namespace(0), None)])
+            .await
+            .unwrap();
+    }
+    let retrieve = t2.elapsed() / n;
+    eprintln!("devnet figures: bootstrap {bootstrap:?}, store {store:?}/op, retrieve (2 members, 30 msgs) {retrieve:?}/op");
     dn.shutdown().await;
 }

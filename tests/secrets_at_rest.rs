@@ -1,6 +1,8 @@
 //! Secrets at rest: the database never holds a phrase, seed or webhook secret in the clear, and
 //! the gateway refuses to start without the master key or with another one.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a failed setup step should fail loudly
+
 mod common;
 
 use common::{master_key, spawn, start_in, test_settings};

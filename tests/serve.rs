@@ -1,6 +1,8 @@
 //! `session-gateway serve` as a process: prints the ready line, serves the API with real
 //! Session identities, and refuses to start without its keys.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a failed setup step should fail loudly
+
 use std::io::{BufRead as _, BufReader};
 use std::process::{Command, Stdio};
 
@@ -79,4 +81,69 @@ fn serve_refuses_to_start_without_a_master_key() {
     assert!(output.stdout.is_empty(), "no ready line");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("security.master_key"), "{stderr}");
+}
+
+fn devnet_gateway(dir: &std::path::Path) -> (std::process::Child, Value) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_session-gateway"))
+        .args(["serve", "--devnet", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir)
+        .env_remove("SESSION_GATEWAY__API__ADMIN_KEY")
+        .env_remove("SESSION_GATEWAY__SECURITY__MASTER_KEY")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    (child, serde_json::from_str(&line).unwrap())
+}
+
+#[tokio::test]
+async fn serve_devnet_needs_no_keys_and_keeps_the_ones_it_made() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, ready) = devnet_gateway(dir.path());
+    let seed = ready["devnet_seed"].as_str().unwrap();
+    assert!(seed.starts_with("http://127.0.0.1:"), "{seed}");
+    let admin = std::fs::read_to_string(dir.path().join("admin_key")).unwrap();
+    let admin = admin.trim().to_owned();
+    assert!(dir.path().join("master_key").exists());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(dir.path().join("master_key"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let client = reqwest::Client::new();
+    let api = ready["api"].as_str().unwrap().to_owned();
+    let created = client
+        .post(format!("{api}/v1/accounts"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let id = created.json::<Value>().await.unwrap()["session_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    // Restarted: the same generated keys open the same database.
+    let (mut child, ready) = devnet_gateway(dir.path());
+    let api = ready["api"].as_str().unwrap();
+    let phrase = client
+        .get(format!("{api}/v1/accounts/{id}/phrase"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(phrase.status(), 200);
+    child.kill().unwrap();
+    child.wait().unwrap();
 }

@@ -1,6 +1,8 @@
 //! Test vectors from `tests/vectors/*.json`, each with its provenance. A missing file fails the
 //! build (`include_str!`), never skips.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a failed setup step should fail loudly
+
 use serde::Deserialize;
 use session_gateway::webhooks::signature;
 

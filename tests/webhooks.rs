@@ -3,6 +3,8 @@
 //! rotation, isolation between endpoints, and survival across a restart. Events are inserted
 //! through the store API (the poller does this later).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a failed setup step should fail loudly
+
 mod common;
 
 use std::collections::{HashMap, HashSet};
@@ -215,6 +217,17 @@ async fn dead_letters_are_kept_and_replayed() {
     assert_eq!(replay.body["requeued"], 3);
     let received = receiver.wait_for(3, 10).await;
     check_signed_and_ordered(&received, &secret);
+    eventually(10, "3 delivered", || async {
+        let log = gw
+            .admin(
+                "GET",
+                &format!("/v1/webhooks/{hook}/deliveries?status=delivered"),
+                None,
+            )
+            .await;
+        (log.body["deliveries"].as_array().unwrap().len() == 3).then_some(())
+    })
+    .await;
 
     // Replay from an event id re-sends delivered events with the same ids.
     let first = received.iter().map(|r| cursor(&r.id)).min().unwrap();
@@ -311,4 +324,54 @@ async fn undelivered_events_survive_a_restart() {
     let received = receiver.wait_for(6, 20).await;
     check_signed_and_ordered(&received, &secret);
     restarted.stop().await;
+}
+
+#[tokio::test]
+async fn a_flaky_receiver_gets_200_events_once_each_in_order() {
+    let gw = spawn().await;
+    let receiver = Receiver::start(Mode::Flaky).await;
+    let (hook, secret) = create_hook(&gw, json!({"url": receiver.url})).await;
+    burst(gw.store(), 200).await;
+    let received = receiver.wait_for(200, 60).await;
+    check_signed_and_ordered(&received, &secret);
+    // The receiver has answered; the gateway records the last outcomes just after.
+    eventually(10, "200 delivered", || async {
+        let log = gw
+            .admin(
+                "GET",
+                &format!("/v1/webhooks/{hook}/deliveries?status=delivered&limit=500"),
+                None,
+            )
+            .await;
+        (log.body["deliveries"].as_array().unwrap().len() == 200).then_some(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn stopping_answers_parked_long_polls() {
+    let mut gw = spawn().await;
+    let before = gw.store().event_subscribers();
+    let client = gw.client.clone();
+    let url = format!("{}/v1/events?wait=60", gw.base);
+    let poll = tokio::spawn(async move {
+        client
+            .get(url)
+            .bearer_auth(common::ADMIN_KEY)
+            .send()
+            .await
+            .unwrap()
+            .status()
+    });
+    eventually(10, "the long-poll to park", || async {
+        (gw.store().event_subscribers() > before).then_some(())
+    })
+    .await;
+    let started = tokio::time::Instant::now();
+    gw.stop().await;
+    assert_eq!(poll.await.unwrap(), 200);
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "stop did not wait out the poll"
+    );
 }

@@ -61,6 +61,7 @@ CREATE TABLE webhook_deliveries (
     PRIMARY KEY (webhook_id, event_cursor)
 );
 CREATE INDEX webhook_deliveries_pending ON webhook_deliveries (webhook_id, status, event_cursor);
+CREATE INDEX webhook_deliveries_heads ON webhook_deliveries (webhook_id, order_key, status, event_cursor);
 
 CREATE TABLE conversations (
     account          TEXT NOT NULL REFERENCES accounts (session_id) ON DELETE CASCADE,

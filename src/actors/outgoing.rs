@@ -85,10 +85,9 @@ pub fn build_payload(
     let mut rng = StdRng::from_seed(seed.finalize().into());
     let pro_sig = ProSig::decoy(&mut rng);
     OutgoingContent::new(content, timestamp_ms)
-        .seal(
-            |padded| dm::encrypt_for_recipient_deterministic(&sender.identity, to.x25519(), padded),
-            &pro_sig,
-        )
+        .seal(&pro_sig, |padded| {
+            dm::encrypt_for_recipient_deterministic(&sender.identity, to.x25519(), padded)
+        })
         .map_err(ActorError::from)
 }
 

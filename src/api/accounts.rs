@@ -130,10 +130,7 @@ async fn create_account(
     check_display_name(body.display_name.as_deref())?;
     let (identity, fresh) = match &body.phrase {
         Some(phrase) => (
-            state
-                .identities
-                .from_phrase(phrase)
-                .map_err(identity_error)?,
+            state.identities.restore(phrase).map_err(identity_error)?,
             false,
         ),
         None => (state.identities.generate().map_err(identity_error)?, true),

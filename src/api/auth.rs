@@ -229,6 +229,13 @@ mod tests {
         assert!(p.require_admin().is_err());
     }
 
+    proptest::proptest! {
+        #[test]
+        fn junk_scopes_never_panic(text in "\\PC{0,90}") {
+            let _ = Scope::parse(&text);
+        }
+    }
+
     #[test]
     fn generated_keys_have_the_documented_shape() {
         let (id, key) = generate_key();

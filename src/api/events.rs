@@ -80,16 +80,21 @@ async fn list_events(
     // Subscribe before the first read so an event committed in between still wakes us.
     let mut commits = state.store.subscribe_events();
     commits.borrow_and_update();
+    let mut shutdown = state.shutdown.clone();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(wait);
     let events = loop {
         let events = state.store.events_after(after, account, limit).await?;
-        if !events.is_empty() {
+        if !events.is_empty() || *shutdown.borrow_and_update() {
             break events;
         }
-        match tokio::time::timeout_at(deadline, commits.changed()).await {
-            Ok(Ok(())) => continue,
-            // Timed out, or the store is shutting down: answer with what we have (nothing).
-            Ok(Err(_)) | Err(_) => break events,
+        tokio::select! {
+            woken = tokio::time::timeout_at(deadline, commits.changed()) => match woken {
+                Ok(Ok(())) => continue,
+                // Timed out, or the store is gone: answer with what we have (nothing).
+                Ok(Err(_)) | Err(_) => break events,
+            },
+            // The gateway is stopping: answer now rather than hold shutdown up.
+            _ = shutdown.changed() => break events,
         }
     };
     let next = events.last().map_or(after, |e| e.cursor);

@@ -48,6 +48,8 @@ pub struct ApiState {
     pub webhooks: WebhookHandle,
     /// Tells the actors about account changes and queued messages (a no-op without actors).
     pub actors: ActorsHandle,
+    /// Becomes `true` when the gateway stops, so parked long-polls answer at once.
+    pub shutdown: tokio::sync::watch::Receiver<bool>,
 }
 
 #[derive(utoipa::OpenApi)]

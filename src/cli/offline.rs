@@ -67,10 +67,9 @@ pub fn message_encrypt(phrase: &str, to: &str, text: &str) -> anyhow::Result<Val
     };
     let mut rng = rand::rngs::OsRng;
     let pro_sig = ProSig::decoy(&mut rng);
-    let payload = OutgoingContent::new(content, timestamp_ms).seal(
-        |padded| dm::encrypt_for_recipient(&sender, recipient.x25519(), padded, &mut rng),
-        &pro_sig,
-    )?;
+    let payload = OutgoingContent::new(content, timestamp_ms).seal(&pro_sig, |padded| {
+        dm::encrypt_for_recipient(&sender, recipient.x25519(), padded, &mut rng)
+    })?;
     Ok(json!({
         "data": base64::engine::general_purpose::STANDARD.encode(payload),
         "timestamp": timestamp_ms,

@@ -1,25 +1,29 @@
-//! `session-gateway serve`: loads settings, starts the gateway (API, webhooks and, unless
-//! `network.enabled = false`, the actors on the Session network), prints one JSON line to stdout
+//! `session-gateway serve`: loads settings, starts the gateway (with the actors on the Session
+//! network unless `network.enabled = false`), prints one JSON line to stdout
 //! when ready (`{"api":"http://ADDR","devnet_seed":null}`), then logs to stderr until Ctrl-C or
 //! SIGTERM.
 //!
-//! `serve --devnet` first starts an in-process devnet and points the network client at its
-//! seed and file server; missing admin and master keys are generated into the data directory
-//! (files `admin_key` and `master_key`, mode 0600) and the admin key's path is printed in the
-//! ready line: `{"api":…,"devnet_seed":URL,"admin_key_file":PATH}`.
+//! `serve --devnet` first starts an in-process devnet, points `network.seeds` at it and reports
+//! its seed URL in the ready line. It needs no keys: a missing `api.admin_key` or
+//! `security.master_key` is generated once into the data directory (`admin_key`, `master_key`,
+//! mode 0600), reused on the next start, and where it is is logged (and, for the admin key,
+//! printed as `admin_key_file` in the ready line). Without `--devnet` missing
+//! keys are an error: a production gateway never invents its own master key.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use base64::Engine as _;
 use rand::RngCore as _;
+use zeroize::Zeroizing;
 
 use crate::app::{Gateway, GatewayOptions};
 use crate::config::{SecretString, Settings};
-use crate::devnet::{Devnet, DevnetConfig};
+use crate::devnet::config::DevnetConfig;
+use crate::devnet::Devnet;
 use crate::identities::{IdentityProvider, SessionIdentities};
 use crate::network::{NetworkConfig, SessionNetwork};
+use crate::store::MasterKey;
 
 /// `serve` options.
 #[derive(Debug, Clone, clap::Args)]
@@ -33,7 +37,7 @@ pub struct ServeArgs {
     /// Directory for the SQLite database and generated files.
     #[arg(long, value_name = "DIR", default_value = "data")]
     pub data_dir: PathBuf,
-    /// Start an in-process devnet on 127.0.0.1 and use it as the Session network.
+    /// Start an in-process devnet and use it as the network (keys are generated if missing).
     #[arg(long)]
     pub devnet: bool,
 }
@@ -54,6 +58,7 @@ fn init_logging() {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     let result = if std::env::var("SESSION_GATEWAY_LOG_FORMAT").is_ok_and(|f| f == "json") {
         builder.json().try_init()
@@ -67,25 +72,29 @@ fn init_logging() {
 /// Runs the gateway until interrupted.
 pub async fn run(args: ServeArgs, identities: Arc<dyn IdentityProvider>) -> anyhow::Result<()> {
     let mut settings = Settings::load(args.config.as_deref())?;
-    let mut ready = serde_json::json!({ "devnet_seed": null });
+    let mut admin_key_file = None;
     let devnet = if args.devnet {
         let devnet = Devnet::start(DevnetConfig::default()).await?;
+        settings.network.seeds = vec![devnet.seed_url().to_owned()];
         std::fs::create_dir_all(&args.data_dir)?;
         if settings.api.admin_key.is_none() {
-            let (key, path) = key_file(&args.data_dir, "admin_key")?;
-            settings.api.admin_key = Some(SecretString::new(key));
-            ready["admin_key_file"] = path.display().to_string().into();
+            let (key, path) = key_file(&args.data_dir, "admin_key", generate_admin_key)?;
+            tracing::info!(path = %path.display(), "devnet: api.admin_key read from the data directory");
+            settings.api.admin_key = Some(SecretString::new(key.to_string()));
+            admin_key_file = Some(path.display().to_string());
         }
         if settings.security.master_key.is_none() {
-            let (key, _) = key_file(&args.data_dir, "master_key")?;
-            settings.security.master_key = Some(SecretString::new(key));
+            let generate = || MasterKey::generate().to_base64();
+            let (key, path) = key_file(&args.data_dir, "master_key", generate)?;
+            tracing::info!(path = %path.display(), "devnet: security.master_key read from the data directory");
+            settings.security.master_key = Some(SecretString::new(key.to_string()));
         }
-        ready["devnet_seed"] = devnet.seed_url().into();
         Some(devnet)
     } else {
         None
     };
     let network = match &devnet {
+        // The devnet's file server too, not only its seed.
         Some(d) => Some(NetworkConfig::for_network(
             d.seed_url(),
             d.file_server_url(),
@@ -115,7 +124,11 @@ pub async fn run(args: ServeArgs, identities: Arc<dyn IdentityProvider>) -> anyh
             Gateway::start(options).await?
         }
     };
-    ready["api"] = gateway.base_url().into();
+    let seed = devnet.as_ref().map(|d| d.seed_url().to_owned());
+    let mut ready = serde_json::json!({ "api": gateway.base_url(), "devnet_seed": seed });
+    if let Some(path) = admin_key_file {
+        ready["admin_key_file"] = path.into();
+    }
     let mut stdout = std::io::stdout().lock();
     writeln!(stdout, "{ready}")?;
     stdout.flush()?;
@@ -130,21 +143,32 @@ pub async fn run(args: ServeArgs, identities: Arc<dyn IdentityProvider>) -> anyh
     Ok(())
 }
 
-/// Reads `dir/name`, or writes a fresh random key there (base64 of 32 bytes, owner-only).
-fn key_file(dir: &Path, name: &str) -> anyhow::Result<(String, PathBuf)> {
-    let path = dir.join(name);
-    if let Ok(existing) = std::fs::read_to_string(&path) {
-        return Ok((existing.trim().to_owned(), path));
-    }
+fn generate_admin_key() -> Zeroizing<String> {
     let mut bytes = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
-    let key = base64::engine::general_purpose::STANDARD.encode(bytes);
+    Zeroizing::new(hex::encode(bytes))
+}
+
+/// Reads `DIR/name`, or creates it (mode 0600) with `generate()`. Returns the key and the path.
+fn key_file(
+    dir: &Path,
+    name: &str,
+    generate: impl FnOnce() -> Zeroizing<String>,
+) -> std::io::Result<(Zeroizing<String>, PathBuf)> {
+    let path = dir.join(name);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => return Ok((Zeroizing::new(text.trim().to_owned()), path)),
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+        Err(_) => {}
+    }
+    let key = generate();
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     let mut file = options.open(&path)?;
-    file.write_all(key.as_bytes())?;
+    writeln!(file, "{}", key.as_str())?;
+    file.sync_all()?;
     Ok((key, path))
 }
 

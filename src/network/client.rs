@@ -229,7 +229,33 @@ impl Inner {
         async move {
             let targets = lock(&this.pool).random(&mut OsRng, &[], 3);
             let request = StorageRequest::get_service_nodes();
-            let answers = join_all(targets.iter().map(|t| this.send(t, &request))).await;
+            let paths: Vec<Option<Path>> = {
+                let set = lock(&this.paths);
+                targets
+                    .iter()
+                    .map(|t| set.choose(&mut OsRng, Some(&t.ed25519)))
+                    .collect()
+            };
+            if targets.len() < 3 {
+                return Err(NetworkError::NotEnoughNodes {
+                    need: 3,
+                    have: targets.len(),
+                });
+            }
+            let answers = join_all(targets.iter().zip(paths).map(|(t, p)| {
+                let this = &this;
+                let request = &request;
+                async move {
+                    match p {
+                        Some(p) => this.send_via(&p, t, request).await,
+                        None => Err(SendError::Unreachable {
+                            node: t.ed25519,
+                            reason: "no path avoids this node".into(),
+                        }),
+                    }
+                }
+            }))
+            .await;
             let mut lists = Vec::new();
             for answer in answers {
                 let answer = answer.map_err(|e| NetworkError::Seeds(e.to_string()))?;
@@ -284,8 +310,9 @@ impl Inner {
             pool.strike(ed);
         }
         let mut paths = lock(&self.paths);
+        let reserved: Vec<SnodeEd25519> = guards.iter().map(|g| g.ed25519).collect();
         for guard in guards {
-            if !paths.add_with_guard(guard, &pool, &mut OsRng) {
+            if !paths.add_with_guard(guard, &reserved, &pool, &mut OsRng) {
                 tracing::warn!(pool = pool.len(), "pool too small for another path");
             }
         }
@@ -317,10 +344,20 @@ impl Inner {
         let path =
             self.path_avoiding(Some(&dest.ed25519))
                 .await
-                .map_err(|e| SendError::Unreachable {
-                    node: dest.ed25519,
+                .map_err(|e| SendError::NoPath {
                     reason: e.to_string(),
                 })?;
+        self.send_via(&path, dest, request).await
+    }
+
+    /// [`Self::send`] over a given path, without touching the pool (a pool refresh uses it:
+    /// going through `send` would wait on the refresh itself).
+    async fn send_via(
+        &self,
+        path: &Path,
+        dest: &ServiceNode,
+        request: &StorageRequest,
+    ) -> Result<SnodeAnswer, SendError> {
         let result = self
             .transport
             .snode(&path.nodes, dest, request, self.enc)
@@ -331,7 +368,7 @@ impl Inner {
                     self.clock.observe(t, local_now_ms());
                 }
             }
-            Err(e) => self.account_failure(&path, Some(&dest.ed25519), e),
+            Err(e) => self.account_failure(path, Some(&dest.ed25519), e),
         }
         result
     }
@@ -344,8 +381,7 @@ impl Inner {
         let path = self
             .path_avoiding(None)
             .await
-            .map_err(|e| SendError::Unreachable {
-                node: SnodeEd25519::from_bytes([0; 32]),
+            .map_err(|e| SendError::NoPath {
                 reason: e.to_string(),
             })?;
         let result = self
@@ -361,7 +397,12 @@ impl Inner {
     /// SD/libsession failure accounting (§7.1, §7.2).
     fn account_failure(&self, path: &Path, dest: Option<&SnodeEd25519>, error: &SendError) {
         match error {
-            SendError::NextNodeNotFound { missing, .. } => self.drop_node(missing),
+            SendError::NextNodeNotFound { missing, .. } => {
+                self.drop_node(missing);
+                // Also a path failure: a lying relay that names honest nodes would otherwise
+                // empty the pool one node per request; this way it goes after three.
+                self.path_failed(path);
+            }
             SendError::Timeout { .. } | SendError::Unreachable { .. } | SendError::Path { .. } => {
                 if let SendError::Path {
                     status: 503 | 504,
@@ -382,11 +423,7 @@ impl Inner {
                 for relay in path.nodes.iter().skip(1) {
                     self.strike(&relay.ed25519);
                 }
-                let verdict = lock(&self.paths).path_failed(path.id);
-                if let PathVerdict::Dropped { guard } = verdict {
-                    tracing::info!(%guard, "path dropped after repeated failures");
-                    self.drop_node(&guard);
-                }
+                self.path_failed(path);
             }
             SendError::BadReply { .. } | SendError::InvalidBody { .. } => {
                 if let Some(d) = dest {
@@ -399,6 +436,15 @@ impl Inner {
                 }
             }
             _ => {}
+        }
+    }
+
+    /// Counts a path failure; at the threshold the path goes, and its guard with it.
+    fn path_failed(&self, path: &Path) {
+        let verdict = lock(&self.paths).path_failed(path.id);
+        if let PathVerdict::Dropped { guard } = verdict {
+            tracing::info!(%guard, "path dropped after repeated failures");
+            self.drop_node(&guard);
         }
     }
 
@@ -525,5 +571,71 @@ mod tests {
         );
         assert_eq!(named_node("Snode not ready"), None);
         assert_eq!(named_node("Snode not ready: zz"), None);
+    }
+}
+
+#[cfg(test)]
+mod misdirect_tests {
+    use super::*;
+    use crate::network::config::NetworkConfig;
+    use crate::protocol::storage::response::SnodeInfo;
+    use crate::protocol::swarm::SwarmId;
+    use serde_json::json;
+
+    fn node(i: u8, swarm: u64) -> ServiceNode {
+        ServiceNode::from_json(&json!({"ip": format!("10.0.0.{i}"), "port_https": 1,
+            "pubkey_ed25519": hex::encode([i; 32]), "pubkey_x25519": hex::encode([i; 32]),
+            "swarm_id": swarm}))
+        .unwrap()
+    }
+
+    fn info(nodes: &[ServiceNode], swarm: u64) -> SwarmInfo {
+        SwarmInfo {
+            snodes: nodes
+                .iter()
+                .map(|n| SnodeInfo {
+                    address: String::new(),
+                    pubkey_legacy: String::new(),
+                    pubkey_x25519: hex::encode(n.x25519.as_bytes()),
+                    pubkey_ed25519: n.ed25519.to_hex(),
+                    port: "1".into(),
+                    port_https: 1,
+                    port_omq: 0,
+                    port_quic: 0,
+                    ip: n.ip.to_string(),
+                })
+                .collect(),
+            swarm: SwarmId(swarm),
+            t: None,
+            hf: None,
+        }
+    }
+
+    /// A 421 naming the swarm the pool predicts is adopted; one naming another swarm is a lie:
+    /// the node is struck and leaves the cached swarm.
+    #[test]
+    fn misdirected_answers_are_checked_against_the_pool() {
+        let net = SessionNetwork::new(NetworkConfig::default()).unwrap();
+        let inner = &net.inner;
+        let (a, b) = ([node(1, 100), node(2, 100)], [node(3, 200), node(4, 200)]);
+        lock(&inner.pool).replace(a.iter().chain(&b).cloned().collect(), local_now_ms());
+        // 05 + zeros…0064: swarm space 100, so swarm 100 is right.
+        let acct = AccountId::from_hex(&format!("05{}{:016x}", "0".repeat(48), 100)).unwrap();
+        lock(&inner.swarms).set(acct, b.to_vec(), local_now_ms());
+
+        inner.misdirected(&acct, &b[0].ed25519, Some(&info(&a, 100)));
+        let members = lock(&inner.swarms).get(&acct, local_now_ms()).unwrap();
+        assert_eq!(
+            members.iter().map(|n| n.ed25519).collect::<Vec<_>>(),
+            vec![a[0].ed25519, a[1].ed25519]
+        );
+
+        inner.misdirected(&acct, &a[0].ed25519, Some(&info(&b, 200)));
+        let members = lock(&inner.swarms).get(&acct, local_now_ms()).unwrap();
+        assert_eq!(members.len(), 1);
+        assert_eq!(lock(&inner.pool).failures(&a[0].ed25519), 1);
+
+        inner.misdirected(&acct, &a[1].ed25519, None);
+        assert!(lock(&inner.swarms).get(&acct, local_now_ms()).is_none());
     }
 }

@@ -90,6 +90,12 @@ pub enum SendError {
         /// Which answer.
         what: &'static str,
     },
+    /// No usable onion path (pool too small, no guard answered).
+    #[error("no onion path: {reason}")]
+    NoPath {
+        /// Why paths could not be had.
+        reason: String,
+    },
     /// The onion request could not be built (bad node keys).
     #[error("cannot build onion request: {0}")]
     Build(#[from] BuildError),

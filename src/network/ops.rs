@@ -340,11 +340,21 @@ impl SessionNetwork {
         let mut clock_retried = false;
         let max = inner.config.max_attempts.max(1);
         let mut last = None;
+        // Aim for two members' answers (a member that missed a store answers "nothing"
+        // successfully); a failed member is replaced by an untried one in the next round.
+        let mut answers = Vec::new();
         for _ in 0..max {
             let members = inner.swarm_for(account).await?;
-            let picked = pick_members(&mut OsRng, &members, &tried, RETRIEVE_MEMBERS);
+            let want = RETRIEVE_MEMBERS.saturating_sub(answers.len());
+            let mut picked = pick_members(&mut OsRng, &members, &tried, want);
+            if !answers.is_empty() {
+                picked.retain(|n| !tried.contains(&n.ed25519));
+            }
             if picked.is_empty() {
-                return Err(NetworkError::NoSwarm("swarm is empty".into()));
+                if answers.is_empty() {
+                    return Err(NetworkError::NoSwarm("swarm is empty".into()));
+                }
+                break;
             }
             tried.extend(picked.iter().map(|n| n.ed25519));
             let request = build(inner.clock.now_ms())?;
@@ -358,7 +368,6 @@ impl SessionNetwork {
                 }
             }))
             .await;
-            let mut answers = Vec::new();
             let mut fatal = None;
             for (node, result) in picked.iter().zip(results) {
                 match result {
@@ -375,14 +384,17 @@ impl SessionNetwork {
                     }
                 }
             }
-            if !answers.is_empty() {
-                return Ok(merge(account, cursors, answers));
+            if answers.len() >= RETRIEVE_MEMBERS {
+                break;
             }
-            if let Some(f) = fatal {
+            if let Some(f) = fatal.filter(|_| answers.is_empty()) {
                 return Err(f);
             }
         }
-        Err(exhausted(max, last))
+        if answers.is_empty() {
+            return Err(exhausted(max, last));
+        }
+        Ok(merge(account, cursors, answers))
     }
 
     /// Deletes `hashes` from the account's swarm (signed `delete`).
@@ -448,5 +460,126 @@ impl SessionNetwork {
             }
         }
         Err(exhausted(max, last))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ed25519_dalek::{Signer as _, SigningKey};
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    fn node() -> ServiceNode {
+        ServiceNode::from_json(&json!({"ip":"1.2.3.4","port":"1",
+            "pubkey_ed25519":"ab".repeat(32),"pubkey_x25519":"cd".repeat(32)}))
+        .unwrap()
+    }
+
+    fn account() -> AccountId {
+        AccountId::from_hex(&format!("05{}", "ee".repeat(32))).unwrap()
+    }
+
+    fn answer(body: Value) -> SnodeAnswer {
+        SnodeAnswer { status: 200, body }
+    }
+
+    #[test]
+    fn stores_count_only_verified_entries() {
+        let acct = account();
+        let hash = message_hash(&acct, Namespace(0), b"x");
+        let good = SigningKey::from_bytes(&[1; 32]);
+        let liar = SigningKey::from_bytes(&[2; 32]);
+        let sig = |k: &SigningKey| {
+            crate::protocol::storage::response::encode_signature(
+                &k.sign(&store_response_message(&hash)),
+            )
+        };
+        let body = json!({"swarm": {
+            hex::encode(good.verifying_key().as_bytes()): {"hash": hash, "signature": sig(&good), "expiry": 5},
+            hex::encode(liar.verifying_key().as_bytes()): {"hash": hash, "signature": sig(&good), "expiry": 6},
+            "zz": {"hash": hash, "signature": sig(&good), "expiry": 7},
+            "cc".repeat(32): {"failed": true, "timeout": true}
+        }});
+        let (confirmed, unconfirmed, expiry) = accept_store(&node(), answer(body), &hash).unwrap();
+        assert_eq!(
+            confirmed,
+            vec![SnodeEd25519::from_bytes(good.verifying_key().to_bytes())]
+        );
+        assert_eq!((unconfirmed, expiry), (3, 5));
+        let none = json!({"swarm": {"cc".repeat(32): {"failed": true}}});
+        assert!(accept_store(&node(), answer(none), &hash).is_err());
+    }
+
+    #[test]
+    fn failing_subrequests_are_classified() {
+        let swarm = json!({"snodes": [], "swarm": "64"});
+        let body = json!({"results": [{"code": 421, "body": swarm}]});
+        assert!(matches!(
+            accept_retrieve(&node(), answer(body), 1),
+            Err(SendError::Misdirected { swarm: Some(_), .. })
+        ));
+        let body = json!({"results": [{"code": 406, "body": "clock"}]});
+        assert!(matches!(
+            accept_retrieve(&node(), answer(body), 1),
+            Err(SendError::ClockOutOfSync { .. })
+        ));
+        let body = json!({"results": [{"code": 200, "body": {"messages": [], "more": false}}]});
+        assert!(
+            accept_retrieve(&node(), answer(body.clone()), 2).is_err(),
+            "result count must match"
+        );
+        assert_eq!(accept_retrieve(&node(), answer(body), 1).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn merge_prefers_intact_copies_and_orders_by_time() {
+        use base64::Engine as _;
+        let acct = account();
+        let b64 = |d: &[u8]| base64::engine::general_purpose::STANDARD.encode(d);
+        let msg = |data: &[u8], served: &[u8], ts: u64| RetrievedMessage {
+            hash: message_hash(&acct, Namespace(0), data),
+            timestamp: ts,
+            expiration: ts + 1,
+            data: b64(served),
+        };
+        let resp = |messages, more| RetrieveResponse {
+            messages,
+            more,
+            t: None,
+            hf: None,
+        };
+        let a = vec![resp(vec![msg(b"two", b"tampered", 2)], false)];
+        let b = vec![resp(
+            vec![msg(b"one", b"one", 1), msg(b"two", b"two", 2)],
+            true,
+        )];
+        let merged = merge(&acct, &[(Namespace(0), None)], vec![a, b]);
+        let m = &merged[0];
+        assert!(m.more);
+        assert_eq!(m.messages.len(), 2);
+        assert_eq!(m.messages[0].data, b64(b"one"));
+        assert_eq!(
+            m.messages[1].data,
+            b64(b"two"),
+            "intact copy replaced the tampered one"
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn junk_answers_never_panic(text in ".{0,400}", count in 0usize..4) {
+            if let Ok(body) = serde_json::from_str::<Value>(&text) {
+                let hash = message_hash(&account(), Namespace(0), b"x");
+                let _ = accept_store(&node(), answer(body.clone()), &hash);
+                let _ = accept_retrieve(&node(), answer(body), count);
+            }
+        }
+
+        #[test]
+        fn junk_batches_never_panic(code in any::<u16>(), body in ".{0,100}", n in 0usize..3) {
+            let b = json!({"results": vec![json!({"code": code, "body": body}); n]});
+            let _ = accept_retrieve(&node(), answer(b), n);
+        }
     }
 }

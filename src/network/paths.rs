@@ -92,15 +92,18 @@ impl PathSet {
     }
 
     /// Adds a path built from `guard` and two relays sampled from `pool`, avoiding nodes on
-    /// other paths when the pool allows. Returns false when the pool cannot supply two relays.
+    /// other paths and the `reserved` nodes (guards of paths about to be added) when the pool
+    /// allows. Returns false when the pool cannot supply two relays.
     pub fn add_with_guard<R: Rng>(
         &mut self,
         guard: ServiceNode,
+        reserved: &[SnodeEd25519],
         pool: &NodePool,
         rng: &mut R,
     ) -> bool {
         let mut exclude = self.used_nodes();
         exclude.push(guard.ed25519);
+        exclude.extend_from_slice(reserved);
         let mut relays = pool.sample_hops(rng, &exclude, 2);
         if relays.len() < 2 {
             // Small pool: share relays with other paths rather than fail.
@@ -238,8 +241,16 @@ mod tests {
         let p = pool(10);
         let mut rng = rand::thread_rng();
         let mut set = PathSet::default();
-        assert!(set.add_with_guard(node(1), &p, &mut rng));
-        assert!(set.add_with_guard(node(2), &p, &mut rng));
+        for _ in 0..20 {
+            let mut probe = PathSet::default();
+            let reserved = [node(2).ed25519, node(3).ed25519];
+            assert!(probe.add_with_guard(node(1), &reserved, &p, &mut rng));
+            assert!(probe.used_nodes().iter().all(|n| !reserved.contains(n)));
+        }
+        assert!(set.add_with_guard(node(1), &[], &p, &mut rng));
+        // Guards come from nodes no path uses (as `build_paths` picks them).
+        let second = p.random(&mut rng, &set.used_nodes(), 1).pop().unwrap();
+        assert!(set.add_with_guard(second, &[], &p, &mut rng));
         let used = set.used_nodes();
         let mut dedup = used.clone();
         dedup.sort();
@@ -261,7 +272,7 @@ mod tests {
         let p = pool(6);
         let mut rng = rand::thread_rng();
         let mut set = PathSet::default();
-        set.add_with_guard(node(1), &p, &mut rng);
+        set.add_with_guard(node(1), &[], &p, &mut rng);
         let id = set.paths()[0].id;
         assert_eq!(set.path_failed(id), PathVerdict::Kept);
         assert_eq!(set.path_failed(id), PathVerdict::Kept);
@@ -280,7 +291,7 @@ mod tests {
         let mut p = pool(8);
         let mut rng = rand::thread_rng();
         let mut set = PathSet::default();
-        set.add_with_guard(node(1), &p, &mut rng);
+        set.add_with_guard(node(1), &[], &p, &mut rng);
         let relay = set.paths()[0].nodes[1].ed25519;
         p.drop_node(&relay);
         assert_eq!(set.remove_node(&relay, &p, &mut rng), 0);
@@ -297,6 +308,6 @@ mod tests {
     fn tiny_pools_cannot_build() {
         let p = pool(2);
         let mut set = PathSet::default();
-        assert!(!set.add_with_guard(node(1), &p, &mut rand::thread_rng()));
+        assert!(!set.add_with_guard(node(1), &[], &p, &mut rand::thread_rng()));
     }
 }

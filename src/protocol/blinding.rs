@@ -177,7 +177,7 @@ fn account_scalar(identity: &Identity) -> Zeroizing<Scalar> {
 }
 
 /// `k = reduce(BLAKE2b-512(server_pk))` (§7.1).
-fn blind15_factor(server: &X25519PublicKey) -> Scalar {
+pub(crate) fn blind15_factor(server: &X25519PublicKey) -> Scalar {
     let hash: [u8; 64] = Blake2b512::digest(server.as_bytes()).into();
     Scalar::from_bytes_mod_order_wide(&hash)
 }
@@ -193,7 +193,7 @@ fn blind25_factor(session_id: &SessionId, server: &X25519PublicKey) -> Scalar {
 
 /// Decodes a point the way libsodium's `crypto_scalarmult_ed25519_noclamp` accepts it:
 /// canonical, not of small order, in the prime-order subgroup.
-fn decode_point(bytes: &[u8; 32]) -> Result<EdwardsPoint, BlindingError> {
+pub(crate) fn decode_point(bytes: &[u8; 32]) -> Result<EdwardsPoint, BlindingError> {
     CompressedEdwardsY(*bytes)
         .decompress()
         .filter(|p| p.compress().as_bytes() == bytes && !p.is_small_order() && p.is_torsion_free())
@@ -201,7 +201,7 @@ fn decode_point(bytes: &[u8; 32]) -> Result<EdwardsPoint, BlindingError> {
 }
 
 /// `scalar · point`, refusing an identity result as libsodium does.
-fn mul_point(scalar: &Scalar, point: &[u8; 32]) -> Result<[u8; 32], BlindingError> {
+pub(crate) fn mul_point(scalar: &Scalar, point: &[u8; 32]) -> Result<[u8; 32], BlindingError> {
     let product = scalar * decode_point(point)?;
     if product.is_identity() {
         return Err(BlindingError::InvalidPoint);
@@ -211,7 +211,7 @@ fn mul_point(scalar: &Scalar, point: &[u8; 32]) -> Result<[u8; 32], BlindingErro
 
 /// The Ed25519 key with the positive sign that a Session ID's X25519 key maps to
 /// (libsession `xed25519::pubkey`): `y = (u − 1)/(u + 1)`.
-fn positive_ed25519(x25519: &X25519PublicKey) -> Result<[u8; 32], BlindingError> {
+pub(crate) fn positive_ed25519(x25519: &X25519PublicKey) -> Result<[u8; 32], BlindingError> {
     MontgomeryPoint(*x25519.as_bytes())
         .to_edwards(0)
         .map(|p| p.compress().to_bytes())
@@ -324,14 +324,39 @@ fn sign_with_nonce(pair: &BlindedKeyPair, r: &Scalar, message: &[u8]) -> [u8; 64
     signature
 }
 
+/// Which bytes seed the nonce of a blind15 signature (communities.md §2.3). Both rules give valid
+/// signatures (the nonce is private); they differ only in the bytes produced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Blind15Nonce {
+    /// libsession `blind15_sign`: `H_rh = SHA-512(seed ‖ A)[32..]` (the 64-byte secret key).
+    Libsession,
+    /// Session Desktop, PYSOGS tests and `contrib/auth-example.py`: `H_rh = SHA-512(seed)[32..]`.
+    Desktop,
+}
+
 /// A blind15 signature (§7.2), with libsession's nonce rule
 /// `r = reduce(SHA-512(SHA-512(seed ‖ A)[32..] ‖ kA ‖ msg))`.
 pub fn blind15_sign(identity: &Identity, server: &X25519PublicKey, message: &[u8]) -> [u8; 64] {
+    blind15_sign_with(identity, server, message, Blind15Nonce::Libsession)
+}
+
+/// A blind15 signature with the chosen nonce rule:
+/// `r = reduce(SHA-512(H_rh ‖ kA ‖ msg))`, `H_rh` as [`Blind15Nonce`] says.
+pub fn blind15_sign_with(
+    identity: &Identity,
+    server: &X25519PublicKey,
+    message: &[u8],
+    rule: Blind15Nonce,
+) -> [u8; 64] {
     let pair = blind15_key_pair(identity, server);
     let mut sk64 = Zeroizing::new([0u8; 64]);
     sk64[..32].copy_from_slice(identity.seed().expose_secret());
     sk64[32..].copy_from_slice(identity.ed25519_public().as_bytes());
-    let hrh = Zeroizing::new(Sha512::digest(&sk64[..]));
+    let hashed = match rule {
+        Blind15Nonce::Libsession => &sk64[..],
+        Blind15Nonce::Desktop => &sk64[..32],
+    };
+    let hrh = Zeroizing::new(Sha512::digest(hashed));
     let mut nonce = Sha512::new();
     Digest::update(&mut nonce, &hrh[32..]);
     Digest::update(&mut nonce, pair.id.key().as_bytes());
@@ -454,6 +479,8 @@ impl fmt::Debug for VersionKeyPair {
 }
 
 mod inbox;
+#[cfg(test)]
+pub(crate) use inbox::blinded_dm_secrets;
 pub use inbox::{decrypt_from_blinded_recipient, encrypt_for_blinded_recipient};
 
 #[cfg(test)]

@@ -57,9 +57,15 @@ pub enum EnvelopeError {
     /// The body is not an `Envelope`.
     #[error("request body is not an Envelope")]
     MalformedEnvelope,
-    /// A proto2 `required` Envelope field is absent (`type` = 1, `timestamp` = 5).
-    #[error("Envelope lacks required field {0}")]
-    MissingRequiredField(u32),
+    /// A proto2 `required` field is absent: `Envelope.type` (1) or `.timestamp` (5), or one
+    /// inside the Content (e.g. `Quote.author`); LSU and DESKTOP refuse such messages.
+    #[error("{message} lacks required field {field}")]
+    MissingRequiredField {
+        /// Full proto name of the message lacking it.
+        message: &'static str,
+        /// The field number.
+        field: u32,
+    },
     /// `Envelope.source` is neither empty nor a 66-hex-char Session ID.
     #[error("Envelope source has unexpected length {0}")]
     BadSource(usize),
@@ -145,13 +151,18 @@ impl OutgoingContent {
         self.timestamp_ms
     }
 
-    /// Seals the padded Content with `encrypt` (e.g. a closure over
-    /// `protocol::dm::encrypt_for_recipient(sender, recipient, padded, rng)`) and wraps the
-    /// ciphertext with [`encode_dm_payload`].
+    /// Seals the padded Content with `encrypt` and wraps the ciphertext with
+    /// [`encode_dm_payload`]. With the 1:1 encryption of `protocol::dm`:
+    ///
+    /// ```ignore
+    /// let payload = OutgoingContent::new(content, now_ms).seal(&ProSig::decoy(&mut rng), |m| {
+    ///     dm::encrypt_for_recipient(&sender, &recipient, m, &mut rng)
+    /// })?;
+    /// ```
     pub fn seal<E>(
         self,
-        encrypt: impl FnOnce(&[u8]) -> Result<Vec<u8>, E>,
         pro_sig: &ProSig,
+        encrypt: impl FnOnce(&[u8]) -> Result<Vec<u8>, E>,
     ) -> Result<Vec<u8>, E> {
         let sealed = encrypt(&self.padded)?;
         Ok(encode_dm_payload(&sealed, self.timestamp_ms, pro_sig))
@@ -274,11 +285,8 @@ pub fn decode_dm_payload(bytes: &[u8]) -> Result<ParsedEnvelope, EnvelopeError> 
     let body = request.body.ok_or(EnvelopeError::MissingBody)?;
     let envelope =
         Envelope::decode(body.as_slice()).map_err(|_| EnvelopeError::MalformedEnvelope)?;
-    for required in [1, 5] {
-        if !wire::has_field(&body, required).map_err(|_| EnvelopeError::MalformedEnvelope)? {
-            return Err(EnvelopeError::MissingRequiredField(required));
-        }
-    }
+    wire::check_required(&body, "SessionProtos.Envelope")
+        .map_err(|e| required_error(e, EnvelopeError::MalformedEnvelope))?;
     let source = match envelope.source.as_deref() {
         None | Some("") => None,
         Some(text) => Some(parse_source(text)?),
@@ -303,6 +311,15 @@ pub fn decode_dm_payload(bytes: &[u8]) -> Result<ParsedEnvelope, EnvelopeError> 
     })
 }
 
+fn required_error(error: wire::WireError, malformed: EnvelopeError) -> EnvelopeError {
+    match error {
+        wire::WireError::MissingRequired { message, field } => {
+            EnvelopeError::MissingRequiredField { message, field }
+        }
+        wire::WireError::Malformed => malformed,
+    }
+}
+
 fn parse_source(text: &str) -> Result<[u8; 33], EnvelopeError> {
     if text.len() != SOURCE_HEX_LEN {
         return Err(EnvelopeError::BadSource(text.len()));
@@ -312,15 +329,18 @@ fn parse_source(text: &str) -> Result<[u8; 33], EnvelopeError> {
     Ok(out)
 }
 
-/// Unpads (§3.4) and decodes a decrypted Content, then applies the `sigTimestamp` rule (§3.3):
+/// Unpads (§3.4) and decodes a decrypted Content, refusing it when a proto2 `required` field is
+/// missing at any depth (as LSU and DESKTOP do), then applies the `sigTimestamp` rule (§3.3):
 /// when both `envelope_timestamp_ms` and `sigTimestamp` are non-zero they must be equal; a zero
 /// or absent `sigTimestamp` is a legacy sender and accepted.
 pub fn parse_content(
     padded_plaintext: &[u8],
     envelope_timestamp_ms: u64,
 ) -> Result<Content, EnvelopeError> {
-    let content =
-        Content::decode(unpad(padded_plaintext)).map_err(|_| EnvelopeError::MalformedContent)?;
+    let plaintext = unpad(padded_plaintext);
+    let content = Content::decode(plaintext).map_err(|_| EnvelopeError::MalformedContent)?;
+    wire::check_required(plaintext, "SessionProtos.Content")
+        .map_err(|e| required_error(e, EnvelopeError::MalformedContent))?;
     let signed = content.sig_timestamp.unwrap_or(0);
     if signed != 0 && envelope_timestamp_ms != 0 && signed != envelope_timestamp_ms {
         return Err(EnvelopeError::SigTimestampMismatch {

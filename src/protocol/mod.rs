@@ -1,13 +1,15 @@
 //! Session's wire protocol: pure code, no I/O, no async, no clock reads (style.md habit 1).
 //!
-//! Facts come from `../shared/protocol/messages.md` and `../shared/protocol/network.md`; every
+//! Facts come from `../shared/protocol/{messages,network,communities,groups}.md`; every
 //! module cites the section it implements and carries its test vectors.
 
 pub mod attachment;
 pub mod bencode;
 pub mod blinding;
+pub mod community;
 pub mod dm;
 pub mod envelope;
+pub mod groups;
 pub mod keys;
 pub mod onion;
 pub mod padding;
@@ -16,7 +18,5 @@ pub mod protos;
 pub mod storage;
 pub mod swarm;
 
-#[cfg(test)]
-pub(crate) mod test_vectors;
 #[cfg(test)]
 pub(crate) mod vectors;

@@ -24,7 +24,7 @@ impl Source {
     /// Fails when provenance is missing.
     pub fn check(&self) {
         assert!(self.repo.contains('/'), "source repo must be owner/name");
-        assert!(self.commit.len() == 40, "source commit must be a full hash");
+        assert_eq!(self.commit.len(), 40, "source commit must be a full hash");
         assert!(!self.file.is_empty(), "source file must be named");
         if let Some(note) = &self.note {
             assert!(!note.is_empty(), "an empty note says nothing");
@@ -36,6 +36,11 @@ impl Source {
 pub fn hex_array<const N: usize>(text: &str) -> [u8; N] {
     let bytes = hex::decode(text).unwrap();
     bytes.try_into().unwrap()
+}
+
+/// Decodes hex of any length.
+pub fn unhex(text: &str) -> Vec<u8> {
+    hex::decode(text).unwrap()
 }
 
 /// Parses a vector file.

@@ -332,7 +332,9 @@ impl Store {
         .collect()
     }
 
-    /// Pending deliveries of one webhook with their events, oldest event first.
+    /// The head of each conversation's pending queue for one webhook (its oldest pending
+    /// delivery), with its event, oldest first. Only heads may be attempted, which keeps order per
+    /// conversation; a long backlog in one conversation never hides the others.
     pub async fn pending_deliveries(
         &self,
         webhook_id: &str,
@@ -343,7 +345,10 @@ impl Store {
              d.first_attempt_at, d.last_attempt_at, d.last_status, d.last_error, \
              e.cursor, e.type, e.account, e.timestamp, e.data \
              FROM webhook_deliveries d JOIN events e ON e.cursor = d.event_cursor \
-             WHERE d.webhook_id = $1 AND d.status = 'pending' ORDER BY d.event_cursor LIMIT $2",
+             WHERE d.webhook_id = $1 AND d.status = 'pending' AND d.event_cursor = \
+             (SELECT MIN(h.event_cursor) FROM webhook_deliveries h WHERE h.webhook_id = $1 \
+             AND h.order_key = d.order_key AND h.status = 'pending') \
+             ORDER BY d.event_cursor LIMIT $2",
         )
         .bind(webhook_id)
         .bind(limit)
@@ -354,12 +359,13 @@ impl Store {
         .collect()
     }
 
-    /// Records one attempt's outcome. A pending delivery only: a replay that raced with the
-    /// attempt wins.
+    /// Records one attempt's outcome on `delivery` (the row as read before the attempt). If the
+    /// row changed meanwhile (a replay reset it), the outcome is dropped: the replay wins and the
+    /// event is sent again.
     pub async fn record_attempt(
         &self,
         webhook_id: &str,
-        event_cursor: i64,
+        delivery: &Delivery,
         now: i64,
         outcome: &AttemptOutcome,
     ) -> Result<(), StoreError> {
@@ -380,7 +386,8 @@ impl Store {
             "UPDATE webhook_deliveries SET status = $1, attempts = attempts + 1, \
              next_attempt_at = $2, first_attempt_at = COALESCE(first_attempt_at, $3), \
              last_attempt_at = $3, last_status = $4, last_error = $5 \
-             WHERE webhook_id = $6 AND event_cursor = $7 AND status = 'pending'",
+             WHERE webhook_id = $6 AND event_cursor = $7 AND status = 'pending' \
+             AND attempts = $8 AND next_attempt_at = $9",
         )
         .bind(status.as_str())
         .bind(next)
@@ -388,7 +395,9 @@ impl Store {
         .bind(http.map(i64::from))
         .bind(error)
         .bind(webhook_id)
-        .bind(event_cursor)
+        .bind(delivery.event_cursor)
+        .bind(delivery.attempts)
+        .bind(delivery.next_attempt_at)
         .execute(self.pool())
         .await?;
         Ok(())
@@ -498,4 +507,28 @@ async fn insert_missing(
         count += 1;
     }
     Ok(count)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn event_ids_round_trip() {
+        assert_eq!(parse_event_id(&event_id(42)), Some(42));
+        assert_eq!(parse_event_id("42"), Some(42));
+        assert_eq!(parse_event_id("evt_-1"), None);
+        assert_eq!(parse_event_id("evt_x"), None);
+        for t in EventType::ALL {
+            assert_eq!(EventType::parse(t.as_str()), Some(t));
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn junk_event_ids_never_panic(text in "\\PC{0,40}") {
+            let _ = parse_event_id(&text);
+        }
+    }
 }

@@ -174,9 +174,10 @@ fn is_unique_violation(error: &sqlx::Error) -> bool {
     matches!(error, sqlx::Error::Database(e) if e.is_unique_violation())
 }
 
-/// A fresh message id.
+/// A fresh message id: UUIDv7, so ids sort by creation time (monotonic within the process),
+/// which breaks ties between messages with the same timestamp in history order.
 pub fn new_message_id() -> String {
-    format!("msg_{}", uuid::Uuid::new_v4().simple())
+    format!("msg_{}", uuid::Uuid::now_v7().simple())
 }
 
 impl StoreTx {
@@ -288,6 +289,20 @@ impl Store {
             });
         }
         let mut tx = self.begin().await?;
+        // Session identifies a sender's messages by their sent timestamp (quotes, unsend, sync),
+        // so an account's outgoing timestamps are kept strictly increasing.
+        let latest: Option<i64> = sqlx::query(
+            "SELECT MAX(timestamp) AS latest FROM messages WHERE account = $1 \
+             AND direction = 'outgoing'",
+        )
+        .bind(&message.account)
+        .fetch_one(tx.conn())
+        .await?
+        .try_get("latest")?;
+        let message = &NewMessage {
+            timestamp: latest.map_or(message.timestamp, |l| message.timestamp.max(l + 1)),
+            ..message.clone()
+        };
         match tx.insert_message(message, now).await {
             Ok(Some(stored)) => {
                 tx.commit().await?;

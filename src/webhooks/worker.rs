@@ -16,7 +16,7 @@ use crate::store::events::{AttemptOutcome, Delivery, Event};
 use crate::store::webhooks::Webhook;
 use crate::store::Store;
 
-/// Pending deliveries examined per pass.
+/// Conversation queue heads examined per pass.
 const SCAN: i64 = 1000;
 
 /// Shared by every worker.
@@ -126,7 +126,7 @@ async fn attempt(
     };
     if let Err(error) = ctx
         .store
-        .record_attempt(&hook.id, delivery.event_cursor, now_ms(), &outcome)
+        .record_attempt(&hook.id, &delivery, now_ms(), &outcome)
         .await
     {
         // The row stays pending and is retried: at-least-once, same event id.

@@ -1,6 +1,6 @@
 //! Shared test harness: a gateway on port 0 with a temp data dir, an HTTP client that speaks its
 //! API, and a controllable webhook receiver (actix-web on port 0).
-#![allow(dead_code)]
+#![allow(dead_code)] // each test binary uses a different part of the harness
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -39,7 +39,7 @@ impl IdentityProvider for FakeIdentities {
         rand::rngs::OsRng.fill_bytes(&mut seed);
         Ok(fake(seed))
     }
-    fn from_phrase(&self, phrase: &str) -> Result<NewIdentity, IdentityError> {
+    fn restore(&self, phrase: &str) -> Result<NewIdentity, IdentityError> {
         let hex_part = phrase
             .strip_prefix("test ")
             .ok_or_else(|| IdentityError::InvalidPhrase("not a test phrase".into()))?;
@@ -210,6 +210,8 @@ pub enum Mode {
     Down,
     /// Never answer (the gateway times out).
     Hang,
+    /// Refuse every second request with 503.
+    Flaky,
 }
 
 #[derive(Clone)]
@@ -231,9 +233,15 @@ async fn receive(
     body: web::Bytes,
     state: web::Data<ReceiverState>,
 ) -> HttpResponse {
-    state.attempts.send_modify(|n| *n += 1);
+    let mut attempt = 0;
+    state.attempts.send_modify(|n| {
+        *n += 1;
+        attempt = *n;
+    });
     let mode = *state.mode.lock().unwrap();
     match mode {
+        Mode::Flaky if attempt % 2 == 0 => return HttpResponse::ServiceUnavailable().finish(),
+        Mode::Flaky => {}
         Mode::Down => return HttpResponse::ServiceUnavailable().finish(),
         Mode::Hang => {
             tokio::time::sleep(Duration::from_secs(3600)).await;

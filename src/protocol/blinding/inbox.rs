@@ -142,3 +142,18 @@ pub fn decrypt_from_blinded_recipient(
         sender_session_id,
     })
 }
+
+/// The intermediates of a blind15 DM from `sender` to `recipient` (communities.md §9.4):
+/// `a·kB` and the key. Only for checking the vector.
+#[cfg(test)]
+pub(crate) fn blinded_dm_secrets(
+    sender: &Identity,
+    server: &X25519PublicKey,
+    recipient: &BlindedId,
+) -> ([u8; 32], [u8; 32]) {
+    let a = Scalar::from_bytes_mod_order(*sender.x25519_secret_bytes());
+    let point = mul_point(&a, recipient.key().as_bytes()).unwrap();
+    let own = blind15_key_pair(sender, server);
+    let key = shared_key(sender, server, own.id(), recipient, true).unwrap();
+    (point, *key)
+}

@@ -169,11 +169,17 @@ fn rejects_what_lsu_new_rejects() {
         // Envelope without its required `type` (1) / `timestamp` (5), built by hand.
         (
             wrap(&h(&format!("28{TS_VARINT} 420101"))),
-            EnvelopeError::MissingRequiredField(1),
+            EnvelopeError::MissingRequiredField {
+                message: "SessionProtos.Envelope",
+                field: 1,
+            },
         ),
         (
             wrap(&h("0806 420101")),
-            EnvelopeError::MissingRequiredField(5),
+            EnvelopeError::MissingRequiredField {
+                message: "SessionProtos.Envelope",
+                field: 5,
+            },
         ),
     ];
     for (payload, expected) in cases {
@@ -236,6 +242,40 @@ fn sig_timestamp_rule() {
 }
 
 #[test]
+fn content_missing_a_nested_required_field_is_refused() {
+    // dataMessage (1) { quote (8) { id (1) = 1 } }: Quote.author (2) is required. By hand.
+    let content = h("0a04 4202 0801");
+    assert_eq!(
+        parse_content(&pad(&content), TS),
+        Err(EnvelopeError::MissingRequiredField {
+            message: "SessionProtos.DataMessage.Quote",
+            field: 2,
+        })
+    );
+    // The same quote split over two occurrences merges into a complete one.
+    let merged = h("0a08 4202 0801 4202 1200");
+    assert!(parse_content(&pad(&merged), TS).is_ok());
+    // Repeated sub-messages are checked one by one: attachments (2) need their id (1).
+    let attachment = h("0a04 1202 2005");
+    assert_eq!(
+        parse_content(&attachment, TS),
+        Err(EnvelopeError::MissingRequiredField {
+            message: "SessionProtos.AttachmentPointer",
+            field: 1,
+        })
+    );
+    // Group update sub-messages: inviteResponse (6) needs isApproved (1).
+    let invite_response = h("0a05 c20702 3200");
+    assert_eq!(
+        parse_content(&invite_response, TS),
+        Err(EnvelopeError::MissingRequiredField {
+            message: "SessionProtos.GroupUpdateInviteResponseMessage",
+            field: 1,
+        })
+    );
+}
+
+#[test]
 fn outgoing_content_sets_sig_timestamp_and_pads() {
     let content = Content {
         sig_timestamp: Some(42), // overwritten
@@ -255,10 +295,9 @@ fn outgoing_content_sets_sig_timestamp_and_pads() {
     // A stand-in for 1:1 encryption that tags the plaintext, to see what `seal` hands over.
     let sealed = outgoing
         .clone()
-        .seal(
-            |m| Ok::<_, ()>([b"SEAL".as_slice(), m].concat()),
-            &ProSig::from_bytes([9; 64]),
-        )
+        .seal(&ProSig::from_bytes([9; 64]), |m| {
+            Ok::<_, ()>([b"SEAL".as_slice(), m].concat())
+        })
         .unwrap();
     let parsed = decode_dm_payload(&sealed).unwrap();
     assert_eq!(parsed.timestamp_ms(), TS);
@@ -269,10 +308,25 @@ fn outgoing_content_sets_sig_timestamp_and_pads() {
     assert_eq!(content.data_message.unwrap().body.as_deref(), Some("hello"));
 }
 
+/// The intended call shape compiles with one rng serving the decoy and the encryption.
+#[test]
+fn seal_with_one_rng_for_decoy_and_encryption() {
+    let mut rng = StdRng::seed_from_u64(1);
+    let outgoing = OutgoingContent::new(Content::default(), TS);
+    let payload = outgoing
+        .seal(&ProSig::decoy(&mut rng), |m| {
+            let mut noise = [0u8; 8];
+            rand::RngCore::fill_bytes(&mut rng, &mut noise);
+            Ok::<_, ()>([&noise[..], m].concat())
+        })
+        .unwrap();
+    assert!(decode_dm_payload(&payload).is_ok());
+}
+
 #[test]
 fn seal_propagates_encryption_errors() {
     let outgoing = OutgoingContent::new(Content::default(), TS);
-    let result = outgoing.seal(|_| Err("no key"), &ProSig::from_bytes([0; 64]));
+    let result = outgoing.seal(&ProSig::from_bytes([0; 64]), |_| Err("no key"));
     assert_eq!(result, Err("no key"));
 }
 

@@ -1,5 +1,5 @@
 use super::*;
-use crate::protocol::test_vectors::{load, unhex, Source};
+use crate::protocol::vectors::{load, unhex, Source};
 use proptest::prelude::*;
 use serde::Deserialize;
 

@@ -12,6 +12,7 @@ use super::limits::{BATCH_REQUEST_MAX, MAX_STORE_DATA_BYTES, MAX_SUBACCOUNT_TOKE
 use super::request::*;
 use super::signing::{self, ExpireMode};
 use super::{AccountId, MessageHash, Namespace, NamespaceSelector, SubaccountToken};
+use crate::protocol::groups::subaccount::MemberSubaccount;
 
 /// Who signs a request.
 pub enum Signer<'a> {
@@ -27,6 +28,8 @@ pub enum Signer<'a> {
         /// The owner's signature over the 36 token bytes.
         token_signature: Signature,
     },
+    /// A groups-v2 member, signing with its blinded subaccount scalar (groups.md §4.4).
+    GroupMember(&'a MemberSubaccount),
 }
 
 /// Why a request could not be built.
@@ -89,6 +92,12 @@ fn auth(
             pubkey_ed25519: None,
             subaccount: Some(*token),
             subaccount_sig: Some(STANDARD.encode(token_signature.to_bytes())),
+        },
+        Signer::GroupMember(member) => AuthParams {
+            signature: Some(STANDARD.encode(member.sign(message))),
+            pubkey_ed25519: None,
+            subaccount: Some(*member.token()),
+            subaccount_sig: Some(STANDARD.encode(member.token_signature().to_bytes())),
         },
     }
 }
@@ -386,7 +395,7 @@ fn check_tokens(
     if tokens.len() > MAX_SUBACCOUNT_TOKENS {
         return Err(RequestError::TooManyTokens);
     }
-    if matches!(signer, Signer::Subaccount { .. }) {
+    if matches!(signer, Signer::Subaccount { .. } | Signer::GroupMember(_)) {
         return Err(RequestError::SubaccountNotAllowed(method));
     }
     Ok(())

@@ -1,0 +1,89 @@
+//! Closed groups v2 (`03` groups): the primitives that have vectors
+//! (`../shared/protocol/groups.md` §8). Full key and config state (rekeying, merging) is later
+//! work; these are its building blocks.
+//!
+//! * [`GroupSecret`]: the group's Ed25519 key pair from its seed, and its `03` ID.
+//! * [`subaccount`]: member authentication to the group swarm (§4): the blinding factor,
+//!   `memberAuthData`, tokens, member request signatures, and the member-side check.
+//! * [`swarm_auth`]: the storage server's checks of group requests (§4.5), for the devnet.
+//! * [`multi_encrypt`]: one nonce, many recipients (§2.4).
+//! * [`config_encrypt`]: config message encryption (§1.4).
+//!
+//! Vectors: `tests/vectors/groups.json`.
+
+use std::fmt;
+
+use rand::{CryptoRng, RngCore};
+
+use crate::protocol::keys::{Ed25519PublicKey, IdPrefix, Identity, PrefixedId, Seed};
+
+pub mod config_encrypt;
+pub mod multi_encrypt;
+pub mod subaccount;
+pub mod swarm_auth;
+
+/// A group's secret: the Ed25519 key pair made from a 32-byte seed (what an admin holds, and
+/// what `GroupUpdatePromoteMessage.groupIdentitySeed` carries). `Debug` shows only the group ID.
+#[derive(Clone)]
+pub struct GroupSecret {
+    /// The same derivation as an account's: libsodium `crypto_sign_seed_keypair`, and the
+    /// X25519 conversion used when the group sends a kicked notice (§6.3).
+    keys: Identity,
+}
+
+impl GroupSecret {
+    /// The key pair of `seed`.
+    pub fn from_seed(seed: Seed) -> Self {
+        Self {
+            keys: Identity::from_seed(seed),
+        }
+    }
+
+    /// A new group: 32 random seed bytes (§6.2).
+    pub fn generate<R: RngCore + CryptoRng>(rng: &mut R) -> Self {
+        let mut seed = [0u8; 32];
+        rng.fill_bytes(&mut seed);
+        Self::from_seed(Seed::from_bytes(seed))
+    }
+
+    /// The group's Ed25519 public key: what verifies its config and admin signatures.
+    pub fn public(&self) -> Ed25519PublicKey {
+        self.keys.ed25519_public()
+    }
+
+    /// `03 ‖ public key`, the group's ID and swarm account.
+    pub fn id(&self) -> PrefixedId {
+        group_id(&self.public())
+    }
+
+    /// An Ed25519 signature by the group key.
+    pub fn sign(&self, message: &[u8]) -> [u8; 64] {
+        self.keys.sign(message)
+    }
+
+    /// The seed (secret).
+    pub fn seed(&self) -> &Seed {
+        self.keys.seed()
+    }
+
+    /// The key pair seen as an account's, for the X25519 uses (multi-recipient encryption).
+    pub fn as_identity(&self) -> &Identity {
+        &self.keys
+    }
+}
+
+impl fmt::Debug for GroupSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "GroupSecret({})", self.id().short())
+    }
+}
+
+/// The `03` ID of a group key.
+pub fn group_id(public: &Ed25519PublicKey) -> PrefixedId {
+    PrefixedId::new(IdPrefix::Group, *public.as_bytes())
+}
+
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
+mod tests_junk;
