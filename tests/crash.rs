@@ -23,6 +23,8 @@ fn start(dir: &std::path::Path) -> (Child, String) {
         .env("SESSION_GATEWAY__API__ADMIN_KEY", ADMIN)
         .env("SESSION_GATEWAY__SECURITY__MASTER_KEY", MASTER)
         .env("RUST_LOG", "warn")
+        // API only: no connection to mainnet from tests (the actors have their own gateway_* tests).
+        .env("SESSION_GATEWAY__NETWORK__ENABLED", "false")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
