@@ -3,6 +3,8 @@
 //! order per conversation, and every request naming an account reached its node through an
 //! onion relay (design.md §2 privacy guarantee, read from the devnet's route logs).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test harness code may panic
+
 mod common;
 mod gateway_support;
 mod netsupport;

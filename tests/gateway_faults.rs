@@ -2,6 +2,8 @@
 //! tampered retrieve data on three of the four members of the accounts' swarm): every message is still delivered, nothing
 //! tampered is accepted, and the tamper counter shows the attempts were seen.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test harness code may panic
+
 mod common;
 mod gateway_support;
 mod netsupport;

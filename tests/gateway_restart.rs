@@ -2,6 +2,8 @@
 //! every accepted message is still sent exactly once (a re-send after the crash is
 //! byte-identical, so the swarm and the recipient de-duplicate it) and received exactly once.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test harness code may panic
+
 mod common;
 mod gateway_support;
 mod netsupport;

@@ -2,6 +2,8 @@
 //! into the data directory, prints `{"api","devnet_seed","admin_key_file"}`, and two accounts
 //! created through its API can message each other.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test harness code may panic
+
 use std::io::{BufRead as _, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;

@@ -2,6 +2,8 @@
 //! → it stops; an account that cannot start (its stored seed does not match its Session ID) is
 //! restarted with backoff and counted, without disturbing the others.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test harness code may panic
+
 mod common;
 mod gateway_support;
 mod netsupport;

@@ -2,6 +2,8 @@
 //! swarm, with `syncTarget`): the gateway records it as an outgoing, sent message to that
 //! target. The other device is simulated with the network client and the account's keys.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test harness code may panic
+
 mod common;
 mod gateway_support;
 mod netsupport;
