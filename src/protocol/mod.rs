@@ -5,6 +5,7 @@
 
 pub mod attachment;
 pub mod bencode;
+pub mod chat;
 pub mod blinding;
 pub mod dm;
 pub mod envelope;
