@@ -5,8 +5,8 @@
 
 pub mod attachment;
 pub mod bencode;
-pub mod chat;
 pub mod blinding;
+pub mod chat;
 pub mod dm;
 pub mod envelope;
 pub mod keys;

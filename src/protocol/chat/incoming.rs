@@ -230,7 +230,9 @@ pub fn classify(
             Ok(receipt_message::Type::Read) => ChatEvent::Read {
                 timestamps: receipt.timestamp.clone(),
             },
-            Ok(receipt_message::Type::Delivery) => ChatEvent::Ignored(IgnoreReason::DeliveryReceipt),
+            Ok(receipt_message::Type::Delivery) => {
+                ChatEvent::Ignored(IgnoreReason::DeliveryReceipt)
+            }
             Err(_) => unknown("receiptMessage.type", receipt.r#type),
         });
     }
@@ -271,10 +273,8 @@ pub fn classify(
         });
     }
     if let Some(response) = &content.message_request_response {
-        let profile = Profile::from_proto(
-            response.profile.as_ref(),
-            response.profile_key.as_deref(),
-        );
+        let profile =
+            Profile::from_proto(response.profile.as_ref(), response.profile_key.as_deref());
         if let Some(profile) = profile.clone().filter(|_| sender != own) {
             events.push(ChatEvent::ProfileUpdated(profile));
         }
@@ -407,13 +407,14 @@ fn classify_reaction(
         timestamp_ms: reaction.id,
         author: session_id(&reaction.author, "reaction.author")?,
     };
-    let emoji = reaction
-        .emoji
-        .clone()
-        .filter(|e| !e.is_empty())
-        .ok_or(ChatError::MissingField {
-            field: "reaction.emoji",
-        })?;
+    let emoji =
+        reaction
+            .emoji
+            .clone()
+            .filter(|e| !e.is_empty())
+            .ok_or(ChatError::MissingField {
+                field: "reaction.emoji",
+            })?;
     let action = match data_message::reaction::Action::try_from(reaction.action) {
         Ok(data_message::reaction::Action::React) => ReactionAction::Add,
         Ok(data_message::reaction::Action::Remove) => ReactionAction::Remove,

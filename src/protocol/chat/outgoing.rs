@@ -23,8 +23,8 @@ use crate::protocol::envelope::OutgoingContent;
 use crate::protocol::keys::SessionId;
 use crate::protocol::protos::{
     data_extraction_notification, data_message, receipt_message, typing_message, Content,
-    DataExtractionNotification, DataMessage, MessageRequestResponse, ReceiptMessage,
-    TypingMessage, UnsendRequest,
+    DataExtractionNotification, DataMessage, MessageRequestResponse, ReceiptMessage, TypingMessage,
+    UnsendRequest,
 };
 
 /// A message in a conversation, named as Session names it: its sent timestamp and its author.

@@ -113,8 +113,7 @@ impl FileUrl {
             .or_else(|| base.strip_prefix("https://"))
             .ok_or(ChatError::BadUrl)?;
         let valid_id = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
-        if host.is_empty() || host.starts_with('/') || id.is_empty() || !id.chars().all(valid_id)
-        {
+        if host.is_empty() || host.starts_with('/') || id.is_empty() || !id.chars().all(valid_id) {
             return Err(ChatError::BadUrl);
         }
         let mut parsed = Self {
