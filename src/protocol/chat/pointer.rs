@@ -34,8 +34,10 @@ pub const DEFAULT_FILE_SERVER_X25519: &str =
 pub const DEFAULT_FILE_SERVER_ED25519: &str =
     "b8eef9821445ae16e2e97ef8aa6fe782fd11ad5253cd6723b281341dba22e371";
 
-/// Refuses an upload over the file server's 10,000,000-byte limit, before any upload (§5.1:
-/// "10MB is still ok, one byte more is not").
+/// Refuses a file over the 10,000,000-byte limit before it is encrypted or uploaded (§5.1:
+/// "10MB is still ok, one byte more is not"). Like DESKTOP, the limit applies to the plaintext:
+/// legacy encryption then pads to at most 10,000,000 and adds 64 bytes (IV, PKCS#7 block, MAC),
+/// so the largest blob uploaded is 10,000,064 bytes.
 pub fn check_upload_size(len: usize) -> Result<(), AttachmentError> {
     if len > MAX_ATTACHMENT_BYTES {
         return Err(AttachmentError::TooLarge(len));

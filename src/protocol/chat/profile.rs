@@ -111,8 +111,7 @@ pub fn prepare_avatar<R: RngCore + CryptoRng>(
     image: &[u8],
     rng: &mut R,
 ) -> Result<PreparedAvatar, ChatError> {
-    // The blob is 28 bytes longer than the image; the limit applies to what is uploaded.
-    check_upload_size(image.len().saturating_add(28))?;
+    check_upload_size(image.len())?;
     let key = ProfileKey::random(rng);
     let blob = encrypt_avatar(image, &key, rng)?;
     Ok(PreparedAvatar { key, blob })

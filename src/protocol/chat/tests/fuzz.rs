@@ -164,3 +164,132 @@ proptest! {
         prop_assert_eq!(parsed.id(), id.as_str());
     }
 }
+
+/// One step of a two-party conversation.
+#[derive(Debug, Clone)]
+enum Step {
+    Text {
+        by_a: bool,
+        quote: usize,
+    },
+    React {
+        by_a: bool,
+        target: usize,
+        remove: bool,
+    },
+    Unsend {
+        by_a: bool,
+        target: usize,
+    },
+    Read {
+        by_a: bool,
+    },
+    Typing {
+        by_a: bool,
+        started: bool,
+    },
+    Timer {
+        by_a: bool,
+        seconds: u32,
+    },
+}
+
+fn any_step() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        (any::<bool>(), any::<usize>()).prop_map(|(by_a, quote)| Step::Text { by_a, quote }),
+        (any::<bool>(), any::<usize>(), any::<bool>()).prop_map(|(by_a, target, remove)| {
+            Step::React {
+                by_a,
+                target,
+                remove,
+            }
+        }),
+        (any::<bool>(), any::<usize>()).prop_map(|(by_a, target)| Step::Unsend { by_a, target }),
+        any::<bool>().prop_map(|by_a| Step::Read { by_a }),
+        (any::<bool>(), any::<bool>()).prop_map(|(by_a, started)| Step::Typing { by_a, started }),
+        (any::<bool>(), 0u32..100_000).prop_map(|(by_a, seconds)| Step::Timer { by_a, seconds }),
+    ]
+}
+
+proptest! {
+    /// A stateful run: A and B take turns doing random features; every Content goes through
+    /// `OutgoingContent` (sigTimestamp, padding) and `parse_content`, and the receiver's
+    /// `classify` yields the event a model of the conversation predicts.
+    #[test]
+    fn conversations_classify_as_the_model_predicts(steps in proptest::collection::vec(any_step(), 1..40)) {
+        use crate::protocol::envelope::parse_content;
+        let mut sent: Vec<MessageRef> = Vec::new();
+        let mut setting = Disappearing::Off;
+        for (i, step) in steps.into_iter().enumerate() {
+            let ts = 1_700_000_000_000 + i as u64;
+            let by_a = match step {
+                Step::Text { by_a, .. } | Step::React { by_a, .. } | Step::Unsend { by_a, .. }
+                | Step::Read { by_a } | Step::Typing { by_a, .. } | Step::Timer { by_a, .. } => by_a,
+            };
+            let (me, peer) = if by_a { (alice(), bob()) } else { (bob(), alice()) };
+            let pick = |n: usize| (!sent.is_empty()).then(|| sent[n % sent.len()]);
+            let (outgoing, expected): (Outgoing, ChatEvent) = match step {
+                Step::Text { quote, .. } => {
+                    let quote = pick(quote);
+                    let message = TextMessage {
+                        body: Some(format!("message {i}")),
+                        quote,
+                        disappearing: setting,
+                        ..TextMessage::default()
+                    };
+                    sent.push(MessageRef { timestamp_ms: ts, author: me });
+                    let out = message.build(ts).unwrap();
+                    (out, ChatEvent::Message(IncomingMessage {
+                        sent_ms: ts, text: Some(format!("message {i}")), quote,
+                        attachments: vec![], rejected_attachments: vec![], profile: None,
+                        expiration: setting, sync_target: None,
+                    }))
+                }
+                Step::React { target, remove, .. } => {
+                    let Some(target) = pick(target) else { continue };
+                    let action = if remove { ReactionAction::Remove } else { ReactionAction::Add };
+                    let emoji = "❤️".to_string();
+                    let out = reaction(target, &emoji, action, None, ts).unwrap();
+                    let event = if remove {
+                        ChatEvent::ReactionRemoved { target, emoji, sync_target: None }
+                    } else {
+                        ChatEvent::ReactionAdded { target, emoji, sync_target: None }
+                    };
+                    (out, event)
+                }
+                Step::Unsend { target, .. } => {
+                    let Some(target) = pick(target) else { continue };
+                    let event = if target.author == me {
+                        ChatEvent::Unsend { target }
+                    } else {
+                        ChatEvent::Ignored(IgnoreReason::UnsendByOther)
+                    };
+                    (unsend(target, ts), event)
+                }
+                Step::Read { .. } => {
+                    let stamps: Vec<u64> = sent.iter().filter(|m| m.author == peer)
+                        .map(|m| m.timestamp_ms).collect();
+                    if stamps.is_empty() { continue }
+                    (read_receipt(&stamps, ts).unwrap(), ChatEvent::Read { timestamps: stamps })
+                }
+                Step::Typing { started, .. } => {
+                    let event = if started {
+                        ChatEvent::TypingStarted { timestamp_ms: ts }
+                    } else {
+                        ChatEvent::TypingStopped { timestamp_ms: ts }
+                    };
+                    (typing(started, ts), event)
+                }
+                Step::Timer { seconds, .. } => {
+                    setting = Disappearing::after_send(seconds);
+                    let event = ChatEvent::ExpirationTimerUpdate { setting, sync_target: None };
+                    (expiration_timer_update(setting, ts), event)
+                }
+            };
+            let sealed = outgoing.into_content();
+            let content = parse_content(sealed.padded(), ts).unwrap();
+            let events = classify(&content, &me, &peer, ts).unwrap();
+            prop_assert_eq!(events, vec![expected]);
+        }
+    }
+}
