@@ -6,6 +6,7 @@
 pub mod attachment;
 pub mod bencode;
 pub mod blinding;
+pub mod chat;
 pub mod community;
 pub mod dm;
 pub mod envelope;
