@@ -50,6 +50,10 @@ pub struct Metrics {
     pub onion_failures: IntCounterVec,
     /// `path_failures_total`: onion requests that counted against their path.
     pub path_failures: IntCounter,
+    /// Not a metric: the span contexts that join a trace across the database (a queued message,
+    /// a stored event). Kept here because this is the per-gateway handle the API, the actors and
+    /// the webhook workers all hold.
+    pub links: crate::telemetry::links::Links,
 }
 
 /// `onion_request_failures_total` kinds (one per `network::SendError` variant).
@@ -197,6 +201,7 @@ impl Metrics {
                 .namespace("session_gateway"),
             )
             .unwrap_or_else(|e| unreachable!("static metric definition: {e}")),
+            links: Default::default(),
             registry,
         }
         .registered()

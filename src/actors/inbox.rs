@@ -23,8 +23,7 @@ use crate::protocol::storage::response::RetrievedMessage;
 use crate::protocol::storage::{message_hash, MessageHash, Namespace, Signer};
 use crate::store::events::{EventType, NewEvent};
 use crate::store::messages::{new_message_id, Direction, MessageStatus, NewMessage};
-use crate::store::Store;
-use crate::telemetry::links::{self, Key};
+use crate::telemetry::links::Key;
 
 /// The namespace of 1:1 messages and sync copies (`messages.md` §3.5).
 pub const DM_NAMESPACE: Namespace = Namespace(0);
@@ -192,7 +191,7 @@ pub async fn poll_once(
         consumed = Some(message.hash.clone());
     }
     if let Some(last) = consumed {
-        outcome.stored = commit(&deps.store, &keys.session_id, &accepted, &last).await?;
+        outcome.stored = commit(&deps, &keys.session_id, &accepted, &last).await?;
         for a in &accepted {
             let kind = if a.sync { "sync" } else { "incoming" };
             deps.metrics
@@ -209,13 +208,13 @@ pub async fn poll_once(
 /// sent itself), one `message.received` event each, and the cursor, in one transaction.
 #[tracing::instrument(name = "inbox.commit", skip_all, fields(messages = accepted.len()))]
 pub async fn commit(
-    store: &Store,
+    deps: &Deps,
     account: &str,
     accepted: &[Accepted],
     cursor: &MessageHash,
 ) -> Result<usize, ActorError> {
     let now = now_ms();
-    let mut tx = store.begin().await?;
+    let mut tx = deps.store.begin().await?;
     let mut stored = 0;
     for a in accepted {
         if a.sync && tx.has_outgoing(account, &a.peer, a.timestamp).await? {
@@ -252,7 +251,7 @@ pub async fn commit(
             })
             .await?;
         // Before the commit: a webhook worker may pick the event up the moment it is visible.
-        links::remember(Key::Event(&event.id));
+        deps.metrics.links.remember(Key::Event(&event.id));
         stored += 1;
     }
     tx.set_poll_cursor(account, i64::from(DM_NAMESPACE.0), cursor.as_str(), now)

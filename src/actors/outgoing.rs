@@ -27,8 +27,8 @@ use crate::protocol::storage::AccountId;
 use crate::store::events::{EventType, NewEvent};
 use crate::store::messages::MessageStatus;
 use crate::store::outbox::QueuedMessage;
-use crate::store::{Store, StoreError};
-use crate::telemetry::links::{self, Key};
+use crate::store::StoreError;
+use crate::telemetry::links::Key;
 
 /// TTL of content messages: 14 days (`messages.md` §3.5, DESKTOP `TTL_DEFAULT`).
 pub const DM_TTL_MS: u64 = 14 * 24 * 3600 * 1000;
@@ -175,7 +175,7 @@ pub async fn step(
         attempt = tried + 1,
         outcome = tracing::field::Empty,
     );
-    links::adopt(&span, Key::Message(&message.id));
+    deps.metrics.links.adopt(&span, Key::Message(&message.id));
     let id = message.id.clone();
     let step = attempt(&deps, &keys, message, tried)
         .instrument(span.clone())
@@ -189,7 +189,7 @@ pub async fn step(
         };
         span.record("outcome", outcome);
         if matches!(done, Step::Sent { .. } | Step::Failed { .. }) {
-            links::forget(Key::Message(&id));
+            deps.metrics.links.forget(Key::Message(&id));
         }
     }
     step
@@ -206,18 +206,18 @@ async fn attempt(
     let age = now_ms().saturating_sub(message.created_at);
     if tried > 0 && u64::try_from(age).unwrap_or(0) > settings.send_deadline_ms {
         let reason = "no swarm node confirmed the message before the send deadline";
-        settle(&deps.store, &message.id, Err(reason)).await?;
+        settle(deps, &message.id, Err(reason)).await?;
         return Ok(Step::Failed { id: message.id });
     }
     match send_one(deps, keys, &message).await {
         Ok(hash) => {
-            settle(&deps.store, &message.id, Ok(&hash)).await?;
+            settle(deps, &message.id, Ok(&hash)).await?;
             Ok(Step::Sent { id: message.id })
         }
         Err(ActorError::Store(e)) => Err(ActorError::Store(e)),
         Err(error) if permanent(&error) || tried + 1 >= settings.send_max_attempts => {
             let reason = format!("{error} (after {} attempts)", tried + 1);
-            settle(&deps.store, &message.id, Err(&reason)).await?;
+            settle(deps, &message.id, Err(&reason)).await?;
             Ok(Step::Failed { id: message.id })
         }
         Err(error) => {
@@ -232,11 +232,7 @@ async fn attempt(
 
 /// Records the outcome with its event in one transaction; a message no longer queued (its
 /// account deleted meanwhile) is left alone.
-pub async fn settle(
-    store: &Store,
-    id: &str,
-    outcome: Result<&str, &str>,
-) -> Result<(), ActorError> {
+pub async fn settle(deps: &Deps, id: &str, outcome: Result<&str, &str>) -> Result<(), ActorError> {
     let now = now_ms();
     let (status, hash, reason, event_type) = match outcome {
         Ok(hash) => (
@@ -252,7 +248,7 @@ pub async fn settle(
             EventType::MessageFailed,
         ),
     };
-    let mut tx = store.begin().await?;
+    let mut tx = deps.store.begin().await?;
     let Some(message) = tx.settle_outgoing(id, status, hash, reason, now).await? else {
         return Ok(());
     };
@@ -267,7 +263,7 @@ pub async fn settle(
         })
         .await?;
     // Before the commit: a webhook worker may pick the event up the moment it is visible.
-    links::remember(Key::Event(&event.id));
+    deps.metrics.links.remember(Key::Event(&event.id));
     tx.commit().await?;
     Ok(())
 }

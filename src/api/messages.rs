@@ -15,7 +15,7 @@ use crate::ids::SessionIdText;
 use crate::store::messages::{
     new_message_id, Conversation, Direction, Message, MessageStatus, NewMessage,
 };
-use crate::telemetry::links::{self, Key};
+use crate::telemetry::links::Key;
 
 /// Longest message text, in characters (Session clients' limit).
 pub const MAX_TEXT_CHARS: usize = 2000;
@@ -164,7 +164,7 @@ async fn send_message(
     tracing::Span::current().record("message_id", stored.id.as_str());
     if enqueued.created {
         // The Conversation actor that sends it continues this trace.
-        links::remember(Key::Message(&stored.id));
+        state.metrics.links.remember(Key::Message(&stored.id));
         state.actors.message_queued(&account, &to);
     }
     Ok(HttpResponse::Accepted().json(Accepted {

@@ -4,11 +4,13 @@
 //! starts a new trace).
 //!
 //! The map is bounded (oldest entries go first) and empty unless an exporter is installed
-//! ([`set_enabled`]), so without telemetry every call is one atomic load.
+//! ([`set_enabled`]), so without telemetry every call is one atomic load. Each gateway has its
+//! own map ([`Links`]), carried in its [`crate::metrics::Metrics`], the one observability handle
+//! the API, the actors and the webhook workers already share.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{LazyLock, Mutex};
+use std::sync::{Arc, Mutex};
 
 use opentelemetry::trace::TraceContextExt as _;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
@@ -18,14 +20,13 @@ use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 const CAPACITY: usize = 16_384;
 
 static ENABLED: AtomicBool = AtomicBool::new(false);
-static CONTEXTS: LazyLock<Mutex<Bounded>> = LazyLock::new(Mutex::default);
 
 /// What a context is remembered for.
 #[derive(Debug, Clone, Copy)]
 pub enum Key<'a> {
     /// A queued outgoing message, by message id.
     Message(&'a str),
-    /// A stored event, by event id (`evt_…`).
+    /// A stored event, by event id (`evt_…`, unique within one database only).
     Event(&'a str),
 }
 
@@ -57,52 +58,63 @@ impl Bounded {
     }
 }
 
-fn contexts() -> std::sync::MutexGuard<'static, Bounded> {
-    // The map holds plain data; a panic elsewhere while locked leaves it usable.
-    CONTEXTS.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-/// Turns remembering on or off (on while an exporter is installed).
+/// Turns remembering on or off for every gateway of the process (on while an exporter is
+/// installed: the subscriber is process-wide too).
 pub fn set_enabled(enabled: bool) {
     ENABLED.store(enabled, Ordering::Relaxed);
-    if !enabled {
-        let mut c = contexts();
-        c.map.clear();
-        c.order.clear();
+}
+
+/// One gateway's remembered contexts. One per gateway, not per process: event ids are unique
+/// only within a database, and tests run several gateways in one process. Cheap to clone.
+#[derive(Clone, Default)]
+pub struct Links {
+    contexts: Arc<Mutex<Bounded>>,
+}
+
+impl std::fmt::Debug for Links {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Links")
     }
 }
 
-/// Remembers the current span's context for `key`.
-pub fn remember(key: Key<'_>) {
-    if !ENABLED.load(Ordering::Relaxed) {
-        return;
+impl Links {
+    fn contexts(&self) -> std::sync::MutexGuard<'_, Bounded> {
+        // The map holds plain data; a panic elsewhere while locked leaves it usable.
+        self.contexts.lock().unwrap_or_else(|p| p.into_inner())
     }
-    let cx = tracing::Span::current().context();
-    if cx.span().span_context().is_valid() {
-        contexts().insert(key.text(), cx);
-    }
-}
 
-/// Makes `span` a child of the context remembered for `key`, if any. Call before the span is
-/// first entered.
-pub fn adopt(span: &tracing::Span, key: Key<'_>) {
-    if !ENABLED.load(Ordering::Relaxed) {
-        return;
+    /// Remembers the current span's context for `key`.
+    pub fn remember(&self, key: Key<'_>) {
+        if !ENABLED.load(Ordering::Relaxed) {
+            return;
+        }
+        let cx = tracing::Span::current().context();
+        if cx.span().span_context().is_valid() {
+            self.contexts().insert(key.text(), cx);
+        }
     }
-    let cx = contexts().map.get(&key.text()).cloned();
-    if let Some(cx) = cx {
-        // Fails only when no OpenTelemetry layer is installed: then there is nothing to link.
-        let _ = span.set_parent(cx);
-    }
-}
 
-/// Forgets `key` (the message is settled; its event carries the context on).
-pub fn forget(key: Key<'_>) {
-    if !ENABLED.load(Ordering::Relaxed) {
-        return;
+    /// Makes `span` a child of the context remembered for `key`, if any. Call before the span
+    /// is first entered.
+    pub fn adopt(&self, span: &tracing::Span, key: Key<'_>) {
+        if !ENABLED.load(Ordering::Relaxed) {
+            return;
+        }
+        let cx = self.contexts().map.get(&key.text()).cloned();
+        if let Some(cx) = cx {
+            // Fails only when no OpenTelemetry layer is installed: then there is nothing to link.
+            let _ = span.set_parent(cx);
+        }
     }
-    // Its slot in `order` stays until it ages out: ids are never reused, so that is harmless.
-    contexts().map.remove(&key.text());
+
+    /// Forgets `key` (the message is settled; its event carries the context on).
+    pub fn forget(&self, key: Key<'_>) {
+        if !ENABLED.load(Ordering::Relaxed) {
+            return;
+        }
+        // Its slot in `order` stays until it ages out: ids are never reused, so that is harmless.
+        self.contexts().map.remove(&key.text());
+    }
 }
 
 #[cfg(test)]

@@ -6,8 +6,8 @@
 //! much later and on another thread) → `network.store` → `onion.request` → `webhook.deliver`;
 //! and `poll` → `network.retrieve` → `onion.request` → `inbox.commit` → `webhook.deliver`. The
 //! hops that cross the database (a queued message, a stored event) carry their span context
-//! through [`links`], an in-memory map keyed by message or event id; it is filled only while an
-//! exporter is installed.
+//! through [`links::Links`], an in-memory map keyed by message or event id; it is filled only
+//! while an exporter is installed.
 //!
 //! Nothing secret is recorded: spans carry message and event ids and short account prefixes,
 //! never text, keys or full Session IDs.

@@ -16,7 +16,7 @@ use crate::metrics::Metrics;
 use crate::store::events::{AttemptOutcome, Delivery, Event};
 use crate::store::webhooks::Webhook;
 use crate::store::Store;
-use crate::telemetry::links::{self, Key};
+use crate::telemetry::links::Key;
 
 /// Conversation queue heads examined per pass.
 const SCAN: i64 = 1000;
@@ -103,7 +103,7 @@ async fn attempt(
         attempt = delivery.attempts + 1,
         status = tracing::field::Empty,
     );
-    links::adopt(&span, Key::Event(&event.id));
+    ctx.metrics.links.adopt(&span, Key::Event(&event.id));
     let outcome = post(&ctx, &hook, &event, now)
         .instrument(span.clone())
         .await;
