@@ -310,6 +310,17 @@ async fn a_sent_message_and_a_poll_each_make_one_connected_trace() {
             assert!(!value.contains("traced") && !value.contains(&a) && !value.contains(&b));
         }
     }
+    let sent_spans = spans
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|s| s.trace == api.trace)
+        .count();
+    eprintln!(
+        "spans: {sent_spans} in the sent message's trace, {} in the poll's",
+        trace.len()
+    );
     gw.stop().await;
+    guard.shutdown().await;
     collector_handle.stop(true).await;
 }

@@ -58,6 +58,15 @@ impl TelemetryGuard {
             }
         }
     }
+
+    /// Exports what is left and stops the exporter, without blocking a runtime thread (dropping
+    /// the guard does the same, blocking: do that outside the runtime, as `serve` does).
+    pub async fn shutdown(mut self) {
+        if let Some(provider) = self.provider.take() {
+            links::set_enabled(false);
+            let _ = tokio::task::spawn_blocking(move || provider.shutdown()).await;
+        }
+    }
 }
 
 impl Drop for TelemetryGuard {
