@@ -324,3 +324,79 @@ async fn a_sent_message_and_a_poll_each_make_one_connected_trace() {
     guard.shutdown().await;
     collector_handle.stop(true).await;
 }
+
+/// `serve` with stderr piped (as in a container): `logging.format` unset gives JSON lines, and
+/// at debug level nothing secret reaches the log (keys, a recovery phrase, message text).
+#[tokio::test]
+async fn serve_logs_json_lines_without_secrets_when_not_a_terminal() {
+    use std::io::{BufRead as _, BufReader, Read as _};
+    use std::process::{Command, Stdio};
+
+    let dir = tempfile::tempdir().unwrap();
+    let admin = "telemetry-test-admin-key-5f1c";
+    let master = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+    let mut child = Command::new(env!("CARGO_BIN_EXE_session-gateway"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .env("SESSION_GATEWAY__API__ADMIN_KEY", admin)
+        .env("SESSION_GATEWAY__SECURITY__MASTER_KEY", master)
+        .env("SESSION_GATEWAY__NETWORK__ENABLED", "false")
+        .env("SESSION_GATEWAY__LOGGING__LEVEL", "debug")
+        .env_remove("SESSION_GATEWAY__LOGGING__FORMAT")
+        .env_remove("SESSION_GATEWAY_LOG_FORMAT")
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Drain stderr on a thread so a chatty child never blocks on a full pipe.
+    let mut stderr = child.stderr.take().unwrap();
+    let logs = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stderr.read_to_string(&mut text);
+        text
+    });
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let ready: serde_json::Value = serde_json::from_str(&line).unwrap();
+    let api = ready["api"].as_str().unwrap().to_owned();
+
+    let phrase =
+        "vexed enjoy pigment films adept voted vexed enjoy pigment films adept voted adept";
+    let client = reqwest::Client::new();
+    let created: serde_json::Value = client
+        .post(format!("{api}/v1/accounts"))
+        .bearer_auth(admin)
+        .json(&serde_json::json!({"phrase": phrase}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let account = created["session_id"].as_str().unwrap().to_owned();
+    let sent = client
+        .post(format!("{api}/v1/accounts/{account}/messages"))
+        .bearer_auth(admin)
+        .json(&serde_json::json!({"to": account, "text": "a very private note"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sent.status(), 202);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let logs = logs.join().unwrap();
+
+    let lines: Vec<&str> = logs.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert!(!lines.is_empty(), "no log lines at debug level");
+    for line in &lines {
+        let entry: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        assert!(entry["level"].is_string(), "{line}");
+    }
+    for secret in [admin, master, "pigment films", "a very private note"] {
+        assert!(!logs.contains(secret), "a secret reached the log");
+    }
+}
