@@ -126,16 +126,17 @@ impl Gateway {
             handle.clone(),
         );
         let actors = match network {
-            Some(network) => Some(
-                ActorSystem::start(Deps {
+            Some(network) => {
+                network.attach_metrics(&metrics);
+                let deps = Deps {
                     store: store.clone(),
                     network,
                     metrics: metrics.clone(),
                     settings: Arc::new(ActorSettings::from_settings(&settings)),
                     io: tokio::runtime::Handle::current(),
-                })
-                .await?,
-            ),
+                };
+                Some(ActorSystem::start(deps).await?)
+            }
             None => None,
         };
         let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);

@@ -8,6 +8,7 @@
 //! * [`store`]: sqlx repositories (SQLite by default), secrets sealed at rest.
 //! * [`devnet`]: a local Session network (seed, service nodes, file server) built from `protocol`.
 //! * [`network`]: the onion network client (pool, paths, swarms, clock, storage operations).
+//! * [`telemetry`] and [`metrics`]: logs, OpenTelemetry traces, Prometheus metrics.
 //! * [`protocol`]: pure wire formats and cryptography. No I/O, no async, no clock reads.
 
 pub mod actors;
@@ -23,4 +24,5 @@ pub mod metrics;
 pub mod network;
 pub mod protocol;
 pub mod store;
+pub mod telemetry;
 pub mod webhooks;

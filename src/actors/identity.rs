@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
+use tracing::Instrument as _;
 
 use super::conversation::{Activity, Conversation, ConversationIdle, Kick};
 use super::inbox::{poll_once, PollOutcome, DM_NAMESPACE};
@@ -80,6 +81,8 @@ pub struct Identity {
     keys: Option<Arc<AccountKeys>>,
     cursor: Option<MessageHash>,
     last_activity: Instant,
+    /// The last successful poll (the actor's start before the first), for the poll-lag metric.
+    last_polled: Instant,
     polling: bool,
     next_poll: Option<(SpawnHandle, Instant)>,
     conversations: HashMap<String, ConversationSlot>,
@@ -107,6 +110,7 @@ impl Identity {
             keys: None,
             cursor: None,
             last_activity: Instant::now(),
+            last_polled: Instant::now(),
             polling: false,
             next_poll: None,
             conversations: HashMap::new(),
@@ -171,12 +175,17 @@ impl Identity {
             .filter(|(_, n)| **n >= MAX_TAMPER_STRIKES)
             .map(|(h, _)| h.clone())
             .collect();
+        // Each poll cycle is its own trace: retrieve, commit, and the webhook deliveries of
+        // what it stored (linked through the events' ids).
+        let span = tracing::info_span!(parent: None, "poll", account = keys.short());
         let task = Task::spawn(
             &self.deps,
-            poll_once(self.deps.clone(), keys, self.cursor.clone(), skip),
+            poll_once(self.deps.clone(), keys, self.cursor.clone(), skip).instrument(span),
         );
         ctx.spawn(task.into_actor(self).map(|result, act, ctx| {
             act.polling = false;
+            let lag = act.last_polled.elapsed().as_secs_f64();
+            act.deps.metrics.poll_lag.observe(lag);
             match result.and_then(|r| r) {
                 Ok(outcome) => act.polled(outcome, ctx),
                 Err(error) => {
@@ -189,6 +198,7 @@ impl Identity {
     }
 
     fn polled(&mut self, outcome: PollOutcome, ctx: &mut Context<Self>) {
+        self.last_polled = Instant::now();
         self.deps.metrics.polls.with_label_values(&["ok"]).inc();
         if outcome.cursor != self.cursor {
             self.strikes

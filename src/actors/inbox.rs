@@ -23,7 +23,7 @@ use crate::protocol::storage::response::RetrievedMessage;
 use crate::protocol::storage::{message_hash, MessageHash, Namespace, Signer};
 use crate::store::events::{EventType, NewEvent};
 use crate::store::messages::{new_message_id, Direction, MessageStatus, NewMessage};
-use crate::store::Store;
+use crate::telemetry::links::Key;
 
 /// The namespace of 1:1 messages and sync copies (`messages.md` §3.5).
 pub const DM_NAMESPACE: Namespace = Namespace(0);
@@ -191,7 +191,7 @@ pub async fn poll_once(
         consumed = Some(message.hash.clone());
     }
     if let Some(last) = consumed {
-        outcome.stored = commit(&deps.store, &keys.session_id, &accepted, &last).await?;
+        outcome.stored = commit(&deps, &keys.session_id, &accepted, &last).await?;
         for a in &accepted {
             let kind = if a.sync { "sync" } else { "incoming" };
             deps.metrics
@@ -206,14 +206,15 @@ pub async fn poll_once(
 
 /// Stores `accepted` (skipping duplicates by hash, and sync copies of messages this gateway
 /// sent itself), one `message.received` event each, and the cursor, in one transaction.
+#[tracing::instrument(name = "inbox.commit", skip_all, fields(messages = accepted.len()))]
 pub async fn commit(
-    store: &Store,
+    deps: &Deps,
     account: &str,
     accepted: &[Accepted],
     cursor: &MessageHash,
 ) -> Result<usize, ActorError> {
     let now = now_ms();
-    let mut tx = store.begin().await?;
+    let mut tx = deps.store.begin().await?;
     let mut stored = 0;
     for a in accepted {
         if a.sync && tx.has_outgoing(account, &a.peer, a.timestamp).await? {
@@ -240,14 +241,17 @@ pub async fn commit(
         };
         let data = serde_json::to_value(&message)
             .map_err(|e| ActorError::Store(crate::store::StoreError::Corrupt(e.to_string())))?;
-        tx.append_event(&NewEvent {
-            event_type: EventType::MessageReceived,
-            account: Some(account.to_owned()),
-            conversation: Some(a.peer.clone()),
-            timestamp: now,
-            data,
-        })
-        .await?;
+        let event = tx
+            .append_event(&NewEvent {
+                event_type: EventType::MessageReceived,
+                account: Some(account.to_owned()),
+                conversation: Some(a.peer.clone()),
+                timestamp: now,
+                data,
+            })
+            .await?;
+        // Before the commit: a webhook worker may pick the event up the moment it is visible.
+        deps.metrics.links.remember(Key::Event(&event.id));
         stored += 1;
     }
     tx.set_poll_cursor(account, i64::from(DM_NAMESPACE.0), cursor.as_str(), now)

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use rand::rngs::StdRng;
 use rand::SeedableRng as _;
 use sha2::{Digest as _, Sha256};
+use tracing::Instrument as _;
 
 use super::inbox::DM_NAMESPACE;
 use super::keys::AccountKeys;
@@ -26,7 +27,8 @@ use crate::protocol::storage::AccountId;
 use crate::store::events::{EventType, NewEvent};
 use crate::store::messages::MessageStatus;
 use crate::store::outbox::QueuedMessage;
-use crate::store::{Store, StoreError};
+use crate::store::StoreError;
+use crate::telemetry::links::Key;
 
 /// TTL of content messages: 14 days (`messages.md` §3.5, DESKTOP `TTL_DEFAULT`).
 pub const DM_TTL_MS: u64 = 14 * 24 * 3600 * 1000;
@@ -165,22 +167,57 @@ pub async fn step(
         Some((id, n)) if id == message.id => n,
         _ => 0,
     };
+    // The API call that queued the message is this span's parent (same trace), even though
+    // the message travelled through the database and another thread to get here.
+    let span = tracing::info_span!(
+        "message.send",
+        message_id = %message.id,
+        attempt = tried + 1,
+        outcome = tracing::field::Empty,
+    );
+    deps.metrics.links.adopt(&span, Key::Message(&message.id));
+    let id = message.id.clone();
+    let step = attempt(&deps, &keys, message, tried)
+        .instrument(span.clone())
+        .await;
+    if let Ok(done) = &step {
+        let outcome = match done {
+            Step::Empty => "empty",
+            Step::Sent { .. } => "sent",
+            Step::Failed { .. } => "failed",
+            Step::Retry { .. } => "retry",
+        };
+        span.record("outcome", outcome);
+        if matches!(done, Step::Sent { .. } | Step::Failed { .. }) {
+            deps.metrics.links.forget(Key::Message(&id));
+        }
+    }
+    step
+}
+
+/// One attempt at `message`, which has had `tried` attempts before.
+async fn attempt(
+    deps: &Deps,
+    keys: &AccountKeys,
+    message: QueuedMessage,
+    tried: u32,
+) -> Result<Step, ActorError> {
     let settings = &deps.settings;
     let age = now_ms().saturating_sub(message.created_at);
     if tried > 0 && u64::try_from(age).unwrap_or(0) > settings.send_deadline_ms {
         let reason = "no swarm node confirmed the message before the send deadline";
-        settle(&deps.store, &message.id, Err(reason)).await?;
+        settle(deps, &message.id, Err(reason)).await?;
         return Ok(Step::Failed { id: message.id });
     }
-    match send_one(&deps, &keys, &message).await {
+    match send_one(deps, keys, &message).await {
         Ok(hash) => {
-            settle(&deps.store, &message.id, Ok(&hash)).await?;
+            settle(deps, &message.id, Ok(&hash)).await?;
             Ok(Step::Sent { id: message.id })
         }
         Err(ActorError::Store(e)) => Err(ActorError::Store(e)),
         Err(error) if permanent(&error) || tried + 1 >= settings.send_max_attempts => {
             let reason = format!("{error} (after {} attempts)", tried + 1);
-            settle(&deps.store, &message.id, Err(&reason)).await?;
+            settle(deps, &message.id, Err(&reason)).await?;
             Ok(Step::Failed { id: message.id })
         }
         Err(error) => {
@@ -195,11 +232,7 @@ pub async fn step(
 
 /// Records the outcome with its event in one transaction; a message no longer queued (its
 /// account deleted meanwhile) is left alone.
-pub async fn settle(
-    store: &Store,
-    id: &str,
-    outcome: Result<&str, &str>,
-) -> Result<(), ActorError> {
+pub async fn settle(deps: &Deps, id: &str, outcome: Result<&str, &str>) -> Result<(), ActorError> {
     let now = now_ms();
     let (status, hash, reason, event_type) = match outcome {
         Ok(hash) => (
@@ -215,19 +248,22 @@ pub async fn settle(
             EventType::MessageFailed,
         ),
     };
-    let mut tx = store.begin().await?;
+    let mut tx = deps.store.begin().await?;
     let Some(message) = tx.settle_outgoing(id, status, hash, reason, now).await? else {
         return Ok(());
     };
     let data = serde_json::to_value(&message).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    tx.append_event(&NewEvent {
-        event_type,
-        account: Some(message.from.clone()),
-        conversation: Some(message.conversation.clone()),
-        timestamp: now,
-        data,
-    })
-    .await?;
+    let event = tx
+        .append_event(&NewEvent {
+            event_type,
+            account: Some(message.from.clone()),
+            conversation: Some(message.conversation.clone()),
+            timestamp: now,
+            data,
+        })
+        .await?;
+    // Before the commit: a webhook worker may pick the event up the moment it is visible.
+    deps.metrics.links.remember(Key::Event(&event.id));
     tx.commit().await?;
     Ok(())
 }

@@ -71,19 +71,9 @@ async fn readyz(state: web::Data<ApiState>) -> HttpResponse {
 #[get("/metrics")]
 async fn metrics(state: web::Data<ApiState>) -> HttpResponse {
     if let Ok(counts) = state.store.status_counts().await {
-        // Reset first: a status with no rows left must read 0, not its last value.
-        state.metrics.accounts.reset();
-        state.metrics.webhook_deliveries.reset();
-        for (status, n) in counts.accounts {
-            state.metrics.accounts.with_label_values(&[&status]).set(n);
-        }
-        for (status, n) in counts.deliveries {
-            state
-                .metrics
-                .webhook_deliveries
-                .with_label_values(&[&status])
-                .set(n);
-        }
+        state
+            .metrics
+            .set_stored_counts(&counts.accounts, &counts.deliveries);
     }
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")

@@ -15,6 +15,7 @@ use crate::ids::SessionIdText;
 use crate::store::messages::{
     new_message_id, Conversation, Direction, Message, MessageStatus, NewMessage,
 };
+use crate::telemetry::links::Key;
 
 /// Longest message text, in characters (Session clients' limit).
 pub const MAX_TEXT_CHARS: usize = 2000;
@@ -119,6 +120,7 @@ async fn require_account(state: &ApiState, id: &SessionIdText) -> Result<(), Api
     security(("bearer" = [])), tag = "messages"
 )]
 #[post("/accounts/{session_id}/messages")]
+#[tracing::instrument(name = "api.send_message", skip_all, fields(message_id))]
 async fn send_message(
     state: web::Data<ApiState>,
     principal: Principal,
@@ -159,7 +161,10 @@ async fn send_message(
             message: "Idempotency-Key was already used with a different message".into(),
         });
     }
+    tracing::Span::current().record("message_id", stored.id.as_str());
     if enqueued.created {
+        // The Conversation actor that sends it continues this trace.
+        state.metrics.links.remember(Key::Message(&stored.id));
         state.actors.message_queued(&account, &to);
     }
     Ok(HttpResponse::Accepted().json(Accepted {

@@ -42,31 +42,19 @@ pub struct ServeArgs {
     pub devnet: bool,
 }
 
-/// The `serve` entry point for `main`: logging to stderr, a tokio runtime, the real identities.
+/// The `serve` entry point for `main`: logs (and traces, if configured), a tokio runtime, the
+/// real identities.
 pub fn main(args: ServeArgs) -> anyhow::Result<()> {
-    init_logging();
+    let settings = Settings::load(args.config.as_deref())?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(run(args, Arc::new(SessionIdentities)))
-}
-
-/// Logs go to stderr (stdout carries only the ready line); `RUST_LOG` filters, default `info`;
-/// `SESSION_GATEWAY_LOG_FORMAT=json` switches to JSON lines for containers.
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr);
-    let result = if std::env::var("SESSION_GATEWAY_LOG_FORMAT").is_ok_and(|f| f == "json") {
-        builder.json().try_init()
-    } else {
-        builder.try_init()
-    };
-    // A subscriber already installed (tests) is fine.
-    drop(result);
+    // Logs go to stderr (stdout carries only the ready line). Dropped after the gateway
+    // stopped: the last spans are exported then.
+    let telemetry = crate::telemetry::init(&settings, runtime.handle().clone())?;
+    let result = runtime.block_on(run(args, Arc::new(SessionIdentities)));
+    drop(telemetry);
+    result
 }
 
 /// Runs the gateway until interrupted.

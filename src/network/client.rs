@@ -12,6 +12,7 @@ use std::time::Duration;
 use futures::future::join_all;
 use futures::future::{BoxFuture, FutureExt, Shared};
 use rand::rngs::OsRng;
+use tracing::Instrument as _;
 
 use super::clock::{local_now_ms, NetworkClock};
 use super::config::NetworkConfig;
@@ -73,6 +74,8 @@ pub(super) struct Inner {
     swarms: Mutex<SwarmCache>,
     refresh_flight: Mutex<Option<Flight>>,
     build_flight: Mutex<Option<Flight>>,
+    /// Where request latencies and failures are counted (set once by the gateway).
+    metrics: std::sync::OnceLock<crate::metrics::Metrics>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -112,8 +115,15 @@ impl SessionNetwork {
                 swarms: Mutex::default(),
                 refresh_flight: Mutex::default(),
                 build_flight: Mutex::default(),
+                metrics: std::sync::OnceLock::new(),
             }),
         })
+    }
+
+    /// Counts onion request latencies and failures, and path failures, in `metrics` from now
+    /// on. The first call wins (a client shared by two gateways reports to the first).
+    pub fn attach_metrics(&self, metrics: &crate::metrics::Metrics) {
+        let _ = self.inner.metrics.set(metrics.clone());
     }
 
     /// Fetches the pool and builds paths now (otherwise the first request does).
@@ -358,10 +368,18 @@ impl Inner {
         dest: &ServiceNode,
         request: &StorageRequest,
     ) -> Result<SnodeAnswer, SendError> {
+        let span = tracing::info_span!(
+            "onion.request",
+            kind = "snode",
+            outcome = tracing::field::Empty
+        );
+        let started = std::time::Instant::now();
         let result = self
             .transport
             .snode(&path.nodes, dest, request, self.enc)
+            .instrument(span.clone())
             .await;
+        self.observe(&span, started, result.as_ref().err());
         match &result {
             Ok(answer) => {
                 if let Some(t) = answer_time(&answer.body) {
@@ -384,14 +402,36 @@ impl Inner {
             .map_err(|e| SendError::NoPath {
                 reason: e.to_string(),
             })?;
+        let span = tracing::info_span!(
+            "onion.request",
+            kind = "server",
+            outcome = tracing::field::Empty
+        );
+        let started = std::time::Instant::now();
         let result = self
             .transport
             .server(&path.nodes, &self.file_server, request, self.enc)
+            .instrument(span.clone())
             .await;
+        self.observe(&span, started, result.as_ref().err());
         if let Err(e) = &result {
             self.account_failure(&path, None, e);
         }
         result
+    }
+
+    /// Records one onion request's latency and outcome in the metrics and on its span.
+    fn observe(
+        &self,
+        span: &tracing::Span,
+        started: std::time::Instant,
+        error: Option<&SendError>,
+    ) {
+        let labels = error.map(SendError::metric_labels);
+        span.record("outcome", labels.map_or("ok", |(kind, _)| kind));
+        if let Some(metrics) = self.metrics.get() {
+            metrics.onion_request(started.elapsed().as_secs_f64(), labels);
+        }
     }
 
     /// SD/libsession failure accounting (§7.1, §7.2).
@@ -441,6 +481,9 @@ impl Inner {
 
     /// Counts a path failure; at the threshold the path goes, and its guard with it.
     fn path_failed(&self, path: &Path) {
+        if let Some(metrics) = self.metrics.get() {
+            metrics.path_failures.inc();
+        }
         let verdict = lock(&self.paths).path_failed(path.id);
         if let PathVerdict::Dropped { guard } = verdict {
             tracing::info!(%guard, "path dropped after repeated failures");

@@ -102,6 +102,24 @@ pub enum SendError {
 }
 
 impl SendError {
+    /// The failure's kind and HTTP status, as `session_gateway_onion_request_failures_total`
+    /// labels them (one kind per variant; listed in `metrics::ONION_FAILURE_KINDS`).
+    pub fn metric_labels(&self) -> (&'static str, Option<u16>) {
+        match self {
+            Self::Unreachable { .. } => ("unreachable", None),
+            Self::Timeout { .. } => ("timeout", None),
+            Self::NextNodeNotFound { .. } => ("next_node_not_found", None),
+            Self::Path { status, .. } => ("path", Some(*status)),
+            Self::BadReply { .. } => ("bad_reply", None),
+            Self::Misdirected { .. } => ("misdirected", Some(421)),
+            Self::ClockOutOfSync { status, .. } => ("clock_out_of_sync", Some(*status)),
+            Self::Destination { status, .. } => ("destination", Some(*status)),
+            Self::InvalidBody { .. } => ("invalid_body", None),
+            Self::NoPath { .. } => ("no_path", None),
+            Self::Build(_) => ("build", None),
+        }
+    }
+
     /// True for failures a retry on another node or path may fix (not 401/403/404, not a
     /// request we cannot build).
     pub fn is_retryable(&self) -> bool {

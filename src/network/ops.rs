@@ -286,6 +286,7 @@ fn merge(
 impl SessionNetwork {
     /// Stores `data` for `account` in `ns` with `ttl_ms`. Public-inbox namespaces (0) need no
     /// signer; others do. Retries on other swarm members and paths until one confirms.
+    #[tracing::instrument(name = "network.store", skip_all)]
     pub async fn store(
         &self,
         account: &AccountId,
@@ -316,6 +317,7 @@ impl SessionNetwork {
 
     /// Retrieves each `(namespace, last_hash)` in one signed `batch`, from two random swarm
     /// members in parallel, merged by hash (SD `swarmPolling.ts`). At most 20 namespaces.
+    #[tracing::instrument(name = "network.retrieve", skip_all)]
     pub async fn retrieve(
         &self,
         account: &AccountId,

@@ -7,6 +7,7 @@ use std::time::Duration;
 use rand::Rng as _;
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
+use tracing::Instrument as _;
 
 use super::signature;
 use crate::clock::now_ms;
@@ -15,6 +16,7 @@ use crate::metrics::Metrics;
 use crate::store::events::{AttemptOutcome, Delivery, Event};
 use crate::store::webhooks::Webhook;
 use crate::store::Store;
+use crate::telemetry::links::Key;
 
 /// Conversation queue heads examined per pass.
 const SCAN: i64 = 1000;
@@ -91,7 +93,23 @@ async fn attempt(
     event: Event,
 ) -> String {
     let now = now_ms();
-    let outcome = post(&ctx, &hook, &event, now).await;
+    // A child of the span that stored the event (the message's send, or the poll that
+    // received it), so the delivery is part of that trace.
+    let span = tracing::info_span!(
+        "webhook.deliver",
+        event_id = %event.id,
+        event_type = %event.event_type,
+        webhook = %hook.id,
+        attempt = delivery.attempts + 1,
+        status = tracing::field::Empty,
+    );
+    ctx.metrics.links.adopt(&span, Key::Event(&event.id));
+    let outcome = post(&ctx, &hook, &event, now)
+        .instrument(span.clone())
+        .await;
+    if let Ok(status) | Err((Some(status), _)) = &outcome {
+        span.record("status", status);
+    }
     let outcome = match outcome {
         Ok(status) => {
             ctx.metrics
