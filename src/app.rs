@@ -11,6 +11,7 @@ use tokio::task::JoinHandle;
 use crate::api::{auth::hash_key, ApiState};
 use crate::config::Settings;
 use crate::identities::IdentityProvider;
+use crate::leases::{LeaseHandle, LeaseManager};
 use crate::metrics::Metrics;
 use crate::store::{MasterKey, SecretsError, Store, StoreError};
 use crate::webhooks::{self, WebhookHandle};
@@ -68,6 +69,7 @@ pub struct Gateway {
     server_task: JoinHandle<std::io::Result<()>>,
     webhooks_task: JoinHandle<()>,
     shutdown: tokio::sync::watch::Sender<bool>,
+    leases: Option<LeaseHandle>,
 }
 
 impl Gateway {
@@ -94,6 +96,8 @@ impl Gateway {
 
         let metrics = Metrics::new();
         let handle = WebhookHandle::default();
+        // Which accounts this replica runs; the Supervisor follows `leases().take_events()`.
+        let leases = LeaseManager::spawn(store.clone(), settings.replicas.lease_config());
         let webhooks_task = webhooks::spawn(
             store.clone(),
             settings.webhooks.clone(),
@@ -132,6 +136,7 @@ impl Gateway {
             server_task,
             webhooks_task,
             shutdown,
+            leases: Some(leases),
         })
     }
 
@@ -145,6 +150,11 @@ impl Gateway {
         format!("http://{}", self.addr)
     }
 
+    /// This replica's account leases (the Supervisor takes its events stream).
+    pub fn leases(&mut self) -> Option<&mut LeaseHandle> {
+        self.leases.as_mut()
+    }
+
     /// The store (tests insert events through it).
     pub fn store(&self) -> &Store {
         &self.store
@@ -152,12 +162,15 @@ impl Gateway {
 
     /// Stops accepting requests, answers parked long-polls, finishes in-flight requests, stops
     /// webhook workers, closes the database.
-    pub async fn stop(self) {
+    pub async fn stop(mut self) {
         self.shutdown.send_replace(true);
         self.server.stop(true).await;
         let _ = self.server_task.await;
         self.webhooks_task.abort();
         let _ = self.webhooks_task.await;
+        if let Some(leases) = self.leases.take() {
+            leases.shutdown().await;
+        }
         self.store.close().await;
     }
 }

@@ -4,7 +4,8 @@
 //!
 //! * [`api`]: actix-web REST under `/v1`, auth, OpenAPI, events long-poll, health, metrics.
 //! * [`webhooks`]: the outbox delivery workers (Standard Webhooks signatures, retries).
-//! * [`store`]: sqlx repositories (SQLite by default), secrets sealed at rest.
+//! * [`leases`]: which accounts this replica runs (account leases, heartbeats, rebalancing).
+//! * [`store`]: sqlx repositories (SQLite by default, or PostgreSQL), secrets sealed at rest.
 //! * [`devnet`]: a local Session network (seed, service nodes, file server) built from `protocol`.
 //! * [`protocol`]: pure wire formats and cryptography. No I/O, no async, no clock reads.
 
@@ -16,6 +17,7 @@ pub mod config;
 pub mod devnet;
 pub mod identities;
 pub mod ids;
+pub mod leases;
 pub mod metrics;
 pub mod protocol;
 pub mod store;

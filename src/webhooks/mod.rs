@@ -21,7 +21,7 @@ use tokio::task::JoinHandle;
 
 use crate::config::WebhookSettings;
 use crate::metrics::Metrics;
-use crate::store::Store;
+use crate::store::{Notice, Store};
 
 /// Wakes the dispatcher after webhooks change or deliveries are replayed.
 #[derive(Clone, Debug, Default)]
@@ -86,6 +86,7 @@ async fn dispatch(
         client,
     });
     let mut commits = store.subscribe_events();
+    let mut notices = store.subscribe_notices();
     let mut running: HashMap<String, Running> = HashMap::new();
     let mut reconcile = true;
     loop {
@@ -103,6 +104,19 @@ async fn dispatch(
                 reconcile = false;
             }
             () = handle.wake.notified() => reconcile = true,
+            // Webhook changes made through another replica (PostgreSQL NOTIFY), or notices
+            // missed: reload. Other notices only wake the workers.
+            notice = notices.recv() => {
+                reconcile = !matches!(
+                    notice,
+                    Ok(Notice::OutgoingQueued { .. }
+                        | Notice::AccountChanged { .. }
+                        | Notice::LeasesChanged)
+                );
+                if matches!(notice, Err(tokio::sync::broadcast::error::RecvError::Closed)) {
+                    return;
+                }
+            }
             () = tokio::time::sleep(RECONCILE_EVERY) => reconcile = true,
         }
     }

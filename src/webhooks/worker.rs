@@ -19,6 +19,9 @@ use crate::store::Store;
 /// Conversation queue heads examined per pass.
 const SCAN: i64 = 1000;
 
+/// How long a claim outlives the HTTP timeout (recording the outcome takes one write).
+const CLAIM_MARGIN_MS: i64 = 5_000;
+
 /// Shared by every worker.
 pub(super) struct Context {
     pub store: Store,
@@ -91,6 +94,19 @@ async fn attempt(
     event: Event,
 ) -> String {
     let now = now_ms();
+    // Claim the row first: several replicas run a worker for the same endpoint, and only the
+    // claimer attempts. The claim outlives the request timeout by a margin, so a claim can
+    // lapse only if this replica stops mid-attempt (then another retries: at-least-once).
+    let timeout = i64::try_from(ctx.settings.timeout_ms).unwrap_or(i64::MAX);
+    let until = now.saturating_add(timeout).saturating_add(CLAIM_MARGIN_MS);
+    let delivery = match ctx.store.claim_delivery(&hook.id, &delivery, until).await {
+        Ok(Some(claimed)) => claimed,
+        Ok(None) => return delivery.order_key, // another worker has it, or it changed
+        Err(error) => {
+            tracing::warn!(%error, webhook = %hook.id, "cannot claim a delivery");
+            return delivery.order_key;
+        }
+    };
     let outcome = post(&ctx, &hook, &event, now).await;
     let outcome = match outcome {
         Ok(status) => {
