@@ -98,13 +98,14 @@ impl Gateway {
         let handle = WebhookHandle::default();
         // Which accounts this replica runs; the Supervisor follows `leases().take_events()`.
         let leases = LeaseManager::spawn(store.clone(), settings.replicas.lease_config());
+        let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
         let webhooks_task = webhooks::spawn(
             store.clone(),
             settings.webhooks.clone(),
             metrics.clone(),
             handle.clone(),
+            shutdown_rx.clone(),
         );
-        let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
         let state = web::Data::new(ApiState {
             store: store.clone(),
             admin_key_hash: hash_key(admin_key.expose()),
@@ -166,7 +167,7 @@ impl Gateway {
         self.shutdown.send_replace(true);
         self.server.stop(true).await;
         let _ = self.server_task.await;
-        self.webhooks_task.abort();
+        // `shutdown` (sent above) stops the dispatcher, its workers and their attempts.
         let _ = self.webhooks_task.await;
         if let Some(leases) = self.leases.take() {
             leases.shutdown().await;

@@ -221,6 +221,7 @@ impl LeaseManager {
             .cloned()
             .collect();
         self.held = renewed;
+        self.publish();
         // Measured from before the first query, minus a margin for stopping the actors, so the
         // local hold always ends before the database lets another replica in.
         let margin = self.config.renew_interval / 2;

@@ -381,23 +381,28 @@ impl Store {
         .collect()
     }
 
-    /// Claims a due delivery for one attempt by moving its `next_attempt_at` to `until`, so no
+    /// Claims a delivery due at `now` for one attempt by moving its `next_attempt_at` to `until`, so no
     /// other worker (on any replica) attempts it before this one records the outcome or, if
     /// this replica dies mid-attempt, before `until` passes (then it is retried: at-least-once,
     /// same event id). Returns the claimed row, or `None` if another worker claimed it or it
     /// changed since it was read. On PostgreSQL the row is picked `FOR UPDATE SKIP LOCKED`:
-    /// a claimer never waits behind another's claim of the same row.
+    /// a claimer never waits behind another's claim of the same row. The compare-and-set
+    /// conditions are repeated on the outer `UPDATE`: a sub-select reads its own snapshot, and
+    /// only the outer statement re-checks them on the newest row version (READ COMMITTED).
     pub async fn claim_delivery(
         &self,
         webhook_id: &str,
         delivery: &Delivery,
+        now: i64,
         until: i64,
     ) -> Result<Option<Delivery>, StoreError> {
         let done = sqlx::query(&format!(
             "UPDATE webhook_deliveries SET next_attempt_at = $1 WHERE webhook_id = $2 \
-             AND event_cursor IN (SELECT event_cursor FROM webhook_deliveries \
-             WHERE webhook_id = $2 AND event_cursor = $3 AND status = 'pending' \
-             AND attempts = $4 AND next_attempt_at = $5{})",
+             AND event_cursor = $3 AND status = 'pending' AND attempts = $4 \
+             AND next_attempt_at = $5 AND next_attempt_at <= $6 AND event_cursor IN \
+             (SELECT event_cursor FROM webhook_deliveries WHERE webhook_id = $2 \
+             AND event_cursor = $3 AND status = 'pending' AND attempts = $4 \
+             AND next_attempt_at = $5 AND next_attempt_at <= $6{})",
             self.backend().skip_locked()
         ))
         .bind(until)
@@ -405,6 +410,7 @@ impl Store {
         .bind(delivery.event_cursor)
         .bind(delivery.attempts)
         .bind(delivery.next_attempt_at)
+        .bind(now)
         .execute(self.pool())
         .await?;
         Ok((done.rows_affected() > 0).then(|| Delivery {

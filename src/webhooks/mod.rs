@@ -52,14 +52,16 @@ impl Drop for Running {
 /// How often the dispatcher re-checks endpoints without being poked (restarts crashed workers).
 const RECONCILE_EVERY: Duration = Duration::from_secs(10);
 
-/// Starts the dispatcher. Abort the returned task to stop it and all its workers.
+/// Starts the dispatcher. It stops, after stopping every worker (and so every attempt), when
+/// `stop` becomes true; aborting the returned task stops it without waiting for the workers.
 pub fn spawn(
     store: Store,
     settings: WebhookSettings,
     metrics: Metrics,
     handle: WebhookHandle,
+    stop: tokio::sync::watch::Receiver<bool>,
 ) -> JoinHandle<()> {
-    tokio::spawn(dispatch(store, settings, metrics, handle))
+    tokio::spawn(dispatch(store, settings, metrics, handle, stop))
 }
 
 async fn dispatch(
@@ -67,6 +69,7 @@ async fn dispatch(
     settings: WebhookSettings,
     metrics: Metrics,
     handle: WebhookHandle,
+    mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
     let client = match reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -84,6 +87,7 @@ async fn dispatch(
         settings,
         metrics,
         client,
+        stop: stop.clone(),
     });
     let mut commits = store.subscribe_events();
     let mut notices = store.subscribe_notices();
@@ -97,6 +101,17 @@ async fn dispatch(
             worker.wake.notify_one();
         }
         tokio::select! {
+            changed = stop.changed() => {
+                let stopping = changed.is_err() || *stop.borrow_and_update();
+                if stopping {
+                    // Each worker sees the same signal, stops its attempts and returns.
+                    for (_, worker) in running.drain() {
+                        let _ = (&mut { worker }.task).await;
+                    }
+                    return;
+                }
+                reconcile = false;
+            }
             changed = commits.changed() => {
                 if changed.is_err() {
                     return;
