@@ -71,12 +71,12 @@ macro_rules! both_backends {
 
             #[tokio::test]
             async fn sqlite() {
-                crate::common::on(crate::common::Backend::Sqlite, async move $body).await;
+                $crate::common::on($crate::common::Backend::Sqlite, async move $body).await;
             }
 
             #[tokio::test]
             async fn postgres() {
-                crate::common::on(crate::common::Backend::Postgres, async move $body).await;
+                $crate::common::on($crate::common::Backend::Postgres, async move $body).await;
             }
         }
     )*};
