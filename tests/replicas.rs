@@ -354,6 +354,7 @@ async fn three_replicas_share_sixty_accounts_and_take_over_a_stopped_one() {
         }
         spread(&[&a, &b], 30, 30).await;
         let took = killed.elapsed();
+        eprintln!("takeover of 20 accounts with a {ttl:?} lease took {took:?}");
         assert!(took < Duration::from_secs(15), "takeover took {took:?}");
         assert!(
             took < ttl * 3,
@@ -430,4 +431,44 @@ async fn a_single_sqlite_replica_owns_every_account_at_once() {
     })
     .await;
     manager.shutdown().await;
+}
+
+#[tokio::test]
+async fn two_gateways_on_one_database_deliver_each_event_once() {
+    common::on(Backend::Postgres, async {
+        let gw = common::spawn().await;
+        let other_dir = tempfile::tempdir().unwrap();
+        let second = common::start_in(other_dir.path(), gw.settings())
+            .await
+            .unwrap();
+        let receiver = common::Receiver::start(common::Mode::Up).await;
+        let hook = gw
+            .admin("POST", "/v1/webhooks", Some(json!({"url": receiver.url})))
+            .await;
+        assert_eq!(hook.status, 201, "{}", hook.body);
+        let id = hook.body["id"].as_str().unwrap().to_owned();
+        // Both dispatchers run a worker for the endpoint (the second hears of it by NOTIFY).
+        const EVENTS: usize = 150;
+        for n in 0..EVENTS {
+            gw.store().append_event(&event(n)).await.unwrap();
+        }
+        receiver.wait_for(EVENTS, 60).await;
+        eventually(20, "all delivered", || async {
+            let log = gw
+                .admin(
+                    "GET",
+                    &format!("/v1/webhooks/{id}/deliveries?status=delivered&limit=500"),
+                    None,
+                )
+                .await;
+            (log.body["deliveries"].as_array().unwrap().len() == EVENTS).then_some(())
+        })
+        .await;
+        let received = receiver.received();
+        let distinct: HashSet<&str> = received.iter().map(|r| r.id.as_str()).collect();
+        assert_eq!(distinct.len(), EVENTS);
+        assert_eq!(received.len(), EVENTS, "an event was delivered twice");
+        second.stop().await;
+    })
+    .await;
 }

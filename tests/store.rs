@@ -136,6 +136,8 @@ both_backends! {
         let queued = store.enqueue_outgoing(&message, 5).await.unwrap();
         assert!(queued.created);
         assert_eq!(store.queued_messages(10).await.unwrap().len(), 1);
+        assert_eq!(store.queued_messages_for(ME, 10).await.unwrap().len(), 1);
+        assert!(store.queued_messages_for(PEER, 10).await.unwrap().is_empty());
         let mut tx = store.begin().await.unwrap();
         assert!(tx
             .set_message_status(
@@ -165,6 +167,7 @@ both_backends! {
         assert_eq!(sent.status, MessageStatus::Sent);
         assert_eq!(sent.hash.as_deref(), Some("swarmhash"));
         assert!(store.queued_messages(10).await.unwrap().is_empty());
+        assert!(store.queued_messages_for(ME, 10).await.unwrap().is_empty());
     }
 }
 
