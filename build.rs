@@ -22,6 +22,8 @@ fn main() {
         })
         .unwrap_or_default();
     println!("cargo:rerun-if-changed=proto");
+    // `sqlx::migrate!` embeds migrations/ at compile time; rebuild when a migration is added.
+    println!("cargo:rerun-if-changed=migrations");
     if protos.is_empty() {
         return;
     }

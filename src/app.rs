@@ -13,6 +13,7 @@ use crate::actors::{ActorSettings, ActorSystem, Deps};
 use crate::api::{auth::hash_key, ApiState};
 use crate::config::Settings;
 use crate::identities::IdentityProvider;
+use crate::leases::{LeaseHandle, LeaseManager};
 use crate::metrics::Metrics;
 use crate::network::SessionNetwork;
 use crate::store::{MasterKey, SecretsError, Store, StoreError};
@@ -76,6 +77,7 @@ pub struct Gateway {
     webhooks_task: JoinHandle<()>,
     actors: Option<ActorSystem>,
     shutdown: tokio::sync::watch::Sender<bool>,
+    leases: Option<LeaseHandle>,
 }
 
 impl Gateway {
@@ -119,11 +121,15 @@ impl Gateway {
 
         let metrics = Metrics::new();
         let handle = WebhookHandle::default();
+        // Which accounts this replica runs; the Supervisor follows `leases().take_events()`.
+        let leases = LeaseManager::spawn(store.clone(), settings.replicas.lease_config());
+        let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
         let webhooks_task = webhooks::spawn(
             store.clone(),
             settings.webhooks.clone(),
             metrics.clone(),
             handle.clone(),
+            shutdown_rx.clone(),
         );
         let actors = match network {
             Some(network) => {
@@ -139,7 +145,6 @@ impl Gateway {
             }
             None => None,
         };
-        let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
         let state = web::Data::new(ApiState {
             store: store.clone(),
             admin_key_hash: hash_key(admin_key.expose()),
@@ -174,6 +179,7 @@ impl Gateway {
             webhooks_task,
             actors,
             shutdown,
+            leases: Some(leases),
         })
     }
 
@@ -185,6 +191,11 @@ impl Gateway {
     /// `http://ADDR`.
     pub fn base_url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// This replica's account leases (the Supervisor takes its events stream).
+    pub fn leases(&mut self) -> Option<&mut LeaseHandle> {
+        self.leases.as_mut()
     }
 
     /// The store (tests insert events through it).
@@ -204,15 +215,18 @@ impl Gateway {
 
     /// Stops the actors, stops accepting requests, answers parked long-polls, finishes
     /// in-flight requests, stops webhook workers, closes the database.
-    pub async fn stop(self) {
-        if let Some(actors) = self.actors {
+    pub async fn stop(mut self) {
+        if let Some(actors) = self.actors.take() {
             actors.shutdown().await;
         }
         self.shutdown.send_replace(true);
         self.server.stop(true).await;
         let _ = self.server_task.await;
-        self.webhooks_task.abort();
+        // `shutdown` (sent above) stops the dispatcher, its workers and their attempts.
         let _ = self.webhooks_task.await;
+        if let Some(leases) = self.leases.take() {
+            leases.shutdown().await;
+        }
         self.store.close().await;
     }
 }

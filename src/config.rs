@@ -71,6 +71,56 @@ pub struct Settings {
     pub telemetry: TelemetrySettings,
     /// Log output.
     pub logging: LoggingSettings,
+    /// Several replicas: account leases and heartbeats.
+    pub replicas: ReplicaSettings,
+}
+
+/// `[replicas]` (design.md §6). Every replica holds leases on about `ceil(accounts / live
+/// replicas)` accounts; a replica that stops renewing loses them after `lease_ttl_ms`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReplicaSettings {
+    /// `replicas.id_prefix`: prefix of this replica's id, to which a random suffix is added so
+    /// a restarted replica never inherits a predecessor's leases (default: the `HOSTNAME`
+    /// environment variable, the pod name on Kubernetes, else `gateway`).
+    pub id_prefix: Option<String>,
+    /// `replicas.lease_ttl_ms`: how long an account lease and a replica heartbeat last without
+    /// renewal (default 10000): a stopped replica's accounts move within this plus one
+    /// renewal interval.
+    pub lease_ttl_ms: u64,
+    /// `replicas.renew_interval_ms`: how often leases are renewed and rebalanced (default
+    /// 0 = a third of `lease_ttl_ms`; larger values are capped at that).
+    pub renew_interval_ms: u64,
+}
+
+impl Default for ReplicaSettings {
+    fn default() -> Self {
+        Self {
+            id_prefix: None,
+            lease_ttl_ms: 10_000,
+            renew_interval_ms: 0,
+        }
+    }
+}
+
+impl ReplicaSettings {
+    /// The lease manager's configuration (a fresh replica id each call).
+    pub fn lease_config(&self) -> crate::leases::LeaseConfig {
+        let prefix = self
+            .id_prefix
+            .clone()
+            .or_else(|| std::env::var("HOSTNAME").ok())
+            .filter(|p| !p.is_empty())
+            .unwrap_or_else(|| "gateway".to_owned());
+        let ttl = std::time::Duration::from_millis(self.lease_ttl_ms.max(300));
+        let mut config = crate::leases::LeaseConfig::new(&prefix, ttl);
+        if self.renew_interval_ms > 0 {
+            config.renew_interval = config
+                .renew_interval
+                .min(std::time::Duration::from_millis(self.renew_interval_ms));
+        }
+        config
+    }
 }
 
 /// `[telemetry]`: OpenTelemetry traces over OTLP (design.md §8). Without an endpoint no exporter

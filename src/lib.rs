@@ -5,7 +5,8 @@
 //! * [`actors`]: actix actors: Supervisor, Identity per account, Conversation per peer, PathPool.
 //! * [`api`]: actix-web REST under `/v1`, auth, OpenAPI, events long-poll, health, metrics.
 //! * [`webhooks`]: the outbox delivery workers (Standard Webhooks signatures, retries).
-//! * [`store`]: sqlx repositories (SQLite by default), secrets sealed at rest.
+//! * [`leases`]: which accounts this replica runs (account leases, heartbeats, rebalancing).
+//! * [`store`]: sqlx repositories (SQLite by default, or PostgreSQL), secrets sealed at rest.
 //! * [`devnet`]: a local Session network (seed, service nodes, file server) built from `protocol`.
 //! * [`network`]: the onion network client (pool, paths, swarms, clock, storage operations).
 //! * [`telemetry`] and [`metrics`]: logs, OpenTelemetry traces, Prometheus metrics.
@@ -20,6 +21,7 @@ pub mod config;
 pub mod devnet;
 pub mod identities;
 pub mod ids;
+pub mod leases;
 pub mod metrics;
 pub mod network;
 pub mod protocol;

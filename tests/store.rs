@@ -4,6 +4,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a failed setup step should fail loudly
 
+#[macro_use]
+mod common;
+
 use serde_json::json;
 use session_gateway::ids::SessionIdText;
 use session_gateway::store::events::{EventType, NewEvent};
@@ -15,8 +18,8 @@ const PEER: &str = "05aa654f00fc39fc69fd0db829410ca38177d7732a8d2f0934ab3872ac56
 
 async fn store() -> (Store, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
-    let store = Store::open(&url, 1, MasterKey::generate()).await.unwrap();
+    let url = common::database_url(dir.path()).await;
+    let store = Store::open(&url, 10, MasterKey::generate()).await.unwrap();
     let me = SessionIdText::parse(ME).unwrap();
     store
         .insert_account(&me, None, &[7; 16], 1)
@@ -62,146 +65,149 @@ async fn receive(store: &Store, hash: &str, ts: i64, commit: bool) -> bool {
     inserted.is_some()
 }
 
-#[tokio::test]
-async fn message_event_and_cursor_commit_together() {
-    let (store, _dir) = store().await;
-    let mut commits = store.subscribe_events();
-    commits.borrow_and_update();
+both_backends! {
+    async fn message_event_and_cursor_commit_together() {
+        let (store, _dir) = store().await;
+        let mut commits = store.subscribe_events();
+        commits.borrow_and_update();
 
-    assert!(receive(&store, "h1", 10, true).await);
-    assert!(
-        commits.has_changed().unwrap(),
-        "a commit with events wakes subscribers"
-    );
-    let events = store.events_after(0, None, 10).await.unwrap();
-    assert_eq!(events.len(), 1);
-    assert_eq!(events[0].data["hash"], "h1");
-    assert_eq!(events[0].data["from"], PEER);
-    assert_eq!(
-        store.poll_cursor(ME, 0).await.unwrap().as_deref(),
-        Some("h1")
-    );
-    let convs = store.list_conversations(ME).await.unwrap();
-    assert_eq!(convs.len(), 1);
-    assert_eq!(convs[0].last_message_at, 10);
+        assert!(receive(&store, "h1", 10, true).await);
+        assert!(
+            commits.has_changed().unwrap(),
+            "a commit with events wakes subscribers"
+        );
+        let events = store.events_after(0, None, 10).await.unwrap();
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].data["hash"], "h1");
+        assert_eq!(events[0].data["from"], PEER);
+        assert_eq!(
+            store.poll_cursor(ME, 0).await.unwrap().as_deref(),
+            Some("h1")
+        );
+        let convs = store.list_conversations(ME).await.unwrap();
+        assert_eq!(convs.len(), 1);
+        assert_eq!(convs[0].last_message_at, 10);
 
-    // The same swarm hash again (a poll repeated after a crash): nothing new.
-    commits.borrow_and_update();
-    assert!(!receive(&store, "h1", 10, true).await);
-    assert_eq!(store.events_after(0, None, 10).await.unwrap().len(), 1);
-    assert_eq!(
-        store.list_messages(ME, None, None, 10).await.unwrap().len(),
-        1
-    );
-    assert!(!commits.has_changed().unwrap());
+        // The same swarm hash again (a poll repeated after a crash): nothing new.
+        commits.borrow_and_update();
+        assert!(!receive(&store, "h1", 10, true).await);
+        assert_eq!(store.events_after(0, None, 10).await.unwrap().len(), 1);
+        assert_eq!(
+            store.list_messages(ME, None, None, 10).await.unwrap().len(),
+            1
+        );
+        assert!(!commits.has_changed().unwrap());
+    }
 }
 
-#[tokio::test]
-async fn an_uncommitted_transaction_leaves_no_trace() {
-    let (store, _dir) = store().await;
-    assert!(receive(&store, "h1", 10, true).await);
-    assert!(receive(&store, "h2", 20, false).await);
-    assert_eq!(store.events_after(0, None, 10).await.unwrap().len(), 1);
-    assert_eq!(
-        store.list_messages(ME, None, None, 10).await.unwrap().len(),
-        1
-    );
-    assert_eq!(
-        store.poll_cursor(ME, 0).await.unwrap().as_deref(),
-        Some("h1")
-    );
-    // After the rollback the same message goes in normally.
-    assert!(receive(&store, "h2", 20, true).await);
-    assert_eq!(
-        store.poll_cursor(ME, 0).await.unwrap().as_deref(),
-        Some("h2")
-    );
+both_backends! {
+    async fn an_uncommitted_transaction_leaves_no_trace() {
+        let (store, _dir) = store().await;
+        assert!(receive(&store, "h1", 10, true).await);
+        assert!(receive(&store, "h2", 20, false).await);
+        assert_eq!(store.events_after(0, None, 10).await.unwrap().len(), 1);
+        assert_eq!(
+            store.list_messages(ME, None, None, 10).await.unwrap().len(),
+            1
+        );
+        assert_eq!(
+            store.poll_cursor(ME, 0).await.unwrap().as_deref(),
+            Some("h1")
+        );
+        // After the rollback the same message goes in normally.
+        assert!(receive(&store, "h2", 20, true).await);
+        assert_eq!(
+            store.poll_cursor(ME, 0).await.unwrap().as_deref(),
+            Some("h2")
+        );
+    }
 }
 
-#[tokio::test]
-async fn outgoing_messages_move_to_sent_with_their_event() {
-    let (store, _dir) = store().await;
-    let message = NewMessage {
-        direction: Direction::Outgoing,
-        status: MessageStatus::Queued,
-        hash: None,
-        idempotency_key: Some("k".into()),
-        ..incoming("unused", 5)
-    };
-    let queued = store.enqueue_outgoing(&message, 5).await.unwrap();
-    assert!(queued.created);
-    assert_eq!(store.queued_messages(10).await.unwrap().len(), 1);
-    let mut tx = store.begin().await.unwrap();
-    assert!(tx
-        .set_message_status(
-            &queued.message.id,
-            MessageStatus::Sent,
-            Some("swarmhash"),
-            None,
-            6
-        )
-        .await
-        .unwrap());
-    tx.append_event(&NewEvent {
-        event_type: EventType::MessageSent,
-        account: Some(ME.into()),
-        conversation: Some(PEER.into()),
-        timestamp: 6,
-        data: json!({"id": queued.message.id}),
-    })
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
-    let sent = store
-        .get_message(ME, &queued.message.id)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(sent.status, MessageStatus::Sent);
-    assert_eq!(sent.hash.as_deref(), Some("swarmhash"));
-    assert!(store.queued_messages(10).await.unwrap().is_empty());
-}
-
-#[tokio::test]
-async fn an_accounts_outgoing_timestamps_strictly_increase() {
-    let (store, _dir) = store().await;
-    let mut last = 0;
-    for _ in 0..5 {
+both_backends! {
+    async fn outgoing_messages_move_to_sent_with_their_event() {
+        let (store, _dir) = store().await;
         let message = NewMessage {
-            id: new_message_id(),
             direction: Direction::Outgoing,
             status: MessageStatus::Queued,
             hash: None,
-            ..incoming("unused", 1_000)
+            idempotency_key: Some("k".into()),
+            ..incoming("unused", 5)
         };
-        let stored = store
-            .enqueue_outgoing(&message, 1_000)
+        let queued = store.enqueue_outgoing(&message, 5).await.unwrap();
+        assert!(queued.created);
+        assert_eq!(store.queued_messages(10).await.unwrap().len(), 1);
+        assert_eq!(store.queued_messages_for(ME, 10).await.unwrap().len(), 1);
+        assert!(store.queued_messages_for(PEER, 10).await.unwrap().is_empty());
+        let mut tx = store.begin().await.unwrap();
+        assert!(tx
+            .set_message_status(
+                &queued.message.id,
+                MessageStatus::Sent,
+                Some("swarmhash"),
+                None,
+                6
+            )
+            .await
+            .unwrap());
+        tx.append_event(&NewEvent {
+            event_type: EventType::MessageSent,
+            account: Some(ME.into()),
+            conversation: Some(PEER.into()),
+            timestamp: 6,
+            data: json!({"id": queued.message.id}),
+        })
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        let sent = store
+            .get_message(ME, &queued.message.id)
             .await
             .unwrap()
-            .message;
-        assert!(stored.timestamp > last, "{} after {last}", stored.timestamp);
-        last = stored.timestamp;
+            .unwrap();
+        assert_eq!(sent.status, MessageStatus::Sent);
+        assert_eq!(sent.hash.as_deref(), Some("swarmhash"));
+        assert!(store.queued_messages(10).await.unwrap().is_empty());
+        assert!(store.queued_messages_for(ME, 10).await.unwrap().is_empty());
     }
-    let history = store.list_messages(ME, None, None, 10).await.unwrap();
-    let stamps: Vec<_> = history.iter().map(|m| m.timestamp).collect();
-    assert_eq!(stamps, [1_004, 1_003, 1_002, 1_001, 1_000], "newest first");
 }
 
-#[tokio::test]
-async fn postgres_urls_are_refused_until_their_migrations_exist() {
-    let result = Store::open(
-        "postgres://user:secret@localhost/gw",
-        5,
-        MasterKey::generate(),
-    )
-    .await;
-    match result {
-        Err(session_gateway::store::StoreError::UnsupportedUrl(shown)) => {
-            assert!(
-                !shown.contains("secret"),
-                "the password is not echoed: {shown}"
-            );
+both_backends! {
+    async fn an_accounts_outgoing_timestamps_strictly_increase() {
+        let (store, _dir) = store().await;
+        let mut last = 0;
+        for _ in 0..5 {
+            let message = NewMessage {
+                id: new_message_id(),
+                direction: Direction::Outgoing,
+                status: MessageStatus::Queued,
+                hash: None,
+                ..incoming("unused", 1_000)
+            };
+            let stored = store
+                .enqueue_outgoing(&message, 1_000)
+                .await
+                .unwrap()
+                .message;
+            assert!(stored.timestamp > last, "{} after {last}", stored.timestamp);
+            last = stored.timestamp;
         }
-        other => panic!("expected UnsupportedUrl, got {:?}", other.err()),
+        let history = store.list_messages(ME, None, None, 10).await.unwrap();
+        let stamps: Vec<_> = history.iter().map(|m| m.timestamp).collect();
+        assert_eq!(stamps, [1_004, 1_003, 1_002, 1_001, 1_000], "newest first");
+    }
+}
+
+both_backends! {
+    async fn unsupported_urls_are_refused_without_echoing_the_password() {
+        let result = Store::open("mysql://user:secret@localhost/gw", 5, MasterKey::generate()).await;
+        match result {
+            Err(session_gateway::store::StoreError::UnsupportedUrl(shown)) => {
+                assert!(
+                    !shown.contains("secret"),
+                    "the password is not echoed: {shown}"
+                );
+            }
+            other => panic!("expected UnsupportedUrl, got {:?}", other.err()),
+        }
     }
 }

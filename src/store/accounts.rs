@@ -6,7 +6,7 @@ use sqlx::any::AnyRow;
 use sqlx::Row as _;
 use zeroize::Zeroizing;
 
-use super::{RecordKind, Store, StoreError, StoreTx};
+use super::{Notice, RecordKind, Store, StoreError, StoreTx};
 use crate::ids::SessionIdText;
 
 /// Whether the gateway runs an account.
@@ -98,6 +98,10 @@ impl Store {
         if done.rows_affected() == 0 {
             return Ok(None);
         }
+        self.announce(Notice::AccountChanged {
+            account: session_id.as_str().to_owned(),
+        })
+        .await?;
         self.get_account(session_id).await
     }
 
@@ -147,7 +151,12 @@ impl Store {
     /// Deletes an account with its messages, conversations and cursors. False if absent.
     pub async fn delete_account(&self, id: &SessionIdText) -> Result<bool, StoreError> {
         let mut tx = self.begin().await?;
-        for table in ["poll_cursors", "messages", "conversations"] {
+        for table in [
+            "poll_cursors",
+            "messages",
+            "conversations",
+            "account_leases",
+        ] {
             sqlx::query(&format!("DELETE FROM {table} WHERE account = $1"))
                 .bind(id.as_str())
                 .execute(tx.conn())
@@ -157,6 +166,11 @@ impl Store {
             .bind(id.as_str())
             .execute(tx.conn())
             .await?;
+        if done.rows_affected() > 0 {
+            tx.announce_on_commit(Notice::AccountChanged {
+                account: id.as_str().to_owned(),
+            });
+        }
         tx.commit().await?;
         Ok(done.rows_affected() > 0)
     }
@@ -197,6 +211,9 @@ impl StoreTx {
         .bind(id.as_str())
         .execute(self.conn())
         .await?;
+        self.announce_on_commit(Notice::AccountChanged {
+            account: id.as_str().to_owned(),
+        });
         Ok(Some((before, after)))
     }
 }

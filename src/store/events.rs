@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
 use sqlx::Row as _;
 
-use super::{json_column, opt_json_column, to_json, Store, StoreError, StoreTx};
+use super::{json_column, opt_json_column, to_json, Backend, Notice, Store, StoreError, StoreTx};
 
 /// Event types (issue 4).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -259,9 +259,31 @@ async fn enabled_hooks(conn: &mut sqlx::AnyConnection) -> Result<Vec<HookFilter>
         .collect()
 }
 
+/// The PostgreSQL advisory lock key that orders event cursors ("SGEV").
+const EVENT_CURSOR_LOCK: i64 = 0x5347_4556;
+
 impl StoreTx {
+    /// Makes cursors commit in cursor order. A PostgreSQL sequence hands out numbers at insert
+    /// time but transactions commit in any order, so a reader that saw cursor 8 could miss 7
+    /// committing just after and never look back. Taking one transaction-level advisory lock
+    /// before drawing from the sequence, and holding it to commit or rollback, makes event
+    /// writers take turns: a cursor is drawn only after every lower one is committed or rolled
+    /// back. Writers without events are not affected; SQLite's one connection already behaves
+    /// this way.
+    async fn lock_event_cursor(&mut self) -> Result<(), StoreError> {
+        if self.backend() == Backend::Postgres && !self.event_lock {
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(EVENT_CURSOR_LOCK)
+                .execute(self.conn())
+                .await?;
+            self.event_lock = true;
+        }
+        Ok(())
+    }
+
     /// Appends an event and a pending delivery for every enabled webhook it matches.
     pub async fn append_event(&mut self, event: &NewEvent) -> Result<Event, StoreError> {
+        self.lock_event_cursor().await?;
         let data = to_json(&event.data)?;
         let cursor: i64 = sqlx::query(
             "INSERT INTO events (type, account, conversation, timestamp, data) \
@@ -357,6 +379,44 @@ impl Store {
         .iter()
         .map(|row| Ok((delivery_from_row(row)?, event_from_row(row)?)))
         .collect()
+    }
+
+    /// Claims a delivery due at `now` for one attempt by moving its `next_attempt_at` to `until`, so no
+    /// other worker (on any replica) attempts it before this one records the outcome or, if
+    /// this replica dies mid-attempt, before `until` passes (then it is retried: at-least-once,
+    /// same event id). Returns the claimed row, or `None` if another worker claimed it or it
+    /// changed since it was read. On PostgreSQL the row is picked `FOR UPDATE SKIP LOCKED`:
+    /// a claimer never waits behind another's claim of the same row. The compare-and-set
+    /// conditions are repeated on the outer `UPDATE`: a sub-select reads its own snapshot, and
+    /// only the outer statement re-checks them on the newest row version (READ COMMITTED).
+    pub async fn claim_delivery(
+        &self,
+        webhook_id: &str,
+        delivery: &Delivery,
+        now: i64,
+        until: i64,
+    ) -> Result<Option<Delivery>, StoreError> {
+        let done = sqlx::query(&format!(
+            "UPDATE webhook_deliveries SET next_attempt_at = $1 WHERE webhook_id = $2 \
+             AND event_cursor = $3 AND status = 'pending' AND attempts = $4 \
+             AND next_attempt_at = $5 AND next_attempt_at <= $6 AND event_cursor IN \
+             (SELECT event_cursor FROM webhook_deliveries WHERE webhook_id = $2 \
+             AND event_cursor = $3 AND status = 'pending' AND attempts = $4 \
+             AND next_attempt_at = $5 AND next_attempt_at <= $6{})",
+            self.backend().skip_locked()
+        ))
+        .bind(until)
+        .bind(webhook_id)
+        .bind(delivery.event_cursor)
+        .bind(delivery.attempts)
+        .bind(delivery.next_attempt_at)
+        .bind(now)
+        .execute(self.pool())
+        .await?;
+        Ok((done.rows_affected() > 0).then(|| Delivery {
+            next_attempt_at: until,
+            ..delivery.clone()
+        }))
     }
 
     /// Records one attempt's outcome on `delivery` (the row as read before the attempt). If the
@@ -464,6 +524,7 @@ impl Store {
                 count
             }
         };
+        tx.announce_on_commit(Notice::WebhooksChanged);
         tx.commit().await?;
         Ok(count)
     }

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
 use sqlx::Row as _;
 
-use super::{Store, StoreError, StoreTx};
+use super::{Notice, Store, StoreError, StoreTx};
 
 /// Which way a message went.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -229,7 +229,23 @@ impl StoreTx {
         message_from_row(&row).map(Some)
     }
 
-    /// Moves a message to `sent` (with its swarm hash) or `failed` (with a reason).
+    /// The fence epoch for the account owning message `id`, when this transaction is fenced.
+    async fn message_fence(&mut self, id: &str) -> Result<Option<i64>, StoreError> {
+        if self.fences.is_empty() {
+            return Ok(None);
+        }
+        let account: Option<String> = sqlx::query("SELECT account FROM messages WHERE id = $1")
+            .bind(id)
+            .fetch_optional(self.conn())
+            .await?
+            .map(|row| row.try_get("account"))
+            .transpose()?;
+        Ok(account.and_then(|a| self.fence_epoch(&a)))
+    }
+
+    /// Moves a message to `sent` (with its swarm hash) or `failed` (with a reason). In a fenced
+    /// transaction ([`StoreTx::fence`]) the row records the lease epoch, and a row already
+    /// written under a newer epoch is left alone (returns false).
     pub async fn set_message_status(
         &mut self,
         id: &str,
@@ -238,21 +254,26 @@ impl StoreTx {
         failure_reason: Option<&str>,
         now: i64,
     ) -> Result<bool, StoreError> {
+        let epoch = self.message_fence(id).await?;
         let done = sqlx::query(
             "UPDATE messages SET status = $1, hash = COALESCE($2, hash), failure_reason = $3, \
-             updated_at = $4 WHERE id = $5",
+             updated_at = $4, fence_epoch = COALESCE($6, fence_epoch) WHERE id = $5 \
+             AND ($6 IS NULL OR fence_epoch <= $6)",
         )
         .bind(status.as_str())
         .bind(hash)
         .bind(failure_reason)
         .bind(now)
         .bind(id)
+        .bind(epoch)
         .execute(self.conn())
         .await?;
         Ok(done.rows_affected() > 0)
     }
 
-    /// Advances the poll cursor (last seen swarm hash) of one namespace.
+    /// Advances the poll cursor (last seen swarm hash) of one namespace. In a fenced transaction
+    /// ([`StoreTx::fence`]) it records the lease epoch, and fails with
+    /// [`StoreError::LeaseLost`] if the cursor was written under a newer epoch.
     pub async fn set_poll_cursor(
         &mut self,
         account: &str,
@@ -260,17 +281,28 @@ impl StoreTx {
         last_hash: &str,
         now: i64,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO poll_cursors (account, namespace, last_hash, updated_at) \
-             VALUES ($1, $2, $3, $4) ON CONFLICT (account, namespace) DO UPDATE SET \
-             last_hash = excluded.last_hash, updated_at = excluded.updated_at",
+        let epoch = self.fence_epoch(account);
+        let done = sqlx::query(
+            "INSERT INTO poll_cursors (account, namespace, last_hash, updated_at, fence_epoch) \
+             VALUES ($1, $2, $3, $4, COALESCE($5, 0)) ON CONFLICT (account, namespace) DO UPDATE \
+             SET last_hash = excluded.last_hash, updated_at = excluded.updated_at, \
+             fence_epoch = COALESCE($5, poll_cursors.fence_epoch) \
+             WHERE $5 IS NULL OR poll_cursors.fence_epoch <= $5",
         )
         .bind(account)
         .bind(namespace)
         .bind(last_hash)
         .bind(now)
+        .bind(epoch)
         .execute(self.conn())
         .await?;
+        if done.rows_affected() == 0 {
+            // Written meanwhile under a newer lease: this replica's view is stale.
+            return Err(StoreError::LeaseLost {
+                account: account.to_owned(),
+                epoch: epoch.unwrap_or(0),
+            });
+        }
         Ok(())
     }
 }
@@ -289,6 +321,15 @@ impl Store {
             });
         }
         let mut tx = self.begin().await?;
+        // Serialise an account's enqueues (PostgreSQL: concurrent API calls on any replica) so
+        // the timestamp read below is the latest; SQLite's one connection already does.
+        sqlx::query(&format!(
+            "SELECT session_id FROM accounts WHERE session_id = $1{}",
+            tx.backend().for_update()
+        ))
+        .bind(&message.account)
+        .fetch_optional(tx.conn())
+        .await?;
         // Session identifies a sender's messages by their sent timestamp (quotes, unsend, sync),
         // so an account's outgoing timestamps are kept strictly increasing.
         let latest: Option<i64> = sqlx::query(
@@ -305,6 +346,9 @@ impl Store {
         };
         match tx.insert_message(message, now).await {
             Ok(Some(stored)) => {
+                tx.announce_on_commit(Notice::OutgoingQueued {
+                    account: message.account.clone(),
+                });
                 tx.commit().await?;
                 Ok(Enqueued {
                     message: stored,
@@ -408,6 +452,26 @@ impl Store {
             "SELECT {COLUMNS} FROM messages WHERE status = 'queued' ORDER BY created_at, id \
              LIMIT $1"
         ))
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?
+        .iter()
+        .map(message_from_row)
+        .collect()
+    }
+
+    /// One account's outgoing messages waiting to be sent, oldest first (for the sender of the
+    /// replica that holds the account's lease; see [`super::Notice::OutgoingQueued`]).
+    pub async fn queued_messages_for(
+        &self,
+        account: &str,
+        limit: i64,
+    ) -> Result<Vec<Message>, StoreError> {
+        sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM messages WHERE account = $1 AND status = 'queued' \
+             ORDER BY created_at, id LIMIT $2"
+        ))
+        .bind(account)
         .bind(limit)
         .fetch_all(self.pool())
         .await?

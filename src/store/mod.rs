@@ -1,29 +1,39 @@
 //! Persistence: sqlx repositories over one `Any` pool, SQLite by default (a file in the data
-//! directory), PostgreSQL later (issue 6) with the same SQL where it is portable: `$n`
-//! placeholders, `RETURNING`, integer milliseconds for time, TEXT for JSON.
+//! directory) or PostgreSQL (`postgres://…`, for several replicas, design.md §6), chosen by the
+//! database URL. The SQL is shared where it is portable (`$n` placeholders, `RETURNING`,
+//! `ON CONFLICT`, integer milliseconds for time, TEXT for JSON); the few statements that differ
+//! ask [`Backend`] for their PostgreSQL-only clause (row locks, `SKIP LOCKED`, advisory locks).
 //!
 //! Every write that the poller and sender will need to make atomic goes through a [`StoreTx`]:
 //! a message, its conversation, its events (with their webhook deliveries) and the poll cursor
 //! commit together or not at all (design.md §2, "never lost"). Committed events wake the
-//! long-poll endpoint and the webhook workers through [`Store::subscribe_events`].
+//! long-poll endpoint and the webhook workers through [`Store::subscribe_events`]; other changes
+//! another replica must act on (a queued message, an account or webhook change) are announced
+//! through [`Store::subscribe_notices`] (LISTEN/NOTIFY on PostgreSQL, in-process on SQLite).
 
 pub mod accounts;
 pub mod api_keys;
 pub mod events;
+pub mod leases;
 pub mod messages;
+pub mod notify;
 pub mod outbox;
 pub mod secrets;
 pub mod webhooks;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{Any, AnyPool, Row as _, Transaction};
-use tokio::sync::watch;
+use tokio::sync::{broadcast, watch};
 
+pub use leases::LeaseToken;
+pub use notify::Notice;
 pub use secrets::{MasterKey, RecordKind, SecretsError};
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
 
 /// The check value sealed under the master key at first start.
 const CHECK_PLAINTEXT: &[u8] = b"session-gateway master key check v1";
@@ -46,9 +56,66 @@ pub enum StoreError {
     /// A stored value has an impossible shape (for example invalid JSON in a TEXT column).
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
-    /// The database URL names a backend this build cannot use yet.
-    #[error("unsupported database URL (expected sqlite://…): {0}")]
+    /// The database URL names a backend this build cannot use.
+    #[error("unsupported database URL (expected sqlite://… or postgres://…): {0}")]
     UnsupportedUrl(String),
+    /// A fenced transaction's lease is no longer held under its epoch: another replica owns the
+    /// account now, so this replica's state change must not land.
+    #[error("the lease on account {account} was lost (epoch {epoch} is stale)")]
+    LeaseLost {
+        /// The account's Session ID.
+        account: String,
+        /// The stale epoch.
+        epoch: i64,
+    },
+}
+
+/// Which database the URL chose.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// One embedded file, one connection, one replica.
+    Sqlite,
+    /// A shared server for one or more replicas.
+    Postgres,
+}
+
+impl Backend {
+    /// The backend a database URL names, if any.
+    pub fn from_url(url: &str) -> Option<Self> {
+        if url.starts_with("sqlite:") {
+            Some(Self::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Some(Self::Postgres)
+        } else {
+            None
+        }
+    }
+
+    /// A row-lock clause for `SELECT`s that guard a read-modify-write (`FOR UPDATE` on
+    /// PostgreSQL; nothing on SQLite, whose one connection already serialises writers).
+    pub(crate) fn for_update(self) -> &'static str {
+        match self {
+            Self::Sqlite => "",
+            Self::Postgres => " FOR UPDATE",
+        }
+    }
+
+    /// As [`Backend::for_update`], skipping rows another transaction holds: concurrent claimers
+    /// each take different rows instead of queueing behind one another.
+    pub(crate) fn skip_locked(self) -> &'static str {
+        match self {
+            Self::Sqlite => "",
+            Self::Postgres => " FOR UPDATE SKIP LOCKED",
+        }
+    }
+
+    /// A shared row lock: the row cannot change until this transaction ends.
+    pub(crate) fn for_share(self) -> &'static str {
+        match self {
+            Self::Sqlite => "",
+            Self::Postgres => " FOR SHARE",
+        }
+    }
 }
 
 /// Row counts by status (`/metrics`).
@@ -64,15 +131,27 @@ pub struct StatusCounts {
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: AnyPool,
+    backend: Backend,
     master: MasterKey,
     events: watch::Sender<i64>,
+    notices: notify::Notifier,
+    /// The PostgreSQL LISTEN task; aborted when the last clone is dropped or on `close`.
+    listener: Option<Arc<notify::ListenerTask>>,
 }
 
 /// An open transaction; see the module docs. Dropping it without [`StoreTx::commit`] rolls back.
 pub struct StoreTx {
     tx: Transaction<'static, Any>,
+    backend: Backend,
     events: watch::Sender<i64>,
+    notices: notify::Notifier,
     last_event: Option<i64>,
+    /// True once this transaction holds the event-cursor lock (PostgreSQL).
+    event_lock: bool,
+    /// Announced after commit (and, on PostgreSQL, NOTIFYed in the transaction).
+    pending: Vec<Notice>,
+    /// Leases this transaction writes under (see [`StoreTx::fence`]).
+    fences: Vec<LeaseToken>,
 }
 
 impl Store {
@@ -83,59 +162,69 @@ impl Store {
         master: MasterKey,
     ) -> Result<Self, StoreError> {
         sqlx::any::install_default_drivers();
-        if !url.starts_with("sqlite:") {
-            // PostgreSQL needs its own migration set (issue 6); refuse rather than half-work.
-            return Err(StoreError::UnsupportedUrl(redact_url(url)));
-        }
-        // One SQLite connection: writers never race for the file lock (no SQLITE_BUSY on lock
-        // upgrade), and reads are short. Never acquire a second connection inside a transaction.
-        let _ = max_connections;
-        let pool = AnyPoolOptions::new()
-            .max_connections(1)
-            .acquire_timeout(Duration::from_secs(30))
-            .after_connect(|conn, _meta| {
-                Box::pin(async move {
-                    sqlx::query("PRAGMA journal_mode = WAL")
-                        .execute(&mut *conn)
-                        .await?;
-                    sqlx::query("PRAGMA foreign_keys = ON")
-                        .execute(&mut *conn)
-                        .await?;
-                    sqlx::query("PRAGMA busy_timeout = 5000")
-                        .execute(&mut *conn)
-                        .await?;
-                    Ok(())
-                })
-            })
-            .connect(url)
-            .await?;
-        SQLITE_MIGRATIONS.run(&pool).await?;
+        let backend =
+            Backend::from_url(url).ok_or_else(|| StoreError::UnsupportedUrl(redact_url(url)))?;
+        let pool = match backend {
+            Backend::Sqlite => open_sqlite(url).await?,
+            Backend::Postgres => open_postgres(url, max_connections).await?,
+        };
         check_master_key(&pool, &master).await?;
-        let latest: Option<i64> = sqlx::query("SELECT MAX(cursor) AS latest FROM events")
-            .fetch_one(&pool)
-            .await?
-            .try_get("latest")?;
-        let (events, _) = watch::channel(latest.unwrap_or(0));
+        let latest = latest_cursor(&pool).await?;
+        let (events, _) = watch::channel(latest);
+        let notices = notify::Notifier::new();
+        let listener = match backend {
+            Backend::Sqlite => None,
+            Backend::Postgres => Some(Arc::new(
+                notify::listen(url, pool.clone(), events.clone(), notices.clone()).await?,
+            )),
+        };
         Ok(Self {
             pool,
+            backend,
             master,
             events,
+            notices,
+            listener,
         })
+    }
+
+    /// Which database this store uses.
+    pub fn backend(&self) -> Backend {
+        self.backend
     }
 
     /// Starts a transaction for writes that must land together.
     pub async fn begin(&self) -> Result<StoreTx, StoreError> {
         Ok(StoreTx {
             tx: self.pool.begin().await?,
+            backend: self.backend,
             events: self.events.clone(),
+            notices: self.notices.clone(),
             last_event: None,
+            event_lock: false,
+            pending: Vec::new(),
+            fences: Vec::new(),
         })
     }
 
     /// A receiver whose value is the newest committed event cursor; it changes on every commit
-    /// that wrote events.
+    /// that wrote events (on PostgreSQL, also on commits by other replicas).
     pub fn subscribe_events(&self) -> watch::Receiver<i64> {
         self.events.subscribe()
+    }
+
+    /// Changes another part of the gateway (on any replica) must act on: see [`Notice`].
+    pub fn subscribe_notices(&self) -> broadcast::Receiver<Notice> {
+        self.notices.subscribe()
+    }
+
+    /// Announces `notice` to this process and, on PostgreSQL, to every other replica.
+    pub async fn announce(&self, notice: Notice) -> Result<(), StoreError> {
+        if self.backend == Backend::Postgres {
+            notify::pg_notify(&mut *self.pool.acquire().await?, &self.notices, &notice).await?;
+        }
+        self.notices.send(notice);
+        Ok(())
     }
 
     /// How many receivers are subscribed to event commits (long-polls in flight plus the webhook
@@ -149,11 +238,13 @@ impl Store {
         sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
     }
 
-    /// Closes the pool (waits for connections to be returned).
+    /// Closes the pool (waits for connections to be returned) and stops listening.
     pub async fn close(&self) {
+        if let Some(listener) = &self.listener {
+            listener.abort();
+        }
         self.pool.close().await;
     }
-
     /// Row counts by status for the metrics gauges.
     pub async fn status_counts(&self) -> Result<StatusCounts, StoreError> {
         let mut counts = StatusCounts::default();
@@ -182,10 +273,75 @@ impl Store {
     }
 }
 
+/// One SQLite connection: writers never race for the file lock (no SQLITE_BUSY on lock
+/// upgrade), and reads are short. Never acquire a second connection inside a transaction.
+async fn open_sqlite(url: &str) -> Result<AnyPool, StoreError> {
+    let pool = AnyPoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(Duration::from_secs(30))
+        .after_connect(|conn, _meta| {
+            Box::pin(async move {
+                sqlx::query("PRAGMA journal_mode = WAL")
+                    .execute(&mut *conn)
+                    .await?;
+                sqlx::query("PRAGMA foreign_keys = ON")
+                    .execute(&mut *conn)
+                    .await?;
+                sqlx::query("PRAGMA busy_timeout = 5000")
+                    .execute(&mut *conn)
+                    .await?;
+                Ok(())
+            })
+        })
+        .connect(url)
+        .await?;
+    SQLITE_MIGRATIONS.run(&pool).await?;
+    Ok(pool)
+}
+
+/// A pool of `max_connections` (at least 2: a transaction and a read may overlap), keeping
+/// one idle connection warm. Migrations take PostgreSQL's advisory lock, so replicas starting
+/// together apply them once.
+async fn open_postgres(url: &str, max_connections: u32) -> Result<AnyPool, StoreError> {
+    let pool = AnyPoolOptions::new()
+        .max_connections(max_connections.max(2))
+        .min_connections(1)
+        .acquire_timeout(Duration::from_secs(30))
+        .idle_timeout(Duration::from_secs(600))
+        .connect(url)
+        .await?;
+    POSTGRES_MIGRATIONS.run(&pool).await?;
+    Ok(pool)
+}
+
+async fn latest_cursor(pool: &AnyPool) -> Result<i64, StoreError> {
+    let latest: Option<i64> = sqlx::query("SELECT MAX(cursor) AS latest FROM events")
+        .fetch_one(pool)
+        .await?
+        .try_get("latest")?;
+    Ok(latest.unwrap_or(0))
+}
+
 impl StoreTx {
-    /// Commits, then wakes event subscribers if this transaction wrote events.
-    pub async fn commit(self) -> Result<(), StoreError> {
+    /// Commits, then wakes event subscribers if this transaction wrote events and announces its
+    /// notices. On PostgreSQL the notices (and the newest cursor) are NOTIFYed inside the
+    /// transaction, so other replicas hear of them exactly when the data becomes visible.
+    pub async fn commit(mut self) -> Result<(), StoreError> {
+        if self.backend == Backend::Postgres {
+            let mut notices = std::mem::take(&mut self.pending);
+            if let Some(cursor) = self.last_event {
+                notices.push(Notice::Events { latest: cursor });
+            }
+            for notice in &notices {
+                notify::pg_notify(&mut self.tx, &self.notices, notice).await?;
+            }
+            notices.retain(|n| !matches!(n, Notice::Events { .. }));
+            self.pending = notices;
+        }
         self.tx.commit().await?;
+        for notice in self.pending.drain(..) {
+            self.notices.send(notice);
+        }
         if let Some(cursor) = self.last_event {
             self.events.send_if_modified(|latest| {
                 let newer = cursor > *latest;
@@ -200,6 +356,18 @@ impl StoreTx {
 
     pub(crate) fn conn(&mut self) -> &mut sqlx::AnyConnection {
         &mut self.tx
+    }
+
+    /// Which database this transaction runs on.
+    pub(crate) fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Queues `notice` for announcement when (and only if) this transaction commits.
+    pub(crate) fn announce_on_commit(&mut self, notice: Notice) {
+        if !self.pending.contains(&notice) {
+            self.pending.push(notice);
+        }
     }
 }
 
@@ -216,12 +384,17 @@ async fn check_master_key(pool: &AnyPool, master: &MasterKey) -> Result<(), Stor
             }
         }
         None => {
+            // Replicas starting together on a new database race here: the first check value
+            // wins and every replica (this one included) verifies against it.
             let sealed = master.seal(RecordKind::Check, "", CHECK_PLAINTEXT);
-            sqlx::query("INSERT INTO meta (key, value) VALUES ('master_key_check', $1)")
-                .bind(sealed)
-                .execute(pool)
-                .await?;
-            Ok(())
+            sqlx::query(
+                "INSERT INTO meta (key, value) VALUES ('master_key_check', $1) \
+                 ON CONFLICT (key) DO NOTHING",
+            )
+            .bind(sealed)
+            .execute(pool)
+            .await?;
+            Box::pin(check_master_key(pool, master)).await
         }
     }
 }
@@ -265,6 +438,22 @@ pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> Result<String, StoreErr
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_url_chooses_the_backend() {
+        assert_eq!(Backend::from_url("sqlite://x.db"), Some(Backend::Sqlite));
+        assert_eq!(Backend::from_url("sqlite::memory:"), Some(Backend::Sqlite));
+        assert_eq!(
+            Backend::from_url("postgres://u@h/db"),
+            Some(Backend::Postgres)
+        );
+        assert_eq!(
+            Backend::from_url("postgresql://u@h/db"),
+            Some(Backend::Postgres)
+        );
+        assert_eq!(Backend::from_url("mysql://u@h/db"), None);
+        assert_eq!(Backend::from_url("gateway.db"), None);
+    }
 
     #[test]
     fn urls_are_redacted() {

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
 use sqlx::Row as _;
 
-use super::{opt_json_column, to_json, RecordKind, Store, StoreError};
+use super::{opt_json_column, to_json, Notice, RecordKind, Store, StoreError};
 
 /// One signing secret (`whsec_<base64>`, Standard Webhooks), with an end of life once rotated out.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -116,7 +116,7 @@ impl Store {
         .bind(hook.updated_at)
         .execute(self.pool())
         .await?;
-        Ok(())
+        self.announce(Notice::WebhooksChanged).await
     }
 
     /// Overwrites every field of an existing webhook. False if absent.
@@ -134,6 +134,9 @@ impl Store {
         .bind(&hook.id)
         .execute(self.pool())
         .await?;
+        if done.rows_affected() > 0 {
+            self.announce(Notice::WebhooksChanged).await?;
+        }
         Ok(done.rows_affected() > 0)
     }
 
@@ -171,6 +174,7 @@ impl Store {
             .bind(id)
             .execute(tx.conn())
             .await?;
+        tx.announce_on_commit(Notice::WebhooksChanged);
         tx.commit().await?;
         Ok(done.rows_affected() > 0)
     }

@@ -21,7 +21,7 @@ use tokio::task::JoinHandle;
 
 use crate::config::WebhookSettings;
 use crate::metrics::Metrics;
-use crate::store::Store;
+use crate::store::{Notice, Store};
 
 /// Wakes the dispatcher after webhooks change or deliveries are replayed.
 #[derive(Clone, Debug, Default)]
@@ -52,14 +52,16 @@ impl Drop for Running {
 /// How often the dispatcher re-checks endpoints without being poked (restarts crashed workers).
 const RECONCILE_EVERY: Duration = Duration::from_secs(10);
 
-/// Starts the dispatcher. Abort the returned task to stop it and all its workers.
+/// Starts the dispatcher. It stops, after stopping every worker (and so every attempt), when
+/// `stop` becomes true; aborting the returned task stops it without waiting for the workers.
 pub fn spawn(
     store: Store,
     settings: WebhookSettings,
     metrics: Metrics,
     handle: WebhookHandle,
+    stop: tokio::sync::watch::Receiver<bool>,
 ) -> JoinHandle<()> {
-    tokio::spawn(dispatch(store, settings, metrics, handle))
+    tokio::spawn(dispatch(store, settings, metrics, handle, stop))
 }
 
 async fn dispatch(
@@ -67,6 +69,7 @@ async fn dispatch(
     settings: WebhookSettings,
     metrics: Metrics,
     handle: WebhookHandle,
+    mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
     let client = match reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -84,8 +87,10 @@ async fn dispatch(
         settings,
         metrics,
         client,
+        stop: stop.clone(),
     });
     let mut commits = store.subscribe_events();
+    let mut notices = store.subscribe_notices();
     let mut running: HashMap<String, Running> = HashMap::new();
     let mut reconcile = true;
     loop {
@@ -96,6 +101,17 @@ async fn dispatch(
             worker.wake.notify_one();
         }
         tokio::select! {
+            changed = stop.changed() => {
+                let stopping = changed.is_err() || *stop.borrow_and_update();
+                if stopping {
+                    // Each worker sees the same signal, stops its attempts and returns.
+                    for (_, worker) in running.drain() {
+                        let _ = (&mut { worker }.task).await;
+                    }
+                    return;
+                }
+                reconcile = false;
+            }
             changed = commits.changed() => {
                 if changed.is_err() {
                     return;
@@ -103,6 +119,19 @@ async fn dispatch(
                 reconcile = false;
             }
             () = handle.wake.notified() => reconcile = true,
+            // Webhook changes made through another replica (PostgreSQL NOTIFY), or notices
+            // missed: reload. Other notices only wake the workers.
+            notice = notices.recv() => {
+                reconcile = !matches!(
+                    notice,
+                    Ok(Notice::OutgoingQueued { .. }
+                        | Notice::AccountChanged { .. }
+                        | Notice::LeasesChanged)
+                );
+                if matches!(notice, Err(tokio::sync::broadcast::error::RecvError::Closed)) {
+                    return;
+                }
+            }
             () = tokio::time::sleep(RECONCILE_EVERY) => reconcile = true,
         }
     }

@@ -21,12 +21,17 @@ use crate::telemetry::links::Key;
 /// Conversation queue heads examined per pass.
 const SCAN: i64 = 1000;
 
+/// How long a claim outlives the HTTP timeout (recording the outcome takes one write).
+const CLAIM_MARGIN_MS: i64 = 5_000;
+
 /// Shared by every worker.
 pub(super) struct Context {
     pub store: Store,
     pub settings: WebhookSettings,
     pub metrics: Metrics,
     pub client: reqwest::Client,
+    /// Becomes true when the gateway stops.
+    pub stop: tokio::sync::watch::Receiver<bool>,
 }
 
 /// Delivers `hook`'s pending deliveries until aborted.
@@ -34,6 +39,7 @@ pub(super) async fn run(ctx: Arc<Context>, hook: Webhook, wake: Arc<Notify>) {
     let hook = Arc::new(hook);
     let max_in_flight = ctx.settings.max_in_flight.max(1);
     let mut in_flight: JoinSet<String> = JoinSet::new();
+    let mut stop = ctx.stop.clone();
     let mut busy: HashSet<String> = HashSet::new();
     let mut store_errors = 0u32;
     loop {
@@ -71,6 +77,14 @@ pub(super) async fn run(ctx: Arc<Context>, hook: Webhook, wake: Arc<Notify>) {
             Duration::from_millis(u64::try_from(due.saturating_sub(now_ms())).unwrap_or(0))
         });
         tokio::select! {
+            // Stopping: abort the attempts and wait until they are gone, so no request from a
+            // stopped gateway reaches a receiver afterwards.
+            changed = stop.changed() => {
+                if changed.is_err() || *stop.borrow_and_update() {
+                    in_flight.shutdown().await;
+                    return;
+                }
+            }
             Some(done) = in_flight.join_next(), if !in_flight.is_empty() => {
                 if let Ok(key) = done {
                     busy.remove(&key);
@@ -93,6 +107,23 @@ async fn attempt(
     event: Event,
 ) -> String {
     let now = now_ms();
+    // Claim the row first: several replicas run a worker for the same endpoint, and only the
+    // claimer attempts. The claim outlives the request timeout by a margin, so a claim can
+    // lapse only if this replica stops mid-attempt (then another retries: at-least-once).
+    let timeout = i64::try_from(ctx.settings.timeout_ms).unwrap_or(i64::MAX);
+    let until = now.saturating_add(timeout).saturating_add(CLAIM_MARGIN_MS);
+    let delivery = match ctx
+        .store
+        .claim_delivery(&hook.id, &delivery, now, until)
+        .await
+    {
+        Ok(Some(claimed)) => claimed,
+        Ok(None) => return delivery.order_key, // another worker has it, or it changed
+        Err(error) => {
+            tracing::warn!(%error, webhook = %hook.id, "cannot claim a delivery");
+            return delivery.order_key;
+        }
+    };
     // A child of the span that stored the event (the message's send, or the poll that
     // received it), so the delivery is part of that trace.
     let span = tracing::info_span!(

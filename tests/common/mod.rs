@@ -1,6 +1,13 @@
 //! Shared test harness: a gateway on port 0 with a temp data dir, an HTTP client that speaks its
 //! API, and a controllable webhook receiver (actix-web on port 0).
+//!
+//! Backends: a test written with [`both_backends!`] runs twice, as `name::sqlite` and
+//! `name::postgres`; inside it, [`spawn`] and [`database_url`] use the variant's backend (a
+//! task-local), with a fresh PostgreSQL database per gateway from the binary's throwaway cluster
+//! ([`pg`]). Outside the macro everything is SQLite.
 #![allow(dead_code)] // each test binary uses a different part of the harness
+
+pub mod pg;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -18,6 +25,62 @@ use tokio::sync::watch;
 use zeroize::Zeroizing;
 
 pub const ADMIN_KEY: &str = "test-admin-key-0123456789";
+
+/// The database a test variant runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+tokio::task_local! {
+    static BACKEND: Backend;
+}
+
+/// The current variant's backend (SQLite outside [`both_backends!`]).
+pub fn backend() -> Backend {
+    BACKEND.try_with(|b| *b).unwrap_or(Backend::Sqlite)
+}
+
+/// Runs `body` as the `backend` variant; the PostgreSQL variant returns at once (after printing
+/// why) where PostgreSQL is unavailable, or fails when `REQUIRE_POSTGRES=1`.
+pub async fn on(backend: Backend, body: impl std::future::Future<Output = ()>) {
+    if backend == Backend::Postgres && pg::cluster().is_none() {
+        return;
+    }
+    BACKEND.scope(backend, body).await;
+}
+
+/// A database URL for a new gateway or store: a file in `dir` (SQLite) or a fresh database.
+pub async fn database_url(dir: &std::path::Path) -> String {
+    match backend() {
+        Backend::Sqlite => format!("sqlite://{}?mode=rwc", dir.join("gateway.db").display()),
+        Backend::Postgres => pg::fresh_database()
+            .await
+            .expect("the PostgreSQL variant runs only with a cluster"),
+    }
+}
+
+/// Declares each `async fn name() { body }` as two tests, `name::sqlite` and `name::postgres`.
+#[macro_export]
+macro_rules! both_backends {
+    ($(async fn $name:ident() $body:block)*) => {$(
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            #[tokio::test]
+            async fn sqlite() {
+                $crate::common::on($crate::common::Backend::Sqlite, async move $body).await;
+            }
+
+            #[tokio::test]
+            async fn postgres() {
+                $crate::common::on($crate::common::Backend::Postgres, async move $body).await;
+            }
+        }
+    )*};
+}
 
 /// A stand-in for `protocol::keys` + `protocol::phrase` until they land: the Session ID is a hash
 /// of the seed and the "phrase" is `test` plus the seed in hex. Only the gateway's handling of
@@ -78,6 +141,8 @@ pub struct TestGateway {
     pub master: String,
     pub base: String,
     pub client: reqwest::Client,
+    /// The database URL (SQLite in `dir`, or this gateway's PostgreSQL database).
+    pub database_url: String,
 }
 
 pub async fn start_in(dir: &std::path::Path, settings: Settings) -> Result<Gateway, StartError> {
@@ -97,7 +162,9 @@ pub async fn spawn() -> TestGateway {
 pub async fn spawn_with(tweak: impl FnOnce(&mut Settings)) -> TestGateway {
     let dir = tempfile::tempdir().unwrap();
     let master = master_key();
+    let database_url = database_url(dir.path()).await;
     let mut settings = test_settings(&master);
+    settings.database.url = Some(database_url.clone());
     tweak(&mut settings);
     let gateway = start_in(dir.path(), settings).await.unwrap();
     TestGateway {
@@ -106,6 +173,7 @@ pub async fn spawn_with(tweak: impl FnOnce(&mut Settings)) -> TestGateway {
         dir,
         master,
         client: reqwest::Client::new(),
+        database_url,
     }
 }
 
@@ -115,6 +183,35 @@ pub struct Reply {
 }
 
 impl TestGateway {
+    /// Settings for restarting on the same database with `master` as the master key.
+    pub fn settings_with(&self, master: &str) -> Settings {
+        let mut settings = test_settings(master);
+        settings.database.url = Some(self.database_url.clone());
+        settings
+    }
+
+    /// Settings for restarting this gateway on its database.
+    pub fn settings(&self) -> Settings {
+        self.settings_with(&self.master)
+    }
+
+    /// Where the database keeps its files (scanned for plaintext secrets), after making it
+    /// write everything there (PostgreSQL: a CHECKPOINT, since the test cluster commits
+    /// asynchronously and keeps pages in shared memory).
+    pub async fn storage_dir(&self) -> std::path::PathBuf {
+        match backend() {
+            Backend::Sqlite => self.dir.path().to_path_buf(),
+            Backend::Postgres => {
+                use sqlx::Connection as _;
+                let mut conn = sqlx::postgres::PgConnection::connect(&self.database_url)
+                    .await
+                    .unwrap();
+                sqlx::query("CHECKPOINT").execute(&mut conn).await.unwrap();
+                pg::cluster().unwrap().data_dir.clone()
+            }
+        }
+    }
+
     pub fn store(&self) -> &session_gateway::store::Store {
         self.gateway.as_ref().unwrap().store()
     }
