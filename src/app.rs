@@ -122,7 +122,7 @@ impl Gateway {
         let metrics = Metrics::new();
         let handle = WebhookHandle::default();
         // Which accounts this replica runs; the Supervisor follows `leases().take_events()`.
-        let leases = LeaseManager::spawn(store.clone(), settings.replicas.lease_config());
+        let mut leases = LeaseManager::spawn(store.clone(), settings.replicas.lease_config());
         let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
         let webhooks_task = webhooks::spawn(
             store.clone(),
@@ -141,7 +141,7 @@ impl Gateway {
                     settings: Arc::new(ActorSettings::from_settings(&settings)),
                     io: tokio::runtime::Handle::current(),
                 };
-                Some(ActorSystem::start(deps).await?)
+                Some(ActorSystem::start(deps, leases.take_events()).await?)
             }
             None => None,
         };

@@ -13,6 +13,7 @@ use super::keys::AccountKeys;
 use super::outgoing::{step, Step};
 use super::schedule::backoff;
 use super::{Deps, Task};
+use crate::store::LeaseToken;
 
 /// Look at the queue (sent by the Identity when the API queued a message).
 #[derive(Message, Debug, Clone, Copy)]
@@ -29,6 +30,12 @@ pub struct ConversationIdle {
     /// Kicks received so far.
     pub kicks: u64,
 }
+
+/// Sent to the Identity when a fenced status update found the account's lease gone: this
+/// replica no longer owns the account, so the Identity stops (quietly) too.
+#[derive(Message, Debug, Clone, Copy)]
+#[rtype(result = "()")]
+pub struct Fenced;
 
 /// Sent to the Identity after a message was confirmed (the peer is likely to answer: poll
 /// faster).
@@ -54,6 +61,9 @@ pub struct Conversation {
     peer: String,
     owner: Recipient<ConversationIdle>,
     activity: Recipient<Activity>,
+    fenced: Recipient<Fenced>,
+    /// The lease status updates are written under (`None`: unfenced).
+    lease: Option<LeaseToken>,
     pump: Pump,
     /// The head message the last step retried, and its attempts.
     head: Option<(String, u32)>,
@@ -63,20 +73,28 @@ pub struct Conversation {
 }
 
 impl Conversation {
-    /// A sender for `keys`' account to `peer`, reporting to its Identity.
+    /// A sender for `keys`' account to `peer`, reporting to its Identity (`owner`, `activity`,
+    /// `fenced`), writing statuses under `lease` when set.
     pub fn new(
         deps: Deps,
         keys: Arc<AccountKeys>,
         peer: String,
-        owner: Recipient<ConversationIdle>,
-        activity: Recipient<Activity>,
+        owner: (
+            Recipient<ConversationIdle>,
+            Recipient<Activity>,
+            Recipient<Fenced>,
+        ),
+        lease: Option<LeaseToken>,
     ) -> Self {
+        let (owner, activity, fenced) = owner;
         Self {
             deps,
             keys,
             peer,
             owner,
             activity,
+            fenced,
+            lease,
             pump: Pump::Idle,
             head: None,
             kicks: 0,
@@ -98,6 +116,7 @@ impl Conversation {
                 self.keys.clone(),
                 self.peer.clone(),
                 self.head.clone(),
+                self.lease.clone(),
             ),
         );
         ctx.spawn(task.into_actor(self).map(|result, act, ctx| {
@@ -141,6 +160,11 @@ impl Conversation {
                         .inc();
                     act.head = Some((id, attempts));
                     act.retry_later(ctx, attempts);
+                }
+                Err(error) if error.is_lease_lost() => {
+                    tracing::info!(account = act.keys.short(), "lease lost; conversation stops");
+                    act.fenced.do_send(Fenced);
+                    ctx.stop();
                 }
                 Err(error) => {
                     // The database or the runtime failed: the message is still queued.

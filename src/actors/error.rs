@@ -38,3 +38,11 @@ pub enum ActorError {
     #[error("actor system: {0}")]
     System(String),
 }
+
+impl ActorError {
+    /// True when a fenced write found the account's lease held by another replica (or under a
+    /// newer epoch): the actor stops quietly, the new owner carries on.
+    pub fn is_lease_lost(&self) -> bool {
+        matches!(self, Self::Store(StoreError::LeaseLost { .. }))
+    }
+}

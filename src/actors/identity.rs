@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 use tracing::Instrument as _;
 
-use super::conversation::{Activity, Conversation, ConversationIdle, Kick};
+use super::conversation::{Activity, Conversation, ConversationIdle, Fenced, Kick};
 use super::inbox::{poll_once, PollOutcome, DM_NAMESPACE};
 use super::keys::AccountKeys;
 use super::schedule::{first_poll, jittered, poll_interval};
@@ -22,6 +22,7 @@ use super::supervisor::ChildStopped;
 use super::{ActorError, Deps, Task};
 use crate::ids::SessionIdText;
 use crate::protocol::storage::MessageHash;
+use crate::store::LeaseToken;
 
 /// A tampered copy seen this many times is skipped (no node serves it intact).
 const MAX_TAMPER_STRIKES: u32 = 5;
@@ -33,6 +34,12 @@ pub struct Queued {
     /// The recipient's Session ID.
     pub peer: String,
 }
+
+/// Messages were queued for this account through some replica's API (a notice without the
+/// peer): look at the queue and kick every conversation with queued messages.
+#[derive(Message, Debug, Clone, Copy)]
+#[rtype(result = "()")]
+pub struct Requeue;
 
 /// Stop this account (deleted or paused).
 #[derive(Message, Debug, Clone, Copy)]
@@ -78,6 +85,11 @@ pub struct Identity {
     generation: u64,
     deps: Deps,
     supervisor: Recipient<ChildStopped>,
+    /// The lease this replica runs the account under; commits are fenced by it. `None` when
+    /// the supervisor follows no leases.
+    lease: Option<LeaseToken>,
+    /// A fenced commit found the lease gone: the stop is quiet and not restarted.
+    lease_lost: bool,
     keys: Option<Arc<AccountKeys>>,
     cursor: Option<MessageHash>,
     last_activity: Instant,
@@ -95,18 +107,22 @@ pub struct Identity {
 }
 
 impl Identity {
-    /// An actor for `account` (its `generation`-th start), reporting its end to `supervisor`.
+    /// An actor for `account` (its `generation`-th start), reporting its end to `supervisor`,
+    /// committing under `lease` when set.
     pub fn new(
         account: SessionIdText,
         generation: u64,
         deps: Deps,
         supervisor: Recipient<ChildStopped>,
+        lease: Option<LeaseToken>,
     ) -> Self {
         Self {
             account,
             generation,
             deps,
             supervisor,
+            lease,
+            lease_lost: false,
             keys: None,
             cursor: None,
             last_activity: Instant::now(),
@@ -132,8 +148,12 @@ impl Identity {
                     self.deps.clone(),
                     keys,
                     peer,
-                    me.clone().recipient(),
-                    me.recipient(),
+                    (
+                        me.clone().recipient(),
+                        me.clone().recipient(),
+                        me.recipient(),
+                    ),
+                    self.lease.clone(),
                 )
                 .start(),
                 kicks: 0,
@@ -180,7 +200,14 @@ impl Identity {
         let span = tracing::info_span!(parent: None, "poll", account = keys.short());
         let task = Task::spawn(
             &self.deps,
-            poll_once(self.deps.clone(), keys, self.cursor.clone(), skip).instrument(span),
+            poll_once(
+                self.deps.clone(),
+                keys,
+                self.cursor.clone(),
+                skip,
+                self.lease.clone(),
+            )
+            .instrument(span),
         );
         ctx.spawn(task.into_actor(self).map(|result, act, ctx| {
             act.polling = false;
@@ -188,6 +215,7 @@ impl Identity {
             act.deps.metrics.poll_lag.observe(lag);
             match result.and_then(|r| r) {
                 Ok(outcome) => act.polled(outcome, ctx),
+                Err(error) if error.is_lease_lost() => act.fenced(ctx),
                 Err(error) => {
                     act.deps.metrics.polls.with_label_values(&["error"]).inc();
                     tracing::debug!(account = %act.account, %error, "poll failed");
@@ -195,6 +223,13 @@ impl Identity {
                 }
             }
         }));
+    }
+
+    /// This replica no longer holds the account: stop without a restart.
+    fn fenced(&mut self, ctx: &mut Context<Self>) {
+        tracing::info!(account = %self.account, "lease lost; identity stops");
+        self.lease_lost = true;
+        ctx.stop();
     }
 
     fn polled(&mut self, outcome: PollOutcome, ctx: &mut Context<Self>) {
@@ -261,6 +296,7 @@ impl Actor for Identity {
             account: self.account.as_str().to_owned(),
             generation: self.generation,
             reason: self.failure.take(),
+            lease_lost: self.lease_lost,
         });
     }
 }
@@ -308,5 +344,35 @@ impl Handler<Retire> for Identity {
 
     fn handle(&mut self, _: Retire, ctx: &mut Context<Self>) {
         ctx.stop();
+    }
+}
+
+impl Handler<Fenced> for Identity {
+    type Result = ();
+
+    fn handle(&mut self, _: Fenced, ctx: &mut Context<Self>) {
+        self.fenced(ctx);
+    }
+}
+
+impl Handler<Requeue> for Identity {
+    type Result = ();
+
+    fn handle(&mut self, _: Requeue, ctx: &mut Context<Self>) {
+        let store = self.deps.store.clone();
+        let account = self.account.as_str().to_owned();
+        let task = Task::spawn(
+            &self.deps,
+            async move { store.queued_peers(&account).await },
+        );
+        ctx.spawn(task.into_actor(self).map(|result, act, ctx| match result {
+            Ok(Ok(peers)) => {
+                for peer in peers {
+                    act.kick(peer, ctx);
+                }
+            }
+            Ok(Err(error)) => tracing::warn!(%error, "cannot read queued peers"),
+            Err(error) => tracing::warn!(%error, "cannot read queued peers"),
+        }));
     }
 }

@@ -23,6 +23,7 @@ use crate::protocol::storage::response::RetrievedMessage;
 use crate::protocol::storage::{message_hash, MessageHash, Namespace, Signer};
 use crate::store::events::{EventType, NewEvent};
 use crate::store::messages::{new_message_id, Direction, MessageStatus, NewMessage};
+use crate::store::LeaseToken;
 use crate::telemetry::links::Key;
 
 /// The namespace of 1:1 messages and sync copies (`messages.md` §3.5).
@@ -127,6 +128,7 @@ pub async fn poll_once(
     keys: Arc<AccountKeys>,
     cursor: Option<MessageHash>,
     skip: HashSet<String>,
+    lease: Option<LeaseToken>,
 ) -> Result<PollOutcome, ActorError> {
     let signer = Signer::Account(keys.identity.signing_key());
     let answers = deps
@@ -191,7 +193,7 @@ pub async fn poll_once(
         consumed = Some(message.hash.clone());
     }
     if let Some(last) = consumed {
-        outcome.stored = commit(&deps, &keys.session_id, &accepted, &last).await?;
+        outcome.stored = commit(&deps, &keys.session_id, &accepted, &last, lease.as_ref()).await?;
         for a in &accepted {
             let kind = if a.sync { "sync" } else { "incoming" };
             deps.metrics
@@ -205,16 +207,22 @@ pub async fn poll_once(
 }
 
 /// Stores `accepted` (skipping duplicates by hash, and sync copies of messages this gateway
-/// sent itself), one `message.received` event each, and the cursor, in one transaction.
+/// sent itself), one `message.received` event each, and the cursor, in one transaction. Under
+/// `lease` the transaction is fenced ([`crate::store::StoreTx::fence`]): a replica that lost the
+/// account gets [`crate::store::StoreError::LeaseLost`] and commits nothing.
 #[tracing::instrument(name = "inbox.commit", skip_all, fields(messages = accepted.len()))]
 pub async fn commit(
     deps: &Deps,
     account: &str,
     accepted: &[Accepted],
     cursor: &MessageHash,
+    lease: Option<&LeaseToken>,
 ) -> Result<usize, ActorError> {
     let now = now_ms();
-    let mut tx = deps.store.begin().await?;
+    let mut tx = match lease {
+        Some(lease) => deps.store.begin_fenced(lease).await?,
+        None => deps.store.begin().await?,
+    };
     let mut stored = 0;
     for a in accepted {
         if a.sync && tx.has_outgoing(account, &a.peer, a.timestamp).await? {

@@ -27,7 +27,7 @@ use crate::protocol::storage::AccountId;
 use crate::store::events::{EventType, NewEvent};
 use crate::store::messages::MessageStatus;
 use crate::store::outbox::QueuedMessage;
-use crate::store::StoreError;
+use crate::store::{LeaseToken, StoreError};
 use crate::telemetry::links::Key;
 
 /// TTL of content messages: 14 days (`messages.md` §3.5, DESKTOP `TTL_DEFAULT`).
@@ -159,6 +159,7 @@ pub async fn step(
     keys: Arc<AccountKeys>,
     peer: String,
     previous: Option<(String, u32)>,
+    lease: Option<LeaseToken>,
 ) -> Result<Step, ActorError> {
     let Some(message) = deps.store.next_queued(&keys.session_id, &peer).await? else {
         return Ok(Step::Empty);
@@ -177,7 +178,7 @@ pub async fn step(
     );
     deps.metrics.links.adopt(&span, Key::Message(&message.id));
     let id = message.id.clone();
-    let step = attempt(&deps, &keys, message, tried)
+    let step = attempt(&deps, &keys, message, tried, lease.as_ref())
         .instrument(span.clone())
         .await;
     if let Ok(done) = &step {
@@ -201,23 +202,24 @@ async fn attempt(
     keys: &AccountKeys,
     message: QueuedMessage,
     tried: u32,
+    lease: Option<&LeaseToken>,
 ) -> Result<Step, ActorError> {
     let settings = &deps.settings;
     let age = now_ms().saturating_sub(message.created_at);
     if tried > 0 && u64::try_from(age).unwrap_or(0) > settings.send_deadline_ms {
         let reason = "no swarm node confirmed the message before the send deadline";
-        settle(deps, &message.id, Err(reason)).await?;
+        settle(deps, &message.id, Err(reason), lease).await?;
         return Ok(Step::Failed { id: message.id });
     }
     match send_one(deps, keys, &message).await {
         Ok(hash) => {
-            settle(deps, &message.id, Ok(&hash)).await?;
+            settle(deps, &message.id, Ok(&hash), lease).await?;
             Ok(Step::Sent { id: message.id })
         }
         Err(ActorError::Store(e)) => Err(ActorError::Store(e)),
         Err(error) if permanent(&error) || tried + 1 >= settings.send_max_attempts => {
             let reason = format!("{error} (after {} attempts)", tried + 1);
-            settle(deps, &message.id, Err(&reason)).await?;
+            settle(deps, &message.id, Err(&reason), lease).await?;
             Ok(Step::Failed { id: message.id })
         }
         Err(error) => {
@@ -231,8 +233,15 @@ async fn attempt(
 }
 
 /// Records the outcome with its event in one transaction; a message no longer queued (its
-/// account deleted meanwhile) is left alone.
-pub async fn settle(deps: &Deps, id: &str, outcome: Result<&str, &str>) -> Result<(), ActorError> {
+/// account deleted meanwhile) is left alone. Under `lease` the transaction is fenced: a replica
+/// that lost the account gets [`StoreError::LeaseLost`] and the message stays queued for the
+/// new owner.
+pub async fn settle(
+    deps: &Deps,
+    id: &str,
+    outcome: Result<&str, &str>,
+    lease: Option<&LeaseToken>,
+) -> Result<(), ActorError> {
     let now = now_ms();
     let (status, hash, reason, event_type) = match outcome {
         Ok(hash) => (
@@ -248,7 +257,10 @@ pub async fn settle(deps: &Deps, id: &str, outcome: Result<&str, &str>) -> Resul
             EventType::MessageFailed,
         ),
     };
-    let mut tx = deps.store.begin().await?;
+    let mut tx = match lease {
+        Some(lease) => deps.store.begin_fenced(lease).await?,
+        None => deps.store.begin().await?,
+    };
     let Some(message) = tx.settle_outgoing(id, status, hash, reason, now).await? else {
         return Ok(());
     };

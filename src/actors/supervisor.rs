@@ -3,6 +3,16 @@
 //! periodic reconciliation with the database), and restarts a child that stopped on its own
 //! (a failed start, or a panic noticed through its closed mailbox) after a doubling delay.
 //! Counts go to the `identities{state}` gauge and to [`SupervisorCounts`] for readiness.
+//!
+//! Leases (design.md §6): built [`Supervisor::with_leases`], it runs an account only while this
+//! replica holds its lease. [`LeaseEvent::Lost`] retires the Identity at once (its Conversations
+//! with it); [`LeaseEvent::Acquired`] starts it, and the Identity picks up the account's queued
+//! messages from the database. The Identity commits under the lease's fencing token, so a
+//! replica that lost an account it has not yet heard about cannot commit for it; such an
+//! Identity stops quietly and is not restarted. On SQLite the lease manager owns every account,
+//! so behaviour is as without leases. The supervisor also follows the store's notices (NOTIFY
+//! from other replicas on PostgreSQL): a message queued through any replica's API wakes the
+//! owner's Identity at once, an account change elsewhere is applied, and a resync reconciles.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -11,11 +21,13 @@ use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 
-use super::identity::{Queued, Retire};
+use super::identity::{Queued, Requeue, Retire};
 use super::schedule::backoff;
 use super::{Deps, Identity, Task};
 use crate::ids::SessionIdText;
+use crate::leases::LeaseEvent;
 use crate::store::accounts::{Account, AccountStatus};
+use crate::store::{LeaseToken, Notice};
 
 /// How often the supervisor compares its children with the accounts table.
 const RECONCILE_EVERY: Duration = Duration::from_secs(15);
@@ -63,11 +75,25 @@ pub struct ChildStopped {
     pub generation: u64,
     /// Why, if it failed.
     pub reason: Option<String>,
+    /// A fenced commit found the account's lease gone: this replica no longer owns it.
+    pub lease_lost: bool,
 }
+
+/// The lease manager reported a change (forwarded from [`crate::leases::LeaseHandle`]).
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "()")]
+pub struct Leases(pub LeaseEvent);
+
+/// A store notice (from this or another replica), or `None` when notices were missed.
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "()")]
+struct Noticed(Option<Notice>);
 
 /// One account's slot.
 struct Child {
     account: SessionIdText,
+    /// The lease it runs under, when following leases.
+    lease: Option<LeaseToken>,
     /// The running actor; `None` while waiting for a restart.
     addr: Option<Addr<Identity>>,
     generation: u64,
@@ -83,6 +109,12 @@ pub struct Supervisor {
     children: HashMap<String, Child>,
     counts: Arc<SupervisorCounts>,
     generations: u64,
+    /// The leases this replica holds; `None` runs every active account (no lease manager).
+    held: Option<HashMap<String, LeaseToken>>,
+    /// The lease manager's events, until `started` forwards them to the actor.
+    lease_events: Option<tokio::sync::mpsc::UnboundedReceiver<LeaseEvent>>,
+    /// The forwarding tasks (aborted with the actor).
+    forwarders: Vec<Task<()>>,
 }
 
 impl Supervisor {
@@ -93,9 +125,64 @@ impl Supervisor {
             children: HashMap::new(),
             counts,
             generations: 0,
+            held: None,
+            lease_events: None,
+            forwarders: Vec::new(),
         }
     }
 
+    /// A supervisor that runs only the accounts whose leases `events` reports acquired.
+    pub fn with_leases(
+        deps: Deps,
+        counts: Arc<SupervisorCounts>,
+        events: tokio::sync::mpsc::UnboundedReceiver<LeaseEvent>,
+    ) -> Self {
+        Self {
+            held: Some(HashMap::new()),
+            lease_events: Some(events),
+            ..Self::new(deps, counts)
+        }
+    }
+
+    /// The lease for `account` if this replica may run it (`Some(None)`: no leases followed).
+    fn lease_for(&self, account: &str) -> Option<Option<LeaseToken>> {
+        match &self.held {
+            None => Some(None),
+            Some(held) => held.get(account).map(|l| Some(l.clone())),
+        }
+    }
+
+    /// Forwards lease events and store notices to the actor, from tasks on the I/O runtime.
+    fn forward(&mut self, ctx: &mut Context<Self>) {
+        if let Some(mut events) = self.lease_events.take() {
+            let addr = ctx.address();
+            self.forwarders.push(Task::spawn(&self.deps, async move {
+                while let Some(event) = events.recv().await {
+                    if addr.try_send(Leases(event)).is_err() {
+                        break;
+                    }
+                }
+            }));
+        }
+        let mut notices = self.deps.store.subscribe_notices();
+        let addr = ctx.address();
+        self.forwarders.push(Task::spawn(&self.deps, async move {
+            use tokio::sync::broadcast::error::RecvError;
+            loop {
+                let notice = match notices.recv().await {
+                    Ok(Notice::Events { .. } | Notice::WebhooksChanged | Notice::LeasesChanged) => {
+                        continue
+                    }
+                    Ok(notice) => Some(notice),
+                    Err(RecvError::Lagged(_)) => None,
+                    Err(RecvError::Closed) => break,
+                };
+                if addr.try_send(Noticed(notice)).is_err() {
+                    break;
+                }
+            }
+        }));
+    }
     fn publish(&self) {
         let running = self.children.values().filter(|c| c.addr.is_some()).count();
         let restarting = self.children.len() - running;
@@ -111,6 +198,9 @@ impl Supervisor {
     }
 
     fn spawn_child(&mut self, account: &SessionIdText, ctx: &mut Context<Self>) {
+        let Some(lease) = self.lease_for(account.as_str()) else {
+            return;
+        };
         self.generations += 1;
         let generation = self.generations;
         let addr = Identity::new(
@@ -118,6 +208,7 @@ impl Supervisor {
             generation,
             self.deps.clone(),
             ctx.address().recipient(),
+            lease.clone(),
         )
         .start();
         let child = self
@@ -125,6 +216,7 @@ impl Supervisor {
             .entry(account.as_str().to_owned())
             .or_insert_with(|| Child {
                 account: account.clone(),
+                lease: None,
                 addr: None,
                 generation,
                 started_at: Instant::now(),
@@ -132,6 +224,7 @@ impl Supervisor {
                 timer: None,
             });
         child.addr = Some(addr);
+        child.lease = lease;
         child.generation = generation;
         child.started_at = Instant::now();
         child.timer = None;
@@ -150,7 +243,8 @@ impl Supervisor {
 
     /// Applies the database's view of one account.
     fn apply(&mut self, id: &SessionIdText, row: Option<Account>, ctx: &mut Context<Self>) {
-        let wanted = row.is_some_and(|a| a.status == AccountStatus::Active);
+        let wanted = row.is_some_and(|a| a.status == AccountStatus::Active)
+            && self.lease_for(id.as_str()).is_some();
         let present = self.children.contains_key(id.as_str());
         if wanted && !present {
             self.spawn_child(id, ctx);
@@ -210,6 +304,7 @@ impl Supervisor {
                     let mut active: HashMap<String, Account> = accounts
                         .into_iter()
                         .filter(|a| a.status == AccountStatus::Active)
+                        .filter(|a| act.lease_for(a.session_id.as_str()).is_some())
                         .map(|a| (a.session_id.as_str().to_owned(), a))
                         .collect();
                     let gone: Vec<String> = act
@@ -246,6 +341,7 @@ impl Actor for Supervisor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
+        self.forward(ctx);
         self.reconcile(ctx);
         ctx.run_interval(RECONCILE_EVERY, |act, ctx| act.reconcile(ctx));
     }
@@ -294,11 +390,88 @@ impl Handler<ChildStopped> for Supervisor {
             .children
             .get(&msg.account)
             .is_some_and(|c| c.generation == msg.generation && c.addr.is_some());
-        if current {
+        if current && msg.lease_lost {
+            // Another replica owns the account now; the lease manager reports it lost too.
+            tracing::info!(account = %short(&msg.account), "lease lost; identity not restarted");
+            if let Some(child) = self.children.remove(&msg.account) {
+                if let (Some(held), Some(lease)) = (self.held.as_mut(), child.lease) {
+                    if held
+                        .get(&msg.account)
+                        .is_some_and(|h| h.epoch == lease.epoch)
+                    {
+                        held.remove(&msg.account);
+                    }
+                }
+            }
+            self.publish();
+        } else if current {
             tracing::info!(account = %short(&msg.account), reason = ?msg.reason,
                 "identity stopped; restarting with backoff");
             self.schedule_restart(&msg.account, ctx);
             self.publish();
+        }
+    }
+}
+
+impl Handler<Leases> for Supervisor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Leases, ctx: &mut Context<Self>) {
+        let Some(held) = self.held.as_mut() else {
+            return;
+        };
+        match msg.0 {
+            LeaseEvent::Lost(tokens) => {
+                let mut gone = Vec::new();
+                for token in tokens {
+                    if held
+                        .get(&token.account)
+                        .is_some_and(|h| h.epoch == token.epoch)
+                    {
+                        held.remove(&token.account);
+                        gone.push(token.account);
+                    }
+                }
+                for account in gone {
+                    self.retire(&account, ctx);
+                }
+                self.publish();
+            }
+            LeaseEvent::Acquired(tokens) => {
+                let mut stale = Vec::new();
+                for token in tokens {
+                    let replaced = held.insert(token.account.clone(), token.clone());
+                    if replaced.is_some_and(|old| old.epoch != token.epoch) {
+                        stale.push(token.account);
+                    }
+                }
+                // A child still running under an older epoch would be fenced out: restart it.
+                for account in stale {
+                    self.retire(&account, ctx);
+                }
+                // Starts the acquired accounts that are active (one query for the batch).
+                self.reconcile(ctx);
+            }
+        }
+    }
+}
+
+impl Handler<Noticed> for Supervisor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Noticed, ctx: &mut Context<Self>) {
+        match msg.0 {
+            Some(Notice::OutgoingQueued { account }) => {
+                if let Some(addr) = self.children.get(&account).and_then(|c| c.addr.as_ref()) {
+                    addr.do_send(Requeue);
+                }
+            }
+            Some(Notice::AccountChanged { account }) => {
+                if let Ok(account) = SessionIdText::parse(&account) {
+                    ctx.notify(AccountChanged { account });
+                }
+            }
+            Some(_) | None => self.reconcile(ctx),
         }
     }
 }

@@ -9,6 +9,7 @@ use actix::prelude::*;
 use super::supervisor::{AccountChanged, MessageQueued};
 use super::{ActorError, Deps, PathPool, Supervisor, SupervisorCounts};
 use crate::ids::SessionIdText;
+use crate::leases::LeaseEvent;
 
 /// A snapshot of the supervisor's counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,8 +80,12 @@ pub struct ActorSystem {
 
 impl ActorSystem {
     /// Starts the thread, the [`Supervisor`] (which starts every active account) and the
-    /// [`PathPool`]. Must be called inside the I/O runtime (`deps.io`).
-    pub async fn start(deps: Deps) -> Result<Self, ActorError> {
+    /// [`PathPool`]. Must be called inside the I/O runtime (`deps.io`). With `leases` (the lease
+    /// manager's events) the supervisor runs only the accounts this replica holds.
+    pub async fn start(
+        deps: Deps,
+        leases: Option<tokio::sync::mpsc::UnboundedReceiver<LeaseEvent>>,
+    ) -> Result<Self, ActorError> {
         let (tx, rx) = tokio::sync::oneshot::channel();
         let counts = Arc::new(SupervisorCounts::default());
         let shared = counts.clone();
@@ -90,7 +95,11 @@ impl ActorSystem {
                 let runner = actix::System::new();
                 let started = runner.block_on(async move {
                     let path_pool = PathPool::new(deps.clone()).start();
-                    let supervisor = Supervisor::new(deps, shared).start();
+                    let supervisor = match leases {
+                        Some(events) => Supervisor::with_leases(deps, shared, events),
+                        None => Supervisor::new(deps, shared),
+                    }
+                    .start();
                     (actix::System::current(), supervisor, path_pool)
                 });
                 if tx.send(started).is_ok() {
