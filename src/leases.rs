@@ -74,6 +74,7 @@ pub struct LeaseHandle {
     task: JoinHandle<()>,
     held: watch::Receiver<Held>,
     events: Option<mpsc::UnboundedReceiver<LeaseEvent>>,
+    observers: tokio::sync::broadcast::Sender<LeaseEvent>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     replica_id: String,
 }
@@ -100,6 +101,13 @@ impl LeaseHandle {
         self.events.take()
     }
 
+    /// A copy of the acquired/lost stream for observers (tests record lease windows with it
+    /// while the Supervisor consumes [`LeaseHandle::take_events`]). Lagging observers miss
+    /// events.
+    pub fn observe(&self) -> tokio::sync::broadcast::Receiver<LeaseEvent> {
+        self.observers.subscribe()
+    }
+
     /// Releases every lease, removes the replica row and announces it, so the others take the
     /// accounts over at once.
     pub async fn shutdown(mut self) {
@@ -119,6 +127,7 @@ pub struct LeaseManager {
     deadline: Option<Instant>,
     held_tx: watch::Sender<Held>,
     events: mpsc::UnboundedSender<LeaseEvent>,
+    observers: tokio::sync::broadcast::Sender<LeaseEvent>,
 }
 
 impl LeaseManager {
@@ -128,7 +137,9 @@ impl LeaseManager {
         let (events_tx, events) = mpsc::unbounded_channel();
         let (stop, stop_rx) = tokio::sync::oneshot::channel();
         let replica_id = config.replica_id.clone();
+        let (observers, _) = tokio::sync::broadcast::channel(1024);
         let manager = Self {
+            observers: observers.clone(),
             store,
             config,
             held: BTreeMap::new(),
@@ -140,6 +151,7 @@ impl LeaseManager {
             task: tokio::spawn(manager.run(stop_rx)),
             held,
             events: Some(events),
+            observers,
             stop: Some(stop),
             replica_id,
         }
@@ -310,6 +322,7 @@ impl LeaseManager {
             LeaseEvent::Acquired(l) | LeaseEvent::Lost(l) => l.is_empty(),
         };
         if !empty {
+            let _ = self.observers.send(event.clone());
             let _ = self.events.send(event);
         }
     }
