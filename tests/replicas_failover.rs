@@ -141,6 +141,20 @@ async fn a_killed_replica_s_accounts_move_and_no_message_is_lost() {
         let victim_held = helds[2].clone();
         gws[2].kill().await;
         let killed = tokio::time::Instant::now();
+        let queued = gws[0]
+            .gateway()
+            .store()
+            .queued_messages(1_000)
+            .await
+            .unwrap();
+        let victim_queued = queued
+            .iter()
+            .filter(|m| victim_held.borrow().contains_key(&m.from))
+            .count();
+        eprintln!(
+            "at the kill: {} messages queued, {victim_queued} of them on the victim's accounts",
+            queued.len()
+        );
         // Its last published renewal closes its windows (it may have renewed later unseen,
         // which only makes the check below stricter).
         {
