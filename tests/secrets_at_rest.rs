@@ -24,6 +24,27 @@ fn data_dir_contains(dir: &std::path::Path, needle: &[u8]) -> bool {
     })
 }
 
+/// Waits (with a deadline) until SQLite has folded its write-ahead log into the database file
+/// and removed it: the last connection does that as it closes, on sqlx's worker thread, which
+/// can finish just after `stop()` returns. Scanning during that moment could read the database
+/// before the checkpoint and find the log already gone.
+async fn wait_for_wal_checkpoint(dir: &std::path::Path) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let wal_left = std::fs::read_dir(dir)
+            .unwrap()
+            .any(|e| e.unwrap().file_name().to_string_lossy().ends_with("-wal"));
+        if !wal_left {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "SQLite log never checkpointed"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
 both_backends! {
     async fn phrases_seeds_and_webhook_secrets_are_encrypted_on_disk() {
         let mut gw = spawn().await;
@@ -38,6 +59,7 @@ both_backends! {
         let secret = hook.body["secret"].as_str().unwrap().to_owned();
         gw.stop().await;
         let storage = gw.storage_dir().await;
+        wait_for_wal_checkpoint(&storage).await;
 
         let seed = hex::decode(phrase.strip_prefix("test ").unwrap()).unwrap();
         assert!(
