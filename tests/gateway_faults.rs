@@ -1,6 +1,8 @@
 //! A third of the devnet misbehaves (dropped requests and corrupted onion replies on one node,
-//! tampered retrieve data on three of the four members of the accounts' swarm): every message is still delivered, nothing
-//! tampered is accepted, and the tamper counter shows the attempts were seen.
+//! tampered retrieve data on three of the four members of the accounts' swarm): every message
+//! is still delivered, nothing tampered is accepted, and the tamper counter shows the attempts
+//! were seen. Failures that drop the honest member from the client's pool (paths through the
+//! dropping node) must not hide it: a retrieve of tampered copies looks the swarm up again.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test harness code may panic
 
@@ -17,6 +19,11 @@ const N: usize = 40;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn messages_survive_faulty_nodes_and_tampering_is_counted() {
+    // The gateway's own debug log, shown by the harness only if this test fails.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter("session_gateway=debug")
+        .with_test_writer()
+        .try_init();
     let devnet = netsupport::devnet(12, 4).await;
     // Two accounts in the same swarm, so that three of its four members can tamper: a poll
     // then often gets only tampered copies (the client asks two members).
@@ -54,21 +61,41 @@ async fn messages_survive_faulty_nodes_and_tampering_is_counted() {
         sent.insert(text);
     }
 
-    let received = common::eventually(240, "every message delivered", || async {
-        let mut got = gs::texts(&gw.history(&a).await, "incoming", "received");
-        got.extend(gs::texts(&gw.history(&b).await, "incoming", "received"));
-        (got.len() >= N).then_some(got)
-    })
-    .await;
+    // Wait for every message; on timeout, say which are missing and where they are stuck
+    // (still queued, failed, or sent but never received), so a failure is diagnosable.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(240);
+    let received = loop {
+        let (ha, hb) = (gw.history(&a).await, gw.history(&b).await);
+        let mut got = gs::texts(&ha, "incoming", "received");
+        got.extend(gs::texts(&hb, "incoming", "received"));
+        if got.len() >= N {
+            break got;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            let outgoing: Vec<String> = ha
+                .iter()
+                .chain(&hb)
+                .filter(|m| m["direction"] == "outgoing")
+                .map(|m| format!("{} {}", m["text"], m["status"]))
+                .collect();
+            let missing: Vec<&String> = sent.iter().filter(|t| !got.contains(t)).collect();
+            panic!(
+                "timed out: {} of {N} received; missing {missing:?}; sender side {outgoing:?}; \
+                 tampered counted {}",
+                got.len(),
+                gs::dropped(&gw, "tampered").await
+            );
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
     let received: Vec<String> = received;
     assert_eq!(received.len(), N, "duplicates: {received:?}");
     assert_eq!(received.into_iter().collect::<HashSet<_>>(), sent);
 
-    // The tamper counter. The network layer keeps the intact copy when one of the members it
-    // asked answers honestly, so a tampered copy reaches the message layer only when every
-    // member asked tampers; whether that happened above depends on which members each poll
-    // picked. Make it certain: the last honest member tampers too while one more message is
-    // sent, so every copy of it is tampered. It must be counted and never accepted.
+    // The tamper counter. The network layer asks every member before it hands on a tampered
+    // copy, so with one honest member nothing tampered reached the message layer above. Make
+    // the last honest member tamper too while one more message is sent: every copy of it is
+    // tampered, and it must be counted and never accepted.
     devnet.set_faults(swarm[3], netsupport::fault(|f| f.tamper_retrieve = true));
     let before = gs::dropped(&gw, "tampered").await;
     let last = "sent while every member tampers".to_owned();

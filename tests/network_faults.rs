@@ -110,6 +110,19 @@ async fn tampered_data_is_returned_for_upstream_verification() {
         assert_eq!(decode(&got[0].messages[0]), data);
     }
 
+    // Three of four tamper: a retrieve asks two members, so half the time both copies are
+    // tampered; the client then asks the remaining members, and the one honest copy wins
+    // every time (without that, eight retrieves all intact would be a 1-in-256 chance).
+    dn.set_faults(swarm[1], fault(|f| f.tamper_retrieve = true));
+    dn.set_faults(swarm[2], fault(|f| f.tamper_retrieve = true));
+    for _ in 0..8 {
+        let got = net
+            .retrieve(&acct, &signer, &[(Namespace(0), None)])
+            .await
+            .unwrap();
+        assert_eq!(decode(&got[0].messages[0]), data);
+    }
+
     // Every member tampers: the bytes come back as served, and fail the hash check the
     // message layer runs (they would fail its signature check too).
     for i in &swarm {

@@ -24,11 +24,10 @@ use crate::ids::SessionIdText;
 use crate::protocol::storage::MessageHash;
 use crate::store::LeaseToken;
 
-/// A message seen only as tampered copies this many times is skipped (no node serves it
-/// intact), so a swarm that tampers with everything cannot stall the account forever. A poll
-/// asks two random members; when most of a swarm tampers, both copies are bad about half the
-/// time, so a small limit loses messages that an honest member holds (5 did, in a test with
-/// 3 of 4 members tampering). 32 such polls in a row by chance is about one in 4 billion.
+/// A message seen only as tampered copies this many polls in a row is skipped, so a swarm that
+/// tampers with everything cannot stall the account forever. The network layer already asks
+/// every member the network lists before it hands on a tampered copy, so a strike means no
+/// reachable member served it intact; the retries cover members that were briefly unreachable.
 const MAX_TAMPER_STRIKES: u32 = 32;
 
 /// The API queued a message from this account to `peer`.

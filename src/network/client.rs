@@ -520,6 +520,16 @@ impl Inner {
         if let Some(members) = lock(&self.swarms).get(account, local_now_ms()) {
             return Ok(members);
         }
+        self.lookup_swarm(account).await
+    }
+
+    /// Asks the network for the account's swarm (ignoring the cache) and caches the answer:
+    /// every member the network lists, including members this client dropped from its pool
+    /// after failures (a retrieve that got only tampered copies must reach all of them).
+    pub(super) async fn lookup_swarm(
+        self: &Arc<Self>,
+        account: &AccountId,
+    ) -> Result<Vec<ServiceNode>, NetworkError> {
         self.ensure_pool().await?;
         let expected = lock(&self.pool).expected_swarm(account.swarm_space());
         let request = StorageRequest::get_swarm(account);

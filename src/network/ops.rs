@@ -231,20 +231,32 @@ fn accept_retrieve(
     Ok(out)
 }
 
+/// Whether the base64 data of `m` hashes to its hash in `ns`.
+fn is_intact(account: &AccountId, ns: Namespace, m: &RetrievedMessage) -> bool {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD
+        .decode(&m.data)
+        .is_ok_and(|d| message_hash(account, ns, &d) == m.hash)
+}
+
+/// Whether any merged message is a copy that does not match its hash.
+fn has_unverified(account: &AccountId, merged: &[NamespaceMessages]) -> bool {
+    merged.iter().any(|slot| {
+        slot.messages
+            .iter()
+            .any(|m| !is_intact(account, slot.namespace, m))
+    })
+}
+
 /// Merges members' answers by hash. A copy whose data hashes to its hash wins over one that
 /// does not (a tampering node cannot hide the honest copy); unverifiable copies are still
 /// returned when no better one exists, for the message layer to reject and count.
 fn merge(
     account: &AccountId,
     cursors: &[(Namespace, Option<MessageHash>)],
-    answers: Vec<Vec<RetrieveResponse>>,
+    answers: &[Vec<RetrieveResponse>],
 ) -> Vec<NamespaceMessages> {
-    use base64::Engine as _;
-    let intact = |ns: Namespace, m: &RetrievedMessage| {
-        base64::engine::general_purpose::STANDARD
-            .decode(&m.data)
-            .is_ok_and(|d| message_hash(account, ns, &d) == m.hash)
-    };
+    let intact = |ns: Namespace, m: &RetrievedMessage| is_intact(account, ns, m);
     let mut out: Vec<NamespaceMessages> = cursors
         .iter()
         .map(|(ns, _)| NamespaceMessages {
@@ -262,16 +274,16 @@ fn merge(
                 .enumerate()
                 .map(|(i, m)| (m.hash.clone(), i))
                 .collect();
-            for m in resp.messages {
+            for m in &resp.messages {
                 match index.get(&m.hash).and_then(|i| slot.messages.get_mut(*i)) {
                     Some(existing) => {
-                        if !intact(slot.namespace, existing) && intact(slot.namespace, &m) {
-                            *existing = m;
+                        if !intact(slot.namespace, existing) && intact(slot.namespace, m) {
+                            *existing = m.clone();
                         }
                     }
                     None => {
                         index.insert(m.hash.clone(), slot.messages.len());
-                        slot.messages.push(m);
+                        slot.messages.push(m.clone());
                     }
                 }
             }
@@ -396,7 +408,47 @@ impl SessionNetwork {
         if answers.is_empty() {
             return Err(exhausted(max, last));
         }
-        Ok(merge(account, cursors, answers))
+        let merged = merge(account, cursors, &answers);
+        if !has_unverified(account, &merged) {
+            return Ok(merged);
+        }
+        // Some message came back only as copies that do not match their hash: a dishonest
+        // member tampered with it. Ask every member not asked yet before handing it on, so
+        // one honest member is enough to deliver it (threat model: nodes may modify data).
+        // The swarm is looked up afresh: failures on paths through other nodes can have
+        // dropped an honest member from this client's pool and cached swarm.
+        let Ok(members) = inner.lookup_swarm(account).await else {
+            return Ok(merged);
+        };
+        let rest: Vec<ServiceNode> = members
+            .into_iter()
+            .filter(|m| !tried.contains(&m.ed25519))
+            .collect();
+        if rest.is_empty() {
+            return Ok(merged);
+        }
+        tracing::debug!(
+            others = rest.len(),
+            "tampered copies; asking the other members"
+        );
+        let request = build(inner.clock.now_ms())?;
+        let results = join_all(rest.iter().map(|node| {
+            let request = &request;
+            async move {
+                inner
+                    .send(node, request)
+                    .await
+                    .and_then(|a| accept_retrieve(node, a, cursors.len()))
+            }
+        }))
+        .await;
+        for (node, result) in rest.iter().zip(results) {
+            match result {
+                Ok(a) => answers.push(a),
+                Err(e) => tracing::debug!(%node, error = %e, "retrieve failed"),
+            }
+        }
+        Ok(merge(account, cursors, &answers))
     }
 
     /// Deletes `hashes` from the account's swarm (signed `delete`).
@@ -556,7 +608,7 @@ mod tests {
             vec![msg(b"one", b"one", 1), msg(b"two", b"two", 2)],
             true,
         )];
-        let merged = merge(&acct, &[(Namespace(0), None)], vec![a, b]);
+        let merged = merge(&acct, &[(Namespace(0), None)], &[a, b]);
         let m = &merged[0];
         assert!(m.more);
         assert_eq!(m.messages.len(), 2);
