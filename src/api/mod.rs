@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod api_keys;
 pub mod auth;
+pub mod chat;
 pub mod error;
 pub mod events;
 pub mod health;
@@ -105,6 +106,7 @@ pub fn app(
             utoipa_actix_web::scope("/v1")
                 .configure(accounts::routes)
                 .configure(messages::routes)
+                .configure(chat::routes)
                 .configure(webhooks::routes)
                 .configure(events::routes)
                 .configure(api_keys::routes),

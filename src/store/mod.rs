@@ -13,6 +13,7 @@
 
 pub mod accounts;
 pub mod api_keys;
+pub mod chat;
 pub mod events;
 pub mod leases;
 pub mod messages;
