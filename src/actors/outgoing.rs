@@ -29,6 +29,7 @@ use crate::protocol::dm;
 use crate::protocol::envelope::{OutgoingContent, ProSig};
 use crate::protocol::keys::SessionId;
 use crate::protocol::protos::{Content, DataMessage, LokiProfile};
+use crate::protocol::storage::limits::TTL_MIN_MS;
 use crate::protocol::storage::{AccountId, MessageHash, Signer};
 use crate::store::chat::ControlBody;
 use crate::store::events::{EventType, NewEvent};
@@ -279,7 +280,9 @@ pub async fn send_one(
             delete_own_copy(deps, keys, &hash).await;
         }
     }
-    let ttl = outgoing.ttl_ms();
+    // A short "after send" timer would ask for less than the storage server's minimum TTL
+    // (10 s), which nodes refuse; the message still disappears locally on time.
+    let ttl = outgoing.ttl_ms().max(TTL_MIN_MS);
     let own_copy = outgoing.own_swarm_copy(&recipient);
     // A note to self is one copy on the own swarm, marked as a sync copy of itself.
     let first = match (&own_copy, to_self) {
