@@ -134,7 +134,7 @@ fn check_emoji(emoji: &str) -> Result<(), ApiError> {
     let count = emoji.chars().count();
     let ok = (1..=16).contains(&count)
         && emoji.chars().all(|c| !c.is_whitespace() && !c.is_control())
-        && emoji.chars().any(|c| !c.is_ascii());
+        && !emoji.is_ascii();
     if ok {
         Ok(())
     } else {

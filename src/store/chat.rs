@@ -111,6 +111,19 @@ pub struct ConversationChat {
     pub last_message_at: i64,
 }
 
+/// A contact's profile as stored.
+#[derive(Clone, Copy, Debug)]
+pub struct ContactProfile<'a> {
+    /// Display name.
+    pub name: Option<&'a str>,
+    /// Avatar URL.
+    pub avatar_url: Option<&'a str>,
+    /// The profile key sealed with [`Store::seal_profile_key`].
+    pub key_sealed: Option<&'a [u8]>,
+    /// Its update time, seconds.
+    pub updated: Option<i64>,
+}
+
 /// Extra columns of an outgoing text message, written in the transaction that queues it.
 #[derive(Clone, Debug, Default)]
 pub struct TextExtras {
@@ -391,12 +404,15 @@ impl StoreTx {
         &mut self,
         account: &str,
         peer: &str,
-        name: Option<&str>,
-        avatar_url: Option<&str>,
-        key_sealed: Option<&[u8]>,
-        updated: Option<i64>,
+        profile: &ContactProfile<'_>,
         now: i64,
     ) -> Result<(), StoreError> {
+        let ContactProfile {
+            name,
+            avatar_url,
+            key_sealed,
+            updated,
+        } = *profile;
         self.ensure_conversation(account, peer, now).await?;
         sqlx::query(
             "UPDATE conversations SET profile_name = $1, profile_avatar_url = $2, \

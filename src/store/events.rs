@@ -653,6 +653,30 @@ mod tests {
         assert_eq!(parse_event_id("evt_x"), None);
         for t in EventType::ALL {
             assert_eq!(EventType::parse(t.as_str()), Some(t));
+            // The serde name (what webhooks receive) is the filter name.
+            assert_eq!(
+                serde_json::to_value(t).ok(),
+                Some(serde_json::Value::String(t.as_str().into()))
+            );
+        }
+        // Issue 5's types are accepted by webhook filters.
+        for name in [
+            "message.read",
+            "reaction.added",
+            "reaction.removed",
+            "message.deleted",
+            "message.expired",
+            "typing.started",
+            "typing.stopped",
+            "profile.updated",
+            "message_request.received",
+            "message_request.accepted",
+            "conversation.updated",
+            "data_extraction.received",
+            "community_invitation.received",
+            "call.offered",
+        ] {
+            assert!(EventType::parse(name).is_some(), "{name}");
         }
     }
 

@@ -17,7 +17,7 @@ use crate::actors::{ActorError, Deps};
 use crate::protocol::chat::{
     CallKind, ChatEvent, DataExtractionKind, IncomingMessage, MessageRef, Profile,
 };
-use crate::store::chat::{state, ControlBody};
+use crate::store::chat::{state, ContactProfile, ControlBody};
 use crate::store::events::{EventType, NewEvent};
 use crate::store::messages::{
     new_message_id, Direction, Message, MessageStatus, NewMessage, Quote,
@@ -451,16 +451,14 @@ impl Ctx<'_> {
                 .store
                 .seal_profile_key(self.account, peer, a.key.expose_secret())
         });
-        tx.set_contact_profile(
-            self.account,
-            peer,
-            p.display_name.as_deref(),
-            url.as_deref(),
-            sealed.as_deref(),
+        let stored = ContactProfile {
+            name: p.display_name.as_deref(),
+            avatar_url: url.as_deref(),
+            key_sealed: sealed.as_deref(),
             updated,
-            self.now,
-        )
-        .await?;
+        };
+        tx.set_contact_profile(self.account, peer, &stored, self.now)
+            .await?;
         let data = json!({
             "conversation": peer,
             "display_name": p.display_name,
