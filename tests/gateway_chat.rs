@@ -297,6 +297,41 @@ async fn read_receipts_typing_and_disappearing_both_ways() {
         .iter()
         .all(|m| m["id"] != b_gone.as_str()));
 
+    // Disappearing after read: the timer starts when B reads it, on both sides.
+    let r = gw
+        .on(
+            "PATCH",
+            &a,
+            &format!("/conversations/{b}"),
+            Some(json!({"disappearing": {"mode": "after_read", "seconds": 2}})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    gw.wait_event(&b, "conversation.updated", |d| {
+        d["disappearing"]["mode"] == "after_read"
+    })
+    .await;
+    let later = gw.send(&a, &b, "read then vanish").await;
+    let got = gw.received(&b, &a, "read then vanish").await;
+    assert!(got.get("expires_at").is_none(), "not read yet: {got}");
+    let b_later = got["id"].as_str().unwrap().to_owned();
+    let r = gw
+        .on(
+            "POST",
+            &b,
+            &format!("/conversations/{a}/read"),
+            Some(json!({"up_to": b_later})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(gw.message(&b, &b_later).await["expires_at"].is_i64());
+    gw.wait_event(&b, "message.expired", |d| {
+        d["message_id"] == b_later.as_str()
+    })
+    .await;
+    gw.wait_event(&a, "message.expired", |d| d["message_id"] == later.as_str())
+        .await;
+
     // B turns it off again; A learns it.
     let r = gw
         .on(
