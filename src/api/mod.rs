@@ -6,6 +6,7 @@ pub mod accounts;
 pub mod api_keys;
 pub mod auth;
 pub mod chat;
+pub mod conversation;
 pub mod error;
 pub mod events;
 pub mod health;
@@ -107,6 +108,7 @@ pub fn app(
                 .configure(accounts::routes)
                 .configure(messages::routes)
                 .configure(chat::routes)
+                .configure(conversation::routes)
                 .configure(webhooks::routes)
                 .configure(events::routes)
                 .configure(api_keys::routes),
