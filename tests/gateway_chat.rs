@@ -402,6 +402,8 @@ async fn held_message_requests_wait_for_accept_or_are_dropped() {
         .await;
     let conv = gw.on("GET", &b, &format!("/conversations/{a}"), None).await;
     assert_eq!(conv.body["state"], "pending");
+    let list = gw.on("GET", &b, "/conversations", None).await;
+    assert_eq!(list.body["conversations"][0]["state"], "pending");
     assert!(gw.history(&b).await.is_empty());
     assert!(gw.events_typed(&b, "message.received").await.is_empty());
 

@@ -1,5 +1,6 @@
-//! What a Session client sends that the gateway has no endpoint to send itself: a profile with
-//! an avatar, a data-extraction notification, a community invitation and a call offer. The
+//! What a Session client sends that the gateway has no endpoint to send itself (a profile with
+//! an avatar, a data-extraction notification, a community invitation and a call offer), and
+//! what another device of the account sees on its own swarm after an unsend. The
 //! client is simulated with its own keys and network client, its Contents built by the same
 //! `protocol::chat` builders Desktop's message classes correspond to (messages.md §3.3), or
 //! field by field for the call offer.
@@ -12,15 +13,18 @@ mod netsupport;
 
 use gateway_support as gs;
 use rand::SeedableRng as _;
+use session_gateway::actors::inbox;
+use session_gateway::actors::keys::AccountKeys;
+use session_gateway::ids::SessionIdText;
 use session_gateway::protocol::attachment::ProfileKey;
 use session_gateway::protocol::chat::{
-    community_invitation, data_extraction, Avatar, Disappearing, Profile, TextMessage,
+    community_invitation, data_extraction, Avatar, ChatEvent, Disappearing, Profile, TextMessage,
 };
 use session_gateway::protocol::dm;
 use session_gateway::protocol::envelope::{OutgoingContent, ProSig};
 use session_gateway::protocol::keys::{Identity, SessionId};
 use session_gateway::protocol::protos::{call_message, CallMessage, Content};
-use session_gateway::protocol::storage::{AccountId, Namespace};
+use session_gateway::protocol::storage::{AccountId, Namespace, Signer};
 
 fn seal(from: &Identity, to: &SessionId, content: OutgoingContent) -> Vec<u8> {
     let mut rng = rand::rngs::StdRng::seed_from_u64(7);
@@ -134,6 +138,72 @@ async fn what_a_session_client_sends_reaches_the_gateway_as_events() {
     let requests = gw.events_typed(&b, "message_request.received").await;
     assert_eq!(requests.len(), 1, "{requests:?}");
     assert_eq!(requests[0]["data"]["state"], "accepted");
+
+    gw.stop().await;
+    devnet.shutdown().await;
+}
+
+/// The texts of the sync copies on `keys`' own swarm, as another of its devices would see them.
+async fn own_copies(
+    network: &session_gateway::network::SessionNetwork,
+    keys: &AccountKeys,
+) -> Vec<String> {
+    let signer = Signer::Account(keys.identity.signing_key());
+    let answers = network
+        .retrieve(&keys.account, &signer, &[(Namespace(0), None)])
+        .await
+        .unwrap();
+    answers
+        .iter()
+        .flat_map(|a| a.messages.iter())
+        .filter_map(|m| match inbox::classify(keys, m) {
+            inbox::Verdict::Accepted(a) => a.events.into_iter().find_map(|e| match e {
+                ChatEvent::Message(m) if m.sync_target.is_some() => m.text,
+                _ => None,
+            }),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unsend_deletes_our_own_swarm_copy() {
+    let devnet = netsupport::devnet(6, 3).await;
+    let dir = tempfile::tempdir().unwrap();
+    let master = common::master_key();
+    let mut gw = gs::start(dir.path(), gs::settings(&master), &devnet).await;
+    let me = netsupport::identity();
+    let a = gw.import(&me).await;
+    let b = gw.create_account().await;
+    let id = SessionIdText::parse(&a).unwrap();
+    let entropy = me.recovery_phrase().unwrap().entropy().to_vec();
+    let keys = AccountKeys::from_stored_seed(&id, &entropy).unwrap();
+    let network = gs::network(&devnet);
+
+    let sent = gw.send(&a, &b, "regret").await;
+    gw.received(&b, &a, "regret").await;
+    let network = &network;
+    let keys = &keys;
+    common::eventually(30, "the sync copy", || async move {
+        own_copies(network, keys)
+            .await
+            .contains(&"regret".to_owned())
+            .then_some(())
+    })
+    .await;
+    let r = gw
+        .on("DELETE", &a, &format!("/messages/{sent}"), None)
+        .await;
+    assert_eq!(r.status, 202, "{}", r.body);
+    gw.wait_event(&b, "message.deleted", |d| d["scope"] == "everyone")
+        .await;
+    common::eventually(30, "the sync copy deleted", || async move {
+        (!own_copies(network, keys)
+            .await
+            .contains(&"regret".to_owned()))
+        .then_some(())
+    })
+    .await;
 
     gw.stop().await;
     devnet.shutdown().await;

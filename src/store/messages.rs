@@ -176,6 +176,8 @@ pub struct Conversation {
     pub last_message_at: i64,
     /// First message time, ms.
     pub created_at: i64,
+    /// `accepted`, `pending` (a held message request) or `declined`.
+    pub state: String,
 }
 
 /// The result of [`Store::enqueue_outgoing`].
@@ -557,7 +559,7 @@ impl Store {
     /// An account's conversations, most recent first.
     pub async fn list_conversations(&self, account: &str) -> Result<Vec<Conversation>, StoreError> {
         sqlx::query(
-            "SELECT peer, last_message_id, last_message_at, created_at FROM conversations \
+            "SELECT peer, last_message_id, last_message_at, created_at, state FROM conversations \
              WHERE account = $1 ORDER BY last_message_at DESC, peer",
         )
         .bind(account)
@@ -572,6 +574,7 @@ impl Store {
                 last_message_id: row.try_get("last_message_id")?,
                 last_message_at: row.try_get("last_message_at")?,
                 created_at: row.try_get("created_at")?,
+                state: row.try_get("state")?,
             })
         })
         .collect()
