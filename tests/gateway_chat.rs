@@ -448,6 +448,14 @@ async fn held_message_requests_wait_for_accept_or_are_dropped() {
         "{history:?}"
     );
 
+    // Writing to a declined peer accepts the conversation again.
+    gw.send(&c, &a, "changed my mind").await;
+    let conv = gw.on("GET", &c, &format!("/conversations/{a}"), None).await;
+    assert_eq!(conv.body["state"], "accepted");
+    gw.received(&a, &c, "changed my mind").await;
+    gw.send(&a, &c, "third").await;
+    gw.received(&c, &a, "third").await;
+
     // Unknown peer → 404.
     let r = gw
         .on("POST", &c, &format!("/conversations/{b}/accept"), None)

@@ -15,7 +15,7 @@ use crate::clock::now_ms;
 use crate::ids::SessionIdText;
 use crate::store::chat::ControlBody;
 use crate::store::events::{EventType, NewEvent};
-use crate::store::messages::{Direction, Message};
+use crate::store::messages::{Direction, Message, MessageStatus};
 use crate::store::StoreTx;
 
 pub(crate) fn routes(cfg: &mut ServiceConfig) {
@@ -216,6 +216,13 @@ async fn delete_message(
     let ours = message.direction == Direction::Outgoing;
     let scope = if ours { "everyone" } else { "local" };
     let mut tx = state.store.begin().await?;
+    if message.status == MessageStatus::Queued {
+        // Not sent yet: it never will be. If a send is in flight and lands, the unsend queued
+        // behind it removes it again.
+        let reason = "deleted before it was sent";
+        tx.set_message_status(&message.id, MessageStatus::Failed, None, Some(reason), now)
+            .await?;
+    }
     if ours {
         let body = ControlBody::Unsend {
             target_ts: message.timestamp,

@@ -262,48 +262,62 @@ async fn accept(
     let (account, peer) = peer_path(&path)?;
     principal.require_send(&account)?;
     require_account(&state, &account).await?;
+    if !accept_request(&state, &account, &peer).await? {
+        return Err(ApiError::NotFound("conversation"));
+    }
+    Ok(HttpResponse::Ok().json(view(&state, &account, &peer).await?))
+}
+
+/// Accepts the conversation with `peer` if it is a pending or declined request: releases its
+/// held messages (their `message.received` now), queues the MessageRequestResponse and emits
+/// `conversation.updated`. False when there is no conversation with `peer`. Also used when
+/// the account sends to such a peer (replying accepts a request, as in Session clients).
+pub(crate) async fn accept_request(
+    state: &ApiState,
+    account: &SessionIdText,
+    peer: &SessionIdText,
+) -> Result<bool, ApiError> {
     let now = now_ms();
     let mut tx = state.store.begin().await?;
-    let chat = tx
+    let Some(chat) = tx
         .conversation_chat(account.as_str(), peer.as_str())
         .await?
-        .ok_or(ApiError::NotFound("conversation"))?;
-    if chat.state != conv_state::ACCEPTED {
-        tx.set_conversation_state(account.as_str(), peer.as_str(), conv_state::ACCEPTED, now)
-            .await?;
-        for m in tx.release_held(account.as_str(), peer.as_str()).await? {
-            let data = serde_json::to_value(&m).map_err(|e| ApiError::Internal(e.to_string()))?;
-            append(
-                &mut tx,
-                &account,
-                peer.as_str(),
-                EventType::MessageReceived,
-                data,
-                now,
-            )
-            .await?;
-        }
-        tx.enqueue_control(
-            account.as_str(),
-            peer.as_str(),
-            &ControlBody::RequestResponse,
-            now,
-        )
+    else {
+        return Ok(false);
+    };
+    if chat.state == conv_state::ACCEPTED {
+        return Ok(true);
+    }
+    tx.set_conversation_state(account.as_str(), peer.as_str(), conv_state::ACCEPTED, now)
         .await?;
-        let data = json!({"conversation": peer.as_str(), "state": conv_state::ACCEPTED});
+    for m in tx.release_held(account.as_str(), peer.as_str()).await? {
+        let data = serde_json::to_value(&m).map_err(|e| ApiError::Internal(e.to_string()))?;
         append(
             &mut tx,
-            &account,
+            account,
             peer.as_str(),
-            EventType::ConversationUpdated,
+            EventType::MessageReceived,
             data,
             now,
         )
         .await?;
     }
+    let response = ControlBody::RequestResponse;
+    tx.enqueue_control(account.as_str(), peer.as_str(), &response, now)
+        .await?;
+    let data = json!({"conversation": peer.as_str(), "state": conv_state::ACCEPTED});
+    append(
+        &mut tx,
+        account,
+        peer.as_str(),
+        EventType::ConversationUpdated,
+        data,
+        now,
+    )
+    .await?;
     tx.commit().await?;
-    kick(&state, &account, peer.as_str());
-    Ok(HttpResponse::Ok().json(view(&state, &account, &peer).await?))
+    kick(state, account, peer.as_str());
+    Ok(true)
 }
 
 /// Decline a message request: its held messages are dropped, and so are the peer's later

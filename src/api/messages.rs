@@ -12,7 +12,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use super::{page_limit, session_id, ApiError, ApiState, Principal};
 use crate::clock::now_ms;
 use crate::ids::SessionIdText;
-use crate::store::chat::TextExtras;
+use crate::store::chat::{state as conv_state, TextExtras};
 use crate::store::messages::{
     new_message_id, Conversation, Direction, Message, MessageStatus, NewMessage, Quote,
 };
@@ -145,10 +145,21 @@ async fn text_extras(
         }
         None => None,
     };
-    let chat = state
+    let mut chat = state
         .store
         .conversation_chat(account.as_str(), to.as_str())
         .await?;
+    if chat
+        .as_ref()
+        .is_some_and(|c| c.state != conv_state::ACCEPTED)
+    {
+        // Replying to a held or declined request accepts it, as in Session clients.
+        super::conversation::accept_request(state, account, to).await?;
+        chat = state
+            .store
+            .conversation_chat(account.as_str(), to.as_str())
+            .await?;
+    }
     let (expire_mode, expire_seconds) = chat
         .map(|c| (c.disappearing_mode, c.disappearing_seconds))
         .unwrap_or_else(|| ("off".to_owned(), 0));
