@@ -518,6 +518,28 @@ both_backends! {
                 paths.keys()
             );
         }
+        // The chat routes (issue 5), with their methods.
+        for (path, method) in [
+            ("/v1/accounts/{session_id}/messages/{id}/reactions", "post"),
+            (
+                "/v1/accounts/{session_id}/messages/{id}/reactions/{emoji}",
+                "delete",
+            ),
+            ("/v1/accounts/{session_id}/messages/{id}", "delete"),
+            ("/v1/accounts/{session_id}/conversations/{peer}/read", "post"),
+            ("/v1/accounts/{session_id}/conversations/{peer}/typing", "post"),
+            ("/v1/accounts/{session_id}/conversations/{peer}/accept", "post"),
+            ("/v1/accounts/{session_id}/conversations/{peer}/decline", "post"),
+            ("/v1/accounts/{session_id}/conversations/{peer}", "get"),
+            ("/v1/accounts/{session_id}/conversations/{peer}", "patch"),
+        ] {
+            assert!(
+                paths
+                    .get(path)
+                    .is_some_and(|p| p.get(method).is_some()),
+                "openapi.json lacks {method} {path}"
+            );
+        }
         assert!(doc.body["components"]["securitySchemes"]["bearer"].is_object());
     }
 }

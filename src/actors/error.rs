@@ -28,6 +28,9 @@ pub enum ActorError {
     /// Sealing the message failed.
     #[error("encryption: {0}")]
     Encrypt(#[from] DmError),
+    /// A chat Content could not be built (a bad stored parameter).
+    #[error("chat: {0}")]
+    Chat(#[from] crate::protocol::chat::ChatError),
     /// The recipient is not a valid Session ID.
     #[error("invalid recipient Session ID")]
     BadRecipient,

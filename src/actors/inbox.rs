@@ -16,32 +16,29 @@ use base64::Engine as _;
 use super::keys::AccountKeys;
 use super::{ActorError, Deps};
 use crate::clock::now_ms;
+use crate::protocol::chat::{self, ChatError, ChatEvent};
 use crate::protocol::dm::{self, DmError};
 use crate::protocol::envelope::{decode_dm_payload, parse_content};
-use crate::protocol::keys::SessionId;
 use crate::protocol::storage::response::RetrievedMessage;
 use crate::protocol::storage::{message_hash, MessageHash, Namespace, Signer};
-use crate::store::events::{EventType, NewEvent};
-use crate::store::messages::{new_message_id, Direction, MessageStatus, NewMessage};
 use crate::store::LeaseToken;
-use crate::telemetry::links::Key;
+
+mod apply;
 
 /// The namespace of 1:1 messages and sync copies (`messages.md` §3.5).
 pub const DM_NAMESPACE: Namespace = Namespace(0);
 
-/// A verified text message.
+/// A verified message and what it means for the conversation.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Accepted {
     /// The swarm hash (the de-duplication key).
     pub hash: String,
-    /// The other party: the sender, or for a sync copy the `syncTarget`.
-    pub peer: String,
-    /// The body.
-    pub text: String,
+    /// Who sent it (our own Session ID for sync copies from our other devices).
+    pub sender: String,
     /// The sent timestamp (`Envelope.timestamp` = `sigTimestamp`), ms.
     pub timestamp: i64,
-    /// A copy of the account's own message from another of its devices.
-    pub sync: bool,
+    /// What it means ([`chat::classify`]), at least one event that is not `Ignored`.
+    pub events: Vec<ChatEvent>,
 }
 
 /// What one retrieved message turned out to be.
@@ -51,9 +48,9 @@ pub enum Verdict {
     Tampered,
     /// It fails verification; the label is the metric reason.
     Dropped(&'static str),
-    /// Valid, but not a text message (receipts, typing, config, …): skipped.
+    /// Valid, but nothing the gateway acts on (delivery receipts, group control, …): skipped.
     Ignored,
-    /// A verified text message.
+    /// A verified message with chat events.
     Accepted(Accepted),
 }
 
@@ -81,30 +78,29 @@ pub fn classify(keys: &AccountKeys, message: &RetrievedMessage) -> Verdict {
     let Ok(timestamp) = i64::try_from(envelope.timestamp_ms()) else {
         return Verdict::Dropped("invalid_content");
     };
-    let Some(data_message) = content.data_message else {
+    let own = keys.identity.session_id();
+    let sender = opened.sender_session_id;
+    let events = match chat::classify(&content, &sender, &own, envelope.timestamp_ms()) {
+        Ok(events) => events,
+        Err(ChatError::BadSessionId {
+            field: "dataMessage.syncTarget",
+        }) => return Verdict::Dropped("bad_sync_target"),
+        Err(ChatError::BadSessionId { .. }) => return Verdict::Dropped("bad_session_id"),
+        Err(ChatError::EmptyContent) => return Verdict::Ignored,
+        Err(_) => return Verdict::Dropped("invalid_content"),
+    };
+    let events: Vec<ChatEvent> = events
+        .into_iter()
+        .filter(|e| !matches!(e, ChatEvent::Ignored(_)))
+        .collect();
+    if events.is_empty() {
         return Verdict::Ignored;
-    };
-    let Some(text) = data_message.body.filter(|b| !b.is_empty()) else {
-        return Verdict::Ignored;
-    };
-    let sender = opened.sender_session_id.to_string();
-    let (peer, sync) = if sender == keys.session_id {
-        match data_message.sync_target.as_deref() {
-            None | Some("") => (sender, true),
-            Some(target) => match target.parse::<SessionId>() {
-                Ok(id) => (id.to_string(), true),
-                Err(_) => return Verdict::Dropped("bad_sync_target"),
-            },
-        }
-    } else {
-        (sender, false)
-    };
+    }
     Verdict::Accepted(Accepted {
         hash: message.hash.as_str().to_owned(),
-        peer,
-        text,
+        sender: sender.to_string(),
         timestamp,
-        sync,
+        events,
     })
 }
 
@@ -195,7 +191,11 @@ pub async fn poll_once(
     if let Some(last) = consumed {
         outcome.stored = commit(&deps, &keys.session_id, &accepted, &last, lease.as_ref()).await?;
         for a in &accepted {
-            let kind = if a.sync { "sync" } else { "incoming" };
+            let kind = if a.sender == keys.session_id {
+                "sync"
+            } else {
+                "incoming"
+            };
             deps.metrics
                 .messages_received
                 .with_label_values(&[kind])
@@ -206,10 +206,11 @@ pub async fn poll_once(
     Ok(outcome)
 }
 
-/// Stores `accepted` (skipping duplicates by hash, and sync copies of messages this gateway
-/// sent itself), one `message.received` event each, and the cursor, in one transaction. Under
-/// `lease` the transaction is fenced ([`crate::store::StoreTx::fence`]): a replica that lost the
-/// account gets [`crate::store::StoreError::LeaseLost`] and commits nothing.
+/// Applies `accepted` ([`apply::apply`]: stores messages, skipping duplicates by hash and
+/// sync copies of messages this gateway sent itself, with their events) and the cursor, in one
+/// transaction. Under `lease` the transaction is fenced ([`crate::store::StoreTx::fence`]): a
+/// replica that lost the account gets [`crate::store::StoreError::LeaseLost`] and commits
+/// nothing.
 #[tracing::instrument(name = "inbox.commit", skip_all, fields(messages = accepted.len()))]
 pub async fn commit(
     deps: &Deps,
@@ -225,42 +226,7 @@ pub async fn commit(
     };
     let mut stored = 0;
     for a in accepted {
-        if a.sync && tx.has_outgoing(account, &a.peer, a.timestamp).await? {
-            continue;
-        }
-        let (direction, status) = if a.sync {
-            (Direction::Outgoing, MessageStatus::Sent)
-        } else {
-            (Direction::Incoming, MessageStatus::Received)
-        };
-        let new = NewMessage {
-            id: new_message_id(),
-            account: account.to_owned(),
-            peer: a.peer.clone(),
-            direction,
-            status,
-            hash: Some(a.hash.clone()),
-            text: a.text.clone(),
-            timestamp: a.timestamp,
-            idempotency_key: None,
-        };
-        let Some(message) = tx.insert_message(&new, now).await? else {
-            continue;
-        };
-        let data = serde_json::to_value(&message)
-            .map_err(|e| ActorError::Store(crate::store::StoreError::Corrupt(e.to_string())))?;
-        let event = tx
-            .append_event(&NewEvent {
-                event_type: EventType::MessageReceived,
-                account: Some(account.to_owned()),
-                conversation: Some(a.peer.clone()),
-                timestamp: now,
-                data,
-            })
-            .await?;
-        // Before the commit: a webhook worker may pick the event up the moment it is visible.
-        deps.metrics.links.remember(Key::Event(&event.id));
-        stored += 1;
+        stored += apply::apply(&mut tx, deps, account, a, now).await?;
     }
     tx.set_poll_cursor(account, i64::from(DM_NAMESPACE.0), cursor.as_str(), now)
         .await?;

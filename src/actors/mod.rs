@@ -21,6 +21,7 @@ pub mod inbox;
 pub mod keys;
 pub mod outgoing;
 pub mod path_pool;
+pub mod pruner;
 pub mod schedule;
 pub mod supervisor;
 pub mod system;

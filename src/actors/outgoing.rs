@@ -1,8 +1,10 @@
-//! The send pipeline of one queued message: build the Content (`DataMessage.body`, the
-//! account's display name as `profile`), seal it to the recipient (`messages.md` §2.1, §3.1),
-//! store it on the recipient's swarm (namespace 0, TTL 14 days, §3.5), then store the sync copy
-//! (`syncTarget` = recipient) on the account's own swarm; record `sent` + `message.sent`, or
-//! after the last attempt `failed` + `message.failed`, in one transaction.
+//! The send pipeline of one queued row: build its Content with the chat builders
+//! ([`build_outgoing`]: a text message with its quote, our profile and the disappearing setting,
+//! or a control message: reaction, unsend, read receipt, typing, request response, timer
+//! update), seal it to the recipient (`messages.md` §2.1, §3.1), store it on the recipient's
+//! swarm (namespace 0, the builder's TTL, §3.5), then store the own-swarm copy the builder asks
+//! for (`syncTarget` = recipient) and keep its hash; record `sent` + `message.sent` (text
+//! messages only), or after the last attempt `failed` + `message.failed`, in one transaction.
 //!
 //! Encryption is the deterministic variant and the `proSig` decoy is drawn from a generator
 //! seeded by the message id, so a message re-sent after a crash is byte-identical: it has the
@@ -19,11 +21,17 @@ use super::inbox::DM_NAMESPACE;
 use super::keys::AccountKeys;
 use super::{ActorError, Deps};
 use crate::clock::now_ms;
+use crate::protocol::chat::{
+    self, AttachmentInfo, Disappearing, MessageRef, Outgoing, Profile, ReactionAction, TextMessage,
+    TTL_TYPING_MS,
+};
 use crate::protocol::dm;
 use crate::protocol::envelope::{OutgoingContent, ProSig};
 use crate::protocol::keys::SessionId;
 use crate::protocol::protos::{Content, DataMessage, LokiProfile};
-use crate::protocol::storage::AccountId;
+use crate::protocol::storage::limits::TTL_MIN_MS;
+use crate::protocol::storage::{AccountId, MessageHash, Signer};
+use crate::store::chat::ControlBody;
 use crate::store::events::{EventType, NewEvent};
 use crate::store::messages::MessageStatus;
 use crate::store::outbox::QueuedMessage;
@@ -31,7 +39,7 @@ use crate::store::{LeaseToken, StoreError};
 use crate::telemetry::links::Key;
 
 /// TTL of content messages: 14 days (`messages.md` §3.5, DESKTOP `TTL_DEFAULT`).
-pub const DM_TTL_MS: u64 = 14 * 24 * 3600 * 1000;
+pub const DM_TTL_MS: u64 = chat::TTL_CONTENT_MS;
 
 /// What one step of a conversation's queue did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,8 +65,129 @@ pub enum Step {
     },
 }
 
-/// The namespace-0 payload of `text` from `sender`, sealed to `to` (the recipient, or the
-/// sender itself for a sync copy whose `sync_target` names the recipient).
+/// The Content `message` asks for: a visible text message (its quote, our profile, the
+/// conversation's disappearing setting, and `attachments`, empty until attachments land) or
+/// one control message. `None` for a typing indicator already past its 20 s TTL (it would
+/// mean nothing any more).
+pub fn build_outgoing(
+    message: &QueuedMessage,
+    profile: Option<&Profile>,
+    attachments: Vec<AttachmentInfo>,
+    now: u64,
+) -> Result<Option<Outgoing>, ActorError> {
+    let sent = u64::try_from(message.timestamp).unwrap_or(0);
+    let Some(control) = &message.control else {
+        let quote = match &message.quote {
+            Some((ts, author)) => Some(MessageRef {
+                timestamp_ms: u64::try_from(*ts).unwrap_or(0),
+                author: author.parse().map_err(|_| ActorError::BadRecipient)?,
+            }),
+            None => None,
+        };
+        let text = TextMessage {
+            body: Some(message.text.clone()),
+            quote,
+            attachments,
+            profile: profile.cloned(),
+            disappearing: disappearing(&message.expire.0, message.expire.1),
+        };
+        return Ok(Some(text.build(sent)?));
+    };
+    let outgoing = match control {
+        ControlBody::Reaction {
+            target_ts,
+            target_author,
+            emoji,
+            remove,
+        } => {
+            let target = MessageRef {
+                timestamp_ms: u64::try_from(*target_ts).unwrap_or(0),
+                author: target_author
+                    .parse()
+                    .map_err(|_| ActorError::BadRecipient)?,
+            };
+            let action = if *remove {
+                ReactionAction::Remove
+            } else {
+                ReactionAction::Add
+            };
+            chat::reaction(target, emoji, action, profile, sent)?
+        }
+        ControlBody::Unsend { target_ts, .. } => {
+            let own: SessionId = profile_owner(message)?;
+            chat::unsend(
+                MessageRef {
+                    timestamp_ms: u64::try_from(*target_ts).unwrap_or(0),
+                    author: own,
+                },
+                sent,
+            )
+        }
+        ControlBody::ReadReceipt { timestamps } => {
+            let timestamps: Vec<u64> = timestamps
+                .iter()
+                .map(|t| u64::try_from(*t).unwrap_or(0))
+                .collect();
+            chat::read_receipt(&timestamps, sent)?
+        }
+        ControlBody::Typing { typing } => {
+            if now.saturating_sub(sent) > TTL_TYPING_MS {
+                return Ok(None);
+            }
+            chat::typing(*typing, sent)
+        }
+        ControlBody::RequestResponse => chat::message_request_response(profile, sent),
+        ControlBody::ExpirationUpdate { mode, seconds } => {
+            chat::expiration_timer_update(disappearing(mode, *seconds), sent)
+        }
+    };
+    Ok(Some(outgoing))
+}
+
+/// The account that queued `message` (its `from`), for the unsend `author` field.
+fn profile_owner(message: &QueuedMessage) -> Result<SessionId, ActorError> {
+    message
+        .account
+        .parse()
+        .map_err(|_| ActorError::BadRecipient)
+}
+
+/// A stored disappearing setting (`off|after_send|after_read`, seconds).
+pub fn disappearing(mode: &str, seconds: i64) -> Disappearing {
+    let seconds = u32::try_from(seconds).unwrap_or(u32::MAX);
+    match mode {
+        "after_send" => Disappearing::after_send(seconds),
+        "after_read" => Disappearing::after_read(seconds),
+        _ => Disappearing::Off,
+    }
+}
+
+/// Seals `outgoing` from `sender` to `to` (the recipient, or ourselves for the own-swarm copy)
+/// as a namespace-0 payload (`messages.md` §2.1, §3.1). Deterministic per message id and copy.
+pub fn seal(
+    sender: &AccountKeys,
+    to: &SessionId,
+    outgoing: Outgoing,
+    message_id: &str,
+    own_copy: bool,
+) -> Result<Vec<u8>, ActorError> {
+    let mut seed = Sha256::new();
+    seed.update(b"session-gateway proSig decoy v1\0");
+    seed.update(message_id.as_bytes());
+    seed.update([u8::from(own_copy)]);
+    let mut rng = StdRng::from_seed(seed.finalize().into());
+    let pro_sig = ProSig::decoy(&mut rng);
+    outgoing
+        .into_content()
+        .seal(&pro_sig, |padded| {
+            dm::encrypt_for_recipient_deterministic(&sender.identity, to.x25519(), padded)
+        })
+        .map_err(ActorError::from)
+}
+
+/// The namespace-0 payload of a plain text message built field by field (a second path for
+/// the receive tests, which also need invalid `sync_target`s): `sync_target` is written as
+/// given, valid or not.
 pub fn build_payload(
     sender: &AccountKeys,
     to: &SessionId,
@@ -93,62 +222,123 @@ pub fn build_payload(
         .map_err(ActorError::from)
 }
 
-/// Sends `message` (both copies) and returns the recipient swarm's hash.
+/// The attachments of an outgoing text message (none until the attachments module lands).
+fn outgoing_attachments(_message: &QueuedMessage) -> Vec<AttachmentInfo> {
+    Vec::new()
+}
+
+/// What sending one queued row stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stored {
+    /// The recipient swarm's hash (`None`: nothing was sent, e.g. a stale typing indicator).
+    pub hash: Option<String>,
+    /// The own-swarm copy's hash, when one was stored.
+    pub own_hash: Option<String>,
+}
+
+/// Sends `message` (and its own-swarm copy, for the kinds clients sync) and returns the hashes.
 pub async fn send_one(
     deps: &Deps,
     keys: &AccountKeys,
     message: &QueuedMessage,
-) -> Result<String, ActorError> {
+) -> Result<Stored, ActorError> {
     let recipient: SessionId = message.peer.parse().map_err(|_| ActorError::BadRecipient)?;
     let recipient_account =
         AccountId::from_hex(&message.peer).map_err(|_| ActorError::BadRecipient)?;
     let name = deps.store.account_display_name(&keys.session_id).await?;
-    let timestamp = u64::try_from(message.timestamp).unwrap_or(0);
+    let profile = name.map(|name| Profile {
+        display_name: Some(name),
+        avatar: None,
+        updated_seconds: None,
+    });
+    let attachments = outgoing_attachments(message);
+    let now = u64::try_from(now_ms()).unwrap_or(0);
+    let Some(outgoing) = build_outgoing(message, profile.as_ref(), attachments, now)? else {
+        return Ok(Stored {
+            hash: None,
+            own_hash: None,
+        });
+    };
+    let own = keys.identity.session_id();
     let to_self = message.peer == keys.session_id;
-    // A note to self is one copy on the own swarm, marked as a sync copy of itself.
-    let target = to_self.then_some(keys.session_id.as_str());
-    let payload = build_payload(
-        keys,
-        &recipient,
-        &message.text,
-        timestamp,
-        name.as_deref(),
-        target,
-        &message.id,
-    )?;
-    let stored = deps
-        .network
-        .store(&recipient_account, DM_NAMESPACE, &payload, DM_TTL_MS, None)
-        .await?;
-    if !to_self {
-        let own = keys.identity.session_id();
-        let sync = build_payload(
-            keys,
-            &own,
-            &message.text,
-            timestamp,
-            name.as_deref(),
-            Some(&message.peer),
-            &message.id,
-        )?;
-        // The recipient has the message: a lost sync copy only costs the account's other
-        // devices their copy, so it is logged, not retried.
-        if let Err(error) = deps
-            .network
-            .store(&keys.account, DM_NAMESPACE, &sync, DM_TTL_MS, None)
-            .await
-        {
-            tracing::info!(account = keys.short(), %error, "sync copy not stored");
+    if let Some(ControlBody::Unsend {
+        target_ts,
+        own_hash,
+    }) = &message.control
+    {
+        // The copy's hash is known once the target was sent, which may be after the unsend
+        // was queued: look it up now.
+        let hash = match own_hash {
+            Some(hash) => Some(hash.clone()),
+            None => {
+                deps.store
+                    .own_hash_of(&keys.session_id, &message.peer, *target_ts)
+                    .await?
+            }
+        };
+        if let Some(hash) = hash {
+            delete_own_copy(deps, keys, &hash).await;
         }
     }
-    Ok(stored.hash.as_str().to_owned())
+    // A short "after send" timer would ask for less than the storage server's minimum TTL
+    // (10 s), which nodes refuse; the message still disappears locally on time.
+    let ttl = outgoing.ttl_ms().max(TTL_MIN_MS);
+    let own_copy = outgoing.own_swarm_copy(&recipient);
+    // A note to self is one copy on the own swarm, marked as a sync copy of itself.
+    let first = match (&own_copy, to_self) {
+        (Some(copy), true) => copy.clone(),
+        _ => outgoing,
+    };
+    let payload = seal(keys, &recipient, first, &message.id, to_self)?;
+    let stored = deps
+        .network
+        .store(&recipient_account, DM_NAMESPACE, &payload, ttl, None)
+        .await?;
+    let hash = stored.hash.as_str().to_owned();
+    let mut own_hash = to_self.then(|| hash.clone());
+    if let (Some(copy), false) = (own_copy, to_self) {
+        let sync = seal(keys, &own, copy, &message.id, true)?;
+        // The recipient has the message: a lost sync copy only costs the account's other
+        // devices their copy, so it is logged, not retried.
+        match deps
+            .network
+            .store(&keys.account, DM_NAMESPACE, &sync, ttl, None)
+            .await
+        {
+            Ok(stored) => own_hash = Some(stored.hash.as_str().to_owned()),
+            Err(error) => tracing::info!(account = keys.short(), %error, "sync copy not stored"),
+        }
+    }
+    Ok(Stored {
+        hash: Some(hash),
+        own_hash,
+    })
+}
+
+/// Deletes our own swarm's copy of an unsent message (signed `delete`); a failure is logged:
+/// the copy expires with its TTL anyway.
+async fn delete_own_copy(deps: &Deps, keys: &AccountKeys, hash: &str) {
+    let Ok(hash) = MessageHash::parse(hash) else {
+        return;
+    };
+    let signer = Signer::Account(keys.identity.signing_key());
+    if let Err(error) = deps
+        .network
+        .delete(&keys.account, &signer, vec![hash])
+        .await
+    {
+        tracing::info!(account = keys.short(), %error, "own copy not deleted");
+    }
 }
 
 /// True for failures no retry can fix.
 fn permanent(error: &ActorError) -> bool {
     matches!(
         error,
-        ActorError::BadRecipient | ActorError::Request(_) | ActorError::Encrypt(_)
+        ActorError::BadRecipient
+            | ActorError::Request(_)
+            | ActorError::Encrypt(_)
+            | ActorError::Chat(_)
     )
 }
 
@@ -212,8 +402,8 @@ async fn attempt(
         return Ok(Step::Failed { id: message.id });
     }
     match send_one(deps, keys, &message).await {
-        Ok(hash) => {
-            settle(deps, &message.id, Ok(&hash), lease).await?;
+        Ok(stored) => {
+            settle(deps, &message.id, Ok(&stored), lease).await?;
             Ok(Step::Sent { id: message.id })
         }
         Err(ActorError::Store(e)) => Err(ActorError::Store(e)),
@@ -239,19 +429,21 @@ async fn attempt(
 pub async fn settle(
     deps: &Deps,
     id: &str,
-    outcome: Result<&str, &str>,
+    outcome: Result<&Stored, &str>,
     lease: Option<&LeaseToken>,
 ) -> Result<(), ActorError> {
     let now = now_ms();
-    let (status, hash, reason, event_type) = match outcome {
-        Ok(hash) => (
+    let (status, hash, own_hash, reason, event_type) = match outcome {
+        Ok(stored) => (
             MessageStatus::Sent,
-            Some(hash),
+            stored.hash.as_deref(),
+            stored.own_hash.as_deref(),
             None,
             EventType::MessageSent,
         ),
         Err(reason) => (
             MessageStatus::Failed,
+            None,
             None,
             Some(reason),
             EventType::MessageFailed,
@@ -261,9 +453,17 @@ pub async fn settle(
         Some(lease) => deps.store.begin_fenced(lease).await?,
         None => deps.store.begin().await?,
     };
-    let Some(message) = tx.settle_outgoing(id, status, hash, reason, now).await? else {
+    let Some(message) = tx
+        .settle_outgoing(id, status, hash, own_hash, reason, now)
+        .await?
+    else {
         return Ok(());
     };
+    if message.kind != "text" {
+        // Control messages (reactions, receipts, typing, …) are not messages: no event.
+        tx.commit().await?;
+        return Ok(());
+    }
     let data = serde_json::to_value(&message).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     let event = tx
         .append_event(&NewEvent {

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use actix::prelude::*;
 
+use super::pruner::Pruner;
 use super::supervisor::{AccountChanged, MessageQueued};
 use super::{ActorError, Deps, PathPool, Supervisor, SupervisorCounts};
 use crate::ids::SessionIdText;
@@ -75,6 +76,7 @@ pub struct ActorSystem {
     thread: Option<std::thread::JoinHandle<()>>,
     /// Kept so the path supervisor lives as long as the system.
     _path_pool: Addr<PathPool>,
+    _pruner: Addr<Pruner>,
     handle: ActorsHandle,
 }
 
@@ -95,25 +97,27 @@ impl ActorSystem {
                 let runner = actix::System::new();
                 let started = runner.block_on(async move {
                     let path_pool = PathPool::new(deps.clone()).start();
+                    let pruner = Pruner::new(deps.clone()).start();
                     let supervisor = match leases {
                         Some(events) => Supervisor::with_leases(deps, shared, events),
                         None => Supervisor::new(deps, shared),
                     }
                     .start();
-                    (actix::System::current(), supervisor, path_pool)
+                    (actix::System::current(), supervisor, path_pool, pruner)
                 });
                 if tx.send(started).is_ok() {
                     let _ = runner.run();
                 }
             })
             .map_err(|e| ActorError::System(e.to_string()))?;
-        let (system, supervisor, path_pool) = rx
+        let (system, supervisor, path_pool, pruner) = rx
             .await
             .map_err(|_| ActorError::System("actor thread ended during start".into()))?;
         Ok(Self {
             system,
             thread: Some(thread),
             _path_pool: path_pool,
+            _pruner: pruner,
             handle: ActorsHandle {
                 supervisor: Some(supervisor),
                 counts: Some(counts),

@@ -48,6 +48,72 @@ pub struct AccountView {
     /// The recovery phrase: only in the response that created fresh keys.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub phrase: Option<String>,
+    /// `manual` or `auto` (shown on one account's GET and PATCH).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub read_receipts: Option<ReadReceipts>,
+    /// `auto_accept` or `hold` (shown on one account's GET and PATCH).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message_requests: Option<MessageRequests>,
+}
+
+/// When read receipts are sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReadReceipts {
+    /// Only through `POST …/conversations/{peer}/read`.
+    Manual,
+    /// As each message is received.
+    Auto,
+}
+
+/// What happens to the first message of an unknown sender.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MessageRequests {
+    /// Delivered as usual, `message_request.received` once, the request accepted.
+    AutoAccept,
+    /// Stored but not delivered until `POST …/accept`.
+    Hold,
+}
+
+impl ReadReceipts {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Manual => "manual",
+            Self::Auto => "auto",
+        }
+    }
+}
+
+impl MessageRequests {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::AutoAccept => "auto_accept",
+            Self::Hold => "hold",
+        }
+    }
+}
+
+/// The view of one account with its chat settings.
+async fn full_view(state: &ApiState, account: Account) -> Result<AccountView, ApiError> {
+    let settings = state
+        .store
+        .chat_settings(account.session_id.as_str())
+        .await?;
+    let mut view = AccountView::from(account);
+    if let Some(settings) = settings {
+        view.read_receipts = Some(if settings.read_receipts == "auto" {
+            ReadReceipts::Auto
+        } else {
+            ReadReceipts::Manual
+        });
+        view.message_requests = Some(if settings.message_requests == "hold" {
+            MessageRequests::Hold
+        } else {
+            MessageRequests::AutoAccept
+        });
+    }
+    Ok(view)
 }
 
 impl From<Account> for AccountView {
@@ -58,6 +124,8 @@ impl From<Account> for AccountView {
             status: account.status,
             created_at: account.created_at,
             phrase: None,
+            read_receipts: None,
+            message_requests: None,
         }
     }
 }
@@ -79,6 +147,10 @@ pub struct PatchAccount {
     pub display_name: Option<Option<String>>,
     /// `active` or `paused`.
     pub status: Option<AccountStatus>,
+    /// `manual` (default) or `auto`: send read receipts as messages arrive.
+    pub read_receipts: Option<ReadReceipts>,
+    /// `auto_accept` (default) or `hold`: hold first messages of unknown senders.
+    pub message_requests: Option<MessageRequests>,
 }
 
 /// `GET /v1/accounts/{session_id}/phrase` response.
@@ -193,7 +265,7 @@ async fn get_account(
         .get_account(&id)
         .await?
         .ok_or(ApiError::NotFound("account"))?;
-    Ok(HttpResponse::Ok().json(AccountView::from(account)))
+    Ok(HttpResponse::Ok().json(full_view(&state, account).await?))
 }
 
 /// Rename or pause/resume an account (admin). A status change emits `account.status`.
@@ -218,6 +290,16 @@ async fn patch_account(
         display_name: body.display_name,
         status: body.status,
     };
+    if body.read_receipts.is_some() || body.message_requests.is_some() {
+        state
+            .store
+            .set_chat_settings(
+                id.as_str(),
+                body.read_receipts.map(ReadReceipts::as_str),
+                body.message_requests.map(MessageRequests::as_str),
+            )
+            .await?;
+    }
     let now = now_ms();
     let mut tx = state.store.begin().await?;
     let (before, after) = tx
@@ -236,7 +318,7 @@ async fn patch_account(
     }
     tx.commit().await?;
     state.actors.account_changed(&id);
-    Ok(HttpResponse::Ok().json(AccountView::from(after)))
+    Ok(HttpResponse::Ok().json(full_view(&state, after).await?))
 }
 
 /// Delete an account with its history (admin). Its events stay in the outbox.

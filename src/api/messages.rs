@@ -12,8 +12,9 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use super::{page_limit, session_id, ApiError, ApiState, Principal};
 use crate::clock::now_ms;
 use crate::ids::SessionIdText;
+use crate::store::chat::{state as conv_state, TextExtras};
 use crate::store::messages::{
-    new_message_id, Conversation, Direction, Message, MessageStatus, NewMessage,
+    new_message_id, Conversation, Direction, Message, MessageStatus, NewMessage, Quote,
 };
 use crate::telemetry::links::Key;
 
@@ -37,6 +38,16 @@ pub struct SendMessage {
     pub to: String,
     /// Text, 1 to 2000 characters.
     pub text: String,
+    /// Reply to this message of the same conversation.
+    pub quote: Option<QuoteRef>,
+}
+
+/// `"quote": {"id"}`: the message replied to.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QuoteRef {
+    /// Its message id.
+    pub id: String,
 }
 
 /// `202` response to a send.
@@ -96,13 +107,67 @@ fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
     Ok(Some(text.to_owned()))
 }
 
-async fn require_account(state: &ApiState, id: &SessionIdText) -> Result<(), ApiError> {
+pub(crate) async fn require_account(state: &ApiState, id: &SessionIdText) -> Result<(), ApiError> {
     state
         .store
         .get_account(id)
         .await?
         .map(|_| ())
         .ok_or(ApiError::NotFound("account"))
+}
+
+/// The quote and disappearing setting a new message to `to` goes out with.
+async fn text_extras(
+    state: &ApiState,
+    account: &SessionIdText,
+    to: &SessionIdText,
+    quote: Option<&QuoteRef>,
+) -> Result<TextExtras, ApiError> {
+    let quote = match quote {
+        Some(q) => {
+            let quoted = state
+                .store
+                .get_message(account.as_str(), &q.id)
+                .await?
+                .ok_or(ApiError::NotFound("message"))?;
+            if quoted.conversation != to.as_str() {
+                return Err(ApiError::unprocessable(
+                    "quote_not_in_conversation",
+                    "quote.id names a message of another conversation",
+                ));
+            }
+            Some(Quote {
+                timestamp: quoted.timestamp,
+                author: quoted.from,
+                text: Some(quoted.text).filter(|t| !t.is_empty()),
+                id: Some(quoted.id),
+            })
+        }
+        None => None,
+    };
+    let mut chat = state
+        .store
+        .conversation_chat(account.as_str(), to.as_str())
+        .await?;
+    if chat
+        .as_ref()
+        .is_some_and(|c| c.state != conv_state::ACCEPTED)
+    {
+        // Replying to a held or declined request accepts it, as in Session clients.
+        super::conversation::accept_request(state, account, to).await?;
+        chat = state
+            .store
+            .conversation_chat(account.as_str(), to.as_str())
+            .await?;
+    }
+    let (expire_mode, expire_seconds) = chat
+        .map(|c| (c.disappearing_mode, c.disappearing_seconds))
+        .unwrap_or_else(|| ("off".to_owned(), 0));
+    Ok(TextExtras {
+        quote,
+        expire_mode,
+        expire_seconds,
+    })
 }
 
 /// Queue a message for sending (`accounts:<id>:send`).
@@ -115,6 +180,8 @@ async fn require_account(state: &ApiState, id: &SessionIdText) -> Result<(), Api
     responses(
         (status = 202, body = Accepted),
         (status = 400, body = super::error::ErrorBody),
+        (status = 404, body = super::error::ErrorBody, description = "Unknown account or quoted message"),
+        (status = 422, body = super::error::ErrorBody, description = "Quoted message of another conversation"),
         (status = 409, body = super::error::ErrorBody, description = "Idempotency-Key reused with another body")
     ),
     security(("bearer" = [])), tag = "messages"
@@ -141,6 +208,7 @@ async fn send_message(
     }
     let key = idempotency_key(&req)?;
     require_account(&state, &account).await?;
+    let extras = text_extras(&state, &account, &to, body.quote.as_ref()).await?;
     let now = now_ms();
     let message = NewMessage {
         id: new_message_id(),
@@ -153,7 +221,10 @@ async fn send_message(
         timestamp: now,
         idempotency_key: key,
     };
-    let enqueued = state.store.enqueue_outgoing(&message, now).await?;
+    let enqueued = state
+        .store
+        .enqueue_outgoing_with(&message, Some(&extras), now)
+        .await?;
     let stored = enqueued.message;
     if !enqueued.created && (stored.to != message.peer || stored.text != message.text) {
         return Err(ApiError::Conflict {

@@ -5,6 +5,8 @@
 pub mod accounts;
 pub mod api_keys;
 pub mod auth;
+pub mod chat;
+pub mod conversation;
 pub mod error;
 pub mod events;
 pub mod health;
@@ -105,6 +107,8 @@ pub fn app(
             utoipa_actix_web::scope("/v1")
                 .configure(accounts::routes)
                 .configure(messages::routes)
+                .configure(chat::routes)
+                .configure(conversation::routes)
                 .configure(webhooks::routes)
                 .configure(events::routes)
                 .configure(api_keys::routes),

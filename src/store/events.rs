@@ -25,6 +25,48 @@ pub enum EventType {
     /// An account changed state.
     #[serde(rename = "account.status")]
     AccountStatus,
+    /// The peer read one of our messages.
+    #[serde(rename = "message.read")]
+    MessageRead,
+    /// An emoji reaction was added to a message.
+    #[serde(rename = "reaction.added")]
+    ReactionAdded,
+    /// An emoji reaction was removed from a message.
+    #[serde(rename = "reaction.removed")]
+    ReactionRemoved,
+    /// A message was unsent by its author or deleted locally.
+    #[serde(rename = "message.deleted")]
+    MessageDeleted,
+    /// A disappearing message expired and left the history.
+    #[serde(rename = "message.expired")]
+    MessageExpired,
+    /// The peer started typing.
+    #[serde(rename = "typing.started")]
+    TypingStarted,
+    /// The peer stopped typing.
+    #[serde(rename = "typing.stopped")]
+    TypingStopped,
+    /// A contact's display name or avatar changed.
+    #[serde(rename = "profile.updated")]
+    ProfileUpdated,
+    /// A first message from an unknown sender (once per conversation).
+    #[serde(rename = "message_request.received")]
+    MessageRequestReceived,
+    /// The peer accepted our message request.
+    #[serde(rename = "message_request.accepted")]
+    MessageRequestAccepted,
+    /// A conversation's settings changed (disappearing messages, state).
+    #[serde(rename = "conversation.updated")]
+    ConversationUpdated,
+    /// The peer took a screenshot or saved media.
+    #[serde(rename = "data_extraction.received")]
+    DataExtractionReceived,
+    /// The peer invited us to a community.
+    #[serde(rename = "community_invitation.received")]
+    CommunityInvitationReceived,
+    /// The peer is calling (never answered).
+    #[serde(rename = "call.offered")]
+    CallOffered,
 }
 
 impl EventType {
@@ -35,15 +77,43 @@ impl EventType {
             Self::MessageSent => "message.sent",
             Self::MessageFailed => "message.failed",
             Self::AccountStatus => "account.status",
+            Self::MessageRead => "message.read",
+            Self::ReactionAdded => "reaction.added",
+            Self::ReactionRemoved => "reaction.removed",
+            Self::MessageDeleted => "message.deleted",
+            Self::MessageExpired => "message.expired",
+            Self::TypingStarted => "typing.started",
+            Self::TypingStopped => "typing.stopped",
+            Self::ProfileUpdated => "profile.updated",
+            Self::MessageRequestReceived => "message_request.received",
+            Self::MessageRequestAccepted => "message_request.accepted",
+            Self::ConversationUpdated => "conversation.updated",
+            Self::DataExtractionReceived => "data_extraction.received",
+            Self::CommunityInvitationReceived => "community_invitation.received",
+            Self::CallOffered => "call.offered",
         }
     }
 
     /// Every type, for validating filters.
-    pub const ALL: [EventType; 4] = [
+    pub const ALL: [EventType; 18] = [
         Self::MessageReceived,
         Self::MessageSent,
         Self::MessageFailed,
         Self::AccountStatus,
+        Self::MessageRead,
+        Self::ReactionAdded,
+        Self::ReactionRemoved,
+        Self::MessageDeleted,
+        Self::MessageExpired,
+        Self::TypingStarted,
+        Self::TypingStopped,
+        Self::ProfileUpdated,
+        Self::MessageRequestReceived,
+        Self::MessageRequestAccepted,
+        Self::ConversationUpdated,
+        Self::DataExtractionReceived,
+        Self::CommunityInvitationReceived,
+        Self::CallOffered,
     ];
 
     /// Parses a wire name.
@@ -583,6 +653,30 @@ mod tests {
         assert_eq!(parse_event_id("evt_x"), None);
         for t in EventType::ALL {
             assert_eq!(EventType::parse(t.as_str()), Some(t));
+            // The serde name (what webhooks receive) is the filter name.
+            assert_eq!(
+                serde_json::to_value(t).ok(),
+                Some(serde_json::Value::String(t.as_str().into()))
+            );
+        }
+        // Issue 5's types are accepted by webhook filters.
+        for name in [
+            "message.read",
+            "reaction.added",
+            "reaction.removed",
+            "message.deleted",
+            "message.expired",
+            "typing.started",
+            "typing.stopped",
+            "profile.updated",
+            "message_request.received",
+            "message_request.accepted",
+            "conversation.updated",
+            "data_extraction.received",
+            "community_invitation.received",
+            "call.offered",
+        ] {
+            assert!(EventType::parse(name).is_some(), "{name}");
         }
     }
 

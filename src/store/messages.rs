@@ -97,6 +97,47 @@ pub struct Message {
     /// Why sending failed (status `failed`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub failure_reason: Option<String>,
+    /// The message this one replies to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quote: Option<Quote>,
+    /// Emoji reactions on it, oldest first.
+    pub reactions: Vec<Reaction>,
+    /// When it was read (incoming: by us; outgoing: by the peer, from its read receipt), ms.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub read_at: Option<i64>,
+    /// When it was unsent or deleted (its text is cleared), ms.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deleted_at: Option<i64>,
+    /// When it disappears (disappearing messages), ms.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<i64>,
+    /// Control kind of a queued row (`text` for visible messages); not shown.
+    #[serde(skip)]
+    pub kind: String,
+}
+
+/// A quoted message as Session names it (messages.md §3.3 `DataMessage.Quote`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct Quote {
+    /// The quoted message's sent timestamp, ms.
+    pub timestamp: i64,
+    /// Its author's Session ID.
+    pub author: String,
+    /// Its text, when we have it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    /// Our local id of it, when we have it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+}
+
+/// One emoji reaction.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct Reaction {
+    /// The emoji.
+    pub emoji: String,
+    /// Who reacted (Session ID).
+    pub author: String,
 }
 
 /// A message to insert.
@@ -135,6 +176,8 @@ pub struct Conversation {
     pub last_message_at: i64,
     /// First message time, ms.
     pub created_at: i64,
+    /// `accepted`, `pending` (a held message request) or `declined`.
+    pub state: String,
 }
 
 /// The result of [`Store::enqueue_outgoing`].
@@ -146,9 +189,12 @@ pub struct Enqueued {
     pub created: bool,
 }
 
-const COLUMNS: &str = "id, account, peer, direction, status, hash, text, timestamp, failure_reason";
+/// The columns [`message_from_row`] reads.
+pub(crate) const COLUMNS: &str = "id, account, peer, direction, status, hash, text, timestamp, \
+    failure_reason, kind, quote_timestamp, quote_author, quote_text, quote_id, read_at, \
+    deleted_at, expires_at";
 
-fn message_from_row(row: &AnyRow) -> Result<Message, StoreError> {
+pub(crate) fn message_from_row(row: &AnyRow) -> Result<Message, StoreError> {
     let account: String = row.try_get("account")?;
     let peer: String = row.try_get("peer")?;
     let direction = parse_direction(&row.try_get::<String, _>("direction")?)?;
@@ -167,6 +213,23 @@ fn message_from_row(row: &AnyRow) -> Result<Message, StoreError> {
         direction,
         status: parse_status(&row.try_get::<String, _>("status")?)?,
         failure_reason: row.try_get("failure_reason")?,
+        quote: match (
+            row.try_get::<Option<i64>, _>("quote_timestamp")?,
+            row.try_get::<Option<String>, _>("quote_author")?,
+        ) {
+            (Some(timestamp), Some(author)) => Some(Quote {
+                timestamp,
+                author,
+                text: row.try_get("quote_text")?,
+                id: row.try_get("quote_id")?,
+            }),
+            _ => None,
+        },
+        reactions: Vec::new(),
+        read_at: row.try_get("read_at")?,
+        deleted_at: row.try_get("deleted_at")?,
+        expires_at: row.try_get("expires_at")?,
+        kind: row.try_get("kind")?,
     })
 }
 
@@ -314,6 +377,17 @@ impl Store {
         message: &NewMessage,
         now: i64,
     ) -> Result<Enqueued, StoreError> {
+        self.enqueue_outgoing_with(message, None, now).await
+    }
+
+    /// As [`Store::enqueue_outgoing`], writing the reply and disappearing columns in the same
+    /// transaction (the sender may pick the row up the moment it commits).
+    pub async fn enqueue_outgoing_with(
+        &self,
+        message: &NewMessage,
+        extras: Option<&super::chat::TextExtras>,
+        now: i64,
+    ) -> Result<Enqueued, StoreError> {
         if let Some(existing) = self.find_by_idempotency_key(message).await? {
             return Ok(Enqueued {
                 message: existing,
@@ -321,30 +395,27 @@ impl Store {
             });
         }
         let mut tx = self.begin().await?;
-        // Serialise an account's enqueues (PostgreSQL: concurrent API calls on any replica) so
-        // the timestamp read below is the latest; SQLite's one connection already does.
-        sqlx::query(&format!(
-            "SELECT session_id FROM accounts WHERE session_id = $1{}",
-            tx.backend().for_update()
-        ))
-        .bind(&message.account)
-        .fetch_optional(tx.conn())
-        .await?;
-        // Session identifies a sender's messages by their sent timestamp (quotes, unsend, sync),
-        // so an account's outgoing timestamps are kept strictly increasing.
-        let latest: Option<i64> = sqlx::query(
-            "SELECT MAX(timestamp) AS latest FROM messages WHERE account = $1 \
-             AND direction = 'outgoing'",
-        )
-        .bind(&message.account)
-        .fetch_one(tx.conn())
-        .await?
-        .try_get("latest")?;
+        // Serialises an account's enqueues (PostgreSQL: concurrent API calls on any replica)
+        // and keeps its outgoing timestamps strictly increasing: Session identifies a sender's
+        // messages by their sent timestamp (quotes, unsend, sync).
+        let timestamp = tx
+            .next_outgoing_timestamp(&message.account, message.timestamp)
+            .await?;
         let message = &NewMessage {
-            timestamp: latest.map_or(message.timestamp, |l| message.timestamp.max(l + 1)),
+            timestamp,
             ..message.clone()
         };
-        match tx.insert_message(message, now).await {
+        let inserted = match tx.insert_message(message, now).await {
+            Ok(Some(stored)) => match extras {
+                Some(extras) => tx
+                    .set_text_extras(&stored.id, stored.timestamp, extras)
+                    .await
+                    .map(|()| Some(stored)),
+                None => Ok(Some(stored)),
+            },
+            other => other,
+        };
+        match inserted {
             Ok(Some(stored)) => {
                 tx.announce_on_commit(Notice::OutgoingQueued {
                     account: message.account.clone(),
@@ -398,14 +469,14 @@ impl Store {
         .transpose()
     }
 
-    /// One message of an account.
+    /// One visible message of an account (control rows are not messages), with its reactions.
     pub async fn get_message(
         &self,
         account: &str,
         id: &str,
     ) -> Result<Option<Message>, StoreError> {
-        sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM messages WHERE account = $1 AND id = $2"
+        let message = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM messages WHERE account = $1 AND id = $2 AND kind = 'text'"
         ))
         .bind(account)
         .bind(id)
@@ -413,7 +484,11 @@ impl Store {
         .await?
         .as_ref()
         .map(message_from_row)
-        .transpose()
+        .transpose()?;
+        Ok(match message {
+            Some(m) => self.with_reactions(vec![m]).await?.pop(),
+            None => None,
+        })
     }
 
     /// History, newest first: optionally only with one peer, and only older than the message
@@ -429,9 +504,9 @@ impl Store {
             Some(m) => (Some(m.timestamp), Some(m.id.as_str())),
             None => (None, None),
         };
-        sqlx::query(&format!(
+        let messages = sqlx::query(&format!(
             "SELECT {COLUMNS} FROM messages WHERE account = $1 AND ($2 IS NULL OR peer = $2) \
-             AND ($3 IS NULL OR timestamp < $3 OR (timestamp = $3 AND id < $4)) \
+             AND kind = 'text' AND held = 0 AND ($3 IS NULL OR timestamp < $3 OR (timestamp = $3 AND id < $4)) \
              ORDER BY timestamp DESC, id DESC LIMIT $5"
         ))
         .bind(account)
@@ -443,7 +518,8 @@ impl Store {
         .await?
         .iter()
         .map(message_from_row)
-        .collect()
+        .collect::<Result<Vec<_>, _>>()?;
+        self.with_reactions(messages).await
     }
 
     /// Outgoing messages waiting to be sent, oldest first (for the sender).
@@ -483,7 +559,7 @@ impl Store {
     /// An account's conversations, most recent first.
     pub async fn list_conversations(&self, account: &str) -> Result<Vec<Conversation>, StoreError> {
         sqlx::query(
-            "SELECT peer, last_message_id, last_message_at, created_at FROM conversations \
+            "SELECT peer, last_message_id, last_message_at, created_at, state FROM conversations \
              WHERE account = $1 ORDER BY last_message_at DESC, peer",
         )
         .bind(account)
@@ -498,6 +574,7 @@ impl Store {
                 last_message_id: row.try_get("last_message_id")?,
                 last_message_at: row.try_get("last_message_at")?,
                 created_at: row.try_get("created_at")?,
+                state: row.try_get("state")?,
             })
         })
         .collect()

@@ -13,8 +13,10 @@
 
 pub mod accounts;
 pub mod api_keys;
+pub mod chat;
 pub mod events;
 pub mod leases;
+pub mod message_state;
 pub mod messages;
 pub mod notify;
 pub mod outbox;

@@ -4,7 +4,8 @@
 
 use sqlx::Row as _;
 
-use super::messages::{Direction, Message, MessageStatus};
+use super::chat::ControlBody;
+use super::messages::{message_from_row, Message, MessageStatus, COLUMNS};
 use super::{Store, StoreError, StoreTx};
 
 /// An outgoing message waiting to be sent, with what the sender needs beyond [`Message`].
@@ -12,6 +13,8 @@ use super::{Store, StoreError, StoreTx};
 pub struct QueuedMessage {
     /// Opaque id (`msg_…`).
     pub id: String,
+    /// The sending account's Session ID.
+    pub account: String,
     /// The recipient's Session ID.
     pub peer: String,
     /// The text.
@@ -20,15 +23,40 @@ pub struct QueuedMessage {
     pub timestamp: i64,
     /// When the API accepted it, ms.
     pub created_at: i64,
+    /// What to send: a visible text message, or a control message (`chat::ControlBody`).
+    pub control: Option<ControlBody>,
+    /// The quoted message's sent timestamp and author (text messages).
+    pub quote: Option<(i64, String)>,
+    /// The disappearing setting it goes out under: mode and seconds (text messages).
+    pub expire: (String, i64),
 }
 
 fn queued_from_row(row: &sqlx::any::AnyRow) -> Result<QueuedMessage, StoreError> {
+    let kind: String = row.try_get("kind")?;
+    let control = if kind == "text" {
+        None
+    } else {
+        let body: Option<String> = row.try_get("body")?;
+        let body = body.ok_or_else(|| StoreError::Corrupt(format!("{kind} without body")))?;
+        Some(serde_json::from_str(&body).map_err(|e| StoreError::Corrupt(e.to_string()))?)
+    };
+    let quote = match (
+        row.try_get::<Option<i64>, _>("quote_timestamp")?,
+        row.try_get::<Option<String>, _>("quote_author")?,
+    ) {
+        (Some(ts), Some(author)) => Some((ts, author)),
+        _ => None,
+    };
     Ok(QueuedMessage {
         id: row.try_get("id")?,
+        account: row.try_get("account")?,
         peer: row.try_get("peer")?,
         text: row.try_get("text")?,
         timestamp: row.try_get("timestamp")?,
         created_at: row.try_get("created_at")?,
+        control,
+        quote,
+        expire: (row.try_get("expire_mode")?, row.try_get("expire_seconds")?),
     })
 }
 
@@ -40,7 +68,8 @@ impl Store {
         peer: &str,
     ) -> Result<Option<QueuedMessage>, StoreError> {
         sqlx::query(
-            "SELECT id, peer, text, timestamp, created_at FROM messages \
+            "SELECT id, account, peer, text, timestamp, created_at, kind, body, quote_timestamp, \
+             quote_author, expire_mode, expire_seconds FROM messages \
              WHERE account = $1 AND peer = $2 AND status = 'queued' AND direction = 'outgoing' \
              ORDER BY created_at, id LIMIT 1",
         )
@@ -104,48 +133,47 @@ impl StoreTx {
 
     /// Moves a `queued` message to `sent` or `failed` and returns it; `None` when it is no
     /// longer queued (deleted with its account, or already settled by an earlier attempt).
+    /// `own_hash` is the hash of its copy on our own swarm.
     pub async fn settle_outgoing(
         &mut self,
         id: &str,
         status: MessageStatus,
         hash: Option<&str>,
+        own_hash: Option<&str>,
         failure_reason: Option<&str>,
         now: i64,
     ) -> Result<Option<Message>, StoreError> {
         let done = sqlx::query(
             "UPDATE messages SET status = $1, hash = COALESCE($2, hash), failure_reason = $3, \
-             updated_at = $4 WHERE id = $5 AND status = 'queued'",
+             updated_at = $4, own_hash = COALESCE($6, own_hash) WHERE id = $5 \
+             AND status = 'queued'",
         )
         .bind(status.as_str())
         .bind(hash)
         .bind(failure_reason)
         .bind(now)
         .bind(id)
+        .bind(own_hash)
         .execute(self.conn())
         .await?;
         if done.rows_affected() == 0 {
             return Ok(None);
         }
-        let row = sqlx::query(
-            "SELECT account, peer, hash, text, timestamp, failure_reason FROM messages \
-             WHERE id = $1",
-        )
-        .bind(id)
-        .fetch_one(self.conn())
-        .await?;
-        let account: String = row.try_get("account")?;
-        let peer: String = row.try_get("peer")?;
-        Ok(Some(Message {
-            id: id.to_owned(),
-            hash: row.try_get("hash")?,
-            from: account,
-            to: peer.clone(),
-            conversation: peer,
-            text: row.try_get("text")?,
-            timestamp: row.try_get("timestamp")?,
-            direction: Direction::Outgoing,
-            status,
-            failure_reason: row.try_get("failure_reason")?,
-        }))
+        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM messages WHERE id = $1"))
+            .bind(id)
+            .fetch_one(self.conn())
+            .await?;
+        message_from_row(&row).map(Some)
+    }
+
+    /// The hash of our own swarm's copy of message `id`.
+    pub async fn own_hash(&mut self, id: &str) -> Result<Option<String>, StoreError> {
+        Ok(sqlx::query("SELECT own_hash FROM messages WHERE id = $1")
+            .bind(id)
+            .fetch_optional(self.conn())
+            .await?
+            .map(|row| row.try_get::<Option<String>, _>("own_hash"))
+            .transpose()?
+            .flatten())
     }
 }

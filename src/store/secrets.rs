@@ -55,6 +55,8 @@ pub enum RecordKind {
     WebhookSecrets,
     /// The start-up check value.
     Check,
+    /// A contact's 32-byte profile (avatar) key, per account and peer.
+    ContactProfileKey,
 }
 
 impl RecordKind {
@@ -63,6 +65,7 @@ impl RecordKind {
             Self::AccountSeed => "account-seed",
             Self::WebhookSecrets => "webhook-secrets",
             Self::Check => "check",
+            Self::ContactProfileKey => "contact-profile-key",
         }
     }
 }

@@ -183,3 +183,5 @@ pub fn texts(history: &[Value], direction: &str, status: &str) -> Vec<String> {
         .map(|m| m["text"].as_str().unwrap().to_owned())
         .collect()
 }
+
+pub mod chat;

@@ -27,6 +27,13 @@ fn retrieved(owner: &AccountKeys, data: &[u8]) -> RetrievedMessage {
 
 const TS: u64 = 1_700_000_000_123;
 
+fn text_of(a: &Accepted) -> Option<String> {
+    a.events.iter().find_map(|e| match e {
+        ChatEvent::Message(m) => m.text.clone(),
+        _ => None,
+    })
+}
+
 #[test]
 fn a_message_from_a_peer_is_accepted_as_incoming() {
     let (alice, bob) = (account(1), account(2));
@@ -41,16 +48,16 @@ fn a_message_from_a_peer_is_accepted_as_incoming() {
     )
     .unwrap();
     let m = retrieved(&bob, &payload);
-    assert_eq!(
-        classify(&bob, &m),
-        Verdict::Accepted(Accepted {
-            hash: m.hash.as_str().to_owned(),
-            peer: alice.session_id.clone(),
-            text: "hi".into(),
-            timestamp: TS as i64,
-            sync: false,
-        })
-    );
+    let Verdict::Accepted(a) = classify(&bob, &m) else {
+        panic!("not accepted");
+    };
+    assert_eq!(a.hash, m.hash.as_str());
+    assert_eq!(a.sender, alice.session_id);
+    assert_eq!(a.timestamp, TS as i64);
+    assert_eq!(text_of(&a), Some("hi".to_owned()));
+    // The display name travels as the sender's profile.
+    assert!(a.events.iter().any(|e| matches!(e,
+        ChatEvent::ProfileUpdated(p) if p.display_name.as_deref() == Some("Alice"))));
     // Byte-identical on a resend (deterministic encryption and decoy).
     let again = build_payload(
         &alice,
@@ -72,8 +79,12 @@ fn a_sync_copy_names_its_target_as_peer() {
     let payload = build_payload(&alice, &own, "hi", TS, None, Some(&bob.session_id), "m1").unwrap();
     match classify(&alice, &retrieved(&alice, &payload)) {
         Verdict::Accepted(a) => {
-            assert!(a.sync);
-            assert_eq!(a.peer, bob.session_id);
+            assert_eq!(a.sender, alice.session_id);
+            let target = a.events.iter().find_map(|e| match e {
+                ChatEvent::Message(m) => m.sync_target.map(|t| t.to_string()),
+                _ => None,
+            });
+            assert_eq!(target, Some(bob.session_id.clone()));
         }
         other => panic!("{other:?}"),
     }
@@ -169,7 +180,7 @@ proptest! {
         let i = flip % payload.len();
         payload[i] ^= 0x01;
         if let Verdict::Accepted(a) = classify(&bob, &retrieved(&bob, &payload)) {
-            prop_assert_eq!(a.text, "hi");
+            prop_assert_eq!(text_of(&a), Some("hi".to_owned()));
         }
     }
 }

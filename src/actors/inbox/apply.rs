@@ -1,0 +1,474 @@
+//! What a verified message does to the account's chat state, inside the poll's transaction:
+//! one function per [`ChatEvent`], each writing its rows and its webhook event.
+//!
+//! Message requests: a first message from a sender with no conversation is a request. Under
+//! `auto_accept` (default) the conversation becomes `accepted`, `message_request.received`
+//! fires once and a MessageRequestResponse is queued back; under `hold` it becomes `pending`
+//! and its messages are stored held (no `message.received` until `accept`). A `declined`
+//! sender's Content is dropped; a `pending` one's only adds held messages and its profile.
+//!
+//! Our own sync copies (sender = us) add outgoing messages written by our other devices; their
+//! other control messages are ignored (this gateway already applied its own).
+
+use serde_json::{json, Value};
+
+use super::Accepted;
+use crate::actors::{ActorError, Deps};
+use crate::protocol::chat::{
+    CallKind, ChatEvent, DataExtractionKind, IncomingMessage, MessageRef, Profile,
+};
+use crate::store::chat::{state, ContactProfile, ControlBody};
+use crate::store::events::{EventType, NewEvent};
+use crate::store::messages::{
+    new_message_id, Direction, Message, MessageStatus, NewMessage, Quote,
+};
+use crate::store::{StoreError, StoreTx};
+use crate::telemetry::links::Key;
+
+/// Where the sender stands with the account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Standing {
+    /// Our own other device (sync copies).
+    Own,
+    /// An accepted conversation.
+    Accepted,
+    /// A held request: messages are stored held.
+    Pending,
+    /// Unknown and this Content has no message: nothing to start a conversation with.
+    Unknown,
+}
+
+/// Applies one accepted message; returns how many messages it stored.
+pub(super) async fn apply(
+    tx: &mut StoreTx,
+    deps: &Deps,
+    account: &str,
+    a: &Accepted,
+    now: i64,
+) -> Result<usize, ActorError> {
+    let ctx = Ctx {
+        deps,
+        account,
+        sender: &a.sender,
+        now,
+    };
+    let standing = match ctx.standing(tx, a).await? {
+        Some(standing) => standing,
+        None => return Ok(0),
+    };
+    let mut stored = 0;
+    for event in &a.events {
+        stored += ctx.event_of(tx, a, standing, event).await?;
+    }
+    Ok(stored)
+}
+
+struct Ctx<'a> {
+    deps: &'a Deps,
+    account: &'a str,
+    sender: &'a str,
+    now: i64,
+}
+
+fn corrupt(e: serde_json::Error) -> ActorError {
+    ActorError::Store(StoreError::Corrupt(e.to_string()))
+}
+
+impl Ctx<'_> {
+    /// The sender's standing, applying the message-request policy to a first message;
+    /// `None` drops the whole Content (declined sender).
+    async fn standing(
+        &self,
+        tx: &mut StoreTx,
+        a: &Accepted,
+    ) -> Result<Option<Standing>, ActorError> {
+        if self.sender == self.account {
+            return Ok(Some(Standing::Own));
+        }
+        if let Some(chat) = tx.conversation_chat(self.account, self.sender).await? {
+            return Ok(match chat.state.as_str() {
+                state::DECLINED => None,
+                state::PENDING => Some(Standing::Pending),
+                _ => Some(Standing::Accepted),
+            });
+        }
+        if !a.events.iter().any(|e| matches!(e, ChatEvent::Message(_))) {
+            return Ok(Some(Standing::Unknown));
+        }
+        let policy = tx
+            .chat_settings(self.account)
+            .await?
+            .map(|s| s.message_requests)
+            .unwrap_or_default();
+        let hold = policy == "hold";
+        let new_state = if hold {
+            state::PENDING
+        } else {
+            state::ACCEPTED
+        };
+        tx.set_conversation_state(self.account, self.sender, new_state, self.now)
+            .await?;
+        self.event(
+            tx,
+            EventType::MessageRequestReceived,
+            self.sender,
+            json!({"conversation": self.sender, "state": new_state}),
+        )
+        .await?;
+        if hold {
+            return Ok(Some(Standing::Pending));
+        }
+        tx.enqueue_control(
+            self.account,
+            self.sender,
+            &ControlBody::RequestResponse,
+            self.now,
+        )
+        .await?;
+        Ok(Some(Standing::Accepted))
+    }
+
+    async fn event(
+        &self,
+        tx: &mut StoreTx,
+        event_type: EventType,
+        conversation: &str,
+        data: Value,
+    ) -> Result<(), ActorError> {
+        let event = tx
+            .append_event(&NewEvent {
+                event_type,
+                account: Some(self.account.to_owned()),
+                conversation: Some(conversation.to_owned()),
+                timestamp: self.now,
+                data,
+            })
+            .await?;
+        // Before the commit: a webhook worker may pick the event up the moment it is visible.
+        self.deps.metrics.links.remember(Key::Event(&event.id));
+        Ok(())
+    }
+
+    async fn message_event(
+        &self,
+        tx: &mut StoreTx,
+        event_type: EventType,
+        message: &Message,
+    ) -> Result<(), ActorError> {
+        let data = serde_json::to_value(message).map_err(corrupt)?;
+        self.event(tx, event_type, &message.conversation, data)
+            .await
+    }
+}
+
+impl Ctx<'_> {
+    /// Applies one event; returns how many messages it stored.
+    async fn event_of(
+        &self,
+        tx: &mut StoreTx,
+        a: &Accepted,
+        standing: Standing,
+        event: &ChatEvent,
+    ) -> Result<usize, ActorError> {
+        let peer = self.sender;
+        match (standing, event) {
+            (_, ChatEvent::Message(m)) => self.message(tx, a, standing, m).await,
+            (Standing::Own | Standing::Unknown, _) => Ok(0),
+            (Standing::Pending, ChatEvent::ProfileUpdated(p)) => {
+                self.profile(tx, p).await.map(|()| 0)
+            }
+            (Standing::Pending, _) => Ok(0),
+            (Standing::Accepted, event) => self.accepted(tx, peer, event).await.map(|()| 0),
+        }
+    }
+
+    /// Events from an accepted peer other than messages.
+    async fn accepted(
+        &self,
+        tx: &mut StoreTx,
+        peer: &str,
+        event: &ChatEvent,
+    ) -> Result<(), ActorError> {
+        match event {
+            ChatEvent::ReactionAdded { target, emoji, .. } => {
+                self.reaction(tx, target, emoji, false).await
+            }
+            ChatEvent::ReactionRemoved { target, emoji, .. } => {
+                self.reaction(tx, target, emoji, true).await
+            }
+            ChatEvent::Unsend { target } => self.unsend(tx, target).await,
+            ChatEvent::Read { timestamps } => {
+                let timestamps: Vec<i64> = timestamps
+                    .iter()
+                    .filter_map(|t| i64::try_from(*t).ok())
+                    .collect();
+                let read = tx
+                    .mark_read_by_peer(self.account, peer, &timestamps, self.now)
+                    .await?;
+                for m in &read {
+                    self.message_event(tx, EventType::MessageRead, m).await?;
+                }
+                Ok(())
+            }
+            ChatEvent::TypingStarted { timestamp_ms }
+            | ChatEvent::TypingStopped { timestamp_ms } => {
+                let kind = if matches!(event, ChatEvent::TypingStarted { .. }) {
+                    EventType::TypingStarted
+                } else {
+                    EventType::TypingStopped
+                };
+                let data = json!({"conversation": peer, "timestamp": timestamp_ms});
+                self.event(tx, kind, peer, data).await
+            }
+            ChatEvent::MessageRequestResponse { approved, .. } => {
+                if *approved {
+                    let data = json!({"conversation": peer});
+                    self.event(tx, EventType::MessageRequestAccepted, peer, data)
+                        .await?;
+                }
+                Ok(())
+            }
+            ChatEvent::ProfileUpdated(p) => self.profile(tx, p).await,
+            ChatEvent::DataExtraction { kind, timestamp_ms } => {
+                let kind = match kind {
+                    DataExtractionKind::Screenshot => "screenshot",
+                    DataExtractionKind::MediaSaved => "media_saved",
+                };
+                let data = json!({"conversation": peer, "kind": kind, "timestamp": timestamp_ms});
+                self.event(tx, EventType::DataExtractionReceived, peer, data)
+                    .await
+            }
+            ChatEvent::CallOffered { uuid, kind } => {
+                let kind = if *kind == CallKind::PreOffer {
+                    "pre_offer"
+                } else {
+                    "offer"
+                };
+                let data = json!({"conversation": peer, "uuid": uuid, "kind": kind});
+                self.event(tx, EventType::CallOffered, peer, data).await
+            }
+            ChatEvent::CommunityInvitation { url, name, .. } => {
+                let data = json!({"conversation": peer, "url": url, "name": name});
+                self.event(tx, EventType::CommunityInvitationReceived, peer, data)
+                    .await
+            }
+            ChatEvent::ExpirationTimerUpdate { setting, .. } => {
+                let seconds = i64::from(setting.seconds());
+                tx.set_disappearing(self.account, peer, setting.mode(), seconds, self.now)
+                    .await?;
+                let data = json!({
+                    "conversation": peer,
+                    "disappearing": {"mode": setting.mode(), "seconds": seconds},
+                });
+                self.event(tx, EventType::ConversationUpdated, peer, data)
+                    .await
+            }
+            ChatEvent::Message(_) | ChatEvent::Ignored(_) => Ok(()),
+        }
+    }
+
+    /// A visible message: ours from another device (sync copy) or the peer's.
+    async fn message(
+        &self,
+        tx: &mut StoreTx,
+        a: &Accepted,
+        standing: Standing,
+        m: &IncomingMessage,
+    ) -> Result<usize, ActorError> {
+        let own = standing == Standing::Own;
+        let peer = match (&m.sync_target, own) {
+            (Some(target), true) => target.to_string(),
+            _ => self.sender.to_owned(),
+        };
+        if own && tx.has_outgoing(self.account, &peer, a.timestamp).await? {
+            return Ok(0);
+        }
+        record_incoming_attachments(m);
+        let (direction, status) = if own {
+            (Direction::Outgoing, MessageStatus::Sent)
+        } else {
+            (Direction::Incoming, MessageStatus::Received)
+        };
+        let new = NewMessage {
+            id: new_message_id(),
+            account: self.account.to_owned(),
+            peer: peer.clone(),
+            direction,
+            status,
+            hash: Some(a.hash.clone()),
+            text: m.text.clone().unwrap_or_default(),
+            timestamp: a.timestamp,
+            idempotency_key: None,
+        };
+        let Some(message) = tx.insert_message(&new, self.now).await? else {
+            return Ok(0);
+        };
+        let quote = match &m.quote {
+            Some(q) => Some(self.quote(tx, &peer, q).await?),
+            None => None,
+        };
+        let extras = crate::store::chat::TextExtras {
+            quote,
+            expire_mode: m.expiration.mode().to_owned(),
+            expire_seconds: i64::from(m.expiration.seconds()),
+        };
+        tx.set_text_extras(&message.id, message.timestamp, &extras)
+            .await?;
+        if standing == Standing::Pending {
+            tx.hold_message(&message.id).await?;
+            return Ok(1);
+        }
+        let Some(message) = tx.message(&message.id).await? else {
+            return Ok(0);
+        };
+        self.message_event(tx, EventType::MessageReceived, &message)
+            .await?;
+        if !own {
+            self.auto_read(tx, &peer, message.timestamp).await?;
+        }
+        Ok(1)
+    }
+
+    /// The quote as stored: our local id and text of the quoted message when we have it.
+    async fn quote(
+        &self,
+        tx: &mut StoreTx,
+        peer: &str,
+        q: &MessageRef,
+    ) -> Result<Quote, ActorError> {
+        let timestamp = i64::try_from(q.timestamp_ms).unwrap_or(i64::MAX);
+        let author = q.author.to_string();
+        let ours = author == self.account;
+        let found = tx.find_by_ref(self.account, peer, timestamp, ours).await?;
+        Ok(Quote {
+            timestamp,
+            author,
+            text: found.as_ref().map(|m| m.text.clone()),
+            id: found.map(|m| m.id),
+        })
+    }
+
+    /// Under `read_receipts: auto`, marks the message read and queues its receipt.
+    async fn auto_read(&self, tx: &mut StoreTx, peer: &str, up_to: i64) -> Result<(), ActorError> {
+        let auto = tx
+            .chat_settings(self.account)
+            .await?
+            .is_some_and(|s| s.read_receipts == "auto");
+        if !auto {
+            return Ok(());
+        }
+        let timestamps = tx
+            .mark_read_by_us(self.account, peer, up_to, self.now)
+            .await?;
+        if !timestamps.is_empty() {
+            let body = ControlBody::ReadReceipt { timestamps };
+            tx.enqueue_control(self.account, peer, &body, self.now)
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn reaction(
+        &self,
+        tx: &mut StoreTx,
+        target: &MessageRef,
+        emoji: &str,
+        remove: bool,
+    ) -> Result<(), ActorError> {
+        let ts = i64::try_from(target.timestamp_ms).unwrap_or(i64::MAX);
+        let ours = target.author.to_string() == self.account;
+        let Some(message) = tx.find_by_ref(self.account, self.sender, ts, ours).await? else {
+            return Ok(());
+        };
+        let changed = if remove {
+            tx.remove_reaction(&message.id, self.sender, emoji).await?
+        } else {
+            tx.add_reaction(&message.id, self.sender, emoji, self.now)
+                .await?
+        };
+        if changed {
+            let kind = if remove {
+                EventType::ReactionRemoved
+            } else {
+                EventType::ReactionAdded
+            };
+            let data = json!({
+                "conversation": self.sender,
+                "message_id": message.id,
+                "emoji": emoji,
+                "author": self.sender,
+            });
+            self.event(tx, kind, self.sender, data).await?;
+        }
+        Ok(())
+    }
+
+    async fn unsend(&self, tx: &mut StoreTx, target: &MessageRef) -> Result<(), ActorError> {
+        let ts = i64::try_from(target.timestamp_ms).unwrap_or(i64::MAX);
+        let Some(message) = tx.find_by_ref(self.account, self.sender, ts, false).await? else {
+            return Ok(());
+        };
+        if tx.mark_deleted(&message.id, self.now).await? {
+            let data = json!({
+                "conversation": self.sender,
+                "message_id": message.id,
+                "scope": "everyone",
+                "by": self.sender,
+            });
+            self.event(tx, EventType::MessageDeleted, self.sender, data)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Keeps a contact's profile when it changed and is not older than the one held.
+    async fn profile(&self, tx: &mut StoreTx, p: &Profile) -> Result<(), ActorError> {
+        let peer = self.sender;
+        let held = tx.conversation_chat(self.account, peer).await?;
+        let updated = p.updated_seconds.and_then(|s| i64::try_from(s).ok());
+        let url = p.avatar.as_ref().map(|a| a.url.clone());
+        if let Some(held) = &held {
+            if let (Some(new), Some(old)) = (updated, held.profile_updated) {
+                if new < old {
+                    return Ok(());
+                }
+            }
+            let same_key = match (&held.profile_key_sealed, &p.avatar) {
+                (Some(sealed), Some(avatar)) => self
+                    .deps
+                    .store
+                    .open_profile_key(self.account, peer, sealed)
+                    .is_ok_and(|k| k.as_slice() == &avatar.key.expose_secret()[..]),
+                (None, None) => true,
+                _ => false,
+            };
+            if held.profile_name == p.display_name && held.profile_avatar_url == url && same_key {
+                return Ok(());
+            }
+        }
+        let sealed = p.avatar.as_ref().map(|a| {
+            self.deps
+                .store
+                .seal_profile_key(self.account, peer, a.key.expose_secret())
+        });
+        let stored = ContactProfile {
+            name: p.display_name.as_deref(),
+            avatar_url: url.as_deref(),
+            key_sealed: sealed.as_deref(),
+            updated,
+        };
+        tx.set_contact_profile(self.account, peer, &stored, self.now)
+            .await?;
+        let data = json!({
+            "conversation": peer,
+            "display_name": p.display_name,
+            "avatar_url": url,
+        });
+        self.event(tx, EventType::ProfileUpdated, peer, data).await
+    }
+}
+
+/// Where the attachments engineer hooks in fetching an incoming message's attachments (their
+/// metadata is in `m.attachments`, the unusable ones in `m.rejected_attachments`); a no-op
+/// until then.
+fn record_incoming_attachments(_m: &IncomingMessage) {}

@@ -1,0 +1,431 @@
+//! The 1:1 chat state on top of [`super::messages`] (migration `0003_chat.sql`): account chat
+//! settings, outgoing control messages queued with the text messages, and per-conversation
+//! state (message-request state, disappearing setting, the peer's profile). The state of
+//! single messages (reactions, deletion, read, held, expiry) is in [`super::message_state`].
+//!
+//! Control messages are `messages` rows whose `kind` is not `text`: they wait in the same
+//! per-conversation queue (oldest first, so a reaction queued after its message is sent after
+//! it) and never appear in history. Their parameters are the JSON `body` ([`ControlBody`]).
+
+use serde::{Deserialize, Serialize};
+use sqlx::Row as _;
+
+use super::{Notice, RecordKind, Store, StoreError, StoreTx};
+
+/// A conversation's state for message requests.
+pub mod state {
+    /// We started it, or accepted the peer's request.
+    pub const ACCEPTED: &str = "accepted";
+    /// A held request: its messages wait for `accept`.
+    pub const PENDING: &str = "pending";
+    /// Declined: the peer's messages are dropped until accepted.
+    pub const DECLINED: &str = "declined";
+}
+
+/// What an outgoing control row asks the sender to build (stored as JSON in `body`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ControlBody {
+    /// Add or remove a reaction on the message sent at `target_ts` by `target_author`.
+    Reaction {
+        /// The target's sent timestamp, ms.
+        target_ts: i64,
+        /// The target's author.
+        target_author: String,
+        /// The emoji.
+        emoji: String,
+        /// True to remove it.
+        remove: bool,
+    },
+    /// Unsend our message sent at `target_ts`; `own_hash` is its copy on our swarm.
+    Unsend {
+        /// The target's sent timestamp, ms.
+        target_ts: i64,
+        /// The copy's hash on our own swarm, deleted with it.
+        own_hash: Option<String>,
+    },
+    /// A read receipt for these sent timestamps.
+    ReadReceipt {
+        /// Sent timestamps, ms.
+        timestamps: Vec<i64>,
+    },
+    /// Typing started or stopped.
+    Typing {
+        /// True when started.
+        typing: bool,
+    },
+    /// A message-request acceptance (with our profile).
+    RequestResponse,
+    /// The conversation's new disappearing setting.
+    ExpirationUpdate {
+        /// `off`, `after_send`, `after_read`.
+        mode: String,
+        /// Timer, seconds.
+        seconds: i64,
+    },
+}
+
+impl ControlBody {
+    /// The `kind` column value.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Reaction { .. } => "reaction",
+            Self::Unsend { .. } => "unsend",
+            Self::ReadReceipt { .. } => "read_receipt",
+            Self::Typing { .. } => "typing",
+            Self::RequestResponse => "request_response",
+            Self::ExpirationUpdate { .. } => "expiration_update",
+        }
+    }
+}
+
+/// An account's chat settings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChatSettings {
+    /// `manual` or `auto`.
+    pub read_receipts: String,
+    /// `auto_accept` or `hold`.
+    pub message_requests: String,
+}
+
+/// A conversation's chat state.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ConversationChat {
+    /// `accepted`, `pending`, `declined`.
+    pub state: String,
+    /// `off`, `after_send`, `after_read`.
+    pub disappearing_mode: String,
+    /// Timer, seconds.
+    pub disappearing_seconds: i64,
+    /// The peer's display name.
+    pub profile_name: Option<String>,
+    /// The peer's avatar URL.
+    pub profile_avatar_url: Option<String>,
+    /// The peer's profile key, sealed.
+    pub profile_key_sealed: Option<Vec<u8>>,
+    /// The peer's profile update time, seconds.
+    pub profile_updated: Option<i64>,
+    /// Newest message id.
+    pub last_message_id: Option<String>,
+    /// Newest message time, ms.
+    pub last_message_at: i64,
+}
+
+/// A contact's profile as stored.
+#[derive(Clone, Copy, Debug)]
+pub struct ContactProfile<'a> {
+    /// Display name.
+    pub name: Option<&'a str>,
+    /// Avatar URL.
+    pub avatar_url: Option<&'a str>,
+    /// The profile key sealed with [`Store::seal_profile_key`].
+    pub key_sealed: Option<&'a [u8]>,
+    /// Its update time, seconds.
+    pub updated: Option<i64>,
+}
+
+/// Extra columns of an outgoing text message, written in the transaction that queues it.
+#[derive(Clone, Debug, Default)]
+pub struct TextExtras {
+    /// The quoted message.
+    pub quote: Option<super::messages::Quote>,
+    /// The conversation's disappearing mode at send time.
+    pub expire_mode: String,
+    /// Its timer, seconds.
+    pub expire_seconds: i64,
+}
+
+const CONVERSATION_CHAT: &str = "state, disappearing_mode, disappearing_seconds, profile_name, \
+    profile_avatar_url, profile_key_sealed, profile_updated, last_message_id, last_message_at";
+
+fn conversation_from_row(row: &sqlx::any::AnyRow) -> Result<ConversationChat, StoreError> {
+    Ok(ConversationChat {
+        state: row.try_get("state")?,
+        disappearing_mode: row.try_get("disappearing_mode")?,
+        disappearing_seconds: row.try_get("disappearing_seconds")?,
+        profile_name: row.try_get("profile_name")?,
+        profile_avatar_url: row.try_get("profile_avatar_url")?,
+        profile_key_sealed: row.try_get("profile_key_sealed")?,
+        profile_updated: row.try_get("profile_updated")?,
+        last_message_id: row.try_get("last_message_id")?,
+        last_message_at: row.try_get("last_message_at")?,
+    })
+}
+
+impl Store {
+    /// The account's chat settings (`None`: no such account).
+    pub async fn chat_settings(&self, account: &str) -> Result<Option<ChatSettings>, StoreError> {
+        let mut tx = self.begin().await?;
+        let settings = tx.chat_settings(account).await?;
+        drop(tx);
+        Ok(settings)
+    }
+
+    /// Changes the account's chat settings; `None` leaves one as it is.
+    pub async fn set_chat_settings(
+        &self,
+        account: &str,
+        read_receipts: Option<&str>,
+        message_requests: Option<&str>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE accounts SET read_receipts = COALESCE($1, read_receipts), \
+             message_requests = COALESCE($2, message_requests) WHERE session_id = $3",
+        )
+        .bind(read_receipts)
+        .bind(message_requests)
+        .bind(account)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// A conversation's chat state (`None`: no conversation with `peer` yet).
+    pub async fn conversation_chat(
+        &self,
+        account: &str,
+        peer: &str,
+    ) -> Result<Option<ConversationChat>, StoreError> {
+        let mut tx = self.begin().await?;
+        let chat = tx.conversation_chat(account, peer).await?;
+        drop(tx);
+        Ok(chat)
+    }
+
+    /// Queues a control message in its own transaction; returns its id.
+    pub async fn enqueue_control(
+        &self,
+        account: &str,
+        peer: &str,
+        body: &ControlBody,
+        now: i64,
+    ) -> Result<String, StoreError> {
+        let mut tx = self.begin().await?;
+        let id = tx.enqueue_control(account, peer, body, now).await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// Seals a contact's profile key under the master key.
+    pub fn seal_profile_key(&self, account: &str, peer: &str, key: &[u8]) -> Vec<u8> {
+        self.master().seal(
+            RecordKind::ContactProfileKey,
+            &profile_key_id(account, peer),
+            key,
+        )
+    }
+
+    /// Opens a contact's profile key sealed by [`Store::seal_profile_key`].
+    pub fn open_profile_key(
+        &self,
+        account: &str,
+        peer: &str,
+        sealed: &[u8],
+    ) -> Result<zeroize::Zeroizing<Vec<u8>>, StoreError> {
+        self.master()
+            .open(
+                RecordKind::ContactProfileKey,
+                &profile_key_id(account, peer),
+                sealed,
+            )
+            .map_err(|e| StoreError::Corrupt(e.to_string()))
+    }
+}
+
+fn profile_key_id(account: &str, peer: &str) -> String {
+    format!("{account}/{peer}")
+}
+
+impl StoreTx {
+    /// The account's chat settings.
+    pub async fn chat_settings(
+        &mut self,
+        account: &str,
+    ) -> Result<Option<ChatSettings>, StoreError> {
+        sqlx::query("SELECT read_receipts, message_requests FROM accounts WHERE session_id = $1")
+            .bind(account)
+            .fetch_optional(self.conn())
+            .await?
+            .map(|row| {
+                Ok(ChatSettings {
+                    read_receipts: row.try_get("read_receipts")?,
+                    message_requests: row.try_get("message_requests")?,
+                })
+            })
+            .transpose()
+    }
+
+    /// A conversation's chat state.
+    pub async fn conversation_chat(
+        &mut self,
+        account: &str,
+        peer: &str,
+    ) -> Result<Option<ConversationChat>, StoreError> {
+        sqlx::query(&format!(
+            "SELECT {CONVERSATION_CHAT} FROM conversations WHERE account = $1 AND peer = $2"
+        ))
+        .bind(account)
+        .bind(peer)
+        .fetch_optional(self.conn())
+        .await?
+        .as_ref()
+        .map(conversation_from_row)
+        .transpose()
+    }
+
+    /// Creates the conversation if needed (no message yet), then sets its state.
+    pub async fn set_conversation_state(
+        &mut self,
+        account: &str,
+        peer: &str,
+        state: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        self.ensure_conversation(account, peer, now).await?;
+        sqlx::query("UPDATE conversations SET state = $1 WHERE account = $2 AND peer = $3")
+            .bind(state)
+            .bind(account)
+            .bind(peer)
+            .execute(self.conn())
+            .await?;
+        Ok(())
+    }
+
+    async fn ensure_conversation(
+        &mut self,
+        account: &str,
+        peer: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO conversations (account, peer, last_message_id, last_message_at, \
+             created_at) VALUES ($1, $2, NULL, 0, $3) ON CONFLICT (account, peer) DO NOTHING",
+        )
+        .bind(account)
+        .bind(peer)
+        .bind(now)
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+
+    /// Sets a conversation's disappearing setting (creating the conversation if needed).
+    pub async fn set_disappearing(
+        &mut self,
+        account: &str,
+        peer: &str,
+        mode: &str,
+        seconds: i64,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        self.ensure_conversation(account, peer, now).await?;
+        sqlx::query(
+            "UPDATE conversations SET disappearing_mode = $1, disappearing_seconds = $2 \
+             WHERE account = $3 AND peer = $4",
+        )
+        .bind(mode)
+        .bind(seconds)
+        .bind(account)
+        .bind(peer)
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+
+    /// Stores a contact's profile.
+    pub async fn set_contact_profile(
+        &mut self,
+        account: &str,
+        peer: &str,
+        profile: &ContactProfile<'_>,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let ContactProfile {
+            name,
+            avatar_url,
+            key_sealed,
+            updated,
+        } = *profile;
+        self.ensure_conversation(account, peer, now).await?;
+        sqlx::query(
+            "UPDATE conversations SET profile_name = $1, profile_avatar_url = $2, \
+             profile_key_sealed = $3, profile_updated = $4 WHERE account = $5 AND peer = $6",
+        )
+        .bind(name)
+        .bind(avatar_url)
+        .bind(key_sealed)
+        .bind(updated)
+        .bind(account)
+        .bind(peer)
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+
+    /// Queues a control message behind the conversation's queued messages; returns its id.
+    /// A typing state supersedes a still-queued older one for the same peer.
+    pub async fn enqueue_control(
+        &mut self,
+        account: &str,
+        peer: &str,
+        body: &ControlBody,
+        now: i64,
+    ) -> Result<String, StoreError> {
+        let timestamp = self.next_outgoing_timestamp(account, now).await?;
+        if matches!(body, ControlBody::Typing { .. }) {
+            sqlx::query(
+                "DELETE FROM messages WHERE account = $1 AND peer = $2 AND kind = 'typing' \
+                 AND status = 'queued'",
+            )
+            .bind(account)
+            .bind(peer)
+            .execute(self.conn())
+            .await?;
+        }
+        let id = super::messages::new_message_id();
+        let json = serde_json::to_string(body).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        sqlx::query(
+            "INSERT INTO messages (id, account, peer, direction, status, hash, text, timestamp, \
+             created_at, updated_at, kind, body) \
+             VALUES ($1, $2, $3, 'outgoing', 'queued', NULL, '', $4, $5, $5, $6, $7)",
+        )
+        .bind(&id)
+        .bind(account)
+        .bind(peer)
+        .bind(timestamp)
+        .bind(now)
+        .bind(body.kind())
+        .bind(json)
+        .execute(self.conn())
+        .await?;
+        self.announce_on_commit(Notice::OutgoingQueued {
+            account: account.to_owned(),
+        });
+        Ok(id)
+    }
+
+    /// The next sent timestamp of the account: `now`, or one past its latest outgoing one
+    /// (Session names a sender's messages by sent timestamp, so they must stay distinct).
+    pub(crate) async fn next_outgoing_timestamp(
+        &mut self,
+        account: &str,
+        now: i64,
+    ) -> Result<i64, StoreError> {
+        sqlx::query(&format!(
+            "SELECT session_id FROM accounts WHERE session_id = $1{}",
+            self.backend().for_update()
+        ))
+        .bind(account)
+        .fetch_optional(self.conn())
+        .await?;
+        let latest: Option<i64> = sqlx::query(
+            "SELECT MAX(timestamp) AS latest FROM messages WHERE account = $1 \
+             AND direction = 'outgoing'",
+        )
+        .bind(account)
+        .fetch_one(self.conn())
+        .await?
+        .try_get("latest")?;
+        Ok(latest.map_or(now, |l| now.max(l + 1)))
+    }
+}
