@@ -63,15 +63,26 @@ both_backends! {
         gw.send(&a, &b, "metrics").await;
         receiver.wait_for(1, 60).await;
 
-        let text = gw
-            .client
-            .get(format!("{}/metrics", gw.base))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        // The sender counts its send after its commit, which can come after the recipient's
+        // poll has already received the message: wait for the count, not for the delivery.
+        let text = common::eventually(30, "the sent message counted", || async {
+            let text = gw
+                .client
+                .get(format!("{}/metrics", gw.base))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            let sent = "session_gateway_messages_sent_total{outcome=\"sent\"} ";
+            let counted = text
+                .lines()
+                .filter_map(|l| l.strip_prefix(sent))
+                .any(|v| v.trim().parse::<f64>().is_ok_and(|v| v >= 1.0));
+            counted.then_some(text)
+        })
+        .await;
         let documented = documented_metrics();
         let exported = exported_metrics(&text);
         let missing: Vec<_> = documented.difference(&exported).collect();
