@@ -16,13 +16,22 @@ use gateway_support as gs;
 
 const N: usize = 150;
 
+/// The suite's settings with 2 s account leases. On PostgreSQL the restarted gateway is a new
+/// replica, which takes the accounts once the killed one's leases expire (SQLite, one replica
+/// by definition, takes them at once): a short lease keeps that wait short.
+fn settings(master: &str) -> session_gateway::config::Settings {
+    let mut settings = gs::settings(master);
+    settings.replicas.lease_ttl_ms = 2_000;
+    settings
+}
+
 both_backends! {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_crash_mid_burst_loses_nothing() {
         let devnet = netsupport::devnet(12, 4).await;
         let dir = tempfile::tempdir().unwrap();
         let master = common::master_key();
-        let mut gw = gs::start(dir.path(), gs::settings(&master), &devnet).await;
+        let mut gw = gs::start(dir.path(), settings(&master), &devnet).await;
         let a = gw.create_account().await;
         let b = gw.create_account().await;
         for i in 0..N {
@@ -38,9 +47,9 @@ both_backends! {
         // Everything after the crash runs on the database the first gateway used.
         let url = gw.database_url.clone();
         let same_database = || {
-            let mut settings = gs::settings(&master);
-            settings.database.url = Some(url.clone());
-            settings
+            let mut same = settings(&master);
+            same.database.url = Some(url.clone());
+            same
         };
         // Read what the crash left behind, from a gateway without network (nothing moves).
         let after_crash = {
