@@ -6,6 +6,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test harness code may panic
 
+#[macro_use]
 mod common;
 mod gateway_support;
 mod netsupport;
@@ -17,7 +18,14 @@ use session_gateway::devnet::Faults;
 
 const N: usize = 40;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+// On both backends: each variant calls the test body, a plain function below.
+both_backends! {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn messages_survive_faulty_nodes_and_tampering_is_counted() {
+        super::messages_survive_faulty_nodes_and_tampering_is_counted().await;
+    }
+}
+
 async fn messages_survive_faulty_nodes_and_tampering_is_counted() {
     // The gateway's own debug log, shown by the harness only if this test fails.
     let _ = tracing_subscriber::fmt()

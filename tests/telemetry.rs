@@ -6,6 +6,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test harness code may panic
 
+#[macro_use]
 mod common;
 mod gateway_support;
 mod netsupport;
@@ -15,11 +16,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use actix_web::{web, App, HttpResponse, HttpServer};
-use common::{Mode, Receiver};
+use common::{Backend, Mode, Receiver};
 use gateway_support as gs;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::any_value::Value as AnyValue;
 use prost::Message as _;
+use session_gateway::config::Settings;
+use session_gateway::telemetry::TelemetryGuard;
 
 /// The README's metrics table: every `session_gateway_…` name in its first column.
 fn documented_metrics() -> BTreeSet<String> {
@@ -46,55 +49,68 @@ fn exported_metrics(text: &str) -> BTreeSet<String> {
         .collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_documented_metric_is_exported_and_every_exported_one_documented() {
-    let devnet = netsupport::devnet(8, 4).await;
-    let dir = tempfile::tempdir().unwrap();
-    let master = common::master_key();
-    let mut gw = gs::start(dir.path(), gs::settings(&master), &devnet).await;
-    let a = gw.create_account().await;
-    let b = gw.create_account().await;
-    let receiver = Receiver::start(Mode::Up).await;
-    gw.webhook(&receiver.url, &["message.received"]).await;
-    gw.send(&a, &b, "metrics").await;
-    receiver.wait_for(1, 60).await;
+both_backends! {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn every_documented_metric_is_exported_and_every_exported_one_documented() {
+        let devnet = netsupport::devnet(8, 4).await;
+        let dir = tempfile::tempdir().unwrap();
+        let master = common::master_key();
+        let mut gw = gs::start(dir.path(), gs::settings(&master), &devnet).await;
+        let a = gw.create_account().await;
+        let b = gw.create_account().await;
+        let receiver = Receiver::start(Mode::Up).await;
+        gw.webhook(&receiver.url, &["message.received"]).await;
+        gw.send(&a, &b, "metrics").await;
+        receiver.wait_for(1, 60).await;
 
-    let text = gw
-        .client
-        .get(format!("{}/metrics", gw.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let documented = documented_metrics();
-    let exported = exported_metrics(&text);
-    let missing: Vec<_> = documented.difference(&exported).collect();
-    assert!(missing.is_empty(), "documented, not exported: {missing:?}");
-    let undocumented: Vec<_> = exported.difference(&documented).collect();
-    assert!(
-        undocumented.is_empty(),
-        "exported, not documented: {undocumented:?}"
-    );
+        // The sender counts its send after its commit, which can come after the recipient's
+        // poll has already received the message: wait for the count, not for the delivery.
+        let text = common::eventually(30, "the sent message counted", || async {
+            let text = gw
+                .client
+                .get(format!("{}/metrics", gw.base))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            let sent = "session_gateway_messages_sent_total{outcome=\"sent\"} ";
+            let counted = text
+                .lines()
+                .filter_map(|l| l.strip_prefix(sent))
+                .any(|v| v.trim().parse::<f64>().is_ok_and(|v| v >= 1.0));
+            counted.then_some(text)
+        })
+        .await;
+        let documented = documented_metrics();
+        let exported = exported_metrics(&text);
+        let missing: Vec<_> = documented.difference(&exported).collect();
+        assert!(missing.is_empty(), "documented, not exported: {missing:?}");
+        let undocumented: Vec<_> = exported.difference(&documented).collect();
+        assert!(
+            undocumented.is_empty(),
+            "exported, not documented: {undocumented:?}"
+        );
 
-    // The traffic above shows up in the figures.
-    let value = |series: &str| -> f64 {
-        text.lines()
-            .find_map(|l| l.strip_prefix(series).and_then(|v| v.strip_prefix(' ')))
-            .unwrap_or_else(|| panic!("{series} missing"))
-            .trim()
-            .parse()
-            .unwrap()
-    };
-    assert!(value("session_gateway_messages_sent_total{outcome=\"sent\"}") >= 1.0);
-    assert!(value("session_gateway_messages_received_total{kind=\"incoming\"}") >= 1.0);
-    assert!(value("session_gateway_onion_request_duration_seconds_count") >= 2.0);
-    assert!(value("session_gateway_poll_lag_seconds_count") >= 1.0);
-    assert!(value("session_gateway_polls_total{outcome=\"ok\"}") >= 1.0);
-    assert_eq!(value("session_gateway_accounts{status=\"active\"}"), 2.0);
-    assert!(value("session_gateway_network{figure=\"paths\"}") >= 1.0);
-    gw.stop().await;
+        // The traffic above shows up in the figures.
+        let value = |series: &str| -> f64 {
+            text.lines()
+                .find_map(|l| l.strip_prefix(series).and_then(|v| v.strip_prefix(' ')))
+                .unwrap_or_else(|| panic!("{series} missing"))
+                .trim()
+                .parse()
+                .unwrap()
+        };
+        assert!(value("session_gateway_messages_sent_total{outcome=\"sent\"}") >= 1.0);
+        assert!(value("session_gateway_messages_received_total{kind=\"incoming\"}") >= 1.0);
+        assert!(value("session_gateway_onion_request_duration_seconds_count") >= 2.0);
+        assert!(value("session_gateway_poll_lag_seconds_count") >= 1.0);
+        assert!(value("session_gateway_polls_total{outcome=\"ok\"}") >= 1.0);
+        assert_eq!(value("session_gateway_accounts{status=\"active\"}"), 2.0);
+        assert!(value("session_gateway_network{figure=\"paths\"}") >= 1.0);
+        gw.stop().await;
+    }
 }
 
 /// One exported span, as the collector decoded it.
@@ -228,10 +244,21 @@ async fn a_sent_message_and_a_poll_each_make_one_connected_trace() {
     let guard = session_gateway::telemetry::init(&settings, tokio::runtime::Handle::current())
         .expect("the only subscriber of this test binary");
     assert!(guard.exporting());
+    // The subscriber is global and bound to this test's runtime, so the backends take turns
+    // here instead of being two tests; each turn starts with no spans collected.
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        common::on(backend, traces_connect(&settings, &guard, &spans)).await;
+        spans.lock().unwrap().clear();
+    }
+    guard.shutdown().await;
+    collector_handle.stop(true).await;
+}
 
+/// One gateway on the current backend: the send's and the poll's traces, each connected.
+async fn traces_connect(settings: &Settings, guard: &TelemetryGuard, spans: &Spans) {
     let devnet = netsupport::devnet(8, 4).await;
     let dir = tempfile::tempdir().unwrap();
-    let mut gw = gs::start(dir.path(), settings, &devnet).await;
+    let mut gw = gs::start(dir.path(), settings.clone(), &devnet).await;
     let a = gw.create_account().await;
     let b = gw.create_account().await;
     let receiver = Receiver::start(Mode::Up).await;
@@ -244,7 +271,7 @@ async fn a_sent_message_and_a_poll_each_make_one_connected_trace() {
     // message.sent delivery, all in the API call's trace.
     let is_sent_delivery =
         |s: &Span| s.name == "webhook.deliver" && attr(s, "event_type") == Some("message.sent");
-    let all = wait_for_spans(&guard, &spans, "the message.sent delivery span", |all| {
+    let all = wait_for_spans(guard, spans, "the message.sent delivery span", |all| {
         all.iter().any(is_sent_delivery)
     })
     .await;
@@ -285,7 +312,7 @@ async fn a_sent_message_and_a_poll_each_make_one_connected_trace() {
     // the message.received delivery, in the poll's own trace.
     let is_received_delivery =
         |s: &Span| s.name == "webhook.deliver" && attr(s, "event_type") == Some("message.received");
-    let all = wait_for_spans(&guard, &spans, "the message.received delivery", |all| {
+    let all = wait_for_spans(guard, spans, "the message.received delivery", |all| {
         all.iter().any(is_received_delivery)
     })
     .await;
@@ -321,18 +348,25 @@ async fn a_sent_message_and_a_poll_each_make_one_connected_trace() {
         trace.len()
     );
     gw.stop().await;
-    guard.shutdown().await;
-    collector_handle.stop(true).await;
+    devnet.shutdown().await;
+    // Whatever the stopped gateway still had is exported now, not in the next turn.
+    guard.flush().await;
 }
 
-/// `serve` with stderr piped (as in a container): `logging.format` unset gives JSON lines, and
-/// at debug level nothing secret reaches the log (keys, a recovery phrase, message text).
-#[tokio::test]
-async fn serve_logs_json_lines_without_secrets_when_not_a_terminal() {
+// `serve` with stderr piped (as in a container): `logging.format` unset gives JSON lines, and
+// at debug level nothing secret reaches the log (keys, a recovery phrase, message text).
+both_backends! {
+    async fn serve_logs_json_lines_without_secrets_when_not_a_terminal() {
+        serve_logs_json_lines().await;
+    }
+}
+
+async fn serve_logs_json_lines() {
     use std::io::{BufRead as _, BufReader, Read as _};
     use std::process::{Command, Stdio};
 
     let dir = tempfile::tempdir().unwrap();
+    let database = common::database_url(dir.path()).await;
     let admin = "telemetry-test-admin-key-5f1c";
     let master = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
     let mut child = Command::new(env!("CARGO_BIN_EXE_session-gateway"))
@@ -341,6 +375,7 @@ async fn serve_logs_json_lines_without_secrets_when_not_a_terminal() {
         .env("SESSION_GATEWAY__API__ADMIN_KEY", admin)
         .env("SESSION_GATEWAY__SECURITY__MASTER_KEY", master)
         .env("SESSION_GATEWAY__NETWORK__ENABLED", "false")
+        .env("SESSION_GATEWAY__DATABASE__URL", &database)
         .env("SESSION_GATEWAY__LOGGING__LEVEL", "debug")
         .env_remove("SESSION_GATEWAY__LOGGING__FORMAT")
         .env_remove("SESSION_GATEWAY_LOG_FORMAT")

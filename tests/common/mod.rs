@@ -62,24 +62,37 @@ pub async fn database_url(dir: &std::path::Path) -> String {
 }
 
 /// Declares each `async fn name() { body }` as two tests, `name::sqlite` and `name::postgres`.
+///
+/// A function may carry the runtime's arguments as `#[tokio::test(flavor = "multi_thread",
+/// worker_threads = 2)]` (the actor suites need a multi-threaded runtime); without it, each
+/// variant is a plain `#[tokio::test]`.
 #[macro_export]
 macro_rules! both_backends {
-    ($(async fn $name:ident() $body:block)*) => {$(
+    () => {};
+    (#[tokio::test($($args:tt)*)] async fn $name:ident() $body:block $($rest:tt)*) => {
+        $crate::both_backends!(@variants [$($args)*] $name $body);
+        $crate::both_backends!($($rest)*);
+    };
+    (async fn $name:ident() $body:block $($rest:tt)*) => {
+        $crate::both_backends!(@variants [] $name $body);
+        $crate::both_backends!($($rest)*);
+    };
+    (@variants [$($args:tt)*] $name:ident $body:block) => {
         mod $name {
             #[allow(unused_imports)]
             use super::*;
 
-            #[tokio::test]
+            #[tokio::test($($args)*)]
             async fn sqlite() {
                 $crate::common::on($crate::common::Backend::Sqlite, async move $body).await;
             }
 
-            #[tokio::test]
+            #[tokio::test($($args)*)]
             async fn postgres() {
                 $crate::common::on($crate::common::Backend::Postgres, async move $body).await;
             }
         }
-    )*};
+    };
 }
 
 /// A stand-in for `protocol::keys` + `protocol::phrase` until they land: the Session ID is a hash

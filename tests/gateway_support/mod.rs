@@ -1,6 +1,11 @@
 //! Shared setup for the `gateway_*` tests: a whole gateway (API, actors, webhooks) against an
 //! in-process devnet, on port 0 with a temp data dir, with fast polling and retries. Waits are
 //! on observable state with a deadline (the receiver's counters, API rows), never fixed sleeps.
+//!
+//! Backends: [`start`] runs on the current test variant's backend (see `common::both_backends!`;
+//! SQLite outside it), [`start_on`] on a named one. Without a `database.url` in the settings, a
+//! gateway gets a SQLite file in its data dir or a fresh database in the binary's throwaway
+//! PostgreSQL cluster; [`Gw::database_url`] names it, so a test can restart on the same data.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)] // test helpers may panic
 
 use std::path::Path;
@@ -14,7 +19,7 @@ use session_gateway::identities::SessionIdentities;
 use session_gateway::network::{OnionCipher, SessionNetwork};
 use session_gateway::protocol::keys::Identity;
 
-use crate::common::{self, into_reply, Reply, ADMIN_KEY};
+use crate::common::{self, into_reply, Backend, Reply, ADMIN_KEY};
 use crate::netsupport;
 
 /// Test settings: polls every ~150 ms while active, quick send retries.
@@ -40,9 +45,27 @@ pub struct Gw {
     pub gateway: Option<Gateway>,
     pub base: String,
     pub client: reqwest::Client,
+    /// The database this gateway runs on (restart on it by putting it in `database.url`).
+    pub database_url: String,
 }
 
+/// Starts a gateway in `dir` against `devnet`, on the current test variant's backend: SQLite
+/// outside `both_backends!` (so existing callers keep their SQLite file in `dir`).
 pub async fn start(dir: &Path, settings: Settings, devnet: &Devnet) -> Gw {
+    start_on(common::backend(), dir, settings, devnet).await
+}
+
+/// Starts a gateway on `backend`: a `database.url` already in `settings` is kept; otherwise the
+/// gateway gets `dir/gateway.db` (SQLite) or a fresh database in the test cluster (PostgreSQL;
+/// panics where there is no cluster, so call it inside a variant that has one).
+pub async fn start_on(backend: Backend, dir: &Path, mut settings: Settings, devnet: &Devnet) -> Gw {
+    if settings.database.url.is_none() && backend == Backend::Postgres {
+        let url = common::pg::fresh_database()
+            .await
+            .expect("a PostgreSQL test cluster");
+        settings.database.url = Some(url);
+    }
+    let database_url = settings.database_url(dir);
     let gateway = Gateway::start_with_network(
         GatewayOptions {
             settings,
@@ -58,6 +81,7 @@ pub async fn start(dir: &Path, settings: Settings, devnet: &Devnet) -> Gw {
         base: gateway.base_url(),
         gateway: Some(gateway),
         client: reqwest::Client::new(),
+        database_url,
     }
 }
 
