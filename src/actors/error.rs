@@ -28,6 +28,9 @@ pub enum ActorError {
     /// Sealing the message failed.
     #[error("encryption: {0}")]
     Encrypt(#[from] DmError),
+    /// An attachment could not be prepared for sending (not network weather).
+    #[error("attachment: {0}")]
+    Attachment(String),
     /// The recipient is not a valid Session ID.
     #[error("invalid recipient Session ID")]
     BadRecipient,

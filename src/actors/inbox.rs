@@ -42,6 +42,8 @@ pub struct Accepted {
     pub timestamp: i64,
     /// A copy of the account's own message from another of its devices.
     pub sync: bool,
+    /// Attachment pointers and the sender's profile (attachments hook, issue 5).
+    pub parts: super::attachments::IncomingParts,
 }
 
 /// What one retrieved message turned out to be.
@@ -84,9 +86,12 @@ pub fn classify(keys: &AccountKeys, message: &RetrievedMessage) -> Verdict {
     let Some(data_message) = content.data_message else {
         return Verdict::Ignored;
     };
-    let Some(text) = data_message.body.filter(|b| !b.is_empty()) else {
+    // Attachments hook: a message may carry files and no text (issue 5).
+    let parts = super::attachments::IncomingParts::of(&data_message);
+    let text = data_message.body.clone().unwrap_or_default();
+    if text.is_empty() && parts.pointers.is_empty() {
         return Verdict::Ignored;
-    };
+    }
     let sender = opened.sender_session_id.to_string();
     let (peer, sync) = if sender == keys.session_id {
         match data_message.sync_target.as_deref() {
@@ -105,6 +110,7 @@ pub fn classify(keys: &AccountKeys, message: &RetrievedMessage) -> Verdict {
         text,
         timestamp,
         sync,
+        parts,
     })
 }
 
@@ -244,9 +250,11 @@ pub async fn commit(
             timestamp: a.timestamp,
             idempotency_key: None,
         };
-        let Some(message) = tx.insert_message(&new, now).await? else {
+        let Some(mut message) = tx.insert_message(&new, now).await? else {
             continue;
         };
+        // Attachments hook: pointers recorded (queued) and the sender's avatar, same tx.
+        a.parts.record(deps, &mut tx, &mut message, now).await?;
         let data = serde_json::to_value(&message)
             .map_err(|e| ActorError::Store(crate::store::StoreError::Corrupt(e.to_string())))?;
         let event = tx
@@ -265,6 +273,10 @@ pub async fn commit(
     tx.set_poll_cursor(account, i64::from(DM_NAMESPACE.0), cursor.as_str(), now)
         .await?;
     tx.commit().await?;
+    // Attachments hook: fetch the newly recorded pointers in the background.
+    if accepted.iter().any(|a| !a.parts.pointers.is_empty()) {
+        deps.attachments.kick(deps, account);
+    }
     Ok(stored)
 }
 

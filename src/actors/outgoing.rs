@@ -68,16 +68,30 @@ pub fn build_payload(
     sync_target: Option<&str>,
     message_id: &str,
 ) -> Result<Vec<u8>, ActorError> {
-    let content = Content {
-        data_message: Some(DataMessage {
-            body: Some(text.to_owned()),
-            profile: display_name.map(|name| LokiProfile {
-                display_name: Some(name.to_owned()),
-                ..LokiProfile::default()
-            }),
-            sync_target: sync_target.map(str::to_owned),
-            ..DataMessage::default()
+    let data = DataMessage {
+        body: Some(text.to_owned()),
+        profile: display_name.map(|name| LokiProfile {
+            display_name: Some(name.to_owned()),
+            ..LokiProfile::default()
         }),
+        ..DataMessage::default()
+    };
+    seal_data_message(sender, to, data, timestamp_ms, sync_target, message_id)
+}
+
+/// [`build_payload`] for a prepared `DataMessage` (attachments hook: text, pointers and
+/// profile come from `attachments::outgoing_data_message`); sets `syncTarget`.
+pub fn seal_data_message(
+    sender: &AccountKeys,
+    to: &SessionId,
+    mut data: DataMessage,
+    timestamp_ms: u64,
+    sync_target: Option<&str>,
+    message_id: &str,
+) -> Result<Vec<u8>, ActorError> {
+    data.sync_target = sync_target.map(str::to_owned);
+    let content = Content {
+        data_message: Some(data),
         ..Content::default()
     };
     let mut seed = Sha256::new();
@@ -102,17 +116,17 @@ pub async fn send_one(
     let recipient: SessionId = message.peer.parse().map_err(|_| ActorError::BadRecipient)?;
     let recipient_account =
         AccountId::from_hex(&message.peer).map_err(|_| ActorError::BadRecipient)?;
-    let name = deps.store.account_display_name(&keys.session_id).await?;
+    // Attachments hook: uploads the message's files once, adds pointers + profile (issue 5).
+    let data = super::attachments::outgoing_data_message(deps, keys, message).await?;
     let timestamp = u64::try_from(message.timestamp).unwrap_or(0);
     let to_self = message.peer == keys.session_id;
     // A note to self is one copy on the own swarm, marked as a sync copy of itself.
     let target = to_self.then_some(keys.session_id.as_str());
-    let payload = build_payload(
+    let payload = seal_data_message(
         keys,
         &recipient,
-        &message.text,
+        data.clone(),
         timestamp,
-        name.as_deref(),
         target,
         &message.id,
     )?;
@@ -122,12 +136,11 @@ pub async fn send_one(
         .await?;
     if !to_self {
         let own = keys.identity.session_id();
-        let sync = build_payload(
+        let sync = seal_data_message(
             keys,
             &own,
-            &message.text,
+            data,
             timestamp,
-            name.as_deref(),
             Some(&message.peer),
             &message.id,
         )?;
@@ -148,7 +161,10 @@ pub async fn send_one(
 fn permanent(error: &ActorError) -> bool {
     matches!(
         error,
-        ActorError::BadRecipient | ActorError::Request(_) | ActorError::Encrypt(_)
+        ActorError::BadRecipient
+            | ActorError::Request(_)
+            | ActorError::Encrypt(_)
+            | ActorError::Attachment(_)
     )
 }
 

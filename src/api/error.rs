@@ -38,6 +38,23 @@ pub enum ApiError {
         /// Human-readable explanation.
         message: String,
     },
+    /// 413 with a specific code (`attachment_too_large`).
+    #[error("{message}")]
+    TooLarge {
+        /// snake_case code.
+        code: &'static str,
+        /// Human-readable explanation.
+        message: String,
+    },
+    /// 422 with a specific code (`attachment_rejected`): well-formed, but the thing it names
+    /// cannot be served (a tampered attachment).
+    #[error("{message}")]
+    Unprocessable {
+        /// snake_case code.
+        code: &'static str,
+        /// Human-readable explanation (the failure reason).
+        message: String,
+    },
     /// 413 `payload_too_large`.
     #[error("request body is larger than {0} bytes")]
     PayloadTooLarge(usize),
@@ -80,7 +97,10 @@ impl ApiError {
             Self::Unauthorized => "unauthorized",
             Self::Forbidden(_) => "forbidden",
             Self::NotFound(_) => "not_found",
-            Self::BadRequest { code, .. } | Self::Conflict { code, .. } => code,
+            Self::BadRequest { code, .. }
+            | Self::Conflict { code, .. }
+            | Self::TooLarge { code, .. }
+            | Self::Unprocessable { code, .. } => code,
             Self::PayloadTooLarge(_) => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::Unavailable(_) => "unavailable",
@@ -97,7 +117,8 @@ impl ResponseError for ApiError {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
             Self::Conflict { .. } => StatusCode::CONFLICT,
-            Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::PayloadTooLarge(_) | Self::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

@@ -35,8 +35,12 @@ pub(crate) fn routes(cfg: &mut ServiceConfig) {
 pub struct SendMessage {
     /// Recipient's Session ID.
     pub to: String,
-    /// Text, 1 to 2000 characters.
+    /// Text, up to 2000 characters; may be empty (or absent) when files are attached.
+    #[serde(default)]
     pub text: String,
+    /// Files to attach (issue 5; or send them as `multipart/form-data` parts).
+    #[serde(default)]
+    pub attachments: Vec<super::attachments::AttachmentInput>,
 }
 
 /// `202` response to a send.
@@ -111,10 +115,14 @@ async fn require_account(state: &ApiState, id: &SessionIdText) -> Result<(), Api
         ("session_id" = String, Path, description = "The sending account"),
         ("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe")
     ),
-    request_body = SendMessage,
+    request_body(description = "JSON, or multipart/form-data: a `json` part with the body and one part per file", content(
+        (SendMessage = "application/json"),
+        (SendMessage = "multipart/form-data")
+    )),
     responses(
         (status = 202, body = Accepted),
         (status = 400, body = super::error::ErrorBody),
+        (status = 413, body = super::error::ErrorBody, description = "`attachment_too_large` (over 10,000,000 bytes) or `payload_too_large`"),
         (status = 409, body = super::error::ErrorBody, description = "Idempotency-Key reused with another body")
     ),
     security(("bearer" = [])), tag = "messages"
@@ -126,14 +134,15 @@ async fn send_message(
     principal: Principal,
     path: web::Path<String>,
     req: HttpRequest,
-    body: web::Json<SendMessage>,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let account = session_id(&path, "session_id")?;
     principal.require_send(&account)?;
-    let body = body.into_inner();
+    // Attachments hook: JSON or multipart body, files size-checked before anything is stored.
+    let (body, files) = super::attachments::read_send_body(&req, payload).await?;
     let to = session_id(&body.to, "to")?;
     let chars = body.text.chars().count();
-    if chars == 0 || chars > MAX_TEXT_CHARS {
+    if (chars == 0 && files.is_empty()) || chars > MAX_TEXT_CHARS {
         return Err(ApiError::bad_request(
             "invalid_text",
             format!("text must be 1 to {MAX_TEXT_CHARS} characters"),
@@ -153,7 +162,10 @@ async fn send_message(
         timestamp: now,
         idempotency_key: key,
     };
-    let enqueued = state.store.enqueue_outgoing(&message, now).await?;
+    let enqueued = state
+        .store
+        .enqueue_outgoing_with(&message, &files, now)
+        .await?;
     let stored = enqueued.message;
     if !enqueued.created && (stored.to != message.peer || stored.text != message.text) {
         return Err(ApiError::Conflict {
@@ -209,7 +221,7 @@ async fn list_messages(
         ),
         None => None,
     };
-    let messages = state
+    let mut messages = state
         .store
         .list_messages(
             account.as_str(),
@@ -218,6 +230,7 @@ async fn list_messages(
             limit,
         )
         .await?;
+    super::attachments::with_attachments(&state, account.as_str(), &mut messages).await?; // issue 5
     Ok(HttpResponse::Ok().json(MessagePage { messages }))
 }
 
@@ -236,11 +249,13 @@ async fn get_message(
     let (account, id) = path.into_inner();
     let account = session_id(&account, "session_id")?;
     principal.require_read(&account)?;
-    let message = state
+    let mut message = state
         .store
         .get_message(account.as_str(), &id)
         .await?
         .ok_or(ApiError::NotFound("message"))?;
+    let one = std::slice::from_mut(&mut message);
+    super::attachments::with_attachments(&state, account.as_str(), one).await?; // issue 5
     Ok(HttpResponse::Ok().json(message))
 }
 

@@ -25,6 +25,12 @@ pub enum EventType {
     /// An account changed state.
     #[serde(rename = "account.status")]
     AccountStatus,
+    /// An incoming attachment was fetched, verified and stored.
+    #[serde(rename = "attachment.available")]
+    AttachmentAvailable,
+    /// An incoming attachment was rejected or could not be fetched (`failure_reason`).
+    #[serde(rename = "attachment.failed")]
+    AttachmentFailed,
 }
 
 impl EventType {
@@ -35,15 +41,19 @@ impl EventType {
             Self::MessageSent => "message.sent",
             Self::MessageFailed => "message.failed",
             Self::AccountStatus => "account.status",
+            Self::AttachmentAvailable => "attachment.available",
+            Self::AttachmentFailed => "attachment.failed",
         }
     }
 
     /// Every type, for validating filters.
-    pub const ALL: [EventType; 4] = [
+    pub const ALL: [EventType; 6] = [
         Self::MessageReceived,
         Self::MessageSent,
         Self::MessageFailed,
         Self::AccountStatus,
+        Self::AttachmentAvailable,
+        Self::AttachmentFailed,
     ];
 
     /// Parses a wire name.

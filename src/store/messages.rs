@@ -97,6 +97,9 @@ pub struct Message {
     /// Why sending failed (status `failed`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub failure_reason: Option<String>,
+    /// Attachments (issue 5): metadata and download URL; filled by `store::attachments`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<super::attachments::AttachmentView>,
 }
 
 /// A message to insert.
@@ -167,6 +170,7 @@ fn message_from_row(row: &AnyRow) -> Result<Message, StoreError> {
         direction,
         status: parse_status(&row.try_get::<String, _>("status")?)?,
         failure_reason: row.try_get("failure_reason")?,
+        attachments: Vec::new(),
     })
 }
 
@@ -314,6 +318,17 @@ impl Store {
         message: &NewMessage,
         now: i64,
     ) -> Result<Enqueued, StoreError> {
+        self.enqueue_outgoing_with(message, &[], now).await
+    }
+
+    /// [`Store::enqueue_outgoing`] with the message's files, stored in the same transaction
+    /// (issue 5).
+    pub async fn enqueue_outgoing_with(
+        &self,
+        message: &NewMessage,
+        files: &[super::attachments::NewAttachment],
+        now: i64,
+    ) -> Result<Enqueued, StoreError> {
         if let Some(existing) = self.find_by_idempotency_key(message).await? {
             return Ok(Enqueued {
                 message: existing,
@@ -346,6 +361,9 @@ impl Store {
         };
         match tx.insert_message(message, now).await {
             Ok(Some(stored)) => {
+                // Attachments hook: the files go in with the queued message (issue 5).
+                tx.insert_outgoing_attachments(&message.account, &stored.id, files, now)
+                    .await?;
                 tx.announce_on_commit(Notice::OutgoingQueued {
                     account: message.account.clone(),
                 });

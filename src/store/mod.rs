@@ -13,6 +13,8 @@
 
 pub mod accounts;
 pub mod api_keys;
+pub mod attachments;
+pub mod avatars;
 pub mod events;
 pub mod leases;
 pub mod messages;

@@ -146,6 +146,7 @@ impl StoreTx {
             direction: Direction::Outgoing,
             status,
             failure_reason: row.try_get("failure_reason")?,
+            attachments: Vec::new(),
         }))
     }
 }

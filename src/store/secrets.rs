@@ -55,6 +55,10 @@ pub enum RecordKind {
     WebhookSecrets,
     /// The start-up check value.
     Check,
+    /// An attachment pointer's key (record id = the attachment id).
+    AttachmentKey,
+    /// A profile key: our avatar's (id = account) or a contact's (id = `account/peer`).
+    ProfileKey,
 }
 
 impl RecordKind {
@@ -63,6 +67,8 @@ impl RecordKind {
             Self::AccountSeed => "account-seed",
             Self::WebhookSecrets => "webhook-secrets",
             Self::Check => "check",
+            Self::AttachmentKey => "attachment-key",
+            Self::ProfileKey => "profile-key",
         }
     }
 }

@@ -49,6 +49,7 @@ fn a_message_from_a_peer_is_accepted_as_incoming() {
             text: "hi".into(),
             timestamp: TS as i64,
             sync: false,
+            parts: Default::default(),
         })
     );
     // Byte-identical on a resend (deterministic encryption and decoy).
