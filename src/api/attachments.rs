@@ -145,17 +145,20 @@ async fn drain_multipart(mut parts: actix_multipart::Multipart, error: ApiError)
 }
 
 /// Reads a `POST …/messages` body: JSON (files inline, base64) or `multipart/form-data` (a
-/// `json` part plus file parts). Returns the message body and its files, all within limits.
+/// `json` part plus file parts). Returns the message body and its files, all within limits:
+/// `json_limit` (`api.max_body_bytes`) for the message itself, [`MAX_SEND_BODY_BYTES`] for a
+/// body with files.
 pub(crate) async fn read_send_body(
     req: &HttpRequest,
     payload: web::Payload,
+    json_limit: usize,
 ) -> Result<(SendMessage, Vec<NewAttachment>), ApiError> {
     let mime = req.mime_type().ok().flatten();
     let is_multipart = mime
         .as_ref()
         .is_some_and(|m| m.type_() == "multipart" && m.subtype() == "form-data");
     if is_multipart {
-        return read_multipart(req, payload).await;
+        return read_multipart(req, payload, json_limit).await;
     }
     let is_json = mime
         .as_ref()
@@ -172,15 +175,28 @@ pub(crate) async fn read_send_body(
         }
         body.extend_from_slice(&chunk);
     }
+    if body.len() > json_limit && !has_attachments_key(&body) {
+        // Without files the usual body limit applies.
+        return Err(ApiError::PayloadTooLarge(json_limit));
+    }
     let message: SendMessage = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request("invalid_json", e.to_string()))?;
+    if body.len() > json_limit && message.attachments.is_empty() {
+        return Err(ApiError::PayloadTooLarge(json_limit));
+    }
     let files = decode_json_files(&message.attachments)?;
     Ok((message, files))
+}
+
+/// Cheap pre-check before parsing a large body: does it mention `"attachments"` at all?
+fn has_attachments_key(body: &[u8]) -> bool {
+    body.windows(13).any(|w| w == b"\"attachments\"")
 }
 
 async fn read_multipart(
     req: &HttpRequest,
     payload: web::Payload,
+    json_limit: usize,
 ) -> Result<(SendMessage, Vec<NewAttachment>), ApiError> {
     let mut parts = actix_multipart::Multipart::new(req.headers(), payload);
     let mut message: Option<SendMessage> = None;
@@ -201,7 +217,7 @@ async fn read_multipart(
             ToString::to_string,
         );
         let limit = if name == "json" {
-            64 * 1024
+            json_limit
         } else {
             MAX_ATTACHMENT_BYTES
         };
@@ -210,7 +226,9 @@ async fn read_multipart(
             let chunk = chunk.map_err(bad)?;
             total += chunk.len();
             if data.len() + chunk.len() > limit || total > MAX_SEND_BODY_BYTES {
-                let error = if name == "json" || total > MAX_SEND_BODY_BYTES {
+                let error = if name == "json" {
+                    ApiError::PayloadTooLarge(json_limit)
+                } else if total > MAX_SEND_BODY_BYTES {
                     ApiError::PayloadTooLarge(MAX_SEND_BODY_BYTES)
                 } else {
                     too_large(data.len() + chunk.len())

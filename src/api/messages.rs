@@ -139,7 +139,8 @@ async fn send_message(
     let account = session_id(&path, "session_id")?;
     principal.require_send(&account)?;
     // Attachments hook: JSON or multipart body, files size-checked before anything is stored.
-    let (body, files) = super::attachments::read_send_body(&req, payload).await?;
+    let limit = state.settings.api.max_body_bytes;
+    let (body, files) = super::attachments::read_send_body(&req, payload, limit).await?;
     let to = session_id(&body.to, "to")?;
     let chars = body.text.chars().count();
     if (chars == 0 && files.is_empty()) || chars > MAX_TEXT_CHARS {

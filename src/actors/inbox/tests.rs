@@ -49,7 +49,14 @@ fn a_message_from_a_peer_is_accepted_as_incoming() {
             text: "hi".into(),
             timestamp: TS as i64,
             sync: false,
-            parts: Default::default(),
+            parts: crate::actors::attachments::IncomingParts {
+                pointers: Vec::new(),
+                profile: Some(crate::protocol::chat::profile::Profile {
+                    display_name: Some("Alice".into()),
+                    avatar: None,
+                    updated_seconds: None,
+                }),
+            },
         })
     );
     // Byte-identical on a resend (deterministic encryption and decoy).
