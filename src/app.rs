@@ -143,6 +143,8 @@ impl Gateway {
                     io: tokio::runtime::Handle::current(),
                     attachments: Default::default(),
                 };
+                // Attachments recorded but not fetched before a restart (issue 5).
+                deps.attachments.sweep(&deps);
                 Some(ActorSystem::start(deps, leases.take_events()).await?)
             }
             None => None,

@@ -245,25 +245,23 @@ impl IncomingParts {
     /// puts the attachment views into the message (for its event).
     pub async fn record(
         &self,
-        deps: &Deps,
         tx: &mut StoreTx,
         message: &mut Message,
         now: i64,
     ) -> Result<(), StoreError> {
-        let master = deps.store.master();
         let account = match message.direction {
             crate::store::messages::Direction::Incoming => message.to.clone(),
             crate::store::messages::Direction::Outgoing => message.from.clone(),
         };
         message.attachments = tx
-            .insert_incoming_attachments(master, &account, &message.id, &self.pointers, now)
+            .insert_incoming_attachments(&account, &message.id, &self.pointers, now)
             .await?;
         let incoming = message.direction == crate::store::messages::Direction::Incoming;
         if let (true, Some(profile)) = (incoming, &self.profile) {
             if let Some(avatar) = &profile.avatar {
                 let seconds = profile.updated_seconds.unwrap_or(0);
                 let seconds = i64::try_from(seconds).unwrap_or(i64::MAX);
-                tx.upsert_contact_avatar(master, &account, &message.from, avatar, seconds, now)
+                tx.upsert_contact_avatar(&account, &message.from, avatar, seconds, now)
                     .await?;
             }
         }
@@ -294,6 +292,22 @@ impl std::fmt::Debug for Fetcher {
 }
 
 impl Fetcher {
+    /// Starts fetching every queued incoming attachment of every account (at start-up).
+    pub fn sweep(&self, deps: &Deps) {
+        let fetcher = self.clone();
+        let task_deps = deps.clone();
+        deps.io.spawn(async move {
+            match task_deps.store.accounts_with_pending_attachments().await {
+                Ok(accounts) => {
+                    for account in accounts {
+                        fetcher.kick(&task_deps, &account);
+                    }
+                }
+                Err(error) => tracing::warn!(%error, "could not list pending attachments"),
+            }
+        });
+    }
+
     /// Starts fetching every queued incoming attachment of `account` not already in flight.
     pub fn kick(&self, deps: &Deps, account: &str) {
         let fetcher = self.clone();

@@ -254,7 +254,7 @@ pub async fn commit(
             continue;
         };
         // Attachments hook: pointers recorded (queued) and the sender's avatar, same tx.
-        a.parts.record(deps, &mut tx, &mut message, now).await?;
+        a.parts.record(&mut tx, &mut message, now).await?;
         let data = serde_json::to_value(&message)
             .map_err(|e| ActorError::Store(crate::store::StoreError::Corrupt(e.to_string())))?;
         let event = tx

@@ -220,11 +220,10 @@ impl StoreTx {
         Ok(())
     }
 
-    /// Records the pointers of an incoming message (status `queued`), keys sealed under
-    /// `master`; returns their views for the message event.
+    /// Records the pointers of an incoming message (status `queued`), keys sealed with the
+    /// master key; returns their views for the message event.
     pub async fn insert_incoming_attachments(
         &mut self,
-        master: &MasterKey,
         account: &str,
         message_id: &str,
         pointers: &[IncomingPointer],
@@ -233,7 +232,9 @@ impl StoreTx {
         let mut views = Vec::with_capacity(pointers.len());
         for (position, pointer) in pointers.iter().enumerate() {
             let id = new_attachment_id();
-            let sealed = master.seal(RecordKind::AttachmentKey, &id, &pointer.key);
+            let sealed = self
+                .master
+                .seal(RecordKind::AttachmentKey, &id, &pointer.key);
             sqlx::query(
                 "INSERT INTO attachments (id, account, message_id, position, direction, \
                  content_type, file_name, size, status, remote_url, digest, key_sealed, \
@@ -359,6 +360,20 @@ impl Store {
         .await?
         .iter()
         .map(|row| stored_from_row(self.master(), row, false))
+        .collect()
+    }
+
+    /// Accounts with incoming attachments still waiting to be fetched (picked up at start, so
+    /// a crash between recording a pointer and fetching it loses nothing).
+    pub async fn accounts_with_pending_attachments(&self) -> Result<Vec<String>, StoreError> {
+        sqlx::query(
+            "SELECT DISTINCT account FROM attachments WHERE direction = 'incoming' \
+             AND status = 'queued' ORDER BY account",
+        )
+        .fetch_all(self.pool())
+        .await?
+        .iter()
+        .map(|row| row.try_get("account").map_err(StoreError::from))
         .collect()
     }
 

@@ -3,7 +3,6 @@
 
 use sqlx::Row as _;
 
-use super::secrets::MasterKey;
 use super::secrets::RecordKind;
 use super::{Store, StoreError, StoreTx};
 use crate::protocol::attachment::ProfileKey;
@@ -141,14 +140,13 @@ impl StoreTx {
     /// A changed URL drops the cached image.
     pub async fn upsert_contact_avatar(
         &mut self,
-        master: &MasterKey,
         account: &str,
         peer: &str,
         avatar: &Avatar,
         updated_seconds: i64,
         now: i64,
     ) -> Result<(), StoreError> {
-        let sealed = master.seal(
+        let sealed = self.master.seal(
             RecordKind::ProfileKey,
             &contact_record(account, peer),
             avatar.key.expose_secret(),

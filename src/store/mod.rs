@@ -154,6 +154,8 @@ pub struct StoreTx {
     pending: Vec<Notice>,
     /// Leases this transaction writes under (see [`StoreTx::fence`]).
     fences: Vec<LeaseToken>,
+    /// Seals keys written in the transaction (attachment and profile keys).
+    master: MasterKey,
 }
 
 impl Store {
@@ -206,6 +208,7 @@ impl Store {
             event_lock: false,
             pending: Vec::new(),
             fences: Vec::new(),
+            master: self.master.clone(),
         })
     }
 
