@@ -237,6 +237,7 @@ async fn size_limit_is_enforced_before_upload_and_9_9_mb_round_trips() {
     // 9.9 MB: padded to 10,000,000 and encrypted to 10,000,064 bytes, which the file server
     // takes (its limit applies to the uploaded body); arrives intact.
     let big = bytes(9_900_000, 4);
+    let started = std::time::Instant::now();
     let reply = send_json(
         &gw,
         &a,
@@ -247,6 +248,11 @@ async fn size_limit_is_enforced_before_upload_and_9_9_mb_round_trips() {
     .await;
     assert_eq!(reply.status, 202, "{}", reply.body);
     let available = wait_event(&receiver, &b, "attachment.available", 120).await;
+    eprintln!(
+        "9.9 MB: API accept → upload → send → poll → download → verified in {:?} ({} upload(s))",
+        started.elapsed(),
+        devnet.file_server().uploads()
+    );
     assert_eq!(available["size"], big.len());
     let response = download(&gw, available["url"].as_str().unwrap()).await;
     assert_eq!(response.status(), 200);
@@ -337,6 +343,75 @@ async fn avatar_set_on_a_is_served_to_b() {
         )
         .await;
     assert_eq!(reply.status, 200, "{}", reply.body);
+    gw.stop().await;
+    devnet.shutdown().await;
+}
+
+/// A raw client (a Desktop-like sender: its own keys and network client) uploads a legacy blob
+/// and sends two pointers to it: one correct, one whose digest is wrong. The gateway accepts
+/// the first and rejects the second with `tampered: digest mismatch`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_raw_client_pointer_with_a_wrong_digest_is_rejected() {
+    use session_gateway::actors::keys::AccountKeys;
+    use session_gateway::actors::outgoing::{seal_data_message, DM_TTL_MS};
+    use session_gateway::ids::SessionIdText;
+    use session_gateway::protocol::attachment::encrypt_attachment;
+    use session_gateway::protocol::chat::pointer::{AttachmentInfo, AttachmentMeta};
+    use session_gateway::protocol::protos::DataMessage;
+    use session_gateway::protocol::storage::{AccountId, Namespace};
+
+    let devnet = netsupport::devnet(6, 3).await;
+    let dir = tempfile::tempdir().unwrap();
+    let master = common::master_key();
+    let mut gw = gs::start(dir.path(), gs::settings(&master), &devnet).await;
+    let receiver = Receiver::start(Mode::Up).await;
+    gw.webhook(&receiver.url, &EVENTS).await;
+    let b = gw.create_account().await;
+
+    // The sender: keys that never touch the gateway.
+    let sender = netsupport::identity();
+    let id = SessionIdText::parse(&sender.session_id().to_string()).unwrap();
+    let entropy = sender.recovery_phrase().unwrap().entropy().to_vec();
+    let keys = AccountKeys::from_stored_seed(&id, &entropy).unwrap();
+    let client = gs::network(&devnet);
+    let plain = bytes(2_000, 7);
+    let encrypted = encrypt_attachment(&plain, &mut rand::rngs::OsRng).unwrap();
+    let uploaded = client.upload_file(encrypted.blob.clone()).await.unwrap();
+    let meta = AttachmentMeta {
+        content_type: Some("image/jpeg".into()),
+        file_name: Some("ok.jpg".into()),
+        ..AttachmentMeta::default()
+    };
+    let good = AttachmentInfo::from_upload(&uploaded.url, &encrypted, meta.clone());
+    let mut bad = AttachmentInfo::from_upload(&uploaded.url, &encrypted, meta);
+    bad.digest = Some([0u8; 32]);
+    let data = DataMessage {
+        body: Some("two pointers".into()),
+        attachments: vec![good.to_pointer(), bad.to_pointer()],
+        ..DataMessage::default()
+    };
+    let to: session_gateway::protocol::keys::SessionId = b.parse().unwrap();
+    let payload = seal_data_message(&keys, &to, data, 1_700_000_000_000, None, "raw-1").unwrap();
+    client
+        .store(
+            &AccountId::from_hex(&b).unwrap(),
+            Namespace(0),
+            &payload,
+            DM_TTL_MS,
+            None,
+        )
+        .await
+        .unwrap();
+
+    let received = wait_event(&receiver, &b, "message.received", 60).await;
+    assert_eq!(received["attachments"].as_array().unwrap().len(), 2);
+    let available = wait_event(&receiver, &b, "attachment.available", 60).await;
+    let failed = wait_event(&receiver, &b, "attachment.failed", 60).await;
+    assert_eq!(available["id"], received["attachments"][0]["id"]);
+    assert_eq!(failed["id"], received["attachments"][1]["id"]);
+    assert_eq!(failed["failure_reason"], "tampered: digest mismatch");
+    let response = download(&gw, available["url"].as_str().unwrap()).await;
+    assert_eq!(response.bytes().await.unwrap().as_ref(), plain.as_slice());
     gw.stop().await;
     devnet.shutdown().await;
 }
