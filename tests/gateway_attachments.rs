@@ -184,6 +184,18 @@ async fn attachments_round_trip_both_ways_json_and_multipart() {
     // Unknown ids are 404.
     let response = download(&gw, &format!("/v1/accounts/{a}/attachments/att_nope")).await;
     assert_eq!(response.status(), 404);
+
+    // The new routes are in the OpenAPI document.
+    let doc: Value = download(&gw, "/openapi.json").await.json().await.unwrap();
+    for path in [
+        "/v1/accounts/{session_id}/attachments/{id}",
+        "/v1/accounts/{session_id}/conversations/{peer}/avatar",
+    ] {
+        assert!(doc["paths"][path]["get"].is_object(), "{path} missing");
+    }
+    let send = &doc["paths"]["/v1/accounts/{session_id}/messages"]["post"];
+    assert!(send["requestBody"]["content"]["multipart/form-data"].is_object());
+    assert!(send["responses"]["413"].is_object());
     gw.stop().await;
     devnet.shutdown().await;
 }
