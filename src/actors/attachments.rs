@@ -66,6 +66,15 @@ pub enum TransferError {
     /// The pointer cannot be fetched (no URL, not a file server URL, bad key length).
     #[error("invalid pointer: {0}")]
     BadPointer(#[from] ChatError),
+    /// The file server refused the request for good (a 4xx other than 404, e.g. 413 when its
+    /// configured limit is below what the blob needs).
+    #[error("file server refused: {status} {message}")]
+    Refused {
+        /// HTTP status from the file server.
+        status: u16,
+        /// Its text (truncated).
+        message: String,
+    },
     /// The pointer names a file server other than the configured one.
     #[error("unsupported file server")]
     OtherServer,
@@ -96,7 +105,9 @@ impl From<NetworkError> for TransferError {
     fn from(error: NetworkError) -> Self {
         match error {
             NetworkError::FileServer { status: 404, .. } => Self::NotFound,
-            NetworkError::FileServer { status: 413, .. } => Self::TooLarge(0),
+            NetworkError::FileServer { status, message } if (400..500).contains(&status) => {
+                Self::Refused { status, message }
+            }
             NetworkError::Config(_) => Self::OtherServer,
             other => Self::Network(other),
         }
