@@ -339,6 +339,14 @@ async fn avatar_set_on_a_is_served_to_b() {
 
     gw.send(&a, &b, "hello with a face").await;
     wait_event(&receiver, &b, "message.received", 60).await;
+    let conversations = gw
+        .admin("GET", &format!("/v1/accounts/{b}/conversations"), None)
+        .await;
+    assert_eq!(conversations.body["conversations"][0]["peer"], a.as_str());
+    assert_eq!(
+        conversations.body["conversations"][0]["avatar"],
+        avatar.as_str()
+    );
     let response = download(&gw, &avatar).await;
     assert_eq!(response.status(), 200);
     assert_eq!(response.bytes().await.unwrap().as_ref(), image.as_slice());

@@ -273,6 +273,24 @@ pub(crate) async fn with_attachments(
     Ok(())
 }
 
+/// Fills in the avatar link of conversations whose peer's profile named an avatar.
+pub(crate) async fn with_avatars(
+    state: &ApiState,
+    account: &str,
+    conversations: &mut [crate::store::messages::Conversation],
+) -> Result<(), ApiError> {
+    let peers = state.store.peers_with_avatars(account).await?;
+    for conversation in conversations {
+        if peers.binary_search(&conversation.peer).is_ok() {
+            conversation.avatar = Some(format!(
+                "/v1/accounts/{account}/conversations/{}/avatar",
+                conversation.peer
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn disposition(file_name: Option<&str>) -> ContentDisposition {
     ContentDisposition {
         disposition: DispositionType::Attachment,

@@ -275,6 +275,7 @@ async fn list_conversations(
     let account = session_id(&path, "session_id")?;
     principal.require_read(&account)?;
     require_account(&state, &account).await?;
-    let conversations = state.store.list_conversations(account.as_str()).await?;
+    let mut conversations = state.store.list_conversations(account.as_str()).await?;
+    super::attachments::with_avatars(&state, account.as_str(), &mut conversations).await?; // issue 5
     Ok(HttpResponse::Ok().json(ConversationList { conversations }))
 }

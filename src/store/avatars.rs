@@ -114,6 +114,17 @@ impl Store {
         }))
     }
 
+    /// The peers of an account whose profile named an avatar.
+    pub async fn peers_with_avatars(&self, account: &str) -> Result<Vec<String>, StoreError> {
+        sqlx::query("SELECT peer FROM contact_avatars WHERE account = $1 ORDER BY peer")
+            .bind(account)
+            .fetch_all(self.pool())
+            .await?
+            .iter()
+            .map(|row| row.try_get("peer").map_err(StoreError::from))
+            .collect()
+    }
+
     /// Caches a contact's decrypted avatar, if the URL is still the current one.
     pub async fn cache_contact_avatar(
         &self,

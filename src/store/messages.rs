@@ -138,6 +138,10 @@ pub struct Conversation {
     pub last_message_at: i64,
     /// First message time, ms.
     pub created_at: i64,
+    /// Where to get the peer's avatar (`/v1/accounts/{sid}/conversations/{peer}/avatar`), when
+    /// their profile named one; filled by the API (issue 5).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub avatar: Option<String>,
 }
 
 /// The result of [`Store::enqueue_outgoing`].
@@ -516,6 +520,7 @@ impl Store {
                 last_message_id: row.try_get("last_message_id")?,
                 last_message_at: row.try_get("last_message_at")?,
                 created_at: row.try_get("created_at")?,
+                avatar: None,
             })
         })
         .collect()
