@@ -144,22 +144,30 @@ pub async fn outgoing_data_message(
     message: &QueuedMessage,
 ) -> Result<DataMessage, ActorError> {
     let profile = deps.store.own_profile(&keys.session_id).await?;
-    let (loki, profile_key) = profile.to_proto();
     let mut pointers = Vec::new();
     for stored in deps.store.message_attachments(&message.id).await? {
         let info = match uploaded_info(&stored) {
             Some(info) => info,
             None => upload_stored(deps, &stored).await?,
         };
-        pointers.push(info.to_pointer());
+        pointers.push(info);
     }
-    Ok(DataMessage {
-        body: (!message.text.is_empty()).then(|| message.text.clone()),
-        attachments: pointers,
-        profile: (loki.display_name.is_some() || loki.profile_picture.is_some()).then_some(loki),
+    Ok(assemble(&message.text, &pointers, &profile))
+}
+
+/// The visible `DataMessage` as clients send it (messages.md §3.3, §4, §5.3): `body` (1) when
+/// there is text, `attachments` (2), and `profile` (101) with `profileKey` (6) when we have a
+/// name or an avatar.
+pub fn assemble(text: &str, pointers: &[AttachmentInfo], profile: &Profile) -> DataMessage {
+    let (loki, profile_key) = profile.to_proto();
+    let has_profile = loki.display_name.is_some() || loki.profile_picture.is_some();
+    DataMessage {
+        body: (!text.is_empty()).then(|| text.to_owned()),
+        attachments: pointers.iter().map(AttachmentInfo::to_pointer).collect(),
+        profile: has_profile.then_some(loki),
         profile_key,
         ..DataMessage::default()
-    })
+    }
 }
 
 fn meta_of(stored: &StoredAttachment) -> AttachmentMeta {
@@ -502,6 +510,61 @@ mod tests {
         assert_eq!(pointer.size, 16);
         assert_eq!(pointer.key.as_slice(), key.as_slice());
         assert!(parts.profile.is_none());
+    }
+
+    /// The bytes we send carry the field numbers of messages.md §3.3/§4/§5.3.
+    #[test]
+    fn outgoing_data_message_uses_the_documented_fields() {
+        use crate::protocol::attachment::ProfileKey;
+        use crate::protocol::chat::profile::Avatar;
+
+        let encrypted =
+            encrypt_attachment_with(b"x", AttachmentKey::from_bytes([1u8; 64]), [2u8; 16]).unwrap();
+        let meta = AttachmentMeta {
+            content_type: Some("a/b".into()),
+            file_name: Some("f".into()),
+            ..AttachmentMeta::default()
+        };
+        let info = AttachmentInfo::from_upload("http://h/file/77", &encrypted, meta);
+        let profile = Profile {
+            display_name: Some("N".into()),
+            avatar: Some(Avatar {
+                url: "http://h/file/78".into(),
+                key: ProfileKey::from_bytes([3u8; 32]),
+            }),
+            updated_seconds: Some(5),
+        };
+        let data = assemble("hi", std::slice::from_ref(&info), &profile);
+        let bytes = data.encode_to_vec();
+        // body (1, len) "hi"
+        assert_eq!(&bytes[..4], &[0x0a, 2, b'h', b'i']);
+        // attachments (2, len), profileKey (6, len 32), profile (101 = 0xaa 0x06, len)
+        assert_eq!(bytes[4], 0x12);
+        let pointer = info.to_pointer().encode_to_vec();
+        // id (1, fixed64) = 77, contentType (2), key (3, 64 bytes), size (4, varint 1)
+        assert_eq!(&pointer[..9], &[0x09, 77, 0, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(&pointer[9..14], &[0x12, 3, b'a', b'/', b'b']);
+        assert_eq!(&pointer[14..16], &[0x1a, 64]);
+        assert_eq!(&pointer[80..82], &[0x20, 1]);
+        // digest (6, 32 bytes), fileName (7), url (101)
+        assert_eq!(&pointer[82..84], &[0x32, 32]);
+        assert_eq!(&pointer[116..119], &[0x3a, 1, b'f']);
+        assert_eq!(&pointer[119..122], &[0xaa, 0x06, 16]);
+        // The pointer is 138 bytes: a two-byte length varint.
+        assert_eq!(pointer.len(), 138);
+        assert_eq!(&bytes[5..7], &[0x8a, 0x01]);
+        let rest = &bytes[7 + pointer.len()..];
+        assert_eq!(&rest[..2], &[0x32, 32]);
+        assert_eq!(&rest[34..36], &[0xaa, 0x06]);
+        let decoded = DataMessage::decode(bytes.as_slice()).unwrap();
+        let loki = decoded.profile.unwrap();
+        assert_eq!(loki.display_name.as_deref(), Some("N"));
+        assert_eq!(loki.profile_picture.as_deref(), Some("http://h/file/78"));
+        assert_eq!(loki.last_update_seconds, Some(5));
+        assert_eq!(decoded.profile_key.as_deref(), Some(&[3u8; 32][..]));
+        // No text, no profile: neither field is present.
+        let bare = assemble("", &[], &Profile::default());
+        assert_eq!(bare, DataMessage::default());
     }
 
     proptest! {
