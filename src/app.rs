@@ -131,6 +131,7 @@ impl Gateway {
             handle.clone(),
             shutdown_rx.clone(),
         );
+        let api_network = network.clone();
         let actors = match network {
             Some(network) => {
                 network.attach_metrics(&metrics);
@@ -140,7 +141,10 @@ impl Gateway {
                     metrics: metrics.clone(),
                     settings: Arc::new(ActorSettings::from_settings(&settings)),
                     io: tokio::runtime::Handle::current(),
+                    attachments: Default::default(),
                 };
+                // Attachments recorded but not fetched before a restart (issue 5).
+                deps.attachments.sweep(&deps);
                 Some(ActorSystem::start(deps, leases.take_events()).await?)
             }
             None => None,
@@ -153,6 +157,7 @@ impl Gateway {
             metrics: metrics.clone(),
             webhooks: handle,
             actors: actors.as_ref().map(ActorSystem::handle).unwrap_or_default(),
+            network: api_network,
             shutdown: shutdown_rx,
         });
         let bind_error = |source| StartError::Bind {

@@ -175,6 +175,7 @@ both_backends! {
             .enqueue_outgoing_with(
                 &message(Direction::Outgoing, 1_000, "bye"),
                 Some(&extras),
+                &[],
                 1_000,
             )
             .await

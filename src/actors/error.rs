@@ -31,6 +31,9 @@ pub enum ActorError {
     /// A chat Content could not be built (a bad stored parameter).
     #[error("chat: {0}")]
     Chat(#[from] crate::protocol::chat::ChatError),
+    /// An attachment could not be prepared for sending (not network weather).
+    #[error("attachment: {0}")]
+    Attachment(String),
     /// The recipient is not a valid Session ID.
     #[error("invalid recipient Session ID")]
     BadRecipient,

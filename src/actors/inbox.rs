@@ -231,6 +231,11 @@ pub async fn commit(
     tx.set_poll_cursor(account, i64::from(DM_NAMESPACE.0), cursor.as_str(), now)
         .await?;
     tx.commit().await?;
+    // Fetch the newly recorded attachment pointers in the background.
+    let has_files = |e: &ChatEvent| matches!(e, ChatEvent::Message(m) if !m.attachments.is_empty());
+    if accepted.iter().any(|a| a.events.iter().any(has_files)) {
+        deps.attachments.kick(deps, account);
+    }
     Ok(stored)
 }
 

@@ -14,6 +14,7 @@
 //! duplicating that; [`PathPool`] is the thin supervising actor on top (periodic rebuild and
 //! metrics).
 
+pub mod attachments;
 pub mod conversation;
 pub mod error;
 pub mod identity;
@@ -101,6 +102,8 @@ pub struct Deps {
     pub settings: Arc<ActorSettings>,
     /// The runtime database and network futures run on (never the actors' own thread).
     pub io: tokio::runtime::Handle,
+    /// Background downloads of incoming attachments.
+    pub attachments: attachments::Fetcher,
 }
 
 impl std::fmt::Debug for Deps {

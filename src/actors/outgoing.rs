@@ -197,16 +197,30 @@ pub fn build_payload(
     sync_target: Option<&str>,
     message_id: &str,
 ) -> Result<Vec<u8>, ActorError> {
-    let content = Content {
-        data_message: Some(DataMessage {
-            body: Some(text.to_owned()),
-            profile: display_name.map(|name| LokiProfile {
-                display_name: Some(name.to_owned()),
-                ..LokiProfile::default()
-            }),
-            sync_target: sync_target.map(str::to_owned),
-            ..DataMessage::default()
+    let data = DataMessage {
+        body: Some(text.to_owned()),
+        profile: display_name.map(|name| LokiProfile {
+            display_name: Some(name.to_owned()),
+            ..LokiProfile::default()
         }),
+        ..DataMessage::default()
+    };
+    seal_data_message(sender, to, data, timestamp_ms, sync_target, message_id)
+}
+
+/// [`build_payload`] for a prepared `DataMessage` (tests' simulated clients send pointers and
+/// profiles this way); sets `syncTarget`.
+pub fn seal_data_message(
+    sender: &AccountKeys,
+    to: &SessionId,
+    mut data: DataMessage,
+    timestamp_ms: u64,
+    sync_target: Option<&str>,
+    message_id: &str,
+) -> Result<Vec<u8>, ActorError> {
+    data.sync_target = sync_target.map(str::to_owned);
+    let content = Content {
+        data_message: Some(data),
         ..Content::default()
     };
     let mut seed = Sha256::new();
@@ -220,11 +234,6 @@ pub fn build_payload(
             dm::encrypt_for_recipient_deterministic(&sender.identity, to.x25519(), padded)
         })
         .map_err(ActorError::from)
-}
-
-/// The attachments of an outgoing text message (none until the attachments module lands).
-fn outgoing_attachments(_message: &QueuedMessage) -> Vec<AttachmentInfo> {
-    Vec::new()
 }
 
 /// What sending one queued row stored.
@@ -245,13 +254,14 @@ pub async fn send_one(
     let recipient: SessionId = message.peer.parse().map_err(|_| ActorError::BadRecipient)?;
     let recipient_account =
         AccountId::from_hex(&message.peer).map_err(|_| ActorError::BadRecipient)?;
-    let name = deps.store.account_display_name(&keys.session_id).await?;
-    let profile = name.map(|name| Profile {
-        display_name: Some(name),
-        avatar: None,
-        updated_seconds: None,
-    });
-    let attachments = outgoing_attachments(message);
+    // Our profile as clients send it (§4): display name, and the avatar's URL + profileKey.
+    let profile = deps.store.own_profile(&keys.session_id).await?;
+    let profile = (profile.display_name.is_some() || profile.avatar.is_some()).then_some(profile);
+    // The files of a text message, uploaded once (a retry reuses the stored pointers).
+    let attachments = match message.control {
+        None => super::attachments::outgoing_pointers(deps, message).await?,
+        Some(_) => Vec::new(),
+    };
     let now = u64::try_from(now_ms()).unwrap_or(0);
     let Some(outgoing) = build_outgoing(message, profile.as_ref(), attachments, now)? else {
         return Ok(Stored {
@@ -339,6 +349,7 @@ fn permanent(error: &ActorError) -> bool {
             | ActorError::Request(_)
             | ActorError::Encrypt(_)
             | ActorError::Chat(_)
+            | ActorError::Attachment(_)
     )
 }
 

@@ -151,6 +151,10 @@ pub struct PatchAccount {
     pub read_receipts: Option<ReadReceipts>,
     /// `auto_accept` (default) or `hold`: hold first messages of unknown senders.
     pub message_requests: Option<MessageRequests>,
+    /// New avatar image, standard base64, at most 10,000,000 bytes; `null` removes it.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub avatar_base64: Option<Option<String>>,
 }
 
 /// `GET /v1/accounts/{session_id}/phrase` response.
@@ -280,12 +284,19 @@ async fn patch_account(
     state: web::Data<ApiState>,
     principal: Principal,
     path: web::Path<String>,
-    body: web::Json<PatchAccount>,
+    req: HttpRequest,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let id = session_id(&path, "session_id")?;
     principal.require_admin()?;
-    let body = body.into_inner();
+    // Avatar hook (issue 5): the body may carry a 10 MB image in base64.
+    let limit = super::attachments::MAX_SEND_BODY_BYTES;
+    let body: PatchAccount = optional_json(&req, payload, limit).await?;
     check_display_name(body.display_name.as_ref().and_then(|n| n.as_deref()))?;
+    // Avatar hook (issue 5): encrypt + upload first, so a failure changes nothing else.
+    if let Some(avatar) = &body.avatar_base64 {
+        super::attachments::set_avatar(&state, id.as_str(), avatar.as_deref()).await?;
+    }
     let patch = AccountPatch {
         display_name: body.display_name,
         status: body.status,

@@ -38,13 +38,21 @@ pub enum ApiError {
         /// Human-readable explanation.
         message: String,
     },
-    /// 422 with a specific code: well-formed, but names something that cannot be used here
-    /// (`quote_not_in_conversation`, `message_deleted`, …).
+    /// 413 with a specific code (`attachment_too_large`).
+    #[error("{message}")]
+    TooLarge {
+        /// snake_case code.
+        code: &'static str,
+        /// Human-readable explanation.
+        message: String,
+    },
+    /// 422 with a specific code: well-formed, but names something that cannot be used or
+    /// served here (`quote_not_in_conversation`, `message_deleted`, `attachment_rejected`, …).
     #[error("{message}")]
     Unprocessable {
         /// snake_case code.
         code: &'static str,
-        /// Human-readable explanation.
+        /// Human-readable explanation (for a rejected attachment, the failure reason).
         message: String,
     },
     /// 413 `payload_too_large`.
@@ -99,6 +107,7 @@ impl ApiError {
             Self::NotFound(_) => "not_found",
             Self::BadRequest { code, .. }
             | Self::Conflict { code, .. }
+            | Self::TooLarge { code, .. }
             | Self::Unprocessable { code, .. } => code,
             Self::PayloadTooLarge(_) => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
@@ -116,8 +125,8 @@ impl ResponseError for ApiError {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
             Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::PayloadTooLarge(_) | Self::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

@@ -36,10 +36,14 @@ pub(crate) fn routes(cfg: &mut ServiceConfig) {
 pub struct SendMessage {
     /// Recipient's Session ID.
     pub to: String,
-    /// Text, 1 to 2000 characters.
+    /// Text, up to 2000 characters; may be empty (or absent) when files are attached.
+    #[serde(default)]
     pub text: String,
     /// Reply to this message of the same conversation.
     pub quote: Option<QuoteRef>,
+    /// Files to attach (issue 5; or send them as `multipart/form-data` parts).
+    #[serde(default)]
+    pub attachments: Vec<super::attachments::AttachmentInput>,
 }
 
 /// `"quote": {"id"}`: the message replied to.
@@ -176,12 +180,16 @@ async fn text_extras(
         ("session_id" = String, Path, description = "The sending account"),
         ("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe")
     ),
-    request_body = SendMessage,
+    request_body(description = "JSON, or multipart/form-data: a `json` part with the body and one part per file", content(
+        (SendMessage = "application/json"),
+        (SendMessage = "multipart/form-data")
+    )),
     responses(
         (status = 202, body = Accepted),
         (status = 400, body = super::error::ErrorBody),
         (status = 404, body = super::error::ErrorBody, description = "Unknown account or quoted message"),
         (status = 422, body = super::error::ErrorBody, description = "Quoted message of another conversation"),
+        (status = 413, body = super::error::ErrorBody, description = "`attachment_too_large` (over 10,000,000 bytes) or `payload_too_large`"),
         (status = 409, body = super::error::ErrorBody, description = "Idempotency-Key reused with another body")
     ),
     security(("bearer" = [])), tag = "messages"
@@ -193,14 +201,16 @@ async fn send_message(
     principal: Principal,
     path: web::Path<String>,
     req: HttpRequest,
-    body: web::Json<SendMessage>,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let account = session_id(&path, "session_id")?;
     principal.require_send(&account)?;
-    let body = body.into_inner();
+    // Attachments hook: JSON or multipart body, files size-checked before anything is stored.
+    let limit = state.settings.api.max_body_bytes;
+    let (body, files) = super::attachments::read_send_body(&req, payload, limit).await?;
     let to = session_id(&body.to, "to")?;
     let chars = body.text.chars().count();
-    if chars == 0 || chars > MAX_TEXT_CHARS {
+    if (chars == 0 && files.is_empty()) || chars > MAX_TEXT_CHARS {
         return Err(ApiError::bad_request(
             "invalid_text",
             format!("text must be 1 to {MAX_TEXT_CHARS} characters"),
@@ -223,7 +233,7 @@ async fn send_message(
     };
     let enqueued = state
         .store
-        .enqueue_outgoing_with(&message, Some(&extras), now)
+        .enqueue_outgoing_with(&message, Some(&extras), &files, now)
         .await?;
     let stored = enqueued.message;
     if !enqueued.created && (stored.to != message.peer || stored.text != message.text) {
@@ -280,7 +290,7 @@ async fn list_messages(
         ),
         None => None,
     };
-    let messages = state
+    let mut messages = state
         .store
         .list_messages(
             account.as_str(),
@@ -289,6 +299,7 @@ async fn list_messages(
             limit,
         )
         .await?;
+    super::attachments::with_attachments(&state, account.as_str(), &mut messages).await?; // issue 5
     Ok(HttpResponse::Ok().json(MessagePage { messages }))
 }
 
@@ -307,11 +318,13 @@ async fn get_message(
     let (account, id) = path.into_inner();
     let account = session_id(&account, "session_id")?;
     principal.require_read(&account)?;
-    let message = state
+    let mut message = state
         .store
         .get_message(account.as_str(), &id)
         .await?
         .ok_or(ApiError::NotFound("message"))?;
+    let one = std::slice::from_mut(&mut message);
+    super::attachments::with_attachments(&state, account.as_str(), one).await?; // issue 5
     Ok(HttpResponse::Ok().json(message))
 }
 
@@ -330,6 +343,7 @@ async fn list_conversations(
     let account = session_id(&path, "session_id")?;
     principal.require_read(&account)?;
     require_account(&state, &account).await?;
-    let conversations = state.store.list_conversations(account.as_str()).await?;
+    let mut conversations = state.store.list_conversations(account.as_str()).await?;
+    super::attachments::with_avatars(&state, account.as_str(), &mut conversations).await?; // issue 5
     Ok(HttpResponse::Ok().json(ConversationList { conversations }))
 }

@@ -4,6 +4,7 @@
 
 pub mod accounts;
 pub mod api_keys;
+pub mod attachments;
 pub mod auth;
 pub mod chat;
 pub mod conversation;
@@ -50,6 +51,9 @@ pub struct ApiState {
     pub webhooks: WebhookHandle,
     /// Tells the actors about account changes and queued messages (a no-op without actors).
     pub actors: ActorsHandle,
+    /// The network client, for avatar uploads and lazy contact-avatar fetches (`None` without
+    /// a network, e.g. offline tools).
+    pub network: Option<crate::network::SessionNetwork>,
     /// Becomes `true` when the gateway stops, so parked long-polls answer at once.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
 }
@@ -109,6 +113,7 @@ pub fn app(
                 .configure(messages::routes)
                 .configure(chat::routes)
                 .configure(conversation::routes)
+                .configure(attachments::routes)
                 .configure(webhooks::routes)
                 .configure(events::routes)
                 .configure(api_keys::routes),

@@ -4,6 +4,7 @@
 //! `GET /file/<id>`, `POST /file/<id>/extend`, and answer raw Enc(bencoded `[meta, body]`).
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use actix_web::{web, App, HttpResponse, HttpServer};
@@ -12,9 +13,16 @@ use x25519_dalek::{PublicKey, StaticSecret};
 
 use super::net::Network;
 use super::wire::{self, EncType, HopChannel};
+use crate::protocol::attachment::MAX_LEGACY_BLOB;
 
-/// Largest upload (`MAX_ATTACHMENT_FILESIZE_BYTES`).
-pub const MAX_FILE_SIZE: usize = 10_000_000;
+/// Largest upload body. The real server compares the length of the uploaded body (the
+/// encrypted blob, not the plaintext) with its configured `MAX_FILE_SIZE`
+/// (session-file-server `fileserver/routes.py` `submit_file`: `0 < len(body) <= MAX_FILE_SIZE`;
+/// the value is deployment configuration). Clients check the 10,000,000-byte limit on the
+/// plaintext (DESKTOP `MAX_ATTACHMENT_FILESIZE_BYTES`), and legacy encryption pads that to at
+/// most 10,000,000 bytes and adds 64 (IV, a PKCS#7 block, MAC), so a server that takes every
+/// attachment clients send must take [`MAX_LEGACY_BLOB`] bytes. The devnet does exactly that.
+pub const MAX_FILE_SIZE: usize = MAX_LEGACY_BLOB;
 /// Default and largest file lifetime (14 days).
 const DEFAULT_TTL_MS: u64 = 14 * 24 * 3600 * 1000;
 
@@ -30,6 +38,11 @@ pub struct FileServer {
     /// X25519 public key clients encrypt to.
     pub x25519: [u8; 32],
     files: Mutex<HashMap<String, StoredFile>>,
+    /// Fault: serve every download with one byte flipped (an attachment tampered in transit
+    /// or at rest; its HMAC no longer matches).
+    tamper_downloads: AtomicBool,
+    /// Uploads accepted so far (tests check that refused attachments never reach the server).
+    uploads: AtomicUsize,
 }
 
 impl std::fmt::Debug for FileServer {
@@ -72,7 +85,19 @@ impl FileServer {
             x_key,
             x25519,
             files: Mutex::default(),
+            tamper_downloads: AtomicBool::new(false),
+            uploads: AtomicUsize::new(0),
         }
+    }
+
+    /// Switches the tampered-downloads fault on or off.
+    pub fn set_tamper_downloads(&self, on: bool) {
+        self.tamper_downloads.store(on, Ordering::SeqCst);
+    }
+
+    /// How many uploads the server has accepted.
+    pub fn uploads(&self) -> usize {
+        self.uploads.load(Ordering::SeqCst)
     }
 
     /// Handles one `/oxen/v4/lsrpc` body; `Err` is a plaintext error (the request could not be
@@ -155,6 +180,7 @@ impl FileServer {
         if body.len() > MAX_FILE_SIZE {
             return V4::error(413, "File too large");
         }
+        self.uploads.fetch_add(1, Ordering::SeqCst);
         let id = rand::random::<u64>().to_string();
         let expires_ms = now + Self::ttl_ms(ttl);
         if let Ok(mut files) = self.files.lock() {
@@ -179,11 +205,17 @@ impl FileServer {
             Err(_) => return V4::error(500, "Internal error"),
         };
         match files.get(id).filter(|f| f.expires_ms > now) {
-            Some(f) => V4 {
-                code: 200,
-                content_type: "application/octet-stream",
-                body: f.data.clone(),
-            },
+            Some(f) => {
+                let mut body = f.data.clone();
+                if self.tamper_downloads.load(Ordering::SeqCst) {
+                    super::faults::corrupt(&mut body);
+                }
+                V4 {
+                    code: 200,
+                    content_type: "application/octet-stream",
+                    body,
+                }
+            }
             None => V4::error(404, "Not found"),
         }
     }

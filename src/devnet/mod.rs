@@ -154,6 +154,11 @@ impl Devnet {
         &self.file_server_url
     }
 
+    /// The file server (its faults and upload counter).
+    pub fn file_server(&self) -> &Arc<fileserver::FileServer> {
+        &self.file_server
+    }
+
     /// File server X25519 public key.
     pub fn file_server_x25519(&self) -> [u8; 32] {
         self.file_server.x25519

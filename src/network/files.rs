@@ -10,8 +10,11 @@ use super::config::FileServerConfig;
 use super::error::{clip, NetworkError, SendError};
 use crate::protocol::onion::{ServerProtocol, ServerTarget, V4Request, V4Response};
 
-/// Largest upload the file server takes (`MAX_ATTACHMENT_FILESIZE_BYTES`, `messages.md` §5.1).
-pub const MAX_FILE_SIZE: usize = 10_000_000;
+/// Largest blob we upload: a 10,000,000-byte plaintext (`MAX_ATTACHMENT_FILESIZE_BYTES`,
+/// `messages.md` §5.1, checked on the plaintext as DESKTOP does) legacy-encrypted, i.e. padded
+/// to at most 10,000,000 plus IV, PKCS#7 block and MAC. The file server checks the body it
+/// receives against its configured limit (see `devnet::fileserver::MAX_FILE_SIZE`).
+pub const MAX_FILE_SIZE: usize = crate::protocol::attachment::MAX_LEGACY_BLOB;
 
 /// An uploaded file.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -76,12 +76,15 @@ impl Transport {
                 }
             }
         };
+        // A large body (a 10 MB attachment upload) gets 1 ms more per KB on top of the
+        // per-request timeout: every hop decrypts and forwards it before the answer starts.
+        let extra = Duration::from_millis(u64::try_from(body.len() / 1024).unwrap_or(u64::MAX));
         let resp = self
             .http
             .post(node.url(path))
             .header("User-Agent", "WhatsApp")
             .header("Accept-Language", "en-us")
-            .timeout(self.timeout)
+            .timeout(self.timeout.saturating_add(extra))
             .body(body)
             .send()
             .await

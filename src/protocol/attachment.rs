@@ -46,7 +46,7 @@ const IV_LEN: usize = 16;
 const MAC_LEN: usize = 32;
 /// The largest legacy blob: a full PKCS#7 block on a `MAX_ATTACHMENT_BYTES` plaintext
 /// (a multiple of 16), plus IV and MAC.
-const MAX_LEGACY_BLOB: usize = IV_LEN + MAX_ATTACHMENT_BYTES + 16 + MAC_LEN;
+pub const MAX_LEGACY_BLOB: usize = IV_LEN + MAX_ATTACHMENT_BYTES + 16 + MAC_LEN;
 
 /// Why an attachment or avatar could not be encrypted or decrypted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

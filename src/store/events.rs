@@ -67,6 +67,12 @@ pub enum EventType {
     /// The peer is calling (never answered).
     #[serde(rename = "call.offered")]
     CallOffered,
+    /// An incoming attachment was fetched, verified and stored.
+    #[serde(rename = "attachment.available")]
+    AttachmentAvailable,
+    /// An incoming attachment was rejected or could not be fetched (`failure_reason`).
+    #[serde(rename = "attachment.failed")]
+    AttachmentFailed,
 }
 
 impl EventType {
@@ -91,11 +97,13 @@ impl EventType {
             Self::DataExtractionReceived => "data_extraction.received",
             Self::CommunityInvitationReceived => "community_invitation.received",
             Self::CallOffered => "call.offered",
+            Self::AttachmentAvailable => "attachment.available",
+            Self::AttachmentFailed => "attachment.failed",
         }
     }
 
     /// Every type, for validating filters.
-    pub const ALL: [EventType; 18] = [
+    pub const ALL: [EventType; 20] = [
         Self::MessageReceived,
         Self::MessageSent,
         Self::MessageFailed,
@@ -114,6 +122,8 @@ impl EventType {
         Self::DataExtractionReceived,
         Self::CommunityInvitationReceived,
         Self::CallOffered,
+        Self::AttachmentAvailable,
+        Self::AttachmentFailed,
     ];
 
     /// Parses a wire name.

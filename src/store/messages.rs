@@ -114,6 +114,9 @@ pub struct Message {
     /// Control kind of a queued row (`text` for visible messages); not shown.
     #[serde(skip)]
     pub kind: String,
+    /// Attachments (issue 5): metadata and download URL; filled by `store::attachments`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<super::attachments::AttachmentView>,
 }
 
 /// A quoted message as Session names it (messages.md §3.3 `DataMessage.Quote`).
@@ -178,6 +181,10 @@ pub struct Conversation {
     pub created_at: i64,
     /// `accepted`, `pending` (a held message request) or `declined`.
     pub state: String,
+    /// Where to get the peer's avatar (`/v1/accounts/{sid}/conversations/{peer}/avatar`), when
+    /// their profile named one; filled by the API (issue 5).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub avatar: Option<String>,
 }
 
 /// The result of [`Store::enqueue_outgoing`].
@@ -230,6 +237,7 @@ pub(crate) fn message_from_row(row: &AnyRow) -> Result<Message, StoreError> {
         deleted_at: row.try_get("deleted_at")?,
         expires_at: row.try_get("expires_at")?,
         kind: row.try_get("kind")?,
+        attachments: Vec::new(),
     })
 }
 
@@ -377,15 +385,16 @@ impl Store {
         message: &NewMessage,
         now: i64,
     ) -> Result<Enqueued, StoreError> {
-        self.enqueue_outgoing_with(message, None, now).await
+        self.enqueue_outgoing_with(message, None, &[], now).await
     }
 
-    /// As [`Store::enqueue_outgoing`], writing the reply and disappearing columns in the same
-    /// transaction (the sender may pick the row up the moment it commits).
+    /// As [`Store::enqueue_outgoing`], writing the reply and disappearing columns and the
+    /// message's files (issue 5) in the same transaction (the sender may pick the row up the moment it commits).
     pub async fn enqueue_outgoing_with(
         &self,
         message: &NewMessage,
         extras: Option<&super::chat::TextExtras>,
+        files: &[super::attachments::NewAttachment],
         now: i64,
     ) -> Result<Enqueued, StoreError> {
         if let Some(existing) = self.find_by_idempotency_key(message).await? {
@@ -417,6 +426,9 @@ impl Store {
         };
         match inserted {
             Ok(Some(stored)) => {
+                // Attachments hook: the files go in with the queued message (issue 5).
+                tx.insert_outgoing_attachments(&message.account, &stored.id, files, now)
+                    .await?;
                 tx.announce_on_commit(Notice::OutgoingQueued {
                     account: message.account.clone(),
                 });
@@ -575,6 +587,7 @@ impl Store {
                 last_message_at: row.try_get("last_message_at")?,
                 created_at: row.try_get("created_at")?,
                 state: row.try_get("state")?,
+                avatar: None,
             })
         })
         .collect()

@@ -13,6 +13,8 @@
 
 pub mod accounts;
 pub mod api_keys;
+pub mod attachments;
+pub mod avatars;
 pub mod chat;
 pub mod events;
 pub mod leases;
@@ -154,6 +156,8 @@ pub struct StoreTx {
     pending: Vec<Notice>,
     /// Leases this transaction writes under (see [`StoreTx::fence`]).
     fences: Vec<LeaseToken>,
+    /// Seals keys written in the transaction (attachment and profile keys).
+    master: MasterKey,
 }
 
 impl Store {
@@ -206,6 +210,7 @@ impl Store {
             event_lock: false,
             pending: Vec::new(),
             fences: Vec::new(),
+            master: self.master.clone(),
         })
     }
 

@@ -95,19 +95,6 @@ impl Store {
         .map(|row| row.try_get("peer").map_err(StoreError::from))
         .collect()
     }
-
-    /// The account's display name, sent as the profile in outgoing messages.
-    pub async fn account_display_name(&self, account: &str) -> Result<Option<String>, StoreError> {
-        Ok(
-            sqlx::query("SELECT display_name FROM accounts WHERE session_id = $1")
-                .bind(account)
-                .fetch_optional(self.pool())
-                .await?
-                .map(|row| row.try_get::<Option<String>, _>("display_name"))
-                .transpose()?
-                .flatten(),
-        )
-    }
 }
 
 impl StoreTx {

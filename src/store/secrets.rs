@@ -57,6 +57,10 @@ pub enum RecordKind {
     Check,
     /// A contact's 32-byte profile (avatar) key, per account and peer.
     ContactProfileKey,
+    /// An attachment pointer's key (record id = the attachment id).
+    AttachmentKey,
+    /// A profile key: our avatar's (id = account) or a contact's (id = `account/peer`).
+    ProfileKey,
 }
 
 impl RecordKind {
@@ -66,6 +70,8 @@ impl RecordKind {
             Self::WebhookSecrets => "webhook-secrets",
             Self::Check => "check",
             Self::ContactProfileKey => "contact-profile-key",
+            Self::AttachmentKey => "attachment-key",
+            Self::ProfileKey => "profile-key",
         }
     }
 }

@@ -13,6 +13,7 @@
 use serde_json::{json, Value};
 
 use super::Accepted;
+use crate::actors::attachments::IncomingParts;
 use crate::actors::{ActorError, Deps};
 use crate::protocol::chat::{
     CallKind, ChatEvent, DataExtractionKind, IncomingMessage, MessageRef, Profile,
@@ -283,7 +284,6 @@ impl Ctx<'_> {
         if own && tx.has_outgoing(self.account, &peer, a.timestamp).await? {
             return Ok(0);
         }
-        record_incoming_attachments(m);
         let (direction, status) = if own {
             (Direction::Outgoing, MessageStatus::Sent)
         } else {
@@ -300,9 +300,15 @@ impl Ctx<'_> {
             timestamp: a.timestamp,
             idempotency_key: None,
         };
-        let Some(message) = tx.insert_message(&new, self.now).await? else {
+        let Some(mut message) = tx.insert_message(&new, self.now).await? else {
             return Ok(0);
         };
+        // The attachment pointers, recorded `queued` in this transaction (the fetcher downloads
+        // them after the commit), and the sender's avatar for the avatar endpoint.
+        IncomingParts::of_message(m)
+            .record(tx, &mut message, self.now)
+            .await?;
+        let files = std::mem::take(&mut message.attachments);
         let quote = match &m.quote {
             Some(q) => Some(self.quote(tx, &peer, q).await?),
             None => None,
@@ -318,9 +324,10 @@ impl Ctx<'_> {
             tx.hold_message(&message.id).await?;
             return Ok(1);
         }
-        let Some(message) = tx.message(&message.id).await? else {
+        let Some(mut message) = tx.message(&message.id).await? else {
             return Ok(0);
         };
+        message.attachments = files;
         self.message_event(tx, EventType::MessageReceived, &message)
             .await?;
         if !own {
@@ -467,8 +474,3 @@ impl Ctx<'_> {
         self.event(tx, EventType::ProfileUpdated, peer, data).await
     }
 }
-
-/// Where the attachments engineer hooks in fetching an incoming message's attachments (their
-/// metadata is in `m.attachments`, the unusable ones in `m.rejected_attachments`); a no-op
-/// until then.
-fn record_incoming_attachments(_m: &IncomingMessage) {}

@@ -1,0 +1,157 @@
+//! The attachment and avatar tables (migration 0004) on SQLite and PostgreSQL: outgoing files go
+//! in with their queued message and keep their upload record; incoming pointers settle once;
+//! keys are sealed (never stored in the clear); avatars keep the newest profile.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a failed setup step should fail loudly
+
+#[macro_use]
+mod common;
+
+use session_gateway::ids::SessionIdText;
+use session_gateway::protocol::attachment::ProfileKey;
+use session_gateway::protocol::chat::profile::Avatar;
+use session_gateway::store::attachments::{AttachmentStatus, IncomingPointer, NewAttachment};
+use session_gateway::store::messages::{new_message_id, Direction, MessageStatus, NewMessage};
+use session_gateway::store::{MasterKey, Store};
+use zeroize::Zeroizing;
+
+const ME: &str = "05d2ad010eeb72d72e561d9de7bd7b6989af77dcabffa03a5111a6c859ae5c3a72";
+const PEER: &str = "05aa654f00fc39fc69fd0db829410ca38177d7732a8d2f0934ab3872ac56d5aa74";
+
+async fn store() -> (Store, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = common::database_url(dir.path()).await;
+    let store = Store::open(&url, 10, MasterKey::generate()).await.unwrap();
+    let me = SessionIdText::parse(ME).unwrap();
+    store
+        .insert_account(&me, None, &[7; 16], 1)
+        .await
+        .unwrap()
+        .unwrap();
+    (store, dir)
+}
+
+fn message(direction: Direction, status: MessageStatus) -> NewMessage {
+    NewMessage {
+        id: new_message_id(),
+        account: ME.into(),
+        peer: PEER.into(),
+        direction,
+        status,
+        hash: (direction == Direction::Incoming).then(new_message_id),
+        text: String::new(),
+        timestamp: 1_000,
+        idempotency_key: None,
+    }
+}
+
+both_backends! {
+    async fn outgoing_files_are_queued_with_their_message_and_keep_the_upload() {
+        let (store, _dir) = store().await;
+        let files = [NewAttachment {
+            content_type: "image/png".into(),
+            file_name: Some("a.png".into()),
+            data: vec![1, 2, 3],
+        }];
+        let queued = store
+            .enqueue_outgoing_with(&message(Direction::Outgoing, MessageStatus::Queued), None, &files, 5)
+            .await
+            .unwrap();
+        let stored = store.message_attachments(&queued.message.id).await.unwrap();
+        assert_eq!(stored.len(), 1);
+        assert_eq!(stored[0].view.status, AttachmentStatus::Queued);
+        assert_eq!(stored[0].data.as_deref(), Some(&[1u8, 2, 3][..]));
+        assert!(stored[0].key.is_none());
+
+        let key = [9u8; 64];
+        store
+            .mark_uploaded(&stored[0].view.id, "http://f/file/1", &key, &[4; 32], 6)
+            .await
+            .unwrap();
+        let again = store.message_attachments(&queued.message.id).await.unwrap();
+        assert_eq!(again[0].view.status, AttachmentStatus::Uploaded);
+        assert_eq!(again[0].remote_url.as_deref(), Some("http://f/file/1"));
+        assert_eq!(again[0].key.as_deref().map(|k| k.as_slice()), Some(&key[..]));
+        let views = store.attachment_views(ME, &queued.message.id).await.unwrap();
+        assert_eq!(views[0].url, format!("/v1/accounts/{ME}/attachments/{}", views[0].id));
+    }
+
+    async fn incoming_pointers_settle_once_with_sealed_keys() {
+        let (store, _dir) = store().await;
+        let mut tx = store.begin().await.unwrap();
+        let stored = tx
+            .insert_message(&message(Direction::Incoming, MessageStatus::Received), 5)
+            .await
+            .unwrap()
+            .unwrap();
+        let pointer = IncomingPointer {
+            content_type: "text/plain".into(),
+            file_name: None,
+            size: 3,
+            url: "http://f/file/2".into(),
+            key: Zeroizing::new(vec![0xab; 64]),
+            digest: Some(vec![1; 32]),
+        };
+        let views = tx
+            .insert_incoming_attachments(ME, &stored.id, std::slice::from_ref(&pointer), 5)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        let pending = store.pending_incoming_attachments(ME, 10).await.unwrap();
+        assert_eq!(pending.len(), 1);
+        assert_eq!(pending[0].key.as_deref().map(|k| k.as_slice()), Some(&[0xab; 64][..]));
+        assert_eq!(pending[0].remote_url.as_deref(), Some("http://f/file/2"));
+
+        let mut tx = store.begin().await.unwrap();
+        let done = tx
+            .settle_incoming_attachment(&views[0].id, Err("tampered: bad hmac"), 6)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(done.status, AttachmentStatus::Failed);
+        assert_eq!(done.failure_reason.as_deref(), Some("tampered: bad hmac"));
+        // Settling again does nothing (one event per attachment).
+        assert!(tx
+            .settle_incoming_attachment(&views[0].id, Ok(b"abc"), 7)
+            .await
+            .unwrap()
+            .is_none());
+        tx.commit().await.unwrap();
+    }
+
+    async fn avatars_round_trip_and_keep_the_newest_profile() {
+        let (store, _dir) = store().await;
+        let avatar = Avatar {
+            url: "http://f/file/3".into(),
+            key: ProfileKey::from_bytes([5; 32]),
+        };
+        assert!(store.set_own_avatar(ME, Some(&avatar), 10_000).await.unwrap());
+        let profile = store.own_profile(ME).await.unwrap();
+        assert_eq!(profile.avatar.as_ref(), Some(&avatar));
+        assert_eq!(profile.updated_seconds, Some(10));
+        assert!(store.set_own_avatar(ME, None, 11_000).await.unwrap());
+        assert!(store.own_profile(ME).await.unwrap().avatar.is_none());
+
+        // Contacts: a newer profile replaces, an older one does not; a changed URL drops the
+        // cached image.
+        let newer = Avatar {
+            url: "http://f/file/4".into(),
+            key: ProfileKey::from_bytes([6; 32]),
+        };
+        let mut tx = store.begin().await.unwrap();
+        tx.upsert_contact_avatar(ME, PEER, &avatar, 100, 1).await.unwrap();
+        tx.commit().await.unwrap();
+        store.cache_contact_avatar(ME, PEER, &avatar.url, b"img").await.unwrap();
+        assert_eq!(
+            store.contact_avatar(ME, PEER).await.unwrap().unwrap().image.as_deref(),
+            Some(&b"img"[..])
+        );
+        let mut tx = store.begin().await.unwrap();
+        tx.upsert_contact_avatar(ME, PEER, &newer, 200, 2).await.unwrap();
+        tx.upsert_contact_avatar(ME, PEER, &avatar, 150, 3).await.unwrap();
+        tx.commit().await.unwrap();
+        let known = store.contact_avatar(ME, PEER).await.unwrap().unwrap();
+        assert_eq!(known.avatar, newer);
+        assert!(known.image.is_none());
+    }
+}
