@@ -208,10 +208,13 @@ struct NamespaceWide {
     result: &'static str,
     /// The clock rule: `(timestamp, now)` to the status and text that refuse it, if any.
     refuse: fn(u64, u64) -> Option<(u16, &'static str)>,
-    /// The change on one node: `(store, account, namespace, timestamp, now)` to the
-    /// `(namespace, hash)` pairs it touched.
-    apply: fn(&mut MessageStore, &Account, Option<i16>, u64, u64) -> Vec<(i16, String)>,
+    /// The change on one node.
+    apply: ApplyFn,
 }
+
+/// The change on one node: `(store, account, namespace, timestamp, now)` to the
+/// `(namespace, hash)` pairs it touched.
+type ApplyFn = fn(&mut MessageStore, &Account, Option<i16>, u64, u64) -> Vec<(i16, String)>;
 
 /// The checks and fan-out shared by the namespace-wide methods; see [`NamespaceWide`].
 fn namespace_wide(ctx: &Ctx<'_>, p: &Params<'_>, m: &NamespaceWide) -> ParseResult<Response> {
