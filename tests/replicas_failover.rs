@@ -141,19 +141,20 @@ async fn a_killed_replica_s_accounts_move_and_no_message_is_lost() {
         let victim_held = helds[2].clone();
         gws[2].kill().await;
         let killed = tokio::time::Instant::now();
-        let queued = gws[0]
-            .gateway()
-            .store()
-            .queued_messages(1_000)
-            .await
-            .unwrap();
-        let victim_queued = queued
-            .iter()
-            .filter(|m| victim_held.borrow().contains_key(&m.from))
-            .count();
+        // Conversations with queued messages, through the query the sender itself uses.
+        let store = gws[0].gateway().store();
+        let victims = victim_held.borrow().clone();
+        let (mut queued, mut victim_queued) = (0, 0);
+        for account in &accounts {
+            let peers = store.queued_peers(account).await.unwrap().len();
+            queued += peers;
+            if victims.contains_key(account) {
+                victim_queued += peers;
+            }
+        }
         eprintln!(
-            "at the kill: {} messages queued, {victim_queued} of them on the victim's accounts",
-            queued.len()
+            "at the kill: {queued} conversations with queued messages, {victim_queued} of them \
+             on the victim's accounts"
         );
         // Its last published renewal closes its windows (it may have renewed later unseen,
         // which only makes the check below stricter).

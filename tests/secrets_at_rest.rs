@@ -9,6 +9,7 @@ mod common;
 use common::{master_key, spawn, start_in};
 use serde_json::json;
 use session_gateway::app::StartError;
+use session_gateway::protocol::phrase::RecoveryPhrase;
 use session_gateway::store::StoreError;
 
 /// Whether any file under `dir` (recursively: a PostgreSQL cluster has subdirectories)
@@ -61,7 +62,7 @@ both_backends! {
         let storage = gw.storage_dir().await;
         wait_for_wal_checkpoint(&storage).await;
 
-        let seed = hex::decode(phrase.strip_prefix("test ").unwrap()).unwrap();
+        let seed = *RecoveryPhrase::parse(&phrase).unwrap().entropy();
         assert!(
             data_dir_contains(&storage, id.as_bytes()),
             "sanity: the scan sees plaintext"

@@ -135,9 +135,10 @@ both_backends! {
         };
         let queued = store.enqueue_outgoing(&message, 5).await.unwrap();
         assert!(queued.created);
-        assert_eq!(store.queued_messages(10).await.unwrap().len(), 1);
-        assert_eq!(store.queued_messages_for(ME, 10).await.unwrap().len(), 1);
-        assert!(store.queued_messages_for(PEER, 10).await.unwrap().is_empty());
+        let head = store.next_queued(ME, PEER).await.unwrap().unwrap();
+        assert_eq!(head.id, queued.message.id);
+        assert_eq!(store.queued_peers(ME).await.unwrap(), [PEER]);
+        assert!(store.queued_peers(PEER).await.unwrap().is_empty());
         let mut tx = store.begin().await.unwrap();
         assert!(tx
             .set_message_status(
@@ -166,8 +167,8 @@ both_backends! {
             .unwrap();
         assert_eq!(sent.status, MessageStatus::Sent);
         assert_eq!(sent.hash.as_deref(), Some("swarmhash"));
-        assert!(store.queued_messages(10).await.unwrap().is_empty());
-        assert!(store.queued_messages_for(ME, 10).await.unwrap().is_empty());
+        assert!(store.next_queued(ME, PEER).await.unwrap().is_none());
+        assert!(store.queued_peers(ME).await.unwrap().is_empty());
     }
 }
 

@@ -34,7 +34,7 @@ use crate::protocol::protos::DataMessage;
 use crate::store::attachments::{AttachmentView, IncomingPointer, StoredAttachment};
 use crate::store::events::{EventType, NewEvent};
 use crate::store::messages::Message;
-use crate::store::outbox::QueuedMessage;
+use crate::store::send_queue::QueuedMessage;
 use crate::store::{StoreError, StoreTx};
 
 /// Concurrent downloads per gateway.

@@ -34,7 +34,7 @@ use crate::protocol::storage::{AccountId, MessageHash, Signer};
 use crate::store::chat::ControlBody;
 use crate::store::events::{EventType, NewEvent};
 use crate::store::messages::MessageStatus;
-use crate::store::outbox::QueuedMessage;
+use crate::store::send_queue::QueuedMessage;
 use crate::store::{LeaseToken, StoreError};
 use crate::telemetry::links::Key;
 

@@ -10,7 +10,7 @@
 
 use std::sync::Arc;
 
-use actix_web::{web, App, HttpResponse, HttpServer};
+use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -107,23 +107,14 @@ pub fn serve(
     listener: std::net::TcpListener,
 ) -> std::io::Result<actix_web::dev::Server> {
     let data = web::Data::new(net);
-    Ok(HttpServer::new(move || {
-        App::new()
-            .app_data(data.clone())
+    super::http::serve(listener, None, move |app| {
+        app.app_data(data.clone())
             .route("/nodes", web::get().to(nodes))
             .route("/nodes/{id}/faults", web::get().to(get_faults))
             .route("/nodes/{id}/faults", web::put().to(put_faults))
             .route("/nodes/{id}/routes", web::get().to(get_routes))
             .route("/nodes/{id}/routes", web::delete().to(clear_routes))
             .route("/clock", web::get().to(clock))
-            .route("/clock/advance", web::post().to(advance))
+            .route("/clock/advance", web::post().to(advance));
     })
-    .workers(1)
-    // Longer than any client's pool idle time, so a reused connection is never closed
-    // under a request (reqwest pools idle connections for 30 s in the devnet).
-    .keep_alive(std::time::Duration::from_secs(75))
-    .disable_signals()
-    .shutdown_timeout(1)
-    .listen(listener)?
-    .run())
 }

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use actix_web::{web, App, HttpResponse, HttpServer};
+use actix_web::{web, HttpResponse};
 use serde_json::{json, Value};
 use x25519_dalek::{PublicKey, StaticSecret};
 
@@ -265,21 +265,12 @@ pub fn serve(
     listener: std::net::TcpListener,
 ) -> std::io::Result<actix_web::dev::Server> {
     let data = web::Data::new(fs);
-    Ok(HttpServer::new(move || {
-        App::new()
-            .app_data(data.clone())
+    super::http::serve(listener, None, move |app| {
+        app.app_data(data.clone())
             .app_data(web::PayloadConfig::new(
                 super::node::MAX_REQUEST_BODY_SIZE + 4096,
             ))
             .route("/oxen/v4/lsrpc", web::post().to(lsrpc))
-            .default_service(web::to(|| async { HttpResponse::NotFound().finish() }))
+            .default_service(web::to(|| async { HttpResponse::NotFound().finish() }));
     })
-    .workers(1)
-    // Longer than any client's pool idle time, so a reused connection is never closed
-    // under a request (reqwest pools idle connections for 30 s in the devnet).
-    .keep_alive(std::time::Duration::from_secs(75))
-    .disable_signals()
-    .shutdown_timeout(1)
-    .listen(listener)?
-    .run())
 }

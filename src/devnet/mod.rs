@@ -10,6 +10,7 @@ pub mod config;
 pub mod control;
 pub mod faults;
 pub mod fileserver;
+pub mod http;
 pub mod net;
 pub mod node;
 pub mod onion;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::http::StatusCode;
-use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use actix_web::{web, HttpRequest, HttpResponse};
 use futures::StreamExt;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
@@ -49,23 +49,14 @@ pub fn serve(
     tls: rustls::ServerConfig,
 ) -> std::io::Result<actix_web::dev::Server> {
     let data = web::Data::new(NodeData { net, node });
-    Ok(HttpServer::new(move || {
-        App::new()
-            .app_data(data.clone())
+    super::http::serve(listener, Some(tls), move |app| {
+        app.app_data(data.clone())
             .route("/storage_rpc/v1", web::post().to(storage_rpc))
             .route("/onion_req/v2", web::post().to(onion_req))
             .route("/ping_test/v1", web::post().to(ping_test))
             .route("/get_stats/v1", web::get().to(get_stats))
-            .default_service(web::to(|| async { HttpResponse::NotFound().finish() }))
+            .default_service(web::to(|| async { HttpResponse::NotFound().finish() }));
     })
-    .workers(1)
-    // Longer than any client's pool idle time, so a reused connection is never closed
-    // under a request (reqwest pools idle connections for 30 s in the devnet).
-    .keep_alive(std::time::Duration::from_secs(75))
-    .disable_signals()
-    .shutdown_timeout(1)
-    .listen_rustls_0_23(listener, tls)?
-    .run())
 }
 
 fn text(status: u16, body: impl Into<String>) -> HttpResponse {

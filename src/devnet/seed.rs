@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use actix_web::{web, App, HttpResponse, HttpServer};
+use actix_web::{web, HttpResponse};
 use serde_json::{json, Map, Value};
 
 use super::net::{Network, VERSION};
@@ -90,18 +90,9 @@ pub fn serve(
     listener: std::net::TcpListener,
 ) -> std::io::Result<actix_web::dev::Server> {
     let data = web::Data::new(net);
-    Ok(HttpServer::new(move || {
-        App::new()
-            .app_data(data.clone())
+    super::http::serve(listener, None, move |app| {
+        app.app_data(data.clone())
             .app_data(web::PayloadConfig::new(1 << 20))
-            .route("/json_rpc", web::post().to(json_rpc))
+            .route("/json_rpc", web::post().to(json_rpc));
     })
-    .workers(1)
-    // Longer than any client's pool idle time, so a reused connection is never closed
-    // under a request (reqwest pools idle connections for 30 s in the devnet).
-    .keep_alive(std::time::Duration::from_secs(75))
-    .disable_signals()
-    .shutdown_timeout(1)
-    .listen(listener)?
-    .run())
 }

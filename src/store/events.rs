@@ -392,7 +392,7 @@ impl StoreTx {
                 .await?;
             }
         }
-        self.last_event = Some(cursor);
+        self.on_commit.event_written(cursor);
         Ok(Event {
             id: event_id(cursor),
             event_type: event.event_type.as_str().to_owned(),

@@ -534,40 +534,6 @@ impl Store {
         self.with_reactions(messages).await
     }
 
-    /// Outgoing messages waiting to be sent, oldest first (for the sender).
-    pub async fn queued_messages(&self, limit: i64) -> Result<Vec<Message>, StoreError> {
-        sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM messages WHERE status = 'queued' ORDER BY created_at, id \
-             LIMIT $1"
-        ))
-        .bind(limit)
-        .fetch_all(self.pool())
-        .await?
-        .iter()
-        .map(message_from_row)
-        .collect()
-    }
-
-    /// One account's outgoing messages waiting to be sent, oldest first (for the sender of the
-    /// replica that holds the account's lease; see [`super::Notice::OutgoingQueued`]).
-    pub async fn queued_messages_for(
-        &self,
-        account: &str,
-        limit: i64,
-    ) -> Result<Vec<Message>, StoreError> {
-        sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM messages WHERE account = $1 AND status = 'queued' \
-             ORDER BY created_at, id LIMIT $2"
-        ))
-        .bind(account)
-        .bind(limit)
-        .fetch_all(self.pool())
-        .await?
-        .iter()
-        .map(message_from_row)
-        .collect()
-    }
-
     /// An account's conversations, most recent first.
     pub async fn list_conversations(&self, account: &str) -> Result<Vec<Conversation>, StoreError> {
         sqlx::query(

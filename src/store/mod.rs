@@ -9,7 +9,8 @@
 //! commit together or not at all (design.md §2, "never lost"). Committed events wake the
 //! long-poll endpoint and the webhook workers through [`Store::subscribe_events`]; other changes
 //! another replica must act on (a queued message, an account or webhook change) are announced
-//! through [`Store::subscribe_notices`] (LISTEN/NOTIFY on PostgreSQL, in-process on SQLite).
+//! through [`Store::subscribe_notices`] (LISTEN/NOTIFY on PostgreSQL, in-process on SQLite);
+//! both are one mechanism, described in [`notify`].
 
 pub mod accounts;
 pub mod api_keys;
@@ -21,8 +22,8 @@ pub mod leases;
 pub mod message_state;
 pub mod messages;
 pub mod notify;
-pub mod outbox;
 pub mod secrets;
+pub mod send_queue;
 pub mod webhooks;
 
 use std::sync::Arc;
@@ -149,11 +150,10 @@ pub struct StoreTx {
     backend: Backend,
     events: watch::Sender<i64>,
     notices: notify::Notifier,
-    last_event: Option<i64>,
     /// True once this transaction holds the event-cursor lock (PostgreSQL).
     event_lock: bool,
     /// Announced after commit (and, on PostgreSQL, NOTIFYed in the transaction).
-    pending: Vec<Notice>,
+    on_commit: notify::OnCommit,
     /// Leases this transaction writes under (see [`StoreTx::fence`]).
     fences: Vec<LeaseToken>,
     /// Seals keys written in the transaction (attachment and profile keys).
@@ -206,9 +206,8 @@ impl Store {
             backend: self.backend,
             events: self.events.clone(),
             notices: self.notices.clone(),
-            last_event: None,
             event_lock: false,
-            pending: Vec::new(),
+            on_commit: notify::OnCommit::default(),
             fences: Vec::new(),
             master: self.master.clone(),
         })
@@ -335,29 +334,12 @@ impl StoreTx {
     /// transaction, so other replicas hear of them exactly when the data becomes visible.
     pub async fn commit(mut self) -> Result<(), StoreError> {
         if self.backend == Backend::Postgres {
-            let mut notices = std::mem::take(&mut self.pending);
-            if let Some(cursor) = self.last_event {
-                notices.push(Notice::Events { latest: cursor });
-            }
-            for notice in &notices {
-                notify::pg_notify(&mut self.tx, &self.notices, notice).await?;
-            }
-            notices.retain(|n| !matches!(n, Notice::Events { .. }));
-            self.pending = notices;
+            self.on_commit
+                .notify_in(&mut self.tx, &self.notices)
+                .await?;
         }
         self.tx.commit().await?;
-        for notice in self.pending.drain(..) {
-            self.notices.send(notice);
-        }
-        if let Some(cursor) = self.last_event {
-            self.events.send_if_modified(|latest| {
-                let newer = cursor > *latest;
-                if newer {
-                    *latest = cursor;
-                }
-                newer
-            });
-        }
+        self.on_commit.committed(&self.notices, &self.events);
         Ok(())
     }
 
@@ -372,9 +354,7 @@ impl StoreTx {
 
     /// Queues `notice` for announcement when (and only if) this transaction commits.
     pub(crate) fn announce_on_commit(&mut self, notice: Notice) {
-        if !self.pending.contains(&notice) {
-            self.pending.push(notice);
-        }
+        self.on_commit.push(notice);
     }
 }
 

@@ -1,12 +1,23 @@
-//! Change notices between the parts of the gateway, across replicas (design.md §6: "any replica
-//! accepts any API call and the owner acts on it promptly").
+//! Change notices: the one way the store tells the rest of the gateway, on this replica and on
+//! every other, that something changed and it should look at the database (design.md §6: "any
+//! replica accepts any API call and the owner acts on it promptly").
 //!
-//! Every notice is sent in-process at once (a `tokio::sync::broadcast`). On PostgreSQL it is also
-//! `NOTIFY`ed on the channel [`CHANNEL`] — inside the writing transaction when there is one, so it
-//! is delivered exactly when the change becomes visible — and one LISTEN connection per store
-//! forwards notices from other replicas into the same broadcast. A notice is a hint to look at
-//! the database, never the data itself: a lost notice (a dropped LISTEN connection) is covered
-//! by [`Notice::Resync`] and by the periodic scans every consumer keeps.
+//! One path for every notice, one API on [`super::Store`]: [`super::Store::announce`] (now) and
+//! `StoreTx::announce_on_commit` (when, and only if, the transaction commits; `OnCommit`).
+//! Every notice is sent in-process (a `tokio::sync::broadcast`, [`super::Store::subscribe_notices`]).
+//! On PostgreSQL it is also `NOTIFY`ed on the channel [`CHANNEL`] — inside the writing
+//! transaction when there is one, so it is delivered exactly when the change becomes visible —
+//! and one LISTEN connection per store forwards notices from other replicas into the same
+//! broadcast. SQLite is single-process, so the broadcast alone is complete there.
+//!
+//! Committed events are the one special case: their wake-up is a `watch` of the newest cursor
+//! ([`super::Store::subscribe_events`]: long-polls and webhook workers only need "something
+//! after cursor N"), and [`Notice::Events`] only carries that cursor between replicas.
+//!
+//! A notice is a hint to look at the database, never the data itself: a lost notice (a dropped
+//! LISTEN connection) is covered by [`Notice::Resync`] and by the periodic scans every consumer
+//! keeps. Not to be confused with the *event outbox* (`store::events`, what webhooks deliver) or
+//! the *send queue* (`store::send_queue`, outgoing messages waiting for a swarm).
 //!
 //! Payload (NOTIFY payloads are text, at most 8000 bytes): `<origin> <kind>[ <argument>]`, where
 //! `origin` identifies the sending store (so it ignores its own echo), `kind` is one of `events`,
@@ -140,6 +151,53 @@ pub(crate) async fn pg_notify(
         .execute(conn)
         .await?;
     Ok(())
+}
+
+/// What a transaction announces when, and only if, it commits: its notices and the newest event
+/// cursor it wrote.
+#[derive(Debug, Default)]
+pub(crate) struct OnCommit {
+    notices: Vec<Notice>,
+    latest_event: Option<i64>,
+}
+
+impl OnCommit {
+    /// Queues `notice` (once: a transaction touching one account twice announces it once).
+    pub(crate) fn push(&mut self, notice: Notice) {
+        if !self.notices.contains(&notice) {
+            self.notices.push(notice);
+        }
+    }
+
+    /// Records that the transaction wrote the event at `cursor` (cursors only grow).
+    pub(crate) fn event_written(&mut self, cursor: i64) {
+        self.latest_event = Some(cursor);
+    }
+
+    /// PostgreSQL, before the commit: NOTIFY the notices, then the newest cursor, inside the
+    /// transaction, so other replicas hear of them exactly when the data becomes visible.
+    pub(crate) async fn notify_in(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        notifier: &Notifier,
+    ) -> Result<(), StoreError> {
+        let latest = self.latest_event.map(|latest| Notice::Events { latest });
+        for notice in self.notices.iter().chain(latest.as_ref()) {
+            pg_notify(conn, notifier, notice).await?;
+        }
+        Ok(())
+    }
+
+    /// After the commit: wakes this process's subscribers (notices, and event waiters when the
+    /// transaction wrote events).
+    pub(crate) fn committed(self, notifier: &Notifier, events: &watch::Sender<i64>) {
+        for notice in self.notices {
+            notifier.send(notice);
+        }
+        if let Some(latest) = self.latest_event {
+            forward(Notice::Events { latest }, events, notifier);
+        }
+    }
 }
 
 /// The LISTEN task; dropping the last handle stops it.

@@ -18,11 +18,8 @@ use rand::RngCore as _;
 use serde_json::Value;
 use session_gateway::app::{Gateway, GatewayOptions, StartError};
 use session_gateway::config::{SecretString, Settings};
-use session_gateway::identities::{IdentityError, IdentityProvider, NewIdentity};
-use session_gateway::ids::SessionIdText;
-use sha2::{Digest as _, Sha256};
+use session_gateway::identities::SessionIdentities;
 use tokio::sync::watch;
-use zeroize::Zeroizing;
 
 pub const ADMIN_KEY: &str = "test-admin-key-0123456789";
 
@@ -95,41 +92,6 @@ macro_rules! both_backends {
     };
 }
 
-/// A stand-in for `protocol::keys` + `protocol::phrase` until they land: the Session ID is a hash
-/// of the seed and the "phrase" is `test` plus the seed in hex. Only the gateway's handling of
-/// identities is under test here.
-pub struct FakeIdentities;
-
-fn fake(seed: Vec<u8>) -> NewIdentity {
-    let id = format!("05{}", hex::encode(Sha256::digest(&seed)));
-    NewIdentity {
-        session_id: SessionIdText::parse(&id).unwrap(),
-        phrase: Zeroizing::new(format!("test {}", hex::encode(&seed))),
-        seed: Zeroizing::new(seed),
-    }
-}
-
-impl IdentityProvider for FakeIdentities {
-    fn generate(&self) -> Result<NewIdentity, IdentityError> {
-        let mut seed = vec![0u8; 16];
-        rand::rngs::OsRng.fill_bytes(&mut seed);
-        Ok(fake(seed))
-    }
-    fn restore(&self, phrase: &str) -> Result<NewIdentity, IdentityError> {
-        let hex_part = phrase
-            .strip_prefix("test ")
-            .ok_or_else(|| IdentityError::InvalidPhrase("not a test phrase".into()))?;
-        let seed = hex::decode(hex_part)
-            .ok()
-            .filter(|s| s.len() == 16)
-            .ok_or_else(|| IdentityError::InvalidPhrase("bad words".into()))?;
-        Ok(fake(seed))
-    }
-    fn phrase_for_seed(&self, seed: &[u8]) -> Result<Zeroizing<String>, IdentityError> {
-        Ok(Zeroizing::new(format!("test {}", hex::encode(seed))))
-    }
-}
-
 pub fn master_key() -> String {
     let mut key = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut key);
@@ -163,7 +125,7 @@ pub async fn start_in(dir: &std::path::Path, settings: Settings) -> Result<Gatew
         settings,
         data_dir: dir.to_path_buf(),
         listen: "127.0.0.1:0".into(),
-        identities: Arc::new(FakeIdentities),
+        identities: Arc::new(SessionIdentities),
     })
     .await
 }

@@ -13,6 +13,7 @@ use super::methods::{hash_list, TTL_MAX_PRIVATE_MS};
 use super::params::{b64_encode, parse_token, require, Account, NsVar, Params, ParseResult};
 use super::{add_misc, Ctx, Response};
 use crate::devnet::net::{Network, Node};
+use crate::devnet::store::MessageStore;
 use crate::devnet::wire::INVALID_SWARM_ID;
 
 const Z_BASE32: &[u8; 32] = b"ybndrfg8ejkmcpqxot1uwisza345h769";
@@ -111,6 +112,20 @@ fn sign(node: &Node, parts: &[&[u8]]) -> String {
     b64_encode(&node.ed_key.sign(&parts.concat()).to_bytes())
 }
 
+/// The 401 with `failure` as its text unless `auth` signs `msg` for `account` with the
+/// `required` permission bits (subaccounts must not be revoked).
+fn refuse_signature(
+    ctx: &Ctx<'_>,
+    account: &Account,
+    auth: &auth::Auth,
+    required: u8,
+    msg: &[u8],
+    failure: impl Into<String>,
+) -> Option<Response> {
+    (!auth::verify(ctx.node, account, auth, required, false, msg))
+        .then(|| Response::text(401, failure))
+}
+
 /// `delete` (§4.6).
 pub fn delete(ctx: &Ctx<'_>, p: &Params<'_>) -> ParseResult<Response> {
     let messages = p.str_array("messages")?;
@@ -122,18 +137,9 @@ pub fn delete(ctx: &Ctx<'_>, p: &Params<'_>) -> ParseResult<Response> {
         return Ok(r);
     }
     let msg = format!("delete{}", messages.concat());
-    if !auth::verify(
-        ctx.node,
-        &account,
-        &auth,
-        auth::DELETE,
-        false,
-        msg.as_bytes(),
-    ) {
-        return Ok(Response::text(
-            401,
-            "delete_msgs signature verification failed",
-        ));
+    let failure = "delete_msgs signature verification failed";
+    if let Some(r) = refuse_signature(ctx, &account, &auth, auth::DELETE, msg.as_bytes(), failure) {
+        return Ok(r);
     }
     let pk_hex = account.hex();
     let mut resp = fan_out(ctx, &account, |member| {
@@ -164,14 +170,6 @@ pub fn delete(ctx: &Ctx<'_>, p: &Params<'_>) -> ParseResult<Response> {
     Ok(resp)
 }
 
-/// Parses the common `delete_all`/`delete_before`/`expire_all` fields.
-fn ns_var_and_auth(p: &Params<'_>) -> ParseResult<(NsVar, Account, auth::Auth)> {
-    let ns = p.namespace_var()?.unwrap_or(NsVar::One(0));
-    let account = p.account(false)?;
-    let auth = auth::parse(p, &account)?;
-    Ok((ns, account, auth))
-}
-
 /// `deleted`/`updated` as a sorted list, or for `"all"` a dict `{ns: [hashes]}`, plus every
 /// hash totally sorted for the signature.
 fn grouped(ns: NsVar, mut items: Vec<(i16, String)>) -> (Value, String) {
@@ -197,124 +195,119 @@ fn ns_filter(ns: NsVar) -> Option<i16> {
     }
 }
 
-/// `delete_all` (§4.6).
-pub fn delete_all(ctx: &Ctx<'_>, p: &Params<'_>) -> ParseResult<Response> {
-    let timestamp = p.timestamp("timestamp")?;
-    let (ns, account, auth) = ns_var_and_auth(p)?;
-    let timestamp = require("timestamp", timestamp)?;
+/// What sets `delete_all`, `delete_before` and `expire_all` apart (§4.6). Everything else they
+/// share: one timestamp, a namespace (default 0, or `"all"`), the 421 check, a clock rule, the
+/// signature over `method ‖ NSV ‖ timestamp` with delete permission, and per node a signed
+/// `(pubkey ‖ timestamp ‖ every touched hash)` result; [`namespace_wide`] runs that.
+struct NamespaceWide {
+    /// The method name, which is also the signed string's prefix.
+    method: &'static str,
+    /// The timestamp parameter: `timestamp`, `before` or `expiry`.
+    field: &'static str,
+    /// The key of the touched hashes in each node's entry: `deleted` or `updated`.
+    result: &'static str,
+    /// The clock rule: `(timestamp, now)` to the status and text that refuse it, if any.
+    refuse: fn(u64, u64) -> Option<(u16, &'static str)>,
+    /// The change on one node.
+    apply: ApplyFn,
+}
+
+/// The change on one node: `(store, account, namespace, timestamp, now)` to the
+/// `(namespace, hash)` pairs it touched.
+type ApplyFn = fn(&mut MessageStore, &Account, Option<i16>, u64, u64) -> Vec<(i16, String)>;
+
+/// The checks and fan-out shared by the namespace-wide methods; see [`NamespaceWide`].
+fn namespace_wide(ctx: &Ctx<'_>, p: &Params<'_>, m: &NamespaceWide) -> ParseResult<Response> {
+    // Parse order follows SS: the method's timestamp, then namespace, pubkey and auth fields.
+    let timestamp = p.timestamp(m.field)?;
+    let ns = p.namespace_var()?.unwrap_or(NsVar::One(0));
+    let account = p.account(false)?;
+    let auth = auth::parse(p, &account)?;
+    let timestamp = require(m.field, timestamp)?;
     if let Some(r) = check_swarm(ctx, &account) {
         return Ok(r);
     }
-    if !auth::within(timestamp, ctx.now, SIGNATURE_TOLERANCE_MS) {
-        return Ok(Response::text(
-            406,
-            "delete_all timestamp too far from current time",
-        ));
+    if let Some((status, text)) = (m.refuse)(timestamp, ctx.now) {
+        return Ok(Response::text(status, text));
     }
-    let msg = format!("delete_all{}{timestamp}", ns.text());
-    if !auth::verify(
-        ctx.node,
-        &account,
-        &auth,
-        auth::DELETE,
-        false,
-        msg.as_bytes(),
-    ) {
-        return Ok(Response::text(
-            401,
-            "delete_all signature verification failed",
-        ));
+    let msg = format!("{}{}{timestamp}", m.method, ns.text());
+    let failure = format!("{} signature verification failed", m.method);
+    if let Some(r) = refuse_signature(ctx, &account, &auth, auth::DELETE, msg.as_bytes(), failure) {
+        return Ok(r);
     }
     let pk_hex = account.hex();
+    let ts = timestamp.to_string();
     Ok(fan_out(ctx, &account, |member| {
-        let gone = member
-            .store()
-            .delete_matching(&account, ns_filter(ns), None, ctx.now);
-        let (deleted, all) = grouped(ns, gone);
-        let ts = timestamp.to_string();
+        let touched = (m.apply)(
+            &mut member.store(),
+            &account,
+            ns_filter(ns),
+            timestamp,
+            ctx.now,
+        );
+        let (hashes, all) = grouped(ns, touched);
         let sig = sign(member, &[pk_hex.as_bytes(), ts.as_bytes(), all.as_bytes()]);
-        json!({"deleted": deleted, "signature": sig})
+        let mut entry = Map::new();
+        entry.insert(m.result.into(), hashes);
+        entry.insert("signature".into(), Value::String(sig));
+        Value::Object(entry)
     }))
+}
+
+/// `delete_all` (§4.6).
+pub fn delete_all(ctx: &Ctx<'_>, p: &Params<'_>) -> ParseResult<Response> {
+    namespace_wide(
+        ctx,
+        p,
+        &NamespaceWide {
+            method: "delete_all",
+            field: "timestamp",
+            result: "deleted",
+            refuse: |timestamp, now| {
+                (!auth::within(timestamp, now, SIGNATURE_TOLERANCE_MS))
+                    .then_some((406, "delete_all timestamp too far from current time"))
+            },
+            apply: |store, account, ns, _, now| store.delete_matching(account, ns, None, now),
+        },
+    )
 }
 
 /// `delete_before` (§4.6).
 pub fn delete_before(ctx: &Ctx<'_>, p: &Params<'_>) -> ParseResult<Response> {
-    let before = p.timestamp("before")?;
-    let (ns, account, auth) = ns_var_and_auth(p)?;
-    let before = require("before", before)?;
-    if let Some(r) = check_swarm(ctx, &account) {
-        return Ok(r);
-    }
-    if before > ctx.now + SIGNATURE_TOLERANCE_MS {
-        return Ok(Response::text(
-            401,
-            "delete_before timestamp too far in the future",
-        ));
-    }
-    let msg = format!("delete_before{}{before}", ns.text());
-    if !auth::verify(
-        ctx.node,
-        &account,
-        &auth,
-        auth::DELETE,
-        false,
-        msg.as_bytes(),
-    ) {
-        return Ok(Response::text(
-            401,
-            "delete_before signature verification failed",
-        ));
-    }
-    let pk_hex = account.hex();
-    Ok(fan_out(ctx, &account, |member| {
-        let gone = member
-            .store()
-            .delete_matching(&account, ns_filter(ns), Some(before), ctx.now);
-        let (deleted, all) = grouped(ns, gone);
-        let b = before.to_string();
-        let sig = sign(member, &[pk_hex.as_bytes(), b.as_bytes(), all.as_bytes()]);
-        json!({"deleted": deleted, "signature": sig})
-    }))
+    namespace_wide(
+        ctx,
+        p,
+        &NamespaceWide {
+            method: "delete_before",
+            field: "before",
+            result: "deleted",
+            refuse: |before, now| {
+                (before > now + SIGNATURE_TOLERANCE_MS)
+                    .then_some((401, "delete_before timestamp too far in the future"))
+            },
+            apply: |store, account, ns, before, now| {
+                store.delete_matching(account, ns, Some(before), now)
+            },
+        },
+    )
 }
 
 /// `expire_all` (§4.6): only shortens.
 pub fn expire_all(ctx: &Ctx<'_>, p: &Params<'_>) -> ParseResult<Response> {
-    let expiry = p.timestamp("expiry")?;
-    let (ns, account, auth) = ns_var_and_auth(p)?;
-    let expiry = require("expiry", expiry)?;
-    if let Some(r) = check_swarm(ctx, &account) {
-        return Ok(r);
-    }
-    if expiry < ctx.now.saturating_sub(SIGNATURE_TOLERANCE_MS) {
-        return Ok(Response::text(
-            406,
-            "expire_all timestamp should be >= current time",
-        ));
-    }
-    let msg = format!("expire_all{}{expiry}", ns.text());
-    if !auth::verify(
-        ctx.node,
-        &account,
-        &auth,
-        auth::DELETE,
-        false,
-        msg.as_bytes(),
-    ) {
-        return Ok(Response::text(
-            401,
-            "expire_all signature verification failed",
-        ));
-    }
-    let pk_hex = account.hex();
-    Ok(fan_out(ctx, &account, |member| {
-        let changed = member
-            .store()
-            .shorten_all(&account, ns_filter(ns), expiry, ctx.now);
-        let (updated, all) = grouped(ns, changed);
-        let e = expiry.to_string();
-        let sig = sign(member, &[pk_hex.as_bytes(), e.as_bytes(), all.as_bytes()]);
-        json!({"updated": updated, "signature": sig})
-    }))
+    namespace_wide(
+        ctx,
+        p,
+        &NamespaceWide {
+            method: "expire_all",
+            field: "expiry",
+            result: "updated",
+            refuse: |expiry, now| {
+                (expiry < now.saturating_sub(SIGNATURE_TOLERANCE_MS))
+                    .then_some((406, "expire_all timestamp should be >= current time"))
+            },
+            apply: |store, account, ns, expiry, now| store.shorten_all(account, ns, expiry, now),
+        },
+    )
 }
 
 /// `expire` (§4.6, SS `process_client_req(expire_msgs)`).
@@ -360,15 +353,9 @@ pub fn expire(ctx: &Ctx<'_>, p: &Params<'_>) -> ParseResult<Response> {
     };
     let exp_text: String = expiry.iter().map(u64::to_string).collect();
     let msg = format!("expire{mode}{exp_text}{}", messages.concat());
-    if !auth::verify(
-        ctx.node,
-        &account,
-        &auth,
-        auth::WRITE,
-        false,
-        msg.as_bytes(),
-    ) {
-        return Ok(Response::text(401, "expire: signature verification failed"));
+    let failure = "expire: signature verification failed";
+    if let Some(r) = refuse_signature(ctx, &account, &auth, auth::WRITE, msg.as_bytes(), failure) {
+        return Ok(r);
     }
     let mut extend_only = extend;
     if let Some(sub) = &auth.subaccount {

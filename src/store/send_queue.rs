@@ -1,6 +1,13 @@
-//! Queries the actors need on top of [`super::messages`]: the outgoing queue per conversation
-//! (the Conversation actor sends its oldest `queued` row first), the peers with queued rows
-//! (picked up at start so a crash loses nothing), and the sync-copy de-duplication lookup.
+//! The send queue: outgoing messages the API accepted (`status = 'queued'`) and a swarm has not
+//! confirmed yet. The queries the actors need on top of [`super::messages`]: the oldest queued
+//! row per conversation (the Conversation actor sends it first), the peers with queued rows
+//! (picked up at start so a crash loses nothing), settling a row as sent or failed, and the
+//! sync-copy de-duplication lookup.
+//!
+//! No wake-ups live here: queueing a message announces [`super::Notice::OutgoingQueued`]
+//! through [`super::notify`], the store's one notice mechanism, so the replica that owns the
+//! account sends it at once. (Formerly `store::outbox`; the *event outbox*, what webhooks
+//! deliver, is [`super::events`].)
 
 use sqlx::Row as _;
 
