@@ -347,6 +347,14 @@ async fn avatar_set_on_a_is_served_to_b() {
         conversations.body["conversations"][0]["avatar"],
         avatar.as_str()
     );
+    // One profile object on the conversation: the file-server URL and our download path.
+    let conversation = gw
+        .admin("GET", &format!("/v1/accounts/{b}/conversations/{a}"), None)
+        .await;
+    let profile = &conversation.body["profile"];
+    assert_eq!(profile["display_name"], "Alice");
+    assert_eq!(profile["avatar"], avatar.as_str());
+    assert!(profile["avatar_url"].as_str().unwrap().contains("/file/"));
     let response = download(&gw, &avatar).await;
     assert_eq!(response.status(), 200);
     assert_eq!(response.bytes().await.unwrap().as_ref(), image.as_slice());

@@ -1,6 +1,6 @@
 //! The attachment and avatar tables (migration 0004) on SQLite and PostgreSQL: outgoing files go
 //! in with their queued message and keep their upload record; incoming pointers settle once;
-//! keys are sealed (never stored in the clear); avatars keep the newest profile.
+//! keys are sealed (never stored in the clear); a contact's avatar image is cached per URL.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a failed setup step should fail loudly
 
@@ -11,6 +11,7 @@ use session_gateway::ids::SessionIdText;
 use session_gateway::protocol::attachment::ProfileKey;
 use session_gateway::protocol::chat::profile::Avatar;
 use session_gateway::store::attachments::{AttachmentStatus, IncomingPointer, NewAttachment};
+use session_gateway::store::chat::ContactProfile;
 use session_gateway::store::messages::{new_message_id, Direction, MessageStatus, NewMessage};
 use session_gateway::store::{MasterKey, Store};
 use zeroize::Zeroizing;
@@ -43,6 +44,22 @@ fn message(direction: Direction, status: MessageStatus) -> NewMessage {
         timestamp: 1_000,
         idempotency_key: None,
     }
+}
+
+/// Stores `avatar` as PEER's profile on ME's conversation, as the inbox does.
+async fn contact_profile(store: &Store, avatar: &Avatar, updated: i64) {
+    let sealed = store.seal_profile_key(ME, PEER, avatar.key.expose_secret());
+    let profile = ContactProfile {
+        name: Some("Peer"),
+        avatar_url: Some(&avatar.url),
+        key_sealed: Some(&sealed),
+        updated: Some(updated),
+    };
+    let mut tx = store.begin().await.unwrap();
+    tx.set_contact_profile(ME, PEER, &profile, updated)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
 }
 
 both_backends! {
@@ -119,7 +136,7 @@ both_backends! {
         tx.commit().await.unwrap();
     }
 
-    async fn avatars_round_trip_and_keep_the_newest_profile() {
+    async fn avatars_round_trip_and_the_image_is_cached_per_url() {
         let (store, _dir) = store().await;
         let avatar = Avatar {
             url: "http://f/file/3".into(),
@@ -132,26 +149,25 @@ both_backends! {
         assert!(store.set_own_avatar(ME, None, 11_000).await.unwrap());
         assert!(store.own_profile(ME).await.unwrap().avatar.is_none());
 
-        // Contacts: a newer profile replaces, an older one does not; a changed URL drops the
-        // cached image.
+        // Contacts: the conversation's profile names the avatar; the image is cached for that
+        // URL only, so a profile naming another URL misses the cache.
         let newer = Avatar {
             url: "http://f/file/4".into(),
             key: ProfileKey::from_bytes([6; 32]),
         };
-        let mut tx = store.begin().await.unwrap();
-        tx.upsert_contact_avatar(ME, PEER, &avatar, 100, 1).await.unwrap();
-        tx.commit().await.unwrap();
+        assert!(store.contact_avatar(ME, PEER).await.unwrap().is_none());
+        contact_profile(&store, &avatar, 100).await;
         store.cache_contact_avatar(ME, PEER, &avatar.url, b"img").await.unwrap();
-        assert_eq!(
-            store.contact_avatar(ME, PEER).await.unwrap().unwrap().image.as_deref(),
-            Some(&b"img"[..])
-        );
-        let mut tx = store.begin().await.unwrap();
-        tx.upsert_contact_avatar(ME, PEER, &newer, 200, 2).await.unwrap();
-        tx.upsert_contact_avatar(ME, PEER, &avatar, 150, 3).await.unwrap();
-        tx.commit().await.unwrap();
+        let known = store.contact_avatar(ME, PEER).await.unwrap().unwrap();
+        assert_eq!(known.avatar, avatar);
+        assert_eq!(known.image.as_deref(), Some(&b"img"[..]));
+        assert_eq!(store.peers_with_avatars(ME).await.unwrap(), vec![PEER.to_owned()]);
+        contact_profile(&store, &newer, 200).await;
         let known = store.contact_avatar(ME, PEER).await.unwrap().unwrap();
         assert_eq!(known.avatar, newer);
         assert!(known.image.is_none());
+        // An image fetched from a URL the profile no longer names is not cached.
+        store.cache_contact_avatar(ME, PEER, &avatar.url, b"old").await.unwrap();
+        assert!(store.contact_avatar(ME, PEER).await.unwrap().unwrap().image.is_none());
     }
 }

@@ -34,14 +34,13 @@ ALTER TABLE accounts ADD COLUMN avatar_url TEXT;
 ALTER TABLE accounts ADD COLUMN avatar_key_sealed BYTEA;
 ALTER TABLE accounts ADD COLUMN avatar_updated_at BIGINT;
 
--- A contact's avatar as its latest profile named it; the decrypted image is cached lazily.
-CREATE TABLE contact_avatars (
+-- A contact's decrypted avatar image, cached. The profile itself (display name, avatar URL and
+-- sealed key) is the conversation's (0003); `url` names the avatar the image was fetched from,
+-- so a profile that names another URL misses the cache.
+CREATE TABLE contact_avatar_images (
     account         TEXT NOT NULL REFERENCES accounts (session_id) ON DELETE CASCADE,
     peer            TEXT NOT NULL,
     url             TEXT NOT NULL,
-    key_sealed      BYTEA NOT NULL,
-    updated_seconds BIGINT NOT NULL,
-    image           BYTEA,
-    updated_at      BIGINT NOT NULL,
+    image           BYTEA NOT NULL,
     PRIMARY KEY (account, peer)
 );

@@ -282,13 +282,15 @@ pub(crate) async fn with_avatars(
     let peers = state.store.peers_with_avatars(account).await?;
     for conversation in conversations {
         if peers.binary_search(&conversation.peer).is_ok() {
-            conversation.avatar = Some(format!(
-                "/v1/accounts/{account}/conversations/{}/avatar",
-                conversation.peer
-            ));
+            conversation.avatar = Some(avatar_path(account, &conversation.peer));
         }
     }
     Ok(())
+}
+
+/// Where the API serves a contact's avatar image.
+pub(crate) fn avatar_path(account: &str, peer: &str) -> String {
+    format!("/v1/accounts/{account}/conversations/{peer}/avatar")
 }
 
 fn disposition(file_name: Option<&str>) -> ContentDisposition {

@@ -80,6 +80,9 @@ pub struct ProfileView {
     pub display_name: Option<String>,
     /// Avatar URL on the file server (encrypted; key kept by the gateway).
     pub avatar_url: Option<String>,
+    /// Where to download the decrypted avatar from this gateway
+    /// (`/v1/accounts/{sid}/conversations/{peer}/avatar`), when the profile names one.
+    pub avatar: Option<String>,
 }
 
 /// One conversation with its chat state.
@@ -239,6 +242,8 @@ async fn view(
             seconds: chat.disappearing_seconds,
         },
         profile: ProfileView {
+            avatar: (chat.profile_avatar_url.is_some() && chat.profile_key_sealed.is_some())
+                .then(|| super::attachments::avatar_path(account.as_str(), peer.as_str())),
             display_name: chat.profile_name,
             avatar_url: chat.profile_avatar_url,
         },

@@ -5,7 +5,7 @@
 //! reuses them. Incoming: the pointers are recorded `queued` with the message in one
 //! transaction; the background fetch stores the verified plaintext (`available`) or the reason
 //! (`failed`). Pointer and profile keys are sealed with the master key
-//! ([`RecordKind::AttachmentKey`], [`RecordKind::ProfileKey`]).
+//! ([`RecordKind::AttachmentKey`], [`RecordKind::OwnProfileKey`]).
 
 use serde::Serialize;
 use sqlx::any::AnyRow;
