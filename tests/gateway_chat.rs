@@ -465,3 +465,46 @@ async fn held_message_requests_wait_for_accept_or_are_dropped() {
     gw.stop().await;
     devnet.shutdown().await;
 }
+
+/// A held request released by `accept` is delivered as the live path delivers: the
+/// `message.received` event carries the message's attachments, and under `read_receipts: auto`
+/// the sender gets its read receipt.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_accepted_request_delivers_attachments_and_auto_receipts() {
+    let (devnet, _dir, mut gw) = setup().await;
+    let a = gw.create_account().await;
+    let b = gw.create_account().await;
+    let settings = json!({"message_requests": "hold", "read_receipts": "auto"});
+    let r = gw.on("PATCH", &b, "", Some(settings)).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+
+    let file = json!({"content_type": "text/plain", "file_name": "w.txt",
+                      "data_base64": "YSBmaWxlIHRoYXQgd2FpdGVk"});
+    let body = json!({"to": b, "text": "held with a file", "attachments": [file]});
+    let sent = gw.on("POST", &a, "/messages", Some(body)).await;
+    assert_eq!(sent.status, 202, "{}", sent.body);
+    let sent = sent.body["id"].as_str().unwrap().to_owned();
+    gw.wait_event(&b, "message_request.received", |d| d["conversation"] == a)
+        .await;
+    assert!(gw.events_typed(&b, "message.received").await.is_empty());
+
+    let r = gw
+        .on("POST", &b, &format!("/conversations/{a}/accept"), None)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let received = gw.received(&b, &a, "held with a file").await;
+    let files = received["attachments"].as_array().unwrap();
+    assert_eq!(files.len(), 1, "{received}");
+    assert_eq!(files[0]["content_type"], "text/plain");
+    assert_eq!(files[0]["file_name"], "w.txt");
+    assert!(files[0]["url"]
+        .as_str()
+        .unwrap()
+        .contains("/attachments/att_"));
+    // Auto receipts: A learns its message was read.
+    gw.wait_event(&a, "message.read", |d| d["id"] == sent.as_str())
+        .await;
+
+    gw.stop().await;
+    devnet.shutdown().await;
+}

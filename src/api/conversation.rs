@@ -167,19 +167,10 @@ async fn mark_read(
     };
     let now = now_ms();
     let mut tx = state.store.begin().await?;
-    let timestamps = tx
-        .mark_read_by_us(account.as_str(), peer.as_str(), up_to, now)
+    let receipt = tx
+        .read_with_receipt(account.as_str(), peer.as_str(), up_to, now)
         .await?;
-    let receipted = timestamps.len();
-    let receipt_id = if timestamps.is_empty() {
-        None
-    } else {
-        let body = ControlBody::ReadReceipt { timestamps };
-        Some(
-            tx.enqueue_control(account.as_str(), peer.as_str(), &body, now)
-                .await?,
-        )
-    };
+    let (receipt_id, receipted) = receipt.map_or((None, 0), |(id, n)| (Some(id), n));
     tx.commit().await?;
     if receipt_id.is_some() {
         kick(&state, &account, peer.as_str());
@@ -295,7 +286,10 @@ pub(crate) async fn accept_request(
     }
     tx.set_conversation_state(account.as_str(), peer.as_str(), conv_state::ACCEPTED, now)
         .await?;
-    for m in tx.release_held(account.as_str(), peer.as_str()).await? {
+    let released = tx.release_held(account.as_str(), peer.as_str()).await?;
+    for mut m in released.iter().cloned() {
+        // As on the live path: the event carries the message's attachments.
+        m.attachments = tx.attachment_views(account.as_str(), &m.id).await?;
         let data = serde_json::to_value(&m).map_err(|e| ApiError::Internal(e.to_string()))?;
         append(
             &mut tx,
@@ -310,6 +304,11 @@ pub(crate) async fn accept_request(
     let response = ControlBody::RequestResponse;
     tx.enqueue_control(account.as_str(), peer.as_str(), &response, now)
         .await?;
+    // Delivered now, so read now under `read_receipts: auto` (queued behind the response).
+    if let Some(newest) = released.last() {
+        tx.auto_read(account.as_str(), peer.as_str(), newest.timestamp, now)
+            .await?;
+    }
     let data = json!({"conversation": peer.as_str(), "state": conv_state::ACCEPTED});
     append(
         &mut tx,

@@ -300,6 +300,25 @@ impl StoreTx {
             .await?;
         view_from_row(&row).map(Some)
     }
+
+    /// The views of one message's attachments, in order.
+    pub async fn attachment_views(
+        &mut self,
+        account: &str,
+        message_id: &str,
+    ) -> Result<Vec<AttachmentView>, StoreError> {
+        sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM attachments WHERE account = $1 AND message_id = $2 \
+             ORDER BY position"
+        ))
+        .bind(account)
+        .bind(message_id)
+        .fetch_all(self.conn())
+        .await?
+        .iter()
+        .map(view_from_row)
+        .collect()
+    }
 }
 
 impl Store {
@@ -413,16 +432,9 @@ impl Store {
         account: &str,
         message_id: &str,
     ) -> Result<Vec<AttachmentView>, StoreError> {
-        sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM attachments WHERE account = $1 AND message_id = $2 \
-             ORDER BY position"
-        ))
-        .bind(account)
-        .bind(message_id)
-        .fetch_all(self.pool())
-        .await?
-        .iter()
-        .map(view_from_row)
-        .collect()
+        let mut tx = self.begin().await?;
+        let views = tx.attachment_views(account, message_id).await?;
+        drop(tx);
+        Ok(views)
     }
 }
