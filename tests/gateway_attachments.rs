@@ -2,7 +2,8 @@
 //! in-process devnet: files sent as JSON base64 and as multipart arrive as events with their
 //! metadata and download URL and come back byte-identical; 9.9 MB round-trips; 10,000,001
 //! bytes is a 413 before anything is stored or uploaded; a tampered blob is rejected with an
-//! `attachment.failed` event naming the reason; an avatar set on A is served to B.
+//! `attachment.failed` event naming the reason (a network failure is fetched again on
+//! request); an avatar set on A is served to B.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test harness code may panic
 
@@ -309,6 +310,46 @@ async fn tampered_attachment_is_rejected_with_the_reason() {
     assert_eq!(body["error"]["message"], "tampered: bad hmac");
     // Exactly one download: tampering is a verdict, not network weather.
     assert!(of_type(&receiver.received(), "attachment.available").is_empty());
+    gw.stop().await;
+    devnet.shutdown().await;
+}
+
+/// A download that failed for network reasons (the file server answered 503 through every
+/// retry) is not a verdict: the next `GET` queues the fetch again and answers 409
+/// `attachment_pending`, and once the file server is back the attachment becomes available.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_download_failed_by_the_network_is_fetched_again_on_request() {
+    let devnet = netsupport::devnet(6, 3).await;
+    let dir = tempfile::tempdir().unwrap();
+    let master = common::master_key();
+    let mut gw = gs::start(dir.path(), gs::settings(&master), &devnet).await;
+    let receiver = Receiver::start(Mode::Up).await;
+    gw.webhook(&receiver.url, &EVENTS).await;
+    let a = gw.create_account().await;
+    let b = gw.create_account().await;
+
+    devnet.file_server().set_refuse_downloads(true);
+    let data = bytes(2_000, 9);
+    let body = json!({"to": b, "text": "later", "attachments": [
+        {"content_type": "application/pdf", "data_base64": B64.encode(&data)}
+    ]});
+    let reply = send_json(&gw, &a, body).await;
+    assert_eq!(reply.status, 202, "{}", reply.body);
+    let failed = wait_event(&receiver, &b, "attachment.failed", 60).await;
+    let reason = failed["failure_reason"].as_str().unwrap();
+    assert!(reason.starts_with("network: "), "{reason}");
+
+    devnet.file_server().set_refuse_downloads(false);
+    let url = failed["url"].as_str().unwrap();
+    let response = download(&gw, url).await;
+    assert_eq!(response.status(), 409);
+    let error: Value = response.json().await.unwrap();
+    assert_eq!(error["error"]["code"], "attachment_pending");
+    let available = wait_event(&receiver, &b, "attachment.available", 60).await;
+    assert_eq!(available["id"], failed["id"]);
+    let response = download(&gw, url).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.bytes().await.unwrap().as_ref(), data.as_slice());
     gw.stop().await;
     devnet.shutdown().await;
 }

@@ -10,7 +10,9 @@ mod common;
 use session_gateway::ids::SessionIdText;
 use session_gateway::protocol::attachment::ProfileKey;
 use session_gateway::protocol::chat::profile::Avatar;
-use session_gateway::store::attachments::{AttachmentStatus, IncomingPointer, NewAttachment};
+use session_gateway::store::attachments::{
+    AttachmentStatus, FetchOutcome, IncomingPointer, NewAttachment,
+};
 use session_gateway::store::chat::ContactProfile;
 use session_gateway::store::messages::{new_message_id, Direction, MessageStatus, NewMessage};
 use session_gateway::store::{MasterKey, Store};
@@ -121,7 +123,7 @@ both_backends! {
 
         let mut tx = store.begin().await.unwrap();
         let done = tx
-            .settle_incoming_attachment(&views[0].id, Err("tampered: bad hmac"), 6)
+            .settle_incoming_attachment(&views[0].id, FetchOutcome::Rejected("tampered: bad hmac"), 6)
             .await
             .unwrap()
             .unwrap();
@@ -129,10 +131,37 @@ both_backends! {
         assert_eq!(done.failure_reason.as_deref(), Some("tampered: bad hmac"));
         // Settling again does nothing (one event per attachment).
         assert!(tx
-            .settle_incoming_attachment(&views[0].id, Ok(b"abc"), 7)
+            .settle_incoming_attachment(&views[0].id, FetchOutcome::Available(b"abc"), 7)
             .await
             .unwrap()
             .is_none());
+        tx.commit().await.unwrap();
+        // A verdict is final: a download request never queues a tampered attachment again.
+        assert!(!store.requeue_unreachable_attachment(ME, &views[0].id, 8).await.unwrap());
+
+        // Network weather is not: the attachment can be queued again (once), then settle.
+        let mut tx = store.begin().await.unwrap();
+        let views = tx
+            .insert_incoming_attachments(ME, &stored.id, std::slice::from_ref(&pointer), 9)
+            .await
+            .unwrap();
+        let failed = tx
+            .settle_incoming_attachment(&views[0].id, FetchOutcome::Unreachable("network: 503"), 10)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(failed.status, AttachmentStatus::Failed);
+        tx.commit().await.unwrap();
+        assert!(store.requeue_unreachable_attachment(ME, &views[0].id, 11).await.unwrap());
+        assert!(!store.requeue_unreachable_attachment(ME, &views[0].id, 12).await.unwrap());
+        assert_eq!(store.pending_incoming_attachments(ME, 10).await.unwrap().len(), 1);
+        let mut tx = store.begin().await.unwrap();
+        let done = tx
+            .settle_incoming_attachment(&views[0].id, FetchOutcome::Available(b"abc"), 13)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(done.status, AttachmentStatus::Available);
         tx.commit().await.unwrap();
     }
 

@@ -4,7 +4,8 @@
 -- One row per attachment of a message, either way. Outgoing rows hold the plaintext from the
 -- API until the send pipeline uploads it (status `uploaded`: url, key and digest kept so a
 -- retried send does not upload again). Incoming rows start `queued` with the pointer's url, key
--- and digest; the background fetch moves them to `available` (bytes stored) or `failed`.
+-- and digest; the background fetch moves them to `available` (bytes stored) or `failed`
+-- (`retryable` when the network, not the blob, was at fault).
 CREATE TABLE attachments (
     id              TEXT PRIMARY KEY,
     account         TEXT NOT NULL REFERENCES accounts (session_id) ON DELETE CASCADE,
@@ -17,6 +18,8 @@ CREATE TABLE attachments (
     status          TEXT NOT NULL,
     failure_reason  TEXT,
     attempts        BIGINT NOT NULL DEFAULT 0,
+    -- 1 when `failed` for network reasons: a download request queues it again.
+    retryable       BIGINT NOT NULL DEFAULT 0,
     remote_url      TEXT,
     digest          BLOB,
     -- The pointer key (64 B legacy, 32 B 'S'), sealed with the master key.

@@ -30,7 +30,7 @@ use crate::protocol::chat::pointer::{
 use crate::protocol::chat::ChatError;
 use crate::protocol::chat::IncomingMessage;
 use crate::protocol::protos::DataMessage;
-use crate::store::attachments::{AttachmentView, IncomingPointer, StoredAttachment};
+use crate::store::attachments::{AttachmentView, FetchOutcome, IncomingPointer, StoredAttachment};
 use crate::store::events::{EventType, NewEvent};
 use crate::store::messages::Message;
 use crate::store::outbox::QueuedMessage;
@@ -386,9 +386,11 @@ async fn fetch_one(deps: &Deps, account: &str, stored: StoredAttachment) -> Resu
         }
     }
     let reason = outcome.as_ref().err().map(ToString::to_string);
+    let reason = reason.as_deref().unwrap_or("failed");
     let settled = match &outcome {
-        Ok(data) => Ok(data.as_slice()),
-        Err(_) => Err(reason.as_deref().unwrap_or("failed")),
+        Ok(data) => FetchOutcome::Available(data),
+        Err(error) if error.is_retryable() => FetchOutcome::Unreachable(reason),
+        Err(_) => FetchOutcome::Rejected(reason),
     };
     let now = now_ms();
     let message = deps

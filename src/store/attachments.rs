@@ -102,6 +102,17 @@ pub struct IncomingPointer {
     pub digest: Option<Vec<u8>>,
 }
 
+/// How the fetch of an incoming attachment ended.
+#[derive(Debug, Clone, Copy)]
+pub enum FetchOutcome<'a> {
+    /// Downloaded and verified: the plaintext.
+    Available(&'a [u8]),
+    /// A verdict (tampered, not found, invalid pointer): final.
+    Rejected(&'a str),
+    /// The network failed after the fetcher's retries: a later request may fetch it again.
+    Unreachable(&'a str),
+}
+
 impl std::fmt::Debug for IncomingPointer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("IncomingPointer")
@@ -273,20 +284,23 @@ impl StoreTx {
     pub async fn settle_incoming_attachment(
         &mut self,
         id: &str,
-        outcome: Result<&[u8], &str>,
+        outcome: FetchOutcome<'_>,
         now: i64,
     ) -> Result<Option<AttachmentView>, StoreError> {
-        let (status, data, reason) = match outcome {
-            Ok(data) => (AttachmentStatus::Available, Some(data), None),
-            Err(reason) => (AttachmentStatus::Failed, None, Some(reason)),
+        let (status, data, reason, retryable) = match outcome {
+            FetchOutcome::Available(data) => (AttachmentStatus::Available, Some(data), None, 0),
+            FetchOutcome::Rejected(reason) => (AttachmentStatus::Failed, None, Some(reason), 0),
+            FetchOutcome::Unreachable(reason) => (AttachmentStatus::Failed, None, Some(reason), 1),
         };
         let done = sqlx::query(
             "UPDATE attachments SET status = $1, data = $2, failure_reason = $3, \
-             attempts = attempts + 1, updated_at = $4 WHERE id = $5 AND status = 'queued'",
+             retryable = $4, attempts = attempts + 1, updated_at = $5 \
+             WHERE id = $6 AND status = 'queued'",
         )
         .bind(status.as_str())
         .bind(data)
         .bind(reason)
+        .bind(retryable)
         .bind(now)
         .bind(id)
         .execute(self.conn())
@@ -394,6 +408,27 @@ impl Store {
         .iter()
         .map(|row| row.try_get("account").map_err(StoreError::from))
         .collect()
+    }
+
+    /// Queues again an incoming attachment that failed for network reasons (never one that
+    /// failed a verdict such as tampering). False when `id` is not such an attachment.
+    pub async fn requeue_unreachable_attachment(
+        &self,
+        account: &str,
+        id: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE attachments SET status = 'queued', failure_reason = NULL, retryable = 0, \
+             updated_at = $1 WHERE account = $2 AND id = $3 AND direction = 'incoming' \
+             AND status = 'failed' AND retryable = 1",
+        )
+        .bind(now)
+        .bind(account)
+        .bind(id)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() > 0)
     }
 
     /// Counts a failed fetch attempt (network weather) of a queued incoming attachment.
