@@ -109,16 +109,19 @@ const EVENTS: [&str; 3] = [
     "attachment.failed",
 ];
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn attachments_round_trip_both_ways_json_and_multipart() {
-    let devnet = netsupport::devnet(6, 3).await;
-    let dir = tempfile::tempdir().unwrap();
-    let master = common::master_key();
-    let mut gw = gs::start(dir.path(), gs::settings(&master), &devnet).await;
+/// A webhook receiver subscribed to [`EVENTS`] and two fresh accounts, A and B.
+async fn two_accounts(gw: &gs::Gw) -> (Receiver, String, String) {
     let receiver = Receiver::start(Mode::Up).await;
     gw.webhook(&receiver.url, &EVENTS).await;
     let a = gw.create_account().await;
     let b = gw.create_account().await;
+    (receiver, a, b)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attachments_round_trip_both_ways_json_and_multipart() {
+    let (devnet, _dir, mut gw) = gs::chat::on_devnet().await;
+    let (receiver, a, b) = two_accounts(&gw).await;
 
     // A → B: JSON, text plus one file.
     let photo = bytes(70_000, 1);
@@ -203,14 +206,8 @@ async fn attachments_round_trip_both_ways_json_and_multipart() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn size_limit_is_enforced_before_upload_and_9_9_mb_round_trips() {
-    let devnet = netsupport::devnet(6, 3).await;
-    let dir = tempfile::tempdir().unwrap();
-    let master = common::master_key();
-    let mut gw = gs::start(dir.path(), gs::settings(&master), &devnet).await;
-    let receiver = Receiver::start(Mode::Up).await;
-    gw.webhook(&receiver.url, &EVENTS).await;
-    let a = gw.create_account().await;
-    let b = gw.create_account().await;
+    let (devnet, _dir, mut gw) = gs::chat::on_devnet().await;
+    let (receiver, a, b) = two_accounts(&gw).await;
 
     // 10,000,001 bytes: 413 attachment_too_large, as JSON and as multipart; nothing stored or
     // uploaded.
@@ -281,14 +278,8 @@ async fn size_limit_is_enforced_before_upload_and_9_9_mb_round_trips() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tampered_attachment_is_rejected_with_the_reason() {
-    let devnet = netsupport::devnet(6, 3).await;
-    let dir = tempfile::tempdir().unwrap();
-    let master = common::master_key();
-    let mut gw = gs::start(dir.path(), gs::settings(&master), &devnet).await;
-    let receiver = Receiver::start(Mode::Up).await;
-    gw.webhook(&receiver.url, &EVENTS).await;
-    let a = gw.create_account().await;
-    let b = gw.create_account().await;
+    let (devnet, _dir, mut gw) = gs::chat::on_devnet().await;
+    let (receiver, a, b) = two_accounts(&gw).await;
 
     devnet.file_server().set_tamper_downloads(true);
     let reply = send_json(
@@ -319,14 +310,8 @@ async fn tampered_attachment_is_rejected_with_the_reason() {
 /// `attachment_pending`, and once the file server is back the attachment becomes available.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_download_failed_by_the_network_is_fetched_again_on_request() {
-    let devnet = netsupport::devnet(6, 3).await;
-    let dir = tempfile::tempdir().unwrap();
-    let master = common::master_key();
-    let mut gw = gs::start(dir.path(), gs::settings(&master), &devnet).await;
-    let receiver = Receiver::start(Mode::Up).await;
-    gw.webhook(&receiver.url, &EVENTS).await;
-    let a = gw.create_account().await;
-    let b = gw.create_account().await;
+    let (devnet, _dir, mut gw) = gs::chat::on_devnet().await;
+    let (receiver, a, b) = two_accounts(&gw).await;
 
     devnet.file_server().set_refuse_downloads(true);
     let data = bytes(2_000, 9);
@@ -356,14 +341,8 @@ async fn a_download_failed_by_the_network_is_fetched_again_on_request() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn avatar_set_on_a_is_served_to_b() {
-    let devnet = netsupport::devnet(6, 3).await;
-    let dir = tempfile::tempdir().unwrap();
-    let master = common::master_key();
-    let mut gw = gs::start(dir.path(), gs::settings(&master), &devnet).await;
-    let receiver = Receiver::start(Mode::Up).await;
-    gw.webhook(&receiver.url, &EVENTS).await;
-    let a = gw.create_account().await;
-    let b = gw.create_account().await;
+    let (devnet, _dir, mut gw) = gs::chat::on_devnet().await;
+    let (receiver, a, b) = two_accounts(&gw).await;
 
     let image = bytes(40_000, 6);
     let reply = gw
@@ -429,10 +408,7 @@ async fn a_raw_client_pointer_with_a_wrong_digest_is_rejected() {
     use session_gateway::protocol::protos::DataMessage;
     use session_gateway::protocol::storage::{AccountId, Namespace};
 
-    let devnet = netsupport::devnet(6, 3).await;
-    let dir = tempfile::tempdir().unwrap();
-    let master = common::master_key();
-    let mut gw = gs::start(dir.path(), gs::settings(&master), &devnet).await;
+    let (devnet, _dir, mut gw) = gs::chat::on_devnet().await;
     let receiver = Receiver::start(Mode::Up).await;
     gw.webhook(&receiver.url, &EVENTS).await;
     let b = gw.create_account().await;

@@ -10,19 +10,10 @@ mod netsupport;
 
 use gateway_support as gs;
 use serde_json::json;
-use session_gateway::devnet::Devnet;
-
-async fn setup() -> (Devnet, tempfile::TempDir, gs::Gw) {
-    let devnet = netsupport::devnet(6, 3).await;
-    let dir = tempfile::tempdir().unwrap();
-    let master = common::master_key();
-    let gw = gs::start(dir.path(), gs::settings(&master), &devnet).await;
-    (devnet, dir, gw)
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replies_reactions_and_unsend_both_ways() {
-    let (devnet, _dir, mut gw) = setup().await;
+    let (devnet, _dir, mut gw) = gs::chat::on_devnet().await;
     let a = gw.create_account().await;
     let b = gw.create_account().await;
     let named = gw
@@ -196,7 +187,7 @@ async fn replies_reactions_and_unsend_both_ways() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn read_receipts_typing_and_disappearing_both_ways() {
-    let (devnet, _dir, mut gw) = setup().await;
+    let (devnet, _dir, mut gw) = gs::chat::on_devnet().await;
     let a = gw.create_account().await;
     let b = gw.create_account().await;
 
@@ -380,7 +371,7 @@ async fn read_receipts_typing_and_disappearing_both_ways() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn held_message_requests_wait_for_accept_or_are_dropped() {
-    let (devnet, _dir, mut gw) = setup().await;
+    let (devnet, _dir, mut gw) = gs::chat::on_devnet().await;
     let a = gw.create_account().await;
     let b = gw.create_account().await;
     let c = gw.create_account().await;
@@ -471,7 +462,7 @@ async fn held_message_requests_wait_for_accept_or_are_dropped() {
 /// the sender gets its read receipt.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_accepted_request_delivers_attachments_and_auto_receipts() {
-    let (devnet, _dir, mut gw) = setup().await;
+    let (devnet, _dir, mut gw) = gs::chat::on_devnet().await;
     let a = gw.create_account().await;
     let b = gw.create_account().await;
     let settings = json!({"message_requests": "hold", "read_receipts": "auto"});

@@ -119,11 +119,18 @@ fn check_disappearing(d: &DisappearingView) -> Result<(String, i64), ApiError> {
     }
 }
 
-fn peer_path(path: &(String, String)) -> Result<(SessionIdText, SessionIdText), ApiError> {
-    Ok((
-        session_id(&path.0, "session_id")?,
-        session_id(&path.1, "peer")?,
-    ))
+/// The account and peer of a `…/conversations/{peer}` path, once `allowed` lets the caller act
+/// on the account (read or send) and the account exists.
+async fn conversation_of(
+    state: &ApiState,
+    path: &(String, String),
+    allowed: impl FnOnce(&SessionIdText) -> Result<(), ApiError>,
+) -> Result<(SessionIdText, SessionIdText), ApiError> {
+    let account = session_id(&path.0, "session_id")?;
+    let peer = session_id(&path.1, "peer")?;
+    allowed(&account)?;
+    require_account(state, &account).await?;
+    Ok((account, peer))
 }
 
 /// Mark the peer's messages read up to `up_to` (default: all) and send one read receipt for
@@ -142,8 +149,7 @@ async fn mark_read(
     path: web::Path<(String, String)>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let (account, peer) = peer_path(&path)?;
-    principal.require_send(&account)?;
+    let (account, peer) = conversation_of(&state, &path, |a| principal.require_send(a)).await?;
     // The body is optional: empty means "everything".
     let body: ReadBody = if body.iter().all(u8::is_ascii_whitespace) {
         ReadBody::default()
@@ -151,7 +157,6 @@ async fn mark_read(
         serde_json::from_slice(&body)
             .map_err(|e| ApiError::bad_request("invalid_json", e.to_string()))?
     };
-    require_account(&state, &account).await?;
     let up_to = match body.up_to {
         Some(id) => {
             let m = message_of(&state, &account, &id).await?;
@@ -196,9 +201,7 @@ async fn typing(
     path: web::Path<(String, String)>,
     body: web::Json<TypingBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let (account, peer) = peer_path(&path)?;
-    principal.require_send(&account)?;
-    require_account(&state, &account).await?;
+    let (account, peer) = conversation_of(&state, &path, |a| principal.require_send(a)).await?;
     let body = ControlBody::Typing {
         typing: body.typing,
     };
@@ -255,9 +258,7 @@ async fn accept(
     principal: Principal,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    let (account, peer) = peer_path(&path)?;
-    principal.require_send(&account)?;
-    require_account(&state, &account).await?;
+    let (account, peer) = conversation_of(&state, &path, |a| principal.require_send(a)).await?;
     if !accept_request(&state, &account, &peer).await? {
         return Err(ApiError::NotFound("conversation"));
     }
@@ -337,9 +338,7 @@ async fn decline(
     principal: Principal,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    let (account, peer) = peer_path(&path)?;
-    principal.require_send(&account)?;
-    require_account(&state, &account).await?;
+    let (account, peer) = conversation_of(&state, &path, |a| principal.require_send(a)).await?;
     let now = now_ms();
     let mut tx = state.store.begin().await?;
     tx.conversation_chat(account.as_str(), peer.as_str())
@@ -375,9 +374,7 @@ async fn get_conversation(
     principal: Principal,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    let (account, peer) = peer_path(&path)?;
-    principal.require_read(&account)?;
-    require_account(&state, &account).await?;
+    let (account, peer) = conversation_of(&state, &path, |a| principal.require_read(a)).await?;
     Ok(HttpResponse::Ok().json(view(&state, &account, &peer).await?))
 }
 
@@ -397,14 +394,12 @@ async fn patch_conversation(
     path: web::Path<(String, String)>,
     body: web::Json<PatchConversation>,
 ) -> Result<HttpResponse, ApiError> {
-    let (account, peer) = peer_path(&path)?;
-    principal.require_send(&account)?;
+    let (account, peer) = conversation_of(&state, &path, |a| principal.require_send(a)).await?;
     let setting = body
         .disappearing
         .as_ref()
         .map(check_disappearing)
         .transpose()?;
-    require_account(&state, &account).await?;
     if let Some((mode, seconds)) = setting {
         let now = now_ms();
         let mut tx = state.store.begin().await?;
