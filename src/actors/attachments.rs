@@ -207,14 +207,6 @@ pub struct IncomingParts {
     pub pointers: Vec<IncomingPointer>,
 }
 
-impl PartialEq for IncomingParts {
-    fn eq(&self, other: &Self) -> bool {
-        self.pointers.len() == other.pointers.len()
-    }
-}
-
-impl Eq for IncomingParts {}
-
 impl IncomingParts {
     /// Reads the pointers of a received `DataMessage`.
     pub fn of(data: &DataMessage) -> Self {

@@ -288,7 +288,7 @@ impl StoreTx {
         now: i64,
     ) -> Result<Option<AttachmentView>, StoreError> {
         let (status, data, reason, retryable) = match outcome {
-            FetchOutcome::Available(data) => (AttachmentStatus::Available, Some(data), None, 0),
+            FetchOutcome::Available(data) => (AttachmentStatus::Available, Some(data), None, 0_i64),
             FetchOutcome::Rejected(reason) => (AttachmentStatus::Failed, None, Some(reason), 0),
             FetchOutcome::Unreachable(reason) => (AttachmentStatus::Failed, None, Some(reason), 1),
         };
