@@ -2,7 +2,8 @@
 //! in-process devnet: files sent as JSON base64 and as multipart arrive as events with their
 //! metadata and download URL and come back byte-identical; 9.9 MB round-trips; 10,000,001
 //! bytes is a 413 before anything is stored or uploaded; a tampered blob is rejected with an
-//! `attachment.failed` event naming the reason; an avatar set on A is served to B.
+//! `attachment.failed` event naming the reason (a network failure is fetched again on
+//! request); an avatar set on A is served to B.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test harness code may panic
 
@@ -108,16 +109,19 @@ const EVENTS: [&str; 3] = [
     "attachment.failed",
 ];
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn attachments_round_trip_both_ways_json_and_multipart() {
-    let devnet = netsupport::devnet(6, 3).await;
-    let dir = tempfile::tempdir().unwrap();
-    let master = common::master_key();
-    let mut gw = gs::start(dir.path(), gs::settings(&master), &devnet).await;
+/// A webhook receiver subscribed to [`EVENTS`] and two fresh accounts, A and B.
+async fn two_accounts(gw: &gs::Gw) -> (Receiver, String, String) {
     let receiver = Receiver::start(Mode::Up).await;
     gw.webhook(&receiver.url, &EVENTS).await;
     let a = gw.create_account().await;
     let b = gw.create_account().await;
+    (receiver, a, b)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attachments_round_trip_both_ways_json_and_multipart() {
+    let (devnet, _dir, mut gw) = gs::chat::on_devnet().await;
+    let (receiver, a, b) = two_accounts(&gw).await;
 
     // A → B: JSON, text plus one file.
     let photo = bytes(70_000, 1);
@@ -202,14 +206,8 @@ async fn attachments_round_trip_both_ways_json_and_multipart() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn size_limit_is_enforced_before_upload_and_9_9_mb_round_trips() {
-    let devnet = netsupport::devnet(6, 3).await;
-    let dir = tempfile::tempdir().unwrap();
-    let master = common::master_key();
-    let mut gw = gs::start(dir.path(), gs::settings(&master), &devnet).await;
-    let receiver = Receiver::start(Mode::Up).await;
-    gw.webhook(&receiver.url, &EVENTS).await;
-    let a = gw.create_account().await;
-    let b = gw.create_account().await;
+    let (devnet, _dir, mut gw) = gs::chat::on_devnet().await;
+    let (receiver, a, b) = two_accounts(&gw).await;
 
     // 10,000,001 bytes: 413 attachment_too_large, as JSON and as multipart; nothing stored or
     // uploaded.
@@ -280,14 +278,8 @@ async fn size_limit_is_enforced_before_upload_and_9_9_mb_round_trips() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tampered_attachment_is_rejected_with_the_reason() {
-    let devnet = netsupport::devnet(6, 3).await;
-    let dir = tempfile::tempdir().unwrap();
-    let master = common::master_key();
-    let mut gw = gs::start(dir.path(), gs::settings(&master), &devnet).await;
-    let receiver = Receiver::start(Mode::Up).await;
-    gw.webhook(&receiver.url, &EVENTS).await;
-    let a = gw.create_account().await;
-    let b = gw.create_account().await;
+    let (devnet, _dir, mut gw) = gs::chat::on_devnet().await;
+    let (receiver, a, b) = two_accounts(&gw).await;
 
     devnet.file_server().set_tamper_downloads(true);
     let reply = send_json(
@@ -313,16 +305,44 @@ async fn tampered_attachment_is_rejected_with_the_reason() {
     devnet.shutdown().await;
 }
 
+/// A download that failed for network reasons (the file server answered 503 through every
+/// retry) is not a verdict: the next `GET` queues the fetch again and answers 409
+/// `attachment_pending`, and once the file server is back the attachment becomes available.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_download_failed_by_the_network_is_fetched_again_on_request() {
+    let (devnet, _dir, mut gw) = gs::chat::on_devnet().await;
+    let (receiver, a, b) = two_accounts(&gw).await;
+
+    devnet.file_server().set_refuse_downloads(true);
+    let data = bytes(2_000, 9);
+    let body = json!({"to": b, "text": "later", "attachments": [
+        {"content_type": "application/pdf", "data_base64": B64.encode(&data)}
+    ]});
+    let reply = send_json(&gw, &a, body).await;
+    assert_eq!(reply.status, 202, "{}", reply.body);
+    let failed = wait_event(&receiver, &b, "attachment.failed", 60).await;
+    let reason = failed["failure_reason"].as_str().unwrap();
+    assert!(reason.starts_with("network: "), "{reason}");
+
+    devnet.file_server().set_refuse_downloads(false);
+    let url = failed["url"].as_str().unwrap();
+    let response = download(&gw, url).await;
+    assert_eq!(response.status(), 409);
+    let error: Value = response.json().await.unwrap();
+    assert_eq!(error["error"]["code"], "attachment_pending");
+    let available = wait_event(&receiver, &b, "attachment.available", 60).await;
+    assert_eq!(available["id"], failed["id"]);
+    let response = download(&gw, url).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.bytes().await.unwrap().as_ref(), data.as_slice());
+    gw.stop().await;
+    devnet.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn avatar_set_on_a_is_served_to_b() {
-    let devnet = netsupport::devnet(6, 3).await;
-    let dir = tempfile::tempdir().unwrap();
-    let master = common::master_key();
-    let mut gw = gs::start(dir.path(), gs::settings(&master), &devnet).await;
-    let receiver = Receiver::start(Mode::Up).await;
-    gw.webhook(&receiver.url, &EVENTS).await;
-    let a = gw.create_account().await;
-    let b = gw.create_account().await;
+    let (devnet, _dir, mut gw) = gs::chat::on_devnet().await;
+    let (receiver, a, b) = two_accounts(&gw).await;
 
     let image = bytes(40_000, 6);
     let reply = gw
@@ -347,6 +367,14 @@ async fn avatar_set_on_a_is_served_to_b() {
         conversations.body["conversations"][0]["avatar"],
         avatar.as_str()
     );
+    // One profile object on the conversation: the file-server URL and our download path.
+    let conversation = gw
+        .admin("GET", &format!("/v1/accounts/{b}/conversations/{a}"), None)
+        .await;
+    let profile = &conversation.body["profile"];
+    assert_eq!(profile["display_name"], "Alice");
+    assert_eq!(profile["avatar"], avatar.as_str());
+    assert!(profile["avatar_url"].as_str().unwrap().contains("/file/"));
     let response = download(&gw, &avatar).await;
     assert_eq!(response.status(), 200);
     assert_eq!(response.bytes().await.unwrap().as_ref(), image.as_slice());
@@ -380,10 +408,7 @@ async fn a_raw_client_pointer_with_a_wrong_digest_is_rejected() {
     use session_gateway::protocol::protos::DataMessage;
     use session_gateway::protocol::storage::{AccountId, Namespace};
 
-    let devnet = netsupport::devnet(6, 3).await;
-    let dir = tempfile::tempdir().unwrap();
-    let master = common::master_key();
-    let mut gw = gs::start(dir.path(), gs::settings(&master), &devnet).await;
+    let (devnet, _dir, mut gw) = gs::chat::on_devnet().await;
     let receiver = Receiver::start(Mode::Up).await;
     gw.webhook(&receiver.url, &EVENTS).await;
     let b = gw.create_account().await;

@@ -10,19 +10,10 @@ mod netsupport;
 
 use gateway_support as gs;
 use serde_json::json;
-use session_gateway::devnet::Devnet;
-
-async fn setup() -> (Devnet, tempfile::TempDir, gs::Gw) {
-    let devnet = netsupport::devnet(6, 3).await;
-    let dir = tempfile::tempdir().unwrap();
-    let master = common::master_key();
-    let gw = gs::start(dir.path(), gs::settings(&master), &devnet).await;
-    (devnet, dir, gw)
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replies_reactions_and_unsend_both_ways() {
-    let (devnet, _dir, mut gw) = setup().await;
+    let (devnet, _dir, mut gw) = gs::chat::on_devnet().await;
     let a = gw.create_account().await;
     let b = gw.create_account().await;
     let named = gw
@@ -196,7 +187,7 @@ async fn replies_reactions_and_unsend_both_ways() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn read_receipts_typing_and_disappearing_both_ways() {
-    let (devnet, _dir, mut gw) = setup().await;
+    let (devnet, _dir, mut gw) = gs::chat::on_devnet().await;
     let a = gw.create_account().await;
     let b = gw.create_account().await;
 
@@ -380,7 +371,7 @@ async fn read_receipts_typing_and_disappearing_both_ways() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn held_message_requests_wait_for_accept_or_are_dropped() {
-    let (devnet, _dir, mut gw) = setup().await;
+    let (devnet, _dir, mut gw) = gs::chat::on_devnet().await;
     let a = gw.create_account().await;
     let b = gw.create_account().await;
     let c = gw.create_account().await;
@@ -461,6 +452,49 @@ async fn held_message_requests_wait_for_accept_or_are_dropped() {
         .on("POST", &c, &format!("/conversations/{b}/accept"), None)
         .await;
     assert_eq!(r.status, 404, "{}", r.body);
+
+    gw.stop().await;
+    devnet.shutdown().await;
+}
+
+/// A held request released by `accept` is delivered as the live path delivers: the
+/// `message.received` event carries the message's attachments, and under `read_receipts: auto`
+/// the sender gets its read receipt.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_accepted_request_delivers_attachments_and_auto_receipts() {
+    let (devnet, _dir, mut gw) = gs::chat::on_devnet().await;
+    let a = gw.create_account().await;
+    let b = gw.create_account().await;
+    let settings = json!({"message_requests": "hold", "read_receipts": "auto"});
+    let r = gw.on("PATCH", &b, "", Some(settings)).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+
+    let file = json!({"content_type": "text/plain", "file_name": "w.txt",
+                      "data_base64": "YSBmaWxlIHRoYXQgd2FpdGVk"});
+    let body = json!({"to": b, "text": "held with a file", "attachments": [file]});
+    let sent = gw.on("POST", &a, "/messages", Some(body)).await;
+    assert_eq!(sent.status, 202, "{}", sent.body);
+    let sent = sent.body["id"].as_str().unwrap().to_owned();
+    gw.wait_event(&b, "message_request.received", |d| d["conversation"] == a)
+        .await;
+    assert!(gw.events_typed(&b, "message.received").await.is_empty());
+
+    let r = gw
+        .on("POST", &b, &format!("/conversations/{a}/accept"), None)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let received = gw.received(&b, &a, "held with a file").await;
+    let files = received["attachments"].as_array().unwrap();
+    assert_eq!(files.len(), 1, "{received}");
+    assert_eq!(files[0]["content_type"], "text/plain");
+    assert_eq!(files[0]["file_name"], "w.txt");
+    assert!(files[0]["url"]
+        .as_str()
+        .unwrap()
+        .contains("/attachments/att_"));
+    // Auto receipts: A learns its message was read.
+    gw.wait_event(&a, "message.read", |d| d["id"] == sent.as_str())
+        .await;
 
     gw.stop().await;
     devnet.shutdown().await;

@@ -37,10 +37,7 @@ fn seal(from: &Identity, to: &SessionId, content: OutgoingContent) -> Vec<u8> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn what_a_session_client_sends_reaches_the_gateway_as_events() {
-    let devnet = netsupport::devnet(6, 3).await;
-    let dir = tempfile::tempdir().unwrap();
-    let master = common::master_key();
-    let mut gw = gs::start(dir.path(), gs::settings(&master), &devnet).await;
+    let (devnet, _dir, mut gw) = gs::chat::on_devnet().await;
     let b = gw.create_account().await;
     let to: SessionId = b.parse().unwrap();
     let swarm = AccountId::from_hex(&b).unwrap();
@@ -168,10 +165,7 @@ async fn own_copies(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unsend_deletes_our_own_swarm_copy() {
-    let devnet = netsupport::devnet(6, 3).await;
-    let dir = tempfile::tempdir().unwrap();
-    let master = common::master_key();
-    let mut gw = gs::start(dir.path(), gs::settings(&master), &devnet).await;
+    let (devnet, _dir, mut gw) = gs::chat::on_devnet().await;
     let me = netsupport::identity();
     let a = gw.import(&me).await;
     let b = gw.create_account().await;

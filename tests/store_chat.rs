@@ -8,25 +8,15 @@
 #[macro_use]
 mod common;
 
-use session_gateway::ids::SessionIdText;
 use session_gateway::store::chat::{ControlBody, TextExtras};
 use session_gateway::store::messages::{new_message_id, Direction, MessageStatus, NewMessage};
-use session_gateway::store::{MasterKey, Store};
+use session_gateway::store::Store;
 
 const ME: &str = "05d2ad010eeb72d72e561d9de7bd7b6989af77dcabffa03a5111a6c859ae5c3a72";
 const PEER: &str = "05aa654f00fc39fc69fd0db829410ca38177d7732a8d2f0934ab3872ac56d5aa74";
 
 async fn store() -> (Store, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let url = common::database_url(dir.path()).await;
-    let store = Store::open(&url, 10, MasterKey::generate()).await.unwrap();
-    let me = SessionIdText::parse(ME).unwrap();
-    store
-        .insert_account(&me, None, &[7; 16], 1)
-        .await
-        .unwrap()
-        .unwrap();
-    (store, dir)
+    common::store_with_account(ME).await
 }
 
 fn message(direction: Direction, ts: i64, text: &str) -> NewMessage {

@@ -4,7 +4,8 @@
 -- One row per attachment of a message, either way. Outgoing rows hold the plaintext from the
 -- API until the send pipeline uploads it (status `uploaded`: url, key and digest kept so a
 -- retried send does not upload again). Incoming rows start `queued` with the pointer's url, key
--- and digest; the background fetch moves them to `available` (bytes stored) or `failed`.
+-- and digest; the background fetch moves them to `available` (bytes stored) or `failed`
+-- (`retryable` when the network, not the blob, was at fault).
 CREATE TABLE attachments (
     id              TEXT PRIMARY KEY,
     account         TEXT NOT NULL REFERENCES accounts (session_id) ON DELETE CASCADE,
@@ -17,6 +18,8 @@ CREATE TABLE attachments (
     status          TEXT NOT NULL,
     failure_reason  TEXT,
     attempts        BIGINT NOT NULL DEFAULT 0,
+    -- 1 when `failed` for network reasons: a download request queues it again.
+    retryable       BIGINT NOT NULL DEFAULT 0,
     remote_url      TEXT,
     digest          BYTEA,
     -- The pointer key (64 B legacy, 32 B 'S'), sealed with the master key.
@@ -34,14 +37,13 @@ ALTER TABLE accounts ADD COLUMN avatar_url TEXT;
 ALTER TABLE accounts ADD COLUMN avatar_key_sealed BYTEA;
 ALTER TABLE accounts ADD COLUMN avatar_updated_at BIGINT;
 
--- A contact's avatar as its latest profile named it; the decrypted image is cached lazily.
-CREATE TABLE contact_avatars (
+-- A contact's decrypted avatar image, cached. The profile itself (display name, avatar URL and
+-- sealed key) is the conversation's (0003); `url` names the avatar the image was fetched from,
+-- so a profile that names another URL misses the cache.
+CREATE TABLE contact_avatar_images (
     account         TEXT NOT NULL REFERENCES accounts (session_id) ON DELETE CASCADE,
     peer            TEXT NOT NULL,
     url             TEXT NOT NULL,
-    key_sealed      BYTEA NOT NULL,
-    updated_seconds BIGINT NOT NULL,
-    image           BYTEA,
-    updated_at      BIGINT NOT NULL,
+    image           BYTEA NOT NULL,
     PRIMARY KEY (account, peer)
 );

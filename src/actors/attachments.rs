@@ -27,11 +27,10 @@ use crate::protocol::attachment::{encrypt_attachment, AttachmentError, Attachmen
 use crate::protocol::chat::pointer::{
     check_upload_size, AttachmentInfo, AttachmentMeta, PointerKey,
 };
-use crate::protocol::chat::profile::Profile;
 use crate::protocol::chat::ChatError;
 use crate::protocol::chat::IncomingMessage;
 use crate::protocol::protos::DataMessage;
-use crate::store::attachments::{AttachmentView, IncomingPointer, StoredAttachment};
+use crate::store::attachments::{AttachmentView, FetchOutcome, IncomingPointer, StoredAttachment};
 use crate::store::events::{EventType, NewEvent};
 use crate::store::messages::Message;
 use crate::store::send_queue::QueuedMessage;
@@ -200,26 +199,16 @@ async fn upload_stored(
     Ok(info)
 }
 
-/// What an incoming `DataMessage` carries besides text: attachment pointers and the sender's
-/// profile.
+/// The attachment pointers of an incoming `DataMessage`. (The sender's profile is the chat
+/// side's: [`crate::protocol::chat::ChatEvent::ProfileUpdated`] stores it on the conversation.)
 #[derive(Debug, Default, Clone)]
 pub struct IncomingParts {
     /// Pointers that parse (a pointer without URL or with a bad key is skipped).
     pub pointers: Vec<IncomingPointer>,
-    /// The sender's profile, when the message carries one.
-    pub profile: Option<Profile>,
 }
-
-impl PartialEq for IncomingParts {
-    fn eq(&self, other: &Self) -> bool {
-        self.pointers.len() == other.pointers.len() && self.profile == other.profile
-    }
-}
-
-impl Eq for IncomingParts {}
 
 impl IncomingParts {
-    /// Reads the pointers and profile of a received `DataMessage`.
+    /// Reads the pointers of a received `DataMessage`.
     pub fn of(data: &DataMessage) -> Self {
         let pointers = data
             .attachments
@@ -227,19 +216,17 @@ impl IncomingParts {
             .filter_map(|p| AttachmentInfo::parse(p).ok())
             .map(|info| incoming_pointer(&info))
             .collect();
-        let profile = Profile::from_proto(data.profile.as_ref(), data.profile_key.as_deref());
-        Self { pointers, profile }
+        Self { pointers }
     }
 
     /// The same for a message [`crate::protocol::chat::classify`] already read.
     pub fn of_message(m: &IncomingMessage) -> Self {
         Self {
             pointers: m.attachments.iter().map(incoming_pointer).collect(),
-            profile: m.profile.clone(),
         }
     }
 
-    /// Records the pointers (queued) and the sender's avatar in the message's transaction, and
+    /// Records the pointers (queued) in the message's transaction, and
     /// puts the attachment views into the message (for its event).
     pub async fn record(
         &self,
@@ -254,15 +241,6 @@ impl IncomingParts {
         message.attachments = tx
             .insert_incoming_attachments(&account, &message.id, &self.pointers, now)
             .await?;
-        let incoming = message.direction == crate::store::messages::Direction::Incoming;
-        if let (true, Some(profile)) = (incoming, &self.profile) {
-            if let Some(avatar) = &profile.avatar {
-                let seconds = profile.updated_seconds.unwrap_or(0);
-                let seconds = i64::try_from(seconds).unwrap_or(i64::MAX);
-                tx.upsert_contact_avatar(&account, &message.from, avatar, seconds, now)
-                    .await?;
-            }
-        }
         Ok(())
     }
 }
@@ -400,9 +378,11 @@ async fn fetch_one(deps: &Deps, account: &str, stored: StoredAttachment) -> Resu
         }
     }
     let reason = outcome.as_ref().err().map(ToString::to_string);
+    let reason = reason.as_deref().unwrap_or("failed");
     let settled = match &outcome {
-        Ok(data) => Ok(data.as_slice()),
-        Err(_) => Err(reason.as_deref().unwrap_or("failed")),
+        Ok(data) => FetchOutcome::Available(data),
+        Err(error) if error.is_retryable() => FetchOutcome::Unreachable(reason),
+        Err(_) => FetchOutcome::Rejected(reason),
     };
     let now = now_ms();
     let message = deps
@@ -481,7 +461,7 @@ mod tests {
     }
 
     #[test]
-    fn incoming_parts_read_pointers_and_profile() {
+    fn incoming_parts_read_pointers() {
         let (_, key, digest) = sealed();
         let data = DataMessage {
             attachments: vec![
@@ -505,14 +485,13 @@ mod tests {
         assert_eq!(pointer.content_type, "image/png");
         assert_eq!(pointer.size, 16);
         assert_eq!(pointer.key.as_slice(), key.as_slice());
-        assert!(parts.profile.is_none());
     }
 
     /// The bytes we send carry the field numbers of messages.md §3.3/§4/§5.3.
     #[test]
     fn outgoing_text_with_files_uses_the_documented_fields() {
         use crate::protocol::attachment::ProfileKey;
-        use crate::protocol::chat::profile::Avatar;
+        use crate::protocol::chat::profile::{Avatar, Profile};
 
         let encrypted =
             encrypt_attachment_with(b"x", AttachmentKey::from_bytes([1u8; 64]), [2u8; 16]).unwrap();

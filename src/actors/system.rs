@@ -29,6 +29,8 @@ pub struct IdentityCounts {
 pub struct ActorsHandle {
     supervisor: Option<Addr<Supervisor>>,
     counts: Option<Arc<SupervisorCounts>>,
+    /// The attachment fetcher and what it needs (re-queued downloads start at once).
+    fetcher: Option<(super::attachments::Fetcher, Deps)>,
 }
 
 impl std::fmt::Debug for ActorsHandle {
@@ -56,6 +58,13 @@ impl ActorsHandle {
                 account: account.as_str().to_owned(),
                 peer: peer.as_str().to_owned(),
             });
+        }
+    }
+
+    /// `account` has incoming attachments queued again: fetch them now.
+    pub fn attachments_queued(&self, account: &SessionIdText) {
+        if let Some((fetcher, deps)) = &self.fetcher {
+            fetcher.kick(deps, account.as_str());
         }
     }
 
@@ -88,6 +97,7 @@ impl ActorSystem {
         deps: Deps,
         leases: Option<tokio::sync::mpsc::UnboundedReceiver<LeaseEvent>>,
     ) -> Result<Self, ActorError> {
+        let fetcher = (deps.attachments.clone(), deps.clone());
         let (tx, rx) = tokio::sync::oneshot::channel();
         let counts = Arc::new(SupervisorCounts::default());
         let shared = counts.clone();
@@ -121,6 +131,7 @@ impl ActorSystem {
             handle: ActorsHandle {
                 supervisor: Some(supervisor),
                 counts: Some(counts),
+                fetcher: Some(fetcher),
             },
         })
     }

@@ -282,13 +282,15 @@ pub(crate) async fn with_avatars(
     let peers = state.store.peers_with_avatars(account).await?;
     for conversation in conversations {
         if peers.binary_search(&conversation.peer).is_ok() {
-            conversation.avatar = Some(format!(
-                "/v1/accounts/{account}/conversations/{}/avatar",
-                conversation.peer
-            ));
+            conversation.avatar = Some(avatar_path(account, &conversation.peer));
         }
     }
     Ok(())
+}
+
+/// Where the API serves a contact's avatar image.
+pub(crate) fn avatar_path(account: &str, peer: &str) -> String {
+    format!("/v1/accounts/{account}/conversations/{peer}/avatar")
 }
 
 fn disposition(file_name: Option<&str>) -> ContentDisposition {
@@ -309,8 +311,8 @@ fn disposition(file_name: Option<&str>) -> ContentDisposition {
     responses(
         (status = 200, description = "The file, with its Content-Type and Content-Disposition", content_type = "application/octet-stream", body = Vec<u8>),
         (status = 404, body = super::error::ErrorBody),
-        (status = 409, body = super::error::ErrorBody, description = "`attachment_pending`: not fetched yet"),
-        (status = 422, body = super::error::ErrorBody, description = "`attachment_rejected`: tampered or unavailable, with the reason")
+        (status = 409, body = super::error::ErrorBody, description = "`attachment_pending`: not fetched yet (a download that failed for network reasons is queued again by this request)"),
+        (status = 422, body = super::error::ErrorBody, description = "`attachment_rejected`: tampered, gone or refused, with the reason")
     ),
     security(("bearer" = [])), tag = "attachments"
 )]
@@ -329,7 +331,21 @@ async fn get_attachment(
         .await?
         .ok_or(ApiError::NotFound("attachment"))?;
     let view = &stored.view;
+    let pending = || ApiError::Conflict {
+        code: "attachment_pending",
+        message: "the attachment has not been fetched yet; wait for attachment.available".into(),
+    };
     match (view.status, stored.data) {
+        // Network weather is not a verdict: fetch it again (tampering stays rejected).
+        (AttachmentStatus::Failed, _)
+            if state
+                .store
+                .requeue_unreachable_attachment(account.as_str(), &id, now_ms())
+                .await? =>
+        {
+            state.actors.attachments_queued(&account);
+            Err(pending())
+        }
         (AttachmentStatus::Failed, _) => Err(ApiError::Unprocessable {
             code: "attachment_rejected",
             message: view
@@ -345,11 +361,7 @@ async fn get_attachment(
                 .insert_header(disposition(view.file_name.as_deref()))
                 .body(data))
         }
-        _ => Err(ApiError::Conflict {
-            code: "attachment_pending",
-            message: "the attachment has not been fetched yet; wait for attachment.available"
-                .into(),
-        }),
+        _ => Err(pending()),
     }
 }
 

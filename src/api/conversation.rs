@@ -80,6 +80,9 @@ pub struct ProfileView {
     pub display_name: Option<String>,
     /// Avatar URL on the file server (encrypted; key kept by the gateway).
     pub avatar_url: Option<String>,
+    /// Where to download the decrypted avatar from this gateway
+    /// (`/v1/accounts/{sid}/conversations/{peer}/avatar`), when the profile names one.
+    pub avatar: Option<String>,
 }
 
 /// One conversation with its chat state.
@@ -116,11 +119,18 @@ fn check_disappearing(d: &DisappearingView) -> Result<(String, i64), ApiError> {
     }
 }
 
-fn peer_path(path: &(String, String)) -> Result<(SessionIdText, SessionIdText), ApiError> {
-    Ok((
-        session_id(&path.0, "session_id")?,
-        session_id(&path.1, "peer")?,
-    ))
+/// The account and peer of a `…/conversations/{peer}` path, once `allowed` lets the caller act
+/// on the account (read or send) and the account exists.
+async fn conversation_of(
+    state: &ApiState,
+    path: &(String, String),
+    allowed: impl FnOnce(&SessionIdText) -> Result<(), ApiError>,
+) -> Result<(SessionIdText, SessionIdText), ApiError> {
+    let account = session_id(&path.0, "session_id")?;
+    let peer = session_id(&path.1, "peer")?;
+    allowed(&account)?;
+    require_account(state, &account).await?;
+    Ok((account, peer))
 }
 
 /// Mark the peer's messages read up to `up_to` (default: all) and send one read receipt for
@@ -139,8 +149,7 @@ async fn mark_read(
     path: web::Path<(String, String)>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let (account, peer) = peer_path(&path)?;
-    principal.require_send(&account)?;
+    let (account, peer) = conversation_of(&state, &path, |a| principal.require_send(a)).await?;
     // The body is optional: empty means "everything".
     let body: ReadBody = if body.iter().all(u8::is_ascii_whitespace) {
         ReadBody::default()
@@ -148,7 +157,6 @@ async fn mark_read(
         serde_json::from_slice(&body)
             .map_err(|e| ApiError::bad_request("invalid_json", e.to_string()))?
     };
-    require_account(&state, &account).await?;
     let up_to = match body.up_to {
         Some(id) => {
             let m = message_of(&state, &account, &id).await?;
@@ -164,19 +172,10 @@ async fn mark_read(
     };
     let now = now_ms();
     let mut tx = state.store.begin().await?;
-    let timestamps = tx
-        .mark_read_by_us(account.as_str(), peer.as_str(), up_to, now)
+    let receipt = tx
+        .read_with_receipt(account.as_str(), peer.as_str(), up_to, now)
         .await?;
-    let receipted = timestamps.len();
-    let receipt_id = if timestamps.is_empty() {
-        None
-    } else {
-        let body = ControlBody::ReadReceipt { timestamps };
-        Some(
-            tx.enqueue_control(account.as_str(), peer.as_str(), &body, now)
-                .await?,
-        )
-    };
+    let (receipt_id, receipted) = receipt.map_or((None, 0), |(id, n)| (Some(id), n));
     tx.commit().await?;
     if receipt_id.is_some() {
         kick(&state, &account, peer.as_str());
@@ -202,9 +201,7 @@ async fn typing(
     path: web::Path<(String, String)>,
     body: web::Json<TypingBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let (account, peer) = peer_path(&path)?;
-    principal.require_send(&account)?;
-    require_account(&state, &account).await?;
+    let (account, peer) = conversation_of(&state, &path, |a| principal.require_send(a)).await?;
     let body = ControlBody::Typing {
         typing: body.typing,
     };
@@ -239,6 +236,8 @@ async fn view(
             seconds: chat.disappearing_seconds,
         },
         profile: ProfileView {
+            avatar: (chat.profile_avatar_url.is_some() && chat.profile_key_sealed.is_some())
+                .then(|| super::attachments::avatar_path(account.as_str(), peer.as_str())),
             display_name: chat.profile_name,
             avatar_url: chat.profile_avatar_url,
         },
@@ -259,9 +258,7 @@ async fn accept(
     principal: Principal,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    let (account, peer) = peer_path(&path)?;
-    principal.require_send(&account)?;
-    require_account(&state, &account).await?;
+    let (account, peer) = conversation_of(&state, &path, |a| principal.require_send(a)).await?;
     if !accept_request(&state, &account, &peer).await? {
         return Err(ApiError::NotFound("conversation"));
     }
@@ -290,7 +287,10 @@ pub(crate) async fn accept_request(
     }
     tx.set_conversation_state(account.as_str(), peer.as_str(), conv_state::ACCEPTED, now)
         .await?;
-    for m in tx.release_held(account.as_str(), peer.as_str()).await? {
+    let released = tx.release_held(account.as_str(), peer.as_str()).await?;
+    for mut m in released.iter().cloned() {
+        // As on the live path: the event carries the message's attachments.
+        m.attachments = tx.attachment_views(account.as_str(), &m.id).await?;
         let data = serde_json::to_value(&m).map_err(|e| ApiError::Internal(e.to_string()))?;
         append(
             &mut tx,
@@ -305,6 +305,11 @@ pub(crate) async fn accept_request(
     let response = ControlBody::RequestResponse;
     tx.enqueue_control(account.as_str(), peer.as_str(), &response, now)
         .await?;
+    // Delivered now, so read now under `read_receipts: auto` (queued behind the response).
+    if let Some(newest) = released.last() {
+        tx.auto_read(account.as_str(), peer.as_str(), newest.timestamp, now)
+            .await?;
+    }
     let data = json!({"conversation": peer.as_str(), "state": conv_state::ACCEPTED});
     append(
         &mut tx,
@@ -333,9 +338,7 @@ async fn decline(
     principal: Principal,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    let (account, peer) = peer_path(&path)?;
-    principal.require_send(&account)?;
-    require_account(&state, &account).await?;
+    let (account, peer) = conversation_of(&state, &path, |a| principal.require_send(a)).await?;
     let now = now_ms();
     let mut tx = state.store.begin().await?;
     tx.conversation_chat(account.as_str(), peer.as_str())
@@ -371,9 +374,7 @@ async fn get_conversation(
     principal: Principal,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    let (account, peer) = peer_path(&path)?;
-    principal.require_read(&account)?;
-    require_account(&state, &account).await?;
+    let (account, peer) = conversation_of(&state, &path, |a| principal.require_read(a)).await?;
     Ok(HttpResponse::Ok().json(view(&state, &account, &peer).await?))
 }
 
@@ -393,14 +394,12 @@ async fn patch_conversation(
     path: web::Path<(String, String)>,
     body: web::Json<PatchConversation>,
 ) -> Result<HttpResponse, ApiError> {
-    let (account, peer) = peer_path(&path)?;
-    principal.require_send(&account)?;
+    let (account, peer) = conversation_of(&state, &path, |a| principal.require_send(a)).await?;
     let setting = body
         .disappearing
         .as_ref()
         .map(check_disappearing)
         .transpose()?;
-    require_account(&state, &account).await?;
     if let Some((mode, seconds)) = setting {
         let now = now_ms();
         let mut tx = state.store.begin().await?;

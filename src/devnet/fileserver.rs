@@ -41,6 +41,9 @@ pub struct FileServer {
     /// Fault: serve every download with one byte flipped (an attachment tampered in transit
     /// or at rest; its HMAC no longer matches).
     tamper_downloads: AtomicBool,
+    /// Fault: answer every download `503` (the file server briefly unavailable: network
+    /// weather, worth retrying later).
+    refuse_downloads: AtomicBool,
     /// Uploads accepted so far (tests check that refused attachments never reach the server).
     uploads: AtomicUsize,
 }
@@ -86,6 +89,7 @@ impl FileServer {
             x25519,
             files: Mutex::default(),
             tamper_downloads: AtomicBool::new(false),
+            refuse_downloads: AtomicBool::new(false),
             uploads: AtomicUsize::new(0),
         }
     }
@@ -93,6 +97,11 @@ impl FileServer {
     /// Switches the tampered-downloads fault on or off.
     pub fn set_tamper_downloads(&self, on: bool) {
         self.tamper_downloads.store(on, Ordering::SeqCst);
+    }
+
+    /// Switches the refused-downloads fault (every download answers `503`) on or off.
+    pub fn set_refuse_downloads(&self, on: bool) {
+        self.refuse_downloads.store(on, Ordering::SeqCst);
     }
 
     /// How many uploads the server has accepted.
@@ -200,6 +209,9 @@ impl FileServer {
     }
 
     fn download(&self, id: &str, now: u64) -> V4 {
+        if self.refuse_downloads.load(Ordering::SeqCst) {
+            return V4::error(503, "Service unavailable");
+        }
         let files = match self.files.lock() {
             Ok(f) => f,
             Err(_) => return V4::error(500, "Internal error"),

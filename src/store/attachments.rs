@@ -5,7 +5,7 @@
 //! reuses them. Incoming: the pointers are recorded `queued` with the message in one
 //! transaction; the background fetch stores the verified plaintext (`available`) or the reason
 //! (`failed`). Pointer and profile keys are sealed with the master key
-//! ([`RecordKind::AttachmentKey`], [`RecordKind::ProfileKey`]).
+//! ([`RecordKind::AttachmentKey`], [`RecordKind::OwnProfileKey`]).
 
 use serde::Serialize;
 use sqlx::any::AnyRow;
@@ -100,6 +100,17 @@ pub struct IncomingPointer {
     pub key: Zeroizing<Vec<u8>>,
     /// The legacy digest.
     pub digest: Option<Vec<u8>>,
+}
+
+/// How the fetch of an incoming attachment ended.
+#[derive(Debug, Clone, Copy)]
+pub enum FetchOutcome<'a> {
+    /// Downloaded and verified: the plaintext.
+    Available(&'a [u8]),
+    /// A verdict (tampered, not found, invalid pointer): final.
+    Rejected(&'a str),
+    /// The network failed after the fetcher's retries: a later request may fetch it again.
+    Unreachable(&'a str),
 }
 
 impl std::fmt::Debug for IncomingPointer {
@@ -273,20 +284,23 @@ impl StoreTx {
     pub async fn settle_incoming_attachment(
         &mut self,
         id: &str,
-        outcome: Result<&[u8], &str>,
+        outcome: FetchOutcome<'_>,
         now: i64,
     ) -> Result<Option<AttachmentView>, StoreError> {
-        let (status, data, reason) = match outcome {
-            Ok(data) => (AttachmentStatus::Available, Some(data), None),
-            Err(reason) => (AttachmentStatus::Failed, None, Some(reason)),
+        let (status, data, reason, retryable) = match outcome {
+            FetchOutcome::Available(data) => (AttachmentStatus::Available, Some(data), None, 0_i64),
+            FetchOutcome::Rejected(reason) => (AttachmentStatus::Failed, None, Some(reason), 0),
+            FetchOutcome::Unreachable(reason) => (AttachmentStatus::Failed, None, Some(reason), 1),
         };
         let done = sqlx::query(
             "UPDATE attachments SET status = $1, data = $2, failure_reason = $3, \
-             attempts = attempts + 1, updated_at = $4 WHERE id = $5 AND status = 'queued'",
+             retryable = $4, attempts = attempts + 1, updated_at = $5 \
+             WHERE id = $6 AND status = 'queued'",
         )
         .bind(status.as_str())
         .bind(data)
         .bind(reason)
+        .bind(retryable)
         .bind(now)
         .bind(id)
         .execute(self.conn())
@@ -299,6 +313,25 @@ impl StoreTx {
             .fetch_one(self.conn())
             .await?;
         view_from_row(&row).map(Some)
+    }
+
+    /// The views of one message's attachments, in order.
+    pub async fn attachment_views(
+        &mut self,
+        account: &str,
+        message_id: &str,
+    ) -> Result<Vec<AttachmentView>, StoreError> {
+        sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM attachments WHERE account = $1 AND message_id = $2 \
+             ORDER BY position"
+        ))
+        .bind(account)
+        .bind(message_id)
+        .fetch_all(self.conn())
+        .await?
+        .iter()
+        .map(view_from_row)
+        .collect()
     }
 }
 
@@ -377,6 +410,27 @@ impl Store {
         .collect()
     }
 
+    /// Queues again an incoming attachment that failed for network reasons (never one that
+    /// failed a verdict such as tampering). False when `id` is not such an attachment.
+    pub async fn requeue_unreachable_attachment(
+        &self,
+        account: &str,
+        id: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE attachments SET status = 'queued', failure_reason = NULL, retryable = 0, \
+             updated_at = $1 WHERE account = $2 AND id = $3 AND direction = 'incoming' \
+             AND status = 'failed' AND retryable = 1",
+        )
+        .bind(now)
+        .bind(account)
+        .bind(id)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
     /// Counts a failed fetch attempt (network weather) of a queued incoming attachment.
     pub async fn count_fetch_attempt(&self, id: &str, now: i64) -> Result<(), StoreError> {
         sqlx::query(
@@ -413,16 +467,9 @@ impl Store {
         account: &str,
         message_id: &str,
     ) -> Result<Vec<AttachmentView>, StoreError> {
-        sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM attachments WHERE account = $1 AND message_id = $2 \
-             ORDER BY position"
-        ))
-        .bind(account)
-        .bind(message_id)
-        .fetch_all(self.pool())
-        .await?
-        .iter()
-        .map(view_from_row)
-        .collect()
+        let mut tx = self.begin().await?;
+        let views = tx.attachment_views(account, message_id).await?;
+        drop(tx);
+        Ok(views)
     }
 }

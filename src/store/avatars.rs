@@ -1,31 +1,26 @@
 //! Avatars (messages.md §4): ours (url + profile key on the account row, key sealed) and our
-//! contacts' as their latest profile named them (`contact_avatars`, image cached lazily).
+//! contacts'. A contact's profile (name, avatar URL, sealed key) is the conversation's
+//! ([`super::chat`]); this module only reads it and caches the decrypted image per URL
+//! (`contact_avatar_images`).
 
 use sqlx::Row as _;
 
 use super::secrets::RecordKind;
-use super::{Store, StoreError, StoreTx};
+use super::{Store, StoreError};
 use crate::protocol::attachment::ProfileKey;
 use crate::protocol::chat::profile::{Avatar, Profile};
 
-/// A contact's avatar as last announced, and the decrypted image once fetched.
+/// A contact's avatar as their profile names it, and the decrypted image once fetched.
 #[derive(Debug, Clone)]
 pub struct ContactAvatar {
     /// URL and profile key.
     pub avatar: Avatar,
-    /// `lastUpdateSeconds` of the profile that named it.
-    pub updated_seconds: i64,
     /// The decrypted image, once fetched.
     pub image: Option<Vec<u8>>,
 }
 
-fn contact_record(account: &str, peer: &str) -> String {
-    format!("{account}/{peer}")
-}
-
-fn open_key(store: &Store, id: &str, sealed: &[u8]) -> Result<ProfileKey, StoreError> {
-    let key = store.master().open(RecordKind::ProfileKey, id, sealed)?;
-    ProfileKey::from_slice(&key).map_err(|e| StoreError::Corrupt(e.to_string()))
+fn profile_key(bytes: &[u8]) -> Result<ProfileKey, StoreError> {
+    ProfileKey::from_slice(bytes).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
 impl Store {
@@ -39,7 +34,7 @@ impl Store {
     ) -> Result<bool, StoreError> {
         let sealed = avatar.map(|a| {
             self.master()
-                .seal(RecordKind::ProfileKey, account, a.key.expose_secret())
+                .seal(RecordKind::OwnProfileKey, account, a.key.expose_secret())
         });
         let done = sqlx::query(
             "UPDATE accounts SET avatar_url = $1, avatar_key_sealed = $2, avatar_updated_at = $3, \
@@ -72,7 +67,11 @@ impl Store {
         let avatar = match (url, sealed) {
             (Some(url), Some(sealed)) => Some(Avatar {
                 url,
-                key: open_key(self, account, &sealed)?,
+                key: profile_key(&self.master().open(
+                    RecordKind::OwnProfileKey,
+                    account,
+                    &sealed,
+                )?)?,
             }),
             _ => None,
         };
@@ -86,15 +85,17 @@ impl Store {
         })
     }
 
-    /// A contact's avatar, if its profile named one.
+    /// A contact's avatar as the conversation's profile names it (URL and key), with the
+    /// decrypted image when it is cached for that URL. `None` when the profile names none.
     pub async fn contact_avatar(
         &self,
         account: &str,
         peer: &str,
     ) -> Result<Option<ContactAvatar>, StoreError> {
         let Some(row) = sqlx::query(
-            "SELECT url, key_sealed, updated_seconds, image FROM contact_avatars \
-             WHERE account = $1 AND peer = $2",
+            "SELECT c.profile_avatar_url, c.profile_key_sealed, i.image FROM conversations c \
+             LEFT JOIN contact_avatar_images i ON i.account = c.account AND i.peer = c.peer \
+             AND i.url = c.profile_avatar_url WHERE c.account = $1 AND c.peer = $2",
         )
         .bind(account)
         .bind(peer)
@@ -103,29 +104,36 @@ impl Store {
         else {
             return Ok(None);
         };
-        let sealed: Vec<u8> = row.try_get("key_sealed")?;
+        let url: Option<String> = row.try_get("profile_avatar_url")?;
+        let sealed: Option<Vec<u8>> = row.try_get("profile_key_sealed")?;
+        let (Some(url), Some(sealed)) = (url, sealed) else {
+            return Ok(None);
+        };
         Ok(Some(ContactAvatar {
             avatar: Avatar {
-                url: row.try_get("url")?,
-                key: open_key(self, &contact_record(account, peer), &sealed)?,
+                url,
+                key: profile_key(&self.open_profile_key(account, peer, &sealed)?)?,
             },
-            updated_seconds: row.try_get("updated_seconds")?,
             image: row.try_get("image")?,
         }))
     }
 
-    /// The peers of an account whose profile named an avatar.
+    /// The peers of an account whose profile names an avatar.
     pub async fn peers_with_avatars(&self, account: &str) -> Result<Vec<String>, StoreError> {
-        sqlx::query("SELECT peer FROM contact_avatars WHERE account = $1 ORDER BY peer")
-            .bind(account)
-            .fetch_all(self.pool())
-            .await?
-            .iter()
-            .map(|row| row.try_get("peer").map_err(StoreError::from))
-            .collect()
+        sqlx::query(
+            "SELECT peer FROM conversations WHERE account = $1 \
+             AND profile_avatar_url IS NOT NULL AND profile_key_sealed IS NOT NULL ORDER BY peer",
+        )
+        .bind(account)
+        .fetch_all(self.pool())
+        .await?
+        .iter()
+        .map(|row| row.try_get("peer").map_err(StoreError::from))
+        .collect()
     }
 
-    /// Caches a contact's decrypted avatar, if the URL is still the current one.
+    /// Caches a contact's decrypted avatar fetched from `url`, if the profile still names that
+    /// URL (a profile that changed meanwhile keeps the cache empty).
     pub async fn cache_contact_avatar(
         &self,
         account: &str,
@@ -134,50 +142,16 @@ impl Store {
         image: &[u8],
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "UPDATE contact_avatars SET image = $1 WHERE account = $2 AND peer = $3 AND url = $4",
+            "INSERT INTO contact_avatar_images (account, peer, url, image) \
+             SELECT account, peer, profile_avatar_url, $1 FROM conversations \
+             WHERE account = $2 AND peer = $3 AND profile_avatar_url = $4 \
+             ON CONFLICT (account, peer) DO UPDATE SET url = excluded.url, image = excluded.image",
         )
         .bind(image)
         .bind(account)
         .bind(peer)
         .bind(url)
         .execute(self.pool())
-        .await?;
-        Ok(())
-    }
-}
-
-impl StoreTx {
-    /// Records the avatar a contact's profile names, unless a newer profile was seen already.
-    /// A changed URL drops the cached image.
-    pub async fn upsert_contact_avatar(
-        &mut self,
-        account: &str,
-        peer: &str,
-        avatar: &Avatar,
-        updated_seconds: i64,
-        now: i64,
-    ) -> Result<(), StoreError> {
-        let sealed = self.master.seal(
-            RecordKind::ProfileKey,
-            &contact_record(account, peer),
-            avatar.key.expose_secret(),
-        );
-        sqlx::query(
-            "INSERT INTO contact_avatars (account, peer, url, key_sealed, updated_seconds, \
-             image, updated_at) VALUES ($1, $2, $3, $4, $5, NULL, $6) \
-             ON CONFLICT (account, peer) DO UPDATE SET url = excluded.url, \
-             key_sealed = excluded.key_sealed, updated_seconds = excluded.updated_seconds, \
-             image = CASE WHEN contact_avatars.url = excluded.url THEN contact_avatars.image \
-             ELSE NULL END, updated_at = excluded.updated_at \
-             WHERE excluded.updated_seconds >= contact_avatars.updated_seconds",
-        )
-        .bind(account)
-        .bind(peer)
-        .bind(&avatar.url)
-        .bind(sealed)
-        .bind(updated_seconds)
-        .bind(now)
-        .execute(self.conn())
         .await?;
         Ok(())
     }

@@ -404,6 +404,45 @@ impl StoreTx {
         Ok(id)
     }
 
+    /// Marks the delivered incoming messages from `peer` up to `up_to_ts` read and queues one
+    /// read receipt naming those not receipted yet. Returns the receipt's id and how many
+    /// messages it names; `None` when there was nothing new to receipt.
+    pub async fn read_with_receipt(
+        &mut self,
+        account: &str,
+        peer: &str,
+        up_to_ts: i64,
+        now: i64,
+    ) -> Result<Option<(String, usize)>, StoreError> {
+        let timestamps = self.mark_read_by_us(account, peer, up_to_ts, now).await?;
+        if timestamps.is_empty() {
+            return Ok(None);
+        }
+        let count = timestamps.len();
+        let body = ControlBody::ReadReceipt { timestamps };
+        let id = self.enqueue_control(account, peer, &body, now).await?;
+        Ok(Some((id, count)))
+    }
+
+    /// Under the account's `read_receipts: auto`, [`Self::read_with_receipt`] (messages as
+    /// they are delivered: live, or released from a held request); otherwise nothing.
+    pub async fn auto_read(
+        &mut self,
+        account: &str,
+        peer: &str,
+        up_to_ts: i64,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let auto = self
+            .chat_settings(account)
+            .await?
+            .is_some_and(|s| s.read_receipts == "auto");
+        if auto {
+            self.read_with_receipt(account, peer, up_to_ts, now).await?;
+        }
+        Ok(())
+    }
+
     /// The next sent timestamp of the account: `now`, or one past its latest outgoing one
     /// (Session names a sender's messages by sent timestamp, so they must stay distinct).
     pub(crate) async fn next_outgoing_timestamp(

@@ -59,8 +59,8 @@ pub enum RecordKind {
     ContactProfileKey,
     /// An attachment pointer's key (record id = the attachment id).
     AttachmentKey,
-    /// A profile key: our avatar's (id = account) or a contact's (id = `account/peer`).
-    ProfileKey,
+    /// Our own avatar's profile key (id = the account).
+    OwnProfileKey,
 }
 
 impl RecordKind {
@@ -71,7 +71,7 @@ impl RecordKind {
             Self::Check => "check",
             Self::ContactProfileKey => "contact-profile-key",
             Self::AttachmentKey => "attachment-key",
-            Self::ProfileKey => "profile-key",
+            Self::OwnProfileKey => "profile-key",
         }
     }
 }

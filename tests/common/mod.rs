@@ -406,3 +406,23 @@ impl Receiver {
         self.server.stop(false).await;
     }
 }
+
+/// A store on the current backend (a fresh database for `dir`'s test) holding one account,
+/// `account`; keep the dir alive as long as the store.
+pub async fn store_with_account(
+    account: &str,
+) -> (session_gateway::store::Store, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = database_url(dir.path()).await;
+    let master = session_gateway::store::MasterKey::generate();
+    let store = session_gateway::store::Store::open(&url, 10, master)
+        .await
+        .unwrap();
+    let id = session_gateway::ids::SessionIdText::parse(account).unwrap();
+    store
+        .insert_account(&id, None, &[7; 16], 1)
+        .await
+        .unwrap()
+        .unwrap();
+    (store, dir)
+}

@@ -2,9 +2,21 @@
 //! an account's events (through `GET /v1/events?account=`) with a deadline.
 
 use serde_json::{json, Value};
+use session_gateway::devnet::Devnet;
 
 use super::Gw;
 use crate::common::{eventually, Reply};
+use crate::netsupport;
+
+/// The issue-5 suites' setup: a 6-node devnet (swarms of 3) and a gateway on a temp data dir
+/// (keep the dir alive as long as the gateway).
+pub async fn on_devnet() -> (Devnet, tempfile::TempDir, Gw) {
+    let devnet = netsupport::devnet(6, 3).await;
+    let dir = tempfile::tempdir().unwrap();
+    let master = crate::common::master_key();
+    let gw = super::start(dir.path(), super::settings(&master), &devnet).await;
+    (devnet, dir, gw)
+}
 
 impl Gw {
     /// Every event of `account` so far, oldest first.

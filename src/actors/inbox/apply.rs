@@ -331,7 +331,8 @@ impl Ctx<'_> {
         self.message_event(tx, EventType::MessageReceived, &message)
             .await?;
         if !own {
-            self.auto_read(tx, &peer, message.timestamp).await?;
+            tx.auto_read(self.account, &peer, message.timestamp, self.now)
+                .await?;
         }
         Ok(1)
     }
@@ -353,26 +354,6 @@ impl Ctx<'_> {
             text: found.as_ref().map(|m| m.text.clone()),
             id: found.map(|m| m.id),
         })
-    }
-
-    /// Under `read_receipts: auto`, marks the message read and queues its receipt.
-    async fn auto_read(&self, tx: &mut StoreTx, peer: &str, up_to: i64) -> Result<(), ActorError> {
-        let auto = tx
-            .chat_settings(self.account)
-            .await?
-            .is_some_and(|s| s.read_receipts == "auto");
-        if !auto {
-            return Ok(());
-        }
-        let timestamps = tx
-            .mark_read_by_us(self.account, peer, up_to, self.now)
-            .await?;
-        if !timestamps.is_empty() {
-            let body = ControlBody::ReadReceipt { timestamps };
-            tx.enqueue_control(self.account, peer, &body, self.now)
-                .await?;
-        }
-        Ok(())
     }
 
     async fn reaction(

@@ -135,7 +135,9 @@ fn with_profile(data: &mut DataMessage, profile: Option<&Profile>) {
 pub struct TextMessage {
     /// The text; an empty one is left out.
     pub body: Option<String>,
-    /// The message replied to (`Quote{id = its sent timestamp, author}`).
+    /// The message replied to (`Quote{id = its sent timestamp, author}`). As Session Desktop,
+    /// the quote names the message and carries no copy of its text or attachments (fields 3
+    /// and 4 are reserved in Desktop's proto; messages.md §3.3).
     pub quote: Option<MessageRef>,
     /// Uploaded attachments.
     pub attachments: Vec<AttachmentInfo>,

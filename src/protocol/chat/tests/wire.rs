@@ -253,3 +253,43 @@ fn builders_refuse_what_clients_would_drop() {
     assert!(unsend(target, SENT).own_swarm_copy(&bob()).is_some());
     assert!(typing(false, SENT).own_swarm_copy(&bob()).is_none());
 }
+
+/// The reply's `Quote` carries what Session Desktop sets and nothing else: `id` (1, varint, the
+/// quoted message's sent timestamp) and `author` (2, string). Desktop
+/// (`VisibleMessage.ts`@00645cd `dataProto`) sets only these two and its proto reserves 3
+/// (`text`) and 4 (`attachments`), messages.md §3.3; Android (`Quote.kt`@442fca2 `Quote.from`)
+/// sends `text` empty. No client sends the quoted text, so neither do we: it would only repeat
+/// plaintext the recipient already has.
+#[test]
+fn the_quote_carries_id_and_author_only() {
+    let target = MessageRef {
+        timestamp_ms: 1_700_000_000_000,
+        author: bob(),
+    };
+    let built = TextMessage {
+        body: Some("a reply".into()),
+        quote: Some(target),
+        ..TextMessage::default()
+    }
+    .build(SENT)
+    .unwrap();
+    let data = built.content().data_message.clone().unwrap();
+    let bytes = prost::Message::encode_to_vec(&data);
+    let (_, quote) = fields(&bytes)
+        .unwrap()
+        .into_iter()
+        .find(|(key, _)| key.number == 8)
+        .unwrap();
+    let author = bob().to_string();
+    let mut expected = vec![0x08];
+    // 1_700_000_000_000 as a varint, low 7 bits first.
+    let mut ts = 1_700_000_000_000u64;
+    while ts >= 0x80 {
+        expected.push((ts as u8 & 0x7f) | 0x80);
+        ts >>= 7;
+    }
+    expected.push(ts as u8);
+    expected.extend_from_slice(&[0x12, 66]);
+    expected.extend_from_slice(author.as_bytes());
+    assert_eq!(quote.unwrap(), expected.as_slice());
+}
