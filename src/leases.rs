@@ -61,7 +61,8 @@ pub enum LeaseEvent {
     /// Start running these accounts (write their state under these tokens).
     Acquired(Vec<LeaseToken>),
     /// Stop running these accounts. Each token's `expires_at` is when this replica's hold ended
-    /// (its last renewal, or the release time).
+    /// (its last renewal's expiry, the release time, or, when renewals fell behind, the
+    /// database's estimated time when it gave them up).
     Lost(Vec<LeaseToken>),
 }
 
@@ -125,6 +126,9 @@ pub struct LeaseManager {
     held: BTreeMap<String, LeaseToken>,
     /// Local instant by which each held lease must have been renewed.
     deadline: Option<Instant>,
+    /// The database clock as last read, and the local instant just after: an estimate of
+    /// the database's time when no query can be made.
+    db_clock: Option<(i64, Instant)>,
     held_tx: watch::Sender<Held>,
     events: mpsc::UnboundedSender<LeaseEvent>,
     observers: tokio::sync::broadcast::Sender<LeaseEvent>,
@@ -144,6 +148,7 @@ impl LeaseManager {
             config,
             held: BTreeMap::new(),
             deadline: None,
+            db_clock: None,
             held_tx,
             events: events_tx,
         };
@@ -202,6 +207,7 @@ impl LeaseManager {
         let ttl = i64::try_from(self.config.ttl.as_millis()).unwrap_or(i64::MAX);
         let me = self.config.replica_id.clone();
         let now = self.store.db_now().await?;
+        self.db_clock = Some((now, Instant::now()));
         let until = now.saturating_add(ttl);
         if self.store.heartbeat(&me, now, until).await? {
             // A new replica: the others rebalance now rather than at their next round.
@@ -284,7 +290,20 @@ impl LeaseManager {
     /// Reports every lease lost when its renewal is overdue (the database was unreachable).
     fn drop_overdue(&mut self) {
         if self.deadline.is_some_and(|d| Instant::now() >= d) && !self.held.is_empty() {
-            let lost: Vec<LeaseToken> = std::mem::take(&mut self.held).into_values().collect();
+            // The hold ends now, before the leases' expiry: a later round gives the rows back
+            // at once (strays), so another replica may take them before that expiry. Report
+            // the end as the database's estimated time now, not the expiry.
+            let ended = self.db_clock.map(|(db, at)| {
+                let elapsed = i64::try_from(at.elapsed().as_millis()).unwrap_or(i64::MAX);
+                db.saturating_add(elapsed)
+            });
+            let lost: Vec<LeaseToken> = std::mem::take(&mut self.held)
+                .into_values()
+                .map(|l| LeaseToken {
+                    expires_at: ended.map_or(l.expires_at, |e| e.min(l.expires_at)),
+                    ..l
+                })
+                .collect();
             tracing::warn!(count = lost.len(), "leases could not be renewed in time");
             self.publish();
             self.emit(LeaseEvent::Lost(lost));

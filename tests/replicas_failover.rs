@@ -107,6 +107,14 @@ async fn a_killed_replica_s_accounts_move_and_no_message_is_lost() {
         for dir in &dirs {
             gws.push(gs::start(dir.path(), settings.clone(), &devnet).await);
         }
+        let ids: Vec<String> = gws
+            .iter_mut()
+            .map(|g| {
+                let leases = g.gateway.as_mut().unwrap().leases().unwrap();
+                leases.replica_id().to_owned()
+            })
+            .collect();
+        eprintln!("replicas {ids:?}; the last one is killed");
         let windows: Windows = Arc::default();
         let helds: Vec<_> = gws.iter_mut().map(|g| record(g, &windows)).collect();
         let receiver = Receiver::start(Mode::Up).await;
@@ -191,7 +199,45 @@ async fn a_killed_replica_s_accounts_move_and_no_message_is_lost() {
         assert!(took < Duration::from_secs(15), "takeover took {took:?}");
 
         // Every message received; a text only ever under one event id.
-        receiver.wait_for(MESSAGES, 45).await;
+        // Every message delivered; on timeout, say where each missing one is stuck.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(45);
+        loop {
+            let texts: HashSet<String> = receiver
+                .received()
+                .iter()
+                .filter_map(|r| r.json["data"]["text"].as_str().map(str::to_owned))
+                .collect();
+            if texts.len() == MESSAGES {
+                break;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                let mut report = Vec::new();
+                for k in (0..MESSAGES).filter(|k| !texts.contains(&text(*k))) {
+                    let (from, to) = (&accounts[k % ACCOUNTS], &accounts[(k + 1) % ACCOUNTS]);
+                    let status = |h: Vec<serde_json::Value>| {
+                        h.iter()
+                            .find(|m| m["text"] == text(k))
+                            .map(|m| format!("{}/{}", m["direction"], m["status"]))
+                    };
+                    let sent = status(gws[0].history(from).await);
+                    let got = status(gws[0].history(to).await);
+                    let owner =
+                        |a: &String| (0..2).find(|i| helds[*i].borrow().contains_key(a.as_str()));
+                    report.push(format!(
+                        "{}: sender {sent:?} (replica {:?}), recipient {got:?} (replica {:?})",
+                        text(k),
+                        owner(from),
+                        owner(to)
+                    ));
+                }
+                panic!(
+                    "{} of {MESSAGES} delivered after 45 s; missing:\n{}",
+                    texts.len(),
+                    report.join("\n")
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
         eventually(10, "every message received", || async {
             let texts: HashSet<String> = receiver
                 .received()
@@ -228,7 +274,10 @@ async fn a_killed_replica_s_accounts_move_and_no_message_is_lost() {
                 let end = first
                     .end
                     .unwrap_or_else(|| panic!("{account}: open window {first:?}"));
-                assert!(end <= next.start, "{account}: {first:?} overlaps {next:?}");
+                assert!(
+                    end <= next.start,
+                    "{account}: {first:?} overlaps {next:?}; all: {list:?}"
+                );
                 assert!(
                     next.epoch > first.epoch,
                     "{account}: {first:?} then {next:?}"
