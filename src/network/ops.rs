@@ -231,6 +231,23 @@ fn accept_retrieve(
     Ok(out)
 }
 
+/// Sends one retrieve `request` (a batch of `count` namespaces) to every node of `nodes` at
+/// once; each member's answer or error, in the order of `nodes`.
+async fn ask_members(
+    inner: &Arc<Inner>,
+    nodes: &[ServiceNode],
+    request: &StorageRequest,
+    count: usize,
+) -> Vec<Result<Vec<RetrieveResponse>, SendError>> {
+    join_all(nodes.iter().map(|node| async move {
+        inner
+            .send(node, request)
+            .await
+            .and_then(|a| accept_retrieve(node, a, count))
+    }))
+    .await
+}
+
 /// Whether the base64 data of `m` hashes to its hash in `ns`.
 fn is_intact(account: &AccountId, ns: Namespace, m: &RetrievedMessage) -> bool {
     use base64::Engine as _;
@@ -372,16 +389,7 @@ impl SessionNetwork {
             }
             tried.extend(picked.iter().map(|n| n.ed25519));
             let request = build(inner.clock.now_ms())?;
-            let results = join_all(picked.iter().map(|node| {
-                let request = &request;
-                async move {
-                    inner
-                        .send(node, request)
-                        .await
-                        .and_then(|a| accept_retrieve(node, a, cursors.len()))
-                }
-            }))
-            .await;
+            let results = ask_members(inner, &picked, &request, cursors.len()).await;
             let mut fatal = None;
             for (node, result) in picked.iter().zip(results) {
                 match result {
@@ -432,16 +440,7 @@ impl SessionNetwork {
             "tampered copies; asking the other members"
         );
         let request = build(inner.clock.now_ms())?;
-        let results = join_all(rest.iter().map(|node| {
-            let request = &request;
-            async move {
-                inner
-                    .send(node, request)
-                    .await
-                    .and_then(|a| accept_retrieve(node, a, cursors.len()))
-            }
-        }))
-        .await;
+        let results = ask_members(inner, &rest, &request, cursors.len()).await;
         for (node, result) in rest.iter().zip(results) {
             match result {
                 Ok(a) => answers.push(a),
