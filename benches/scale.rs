@@ -415,7 +415,11 @@ async fn main() {
         polls / measured,
         polls / measured / target * 100.0,
         onions / measured,
-        if lag_count > 0.0 { lag_sum / lag_count } else { 0.0 }
+        if lag_count > 0.0 {
+            lag_sum / lag_count
+        } else {
+            0.0
+        }
     );
     let cpu_window = cpu2 - cpu1;
     println!(
@@ -434,10 +438,7 @@ async fn main() {
         .collect();
     groups.sort_by(|a, b| b.1.total_cmp(&a.1));
     for (name, secs) in groups.iter().take(6) {
-        println!(
-            "    thread group {name:?}: {:.2} cores",
-            secs / measured
-        );
+        println!("    thread group {name:?}: {:.2} cores", secs / measured);
     }
     println!(
         "  GET /v1/accounts/{{id}} at {gets_per_sec}/s under load: {}",

@@ -94,10 +94,14 @@ impl Transport {
         // per-request timeout: every hop decrypts and forwards it before the answer starts.
         let extra = Duration::from_millis(u64::try_from(body.len() / 1024).unwrap_or(u64::MAX));
         // The semaphore is never closed, so this only waits; held until the body is read.
-        let _permit = self.in_flight.acquire().await.map_err(|_| SendError::Unreachable {
-            node: node.ed25519,
-            reason: "transport closed".into(),
-        })?;
+        let _permit = self
+            .in_flight
+            .acquire()
+            .await
+            .map_err(|_| SendError::Unreachable {
+                node: node.ed25519,
+                reason: "transport closed".into(),
+            })?;
         let resp = self
             .http
             .post(node.url(path))
