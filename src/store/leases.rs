@@ -48,9 +48,6 @@ fn lease_from_row(row: &AnyRow, owner: &str) -> Result<LeaseToken, StoreError> {
 
 const RETURNING: &str = "RETURNING account, epoch, acquired_at, expires_at";
 
-/// Leases renewed per statement ([`Store::renew_leases`]).
-const RENEW_CHUNK: usize = 500;
-
 impl Store {
     /// The current time by the database's clock (PostgreSQL), or this process's (SQLite).
     pub async fn db_now(&self) -> Result<i64, StoreError> {
@@ -127,50 +124,24 @@ impl Store {
 
     /// Extends every lease `owner` still holds at `now` to `expires_at`; returns them. A lease
     /// missing from the answer expired (and may already belong to another replica).
-    ///
-    /// The rows are renewed [`RENEW_CHUNK`] accounts per statement, in account order, so other
-    /// queries run between the statements: with 10,000 leases on SQLite's one connection a
-    /// single `UPDATE` held it for 1–4 s every round (`benches/scale.rs`). Each row is renewed
-    /// under the same condition as before; only this replica acquires leases for itself, and
-    /// not during a round, so the ranges cover every lease held when the round began.
     pub async fn renew_leases(
         &self,
         owner: &str,
         now: i64,
         expires_at: i64,
     ) -> Result<Vec<LeaseToken>, StoreError> {
-        let held: Vec<String> = sqlx::query(
-            "SELECT account FROM account_leases WHERE owner = $1 AND expires_at > $2 \
-             ORDER BY account",
-        )
+        sqlx::query(&format!(
+            "UPDATE account_leases SET expires_at = $1 WHERE owner = $2 AND expires_at > $3 \
+             {RETURNING}"
+        ))
+        .bind(expires_at)
         .bind(owner)
         .bind(now)
         .fetch_all(self.pool())
         .await?
         .iter()
-        .map(|row| row.try_get("account"))
-        .collect::<Result<_, _>>()?;
-        let mut renewed = Vec::with_capacity(held.len());
-        for chunk in held.chunks(RENEW_CHUNK) {
-            let (Some(first), Some(last)) = (chunk.first(), chunk.last()) else {
-                continue;
-            };
-            let rows = sqlx::query(&format!(
-                "UPDATE account_leases SET expires_at = $1 WHERE owner = $2 AND expires_at > $3 \
-                 AND account >= $4 AND account <= $5 {RETURNING}"
-            ))
-            .bind(expires_at)
-            .bind(owner)
-            .bind(now)
-            .bind(first)
-            .bind(last)
-            .fetch_all(self.pool())
-            .await?;
-            for row in &rows {
-                renewed.push(lease_from_row(row, owner)?);
-            }
-        }
-        Ok(renewed)
+        .map(|row| lease_from_row(row, owner))
+        .collect()
     }
 
     /// Takes up to `limit` accounts nobody holds at `now` (never leased, expired or released),
