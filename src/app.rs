@@ -142,6 +142,7 @@ impl Gateway {
                     settings: Arc::new(ActorSettings::from_settings(&settings)),
                     io: tokio::runtime::Handle::current(),
                     attachments: Default::default(),
+                    startups: crate::actors::startup_permits(),
                 };
                 // Attachments recorded but not fetched before a restart (issue 5).
                 deps.attachments.sweep(&deps);

@@ -57,6 +57,8 @@ struct Loaded {
 }
 
 async fn load(deps: Deps, account: SessionIdText) -> Result<Loaded, ActorError> {
+    // Never closed; a closed semaphore would only mean loading without the limit.
+    let _permit = deps.startups.clone().acquire_owned().await.ok();
     let seed = deps
         .store
         .account_seed(&account)

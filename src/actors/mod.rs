@@ -104,6 +104,20 @@ pub struct Deps {
     pub io: tokio::runtime::Handle,
     /// Background downloads of incoming attachments.
     pub attachments: attachments::Fetcher,
+    /// Limits how many Identity actors load their account at once ([`STARTUP_CONCURRENCY`]).
+    pub startups: Arc<tokio::sync::Semaphore>,
+}
+
+/// Identity start-ups that read the database at the same time. SQLite has one connection: when
+/// 10,000 accounts started at once, their 30,000 reads queued in front of everything else for
+/// over 30 s, API requests timed out waiting for the connection (503) and the lease renewal
+/// came too late, so every lease was reported lost (`benches/scale.rs`). A few at a time keep
+/// the queue short; start-up is not slower, the reads were serialised anyway.
+pub const STARTUP_CONCURRENCY: usize = 4;
+
+/// A fresh [`Deps::startups`] semaphore.
+pub fn startup_permits() -> Arc<tokio::sync::Semaphore> {
+    Arc::new(tokio::sync::Semaphore::new(STARTUP_CONCURRENCY))
 }
 
 impl std::fmt::Debug for Deps {

@@ -6,10 +6,12 @@
 //! `User-Agent: WhatsApp`, `Accept-Language: en-us` (SD), the node's self-signed certificate
 //! accepted (nodes have no CA-signed certificates; the onion layers carry the security).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use rand::rngs::OsRng;
 use serde_json::Value;
+use tokio::sync::Semaphore;
 
 use super::error::{clip, NetworkError, SendError};
 use super::node::ServiceNode;
@@ -23,6 +25,12 @@ use crate::protocol::storage::StorageRequest;
 /// Largest answer body we read (a 10 MB file in base64 plus framing fits).
 const MAX_BODY: u64 = 32 * 1024 * 1024;
 
+/// Most requests in flight at once (each holds a connection to its guard, and the guard one to
+/// the next hop). Without a bound, 10,000 accounts polling together opened a connection per
+/// request and ran the process out of file descriptors (`benches/scale.rs`); past the bound,
+/// requests wait in memory for a slot, and the wait does not count against the path.
+pub const MAX_IN_FLIGHT: usize = 256;
+
 /// A path as the network layer holds it: three distinct nodes, guard first.
 pub type PathNodes = [ServiceNode; 3];
 
@@ -31,6 +39,8 @@ pub type PathNodes = [ServiceNode; 3];
 pub struct Transport {
     http: reqwest::Client,
     timeout: Duration,
+    /// [`MAX_IN_FLIGHT`] permits, one per request being sent.
+    in_flight: Arc<Semaphore>,
 }
 
 /// A destination snode's 2xx answer.
@@ -52,7 +62,11 @@ impl Transport {
             .pool_idle_timeout(Duration::from_secs(20))
             .build()
             .map_err(|e| NetworkError::Config(format!("HTTP client: {e}")))?;
-        Ok(Self { http, timeout })
+        Ok(Self {
+            http,
+            timeout,
+            in_flight: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
+        })
     }
 
     /// The underlying client (seed queries use it too).
@@ -79,6 +93,15 @@ impl Transport {
         // A large body (a 10 MB attachment upload) gets 1 ms more per KB on top of the
         // per-request timeout: every hop decrypts and forwards it before the answer starts.
         let extra = Duration::from_millis(u64::try_from(body.len() / 1024).unwrap_or(u64::MAX));
+        // The semaphore is never closed, so this only waits; held until the body is read.
+        let _permit = self
+            .in_flight
+            .acquire()
+            .await
+            .map_err(|_| SendError::Unreachable {
+                node: node.ed25519,
+                reason: "transport closed".into(),
+            })?;
         let resp = self
             .http
             .post(node.url(path))

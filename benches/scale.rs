@@ -1,0 +1,462 @@
+//! How far one gateway scales: N accounts (default 10,000) against an in-process devnet.
+//!
+//! `cargo bench --bench scale` prints, for one run:
+//! - start-up: accounts written to the store, every Identity running, ≥ N successful polls;
+//! - memory: process RSS before the gateway starts, after the first round, after the window,
+//!   and the growth per account;
+//! - over a fixed window (`SCALE_WINDOW_SECS`): polls/s achieved against N / interval, onion
+//!   requests/s and failures, CPU (by thread group: gateway runtime, actor thread, HTTP server
+//!   threads which include the devnet's nodes), poll lag;
+//! - during that window: latency (p50/p99/max) of `GET /v1/accounts/{id}` and
+//!   `POST /v1/accounts/{id}/messages`, and end-to-end delivery latency (POST by A until B's
+//!   `message.received` event shows up on the long-poll stream) of a few messages.
+//!
+//! Accounts are written straight into the store (`Store::insert_account`, the call the API's
+//! `POST /v1/accounts` ends in) before the gateway starts: creating 10,000 through the API
+//! would measure key generation and the REST layer (`benches/gateway.rs` does that), while this
+//! bench wants the replica that (re)starts with N accounts already in its database.
+//!
+//! Environment: `SCALE_ACCOUNTS` (10000), `SCALE_NODES` (24 devnet nodes, swarms of 4),
+//! `SCALE_POLL_MS` (active poll interval, 5000), `SCALE_WINDOW_SECS` (30), `SCALE_GETS_PER_SEC`
+//! (20), `SCALE_POSTS_PER_SEC` (5), `SCALE_E2E` (5 messages), `SCALE_TIMEOUT_SECS` (900, for
+//! each wait). The devnet runs in this process and shares the machine's cores with the
+//! gateway: every CPU figure includes the service nodes relaying and answering the onion
+//! requests, which the gateway alone would not pay.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a bench binary may panic
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use rand::{Rng as _, RngCore as _};
+use session_gateway::app::{Gateway, GatewayOptions};
+use session_gateway::config::{SecretString, Settings};
+use session_gateway::devnet::{Devnet, DevnetConfig};
+use session_gateway::identities::{IdentityProvider as _, SessionIdentities};
+use session_gateway::network::{NetworkConfig, SessionNetwork};
+use session_gateway::store::{MasterKey, Store};
+
+const ADMIN: &str = "scale-admin";
+
+/// API probe answers with an unexpected status.
+static FAILED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+fn env(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// CPU seconds (user + system) per thread name, from /proc/self/task/*/stat (100 Hz ticks).
+/// Threads are grouped by name with trailing digits removed.
+fn cpu_by_thread() -> HashMap<String, f64> {
+    let mut out = HashMap::new();
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return out;
+    };
+    for task in tasks.flatten() {
+        let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
+            continue;
+        };
+        let Some((head, rest)) = stat.rsplit_once(')') else {
+            continue;
+        };
+        let name = head.split_once('(').map_or("?", |(_, n)| n);
+        let name = name.trim_end_matches(|c: char| c.is_ascii_digit() || c == '-' || c == ' ');
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let tick = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok());
+        let secs = (tick(11).unwrap_or(0.0) + tick(12).unwrap_or(0.0)) / 100.0;
+        *out.entry(name.to_owned()).or_insert(0.0) += secs;
+    }
+    out
+}
+
+/// Process CPU seconds (all threads, including ones that exited).
+fn cpu_secs() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let tick = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (tick(11) + tick(12)) / 100.0
+}
+
+/// Resident set size, MiB, from /proc/self/status.
+fn rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// The sum of every sample of metric `name` whose label set contains `labels`.
+fn metric(gateway: &Gateway, name: &str, labels: &str) -> f64 {
+    let text = gateway.metrics().render();
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| {
+            let (key, value) = l.rsplit_once(' ')?;
+            let (metric_name, label_set) = key.split_once('{').unwrap_or((key, ""));
+            (metric_name == name && label_set.contains(labels)).then_some(value)
+        })
+        .filter_map(|v| v.parse::<f64>().ok())
+        .sum()
+}
+
+fn polls_ok(gateway: &Gateway) -> f64 {
+    metric(gateway, "session_gateway_polls_total", "outcome=\"ok\"")
+}
+
+async fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) -> Duration {
+    let start = Instant::now();
+    while !done() {
+        assert!(start.elapsed() < limit, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    start.elapsed()
+}
+
+/// p50 / p99 / max of `samples`, formatted.
+fn percentiles(samples: &mut [Duration]) -> String {
+    if samples.is_empty() {
+        return "no samples".into();
+    }
+    samples.sort();
+    let at = |q: f64| samples[((samples.len() - 1) as f64 * q).round() as usize];
+    format!(
+        "n={} p50 {:.1?} p99 {:.1?} max {:.1?}",
+        samples.len(),
+        at(0.5),
+        at(0.99),
+        at(1.0)
+    )
+}
+
+/// Requests at `per_sec` (one at a time) until `until`, returning each one's latency.
+async fn probe(
+    client: reqwest::Client,
+    per_sec: u64,
+    until: Instant,
+    request: impl Fn(&reqwest::Client, u64) -> reqwest::RequestBuilder,
+    expect: u16,
+) -> Vec<Duration> {
+    let mut out = Vec::new();
+    if per_sec == 0 {
+        return out;
+    }
+    let gap = Duration::from_millis(1000 / per_sec);
+    let mut next = Instant::now();
+    let mut i = 0;
+    while Instant::now() < until {
+        tokio::time::sleep_until(next.into()).await;
+        next += gap;
+        let start = Instant::now();
+        let status = request(&client, i).send().await.unwrap().status();
+        out.push(start.elapsed());
+        if status.as_u16() != expect {
+            eprintln!("probe: {status} after {:.1?}", start.elapsed());
+            FAILED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        i += 1;
+    }
+    out
+}
+
+/// The newest event cursor, so the end-to-end probe only looks at new events.
+async fn event_cursor(client: &reqwest::Client, base: &str, account: &str) -> i64 {
+    let page: serde_json::Value = client
+        .get(format!(
+            "{base}/v1/events?account={account}&after=0&limit=1000"
+        ))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    page["next"].as_i64().unwrap_or(0)
+}
+
+/// Sends `count` messages from `a` to `b`, one at a time, each timed from the POST until `b`'s
+/// event stream shows its text.
+async fn end_to_end(
+    client: reqwest::Client,
+    base: String,
+    a: String,
+    b: String,
+    count: usize,
+    timeout: Duration,
+) -> (Vec<Duration>, Instant) {
+    let mut out = Vec::new();
+    let mut cursor = event_cursor(&client, &base, &b).await;
+    for i in 0..count {
+        let text = format!("e2e {i} {}", rand::thread_rng().gen::<u64>());
+        let start = Instant::now();
+        let status = client
+            .post(format!("{base}/v1/accounts/{a}/messages"))
+            .bearer_auth(ADMIN)
+            .json(&serde_json::json!({"to": b, "text": text}))
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert_eq!(status, 202);
+        'wait: loop {
+            assert!(start.elapsed() < timeout, "end-to-end message {i} lost");
+            let page: serde_json::Value = client
+                .get(format!(
+                    "{base}/v1/events?account={b}&after={cursor}&wait=10&limit=1000"
+                ))
+                .bearer_auth(ADMIN)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            cursor = page["next"].as_i64().unwrap_or(cursor);
+            for event in page["events"].as_array().into_iter().flatten() {
+                if event.to_string().contains(&text) {
+                    out.push(start.elapsed());
+                    break 'wait;
+                }
+            }
+        }
+    }
+    (out, Instant::now())
+}
+
+#[tokio::main(flavor = "multi_thread")]
+async fn main() {
+    let accounts = env("SCALE_ACCOUNTS", 10_000).max(4) as usize;
+    let nodes = env("SCALE_NODES", 24) as usize;
+    let poll_ms = env("SCALE_POLL_MS", 5_000);
+    let window = Duration::from_secs(env("SCALE_WINDOW_SECS", 30));
+    let gets_per_sec = env("SCALE_GETS_PER_SEC", 20);
+    let posts_per_sec = env("SCALE_POSTS_PER_SEC", 5);
+    let e2e = env("SCALE_E2E", 5) as usize;
+    // RUST_LOG=sqlx=warn shows slow statements, for instance.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .try_init();
+    let timeout = Duration::from_secs(env("SCALE_TIMEOUT_SECS", 900));
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+
+    let devnet = Devnet::start(DevnetConfig {
+        nodes,
+        swarm_size: 4,
+        ..DevnetConfig::default()
+    })
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut key = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut key);
+    let master = base64::engine::general_purpose::STANDARD.encode(key);
+    let mut settings = Settings::default();
+    settings.api.admin_key = Some(SecretString::new(ADMIN.into()));
+    settings.security.master_key = Some(SecretString::new(master.clone()));
+    settings.polling.active_interval_ms = poll_ms;
+
+    let filled = Instant::now();
+    let url = settings.database_url(dir.path());
+    let store = Store::open(&url, 1, MasterKey::from_base64(&master).unwrap())
+        .await
+        .unwrap();
+    let mut ids = Vec::with_capacity(accounts);
+    for _ in 0..accounts {
+        let identity = SessionIdentities.generate().unwrap();
+        store
+            .insert_account(&identity.session_id, None, &identity.seed, 0)
+            .await
+            .unwrap();
+        ids.push(identity.session_id.as_str().to_owned());
+    }
+    store.close().await;
+    let filled = filled.elapsed();
+
+    let mut config = NetworkConfig::for_network(
+        devnet.seed_url(),
+        devnet.file_server_url(),
+        &devnet.file_server_x25519(),
+    );
+    config.request_timeout_ms = settings.network.request_timeout_ms;
+    let rss0 = rss_mib();
+    let cpu0 = cpu_secs();
+    let started = Instant::now();
+    let gateway = Gateway::start_with_network(
+        GatewayOptions {
+            settings,
+            data_dir: dir.path().to_path_buf(),
+            listen: "127.0.0.1:0".into(),
+            identities: Arc::new(SessionIdentities),
+        },
+        SessionNetwork::new(config).unwrap(),
+    )
+    .await
+    .unwrap();
+    let running = wait_until("every identity running", timeout, || {
+        gateway
+            .identity_counts()
+            .is_some_and(|c| c.running >= accounts)
+    })
+    .await;
+    wait_until("N successful polls", timeout, || {
+        polls_ok(&gateway) >= accounts as f64
+    })
+    .await;
+    let first_round = started.elapsed();
+    let rss1 = rss_mib();
+    let cpu1 = cpu_secs();
+
+    // The window: probes and end-to-end messages run while every account keeps polling.
+    let client = reqwest::Client::new();
+    let base = gateway.base_url();
+    let threads0 = cpu_by_thread();
+    let polls0 = polls_ok(&gateway);
+    let onion = "session_gateway_onion_request_duration_seconds_count";
+    let onion0 = metric(&gateway, onion, "");
+    let fails = "session_gateway_onion_request_failures_total";
+    let fails0 = metric(&gateway, fails, "");
+    let poll_errors0 = metric(&gateway, "session_gateway_polls_total", "outcome=\"error\"");
+    let t0 = Instant::now();
+    let until = t0 + window;
+    let ids = Arc::new(ids);
+    let gets = {
+        let ids = ids.clone();
+        let base = base.clone();
+        tokio::spawn(probe(
+            client.clone(),
+            gets_per_sec,
+            until,
+            move |c, i| {
+                let id = &ids[(i as usize * 7919) % ids.len()];
+                c.get(format!("{base}/v1/accounts/{id}")).bearer_auth(ADMIN)
+            },
+            200,
+        ))
+    };
+    let posts = {
+        let ids = ids.clone();
+        let base = base.clone();
+        // Senders and recipients away from the end-to-end pair (accounts 0 and 1).
+        tokio::spawn(probe(
+            client.clone(),
+            posts_per_sec,
+            until,
+            move |c, i| {
+                let n = ids.len();
+                let from = &ids[2 + (i as usize * 104_729) % (n - 2)];
+                let to = &ids[2 + (i as usize * 7_907 + 1) % (n - 2)];
+                c.post(format!("{base}/v1/accounts/{from}/messages"))
+                    .bearer_auth(ADMIN)
+                    .json(&serde_json::json!({"to": to, "text": format!("load {i}")}))
+            },
+            202,
+        ))
+    };
+    let e2e_task = tokio::spawn(end_to_end(
+        client.clone(),
+        base.clone(),
+        ids[0].clone(),
+        ids[1].clone(),
+        e2e,
+        timeout,
+    ));
+    let mut get_lat = gets.await.unwrap();
+    let mut post_lat = posts.await.unwrap();
+    tokio::time::sleep_until(until.into()).await;
+    let measured = t0.elapsed().as_secs_f64();
+    let polls = polls_ok(&gateway) - polls0;
+    let onions = metric(&gateway, onion, "") - onion0;
+    let failures = metric(&gateway, fails, "") - fails0;
+    let poll_errors =
+        metric(&gateway, "session_gateway_polls_total", "outcome=\"error\"") - poll_errors0;
+    let cpu2 = cpu_secs();
+    let threads1 = cpu_by_thread();
+    let rss2 = rss_mib();
+    let lag_sum = metric(&gateway, "session_gateway_poll_lag_seconds_sum", "");
+    let lag_count = metric(&gateway, "session_gateway_poll_lag_seconds_count", "");
+    let (mut e2e_lat, e2e_done) = e2e_task.await.unwrap();
+    let e2e_total = e2e_done - t0;
+
+    let per_account = (rss1 - rss0).max(0.0) * 1024.0 * 1024.0 / accounts as f64;
+    let target = accounts as f64 * 1000.0 / poll_ms as f64;
+    println!(
+        "scale: {accounts} accounts, {nodes} devnet nodes (swarms of 4), active poll interval \
+         {poll_ms} ms (±20 % jitter), SQLite, {cores} cores shared by the gateway AND the \
+         in-process devnet"
+    );
+    println!("  store: {accounts} accounts written in {filled:.1?}");
+    println!(
+        "  start: all identities running after {running:.1?}; {accounts} successful polls \
+         (~ every account once) after {first_round:.1?}; start CPU {:.1} s",
+        cpu1 - cpu0
+    );
+    println!(
+        "  RSS: {rss0:.1} MiB before the gateway, {rss1:.1} after the first round, {rss2:.1} \
+         after the window: {:.1} KiB per account",
+        per_account / 1024.0
+    );
+    println!(
+        "  window {measured:.1} s: {:.0} polls/s (configured {target:.0}/s = {:.0} %), \
+         {:.0} onion requests/s, {failures} onion failures, {poll_errors} poll errors, mean \
+         poll lag {:.2} s",
+        polls / measured,
+        polls / measured / target * 100.0,
+        onions / measured,
+        if lag_count > 0.0 {
+            lag_sum / lag_count
+        } else {
+            0.0
+        }
+    );
+    let cpu_window = cpu2 - cpu1;
+    println!(
+        "  window CPU: {:.2} cores busy ({:.0} us CPU per poll, devnet included)",
+        cpu_window / measured,
+        if polls > 0.0 {
+            cpu_window / polls * 1e6
+        } else {
+            0.0
+        }
+    );
+    let mut groups: Vec<(String, f64)> = threads1
+        .iter()
+        .map(|(name, t)| (name.clone(), t - threads0.get(name).copied().unwrap_or(0.0)))
+        .filter(|(_, d)| *d > 0.0)
+        .collect();
+    groups.sort_by(|a, b| b.1.total_cmp(&a.1));
+    for (name, secs) in groups.iter().take(6) {
+        println!("    thread group {name:?}: {:.2} cores", secs / measured);
+    }
+    println!(
+        "  GET /v1/accounts/{{id}} at {gets_per_sec}/s under load: {}",
+        percentiles(&mut get_lat)
+    );
+    println!(
+        "  POST /v1/accounts/{{id}}/messages at {posts_per_sec}/s under load: {}",
+        percentiles(&mut post_lat)
+    );
+    println!(
+        "  API answers other than 200/202 during the window: {}",
+        FAILED.load(std::sync::atomic::Ordering::Relaxed)
+    );
+    println!(
+        "  end-to-end A -> B (POST until B's message.received event), one at a time: {} \
+         (all done {e2e_total:.1?} into the window)",
+        percentiles(&mut e2e_lat)
+    );
+    gateway.stop().await;
+    devnet.shutdown().await;
+}
