@@ -20,36 +20,9 @@ use session_gateway::identities::{IdentityProvider as _, SessionIdentities};
 use session_gateway::network::{NetworkConfig, SessionNetwork};
 use session_gateway::store::{MasterKey, Store};
 
-fn env(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-/// Process CPU time (user + system), seconds, from /proc/self/stat (clock ticks at 100 Hz).
-fn cpu_secs() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|f| f.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    (ticks(11) + ticks(12)) / 100.0
-}
-
-/// Resident set size, MiB, from /proc/self/status.
-fn rss_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
-        .map_or(0.0, |kb| kb / 1024.0)
-}
+#[path = "support/process.rs"]
+mod process;
+use process::{cpu_secs, env, rss_mib};
 
 fn counter(gateway: &Gateway, family: &str, label: &str) -> u64 {
     let text = gateway.metrics().render();

@@ -37,17 +37,14 @@ use session_gateway::identities::{IdentityProvider as _, SessionIdentities};
 use session_gateway::network::{NetworkConfig, SessionNetwork};
 use session_gateway::store::{MasterKey, Store};
 
+#[path = "support/process.rs"]
+mod process;
+use process::{cpu_secs, env, rss_mib};
+
 const ADMIN: &str = "scale-admin";
 
 /// API probe answers with an unexpected status.
 static FAILED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-
-fn env(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 /// CPU seconds (user + system) per thread name, from /proc/self/task/*/stat (100 Hz ticks).
 /// Threads are grouped by name with trailing digits removed.
@@ -71,30 +68,6 @@ fn cpu_by_thread() -> HashMap<String, f64> {
         *out.entry(name.to_owned()).or_insert(0.0) += secs;
     }
     out
-}
-
-/// Process CPU seconds (all threads, including ones that exited).
-fn cpu_secs() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    let tick = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|f| f.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    (tick(11) + tick(12)) / 100.0
-}
-
-/// Resident set size, MiB, from /proc/self/status.
-fn rss_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
-        .map_or(0.0, |kb| kb / 1024.0)
 }
 
 /// The sum of every sample of metric `name` whose label set contains `labels`.
