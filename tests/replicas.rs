@@ -11,14 +11,15 @@
 #[macro_use]
 mod common;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use common::leases::{self, Windows};
 use common::{eventually, Backend};
 use serde_json::json;
 use session_gateway::ids::SessionIdText;
-use session_gateway::leases::{LeaseConfig, LeaseEvent, LeaseHandle, LeaseManager};
+use session_gateway::leases::{LeaseConfig, LeaseHandle, LeaseManager};
 use session_gateway::store::events::{AttemptOutcome, EventType, NewEvent};
 use session_gateway::store::webhooks::{Webhook, WebhookSecret};
 use session_gateway::store::{MasterKey, Notice, Store, StoreError};
@@ -246,18 +247,6 @@ async fn another_replica_hears_of_queued_messages_and_account_changes() {
     .await;
 }
 
-/// One acquisition: who held which account under which epoch, from when to when (database
-/// clock, ms). `end` is `None` while held.
-#[derive(Clone, Debug)]
-struct Window {
-    owner: String,
-    epoch: i64,
-    start: i64,
-    end: Option<i64>,
-}
-
-type Windows = Arc<Mutex<BTreeMap<String, Vec<Window>>>>;
-
 /// Starts a manager whose events are recorded into `windows`.
 fn start_manager(store: &Store, ttl: Duration, windows: &Windows) -> LeaseHandle {
     let mut config = LeaseConfig::new("replica", ttl);
@@ -267,29 +256,7 @@ fn start_manager(store: &Store, ttl: Duration, windows: &Windows) -> LeaseHandle
     let windows = windows.clone();
     tokio::spawn(async move {
         while let Some(event) = events.recv().await {
-            let mut windows = windows.lock().unwrap();
-            match event {
-                LeaseEvent::Acquired(leases) => {
-                    for l in leases {
-                        windows.entry(l.account.clone()).or_default().push(Window {
-                            owner: l.owner,
-                            epoch: l.epoch,
-                            start: l.acquired_at,
-                            end: None,
-                        });
-                    }
-                }
-                LeaseEvent::Lost(leases) => {
-                    for l in leases {
-                        let list = windows.get_mut(&l.account).unwrap();
-                        let open = list
-                            .iter_mut()
-                            .find(|w| w.owner == l.owner && w.epoch == l.epoch)
-                            .unwrap();
-                        open.end = Some(l.expires_at);
-                    }
-                }
-            }
+            leases::record(&windows, event);
         }
     });
     handle
@@ -378,21 +345,8 @@ async fn three_replicas_share_sixty_accounts_and_take_over_a_stopped_one() {
         let windows = windows.lock().unwrap();
         assert_eq!(windows.len(), 60);
         let mut holders: HashMap<String, usize> = HashMap::new();
-        for (account, list) in windows.iter() {
-            let mut list = list.clone();
-            list.sort_by_key(|w| w.start);
-            for pair in list.windows(2) {
-                let (first, next) = (&pair[0], &pair[1]);
-                let end = first
-                    .end
-                    .unwrap_or_else(|| panic!("{account}: open window {first:?}"));
-                assert!(end <= next.start, "{account}: {first:?} overlaps {next:?}");
-                assert!(
-                    next.epoch > first.epoch,
-                    "{account}: {first:?} then {next:?}"
-                );
-            }
-            for w in &list {
+        for list in leases::assert_disjoint(&windows).values() {
+            for w in list {
                 *holders.entry(w.owner.clone()).or_default() += 1;
             }
         }

@@ -13,29 +13,19 @@ mod common;
 mod gateway_support;
 mod netsupport;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::time::Duration;
 
+use common::leases::{self, Windows};
 use common::{eventually, Backend, Mode, Receiver};
 use gateway_support as gs;
 use rand::{Rng as _, SeedableRng as _};
-use session_gateway::leases::{Held, LeaseEvent};
+use session_gateway::leases::Held;
 use tokio::sync::watch;
 
 const ACCOUNTS: usize = 60;
 const MESSAGES: usize = 120;
-
-/// One acquisition of an account (database clock, ms); `end` is `None` while held.
-#[derive(Clone, Debug)]
-struct Window {
-    owner: String,
-    epoch: i64,
-    start: i64,
-    end: Option<i64>,
-}
-
-type Windows = Arc<Mutex<BTreeMap<String, Vec<Window>>>>;
 
 /// Records `gw`'s lease events into `windows`; returns its held set.
 fn record(gw: &mut gs::Gw, windows: &Windows) -> watch::Receiver<Held> {
@@ -45,29 +35,7 @@ fn record(gw: &mut gs::Gw, windows: &Windows) -> watch::Receiver<Held> {
     let windows = windows.clone();
     tokio::spawn(async move {
         while let Ok(event) = events.recv().await {
-            let mut windows = windows.lock().unwrap();
-            match event {
-                LeaseEvent::Acquired(leases) => {
-                    for l in leases {
-                        windows.entry(l.account.clone()).or_default().push(Window {
-                            owner: l.owner,
-                            epoch: l.epoch,
-                            start: l.acquired_at,
-                            end: None,
-                        });
-                    }
-                }
-                LeaseEvent::Lost(leases) => {
-                    for l in leases {
-                        let list = windows.get_mut(&l.account).unwrap();
-                        let open = list
-                            .iter_mut()
-                            .find(|w| w.owner == l.owner && w.epoch == l.epoch)
-                            .unwrap();
-                        open.end = Some(l.expires_at);
-                    }
-                }
-            }
+            leases::record(&windows, event);
         }
     });
     held
@@ -264,26 +232,10 @@ async fn a_killed_replica_s_accounts_move_and_no_message_is_lost() {
         gws[1].stop().await;
         let windows = windows.lock().unwrap();
         assert_eq!(windows.len(), ACCOUNTS);
-        let mut moved = 0;
-        for (account, list) in windows.iter() {
-            let mut list = list.clone();
-            list.sort_by_key(|w| (w.start, w.epoch));
-            moved += list.len() - 1;
-            for pair in list.windows(2) {
-                let (first, next) = (&pair[0], &pair[1]);
-                let end = first
-                    .end
-                    .unwrap_or_else(|| panic!("{account}: open window {first:?}"));
-                assert!(
-                    end <= next.start,
-                    "{account}: {first:?} overlaps {next:?}; all: {list:?}"
-                );
-                assert!(
-                    next.epoch > first.epoch,
-                    "{account}: {first:?} then {next:?}"
-                );
-            }
-        }
+        let moved: usize = leases::assert_disjoint(&windows)
+            .values()
+            .map(|list| list.len() - 1)
+            .sum();
         assert!(
             moved >= ACCOUNTS / 3,
             "the victim's accounts moved: {moved}"

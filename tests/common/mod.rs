@@ -7,6 +7,7 @@
 //! ([`pg`]). Outside the macro everything is SQLite.
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
+pub mod leases;
 pub mod pg;
 
 use std::sync::{Arc, Mutex};
