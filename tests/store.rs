@@ -212,3 +212,52 @@ both_backends! {
         }
     }
 }
+
+/// Every table and column, as `table.column`, of the database at `url` (after the store
+/// migrated it), leaving out sqlx's own bookkeeping.
+async fn schema(url: &str) -> std::collections::BTreeSet<String> {
+    use sqlx::Row as _;
+    let sql = if url.starts_with("sqlite:") {
+        "SELECT m.name AS tbl, p.name AS col FROM sqlite_master m \
+         JOIN pragma_table_info(m.name) p \
+         WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name NOT LIKE '_sqlx%'"
+    } else {
+        "SELECT CAST(table_name AS TEXT) AS tbl, CAST(column_name AS TEXT) AS col \
+         FROM information_schema.columns \
+         WHERE table_schema = 'public' AND table_name NOT LIKE '_sqlx%'"
+    };
+    let pool = sqlx::AnyPool::connect(url).await.unwrap();
+    let rows = sqlx::query(sql).fetch_all(&pool).await.unwrap();
+    pool.close().await;
+    rows.iter()
+        .map(|r| {
+            format!(
+                "{}.{}",
+                r.try_get::<String, _>("tbl").unwrap(),
+                r.try_get::<String, _>("col").unwrap()
+            )
+        })
+        .collect()
+}
+
+/// migrations/sqlite and migrations/postgres are two copies of one schema (types differ): after
+/// every migration ran, both databases have the same tables with the same columns.
+#[tokio::test]
+async fn both_backends_migrate_to_the_same_tables_and_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = common::database_url(dir.path()).await;
+    let Some(postgres) = common::pg::fresh_database().await else {
+        return; // no cluster here (REQUIRE_POSTGRES=1 fails inside fresh_database instead)
+    };
+    for url in [&sqlite, &postgres] {
+        Store::open(url, 2, MasterKey::generate()).await.unwrap();
+    }
+    let (lite, pg) = (schema(&sqlite).await, schema(&postgres).await);
+    assert!(lite.len() > 50, "suspiciously small schema: {lite:?}");
+    let only_lite: Vec<_> = lite.difference(&pg).collect();
+    let only_pg: Vec<_> = pg.difference(&lite).collect();
+    assert!(
+        only_lite.is_empty() && only_pg.is_empty(),
+        "only in SQLite: {only_lite:?}; only in PostgreSQL: {only_pg:?}"
+    );
+}
