@@ -61,7 +61,10 @@ pub fn spawn(
     handle: WebhookHandle,
     stop: tokio::sync::watch::Receiver<bool>,
 ) -> JoinHandle<()> {
-    tokio::spawn(dispatch(store, settings, metrics, handle, stop))
+    // Subscribed before the task runs: an event committed right after start-up still wakes
+    // the dispatcher (and the gateway is listening when `Gateway::start` returns).
+    let wakes = (store.subscribe_events(), store.subscribe_notices());
+    tokio::spawn(dispatch(store, settings, metrics, handle, stop, wakes))
 }
 
 async fn dispatch(
@@ -70,6 +73,10 @@ async fn dispatch(
     metrics: Metrics,
     handle: WebhookHandle,
     mut stop: tokio::sync::watch::Receiver<bool>,
+    wakes: (
+        tokio::sync::watch::Receiver<i64>,
+        tokio::sync::broadcast::Receiver<crate::store::Notice>,
+    ),
 ) {
     let client = match reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -89,8 +96,7 @@ async fn dispatch(
         client,
         stop: stop.clone(),
     });
-    let mut commits = store.subscribe_events();
-    let mut notices = store.subscribe_notices();
+    let (mut commits, mut notices) = wakes;
     let mut running: HashMap<String, Running> = HashMap::new();
     let mut reconcile = true;
     loop {

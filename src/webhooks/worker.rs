@@ -124,6 +124,18 @@ async fn attempt(
             return delivery.order_key;
         }
     };
+    // The endpoint as it is now: a secret rotated (or a URL changed) since this worker started
+    // applies to this attempt already, not only after the dispatcher restarts the worker.
+    let hook = match ctx.store.get_webhook(&hook.id).await {
+        Ok(Some(current)) if current.enabled => Arc::new(current),
+        // Deleted (its deliveries go with it), or disabled since: the claim lapses and the
+        // row stays pending for when it is enabled again.
+        Ok(_) => return delivery.order_key,
+        Err(error) => {
+            tracing::debug!(%error, webhook = %hook.id, "using the worker's copy of the webhook");
+            hook
+        }
+    };
     // A child of the span that stored the event (the message's send, or the poll that
     // received it), so the delivery is part of that trace.
     let span = tracing::info_span!(
