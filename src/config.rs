@@ -319,6 +319,9 @@ pub struct PollingSettings {
     pub active_window_ms: u64,
     /// `polling.quiet_window_ms`: quiet (not yet idle) this long after traffic (default 3600000).
     pub quiet_window_ms: u64,
+    /// `polling.attachment_retry_ms`: a received attachment whose download failed for network
+    /// reasons is fetched again this long after the failure (default 60000).
+    pub attachment_retry_ms: u64,
 }
 
 impl Default for PollingSettings {
@@ -329,6 +332,7 @@ impl Default for PollingSettings {
             idle_interval_ms: 120_000,
             active_window_ms: 120_000,
             quiet_window_ms: 3_600_000,
+            attachment_retry_ms: 60_000,
         }
     }
 }

@@ -340,6 +340,36 @@ async fn a_download_failed_by_the_network_is_fetched_again_on_request() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_download_failed_by_the_network_is_fetched_again_later_by_itself() {
+    let (devnet, _dir, mut gw) =
+        gs::chat::on_devnet_with(|s| s.polling.attachment_retry_ms = 300).await;
+    let (receiver, a, b) = two_accounts(&gw).await;
+
+    devnet.file_server().set_refuse_downloads(true);
+    let data = bytes(3_000, 4);
+    let body = json!({"to": b, "text": "retry me", "attachments": [
+        {"content_type": "image/png", "data_base64": B64.encode(&data)}
+    ]});
+    let reply = send_json(&gw, &a, body).await;
+    assert_eq!(reply.status, 202, "{}", reply.body);
+    let failed = wait_event(&receiver, &b, "attachment.failed", 60).await;
+    assert!(failed["failure_reason"]
+        .as_str()
+        .unwrap()
+        .starts_with("network: "));
+
+    // Nobody asks for it: the refetcher queues it again once the file server answers.
+    devnet.file_server().set_refuse_downloads(false);
+    let available = wait_event(&receiver, &b, "attachment.available", 60).await;
+    assert_eq!(available["id"], failed["id"]);
+    let response = download(&gw, failed["url"].as_str().unwrap()).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.bytes().await.unwrap().as_ref(), data.as_slice());
+    gw.stop().await;
+    devnet.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn avatar_set_on_a_is_served_to_b() {
     let (devnet, _dir, mut gw) = gs::chat::on_devnet().await;
     let (receiver, a, b) = two_accounts(&gw).await;

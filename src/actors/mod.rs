@@ -66,6 +66,8 @@ pub struct ActorSettings {
     pub path_check_ms: u64,
     /// First restart delay of a crashed Identity, ms (doubles up to 60 s).
     pub restart_backoff_ms: u64,
+    /// A received attachment that failed for network reasons is fetched again after this, ms.
+    pub attachment_retry_ms: u64,
 }
 
 impl ActorSettings {
@@ -85,6 +87,7 @@ impl ActorSettings {
             send_deadline_ms: sending.deadline_ms,
             path_check_ms: settings.network.path_check_ms.max(100),
             restart_backoff_ms: 1_000,
+            attachment_retry_ms: polling.attachment_retry_ms.max(100),
         }
     }
 }

@@ -61,6 +61,7 @@ mod tests {
             send_deadline_ms: 3_600_000,
             path_check_ms: 30_000,
             restart_backoff_ms: 1_000,
+            attachment_retry_ms: 60_000,
         }
     }
 

@@ -86,6 +86,7 @@ pub struct ActorSystem {
     /// Kept so the path supervisor lives as long as the system.
     _path_pool: Addr<PathPool>,
     _pruner: Addr<Pruner>,
+    _refetcher: Addr<super::attachments::Refetcher>,
     handle: ActorsHandle,
 }
 
@@ -108,12 +109,18 @@ impl ActorSystem {
                 let started = runner.block_on(async move {
                     let path_pool = PathPool::new(deps.clone()).start();
                     let pruner = Pruner::new(deps.clone()).start();
+                    let refetcher = super::attachments::Refetcher::new(deps.clone()).start();
                     let supervisor = match leases {
                         Some(events) => Supervisor::with_leases(deps, shared, events),
                         None => Supervisor::new(deps, shared),
                     }
                     .start();
-                    (actix::System::current(), supervisor, path_pool, pruner)
+                    (
+                        actix::System::current(),
+                        supervisor,
+                        path_pool,
+                        (pruner, refetcher),
+                    )
                 });
                 if tx.send(started).is_ok() {
                     let _ = runner.run();
@@ -127,7 +134,8 @@ impl ActorSystem {
             system,
             thread: Some(thread),
             _path_pool: path_pool,
-            _pruner: pruner,
+            _pruner: pruner.0,
+            _refetcher: pruner.1,
             handle: ActorsHandle {
                 supervisor: Some(supervisor),
                 counts: Some(counts),

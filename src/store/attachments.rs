@@ -148,6 +148,10 @@ impl std::fmt::Debug for StoredAttachment {
     }
 }
 
+/// Fetch attempts (tries, each network failure counted) after which an unreachable attachment
+/// is no longer queued again by itself: about ten rounds of retries at the fetcher's pace.
+pub const AUTO_REFETCH_ATTEMPTS: i64 = 60;
+
 /// A fresh attachment id.
 pub fn new_attachment_id() -> String {
     format!("att_{}", uuid::Uuid::now_v7().simple())
@@ -429,6 +433,42 @@ impl Store {
         .execute(self.pool())
         .await?;
         Ok(done.rows_affected() > 0)
+    }
+
+    /// Queues again every incoming attachment whose download failed for network reasons at or
+    /// before `failed_before` (never a tampered or refused one) and has had fewer than
+    /// [`AUTO_REFETCH_ATTEMPTS`] fetch attempts; returns the accounts that got one back, each
+    /// once. (A `GET` of the attachment re-queues it whatever its attempts.)
+    pub async fn requeue_unreachable_attachments(
+        &self,
+        failed_before: i64,
+        now: i64,
+    ) -> Result<Vec<String>, StoreError> {
+        let mut tx = self.begin().await?;
+        let accounts: Vec<String> = sqlx::query(
+            "SELECT DISTINCT account FROM attachments WHERE direction = 'incoming' \
+             AND status = 'failed' AND retryable = 1 AND updated_at <= $1 AND attempts < $2 \
+             ORDER BY account",
+        )
+        .bind(failed_before)
+        .bind(AUTO_REFETCH_ATTEMPTS)
+        .fetch_all(tx.conn())
+        .await?
+        .iter()
+        .map(|row| row.try_get("account").map_err(StoreError::from))
+        .collect::<Result<_, _>>()?;
+        sqlx::query(
+            "UPDATE attachments SET status = 'queued', failure_reason = NULL, retryable = 0, \
+             updated_at = $1 WHERE direction = 'incoming' AND status = 'failed' \
+             AND retryable = 1 AND updated_at <= $2 AND attempts < $3",
+        )
+        .bind(now)
+        .bind(failed_before)
+        .bind(AUTO_REFETCH_ATTEMPTS)
+        .execute(tx.conn())
+        .await?;
+        tx.commit().await?;
+        Ok(accounts)
     }
 
     /// Counts a failed fetch attempt (network weather) of a queued incoming attachment.

@@ -11,10 +11,19 @@ use crate::netsupport;
 /// The issue-5 suites' setup: a 6-node devnet (swarms of 3) and a gateway on a temp data dir
 /// (keep the dir alive as long as the gateway).
 pub async fn on_devnet() -> (Devnet, tempfile::TempDir, Gw) {
+    on_devnet_with(|_| {}).await
+}
+
+/// [`on_devnet`] with the gateway's test settings changed by `tweak`.
+pub async fn on_devnet_with(
+    tweak: impl FnOnce(&mut session_gateway::config::Settings),
+) -> (Devnet, tempfile::TempDir, Gw) {
     let devnet = netsupport::devnet(6, 3).await;
     let dir = tempfile::tempdir().unwrap();
     let master = crate::common::master_key();
-    let gw = super::start(dir.path(), super::settings(&master), &devnet).await;
+    let mut settings = super::settings(&master);
+    tweak(&mut settings);
+    let gw = super::start(dir.path(), settings, &devnet).await;
     (devnet, dir, gw)
 }
 
