@@ -8,18 +8,13 @@
 //! include its service nodes doing the onion relaying and storage.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a bench binary may panic
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
-use rand::RngCore as _;
-use session_gateway::app::{Gateway, GatewayOptions};
-use session_gateway::config::{SecretString, Settings};
+use session_gateway::app::Gateway;
 use session_gateway::devnet::{Devnet, DevnetConfig};
-use session_gateway::identities::{IdentityProvider as _, SessionIdentities};
-use session_gateway::network::{NetworkConfig, SessionNetwork};
-use session_gateway::store::{MasterKey, Store};
 
+#[path = "support/fleet.rs"]
+mod fleet;
 #[path = "support/process.rs"]
 mod process;
 use process::{cpu_secs, env, rss_mib};
@@ -58,50 +53,16 @@ async fn main() {
     .await
     .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let mut key = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut key);
-    let master = base64::engine::general_purpose::STANDARD.encode(key);
-    let mut settings = Settings::default();
-    settings.api.admin_key = Some(SecretString::new("bench-admin".into()));
-    settings.security.master_key = Some(SecretString::new(master.clone()));
-    settings.polling.active_interval_ms = poll_ms;
+    let (mut settings, master) = fleet::settings("bench-admin", poll_ms);
     settings.sending.initial_backoff_ms = 200;
 
     // Accounts go straight into the database; the supervisor starts them all at once.
-    let url = settings.database_url(dir.path());
-    let store = Store::open(&url, 1, MasterKey::from_base64(&master).unwrap())
-        .await
-        .unwrap();
-    let mut ids = Vec::with_capacity(accounts);
-    for _ in 0..accounts {
-        let identity = SessionIdentities.generate().unwrap();
-        store
-            .insert_account(&identity.session_id, None, &identity.seed, 0)
-            .await
-            .unwrap();
-        ids.push(identity.session_id.as_str().to_owned());
-    }
-    store.close().await;
+    let ids = fleet::fill(&settings, dir.path(), &master, accounts).await;
 
-    let mut config = NetworkConfig::for_network(
-        devnet.seed_url(),
-        devnet.file_server_url(),
-        &devnet.file_server_x25519(),
-    );
-    config.request_timeout_ms = 5_000;
+    let config = fleet::network(&devnet, 5_000);
     let (rss0, cpu0) = (rss_mib(), cpu_secs());
     let started = Instant::now();
-    let gateway = Gateway::start_with_network(
-        GatewayOptions {
-            settings,
-            data_dir: dir.path().to_path_buf(),
-            listen: "127.0.0.1:0".into(),
-            identities: Arc::new(SessionIdentities),
-        },
-        SessionNetwork::new(config).unwrap(),
-    )
-    .await
-    .unwrap();
+    let gateway = fleet::start(settings, dir.path(), config).await;
     let up = wait_until("every identity running", Duration::from_secs(300), || {
         gateway
             .identity_counts()

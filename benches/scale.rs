@@ -28,15 +28,12 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
-use rand::{Rng as _, RngCore as _};
-use session_gateway::app::{Gateway, GatewayOptions};
-use session_gateway::config::{SecretString, Settings};
+use rand::Rng as _;
+use session_gateway::app::Gateway;
 use session_gateway::devnet::{Devnet, DevnetConfig};
-use session_gateway::identities::{IdentityProvider as _, SessionIdentities};
-use session_gateway::network::{NetworkConfig, SessionNetwork};
-use session_gateway::store::{MasterKey, Store};
 
+#[path = "support/fleet.rs"]
+mod fleet;
 #[path = "support/process.rs"]
 mod process;
 use process::{cpu_secs, env, rss_mib};
@@ -233,51 +230,17 @@ async fn main() {
     .await
     .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let mut key = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut key);
-    let master = base64::engine::general_purpose::STANDARD.encode(key);
-    let mut settings = Settings::default();
-    settings.api.admin_key = Some(SecretString::new(ADMIN.into()));
-    settings.security.master_key = Some(SecretString::new(master.clone()));
-    settings.polling.active_interval_ms = poll_ms;
+    let (settings, master) = fleet::settings(ADMIN, poll_ms);
 
     let filled = Instant::now();
-    let url = settings.database_url(dir.path());
-    let store = Store::open(&url, 1, MasterKey::from_base64(&master).unwrap())
-        .await
-        .unwrap();
-    let mut ids = Vec::with_capacity(accounts);
-    for _ in 0..accounts {
-        let identity = SessionIdentities.generate().unwrap();
-        store
-            .insert_account(&identity.session_id, None, &identity.seed, 0)
-            .await
-            .unwrap();
-        ids.push(identity.session_id.as_str().to_owned());
-    }
-    store.close().await;
+    let ids = fleet::fill(&settings, dir.path(), &master, accounts).await;
     let filled = filled.elapsed();
 
-    let mut config = NetworkConfig::for_network(
-        devnet.seed_url(),
-        devnet.file_server_url(),
-        &devnet.file_server_x25519(),
-    );
-    config.request_timeout_ms = settings.network.request_timeout_ms;
+    let config = fleet::network(&devnet, settings.network.request_timeout_ms);
     let rss0 = rss_mib();
     let cpu0 = cpu_secs();
     let started = Instant::now();
-    let gateway = Gateway::start_with_network(
-        GatewayOptions {
-            settings,
-            data_dir: dir.path().to_path_buf(),
-            listen: "127.0.0.1:0".into(),
-            identities: Arc::new(SessionIdentities),
-        },
-        SessionNetwork::new(config).unwrap(),
-    )
-    .await
-    .unwrap();
+    let gateway = fleet::start(settings, dir.path(), config).await;
     let running = wait_until("every identity running", timeout, || {
         gateway
             .identity_counts()
