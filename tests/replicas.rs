@@ -407,17 +407,7 @@ async fn two_gateways_on_one_database_deliver_each_event_once() {
             gw.store().append_event(&event(n)).await.unwrap();
         }
         receiver.wait_for(EVENTS, 60).await;
-        eventually(20, "all delivered", || async {
-            let log = gw
-                .admin(
-                    "GET",
-                    &format!("/v1/webhooks/{id}/deliveries?status=delivered&limit=500"),
-                    None,
-                )
-                .await;
-            (log.body["deliveries"].as_array().unwrap().len() == EVENTS).then_some(())
-        })
-        .await;
+        gw.wait_delivered(&id, EVENTS, 20).await;
         let received = receiver.received();
         let distinct: HashSet<&str> = received.iter().map(|r| r.id.as_str()).collect();
         assert_eq!(distinct.len(), EVENTS);

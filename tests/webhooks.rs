@@ -178,17 +178,7 @@ both_backends! {
         receiver.set_mode(Mode::Up);
         let received = receiver.wait_for(12, 20).await;
         check_signed_and_ordered(&received, &secret);
-        let log = eventually(10, "all delivered", || async {
-            let log = gw
-                .admin(
-                    "GET",
-                    &format!("/v1/webhooks/{hook}/deliveries?status=delivered"),
-                    None,
-                )
-                .await;
-            (log.body["deliveries"].as_array().unwrap().len() == 12).then_some(log)
-        })
-        .await;
+        let log = gw.wait_delivered(&hook, 12, 10).await;
         assert!(log.body["deliveries"][0]["attempts"].as_i64().unwrap() >= 1);
     }
 }
@@ -221,17 +211,7 @@ both_backends! {
         assert_eq!(replay.body["requeued"], 3);
         let received = receiver.wait_for(3, 10).await;
         check_signed_and_ordered(&received, &secret);
-        eventually(10, "3 delivered", || async {
-            let log = gw
-                .admin(
-                    "GET",
-                    &format!("/v1/webhooks/{hook}/deliveries?status=delivered"),
-                    None,
-                )
-                .await;
-            (log.body["deliveries"].as_array().unwrap().len() == 3).then_some(())
-        })
-        .await;
+        gw.wait_delivered(&hook, 3, 10).await;
 
         // Replay from an event id re-sends delivered events with the same ids.
         let first = received.iter().map(|r| cursor(&r.id)).min().unwrap();
@@ -344,17 +324,7 @@ both_backends! {
         let received = receiver.wait_for(200, 60).await;
         check_signed_and_ordered(&received, &secret);
         // The receiver has answered; the gateway records the last outcomes just after.
-        eventually(10, "200 delivered", || async {
-            let log = gw
-                .admin(
-                    "GET",
-                    &format!("/v1/webhooks/{hook}/deliveries?status=delivered&limit=500"),
-                    None,
-                )
-                .await;
-            (log.body["deliveries"].as_array().unwrap().len() == 200).then_some(())
-        })
-        .await;
+        gw.wait_delivered(&hook, 200, 10).await;
     }
 }
 

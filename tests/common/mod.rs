@@ -215,6 +215,17 @@ impl TestGateway {
         self.call(method, path, Some(ADMIN_KEY), body).await
     }
 
+    /// Waits (up to `secs`) until webhook `hook` lists `n` delivered deliveries; that listing.
+    /// A receiver has its requests before the gateway records their outcomes.
+    pub async fn wait_delivered(&self, hook: &str, n: usize, secs: u64) -> Reply {
+        let path = format!("/v1/webhooks/{hook}/deliveries?status=delivered&limit=500");
+        eventually(secs, &format!("{n} delivered"), || async {
+            let log = self.admin("GET", &path, None).await;
+            (log.body["deliveries"].as_array().unwrap().len() == n).then_some(log)
+        })
+        .await
+    }
+
     pub async fn create_account(&self) -> (String, String) {
         let reply = self
             .admin("POST", "/v1/accounts", Some(serde_json::json!({})))
