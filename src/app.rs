@@ -134,7 +134,7 @@ impl Gateway {
         let api_network = network.clone();
         let actors = match network {
             Some(network) => {
-                network.attach_metrics(&metrics);
+                network.attach_observer(Arc::new(metrics.clone()));
                 let deps = Deps {
                     store: store.clone(),
                     network,

@@ -14,6 +14,8 @@ use prometheus::{
     TextEncoder,
 };
 
+use crate::network::NetworkObserver;
+
 /// The gateway's metric families.
 #[derive(Clone)]
 pub struct Metrics {
@@ -257,8 +259,20 @@ impl Metrics {
         }
     }
 
+    /// The text exposition of every family.
+    pub fn render(&self) -> String {
+        let mut out = Vec::new();
+        // Encoding into a Vec cannot fail for well-formed families.
+        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut out);
+        String::from_utf8_lossy(&out).into_owned()
+    }
+}
+
+/// The network client's measurements land in `onion_request_duration_seconds`,
+/// `onion_request_failures_total` and `path_failures_total`.
+impl NetworkObserver for Metrics {
     /// Records one onion request: its latency and, if it failed, its kind and status.
-    pub fn onion_request(&self, seconds: f64, failure: Option<(&str, Option<u16>)>) {
+    fn onion_request(&self, seconds: f64, failure: Option<(&'static str, Option<u16>)>) {
         self.onion_duration.observe(seconds);
         if let Some((kind, code)) = failure {
             let code = code.map_or_else(|| "none".to_owned(), |c| c.to_string());
@@ -266,11 +280,7 @@ impl Metrics {
         }
     }
 
-    /// The text exposition of every family.
-    pub fn render(&self) -> String {
-        let mut out = Vec::new();
-        // Encoding into a Vec cannot fail for well-formed families.
-        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut out);
-        String::from_utf8_lossy(&out).into_owned()
+    fn path_failure(&self) {
+        self.path_failures.inc();
     }
 }

@@ -1,0 +1,162 @@
+//! Finding an account's swarm: the cache, an onion `get_swarm` checked against the pool's swarm
+//! ids, the pool's own grouping as a fallback, and what a 421 (misdirected) answer changes.
+
+use std::sync::Arc;
+
+use rand::rngs::OsRng;
+
+use super::{lock, Inner, SWARM_LOOKUP_TRIES};
+use crate::network::clock::local_now_ms;
+use crate::network::error::NetworkError;
+use crate::network::node::ServiceNode;
+use crate::network::swarms::{members_from, SwarmError};
+use crate::protocol::onion::SnodeEd25519;
+use crate::protocol::storage::response::SwarmInfo;
+use crate::protocol::storage::{AccountId, StorageRequest};
+
+impl Inner {
+    /// The account's swarm: cached, or looked up with onion `get_swarm` on random pool nodes
+    /// (checked against the pool's swarm ids), falling back to the pool's own grouping.
+    pub(in crate::network) async fn swarm_for(
+        self: &Arc<Self>,
+        account: &AccountId,
+    ) -> Result<Vec<ServiceNode>, NetworkError> {
+        if let Some(members) = lock(&self.swarms).get(account, local_now_ms()) {
+            return Ok(members);
+        }
+        self.lookup_swarm(account).await
+    }
+
+    /// Asks the network for the account's swarm (ignoring the cache) and caches the answer:
+    /// every member the network lists, including members this client dropped from its pool
+    /// after failures (a retrieve that got only tampered copies must reach all of them).
+    pub(in crate::network) async fn lookup_swarm(
+        self: &Arc<Self>,
+        account: &AccountId,
+    ) -> Result<Vec<ServiceNode>, NetworkError> {
+        self.ensure_pool().await?;
+        let expected = lock(&self.pool).expected_swarm(account.swarm_space());
+        let request = StorageRequest::get_swarm(account);
+        let mut last = String::from("no node to ask");
+        let mut tried = Vec::new();
+        for _ in 0..SWARM_LOOKUP_TRIES {
+            let Some(target) = lock(&self.pool).random(&mut OsRng, &tried, 1).pop() else {
+                break;
+            };
+            tried.push(target.ed25519);
+            let answer = match self.send(&target, &request).await {
+                Ok(a) => a,
+                Err(e) => {
+                    last = e.to_string();
+                    continue;
+                }
+            };
+            let parsed = serde_json::from_value::<SwarmInfo>(answer.body)
+                .map_err(|_| SwarmError::Empty)
+                .and_then(|info| members_from(&info, expected));
+            match parsed {
+                Ok(members) => {
+                    lock(&self.swarms).set(*account, members.clone(), local_now_ms());
+                    return Ok(members);
+                }
+                Err(e) => {
+                    last = e.to_string();
+                    self.strike(&target.ed25519);
+                }
+            }
+        }
+        let fallback = expected
+            .map(|id| lock(&self.pool).swarm_members(id))
+            .unwrap_or_default();
+        if fallback.is_empty() {
+            return Err(NetworkError::NoSwarm(last));
+        }
+        lock(&self.swarms).set(*account, fallback.clone(), local_now_ms());
+        Ok(fallback)
+    }
+
+    /// Handles a 421 from `node` about `account` (§3.4): adopt the named swarm if it passes the
+    /// pool's check, else count the node as lying and drop it from the swarm.
+    pub(in crate::network) fn misdirected(
+        &self,
+        account: &AccountId,
+        node: &SnodeEd25519,
+        swarm: Option<&SwarmInfo>,
+    ) {
+        let expected = lock(&self.pool).expected_swarm(account.swarm_space());
+        match swarm.map(|s| members_from(s, expected)) {
+            Some(Ok(members)) => lock(&self.swarms).set(*account, members, local_now_ms()),
+            _ => {
+                lock(&self.swarms).remove_member(account, node);
+                self.strike(node);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod misdirect_tests {
+    use super::*;
+    use crate::network::client::SessionNetwork;
+    use crate::network::config::NetworkConfig;
+    use crate::protocol::storage::response::SnodeInfo;
+    use crate::protocol::swarm::SwarmId;
+    use serde_json::json;
+
+    fn node(i: u8, swarm: u64) -> ServiceNode {
+        ServiceNode::from_json(&json!({"ip": format!("10.0.0.{i}"), "port_https": 1,
+            "pubkey_ed25519": hex::encode([i; 32]), "pubkey_x25519": hex::encode([i; 32]),
+            "swarm_id": swarm}))
+        .unwrap()
+    }
+
+    fn info(nodes: &[ServiceNode], swarm: u64) -> SwarmInfo {
+        SwarmInfo {
+            snodes: nodes
+                .iter()
+                .map(|n| SnodeInfo {
+                    address: String::new(),
+                    pubkey_legacy: String::new(),
+                    pubkey_x25519: hex::encode(n.x25519.as_bytes()),
+                    pubkey_ed25519: n.ed25519.to_hex(),
+                    port: "1".into(),
+                    port_https: 1,
+                    port_omq: 0,
+                    port_quic: 0,
+                    ip: n.ip.to_string(),
+                })
+                .collect(),
+            swarm: SwarmId(swarm),
+            t: None,
+            hf: None,
+        }
+    }
+
+    /// A 421 naming the swarm the pool predicts is adopted; one naming another swarm is a lie:
+    /// the node is struck and leaves the cached swarm.
+    #[test]
+    fn misdirected_answers_are_checked_against_the_pool() {
+        let net = SessionNetwork::new(NetworkConfig::default()).unwrap();
+        let inner = &net.inner;
+        let (a, b) = ([node(1, 100), node(2, 100)], [node(3, 200), node(4, 200)]);
+        lock(&inner.pool).replace(a.iter().chain(&b).cloned().collect(), local_now_ms());
+        // 05 + zeros…0064: swarm space 100, so swarm 100 is right.
+        let acct = AccountId::from_hex(&format!("05{}{:016x}", "0".repeat(48), 100)).unwrap();
+        lock(&inner.swarms).set(acct, b.to_vec(), local_now_ms());
+
+        inner.misdirected(&acct, &b[0].ed25519, Some(&info(&a, 100)));
+        let members = lock(&inner.swarms).get(&acct, local_now_ms()).unwrap();
+        assert_eq!(
+            members.iter().map(|n| n.ed25519).collect::<Vec<_>>(),
+            vec![a[0].ed25519, a[1].ed25519]
+        );
+
+        inner.misdirected(&acct, &a[0].ed25519, Some(&info(&b, 200)));
+        let members = lock(&inner.swarms).get(&acct, local_now_ms()).unwrap();
+        assert_eq!(members.len(), 1);
+        assert_eq!(lock(&inner.pool).failures(&a[0].ed25519), 1);
+
+        inner.misdirected(&acct, &a[1].ed25519, None);
+        assert!(lock(&inner.swarms).get(&acct, local_now_ms()).is_none());
+    }
+}
