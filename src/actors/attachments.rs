@@ -419,54 +419,33 @@ fn event_data(view: &AttachmentView) -> Result<serde_json::Value, ActorError> {
 /// Every `attachment_retry_ms`, queues again the incoming attachments whose download failed
 /// for network reasons at least that long ago and starts fetching them; tampered or refused
 /// ones stay failed. One per replica (an actor, so it stops with the gateway).
-pub struct Refetcher {
-    deps: Deps,
-    running: bool,
-}
+pub type Refetcher = super::ticker::Ticker<Refetch>;
 
-impl Refetcher {
-    /// A refetcher over `deps`.
-    pub fn new(deps: Deps) -> Self {
-        Self {
-            deps,
-            running: false,
-        }
+/// The [`Refetcher`]'s round.
+pub struct Refetch;
+
+impl super::ticker::Periodic for Refetch {
+    type Error = ActorError;
+
+    fn interval(settings: &super::ActorSettings) -> Duration {
+        Duration::from_millis(settings.attachment_retry_ms)
     }
 
-    fn tick(&mut self, ctx: &mut actix::Context<Self>) {
-        use actix::{ActorFutureExt as _, AsyncContext as _, WrapFuture as _};
-        if self.running {
-            return;
+    async fn round(deps: Deps) -> Result<(), ActorError> {
+        let every = i64::try_from(deps.settings.attachment_retry_ms).unwrap_or(i64::MAX);
+        let now = now_ms();
+        let accounts = deps
+            .store
+            .requeue_unreachable_attachments(now.saturating_sub(every), now)
+            .await?;
+        for account in &accounts {
+            deps.attachments.kick(&deps, account);
         }
-        self.running = true;
-        let deps = self.deps.clone();
-        let every = i64::try_from(self.deps.settings.attachment_retry_ms).unwrap_or(i64::MAX);
-        let task = super::Task::spawn(&self.deps, async move {
-            let now = now_ms();
-            let accounts = deps
-                .store
-                .requeue_unreachable_attachments(now.saturating_sub(every), now)
-                .await?;
-            for account in &accounts {
-                deps.attachments.kick(&deps, account);
-            }
-            Ok::<_, StoreError>(())
-        });
-        ctx.spawn(task.into_actor(self).map(|result, act, _| {
-            act.running = false;
-            if let Err(error) | Ok(Err(error)) = result.map(|r| r.map_err(ActorError::from)) {
-                tracing::warn!(%error, "requeueing unreachable attachments failed");
-            }
-        }));
+        Ok(())
     }
-}
 
-impl actix::Actor for Refetcher {
-    type Context = actix::Context<Self>;
-
-    fn started(&mut self, ctx: &mut actix::Context<Self>) {
-        let every = Duration::from_millis(self.deps.settings.attachment_retry_ms);
-        actix::AsyncContext::run_interval(ctx, every, |act, ctx| act.tick(ctx));
+    fn failed(error: &dyn std::fmt::Display) {
+        tracing::warn!(%error, "requeueing unreachable attachments failed");
     }
 }
 

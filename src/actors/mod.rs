@@ -26,6 +26,7 @@ pub mod pruner;
 pub mod schedule;
 pub mod supervisor;
 pub mod system;
+pub mod ticker;
 
 use std::sync::Arc;
 

@@ -8,66 +8,56 @@
 //! tick rather than on an account's poll) and publishes pool, path, swarm-cache and clock
 //! figures to the `network{figure}` gauge.
 
+use std::fmt::Display;
 use std::time::Duration;
 
-use actix::prelude::*;
+use super::ticker::{Periodic, Ticker};
+use super::{ActorSettings, Deps};
+use crate::network::NetworkError;
 
-use super::{Deps, Task};
+/// The path-supervising actor: a [`Ticker`] running [`PathCheck`] at start and then every
+/// `path_check_ms`.
+pub type PathPool = Ticker<PathCheck>;
 
-/// The path-supervising actor.
-pub struct PathPool {
-    deps: Deps,
-    checking: bool,
+/// The [`PathPool`]'s round: build the missing paths (and the pool first if needed), then
+/// publish the figures.
+pub struct PathCheck;
+
+impl Periodic for PathCheck {
+    type Error = NetworkError;
+
+    const AT_START: bool = true;
+
+    fn interval(settings: &ActorSettings) -> Duration {
+        Duration::from_millis(settings.path_check_ms)
+    }
+
+    async fn round(deps: Deps) -> Result<(), NetworkError> {
+        deps.network.bootstrap().await
+    }
+
+    fn failed(error: &dyn Display) {
+        tracing::info!(%error, "onion paths not available yet");
+    }
+
+    fn after_round(deps: &Deps) {
+        publish(deps);
+    }
 }
 
-impl PathPool {
-    /// A pool supervisor over `deps.network`.
-    pub fn new(deps: Deps) -> Self {
-        Self {
-            deps,
-            checking: false,
-        }
-    }
-
-    fn check(&mut self, ctx: &mut Context<Self>) {
-        if self.checking {
-            return;
-        }
-        self.checking = true;
-        let network = self.deps.network.clone();
-        let task = Task::spawn(&self.deps, async move { network.bootstrap().await });
-        ctx.spawn(task.into_actor(self).map(|result, act, _| {
-            act.checking = false;
-            if let Ok(Err(error)) = result {
-                tracing::info!(%error, "onion paths not available yet");
-            }
-            act.publish();
-        }));
-    }
-
-    fn publish(&self) {
-        let stats = self.deps.network.stats();
-        let gauge = &self.deps.metrics.network;
-        let set = |figure: &str, value: usize| {
-            gauge
-                .with_label_values(&[figure])
-                .set(i64::try_from(value).unwrap_or(i64::MAX));
-        };
-        set("pool_size", stats.pool_size);
-        set("paths", stats.paths);
-        set("cached_swarms", stats.cached_swarms);
+/// Sets the `network{figure}` gauge from the client's current figures.
+fn publish(deps: &Deps) {
+    let stats = deps.network.stats();
+    let gauge = &deps.metrics.network;
+    let set = |figure: &str, value: usize| {
         gauge
-            .with_label_values(&["clock_offset_ms"])
-            .set(stats.clock_offset_ms);
-    }
-}
-
-impl Actor for PathPool {
-    type Context = Context<Self>;
-
-    fn started(&mut self, ctx: &mut Context<Self>) {
-        self.check(ctx);
-        let every = Duration::from_millis(self.deps.settings.path_check_ms);
-        ctx.run_interval(every, |act, ctx| act.check(ctx));
-    }
+            .with_label_values(&[figure])
+            .set(i64::try_from(value).unwrap_or(i64::MAX));
+    };
+    set("pool_size", stats.pool_size);
+    set("paths", stats.paths);
+    set("cached_swarms", stats.cached_swarms);
+    gauge
+        .with_label_values(&["clock_offset_ms"])
+        .set(stats.clock_offset_ms);
 }

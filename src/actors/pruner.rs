@@ -4,12 +4,13 @@
 //! by its condition, so of two replicas racing for a row exactly one deletes it and emits the
 //! event.
 
+use std::fmt::Display;
 use std::time::Duration;
 
-use actix::prelude::*;
 use serde_json::json;
 
-use super::{ActorError, Deps, Task};
+use super::ticker::{Periodic, Ticker};
+use super::{ActorError, ActorSettings, Deps};
 use crate::clock::now_ms;
 use crate::store::events::{EventType, NewEvent};
 
@@ -18,42 +19,25 @@ pub const PRUNE_INTERVAL: Duration = Duration::from_millis(500);
 /// Most messages deleted per round.
 const BATCH: i64 = 200;
 
-/// The expiry actor.
-pub struct Pruner {
-    deps: Deps,
-    running: bool,
-}
+/// The expiry actor: a [`Ticker`] running [`Expiry`] every [`PRUNE_INTERVAL`].
+pub type Pruner = Ticker<Expiry>;
 
-impl Pruner {
-    /// A pruner over `deps.store`.
-    pub fn new(deps: Deps) -> Self {
-        Self {
-            deps,
-            running: false,
-        }
+/// The [`Pruner`]'s round: [`prune`].
+pub struct Expiry;
+
+impl Periodic for Expiry {
+    type Error = ActorError;
+
+    fn interval(_: &ActorSettings) -> Duration {
+        PRUNE_INTERVAL
     }
 
-    fn tick(&mut self, ctx: &mut Context<Self>) {
-        if self.running {
-            return;
-        }
-        self.running = true;
-        let deps = self.deps.clone();
-        let task = Task::spawn(&self.deps, async move { prune(&deps).await });
-        ctx.spawn(task.into_actor(self).map(|result, act, _| {
-            act.running = false;
-            if let Err(error) | Ok(Err(error)) = result.map(|r| r.map(|_| ())) {
-                tracing::warn!(%error, "pruning expired messages failed");
-            }
-        }));
+    async fn round(deps: Deps) -> Result<(), ActorError> {
+        prune(&deps).await.map(|_| ())
     }
-}
 
-impl Actor for Pruner {
-    type Context = Context<Self>;
-
-    fn started(&mut self, ctx: &mut Context<Self>) {
-        ctx.run_interval(PRUNE_INTERVAL, |act, ctx| act.tick(ctx));
+    fn failed(error: &dyn Display) {
+        tracing::warn!(%error, "pruning expired messages failed");
     }
 }
 
