@@ -1,0 +1,106 @@
+//! The gateway service's own sections: the REST API, the database, secrets at rest and
+//! several replicas.
+
+use serde::Deserialize;
+
+use super::SecretString;
+
+/// `[api]`
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApiSettings {
+    /// `api.admin_key`: the bearer key with every scope. Required by `serve` (default: none).
+    pub admin_key: Option<SecretString>,
+    /// `api.max_body_bytes`: largest accepted JSON request body (default 65536); larger → 413.
+    pub max_body_bytes: usize,
+    /// `api.max_wait_secs`: longest `wait` a client may ask of `GET /v1/events` (default 60).
+    pub max_wait_secs: u64,
+}
+
+impl Default for ApiSettings {
+    fn default() -> Self {
+        Self {
+            admin_key: None,
+            max_body_bytes: 64 * 1024,
+            max_wait_secs: 60,
+        }
+    }
+}
+
+/// `[database]`
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseSettings {
+    /// `database.url`: `sqlite://PATH` or `postgres://…` (default: `sqlite://DATA_DIR/gateway.db`).
+    pub url: Option<String>,
+    /// `database.max_connections`: pool size for PostgreSQL (default 10). SQLite always uses one
+    /// connection, so writers never race for the file lock.
+    pub max_connections: u32,
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        Self {
+            url: None,
+            max_connections: 10,
+        }
+    }
+}
+
+/// `[security]`
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SecuritySettings {
+    /// `security.master_key`: base64 of 32 random bytes; encrypts phrases, seeds and webhook
+    /// secrets at rest. Required: the gateway refuses to start without it or with a different
+    /// key than the database was created with. Generate one with `openssl rand -base64 32`.
+    pub master_key: Option<SecretString>,
+}
+
+/// `[replicas]` (design.md §6). Every replica holds leases on about `ceil(accounts / live
+/// replicas)` accounts; a replica that stops renewing loses them after `lease_ttl_ms`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReplicaSettings {
+    /// `replicas.id_prefix`: prefix of this replica's id, to which a random suffix is added so
+    /// a restarted replica never inherits a predecessor's leases (default: the `HOSTNAME`
+    /// environment variable, the pod name on Kubernetes, else `gateway`).
+    pub id_prefix: Option<String>,
+    /// `replicas.lease_ttl_ms`: how long an account lease and a replica heartbeat last without
+    /// renewal (default 10000): a stopped replica's accounts move within this plus one
+    /// renewal interval.
+    pub lease_ttl_ms: u64,
+    /// `replicas.renew_interval_ms`: how often leases are renewed and rebalanced (default
+    /// 0 = a third of `lease_ttl_ms`; larger values are capped at that).
+    pub renew_interval_ms: u64,
+}
+
+impl Default for ReplicaSettings {
+    fn default() -> Self {
+        Self {
+            id_prefix: None,
+            lease_ttl_ms: 10_000,
+            renew_interval_ms: 0,
+        }
+    }
+}
+
+impl ReplicaSettings {
+    /// The lease manager's configuration (a fresh replica id each call).
+    pub fn lease_config(&self) -> crate::leases::LeaseConfig {
+        let prefix = self
+            .id_prefix
+            .clone()
+            .or_else(|| std::env::var("HOSTNAME").ok())
+            .filter(|p| !p.is_empty())
+            .unwrap_or_else(|| "gateway".to_owned());
+        let ttl = std::time::Duration::from_millis(self.lease_ttl_ms.max(300));
+        let mut config = crate::leases::LeaseConfig::new(&prefix, ttl);
+        if self.renew_interval_ms > 0 {
+            config.renew_interval = config
+                .renew_interval
+                .min(std::time::Duration::from_millis(self.renew_interval_ms));
+        }
+        config
+    }
+}

@@ -1,0 +1,91 @@
+//! Loading settings: defaults, files, environment variables and secrets.
+
+use super::*;
+
+fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+#[test]
+fn defaults_point_at_mainnet_and_have_no_keys() {
+    let settings = Settings::load_from(None, env(&[])).unwrap();
+    assert_eq!(settings.network.seeds.len(), 3);
+    assert!(settings.api.admin_key.is_none());
+    assert!(settings.security.master_key.is_none());
+    assert_eq!(settings.webhooks.max_in_flight, 4);
+}
+
+#[test]
+fn environment_overrides_and_splits_seed_lists() {
+    let settings = Settings::load_from(
+        None,
+        env(&[
+            ("SESSION_GATEWAY__API__ADMIN_KEY", "k3y"),
+            ("SESSION_GATEWAY__NETWORK__SEEDS", "http://a:1/,http://b:2/"),
+            ("SESSION_GATEWAY__WEBHOOKS__TIMEOUT_MS", "250"),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(settings.api.admin_key.unwrap().expose(), "k3y");
+    assert_eq!(settings.network.seeds, vec!["http://a:1/", "http://b:2/"]);
+    assert_eq!(settings.webhooks.timeout_ms, 250);
+}
+
+#[test]
+fn file_then_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("gw.toml");
+    std::fs::write(
+        &path,
+        "[api]\nadmin_key = \"from-file\"\n[database]\nurl = \"sqlite://x.db\"\n",
+    )
+    .unwrap();
+    let settings = Settings::load_from(
+        Some(&path),
+        env(&[("SESSION_GATEWAY__API__ADMIN_KEY", "from-env")]),
+    )
+    .unwrap();
+    assert_eq!(
+        settings.api.admin_key.as_ref().unwrap().expose(),
+        "from-env"
+    );
+    assert_eq!(settings.database_url(Path::new("d")), "sqlite://x.db");
+}
+
+#[test]
+fn unknown_keys_are_rejected() {
+    let result = Settings::load_from(None, env(&[("SESSION_GATEWAY__API__ADMIN_KYE", "x")]));
+    assert!(result.is_err());
+}
+
+#[test]
+fn telemetry_and_log_format_from_the_environment() {
+    let settings = Settings::load_from(None, env(&[])).unwrap();
+    assert!(settings.telemetry.otlp_endpoint.is_none());
+    assert_eq!(settings.logging.resolve(false), LogFormat::Json);
+    assert_eq!(settings.logging.resolve(true), LogFormat::Text);
+    let settings = Settings::load_from(
+        None,
+        env(&[
+            ("SESSION_GATEWAY__TELEMETRY__OTLP_ENDPOINT", "http://c:4318"),
+            ("SESSION_GATEWAY__LOGGING__FORMAT", "text"),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(
+        settings.telemetry.otlp_endpoint.as_deref(),
+        Some("http://c:4318")
+    );
+    assert_eq!(settings.logging.resolve(false), LogFormat::Text);
+    let bad = Settings::load_from(None, env(&[("SESSION_GATEWAY__LOGGING__FORMAT", "xml")]));
+    assert!(bad.is_err());
+}
+
+#[test]
+fn secrets_do_not_debug_print() {
+    let secret = SecretString::new("hunter2".into());
+    assert!(!format!("{secret:?}").contains("hunter2"));
+}
