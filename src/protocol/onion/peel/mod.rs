@@ -4,6 +4,14 @@
 //! `server/https.cpp`, `server/omq.cpp`).
 //!
 //! The devnet's service nodes use this; the client's tests use it to check the builder.
+//!
+//! This file peels and classifies a layer ([`IncomingLayer`] → [`Peeled`]); what the layer can
+//! ask for is in `proxy.rs` (to an HTTP server) and `relay.rs` (to the next node), and how a
+//! node answers in `answer.rs`.
+
+mod answer;
+mod proxy;
+mod relay;
 
 use std::fmt;
 
@@ -12,9 +20,13 @@ use serde_json::{Map, Value};
 use x25519_dalek::{PublicKey, StaticSecret};
 
 use super::framing::CombinedPayload;
-use super::hop::{HopError, SharedKey};
-use super::{parse_x25519_hex, EncType, ServerProtocol, SnodeEd25519};
-use crate::protocol::bencode::BtValue;
+use super::hop::SharedKey;
+use super::{parse_x25519_hex, EncType, SnodeEd25519};
+use proxy::ProxyFields;
+
+pub use answer::{NodeResponse, ReplyBody, ReplyEncryptor};
+pub use proxy::{is_onion_url_target_allowed, ProxyToServer};
+pub use relay::NextLayer;
 
 /// SS `MAX_ONION_HOPS`: a relayed layer with a larger `hop_no` is refused.
 pub const MAX_ONION_HOPS: u32 = 15;
@@ -55,35 +67,6 @@ impl PeelError {
                 .encrypt(400, ReplyBody::Text(text), rng)
                 .unwrap_or_else(|_| NodeResponse::plain(500, "Internal error")),
         }
-    }
-}
-
-/// An HTTP status and body as a node answers an onion request (the guard returns it over
-/// HTTPS; relays pass it back unchanged as the OMQ reply `[status, body]`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NodeResponse {
-    /// HTTP status code.
-    pub status: u16,
-    /// Body bytes.
-    pub body: Vec<u8>,
-}
-
-impl NodeResponse {
-    fn plain(status: u16, text: &str) -> Self {
-        NodeResponse {
-            status,
-            body: text.as_bytes().to_vec(),
-        }
-    }
-
-    /// 502 `Next node not found: <ed25519 hex>`: a relay's destination is unknown.
-    pub fn next_node_not_found(node: &SnodeEd25519) -> Self {
-        Self::plain(502, &format!("Next node not found: {node}"))
-    }
-
-    /// 504 `Request time out`: the next hop did not answer within 30 s.
-    pub fn request_time_out() -> Self {
-        Self::plain(504, "Request time out")
     }
 }
 
@@ -246,65 +229,6 @@ fn relay_fields(json: &Map<String, Value>) -> Option<(SnodeEd25519, PublicKey, E
     Some((destination, ephemeral_key, enc_type))
 }
 
-/// The proxy fields as JSON types allow them, before the URL rule is applied.
-struct ProxyFields {
-    host: String,
-    target: String,
-    method: String,
-    protocol: String,
-    port: u16,
-}
-
-impl ProxyFields {
-    fn parse(json: &Map<String, Value>) -> Option<Self> {
-        let text = |key: &str, default: &str| match json.get(key) {
-            None => Some(default.to_owned()),
-            Some(v) => v.as_str().map(str::to_owned),
-        };
-        Some(ProxyFields {
-            host: json.get("host")?.as_str()?.to_owned(),
-            target: json.get("target")?.as_str()?.to_owned(),
-            method: text("method", "POST")?,
-            protocol: text("protocol", "https")?,
-            port: match json.get("port") {
-                None => 443,
-                Some(v) => u16::try_from(v.as_u64()?).ok()?,
-            },
-        })
-    }
-
-    fn into_proxy(
-        self,
-        payload: Vec<u8>,
-        reply: ReplyEncryptor,
-    ) -> Result<ProxyToServer, PeelError> {
-        let protocol = match self.protocol.as_str() {
-            "http" => ServerProtocol::Http,
-            "https" => ServerProtocol::Https,
-            _ => return Err(PeelError::InvalidUrl(reply)),
-        };
-        if !is_onion_url_target_allowed(&self.target) {
-            return Err(PeelError::InvalidUrl(reply));
-        }
-        Ok(ProxyToServer {
-            host: self.host,
-            target: self.target,
-            method: self.method,
-            protocol,
-            port: self.port,
-            payload,
-        })
-    }
-}
-
-/// SS `is_onion_url_target_allowed`: starts with `/loki/` or `/oxen/`, ends with `/lsrpc`, no
-/// `?`.
-pub fn is_onion_url_target_allowed(target: &str) -> bool {
-    (target.starts_with("/loki/") || target.starts_with("/oxen/"))
-        && target.ends_with("/lsrpc")
-        && !target.contains('?')
-}
-
 /// What a peeled layer asks the node to do.
 #[derive(Debug)]
 pub enum Peeled {
@@ -331,182 +255,4 @@ pub enum Peeled {
         /// The layer to hand it (`hop_no` already incremented).
         next: NextLayer,
     },
-}
-
-/// A proxy-to-server layer (SS `RelayToServerInfo`): POST `payload` to [`ProxyToServer::url`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProxyToServer {
-    /// Host name or address.
-    pub host: String,
-    /// Path, already checked by [`is_onion_url_target_allowed`].
-    pub target: String,
-    /// The `method` the client wrote (SS ignores it and always POSTs).
-    pub method: String,
-    /// `http` or `https` (default https).
-    pub protocol: ServerProtocol,
-    /// Port (default 443, whatever the protocol, as in SS).
-    pub port: u16,
-    /// The whole decrypted plaintext `u32le ‖ blob ‖ JSON`: SS forwards it all, and the server
-    /// re-parses it to find `ephemeral_key`/`enc_type`.
-    pub payload: Vec<u8>,
-}
-
-impl ProxyToServer {
-    /// `protocol://host[:port]target`, omitting the protocol's default port (SS).
-    pub fn url(&self) -> String {
-        let default = match self.protocol {
-            ServerProtocol::Http => 80,
-            ServerProtocol::Https => 443,
-        };
-        let port = if self.port == default {
-            String::new()
-        } else {
-            format!(":{}", self.port)
-        };
-        format!(
-            "{}://{}{}{}",
-            self.protocol.as_str(),
-            self.host,
-            port,
-            self.target
-        )
-    }
-}
-
-/// A layer to relay to the next node: the OMQ `sn.onion_request` message.
-///
-/// Bt form ([`NextLayer::to_bt`], SS `omq.cpp encode_onion_data`):
-/// `d4:data<blob>8:enc_type<str>13:ephemeral_key32:<raw key>6:hop_noi<n>ee`.
-#[derive(Clone)]
-pub struct NextLayer {
-    /// The next layer's ciphertext.
-    pub blob: Vec<u8>,
-    /// Its ephemeral X25519 key.
-    pub ephemeral_key: PublicKey,
-    /// Its cipher.
-    pub enc_type: EncType,
-    /// Its hop number.
-    pub hop_no: u32,
-}
-
-impl fmt::Debug for NextLayer {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("NextLayer")
-            .field("blob_len", &self.blob.len())
-            .field("enc_type", &self.enc_type)
-            .field("hop_no", &self.hop_no)
-            .finish_non_exhaustive()
-    }
-}
-
-impl NextLayer {
-    /// Encodes as the `sn.onion_request` bt dict.
-    pub fn to_bt(&self) -> Vec<u8> {
-        let mut d = std::collections::BTreeMap::new();
-        d.insert(b"data".to_vec(), BtValue::Bytes(self.blob.clone()));
-        d.insert(
-            b"enc_type".to_vec(),
-            BtValue::Bytes(self.enc_type.as_wire().into()),
-        );
-        d.insert(
-            b"ephemeral_key".to_vec(),
-            BtValue::Bytes(self.ephemeral_key.as_bytes().to_vec()),
-        );
-        d.insert(b"hop_no".to_vec(), BtValue::Int(i64::from(self.hop_no)));
-        BtValue::Dict(d).encode()
-    }
-
-    /// Decodes the `sn.onion_request` bt dict (`enc_type` defaults to AES-GCM, `hop_no` to 0).
-    pub fn from_bt(bytes: &[u8]) -> Result<Self, PeelError> {
-        let BtValue::Dict(d) =
-            BtValue::decode(bytes).map_err(|_| PeelError::Malformed("invalid bt dict"))?
-        else {
-            return Err(PeelError::Malformed("invalid bt dict"));
-        };
-        let blob = d
-            .get(&b"data"[..])
-            .and_then(BtValue::as_bytes)
-            .ok_or(PeelError::Malformed("required data payload not found"))?
-            .to_vec();
-        let enc_type = match d.get(&b"enc_type"[..]) {
-            None => EncType::AesGcm,
-            Some(v) => v
-                .as_bytes()
-                .and_then(|b| std::str::from_utf8(b).ok())
-                .and_then(|s| EncType::from_wire(s).ok())
-                .ok_or(PeelError::Malformed("Invalid encryption type"))?,
-        };
-        let key: [u8; 32] = d
-            .get(&b"ephemeral_key"[..])
-            .and_then(BtValue::as_bytes)
-            .and_then(|b| b.try_into().ok())
-            .ok_or(PeelError::Malformed("ephemeral key not found"))?;
-        let hop_no = match d.get(&b"hop_no"[..]) {
-            None => 0,
-            Some(v) => {
-                let n = v.as_int().ok_or(PeelError::Malformed("invalid hop_no"))?;
-                u32::try_from(n.max(0)).unwrap_or(u32::MAX)
-            }
-        };
-        Ok(NextLayer {
-            blob,
-            ephemeral_key: PublicKey::from(key),
-            enc_type,
-            hop_no,
-        })
-    }
-}
-
-/// The body of a destination's reply.
-#[derive(Debug, Clone, PartialEq)]
-pub enum ReplyBody {
-    /// A text body (SS: any non-JSON response body).
-    Text(String),
-    /// A JSON body: embedded as a value when the request set `"json": true`, else dumped to a
-    /// string (SS's "double-encoded json").
-    Json(Value),
-}
-
-/// Encrypts a destination's reply to the client with the layer's key and cipher (SS
-/// `wrap_proxy_response`). `Debug` redacts the key.
-///
-/// The plaintext is `{"body":<body>,"status":<code>}` (sorted keys, as nlohmann writes it);
-/// the HTTP answer is always 200 with `base64(nonce ‖ ct ‖ tag)`, or the raw bytes if the
-/// request set `"base64": false`.
-#[derive(Debug, Clone)]
-pub struct ReplyEncryptor {
-    key: SharedKey,
-    json: bool,
-    base64: bool,
-}
-
-impl ReplyEncryptor {
-    /// Encrypts `{"body","status"}` and wraps it as the node's HTTP 200 answer.
-    pub fn encrypt<R: RngCore + CryptoRng>(
-        self,
-        status: u16,
-        body: ReplyBody,
-        rng: &mut R,
-    ) -> Result<NodeResponse, HopError> {
-        let body = match body {
-            ReplyBody::Text(s) => Value::String(s),
-            ReplyBody::Json(v) if self.json => v,
-            ReplyBody::Json(v) => Value::String(v.to_string()),
-        };
-        let mut obj = Map::new();
-        obj.insert("body".into(), body);
-        obj.insert("status".into(), Value::from(status));
-        let ct = self
-            .key
-            .encrypt(Value::Object(obj).to_string().as_bytes(), rng)?;
-        let body = if self.base64 {
-            use base64::Engine as _;
-            base64::engine::general_purpose::STANDARD
-                .encode(ct)
-                .into_bytes()
-        } else {
-            ct
-        };
-        Ok(NodeResponse { status: 200, body })
-    }
 }
