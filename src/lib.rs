@@ -11,6 +11,8 @@
 //! * [`network`]: the onion network client (pool, paths, swarms, clock, storage operations).
 //! * [`telemetry`] and [`metrics`]: logs, OpenTelemetry traces, Prometheus metrics.
 //! * [`protocol`]: pure wire formats and cryptography. No I/O, no async, no clock reads.
+//!
+//! Which module may import which is written down as data, and enforced, in `tests/layering.rs`.
 
 pub mod actors;
 pub mod api;
