@@ -15,8 +15,9 @@ use rand::RngCore as _;
 use serde_json::json;
 use session_gateway::app::{Gateway, GatewayOptions};
 use session_gateway::config::{SecretString, Settings};
+use session_gateway::events::{EventData, MessageEvent};
 use session_gateway::identities::SessionIdentities;
-use session_gateway::store::events::{EventType, NewEvent};
+use session_gateway::store::events::NewEvent;
 
 const ADMIN: &str = "bench-admin-key";
 const SENDS: usize = 2000;
@@ -147,11 +148,14 @@ async fn bench() {
         gateway
             .store()
             .append_event(&NewEvent {
-                event_type: EventType::MessageReceived,
                 account: Some(account.clone()),
                 conversation: Some(peer.clone()),
                 timestamp: i as i64,
-                data: json!({"from": peer, "text": format!("event {i}")}),
+                data: EventData::message(
+                    MessageEvent::Received,
+                    &json!({"from": peer, "text": format!("event {i}")}),
+                )
+                .unwrap(),
             })
             .await
             .unwrap();

@@ -6,6 +6,7 @@
 //! * [`api`]: actix-web REST under `/v1`, auth, OpenAPI, events long-poll, health, metrics.
 //! * [`webhooks`]: the outbox delivery workers (Standard Webhooks signatures, retries).
 //! * [`leases`]: which accounts this replica runs (account leases, heartbeats, rebalancing).
+//! * [`events`]: the typed event bodies (one per event type) and their OpenAPI schemas.
 //! * [`store`]: sqlx repositories (SQLite by default, or PostgreSQL), secrets sealed at rest.
 //! * [`devnet`]: a local Session network (seed, service nodes, file server) built from `protocol`.
 //! * [`network`]: the onion network client (pool, paths, swarms, clock, storage operations).
@@ -21,6 +22,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod devnet;
+pub mod events;
 pub mod identities;
 pub mod ids;
 pub mod leases;

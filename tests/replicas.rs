@@ -18,9 +18,10 @@ use std::time::Duration;
 use common::leases::{self, Windows};
 use common::{eventually, Backend};
 use serde_json::json;
+use session_gateway::events::{EventData, MessageEvent};
 use session_gateway::ids::SessionIdText;
 use session_gateway::leases::{LeaseConfig, LeaseHandle, LeaseManager};
-use session_gateway::store::events::{AttemptOutcome, EventType, NewEvent};
+use session_gateway::store::events::{AttemptOutcome, NewEvent};
 use session_gateway::store::webhooks::{Webhook, WebhookSecret};
 use session_gateway::store::{MasterKey, Notice, Store, StoreError};
 
@@ -38,11 +39,10 @@ fn account(n: usize) -> SessionIdText {
 
 fn event(n: usize) -> NewEvent {
     NewEvent {
-        event_type: EventType::MessageReceived,
         account: Some(account(0).as_str().to_owned()),
         conversation: Some(format!("peer{}", n % 7)),
         timestamp: i64::try_from(n).unwrap(),
-        data: json!({"n": n}),
+        data: EventData::message(MessageEvent::Received, &json!({"n": n})).unwrap(),
     }
 }
 

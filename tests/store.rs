@@ -8,8 +8,9 @@
 mod common;
 
 use serde_json::json;
+use session_gateway::events::{EventData, MessageEvent};
 use session_gateway::ids::SessionIdText;
-use session_gateway::store::events::{EventType, NewEvent};
+use session_gateway::store::events::NewEvent;
 use session_gateway::store::messages::{new_message_id, Direction, MessageStatus, NewMessage};
 use session_gateway::store::{MasterKey, Store};
 
@@ -49,11 +50,10 @@ async fn receive(store: &Store, hash: &str, ts: i64, commit: bool) -> bool {
     let inserted = tx.insert_message(&incoming(hash, ts), ts).await.unwrap();
     if let Some(message) = &inserted {
         tx.append_event(&NewEvent {
-            event_type: EventType::MessageReceived,
             account: Some(ME.into()),
             conversation: Some(PEER.into()),
             timestamp: ts,
-            data: serde_json::to_value(message).unwrap(),
+            data: EventData::message(MessageEvent::Received, &message).unwrap(),
         })
         .await
         .unwrap();
@@ -151,11 +151,10 @@ both_backends! {
             .await
             .unwrap());
         tx.append_event(&NewEvent {
-            event_type: EventType::MessageSent,
-            account: Some(ME.into()),
+                        account: Some(ME.into()),
             conversation: Some(PEER.into()),
             timestamp: 6,
-            data: json!({"id": queued.message.id}),
+            data: EventData::message(MessageEvent::Sent, &json!({"id": queued.message.id})).unwrap(),
         })
         .await
         .unwrap();

@@ -13,7 +13,8 @@ use std::time::Duration;
 
 use common::{eventually, spawn, spawn_with, Mode, Received, Receiver};
 use serde_json::{json, Value};
-use session_gateway::store::events::{EventType, NewEvent};
+use session_gateway::events::{EventData, MessageEvent};
+use session_gateway::store::events::NewEvent;
 use session_gateway::store::Store;
 use session_gateway::webhooks::signature;
 
@@ -27,12 +28,11 @@ const PEERS: [&str; 3] = [
 async fn message_event(store: &Store, account: &str, peer: &str, n: usize) {
     store
         .append_event(&NewEvent {
-            event_type: EventType::MessageReceived,
-            account: Some(account.to_owned()),
+                        account: Some(account.to_owned()),
             conversation: Some(peer.to_owned()),
             timestamp: 1_700_000_000_000 + n as i64,
-            data: json!({"id": format!("msg_{n}"), "hash": format!("h{n}"), "from": peer, "to": account,
-                         "conversation": peer, "text": format!("text {n}"), "timestamp": n}),
+            data: EventData::message(MessageEvent::Received, &json!({"id": format!("msg_{n}"), "hash": format!("h{n}"), "from": peer, "to": account,
+                         "conversation": peer, "text": format!("text {n}"), "timestamp": n})).unwrap(),
         })
         .await
         .unwrap();

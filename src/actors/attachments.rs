@@ -22,6 +22,7 @@ use zeroize::Zeroizing;
 
 use super::{ActorError, Deps};
 use crate::clock::now_ms;
+use crate::events::EventData;
 use crate::network::{NetworkError, SessionNetwork};
 use crate::protocol::attachment::{encrypt_attachment, AttachmentError, AttachmentKey};
 use crate::protocol::chat::pointer::{
@@ -30,8 +31,8 @@ use crate::protocol::chat::pointer::{
 use crate::protocol::chat::ChatError;
 use crate::protocol::chat::IncomingMessage;
 use crate::protocol::protos::DataMessage;
-use crate::store::attachments::{AttachmentView, FetchOutcome, IncomingPointer, StoredAttachment};
-use crate::store::events::{EventType, NewEvent};
+use crate::store::attachments::{FetchOutcome, IncomingPointer, StoredAttachment};
+use crate::store::events::NewEvent;
 use crate::store::messages::Message;
 use crate::store::send_queue::QueuedMessage;
 use crate::store::{StoreError, StoreTx};
@@ -396,24 +397,20 @@ async fn fetch_one(deps: &Deps, account: &str, stored: StoredAttachment) -> Resu
     else {
         return Ok(());
     };
-    let event_type = match view.status {
-        crate::store::attachments::AttachmentStatus::Available => EventType::AttachmentAvailable,
-        _ => EventType::AttachmentFailed,
-    };
+    let available = view.status == crate::store::attachments::AttachmentStatus::Available;
     tx.append_event(&NewEvent {
-        event_type,
         account: Some(account.to_owned()),
         conversation: message.map(|m| m.conversation),
         timestamp: now,
-        data: event_data(&view)?,
+        data: EventData::attachment(available, &view).map_err(corrupt)?,
     })
     .await?;
     tx.commit().await?;
     Ok(())
 }
 
-fn event_data(view: &AttachmentView) -> Result<serde_json::Value, ActorError> {
-    serde_json::to_value(view).map_err(|e| ActorError::Store(StoreError::Corrupt(e.to_string())))
+fn corrupt(e: serde_json::Error) -> ActorError {
+    ActorError::Store(StoreError::Corrupt(e.to_string()))
 }
 
 /// Every `attachment_retry_ms`, queues again the incoming attachments whose download failed

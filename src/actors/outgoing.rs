@@ -21,6 +21,7 @@ use super::inbox::DM_NAMESPACE;
 use super::keys::AccountKeys;
 use super::{ActorError, Deps};
 use crate::clock::now_ms;
+use crate::events::{EventData, MessageEvent};
 use crate::protocol::chat::{
     self, AttachmentInfo, Disappearing, MessageRef, Outgoing, Profile, ReactionAction, TextMessage,
     TTL_TYPING_MS,
@@ -32,7 +33,7 @@ use crate::protocol::protos::{Content, DataMessage, LokiProfile};
 use crate::protocol::storage::limits::TTL_MIN_MS;
 use crate::protocol::storage::{AccountId, MessageHash, Signer};
 use crate::store::chat::ControlBody;
-use crate::store::events::{EventType, NewEvent};
+use crate::store::events::NewEvent;
 use crate::store::messages::MessageStatus;
 use crate::store::send_queue::QueuedMessage;
 use crate::store::{LeaseToken, StoreError};
@@ -444,20 +445,20 @@ pub async fn settle(
     lease: Option<&LeaseToken>,
 ) -> Result<(), ActorError> {
     let now = now_ms();
-    let (status, hash, own_hash, reason, event_type) = match outcome {
+    let (status, hash, own_hash, reason, event) = match outcome {
         Ok(stored) => (
             MessageStatus::Sent,
             stored.hash.as_deref(),
             stored.own_hash.as_deref(),
             None,
-            EventType::MessageSent,
+            MessageEvent::Sent,
         ),
         Err(reason) => (
             MessageStatus::Failed,
             None,
             None,
             Some(reason),
-            EventType::MessageFailed,
+            MessageEvent::Failed,
         ),
     };
     let mut tx = match lease {
@@ -475,10 +476,10 @@ pub async fn settle(
         tx.commit().await?;
         return Ok(());
     }
-    let data = serde_json::to_value(&message).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let data =
+        EventData::message(event, &message).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     let event = tx
         .append_event(&NewEvent {
-            event_type,
             account: Some(message.from.clone()),
             conversation: Some(message.conversation.clone()),
             timestamp: now,

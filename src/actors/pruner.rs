@@ -7,12 +7,11 @@
 use std::fmt::Display;
 use std::time::Duration;
 
-use serde_json::json;
-
 use super::ticker::{Periodic, Ticker};
 use super::{ActorError, ActorSettings, Deps};
 use crate::clock::now_ms;
-use crate::store::events::{EventType, NewEvent};
+use crate::events::EventData;
+use crate::store::events::NewEvent;
 
 /// How often expired messages are looked for.
 pub const PRUNE_INTERVAL: Duration = Duration::from_millis(500);
@@ -54,11 +53,10 @@ pub async fn prune(deps: &Deps) -> Result<usize, ActorError> {
         };
         if tx.delete_expired(&message.id, now).await? {
             tx.append_event(&NewEvent {
-                event_type: EventType::MessageExpired,
                 account: Some(account),
                 conversation: Some(message.conversation.clone()),
                 timestamp: now,
-                data: json!({"conversation": message.conversation, "message_id": message.id}),
+                data: EventData::message_expired(&message.conversation, &message.id),
             })
             .await?;
             deleted += 1;

@@ -7,9 +7,10 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::{double_option, optional_json, session_id, ApiError, ApiState, Principal};
 use crate::clock::now_ms;
+use crate::events::EventData;
 use crate::identities::IdentityError;
 use crate::store::accounts::{Account, AccountPatch, AccountStatus};
-use crate::store::events::{EventType, NewEvent};
+use crate::store::events::NewEvent;
 
 /// Longest display name, in characters (Session clients cap profile names at 100 bytes; we
 /// count characters and leave byte limits to the network half).
@@ -319,11 +320,10 @@ async fn patch_account(
         .ok_or(ApiError::NotFound("account"))?;
     if before.status != after.status {
         tx.append_event(&NewEvent {
-            event_type: EventType::AccountStatus,
             account: Some(id.as_str().to_owned()),
             conversation: None,
             timestamp: now,
-            data: serde_json::json!({ "status": after.status, "previous": before.status }),
+            data: EventData::account_status(after.status.as_str(), before.status.as_str()),
         })
         .await?;
     }

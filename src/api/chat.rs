@@ -5,16 +5,16 @@
 
 use actix_web::{delete, post, web, HttpResponse};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::messages::require_account;
 use super::{session_id, ApiError, ApiState, Principal};
 use crate::clock::now_ms;
+use crate::events::EventData;
 use crate::ids::SessionIdText;
 use crate::store::chat::ControlBody;
-use crate::store::events::{EventType, NewEvent};
+use crate::store::events::NewEvent;
 use crate::store::messages::{Direction, Message, MessageStatus};
 use crate::store::StoreTx;
 
@@ -82,12 +82,10 @@ pub(crate) async fn append(
     tx: &mut StoreTx,
     account: &SessionIdText,
     peer: &str,
-    event_type: EventType,
-    data: serde_json::Value,
+    data: EventData,
     now: i64,
 ) -> Result<(), ApiError> {
     tx.append_event(&NewEvent {
-        event_type,
         account: Some(account.as_str().to_owned()),
         conversation: Some(peer.to_owned()),
         timestamp: now,
@@ -232,17 +230,8 @@ async fn delete_message(
             .await?;
     }
     tx.mark_deleted(&message.id, now).await?;
-    let data = json!({"conversation": peer, "message_id": message.id, "scope": scope,
-        "by": account.as_str()});
-    append(
-        &mut tx,
-        &account,
-        &peer,
-        EventType::MessageDeleted,
-        data,
-        now,
-    )
-    .await?;
+    let data = EventData::message_deleted(&peer, &message.id, scope, account.as_str());
+    append(&mut tx, &account, &peer, data, now).await?;
     tx.commit().await?;
     let view = Deleted {
         id: message.id,

@@ -3,7 +3,6 @@
 
 use actix_web::{get, patch, post, web, HttpResponse};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
@@ -11,9 +10,9 @@ use super::chat::{append, kick, message_of, Queued};
 use super::messages::require_account;
 use super::{session_id, ApiError, ApiState, Principal};
 use crate::clock::now_ms;
+use crate::events::{EventData, MessageEvent};
 use crate::ids::SessionIdText;
 use crate::store::chat::{state as conv_state, ControlBody, ConversationChat};
-use crate::store::events::EventType;
 use crate::store::messages::Message;
 
 /// Longest disappearing timer, seconds: 14 days, the longest storage TTL (messages.md §3.5).
@@ -291,16 +290,9 @@ pub(crate) async fn accept_request(
     for mut m in released.iter().cloned() {
         // As on the live path: the event carries the message's attachments.
         m.attachments = tx.attachment_views(account.as_str(), &m.id).await?;
-        let data = serde_json::to_value(&m).map_err(|e| ApiError::Internal(e.to_string()))?;
-        append(
-            &mut tx,
-            account,
-            peer.as_str(),
-            EventType::MessageReceived,
-            data,
-            now,
-        )
-        .await?;
+        let data = EventData::message(MessageEvent::Received, &m)
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+        append(&mut tx, account, peer.as_str(), data, now).await?;
     }
     let response = ControlBody::RequestResponse;
     tx.enqueue_control(account.as_str(), peer.as_str(), &response, now)
@@ -310,16 +302,8 @@ pub(crate) async fn accept_request(
         tx.auto_read(account.as_str(), peer.as_str(), newest.timestamp, now)
             .await?;
     }
-    let data = json!({"conversation": peer.as_str(), "state": conv_state::ACCEPTED});
-    append(
-        &mut tx,
-        account,
-        peer.as_str(),
-        EventType::ConversationUpdated,
-        data,
-        now,
-    )
-    .await?;
+    let data = EventData::state_updated(peer.as_str(), conv_state::ACCEPTED);
+    append(&mut tx, account, peer.as_str(), data, now).await?;
     tx.commit().await?;
     kick(state, account, peer.as_str());
     Ok(true)
@@ -347,16 +331,8 @@ async fn decline(
     tx.set_conversation_state(account.as_str(), peer.as_str(), conv_state::DECLINED, now)
         .await?;
     tx.drop_held(account.as_str(), peer.as_str()).await?;
-    let data = json!({"conversation": peer.as_str(), "state": conv_state::DECLINED});
-    append(
-        &mut tx,
-        &account,
-        peer.as_str(),
-        EventType::ConversationUpdated,
-        data,
-        now,
-    )
-    .await?;
+    let data = EventData::state_updated(peer.as_str(), conv_state::DECLINED);
+    append(&mut tx, &account, peer.as_str(), data, now).await?;
     tx.commit().await?;
     Ok(HttpResponse::Ok().json(view(&state, &account, &peer).await?))
 }
@@ -405,20 +381,11 @@ async fn patch_conversation(
         let mut tx = state.store.begin().await?;
         tx.set_disappearing(account.as_str(), peer.as_str(), &mode, seconds, now)
             .await?;
-        let data = json!({"conversation": peer.as_str(),
-            "disappearing": {"mode": mode, "seconds": seconds}});
+        let data = EventData::disappearing_updated(peer.as_str(), &mode, seconds);
         let body = ControlBody::ExpirationUpdate { mode, seconds };
         tx.enqueue_control(account.as_str(), peer.as_str(), &body, now)
             .await?;
-        append(
-            &mut tx,
-            &account,
-            peer.as_str(),
-            EventType::ConversationUpdated,
-            data,
-            now,
-        )
-        .await?;
+        append(&mut tx, &account, peer.as_str(), data, now).await?;
         tx.commit().await?;
         kick(&state, &account, peer.as_str());
     }

@@ -64,7 +64,7 @@ pub struct ApiState {
         title = "session-gateway",
         description = "Run many Session messenger accounts behind REST and webhooks."
     ),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &EventSchemas),
     components(schemas(error::ErrorBody, error::ErrorDetail))
 )]
 struct ApiDoc;
@@ -77,6 +77,21 @@ impl utoipa::Modify for BearerAuth {
         components.add_security_scheme(
             "bearer",
             SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
+    }
+}
+
+/// Adds the typed event bodies and the `WebhookEvent` schema (which body goes with which
+/// `type`) to the components.
+struct EventSchemas;
+
+impl utoipa::Modify for EventSchemas {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.schemas.extend(crate::events::schemas());
+        components.schemas.insert(
+            crate::events::WEBHOOK_EVENT.to_owned(),
+            crate::events::webhook_event_schema().into(),
         );
     }
 }

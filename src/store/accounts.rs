@@ -20,7 +20,8 @@ pub enum AccountStatus {
 }
 
 impl AccountStatus {
-    fn as_str(self) -> &'static str {
+    /// The wire and column value (`active`, `paused`).
+    pub fn as_str(self) -> &'static str {
         match self {
             Self::Active => "active",
             Self::Paused => "paused",

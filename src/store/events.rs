@@ -10,127 +10,7 @@ use sqlx::Row as _;
 
 use super::{json_column, opt_json_column, to_json, Backend, Notice, Store, StoreError, StoreTx};
 
-/// Event types (issue 4).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-pub enum EventType {
-    /// A verified incoming message (or a sync copy from the account's other device).
-    #[serde(rename = "message.received")]
-    MessageReceived,
-    /// A swarm node confirmed an outgoing message.
-    #[serde(rename = "message.sent")]
-    MessageSent,
-    /// An outgoing message exhausted its retries.
-    #[serde(rename = "message.failed")]
-    MessageFailed,
-    /// An account changed state.
-    #[serde(rename = "account.status")]
-    AccountStatus,
-    /// The peer read one of our messages.
-    #[serde(rename = "message.read")]
-    MessageRead,
-    /// An emoji reaction was added to a message.
-    #[serde(rename = "reaction.added")]
-    ReactionAdded,
-    /// An emoji reaction was removed from a message.
-    #[serde(rename = "reaction.removed")]
-    ReactionRemoved,
-    /// A message was unsent by its author or deleted locally.
-    #[serde(rename = "message.deleted")]
-    MessageDeleted,
-    /// A disappearing message expired and left the history.
-    #[serde(rename = "message.expired")]
-    MessageExpired,
-    /// The peer started typing.
-    #[serde(rename = "typing.started")]
-    TypingStarted,
-    /// The peer stopped typing.
-    #[serde(rename = "typing.stopped")]
-    TypingStopped,
-    /// A contact's display name or avatar changed.
-    #[serde(rename = "profile.updated")]
-    ProfileUpdated,
-    /// A first message from an unknown sender (once per conversation).
-    #[serde(rename = "message_request.received")]
-    MessageRequestReceived,
-    /// The peer accepted our message request.
-    #[serde(rename = "message_request.accepted")]
-    MessageRequestAccepted,
-    /// A conversation's settings changed (disappearing messages, state).
-    #[serde(rename = "conversation.updated")]
-    ConversationUpdated,
-    /// The peer took a screenshot or saved media.
-    #[serde(rename = "data_extraction.received")]
-    DataExtractionReceived,
-    /// The peer invited us to a community.
-    #[serde(rename = "community_invitation.received")]
-    CommunityInvitationReceived,
-    /// The peer is calling (never answered).
-    #[serde(rename = "call.offered")]
-    CallOffered,
-    /// An incoming attachment was fetched, verified and stored.
-    #[serde(rename = "attachment.available")]
-    AttachmentAvailable,
-    /// An incoming attachment was rejected or could not be fetched (`failure_reason`).
-    #[serde(rename = "attachment.failed")]
-    AttachmentFailed,
-}
-
-impl EventType {
-    /// The wire name (`message.received`, …).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::MessageReceived => "message.received",
-            Self::MessageSent => "message.sent",
-            Self::MessageFailed => "message.failed",
-            Self::AccountStatus => "account.status",
-            Self::MessageRead => "message.read",
-            Self::ReactionAdded => "reaction.added",
-            Self::ReactionRemoved => "reaction.removed",
-            Self::MessageDeleted => "message.deleted",
-            Self::MessageExpired => "message.expired",
-            Self::TypingStarted => "typing.started",
-            Self::TypingStopped => "typing.stopped",
-            Self::ProfileUpdated => "profile.updated",
-            Self::MessageRequestReceived => "message_request.received",
-            Self::MessageRequestAccepted => "message_request.accepted",
-            Self::ConversationUpdated => "conversation.updated",
-            Self::DataExtractionReceived => "data_extraction.received",
-            Self::CommunityInvitationReceived => "community_invitation.received",
-            Self::CallOffered => "call.offered",
-            Self::AttachmentAvailable => "attachment.available",
-            Self::AttachmentFailed => "attachment.failed",
-        }
-    }
-
-    /// Every type, for validating filters.
-    pub const ALL: [EventType; 20] = [
-        Self::MessageReceived,
-        Self::MessageSent,
-        Self::MessageFailed,
-        Self::AccountStatus,
-        Self::MessageRead,
-        Self::ReactionAdded,
-        Self::ReactionRemoved,
-        Self::MessageDeleted,
-        Self::MessageExpired,
-        Self::TypingStarted,
-        Self::TypingStopped,
-        Self::ProfileUpdated,
-        Self::MessageRequestReceived,
-        Self::MessageRequestAccepted,
-        Self::ConversationUpdated,
-        Self::DataExtractionReceived,
-        Self::CommunityInvitationReceived,
-        Self::CallOffered,
-        Self::AttachmentAvailable,
-        Self::AttachmentFailed,
-    ];
-
-    /// Parses a wire name.
-    pub fn parse(text: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|t| t.as_str() == text)
-    }
-}
+pub use crate::events::{EventData, EventType};
 
 /// A stored event as clients and webhooks see it: `{"id","type","account","timestamp","data"}`.
 #[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
@@ -155,16 +35,14 @@ pub struct Event {
 /// An event to append.
 #[derive(Clone, Debug)]
 pub struct NewEvent {
-    /// The type.
-    pub event_type: EventType,
     /// The account's Session ID.
     pub account: Option<String>,
     /// The conversation (peer Session ID) for ordering deliveries; `None` orders per account.
     pub conversation: Option<String>,
     /// Recorded time, ms.
     pub timestamp: i64,
-    /// Payload.
-    pub data: serde_json::Value,
+    /// The typed body; it names the event type too.
+    pub data: EventData,
 }
 
 /// Where a delivery stands.
@@ -364,12 +242,16 @@ impl StoreTx {
     /// Appends an event and a pending delivery for every enabled webhook it matches.
     pub async fn append_event(&mut self, event: &NewEvent) -> Result<Event, StoreError> {
         self.lock_event_cursor().await?;
-        let data = to_json(&event.data)?;
+        let event_type = event.data.event_type();
+        // Through a `Value`, so the stored text and the returned `Event` agree key for key.
+        let value =
+            serde_json::to_value(&event.data).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let data = to_json(&value)?;
         let cursor: i64 = sqlx::query(
             "INSERT INTO events (type, account, conversation, timestamp, data) \
              VALUES ($1, $2, $3, $4, $5) RETURNING cursor",
         )
-        .bind(event.event_type.as_str())
+        .bind(event_type.as_str())
         .bind(event.account.as_deref())
         .bind(event.conversation.as_deref())
         .bind(event.timestamp)
@@ -379,7 +261,7 @@ impl StoreTx {
         .try_get("cursor")?;
         let key = order_key(event.account.as_deref(), event.conversation.as_deref());
         for hook in enabled_hooks(self.conn()).await? {
-            if hook.matches(event.event_type.as_str(), event.account.as_deref()) {
+            if hook.matches(event_type.as_str(), event.account.as_deref()) {
                 sqlx::query(
                     "INSERT INTO webhook_deliveries (webhook_id, event_cursor, order_key, status, \
                      attempts, next_attempt_at, created_at) VALUES ($1, $2, $3, 'pending', 0, $4, $4)",
@@ -395,10 +277,10 @@ impl StoreTx {
         self.on_commit.event_written(cursor);
         Ok(Event {
             id: event_id(cursor),
-            event_type: event.event_type.as_str().to_owned(),
+            event_type: event_type.as_str().to_owned(),
             account: event.account.clone(),
             timestamp: event.timestamp,
-            data: event.data.clone(),
+            data: value,
             cursor,
         })
     }

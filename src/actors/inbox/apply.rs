@@ -10,16 +10,15 @@
 //! Our own sync copies (sender = us) add outgoing messages written by our other devices; their
 //! other control messages are ignored (this gateway already applied its own).
 
-use serde_json::{json, Value};
-
 use super::Accepted;
 use crate::actors::attachments::IncomingParts;
 use crate::actors::{ActorError, Deps};
+use crate::events::{EventData, MessageEvent};
 use crate::protocol::chat::{
     CallKind, ChatEvent, DataExtractionKind, IncomingMessage, MessageRef, Profile,
 };
 use crate::store::chat::{state, ContactProfile, ControlBody};
-use crate::store::events::{EventType, NewEvent};
+use crate::store::events::NewEvent;
 use crate::store::messages::{
     new_message_id, Direction, Message, MessageStatus, NewMessage, Quote,
 };
@@ -109,13 +108,8 @@ impl Ctx<'_> {
         };
         tx.set_conversation_state(self.account, self.sender, new_state, self.now)
             .await?;
-        self.event(
-            tx,
-            EventType::MessageRequestReceived,
-            self.sender,
-            json!({"conversation": self.sender, "state": new_state}),
-        )
-        .await?;
+        let data = EventData::message_request_received(self.sender, new_state);
+        self.event(tx, self.sender, data).await?;
         if hold {
             return Ok(Some(Standing::Pending));
         }
@@ -132,13 +126,11 @@ impl Ctx<'_> {
     async fn event(
         &self,
         tx: &mut StoreTx,
-        event_type: EventType,
         conversation: &str,
-        data: Value,
+        data: EventData,
     ) -> Result<(), ActorError> {
         let event = tx
             .append_event(&NewEvent {
-                event_type,
                 account: Some(self.account.to_owned()),
                 conversation: Some(conversation.to_owned()),
                 timestamp: self.now,
@@ -153,12 +145,11 @@ impl Ctx<'_> {
     async fn message_event(
         &self,
         tx: &mut StoreTx,
-        event_type: EventType,
+        event: MessageEvent,
         message: &Message,
     ) -> Result<(), ActorError> {
-        let data = serde_json::to_value(message).map_err(corrupt)?;
-        self.event(tx, event_type, &message.conversation, data)
-            .await
+        let data = EventData::message(event, message).map_err(corrupt)?;
+        self.event(tx, &message.conversation, data).await
     }
 }
 
@@ -207,25 +198,20 @@ impl Ctx<'_> {
                     .mark_read_by_peer(self.account, peer, &timestamps, self.now)
                     .await?;
                 for m in &read {
-                    self.message_event(tx, EventType::MessageRead, m).await?;
+                    self.message_event(tx, MessageEvent::Read, m).await?;
                 }
                 Ok(())
             }
             ChatEvent::TypingStarted { timestamp_ms }
             | ChatEvent::TypingStopped { timestamp_ms } => {
-                let kind = if matches!(event, ChatEvent::TypingStarted { .. }) {
-                    EventType::TypingStarted
-                } else {
-                    EventType::TypingStopped
-                };
-                let data = json!({"conversation": peer, "timestamp": timestamp_ms});
-                self.event(tx, kind, peer, data).await
+                let started = matches!(event, ChatEvent::TypingStarted { .. });
+                let data = EventData::typing(started, peer, *timestamp_ms);
+                self.event(tx, peer, data).await
             }
             ChatEvent::MessageRequestResponse { approved, .. } => {
                 if *approved {
-                    let data = json!({"conversation": peer});
-                    self.event(tx, EventType::MessageRequestAccepted, peer, data)
-                        .await?;
+                    let data = EventData::message_request_accepted(peer);
+                    self.event(tx, peer, data).await?;
                 }
                 Ok(())
             }
@@ -235,9 +221,8 @@ impl Ctx<'_> {
                     DataExtractionKind::Screenshot => "screenshot",
                     DataExtractionKind::MediaSaved => "media_saved",
                 };
-                let data = json!({"conversation": peer, "kind": kind, "timestamp": timestamp_ms});
-                self.event(tx, EventType::DataExtractionReceived, peer, data)
-                    .await
+                let data = EventData::data_extraction(peer, kind, *timestamp_ms);
+                self.event(tx, peer, data).await
             }
             ChatEvent::CallOffered { uuid, kind } => {
                 let kind = if *kind == CallKind::PreOffer {
@@ -245,24 +230,19 @@ impl Ctx<'_> {
                 } else {
                     "offer"
                 };
-                let data = json!({"conversation": peer, "uuid": uuid, "kind": kind});
-                self.event(tx, EventType::CallOffered, peer, data).await
+                let data = EventData::call_offered(peer, uuid, kind);
+                self.event(tx, peer, data).await
             }
             ChatEvent::CommunityInvitation { url, name, .. } => {
-                let data = json!({"conversation": peer, "url": url, "name": name});
-                self.event(tx, EventType::CommunityInvitationReceived, peer, data)
-                    .await
+                let data = EventData::community_invitation(peer, url, name);
+                self.event(tx, peer, data).await
             }
             ChatEvent::ExpirationTimerUpdate { setting, .. } => {
                 let seconds = i64::from(setting.seconds());
                 tx.set_disappearing(self.account, peer, setting.mode(), seconds, self.now)
                     .await?;
-                let data = json!({
-                    "conversation": peer,
-                    "disappearing": {"mode": setting.mode(), "seconds": seconds},
-                });
-                self.event(tx, EventType::ConversationUpdated, peer, data)
-                    .await
+                let data = EventData::disappearing_updated(peer, setting.mode(), seconds);
+                self.event(tx, peer, data).await
             }
             ChatEvent::Message(_) | ChatEvent::Ignored(_) => Ok(()),
         }
@@ -328,7 +308,7 @@ impl Ctx<'_> {
             return Ok(0);
         };
         message.attachments = files;
-        self.message_event(tx, EventType::MessageReceived, &message)
+        self.message_event(tx, MessageEvent::Received, &message)
             .await?;
         if !own {
             tx.auto_read(self.account, &peer, message.timestamp, self.now)
@@ -375,18 +355,8 @@ impl Ctx<'_> {
                 .await?
         };
         if changed {
-            let kind = if remove {
-                EventType::ReactionRemoved
-            } else {
-                EventType::ReactionAdded
-            };
-            let data = json!({
-                "conversation": self.sender,
-                "message_id": message.id,
-                "emoji": emoji,
-                "author": self.sender,
-            });
-            self.event(tx, kind, self.sender, data).await?;
+            let data = EventData::reaction(remove, self.sender, &message.id, emoji, self.sender);
+            self.event(tx, self.sender, data).await?;
         }
         Ok(())
     }
@@ -397,14 +367,9 @@ impl Ctx<'_> {
             return Ok(());
         };
         if tx.mark_deleted(&message.id, self.now).await? {
-            let data = json!({
-                "conversation": self.sender,
-                "message_id": message.id,
-                "scope": "everyone",
-                "by": self.sender,
-            });
-            self.event(tx, EventType::MessageDeleted, self.sender, data)
-                .await?;
+            let data =
+                EventData::message_deleted(self.sender, &message.id, "everyone", self.sender);
+            self.event(tx, self.sender, data).await?;
         }
         Ok(())
     }
@@ -447,11 +412,7 @@ impl Ctx<'_> {
         };
         tx.set_contact_profile(self.account, peer, &stored, self.now)
             .await?;
-        let data = json!({
-            "conversation": peer,
-            "display_name": p.display_name,
-            "avatar_url": url,
-        });
-        self.event(tx, EventType::ProfileUpdated, peer, data).await
+        let data = EventData::profile_updated(peer, p.display_name.as_deref(), url.as_deref());
+        self.event(tx, peer, data).await
     }
 }

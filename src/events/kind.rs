@@ -1,0 +1,125 @@
+//! The event types: their wire names and the list webhook filters are checked against.
+
+use serde::{Deserialize, Serialize};
+
+/// Event types (issue 4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub enum EventType {
+    /// A verified incoming message (or a sync copy from the account's other device).
+    #[serde(rename = "message.received")]
+    MessageReceived,
+    /// A swarm node confirmed an outgoing message.
+    #[serde(rename = "message.sent")]
+    MessageSent,
+    /// An outgoing message exhausted its retries.
+    #[serde(rename = "message.failed")]
+    MessageFailed,
+    /// An account changed state.
+    #[serde(rename = "account.status")]
+    AccountStatus,
+    /// The peer read one of our messages.
+    #[serde(rename = "message.read")]
+    MessageRead,
+    /// An emoji reaction was added to a message.
+    #[serde(rename = "reaction.added")]
+    ReactionAdded,
+    /// An emoji reaction was removed from a message.
+    #[serde(rename = "reaction.removed")]
+    ReactionRemoved,
+    /// A message was unsent by its author or deleted locally.
+    #[serde(rename = "message.deleted")]
+    MessageDeleted,
+    /// A disappearing message expired and left the history.
+    #[serde(rename = "message.expired")]
+    MessageExpired,
+    /// The peer started typing.
+    #[serde(rename = "typing.started")]
+    TypingStarted,
+    /// The peer stopped typing.
+    #[serde(rename = "typing.stopped")]
+    TypingStopped,
+    /// A contact's display name or avatar changed.
+    #[serde(rename = "profile.updated")]
+    ProfileUpdated,
+    /// A first message from an unknown sender (once per conversation).
+    #[serde(rename = "message_request.received")]
+    MessageRequestReceived,
+    /// The peer accepted our message request.
+    #[serde(rename = "message_request.accepted")]
+    MessageRequestAccepted,
+    /// A conversation's settings changed (disappearing messages, state).
+    #[serde(rename = "conversation.updated")]
+    ConversationUpdated,
+    /// The peer took a screenshot or saved media.
+    #[serde(rename = "data_extraction.received")]
+    DataExtractionReceived,
+    /// The peer invited us to a community.
+    #[serde(rename = "community_invitation.received")]
+    CommunityInvitationReceived,
+    /// The peer is calling (never answered).
+    #[serde(rename = "call.offered")]
+    CallOffered,
+    /// An incoming attachment was fetched, verified and stored.
+    #[serde(rename = "attachment.available")]
+    AttachmentAvailable,
+    /// An incoming attachment was rejected or could not be fetched (`failure_reason`).
+    #[serde(rename = "attachment.failed")]
+    AttachmentFailed,
+}
+
+impl EventType {
+    /// The wire name (`message.received`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::MessageReceived => "message.received",
+            Self::MessageSent => "message.sent",
+            Self::MessageFailed => "message.failed",
+            Self::AccountStatus => "account.status",
+            Self::MessageRead => "message.read",
+            Self::ReactionAdded => "reaction.added",
+            Self::ReactionRemoved => "reaction.removed",
+            Self::MessageDeleted => "message.deleted",
+            Self::MessageExpired => "message.expired",
+            Self::TypingStarted => "typing.started",
+            Self::TypingStopped => "typing.stopped",
+            Self::ProfileUpdated => "profile.updated",
+            Self::MessageRequestReceived => "message_request.received",
+            Self::MessageRequestAccepted => "message_request.accepted",
+            Self::ConversationUpdated => "conversation.updated",
+            Self::DataExtractionReceived => "data_extraction.received",
+            Self::CommunityInvitationReceived => "community_invitation.received",
+            Self::CallOffered => "call.offered",
+            Self::AttachmentAvailable => "attachment.available",
+            Self::AttachmentFailed => "attachment.failed",
+        }
+    }
+
+    /// Every type, for validating filters.
+    pub const ALL: [EventType; 20] = [
+        Self::MessageReceived,
+        Self::MessageSent,
+        Self::MessageFailed,
+        Self::AccountStatus,
+        Self::MessageRead,
+        Self::ReactionAdded,
+        Self::ReactionRemoved,
+        Self::MessageDeleted,
+        Self::MessageExpired,
+        Self::TypingStarted,
+        Self::TypingStopped,
+        Self::ProfileUpdated,
+        Self::MessageRequestReceived,
+        Self::MessageRequestAccepted,
+        Self::ConversationUpdated,
+        Self::DataExtractionReceived,
+        Self::CommunityInvitationReceived,
+        Self::CallOffered,
+        Self::AttachmentAvailable,
+        Self::AttachmentFailed,
+    ];
+
+    /// Parses a wire name.
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.as_str() == text)
+    }
+}
