@@ -1,49 +1,13 @@
-//! The event outbox (`events`) and its per-webhook delivery state (`webhook_deliveries`).
-//!
-//! An event and one delivery row per matching webhook are written in the caller's transaction, so
-//! an event can never exist without its deliveries (or the reverse). `cursor` is the monotonic
-//! event number; the public event id is `evt_<cursor>`, identical on every retry.
+//! Per-webhook delivery state (`webhook_deliveries`): what each webhook has been sent of the
+//! outbox, claimed, retried, listed and replayed. Rows are created with their event (see
+//! [`super`]) or, for webhooks that missed events, by a replay.
 
 use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
 use sqlx::Row as _;
 
-use super::{json_column, opt_json_column, to_json, Backend, Notice, Store, StoreError, StoreTx};
-
-pub use crate::events::{EventData, EventType};
-
-/// A stored event as clients and webhooks see it: `{"id","type","account","timestamp","data"}`.
-#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
-pub struct Event {
-    /// `evt_<cursor>`; the same on every delivery attempt (`webhook-id`).
-    pub id: String,
-    /// The event type.
-    #[serde(rename = "type")]
-    pub event_type: String,
-    /// The account the event belongs to (its Session ID), if any.
-    pub account: Option<String>,
-    /// When the event was recorded, ms since the Unix epoch.
-    pub timestamp: i64,
-    /// Type-specific payload (a message object for `message.*`).
-    #[schema(value_type = Object)]
-    pub data: serde_json::Value,
-    /// The monotonic cursor (`GET /v1/events?after=`).
-    #[serde(skip)]
-    pub cursor: i64,
-}
-
-/// An event to append.
-#[derive(Clone, Debug)]
-pub struct NewEvent {
-    /// The account's Session ID.
-    pub account: Option<String>,
-    /// The conversation (peer Session ID) for ordering deliveries; `None` orders per account.
-    pub conversation: Option<String>,
-    /// Recorded time, ms.
-    pub timestamp: i64,
-    /// The typed body; it names the event type too.
-    pub data: EventData,
-}
+use super::{event_from_row, event_id, Event};
+use crate::store::{opt_json_column, Notice, Store, StoreError, StoreTx};
 
 /// Where a delivery stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -131,32 +95,6 @@ pub struct ReplayFilter {
     pub from_cursor: Option<i64>,
 }
 
-/// `evt_<cursor>`.
-pub fn event_id(cursor: i64) -> String {
-    format!("evt_{cursor}")
-}
-
-/// Parses `evt_<cursor>` or a bare cursor.
-pub fn parse_event_id(text: &str) -> Option<i64> {
-    text.strip_prefix("evt_")
-        .unwrap_or(text)
-        .parse()
-        .ok()
-        .filter(|c| *c >= 0)
-}
-
-fn event_from_row(row: &AnyRow) -> Result<Event, StoreError> {
-    let cursor: i64 = row.try_get("cursor")?;
-    Ok(Event {
-        id: event_id(cursor),
-        event_type: row.try_get("type")?,
-        account: row.try_get("account")?,
-        timestamp: row.try_get("timestamp")?,
-        data: json_column(row, "data")?,
-        cursor,
-    })
-}
-
 fn delivery_from_row(row: &AnyRow) -> Result<Delivery, StoreError> {
     let cursor: i64 = row.try_get("event_cursor")?;
     Ok(Delivery {
@@ -174,14 +112,14 @@ fn delivery_from_row(row: &AnyRow) -> Result<Delivery, StoreError> {
 }
 
 /// Just the filter columns of a webhook, to fan an event out without opening secrets.
-struct HookFilter {
-    id: String,
+pub(super) struct HookFilter {
+    pub(super) id: String,
     events: Option<Vec<String>>,
     accounts: Option<Vec<String>>,
 }
 
 impl HookFilter {
-    fn matches(&self, event_type: &str, account: Option<&str>) -> bool {
+    pub(super) fn matches(&self, event_type: &str, account: Option<&str>) -> bool {
         let type_ok = self
             .events
             .as_ref()
@@ -195,14 +133,16 @@ impl HookFilter {
     }
 }
 
-fn order_key(account: Option<&str>, conversation: Option<&str>) -> String {
+pub(super) fn order_key(account: Option<&str>, conversation: Option<&str>) -> String {
     format!("{}/{}", account.unwrap_or(""), conversation.unwrap_or(""))
 }
 
 const DELIVERY_COLUMNS: &str = "event_cursor, order_key, status, attempts, next_attempt_at, \
      first_attempt_at, last_attempt_at, last_status, last_error";
 
-async fn enabled_hooks(conn: &mut sqlx::AnyConnection) -> Result<Vec<HookFilter>, StoreError> {
+pub(super) async fn enabled_hooks(
+    conn: &mut sqlx::AnyConnection,
+) -> Result<Vec<HookFilter>, StoreError> {
     sqlx::query("SELECT id, events, accounts FROM webhooks WHERE enabled = 1")
         .fetch_all(conn)
         .await?
@@ -216,106 +156,7 @@ async fn enabled_hooks(conn: &mut sqlx::AnyConnection) -> Result<Vec<HookFilter>
         })
         .collect()
 }
-
-/// The PostgreSQL advisory lock key that orders event cursors ("SGEV").
-const EVENT_CURSOR_LOCK: i64 = 0x5347_4556;
-
-impl StoreTx {
-    /// Makes cursors commit in cursor order. A PostgreSQL sequence hands out numbers at insert
-    /// time but transactions commit in any order, so a reader that saw cursor 8 could miss 7
-    /// committing just after and never look back. Taking one transaction-level advisory lock
-    /// before drawing from the sequence, and holding it to commit or rollback, makes event
-    /// writers take turns: a cursor is drawn only after every lower one is committed or rolled
-    /// back. Writers without events are not affected; SQLite's one connection already behaves
-    /// this way.
-    async fn lock_event_cursor(&mut self) -> Result<(), StoreError> {
-        if self.backend() == Backend::Postgres && !self.event_lock {
-            sqlx::query("SELECT pg_advisory_xact_lock($1)")
-                .bind(EVENT_CURSOR_LOCK)
-                .execute(self.conn())
-                .await?;
-            self.event_lock = true;
-        }
-        Ok(())
-    }
-
-    /// Appends an event and a pending delivery for every enabled webhook it matches.
-    pub async fn append_event(&mut self, event: &NewEvent) -> Result<Event, StoreError> {
-        self.lock_event_cursor().await?;
-        let event_type = event.data.event_type();
-        // Through a `Value`, so the stored text and the returned `Event` agree key for key.
-        let value =
-            serde_json::to_value(&event.data).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let data = to_json(&value)?;
-        let cursor: i64 = sqlx::query(
-            "INSERT INTO events (type, account, conversation, timestamp, data) \
-             VALUES ($1, $2, $3, $4, $5) RETURNING cursor",
-        )
-        .bind(event_type.as_str())
-        .bind(event.account.as_deref())
-        .bind(event.conversation.as_deref())
-        .bind(event.timestamp)
-        .bind(&data)
-        .fetch_one(self.conn())
-        .await?
-        .try_get("cursor")?;
-        let key = order_key(event.account.as_deref(), event.conversation.as_deref());
-        for hook in enabled_hooks(self.conn()).await? {
-            if hook.matches(event_type.as_str(), event.account.as_deref()) {
-                sqlx::query(
-                    "INSERT INTO webhook_deliveries (webhook_id, event_cursor, order_key, status, \
-                     attempts, next_attempt_at, created_at) VALUES ($1, $2, $3, 'pending', 0, $4, $4)",
-                )
-                .bind(&hook.id)
-                .bind(cursor)
-                .bind(&key)
-                .bind(event.timestamp)
-                .execute(self.conn())
-                .await?;
-            }
-        }
-        self.on_commit.event_written(cursor);
-        Ok(Event {
-            id: event_id(cursor),
-            event_type: event_type.as_str().to_owned(),
-            account: event.account.clone(),
-            timestamp: event.timestamp,
-            data: value,
-            cursor,
-        })
-    }
-}
-
 impl Store {
-    /// Appends one event in its own transaction (tests and simple producers).
-    pub async fn append_event(&self, event: &NewEvent) -> Result<Event, StoreError> {
-        let mut tx = self.begin().await?;
-        let stored = tx.append_event(event).await?;
-        tx.commit().await?;
-        Ok(stored)
-    }
-
-    /// Events after `cursor`, oldest first, optionally for one account.
-    pub async fn events_after(
-        &self,
-        cursor: i64,
-        account: Option<&str>,
-        limit: i64,
-    ) -> Result<Vec<Event>, StoreError> {
-        sqlx::query(
-            "SELECT cursor, type, account, timestamp, data FROM events \
-             WHERE cursor > $1 AND ($2 IS NULL OR account = $2) ORDER BY cursor LIMIT $3",
-        )
-        .bind(cursor)
-        .bind(account)
-        .bind(limit)
-        .fetch_all(self.pool())
-        .await?
-        .iter()
-        .map(event_from_row)
-        .collect()
-    }
-
     /// The head of each conversation's pending queue for one webhook (its oldest pending
     /// delivery), with its event, oldest first. Only heads may be attempted, which keeps order per
     /// conversation; a long backlog in one conversation never hides the others.
@@ -530,52 +371,4 @@ async fn insert_missing(
         count += 1;
     }
     Ok(count)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use proptest::prelude::*;
-
-    #[test]
-    fn event_ids_round_trip() {
-        assert_eq!(parse_event_id(&event_id(42)), Some(42));
-        assert_eq!(parse_event_id("42"), Some(42));
-        assert_eq!(parse_event_id("evt_-1"), None);
-        assert_eq!(parse_event_id("evt_x"), None);
-        for t in EventType::ALL {
-            assert_eq!(EventType::parse(t.as_str()), Some(t));
-            // The serde name (what webhooks receive) is the filter name.
-            assert_eq!(
-                serde_json::to_value(t).ok(),
-                Some(serde_json::Value::String(t.as_str().into()))
-            );
-        }
-        // Issue 5's types are accepted by webhook filters.
-        for name in [
-            "message.read",
-            "reaction.added",
-            "reaction.removed",
-            "message.deleted",
-            "message.expired",
-            "typing.started",
-            "typing.stopped",
-            "profile.updated",
-            "message_request.received",
-            "message_request.accepted",
-            "conversation.updated",
-            "data_extraction.received",
-            "community_invitation.received",
-            "call.offered",
-        ] {
-            assert!(EventType::parse(name).is_some(), "{name}");
-        }
-    }
-
-    proptest! {
-        #[test]
-        fn junk_event_ids_never_panic(text in "\\PC{0,40}") {
-            let _ = parse_event_id(&text);
-        }
-    }
 }
