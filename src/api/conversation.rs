@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
+use super::account_path::{Access, AccountPath};
 use super::chat::{append, kick, message_of, Queued};
-use super::messages::require_account;
 use super::{session_id, ApiError, ApiState, Principal};
 use crate::clock::now_ms;
 use crate::events::{EventData, MessageEvent};
@@ -119,16 +119,19 @@ fn check_disappearing(d: &DisappearingView) -> Result<(String, i64), ApiError> {
 }
 
 /// The account and peer of a `…/conversations/{peer}` path, once `allowed` lets the caller act
-/// on the account (read or send) and the account exists.
+/// on the account (`access`) and the account exists.
 async fn conversation_of(
     state: &ApiState,
     path: &(String, String),
-    allowed: impl FnOnce(&SessionIdText) -> Result<(), ApiError>,
+    principal: &Principal,
+    access: Access,
 ) -> Result<(SessionIdText, SessionIdText), ApiError> {
-    let account = session_id(&path.0, "session_id")?;
+    let account = AccountPath::parse(&path.0)?;
     let peer = session_id(&path.1, "peer")?;
-    allowed(&account)?;
-    require_account(state, &account).await?;
+    let account = account
+        .authorise(principal, access)?
+        .existing(state)
+        .await?;
     Ok((account, peer))
 }
 
@@ -148,7 +151,7 @@ async fn mark_read(
     path: web::Path<(String, String)>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let (account, peer) = conversation_of(&state, &path, |a| principal.require_send(a)).await?;
+    let (account, peer) = conversation_of(&state, &path, &principal, Access::Send).await?;
     // The body is optional: empty means "everything".
     let body: ReadBody = if body.iter().all(u8::is_ascii_whitespace) {
         ReadBody::default()
@@ -200,7 +203,7 @@ async fn typing(
     path: web::Path<(String, String)>,
     body: web::Json<TypingBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let (account, peer) = conversation_of(&state, &path, |a| principal.require_send(a)).await?;
+    let (account, peer) = conversation_of(&state, &path, &principal, Access::Send).await?;
     let body = ControlBody::Typing {
         typing: body.typing,
     };
@@ -257,7 +260,7 @@ async fn accept(
     principal: Principal,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    let (account, peer) = conversation_of(&state, &path, |a| principal.require_send(a)).await?;
+    let (account, peer) = conversation_of(&state, &path, &principal, Access::Send).await?;
     if !accept_request(&state, &account, &peer).await? {
         return Err(ApiError::NotFound("conversation"));
     }
@@ -322,7 +325,7 @@ async fn decline(
     principal: Principal,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    let (account, peer) = conversation_of(&state, &path, |a| principal.require_send(a)).await?;
+    let (account, peer) = conversation_of(&state, &path, &principal, Access::Send).await?;
     let now = now_ms();
     let mut tx = state.store.begin().await?;
     tx.conversation_chat(account.as_str(), peer.as_str())
@@ -350,7 +353,7 @@ async fn get_conversation(
     principal: Principal,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    let (account, peer) = conversation_of(&state, &path, |a| principal.require_read(a)).await?;
+    let (account, peer) = conversation_of(&state, &path, &principal, Access::Read).await?;
     Ok(HttpResponse::Ok().json(view(&state, &account, &peer).await?))
 }
 
@@ -370,7 +373,7 @@ async fn patch_conversation(
     path: web::Path<(String, String)>,
     body: web::Json<PatchConversation>,
 ) -> Result<HttpResponse, ApiError> {
-    let (account, peer) = conversation_of(&state, &path, |a| principal.require_send(a)).await?;
+    let (account, peer) = conversation_of(&state, &path, &principal, Access::Send).await?;
     let setting = body
         .disappearing
         .as_ref()
