@@ -8,7 +8,8 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::account_path::{Access, AccountPath};
 use super::chat::{append, kick, message_of, Queued};
-use super::{session_id, ApiError, ApiState, Principal};
+use super::conversation_path::ConversationPath;
+use super::{ApiError, ApiState, Principal};
 use crate::clock::now_ms;
 use crate::events::{EventData, MessageEvent};
 use crate::ids::SessionIdText;
@@ -118,8 +119,8 @@ fn check_disappearing(d: &DisappearingView) -> Result<(String, i64), ApiError> {
     }
 }
 
-/// The account and peer of a `…/conversations/{peer}` path, once `allowed` lets the caller act
-/// on the account (`access`) and the account exists.
+/// The account and peer of a `…/conversations/{peer}` path, once the caller has `access` to
+/// the account and it exists; a group or community is a 422 `unsupported_conversation` then.
 async fn conversation_of(
     state: &ApiState,
     path: &(String, String),
@@ -127,21 +128,21 @@ async fn conversation_of(
     access: Access,
 ) -> Result<(SessionIdText, SessionIdText), ApiError> {
     let account = AccountPath::parse(&path.0)?;
-    let peer = session_id(&path.1, "peer")?;
+    let conversation = ConversationPath::parse(&path.1)?;
     let account = account
         .authorise(principal, access)?
         .existing(state)
         .await?;
-    Ok((account, peer))
+    Ok((account, conversation.direct()?))
 }
 
 /// Mark the peer's messages read up to `up_to` (default: all) and send one read receipt for
 /// those not acknowledged before (`accounts:<id>:send`).
 #[utoipa::path(
-    params(("session_id" = String, Path, description = "The account"), ("peer" = String, Path, description = "The peer's Session ID")),
+    params(("session_id" = String, Path, description = "The account"), ("peer" = String, Path, description = "The conversation: the peer's Session ID; a 03… group ID or a percent-encoded community room URL answers 422 for now")),
     request_body = ReadBody,
     responses((status = 200, body = ReadResult), (status = 404, body = super::error::ErrorBody),
-        (status = 422, body = super::error::ErrorBody)),
+        (status = 422, body = super::error::ErrorBody, description = "unsupported_conversation (a group or community room, issues 10 and 12) or a receipt problem")),
     security(("bearer" = [])), tag = "chat"
 )]
 #[post("/accounts/{session_id}/conversations/{peer}/read")]
@@ -191,9 +192,10 @@ async fn mark_read(
 /// Tell the peer we started or stopped typing (TTL 20 s; a newer state replaces a queued one)
 /// (`accounts:<id>:send`).
 #[utoipa::path(
-    params(("session_id" = String, Path, description = "The account"), ("peer" = String, Path, description = "The peer's Session ID")),
+    params(("session_id" = String, Path, description = "The account"), ("peer" = String, Path, description = "The conversation: the peer's Session ID; a 03… group ID or a percent-encoded community room URL answers 422 for now")),
     request_body = TypingBody,
-    responses((status = 202, body = Queued), (status = 404, body = super::error::ErrorBody)),
+    responses((status = 202, body = Queued), (status = 404, body = super::error::ErrorBody),
+        (status = 422, body = super::error::ErrorBody, description = "unsupported_conversation: a group or community room (issues 10 and 12)")),
     security(("bearer" = [])), tag = "chat"
 )]
 #[post("/accounts/{session_id}/conversations/{peer}/typing")]
@@ -250,8 +252,9 @@ async fn view(
 /// Accept a message request: its held messages are delivered (`message.received` now) and the
 /// peer is told (MessageRequestResponse) (`accounts:<id>:send`).
 #[utoipa::path(
-    params(("session_id" = String, Path, description = "The account"), ("peer" = String, Path, description = "The peer's Session ID")),
-    responses((status = 200, body = ConversationView), (status = 404, body = super::error::ErrorBody)),
+    params(("session_id" = String, Path, description = "The account"), ("peer" = String, Path, description = "The conversation: the peer's Session ID; a 03… group ID or a percent-encoded community room URL answers 422 for now")),
+    responses((status = 200, body = ConversationView), (status = 404, body = super::error::ErrorBody),
+        (status = 422, body = super::error::ErrorBody, description = "unsupported_conversation: a group or community room (issues 10 and 12)")),
     security(("bearer" = [])), tag = "chat"
 )]
 #[post("/accounts/{session_id}/conversations/{peer}/accept")]
@@ -315,8 +318,9 @@ pub(crate) async fn accept_request(
 /// Decline a message request: its held messages are dropped, and so are the peer's later
 /// messages until the conversation is accepted (`accounts:<id>:send`).
 #[utoipa::path(
-    params(("session_id" = String, Path, description = "The account"), ("peer" = String, Path, description = "The peer's Session ID")),
-    responses((status = 200, body = ConversationView), (status = 404, body = super::error::ErrorBody)),
+    params(("session_id" = String, Path, description = "The account"), ("peer" = String, Path, description = "The conversation: the peer's Session ID; a 03… group ID or a percent-encoded community room URL answers 422 for now")),
+    responses((status = 200, body = ConversationView), (status = 404, body = super::error::ErrorBody),
+        (status = 422, body = super::error::ErrorBody, description = "unsupported_conversation: a group or community room (issues 10 and 12)")),
     security(("bearer" = [])), tag = "chat"
 )]
 #[post("/accounts/{session_id}/conversations/{peer}/decline")]
@@ -343,8 +347,9 @@ async fn decline(
 /// One conversation: state, disappearing setting, the peer's profile, last message
 /// (`accounts:<id>:read`).
 #[utoipa::path(
-    params(("session_id" = String, Path, description = "The account"), ("peer" = String, Path, description = "The peer's Session ID")),
-    responses((status = 200, body = ConversationView), (status = 404, body = super::error::ErrorBody)),
+    params(("session_id" = String, Path, description = "The account"), ("peer" = String, Path, description = "The conversation: the peer's Session ID; a 03… group ID or a percent-encoded community room URL answers 422 for now")),
+    responses((status = 200, body = ConversationView), (status = 404, body = super::error::ErrorBody),
+        (status = 422, body = super::error::ErrorBody, description = "unsupported_conversation: a group or community room (issues 10 and 12)")),
     security(("bearer" = [])), tag = "chat"
 )]
 #[get("/accounts/{session_id}/conversations/{peer}")]
@@ -360,10 +365,11 @@ async fn get_conversation(
 /// Change a conversation's disappearing-message setting; the peer is told (expiration timer
 /// update) and later messages go out under it (`accounts:<id>:send`).
 #[utoipa::path(
-    params(("session_id" = String, Path, description = "The account"), ("peer" = String, Path, description = "The peer's Session ID")),
+    params(("session_id" = String, Path, description = "The account"), ("peer" = String, Path, description = "The conversation: the peer's Session ID; a 03… group ID or a percent-encoded community room URL answers 422 for now")),
     request_body = PatchConversation,
     responses((status = 200, body = ConversationView), (status = 400, body = super::error::ErrorBody),
-        (status = 404, body = super::error::ErrorBody)),
+        (status = 404, body = super::error::ErrorBody),
+        (status = 422, body = super::error::ErrorBody, description = "unsupported_conversation: a group or community room (issues 10 and 12)")),
     security(("bearer" = [])), tag = "chat"
 )]
 #[patch("/accounts/{session_id}/conversations/{peer}")]

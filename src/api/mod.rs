@@ -9,6 +9,7 @@ pub mod attachments;
 pub mod auth;
 pub mod chat;
 pub mod conversation;
+pub mod conversation_path;
 pub mod error;
 pub mod events;
 pub mod health;
