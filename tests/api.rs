@@ -542,4 +542,43 @@ both_backends! {
         }
         assert!(doc.body["components"]["securitySchemes"]["bearer"].is_object());
     }
+
+    async fn conversation_paths_accept_groups_and_communities_but_do_not_serve_them_yet() {
+        let gw = spawn().await;
+        let created = gw
+            .admin("POST", "/v1/accounts", Some(json!({})))
+            .await;
+        assert_eq!(created.status, 201, "{}", created.body);
+        let id = created.body["session_id"].as_str().unwrap().to_owned();
+        let group = format!("03{}", "a".repeat(64));
+        let room = "https%3A%2F%2Fopen.example.org%2Flobby";
+        for conversation in [group.as_str(), room] {
+            let path = format!("/v1/accounts/{id}/conversations/{conversation}");
+            let r = gw.admin("GET", &path, None).await;
+            assert_error(&r, 422, "unsupported_conversation");
+            let r = gw
+                .admin("POST", &format!("{path}/typing"), Some(json!({"typing": true})))
+                .await;
+            assert_error(&r, 422, "unsupported_conversation");
+            // The account is checked first: an unknown one is still a 404.
+            let r = gw
+                .admin(
+                    "GET",
+                    &format!("/v1/accounts/{OTHER}/conversations/{conversation}"),
+                    None,
+                )
+                .await;
+            assert_error(&r, 404, "not_found");
+        }
+        // Junk is still an invalid Session ID; a 1:1 peer is served as before.
+        let r = gw
+            .admin("GET", &format!("/v1/accounts/{id}/conversations/03abc"), None)
+            .await;
+        assert_error(&r, 400, "invalid_session_id");
+        let r = gw
+            .admin("GET", &format!("/v1/accounts/{id}/conversations/{OTHER}"), None)
+            .await;
+        assert_ne!(r.status, 422, "{}", r.body);
+        assert_ne!(r.status, 400, "{}", r.body);
+    }
 }

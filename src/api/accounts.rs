@@ -5,7 +5,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use super::{double_option, optional_json, session_id, ApiError, ApiState, Principal};
+use super::account_path::{Access, AccountPath};
+use super::{double_option, optional_json, ApiError, ApiState, Principal};
 use crate::clock::now_ms;
 use crate::events::EventData;
 use crate::identities::IdentityError;
@@ -263,8 +264,9 @@ async fn get_account(
     principal: Principal,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = session_id(&path, "session_id")?;
-    principal.require_read(&id)?;
+    let id = AccountPath::parse(&path)?
+        .authorise(&principal, Access::Read)?
+        .id();
     let account = state
         .store
         .get_account(&id)
@@ -288,8 +290,9 @@ async fn patch_account(
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let id = session_id(&path, "session_id")?;
-    principal.require_admin()?;
+    let id = AccountPath::parse(&path)?
+        .authorise(&principal, Access::Admin)?
+        .id();
     // Avatar hook (issue 5): the body may carry a 10 MB image in base64.
     let limit = super::attachments::MAX_SEND_BODY_BYTES;
     let body: PatchAccount = optional_json(&req, payload, limit).await?;
@@ -344,8 +347,9 @@ async fn delete_account(
     principal: Principal,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = session_id(&path, "session_id")?;
-    principal.require_admin()?;
+    let id = AccountPath::parse(&path)?
+        .authorise(&principal, Access::Admin)?
+        .id();
     if state.store.delete_account(&id).await? {
         state.actors.account_changed(&id);
         Ok(HttpResponse::NoContent().finish())
@@ -366,8 +370,9 @@ async fn export_phrase(
     principal: Principal,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = session_id(&path, "session_id")?;
-    principal.require_admin()?;
+    let id = AccountPath::parse(&path)?
+        .authorise(&principal, Access::Admin)?
+        .id();
     let seed = state
         .store
         .account_seed(&id)

@@ -17,6 +17,7 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
+use super::account_path::{Access, AccountPath};
 use super::messages::SendMessage;
 use super::{session_id, ApiError, ApiState, Principal};
 use crate::actors::attachments::TransferError;
@@ -323,8 +324,9 @@ async fn get_attachment(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (account, id) = path.into_inner();
-    let account = session_id(&account, "session_id")?;
-    principal.require_read(&account)?;
+    let account = AccountPath::parse(&account)?
+        .authorise(&principal, Access::Read)?
+        .id();
     let stored = state
         .store
         .get_attachment(account.as_str(), &id)
@@ -386,9 +388,9 @@ async fn get_contact_avatar(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (account, peer) = path.into_inner();
-    let account = session_id(&account, "session_id")?;
+    let account = AccountPath::parse(&account)?;
     let peer = session_id(&peer, "peer")?;
-    principal.require_read(&account)?;
+    let account = account.authorise(&principal, Access::Read)?.id();
     let known = state
         .store
         .contact_avatar(account.as_str(), peer.as_str())

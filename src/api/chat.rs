@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use super::messages::require_account;
-use super::{session_id, ApiError, ApiState, Principal};
+use super::account_path::{require_account, Access, AccountPath};
+use super::{ApiError, ApiState, Principal};
 use crate::clock::now_ms;
 use crate::events::EventData;
 use crate::ids::SessionIdText;
@@ -159,8 +159,9 @@ async fn add_reaction(
     body: web::Json<ReactionBody>,
 ) -> Result<HttpResponse, ApiError> {
     let (account, id) = path.into_inner();
-    let account = session_id(&account, "session_id")?;
-    principal.require_send(&account)?;
+    let account = AccountPath::parse(&account)?
+        .authorise(&principal, Access::Send)?
+        .id();
     react(&state, &account, &id, body.into_inner().emoji, false).await
 }
 
@@ -179,8 +180,9 @@ async fn remove_reaction(
     path: web::Path<(String, String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (account, id, emoji) = path.into_inner();
-    let account = session_id(&account, "session_id")?;
-    principal.require_send(&account)?;
+    let account = AccountPath::parse(&account)?
+        .authorise(&principal, Access::Send)?
+        .id();
     react(&state, &account, &id, emoji, true).await
 }
 
@@ -200,8 +202,9 @@ async fn delete_message(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (account, id) = path.into_inner();
-    let account = session_id(&account, "session_id")?;
-    principal.require_send(&account)?;
+    let account = AccountPath::parse(&account)?
+        .authorise(&principal, Access::Send)?
+        .id();
     let message = message_of(&state, &account, &id).await?;
     if message.deleted_at.is_some() {
         return Err(ApiError::unprocessable(

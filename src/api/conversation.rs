@@ -6,9 +6,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
+use super::account_path::{Access, AccountPath};
 use super::chat::{append, kick, message_of, Queued};
-use super::messages::require_account;
-use super::{session_id, ApiError, ApiState, Principal};
+use super::conversation_path::ConversationPath;
+use super::{ApiError, ApiState, Principal};
 use crate::clock::now_ms;
 use crate::events::{EventData, MessageEvent};
 use crate::ids::SessionIdText;
@@ -118,27 +119,30 @@ fn check_disappearing(d: &DisappearingView) -> Result<(String, i64), ApiError> {
     }
 }
 
-/// The account and peer of a `…/conversations/{peer}` path, once `allowed` lets the caller act
-/// on the account (read or send) and the account exists.
+/// The account and peer of a `…/conversations/{peer}` path, once the caller has `access` to
+/// the account and it exists; a group or community is a 422 `unsupported_conversation` then.
 async fn conversation_of(
     state: &ApiState,
     path: &(String, String),
-    allowed: impl FnOnce(&SessionIdText) -> Result<(), ApiError>,
+    principal: &Principal,
+    access: Access,
 ) -> Result<(SessionIdText, SessionIdText), ApiError> {
-    let account = session_id(&path.0, "session_id")?;
-    let peer = session_id(&path.1, "peer")?;
-    allowed(&account)?;
-    require_account(state, &account).await?;
-    Ok((account, peer))
+    let account = AccountPath::parse(&path.0)?;
+    let conversation = ConversationPath::parse(&path.1)?;
+    let account = account
+        .authorise(principal, access)?
+        .existing(state)
+        .await?;
+    Ok((account, conversation.direct()?))
 }
 
 /// Mark the peer's messages read up to `up_to` (default: all) and send one read receipt for
 /// those not acknowledged before (`accounts:<id>:send`).
 #[utoipa::path(
-    params(("session_id" = String, Path, description = "The account"), ("peer" = String, Path, description = "The peer's Session ID")),
+    params(("session_id" = String, Path, description = "The account"), ("peer" = String, Path, description = "The conversation: the peer's Session ID; a 03… group ID or a percent-encoded community room URL answers 422 for now")),
     request_body = ReadBody,
     responses((status = 200, body = ReadResult), (status = 404, body = super::error::ErrorBody),
-        (status = 422, body = super::error::ErrorBody)),
+        (status = 422, body = super::error::ErrorBody, description = "unsupported_conversation (a group or community room, issues 10 and 12) or a receipt problem")),
     security(("bearer" = [])), tag = "chat"
 )]
 #[post("/accounts/{session_id}/conversations/{peer}/read")]
@@ -148,7 +152,7 @@ async fn mark_read(
     path: web::Path<(String, String)>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let (account, peer) = conversation_of(&state, &path, |a| principal.require_send(a)).await?;
+    let (account, peer) = conversation_of(&state, &path, &principal, Access::Send).await?;
     // The body is optional: empty means "everything".
     let body: ReadBody = if body.iter().all(u8::is_ascii_whitespace) {
         ReadBody::default()
@@ -188,9 +192,10 @@ async fn mark_read(
 /// Tell the peer we started or stopped typing (TTL 20 s; a newer state replaces a queued one)
 /// (`accounts:<id>:send`).
 #[utoipa::path(
-    params(("session_id" = String, Path, description = "The account"), ("peer" = String, Path, description = "The peer's Session ID")),
+    params(("session_id" = String, Path, description = "The account"), ("peer" = String, Path, description = "The conversation: the peer's Session ID; a 03… group ID or a percent-encoded community room URL answers 422 for now")),
     request_body = TypingBody,
-    responses((status = 202, body = Queued), (status = 404, body = super::error::ErrorBody)),
+    responses((status = 202, body = Queued), (status = 404, body = super::error::ErrorBody),
+        (status = 422, body = super::error::ErrorBody, description = "unsupported_conversation: a group or community room (issues 10 and 12)")),
     security(("bearer" = [])), tag = "chat"
 )]
 #[post("/accounts/{session_id}/conversations/{peer}/typing")]
@@ -200,7 +205,7 @@ async fn typing(
     path: web::Path<(String, String)>,
     body: web::Json<TypingBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let (account, peer) = conversation_of(&state, &path, |a| principal.require_send(a)).await?;
+    let (account, peer) = conversation_of(&state, &path, &principal, Access::Send).await?;
     let body = ControlBody::Typing {
         typing: body.typing,
     };
@@ -247,8 +252,9 @@ async fn view(
 /// Accept a message request: its held messages are delivered (`message.received` now) and the
 /// peer is told (MessageRequestResponse) (`accounts:<id>:send`).
 #[utoipa::path(
-    params(("session_id" = String, Path, description = "The account"), ("peer" = String, Path, description = "The peer's Session ID")),
-    responses((status = 200, body = ConversationView), (status = 404, body = super::error::ErrorBody)),
+    params(("session_id" = String, Path, description = "The account"), ("peer" = String, Path, description = "The conversation: the peer's Session ID; a 03… group ID or a percent-encoded community room URL answers 422 for now")),
+    responses((status = 200, body = ConversationView), (status = 404, body = super::error::ErrorBody),
+        (status = 422, body = super::error::ErrorBody, description = "unsupported_conversation: a group or community room (issues 10 and 12)")),
     security(("bearer" = [])), tag = "chat"
 )]
 #[post("/accounts/{session_id}/conversations/{peer}/accept")]
@@ -257,7 +263,7 @@ async fn accept(
     principal: Principal,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    let (account, peer) = conversation_of(&state, &path, |a| principal.require_send(a)).await?;
+    let (account, peer) = conversation_of(&state, &path, &principal, Access::Send).await?;
     if !accept_request(&state, &account, &peer).await? {
         return Err(ApiError::NotFound("conversation"));
     }
@@ -312,8 +318,9 @@ pub(crate) async fn accept_request(
 /// Decline a message request: its held messages are dropped, and so are the peer's later
 /// messages until the conversation is accepted (`accounts:<id>:send`).
 #[utoipa::path(
-    params(("session_id" = String, Path, description = "The account"), ("peer" = String, Path, description = "The peer's Session ID")),
-    responses((status = 200, body = ConversationView), (status = 404, body = super::error::ErrorBody)),
+    params(("session_id" = String, Path, description = "The account"), ("peer" = String, Path, description = "The conversation: the peer's Session ID; a 03… group ID or a percent-encoded community room URL answers 422 for now")),
+    responses((status = 200, body = ConversationView), (status = 404, body = super::error::ErrorBody),
+        (status = 422, body = super::error::ErrorBody, description = "unsupported_conversation: a group or community room (issues 10 and 12)")),
     security(("bearer" = [])), tag = "chat"
 )]
 #[post("/accounts/{session_id}/conversations/{peer}/decline")]
@@ -322,7 +329,7 @@ async fn decline(
     principal: Principal,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    let (account, peer) = conversation_of(&state, &path, |a| principal.require_send(a)).await?;
+    let (account, peer) = conversation_of(&state, &path, &principal, Access::Send).await?;
     let now = now_ms();
     let mut tx = state.store.begin().await?;
     tx.conversation_chat(account.as_str(), peer.as_str())
@@ -340,8 +347,9 @@ async fn decline(
 /// One conversation: state, disappearing setting, the peer's profile, last message
 /// (`accounts:<id>:read`).
 #[utoipa::path(
-    params(("session_id" = String, Path, description = "The account"), ("peer" = String, Path, description = "The peer's Session ID")),
-    responses((status = 200, body = ConversationView), (status = 404, body = super::error::ErrorBody)),
+    params(("session_id" = String, Path, description = "The account"), ("peer" = String, Path, description = "The conversation: the peer's Session ID; a 03… group ID or a percent-encoded community room URL answers 422 for now")),
+    responses((status = 200, body = ConversationView), (status = 404, body = super::error::ErrorBody),
+        (status = 422, body = super::error::ErrorBody, description = "unsupported_conversation: a group or community room (issues 10 and 12)")),
     security(("bearer" = [])), tag = "chat"
 )]
 #[get("/accounts/{session_id}/conversations/{peer}")]
@@ -350,17 +358,18 @@ async fn get_conversation(
     principal: Principal,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    let (account, peer) = conversation_of(&state, &path, |a| principal.require_read(a)).await?;
+    let (account, peer) = conversation_of(&state, &path, &principal, Access::Read).await?;
     Ok(HttpResponse::Ok().json(view(&state, &account, &peer).await?))
 }
 
 /// Change a conversation's disappearing-message setting; the peer is told (expiration timer
 /// update) and later messages go out under it (`accounts:<id>:send`).
 #[utoipa::path(
-    params(("session_id" = String, Path, description = "The account"), ("peer" = String, Path, description = "The peer's Session ID")),
+    params(("session_id" = String, Path, description = "The account"), ("peer" = String, Path, description = "The conversation: the peer's Session ID; a 03… group ID or a percent-encoded community room URL answers 422 for now")),
     request_body = PatchConversation,
     responses((status = 200, body = ConversationView), (status = 400, body = super::error::ErrorBody),
-        (status = 404, body = super::error::ErrorBody)),
+        (status = 404, body = super::error::ErrorBody),
+        (status = 422, body = super::error::ErrorBody, description = "unsupported_conversation: a group or community room (issues 10 and 12)")),
     security(("bearer" = [])), tag = "chat"
 )]
 #[patch("/accounts/{session_id}/conversations/{peer}")]
@@ -370,7 +379,7 @@ async fn patch_conversation(
     path: web::Path<(String, String)>,
     body: web::Json<PatchConversation>,
 ) -> Result<HttpResponse, ApiError> {
-    let (account, peer) = conversation_of(&state, &path, |a| principal.require_send(a)).await?;
+    let (account, peer) = conversation_of(&state, &path, &principal, Access::Send).await?;
     let setting = body
         .disappearing
         .as_ref()

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 
+use super::account_path::{account_in_path, Access, AccountPath};
 use super::{page_limit, session_id, ApiError, ApiState, Principal};
 use crate::clock::now_ms;
 use crate::ids::SessionIdText;
@@ -111,15 +112,6 @@ fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
     Ok(Some(text.to_owned()))
 }
 
-pub(crate) async fn require_account(state: &ApiState, id: &SessionIdText) -> Result<(), ApiError> {
-    state
-        .store
-        .get_account(id)
-        .await?
-        .map(|_| ())
-        .ok_or(ApiError::NotFound("account"))
-}
-
 /// The quote and disappearing setting a new message to `to` goes out with.
 async fn text_extras(
     state: &ApiState,
@@ -203,8 +195,7 @@ async fn send_message(
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let account = session_id(&path, "session_id")?;
-    principal.require_send(&account)?;
+    let account = AccountPath::parse(&path)?.authorise(&principal, Access::Send)?;
     // Attachments hook: JSON or multipart body, files size-checked before anything is stored.
     let limit = state.settings.api.max_body_bytes;
     let (body, files) = super::attachments::read_send_body(&req, payload, limit).await?;
@@ -217,7 +208,7 @@ async fn send_message(
         ));
     }
     let key = idempotency_key(&req)?;
-    require_account(&state, &account).await?;
+    let account = account.existing(&state).await?;
     let extras = text_extras(&state, &account, &to, body.quote.as_ref()).await?;
     let now = now_ms();
     let message = NewMessage {
@@ -268,8 +259,7 @@ async fn list_messages(
     path: web::Path<String>,
     query: web::Query<HistoryQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let account = session_id(&path, "session_id")?;
-    principal.require_read(&account)?;
+    let account = AccountPath::parse(&path)?.authorise(&principal, Access::Read)?;
     let query = query.into_inner();
     let with = query
         .with
@@ -277,7 +267,7 @@ async fn list_messages(
         .map(|w| session_id(w, "with"))
         .transpose()?;
     let limit = page_limit(query.limit, 50, 200)?;
-    require_account(&state, &account).await?;
+    let account = account.existing(&state).await?;
     let before = match &query.before {
         Some(id) => Some(
             state
@@ -316,8 +306,9 @@ async fn get_message(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (account, id) = path.into_inner();
-    let account = session_id(&account, "session_id")?;
-    principal.require_read(&account)?;
+    let account = AccountPath::parse(&account)?
+        .authorise(&principal, Access::Read)?
+        .id();
     let mut message = state
         .store
         .get_message(account.as_str(), &id)
@@ -340,9 +331,7 @@ async fn list_conversations(
     principal: Principal,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let account = session_id(&path, "session_id")?;
-    principal.require_read(&account)?;
-    require_account(&state, &account).await?;
+    let account = account_in_path(&state, &principal, Access::Read, &path).await?;
     let mut conversations = state.store.list_conversations(account.as_str()).await?;
     super::attachments::with_avatars(&state, account.as_str(), &mut conversations).await?; // issue 5
     Ok(HttpResponse::Ok().json(ConversationList { conversations }))
