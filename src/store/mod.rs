@@ -21,6 +21,7 @@ pub mod events;
 pub mod leases;
 pub mod message_state;
 pub mod messages;
+pub mod modes;
 pub mod notify;
 pub mod secrets;
 pub mod send_queue;

@@ -1,0 +1,150 @@
+//! The closed sets of words the store keeps in TEXT columns (conversation state, account chat
+//! settings, message kinds, disappearing modes), as enums. Each word is spelled in one place:
+//! `as_str` writes it, `parse` reads it back, and serde uses the same spelling, so API JSON and
+//! database rows are unchanged. A word the enum does not know in a row is
+//! [`StoreError::Corrupt`], never a panic.
+
+use serde::{Deserialize, Serialize};
+
+use super::StoreError;
+
+/// Declares a string-backed enum: its variants with their stored words, `as_str`, `parse`
+/// (`None` for an unknown word) and `from_column` (an unknown word is corrupt data).
+macro_rules! stored_words {
+    (
+        $(#[$meta:meta])*
+        $name:ident { $( $(#[$vmeta:meta])* $variant:ident = $word:literal ),+ $(,)? }
+    ) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        pub enum $name {
+            $( $(#[$vmeta])* #[serde(rename = $word)] $variant, )+
+        }
+
+        impl $name {
+            /// The stored and serialized word.
+            pub fn as_str(self) -> &'static str {
+                match self { $( Self::$variant => $word, )+ }
+            }
+
+            /// Reads a word; `None` if it is not one of this set.
+            pub fn parse(word: &str) -> Option<Self> {
+                match word { $( $word => Some(Self::$variant), )+ _ => None }
+            }
+
+            /// Reads a word from `column`; an unknown word is corrupt data.
+            pub fn from_column(column: &str, word: &str) -> Result<Self, StoreError> {
+                Self::parse(word).ok_or_else(|| {
+                    StoreError::Corrupt(format!(
+                        "{column}: {word:?} is not a {}",
+                        stringify!($name)
+                    ))
+                })
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+stored_words! {
+    /// A conversation's message-request state.
+    ConversationState {
+        /// We started it, or accepted the peer's request.
+        Accepted = "accepted",
+        /// A held request: its messages wait for `accept`.
+        Pending = "pending",
+        /// Declined: the peer's messages are dropped until accepted.
+        Declined = "declined",
+    }
+}
+
+stored_words! {
+    /// What an account does with a message from an unknown peer.
+    MessageRequests {
+        /// Accept the conversation at once.
+        AutoAccept = "auto_accept",
+        /// Hold it as a pending request.
+        Hold = "hold",
+    }
+}
+
+stored_words! {
+    /// When an account sends read receipts.
+    ReadReceipts {
+        /// Only when the client marks messages read.
+        Manual = "manual",
+        /// As soon as a message arrives.
+        Auto = "auto",
+    }
+}
+
+stored_words! {
+    /// What a `messages` row is: a text message or one of the control messages queued with them.
+    MessageKind {
+        /// A text message (the only kind in history).
+        Text = "text",
+        /// A reaction added or removed.
+        Reaction = "reaction",
+        /// A request to delete a sent message.
+        Unsend = "unsend",
+        /// A read receipt.
+        ReadReceipt = "read_receipt",
+        /// A typing indicator.
+        Typing = "typing",
+        /// The answer to a message request.
+        RequestResponse = "request_response",
+        /// A disappearing-setting change.
+        ExpirationUpdate = "expiration_update",
+    }
+}
+
+stored_words! {
+    /// A conversation's (or a message's) disappearing mode.
+    ExpireMode {
+        /// Messages stay.
+        Off = "off",
+        /// The timer starts when the message is sent.
+        AfterSend = "after_send",
+        /// The timer starts when the message is read.
+        AfterRead = "after_read",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_round_trip_and_serde_uses_them() {
+        for kind in [
+            MessageKind::Text,
+            MessageKind::Reaction,
+            MessageKind::Unsend,
+            MessageKind::ReadReceipt,
+            MessageKind::Typing,
+            MessageKind::RequestResponse,
+            MessageKind::ExpirationUpdate,
+        ] {
+            assert_eq!(MessageKind::parse(kind.as_str()), Some(kind));
+            let json = serde_json::to_string(&kind).unwrap_or_default();
+            assert_eq!(json, format!("\"{}\"", kind.as_str()));
+        }
+        assert_eq!(MessageRequests::parse("hold"), Some(MessageRequests::Hold));
+        assert_eq!(ExpireMode::AfterRead.as_str(), "after_read");
+        assert_eq!(ConversationState::Declined.to_string(), "declined");
+    }
+
+    #[test]
+    fn an_unknown_word_is_corrupt_not_a_panic() {
+        assert_eq!(ReadReceipts::parse("sometimes"), None);
+        assert!(matches!(
+            ExpireMode::from_column("disappearing_mode", "soon"),
+            Err(StoreError::Corrupt(_))
+        ));
+    }
+}
