@@ -8,7 +8,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::account_path::{Access, AccountPath};
 use super::chat::{append, kick, message_of, Queued};
-use super::conversation_path::ConversationPath;
+use super::conversation_path;
 use super::{ApiError, ApiState, Principal};
 use crate::clock::now_ms;
 use crate::events::{EventData, MessageEvent};
@@ -128,12 +128,12 @@ async fn conversation_of(
     access: Access,
 ) -> Result<(SessionIdText, SessionIdText), ApiError> {
     let account = AccountPath::parse(&path.0)?;
-    let conversation = ConversationPath::parse(&path.1)?;
+    let conversation = conversation_path::parse(&path.1)?;
     let account = account
         .authorise(principal, access)?
         .existing(state)
         .await?;
-    Ok((account, conversation.direct()?))
+    Ok((account, conversation_path::direct(conversation)?))
 }
 
 /// Mark the peer's messages read up to `up_to` (default: all) and send one read receipt for

@@ -7,61 +7,50 @@
 //! 400 `invalid_session_id`, as before.
 
 use super::{session_id, ApiError};
-use crate::ids::SessionIdText;
+use crate::ids::{ConversationId, GroupId, RoomRef, SessionIdText};
 
-/// A conversation named in a path.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ConversationPath {
-    /// A 1:1 conversation with this Session ID.
-    Direct(SessionIdText),
-    /// A closed group: `03` and 64 lowercase hex characters.
-    Group(String),
-    /// A community room.
-    Community {
-        /// `http(s)://host[:port]`.
-        server: String,
-        /// The room token.
-        room: String,
-    },
+/// Parses the `{peer}` segment into the one conversation type, [`ConversationId`]. The router
+/// has already percent-decoded the path; a still-encoded community URL (`https%3A…`) is
+/// decoded here too, and a join URL's `?public_key=…` is not part of the room's ID.
+pub fn parse(text: &str) -> Result<ConversationId, ApiError> {
+    if text.starts_with("03") {
+        if let Ok(group) = GroupId::parse(text) {
+            return Ok(ConversationId::Group(group));
+        }
+    }
+    let decoded;
+    let encoded = ["http%3A", "https%3A"].iter().any(|scheme| {
+        text.get(..scheme.len())
+            .is_some_and(|p| p.eq_ignore_ascii_case(scheme))
+    });
+    let url = if encoded {
+        decoded = percent_decode(text).ok_or_else(|| invalid(text))?;
+        decoded.as_str()
+    } else {
+        text
+    };
+    if url.starts_with("http://") || url.starts_with("https://") {
+        let room = url.split_once('?').map_or(url, |(room, _)| room);
+        return RoomRef::parse(room)
+            .map(ConversationId::Community)
+            .map_err(|_| invalid(text));
+    }
+    // 1:1 peers are standard (`05`) Session IDs, as before; anything else is a 400.
+    session_id(text, "peer").map(ConversationId::Direct)
 }
 
-impl ConversationPath {
-    /// Parses the `{peer}` segment (already percent-decoded by the router; a still-encoded
-    /// community URL is decoded here too).
-    pub fn parse(text: &str) -> Result<Self, ApiError> {
-        if let Some(group) = group_id(text) {
-            return Ok(Self::Group(group.to_owned()));
-        }
-        let decoded;
-        let encoded = ["http%3A", "https%3A"].iter().any(|scheme| {
-            text.get(..scheme.len())
-                .is_some_and(|p| p.eq_ignore_ascii_case(scheme))
-        });
-        let url = if encoded {
-            decoded = percent_decode(text).ok_or_else(|| invalid(text))?;
-            decoded.as_str()
-        } else {
-            text
-        };
-        if url.starts_with("http://") || url.starts_with("https://") {
-            return community(url).ok_or_else(|| invalid(text));
-        }
-        session_id(text, "peer").map(Self::Direct)
-    }
-
-    /// The peer of a 1:1 conversation; a group or community is a 422 `unsupported_conversation`.
-    pub fn direct(self) -> Result<SessionIdText, ApiError> {
-        match self {
-            Self::Direct(peer) => Ok(peer),
-            Self::Group(_) => Err(ApiError::unprocessable(
-                "unsupported_conversation",
-                "group conversations are not supported yet (they arrive with issue 10)",
-            )),
-            Self::Community { .. } => Err(ApiError::unprocessable(
-                "unsupported_conversation",
-                "community conversations are not supported yet (they arrive with issue 12)",
-            )),
-        }
+/// The peer of a 1:1 conversation; a group or community is a 422 `unsupported_conversation`.
+pub fn direct(conversation: ConversationId) -> Result<SessionIdText, ApiError> {
+    match conversation {
+        ConversationId::Direct(peer) => Ok(peer),
+        ConversationId::Group(_) => Err(ApiError::unprocessable(
+            "unsupported_conversation",
+            "group conversations are not supported yet (they arrive with issue 10)",
+        )),
+        ConversationId::Community(_) => Err(ApiError::unprocessable(
+            "unsupported_conversation",
+            "community conversations are not supported yet (they arrive with issue 12)",
+        )),
     }
 }
 
@@ -70,26 +59,6 @@ fn invalid(text: &str) -> ApiError {
         "invalid_session_id",
         format!("peer: {text:?} is not a Session ID, group ID or community room URL"),
     )
-}
-
-fn group_id(text: &str) -> Option<&str> {
-    let hex = text.strip_prefix("03")?;
-    let ok = hex.len() == 64 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
-    ok.then_some(text)
-}
-
-/// `http(s)://host/room[?query]`: a non-empty host and one non-empty room segment.
-fn community(url: &str) -> Option<ConversationPath> {
-    let (scheme, rest) = url.split_once("://")?;
-    let rest = rest.split_once('?').map_or(rest, |(path, _)| path);
-    let (host, room) = rest.split_once('/')?;
-    if host.is_empty() || room.is_empty() || room.contains('/') {
-        return None;
-    }
-    Some(ConversationPath::Community {
-        server: format!("{scheme}://{host}"),
-        room: room.to_owned(),
-    })
 }
 
 /// Decodes `%XX` escapes; `None` for a broken escape or non-UTF-8 result.
@@ -118,34 +87,27 @@ mod tests {
 
     #[test]
     fn every_conversation_kind_parses() {
-        assert!(matches!(
-            ConversationPath::parse(PEER),
-            Ok(ConversationPath::Direct(_))
-        ));
+        assert!(matches!(parse(PEER), Ok(ConversationId::Direct(_))));
         let group = format!("03{}", "a".repeat(64));
-        assert_eq!(
-            ConversationPath::parse(&group).ok(),
-            Some(ConversationPath::Group(group.clone()))
-        );
-        let room = ConversationPath::Community {
-            server: "https://open.example:8080".into(),
-            room: "lobby".into(),
-        };
+        assert!(matches!(parse(&group), Ok(ConversationId::Group(g)) if g.as_str() == group));
         for text in [
             "https://open.example:8080/lobby",
             "https%3A%2F%2Fopen.example:8080%2Flobby",
             "https://open.example:8080/lobby?public_key=ab",
         ] {
-            assert_eq!(
-                ConversationPath::parse(text).ok(),
-                Some(room.clone()),
-                "{text}"
-            );
+            match parse(text) {
+                Ok(ConversationId::Community(room)) => {
+                    assert_eq!(room.server, "https://open.example:8080", "{text}");
+                    assert_eq!(room.room, "lobby", "{text}");
+                }
+                other => panic!("{text}: {other:?}"),
+            }
         }
     }
 
     #[test]
     fn junk_is_an_invalid_session_id_and_groups_are_unsupported() {
+        let blinded = format!("15{}", &PEER[2..]);
         for text in [
             "",
             "05abc",
@@ -154,10 +116,11 @@ mod tests {
             "https://host/",
             "http%3Azz",
             "x",
+            blinded.as_str(),
         ] {
-            assert!(ConversationPath::parse(text).is_err(), "{text}");
+            assert!(parse(text).is_err(), "{text}");
         }
-        let group = ConversationPath::parse(&format!("03{}", "b".repeat(64))).unwrap();
-        assert!(group.direct().is_err());
+        let group = parse(&format!("03{}", "b".repeat(64))).unwrap();
+        assert!(direct(group).is_err());
     }
 }
