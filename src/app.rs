@@ -131,7 +131,6 @@ impl Gateway {
             handle.clone(),
             shutdown_rx.clone(),
         );
-        let api_network = network.clone();
         let actors = match network {
             Some(network) => {
                 network.attach_observer(Arc::new(metrics.clone()));
@@ -158,7 +157,6 @@ impl Gateway {
             metrics: metrics.clone(),
             webhooks: handle,
             actors: actors.as_ref().map(ActorSystem::handle).unwrap_or_default(),
-            network: api_network,
             shutdown: shutdown_rx,
         });
         let bind_error = |source| StartError::Bind {

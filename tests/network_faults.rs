@@ -6,9 +6,8 @@
 
 mod netsupport;
 
-use base64::Engine as _;
 use netsupport::*;
-use session_gateway::network::OnionCipher;
+use session_gateway::network::{ItemData, OnionCipher, RetrievedItem};
 use session_gateway::protocol::storage::{message_hash, Namespace, Signer};
 
 const TTL: u64 = 3_600_000;
@@ -94,10 +93,8 @@ async fn tampered_data_is_returned_for_upstream_verification() {
         .await
         .unwrap();
     let swarm = swarm_indexes(&dn, &acct);
-    let decode = |m: &session_gateway::protocol::storage::response::RetrievedMessage| {
-        base64::engine::general_purpose::STANDARD
-            .decode(&m.data)
-            .unwrap()
+    let decode = |m: &RetrievedItem| match &m.data {
+        ItemData::Intact(d) | ItemData::Tampered(d) => d.clone(),
     };
 
     // One tampering member: the intact copy from the other member wins the merge.
@@ -123,8 +120,8 @@ async fn tampered_data_is_returned_for_upstream_verification() {
         assert_eq!(decode(&got[0].messages[0]), data);
     }
 
-    // Every member tampers: the bytes come back as served, and fail the hash check the
-    // message layer runs (they would fail its signature check too).
+    // Every member tampers: the bytes come back as served, marked tampered by the hash check
+    // the network runs (they would fail the message layer's signature check too).
     for i in &swarm {
         dn.set_faults(*i, fault(|f| f.tamper_retrieve = true));
     }
@@ -134,6 +131,7 @@ async fn tampered_data_is_returned_for_upstream_verification() {
         .unwrap();
     let m = &got[0].messages[0];
     assert_eq!(m.hash, stored.hash);
+    assert!(matches!(m.data, ItemData::Tampered(_)), "{m:?}");
     let served = decode(m);
     assert_ne!(served, data);
     assert_ne!(message_hash(&acct, Namespace(0), &served), m.hash);

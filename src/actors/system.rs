@@ -6,11 +6,13 @@ use std::sync::Arc;
 
 use actix::prelude::*;
 
+use super::attachments::AvatarError;
 use super::pruner::Pruner;
 use super::supervisor::{AccountChanged, MessageQueued};
 use super::{ActorError, Deps, PathPool, Supervisor, SupervisorCounts};
 use crate::ids::SessionIdText;
 use crate::leases::LeaseEvent;
+use crate::protocol::chat::profile::Avatar;
 
 /// A snapshot of the supervisor's counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,6 +68,22 @@ impl ActorsHandle {
         if let Some((fetcher, deps)) = &self.fetcher {
             fetcher.kick(deps, account.as_str());
         }
+    }
+
+    /// Encrypts `image` under a fresh profile key and uploads it: our new avatar
+    /// ([`super::attachments::upload_avatar`]; [`AvatarError::NoNetwork`] without actors).
+    pub async fn upload_avatar(&self, image: &[u8]) -> Result<Avatar, AvatarError> {
+        super::attachments::upload_avatar(self.network(), image).await
+    }
+
+    /// Downloads and decrypts a contact's `avatar` ([`super::attachments::fetch_avatar`]).
+    pub async fn fetch_avatar(&self, avatar: &Avatar) -> Result<Vec<u8>, AvatarError> {
+        super::attachments::fetch_avatar(self.network(), avatar).await
+    }
+
+    /// The network the actors use, when they run.
+    fn network(&self) -> Option<&crate::network::SessionNetwork> {
+        self.fetcher.as_ref().map(|(_, deps)| &deps.network)
     }
 
     /// The supervisor's counts, when actors run.

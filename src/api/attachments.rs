@@ -20,11 +20,10 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use super::account_path::{Access, AccountPath};
 use super::messages::SendMessage;
 use super::{session_id, ApiError, ApiState, Principal};
-use crate::actors::attachments::TransferError;
+use crate::actors::attachments::AvatarError;
 use crate::clock::now_ms;
-use crate::protocol::attachment::{decrypt_avatar, MAX_ATTACHMENT_BYTES};
+use crate::protocol::attachment::MAX_ATTACHMENT_BYTES;
 use crate::protocol::chat::pointer::check_upload_size;
-use crate::protocol::chat::profile::prepare_avatar;
 use crate::store::attachments::{AttachmentStatus, NewAttachment};
 use crate::store::messages::Message;
 
@@ -399,19 +398,11 @@ async fn get_contact_avatar(
     let image = match known.image {
         Some(image) => image,
         None => {
-            let network = state
-                .network
-                .as_ref()
-                .ok_or_else(|| ApiError::Unavailable("no network".into()))?;
-            let blob = network
-                .download_file(&known.avatar.url)
+            let image = state
+                .actors
+                .fetch_avatar(&known.avatar)
                 .await
-                .map_err(|e| transfer_error("avatar_rejected", TransferError::from(e)))?;
-            let image =
-                decrypt_avatar(&blob, &known.avatar.key).map_err(|e| ApiError::Unprocessable {
-                    code: "avatar_rejected",
-                    message: format!("tampered: {e}"),
-                })?;
+                .map_err(avatar_error)?;
             state
                 .store
                 .cache_contact_avatar(account.as_str(), peer.as_str(), &known.avatar.url, &image)
@@ -424,19 +415,21 @@ async fn get_contact_avatar(
         .body(image))
 }
 
-fn transfer_error(code: &'static str, error: TransferError) -> ApiError {
-    if error.is_retryable() {
-        ApiError::Unavailable(error.to_string())
-    } else {
-        ApiError::Unprocessable {
-            code,
-            message: error.to_string(),
-        }
+/// The API's answer to an avatar the actors could not upload or fetch.
+fn avatar_error(error: AvatarError) -> ApiError {
+    match error {
+        AvatarError::NoNetwork => ApiError::Unavailable("no network".into()),
+        AvatarError::TooLarge(len) => too_large(len),
+        AvatarError::Transfer(e) if e.is_retryable() => ApiError::Unavailable(e.to_string()),
+        e @ (AvatarError::Transfer(_) | AvatarError::Undecryptable(_)) => ApiError::Unprocessable {
+            code: "avatar_rejected",
+            message: e.to_string(),
+        },
     }
 }
 
 /// `PATCH /v1/accounts/{sid}` `avatar_base64`: a new image gets a fresh 32-byte profile key, is
-/// encrypted (AES-256-GCM), uploaded and recorded; `null` removes the avatar. Outgoing messages
+/// encrypted (AES-256-GCM) and uploaded by the actors, and recorded; `null` removes the avatar. Outgoing messages
 /// carry it from then on.
 pub(crate) async fn set_avatar(
     state: &ApiState,
@@ -457,17 +450,12 @@ pub(crate) async fn set_avatar(
                     "avatar_base64 is empty",
                 ));
             }
-            let prepared = prepare_avatar(&image, &mut rand::rngs::OsRng)
-                .map_err(|_| too_large(image.len()))?;
-            let network = state
-                .network
-                .as_ref()
-                .ok_or_else(|| ApiError::Unavailable("no network".into()))?;
-            let uploaded = network
-                .upload_file(prepared.blob.clone())
+            let avatar = state
+                .actors
+                .upload_avatar(&image)
                 .await
-                .map_err(|e| transfer_error("avatar_rejected", TransferError::from(e)))?;
-            Some(prepared.into_avatar(uploaded.url))
+                .map_err(avatar_error)?;
+            Some(avatar)
         }
     };
     if !state

@@ -51,11 +51,9 @@ pub struct ApiState {
     pub metrics: Metrics,
     /// Wakes the webhook workers after webhook changes and replays.
     pub webhooks: WebhookHandle,
-    /// Tells the actors about account changes and queued messages (a no-op without actors).
+    /// Tells the actors about account changes and queued messages, and uploads and fetches
+    /// avatars through them (a no-op, or 503 `no network`, without actors).
     pub actors: ActorsHandle,
-    /// The network client, for avatar uploads and lazy contact-avatar fetches (`None` without
-    /// a network, e.g. offline tools).
-    pub network: Option<crate::network::SessionNetwork>,
     /// Becomes `true` when the gateway stops, so parked long-polls answer at once.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
 }

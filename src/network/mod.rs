@@ -28,4 +28,6 @@ pub use error::{NetworkError, SendError};
 pub use files::{file_id, FileUpload, MAX_FILE_SIZE};
 pub use node::ServiceNode;
 pub use observer::NetworkObserver;
-pub use ops::{DeleteOutcome, NamespaceMessages, StoreOutcome, RETRIEVE_MEMBERS};
+pub use ops::{
+    DeleteOutcome, ItemData, NamespaceMessages, RetrievedItem, StoreOutcome, RETRIEVE_MEMBERS,
+};

@@ -8,6 +8,7 @@ use super::*;
 use crate::actors::outgoing::build_payload;
 use crate::ids::SessionIdText;
 use crate::protocol::keys::Identity as Keys;
+use crate::protocol::storage::message_hash;
 use crate::protocol::storage::response::RetrievedMessage;
 
 fn account(byte: u8) -> AccountKeys {
@@ -16,13 +17,25 @@ fn account(byte: u8) -> AccountKeys {
     AccountKeys::from_stored_seed(&id, &[byte; 16]).unwrap()
 }
 
-fn retrieved(owner: &AccountKeys, data: &[u8]) -> RetrievedMessage {
-    RetrievedMessage {
+/// What the network hands on for `data` served intact from `owner`'s swarm.
+fn retrieved(owner: &AccountKeys, data: &[u8]) -> RetrievedItem {
+    served(
+        owner,
+        data,
+        &base64::engine::general_purpose::STANDARD.encode(data),
+    )
+}
+
+/// What the network hands on for `data` stored on `owner`'s swarm and `text` served for it: the
+/// one hash check runs in the network's [`RetrievedItem::check`].
+fn served(owner: &AccountKeys, data: &[u8], text: &str) -> RetrievedItem {
+    let message = RetrievedMessage {
         hash: message_hash(&owner.account, DM_NAMESPACE, data),
         timestamp: 1,
         expiration: 2,
-        data: base64::engine::general_purpose::STANDARD.encode(data),
-    }
+        data: text.to_owned(),
+    };
+    RetrievedItem::check(&owner.account, DM_NAMESPACE, &message)
 }
 
 const TS: u64 = 1_700_000_000_123;
@@ -108,13 +121,16 @@ fn tampered_data_is_detected_before_decryption() {
         "m1",
     )
     .unwrap();
-    let mut m = retrieved(&bob, &payload);
     // What the devnet's tamper fault does: flip the first byte, keep the hash.
     let mut data = payload.clone();
     data[0] ^= 0xff;
-    m.data = base64::engine::general_purpose::STANDARD.encode(&data);
+    let m = served(
+        &bob,
+        &payload,
+        &base64::engine::general_purpose::STANDARD.encode(&data),
+    );
     assert_eq!(classify(&bob, &m), Verdict::Tampered);
-    m.data = "not base64!".into();
+    let m = served(&bob, &payload, "not base64!");
     assert_eq!(classify(&bob, &m), Verdict::Tampered);
 }
 

@@ -5,7 +5,7 @@
 //!
 //! This folder holds the machinery, one concept per file: keeping the pool and paths ready
 //! (`upkeep.rs`), sending one request (`sending.rs`), failure accounting (`failures.rs`) and
-//! swarm lookup (`swarm_lookup.rs`). The storage operations are in `../ops.rs`, the file server
+//! swarm lookup (`swarm_lookup.rs`). The storage operations are in `../ops/`, the file server
 //! in `../files.rs`.
 
 mod failures;

@@ -1,0 +1,345 @@
+//! The storage operations the actors call (`network.md` §4.6): store, retrieve, delete and
+//! info, each over onion paths to swarm members, with retries on other members and paths.
+//!
+//! Retry rules (SD, libsession): a 421 adopts the swarm its body names (when the pool's swarm
+//! ids agree) and retries on a member of it; 406/425 resynchronises the clock through `info`
+//! and retries once; 401/403/404 are final; anything else tries another member and path until
+//! `max_attempts` is spent. Retrieve, with its one hash check per copy, is in `retrieve.rs`.
+
+use std::sync::Arc;
+
+use ed25519_dalek::VerifyingKey;
+use rand::rngs::OsRng;
+
+use super::client::{Inner, SessionNetwork};
+use super::error::{NetworkError, SendError};
+use super::node::ServiceNode;
+use super::swarms::pick_members;
+use super::transport::SnodeAnswer;
+use crate::protocol::onion::SnodeEd25519;
+use crate::protocol::storage::response::{
+    verify_node_signature, DeleteResponse, InfoResponse, StoreResponse, SwarmEntry,
+};
+use crate::protocol::storage::signing::{delete_response_message, store_response_message};
+use crate::protocol::storage::{
+    message_hash, AccountId, MessageHash, Namespace, RequestError, Signer, StorageRequest,
+};
+
+mod retrieve;
+
+pub use retrieve::{ItemData, NamespaceMessages, RetrievedItem, RETRIEVE_MEMBERS};
+
+/// A store one or more swarm members confirmed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreOutcome {
+    /// The message hash (computed locally and confirmed by the nodes).
+    pub hash: MessageHash,
+    /// Members whose entry carried a valid signature over the hash.
+    pub confirmed_by: Vec<SnodeEd25519>,
+    /// Members that reported failure or sent an entry that did not verify.
+    pub unconfirmed: usize,
+    /// The expiry the first confirming node applied, ms.
+    pub expiry_ms: u64,
+    /// Attempts it took (1 = the first member answered).
+    pub attempts: u32,
+}
+
+/// A delete the swarm confirmed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeleteOutcome {
+    /// Hashes some member reported deleted (with a valid signature).
+    pub deleted: Vec<MessageHash>,
+    /// Members whose entry verified.
+    pub confirmed_by: Vec<SnodeEd25519>,
+}
+
+/// What an attempt loop does after a failed attempt.
+enum Next {
+    Retry,
+    Fail(NetworkError),
+}
+
+impl Inner {
+    /// The shared retry policy for one failed attempt on `node`.
+    async fn after_failure(
+        self: &Arc<Self>,
+        account: &AccountId,
+        node: &ServiceNode,
+        error: &SendError,
+        clock_retried: &mut bool,
+    ) -> Next {
+        match error {
+            SendError::Misdirected { node: ed, swarm } => {
+                self.misdirected(account, ed, swarm.as_deref());
+                Next::Retry
+            }
+            SendError::ClockOutOfSync { .. } if !*clock_retried => {
+                *clock_retried = true;
+                self.resync_clock(node).await;
+                Next::Retry
+            }
+            e if !e.is_retryable() => Next::Fail(NetworkError::Rejected(e.clone())),
+            _ => Next::Retry,
+        }
+    }
+
+    /// Runs `attempt` on one swarm member at a time until it succeeds or attempts run out.
+    async fn swarm_call<T>(
+        self: &Arc<Self>,
+        account: &AccountId,
+        build: impl Fn(u64) -> Result<StorageRequest, RequestError>,
+        accept: impl Fn(&ServiceNode, SnodeAnswer) -> Result<T, SendError>,
+    ) -> Result<(T, u32), NetworkError> {
+        let mut tried: Vec<SnodeEd25519> = Vec::new();
+        let mut clock_retried = false;
+        let max = self.config.max_attempts.max(1);
+        let mut last = None;
+        for attempt in 1..=max {
+            let members = self.swarm_for(account).await?;
+            let Some(node) = pick_members(&mut OsRng, &members, &tried, 1).pop() else {
+                return Err(NetworkError::NoSwarm("swarm is empty".into()));
+            };
+            tried.push(node.ed25519);
+            let request = build(self.clock.now_ms())?;
+            let result = self
+                .send(&node, &request)
+                .await
+                .and_then(|a| accept(&node, a));
+            match result {
+                Ok(v) => return Ok((v, attempt)),
+                Err(e) => {
+                    tracing::debug!(%node, attempt, error = %e, "swarm request failed");
+                    if let Next::Fail(f) = self
+                        .after_failure(account, &node, &e, &mut clock_retried)
+                        .await
+                    {
+                        return Err(f);
+                    }
+                    last = Some(e);
+                }
+            }
+        }
+        Err(exhausted(max, last))
+    }
+}
+
+fn exhausted(attempts: u32, last: Option<SendError>) -> NetworkError {
+    match last {
+        Some(last) => NetworkError::Exhausted { attempts, last },
+        None => NetworkError::NoSwarm("no attempt made".into()),
+    }
+}
+
+fn invalid(node: &ServiceNode, what: &'static str) -> SendError {
+    SendError::InvalidBody {
+        node: node.ed25519.to_hex(),
+        what,
+    }
+}
+
+/// Entry keys that are valid Ed25519 keys, with their entries.
+fn signed_entries<E>(
+    swarm: &std::collections::BTreeMap<String, SwarmEntry<E>>,
+) -> (Vec<(SnodeEd25519, VerifyingKey, &E)>, usize) {
+    let mut ok = Vec::new();
+    let mut failed = 0;
+    for (key, entry) in swarm {
+        let parsed = SnodeEd25519::from_hex(key)
+            .ok()
+            .and_then(|ed| Some((ed, VerifyingKey::from_bytes(ed.as_bytes()).ok()?)));
+        match (entry, parsed) {
+            (SwarmEntry::Ok(e), Some((ed, vk))) => ok.push((ed, vk, e)),
+            _ => failed += 1,
+        }
+    }
+    (ok, failed)
+}
+
+/// Accepts a store answer: at least one entry whose node signed the expected hash.
+fn accept_store(
+    node: &ServiceNode,
+    answer: SnodeAnswer,
+    hash: &MessageHash,
+) -> Result<(Vec<SnodeEd25519>, usize, u64), SendError> {
+    let resp: StoreResponse =
+        serde_json::from_value(answer.body).map_err(|_| invalid(node, "store"))?;
+    let (entries, mut failed) = signed_entries(&resp.swarm);
+    let message = store_response_message(hash);
+    let mut confirmed = Vec::new();
+    let mut expiry = 0;
+    for (ed, vk, e) in entries {
+        if e.hash == *hash && verify_node_signature(&vk, &message, &e.signature) {
+            if confirmed.is_empty() {
+                expiry = e.expiry;
+            }
+            confirmed.push(ed);
+        } else {
+            failed += 1;
+        }
+    }
+    if confirmed.is_empty() {
+        return Err(SendError::Destination {
+            node: node.ed25519.to_hex(),
+            status: 500,
+            message: "no swarm member confirmed the store".into(),
+        });
+    }
+    Ok((confirmed, failed, expiry))
+}
+
+impl SessionNetwork {
+    /// Stores `data` for `account` in `ns` with `ttl_ms`. Public-inbox namespaces (0) need no
+    /// signer; others do. Retries on other swarm members and paths until one confirms.
+    #[tracing::instrument(name = "network.store", skip_all)]
+    pub async fn store(
+        &self,
+        account: &AccountId,
+        ns: Namespace,
+        data: &[u8],
+        ttl_ms: u64,
+        signer: Option<&Signer<'_>>,
+    ) -> Result<StoreOutcome, NetworkError> {
+        let hash = message_hash(account, ns, data);
+        // Fail fast on requests no node could accept.
+        StorageRequest::store(account, ns, data, ttl_ms, 0, signer)?;
+        let ((confirmed_by, unconfirmed, expiry_ms), attempts) = self
+            .inner
+            .swarm_call(
+                account,
+                |now| StorageRequest::store(account, ns, data, ttl_ms, now, signer),
+                |node, answer| accept_store(node, answer, &hash),
+            )
+            .await?;
+        Ok(StoreOutcome {
+            hash,
+            confirmed_by,
+            unconfirmed,
+            expiry_ms,
+            attempts,
+        })
+    }
+
+    /// Deletes `hashes` from the account's swarm (signed `delete`).
+    pub async fn delete(
+        &self,
+        account: &AccountId,
+        signer: &Signer<'_>,
+        hashes: Vec<MessageHash>,
+    ) -> Result<DeleteOutcome, NetworkError> {
+        StorageRequest::delete(account, hashes.clone(), signer)?;
+        let accept = |node: &ServiceNode, answer: SnodeAnswer| {
+            let resp: DeleteResponse =
+                serde_json::from_value(answer.body).map_err(|_| invalid(node, "delete"))?;
+            let (entries, _) = signed_entries(&resp.swarm);
+            let mut deleted: Vec<MessageHash> = Vec::new();
+            let mut confirmed_by = Vec::new();
+            for (ed, vk, e) in entries {
+                let message = delete_response_message(account, &hashes, &e.deleted);
+                if verify_node_signature(&vk, &message, &e.signature) {
+                    confirmed_by.push(ed);
+                    deleted.extend(e.deleted.iter().cloned());
+                }
+            }
+            if confirmed_by.is_empty() {
+                return Err(invalid(node, "delete"));
+            }
+            deleted.sort();
+            deleted.dedup();
+            Ok(DeleteOutcome {
+                deleted,
+                confirmed_by,
+            })
+        };
+        let (outcome, _) = self
+            .inner
+            .swarm_call(
+                account,
+                |_| StorageRequest::delete(account, hashes.clone(), signer),
+                accept,
+            )
+            .await?;
+        Ok(outcome)
+    }
+
+    /// `info` from a random pool node through the onion (version and clock).
+    pub async fn info(&self) -> Result<InfoResponse, NetworkError> {
+        let inner = &self.inner;
+        inner.ensure_pool().await?;
+        let max = inner.config.max_attempts.max(1);
+        let mut tried = Vec::new();
+        let mut last = None;
+        for _ in 0..max {
+            let Some(node) = inner.pool_random(&tried) else {
+                break;
+            };
+            tried.push(node.ed25519);
+            match inner.send(&node, &StorageRequest::info()).await {
+                Ok(a) => {
+                    return serde_json::from_value(a.body)
+                        .map_err(|_| NetworkError::Rejected(invalid(&node, "info")));
+                }
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(exhausted(max, last))
+    }
+}
+
+#[cfg(test)]
+pub(super) mod tests {
+    use super::*;
+    use ed25519_dalek::{Signer as _, SigningKey};
+    use proptest::prelude::*;
+    use serde_json::{json, Value};
+
+    pub(super) fn node() -> ServiceNode {
+        ServiceNode::from_json(&json!({"ip":"1.2.3.4","port":"1",
+            "pubkey_ed25519":"ab".repeat(32),"pubkey_x25519":"cd".repeat(32)}))
+        .unwrap()
+    }
+
+    pub(super) fn account() -> AccountId {
+        AccountId::from_hex(&format!("05{}", "ee".repeat(32))).unwrap()
+    }
+
+    pub(super) fn answer(body: Value) -> SnodeAnswer {
+        SnodeAnswer { status: 200, body }
+    }
+
+    #[test]
+    fn stores_count_only_verified_entries() {
+        let acct = account();
+        let hash = message_hash(&acct, Namespace(0), b"x");
+        let good = SigningKey::from_bytes(&[1; 32]);
+        let liar = SigningKey::from_bytes(&[2; 32]);
+        let sig = |k: &SigningKey| {
+            crate::protocol::storage::response::encode_signature(
+                &k.sign(&store_response_message(&hash)),
+            )
+        };
+        let body = json!({"swarm": {
+            hex::encode(good.verifying_key().as_bytes()): {"hash": hash, "signature": sig(&good), "expiry": 5},
+            hex::encode(liar.verifying_key().as_bytes()): {"hash": hash, "signature": sig(&good), "expiry": 6},
+            "zz": {"hash": hash, "signature": sig(&good), "expiry": 7},
+            "cc".repeat(32): {"failed": true, "timeout": true}
+        }});
+        let (confirmed, unconfirmed, expiry) = accept_store(&node(), answer(body), &hash).unwrap();
+        assert_eq!(
+            confirmed,
+            vec![SnodeEd25519::from_bytes(good.verifying_key().to_bytes())]
+        );
+        assert_eq!((unconfirmed, expiry), (3, 5));
+        let none = json!({"swarm": {"cc".repeat(32): {"failed": true}}});
+        assert!(accept_store(&node(), answer(none), &hash).is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn junk_answers_never_panic(text in ".{0,400}") {
+            if let Ok(body) = serde_json::from_str::<Value>(&text) {
+                let hash = message_hash(&account(), Namespace(0), b"x");
+                let _ = accept_store(&node(), answer(body), &hash);
+            }
+        }
+    }
+}

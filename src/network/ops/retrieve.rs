@@ -1,0 +1,440 @@
+//! `retrieve` (SD `swarmPolling.ts`): one signed batch to two swarm members in parallel, every
+//! copy checked against its hash exactly once as it arrives, the answers merged by hash, and a
+//! second round to the members not asked when only tampered copies of something came back.
+//!
+//! The check lives here, and only here: a message whose data does not hash to its swarm hash
+//! was altered by the node that served it. Callers get each item already marked
+//! [`ItemData::Intact`] or [`ItemData::Tampered`] and never hash again.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use futures::future::join_all;
+use rand::rngs::OsRng;
+use serde_json::Value;
+
+use super::{exhausted, invalid, Next};
+use crate::network::client::{Inner, SessionNetwork};
+use crate::network::error::{NetworkError, SendError};
+use crate::network::node::ServiceNode;
+use crate::network::swarms::pick_members;
+use crate::network::transport::{classify_snode, SnodeAnswer};
+use crate::protocol::storage::response::{BatchResponse, RetrieveResponse, RetrievedMessage};
+use crate::protocol::storage::{
+    message_hash, AccountId, MessageHash, Namespace, Signer, StorageRequest,
+};
+
+/// Swarm members a retrieve asks in parallel (SD `RETRIEVE_SNODES_COUNT`).
+pub const RETRIEVE_MEMBERS: usize = 2;
+
+/// One message of a retrieve, its data decoded and checked against its hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetrievedItem {
+    /// Its swarm hash (the cursor and de-duplication key).
+    pub hash: MessageHash,
+    /// Store timestamp, ms.
+    pub timestamp: u64,
+    /// Expiry, ms.
+    pub expiration: u64,
+    /// The data, marked by whether it hashes to `hash`.
+    pub data: ItemData,
+}
+
+/// A retrieved item's data, after the one hash check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ItemData {
+    /// The decoded data hashes to the item's hash: exactly what was stored.
+    Intact(Vec<u8>),
+    /// The data does not hash to the item's hash (or is not even base64): the serving node
+    /// altered it. Holds the decoded bytes as served (empty when they were not base64).
+    Tampered(Vec<u8>),
+}
+
+impl RetrievedItem {
+    /// Decodes `message` (as `account`'s swarm served it in `ns`) and checks its hash.
+    pub fn check(account: &AccountId, ns: Namespace, message: &RetrievedMessage) -> Self {
+        use base64::Engine as _;
+        let decoded = base64::engine::general_purpose::STANDARD.decode(&message.data);
+        let data = match decoded {
+            Ok(d) if message_hash(account, ns, &d) == message.hash => ItemData::Intact(d),
+            Ok(d) => ItemData::Tampered(d),
+            Err(_) => ItemData::Tampered(Vec::new()),
+        };
+        Self {
+            hash: message.hash.clone(),
+            timestamp: message.timestamp,
+            expiration: message.expiration,
+            data,
+        }
+    }
+
+    /// Whether the data is exactly what was stored.
+    pub fn is_intact(&self) -> bool {
+        matches!(self.data, ItemData::Intact(_))
+    }
+}
+
+/// Items of one namespace from a retrieve, merged over the members asked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamespaceMessages {
+    /// The namespace.
+    pub namespace: Namespace,
+    /// Items, oldest first by store timestamp; the last hash is the next cursor. An item is
+    /// [`ItemData::Tampered`] only when no member asked served it intact.
+    pub messages: Vec<RetrievedItem>,
+    /// A member said more messages wait.
+    pub more: bool,
+}
+
+/// One namespace of one member's answer, every copy checked.
+#[derive(Debug, Clone)]
+struct CheckedPage {
+    items: Vec<RetrievedItem>,
+    more: bool,
+}
+
+/// One member's retrieve answer: per-namespace responses in request order.
+fn accept_retrieve(
+    node: &ServiceNode,
+    answer: SnodeAnswer,
+    count: usize,
+) -> Result<Vec<RetrieveResponse>, SendError> {
+    let batch: BatchResponse =
+        serde_json::from_value(answer.body).map_err(|_| invalid(node, "batch"))?;
+    if batch.results.len() != count {
+        return Err(invalid(node, "batch"));
+    }
+    let mut out = Vec::with_capacity(count);
+    for r in batch.results {
+        if !(200..300).contains(&r.code) {
+            // LSQ treats a batch whose subrequests fail as that failure; we do so for any
+            // failing subrequest (its body classifies it: 421 swarm, 406 clock, …).
+            let body = match r.body {
+                Value::String(s) => s,
+                other => other.to_string(),
+            };
+            return Err(classify_snode(node, r.code, &body)
+                .err()
+                .unwrap_or_else(|| invalid(node, "retrieve")));
+        }
+        out.push(serde_json::from_value(r.body).map_err(|_| invalid(node, "retrieve"))?);
+    }
+    Ok(out)
+}
+
+/// Checks every copy of one member's answer against its hash (the one place this happens).
+fn check_answer(
+    account: &AccountId,
+    cursors: &[(Namespace, Option<MessageHash>)],
+    answer: Vec<RetrieveResponse>,
+) -> Vec<CheckedPage> {
+    cursors
+        .iter()
+        .zip(answer)
+        .map(|((ns, _), resp)| CheckedPage {
+            items: resp
+                .messages
+                .iter()
+                .map(|m| RetrievedItem::check(account, *ns, m))
+                .collect(),
+            more: resp.more,
+        })
+        .collect()
+}
+
+/// Sends one retrieve `request` (a batch of the `cursors`' namespaces) to every node of
+/// `nodes` at once; each member's checked answer or error, in the order of `nodes`.
+async fn ask_members(
+    inner: &Arc<Inner>,
+    account: &AccountId,
+    nodes: &[ServiceNode],
+    request: &StorageRequest,
+    cursors: &[(Namespace, Option<MessageHash>)],
+) -> Vec<Result<Vec<CheckedPage>, SendError>> {
+    join_all(nodes.iter().map(|node| async move {
+        inner
+            .send(node, request)
+            .await
+            .and_then(|a| accept_retrieve(node, a, cursors.len()))
+            .map(|answer| check_answer(account, cursors, answer))
+    }))
+    .await
+}
+
+/// Merges members' checked answers by hash. An intact copy wins over a tampered one (a
+/// tampering node cannot hide the honest copy); tampered copies are still returned when no
+/// better one exists, for the message layer to count and stop before.
+fn merge(
+    cursors: &[(Namespace, Option<MessageHash>)],
+    answers: &[Vec<CheckedPage>],
+) -> Vec<NamespaceMessages> {
+    let mut out: Vec<NamespaceMessages> = cursors
+        .iter()
+        .map(|(ns, _)| NamespaceMessages {
+            namespace: *ns,
+            messages: Vec::new(),
+            more: false,
+        })
+        .collect();
+    for answer in answers {
+        for (slot, page) in out.iter_mut().zip(answer) {
+            slot.more |= page.more;
+            let mut index: HashMap<MessageHash, usize> = slot
+                .messages
+                .iter()
+                .enumerate()
+                .map(|(i, m)| (m.hash.clone(), i))
+                .collect();
+            for m in &page.items {
+                match index.get(&m.hash).and_then(|i| slot.messages.get_mut(*i)) {
+                    Some(existing) => {
+                        if !existing.is_intact() && m.is_intact() {
+                            *existing = m.clone();
+                        }
+                    }
+                    None => {
+                        index.insert(m.hash.clone(), slot.messages.len());
+                        slot.messages.push(m.clone());
+                    }
+                }
+            }
+        }
+    }
+    for slot in &mut out {
+        slot.messages.sort_by_key(|m| m.timestamp);
+    }
+    out
+}
+
+/// Whether any merged item came back only as tampered copies.
+fn has_tampered(merged: &[NamespaceMessages]) -> bool {
+    merged
+        .iter()
+        .any(|slot| slot.messages.iter().any(|m| !m.is_intact()))
+}
+
+impl SessionNetwork {
+    /// Retrieves each `(namespace, last_hash)` in one signed `batch`, from two random swarm
+    /// members in parallel, merged by hash (SD `swarmPolling.ts`). At most 20 namespaces.
+    /// Every item comes back checked: [`ItemData::Intact`] or [`ItemData::Tampered`].
+    #[tracing::instrument(name = "network.retrieve", skip_all)]
+    pub async fn retrieve(
+        &self,
+        account: &AccountId,
+        signer: &Signer<'_>,
+        cursors: &[(Namespace, Option<MessageHash>)],
+    ) -> Result<Vec<NamespaceMessages>, NetworkError> {
+        if cursors.is_empty() {
+            return Ok(Vec::new());
+        }
+        let inner = &self.inner;
+        let build = |now| {
+            let subs = cursors
+                .iter()
+                .map(|(ns, last)| {
+                    StorageRequest::retrieve(account, *ns, last.clone(), None, now, signer)
+                })
+                .collect();
+            StorageRequest::batch(subs)
+        };
+        build(0)?;
+        let mut tried = Vec::new();
+        let mut clock_retried = false;
+        let max = inner.config.max_attempts.max(1);
+        let mut last = None;
+        // Aim for two members' answers (a member that missed a store answers "nothing"
+        // successfully); a failed member is replaced by an untried one in the next round.
+        let mut answers = Vec::new();
+        for _ in 0..max {
+            let members = inner.swarm_for(account).await?;
+            let want = RETRIEVE_MEMBERS.saturating_sub(answers.len());
+            let mut picked = pick_members(&mut OsRng, &members, &tried, want);
+            if !answers.is_empty() {
+                picked.retain(|n| !tried.contains(&n.ed25519));
+            }
+            if picked.is_empty() {
+                if answers.is_empty() {
+                    return Err(NetworkError::NoSwarm("swarm is empty".into()));
+                }
+                break;
+            }
+            tried.extend(picked.iter().map(|n| n.ed25519));
+            let request = build(inner.clock.now_ms())?;
+            let results = ask_members(inner, account, &picked, &request, cursors).await;
+            let mut fatal = None;
+            for (node, result) in picked.iter().zip(results) {
+                match result {
+                    Ok(a) => answers.push(a),
+                    Err(e) => {
+                        tracing::debug!(%node, error = %e, "retrieve failed");
+                        if let Next::Fail(f) = inner
+                            .after_failure(account, node, &e, &mut clock_retried)
+                            .await
+                        {
+                            fatal = Some(f);
+                        }
+                        last = Some(e);
+                    }
+                }
+            }
+            if answers.len() >= RETRIEVE_MEMBERS {
+                break;
+            }
+            if let Some(f) = fatal.filter(|_| answers.is_empty()) {
+                return Err(f);
+            }
+        }
+        if answers.is_empty() {
+            return Err(exhausted(max, last));
+        }
+        let merged = merge(cursors, &answers);
+        if !has_tampered(&merged) {
+            return Ok(merged);
+        }
+        // Some message came back only as copies that do not match their hash: a dishonest
+        // member tampered with it. Ask every member not asked yet before handing it on, so
+        // one honest member is enough to deliver it (threat model: nodes may modify data).
+        // The swarm is looked up afresh: failures on paths through other nodes can have
+        // dropped an honest member from this client's pool and cached swarm.
+        let Ok(members) = inner.lookup_swarm(account).await else {
+            return Ok(merged);
+        };
+        let rest: Vec<ServiceNode> = members
+            .into_iter()
+            .filter(|m| !tried.contains(&m.ed25519))
+            .collect();
+        if rest.is_empty() {
+            return Ok(merged);
+        }
+        tracing::debug!(
+            others = rest.len(),
+            "tampered copies; asking the other members"
+        );
+        let request = build(inner.clock.now_ms())?;
+        let results = ask_members(inner, account, &rest, &request, cursors).await;
+        for (node, result) in rest.iter().zip(results) {
+            match result {
+                Ok(a) => answers.push(a),
+                Err(e) => tracing::debug!(%node, error = %e, "retrieve failed"),
+            }
+        }
+        Ok(merge(cursors, &answers))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::network::ops::tests::{account, answer, node};
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    #[test]
+    fn failing_subrequests_are_classified() {
+        let swarm = json!({"snodes": [], "swarm": "64"});
+        let body = json!({"results": [{"code": 421, "body": swarm}]});
+        assert!(matches!(
+            accept_retrieve(&node(), answer(body), 1),
+            Err(SendError::Misdirected { swarm: Some(_), .. })
+        ));
+        let body = json!({"results": [{"code": 406, "body": "clock"}]});
+        assert!(matches!(
+            accept_retrieve(&node(), answer(body), 1),
+            Err(SendError::ClockOutOfSync { .. })
+        ));
+        let body = json!({"results": [{"code": 200, "body": {"messages": [], "more": false}}]});
+        assert!(
+            accept_retrieve(&node(), answer(body.clone()), 2).is_err(),
+            "result count must match"
+        );
+        assert_eq!(accept_retrieve(&node(), answer(body), 1).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn copies_are_checked_against_their_hash() {
+        use base64::Engine as _;
+        let acct = account();
+        let b64 = |d: &[u8]| base64::engine::general_purpose::STANDARD.encode(d);
+        let mut m = RetrievedMessage {
+            hash: message_hash(&acct, Namespace(0), b"one"),
+            timestamp: 1,
+            expiration: 2,
+            data: b64(b"one"),
+        };
+        let check = |m: &RetrievedMessage| RetrievedItem::check(&acct, Namespace(0), m).data;
+        assert_eq!(check(&m), ItemData::Intact(b"one".to_vec()));
+        m.data = b64(b"two");
+        assert_eq!(check(&m), ItemData::Tampered(b"two".to_vec()));
+        m.data = "not base64!".into();
+        assert_eq!(check(&m), ItemData::Tampered(Vec::new()));
+        let other = RetrievedItem::check(
+            &acct,
+            Namespace(2),
+            &RetrievedMessage {
+                data: b64(b"one"),
+                ..m
+            },
+        );
+        assert!(!other.is_intact(), "the namespace is part of the hash");
+    }
+
+    #[test]
+    fn merge_prefers_intact_copies_and_orders_by_time() {
+        use base64::Engine as _;
+        let acct = account();
+        let b64 = |d: &[u8]| base64::engine::general_purpose::STANDARD.encode(d);
+        let msg = |data: &[u8], served: &[u8], ts: u64| RetrievedMessage {
+            hash: message_hash(&acct, Namespace(0), data),
+            timestamp: ts,
+            expiration: ts + 1,
+            data: b64(served),
+        };
+        let resp = |messages, more| RetrieveResponse {
+            messages,
+            more,
+            t: None,
+            hf: None,
+        };
+        let cursors = [(Namespace(0), None)];
+        let a = check_answer(
+            &acct,
+            &cursors,
+            vec![resp(vec![msg(b"two", b"tampered", 2)], false)],
+        );
+        let b = check_answer(
+            &acct,
+            &cursors,
+            vec![resp(
+                vec![msg(b"one", b"one", 1), msg(b"two", b"two", 2)],
+                true,
+            )],
+        );
+        assert!(has_tampered(&merge(&cursors, std::slice::from_ref(&a))));
+        let merged = merge(&cursors, &[a, b]);
+        assert!(!has_tampered(&merged));
+        let m = &merged[0];
+        assert!(m.more);
+        assert_eq!(m.messages.len(), 2);
+        assert_eq!(m.messages[0].data, ItemData::Intact(b"one".to_vec()));
+        assert_eq!(
+            m.messages[1].data,
+            ItemData::Intact(b"two".to_vec()),
+            "intact copy replaced the tampered one"
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn junk_answers_never_panic(text in ".{0,400}", count in 0usize..4) {
+            if let Ok(body) = serde_json::from_str::<Value>(&text) {
+                let _ = accept_retrieve(&node(), answer(body), count);
+            }
+        }
+
+        #[test]
+        fn junk_batches_never_panic(code in any::<u16>(), body in ".{0,100}", n in 0usize..3) {
+            let b = json!({"results": vec![json!({"code": code, "body": body}); n]});
+            let _ = accept_retrieve(&node(), answer(b), n);
+        }
+    }
+}
