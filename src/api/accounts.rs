@@ -12,6 +12,7 @@ use crate::events::EventData;
 use crate::identities::IdentityError;
 use crate::store::accounts::{Account, AccountPatch, AccountStatus};
 use crate::store::events::NewEvent;
+use crate::store::modes::{MessageRequests, ReadReceipts};
 
 /// Longest display name, in characters (Session clients cap profile names at 100 bytes; we
 /// count characters and leave byte limits to the network half).
@@ -58,44 +59,6 @@ pub struct AccountView {
     pub message_requests: Option<MessageRequests>,
 }
 
-/// When read receipts are sent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ReadReceipts {
-    /// Only through `POST …/conversations/{peer}/read`.
-    Manual,
-    /// As each message is received.
-    Auto,
-}
-
-/// What happens to the first message of an unknown sender.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum MessageRequests {
-    /// Delivered as usual, `message_request.received` once, the request accepted.
-    AutoAccept,
-    /// Stored but not delivered until `POST …/accept`.
-    Hold,
-}
-
-impl ReadReceipts {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Manual => "manual",
-            Self::Auto => "auto",
-        }
-    }
-}
-
-impl MessageRequests {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::AutoAccept => "auto_accept",
-            Self::Hold => "hold",
-        }
-    }
-}
-
 /// The view of one account with its chat settings.
 async fn full_view(state: &ApiState, account: Account) -> Result<AccountView, ApiError> {
     let settings = state
@@ -104,16 +67,8 @@ async fn full_view(state: &ApiState, account: Account) -> Result<AccountView, Ap
         .await?;
     let mut view = AccountView::from(account);
     if let Some(settings) = settings {
-        view.read_receipts = Some(if settings.read_receipts == "auto" {
-            ReadReceipts::Auto
-        } else {
-            ReadReceipts::Manual
-        });
-        view.message_requests = Some(if settings.message_requests == "hold" {
-            MessageRequests::Hold
-        } else {
-            MessageRequests::AutoAccept
-        });
+        view.read_receipts = Some(settings.read_receipts);
+        view.message_requests = Some(settings.message_requests);
     }
     Ok(view)
 }
@@ -308,11 +263,7 @@ async fn patch_account(
     if body.read_receipts.is_some() || body.message_requests.is_some() {
         state
             .store
-            .set_chat_settings(
-                id.as_str(),
-                body.read_receipts.map(ReadReceipts::as_str),
-                body.message_requests.map(MessageRequests::as_str),
-            )
+            .set_chat_settings(id.as_str(), body.read_receipts, body.message_requests)
             .await?;
     }
     let now = now_ms();

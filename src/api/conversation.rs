@@ -13,8 +13,9 @@ use super::{ApiError, ApiState, Principal};
 use crate::clock::now_ms;
 use crate::events::{EventData, MessageEvent};
 use crate::ids::SessionIdText;
-use crate::store::chat::{state as conv_state, ControlBody, ConversationChat};
+use crate::store::chat::{ControlBody, ConversationChat};
 use crate::store::messages::Message;
+use crate::store::modes::ConversationState;
 
 /// Longest disappearing timer, seconds: 14 days, the longest storage TTL (messages.md §3.5).
 pub const MAX_DISAPPEARING_SECONDS: i64 = 14 * 24 * 3600;
@@ -93,7 +94,7 @@ pub struct ConversationView {
     /// The peer's Session ID.
     pub peer: String,
     /// `accepted`, `pending` (held message request) or `declined`.
-    pub state: String,
+    pub state: ConversationState,
     /// The disappearing-message setting.
     pub disappearing: DisappearingView,
     /// The peer's profile.
@@ -236,7 +237,7 @@ async fn view(
         peer: peer.as_str().to_owned(),
         state: chat.state,
         disappearing: DisappearingView {
-            mode: chat.disappearing_mode,
+            mode: chat.disappearing_mode.as_str().to_owned(),
             seconds: chat.disappearing_seconds,
         },
         profile: ProfileView {
@@ -287,11 +288,16 @@ pub(crate) async fn accept_request(
     else {
         return Ok(false);
     };
-    if chat.state == conv_state::ACCEPTED {
+    if chat.state == ConversationState::Accepted {
         return Ok(true);
     }
-    tx.set_conversation_state(account.as_str(), peer.as_str(), conv_state::ACCEPTED, now)
-        .await?;
+    tx.set_conversation_state(
+        account.as_str(),
+        peer.as_str(),
+        ConversationState::Accepted,
+        now,
+    )
+    .await?;
     let released = tx.release_held(account.as_str(), peer.as_str()).await?;
     for mut m in released.iter().cloned() {
         // As on the live path: the event carries the message's attachments.
@@ -308,7 +314,7 @@ pub(crate) async fn accept_request(
         tx.auto_read(account.as_str(), peer.as_str(), newest.timestamp, now)
             .await?;
     }
-    let data = EventData::state_updated(peer.as_str(), conv_state::ACCEPTED);
+    let data = EventData::state_updated(peer.as_str(), ConversationState::Accepted.as_str());
     append(&mut tx, account, peer.as_str(), data, now).await?;
     tx.commit().await?;
     kick(state, account, peer.as_str());
@@ -335,10 +341,15 @@ async fn decline(
     tx.conversation_chat(account.as_str(), peer.as_str())
         .await?
         .ok_or(ApiError::NotFound("conversation"))?;
-    tx.set_conversation_state(account.as_str(), peer.as_str(), conv_state::DECLINED, now)
-        .await?;
+    tx.set_conversation_state(
+        account.as_str(),
+        peer.as_str(),
+        ConversationState::Declined,
+        now,
+    )
+    .await?;
     tx.drop_held(account.as_str(), peer.as_str()).await?;
-    let data = EventData::state_updated(peer.as_str(), conv_state::DECLINED);
+    let data = EventData::state_updated(peer.as_str(), ConversationState::Declined.as_str());
     append(&mut tx, &account, peer.as_str(), data, now).await?;
     tx.commit().await?;
     Ok(HttpResponse::Ok().json(view(&state, &account, &peer).await?))

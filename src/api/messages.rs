@@ -13,10 +13,11 @@ use super::account_path::{account_in_path, Access, AccountPath};
 use super::{page_limit, session_id, ApiError, ApiState, Principal};
 use crate::clock::now_ms;
 use crate::ids::SessionIdText;
-use crate::store::chat::{state as conv_state, TextExtras};
+use crate::store::chat::TextExtras;
 use crate::store::messages::{
     new_message_id, Conversation, Direction, Message, MessageStatus, NewMessage, Quote,
 };
+use crate::store::modes::ConversationState;
 use crate::telemetry::links::Key;
 
 /// Longest message text, in characters (Session clients' limit).
@@ -147,7 +148,7 @@ async fn text_extras(
         .await?;
     if chat
         .as_ref()
-        .is_some_and(|c| c.state != conv_state::ACCEPTED)
+        .is_some_and(|c| c.state != ConversationState::Accepted)
     {
         // Replying to a held or declined request accepts it, as in Session clients.
         super::conversation::accept_request(state, account, to).await?;
@@ -157,7 +158,12 @@ async fn text_extras(
             .await?;
     }
     let (expire_mode, expire_seconds) = chat
-        .map(|c| (c.disappearing_mode, c.disappearing_seconds))
+        .map(|c| {
+            (
+                c.disappearing_mode.as_str().to_owned(),
+                c.disappearing_seconds,
+            )
+        })
         .unwrap_or_else(|| ("off".to_owned(), 0));
     Ok(TextExtras {
         quote,

@@ -10,17 +10,8 @@
 use serde::{Deserialize, Serialize};
 use sqlx::Row as _;
 
+use super::modes::{ConversationState, ExpireMode, MessageRequests, ReadReceipts};
 use super::{Notice, RecordKind, Store, StoreError, StoreTx};
-
-/// A conversation's state for message requests.
-pub mod state {
-    /// We started it, or accepted the peer's request.
-    pub const ACCEPTED: &str = "accepted";
-    /// A held request: its messages wait for `accept`.
-    pub const PENDING: &str = "pending";
-    /// Declined: the peer's messages are dropped until accepted.
-    pub const DECLINED: &str = "declined";
-}
 
 /// What an outgoing control row asks the sender to build (stored as JSON in `body`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -82,19 +73,19 @@ impl ControlBody {
 /// An account's chat settings.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ChatSettings {
-    /// `manual` or `auto`.
-    pub read_receipts: String,
-    /// `auto_accept` or `hold`.
-    pub message_requests: String,
+    /// When read receipts are sent.
+    pub read_receipts: ReadReceipts,
+    /// What happens to a first message from an unknown sender.
+    pub message_requests: MessageRequests,
 }
 
 /// A conversation's chat state.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ConversationChat {
-    /// `accepted`, `pending`, `declined`.
-    pub state: String,
-    /// `off`, `after_send`, `after_read`.
-    pub disappearing_mode: String,
+    /// Its message-request state.
+    pub state: ConversationState,
+    /// Its disappearing-messages mode.
+    pub disappearing_mode: ExpireMode,
     /// Timer, seconds.
     pub disappearing_seconds: i64,
     /// The peer's display name.
@@ -140,8 +131,11 @@ const CONVERSATION_CHAT: &str = "state, disappearing_mode, disappearing_seconds,
 
 fn conversation_from_row(row: &sqlx::any::AnyRow) -> Result<ConversationChat, StoreError> {
     Ok(ConversationChat {
-        state: row.try_get("state")?,
-        disappearing_mode: row.try_get("disappearing_mode")?,
+        state: ConversationState::from_column("state", &row.try_get::<String, _>("state")?)?,
+        disappearing_mode: ExpireMode::from_column(
+            "disappearing_mode",
+            &row.try_get::<String, _>("disappearing_mode")?,
+        )?,
         disappearing_seconds: row.try_get("disappearing_seconds")?,
         profile_name: row.try_get("profile_name")?,
         profile_avatar_url: row.try_get("profile_avatar_url")?,
@@ -165,15 +159,15 @@ impl Store {
     pub async fn set_chat_settings(
         &self,
         account: &str,
-        read_receipts: Option<&str>,
-        message_requests: Option<&str>,
+        read_receipts: Option<ReadReceipts>,
+        message_requests: Option<MessageRequests>,
     ) -> Result<(), StoreError> {
         sqlx::query(
             "UPDATE accounts SET read_receipts = COALESCE($1, read_receipts), \
              message_requests = COALESCE($2, message_requests) WHERE session_id = $3",
         )
-        .bind(read_receipts)
-        .bind(message_requests)
+        .bind(read_receipts.map(ReadReceipts::as_str))
+        .bind(message_requests.map(MessageRequests::as_str))
         .bind(account)
         .execute(self.pool())
         .await?;
@@ -248,8 +242,14 @@ impl StoreTx {
             .await?
             .map(|row| {
                 Ok(ChatSettings {
-                    read_receipts: row.try_get("read_receipts")?,
-                    message_requests: row.try_get("message_requests")?,
+                    read_receipts: ReadReceipts::from_column(
+                        "read_receipts",
+                        &row.try_get::<String, _>("read_receipts")?,
+                    )?,
+                    message_requests: MessageRequests::from_column(
+                        "message_requests",
+                        &row.try_get::<String, _>("message_requests")?,
+                    )?,
                 })
             })
             .transpose()
@@ -278,12 +278,12 @@ impl StoreTx {
         &mut self,
         account: &str,
         peer: &str,
-        state: &str,
+        state: ConversationState,
         now: i64,
     ) -> Result<(), StoreError> {
         self.ensure_conversation(account, peer, now).await?;
         sqlx::query("UPDATE conversations SET state = $1 WHERE account = $2 AND peer = $3")
-            .bind(state)
+            .bind(state.as_str())
             .bind(account)
             .bind(peer)
             .execute(self.conn())
@@ -436,7 +436,7 @@ impl StoreTx {
         let auto = self
             .chat_settings(account)
             .await?
-            .is_some_and(|s| s.read_receipts == "auto");
+            .is_some_and(|s| s.read_receipts == ReadReceipts::Auto);
         if auto {
             self.read_with_receipt(account, peer, up_to_ts, now).await?;
         }

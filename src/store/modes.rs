@@ -16,7 +16,7 @@ macro_rules! stored_words {
         $name:ident { $( $(#[$vmeta:meta])* $variant:ident = $word:literal ),+ $(,)? }
     ) => {
         $(#[$meta])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
         pub enum $name {
             $( $(#[$vmeta])* #[serde(rename = $word)] $variant, )+
         }
@@ -112,6 +112,20 @@ stored_words! {
         AfterSend = "after_send",
         /// The timer starts when the message is read.
         AfterRead = "after_read",
+    }
+}
+
+/// A new conversation is accepted (the column's default).
+impl Default for ConversationState {
+    fn default() -> Self {
+        Self::Accepted
+    }
+}
+
+/// Messages do not disappear unless set (the column's default).
+impl Default for ExpireMode {
+    fn default() -> Self {
+        Self::Off
     }
 }
 

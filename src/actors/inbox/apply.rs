@@ -17,11 +17,12 @@ use crate::events::{EventData, MessageEvent};
 use crate::protocol::chat::{
     CallKind, ChatEvent, DataExtractionKind, IncomingMessage, MessageRef, Profile,
 };
-use crate::store::chat::{state, ContactProfile, ControlBody};
+use crate::store::chat::{ContactProfile, ControlBody};
 use crate::store::events::NewEvent;
 use crate::store::messages::{
     new_message_id, Direction, Message, MessageStatus, NewMessage, Quote,
 };
+use crate::store::modes::{ConversationState, MessageRequests};
 use crate::store::{StoreError, StoreTx};
 use crate::telemetry::links::Key;
 
@@ -86,29 +87,27 @@ impl Ctx<'_> {
             return Ok(Some(Standing::Own));
         }
         if let Some(chat) = tx.conversation_chat(self.account, self.sender).await? {
-            return Ok(match chat.state.as_str() {
-                state::DECLINED => None,
-                state::PENDING => Some(Standing::Pending),
+            return Ok(match chat.state {
+                ConversationState::Declined => None,
+                ConversationState::Pending => Some(Standing::Pending),
                 _ => Some(Standing::Accepted),
             });
         }
         if !a.events.iter().any(|e| matches!(e, ChatEvent::Message(_))) {
             return Ok(Some(Standing::Unknown));
         }
-        let policy = tx
+        let hold = tx
             .chat_settings(self.account)
             .await?
-            .map(|s| s.message_requests)
-            .unwrap_or_default();
-        let hold = policy == "hold";
+            .is_some_and(|s| s.message_requests == MessageRequests::Hold);
         let new_state = if hold {
-            state::PENDING
+            ConversationState::Pending
         } else {
-            state::ACCEPTED
+            ConversationState::Accepted
         };
         tx.set_conversation_state(self.account, self.sender, new_state, self.now)
             .await?;
-        let data = EventData::message_request_received(self.sender, new_state);
+        let data = EventData::message_request_received(self.sender, new_state.as_str());
         self.event(tx, self.sender, data).await?;
         if hold {
             return Ok(Some(Standing::Pending));
