@@ -1,0 +1,207 @@
+//! Writing messages: inserts (incoming and sync copies), the idempotent outgoing enqueue,
+//! and status changes under the replica lease fence.
+
+use sqlx::Row as _;
+
+use super::{message_from_row, Enqueued, Message, MessageStatus, NewMessage, COLUMNS};
+use crate::store::{Notice, Store, StoreError, StoreTx};
+
+fn is_unique_violation(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(e) if e.is_unique_violation())
+}
+
+impl StoreTx {
+    /// Inserts a message and updates its conversation. `None` if a message with the same hash
+    /// (or idempotency key) already exists for the account: nothing is written then.
+    pub async fn insert_message(
+        &mut self,
+        message: &NewMessage,
+        now: i64,
+    ) -> Result<Option<Message>, StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO messages (id, account, peer, direction, status, hash, text, timestamp, \
+             idempotency_key, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) ON CONFLICT DO NOTHING",
+        )
+        .bind(&message.id)
+        .bind(&message.account)
+        .bind(&message.peer)
+        .bind(message.direction.as_str())
+        .bind(message.status.as_str())
+        .bind(message.hash.as_deref())
+        .bind(&message.text)
+        .bind(message.timestamp)
+        .bind(message.idempotency_key.as_deref())
+        .bind(now)
+        .execute(self.conn())
+        .await?;
+        if done.rows_affected() == 0 {
+            return Ok(None);
+        }
+        sqlx::query(
+            "INSERT INTO conversations (account, peer, last_message_id, last_message_at, \
+             created_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (account, peer) DO UPDATE SET \
+             last_message_id = excluded.last_message_id, \
+             last_message_at = excluded.last_message_at \
+             WHERE excluded.last_message_at >= conversations.last_message_at",
+        )
+        .bind(&message.account)
+        .bind(&message.peer)
+        .bind(&message.id)
+        .bind(message.timestamp)
+        .bind(now)
+        .execute(self.conn())
+        .await?;
+        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM messages WHERE id = $1"))
+            .bind(&message.id)
+            .fetch_one(self.conn())
+            .await?;
+        message_from_row(&row).map(Some)
+    }
+
+    /// The fence epoch for the account owning message `id`, when this transaction is fenced.
+    async fn message_fence(&mut self, id: &str) -> Result<Option<i64>, StoreError> {
+        if self.fences.is_empty() {
+            return Ok(None);
+        }
+        let account: Option<String> = sqlx::query("SELECT account FROM messages WHERE id = $1")
+            .bind(id)
+            .fetch_optional(self.conn())
+            .await?
+            .map(|row| row.try_get("account"))
+            .transpose()?;
+        Ok(account.and_then(|a| self.fence_epoch(&a)))
+    }
+
+    /// Moves a message to `sent` (with its swarm hash) or `failed` (with a reason). In a fenced
+    /// transaction ([`StoreTx::fence`]) the row records the lease epoch, and a row already
+    /// written under a newer epoch is left alone (returns false).
+    pub async fn set_message_status(
+        &mut self,
+        id: &str,
+        status: MessageStatus,
+        hash: Option<&str>,
+        failure_reason: Option<&str>,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let epoch = self.message_fence(id).await?;
+        let done = sqlx::query(
+            "UPDATE messages SET status = $1, hash = COALESCE($2, hash), failure_reason = $3, \
+             updated_at = $4, fence_epoch = COALESCE($6, fence_epoch) WHERE id = $5 \
+             AND ($6 IS NULL OR fence_epoch <= $6)",
+        )
+        .bind(status.as_str())
+        .bind(hash)
+        .bind(failure_reason)
+        .bind(now)
+        .bind(id)
+        .bind(epoch)
+        .execute(self.conn())
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+}
+
+impl Store {
+    /// Persists an outgoing message as `queued`, honouring the idempotency key.
+    pub async fn enqueue_outgoing(
+        &self,
+        message: &NewMessage,
+        now: i64,
+    ) -> Result<Enqueued, StoreError> {
+        self.enqueue_outgoing_with(message, None, &[], now).await
+    }
+
+    /// As [`Store::enqueue_outgoing`], writing the reply and disappearing columns and the
+    /// message's files (issue 5) in the same transaction (the sender may pick the row up the moment it commits).
+    pub async fn enqueue_outgoing_with(
+        &self,
+        message: &NewMessage,
+        extras: Option<&crate::store::chat::TextExtras>,
+        files: &[crate::store::attachments::NewAttachment],
+        now: i64,
+    ) -> Result<Enqueued, StoreError> {
+        if let Some(existing) = self.find_by_idempotency_key(message).await? {
+            return Ok(Enqueued {
+                message: existing,
+                created: false,
+            });
+        }
+        let mut tx = self.begin().await?;
+        // Serialises an account's enqueues (PostgreSQL: concurrent API calls on any replica)
+        // and keeps its outgoing timestamps strictly increasing: Session identifies a sender's
+        // messages by their sent timestamp (quotes, unsend, sync).
+        let timestamp = tx
+            .next_outgoing_timestamp(&message.account, message.timestamp)
+            .await?;
+        let message = &NewMessage {
+            timestamp,
+            ..message.clone()
+        };
+        let inserted = match tx.insert_message(message, now).await {
+            Ok(Some(stored)) => match extras {
+                Some(extras) => tx
+                    .set_text_extras(&stored.id, stored.timestamp, extras)
+                    .await
+                    .map(|()| Some(stored)),
+                None => Ok(Some(stored)),
+            },
+            other => other,
+        };
+        match inserted {
+            Ok(Some(stored)) => {
+                // Attachments hook: the files go in with the queued message (issue 5).
+                tx.insert_outgoing_attachments(&message.account, &stored.id, files, now)
+                    .await?;
+                tx.announce_on_commit(Notice::OutgoingQueued {
+                    account: message.account.clone(),
+                });
+                tx.commit().await?;
+                Ok(Enqueued {
+                    message: stored,
+                    created: true,
+                })
+            }
+            Ok(None) => {
+                drop(tx);
+                self.find_by_idempotency_key(message)
+                    .await?
+                    .map(|message| Enqueued {
+                        message,
+                        created: false,
+                    })
+                    .ok_or_else(|| StoreError::Corrupt("message id collision".into()))
+            }
+            Err(StoreError::Database(e)) if is_unique_violation(&e) => {
+                drop(tx);
+                self.find_by_idempotency_key(message)
+                    .await?
+                    .map(|message| Enqueued {
+                        message,
+                        created: false,
+                    })
+                    .ok_or(StoreError::Database(e))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn find_by_idempotency_key(
+        &self,
+        message: &NewMessage,
+    ) -> Result<Option<Message>, StoreError> {
+        let Some(key) = &message.idempotency_key else {
+            return Ok(None);
+        };
+        sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM messages WHERE account = $1 AND idempotency_key = $2"
+        ))
+        .bind(&message.account)
+        .bind(key)
+        .fetch_optional(self.pool())
+        .await?
+        .as_ref()
+        .map(message_from_row)
+        .transpose()
+    }
+}
