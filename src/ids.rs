@@ -194,9 +194,6 @@ pub struct RoomRef {
     pub room: String,
 }
 
-/// Longest room token servers accept (as `protocol::community::url::ROOM_MAX`).
-const ROOM_MAX: usize = 64;
-
 impl RoomRef {
     /// Parses `http(s)://host[:port]/room` (no query, no trailing slash).
     pub fn parse(text: &str) -> Result<Self, RoomRefError> {
@@ -221,7 +218,7 @@ impl RoomRef {
         if !host_ok || !port_ok {
             return Err(RoomRefError::Server);
         }
-        let room_ok = (1..=ROOM_MAX).contains(&room.len())
+        let room_ok = (1..=crate::protocol::community::ROOM_MAX).contains(&room.len())
             && room
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');

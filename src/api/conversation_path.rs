@@ -8,6 +8,7 @@
 
 use super::{session_id, ApiError};
 use crate::ids::{ConversationId, GroupId, RoomRef, SessionIdText};
+use crate::protocol::community::percent_decode;
 
 /// Parses the `{peer}` segment into the one conversation type, [`ConversationId`]. The router
 /// has already percent-decoded the path; a still-encoded community URL (`https%3A…`) is
@@ -59,24 +60,6 @@ fn invalid(text: &str) -> ApiError {
         "invalid_session_id",
         format!("peer: {text:?} is not a Session ID, group ID or community room URL"),
     )
-}
-
-/// Decodes `%XX` escapes; `None` for a broken escape or non-UTF-8 result.
-fn percent_decode(text: &str) -> Option<String> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
 }
 
 #[cfg(test)]

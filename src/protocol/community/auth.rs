@@ -153,32 +153,14 @@ pub fn signing_path(endpoint: &str) -> Result<Vec<u8>, AuthError> {
         Some((path, query)) => (path, query),
         None => (endpoint, ""),
     };
-    let mut out = percent_decode(path)?;
+    let mut out = super::url::percent_decode(path)
+        .map(String::into_bytes)
+        .ok_or(AuthError::InvalidPath)?;
     if !query.is_empty() {
         out.push(b'?');
         out.extend_from_slice(query.as_bytes());
     }
     Ok(out)
-}
-
-fn percent_decode(text: &str) -> Result<Vec<u8>, AuthError> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while let Some(&b) = bytes.get(i) {
-        if b == b'%' {
-            let pair = bytes.get(i + 1..i + 3).ok_or(AuthError::InvalidPath)?;
-            let pair = std::str::from_utf8(pair).map_err(|_| AuthError::InvalidPath)?;
-            out.push(u8::from_str_radix(pair, 16).map_err(|_| AuthError::InvalidPath)?);
-            i += 3;
-        } else {
-            out.push(b);
-            i += 1;
-        }
-    }
-    String::from_utf8(out)
-        .map(String::into_bytes)
-        .map_err(|_| AuthError::InvalidPath)
 }
 
 /// The exact bytes signed (§2.2). `path` is already in signing form ([`signing_path`]).

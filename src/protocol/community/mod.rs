@@ -17,7 +17,7 @@ pub use auth::{
     HEADER_PUBKEY, HEADER_SIGNATURE, HEADER_TIMESTAMP, TIMESTAMP_WINDOW_S,
 };
 pub use post::{verify_post_signature, CommunityPost, PostError};
-pub use url::{CommunityUrl, UrlError, BASE_URL_MAX, ROOM_MAX};
+pub use url::{percent_decode, CommunityUrl, UrlError, BASE_URL_MAX, ROOM_MAX};
 
 #[cfg(test)]
 mod tests;

@@ -26,6 +26,26 @@ pub const BASE_URL_MAX: usize = 267;
 /// Longest room token (`ROOM_MAX_LENGTH`).
 pub const ROOM_MAX: usize = 64;
 
+/// Decodes `%XX` escapes strictly: `None` for a broken escape or a result that is not UTF-8.
+/// Used for SOGS request paths before signing (communities.md §2.2) and for room URLs that
+/// reach the gateway percent-encoded.
+pub fn percent_decode(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        if b == b'%' {
+            let pair = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(pair, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(b);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
 /// Why a community URL was refused; the payload names the part at fault.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum UrlError {
