@@ -10,7 +10,7 @@
 use serde::{Deserialize, Serialize};
 use sqlx::Row as _;
 
-use super::modes::{ConversationState, ExpireMode, MessageRequests, ReadReceipts};
+use super::modes::{ConversationState, ExpireMode, MessageKind, MessageRequests, ReadReceipts};
 use super::{Notice, RecordKind, Store, StoreError, StoreTx};
 
 /// What an outgoing control row asks the sender to build (stored as JSON in `body`).
@@ -58,14 +58,14 @@ pub enum ControlBody {
 
 impl ControlBody {
     /// The `kind` column value.
-    pub fn kind(&self) -> &'static str {
+    pub fn kind(&self) -> MessageKind {
         match self {
-            Self::Reaction { .. } => "reaction",
-            Self::Unsend { .. } => "unsend",
-            Self::ReadReceipt { .. } => "read_receipt",
-            Self::Typing { .. } => "typing",
-            Self::RequestResponse => "request_response",
-            Self::ExpirationUpdate { .. } => "expiration_update",
+            Self::Reaction { .. } => MessageKind::Reaction,
+            Self::Unsend { .. } => MessageKind::Unsend,
+            Self::ReadReceipt { .. } => MessageKind::ReadReceipt,
+            Self::Typing { .. } => MessageKind::Typing,
+            Self::RequestResponse => MessageKind::RequestResponse,
+            Self::ExpirationUpdate { .. } => MessageKind::ExpirationUpdate,
         }
     }
 }
@@ -394,7 +394,7 @@ impl StoreTx {
         .bind(peer)
         .bind(timestamp)
         .bind(now)
-        .bind(body.kind())
+        .bind(body.kind().as_str())
         .bind(json)
         .execute(self.conn())
         .await?;
