@@ -221,6 +221,7 @@ async fn another_replica_hears_of_queued_messages_and_account_changes() {
             id: session_gateway::store::messages::new_message_id(),
             account: id.as_str().to_owned(),
             peer: account(3).as_str().to_owned(),
+            author: id.as_str().to_owned(),
             direction: session_gateway::store::messages::Direction::Outgoing,
             status: session_gateway::store::messages::MessageStatus::Queued,
             hash: None,

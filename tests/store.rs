@@ -35,6 +35,7 @@ fn incoming(hash: &str, ts: i64) -> NewMessage {
         id: new_message_id(),
         account: ME.into(),
         peer: PEER.into(),
+        author: PEER.into(),
         direction: Direction::Incoming,
         status: MessageStatus::Received,
         hash: Some(hash.into()),
@@ -127,6 +128,7 @@ both_backends! {
     async fn outgoing_messages_move_to_sent_with_their_event() {
         let (store, _dir) = store().await;
         let message = NewMessage {
+            author: ME.into(),
             direction: Direction::Outgoing,
             status: MessageStatus::Queued,
             hash: None,
@@ -178,6 +180,7 @@ both_backends! {
         for _ in 0..5 {
             let message = NewMessage {
                 id: new_message_id(),
+                author: ME.into(),
                 direction: Direction::Outgoing,
                 status: MessageStatus::Queued,
                 hash: None,
@@ -259,4 +262,119 @@ async fn both_backends_migrate_to_the_same_tables_and_columns() {
         only_lite.is_empty() && only_pg.is_empty(),
         "only in SQLite: {only_lite:?}; only in PostgreSQL: {only_pg:?}"
     );
+}
+
+/// The `author` column of message `id`, read directly (the API shows it as `from`).
+async fn stored_author(url: &str, id: &str) -> String {
+    use sqlx::Row as _;
+    let pool = sqlx::AnyPool::connect(url).await.unwrap();
+    let row = sqlx::query("SELECT author FROM messages WHERE id = $1")
+        .bind(id)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    row.try_get("author").unwrap()
+}
+
+// A message's author is separate from its conversation: the peer for what we received, the
+// account for what we send (text and control rows alike).
+both_backends! {
+    async fn the_author_is_the_peer_when_received_and_the_account_when_sent() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = common::database_url(dir.path()).await;
+        let store = Store::open(&url, 10, MasterKey::generate()).await.unwrap();
+        let me = SessionIdText::parse(ME).unwrap();
+        store.insert_account(&me, None, &[7; 16], 1).await.unwrap().unwrap();
+        assert!(receive(&store, "h1", 1, true).await);
+        let received = store.list_messages(ME, Some(PEER), None, 10).await.unwrap();
+        let received = &received[0];
+        let outgoing = NewMessage {
+            author: ME.into(),
+            direction: Direction::Outgoing,
+            status: MessageStatus::Queued,
+            hash: None,
+            ..incoming("unused", 2)
+        };
+        let sent = store.enqueue_outgoing(&outgoing, 2).await.unwrap().message;
+        let control = session_gateway::store::chat::ControlBody::Typing { typing: true };
+        let typing = store.enqueue_control(ME, PEER, &control, 3).await.unwrap();
+
+        assert_eq!(stored_author(&url, &received.id).await, PEER);
+        assert_eq!(stored_author(&url, &sent.id).await, ME);
+        assert_eq!(stored_author(&url, &typing).await, ME);
+        // The API view: `from` is the author, `to` the other side, the conversation the peer.
+        assert_eq!((received.from.as_str(), received.to.as_str()), (PEER, ME));
+        assert_eq!((sent.from.as_str(), sent.to.as_str()), (ME, PEER));
+        assert_eq!((received.conversation.as_str(), sent.conversation.as_str()), (PEER, PEER));
+    }
+}
+
+// Migration 0005 fills `author` of the rows written before it: the peer for incoming messages,
+// the account for outgoing ones (sent through the API, sync copies, control rows).
+both_backends! {
+    async fn migration_0005_gives_existing_messages_their_author() {
+        use std::borrow::Cow;
+        let dir = tempfile::tempdir().unwrap();
+        let url = common::database_url(dir.path()).await;
+        let folder = match common::backend() {
+            common::Backend::Sqlite => "migrations/sqlite",
+            common::Backend::Postgres => "migrations/postgres",
+        };
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(folder);
+        let mut before = sqlx::migrate::Migrator::new(path).await.unwrap();
+        before.migrations = Cow::Owned(
+            before.migrations.iter().filter(|m| m.version < 5).cloned().collect(),
+        );
+        assert_eq!(before.migrations.len(), 4, "0001 to 0004");
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::AnyPool::connect(&url).await.unwrap();
+        before.run(&pool).await.unwrap();
+        sqlx::query(
+            "INSERT INTO accounts (session_id, seed_sealed, status, created_at, updated_at) \
+             VALUES ($1, $2, 'active', 1, 1)",
+        )
+        .bind(ME)
+        .bind(vec![7u8; 16])
+        .execute(&pool)
+        .await
+        .unwrap();
+        // (id, direction, status, kind): a received message, an API send, a sync copy from
+        // another device, a queued reaction.
+        let rows = [
+            ("msg_in", "incoming", "received", "text"),
+            ("msg_out", "outgoing", "queued", "text"),
+            ("msg_sync", "outgoing", "sent", "text"),
+            ("msg_react", "outgoing", "queued", "reaction"),
+        ];
+        for (n, (id, direction, status, kind)) in rows.iter().enumerate() {
+            let ts = i64::try_from(n).unwrap() + 1;
+            sqlx::query(
+                "INSERT INTO messages (id, account, peer, direction, status, text, timestamp, \
+                 created_at, updated_at, kind) VALUES ($1, $2, $3, $4, $5, 'x', $6, $6, $6, $7)",
+            )
+            .bind(*id)
+            .bind(ME)
+            .bind(PEER)
+            .bind(*direction)
+            .bind(*status)
+            .bind(ts)
+            .bind(*kind)
+            .execute(&pool)
+            .await
+            .unwrap();
+        }
+        pool.close().await;
+
+        let store = Store::open(&url, 2, MasterKey::generate()).await.unwrap();
+        assert_eq!(stored_author(&url, "msg_in").await, PEER);
+        for id in ["msg_out", "msg_sync", "msg_react"] {
+            assert_eq!(stored_author(&url, id).await, ME, "{id}");
+        }
+        // The API view reads the same answers as before the column existed.
+        let received = store.get_message(ME, "msg_in").await.unwrap().unwrap();
+        assert_eq!((received.from.as_str(), received.to.as_str()), (PEER, ME));
+        let sent = store.get_message(ME, "msg_out").await.unwrap().unwrap();
+        assert_eq!((sent.from.as_str(), sent.to.as_str()), (ME, PEER));
+    }
 }

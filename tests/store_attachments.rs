@@ -29,6 +29,10 @@ fn message(direction: Direction, status: MessageStatus) -> NewMessage {
         id: new_message_id(),
         account: ME.into(),
         peer: PEER.into(),
+        author: match direction {
+            Direction::Incoming => PEER.into(),
+            Direction::Outgoing => ME.into(),
+        },
         direction,
         status,
         hash: (direction == Direction::Incoming).then(new_message_id),

@@ -10,6 +10,7 @@ mod common;
 
 use session_gateway::store::chat::{ControlBody, TextExtras};
 use session_gateway::store::messages::{new_message_id, Direction, MessageStatus, NewMessage};
+use session_gateway::store::modes::ExpireMode;
 use session_gateway::store::Store;
 
 const ME: &str = "05d2ad010eeb72d72e561d9de7bd7b6989af77dcabffa03a5111a6c859ae5c3a72";
@@ -28,6 +29,10 @@ fn message(direction: Direction, ts: i64, text: &str) -> NewMessage {
         id: new_message_id(),
         account: ME.into(),
         peer: PEER.into(),
+        author: match direction {
+            Direction::Incoming => PEER.into(),
+            Direction::Outgoing => ME.into(),
+        },
         direction,
         status,
         hash,
@@ -158,7 +163,7 @@ both_backends! {
         let (store, _dir) = store().await;
         let extras = TextExtras {
             quote: None,
-            expire_mode: "after_send".into(),
+            expire_mode: ExpireMode::AfterSend,
             expire_seconds: 2,
         };
         let sent = store

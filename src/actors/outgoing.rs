@@ -23,8 +23,7 @@ use super::{ActorError, Deps};
 use crate::clock::now_ms;
 use crate::events::{EventData, MessageEvent};
 use crate::protocol::chat::{
-    self, AttachmentInfo, Disappearing, MessageRef, Outgoing, Profile, ReactionAction, TextMessage,
-    TTL_TYPING_MS,
+    self, AttachmentInfo, MessageRef, Outgoing, Profile, ReactionAction, TextMessage, TTL_TYPING_MS,
 };
 use crate::protocol::dm;
 use crate::protocol::envelope::{OutgoingContent, ProSig};
@@ -90,7 +89,7 @@ pub fn build_outgoing(
             quote,
             attachments,
             profile: profile.cloned(),
-            disappearing: disappearing(&message.expire.0, message.expire.1),
+            disappearing: message.expire.0.setting(message.expire.1),
         };
         return Ok(Some(text.build(sent)?));
     };
@@ -139,7 +138,7 @@ pub fn build_outgoing(
         }
         ControlBody::RequestResponse => chat::message_request_response(profile, sent),
         ControlBody::ExpirationUpdate { mode, seconds } => {
-            chat::expiration_timer_update(disappearing(mode, *seconds), sent)
+            chat::expiration_timer_update(mode.setting(*seconds), sent)
         }
     };
     Ok(Some(outgoing))
@@ -151,16 +150,6 @@ fn profile_owner(message: &QueuedMessage) -> Result<SessionId, ActorError> {
         .account
         .parse()
         .map_err(|_| ActorError::BadRecipient)
-}
-
-/// A stored disappearing setting (`off|after_send|after_read`, seconds).
-pub fn disappearing(mode: &str, seconds: i64) -> Disappearing {
-    let seconds = u32::try_from(seconds).unwrap_or(u32::MAX);
-    match mode {
-        "after_send" => Disappearing::after_send(seconds),
-        "after_read" => Disappearing::after_read(seconds),
-        _ => Disappearing::Off,
-    }
 }
 
 /// Seals `outgoing` from `sender` to `to` (the recipient, or ourselves for the own-swarm copy)
@@ -471,7 +460,7 @@ pub async fn settle(
     else {
         return Ok(());
     };
-    if message.kind != "text" {
+    if message.kind != crate::store::modes::MessageKind::Text {
         // Control messages (reactions, receipts, typing, …) are not messages: no event.
         tx.commit().await?;
         return Ok(());

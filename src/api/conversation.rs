@@ -15,7 +15,7 @@ use crate::events::{EventData, MessageEvent};
 use crate::ids::SessionIdText;
 use crate::store::chat::{ControlBody, ConversationChat};
 use crate::store::messages::Message;
-use crate::store::modes::ConversationState;
+use crate::store::modes::{ConversationState, ExpireMode};
 
 /// Longest disappearing timer, seconds: 14 days, the longest storage TTL (messages.md §3.5).
 pub const MAX_DISAPPEARING_SECONDS: i64 = 14 * 24 * 3600;
@@ -103,17 +103,15 @@ pub struct ConversationView {
     pub last_message: Option<Message>,
 }
 
-fn check_disappearing(d: &DisappearingView) -> Result<(String, i64), ApiError> {
-    match d.mode.as_str() {
-        "off" => Ok(("off".into(), 0)),
-        "after_send" | "after_read" if (1..=MAX_DISAPPEARING_SECONDS).contains(&d.seconds) => {
-            Ok((d.mode.clone(), d.seconds))
-        }
-        "after_send" | "after_read" => Err(ApiError::bad_request(
+fn check_disappearing(d: &DisappearingView) -> Result<(ExpireMode, i64), ApiError> {
+    match ExpireMode::parse(&d.mode) {
+        Some(ExpireMode::Off) => Ok((ExpireMode::Off, 0)),
+        Some(mode) if (1..=MAX_DISAPPEARING_SECONDS).contains(&d.seconds) => Ok((mode, d.seconds)),
+        Some(_) => Err(ApiError::bad_request(
             "invalid_disappearing",
             format!("seconds must be 1 to {MAX_DISAPPEARING_SECONDS}"),
         )),
-        _ => Err(ApiError::bad_request(
+        None => Err(ApiError::bad_request(
             "invalid_disappearing",
             "mode must be off, after_send or after_read",
         )),
@@ -399,9 +397,9 @@ async fn patch_conversation(
     if let Some((mode, seconds)) = setting {
         let now = now_ms();
         let mut tx = state.store.begin().await?;
-        tx.set_disappearing(account.as_str(), peer.as_str(), &mode, seconds, now)
+        tx.set_disappearing(account.as_str(), peer.as_str(), mode, seconds, now)
             .await?;
-        let data = EventData::disappearing_updated(peer.as_str(), &mode, seconds);
+        let data = EventData::disappearing_updated(peer.as_str(), mode.as_str(), seconds);
         let body = ControlBody::ExpirationUpdate { mode, seconds };
         tx.enqueue_control(account.as_str(), peer.as_str(), &body, now)
             .await?;
@@ -424,7 +422,7 @@ mod tests {
         };
         assert_eq!(
             check_disappearing(&d("off", 99)).ok(),
-            Some(("off".into(), 0))
+            Some((ExpireMode::Off, 0))
         );
         assert!(check_disappearing(&d("after_send", 30)).is_ok());
         assert!(check_disappearing(&d("after_read", 0)).is_err());

@@ -158,13 +158,8 @@ async fn text_extras(
             .await?;
     }
     let (expire_mode, expire_seconds) = chat
-        .map(|c| {
-            (
-                c.disappearing_mode.as_str().to_owned(),
-                c.disappearing_seconds,
-            )
-        })
-        .unwrap_or_else(|| ("off".to_owned(), 0));
+        .map(|c| (c.disappearing_mode, c.disappearing_seconds))
+        .unwrap_or_default();
     Ok(TextExtras {
         quote,
         expire_mode,
@@ -221,6 +216,7 @@ async fn send_message(
         id: new_message_id(),
         account: account.as_str().to_owned(),
         peer: to.as_str().to_owned(),
+        author: account.as_str().to_owned(),
         direction: Direction::Outgoing,
         status: MessageStatus::Queued,
         hash: None,

@@ -49,8 +49,8 @@ pub enum ControlBody {
     RequestResponse,
     /// The conversation's new disappearing setting.
     ExpirationUpdate {
-        /// `off`, `after_send`, `after_read`.
-        mode: String,
+        /// The new mode.
+        mode: ExpireMode,
         /// Timer, seconds.
         seconds: i64,
     },
@@ -121,7 +121,7 @@ pub struct TextExtras {
     /// The quoted message.
     pub quote: Option<super::messages::Quote>,
     /// The conversation's disappearing mode at send time.
-    pub expire_mode: String,
+    pub expire_mode: ExpireMode,
     /// Its timer, seconds.
     pub expire_seconds: i64,
 }
@@ -314,7 +314,7 @@ impl StoreTx {
         &mut self,
         account: &str,
         peer: &str,
-        mode: &str,
+        mode: ExpireMode,
         seconds: i64,
         now: i64,
     ) -> Result<(), StoreError> {
@@ -323,7 +323,7 @@ impl StoreTx {
             "UPDATE conversations SET disappearing_mode = $1, disappearing_seconds = $2 \
              WHERE account = $3 AND peer = $4",
         )
-        .bind(mode)
+        .bind(mode.as_str())
         .bind(seconds)
         .bind(account)
         .bind(peer)
@@ -385,9 +385,9 @@ impl StoreTx {
         let id = super::messages::new_message_id();
         let json = serde_json::to_string(body).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         sqlx::query(
-            "INSERT INTO messages (id, account, peer, direction, status, hash, text, timestamp, \
-             created_at, updated_at, kind, body) \
-             VALUES ($1, $2, $3, 'outgoing', 'queued', NULL, '', $4, $5, $5, $6, $7)",
+            "INSERT INTO messages (id, account, peer, author, direction, status, hash, text, \
+             timestamp, created_at, updated_at, kind, body) \
+             VALUES ($1, $2, $3, $2, 'outgoing', 'queued', NULL, '', $4, $5, $5, $6, $7)",
         )
         .bind(&id)
         .bind(account)

@@ -7,6 +7,7 @@ use sqlx::Row as _;
 
 use super::chat::TextExtras;
 use super::messages::{message_from_row, Message, Reaction, COLUMNS};
+use super::modes::ExpireMode;
 use super::{Store, StoreError, StoreTx};
 
 impl Store {
@@ -86,7 +87,7 @@ impl StoreTx {
         timestamp: i64,
         extras: &TextExtras,
     ) -> Result<(), StoreError> {
-        let expires_at = (extras.expire_mode == "after_send" && extras.expire_seconds > 0)
+        let expires_at = (extras.expire_mode == ExpireMode::AfterSend && extras.expire_seconds > 0)
             .then(|| timestamp.saturating_add(extras.expire_seconds.saturating_mul(1000)));
         let quote = extras.quote.as_ref();
         sqlx::query(
@@ -97,7 +98,7 @@ impl StoreTx {
         .bind(quote.map(|q| q.author.clone()))
         .bind(quote.and_then(|q| q.text.clone()))
         .bind(quote.and_then(|q| q.id.clone()))
-        .bind(&extras.expire_mode)
+        .bind(extras.expire_mode.as_str())
         .bind(extras.expire_seconds)
         .bind(expires_at)
         .bind(id)

@@ -7,6 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::StoreError;
+use crate::protocol::chat::Disappearing;
 
 /// Declares a string-backed enum: its variants with their stored words, `as_str`, `parse`
 /// (`None` for an unknown word) and `from_column` (an unknown word is corrupt data).
@@ -115,6 +116,30 @@ stored_words! {
     }
 }
 
+impl ExpireMode {
+    /// The protocol setting this mode names with a timer of `seconds` (a zero timer is off, as
+    /// in Session clients).
+    pub fn setting(self, seconds: i64) -> Disappearing {
+        let seconds = u32::try_from(seconds).unwrap_or(u32::MAX);
+        match self {
+            Self::Off => Disappearing::Off,
+            Self::AfterSend => Disappearing::after_send(seconds),
+            Self::AfterRead => Disappearing::after_read(seconds),
+        }
+    }
+}
+
+/// The mode of a protocol setting (its timer is [`Disappearing::seconds`]).
+impl From<Disappearing> for ExpireMode {
+    fn from(setting: Disappearing) -> Self {
+        match setting {
+            Disappearing::Off => Self::Off,
+            Disappearing::AfterSend { .. } => Self::AfterSend,
+            Disappearing::AfterRead { .. } => Self::AfterRead,
+        }
+    }
+}
+
 /// A new conversation is accepted (the column's default).
 impl Default for ConversationState {
     fn default() -> Self {
@@ -151,6 +176,21 @@ mod tests {
         assert_eq!(MessageRequests::parse("hold"), Some(MessageRequests::Hold));
         assert_eq!(ExpireMode::AfterRead.as_str(), "after_read");
         assert_eq!(ConversationState::Declined.to_string(), "declined");
+    }
+
+    #[test]
+    fn expire_modes_match_the_protocol_settings() {
+        for setting in [
+            Disappearing::Off,
+            Disappearing::after_send(30),
+            Disappearing::after_read(60),
+        ] {
+            let mode = ExpireMode::from(setting);
+            assert_eq!(mode.as_str(), setting.mode());
+            assert_eq!(mode.setting(i64::from(setting.seconds())), setting);
+        }
+        assert_eq!(ExpireMode::AfterSend.setting(0), Disappearing::Off);
+        assert_eq!(ExpireMode::Off.setting(30), Disappearing::Off);
     }
 
     #[test]

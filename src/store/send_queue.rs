@@ -13,6 +13,7 @@ use sqlx::Row as _;
 
 use super::chat::ControlBody;
 use super::messages::{message_from_row, Message, MessageStatus, COLUMNS};
+use super::modes::{ExpireMode, MessageKind};
 use super::{Store, StoreError, StoreTx};
 
 /// An outgoing message waiting to be sent, with what the sender needs beyond [`Message`].
@@ -35,12 +36,12 @@ pub struct QueuedMessage {
     /// The quoted message's sent timestamp and author (text messages).
     pub quote: Option<(i64, String)>,
     /// The disappearing setting it goes out under: mode and seconds (text messages).
-    pub expire: (String, i64),
+    pub expire: (ExpireMode, i64),
 }
 
 fn queued_from_row(row: &sqlx::any::AnyRow) -> Result<QueuedMessage, StoreError> {
-    let kind: String = row.try_get("kind")?;
-    let control = if kind == "text" {
+    let kind = MessageKind::from_column("kind", &row.try_get::<String, _>("kind")?)?;
+    let control = if kind == MessageKind::Text {
         None
     } else {
         let body: Option<String> = row.try_get("body")?;
@@ -63,7 +64,10 @@ fn queued_from_row(row: &sqlx::any::AnyRow) -> Result<QueuedMessage, StoreError>
         created_at: row.try_get("created_at")?,
         control,
         quote,
-        expire: (row.try_get("expire_mode")?, row.try_get("expire_seconds")?),
+        expire: (
+            ExpireMode::from_column("expire_mode", &row.try_get::<String, _>("expire_mode")?)?,
+            row.try_get("expire_seconds")?,
+        ),
     })
 }
 

@@ -238,7 +238,7 @@ impl Ctx<'_> {
             }
             ChatEvent::ExpirationTimerUpdate { setting, .. } => {
                 let seconds = i64::from(setting.seconds());
-                tx.set_disappearing(self.account, peer, setting.mode(), seconds, self.now)
+                tx.set_disappearing(self.account, peer, (*setting).into(), seconds, self.now)
                     .await?;
                 let data = EventData::disappearing_updated(peer, setting.mode(), seconds);
                 self.event(tx, peer, data).await
@@ -274,6 +274,7 @@ impl Ctx<'_> {
             peer: peer.clone(),
             direction,
             status,
+            author: self.sender.to_owned(),
             hash: Some(a.hash.clone()),
             text: m.text.clone().unwrap_or_default(),
             timestamp: a.timestamp,
@@ -294,7 +295,7 @@ impl Ctx<'_> {
         };
         let extras = crate::store::chat::TextExtras {
             quote,
-            expire_mode: m.expiration.mode().to_owned(),
+            expire_mode: m.expiration.into(),
             expire_seconds: i64::from(m.expiration.seconds()),
         };
         tx.set_text_extras(&message.id, message.timestamp, &extras)

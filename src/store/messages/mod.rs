@@ -11,6 +11,8 @@ mod writes;
 
 use serde::{Deserialize, Serialize};
 
+use super::modes::MessageKind;
+
 pub(crate) use rows::{message_from_row, COLUMNS};
 
 /// Which way a message went.
@@ -65,7 +67,7 @@ pub struct Message {
     pub id: String,
     /// Swarm hash once stored (sent) or as received.
     pub hash: Option<String>,
-    /// Sender's Session ID.
+    /// Sender's Session ID (the stored `author`).
     pub from: String,
     /// Recipient's Session ID.
     pub to: String,
@@ -96,9 +98,9 @@ pub struct Message {
     /// When it disappears (disappearing messages), ms.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<i64>,
-    /// Control kind of a queued row (`text` for visible messages); not shown.
+    /// Control kind of a queued row ([`MessageKind::Text`] for visible messages); not shown.
     #[serde(skip)]
-    pub kind: String,
+    pub kind: MessageKind,
     /// Attachments (issue 5): metadata and download URL; filled by `store::attachments`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub attachments: Vec<super::attachments::AttachmentView>,
@@ -137,6 +139,10 @@ pub struct NewMessage {
     pub account: String,
     /// The other party.
     pub peer: String,
+    /// Who wrote it (Session ID): the peer for incoming messages, the account for outgoing ones
+    /// (sync copies from our other devices included). Separate from the conversation: in a
+    /// group or community room they differ (design.md §10).
+    pub author: String,
     /// Direction.
     pub direction: Direction,
     /// Initial status.

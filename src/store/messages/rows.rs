@@ -4,6 +4,7 @@ use sqlx::any::AnyRow;
 use sqlx::Row as _;
 
 use super::{Direction, Message, MessageStatus, Quote};
+use crate::store::modes::MessageKind;
 use crate::store::StoreError;
 
 fn parse_direction(text: &str) -> Result<Direction, StoreError> {
@@ -25,7 +26,8 @@ fn parse_status(text: &str) -> Result<MessageStatus, StoreError> {
 }
 
 /// The columns [`message_from_row`] reads.
-pub(crate) const COLUMNS: &str = "id, account, peer, direction, status, hash, text, timestamp, \
+pub(crate) const COLUMNS: &str =
+    "id, account, peer, author, direction, status, hash, text, timestamp, \
     failure_reason, kind, quote_timestamp, quote_author, quote_text, quote_id, read_at, \
     deleted_at, expires_at";
 
@@ -33,9 +35,12 @@ pub(crate) fn message_from_row(row: &AnyRow) -> Result<Message, StoreError> {
     let account: String = row.try_get("account")?;
     let peer: String = row.try_get("peer")?;
     let direction = parse_direction(&row.try_get::<String, _>("direction")?)?;
-    let (from, to) = match direction {
-        Direction::Incoming => (peer.clone(), account),
-        Direction::Outgoing => (account, peer.clone()),
+    // `from` is who wrote it; `to` is the other side of a direct chat: us for what we
+    // received, the peer for what we sent.
+    let from: String = row.try_get("author")?;
+    let to = match direction {
+        Direction::Incoming => account,
+        Direction::Outgoing => peer.clone(),
     };
     Ok(Message {
         id: row.try_get("id")?,
@@ -64,7 +69,7 @@ pub(crate) fn message_from_row(row: &AnyRow) -> Result<Message, StoreError> {
         read_at: row.try_get("read_at")?,
         deleted_at: row.try_get("deleted_at")?,
         expires_at: row.try_get("expires_at")?,
-        kind: row.try_get("kind")?,
+        kind: MessageKind::from_column("kind", &row.try_get::<String, _>("kind")?)?,
         attachments: Vec::new(),
     })
 }

@@ -20,8 +20,8 @@ impl StoreTx {
     ) -> Result<Option<Message>, StoreError> {
         let done = sqlx::query(
             "INSERT INTO messages (id, account, peer, direction, status, hash, text, timestamp, \
-             idempotency_key, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) ON CONFLICT DO NOTHING",
+             idempotency_key, created_at, updated_at, author) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11) ON CONFLICT DO NOTHING",
         )
         .bind(&message.id)
         .bind(&message.account)
@@ -33,6 +33,7 @@ impl StoreTx {
         .bind(message.timestamp)
         .bind(message.idempotency_key.as_deref())
         .bind(now)
+        .bind(&message.author)
         .execute(self.conn())
         .await?;
         if done.rows_affected() == 0 {
