@@ -3,6 +3,10 @@
 //! Outgoing messages are persisted `queued` before the API answers 202 (issue 4); the sender
 //! moves them to `sent`/`failed`. Incoming messages are de-duplicated by swarm hash per account
 //! (`UNIQUE (account, hash)`), so a poll repeated after a crash inserts nothing twice.
+//!
+//! A row names its conversation (`peer`) and, separately, its `author` (migration
+//! `0005_author.sql`): in a direct chat the author is one of the two sides, in a group or
+//! community room any member.
 
 mod cursors;
 mod queries;
