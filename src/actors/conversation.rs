@@ -1,8 +1,14 @@
-//! [`Conversation`]: one account's outgoing queue to one peer. It sends strictly in the order the
-//! API accepted the messages: the next message waits until the head is confirmed (`sent`) or
-//! given up (`failed`), and a failed attempt is retried after a jittered, doubling delay. The
-//! queue itself is the `messages` table (status `queued`), so the actor keeps no state a crash
-//! could lose: it only remembers how many attempts the head message has had.
+//! [`Conversation`]: one account's conversation (design.md §3: one per account and peer or
+//! group). It sends the outgoing queue strictly in the order the API accepted the messages: the
+//! next message waits until the head is confirmed (`sent`) or given up (`failed`), and a failed
+//! attempt is retried after a jittered, doubling delay. The queue itself is the `messages`
+//! table (status `queued`), so the actor keeps no state a crash could lose: it remembers how
+//! many attempts the head message has had and when the conversation last received something.
+//!
+//! The Identity hands it each poll's arrivals for this conversation ([`Incoming`], after the
+//! poll's commit): what the apply step queued in reply (a message request response, automatic
+//! read receipts) goes out at once, without waiting for the store's queue notice to come round
+//! through the supervisor.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,6 +19,7 @@ use super::keys::AccountKeys;
 use super::outgoing::{step, Step};
 use super::schedule::backoff;
 use super::{Deps, Task};
+use crate::ids::ConversationId;
 use crate::store::LeaseToken;
 
 /// Look at the queue (sent by the Identity when the API queued a message).
@@ -20,14 +27,24 @@ use crate::store::LeaseToken;
 #[rtype(result = "()")]
 pub struct Kick;
 
-/// Sent to the Identity when the queue is empty; `kicks` is how many [`Kick`]s this actor had
-/// received, so the Identity stops it only if no Kick is still on its way.
+/// Something arrived for this conversation and is committed (sent by the Identity after a
+/// poll): note it and look at the queue, as a [`Kick`] does.
+#[derive(Message, Debug, Clone, Copy)]
+#[rtype(result = "()")]
+pub struct Incoming {
+    /// The newest sent timestamp among what arrived, ms.
+    pub latest: i64,
+}
+
+/// Sent to the Identity when the queue is empty; `kicks` is how many [`Kick`]s and
+/// [`Incoming`]s this actor had received, so the Identity stops it only if none is still on its
+/// way.
 #[derive(Message, Debug, Clone)]
 #[rtype(result = "()")]
 pub struct ConversationIdle {
-    /// The peer.
-    pub peer: String,
-    /// Kicks received so far.
+    /// The conversation.
+    pub conversation: ConversationId,
+    /// Kicks (and Incomings) received so far.
     pub kicks: u64,
 }
 
@@ -54,11 +71,11 @@ enum Pump {
     Waiting,
 }
 
-/// The per-peer sender.
+/// The per-conversation actor.
 pub struct Conversation {
     deps: Deps,
     keys: Arc<AccountKeys>,
-    peer: String,
+    conversation: ConversationId,
     owner: Recipient<ConversationIdle>,
     activity: Recipient<Activity>,
     fenced: Recipient<Fenced>,
@@ -70,15 +87,17 @@ pub struct Conversation {
     kicks: u64,
     /// A Kick arrived while a step was in flight: look again when it ends.
     again: bool,
+    /// The newest sent timestamp received in this conversation while the actor ran, ms.
+    last_incoming: Option<i64>,
 }
 
 impl Conversation {
-    /// A sender for `keys`' account to `peer`, reporting to its Identity (`owner`, `activity`,
-    /// `fenced`), writing statuses under `lease` when set.
+    /// The actor of `keys`' account's `conversation`, reporting to its Identity (`owner`,
+    /// `activity`, `fenced`), writing statuses under `lease` when set.
     pub fn new(
         deps: Deps,
         keys: Arc<AccountKeys>,
-        peer: String,
+        conversation: ConversationId,
         owner: (
             Recipient<ConversationIdle>,
             Recipient<Activity>,
@@ -90,7 +109,7 @@ impl Conversation {
         Self {
             deps,
             keys,
-            peer,
+            conversation,
             owner,
             activity,
             fenced,
@@ -99,6 +118,7 @@ impl Conversation {
             head: None,
             kicks: 0,
             again: false,
+            last_incoming: None,
         }
     }
 
@@ -114,7 +134,7 @@ impl Conversation {
             step(
                 self.deps.clone(),
                 self.keys.clone(),
-                self.peer.clone(),
+                self.conversation.clone(),
                 self.head.clone(),
                 self.lease.clone(),
             ),
@@ -128,7 +148,7 @@ impl Conversation {
                         act.run(ctx);
                     } else {
                         act.owner.do_send(ConversationIdle {
-                            peer: act.peer.clone(),
+                            conversation: act.conversation.clone(),
                             kicks: act.kicks,
                         });
                     }
@@ -202,6 +222,24 @@ impl Handler<Kick> for Conversation {
         self.kicks += 1;
         // While waiting for a retry the timer will look at the queue; a new message queues
         // behind the head anyway.
+        if self.pump != Pump::Waiting {
+            self.run(ctx);
+        }
+    }
+}
+
+impl Handler<Incoming> for Conversation {
+    type Result = ();
+
+    fn handle(&mut self, msg: Incoming, ctx: &mut Context<Self>) {
+        self.kicks += 1;
+        self.last_incoming = Some(self.last_incoming.map_or(msg.latest, |t| t.max(msg.latest)));
+        tracing::debug!(
+            account = self.keys.short(),
+            conversation = %self.conversation,
+            last_incoming = self.last_incoming,
+            "incoming; looking at the queue"
+        );
         if self.pump != Pump::Waiting {
             self.run(ctx);
         }

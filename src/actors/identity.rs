@@ -1,7 +1,9 @@
 //! [`Identity`]: one account. It opens the account's sealed seed into memory (and nowhere
 //! else), polls the account's swarm on an adaptive, jittered interval ([`super::schedule`]),
-//! runs each poll's receive pipeline ([`super::inbox`]) and owns one [`Conversation`] per peer
-//! with queued outgoing messages.
+//! runs each poll's receive pipeline ([`super::inbox`]) over the account's own swarm
+//! ([`OwnSwarm`]) and owns one [`Conversation`] per conversation with queued outgoing messages
+//! or fresh arrivals: after each poll's commit it hands every conversation that got something
+//! to its actor ([`Incoming`]), starting the actor if needed.
 //!
 //! Polls never overlap: the next one is scheduled when the previous one has finished. The cursor
 //! lives in the database (advanced in the same transaction as the messages) and is mirrored
@@ -14,13 +16,14 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 use tracing::Instrument as _;
 
-use super::conversation::{Activity, Conversation, ConversationIdle, Fenced, Kick};
-use super::inbox::{poll_once, PollOutcome, DM_NAMESPACE};
+use super::conversation::{Activity, Conversation, ConversationIdle, Fenced, Incoming, Kick};
+use super::inbox::{poll, PollOutcome};
 use super::keys::AccountKeys;
 use super::schedule::{first_poll, jittered, poll_interval};
+use super::sources::{OwnSwarm, Source as _};
 use super::supervisor::ChildStopped;
 use super::{ActorError, Deps, Task};
-use crate::ids::SessionIdText;
+use crate::ids::{ConversationId, SessionIdText};
 use crate::protocol::storage::MessageHash;
 use crate::store::LeaseToken;
 
@@ -65,9 +68,10 @@ async fn load(deps: Deps, account: SessionIdText) -> Result<Loaded, ActorError> 
         .await?
         .ok_or(ActorError::AccountGone)?;
     let keys = Arc::new(AccountKeys::from_stored_seed(&account, &seed)?);
+    let key = OwnSwarm::new(keys.clone()).cursor_key();
     let cursor = deps
         .store
-        .poll_cursor(account.as_str(), i64::from(DM_NAMESPACE.0))
+        .poll_cursor(&key.subject, i64::from(key.namespace.0))
         .await?
         .and_then(|text| MessageHash::parse(&text).ok());
     let queued_peers = deps.store.queued_peers(account.as_str()).await?;
@@ -76,6 +80,11 @@ async fn load(deps: Deps, account: SessionIdText) -> Result<Loaded, ActorError> 
         cursor,
         queued_peers,
     })
+}
+
+/// A queued row names no conversation (the API queues only to valid IDs): it is left alone.
+fn invalid_peer(account: &SessionIdText, error: &crate::ids::ConversationIdError) {
+    tracing::warn!(%account, %error, "queued row to an invalid peer");
 }
 
 /// A running conversation and how many Kicks it was sent.
@@ -102,9 +111,9 @@ pub struct Identity {
     last_polled: Instant,
     polling: bool,
     next_poll: Option<(SpawnHandle, Instant)>,
-    conversations: HashMap<String, ConversationSlot>,
-    /// Peers queued before the keys were loaded.
-    pending: HashSet<String>,
+    conversations: HashMap<ConversationId, ConversationSlot>,
+    /// Conversations queued before the keys were loaded.
+    pending: HashSet<ConversationId>,
     /// Tampered hashes and how often they were seen.
     strikes: HashMap<String, u32>,
     /// Why the actor stopped, reported to the supervisor.
@@ -141,31 +150,64 @@ impl Identity {
         }
     }
 
-    fn kick(&mut self, peer: String, ctx: &mut Context<Self>) {
-        let Some(keys) = self.keys.clone() else {
-            self.pending.insert(peer);
+    /// Kicks the conversation with `peer` (a queued row's peer), if it names one.
+    fn kick_peer(&mut self, peer: &str, ctx: &mut Context<Self>) {
+        match ConversationId::parse(peer) {
+            Ok(conversation) => self.kick(conversation, ctx),
+            Err(error) => invalid_peer(&self.account, &error),
+        }
+    }
+
+    fn kick(&mut self, conversation: ConversationId, ctx: &mut Context<Self>) {
+        let Some(slot) = self.slot(conversation, ctx) else {
             return;
         };
-        let slot = self.conversations.entry(peer.clone()).or_insert_with(|| {
-            let me = ctx.address();
-            ConversationSlot {
-                addr: Conversation::new(
-                    self.deps.clone(),
-                    keys,
-                    peer,
-                    (
-                        me.clone().recipient(),
-                        me.clone().recipient(),
-                        me.recipient(),
-                    ),
-                    self.lease.clone(),
-                )
-                .start(),
-                kicks: 0,
-            }
-        });
         slot.kicks += 1;
         slot.addr.do_send(Kick);
+    }
+
+    /// Hands what a poll committed for a conversation to its actor.
+    fn incoming(&mut self, conversation: ConversationId, latest: i64, ctx: &mut Context<Self>) {
+        let Some(slot) = self.slot(conversation, ctx) else {
+            return;
+        };
+        slot.kicks += 1;
+        slot.addr.do_send(Incoming { latest });
+    }
+
+    /// The running actor of `conversation`, started if absent; `None` (and remembered) before
+    /// the keys are loaded.
+    fn slot(
+        &mut self,
+        conversation: ConversationId,
+        ctx: &mut Context<Self>,
+    ) -> Option<&mut ConversationSlot> {
+        let Some(keys) = self.keys.clone() else {
+            self.pending.insert(conversation);
+            return None;
+        };
+        let slot = self
+            .conversations
+            .entry(conversation.clone())
+            .or_insert_with(|| {
+                let me = ctx.address();
+                ConversationSlot {
+                    addr: Conversation::new(
+                        self.deps.clone(),
+                        keys,
+                        conversation,
+                        (
+                            me.clone().recipient(),
+                            me.clone().recipient(),
+                            me.recipient(),
+                        ),
+                        self.lease.clone(),
+                    )
+                    .start(),
+                    kicks: 0,
+                }
+            });
+        Some(slot)
     }
 
     fn schedule_poll(&mut self, ctx: &mut Context<Self>, delay_ms: u64) {
@@ -205,9 +247,9 @@ impl Identity {
         let span = tracing::info_span!(parent: None, "poll", account = keys.short());
         let task = Task::spawn(
             &self.deps,
-            poll_once(
+            poll(
                 self.deps.clone(),
-                keys,
+                OwnSwarm::new(keys),
                 self.cursor.clone(),
                 skip,
                 self.lease.clone(),
@@ -248,6 +290,11 @@ impl Identity {
         if outcome.stored > 0 {
             self.last_activity = Instant::now();
         }
+        for touched in outcome.touched {
+            if touched.recipient == self.account.as_str() {
+                self.incoming(touched.conversation, touched.latest, ctx);
+            }
+        }
         if let Some(hash) = outcome.stopped_at {
             *self.strikes.entry(hash).or_insert(0) += 1;
             // Fetch the honest copy from other members soon, without hammering.
@@ -272,13 +319,17 @@ impl Actor for Identity {
                     Ok(loaded) => {
                         act.keys = Some(loaded.keys);
                         act.cursor = loaded.cursor;
-                        let peers: HashSet<String> = loaded
-                            .queued_peers
-                            .into_iter()
-                            .chain(std::mem::take(&mut act.pending))
-                            .collect();
-                        for peer in peers {
-                            act.kick(peer, ctx);
+                        let mut queued = std::mem::take(&mut act.pending);
+                        for peer in &loaded.queued_peers {
+                            match ConversationId::parse(peer) {
+                                Ok(conversation) => {
+                                    queued.insert(conversation);
+                                }
+                                Err(error) => invalid_peer(&act.account, &error),
+                            }
+                        }
+                        for conversation in queued {
+                            act.kick(conversation, ctx);
                         }
                         let first =
                             first_poll(&mut rand::thread_rng(), act.deps.settings.poll_active_ms);
@@ -310,7 +361,7 @@ impl Handler<Queued> for Identity {
     type Result = ();
 
     fn handle(&mut self, msg: Queued, ctx: &mut Context<Self>) {
-        self.kick(msg.peer, ctx);
+        self.kick_peer(&msg.peer, ctx);
     }
 }
 
@@ -320,10 +371,10 @@ impl Handler<ConversationIdle> for Identity {
     fn handle(&mut self, msg: ConversationIdle, _: &mut Context<Self>) {
         let drained = self
             .conversations
-            .get(&msg.peer)
+            .get(&msg.conversation)
             .is_some_and(|slot| slot.kicks == msg.kicks);
         if drained {
-            if let Some(slot) = self.conversations.remove(&msg.peer) {
+            if let Some(slot) = self.conversations.remove(&msg.conversation) {
                 slot.addr.do_send(super::conversation::Stop);
             }
         }
@@ -373,7 +424,7 @@ impl Handler<Requeue> for Identity {
         ctx.spawn(task.into_actor(self).map(|result, act, ctx| match result {
             Ok(Ok(peers)) => {
                 for peer in peers {
-                    act.kick(peer, ctx);
+                    act.kick_peer(&peer, ctx);
                 }
             }
             Ok(Err(error)) => tracing::warn!(%error, "cannot read queued peers"),

@@ -1,5 +1,6 @@
 //! The gateway's actors (design.md §3): a [`Supervisor`] that runs one [`Identity`] per
-//! account, each owning one [`Conversation`] per peer with queued outgoing messages, and a
+//! account, each owning one [`Conversation`] per conversation with queued outgoing messages or
+//! fresh arrivals (messages come in through [`sources`] and leave through [`transports`]), and a
 //! [`PathPool`] that keeps the network client's onion paths built and reports their health.
 //!
 //! Threading: the actors live on one dedicated thread running an actix `System`
@@ -24,9 +25,11 @@ pub mod outgoing;
 pub mod path_pool;
 pub mod pruner;
 pub mod schedule;
+pub mod sources;
 pub mod supervisor;
 pub mod system;
 pub mod ticker;
+pub mod transports;
 
 use std::sync::Arc;
 

@@ -1,14 +1,14 @@
-//! The send pipeline of one queued row: build its Content with the chat builders
-//! ([`build_outgoing`]: a text message with its quote, our profile and the disappearing setting,
-//! or a control message: reaction, unsend, read receipt, typing, request response, timer
-//! update), seal it to the recipient (`messages.md` §2.1, §3.1), store it on the recipient's
-//! swarm (namespace 0, the builder's TTL, §3.5), then store the own-swarm copy the builder asks
-//! for (`syncTarget` = recipient) and keep its hash; record `sent` + `message.sent` (text
-//! messages only), or after the last attempt `failed` + `message.failed`, in one transaction.
+//! The send queue of one conversation, written once for every conversation kind: load the
+//! oldest queued row ([`step`]), build its Content with the chat builders ([`build_outgoing`]: a
+//! text message with its quote, our profile and the disappearing setting, or a control message:
+//! reaction, unsend, read receipt, typing, request response, timer update), hand it to the
+//! conversation's [transport](super::transports) once (`attempt`), and record `sent` +
+//! `message.sent` (text messages only), or after the last attempt or the send deadline
+//! `failed` + `message.failed`, in one transaction ([`settle`]).
 //!
-//! Encryption is the deterministic variant and the `proSig` decoy is drawn from a generator
-//! seeded by the message id, so a message re-sent after a crash is byte-identical: it has the
-//! same swarm hash, the node de-duplicates it and the recipient never sees it twice.
+//! The transport is picked from the conversation's [`ConversationId`]: a direct chat uses
+//! [`DirectTransport`] (sealed to the recipient's swarm plus the sync copy; its sends are
+//! byte-identical on a retry, see [`super::transports::direct`]).
 
 use std::sync::Arc;
 
@@ -17,11 +17,12 @@ use rand::SeedableRng as _;
 use sha2::{Digest as _, Sha256};
 use tracing::Instrument as _;
 
-use super::inbox::DM_NAMESPACE;
 use super::keys::AccountKeys;
+use super::transports::{DirectTransport, Stored, Transport, Unroutable};
 use super::{ActorError, Deps};
 use crate::clock::now_ms;
 use crate::events::{EventData, MessageEvent};
+use crate::ids::ConversationId;
 use crate::protocol::chat::{
     self, AttachmentInfo, MessageRef, Outgoing, Profile, ReactionAction, TextMessage, TTL_TYPING_MS,
 };
@@ -29,8 +30,6 @@ use crate::protocol::dm;
 use crate::protocol::envelope::{OutgoingContent, ProSig};
 use crate::protocol::keys::SessionId;
 use crate::protocol::protos::{Content, DataMessage, LokiProfile};
-use crate::protocol::storage::limits::TTL_MIN_MS;
-use crate::protocol::storage::{AccountId, MessageHash, Signer};
 use crate::store::chat::ControlBody;
 use crate::store::events::NewEvent;
 use crate::store::messages::MessageStatus;
@@ -152,29 +151,6 @@ fn profile_owner(message: &QueuedMessage) -> Result<SessionId, ActorError> {
         .map_err(|_| ActorError::BadRecipient)
 }
 
-/// Seals `outgoing` from `sender` to `to` (the recipient, or ourselves for the own-swarm copy)
-/// as a namespace-0 payload (`messages.md` §2.1, §3.1). Deterministic per message id and copy.
-pub fn seal(
-    sender: &AccountKeys,
-    to: &SessionId,
-    outgoing: Outgoing,
-    message_id: &str,
-    own_copy: bool,
-) -> Result<Vec<u8>, ActorError> {
-    let mut seed = Sha256::new();
-    seed.update(b"session-gateway proSig decoy v1\0");
-    seed.update(message_id.as_bytes());
-    seed.update([u8::from(own_copy)]);
-    let mut rng = StdRng::from_seed(seed.finalize().into());
-    let pro_sig = ProSig::decoy(&mut rng);
-    outgoing
-        .into_content()
-        .seal(&pro_sig, |padded| {
-            dm::encrypt_for_recipient_deterministic(&sender.identity, to.x25519(), padded)
-        })
-        .map_err(ActorError::from)
-}
-
 /// The namespace-0 payload of a plain text message built field by field (a second path for
 /// the receive tests, which also need invalid `sync_target`s): `sync_target` is written as
 /// given, valid or not.
@@ -226,111 +202,6 @@ pub fn seal_data_message(
         .map_err(ActorError::from)
 }
 
-/// What sending one queued row stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Stored {
-    /// The recipient swarm's hash (`None`: nothing was sent, e.g. a stale typing indicator).
-    pub hash: Option<String>,
-    /// The own-swarm copy's hash, when one was stored.
-    pub own_hash: Option<String>,
-}
-
-/// Sends `message` (and its own-swarm copy, for the kinds clients sync) and returns the hashes.
-pub async fn send_one(
-    deps: &Deps,
-    keys: &AccountKeys,
-    message: &QueuedMessage,
-) -> Result<Stored, ActorError> {
-    let recipient: SessionId = message.peer.parse().map_err(|_| ActorError::BadRecipient)?;
-    let recipient_account =
-        AccountId::from_hex(&message.peer).map_err(|_| ActorError::BadRecipient)?;
-    // Our profile as clients send it (§4): display name, and the avatar's URL + profileKey.
-    let profile = deps.store.own_profile(&keys.session_id).await?;
-    let profile = (profile.display_name.is_some() || profile.avatar.is_some()).then_some(profile);
-    // The files of a text message, uploaded once (a retry reuses the stored pointers).
-    let attachments = match message.control {
-        None => super::attachments::outgoing_pointers(deps, message).await?,
-        Some(_) => Vec::new(),
-    };
-    let now = u64::try_from(now_ms()).unwrap_or(0);
-    let Some(outgoing) = build_outgoing(message, profile.as_ref(), attachments, now)? else {
-        return Ok(Stored {
-            hash: None,
-            own_hash: None,
-        });
-    };
-    let own = keys.identity.session_id();
-    let to_self = message.peer == keys.session_id;
-    if let Some(ControlBody::Unsend {
-        target_ts,
-        own_hash,
-    }) = &message.control
-    {
-        // The copy's hash is known once the target was sent, which may be after the unsend
-        // was queued: look it up now.
-        let hash = match own_hash {
-            Some(hash) => Some(hash.clone()),
-            None => {
-                deps.store
-                    .own_hash_of(&keys.session_id, &message.peer, *target_ts)
-                    .await?
-            }
-        };
-        if let Some(hash) = hash {
-            delete_own_copy(deps, keys, &hash).await;
-        }
-    }
-    // A short "after send" timer would ask for less than the storage server's minimum TTL
-    // (10 s), which nodes refuse; the message still disappears locally on time.
-    let ttl = outgoing.ttl_ms().max(TTL_MIN_MS);
-    let own_copy = outgoing.own_swarm_copy(&recipient);
-    // A note to self is one copy on the own swarm, marked as a sync copy of itself.
-    let first = match (&own_copy, to_self) {
-        (Some(copy), true) => copy.clone(),
-        _ => outgoing,
-    };
-    let payload = seal(keys, &recipient, first, &message.id, to_self)?;
-    let stored = deps
-        .network
-        .store(&recipient_account, DM_NAMESPACE, &payload, ttl, None)
-        .await?;
-    let hash = stored.hash.as_str().to_owned();
-    let mut own_hash = to_self.then(|| hash.clone());
-    if let (Some(copy), false) = (own_copy, to_self) {
-        let sync = seal(keys, &own, copy, &message.id, true)?;
-        // The recipient has the message: a lost sync copy only costs the account's other
-        // devices their copy, so it is logged, not retried.
-        match deps
-            .network
-            .store(&keys.account, DM_NAMESPACE, &sync, ttl, None)
-            .await
-        {
-            Ok(stored) => own_hash = Some(stored.hash.as_str().to_owned()),
-            Err(error) => tracing::info!(account = keys.short(), %error, "sync copy not stored"),
-        }
-    }
-    Ok(Stored {
-        hash: Some(hash),
-        own_hash,
-    })
-}
-
-/// Deletes our own swarm's copy of an unsent message (signed `delete`); a failure is logged:
-/// the copy expires with its TTL anyway.
-async fn delete_own_copy(deps: &Deps, keys: &AccountKeys, hash: &str) {
-    let Ok(hash) = MessageHash::parse(hash) else {
-        return;
-    };
-    let signer = Signer::Account(keys.identity.signing_key());
-    if let Err(error) = deps
-        .network
-        .delete(&keys.account, &signer, vec![hash])
-        .await
-    {
-        tracing::info!(account = keys.short(), %error, "own copy not deleted");
-    }
-}
-
 /// True for failures no retry can fix.
 fn permanent(error: &ActorError) -> bool {
     matches!(
@@ -343,15 +214,17 @@ fn permanent(error: &ActorError) -> bool {
     )
 }
 
-/// One step of the conversation with `peer`: load its oldest queued message and try to send it
-/// once. `previous` is the message the last step retried and how many attempts it has had.
+/// One step of `conversation`: load its oldest queued message and try to send it once through
+/// the conversation's transport. `previous` is the message the last step retried and how many
+/// attempts it has had.
 pub async fn step(
     deps: Deps,
     keys: Arc<AccountKeys>,
-    peer: String,
+    conversation: ConversationId,
     previous: Option<(String, u32)>,
     lease: Option<LeaseToken>,
 ) -> Result<Step, ActorError> {
+    let peer = conversation.to_text();
     let Some(message) = deps.store.next_queued(&keys.session_id, &peer).await? else {
         return Ok(Step::Empty);
     };
@@ -369,9 +242,21 @@ pub async fn step(
     );
     deps.metrics.links.adopt(&span, Key::Message(&message.id));
     let id = message.id.clone();
-    let step = attempt(&deps, &keys, message, tried, lease.as_ref())
-        .instrument(span.clone())
-        .await;
+    let lease = lease.as_ref();
+    let step = match &conversation {
+        ConversationId::Direct(peer) => {
+            let transport = DirectTransport::new(peer.clone());
+            attempt(&deps, &keys, &transport, message, tried, lease)
+                .instrument(span.clone())
+                .await
+        }
+        // Groups and communities bring their own transports; until then a row there fails.
+        ConversationId::Group(_) | ConversationId::Community(_) => {
+            attempt(&deps, &keys, &Unroutable, message, tried, lease)
+                .instrument(span.clone())
+                .await
+        }
+    };
     if let Ok(done) = &step {
         let outcome = match done {
             Step::Empty => "empty",
@@ -387,10 +272,11 @@ pub async fn step(
     step
 }
 
-/// One attempt at `message`, which has had `tried` attempts before.
-async fn attempt(
+/// One attempt at `message` through `transport`; the message has had `tried` attempts before.
+async fn attempt<T: Transport>(
     deps: &Deps,
     keys: &AccountKeys,
+    transport: &T,
     message: QueuedMessage,
     tried: u32,
     lease: Option<&LeaseToken>,
@@ -402,7 +288,7 @@ async fn attempt(
         settle(deps, &message.id, Err(reason), lease).await?;
         return Ok(Step::Failed { id: message.id });
     }
-    match send_one(deps, keys, &message).await {
+    match transport.send(deps, keys, &message).await {
         Ok(stored) => {
             settle(deps, &message.id, Ok(&stored), lease).await?;
             Ok(Step::Sent { id: message.id })

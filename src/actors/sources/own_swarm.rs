@@ -1,0 +1,119 @@
+//! [`OwnSwarm`]: the account's own swarm, namespace 0 — 1:1 messages from peers and the sync
+//! copies of the account's other devices (`messages.md` §3.5). Retrieved with the account's
+//! signature, opened with its keys ([`classify`]), for exactly one recipient: the account.
+
+use std::sync::Arc;
+
+use super::{Accepted, Batch, CursorKey, Delivery, Source, Verdict};
+use crate::actors::keys::AccountKeys;
+use crate::actors::{ActorError, Deps};
+use crate::network::{ItemData, RetrievedItem};
+use crate::protocol::chat::{self, ChatError, ChatEvent};
+use crate::protocol::dm::{self, DmError};
+use crate::protocol::envelope::{decode_dm_payload, parse_content};
+use crate::protocol::storage::{MessageHash, Namespace, Signer};
+
+/// The namespace of 1:1 messages and sync copies (`messages.md` §3.5).
+pub const DM_NAMESPACE: Namespace = Namespace(0);
+
+/// The account's own swarm, namespace 0.
+#[derive(Clone, Debug)]
+pub struct OwnSwarm {
+    keys: Arc<AccountKeys>,
+}
+
+impl OwnSwarm {
+    /// The own swarm of `keys`' account.
+    pub fn new(keys: Arc<AccountKeys>) -> Self {
+        Self { keys }
+    }
+}
+
+impl Source for OwnSwarm {
+    fn cursor_key(&self) -> CursorKey {
+        CursorKey {
+            subject: self.keys.session_id.clone(),
+            namespace: DM_NAMESPACE,
+        }
+    }
+
+    fn label(&self) -> &str {
+        self.keys.short()
+    }
+
+    async fn retrieve(
+        &self,
+        deps: &Deps,
+        cursor: Option<MessageHash>,
+    ) -> Result<Option<Batch>, ActorError> {
+        let signer = Signer::Account(self.keys.identity.signing_key());
+        let answers = deps
+            .network
+            .retrieve(&self.keys.account, &signer, &[(DM_NAMESPACE, cursor)])
+            .await?;
+        Ok(answers
+            .into_iter()
+            .find(|a| a.namespace == DM_NAMESPACE)
+            .map(|batch| Batch {
+                items: batch.messages,
+                more: batch.more,
+            }))
+    }
+
+    fn open(&self, item: &RetrievedItem) -> Vec<Delivery> {
+        vec![Delivery {
+            recipient: self.keys.session_id.clone(),
+            verdict: classify(&self.keys, item),
+        }]
+    }
+}
+
+/// Checks one retrieved item for `keys`' account (its hash was checked by the network). Pure
+/// apart from the CPU work.
+pub fn classify(keys: &AccountKeys, message: &RetrievedItem) -> Verdict {
+    // The network checked the hash once, as the copy arrived; nothing here hashes again.
+    let data = match &message.data {
+        ItemData::Intact(data) => data,
+        ItemData::Tampered(_) => return Verdict::Tampered,
+    };
+    let Ok(envelope) = decode_dm_payload(data) else {
+        return Verdict::Dropped("invalid_envelope");
+    };
+    let opened = match dm::decrypt_incoming(&keys.identity, envelope.content_ciphertext()) {
+        Ok(opened) => opened,
+        Err(DmError::BadSignature | DmError::InvalidSenderKey) => {
+            return Verdict::Dropped("bad_signature")
+        }
+        Err(_) => return Verdict::Dropped("undecryptable"),
+    };
+    let Ok(content) = parse_content(&opened.plaintext, envelope.timestamp_ms()) else {
+        return Verdict::Dropped("invalid_content");
+    };
+    let Ok(timestamp) = i64::try_from(envelope.timestamp_ms()) else {
+        return Verdict::Dropped("invalid_content");
+    };
+    let own = keys.identity.session_id();
+    let sender = opened.sender_session_id;
+    let events = match chat::classify(&content, &sender, &own, envelope.timestamp_ms()) {
+        Ok(events) => events,
+        Err(ChatError::BadSessionId {
+            field: "dataMessage.syncTarget",
+        }) => return Verdict::Dropped("bad_sync_target"),
+        Err(ChatError::BadSessionId { .. }) => return Verdict::Dropped("bad_session_id"),
+        Err(ChatError::EmptyContent) => return Verdict::Ignored,
+        Err(_) => return Verdict::Dropped("invalid_content"),
+    };
+    let events: Vec<ChatEvent> = events
+        .into_iter()
+        .filter(|e| !matches!(e, ChatEvent::Ignored(_)))
+        .collect();
+    if events.is_empty() {
+        return Verdict::Ignored;
+    }
+    Verdict::Accepted(Accepted {
+        hash: message.hash.as_str().to_owned(),
+        sender: sender.to_string(),
+        timestamp,
+        events,
+    })
+}

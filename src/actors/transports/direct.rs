@@ -1,0 +1,167 @@
+//! [`DirectTransport`]: a 1:1 conversation's messages leave sealed to the recipient
+//! (`messages.md` §2.1, §3.1), stored on the recipient's swarm (namespace 0, the builder's TTL,
+//! §3.5), then the own-swarm copy the builder asks for (`syncTarget` = recipient) is stored and
+//! its hash kept; an unsend first deletes our own copy of its target.
+//!
+//! Encryption is the deterministic variant and the `proSig` decoy is drawn from a generator
+//! seeded by the message id, so a message re-sent after a crash is byte-identical: it has the
+//! same swarm hash, the node de-duplicates it and the recipient never sees it twice.
+
+use rand::rngs::StdRng;
+use rand::SeedableRng as _;
+use sha2::{Digest as _, Sha256};
+
+use super::{Stored, Transport};
+use crate::actors::inbox::DM_NAMESPACE;
+use crate::actors::keys::AccountKeys;
+use crate::actors::outgoing::build_outgoing;
+use crate::actors::{ActorError, Deps};
+use crate::clock::now_ms;
+use crate::ids::SessionIdText;
+use crate::protocol::chat::Outgoing;
+use crate::protocol::dm;
+use crate::protocol::envelope::ProSig;
+use crate::protocol::keys::SessionId;
+use crate::protocol::storage::limits::TTL_MIN_MS;
+use crate::protocol::storage::{AccountId, MessageHash, Signer};
+use crate::store::chat::ControlBody;
+use crate::store::send_queue::QueuedMessage;
+
+/// Sends to one peer's swarm, with the sync copy on the account's own.
+#[derive(Clone, Debug)]
+pub struct DirectTransport {
+    peer: SessionIdText,
+}
+
+impl DirectTransport {
+    /// The transport of the direct conversation with `peer`.
+    pub fn new(peer: SessionIdText) -> Self {
+        Self { peer }
+    }
+}
+
+impl Transport for DirectTransport {
+    /// Sends `message` (and its own-swarm copy, for the kinds clients sync) and returns the
+    /// hashes.
+    async fn send(
+        &self,
+        deps: &Deps,
+        keys: &AccountKeys,
+        message: &QueuedMessage,
+    ) -> Result<Stored, ActorError> {
+        let peer = self.peer.as_str();
+        let recipient: SessionId = peer.parse().map_err(|_| ActorError::BadRecipient)?;
+        let recipient_account = AccountId::from_hex(peer).map_err(|_| ActorError::BadRecipient)?;
+        // Our profile as clients send it (§4): display name, and the avatar's URL + profileKey.
+        let profile = deps.store.own_profile(&keys.session_id).await?;
+        let profile =
+            (profile.display_name.is_some() || profile.avatar.is_some()).then_some(profile);
+        // The files of a text message, uploaded once (a retry reuses the stored pointers).
+        let attachments = match message.control {
+            None => crate::actors::attachments::outgoing_pointers(deps, message).await?,
+            Some(_) => Vec::new(),
+        };
+        let now = u64::try_from(now_ms()).unwrap_or(0);
+        let Some(outgoing) = build_outgoing(message, profile.as_ref(), attachments, now)? else {
+            return Ok(Stored {
+                hash: None,
+                own_hash: None,
+            });
+        };
+        let own = keys.identity.session_id();
+        let to_self = peer == keys.session_id;
+        if let Some(ControlBody::Unsend {
+            target_ts,
+            own_hash,
+        }) = &message.control
+        {
+            // The copy's hash is known once the target was sent, which may be after the unsend
+            // was queued: look it up now.
+            let hash = match own_hash {
+                Some(hash) => Some(hash.clone()),
+                None => {
+                    deps.store
+                        .own_hash_of(&keys.session_id, peer, *target_ts)
+                        .await?
+                }
+            };
+            if let Some(hash) = hash {
+                delete_own_copy(deps, keys, &hash).await;
+            }
+        }
+        // A short "after send" timer would ask for less than the storage server's minimum TTL
+        // (10 s), which nodes refuse; the message still disappears locally on time.
+        let ttl = outgoing.ttl_ms().max(TTL_MIN_MS);
+        let own_copy = outgoing.own_swarm_copy(&recipient);
+        // A note to self is one copy on the own swarm, marked as a sync copy of itself.
+        let first = match (&own_copy, to_self) {
+            (Some(copy), true) => copy.clone(),
+            _ => outgoing,
+        };
+        let payload = seal(keys, &recipient, first, &message.id, to_self)?;
+        let stored = deps
+            .network
+            .store(&recipient_account, DM_NAMESPACE, &payload, ttl, None)
+            .await?;
+        let hash = stored.hash.as_str().to_owned();
+        let mut own_hash = to_self.then(|| hash.clone());
+        if let (Some(copy), false) = (own_copy, to_self) {
+            let sync = seal(keys, &own, copy, &message.id, true)?;
+            // The recipient has the message: a lost sync copy only costs the account's other
+            // devices their copy, so it is logged, not retried.
+            match deps
+                .network
+                .store(&keys.account, DM_NAMESPACE, &sync, ttl, None)
+                .await
+            {
+                Ok(stored) => own_hash = Some(stored.hash.as_str().to_owned()),
+                Err(error) => {
+                    tracing::info!(account = keys.short(), %error, "sync copy not stored");
+                }
+            }
+        }
+        Ok(Stored {
+            hash: Some(hash),
+            own_hash,
+        })
+    }
+}
+
+/// Seals `outgoing` from `sender` to `to` (the recipient, or ourselves for the own-swarm copy)
+/// as a namespace-0 payload (`messages.md` §2.1, §3.1). Deterministic per message id and copy.
+pub fn seal(
+    sender: &AccountKeys,
+    to: &SessionId,
+    outgoing: Outgoing,
+    message_id: &str,
+    own_copy: bool,
+) -> Result<Vec<u8>, ActorError> {
+    let mut seed = Sha256::new();
+    seed.update(b"session-gateway proSig decoy v1\0");
+    seed.update(message_id.as_bytes());
+    seed.update([u8::from(own_copy)]);
+    let mut rng = StdRng::from_seed(seed.finalize().into());
+    let pro_sig = ProSig::decoy(&mut rng);
+    outgoing
+        .into_content()
+        .seal(&pro_sig, |padded| {
+            dm::encrypt_for_recipient_deterministic(&sender.identity, to.x25519(), padded)
+        })
+        .map_err(ActorError::from)
+}
+
+/// Deletes our own swarm's copy of an unsent message (signed `delete`); a failure is logged:
+/// the copy expires with its TTL anyway.
+async fn delete_own_copy(deps: &Deps, keys: &AccountKeys, hash: &str) {
+    let Ok(hash) = MessageHash::parse(hash) else {
+        return;
+    };
+    let signer = Signer::Account(keys.identity.signing_key());
+    if let Err(error) = deps
+        .network
+        .delete(&keys.account, &signer, vec![hash])
+        .await
+    {
+        tracing::info!(account = keys.short(), %error, "own copy not deleted");
+    }
+}
