@@ -200,3 +200,38 @@ proptest! {
         }
     }
 }
+
+/// A poll reports each conversation that got something once, with the newest timestamp: a
+/// peer's messages under the sender, our sync copies under their target.
+#[test]
+fn touched_names_each_conversation_once() {
+    let (alice, bob, carol) = (account(1), account(2), account(3));
+    let open = |from: &AccountKeys, to: &AccountKeys, ts: u64, sync: Option<&str>, id: &str| {
+        let payload =
+            build_payload(from, &to.identity.session_id(), "hi", ts, None, sync, id).unwrap();
+        match classify(to, &retrieved(to, &payload)) {
+            Verdict::Accepted(a) => (to.session_id.clone(), a),
+            other => panic!("{other:?}"),
+        }
+    };
+    let accepted = vec![
+        open(&alice, &bob, TS, None, "m1"),
+        open(&carol, &bob, TS + 5, None, "m2"),
+        open(&alice, &bob, TS + 9, None, "m3"),
+        // Bob's other device wrote to Carol: a sync copy on Bob's own swarm.
+        open(&bob, &bob, TS + 1, Some(&carol.session_id), "m4"),
+    ];
+    let conversation = |k: &AccountKeys| ConversationId::parse(&k.session_id).unwrap();
+    let seen: Vec<(String, ConversationId, i64)> = touched(&accepted)
+        .into_iter()
+        .map(|t| (t.recipient, t.conversation, t.latest))
+        .collect();
+    let bob_id = bob.session_id.clone();
+    assert_eq!(
+        seen,
+        vec![
+            (bob_id.clone(), conversation(&alice), TS as i64 + 9),
+            (bob_id, conversation(&carol), TS as i64 + 5),
+        ]
+    );
+}
