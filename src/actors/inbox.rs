@@ -24,8 +24,6 @@ mod apply;
 
 pub use super::sources::own_swarm::DM_NAMESPACE;
 pub use super::sources::{classify, Accepted, Verdict};
-#[cfg(test)]
-use {super::keys::AccountKeys, crate::network::RetrievedItem};
 
 /// A conversation that got something in a poll (a message, a reaction, a request, …; also a
 /// duplicate: the Conversation actor only looks at its queue and notes the time).

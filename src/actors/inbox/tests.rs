@@ -5,8 +5,10 @@ use base64::Engine as _;
 use proptest::prelude::*;
 
 use super::*;
+use crate::actors::keys::AccountKeys;
 use crate::actors::outgoing::build_payload;
 use crate::ids::SessionIdText;
+use crate::network::RetrievedItem;
 use crate::protocol::keys::Identity as Keys;
 use crate::protocol::storage::message_hash;
 use crate::protocol::storage::response::RetrievedMessage;
