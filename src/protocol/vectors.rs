@@ -15,6 +15,9 @@ pub struct Source {
     pub commit: String,
     /// The file inside the repository.
     pub file: String,
+    /// The lines of `file` the values were read from, e.g. `"174-327"`.
+    #[serde(default)]
+    pub lines: Option<String>,
     /// How the value was obtained when it is not copied from the file.
     #[serde(default)]
     pub note: Option<String>,

@@ -17,6 +17,7 @@ use rand::{CryptoRng, RngCore};
 
 use crate::protocol::keys::{Ed25519PublicKey, IdPrefix, Identity, PrefixedId, Seed};
 
+pub mod config;
 pub mod config_encrypt;
 pub mod multi_encrypt;
 pub mod subaccount;
