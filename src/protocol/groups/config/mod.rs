@@ -6,6 +6,7 @@
 //! * [`message`]: parsing, verifying, writing and signing a message (§1.1).
 //! * [`merge`]: combining several heads into one state (§1.2).
 //! * [`info`], [`members`]: the contents of group info and members (§3.1, §3.2).
+//! * [`transport`]: compression, padding and encryption for the swarm (§1.3-§1.5).
 //!
 //! The wire decoder is `protocol::bencode` (strict, canonical, depth-bounded). Vectors:
 //! `tests/vectors/groups_config.json` (libsession `tests/test_configdata.cpp`).
@@ -16,11 +17,13 @@ pub mod info;
 pub mod members;
 pub mod merge;
 pub mod message;
+pub mod transport;
 
 pub use data::{ConfigDict, ConfigSet, ConfigValue, Scalar};
 pub use diff::{Diff, DiffEntry};
 pub use merge::{merge, MergeOutcome};
 pub use message::{ConfigMessage, MutableConfigMessage, SeqnoHash, DEFAULT_LAG};
+pub use transport::{open_config, seal_config, ConfigKind, ConfigTransportError};
 
 use crate::protocol::bencode::BencodeError;
 
@@ -80,3 +83,5 @@ mod tests;
 mod tests_contents;
 #[cfg(test)]
 mod tests_junk;
+#[cfg(test)]
+mod tests_transport;

@@ -14,7 +14,7 @@ use crate::protocol::vectors::{hex_array, load, unhex, Source};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct File {
+pub(super) struct File {
     #[allow(dead_code)]
     description: String,
     hashes: BTreeMap<String, String>,
@@ -28,6 +28,37 @@ struct File {
     example2: Example2,
     example3: Example3,
     example4: Example4,
+    pub(super) padding: Padding,
+    pub(super) info_push: InfoPush,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Padding {
+    pub(super) source: Source,
+    /// `[size, overhead, padded_size]`.
+    pub(super) cases: Vec<(usize, usize, usize)>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct InfoPush {
+    pub(super) source: Source,
+    pub(super) seed: String,
+    pub(super) ed25519_public: String,
+    pub(super) first_key: String,
+    pub(super) second_keys: Vec<String>,
+    pub(super) name: String,
+    pub(super) first_seqno: i64,
+    pub(super) first_size: usize,
+    pub(super) pic_url: String,
+    pub(super) pic_key: String,
+    pub(super) expiry_timer: i64,
+    pub(super) created: i64,
+    pub(super) delete_before: i64,
+    pub(super) delete_attachments_before: i64,
+    pub(super) second_seqno: i64,
+    pub(super) second_size: usize,
 }
 
 #[derive(Deserialize)]
@@ -100,13 +131,13 @@ struct Example4 {
     seqno127: String,
 }
 
-struct Vectors {
-    file: File,
+pub(super) struct Vectors {
+    pub(super) file: File,
     hashes: BTreeMap<String, [u8; 32]>,
 }
 
 impl Vectors {
-    fn load() -> Self {
+    pub(super) fn load() -> Self {
         let file: File = load(include_str!("../../../../tests/vectors/groups_config.json"));
         for source in [
             &file.hashes_source,
@@ -119,6 +150,8 @@ impl Vectors {
             &file.example2.source,
             &file.example3.source,
             &file.example4.source,
+            &file.padding.source,
+            &file.info_push.source,
         ] {
             source.check();
             assert!(

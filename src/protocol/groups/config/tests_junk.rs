@@ -90,3 +90,13 @@ proptest! {
         let _ = merge(&refs, Some(&key), can_sign);
     }
 }
+
+proptest! {
+    #[test]
+    fn opening_junk_never_panics(plain in proptest::collection::vec(prop_oneof![Just(0u8), Just(b'z'), Just(b'm'), Just(b'd'), any::<u8>()], 0..300)) {
+        let key = [5u8; 32];
+        let sealed = crate::protocol::groups::config_encrypt::encrypt_config(&plain, &key, "groups::Info").unwrap();
+        let _ = open_config(&sealed, &[key], ConfigKind::GroupInfo);
+        let _ = open_config(&plain, &[key], ConfigKind::GroupInfo);
+    }
+}
