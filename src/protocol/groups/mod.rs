@@ -7,9 +7,11 @@
 //!   `memberAuthData`, tokens, member request signatures, and the member-side check.
 //! * [`swarm_auth`]: the storage server's checks of group requests (§4.5), for the devnet.
 //! * [`multi_encrypt`]: one nonce, many recipients (§2.4).
+//! * [`config`]: libsession config messages (§1): data, diffs, signatures, merging, info and
+//!   members contents (§3.1, §3.2), and the push/pull pipeline (§1.3).
 //! * [`config_encrypt`]: config message encryption (§1.4).
 //!
-//! Vectors: `tests/vectors/groups.json`.
+//! Vectors: `tests/vectors/groups.json`, `tests/vectors/groups_config.json`.
 
 use std::fmt;
 

@@ -30,6 +30,20 @@ pub(super) struct File {
     example4: Example4,
     pub(super) padding: Padding,
     pub(super) info_push: InfoPush,
+    pub(super) members_push: MembersPush,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct MembersPush {
+    pub(super) source: Source,
+    pub(super) seed: String,
+    pub(super) first_key: String,
+    pub(super) pic_key: String,
+    pub(super) admins: u8,
+    pub(super) named_members: u8,
+    pub(super) bare_members: u8,
+    pub(super) size: usize,
 }
 
 #[derive(Deserialize)]
@@ -152,6 +166,7 @@ impl Vectors {
             &file.example4.source,
             &file.padding.source,
             &file.info_push.source,
+            &file.members_push.source,
         ] {
             source.check();
             assert!(

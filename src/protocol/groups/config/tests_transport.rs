@@ -151,3 +151,52 @@ fn oversized_and_malformed_plaintexts_are_refused() {
     let err = seal_config(&m.finish(None), &key, ConfigKind::GroupMembers).unwrap_err();
     assert!(matches!(err, ConfigTransportError::TooLarge(_)));
 }
+
+/// `test_group_members.cpp` lines 29-105: 10 admins, 10 invited members and 5 bare ones
+/// push as one 768-byte message that another holder of the key reads back.
+#[test]
+fn group_members_push() {
+    use super::members::{members_from_data, set_member, GroupMember, SendStatus};
+    use crate::protocol::keys::{IdPrefix, PrefixedId};
+    let v = Vectors::load();
+    let t = &v.file.members_push;
+    let group = GroupSecret::from_seed(Seed::from_bytes(hex_array(&t.seed)));
+    let key = hex_array::<32>(&t.first_key);
+    let pic = |i: u8| {
+        Some(ProfilePic {
+            url: format!("http://example.com/{i}"),
+            key: hex_array(&t.pic_key),
+        })
+    };
+    let (admins, named) = (t.admins, t.admins + t.named_members);
+    let total = named + t.bare_members;
+    let expected: Vec<GroupMember> = (0..total)
+        .map(|i| {
+            let mut member = GroupMember::new(PrefixedId::new(IdPrefix::Standard, [i; 32]));
+            if i < admins {
+                member.admin = true;
+                member.name = format!("Admin {i}");
+            } else {
+                member.invite = Some(SendStatus::NotSent);
+                if i < named {
+                    member.name = format!("Member {i}");
+                }
+            }
+            if i < named {
+                member.profile_pic = pic(i);
+            }
+            member
+        })
+        .collect();
+    let mut m = MutableConfigMessage::new(0, DEFAULT_LAG)
+        .finish(Some(&group))
+        .increment();
+    for member in &expected {
+        set_member(m.data_mut(), member);
+    }
+    let sealed = seal_config(&m.finish(Some(&group)), &key, ConfigKind::GroupMembers).unwrap();
+    assert_eq!(sealed.len(), t.size);
+    let opened = open_config(&sealed, &[[0xbb; 32], key], ConfigKind::GroupMembers).unwrap();
+    let read = ConfigMessage::parse(&opened, Some(&group.public())).unwrap();
+    assert_eq!(members_from_data(read.data()), expected);
+}
