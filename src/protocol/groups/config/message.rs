@@ -19,6 +19,7 @@
 //! prefix is exactly the input minus its last 71 bytes (`1:~64:` ‖ signature ‖ `e`).
 
 use std::collections::BTreeMap;
+use std::fmt;
 
 use blake2::digest::consts::U32;
 use blake2::{Blake2b, Digest};
@@ -50,7 +51,8 @@ pub struct SeqnoHash {
 pub type LaggedDiffs = BTreeMap<SeqnoHash, Diff>;
 
 /// A config message as received or as written: valid by construction, with its exact bytes.
-#[derive(Debug, Clone)]
+/// `Debug` shows the seqno and hash only: user configs carry group seeds (§3.3).
+#[derive(Clone)]
 pub struct ConfigMessage {
     raw: Vec<u8>,
     id: SeqnoHash,
@@ -60,6 +62,24 @@ pub struct ConfigMessage {
     unknown: BTreeMap<Vec<u8>, BtValue>,
     signature: Option<[u8; 64]>,
     lag: i64,
+}
+
+impl fmt::Debug for ConfigMessage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let hash = self.id.hash.get(..4).map(hex::encode).unwrap_or_default();
+        write!(
+            f,
+            "ConfigMessage(#{} {hash}…, {} bytes)",
+            self.id.seqno,
+            self.raw.len()
+        )
+    }
+}
+
+impl fmt::Debug for MutableConfigMessage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "MutableConfigMessage(#{})", self.seqno)
+    }
 }
 
 /// BLAKE2b-256 (unkeyed) of a serialized message.
@@ -255,8 +275,8 @@ fn check_signature(
 }
 
 /// A config message being changed locally: edit [`Self::data_mut`], then [`Self::finish`]
-/// writes it (diff computed against the data it started from).
-#[derive(Debug, Clone)]
+/// writes it (diff computed against the data it started from). `Debug` shows the seqno only.
+#[derive(Clone)]
 pub struct MutableConfigMessage {
     seqno: i64,
     data: ConfigDict,

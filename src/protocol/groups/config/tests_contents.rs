@@ -161,3 +161,14 @@ fn members_skip_malformed_entries() {
     assert_eq!(members[0].invite, None);
     assert!(!members[0].supplement);
 }
+
+#[test]
+fn debug_shows_no_contents() {
+    let mut m = MutableConfigMessage::new(4, DEFAULT_LAG);
+    m.data_mut().insert(b"K".to_vec(), "secret seed".into());
+    assert_eq!(format!("{m:?}"), "MutableConfigMessage(#4)");
+    let written = m.finish(None);
+    let shown = format!("{written:?}");
+    assert!(shown.starts_with("ConfigMessage(#4 "), "{shown}");
+    assert!(!shown.contains("secret"));
+}
