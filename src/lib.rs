@@ -4,6 +4,8 @@
 //!
 //! * [`actors`]: actix actors: Supervisor, Identity per account, Conversation per peer, PathPool.
 //! * [`api`]: actix-web REST under `/v1`, auth, OpenAPI, events long-poll, health, metrics.
+//! * [`chat`]: the chat domain both the API and the actors call (queue, react, unsend, read,
+//!   requests, apply an incoming message).
 //! * [`webhooks`]: the outbox delivery workers (Standard Webhooks signatures, retries).
 //! * [`leases`]: which accounts this replica runs (account leases, heartbeats, rebalancing).
 //! * [`events`]: the typed event bodies (one per event type) and their OpenAPI schemas.
@@ -18,6 +20,7 @@
 pub mod actors;
 pub mod api;
 pub mod app;
+pub mod chat;
 pub mod cli;
 pub mod clock;
 pub mod config;

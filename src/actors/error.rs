@@ -43,6 +43,22 @@ pub enum ActorError {
     /// The actor system could not start.
     #[error("actor system: {0}")]
     System(String),
+    /// The chat domain refused an operation (a store failure stays [`Self::Store`]).
+    #[error("chat domain: {0}")]
+    Domain(crate::chat::ChatError),
+}
+
+impl From<crate::chat::ChatError> for ActorError {
+    fn from(error: crate::chat::ChatError) -> Self {
+        use crate::chat::ChatError;
+        match error {
+            // A lost lease must stay visible to `is_lease_lost`.
+            ChatError::Store(e) => Self::Store(e),
+            // An event body that does not serialise is corrupt data, as before the move.
+            ChatError::Event(e) => Self::Store(StoreError::Corrupt(e.to_string())),
+            other => Self::Domain(other),
+        }
+    }
 }
 
 impl ActorError {

@@ -20,8 +20,6 @@ use crate::protocol::chat::ChatEvent;
 use crate::protocol::storage::MessageHash;
 use crate::store::LeaseToken;
 
-mod apply;
-
 pub use super::sources::own_swarm::DM_NAMESPACE;
 pub use super::sources::{classify, Accepted, Verdict};
 
@@ -161,8 +159,9 @@ pub fn touched(accepted: &[(String, Accepted)]) -> Vec<Touched> {
     touched
 }
 
-/// Applies `accepted`, each for its recipient ([`apply::apply`]: stores messages, skipping
-/// duplicates by hash and sync copies of messages this gateway sent itself, with their events),
+/// Applies `accepted`, each for its recipient ([`crate::chat::incoming::apply`]: stores
+/// messages, skipping duplicates by hash and sync copies of messages this gateway sent itself,
+/// with their events),
 /// and the cursor `key` = `cursor`, in one transaction. Under `lease` the transaction is fenced
 /// ([`crate::store::StoreTx::fence`]): a replica that lost the account gets
 /// [`crate::store::StoreError::LeaseLost`] and commits nothing.
@@ -181,7 +180,9 @@ pub async fn commit(
     };
     let mut stored = 0;
     for (account, a) in accepted {
-        stored += apply::apply(&mut tx, deps, account, a, now).await?;
+        stored +=
+            crate::chat::incoming::apply(&mut tx, &deps.store, &deps.metrics, account, a, now)
+                .await?;
     }
     let namespace = i64::from(key.namespace.0);
     tx.set_poll_cursor(&key.subject, namespace, cursor.as_str(), now)

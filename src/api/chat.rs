@@ -1,22 +1,17 @@
 //! The 1:1 chat endpoints on one message (issue 5): reactions and unsend/delete; the
 //! per-conversation ones are in [`super::conversation`]. Everything that reaches the peer is
 //! queued as a control message behind the conversation's earlier messages and answered `202`;
-//! local state changes answer `200`.
+//! local state changes answer `200`. The rules are the chat domain's ([`crate::chat`]).
 
 use actix_web::{delete, post, web, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use super::account_path::{require_account, Access, AccountPath};
+use super::account_path::{Access, AccountPath, AuthorisedAccount};
 use super::{ApiError, ApiState, Principal};
-use crate::clock::now_ms;
-use crate::events::EventData;
-use crate::ids::SessionIdText;
-use crate::store::chat::ControlBody;
-use crate::store::events::NewEvent;
-use crate::store::messages::{Direction, Message, MessageStatus};
-use crate::store::StoreTx;
+use crate::chat;
+use crate::ids::{ConversationId, SessionIdText};
 
 pub(crate) fn routes(cfg: &mut ServiceConfig) {
     cfg.service(add_reaction)
@@ -48,99 +43,25 @@ pub struct Deleted {
     pub scope: String,
 }
 
-/// One emoji: 1 to 16 code points, no whitespace or control characters, at least one
-/// character outside ASCII (so `a` or `:+1:` is refused, keycaps like `1️⃣` pass).
-fn check_emoji(emoji: &str) -> Result<(), ApiError> {
-    let count = emoji.chars().count();
-    let ok = (1..=16).contains(&count)
-        && emoji.chars().all(|c| !c.is_whitespace() && !c.is_control())
-        && !emoji.is_ascii();
-    if ok {
-        Ok(())
-    } else {
-        Err(ApiError::bad_request(
-            "invalid_emoji",
-            "emoji must be one emoji (1 to 16 code points, not plain text)",
-        ))
+/// Wakes the sender of the conversation `queued` went into (the store's notice would, later).
+pub(crate) fn wake(state: &ApiState, account: &SessionIdText, queued: &chat::Queued) {
+    if let Some(ConversationId::Direct(peer)) = &queued.conversation {
+        state.actors.message_queued(account, peer);
     }
-}
-
-pub(crate) async fn message_of(
-    state: &ApiState,
-    account: &SessionIdText,
-    id: &str,
-) -> Result<Message, ApiError> {
-    require_account(state, account).await?;
-    state
-        .store
-        .get_message(account.as_str(), id)
-        .await?
-        .ok_or(ApiError::NotFound("message"))
-}
-
-pub(crate) async fn append(
-    tx: &mut StoreTx,
-    account: &SessionIdText,
-    peer: &str,
-    data: EventData,
-    now: i64,
-) -> Result<(), ApiError> {
-    tx.append_event(&NewEvent {
-        account: Some(account.as_str().to_owned()),
-        conversation: Some(peer.to_owned()),
-        timestamp: now,
-        data,
-    })
-    .await?;
-    Ok(())
 }
 
 async fn react(
     state: &ApiState,
-    account: &SessionIdText,
+    account: AuthorisedAccount,
     id: &str,
     emoji: String,
     remove: bool,
 ) -> Result<HttpResponse, ApiError> {
-    check_emoji(&emoji)?;
-    let message = message_of(state, account, id).await?;
-    if message.deleted_at.is_some() {
-        return Err(ApiError::unprocessable(
-            "message_deleted",
-            "the message was deleted",
-        ));
-    }
-    let now = now_ms();
-    let peer = message.conversation.clone();
-    let mut tx = state.store.begin().await?;
-    let changed = if remove {
-        tx.remove_reaction(&message.id, account.as_str(), &emoji)
-            .await?
-    } else {
-        tx.add_reaction(&message.id, account.as_str(), &emoji, now)
-            .await?
-    };
-    if remove && !changed {
-        return Err(ApiError::NotFound("reaction"));
-    }
-    let body = ControlBody::Reaction {
-        target_ts: message.timestamp,
-        target_author: message.from.clone(),
-        emoji,
-        remove,
-    };
-    let queued = tx
-        .enqueue_control(account.as_str(), &peer, &body, now)
-        .await?;
-    tx.commit().await?;
-    kick(state, account, &peer);
-    Ok(HttpResponse::Accepted().json(Queued { id: queued }))
-}
-
-pub(crate) fn kick(state: &ApiState, account: &SessionIdText, peer: &str) {
-    if let Ok(peer) = SessionIdText::parse(peer) {
-        state.actors.message_queued(account, &peer);
-    }
+    let emoji = chat::Emoji::parse(emoji)?;
+    let account = account.existing(state).await?;
+    let queued = chat::react(&state.store, &account, id, emoji, remove).await?;
+    wake(state, &account, &queued);
+    Ok(HttpResponse::Accepted().json(Queued { id: queued.id }))
 }
 
 /// React to a message with an emoji (`accounts:<id>:send`).
@@ -159,10 +80,8 @@ async fn add_reaction(
     body: web::Json<ReactionBody>,
 ) -> Result<HttpResponse, ApiError> {
     let (account, id) = path.into_inner();
-    let account = AccountPath::parse(&account)?
-        .authorise(&principal, Access::Send)?
-        .id();
-    react(&state, &account, &id, body.into_inner().emoji, false).await
+    let account = AccountPath::parse(&account)?.authorise(&principal, Access::Send)?;
+    react(&state, account, &id, body.into_inner().emoji, false).await
 }
 
 /// Remove our reaction (URL-encoded emoji) from a message (`accounts:<id>:send`).
@@ -180,10 +99,8 @@ async fn remove_reaction(
     path: web::Path<(String, String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (account, id, emoji) = path.into_inner();
-    let account = AccountPath::parse(&account)?
-        .authorise(&principal, Access::Send)?
-        .id();
-    react(&state, &account, &id, emoji, true).await
+    let account = AccountPath::parse(&account)?.authorise(&principal, Access::Send)?;
+    react(&state, account, &id, emoji, true).await
 }
 
 /// Delete a message: our own is unsent for everyone (the peer and our own swarm copy); a
@@ -204,61 +121,18 @@ async fn delete_message(
     let (account, id) = path.into_inner();
     let account = AccountPath::parse(&account)?
         .authorise(&principal, Access::Send)?
-        .id();
-    let message = message_of(&state, &account, &id).await?;
-    if message.deleted_at.is_some() {
-        return Err(ApiError::unprocessable(
-            "message_deleted",
-            "the message was already deleted",
-        ));
-    }
-    let now = now_ms();
-    let peer = message.conversation.clone();
-    let ours = message.direction == Direction::Outgoing;
-    let scope = if ours { "everyone" } else { "local" };
-    let mut tx = state.store.begin().await?;
-    if message.status == MessageStatus::Queued {
-        // Not sent yet: it never will be. If a send is in flight and lands, the unsend queued
-        // behind it removes it again.
-        let reason = "deleted before it was sent";
-        tx.set_message_status(&message.id, MessageStatus::Failed, None, Some(reason), now)
-            .await?;
-    }
-    if ours {
-        let body = ControlBody::Unsend {
-            target_ts: message.timestamp,
-            own_hash: None,
-        };
-        tx.enqueue_control(account.as_str(), &peer, &body, now)
-            .await?;
-    }
-    tx.mark_deleted(&message.id, now).await?;
-    let data = EventData::message_deleted(&peer, &message.id, scope, account.as_str());
-    append(&mut tx, &account, &peer, data, now).await?;
-    tx.commit().await?;
+        .existing(&state)
+        .await?;
+    let deleted = chat::delete_message(&state.store, &account, &id).await?;
     let view = Deleted {
-        id: message.id,
-        scope: scope.to_owned(),
+        id: deleted.id,
+        scope: deleted.scope.as_str().to_owned(),
     };
-    if ours {
-        kick(&state, &account, &peer);
-        Ok(HttpResponse::Accepted().json(view))
-    } else {
-        Ok(HttpResponse::Ok().json(view))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn emoji_validation() {
-        for good in ["👍", "❤️", "1️⃣", "👨‍👩‍👧‍👦", "🇫🇷"] {
-            assert!(check_emoji(good).is_ok(), "{good}");
+    match &deleted.unsend {
+        Some(unsend) => {
+            wake(&state, &account, unsend);
+            Ok(HttpResponse::Accepted().json(view))
         }
-        for bad in ["", "a", ":+1:", "👍 ", "\u{0}👍", &"👍".repeat(17)] {
-            assert!(check_emoji(bad).is_err(), "{bad:?}");
-        }
+        None => Ok(HttpResponse::Ok().json(view)),
     }
 }

@@ -1,5 +1,6 @@
 //! The per-conversation chat endpoints (issue 5): read receipts, typing, message requests
-//! (accept/decline), and the conversation view and settings (disappearing messages).
+//! (accept/decline), and the conversation view and settings (disappearing messages). The rules
+//! are the chat domain's ([`crate::chat`]); these handlers parse, authorise, call and map.
 
 use actix_web::{get, patch, post, web, HttpResponse};
 use serde::{Deserialize, Serialize};
@@ -7,18 +8,16 @@ use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::account_path::{Access, AccountPath};
-use super::chat::{append, kick, message_of, Queued};
+use super::chat::{wake, Queued};
 use super::conversation_path;
 use super::{ApiError, ApiState, Principal};
-use crate::clock::now_ms;
-use crate::events::{EventData, MessageEvent};
-use crate::ids::SessionIdText;
-use crate::store::chat::{ControlBody, ConversationChat};
+use crate::chat;
+use crate::ids::{ConversationId, SessionIdText};
 use crate::store::messages::Message;
-use crate::store::modes::{ConversationState, ExpireMode};
+use crate::store::modes::ConversationState;
 
-/// Longest disappearing timer, seconds: 14 days, the longest storage TTL (messages.md §3.5).
-pub const MAX_DISAPPEARING_SECONDS: i64 = 14 * 24 * 3600;
+/// Longest disappearing timer, seconds (the chat domain's rule, [`chat::MAX_DISAPPEARING_SECONDS`]).
+pub use crate::chat::MAX_DISAPPEARING_SECONDS;
 
 pub(crate) fn routes(cfg: &mut ServiceConfig) {
     cfg.service(mark_read)
@@ -103,36 +102,23 @@ pub struct ConversationView {
     pub last_message: Option<Message>,
 }
 
-fn check_disappearing(d: &DisappearingView) -> Result<(ExpireMode, i64), ApiError> {
-    match ExpireMode::parse(&d.mode) {
-        Some(ExpireMode::Off) => Ok((ExpireMode::Off, 0)),
-        Some(mode) if (1..=MAX_DISAPPEARING_SECONDS).contains(&d.seconds) => Ok((mode, d.seconds)),
-        Some(_) => Err(ApiError::bad_request(
-            "invalid_disappearing",
-            format!("seconds must be 1 to {MAX_DISAPPEARING_SECONDS}"),
-        )),
-        None => Err(ApiError::bad_request(
-            "invalid_disappearing",
-            "mode must be off, after_send or after_read",
-        )),
-    }
-}
-
-/// The account and peer of a `…/conversations/{peer}` path, once the caller has `access` to
-/// the account and it exists; a group or community is a 422 `unsupported_conversation` then.
+/// The account and conversation of a `…/conversations/{peer}` path, once the caller has
+/// `access` to the account and it exists; a group or community is a 422
+/// `unsupported_conversation` then (before the body is read).
 async fn conversation_of(
     state: &ApiState,
     path: &(String, String),
     principal: &Principal,
     access: Access,
-) -> Result<(SessionIdText, SessionIdText), ApiError> {
+) -> Result<(SessionIdText, ConversationId), ApiError> {
     let account = AccountPath::parse(&path.0)?;
     let conversation = conversation_path::parse(&path.1)?;
     let account = account
         .authorise(principal, access)?
         .existing(state)
         .await?;
-    Ok((account, conversation_path::direct(conversation)?))
+    chat::direct_peer(&conversation)?;
+    Ok((account, conversation))
 }
 
 /// Mark the peer's messages read up to `up_to` (default: all) and send one read receipt for
@@ -151,7 +137,7 @@ async fn mark_read(
     path: web::Path<(String, String)>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let (account, peer) = conversation_of(&state, &path, &principal, Access::Send).await?;
+    let (account, conversation) = conversation_of(&state, &path, &principal, Access::Send).await?;
     // The body is optional: empty means "everything".
     let body: ReadBody = if body.iter().all(u8::is_ascii_whitespace) {
         ReadBody::default()
@@ -159,32 +145,14 @@ async fn mark_read(
         serde_json::from_slice(&body)
             .map_err(|e| ApiError::bad_request("invalid_json", e.to_string()))?
     };
-    let up_to = match body.up_to {
-        Some(id) => {
-            let m = message_of(&state, &account, &id).await?;
-            if m.conversation != peer.as_str() {
-                return Err(ApiError::unprocessable(
-                    "message_not_in_conversation",
-                    "up_to names a message of another conversation",
-                ));
-            }
-            m.timestamp
-        }
-        None => i64::MAX,
-    };
-    let now = now_ms();
-    let mut tx = state.store.begin().await?;
-    let receipt = tx
-        .read_with_receipt(account.as_str(), peer.as_str(), up_to, now)
-        .await?;
-    let (receipt_id, receipted) = receipt.map_or((None, 0), |(id, n)| (Some(id), n));
-    tx.commit().await?;
-    if receipt_id.is_some() {
-        kick(&state, &account, peer.as_str());
+    let read =
+        chat::mark_read(&state.store, &account, &conversation, body.up_to.as_deref()).await?;
+    if let Some(receipt) = &read.receipt {
+        wake(&state, &account, receipt);
     }
     Ok(HttpResponse::Ok().json(ReadResult {
-        receipted,
-        receipt_id,
+        receipted: read.receipted,
+        receipt_id: read.receipt.map(|r| r.id),
     }))
 }
 
@@ -204,32 +172,21 @@ async fn typing(
     path: web::Path<(String, String)>,
     body: web::Json<TypingBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let (account, peer) = conversation_of(&state, &path, &principal, Access::Send).await?;
-    let body = ControlBody::Typing {
-        typing: body.typing,
-    };
-    let id = state
-        .store
-        .enqueue_control(account.as_str(), peer.as_str(), &body, now_ms())
-        .await?;
-    kick(&state, &account, peer.as_str());
-    Ok(HttpResponse::Accepted().json(Queued { id }))
+    let (account, conversation) = conversation_of(&state, &path, &principal, Access::Send).await?;
+    let queued = chat::typing(&state.store, &account, &conversation, body.typing).await?;
+    wake(&state, &account, &queued);
+    Ok(HttpResponse::Accepted().json(Queued { id: queued.id }))
 }
 
+/// The view of `conversation` (a direct chat: [`conversation_of`] checked).
 async fn view(
     state: &ApiState,
     account: &SessionIdText,
-    peer: &SessionIdText,
+    conversation: &ConversationId,
 ) -> Result<ConversationView, ApiError> {
-    let chat: ConversationChat = state
-        .store
-        .conversation_chat(account.as_str(), peer.as_str())
-        .await?
-        .ok_or(ApiError::NotFound("conversation"))?;
-    let last_message = match &chat.last_message_id {
-        Some(id) => state.store.get_message(account.as_str(), id).await?,
-        None => None,
-    };
+    let peer = chat::direct_peer(conversation)?;
+    let chat::ConversationSnapshot { chat, last_message } =
+        chat::conversation(&state.store, account, conversation).await?;
     Ok(ConversationView {
         id: peer.as_str().to_owned(),
         peer: peer.as_str().to_owned(),
@@ -262,61 +219,11 @@ async fn accept(
     principal: Principal,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    let (account, peer) = conversation_of(&state, &path, &principal, Access::Send).await?;
-    if !accept_request(&state, &account, &peer).await? {
-        return Err(ApiError::NotFound("conversation"));
+    let (account, conversation) = conversation_of(&state, &path, &principal, Access::Send).await?;
+    if let Some(response) = chat::accept(&state.store, &account, &conversation).await? {
+        wake(&state, &account, &response);
     }
-    Ok(HttpResponse::Ok().json(view(&state, &account, &peer).await?))
-}
-
-/// Accepts the conversation with `peer` if it is a pending or declined request: releases its
-/// held messages (their `message.received` now), queues the MessageRequestResponse and emits
-/// `conversation.updated`. False when there is no conversation with `peer`. Also used when
-/// the account sends to such a peer (replying accepts a request, as in Session clients).
-pub(crate) async fn accept_request(
-    state: &ApiState,
-    account: &SessionIdText,
-    peer: &SessionIdText,
-) -> Result<bool, ApiError> {
-    let now = now_ms();
-    let mut tx = state.store.begin().await?;
-    let Some(chat) = tx
-        .conversation_chat(account.as_str(), peer.as_str())
-        .await?
-    else {
-        return Ok(false);
-    };
-    if chat.state == ConversationState::Accepted {
-        return Ok(true);
-    }
-    tx.set_conversation_state(
-        account.as_str(),
-        peer.as_str(),
-        ConversationState::Accepted,
-        now,
-    )
-    .await?;
-    let released = tx.release_held(account.as_str(), peer.as_str()).await?;
-    for mut m in released.iter().cloned() {
-        // As on the live path: the event carries the message's attachments.
-        m.attachments = tx.attachment_views(account.as_str(), &m.id).await?;
-        let data = EventData::message(MessageEvent::Received, &m)
-            .map_err(|e| ApiError::Internal(e.to_string()))?;
-        append(&mut tx, account, peer.as_str(), data, now).await?;
-    }
-    let response = ControlBody::RequestResponse;
-    tx.enqueue_control(account.as_str(), peer.as_str(), &response, now)
-        .await?;
-    // Delivered now, so read now under `read_receipts: auto` (queued behind the response).
-    if let Some(newest) = released.last() {
-        tx.auto_read(account.as_str(), peer.as_str(), newest.timestamp, now)
-            .await?;
-    }
-    let data = EventData::state_updated(peer.as_str(), ConversationState::Accepted.as_str());
-    append(&mut tx, account, peer.as_str(), data, now).await?;
-    tx.commit().await?;
-    kick(state, account, peer.as_str());
-    Ok(true)
+    Ok(HttpResponse::Ok().json(view(&state, &account, &conversation).await?))
 }
 
 /// Decline a message request: its held messages are dropped, and so are the peer's later
@@ -333,24 +240,9 @@ async fn decline(
     principal: Principal,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    let (account, peer) = conversation_of(&state, &path, &principal, Access::Send).await?;
-    let now = now_ms();
-    let mut tx = state.store.begin().await?;
-    tx.conversation_chat(account.as_str(), peer.as_str())
-        .await?
-        .ok_or(ApiError::NotFound("conversation"))?;
-    tx.set_conversation_state(
-        account.as_str(),
-        peer.as_str(),
-        ConversationState::Declined,
-        now,
-    )
-    .await?;
-    tx.drop_held(account.as_str(), peer.as_str()).await?;
-    let data = EventData::state_updated(peer.as_str(), ConversationState::Declined.as_str());
-    append(&mut tx, &account, peer.as_str(), data, now).await?;
-    tx.commit().await?;
-    Ok(HttpResponse::Ok().json(view(&state, &account, &peer).await?))
+    let (account, conversation) = conversation_of(&state, &path, &principal, Access::Send).await?;
+    chat::decline(&state.store, &account, &conversation).await?;
+    Ok(HttpResponse::Ok().json(view(&state, &account, &conversation).await?))
 }
 
 /// One conversation: state, disappearing setting, the peer's profile, last message
@@ -367,8 +259,8 @@ async fn get_conversation(
     principal: Principal,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    let (account, peer) = conversation_of(&state, &path, &principal, Access::Read).await?;
-    Ok(HttpResponse::Ok().json(view(&state, &account, &peer).await?))
+    let (account, conversation) = conversation_of(&state, &path, &principal, Access::Read).await?;
+    Ok(HttpResponse::Ok().json(view(&state, &account, &conversation).await?))
 }
 
 /// Change a conversation's disappearing-message setting; the peer is told (expiration timer
@@ -388,45 +280,15 @@ async fn patch_conversation(
     path: web::Path<(String, String)>,
     body: web::Json<PatchConversation>,
 ) -> Result<HttpResponse, ApiError> {
-    let (account, peer) = conversation_of(&state, &path, &principal, Access::Send).await?;
+    let (account, conversation) = conversation_of(&state, &path, &principal, Access::Send).await?;
     let setting = body
         .disappearing
         .as_ref()
-        .map(check_disappearing)
+        .map(|d| chat::Disappearing::parse(&d.mode, d.seconds))
         .transpose()?;
-    if let Some((mode, seconds)) = setting {
-        let now = now_ms();
-        let mut tx = state.store.begin().await?;
-        tx.set_disappearing(account.as_str(), peer.as_str(), mode, seconds, now)
-            .await?;
-        let data = EventData::disappearing_updated(peer.as_str(), mode.as_str(), seconds);
-        let body = ControlBody::ExpirationUpdate { mode, seconds };
-        tx.enqueue_control(account.as_str(), peer.as_str(), &body, now)
-            .await?;
-        append(&mut tx, &account, peer.as_str(), data, now).await?;
-        tx.commit().await?;
-        kick(&state, &account, peer.as_str());
+    if let Some(setting) = setting {
+        let queued = chat::set_disappearing(&state.store, &account, &conversation, setting).await?;
+        wake(&state, &account, &queued);
     }
-    Ok(HttpResponse::Ok().json(view(&state, &account, &peer).await?))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn disappearing_validation() {
-        let d = |mode: &str, seconds| DisappearingView {
-            mode: mode.into(),
-            seconds,
-        };
-        assert_eq!(
-            check_disappearing(&d("off", 99)).ok(),
-            Some((ExpireMode::Off, 0))
-        );
-        assert!(check_disappearing(&d("after_send", 30)).is_ok());
-        assert!(check_disappearing(&d("after_read", 0)).is_err());
-        assert!(check_disappearing(&d("after_send", MAX_DISAPPEARING_SECONDS + 1)).is_err());
-        assert!(check_disappearing(&d("sometimes", 30)).is_err());
-    }
+    Ok(HttpResponse::Ok().json(view(&state, &account, &conversation).await?))
 }

@@ -40,19 +40,10 @@ pub fn parse(text: &str) -> Result<ConversationId, ApiError> {
     session_id(text, "peer").map(ConversationId::Direct)
 }
 
-/// The peer of a 1:1 conversation; a group or community is a 422 `unsupported_conversation`.
+/// The peer of a 1:1 conversation; a group or community is a 422 `unsupported_conversation`
+/// (the chat domain's rule, [`crate::chat::direct_peer`]).
 pub fn direct(conversation: ConversationId) -> Result<SessionIdText, ApiError> {
-    match conversation {
-        ConversationId::Direct(peer) => Ok(peer),
-        ConversationId::Group(_) => Err(ApiError::unprocessable(
-            "unsupported_conversation",
-            "group conversations are not supported yet (they arrive with issue 10)",
-        )),
-        ConversationId::Community(_) => Err(ApiError::unprocessable(
-            "unsupported_conversation",
-            "community conversations are not supported yet (they arrive with issue 12)",
-        )),
-    }
+    Ok(crate::chat::direct_peer(&conversation)?.clone())
 }
 
 fn invalid(text: &str) -> ApiError {

@@ -8,6 +8,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, ResponseError};
 use serde::Serialize;
 
+use crate::chat::ChatError;
 use crate::store::StoreError;
 
 /// Every error the API returns.
@@ -157,6 +158,38 @@ impl From<StoreError> for ApiError {
                 Self::Unavailable("database busy or closed".into())
             }
             other => Self::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<ChatError> for ApiError {
+    fn from(error: ChatError) -> Self {
+        let message = error.to_string();
+        match error {
+            ChatError::NotFound(what) => Self::NotFound(what),
+            ChatError::InvalidEmoji => Self::bad_request("invalid_emoji", message),
+            ChatError::InvalidText => Self::bad_request("invalid_text", message),
+            ChatError::DisappearingSeconds | ChatError::DisappearingMode => {
+                Self::bad_request("invalid_disappearing", message)
+            }
+            ChatError::MessageDeleted | ChatError::AlreadyDeleted => {
+                Self::unprocessable("message_deleted", message)
+            }
+            ChatError::MessageNotInConversation => {
+                Self::unprocessable("message_not_in_conversation", message)
+            }
+            ChatError::QuoteNotInConversation => {
+                Self::unprocessable("quote_not_in_conversation", message)
+            }
+            ChatError::GroupUnsupported | ChatError::CommunityUnsupported => {
+                Self::unprocessable("unsupported_conversation", message)
+            }
+            ChatError::IdempotencyConflict => Self::Conflict {
+                code: "idempotency_conflict",
+                message,
+            },
+            ChatError::Event(e) => Self::Internal(e.to_string()),
+            ChatError::Store(e) => e.into(),
         }
     }
 }

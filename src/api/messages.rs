@@ -10,18 +10,15 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::account_path::{account_in_path, Access, AccountPath};
+use super::chat::wake;
 use super::{page_limit, session_id, ApiError, ApiState, Principal};
-use crate::clock::now_ms;
-use crate::ids::SessionIdText;
-use crate::store::chat::TextExtras;
-use crate::store::messages::{
-    new_message_id, Conversation, Direction, Message, MessageStatus, NewMessage, Quote,
-};
-use crate::store::modes::ConversationState;
+use crate::chat;
+use crate::ids::{ConversationId, SessionIdText};
+use crate::store::messages::{Conversation, Message, MessageStatus};
 use crate::telemetry::links::Key;
 
-/// Longest message text, in characters (Session clients' limit).
-pub const MAX_TEXT_CHARS: usize = 2000;
+/// Longest message text, in characters (the chat domain's rule, [`chat::MAX_TEXT_CHARS`]).
+pub use crate::chat::MAX_TEXT_CHARS;
 /// Longest `Idempotency-Key`.
 const MAX_IDEMPOTENCY_KEY: usize = 255;
 
@@ -113,60 +110,6 @@ fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
     Ok(Some(text.to_owned()))
 }
 
-/// The quote and disappearing setting a new message to `to` goes out with.
-async fn text_extras(
-    state: &ApiState,
-    account: &SessionIdText,
-    to: &SessionIdText,
-    quote: Option<&QuoteRef>,
-) -> Result<TextExtras, ApiError> {
-    let quote = match quote {
-        Some(q) => {
-            let quoted = state
-                .store
-                .get_message(account.as_str(), &q.id)
-                .await?
-                .ok_or(ApiError::NotFound("message"))?;
-            if quoted.conversation != to.as_str() {
-                return Err(ApiError::unprocessable(
-                    "quote_not_in_conversation",
-                    "quote.id names a message of another conversation",
-                ));
-            }
-            Some(Quote {
-                timestamp: quoted.timestamp,
-                author: quoted.from,
-                text: Some(quoted.text).filter(|t| !t.is_empty()),
-                id: Some(quoted.id),
-            })
-        }
-        None => None,
-    };
-    let mut chat = state
-        .store
-        .conversation_chat(account.as_str(), to.as_str())
-        .await?;
-    if chat
-        .as_ref()
-        .is_some_and(|c| c.state != ConversationState::Accepted)
-    {
-        // Replying to a held or declined request accepts it, as in Session clients.
-        super::conversation::accept_request(state, account, to).await?;
-        chat = state
-            .store
-            .conversation_chat(account.as_str(), to.as_str())
-            .await?;
-    }
-    let (expire_mode, expire_seconds) = chat
-        .map(|c| (c.disappearing_mode, c.disappearing_seconds))
-        .unwrap_or_default();
-    Ok(TextExtras {
-        quote,
-        expire_mode,
-        expire_seconds,
-    })
-}
-
 /// Queue a message for sending (`accounts:<id>:send`).
 #[utoipa::path(
     params(
@@ -201,45 +144,32 @@ async fn send_message(
     let limit = state.settings.api.max_body_bytes;
     let (body, files) = super::attachments::read_send_body(&req, payload, limit).await?;
     let to = session_id(&body.to, "to")?;
-    let chars = body.text.chars().count();
-    if (chars == 0 && files.is_empty()) || chars > MAX_TEXT_CHARS {
-        return Err(ApiError::bad_request(
-            "invalid_text",
-            format!("text must be 1 to {MAX_TEXT_CHARS} characters"),
-        ));
-    }
+    chat::check_text(&body.text, !files.is_empty())?;
     let key = idempotency_key(&req)?;
     let account = account.existing(&state).await?;
-    let extras = text_extras(&state, &account, &to, body.quote.as_ref()).await?;
-    let now = now_ms();
-    let message = NewMessage {
-        id: new_message_id(),
-        account: account.as_str().to_owned(),
-        peer: to.as_str().to_owned(),
-        author: account.as_str().to_owned(),
-        direction: Direction::Outgoing,
-        status: MessageStatus::Queued,
-        hash: None,
+    let text = chat::NewText {
         text: body.text,
-        timestamp: now,
+        quote: body.quote.map(|q| q.id),
         idempotency_key: key,
     };
-    let enqueued = state
-        .store
-        .enqueue_outgoing_with(&message, Some(&extras), &files, now)
-        .await?;
-    let stored = enqueued.message;
-    if !enqueued.created && (stored.to != message.peer || stored.text != message.text) {
-        return Err(ApiError::Conflict {
-            code: "idempotency_conflict",
-            message: "Idempotency-Key was already used with a different message".into(),
-        });
+    let conversation = ConversationId::Direct(to);
+    let sent = chat::send_text(&state.store, &account, &conversation, text, &files).await?;
+    if let Some(response) = &sent.accepted_request {
+        wake(&state, &account, response);
     }
+    let stored = sent.message;
     tracing::Span::current().record("message_id", stored.id.as_str());
-    if enqueued.created {
+    if sent.created {
         // The Conversation actor that sends it continues this trace.
         state.metrics.links.remember(Key::Message(&stored.id));
-        state.actors.message_queued(&account, &to);
+        wake(
+            &state,
+            &account,
+            &chat::Queued {
+                id: stored.id.clone(),
+                conversation: Some(conversation),
+            },
+        );
     }
     Ok(HttpResponse::Accepted().json(Accepted {
         id: stored.id,

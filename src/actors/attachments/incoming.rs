@@ -1,88 +1,22 @@
 //! Receiving files: the pointers of an incoming message are recorded `queued` in its
-//! transaction ([`IncomingParts`]); the [`Fetcher`] downloads them in the background and the
-//! [`Refetcher`] queues again the ones network weather stopped.
+//! transaction (the chat domain's [`crate::chat::incoming::IncomingParts`]); the [`Fetcher`]
+//! downloads them in the background and the [`Refetcher`] queues again the ones network
+//! weather stopped.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::Semaphore;
-use zeroize::Zeroizing;
 
-use super::{download, TransferError, DEFAULT_CONTENT_TYPE, FETCH_ATTEMPTS, FETCH_CONCURRENCY};
+use super::{download, TransferError, FETCH_ATTEMPTS, FETCH_CONCURRENCY};
 use crate::actors::{ActorError, Deps};
 use crate::clock::now_ms;
 use crate::events::EventData;
 use crate::protocol::chat::pointer::AttachmentInfo;
-use crate::protocol::chat::IncomingMessage;
-use crate::protocol::protos::DataMessage;
-use crate::store::attachments::{FetchOutcome, IncomingPointer, StoredAttachment};
+use crate::store::attachments::{FetchOutcome, StoredAttachment};
 use crate::store::events::NewEvent;
-use crate::store::messages::Message;
-use crate::store::{StoreError, StoreTx};
-
-/// The attachment pointers of an incoming `DataMessage`. (The sender's profile is the chat
-/// side's: [`crate::protocol::chat::ChatEvent::ProfileUpdated`] stores it on the conversation.)
-#[derive(Debug, Default, Clone)]
-pub struct IncomingParts {
-    /// Pointers that parse (a pointer without URL or with a bad key is skipped).
-    pub pointers: Vec<IncomingPointer>,
-}
-
-impl IncomingParts {
-    /// Reads the pointers of a received `DataMessage`.
-    pub fn of(data: &DataMessage) -> Self {
-        let pointers = data
-            .attachments
-            .iter()
-            .filter_map(|p| AttachmentInfo::parse(p).ok())
-            .map(|info| incoming_pointer(&info))
-            .collect();
-        Self { pointers }
-    }
-
-    /// The same for a message [`crate::protocol::chat::classify`] already read.
-    pub fn of_message(m: &IncomingMessage) -> Self {
-        Self {
-            pointers: m.attachments.iter().map(incoming_pointer).collect(),
-        }
-    }
-
-    /// Records the pointers (queued) in the message's transaction, and
-    /// puts the attachment views into the message (for its event).
-    pub async fn record(
-        &self,
-        tx: &mut StoreTx,
-        message: &mut Message,
-        now: i64,
-    ) -> Result<(), StoreError> {
-        let account = match message.direction {
-            crate::store::messages::Direction::Incoming => message.to.clone(),
-            crate::store::messages::Direction::Outgoing => message.from.clone(),
-        };
-        message.attachments = tx
-            .insert_incoming_attachments(&account, &message.id, &self.pointers, now)
-            .await?;
-        Ok(())
-    }
-}
-
-/// What the store records of a received pointer.
-fn incoming_pointer(info: &AttachmentInfo) -> IncomingPointer {
-    IncomingPointer {
-        content_type: info
-            .meta
-            .content_type
-            .clone()
-            .filter(|c| !c.is_empty())
-            .unwrap_or_else(|| DEFAULT_CONTENT_TYPE.to_owned()),
-        file_name: info.meta.file_name.clone().filter(|n| !n.is_empty()),
-        size: info.size.map_or(0, i64::from),
-        url: info.url.clone(),
-        key: Zeroizing::new(info.key.expose_secret().to_vec()),
-        digest: info.digest.map(|d| d.to_vec()),
-    }
-}
+use crate::store::StoreError;
 
 /// Downloads queued incoming attachments in the background, a few at a time. Cheap to clone.
 #[derive(Clone)]

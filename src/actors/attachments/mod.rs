@@ -26,16 +26,15 @@ mod avatars;
 mod incoming;
 mod sending;
 
+pub use crate::chat::incoming::IncomingParts;
 pub use avatars::{fetch_avatar, upload_avatar, AvatarError};
-pub use incoming::{Fetcher, IncomingParts, Refetch, Refetcher};
+pub use incoming::{Fetcher, Refetch, Refetcher};
 pub use sending::outgoing_pointers;
 
 /// Concurrent downloads per gateway.
 pub const FETCH_CONCURRENCY: usize = 4;
 /// Download attempts for network failures before an attachment fails.
 pub const FETCH_ATTEMPTS: u32 = 5;
-/// MIME type recorded for a pointer without one.
-const DEFAULT_CONTENT_TYPE: &str = "application/octet-stream";
 
 /// Why an attachment could not be uploaded or downloaded. The `Display` text is the
 /// `failure_reason` clients see.

@@ -28,9 +28,7 @@
 use std::future::Future;
 
 use super::{ActorError, Deps};
-use crate::ids::{ConversationId, SessionIdText};
 use crate::network::RetrievedItem;
-use crate::protocol::chat::ChatEvent;
 use crate::protocol::storage::{MessageHash, Namespace};
 
 pub mod own_swarm;
@@ -56,45 +54,8 @@ pub struct Batch {
     pub more: bool,
 }
 
-/// A verified message and what it means for the conversation.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Accepted {
-    /// The swarm hash (the de-duplication key).
-    pub hash: String,
-    /// Who sent it (our own Session ID for sync copies from our other devices).
-    pub sender: String,
-    /// The sent timestamp (`Envelope.timestamp` = `sigTimestamp`), ms.
-    pub timestamp: i64,
-    /// What it means ([`crate::protocol::chat::classify`]), at least one event that is not
-    /// `Ignored`.
-    pub events: Vec<ChatEvent>,
-}
-
-impl Accepted {
-    /// The conversations of `recipient` this message is about, as the apply step files it: a
-    /// peer's message belongs to the conversation with the sender; our own sync copy to its
-    /// `syncTarget` (or to ourselves, a note to self), and its other events to none (this
-    /// gateway already applied its own).
-    pub fn conversations(&self, recipient: &str) -> Vec<ConversationId> {
-        let direct = |id: &str| SessionIdText::parse_any(id).ok().map(ConversationId::from);
-        if self.sender != recipient {
-            return direct(&self.sender).into_iter().collect();
-        }
-        let mut found = Vec::new();
-        for event in &self.events {
-            if let ChatEvent::Message(m) = event {
-                let peer = match &m.sync_target {
-                    Some(target) => direct(&target.to_string()),
-                    None => direct(&self.sender),
-                };
-                if let Some(peer) = peer.filter(|p| !found.contains(p)) {
-                    found.push(peer);
-                }
-            }
-        }
-        found
-    }
-}
+/// A verified message, as the chat domain applies it.
+pub use crate::chat::incoming::Accepted;
 
 /// What one retrieved message turned out to be, for one recipient.
 #[derive(Clone, Debug, PartialEq, Eq)]

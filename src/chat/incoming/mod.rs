@@ -9,22 +9,68 @@
 //!
 //! Our own sync copies (sender = us) add outgoing messages written by our other devices; their
 //! other control messages are ignored (this gateway already applied its own).
+//!
+//! The actors call [`apply`] for each verified message of a poll, inside the poll's one
+//! transaction. Files: the message-request policy and events here, messages and their
+//! references (quotes, reactions, unsend) and profiles in `messages.rs`, attachment pointers in
+//! `parts.rs`.
 
-use super::Accepted;
-use crate::actors::attachments::IncomingParts;
-use crate::actors::{ActorError, Deps};
+use super::ChatError;
 use crate::events::{EventData, MessageEvent};
-use crate::protocol::chat::{
-    CallKind, ChatEvent, DataExtractionKind, IncomingMessage, MessageRef, Profile,
-};
-use crate::store::chat::{ContactProfile, ControlBody};
+use crate::ids::{ConversationId, SessionIdText};
+use crate::metrics::Metrics;
+use crate::protocol::chat::{CallKind, ChatEvent, DataExtractionKind};
+use crate::store::chat::ControlBody;
 use crate::store::events::NewEvent;
-use crate::store::messages::{
-    new_message_id, Direction, Message, MessageStatus, NewMessage, Quote,
-};
+use crate::store::messages::Message;
 use crate::store::modes::{ConversationState, MessageRequests};
-use crate::store::{StoreError, StoreTx};
+use crate::store::{Store, StoreTx};
 use crate::telemetry::links::Key;
+
+mod messages;
+mod parts;
+
+pub use parts::IncomingParts;
+
+/// A verified message and what it means for the conversation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Accepted {
+    /// The swarm hash (the de-duplication key).
+    pub hash: String,
+    /// Who sent it (our own Session ID for sync copies from our other devices).
+    pub sender: String,
+    /// The sent timestamp (`Envelope.timestamp` = `sigTimestamp`), ms.
+    pub timestamp: i64,
+    /// What it means ([`crate::protocol::chat::classify`]), at least one event that is not
+    /// `Ignored`.
+    pub events: Vec<ChatEvent>,
+}
+
+impl Accepted {
+    /// The conversations of `recipient` this message is about, as the apply step files it: a
+    /// peer's message belongs to the conversation with the sender; our own sync copy to its
+    /// `syncTarget` (or to ourselves, a note to self), and its other events to none (this
+    /// gateway already applied its own).
+    pub fn conversations(&self, recipient: &str) -> Vec<ConversationId> {
+        let direct = |id: &str| SessionIdText::parse_any(id).ok().map(ConversationId::from);
+        if self.sender != recipient {
+            return direct(&self.sender).into_iter().collect();
+        }
+        let mut found = Vec::new();
+        for event in &self.events {
+            if let ChatEvent::Message(m) = event {
+                let peer = match &m.sync_target {
+                    Some(target) => direct(&target.to_string()),
+                    None => direct(&self.sender),
+                };
+                if let Some(peer) = peer.filter(|p| !found.contains(p)) {
+                    found.push(peer);
+                }
+            }
+        }
+        found
+    }
+}
 
 /// Where the sender stands with the account.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,16 +85,19 @@ enum Standing {
     Unknown,
 }
 
-/// Applies one accepted message; returns how many messages it stored.
-pub(super) async fn apply(
+/// Applies one accepted message for `account` in `tx`; returns how many messages it stored.
+/// `store` seals and opens contact profile keys; `metrics` links each event to the trace.
+pub async fn apply(
     tx: &mut StoreTx,
-    deps: &Deps,
+    store: &Store,
+    metrics: &Metrics,
     account: &str,
     a: &Accepted,
     now: i64,
-) -> Result<usize, ActorError> {
+) -> Result<usize, ChatError> {
     let ctx = Ctx {
-        deps,
+        store,
+        metrics,
         account,
         sender: &a.sender,
         now,
@@ -64,15 +113,13 @@ pub(super) async fn apply(
     Ok(stored)
 }
 
+/// What applying one message needs to hand.
 struct Ctx<'a> {
-    deps: &'a Deps,
+    store: &'a Store,
+    metrics: &'a Metrics,
     account: &'a str,
     sender: &'a str,
     now: i64,
-}
-
-fn corrupt(e: serde_json::Error) -> ActorError {
-    ActorError::Store(StoreError::Corrupt(e.to_string()))
 }
 
 impl Ctx<'_> {
@@ -82,7 +129,7 @@ impl Ctx<'_> {
         &self,
         tx: &mut StoreTx,
         a: &Accepted,
-    ) -> Result<Option<Standing>, ActorError> {
+    ) -> Result<Option<Standing>, ChatError> {
         if self.sender == self.account {
             return Ok(Some(Standing::Own));
         }
@@ -127,7 +174,7 @@ impl Ctx<'_> {
         tx: &mut StoreTx,
         conversation: &str,
         data: EventData,
-    ) -> Result<(), ActorError> {
+    ) -> Result<(), ChatError> {
         let event = tx
             .append_event(&NewEvent {
                 account: Some(self.account.to_owned()),
@@ -137,7 +184,7 @@ impl Ctx<'_> {
             })
             .await?;
         // Before the commit: a webhook worker may pick the event up the moment it is visible.
-        self.deps.metrics.links.remember(Key::Event(&event.id));
+        self.metrics.links.remember(Key::Event(&event.id));
         Ok(())
     }
 
@@ -146,8 +193,8 @@ impl Ctx<'_> {
         tx: &mut StoreTx,
         event: MessageEvent,
         message: &Message,
-    ) -> Result<(), ActorError> {
-        let data = EventData::message(event, message).map_err(corrupt)?;
+    ) -> Result<(), ChatError> {
+        let data = EventData::message(event, message)?;
         self.event(tx, &message.conversation, data).await
     }
 }
@@ -160,7 +207,7 @@ impl Ctx<'_> {
         a: &Accepted,
         standing: Standing,
         event: &ChatEvent,
-    ) -> Result<usize, ActorError> {
+    ) -> Result<usize, ChatError> {
         let peer = self.sender;
         match (standing, event) {
             (_, ChatEvent::Message(m)) => self.message(tx, a, standing, m).await,
@@ -179,7 +226,7 @@ impl Ctx<'_> {
         tx: &mut StoreTx,
         peer: &str,
         event: &ChatEvent,
-    ) -> Result<(), ActorError> {
+    ) -> Result<(), ChatError> {
         match event {
             ChatEvent::ReactionAdded { target, emoji, .. } => {
                 self.reaction(tx, target, emoji, false).await
@@ -245,174 +292,5 @@ impl Ctx<'_> {
             }
             ChatEvent::Message(_) | ChatEvent::Ignored(_) => Ok(()),
         }
-    }
-
-    /// A visible message: ours from another device (sync copy) or the peer's.
-    async fn message(
-        &self,
-        tx: &mut StoreTx,
-        a: &Accepted,
-        standing: Standing,
-        m: &IncomingMessage,
-    ) -> Result<usize, ActorError> {
-        let own = standing == Standing::Own;
-        let peer = match (&m.sync_target, own) {
-            (Some(target), true) => target.to_string(),
-            _ => self.sender.to_owned(),
-        };
-        if own && tx.has_outgoing(self.account, &peer, a.timestamp).await? {
-            return Ok(0);
-        }
-        let (direction, status) = if own {
-            (Direction::Outgoing, MessageStatus::Sent)
-        } else {
-            (Direction::Incoming, MessageStatus::Received)
-        };
-        let new = NewMessage {
-            id: new_message_id(),
-            account: self.account.to_owned(),
-            peer: peer.clone(),
-            direction,
-            status,
-            author: self.sender.to_owned(),
-            hash: Some(a.hash.clone()),
-            text: m.text.clone().unwrap_or_default(),
-            timestamp: a.timestamp,
-            idempotency_key: None,
-        };
-        let Some(mut message) = tx.insert_message(&new, self.now).await? else {
-            return Ok(0);
-        };
-        // The attachment pointers, recorded `queued` in this transaction (the fetcher downloads
-        // them after the commit), and the sender's avatar for the avatar endpoint.
-        IncomingParts::of_message(m)
-            .record(tx, &mut message, self.now)
-            .await?;
-        let files = std::mem::take(&mut message.attachments);
-        let quote = match &m.quote {
-            Some(q) => Some(self.quote(tx, &peer, q).await?),
-            None => None,
-        };
-        let extras = crate::store::chat::TextExtras {
-            quote,
-            expire_mode: m.expiration.into(),
-            expire_seconds: i64::from(m.expiration.seconds()),
-        };
-        tx.set_text_extras(&message.id, message.timestamp, &extras)
-            .await?;
-        if standing == Standing::Pending {
-            tx.hold_message(&message.id).await?;
-            return Ok(1);
-        }
-        let Some(mut message) = tx.message(&message.id).await? else {
-            return Ok(0);
-        };
-        message.attachments = files;
-        self.message_event(tx, MessageEvent::Received, &message)
-            .await?;
-        if !own {
-            tx.auto_read(self.account, &peer, message.timestamp, self.now)
-                .await?;
-        }
-        Ok(1)
-    }
-
-    /// The quote as stored: our local id and text of the quoted message when we have it.
-    async fn quote(
-        &self,
-        tx: &mut StoreTx,
-        peer: &str,
-        q: &MessageRef,
-    ) -> Result<Quote, ActorError> {
-        let timestamp = i64::try_from(q.timestamp_ms).unwrap_or(i64::MAX);
-        let author = q.author.to_string();
-        let ours = author == self.account;
-        let found = tx.find_by_ref(self.account, peer, timestamp, ours).await?;
-        Ok(Quote {
-            timestamp,
-            author,
-            text: found.as_ref().map(|m| m.text.clone()),
-            id: found.map(|m| m.id),
-        })
-    }
-
-    async fn reaction(
-        &self,
-        tx: &mut StoreTx,
-        target: &MessageRef,
-        emoji: &str,
-        remove: bool,
-    ) -> Result<(), ActorError> {
-        let ts = i64::try_from(target.timestamp_ms).unwrap_or(i64::MAX);
-        let ours = target.author.to_string() == self.account;
-        let Some(message) = tx.find_by_ref(self.account, self.sender, ts, ours).await? else {
-            return Ok(());
-        };
-        let changed = if remove {
-            tx.remove_reaction(&message.id, self.sender, emoji).await?
-        } else {
-            tx.add_reaction(&message.id, self.sender, emoji, self.now)
-                .await?
-        };
-        if changed {
-            let data = EventData::reaction(remove, self.sender, &message.id, emoji, self.sender);
-            self.event(tx, self.sender, data).await?;
-        }
-        Ok(())
-    }
-
-    async fn unsend(&self, tx: &mut StoreTx, target: &MessageRef) -> Result<(), ActorError> {
-        let ts = i64::try_from(target.timestamp_ms).unwrap_or(i64::MAX);
-        let Some(message) = tx.find_by_ref(self.account, self.sender, ts, false).await? else {
-            return Ok(());
-        };
-        if tx.mark_deleted(&message.id, self.now).await? {
-            let data =
-                EventData::message_deleted(self.sender, &message.id, "everyone", self.sender);
-            self.event(tx, self.sender, data).await?;
-        }
-        Ok(())
-    }
-
-    /// Keeps a contact's profile when it changed and is not older than the one held.
-    async fn profile(&self, tx: &mut StoreTx, p: &Profile) -> Result<(), ActorError> {
-        let peer = self.sender;
-        let held = tx.conversation_chat(self.account, peer).await?;
-        let updated = p.updated_seconds.and_then(|s| i64::try_from(s).ok());
-        let url = p.avatar.as_ref().map(|a| a.url.clone());
-        if let Some(held) = &held {
-            if let (Some(new), Some(old)) = (updated, held.profile_updated) {
-                if new < old {
-                    return Ok(());
-                }
-            }
-            let same_key = match (&held.profile_key_sealed, &p.avatar) {
-                (Some(sealed), Some(avatar)) => self
-                    .deps
-                    .store
-                    .open_profile_key(self.account, peer, sealed)
-                    .is_ok_and(|k| k.as_slice() == &avatar.key.expose_secret()[..]),
-                (None, None) => true,
-                _ => false,
-            };
-            if held.profile_name == p.display_name && held.profile_avatar_url == url && same_key {
-                return Ok(());
-            }
-        }
-        let sealed = p.avatar.as_ref().map(|a| {
-            self.deps
-                .store
-                .seal_profile_key(self.account, peer, a.key.expose_secret())
-        });
-        let stored = ContactProfile {
-            name: p.display_name.as_deref(),
-            avatar_url: url.as_deref(),
-            key_sealed: sealed.as_deref(),
-            updated,
-        };
-        tx.set_contact_profile(self.account, peer, &stored, self.now)
-            .await?;
-        let data = EventData::profile_updated(peer, p.display_name.as_deref(), url.as_deref());
-        self.event(tx, peer, data).await
     }
 }

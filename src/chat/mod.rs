@@ -1,0 +1,84 @@
+//! The chat domain (design.md §10, style.md habit 11): what queueing a message, reacting,
+//! unsending, marking read, typing, answering a message request, changing the disappearing
+//! setting and applying an incoming message do to a conversation, written once. Both edges
+//! call it: the API handlers parse, authorise, call one function here and map its outcome; the
+//! actors apply each verified incoming message through [`incoming::apply`] inside their poll's
+//! transaction.
+//!
+//! An operation opens and commits its own transaction (its inner steps take the
+//! [`StoreTx`](crate::store::StoreTx)), and returns an outcome saying what the caller must do
+//! afterwards, such as waking the sender of a conversation that got something queued: chat
+//! talks to neither the network nor the actors (`tests/layering.rs`).
+//!
+//! Conversations are named by [`ConversationId`]. Only direct chats are served yet; a group or
+//! community is [`ChatError::GroupUnsupported`] / [`ChatError::CommunityUnsupported`] (issues
+//! 10 and 12).
+//!
+//! Files: `outgoing.rs` (queue a text), `reactions.rs`, `unsend.rs` (delete a message),
+//! `read.rs` (read receipts, typing), `requests.rs` (accept, decline), `settings.rs`
+//! (disappearing setting, the conversation's state), `incoming/` (apply a received message).
+
+use crate::ids::{ConversationId, SessionIdText};
+
+mod error;
+pub mod incoming;
+mod outgoing;
+mod reactions;
+mod read;
+mod requests;
+mod settings;
+mod unsend;
+
+pub use error::ChatError;
+pub use outgoing::{check_text, send_text, NewText, SentText, MAX_TEXT_CHARS};
+pub use reactions::{react, Emoji};
+pub use read::{mark_read, typing, MarkedRead};
+pub use requests::{accept, decline};
+pub use settings::{
+    conversation, set_disappearing, ConversationSnapshot, Disappearing, MAX_DISAPPEARING_SECONDS,
+};
+pub use unsend::{delete_message, DeleteScope, Deleted};
+
+/// A control or text message was queued in `conversation`: the caller wakes its sender now
+/// (the store's `OutgoingQueued` notice would wake it too, later).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Queued {
+    /// The queued row's id.
+    pub id: String,
+    /// The conversation it goes out in (`None` only for a stored conversation column no
+    /// conversation ID reads, which nothing writes).
+    pub conversation: Option<ConversationId>,
+}
+
+/// The peer of a direct conversation; groups and communities are not served yet.
+pub fn direct_peer(conversation: &ConversationId) -> Result<&SessionIdText, ChatError> {
+    match conversation {
+        ConversationId::Direct(peer) => Ok(peer),
+        ConversationId::Group(_) => Err(ChatError::GroupUnsupported),
+        ConversationId::Community(_) => Err(ChatError::CommunityUnsupported),
+    }
+}
+
+/// The conversation a stored message's `conversation` column names (a direct chat's peer).
+/// `None` for text no conversation ID reads, which nothing writes.
+fn conversation_of(column: &str) -> Option<ConversationId> {
+    ConversationId::parse(column).ok()
+}
+
+/// Appends `data` as an event of `account` in `conversation` (`peer` column text).
+async fn append(
+    tx: &mut crate::store::StoreTx,
+    account: &SessionIdText,
+    conversation: &str,
+    data: crate::events::EventData,
+    now: i64,
+) -> Result<(), ChatError> {
+    tx.append_event(&crate::store::events::NewEvent {
+        account: Some(account.as_str().to_owned()),
+        conversation: Some(conversation.to_owned()),
+        timestamp: now,
+        data,
+    })
+    .await?;
+    Ok(())
+}

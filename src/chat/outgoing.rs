@@ -1,0 +1,135 @@
+//! Queueing a text message: its quote and the disappearing setting it goes out under, the
+//! message request it answers, and the idempotency key that makes a retried request return
+//! the first one's message. The message is persisted `queued`; the sender picks it up after.
+
+use super::requests::accept_for_reply;
+use super::{direct_peer, ChatError, Queued};
+use crate::clock::now_ms;
+use crate::ids::{ConversationId, SessionIdText};
+use crate::store::attachments::NewAttachment;
+use crate::store::chat::TextExtras;
+use crate::store::messages::{
+    new_message_id, Direction, Message, MessageStatus, NewMessage, Quote,
+};
+use crate::store::modes::ConversationState;
+use crate::store::Store;
+
+/// Longest message text, in characters (Session clients' limit).
+pub const MAX_TEXT_CHARS: usize = 2000;
+
+/// Checks a text: 1 to [`MAX_TEXT_CHARS`] characters, or empty when files are attached.
+pub fn check_text(text: &str, has_files: bool) -> Result<(), ChatError> {
+    let chars = text.chars().count();
+    if (chars == 0 && !has_files) || chars > MAX_TEXT_CHARS {
+        return Err(ChatError::InvalidText);
+    }
+    Ok(())
+}
+
+/// A text message to queue.
+#[derive(Clone, Debug, Default)]
+pub struct NewText {
+    /// The text (checked by [`check_text`]).
+    pub text: String,
+    /// The id of the message of the same conversation it replies to.
+    pub quote: Option<String>,
+    /// The client's `Idempotency-Key`.
+    pub idempotency_key: Option<String>,
+}
+
+/// What [`send_text`] did.
+#[derive(Clone, Debug)]
+pub struct SentText {
+    /// The queued message (for an idempotent repeat, the first request's, as it is now).
+    pub message: Message,
+    /// False for an idempotent repeat: nothing new was queued.
+    pub created: bool,
+    /// The MessageRequestResponse queued because this reply accepted a request.
+    pub accepted_request: Option<Queued>,
+}
+
+/// Queues `text` with its `files` in `conversation`. A quote must name a message of the
+/// conversation; replying to a held or declined request accepts it; an idempotency key used
+/// before returns that message, or [`ChatError::IdempotencyConflict`] if it differs.
+pub async fn send_text(
+    store: &Store,
+    account: &SessionIdText,
+    conversation: &ConversationId,
+    text: NewText,
+    files: &[NewAttachment],
+) -> Result<SentText, ChatError> {
+    let to = direct_peer(conversation)?;
+    let quote = match &text.quote {
+        Some(id) => Some(quote_of(store, account, to, id).await?),
+        None => None,
+    };
+    let mut chat = store
+        .conversation_chat(account.as_str(), to.as_str())
+        .await?;
+    let mut accepted_request = None;
+    if chat
+        .as_ref()
+        .is_some_and(|c| c.state != ConversationState::Accepted)
+    {
+        // Replying to a held or declined request accepts it, as in Session clients.
+        accepted_request = accept_for_reply(store, account, conversation).await?;
+        chat = store
+            .conversation_chat(account.as_str(), to.as_str())
+            .await?;
+    }
+    let (expire_mode, expire_seconds) = chat
+        .map(|c| (c.disappearing_mode, c.disappearing_seconds))
+        .unwrap_or_default();
+    let extras = TextExtras {
+        quote,
+        expire_mode,
+        expire_seconds,
+    };
+    let now = now_ms();
+    let message = NewMessage {
+        id: new_message_id(),
+        account: account.as_str().to_owned(),
+        peer: to.as_str().to_owned(),
+        author: account.as_str().to_owned(),
+        direction: Direction::Outgoing,
+        status: MessageStatus::Queued,
+        hash: None,
+        text: text.text,
+        timestamp: now,
+        idempotency_key: text.idempotency_key,
+    };
+    let enqueued = store
+        .enqueue_outgoing_with(&message, Some(&extras), files, now)
+        .await?;
+    let stored = enqueued.message;
+    if !enqueued.created && (stored.to != message.peer || stored.text != message.text) {
+        return Err(ChatError::IdempotencyConflict);
+    }
+    Ok(SentText {
+        message: stored,
+        created: enqueued.created,
+        accepted_request,
+    })
+}
+
+/// The quote of the message `id`, which must belong to the conversation with `to`.
+async fn quote_of(
+    store: &Store,
+    account: &SessionIdText,
+    to: &SessionIdText,
+    id: &str,
+) -> Result<Quote, ChatError> {
+    let quoted = store
+        .get_message(account.as_str(), id)
+        .await?
+        .ok_or(ChatError::NotFound("message"))?;
+    if quoted.conversation != to.as_str() {
+        return Err(ChatError::QuoteNotInConversation);
+    }
+    Ok(Quote {
+        timestamp: quoted.timestamp,
+        author: quoted.from,
+        text: Some(quoted.text).filter(|t| !t.is_empty()),
+        id: Some(quoted.id),
+    })
+}

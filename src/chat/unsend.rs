@@ -1,0 +1,94 @@
+//! Deleting a message: our own is unsent for everyone (an Unsend queued to the peer, which
+//! also removes our own swarm copy); a received one is deleted here only.
+
+use super::{append, conversation_of, ChatError, Queued};
+use crate::clock::now_ms;
+use crate::events::EventData;
+use crate::ids::SessionIdText;
+use crate::store::chat::ControlBody;
+use crate::store::messages::{Direction, MessageStatus};
+use crate::store::Store;
+
+/// Who a deletion reached.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeleteScope {
+    /// Our message, unsent for everyone.
+    Everyone,
+    /// A received message, deleted here only.
+    Local,
+}
+
+impl DeleteScope {
+    /// The word the API and the `message.deleted` event use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Everyone => "everyone",
+            Self::Local => "local",
+        }
+    }
+}
+
+/// What [`delete_message`] did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Deleted {
+    /// The deleted message's id.
+    pub id: String,
+    /// Who the deletion reached.
+    pub scope: DeleteScope,
+    /// The queued Unsend, for our own message.
+    pub unsend: Option<Queued>,
+}
+
+/// Deletes `account`'s message `id`: marks it deleted with a `message.deleted` event; our own
+/// is also unsent (and, if it was never sent, fails instead of going out).
+pub async fn delete_message(
+    store: &Store,
+    account: &SessionIdText,
+    id: &str,
+) -> Result<Deleted, ChatError> {
+    let message = store
+        .get_message(account.as_str(), id)
+        .await?
+        .ok_or(ChatError::NotFound("message"))?;
+    if message.deleted_at.is_some() {
+        return Err(ChatError::AlreadyDeleted);
+    }
+    let now = now_ms();
+    let peer = message.conversation.clone();
+    let scope = if message.direction == Direction::Outgoing {
+        DeleteScope::Everyone
+    } else {
+        DeleteScope::Local
+    };
+    let mut tx = store.begin().await?;
+    if message.status == MessageStatus::Queued {
+        // Not sent yet: it never will be. If a send is in flight and lands, the unsend queued
+        // behind it removes it again.
+        let reason = "deleted before it was sent";
+        tx.set_message_status(&message.id, MessageStatus::Failed, None, Some(reason), now)
+            .await?;
+    }
+    let mut unsend = None;
+    if scope == DeleteScope::Everyone {
+        let body = ControlBody::Unsend {
+            target_ts: message.timestamp,
+            own_hash: None,
+        };
+        let id = tx
+            .enqueue_control(account.as_str(), &peer, &body, now)
+            .await?;
+        unsend = Some(Queued {
+            id,
+            conversation: conversation_of(&peer),
+        });
+    }
+    tx.mark_deleted(&message.id, now).await?;
+    let data = EventData::message_deleted(&peer, &message.id, scope.as_str(), account.as_str());
+    append(&mut tx, account, &peer, data, now).await?;
+    tx.commit().await?;
+    Ok(Deleted {
+        id: message.id,
+        scope,
+        unsend,
+    })
+}
