@@ -161,10 +161,9 @@ pub fn touched(accepted: &[(String, Accepted)]) -> Vec<Touched> {
 
 /// Applies `accepted`, each for its recipient ([`crate::chat::incoming::apply`]: stores
 /// messages, skipping duplicates by hash and sync copies of messages this gateway sent itself,
-/// with their events),
-/// and the cursor `key` = `cursor`, in one transaction. Under `lease` the transaction is fenced
-/// ([`crate::store::StoreTx::fence`]): a replica that lost the account gets
-/// [`crate::store::StoreError::LeaseLost`] and commits nothing.
+/// with their events), and the cursor `key` = `cursor`, in one transaction. Under `lease` the
+/// transaction is fenced ([`crate::store::StoreTx::fence`]): a replica that lost the account
+/// gets [`crate::store::StoreError::LeaseLost`] and commits nothing.
 #[tracing::instrument(name = "inbox.commit", skip_all, fields(messages = accepted.len()))]
 pub async fn commit(
     deps: &Deps,

@@ -16,7 +16,7 @@ use crate::ids::{ConversationId, SessionIdText};
 use crate::store::messages::Message;
 use crate::store::modes::ConversationState;
 
-/// Longest disappearing timer, seconds (the chat domain's rule, [`chat::MAX_DISAPPEARING_SECONDS`]).
+/// Longest disappearing timer, seconds (the chat domain's rule).
 pub use crate::chat::MAX_DISAPPEARING_SECONDS;
 
 pub(crate) fn routes(cfg: &mut ServiceConfig) {
