@@ -8,10 +8,8 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use super::account_path::{Access, AccountPath};
 use super::{double_option, optional_json, ApiError, ApiState, Principal};
 use crate::clock::now_ms;
-use crate::events::EventData;
 use crate::identities::IdentityError;
 use crate::store::accounts::{Account, AccountPatch, AccountStatus};
-use crate::store::events::NewEvent;
 use crate::store::modes::{MessageRequests, ReadReceipts};
 
 /// Longest display name, in characters (Session clients cap profile names at 100 bytes; we
@@ -266,22 +264,11 @@ async fn patch_account(
             .set_chat_settings(id.as_str(), body.read_receipts, body.message_requests)
             .await?;
     }
-    let now = now_ms();
-    let mut tx = state.store.begin().await?;
-    let (before, after) = tx
-        .update_account(&id, &patch, now)
+    let after = state
+        .store
+        .patch_account(&id, &patch, now_ms())
         .await?
         .ok_or(ApiError::NotFound("account"))?;
-    if before.status != after.status {
-        tx.append_event(&NewEvent {
-            account: Some(id.as_str().to_owned()),
-            conversation: None,
-            timestamp: now,
-            data: EventData::account_status(after.status.as_str(), before.status.as_str()),
-        })
-        .await?;
-    }
-    tx.commit().await?;
     state.actors.account_changed(&id);
     Ok(HttpResponse::Ok().json(full_view(&state, after).await?))
 }

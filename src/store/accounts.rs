@@ -6,7 +6,9 @@ use sqlx::any::AnyRow;
 use sqlx::Row as _;
 use zeroize::Zeroizing;
 
+use super::events::NewEvent;
 use super::{Notice, RecordKind, Store, StoreError, StoreTx};
+use crate::events::EventData;
 use crate::ids::SessionIdText;
 
 /// Whether the gateway runs an account.
@@ -174,6 +176,31 @@ impl Store {
         }
         tx.commit().await?;
         Ok(done.rows_affected() > 0)
+    }
+
+    /// Applies `patch` and, when the status changed, records `account.status_changed`, in one
+    /// transaction. The account after the change; `None` if absent.
+    pub async fn patch_account(
+        &self,
+        id: &SessionIdText,
+        patch: &AccountPatch,
+        now: i64,
+    ) -> Result<Option<Account>, StoreError> {
+        let mut tx = self.begin().await?;
+        let Some((before, after)) = tx.update_account(id, patch, now).await? else {
+            return Ok(None);
+        };
+        if before.status != after.status {
+            tx.append_event(&NewEvent {
+                account: Some(id.as_str().to_owned()),
+                conversation: None,
+                timestamp: now,
+                data: EventData::account_status(after.status.as_str(), before.status.as_str()),
+            })
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(Some(after))
     }
 }
 
