@@ -59,6 +59,18 @@ pub fn direct_peer(conversation: &ConversationId) -> Result<&SessionIdText, Chat
     }
 }
 
+/// `account`'s message `id` ([`ChatError::NotFound`] when it has none by that id).
+async fn message_of(
+    store: &crate::store::Store,
+    account: &SessionIdText,
+    id: &str,
+) -> Result<crate::store::messages::Message, ChatError> {
+    store
+        .get_message(account.as_str(), id)
+        .await?
+        .ok_or(ChatError::NotFound("message"))
+}
+
 /// The conversation a stored message's `conversation` column names (a direct chat's peer).
 /// `None` for text no conversation ID reads, which nothing writes.
 fn conversation_of(column: &str) -> Option<ConversationId> {

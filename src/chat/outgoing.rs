@@ -119,10 +119,7 @@ async fn quote_of(
     to: &SessionIdText,
     id: &str,
 ) -> Result<Quote, ChatError> {
-    let quoted = store
-        .get_message(account.as_str(), id)
-        .await?
-        .ok_or(ChatError::NotFound("message"))?;
+    let quoted = super::message_of(store, account, id).await?;
     if quoted.conversation != to.as_str() {
         return Err(ChatError::QuoteNotInConversation);
     }

@@ -28,10 +28,7 @@ pub async fn mark_read(
     let peer = direct_peer(conversation)?;
     let up_to = match up_to {
         Some(id) => {
-            let m = store
-                .get_message(account.as_str(), id)
-                .await?
-                .ok_or(ChatError::NotFound("message"))?;
+            let m = super::message_of(store, account, id).await?;
             if m.conversation != peer.as_str() {
                 return Err(ChatError::MessageNotInConversation);
             }

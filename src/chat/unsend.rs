@@ -46,10 +46,7 @@ pub async fn delete_message(
     account: &SessionIdText,
     id: &str,
 ) -> Result<Deleted, ChatError> {
-    let message = store
-        .get_message(account.as_str(), id)
-        .await?
-        .ok_or(ChatError::NotFound("message"))?;
+    let message = super::message_of(store, account, id).await?;
     if message.deleted_at.is_some() {
         return Err(ChatError::AlreadyDeleted);
     }
