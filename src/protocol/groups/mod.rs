@@ -10,6 +10,8 @@
 //! * [`config`]: libsession config messages (§1): data, diffs, signatures, merging, info and
 //!   members contents (§3.1, §3.2), and the push/pull pipeline (§1.3).
 //! * [`config_encrypt`]: config message encryption (§1.4).
+//! * [`message`]: group message encryption (§5), and [`envelope`], the Envelope around a
+//!   plaintext Content that a chat message's payload is.
 //!
 //! Vectors: `tests/vectors/groups.json`, `tests/vectors/groups_config.json`.
 
@@ -21,6 +23,8 @@ use crate::protocol::keys::{Ed25519PublicKey, IdPrefix, Identity, PrefixedId, Se
 
 pub mod config;
 pub mod config_encrypt;
+pub mod envelope;
+pub mod message;
 pub mod multi_encrypt;
 pub mod subaccount;
 pub mod swarm_auth;
@@ -90,3 +94,5 @@ pub fn group_id(public: &Ed25519PublicKey) -> PrefixedId {
 mod tests;
 #[cfg(test)]
 mod tests_junk;
+#[cfg(test)]
+mod tests_message;
