@@ -10,6 +10,7 @@
 //! * [`config`]: libsession config messages (§1): data, diffs, signatures, merging, info and
 //!   members contents (§3.1, §3.2), and the push/pull pipeline (§1.3).
 //! * [`config_encrypt`]: config message encryption (§1.4).
+//! * [`control`]: the `GroupUpdate*` control messages and their admin signatures (§6).
 //! * [`message`]: group message encryption (§5), and [`envelope`], the Envelope around a
 //!   plaintext Content that a chat message's payload is.
 //!
@@ -23,6 +24,7 @@ use crate::protocol::keys::{Ed25519PublicKey, IdPrefix, Identity, PrefixedId, Se
 
 pub mod config;
 pub mod config_encrypt;
+pub mod control;
 pub mod envelope;
 pub mod message;
 pub mod multi_encrypt;
@@ -92,6 +94,8 @@ pub fn group_id(public: &Ed25519PublicKey) -> PrefixedId {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_control;
 #[cfg(test)]
 mod tests_junk;
 #[cfg(test)]
