@@ -72,11 +72,22 @@ pub struct GroupEnvelope {
     pub content: Content,
 }
 
+/// A group payload's Envelope parts (not yet tied to an author).
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupPayload {
+    /// `Envelope.timestamp` (ms).
+    pub timestamp_ms: u64,
+    /// `Envelope.source` as 33 bytes, when set.
+    pub source: Option<[u8; 33]>,
+    /// `Envelope.proSig`, when present.
+    pub pro_sig: Option<ProSig>,
+    /// The Content.
+    pub content: Content,
+}
+
 /// Parses a decrypted group payload (module docs): a bare Envelope with `type` and
 /// `timestamp`, then its Content with every required field and the `sigTimestamp` rule.
-pub fn decode_group_envelope(
-    payload: &[u8],
-) -> Result<(u64, Option<[u8; 33]>, Option<ProSig>, Content), EnvelopeError> {
+pub fn decode_group_envelope(payload: &[u8]) -> Result<GroupPayload, EnvelopeError> {
     let envelope = Envelope::decode(payload).map_err(|_| EnvelopeError::MalformedEnvelope)?;
     wire::check_required(payload, "SessionProtos.Envelope")
         .map_err(|e| required(e, EnvelopeError::MalformedEnvelope))?;
@@ -111,7 +122,12 @@ pub fn decode_group_envelope(
             signed,
         });
     }
-    Ok((envelope.timestamp, source, pro_sig, content))
+    Ok(GroupPayload {
+        timestamp_ms: envelope.timestamp,
+        source,
+        pro_sig,
+        content,
+    })
 }
 
 fn required(error: wire::WireError, malformed: EnvelopeError) -> EnvelopeError {
@@ -144,13 +160,13 @@ pub fn open_group_content(
     keys: &[GroupEncKey],
 ) -> Result<GroupEnvelope, GroupEnvelopeError> {
     let message: GroupMessage = decrypt_group_message(ciphertext, group, keys)?;
-    let (timestamp_ms, source, pro_sig, content) = decode_group_envelope(message.payload())?;
+    let parts = decode_group_envelope(message.payload())?;
     Ok(GroupEnvelope {
         sender: message.sender(),
         author: *message.author(),
-        timestamp_ms,
-        source,
-        pro_sig,
-        content,
+        timestamp_ms: parts.timestamp_ms,
+        source: parts.source,
+        pro_sig: parts.pro_sig,
+        content: parts.content,
     })
 }

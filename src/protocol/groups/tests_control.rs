@@ -178,10 +178,7 @@ fn delete_member_content_authority() {
 
 #[test]
 fn unsigned_messages_and_content() {
-    assert_eq!(
-        invite_response(true).invite_response.unwrap().is_approved,
-        true
-    );
+    assert!(invite_response(true).invite_response.unwrap().is_approved);
     assert!(member_left().member_left_message.is_some());
     assert!(member_left_notification()
         .member_left_notification_message
