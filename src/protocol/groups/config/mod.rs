@@ -7,6 +7,7 @@
 //! * [`merge`]: combining several heads into one state (§1.2).
 //! * [`info`], [`members`]: the contents of group info and members (§3.1, §3.2).
 //! * [`transport`]: compression, padding and encryption for the swarm (§1.3-§1.5).
+//! * [`user_groups`]: a v2 group's entry in the user's UserGroups config (§3.3).
 //!
 //! The wire decoder is `protocol::bencode` (strict, canonical, depth-bounded). Vectors:
 //! `tests/vectors/groups_config.json` (libsession `tests/test_configdata.cpp`).
@@ -18,6 +19,7 @@ pub mod members;
 pub mod merge;
 pub mod message;
 pub mod transport;
+pub mod user_groups;
 
 pub use data::{ConfigDict, ConfigSet, ConfigValue, Scalar};
 pub use diff::{Diff, DiffEntry};
@@ -85,3 +87,5 @@ mod tests_contents;
 mod tests_junk;
 #[cfg(test)]
 mod tests_transport;
+#[cfg(test)]
+mod tests_user_groups;
