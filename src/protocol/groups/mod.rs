@@ -99,4 +99,4 @@ mod tests_control;
 #[cfg(test)]
 mod tests_junk;
 #[cfg(test)]
-mod tests_message;
+pub(crate) mod tests_message;

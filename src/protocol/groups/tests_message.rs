@@ -398,9 +398,25 @@ proptest! {
 
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
-struct VectorFile {
-    description: String,
+pub(super) struct VectorFile {
+    pub(super) description: String,
     group_message: Vec<LsuMessages>,
+    pub(super) user_groups: Vec<LsuUserGroups>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct LsuUserGroups {
+    pub(super) source: crate::protocol::vectors::Source,
+    pub(super) user_seed: String,
+    pub(super) member_group_id: String,
+    pub(super) admin_group_seed: String,
+    pub(super) seqno: i64,
+    pub(super) push_b64: String,
+}
+
+pub(super) fn vector_file() -> VectorFile {
+    crate::protocol::vectors::load(include_str!("../../../tests/vectors/groups_message.json"))
 }
 
 #[derive(serde::Deserialize)]
@@ -424,10 +440,10 @@ struct LsuCase {
 #[test]
 fn libsession_group_messages_decrypt() {
     use crate::protocol::keys::Ed25519PublicKey;
-    use crate::protocol::vectors::{hex_array, load};
+    use crate::protocol::vectors::hex_array;
     use base64::engine::general_purpose::STANDARD;
     use base64::Engine as _;
-    let file: VectorFile = load(include_str!("../../../tests/vectors/groups_message.json"));
+    let file = vector_file();
     assert!(file.description.contains("§5"));
     for set in file.group_message {
         assert!(set.source.note.is_some());

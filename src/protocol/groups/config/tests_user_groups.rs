@@ -156,3 +156,46 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn libsession_user_groups_push() {
+    use super::message::ConfigMessage;
+    use super::transport::{open_config, ConfigKind};
+    use crate::protocol::keys::PrefixedId;
+    use crate::protocol::vectors::hex_array;
+    use base64::engine::general_purpose::STANDARD;
+    use base64::Engine as _;
+    let file = crate::protocol::groups::tests_message::vector_file();
+    assert!(file.description.contains("§3.3"));
+    for v in file.user_groups {
+        assert!(v.source.note.is_some());
+        let ct = STANDARD.decode(&v.push_b64).unwrap();
+        // User configs: key_base = the user's seed (groups.md §1.5), unsigned.
+        let raw = open_config(&ct, &[hex_array(&v.user_seed)], ConfigKind::UserGroups).unwrap();
+        let message = ConfigMessage::parse(&raw, None).unwrap();
+        assert_eq!(message.seqno(), v.seqno);
+        let entries = user_groups_from_data(message.data());
+        assert_eq!(entries.len(), 2);
+        let member_id: PrefixedId = v.member_group_id.parse().unwrap();
+        let m = user_group(message.data(), &member_id).unwrap();
+        assert_eq!(m.name, "Support desk");
+        assert_eq!(
+            m.auth.as_ref().map(|a| a.as_bytes().to_vec()),
+            Some((0u8..100).collect::<Vec<_>>())
+        );
+        assert!(m.secret.is_none() && m.invited);
+        assert_eq!((m.joined_at, m.priority), (1_700_000_000, 3));
+        assert_eq!(m.notifications, NotifyMode::MentionsOnly);
+        let admin = GroupSecret::from_seed(Seed::from_bytes(hex_array(&v.admin_group_seed)));
+        let a = user_group(message.data(), &admin.id()).unwrap();
+        assert_eq!(a.secret.map(|s| s.id()), Some(admin.id()));
+        assert!(a.auth.is_none());
+        assert_eq!((a.name.as_str(), a.mute_until), ("Admins", 1_800_000_000));
+        // Written back by us, each entry's dict is byte-for-byte what libsession wrote.
+        let mut ours = ConfigDict::new();
+        for e in &entries {
+            set_user_group(&mut ours, e);
+        }
+        assert_eq!(ours.get(&b"g"[..]), message.data().get(&b"g"[..]));
+    }
+}
