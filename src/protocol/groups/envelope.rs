@@ -17,7 +17,8 @@
 //! WebSocket-wrapped, `source` absent/empty/66 hex, `content` required and used as is, no
 //! unpadding; `proSig` 64 bytes when present). DESKTOP `ts/session/sending/MessageWrapper.ts`
 //! @ `07007a5f` (`encryptForGroupV2`) instead sets `source` = the `03` group ID and no
-//! `sourceDevice`/`proSig`; both forms are read here, LSU's is written.
+//! `sourceDevice`/`proSig`; both forms are read here, LSU's is written (DESKTOP's receiver,
+//! `swarmPolling.ts` `decryptForGroupV2`, replaces `source` with the group it polled anyway).
 
 use prost::Message as _;
 

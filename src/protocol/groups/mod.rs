@@ -14,7 +14,8 @@
 //! * [`message`]: group message encryption (§5), and [`envelope`], the Envelope around a
 //!   plaintext Content that a chat message's payload is.
 //!
-//! Vectors: `tests/vectors/groups.json`, `tests/vectors/groups_config.json`.
+//! Vectors: `tests/vectors/groups.json`, `tests/vectors/groups_config.json`,
+//! `tests/vectors/groups_message.json` (group messages and a UserGroups push made by libsession).
 
 use std::fmt;
 
