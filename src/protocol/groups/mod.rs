@@ -11,6 +11,7 @@
 //!   members contents (§3.1, §3.2), and the push/pull pipeline (§1.3).
 //! * [`config_encrypt`]: config message encryption (§1.4).
 //! * [`control`]: the `GroupUpdate*` control messages and their admin signatures (§6).
+//! * [`kicked`]: the namespace −11 notice to removed members (§6.3).
 //! * [`message`]: group message encryption (§5), and [`envelope`], the Envelope around a
 //!   plaintext Content that a chat message's payload is.
 //!
@@ -27,6 +28,7 @@ pub mod config;
 pub mod config_encrypt;
 pub mod control;
 pub mod envelope;
+pub mod kicked;
 pub mod message;
 pub mod multi_encrypt;
 pub mod subaccount;

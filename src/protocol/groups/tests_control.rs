@@ -215,3 +215,28 @@ proptest! {
         let _ = accept_promote(&promote, Some(&gpk));
     }
 }
+
+#[test]
+fn kicked_notice_round_trip() {
+    use super::kicked::*;
+    use rand::SeedableRng;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(3);
+    let (g, bob, carol, dave) = (group(), member(2), member(3), member(4));
+    let notice = kicked_notice(&g, &[bob.session_id(), carol.session_id()], 7, &mut rng).unwrap();
+    assert_eq!(read_kicked_notice(&notice, &bob, &g.public()), Ok(7));
+    assert_eq!(read_kicked_notice(&notice, &carol, &g.public()), Ok(7));
+    assert!(read_kicked_notice(&notice, &dave, &g.public()).is_err());
+    let other = GroupSecret::from_seed(Seed::from_bytes([0x43; 32]));
+    assert!(read_kicked_notice(&notice, &bob, &other.public()).is_err());
+    assert_eq!(
+        kicked_notice(&g, &[], 1, &mut rng),
+        Err(KickedError::NoMembers)
+    );
+}
+
+proptest! {
+    #[test]
+    fn kicked_junk_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
+        let _ = super::kicked::read_kicked_notice(&bytes, &member(2), &group().public());
+    }
+}
