@@ -11,11 +11,14 @@
 //!   members contents (§3.1, §3.2), and the push/pull pipeline (§1.3).
 //! * [`config_encrypt`]: config message encryption (§1.4).
 //! * [`control`]: the `GroupUpdate*` control messages and their admin signatures (§6).
+//! * [`keys`]: group keys (§2): full rekey and supplemental keys messages, and the key state
+//!   a member or admin loads them into (pending key, active hashes, expiry, `needs_rekey`).
 //! * [`kicked`]: the namespace −11 notice to removed members (§6.3).
 //! * [`message`]: group message encryption (§5), and [`envelope`], the Envelope around a
 //!   plaintext Content that a chat message's payload is.
 //!
 //! Vectors: `tests/vectors/groups.json`, `tests/vectors/groups_config.json`,
+//! `tests/vectors/groups_keys.json` (group keys),
 //! `tests/vectors/groups_message.json` (group messages and a UserGroups push made by libsession).
 
 use std::fmt;
@@ -28,6 +31,7 @@ pub mod config;
 pub mod config_encrypt;
 pub mod control;
 pub mod envelope;
+pub mod keys;
 pub mod kicked;
 pub mod message;
 pub mod multi_encrypt;

@@ -1,0 +1,502 @@
+//! Group keys against `tests/vectors/groups_keys.json`: byte-exact oracle messages, the
+//! scenario of libsession's `tests/test_group_keys.cpp`, and our own scenarios (§2).
+
+use std::collections::BTreeMap;
+
+use base64::Engine;
+use serde::Deserialize;
+
+use super::*;
+use crate::protocol::groups::GroupSecret;
+use crate::protocol::keys::{Identity, Seed, SessionId};
+
+#[derive(Deserialize)]
+struct File {
+    oracle: Oracle,
+    libsession_test: Scenario,
+}
+
+#[derive(Deserialize)]
+struct Oracle {
+    input: OracleInput,
+    group_pk: String,
+    rekey: OracleRekey,
+    supplement: OracleSupplement,
+}
+
+#[derive(Deserialize)]
+struct OracleInput {
+    group_seed: String,
+    members: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct OracleRekey {
+    generation: i64,
+    key: String,
+    message_b64: String,
+}
+
+#[derive(Deserialize)]
+struct OracleSupplement {
+    recipients: Vec<String>,
+    keys: Vec<SuppKey>,
+    message_b64: String,
+}
+
+#[derive(Deserialize)]
+struct SuppKey {
+    g: i64,
+    k: String,
+    t: i64,
+}
+
+#[derive(Deserialize)]
+struct Scenario {
+    group_seed: String,
+    parties: BTreeMap<String, Party>,
+    t0_ms: i64,
+    steps: Vec<Step>,
+}
+
+#[derive(Deserialize)]
+struct Party {
+    seed: String,
+    session_id: String,
+    admin: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Step {
+    Rekey {
+        rekey: String,
+        by: String,
+        members: Vec<String>,
+        generation: i64,
+        #[serde(default)]
+        new_encryption_key: bool,
+    },
+    Supplement {
+        supplement: String,
+        by: String,
+        to: Vec<String>,
+    },
+    Load {
+        load: String,
+        at_days: i64,
+        found: BTreeMap<String, bool>,
+        #[serde(default)]
+        hashes: BTreeMap<String, Vec<String>>,
+        #[serde(default)]
+        key_counts: BTreeMap<String, usize>,
+    },
+}
+
+fn file() -> File {
+    serde_json::from_str(include_str!("../../../../tests/vectors/groups_keys.json"))
+        .expect("groups_keys.json parses")
+}
+
+fn seed(text: &str) -> Seed {
+    Seed::from_bytes(hex::decode(text).unwrap().try_into().unwrap())
+}
+
+fn b64(text: &str) -> Vec<u8> {
+    base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .unwrap()
+}
+
+fn sid(text: &str) -> SessionId {
+    text.parse().unwrap()
+}
+
+fn key32(text: &str) -> [u8; 32] {
+    hex::decode(text).unwrap().try_into().unwrap()
+}
+
+#[test]
+fn oracle_rekey_is_byte_exact() {
+    let o = file().oracle;
+    let group = GroupSecret::from_seed(seed(&o.input.group_seed));
+    assert_eq!(group.public().to_string(), o.group_pk);
+    let members: Vec<SessionId> = o.input.members.iter().map(|m| sid(m)).collect();
+    let rekey = build_rekey(&group, &members, o.rekey.generation).unwrap();
+    assert_eq!(rekey.key.expose_secret(), &key32(&o.rekey.key));
+    assert_eq!(rekey.message, b64(&o.rekey.message_b64));
+}
+
+#[test]
+fn oracle_supplement_is_byte_exact() {
+    let o = file().oracle;
+    let group = GroupSecret::from_seed(seed(&o.input.group_seed));
+    let recipients: Vec<SessionId> = o.supplement.recipients.iter().map(|m| sid(m)).collect();
+    let keys: Vec<KeyInfo> = o
+        .supplement
+        .keys
+        .iter()
+        .map(|k| KeyInfo {
+            generation: k.g,
+            timestamp_ms: k.t,
+            key: GroupKey::from_bytes(key32(&k.k)),
+        })
+        .collect();
+    let message = build_supplement(&group, &recipients, &keys).unwrap();
+    assert_eq!(message, b64(&o.supplement.message_b64));
+}
+
+#[test]
+fn oracle_messages_open_for_their_recipients_only() {
+    let f = file();
+    let o = f.oracle;
+    let parties = &f.libsession_test.parties;
+    let group = GroupSecret::from_seed(seed(&o.input.group_seed));
+    let rekey = b64(&o.rekey.message_b64);
+    let supp = b64(&o.supplement.message_b64);
+    for (name, party) in parties {
+        let me = Identity::from_seed(seed(&party.seed));
+        let mut keys = GroupKeys::new(group.public());
+        let in_rekey = o.input.members.contains(&party.session_id);
+        assert_eq!(
+            keys.load("r", &rekey, 5, KeysReader::Member(&me)),
+            Ok(in_rekey),
+            "{name}"
+        );
+        let in_supp = o.supplement.recipients.contains(&party.session_id);
+        assert_eq!(
+            keys.load("s", &supp, 6, KeysReader::Member(&me)),
+            Ok(in_supp && !in_rekey),
+            "{name}"
+        );
+        if in_rekey || in_supp {
+            let key = keys.encryption_key().unwrap();
+            assert_eq!(key.expose_secret(), &key32(&o.rekey.key), "{name}");
+        }
+    }
+    let mut admin = GroupKeys::new(group.public());
+    assert_eq!(
+        admin.load("r", &rekey, 5, KeysReader::Admin(&group)),
+        Ok(true)
+    );
+    assert_eq!(
+        admin.load("s", &supp, 6, KeysReader::Admin(&group)),
+        Ok(false)
+    );
+    assert_eq!(admin.keys().len(), 1);
+}
+
+struct Replay {
+    group: GroupSecret,
+    identities: BTreeMap<String, (Identity, SessionId, bool)>,
+    states: BTreeMap<String, GroupKeys>,
+    messages: BTreeMap<String, Vec<u8>>,
+}
+
+impl Replay {
+    fn sids(&self, names: &[String]) -> Vec<SessionId> {
+        names.iter().map(|n| self.identities[n].1).collect()
+    }
+
+    fn reader(&self, name: &str) -> KeysReader<'_> {
+        let (me, _, admin) = &self.identities[name];
+        if *admin {
+            KeysReader::Admin(&self.group)
+        } else {
+            KeysReader::Member(me)
+        }
+    }
+}
+
+#[test]
+fn libsession_scenario_replays() {
+    let s = file().libsession_test;
+    let group = GroupSecret::from_seed(seed(&s.group_seed));
+    let mut replay = Replay {
+        states: s
+            .parties
+            .keys()
+            .map(|n| (n.clone(), GroupKeys::new(group.public())))
+            .collect(),
+        identities: s
+            .parties
+            .iter()
+            .map(|(n, p)| {
+                let me = Identity::from_seed(seed(&p.seed));
+                assert_eq!(me.session_id().to_string(), p.session_id, "{n}");
+                (n.clone(), (me, sid(&p.session_id), p.admin))
+            })
+            .collect(),
+        group,
+        messages: BTreeMap::new(),
+    };
+    let mut states = std::mem::take(&mut replay.states);
+    for (i, step) in s.steps.iter().enumerate() {
+        match step {
+            Step::Rekey {
+                rekey,
+                by,
+                members,
+                generation,
+                new_encryption_key,
+            } => {
+                let sids = replay.sids(members);
+                let state = states.get_mut(by).unwrap();
+                let old = state.encryption_key().cloned();
+                let message = state.rekey(&replay.group, &sids).unwrap();
+                let parsed = KeysMessage::parse(&message, &replay.group.public()).unwrap();
+                assert_eq!(parsed.generation(), *generation, "step {i}");
+                if *new_encryption_key {
+                    assert_ne!(old.as_ref(), state.encryption_key(), "step {i}");
+                }
+                replay.messages.insert(rekey.clone(), message);
+            }
+            Step::Supplement { supplement, by, to } => {
+                let sids = replay.sids(to);
+                let message = states[by].supplement(&replay.group, &sids).unwrap();
+                replay.messages.insert(supplement.clone(), message);
+            }
+            Step::Load {
+                load,
+                at_days,
+                found,
+                hashes,
+                key_counts,
+            } => {
+                let at = s.t0_ms + at_days * 86_400_000;
+                for (name, expected) in found {
+                    let reader = replay.reader(name);
+                    let message = &replay.messages[load];
+                    let state = states.get_mut(name).unwrap();
+                    let got = state.load(load, message, at, reader);
+                    assert_eq!(got, Ok(*expected), "step {i} {name}");
+                }
+                for (name, expected) in hashes {
+                    let got: Vec<&str> = states[name].active_hashes().into_iter().collect();
+                    assert_eq!(got, *expected, "step {i} {name}");
+                }
+                for (name, expected) in key_counts {
+                    assert_eq!(states[name].len(), *expected, "step {i} {name}");
+                }
+            }
+        }
+    }
+    // Everyone still in the group encrypts with the same (newest) key; the expired
+    // generations are gone.
+    let admin_key = states["admin1"].encryption_key().cloned().unwrap();
+    for name in ["admin2", "member1", "member2", "member3b", "member4b"] {
+        let state = &states[name];
+        assert_eq!(state.encryption_key(), Some(&admin_key), "{name}");
+        let generations: Vec<i64> = state.keys().iter().map(|k| k.generation).collect();
+        assert_eq!(generations, [4, 5], "{name}");
+    }
+}
+
+fn party(n: u8) -> Identity {
+    Identity::from_seed(Seed::from_bytes([n; 32]))
+}
+
+fn group() -> GroupSecret {
+    GroupSecret::from_seed(Seed::from_bytes([0x42; 32]))
+}
+
+#[test]
+fn three_members_derive_the_admins_key() {
+    let group = group();
+    let members: Vec<Identity> = (1..=3).map(party).collect();
+    let sids: Vec<SessionId> = members.iter().map(Identity::session_id).collect();
+    let mut admin = GroupKeys::new(group.public());
+    let message = admin.rekey(&group, &sids).unwrap();
+    assert_eq!(admin.pending_message(), Some(&message[..]));
+    let pending = admin.encryption_key().cloned().unwrap();
+    let parsed = KeysMessage::parse(&message, &group.public()).unwrap();
+    let KeysKind::Full { entries, .. } = parsed.kind() else {
+        panic!("full")
+    };
+    assert_eq!(entries.len(), MESSAGE_KEY_MULTIPLE);
+    for me in &members {
+        let mut keys = GroupKeys::new(group.public());
+        assert_eq!(
+            keys.load("h", &message, 1000, KeysReader::Member(me)),
+            Ok(true)
+        );
+        assert_eq!(keys.encryption_key(), Some(&pending));
+        assert_eq!(keys.keys()[0].timestamp_ms, 1000);
+    }
+    assert_eq!(
+        admin.load("h", &message, 1000, KeysReader::Admin(&group)),
+        Ok(true)
+    );
+    assert_eq!(admin.pending_message(), None);
+    assert_eq!(admin.len(), 1);
+    // The same members and generation give the same message (deterministic, §2.1).
+    assert_eq!(build_rekey(&group, &sids, 0).unwrap().message, message);
+}
+
+#[test]
+fn removed_member_cannot_open_the_next_rekey() {
+    let group = group();
+    let (a, b, c) = (party(1), party(2), party(3));
+    let mut admin = GroupKeys::new(group.public());
+    let first = admin
+        .rekey(&group, &[a.session_id(), b.session_id(), c.session_id()])
+        .unwrap();
+    admin
+        .load("1", &first, 1, KeysReader::Admin(&group))
+        .unwrap();
+    let second = admin
+        .rekey(&group, &[a.session_id(), b.session_id()])
+        .unwrap();
+    let mut removed = GroupKeys::new(group.public());
+    assert_eq!(
+        removed.load("1", &first, 1, KeysReader::Member(&c)),
+        Ok(true)
+    );
+    assert_eq!(
+        removed.load("2", &second, 2, KeysReader::Member(&c)),
+        Ok(false)
+    );
+    assert_eq!(removed.keys().len(), 1);
+    assert_ne!(removed.encryption_key(), admin.encryption_key());
+    // Its hash is still tracked under G = 1.
+    assert_eq!(
+        removed.active_hashes().into_iter().collect::<Vec<_>>(),
+        ["1", "2"]
+    );
+}
+
+#[test]
+fn concurrent_admin_rekeys_need_another() {
+    let group = group();
+    let members = [party(1).session_id(), party(2).session_id()];
+    let mut one = GroupKeys::new(group.public());
+    let mut two = GroupKeys::new(group.public());
+    let base = one.rekey(&group, &members).unwrap();
+    for admin in [&mut one, &mut two] {
+        admin
+            .load("0", &base, 1, KeysReader::Admin(&group))
+            .unwrap();
+    }
+    // Both rekey generation 1 for different member lists.
+    let from_one = one.rekey(&group, &members[..1]).unwrap();
+    let from_two = two.rekey(&group, &members).unwrap();
+    for admin in [&mut one, &mut two] {
+        assert!(!admin.needs_rekey());
+        admin
+            .load("a", &from_one, 2, KeysReader::Admin(&group))
+            .unwrap();
+        admin
+            .load("b", &from_two, 3, KeysReader::Admin(&group))
+            .unwrap();
+        assert!(admin.needs_rekey());
+        assert_eq!(admin.pending_message(), None);
+    }
+    let next = one.rekey(&group, &members).unwrap();
+    one.load("c", &next, 4, KeysReader::Admin(&group)).unwrap();
+    assert!(!one.needs_rekey());
+    assert_eq!(one.keys().last().map(|k| k.generation), Some(2));
+}
+
+#[test]
+fn supplement_gives_a_new_member_the_old_keys() {
+    let group = group();
+    let (old, new) = (party(1), party(2));
+    let mut admin = GroupKeys::new(group.public());
+    for (i, t) in [(0, 10), (1, 20)] {
+        let m = admin.rekey(&group, &[old.session_id()]).unwrap();
+        admin
+            .load(&i.to_string(), &m, t, KeysReader::Admin(&group))
+            .unwrap();
+    }
+    let supp = admin.supplement(&group, &[new.session_id()]).unwrap();
+    let mut keys = GroupKeys::new(group.public());
+    assert_eq!(
+        keys.load("s", &supp, 99, KeysReader::Member(&new)),
+        Ok(true)
+    );
+    assert_eq!(keys.keys(), admin.keys());
+    let mut other = GroupKeys::new(group.public());
+    assert_eq!(
+        other.load("s", &supp, 99, KeysReader::Member(&old)),
+        Ok(false)
+    );
+}
+
+#[test]
+fn tampered_signature_rejects_the_whole_message() {
+    let group = group();
+    let me = party(1);
+    let message = build_rekey(&group, &[me.session_id()], 0).unwrap().message;
+    let mut keys = GroupKeys::new(group.public());
+    for at in [message.len() - 2, 10] {
+        let mut bad = message.clone();
+        bad[at] ^= 1;
+        assert!(keys.load("x", &bad, 1, KeysReader::Member(&me)).is_err());
+        assert!(keys.load("x", &bad, 1, KeysReader::Admin(&group)).is_err());
+    }
+    let other = GroupSecret::from_seed(Seed::from_bytes([7; 32]));
+    let forged = build_rekey(&other, &[me.session_id()], 0).unwrap().message;
+    assert_eq!(
+        keys.load("f", &forged, 1, KeysReader::Member(&me)),
+        Err(KeysError::BadSignature)
+    );
+    let unsigned = &message[..message.len() - 71];
+    assert!(keys
+        .load("u", unsigned, 1, KeysReader::Member(&me))
+        .is_err());
+    assert!(keys.is_empty() && keys.active_hashes().is_empty());
+}
+
+#[test]
+fn expiry_drops_an_old_generation() {
+    let group = group();
+    let me = party(1);
+    let day = 86_400_000;
+    let mut admin = GroupKeys::new(group.public());
+    let mut member = GroupKeys::new(group.public());
+    let mut messages = Vec::new();
+    for (hash, t) in [("g0", 0), ("g1", day), ("g2", 61 * day)] {
+        let m = admin.rekey(&group, &[me.session_id()]).unwrap();
+        admin.load(hash, &m, t, KeysReader::Admin(&group)).unwrap();
+        member.load(hash, &m, t, KeysReader::Member(&me)).unwrap();
+        messages.push(m);
+    }
+    // g1 arrived 60 days before g2: not more than KEY_EXPIRY, so g0 stays.
+    assert_eq!(member.keys().len(), 3);
+    let m = admin.rekey(&group, &[me.session_id()]).unwrap();
+    member
+        .load("g3", &m, 61 * day + 2, KeysReader::Member(&me))
+        .unwrap();
+    let generations: Vec<i64> = member.keys().iter().map(|k| k.generation).collect();
+    assert_eq!(generations, [1, 2, 3]);
+    assert_eq!(
+        member.active_hashes().into_iter().collect::<Vec<_>>(),
+        ["g1", "g2", "g3"]
+    );
+    // The dropped generation, arriving again, is stale and ignored.
+    assert_eq!(
+        member.load("g0", &messages[0], 0, KeysReader::Member(&me)),
+        Ok(true)
+    );
+    assert_eq!(member.keys().len(), 3);
+    assert!(!member.active_hashes().contains("g0"));
+}
+
+#[test]
+fn decryption_order_is_pending_then_newest_first() {
+    let group = group();
+    let mut admin = GroupKeys::new(group.public());
+    let m0 = admin.rekey(&group, &[]).unwrap();
+    admin.load("0", &m0, 1, KeysReader::Admin(&group)).unwrap();
+    let m1 = admin.rekey(&group, &[party(1).session_id()]).unwrap();
+    admin.load("1", &m1, 2, KeysReader::Admin(&group)).unwrap();
+    admin.rekey(&group, &[]).unwrap();
+    let order: Vec<&GroupKey> = admin.decryption_keys().collect();
+    assert_eq!(order.len(), 3);
+    assert_eq!(Some(order[0]), admin.encryption_key());
+    assert_eq!(order[1], &admin.keys()[1].key);
+    assert_eq!(order[2], &admin.keys()[0].key);
+    assert!(
+        !format!("{admin:?} {:?}", admin.keys()).contains(&hex::encode(order[0].expose_secret()))
+    );
+}

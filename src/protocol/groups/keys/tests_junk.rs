@@ -1,0 +1,54 @@
+//! Junk fed to the keys message parser and loader: errors, never panics (§2.3).
+
+use proptest::prelude::*;
+
+use super::*;
+use crate::protocol::bencode::BtValue;
+use crate::protocol::groups::GroupSecret;
+use crate::protocol::keys::{Identity, Seed};
+
+fn group() -> GroupSecret {
+    GroupSecret::from_seed(Seed::from_bytes([9; 32]))
+}
+
+proptest! {
+    #[test]
+    fn keys_message_junk_never_panics(data in proptest::collection::vec(any::<u8>(), 0..400)) {
+        let group = group();
+        let me = Identity::from_seed(Seed::from_bytes([1; 32]));
+        let mut keys = GroupKeys::new(group.public());
+        let _ = keys.load("h", &data, 1, KeysReader::Member(&me));
+        let _ = keys.load("h", &data, 1, KeysReader::Admin(&group));
+    }
+
+    #[test]
+    fn signed_junk_dicts_never_panic(
+        nonce in proptest::collection::vec(any::<u8>(), 20..28),
+        entries in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 40..80), 0..3),
+        generation in -2i64..3,
+        supplemental: bool,
+    ) {
+        // Well-signed but otherwise arbitrary content: reaches every field check.
+        let group = group();
+        let mut dict = std::collections::BTreeMap::new();
+        dict.insert(b"#".to_vec(), BtValue::Bytes(nonce));
+        dict.insert(b"G".to_vec(), BtValue::Int(generation));
+        let list = BtValue::List(entries.into_iter().map(BtValue::Bytes).collect());
+        if supplemental {
+            dict.insert(b"+".to_vec(), list);
+        } else {
+            dict.insert(b"K".to_vec(), BtValue::Bytes(vec![0; 48]));
+            dict.insert(b"k".to_vec(), list);
+        }
+        let mut raw = BtValue::Dict(dict).encode();
+        raw.pop();
+        let sig = group.sign(&raw);
+        raw.extend_from_slice(b"1:~64:");
+        raw.extend_from_slice(&sig);
+        raw.push(b'e');
+        let me = Identity::from_seed(Seed::from_bytes([1; 32]));
+        let mut keys = GroupKeys::new(group.public());
+        let _ = keys.load("h", &raw, 1, KeysReader::Member(&me));
+        let _ = keys.load("h", &raw, 1, KeysReader::Admin(&group));
+    }
+}
