@@ -157,7 +157,10 @@ impl GroupKeys {
         group: &GroupSecret,
         members: &[SessionId],
     ) -> Result<Vec<u8>, KeysError> {
-        let generation = self.keys.last().map_or(0, |k| k.generation + 1);
+        let generation = self
+            .keys
+            .last()
+            .map_or(0, |k| k.generation.saturating_add(1));
         let Rekey {
             message,
             generation,

@@ -500,3 +500,52 @@ fn decryption_order_is_pending_then_newest_first() {
         !format!("{admin:?} {:?}", admin.keys()).contains(&hex::encode(order[0].expose_secret()))
     );
 }
+
+#[derive(Deserialize)]
+struct ReadsOurs {
+    group_seed: String,
+    members: BTreeMap<String, OracleMember>,
+}
+
+#[derive(Deserialize)]
+struct OracleMember {
+    keys_loaded: usize,
+    group_keys: Vec<String>,
+}
+
+#[test]
+fn libsession_reads_our_messages_as_we_do() {
+    #[derive(Deserialize)]
+    struct Only {
+        oracle_reads_ours: ReadsOurs,
+    }
+    let only: Only =
+        serde_json::from_str(include_str!("../../../../tests/vectors/groups_keys.json")).unwrap();
+    let v = only.oracle_reads_ours;
+    let group = GroupSecret::from_seed(seed(&v.group_seed));
+    let member = |n: u8| party(n).session_id();
+    let mut admin = GroupKeys::new(group.public());
+    let k0 = admin.rekey(&group, &[member(1), member(2)]).unwrap();
+    admin
+        .load("k0", &k0, 1000, KeysReader::Admin(&group))
+        .unwrap();
+    let k1 = admin.rekey(&group, &[member(1)]).unwrap();
+    admin
+        .load("k1", &k1, 2000, KeysReader::Admin(&group))
+        .unwrap();
+    let supp = admin.supplement(&group, &[member(3)]).unwrap();
+    for (seed_hex, expected) in &v.members {
+        let me = Identity::from_seed(seed(seed_hex));
+        let mut keys = GroupKeys::new(group.public());
+        let mut loaded = 0;
+        for (hash, data, ts) in [("k0", &k0, 1000), ("k1", &k1, 2000), ("s", &supp, 3000)] {
+            loaded += usize::from(keys.load(hash, data, ts, KeysReader::Member(&me)).unwrap());
+        }
+        let held: Vec<String> = keys
+            .decryption_keys()
+            .map(|k| hex::encode(k.expose_secret()))
+            .collect();
+        assert_eq!(loaded, expected.keys_loaded, "{seed_hex}");
+        assert_eq!(held, expected.group_keys, "{seed_hex}");
+    }
+}
