@@ -188,3 +188,5 @@ pub(crate) fn seed_hash(group: &GroupSecret, key: &[u8]) -> zeroize::Zeroizing<[
 mod tests;
 #[cfg(test)]
 mod tests_junk;
+#[cfg(test)]
+mod tests_scenarios;
