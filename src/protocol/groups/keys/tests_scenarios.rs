@@ -35,6 +35,14 @@ fn three_members_derive_the_admins_key() {
         );
         assert_eq!(keys.encryption_key(), Some(&pending));
         assert_eq!(keys.keys()[0].timestamp_ms, 1000);
+        // A key already held still counts as found (as libsession answers), and the second
+        // hash is tracked.
+        assert_eq!(
+            keys.load("h2", &message, 1001, KeysReader::Member(me)),
+            Ok(true)
+        );
+        assert_eq!(keys.len(), 1);
+        assert_eq!(keys.active_hashes().len(), 2);
     }
     assert_eq!(
         admin.load("h", &message, 1000, KeysReader::Admin(&group)),
