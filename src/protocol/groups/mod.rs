@@ -1,6 +1,6 @@
 //! Closed groups v2 (`03` groups): the primitives that have vectors
-//! (`../shared/protocol/groups.md` §8). Full key and config state (rekeying, merging) is later
-//! work; these are its building blocks.
+//! (`../shared/protocol/groups.md` §8), and the protocol state built from them (config merging,
+//! group keys).
 //!
 //! * [`GroupSecret`]: the group's Ed25519 key pair from its seed, and its `03` ID.
 //! * [`subaccount`]: member authentication to the group swarm (§4): the blinding factor,

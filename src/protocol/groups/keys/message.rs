@@ -24,7 +24,7 @@ use chacha20poly1305::{KeyInit, XChaCha20Poly1305};
 use zeroize::Zeroizing;
 
 use super::{
-    blake2b_192, blake2b_256, blake2b_448, seed_hash, GroupKey, KeyInfo, KeysError,
+    blake2b_192, blake2b_256, blake2b_448, seed_hash, GroupEncKey, KeyInfo, KeysError,
     ADMIN_KEY_HASH_KEY, JUNK_SEED_HASH_KEY, KEY_GEN_HASH_KEY, MEMBER_KEY_DOMAIN,
     MESSAGE_KEY_MULTIPLE, SEED_HASH_KEY,
 };
@@ -63,7 +63,7 @@ pub struct Rekey {
     /// Its generation `G`.
     pub generation: i64,
     /// The new key.
-    pub key: GroupKey,
+    pub key: GroupEncKey,
 }
 
 /// A keys message that parsed and whose signature verified.
@@ -164,7 +164,7 @@ pub fn build_rekey(
     let h1 = Zeroizing::new(blake2b_448(KEY_GEN_HASH_KEY, &parts));
     let mut key = [0u8; 32];
     key.copy_from_slice(&h1[..32]);
-    let key = GroupKey::from_bytes(key);
+    let key = GroupEncKey::from_bytes(key);
     let mut nonce = [0u8; NONCE_BYTES];
     nonce.copy_from_slice(&h1[32..]);
 
@@ -355,7 +355,9 @@ impl KeysMessage {
 
     /// `A'`: the group key as X25519.
     fn group_x25519(&self) -> Result<X25519PublicKey, KeysError> {
-        self.group.to_x25519().map_err(|_| KeysError::GroupKey)
+        self.group
+            .to_x25519()
+            .map_err(|_| KeysError::GroupPublicKey)
     }
 
     fn member_open<'a>(
@@ -454,7 +456,7 @@ fn key_info(generation: i64, timestamp_ms: i64, plain: &[u8]) -> Option<KeyInfo>
     Some(KeyInfo {
         generation,
         timestamp_ms,
-        key: GroupKey::from_bytes(key),
+        key: GroupEncKey::from_bytes(key),
     })
 }
 

@@ -24,8 +24,8 @@ use std::fmt;
 use blake2::digest::consts::{U24, U32, U56};
 use blake2::digest::{KeyInit, Mac};
 use blake2::Blake2bMac;
-use zeroize::{Zeroize, ZeroizeOnDrop};
 
+pub use super::message::GroupEncKey;
 use super::GroupSecret;
 
 pub mod message;
@@ -83,36 +83,13 @@ pub enum KeysError {
     BadSignature,
     /// The group key cannot be converted to X25519.
     #[error("group key is not a valid Ed25519 point")]
-    GroupKey,
+    GroupPublicKey,
     /// A supplemental message needs at least one valid recipient and one key held.
     #[error("nothing to supplement")]
     NothingToSupplement,
     /// The cipher refused (only for absurd lengths).
     #[error("encryption failed")]
     Encryption,
-}
-
-/// A 32-byte group encryption key (XChaCha20-Poly1305). Secret: `Debug` redacts it; zeroed on
-/// drop.
-#[derive(Clone, PartialEq, Eq, Zeroize, ZeroizeOnDrop)]
-pub struct GroupKey([u8; 32]);
-
-impl GroupKey {
-    /// Wraps 32 key bytes.
-    pub fn from_bytes(bytes: [u8; 32]) -> Self {
-        Self(bytes)
-    }
-
-    /// The key bytes.
-    pub fn expose_secret(&self) -> &[u8; 32] {
-        &self.0
-    }
-}
-
-impl fmt::Debug for GroupKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("GroupKey(<redacted>)")
-    }
 }
 
 /// One key held: its generation, the timestamp (ms) it came with, and the key (§2.3).
@@ -124,7 +101,7 @@ pub struct KeyInfo {
     /// The storage server's timestamp of the keys message (full), or `t` (supplemental).
     pub timestamp_ms: i64,
     /// The key.
-    pub key: GroupKey,
+    pub key: GroupEncKey,
 }
 
 impl fmt::Debug for KeyInfo {
@@ -135,10 +112,10 @@ impl fmt::Debug for KeyInfo {
 
 impl Ord for KeyInfo {
     fn cmp(&self, other: &Self) -> Ordering {
-        (self.generation, self.timestamp_ms, &self.key.0).cmp(&(
+        (self.generation, self.timestamp_ms, self.key.expose_secret()).cmp(&(
             other.generation,
             other.timestamp_ms,
-            &other.key.0,
+            other.key.expose_secret(),
         ))
     }
 }

@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use super::message::{build_rekey, build_supplement, KeysMessage, KeysReader, Rekey};
-use super::{GroupKey, KeyInfo, KeysError, KEY_EXPIRY_MS};
+use super::{GroupEncKey, KeyInfo, KeysError, KEY_EXPIRY_MS};
 use crate::protocol::groups::GroupSecret;
 use crate::protocol::keys::{Ed25519PublicKey, SessionId};
 
@@ -24,7 +24,7 @@ use crate::protocol::keys::{Ed25519PublicKey, SessionId};
 #[derive(Clone)]
 struct Pending {
     generation: i64,
-    key: GroupKey,
+    key: GroupEncKey,
     message: Vec<u8>,
 }
 
@@ -198,7 +198,7 @@ impl GroupKeys {
     }
 
     /// The key that encrypts messages and configs: the pending key, else the newest.
-    pub fn encryption_key(&self) -> Option<&GroupKey> {
+    pub fn encryption_key(&self) -> Option<&GroupEncKey> {
         self.pending
             .as_ref()
             .map(|p| &p.key)
@@ -206,7 +206,7 @@ impl GroupKeys {
     }
 
     /// The keys to try when decrypting, in order: pending, then newest to oldest.
-    pub fn decryption_keys(&self) -> impl Iterator<Item = &GroupKey> {
+    pub fn decryption_keys(&self) -> impl Iterator<Item = &GroupEncKey> {
         self.pending
             .iter()
             .map(|p| &p.key)

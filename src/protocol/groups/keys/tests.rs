@@ -139,7 +139,7 @@ fn oracle_supplement_is_byte_exact() {
         .map(|k| KeyInfo {
             generation: k.g,
             timestamp_ms: k.t,
-            key: GroupKey::from_bytes(key32(&k.k)),
+            key: GroupEncKey::from_bytes(key32(&k.k)),
         })
         .collect();
     let message = build_supplement(&group, &recipients, &keys).unwrap();

@@ -212,7 +212,7 @@ fn decryption_order_is_pending_then_newest_first() {
     let m1 = admin.rekey(&group, &[party(1).session_id()]).unwrap();
     admin.load("1", &m1, 2, KeysReader::Admin(&group)).unwrap();
     admin.rekey(&group, &[]).unwrap();
-    let order: Vec<&GroupKey> = admin.decryption_keys().collect();
+    let order: Vec<&GroupEncKey> = admin.decryption_keys().collect();
     assert_eq!(order.len(), 3);
     assert_eq!(Some(order[0]), admin.encryption_key());
     assert_eq!(order[1], &admin.keys()[1].key);
