@@ -110,6 +110,19 @@ impl ProSig {
         Self(bytes)
     }
 
+    /// The `Envelope.proSig` field as received: absent, or exactly [`PRO_SIG_LEN`] bytes
+    /// ([`EnvelopeError::BadProSigLength`] otherwise).
+    pub fn from_field(field: Option<Vec<u8>>) -> Result<Option<Self>, EnvelopeError> {
+        field
+            .map(|sig| {
+                let len = sig.len();
+                <[u8; PRO_SIG_LEN]>::try_from(sig)
+                    .map(Self)
+                    .map_err(|_| EnvelopeError::BadProSigLength(len))
+            })
+            .transpose()
+    }
+
     /// The 64 bytes.
     pub fn as_bytes(&self) -> &[u8; PRO_SIG_LEN] {
         &self.0
@@ -291,16 +304,7 @@ pub fn decode_dm_payload(bytes: &[u8]) -> Result<ParsedEnvelope, EnvelopeError> 
         None | Some("") => None,
         Some(text) => Some(parse_source(text)?),
     };
-    let pro_sig = match envelope.pro_sig {
-        None => None,
-        Some(sig) => {
-            let len = sig.len();
-            let bytes: [u8; PRO_SIG_LEN] = sig
-                .try_into()
-                .map_err(|_| EnvelopeError::BadProSigLength(len))?;
-            Some(ProSig(bytes))
-        }
-    };
+    let pro_sig = ProSig::from_field(envelope.pro_sig)?;
     Ok(ParsedEnvelope {
         timestamp_ms: envelope.timestamp,
         source,

@@ -25,7 +25,7 @@ use prost::Message as _;
 use super::message::{decrypt_group_message, encrypt_group_message, GroupEncKey};
 use super::message::{GroupMessage, GroupMessageError};
 use crate::protocol::envelope::SOURCE_HEX_LEN;
-use crate::protocol::envelope::{EnvelopeError, ProSig, PRO_SIG_LEN, SOURCE_DEVICE};
+use crate::protocol::envelope::{EnvelopeError, ProSig, SOURCE_DEVICE};
 use crate::protocol::keys::{Ed25519PublicKey, Identity, SessionId};
 use crate::protocol::protos::{envelope, wire, Content, Envelope};
 use rand::{CryptoRng, RngCore};
@@ -102,16 +102,7 @@ pub fn decode_group_envelope(payload: &[u8]) -> Result<GroupPayload, EnvelopeErr
         }
         Some(text) => return Err(EnvelopeError::BadSource(text.len())),
     };
-    let pro_sig = match envelope.pro_sig {
-        None => None,
-        Some(sig) => {
-            let len = sig.len();
-            let bytes: [u8; PRO_SIG_LEN] = sig
-                .try_into()
-                .map_err(|_| EnvelopeError::BadProSigLength(len))?;
-            Some(ProSig::from_bytes(bytes))
-        }
-    };
+    let pro_sig = ProSig::from_field(envelope.pro_sig)?;
     let raw = envelope.content.ok_or(EnvelopeError::MissingContent)?;
     let content = Content::decode(raw.as_slice()).map_err(|_| EnvelopeError::MalformedContent)?;
     wire::check_required(&raw, "SessionProtos.Content")
