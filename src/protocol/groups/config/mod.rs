@@ -18,6 +18,7 @@ pub mod info;
 pub mod members;
 pub mod merge;
 pub mod message;
+pub mod multipart;
 pub mod transport;
 pub mod user_groups;
 
@@ -25,7 +26,10 @@ pub use data::{ConfigDict, ConfigSet, ConfigValue, Scalar};
 pub use diff::{Diff, DiffEntry};
 pub use merge::{merge, MergeOutcome};
 pub use message::{ConfigMessage, MutableConfigMessage, SeqnoHash, DEFAULT_LAG};
-pub use transport::{open_config, seal_config, ConfigKind, ConfigTransportError};
+pub use multipart::{MultipartAssembler, MultipartError, MultipartOutcome, MultipartPart};
+pub use transport::{
+    open_config, open_config_part, seal_config, ConfigKind, ConfigTransportError, OpenedConfig,
+};
 
 use crate::protocol::bencode::BencodeError;
 
@@ -85,6 +89,8 @@ mod tests;
 mod tests_contents;
 #[cfg(test)]
 mod tests_junk;
+#[cfg(test)]
+mod tests_multipart;
 #[cfg(test)]
 mod tests_transport;
 #[cfg(test)]

@@ -7,7 +7,8 @@
 //!        plain = 0x00 × n ‖ plain                   prefix padding to padded_size(len) (below)
 //!        out  = config_encrypt(plain, key, domain)  ≤ 76 800 bytes
 //! pull:  decrypt with each known key in turn; strip leading 0x00; 'm' = multipart part
-//!        (§1.7, not read here); 'z' = zstd (decompress the rest); then it must start with 'd'.
+//!        (§1.7, [`open_config_part`] hands it to a [`MultipartAssembler`]; [`open_config`]
+//!        refuses it); 'z' = zstd (decompress the rest); then it must start with 'd'.
 //! ```
 //! The zstd output is not byte-identical across library versions (§9), so pushes are checked
 //! by what they decode to, not by bytes.
@@ -15,6 +16,7 @@
 use std::io::Read;
 
 use super::message::ConfigMessage;
+use super::multipart::{MultipartAssembler, MultipartError, MultipartOutcome, MultipartPart};
 use crate::protocol::groups::config_encrypt::{
     decrypt_config, encrypt_config, ConfigEncryptError, CONFIG_OVERHEAD,
 };
@@ -88,9 +90,12 @@ pub enum ConfigTransportError {
     /// Only padding inside.
     #[error("config message contains no data")]
     Empty,
-    /// A part of a multipart config (§1.7), which this pipeline does not assemble.
+    /// A part of a multipart config (§1.7), which [`open_config`] does not assemble.
     #[error("multipart config messages are not supported")]
     Multipart,
+    /// A multipart part (§1.7) refused by [`open_config_part`].
+    #[error(transparent)]
+    MultipartPart(#[from] MultipartError),
     /// Not a valid zstd frame, empty, or larger than [`MAX_DECOMPRESSED`].
     #[error("config decompression failed")]
     Decompression,
@@ -150,7 +155,52 @@ pub fn open_config(
     keys: &[[u8; 32]],
     kind: ConfigKind,
 ) -> Result<Vec<u8>, ConfigTransportError> {
-    let plain = keys
+    let body = decrypt_unpadded(ciphertext, keys, kind)?;
+    if body.first() == Some(&b'm') {
+        return Err(ConfigTransportError::Multipart);
+    }
+    finish_plaintext(&body)
+}
+
+/// What [`open_config_part`] read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OpenedConfig {
+    /// A single-part config message (starts with `'d'`).
+    Single(Vec<u8>),
+    /// A multipart part (§1.7) was stored or ignored as a duplicate; its set is incomplete.
+    Part,
+    /// A multipart part completed its set: the reassembled config message (starts with `'d'`).
+    Complete(Vec<u8>),
+}
+
+/// Like [`open_config`], but a multipart part (§1.7) goes to `assembler`; `now_ms` is when the
+/// message arrived and `max_wait_ms` how long an incomplete set is kept (the caller's clock).
+pub fn open_config_part(
+    ciphertext: &[u8],
+    keys: &[[u8; 32]],
+    kind: ConfigKind,
+    assembler: &mut MultipartAssembler,
+    now_ms: u64,
+    max_wait_ms: u64,
+) -> Result<OpenedConfig, ConfigTransportError> {
+    let body = decrypt_unpadded(ciphertext, keys, kind)?;
+    if body.first() != Some(&b'm') {
+        return finish_plaintext(&body).map(OpenedConfig::Single);
+    }
+    let part = MultipartPart::parse(&body)?;
+    Ok(match assembler.add(part, now_ms, max_wait_ms)? {
+        MultipartOutcome::Part => OpenedConfig::Part,
+        MultipartOutcome::Complete(bytes) => OpenedConfig::Complete(bytes),
+    })
+}
+
+/// Decrypts with the first key that fits and strips the leading 0x00 padding.
+fn decrypt_unpadded(
+    ciphertext: &[u8],
+    keys: &[[u8; 32]],
+    kind: ConfigKind,
+) -> Result<Vec<u8>, ConfigTransportError> {
+    let mut plain = keys
         .iter()
         .find_map(|key| decrypt_config(ciphertext, key, kind.domain()).ok())
         .ok_or(ConfigTransportError::NoKey)?;
@@ -158,9 +208,14 @@ pub fn open_config(
         .iter()
         .position(|&b| b != 0)
         .ok_or(ConfigTransportError::Empty)?;
-    let body = plain.get(start..).ok_or(ConfigTransportError::Empty)?;
+    plain.drain(..start);
+    Ok(plain)
+}
+
+/// An unpadded single-part body (or a reassembled multipart one): `'z'` = zstd, then it must
+/// be a bencoded dict (starts with `'d'`).
+pub(super) fn finish_plaintext(body: &[u8]) -> Result<Vec<u8>, ConfigTransportError> {
     let body = match body.split_first() {
-        Some((b'm', _)) => return Err(ConfigTransportError::Multipart),
         Some((b'z', frame)) => decompress(frame)?,
         _ => body.to_vec(),
     };
