@@ -21,6 +21,7 @@ pub mod message;
 pub mod multipart;
 pub mod transport;
 pub mod user_groups;
+pub mod wrap;
 
 pub use data::{ConfigDict, ConfigSet, ConfigValue, Scalar};
 pub use diff::{Diff, DiffEntry};
@@ -95,3 +96,5 @@ mod tests_multipart;
 mod tests_transport;
 #[cfg(test)]
 mod tests_user_groups;
+#[cfg(test)]
+mod tests_wrap;
