@@ -276,3 +276,26 @@ fn junk_parts_never_panic() {
     }
     assert!(a.pending_sets() <= MAX_PENDING_SETS);
 }
+
+#[test]
+fn pending_bytes_are_capped() {
+    use super::multipart::MAX_PENDING_BYTES;
+    let part = |hash: u8, len: usize| MultipartPart {
+        final_hash: [hash; 32],
+        index: 0,
+        count: 2,
+        chunk: vec![1; len],
+    };
+    let mut a = MultipartAssembler::new();
+    assert_eq!(
+        a.add(part(1, MAX_PENDING_BYTES - 10), 0, 100),
+        Ok(MultipartOutcome::Part)
+    );
+    assert_eq!(
+        a.add(part(2, 11), 0, 100),
+        Err(MultipartError::TooLarge.into())
+    );
+    // The refused part's new set is not kept; a part that fits is.
+    assert_eq!(a.pending_sets(), 1);
+    assert_eq!(a.add(part(3, 10), 0, 100), Ok(MultipartOutcome::Part));
+}
