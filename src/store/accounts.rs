@@ -206,7 +206,7 @@ impl Store {
 
 impl StoreTx {
     /// Applies `patch`; returns the account before and after, or `None` if it does not exist.
-    pub async fn update_account(
+    async fn update_account(
         &mut self,
         id: &SessionIdText,
         patch: &AccountPatch,

@@ -165,26 +165,32 @@ impl Store {
             }
             Ok(None) => {
                 drop(tx);
-                self.find_by_idempotency_key(message)
-                    .await?
-                    .map(|message| Enqueued {
-                        message,
-                        created: false,
-                    })
-                    .ok_or_else(|| StoreError::Corrupt("message id collision".into()))
+                let collision = StoreError::Corrupt("message id collision".into());
+                self.earlier_send(message, collision).await
             }
             Err(StoreError::Database(e)) if is_unique_violation(&e) => {
                 drop(tx);
-                self.find_by_idempotency_key(message)
-                    .await?
-                    .map(|message| Enqueued {
-                        message,
-                        created: false,
-                    })
-                    .ok_or(StoreError::Database(e))
+                self.earlier_send(message, StoreError::Database(e)).await
             }
             Err(e) => Err(e),
         }
+    }
+
+    /// The send an earlier request stored under `message`'s idempotency key (a retry of it);
+    /// `missing` when there is none (the conflict had another cause).
+    async fn earlier_send(
+        &self,
+        message: &NewMessage,
+        missing: StoreError,
+    ) -> Result<Enqueued, StoreError> {
+        let earlier = self
+            .find_by_idempotency_key(message)
+            .await?
+            .ok_or(missing)?;
+        Ok(Enqueued {
+            message: earlier,
+            created: false,
+        })
     }
 
     async fn find_by_idempotency_key(
