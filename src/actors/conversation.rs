@@ -3,7 +3,7 @@
 //! next message waits until the head is confirmed (`sent`) or given up (`failed`), and a failed
 //! attempt is retried after a jittered, doubling delay. The queue itself is the `messages`
 //! table (status `queued`), so the actor keeps no state a crash could lose: it remembers how
-//! many attempts the head message has had and when the conversation last received something.
+//! many attempts the head message has had.
 //!
 //! The Identity hands it each poll's arrivals for this conversation ([`Incoming`], after the
 //! poll's commit): what the apply step queued in reply (a message request response, automatic
@@ -87,8 +87,6 @@ pub struct Conversation {
     kicks: u64,
     /// A Kick arrived while a step was in flight: look again when it ends.
     again: bool,
-    /// The newest sent timestamp received in this conversation while the actor ran, ms.
-    last_incoming: Option<i64>,
 }
 
 impl Conversation {
@@ -118,7 +116,6 @@ impl Conversation {
             head: None,
             kicks: 0,
             again: false,
-            last_incoming: None,
         }
     }
 
@@ -232,17 +229,13 @@ impl Handler<Incoming> for Conversation {
     type Result = ();
 
     fn handle(&mut self, msg: Incoming, ctx: &mut Context<Self>) {
-        self.kicks += 1;
-        self.last_incoming = Some(self.last_incoming.map_or(msg.latest, |t| t.max(msg.latest)));
         tracing::debug!(
             account = self.keys.short(),
             conversation = %self.conversation,
-            last_incoming = self.last_incoming,
+            latest = msg.latest,
             "incoming; looking at the queue"
         );
-        if self.pump != Pump::Waiting {
-            self.run(ctx);
-        }
+        <Self as Handler<Kick>>::handle(self, Kick, ctx);
     }
 }
 

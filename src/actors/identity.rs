@@ -82,9 +82,12 @@ async fn load(deps: Deps, account: SessionIdText) -> Result<Loaded, ActorError> 
     })
 }
 
-/// A queued row names no conversation (the API queues only to valid IDs): it is left alone.
-fn invalid_peer(account: &SessionIdText, error: &crate::ids::ConversationIdError) {
-    tracing::warn!(%account, %error, "queued row to an invalid peer");
+/// The conversation a queued row's peer names; `None` (logged) when it names none: the API
+/// queues only to valid IDs, so such a row is left alone.
+fn conversation_of(account: &SessionIdText, peer: &str) -> Option<ConversationId> {
+    ConversationId::parse(peer)
+        .inspect_err(|error| tracing::warn!(%account, %error, "queued row to an invalid peer"))
+        .ok()
 }
 
 /// A running conversation and how many Kicks it was sent.
@@ -152,9 +155,8 @@ impl Identity {
 
     /// Kicks the conversation with `peer` (a queued row's peer), if it names one.
     fn kick_peer(&mut self, peer: &str, ctx: &mut Context<Self>) {
-        match ConversationId::parse(peer) {
-            Ok(conversation) => self.kick(conversation, ctx),
-            Err(error) => invalid_peer(&self.account, &error),
+        if let Some(conversation) = conversation_of(&self.account, peer) {
+            self.kick(conversation, ctx);
         }
     }
 
@@ -320,14 +322,12 @@ impl Actor for Identity {
                         act.keys = Some(loaded.keys);
                         act.cursor = loaded.cursor;
                         let mut queued = std::mem::take(&mut act.pending);
-                        for peer in &loaded.queued_peers {
-                            match ConversationId::parse(peer) {
-                                Ok(conversation) => {
-                                    queued.insert(conversation);
-                                }
-                                Err(error) => invalid_peer(&act.account, &error),
-                            }
-                        }
+                        queued.extend(
+                            loaded
+                                .queued_peers
+                                .iter()
+                                .filter_map(|peer| conversation_of(&act.account, peer)),
+                        );
                         for conversation in queued {
                             act.kick(conversation, ctx);
                         }
