@@ -157,6 +157,11 @@ impl GroupId {
     pub fn as_str(&self) -> &str {
         self.0.as_str()
     }
+
+    /// The ID as a Session ID text (a `03` one).
+    pub fn as_session_id(&self) -> &SessionIdText {
+        &self.0
+    }
 }
 
 impl fmt::Debug for GroupId {

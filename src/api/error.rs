@@ -20,6 +20,15 @@ pub enum ApiError {
     /// 403 `forbidden`: the key lacks the scope.
     #[error("this key does not grant {0}")]
     Forbidden(String),
+    /// 403 with a specific code: authorised for the account, but the account may not do this
+    /// (`not_group_admin`).
+    #[error("{message}")]
+    Refused {
+        /// snake_case code.
+        code: &'static str,
+        /// Human-readable explanation.
+        message: String,
+    },
     /// 404 `not_found`.
     #[error("{0} not found")]
     NotFound(&'static str),
@@ -108,6 +117,7 @@ impl ApiError {
             Self::NotFound(_) => "not_found",
             Self::BadRequest { code, .. }
             | Self::Conflict { code, .. }
+            | Self::Refused { code, .. }
             | Self::TooLarge { code, .. }
             | Self::Unprocessable { code, .. } => code,
             Self::PayloadTooLarge(_) => "payload_too_large",
@@ -122,7 +132,7 @@ impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
-            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::Forbidden(_) | Self::Refused { .. } => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
             Self::Conflict { .. } => StatusCode::CONFLICT,
@@ -188,6 +198,16 @@ impl From<ChatError> for ApiError {
                 code: "idempotency_conflict",
                 message,
             },
+            ChatError::InvalidGroup(_) => Self::bad_request("invalid_group", message),
+            ChatError::NotGroupAdmin => Self::Refused {
+                code: "not_group_admin",
+                message,
+            },
+            ChatError::GroupState(_) => Self::Conflict {
+                code: "group_state",
+                message,
+            },
+            ChatError::GroupProtocol(e) => Self::Internal(e),
             ChatError::Event(e) => Self::Internal(e.to_string()),
             ChatError::Store(e) => e.into(),
         }

@@ -40,6 +40,18 @@ pub enum ChatError {
     /// A community conversation: not served yet (422 `unsupported_conversation`).
     #[error("community conversations are not supported yet (they arrive with issue 12)")]
     CommunityUnsupported,
+    /// A group's name, description or member list is invalid (400 `invalid_group`).
+    #[error("{0}")]
+    InvalidGroup(String),
+    /// The operation needs the group's admin (403 `not_group_admin`).
+    #[error("only an admin of the group can do this")]
+    NotGroupAdmin,
+    /// The membership is not in a state that allows this (409 `group_state`).
+    #[error("the account's membership of the group is {0}")]
+    GroupState(crate::store::modes::GroupState),
+    /// Group state could not be built or read (a stored row the protocol refuses).
+    #[error("group protocol: {0}")]
+    GroupProtocol(String),
     /// An `Idempotency-Key` reused with another message (409 `idempotency_conflict`).
     #[error("Idempotency-Key was already used with a different message")]
     IdempotencyConflict,

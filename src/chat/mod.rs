@@ -21,6 +21,7 @@
 use crate::ids::{ConversationId, SessionIdText};
 
 mod error;
+pub mod groups;
 pub mod incoming;
 mod outgoing;
 mod reactions;
@@ -48,6 +49,28 @@ pub struct Queued {
     /// The conversation it goes out in (`None` only for a stored conversation column no
     /// conversation ID reads, which nothing writes).
     pub conversation: Option<ConversationId>,
+}
+
+/// Where a message can be sent: the peer of a direct conversation, or a group the account
+/// has joined (not found otherwise); communities are not served yet.
+pub async fn message_peer<'a>(
+    store: &crate::store::Store,
+    account: &SessionIdText,
+    conversation: &'a ConversationId,
+) -> Result<&'a SessionIdText, ChatError> {
+    match conversation {
+        ConversationId::Group(group) => {
+            let joined = store
+                .membership(account.as_str(), group.as_str())
+                .await?
+                .is_some_and(|m| m.state == crate::store::modes::GroupState::Joined);
+            if !joined {
+                return Err(ChatError::NotFound("group"));
+            }
+            Ok(group.as_session_id())
+        }
+        other => direct_peer(other),
+    }
 }
 
 /// The peer of a direct conversation; groups and communities are not served yet.

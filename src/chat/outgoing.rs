@@ -3,7 +3,7 @@
 //! the first one's message. The message is persisted `queued`; the sender picks it up after.
 
 use super::requests::accept_for_reply;
-use super::{direct_peer, ChatError, Queued};
+use super::{message_peer, ChatError, Queued};
 use crate::clock::now_ms;
 use crate::ids::{ConversationId, SessionIdText};
 use crate::store::attachments::NewAttachment;
@@ -58,7 +58,7 @@ pub async fn send_text(
     text: NewText,
     files: &[NewAttachment],
 ) -> Result<SentText, ChatError> {
-    let to = direct_peer(conversation)?;
+    let to = message_peer(store, account, conversation).await?;
     let quote = match &text.quote {
         Some(id) => Some(quote_of(store, account, to, id).await?),
         None => None,

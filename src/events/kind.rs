@@ -65,6 +65,21 @@ pub enum EventType {
     /// An incoming attachment was rejected or could not be fetched (`failure_reason`).
     #[serde(rename = "attachment.failed")]
     AttachmentFailed,
+    /// An admin invited the account to a closed group.
+    #[serde(rename = "group.invited")]
+    GroupInvited,
+    /// The account joined a group (accepted an invitation, or created the group).
+    #[serde(rename = "group.joined")]
+    GroupJoined,
+    /// A member was added to a group the account is in.
+    #[serde(rename = "group.member_added")]
+    GroupMemberAdded,
+    /// A member left a group the account is in.
+    #[serde(rename = "group.member_left")]
+    GroupMemberLeft,
+    /// A group's name or description changed.
+    #[serde(rename = "group.updated")]
+    GroupUpdated,
 }
 
 impl EventType {
@@ -91,11 +106,16 @@ impl EventType {
             Self::CallOffered => "call.offered",
             Self::AttachmentAvailable => "attachment.available",
             Self::AttachmentFailed => "attachment.failed",
+            Self::GroupInvited => "group.invited",
+            Self::GroupJoined => "group.joined",
+            Self::GroupMemberAdded => "group.member_added",
+            Self::GroupMemberLeft => "group.member_left",
+            Self::GroupUpdated => "group.updated",
         }
     }
 
     /// Every type, for validating filters.
-    pub const ALL: [EventType; 20] = [
+    pub const ALL: [EventType; 25] = [
         Self::MessageReceived,
         Self::MessageSent,
         Self::MessageFailed,
@@ -116,6 +136,11 @@ impl EventType {
         Self::CallOffered,
         Self::AttachmentAvailable,
         Self::AttachmentFailed,
+        Self::GroupInvited,
+        Self::GroupJoined,
+        Self::GroupMemberAdded,
+        Self::GroupMemberLeft,
+        Self::GroupUpdated,
     ];
 
     /// Parses a wire name.

@@ -164,6 +164,28 @@ pub struct AccountStatusData {
     pub previous: String,
 }
 
+/// `group.invited`, `group.joined`, `group.updated`: a group as the account sees it.
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct GroupData {
+    /// The group's `03` ID (also the conversation ID of its messages).
+    pub group: String,
+    /// Its name.
+    pub name: String,
+    /// Its description (`null` when none).
+    pub description: Option<String>,
+    /// Who invited the account (`group.invited`; `null` otherwise).
+    pub inviter: Option<String>,
+}
+
+/// `group.member_added`, `group.member_left`.
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct GroupMemberData {
+    /// The group's `03` ID.
+    pub group: String,
+    /// The member's Session ID.
+    pub member: String,
+}
+
 /// An event's `data`, typed by its event type. Serializes as the body alone (the type is a
 /// column of its own), exactly as the gateway wrote it before the types existed.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -209,6 +231,16 @@ pub enum EventData {
     AttachmentAvailable(AttachmentBody),
     /// `attachment.failed`.
     AttachmentFailed(AttachmentBody),
+    /// `group.invited`.
+    GroupInvited(GroupData),
+    /// `group.joined`.
+    GroupJoined(GroupData),
+    /// `group.member_added`.
+    GroupMemberAdded(GroupMemberData),
+    /// `group.member_left`.
+    GroupMemberLeft(GroupMemberData),
+    /// `group.updated`.
+    GroupUpdated(GroupData),
 }
 
 /// Which message event a message object is the body of.
@@ -248,6 +280,11 @@ impl EventData {
             Self::CallOffered(_) => EventType::CallOffered,
             Self::AttachmentAvailable(_) => EventType::AttachmentAvailable,
             Self::AttachmentFailed(_) => EventType::AttachmentFailed,
+            Self::GroupInvited(_) => EventType::GroupInvited,
+            Self::GroupJoined(_) => EventType::GroupJoined,
+            Self::GroupMemberAdded(_) => EventType::GroupMemberAdded,
+            Self::GroupMemberLeft(_) => EventType::GroupMemberLeft,
+            Self::GroupUpdated(_) => EventType::GroupUpdated,
         }
     }
 
@@ -347,6 +384,41 @@ impl EventData {
             display_name: display_name.map(str::to_owned),
             avatar_url: avatar_url.map(str::to_owned),
         })
+    }
+
+    /// A group event with the group's facts: `group.invited` (with the inviter),
+    /// `group.joined` or `group.updated`.
+    pub fn group(
+        event_type: EventType,
+        group: &str,
+        name: &str,
+        description: Option<&str>,
+        inviter: Option<&str>,
+    ) -> Self {
+        let data = GroupData {
+            group: group.to_owned(),
+            name: name.to_owned(),
+            description: description.map(str::to_owned),
+            inviter: inviter.map(str::to_owned),
+        };
+        match event_type {
+            EventType::GroupInvited => Self::GroupInvited(data),
+            EventType::GroupJoined => Self::GroupJoined(data),
+            _ => Self::GroupUpdated(data),
+        }
+    }
+
+    /// `group.member_added` (`added`) or `group.member_left`.
+    pub fn group_member(added: bool, group: &str, member: &str) -> Self {
+        let data = GroupMemberData {
+            group: group.to_owned(),
+            member: member.to_owned(),
+        };
+        if added {
+            Self::GroupMemberAdded(data)
+        } else {
+            Self::GroupMemberLeft(data)
+        }
     }
 
     /// `message_request.received`, with the state the new conversation got.

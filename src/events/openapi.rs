@@ -7,7 +7,8 @@ use utoipa::ToSchema;
 
 use super::{
     AccountStatusData, CallOfferedData, CommunityInvitationData, ConversationUpdatedData,
-    DataExtractionData, DisappearingSetting, EventType, MessageDeletedData, MessageExpiredData,
+    DataExtractionData, DisappearingSetting, EventType, GroupData, GroupMemberData,
+    MessageDeletedData, MessageExpiredData,
     MessageRequestAcceptedData, MessageRequestReceivedData, ProfileUpdatedData, ReactionData,
     TypingData,
 };
@@ -39,6 +40,8 @@ pub fn data_schema_name(event_type: EventType) -> String {
         T::DataExtractionReceived => DataExtractionData::name().into_owned(),
         T::CommunityInvitationReceived => CommunityInvitationData::name().into_owned(),
         T::CallOffered => CallOfferedData::name().into_owned(),
+        T::GroupInvited | T::GroupJoined | T::GroupUpdated => GroupData::name().into_owned(),
+        T::GroupMemberAdded | T::GroupMemberLeft => GroupMemberData::name().into_owned(),
     }
 }
 
@@ -63,6 +66,8 @@ pub fn schemas() -> Vec<(String, RefOr<Schema>)> {
         entry::<DataExtractionData>(),
         entry::<CommunityInvitationData>(),
         entry::<CallOfferedData>(),
+        entry::<GroupData>(),
+        entry::<GroupMemberData>(),
     ]
 }
 

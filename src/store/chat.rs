@@ -54,6 +54,25 @@ pub enum ControlBody {
         /// Timer, seconds.
         seconds: i64,
     },
+    /// Admin, in a group conversation: store these ready-made payloads on the group swarm
+    /// (keys first), admin-signed (groups.md §6.2 step 3). They are encrypted already (keys
+    /// for the members, configs with the group key), so the row holds no secret, and a retry
+    /// stores the same bytes (same hashes).
+    GroupPush {
+        /// `(namespace, base64 payload)`, in store order.
+        payloads: Vec<(i16, String)>,
+    },
+    /// Admin, in the direct conversation with the invitee: the invitation to `group`
+    /// (`GroupUpdateInviteMessage`, §6.2 step 4), its grant and signature made at send time
+    /// from the sealed group seed.
+    GroupInvite {
+        /// The 03… ID.
+        group: String,
+    },
+    /// Member, in a group conversation: we accept the invitation (§6.1 step 4).
+    GroupInviteResponse,
+    /// Member, in a group conversation: we leave (§6.5: the notification, then MemberLeft).
+    GroupLeave,
 }
 
 impl ControlBody {
@@ -66,6 +85,10 @@ impl ControlBody {
             Self::Typing { .. } => MessageKind::Typing,
             Self::RequestResponse => MessageKind::RequestResponse,
             Self::ExpirationUpdate { .. } => MessageKind::ExpirationUpdate,
+            Self::GroupPush { .. } => MessageKind::GroupPush,
+            Self::GroupInvite { .. } => MessageKind::GroupInvite,
+            Self::GroupInviteResponse => MessageKind::GroupInviteResponse,
+            Self::GroupLeave => MessageKind::GroupLeave,
         }
     }
 }

@@ -116,24 +116,23 @@ impl StoreTx {
         Ok(())
     }
 
-    /// The visible message of the conversation with `peer` sent at `timestamp` by us
-    /// (`ours`) or by the peer.
+    /// The visible message of the conversation `peer` sent at `timestamp` by `author` (the
+    /// account itself, the peer, or a group member).
     pub async fn find_by_ref(
         &mut self,
         account: &str,
         peer: &str,
         timestamp: i64,
-        ours: bool,
+        author: &str,
     ) -> Result<Option<Message>, StoreError> {
-        let direction = if ours { "outgoing" } else { "incoming" };
         sqlx::query(&format!(
             "SELECT {COLUMNS} FROM messages WHERE account = $1 AND peer = $2 AND timestamp = $3 \
-             AND direction = $4 AND kind = 'text' LIMIT 1"
+             AND author = $4 AND kind = 'text' LIMIT 1"
         ))
         .bind(account)
         .bind(peer)
         .bind(timestamp)
-        .bind(direction)
+        .bind(author)
         .fetch_optional(self.conn())
         .await?
         .as_ref()
@@ -209,7 +208,7 @@ impl StoreTx {
     ) -> Result<Vec<Message>, StoreError> {
         let mut read = Vec::new();
         for ts in timestamps {
-            let Some(message) = self.find_by_ref(account, peer, *ts, true).await? else {
+            let Some(message) = self.find_by_ref(account, peer, *ts, account).await? else {
                 continue;
             };
             if message.read_at.is_some() {

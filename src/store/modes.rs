@@ -75,6 +75,42 @@ stored_words! {
 }
 
 stored_words! {
+    /// What an invitation to a group does.
+    GroupInvites {
+        /// Keep it as `invited` until the API accepts or declines it.
+        Hold = "hold",
+        /// Join at once.
+        AutoAccept = "auto_accept",
+    }
+}
+
+stored_words! {
+    /// An account's part in a group.
+    GroupRole {
+        /// Holds the group seed: signs configs, keys and swarm requests with the group key.
+        Admin = "admin",
+        /// Reads and writes the group swarm with its grant (memberAuthData).
+        Member = "member",
+    }
+}
+
+stored_words! {
+    /// Where an account's membership of a group stands.
+    GroupState {
+        /// Invited, not yet accepted (not polled, nothing sent).
+        Invited = "invited",
+        /// A member: the group is polled and messages can be sent.
+        Joined = "joined",
+        /// The invitation was declined.
+        Declined = "declined",
+        /// We left the group.
+        Left = "left",
+        /// An admin removed us.
+        Kicked = "kicked",
+    }
+}
+
+stored_words! {
     /// When an account sends read receipts.
     ReadReceipts {
         /// Only when the client marks messages read.
@@ -101,6 +137,14 @@ stored_words! {
         RequestResponse = "request_response",
         /// A disappearing-setting change.
         ExpirationUpdate = "expiration_update",
+        /// Group state for the group swarm (keys, configs).
+        GroupPush = "group_push",
+        /// An invitation to a group, sent 1:1.
+        GroupInvite = "group_invite",
+        /// Our answer to a group invitation, sent to the group.
+        GroupInviteResponse = "group_invite_response",
+        /// Leaving a group, sent to the group.
+        GroupLeave = "group_leave",
     }
 }
 

@@ -61,6 +61,11 @@ pub enum RecordKind {
     AttachmentKey,
     /// Our own avatar's profile key (id = the account).
     OwnProfileKey,
+    /// An account's grant to a group: the group seed (admins) or its memberAuthData
+    /// (id = `account/group`).
+    GroupSecret,
+    /// A group config message's plaintext (id = `group/namespace/hash`).
+    GroupConfig,
 }
 
 impl RecordKind {
@@ -72,6 +77,8 @@ impl RecordKind {
             Self::ContactProfileKey => "contact-profile-key",
             Self::AttachmentKey => "attachment-key",
             Self::OwnProfileKey => "profile-key",
+            Self::GroupSecret => "group-secret",
+            Self::GroupConfig => "group-config",
         }
     }
 }

@@ -8,7 +8,9 @@ use super::{Accepted, Batch, CursorKey, Delivery, Source, Verdict};
 use crate::actors::keys::AccountKeys;
 use crate::actors::{ActorError, Deps};
 use crate::network::{ItemData, RetrievedItem};
-use crate::protocol::chat::{self, ChatError, ChatEvent};
+use crate::protocol::chat::{self, ChatError, ChatEvent, GroupInvite};
+use crate::protocol::groups::control;
+use crate::protocol::protos::GroupUpdateInviteMessage;
 use crate::protocol::dm::{self, DmError};
 use crate::protocol::envelope::{decode_dm_payload, parse_content};
 use crate::protocol::storage::{MessageHash, Namespace, Signer};
@@ -110,10 +112,36 @@ pub fn classify(keys: &AccountKeys, message: &RetrievedItem) -> Verdict {
     if events.is_empty() {
         return Verdict::Ignored;
     }
+    let forged_invite = events.iter().any(|e| match e {
+        ChatEvent::GroupInvite(invite) => !invite_is_valid(keys, invite, envelope.timestamp_ms()),
+        _ => false,
+    });
+    if forged_invite {
+        return Verdict::Dropped("bad_group_invite");
+    }
     Verdict::Accepted(Accepted {
         hash: message.hash.as_str().to_owned(),
         sender: sender.to_string(),
         timestamp,
         events,
+        group: None,
     })
+}
+
+/// An invitation is for us when the group's admin signed it for our Session ID and sent
+/// time, and its grant is a valid read/write subaccount of ours (groups.md §6.1 step 1).
+fn invite_is_valid(keys: &AccountKeys, invite: &GroupInvite, timestamp_ms: u64) -> bool {
+    let message = GroupUpdateInviteMessage {
+        group_session_id: invite.group.clone(),
+        name: invite.name.clone(),
+        member_auth_data: invite.member_auth_data.clone(),
+        admin_signature: invite.admin_signature.clone(),
+    };
+    control::verify_invite(
+        &message,
+        &keys.identity.session_id(),
+        &keys.identity.ed25519_public(),
+        timestamp_ms,
+    )
+    .is_ok()
 }

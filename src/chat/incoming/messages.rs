@@ -22,7 +22,7 @@ impl Ctx<'_> {
         let own = standing == Standing::Own;
         let peer = match (&m.sync_target, own) {
             (Some(target), true) => target.to_string(),
-            _ => self.sender.to_owned(),
+            _ => self.peer.to_owned(),
         };
         if own && tx.has_outgoing(self.account, &peer, a.timestamp).await? {
             return Ok(0);
@@ -74,7 +74,8 @@ impl Ctx<'_> {
         message.attachments = files;
         self.message_event(tx, MessageEvent::Received, &message)
             .await?;
-        if !own {
+        // Read receipts are a 1:1 feature.
+        if !own && self.peer == self.sender {
             tx.auto_read(self.account, &peer, message.timestamp, self.now)
                 .await?;
         }
@@ -90,8 +91,7 @@ impl Ctx<'_> {
     ) -> Result<Quote, ChatError> {
         let timestamp = i64::try_from(q.timestamp_ms).unwrap_or(i64::MAX);
         let author = q.author.to_string();
-        let ours = author == self.account;
-        let found = tx.find_by_ref(self.account, peer, timestamp, ours).await?;
+        let found = tx.find_by_ref(self.account, peer, timestamp, &author).await?;
         Ok(Quote {
             timestamp,
             author,
@@ -108,8 +108,8 @@ impl Ctx<'_> {
         remove: bool,
     ) -> Result<(), ChatError> {
         let ts = i64::try_from(target.timestamp_ms).unwrap_or(i64::MAX);
-        let ours = target.author.to_string() == self.account;
-        let Some(message) = tx.find_by_ref(self.account, self.sender, ts, ours).await? else {
+        let author = target.author.to_string();
+        let Some(message) = tx.find_by_ref(self.account, self.peer, ts, &author).await? else {
             return Ok(());
         };
         let changed = if remove {
@@ -119,8 +119,8 @@ impl Ctx<'_> {
                 .await?
         };
         if changed {
-            let data = EventData::reaction(remove, self.sender, &message.id, emoji, self.sender);
-            self.event(tx, self.sender, data).await?;
+            let data = EventData::reaction(remove, self.peer, &message.id, emoji, self.sender);
+            self.event(tx, self.peer, data).await?;
         }
         Ok(())
     }
@@ -131,13 +131,14 @@ impl Ctx<'_> {
         target: &MessageRef,
     ) -> Result<(), ChatError> {
         let ts = i64::try_from(target.timestamp_ms).unwrap_or(i64::MAX);
-        let Some(message) = tx.find_by_ref(self.account, self.sender, ts, false).await? else {
+        // Only the author unsends (admins' deletions are issue 11).
+        let Some(message) = tx.find_by_ref(self.account, self.peer, ts, self.sender).await? else {
             return Ok(());
         };
         if tx.mark_deleted(&message.id, self.now).await? {
             let data =
-                EventData::message_deleted(self.sender, &message.id, "everyone", self.sender);
-            self.event(tx, self.sender, data).await?;
+                EventData::message_deleted(self.peer, &message.id, "everyone", self.sender);
+            self.event(tx, self.peer, data).await?;
         }
         Ok(())
     }

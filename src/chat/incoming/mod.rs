@@ -27,6 +27,7 @@ use crate::store::modes::{ConversationState, MessageRequests};
 use crate::store::{Store, StoreTx};
 use crate::telemetry::links::Key;
 
+mod groups;
 mod messages;
 mod parts;
 
@@ -44,6 +45,8 @@ pub struct Accepted {
     /// What it means ([`crate::protocol::chat::classify`]), at least one event that is not
     /// `Ignored`.
     pub events: Vec<ChatEvent>,
+    /// The group (03…) it was posted in; `None` for a 1:1 message.
+    pub group: Option<String>,
 }
 
 impl Accepted {
@@ -52,6 +55,9 @@ impl Accepted {
     /// `syncTarget` (or to ourselves, a note to self), and its other events to none (this
     /// gateway already applied its own).
     pub fn conversations(&self, recipient: &str) -> Vec<ConversationId> {
+        if let Some(group) = &self.group {
+            return ConversationId::parse(group).ok().into_iter().collect();
+        }
         let direct = |id: &str| SessionIdText::parse_any(id).ok().map(ConversationId::from);
         if self.sender != recipient {
             return direct(&self.sender).into_iter().collect();
@@ -100,8 +106,12 @@ pub async fn apply(
         metrics,
         account,
         sender: &a.sender,
+        peer: a.group.as_deref().unwrap_or(&a.sender),
         now,
     };
+    if a.group.is_some() {
+        return ctx.group_message(tx, a).await;
+    }
     let standing = match ctx.standing(tx, a).await? {
         Some(standing) => standing,
         None => return Ok(0),
@@ -118,7 +128,10 @@ struct Ctx<'a> {
     store: &'a Store,
     metrics: &'a Metrics,
     account: &'a str,
+    /// The author.
     sender: &'a str,
+    /// The conversation: the sender in a direct chat, the group in a group.
+    peer: &'a str,
     now: i64,
 }
 
@@ -211,6 +224,9 @@ impl Ctx<'_> {
         let peer = self.sender;
         match (standing, event) {
             (_, ChatEvent::Message(m)) => self.message(tx, a, standing, m).await,
+            (Standing::Own, ChatEvent::GroupInvite(_)) => Ok(0),
+            // Invitations follow the account's `group_invites` policy, not message requests.
+            (_, ChatEvent::GroupInvite(invite)) => self.group_invite(tx, invite).await.map(|()| 0),
             (Standing::Own | Standing::Unknown, _) => Ok(0),
             (Standing::Pending, ChatEvent::ProfileUpdated(p)) => {
                 self.profile(tx, p).await.map(|()| 0)
@@ -290,7 +306,11 @@ impl Ctx<'_> {
                 let data = EventData::disappearing_updated(peer, setting.mode(), seconds);
                 self.event(tx, peer, data).await
             }
-            ChatEvent::Message(_) | ChatEvent::Ignored(_) => Ok(()),
+            ChatEvent::Message(_)
+            | ChatEvent::Ignored(_)
+            | ChatEvent::GroupInvite(_)
+            | ChatEvent::GroupInviteResponse { .. }
+            | ChatEvent::GroupMemberLeft => Ok(()),
         }
     }
 }

@@ -117,9 +117,32 @@ pub enum IgnoreReason {
     },
 }
 
+/// A `GroupUpdateInviteMessage` as received (groups.md §6.1), not yet checked: the check
+/// needs the recipient's keys ([`crate::protocol::groups::control::verify_invite`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupInvite {
+    /// `groupSessionId` (03…).
+    pub group: String,
+    /// The group name the inviter sent.
+    pub name: String,
+    /// `memberAuthData` (100 bytes when valid).
+    pub member_auth_data: Vec<u8>,
+    /// `adminSignature`.
+    pub admin_signature: Vec<u8>,
+}
+
 /// What a received Content means for the conversation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ChatEvent {
+    /// An invitation to a closed group (1:1).
+    GroupInvite(GroupInvite),
+    /// A member answered its invitation (in a group).
+    GroupInviteResponse {
+        /// True when accepted.
+        approved: bool,
+    },
+    /// The sender left the group (in a group).
+    GroupMemberLeft,
     /// A visible message.
     Message(IncomingMessage),
     /// An emoji reaction added to `target`.
@@ -336,8 +359,8 @@ fn classify_data(
         }
         Some(target) => Some(session_id(target, "dataMessage.syncTarget")?),
     };
-    if data.group_update_message.is_some() {
-        events.push(ChatEvent::Ignored(IgnoreReason::GroupUpdate));
+    if let Some(update) = &data.group_update_message {
+        events.push(group_update(update));
         return Ok(());
     }
     let profile = Profile::from_proto(data.profile.as_ref(), data.profile_key.as_deref());
@@ -432,4 +455,26 @@ fn classify_reaction(
             sync_target,
         },
     })
+}
+
+/// The group control messages the gateway acts on; the rest (promotions, info and member
+/// changes, deletions: group administration) are ignored here.
+fn group_update(update: &crate::protocol::protos::GroupUpdateMessage) -> ChatEvent {
+    if let Some(invite) = &update.invite_message {
+        return ChatEvent::GroupInvite(GroupInvite {
+            group: invite.group_session_id.clone(),
+            name: invite.name.clone(),
+            member_auth_data: invite.member_auth_data.clone(),
+            admin_signature: invite.admin_signature.clone(),
+        });
+    }
+    if let Some(response) = &update.invite_response {
+        return ChatEvent::GroupInviteResponse {
+            approved: response.is_approved,
+        };
+    }
+    if update.member_left_message.is_some() {
+        return ChatEvent::GroupMemberLeft;
+    }
+    ChatEvent::Ignored(IgnoreReason::GroupUpdate)
 }

@@ -22,11 +22,12 @@ pub mod profile;
 
 pub use expiration::Disappearing;
 pub use incoming::{
-    classify, CallKind, ChatEvent, DataExtractionKind, IgnoreReason, IncomingMessage,
+    classify, CallKind, ChatEvent, DataExtractionKind, GroupInvite, IgnoreReason, IncomingMessage,
     RejectedAttachment,
 };
 pub use outgoing::{
-    community_invitation, data_extraction, expiration_timer_update, message_request_response,
+    community_invitation, data_extraction, expiration_timer_update, group_control,
+    message_request_response,
     reaction, read_receipt, typing, unsend, MessageRef, Outgoing, ReactionAction, TextMessage,
 };
 pub use pointer::{

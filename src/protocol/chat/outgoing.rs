@@ -260,6 +260,13 @@ pub fn typing(started: bool, sent_ms: u64) -> Outgoing {
     Outgoing::new(content, sent_ms, TTL_TYPING_MS)
 }
 
+/// A groups-v2 control message (groups.md §6: an invitation sent 1:1, or an answer or
+/// leaving notice sent to the group): not shown in history, no own-swarm copy, the content TTL.
+pub fn group_control(update: crate::protocol::protos::GroupUpdateMessage, sent_ms: u64) -> Outgoing {
+    let content = crate::protocol::groups::control::control_content(update);
+    Outgoing::new(content, sent_ms, super::TTL_CONTENT_MS)
+}
+
 /// Accepts a message request (`MessageRequestResponse{isApproved = true}` with our profile,
 /// §3.3, §8), so the sender's client shows the chat as accepted.
 pub fn message_request_response(profile: Option<&Profile>, sent_ms: u64) -> Outgoing {

@@ -1,0 +1,199 @@
+//! A group's protocol state as the store keeps it: the key state replayed from the stored keys
+//! messages (groups.md §2.3), the current info and members configs merged from the stored heads
+//! (§1.2), and what an admin pushes after a change (a rekey plus both configs, §6.2 step 3).
+//! Everything here is computation over stored rows; nothing talks to the network.
+
+use rand::rngs::OsRng;
+
+use crate::chat::ChatError;
+use crate::protocol::groups::config::info::GroupInfo;
+use crate::protocol::groups::config::members::{members_from_data, GroupMember};
+use crate::protocol::groups::config::transport::{seal_config, ConfigKind};
+use crate::protocol::groups::config::{
+    merge, ConfigMessage, MergeOutcome, MutableConfigMessage, DEFAULT_LAG,
+};
+use crate::protocol::groups::keys::{GroupKeys, KeysReader};
+use crate::protocol::groups::GroupSecret;
+use crate::protocol::keys::{Ed25519PublicKey, Identity, SessionId};
+use crate::protocol::storage::{message_hash, AccountId, Namespace};
+use crate::store::groups::{StoredConfig, StoredKeys};
+use crate::store::{Store, StoreTx};
+
+/// Namespace of group keys messages.
+pub const KEYS_NAMESPACE: i16 = 12;
+/// Namespace of the group info config.
+pub const INFO_NAMESPACE: i16 = 13;
+/// Namespace of the group members config.
+pub const MEMBERS_NAMESPACE: i16 = 14;
+/// Namespace of group chat messages.
+pub const MESSAGES_NAMESPACE: i16 = 11;
+/// Namespace of the kicked notices (read even when revoked).
+pub const KICKED_NAMESPACE: i16 = -11;
+
+/// Who reads the keys messages: an admin with the group seed, or a member with its own keys.
+pub enum Reader<'a> {
+    /// The group seed.
+    Admin(&'a GroupSecret),
+    /// A member account's identity.
+    Member(&'a Identity),
+}
+
+impl Reader<'_> {
+    fn keys_reader(&self) -> KeysReader<'_> {
+        match self {
+            Self::Admin(secret) => KeysReader::Admin(secret),
+            Self::Member(identity) => KeysReader::Member(identity),
+        }
+    }
+}
+
+/// The group's Ed25519 key of a `03` ID.
+pub fn group_key(group: &str) -> Result<Ed25519PublicKey, ChatError> {
+    crate::protocol::groups::control::parse_group_id(group)
+        .map_err(|_| ChatError::NotFound("group"))
+}
+
+/// The key state from the stored keys messages, read by `reader`; messages it cannot open
+/// are skipped (they are for other members, or for generations before we joined).
+pub async fn load_keys(
+    store: &Store,
+    group: &str,
+    reader: &Reader<'_>,
+) -> Result<GroupKeys, ChatError> {
+    let mut keys = GroupKeys::new(group_key(group)?);
+    for stored in store.group_keys(group).await? {
+        // A message that does not open for us changes nothing.
+        let _ = keys.load(&stored.hash, &stored.data, stored.timestamp, reader.keys_reader());
+    }
+    Ok(keys)
+}
+
+/// The current config of `namespace` merged from the stored heads (§1.2), as a message; `None`
+/// before any arrived. A merge of several heads is not pushed here: a member keeps the highest
+/// head, and an admin's next change starts from the merged data.
+pub async fn current_config(
+    store: &Store,
+    group: &str,
+    namespace: i16,
+) -> Result<Option<ConfigMessage>, ChatError> {
+    let heads = store.group_configs(group, i64::from(namespace)).await?;
+    let raw: Vec<&[u8]> = heads.iter().map(|h| h.data.as_slice()).collect();
+    if raw.is_empty() {
+        return Ok(None);
+    }
+    let verifier = group_key(group)?;
+    Ok(match merge(&raw, Some(&verifier), false) {
+        Ok(MergeOutcome::Adopted { message, .. }) => Some(message),
+        // An unsigned merge is never pushed; its data is the state.
+        Ok(MergeOutcome::Merged(merged)) => Some(merged.finish(None)),
+        Err(_) => None,
+    })
+}
+
+/// The info of the current info config (empty before one arrived).
+pub async fn current_info(store: &Store, group: &str) -> Result<GroupInfo, ChatError> {
+    Ok(current_config(store, group, INFO_NAMESPACE)
+        .await?
+        .map(|m| GroupInfo::from_data(m.data()))
+        .unwrap_or_else(|| GroupInfo::from_data(&Default::default())))
+}
+
+/// The members of the current members config.
+pub async fn current_members(store: &Store, group: &str) -> Result<Vec<GroupMember>, ChatError> {
+    Ok(current_config(store, group, MEMBERS_NAMESPACE)
+        .await?
+        .map(|m| members_from_data(m.data()))
+        .unwrap_or_default())
+}
+
+/// The next version of a config: the current one incremented, or a new one at seqno 0.
+pub async fn next_config(
+    store: &Store,
+    group: &str,
+    namespace: i16,
+) -> Result<MutableConfigMessage, ChatError> {
+    Ok(match current_config(store, group, namespace).await? {
+        Some(current) => current.increment(),
+        None => MutableConfigMessage::new(0, DEFAULT_LAG),
+    })
+}
+
+/// What an admin stores on the group swarm after a change, and keeps locally.
+pub struct Push {
+    /// `(namespace, payload)` in store order: keys, info, members.
+    pub payloads: Vec<(i16, Vec<u8>)>,
+    /// The keys message, as stored locally.
+    pub keys: StoredKeys,
+    /// The configs, as stored locally: `(namespace, config)`.
+    pub configs: Vec<(i16, StoredConfig)>,
+}
+
+/// A full rekey for `members` (§2.1) and both configs signed and encrypted with its key
+/// (§6.2 steps 2–3), with the swarm hashes of each payload.
+pub fn build_push(
+    secret: &GroupSecret,
+    keys: &mut GroupKeys,
+    info: MutableConfigMessage,
+    members_config: MutableConfigMessage,
+    members: &[SessionId],
+    now: i64,
+) -> Result<Push, ChatError> {
+    let group = AccountId::from_hex(&secret.id().to_string()).map_err(protocol)?;
+    let keys_message = keys.rekey(secret, members).map_err(protocol)?;
+    let key = *keys.encryption_key().ok_or_else(|| protocol("no key"))?.expose_secret();
+    let hash = |ns: i16, data: &[u8]| message_hash(&group, Namespace(ns), data).as_str().to_owned();
+    let mut payloads = vec![(KEYS_NAMESPACE, keys_message.clone())];
+    let mut configs = Vec::new();
+    for (ns, kind, config) in [
+        (INFO_NAMESPACE, ConfigKind::GroupInfo, info),
+        (MEMBERS_NAMESPACE, ConfigKind::GroupMembers, members_config),
+    ] {
+        let message = config.finish(Some(secret));
+        let sealed = seal_config(&message, &key, kind).map_err(protocol)?;
+        configs.push((
+            ns,
+            StoredConfig {
+                hash: hash(ns, &sealed),
+                seqno: message.seqno(),
+                data: message.as_bytes().to_vec().into(),
+            },
+        ));
+        payloads.push((ns, sealed));
+    }
+    Ok(Push {
+        keys: StoredKeys {
+            hash: hash(KEYS_NAMESPACE, &keys_message),
+            data: keys_message,
+            timestamp: now,
+        },
+        payloads,
+        configs,
+    })
+}
+
+/// Keeps `push` locally (the keys message and the configs, replacing the heads they supersede).
+pub async fn keep_push(
+    tx: &mut StoreTx,
+    store: &Store,
+    group: &str,
+    push: &Push,
+    now: i64,
+) -> Result<(), ChatError> {
+    tx.add_group_keys(group, &push.keys).await?;
+    for (ns, config) in &push.configs {
+        tx.add_group_config(store, group, i64::from(*ns), config, now)
+            .await?;
+        tx.prune_group_configs(group, i64::from(*ns), std::slice::from_ref(&config.hash))
+            .await?;
+    }
+    Ok(())
+}
+
+/// A new group secret.
+pub fn new_secret() -> GroupSecret {
+    GroupSecret::generate(&mut OsRng)
+}
+
+fn protocol(error: impl std::fmt::Display) -> ChatError {
+    ChatError::GroupProtocol(error.to_string())
+}

@@ -1,0 +1,522 @@
+//! Closed groups (migration `0006_groups.sql`): what a group's local members share — the group
+//! row (name, description), its keys messages, its config messages (sealed) and its poll
+//! cursors — and each local account's membership (role, state, its sealed grant).
+//!
+//! A group is polled once per replica set, by the replica of its *lead*: the smallest Session ID
+//! among its active local accounts that have joined ([`Store::lead_groups`]). What is read is
+//! delivered to every joined local member.
+
+use sqlx::Row as _;
+use zeroize::Zeroizing;
+
+use super::modes::{GroupInvites, GroupRole, GroupState};
+use super::secrets::RecordKind;
+use super::{Store, StoreError, StoreTx};
+
+/// One local account's membership of a group.
+#[derive(Clone, Debug)]
+pub struct Membership {
+    /// The local account.
+    pub account: String,
+    /// The 03… ID.
+    pub group: String,
+    /// Admin (holds the seed) or member (holds a grant).
+    pub role: GroupRole,
+    /// Where it stands.
+    pub state: GroupState,
+    /// Who invited us (`None` for a group we created).
+    pub inviter: Option<String>,
+    /// When the invitation arrived, ms.
+    pub invited_at: Option<i64>,
+    /// When we joined, ms.
+    pub joined_at: Option<i64>,
+}
+
+/// A membership with the group's shared facts, as the API lists it.
+#[derive(Clone, Debug)]
+pub struct GroupListing {
+    /// The membership.
+    pub membership: Membership,
+    /// The group's name.
+    pub name: String,
+    /// Its description.
+    pub description: Option<String>,
+    /// An admin destroyed it.
+    pub destroyed: bool,
+}
+
+/// A keys message as stored on the swarm.
+#[derive(Clone, Debug)]
+pub struct StoredKeys {
+    /// Its swarm hash.
+    pub hash: String,
+    /// The message.
+    pub data: Vec<u8>,
+    /// Its swarm timestamp, ms.
+    pub timestamp: i64,
+}
+
+/// A config message (decrypted, verified) of a group.
+#[derive(Clone, Debug)]
+pub struct StoredConfig {
+    /// Its swarm hash.
+    pub hash: String,
+    /// Its seqno.
+    pub seqno: i64,
+    /// The config message (bencoded).
+    pub data: Zeroizing<Vec<u8>>,
+}
+
+fn secret_id(account: &str, group: &str) -> String {
+    format!("{account}/{group}")
+}
+
+fn config_id(group: &str, namespace: i64, hash: &str) -> String {
+    format!("{group}/{namespace}/{hash}")
+}
+
+fn membership(row: &sqlx::any::AnyRow) -> Result<Membership, StoreError> {
+    Ok(Membership {
+        account: row.try_get("account")?,
+        group: row.try_get("group_id")?,
+        role: GroupRole::from_column("role", &row.try_get::<String, _>("role")?)?,
+        state: GroupState::from_column("state", &row.try_get::<String, _>("state")?)?,
+        inviter: row.try_get("inviter")?,
+        invited_at: row.try_get("invited_at")?,
+        joined_at: row.try_get("joined_at")?,
+    })
+}
+
+const MEMBERSHIP_COLUMNS: &str =
+    "m.account, m.group_id, m.role, m.state, m.inviter, m.invited_at, m.joined_at";
+
+impl StoreTx {
+    /// Records a group (no change if it exists).
+    pub async fn insert_group(&mut self, group: &str, name: &str, now: i64) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO groups (id, name, created_at, updated_at) VALUES ($1, $2, $3, $3) \
+             ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(group)
+        .bind(name)
+        .bind(now)
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+
+    /// Sets the group's name, description and destroyed flag (from its info config).
+    pub async fn set_group_info(
+        &mut self,
+        group: &str,
+        name: &str,
+        description: Option<&str>,
+        destroyed: bool,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE groups SET name = $1, description = $2, destroyed = $3, updated_at = $4 \
+             WHERE id = $5",
+        )
+        .bind(name)
+        .bind(description)
+        .bind(i64::from(destroyed))
+        .bind(now)
+        .bind(group)
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+
+    /// Creates or replaces `account`'s membership of `group` with its grant `secret` (the group
+    /// seed for an admin, memberAuthData for a member), sealed here.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn put_membership(
+        &mut self,
+        store: &Store,
+        account: &str,
+        group: &str,
+        role: GroupRole,
+        state: GroupState,
+        secret: &[u8],
+        inviter: Option<&str>,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let sealed = store
+            .master()
+            .seal(RecordKind::GroupSecret, &secret_id(account, group), secret);
+        let joined = (state == GroupState::Joined).then_some(now);
+        let invited = (state == GroupState::Invited).then_some(now);
+        sqlx::query(
+            "INSERT INTO group_members (account, group_id, role, state, secret_sealed, inviter, \
+             invited_at, joined_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+             ON CONFLICT (account, group_id) DO UPDATE SET role = excluded.role, \
+             state = excluded.state, secret_sealed = excluded.secret_sealed, \
+             inviter = excluded.inviter, invited_at = COALESCE(excluded.invited_at, \
+             group_members.invited_at), joined_at = COALESCE(excluded.joined_at, \
+             group_members.joined_at), updated_at = excluded.updated_at",
+        )
+        .bind(account)
+        .bind(group)
+        .bind(role.as_str())
+        .bind(state.as_str())
+        .bind(sealed)
+        .bind(inviter)
+        .bind(invited)
+        .bind(joined)
+        .bind(now)
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+
+    /// Moves a membership to `state` (joining records the time); false when there is none.
+    pub async fn set_membership_state(
+        &mut self,
+        account: &str,
+        group: &str,
+        state: GroupState,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let joined = (state == GroupState::Joined).then_some(now);
+        let done = sqlx::query(
+            "UPDATE group_members SET state = $1, joined_at = COALESCE($2, joined_at), \
+             updated_at = $3 WHERE account = $4 AND group_id = $5",
+        )
+        .bind(state.as_str())
+        .bind(joined)
+        .bind(now)
+        .bind(account)
+        .bind(group)
+        .execute(self.conn())
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// `account`'s membership of `group`.
+    pub async fn membership(
+        &mut self,
+        account: &str,
+        group: &str,
+    ) -> Result<Option<Membership>, StoreError> {
+        sqlx::query(&format!(
+            "SELECT {MEMBERSHIP_COLUMNS} FROM group_members m \
+             WHERE m.account = $1 AND m.group_id = $2"
+        ))
+        .bind(account)
+        .bind(group)
+        .fetch_optional(self.conn())
+        .await?
+        .as_ref()
+        .map(membership)
+        .transpose()
+    }
+
+    /// The local accounts that have joined `group` (active accounts only), by Session ID.
+    pub async fn joined_members(&mut self, group: &str) -> Result<Vec<Membership>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {MEMBERSHIP_COLUMNS} FROM group_members m \
+             JOIN accounts a ON a.session_id = m.account \
+             WHERE m.group_id = $1 AND m.state = 'joined' AND a.status = 'active' \
+             ORDER BY m.account"
+        ))
+        .bind(group)
+        .fetch_all(self.conn())
+        .await?;
+        rows.iter().map(membership).collect()
+    }
+
+    /// Keeps a keys message (no change if known); true when it is new.
+    pub async fn add_group_keys(
+        &mut self,
+        group: &str,
+        keys: &StoredKeys,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO group_keys (group_id, hash, data, timestamp) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (group_id, hash) DO NOTHING",
+        )
+        .bind(group)
+        .bind(&keys.hash)
+        .bind(&keys.data)
+        .bind(keys.timestamp)
+        .execute(self.conn())
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Keeps a config message of `namespace` (13 info, 14 members), sealed.
+    pub async fn add_group_config(
+        &mut self,
+        store: &Store,
+        group: &str,
+        namespace: i64,
+        config: &StoredConfig,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let sealed = store.master().seal(
+            RecordKind::GroupConfig,
+            &config_id(group, namespace, &config.hash),
+            &config.data,
+        );
+        sqlx::query(
+            "INSERT INTO group_configs (group_id, namespace, hash, seqno, data_sealed, \
+             created_at) VALUES ($1, $2, $3, $4, $5, $6) \
+             ON CONFLICT (group_id, namespace, hash) DO NOTHING",
+        )
+        .bind(group)
+        .bind(namespace)
+        .bind(&config.hash)
+        .bind(config.seqno)
+        .bind(sealed)
+        .bind(now)
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+
+    /// Forgets the config messages of `namespace` other than `keep` (superseded heads).
+    pub async fn prune_group_configs(
+        &mut self,
+        group: &str,
+        namespace: i64,
+        keep: &[String],
+    ) -> Result<(), StoreError> {
+        let rows = sqlx::query(
+            "SELECT hash FROM group_configs WHERE group_id = $1 AND namespace = $2",
+        )
+        .bind(group)
+        .bind(namespace)
+        .fetch_all(self.conn())
+        .await?;
+        for row in rows {
+            let hash: String = row.try_get("hash")?;
+            if !keep.contains(&hash) {
+                sqlx::query(
+                    "DELETE FROM group_configs WHERE group_id = $1 AND namespace = $2 \
+                     AND hash = $3",
+                )
+                .bind(group)
+                .bind(namespace)
+                .bind(&hash)
+                .execute(self.conn())
+                .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Advances a group namespace's cursor.
+    pub async fn set_group_cursor(
+        &mut self,
+        group: &str,
+        namespace: i64,
+        last_hash: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO group_cursors (group_id, namespace, last_hash, updated_at) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (group_id, namespace) DO UPDATE \
+             SET last_hash = excluded.last_hash, updated_at = excluded.updated_at",
+        )
+        .bind(group)
+        .bind(namespace)
+        .bind(last_hash)
+        .bind(now)
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+
+    /// The group's name (`None`: unknown group).
+    pub async fn group_name(&mut self, group: &str) -> Result<Option<String>, StoreError> {
+        Ok(sqlx::query("SELECT name FROM groups WHERE id = $1")
+            .bind(group)
+            .fetch_optional(self.conn())
+            .await?
+            .map(|row| row.try_get("name"))
+            .transpose()?)
+    }
+
+    /// Sets the account's group-invitation policy.
+    pub async fn set_group_invites(
+        &mut self,
+        account: &str,
+        policy: GroupInvites,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE accounts SET group_invites = $1 WHERE session_id = $2")
+            .bind(policy.as_str())
+            .bind(account)
+            .execute(self.conn())
+            .await?;
+        Ok(())
+    }
+
+    /// The account's group-invitation policy (`hold` for an unknown account).
+    pub async fn group_invites(&mut self, account: &str) -> Result<GroupInvites, StoreError> {
+        let row = sqlx::query("SELECT group_invites FROM accounts WHERE session_id = $1")
+            .bind(account)
+            .fetch_optional(self.conn())
+            .await?;
+        match row {
+            Some(row) => GroupInvites::from_column(
+                "group_invites",
+                &row.try_get::<String, _>("group_invites")?,
+            ),
+            None => Ok(GroupInvites::Hold),
+        }
+    }
+}
+
+impl Store {
+    /// `account`'s membership of `group`.
+    pub async fn membership(
+        &self,
+        account: &str,
+        group: &str,
+    ) -> Result<Option<Membership>, StoreError> {
+        let mut tx = self.begin().await?;
+        let found = tx.membership(account, group).await?;
+        drop(tx);
+        Ok(found)
+    }
+
+    /// The grant of `account` in `group` (the seed for an admin, memberAuthData for a member).
+    pub async fn group_secret(
+        &self,
+        account: &str,
+        group: &str,
+    ) -> Result<Option<Zeroizing<Vec<u8>>>, StoreError> {
+        let row = sqlx::query(
+            "SELECT secret_sealed FROM group_members WHERE account = $1 AND group_id = $2",
+        )
+        .bind(account)
+        .bind(group)
+        .fetch_optional(self.pool())
+        .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let sealed: Vec<u8> = row.try_get("secret_sealed")?;
+        self.master()
+            .open(RecordKind::GroupSecret, &secret_id(account, group), &sealed)
+            .map(Some)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))
+    }
+
+    /// The groups of `account` (every state), with their shared facts, by group ID.
+    pub async fn groups_of(&self, account: &str) -> Result<Vec<GroupListing>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {MEMBERSHIP_COLUMNS}, g.name, g.description, g.destroyed \
+             FROM group_members m JOIN groups g ON g.id = m.group_id \
+             WHERE m.account = $1 ORDER BY m.group_id"
+        ))
+        .bind(account)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(GroupListing {
+                    membership: membership(row)?,
+                    name: row.try_get("name")?,
+                    description: row.try_get("description")?,
+                    destroyed: row.try_get::<i64, _>("destroyed")? != 0,
+                })
+            })
+            .collect()
+    }
+
+    /// The local accounts that have joined `group` (active accounts only), by Session ID.
+    pub async fn joined_members(&self, group: &str) -> Result<Vec<Membership>, StoreError> {
+        let mut tx = self.begin().await?;
+        let found = tx.joined_members(group).await?;
+        drop(tx);
+        Ok(found)
+    }
+
+    /// The groups `account` leads: it has joined them and no active local account with a
+    /// smaller Session ID has. Its Identity actor polls them for every local member.
+    pub async fn lead_groups(&self, account: &str) -> Result<Vec<String>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT m.group_id FROM group_members m WHERE m.account = $1 \
+             AND m.state = 'joined' AND NOT EXISTS (SELECT 1 FROM group_members o \
+             JOIN accounts a ON a.session_id = o.account WHERE o.group_id = m.group_id \
+             AND o.state = 'joined' AND a.status = 'active' AND o.account < m.account) \
+             ORDER BY m.group_id",
+        )
+        .bind(account)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| row.try_get("group_id").map_err(StoreError::from))
+            .collect()
+    }
+
+    /// The keys messages of `group`, oldest first.
+    pub async fn group_keys(&self, group: &str) -> Result<Vec<StoredKeys>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT hash, data, timestamp FROM group_keys WHERE group_id = $1 \
+             ORDER BY timestamp, hash",
+        )
+        .bind(group)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(StoredKeys {
+                    hash: row.try_get("hash")?,
+                    data: row.try_get("data")?,
+                    timestamp: row.try_get("timestamp")?,
+                })
+            })
+            .collect()
+    }
+
+    /// The config messages of `group` in `namespace`, opened.
+    pub async fn group_configs(
+        &self,
+        group: &str,
+        namespace: i64,
+    ) -> Result<Vec<StoredConfig>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT hash, seqno, data_sealed FROM group_configs \
+             WHERE group_id = $1 AND namespace = $2 ORDER BY seqno, hash",
+        )
+        .bind(group)
+        .bind(namespace)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let hash: String = row.try_get("hash")?;
+                let sealed: Vec<u8> = row.try_get("data_sealed")?;
+                let data = self
+                    .master()
+                    .open(RecordKind::GroupConfig, &config_id(group, namespace, &hash), &sealed)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                Ok(StoredConfig {
+                    hash,
+                    seqno: row.try_get("seqno")?,
+                    data,
+                })
+            })
+            .collect()
+    }
+
+    /// The last hash read in a group namespace.
+    pub async fn group_cursor(
+        &self,
+        group: &str,
+        namespace: i64,
+    ) -> Result<Option<String>, StoreError> {
+        Ok(sqlx::query(
+            "SELECT last_hash FROM group_cursors WHERE group_id = $1 AND namespace = $2",
+        )
+        .bind(group)
+        .bind(namespace)
+        .fetch_optional(self.pool())
+        .await?
+        .map(|row| row.try_get("last_hash"))
+        .transpose()?)
+    }
+}
