@@ -43,6 +43,13 @@ pub enum ActorError {
     /// The actor system could not start.
     #[error("actor system: {0}")]
     System(String),
+    /// A group message or state could not be built (a stored grant or push the protocol
+    /// refuses).
+    #[error("group: {0}")]
+    Group(String),
+    /// The group's keys are not loaded yet (its first poll is pending): retried.
+    #[error("group keys not known yet")]
+    GroupKeysMissing,
     /// The chat domain refused an operation (a store failure stays [`Self::Store`]).
     #[error("chat domain: {0}")]
     Domain(crate::chat::ChatError),

@@ -20,7 +20,8 @@ use super::conversation::{Activity, Conversation, ConversationIdle, Fenced, Inco
 use super::inbox::{poll, PollOutcome};
 use super::keys::AccountKeys;
 use super::schedule::{first_poll, jittered, poll_interval};
-use super::sources::{OwnSwarm, Source as _};
+use super::sources::{GroupSwarm, OwnSwarm, Source as _};
+use crate::chat::groups::state::MESSAGES_NAMESPACE;
 use super::supervisor::ChildStopped;
 use super::{ActorError, Deps, Task};
 use crate::ids::{ConversationId, SessionIdText};
@@ -88,6 +89,48 @@ fn conversation_of(account: &SessionIdText, peer: &str) -> Option<ConversationId
     ConversationId::parse(peer)
         .inspect_err(|error| tracing::warn!(%account, %error, "queued row to an invalid peer"))
         .ok()
+}
+
+/// Polls the groups `keys`' account leads (design.md §10: one poller per group per replica
+/// set, the group's smallest joined local account), each through [`GroupSwarm`] for all of its
+/// joined local members. A group that fails is logged and polled again next cycle; only a lost
+/// lease stops the cycle.
+async fn poll_groups(
+    deps: Deps,
+    keys: Arc<AccountKeys>,
+    skip: HashSet<String>,
+    lease: Option<LeaseToken>,
+) -> Result<Vec<PollOutcome>, ActorError> {
+    let groups = deps.store.lead_groups(&keys.session_id).await?;
+    let mut outcomes = Vec::with_capacity(groups.len());
+    for group in groups {
+        let polled = async {
+            let members = deps
+                .store
+                .joined_members(&group)
+                .await?
+                .into_iter()
+                .map(|m| m.account)
+                .collect();
+            let source = GroupSwarm::new(&deps, &group, keys.clone(), members).await?;
+            let cursor = deps
+                .store
+                .group_cursor(&group, i64::from(MESSAGES_NAMESPACE))
+                .await?
+                .and_then(|text| MessageHash::parse(&text).ok());
+            poll(deps.clone(), source, cursor, skip.clone(), lease.clone()).await
+        }
+        .await;
+        match polled {
+            Ok(outcome) => outcomes.push(outcome),
+            Err(error) if error.is_lease_lost() => return Err(error),
+            Err(error) => {
+                deps.metrics.polls.with_label_values(&["error"]).inc();
+                tracing::debug!(group = &group[..10], %error, "group poll failed");
+            }
+        }
+    }
+    Ok(outcomes)
 }
 
 /// A running conversation and how many Kicks it was sent.
@@ -238,7 +281,7 @@ impl Identity {
             return;
         }
         self.polling = true;
-        let skip = self
+        let skip: HashSet<String> = self
             .strikes
             .iter()
             .filter(|(_, n)| **n >= MAX_TAMPER_STRIKES)
@@ -247,23 +290,35 @@ impl Identity {
         // Each poll cycle is its own trace: retrieve, commit, and the webhook deliveries of
         // what it stored (linked through the events' ids).
         let span = tracing::info_span!(parent: None, "poll", account = keys.short());
-        let task = Task::spawn(
-            &self.deps,
-            poll(
-                self.deps.clone(),
-                OwnSwarm::new(keys),
-                self.cursor.clone(),
-                skip,
-                self.lease.clone(),
-            )
-            .instrument(span),
+        let own = poll(
+            self.deps.clone(),
+            OwnSwarm::new(keys.clone()),
+            self.cursor.clone(),
+            skip.clone(),
+            self.lease.clone(),
         );
+        let groups = poll_groups(self.deps.clone(), keys, skip, self.lease.clone());
+        let cycle = async move {
+            let own = own.await?;
+            Ok::<_, ActorError>((own, groups.await?))
+        };
+        let task = Task::spawn(&self.deps, cycle.instrument(span));
         ctx.spawn(task.into_actor(self).map(|result, act, ctx| {
             act.polling = false;
             let lag = act.last_polled.elapsed().as_secs_f64();
             act.deps.metrics.poll_lag.observe(lag);
             match result.and_then(|r| r) {
-                Ok(outcome) => act.polled(outcome, ctx),
+                Ok((mut outcome, groups)) => {
+                    for group in groups {
+                        outcome.touched.extend(group.touched);
+                        outcome.more |= group.more;
+                        if outcome.stopped_at.is_none() {
+                            outcome.stopped_at = group.stopped_at;
+                        }
+                        outcome.stored += group.stored;
+                    }
+                    act.polled(outcome, ctx)
+                }
                 Err(error) if error.is_lease_lost() => act.fenced(ctx),
                 Err(error) => {
                     act.deps.metrics.polls.with_label_values(&["error"]).inc();

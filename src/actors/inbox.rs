@@ -184,8 +184,13 @@ pub async fn commit(
                 .await?;
     }
     let namespace = i64::from(key.namespace.0);
-    tx.set_poll_cursor(&key.subject, namespace, cursor.as_str(), now)
-        .await?;
+    if key.subject.starts_with("03") {
+        tx.set_group_cursor(&key.subject, namespace, cursor.as_str(), now)
+            .await?;
+    } else {
+        tx.set_poll_cursor(&key.subject, namespace, cursor.as_str(), now)
+            .await?;
+    }
     tx.commit().await?;
     // Fetch the newly recorded attachment pointers in the background.
     let has_files = |e: &ChatEvent| matches!(e, ChatEvent::Message(m) if !m.attachments.is_empty());

@@ -18,7 +18,7 @@ use sha2::{Digest as _, Sha256};
 use tracing::Instrument as _;
 
 use super::keys::AccountKeys;
-use super::transports::{DirectTransport, Stored, Transport, Unroutable};
+use super::transports::{DirectTransport, GroupTransport, Stored, Transport, Unroutable};
 use super::{ActorError, Deps};
 use crate::clock::now_ms;
 use crate::events::{EventData, MessageEvent};
@@ -218,6 +218,7 @@ fn permanent(error: &ActorError) -> bool {
             | ActorError::Encrypt(_)
             | ActorError::Chat(_)
             | ActorError::Attachment(_)
+            | ActorError::Group(_)
     )
 }
 
@@ -257,8 +258,14 @@ pub async fn step(
                 .instrument(span.clone())
                 .await
         }
-        // Groups and communities bring their own transports; until then a row there fails.
-        ConversationId::Group(_) | ConversationId::Community(_) => {
+        ConversationId::Group(group) => {
+            let transport = GroupTransport::new(group.clone());
+            attempt(&deps, &keys, &transport, message, tried, lease)
+                .instrument(span.clone())
+                .await
+        }
+        // Communities bring their own transport; until then a row there fails.
+        ConversationId::Community(_) => {
             attempt(&deps, &keys, &Unroutable, message, tried, lease)
                 .instrument(span.clone())
                 .await

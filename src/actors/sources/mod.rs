@@ -31,8 +31,10 @@ use super::{ActorError, Deps};
 use crate::network::RetrievedItem;
 use crate::protocol::storage::{MessageHash, Namespace};
 
+pub mod group_swarm;
 pub mod own_swarm;
 
+pub use group_swarm::GroupSwarm;
 pub use own_swarm::{classify, OwnSwarm};
 
 /// What a source is polled as: whose store it reads (`subject`: the account today; a group ID

@@ -18,7 +18,10 @@ use crate::actors::outgoing::build_outgoing;
 use crate::actors::{ActorError, Deps};
 use crate::clock::now_ms;
 use crate::ids::SessionIdText;
-use crate::protocol::chat::Outgoing;
+use crate::protocol::chat::{self, Outgoing};
+use crate::protocol::groups::control;
+use crate::protocol::groups::subaccount::MemberAuthData;
+use crate::protocol::storage::SubaccountFlags;
 use crate::protocol::dm;
 use crate::protocol::envelope::ProSig;
 use crate::protocol::keys::SessionId;
@@ -62,7 +65,13 @@ impl Transport for DirectTransport {
             Some(_) => Vec::new(),
         };
         let now = u64::try_from(now_ms()).unwrap_or(0);
-        let Some(outgoing) = build_outgoing(message, profile.as_ref(), attachments, now)? else {
+        let built = match &message.control {
+            Some(ControlBody::GroupInvite { group }) => {
+                Some(group_invite(deps, keys, group, &recipient, message.timestamp).await?)
+            }
+            _ => build_outgoing(message, profile.as_ref(), attachments, now)?,
+        };
+        let Some(outgoing) = built else {
             return Ok(Stored {
                 hash: None,
                 own_hash: None,
@@ -125,6 +134,28 @@ impl Transport for DirectTransport {
             own_hash,
         })
     }
+}
+
+/// The invitation to `group` for `invitee` (groups.md §6.2 step 4): its grant
+/// (`memberAuthData`, read and write) and the admin signature over the sent time, made from
+/// the sealed group seed now (the queued row holds no secret).
+async fn group_invite(
+    deps: &Deps,
+    keys: &AccountKeys,
+    group: &str,
+    invitee: &SessionId,
+    sent: i64,
+) -> Result<Outgoing, ActorError> {
+    let account = SessionIdText::parse_any(&keys.session_id).map_err(|_| ActorError::BadRecipient)?;
+    let secret = crate::chat::groups::admin_secret(&deps.store, &account, group).await?;
+    let auth = MemberAuthData::new(&secret, invitee, SubaccountFlags::READ | SubaccountFlags::WRITE)
+        .map_err(|e| ActorError::Group(e.to_string()))?;
+    let mut tx = deps.store.begin().await?;
+    let name = tx.group_name(group).await?.unwrap_or_default();
+    drop(tx);
+    let sent = u64::try_from(sent).unwrap_or(0);
+    let update = control::invite(&secret, &name, invitee, &auth, sent);
+    Ok(chat::group_control(update, sent))
 }
 
 /// Seals `outgoing` from `sender` to `to` (the recipient, or ourselves for the own-swarm copy)

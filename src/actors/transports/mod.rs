@@ -15,8 +15,10 @@ use super::{ActorError, Deps};
 use crate::store::send_queue::QueuedMessage;
 
 pub mod direct;
+pub mod group;
 
 pub use direct::{seal, DirectTransport};
+pub use group::GroupTransport;
 
 /// What sending one queued row stored.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,0 +1,308 @@
+//! [`GroupSwarm`]: a closed group's swarm (groups.md §7), polled once per replica set for all
+//! of the group's local members by the Identity actor of its *lead* (the smallest joined local
+//! Session ID, [`crate::store::Store::lead_groups`]), with the lead's authority (group key or
+//! subaccount grant).
+//!
+//! One signed `batch` retrieves the messages (11), info (13), members (14) and keys (12)
+//! namespaces. [`Source::retrieve`] applies keys first, then the configs (each stored, and the
+//! group's name and member list updated from the merge, with `group.updated` and
+//! `group.member_added` for every joined local member), and returns the messages batch;
+//! [`Source::open`] decrypts and verifies each message once and delivers it to every joined
+//! local member. The keys and config cursors advance in their own transaction, after what
+//! they read is stored.
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
+
+use super::{Accepted, Batch, CursorKey, Delivery, Source, Verdict};
+use crate::actors::keys::AccountKeys;
+use crate::actors::transports::group::Authority;
+use crate::actors::{ActorError, Deps};
+use crate::chat::groups::state::{
+    self, INFO_NAMESPACE, KEYS_NAMESPACE, MEMBERS_NAMESPACE, MESSAGES_NAMESPACE,
+};
+use crate::clock::now_ms;
+use crate::events::{EventData, EventType};
+use crate::network::{ItemData, RetrievedItem};
+use crate::protocol::chat::{self, ChatEvent};
+use crate::protocol::groups::config::{open_config, ConfigKind, ConfigMessage};
+use crate::protocol::groups::envelope::open_group_content;
+use crate::protocol::groups::keys::GroupEncKey;
+use crate::protocol::keys::Ed25519PublicKey;
+use crate::protocol::storage::{AccountId, MessageHash, Namespace};
+use crate::store::events::NewEvent;
+use crate::store::groups::{StoredConfig, StoredKeys};
+
+/// One group's swarm, read by its lead for every joined local member.
+pub struct GroupSwarm {
+    group: String,
+    group_key: Ed25519PublicKey,
+    lead: Arc<AccountKeys>,
+    authority: Authority,
+    /// The joined local members (Session IDs), the recipients of every message.
+    members: Vec<String>,
+    /// The decryption keys, loaded by `retrieve` before any message is opened.
+    keys: Mutex<Vec<GroupEncKey>>,
+}
+
+impl GroupSwarm {
+    /// The swarm of `group`, read by `lead` (a joined local member) for `members`.
+    pub async fn new(
+        deps: &Deps,
+        group: &str,
+        lead: Arc<AccountKeys>,
+        members: Vec<String>,
+    ) -> Result<Self, ActorError> {
+        let authority = Authority::load(deps, &lead, group).await?;
+        Ok(Self {
+            group: group.to_owned(),
+            group_key: state::group_key(group)?,
+            lead,
+            authority,
+            members,
+            keys: Mutex::new(Vec::new()),
+        })
+    }
+
+    fn account(&self) -> Result<AccountId, ActorError> {
+        AccountId::from_hex(&self.group).map_err(|_| ActorError::BadRecipient)
+    }
+
+    /// Stores the intact keys messages; returns the hash to advance the cursor to (the last
+    /// one before any tampered item, which the next poll fetches again).
+    async fn take_keys(&self, deps: &Deps, items: &[RetrievedItem]) -> Result<(), ActorError> {
+        let mut tx = deps.store.begin().await?;
+        let mut last = None;
+        for item in items {
+            let ItemData::Intact(data) = &item.data else {
+                break;
+            };
+            let keys = StoredKeys {
+                hash: item.hash.as_str().to_owned(),
+                data: data.clone(),
+                timestamp: i64::try_from(item.timestamp).unwrap_or(i64::MAX),
+            };
+            tx.add_group_keys(&self.group, &keys).await?;
+            last = Some(item.hash.as_str().to_owned());
+        }
+        if let Some(last) = last {
+            tx.set_group_cursor(&self.group, i64::from(KEYS_NAMESPACE), &last, now_ms())
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Opens, verifies and stores the config messages of one namespace, then applies the
+    /// merged state (name, description, members) with its events.
+    async fn take_configs(
+        &self,
+        deps: &Deps,
+        namespace: i16,
+        items: &[RetrievedItem],
+        keys: &[[u8; 32]],
+    ) -> Result<(), ActorError> {
+        if items.is_empty() {
+            return Ok(());
+        }
+        let kind = if namespace == INFO_NAMESPACE {
+            ConfigKind::GroupInfo
+        } else {
+            ConfigKind::GroupMembers
+        };
+        let before_info = state::current_info(&deps.store, &self.group).await?;
+        let before_members: BTreeSet<String> = state::current_members(&deps.store, &self.group)
+            .await?
+            .iter()
+            .map(|m| m.id.to_string())
+            .collect();
+        let now = now_ms();
+        let mut tx = deps.store.begin().await?;
+        let mut last = None;
+        for item in items {
+            let ItemData::Intact(data) = &item.data else {
+                break;
+            };
+            last = Some(item.hash.as_str().to_owned());
+            // Not ours to read (an older key) or forged: skipped, the cursor moves on.
+            let Ok(plain) = open_config(data, keys, kind) else {
+                continue;
+            };
+            let Ok(message) = ConfigMessage::parse(&plain, Some(&self.group_key)) else {
+                continue;
+            };
+            let config = StoredConfig {
+                hash: item.hash.as_str().to_owned(),
+                seqno: message.seqno(),
+                data: plain.into(),
+            };
+            tx.add_group_config(&deps.store, &self.group, i64::from(namespace), &config, now)
+                .await?;
+        }
+        if let Some(last) = &last {
+            tx.set_group_cursor(&self.group, i64::from(namespace), last, now)
+                .await?;
+        }
+        tx.commit().await?;
+        let mut tx = deps.store.begin().await?;
+        let mut events = Vec::new();
+        if namespace == INFO_NAMESPACE {
+            let info = state::current_info(&deps.store, &self.group).await?;
+            let name = info.name.clone().unwrap_or_default();
+            tx.set_group_info(
+                &self.group,
+                &name,
+                info.description.as_deref(),
+                info.destroyed,
+                now,
+            )
+            .await?;
+            if info.name != before_info.name || info.description != before_info.description {
+                events.push(EventData::group(
+                    EventType::GroupUpdated,
+                    &self.group,
+                    &name,
+                    info.description.as_deref(),
+                    None,
+                ));
+            }
+        } else {
+            let members = state::current_members(&deps.store, &self.group).await?;
+            // The first members config we see is the group as we found it, not additions.
+            if !before_members.is_empty() {
+                for member in members {
+                    let id = member.id.to_string();
+                    if !before_members.contains(&id) {
+                        events.push(EventData::group_member(true, &self.group, &id));
+                    }
+                }
+            }
+        }
+        for data in events {
+            for recipient in &self.members {
+                tx.append_event(&NewEvent {
+                    account: Some(recipient.clone()),
+                    conversation: Some(self.group.clone()),
+                    timestamp: now,
+                    data: data.clone(),
+                })
+                .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+impl Source for GroupSwarm {
+    fn cursor_key(&self) -> CursorKey {
+        CursorKey {
+            subject: self.group.clone(),
+            namespace: Namespace(MESSAGES_NAMESPACE),
+        }
+    }
+
+    fn label(&self) -> &str {
+        self.lead.short()
+    }
+
+    async fn retrieve(
+        &self,
+        deps: &Deps,
+        cursor: Option<MessageHash>,
+    ) -> Result<Option<Batch>, ActorError> {
+        let account = self.account()?;
+        let mut cursors = vec![(Namespace(MESSAGES_NAMESPACE), cursor)];
+        for ns in [INFO_NAMESPACE, MEMBERS_NAMESPACE, KEYS_NAMESPACE] {
+            let last = deps
+                .store
+                .group_cursor(&self.group, i64::from(ns))
+                .await?
+                .and_then(|h| MessageHash::parse(&h).ok());
+            cursors.push((Namespace(ns), last));
+        }
+        let signer = self.authority.signer();
+        let mut answers = deps.network.retrieve(&account, &signer, &cursors).await?;
+        let mut take = |ns: i16| {
+            answers
+                .iter_mut()
+                .find(|a| a.namespace == Namespace(ns))
+                .map(|a| (std::mem::take(&mut a.messages), a.more))
+        };
+        // Keys first: the configs and messages of this very batch may need them.
+        if let Some((items, _)) = take(KEYS_NAMESPACE) {
+            self.take_keys(deps, &items).await?;
+        }
+        let key_state =
+            state::load_keys(&deps.store, &self.group, &self.authority.reader(&self.lead)).await?;
+        let keys: Vec<GroupEncKey> = key_state.decryption_keys().cloned().collect();
+        let raw: Vec<[u8; 32]> = keys.iter().map(|k| *k.expose_secret()).collect();
+        for ns in [INFO_NAMESPACE, MEMBERS_NAMESPACE] {
+            if let Some((items, _)) = take(ns) {
+                self.take_configs(deps, ns, &items, &raw).await?;
+            }
+        }
+        if let Ok(mut held) = self.keys.lock() {
+            *held = keys;
+        }
+        Ok(take(MESSAGES_NAMESPACE).map(|(items, more)| Batch { items, more }))
+    }
+
+    fn open(&self, item: &RetrievedItem) -> Vec<Delivery> {
+        let verdict = self.classify(item);
+        self.members
+            .iter()
+            .map(|recipient| Delivery {
+                recipient: recipient.clone(),
+                verdict: match &verdict {
+                    Verdict::Accepted(a) => Verdict::Accepted(a.clone()),
+                    other => other.clone(),
+                },
+            })
+            .collect()
+    }
+}
+
+impl GroupSwarm {
+    /// Decrypts and verifies one message (the author's signature, §5) and reads its Content.
+    fn classify(&self, item: &RetrievedItem) -> Verdict {
+        let data = match &item.data {
+            ItemData::Intact(data) => data,
+            ItemData::Tampered(_) => return Verdict::Tampered,
+        };
+        let opened = {
+            let Ok(keys) = self.keys.lock() else {
+                return Verdict::Dropped("undecryptable");
+            };
+            open_group_content(data, &self.group_key, &keys)
+        };
+        let Ok(envelope) = opened else {
+            return Verdict::Dropped("undecryptable");
+        };
+        let Ok(timestamp) = i64::try_from(envelope.timestamp_ms) else {
+            return Verdict::Dropped("invalid_content");
+        };
+        let sender = envelope.sender;
+        // Sync targets mean nothing in a group: classify as seen by someone else.
+        let events =
+            match chat::classify(&envelope.content, &sender, &sender, envelope.timestamp_ms) {
+                Ok(events) => events,
+                Err(chat::ChatError::EmptyContent) => return Verdict::Ignored,
+                Err(_) => return Verdict::Dropped("invalid_content"),
+            };
+        let events: Vec<ChatEvent> = events
+            .into_iter()
+            .filter(|e| !matches!(e, ChatEvent::Ignored(_) | ChatEvent::GroupInvite(_)))
+            .collect();
+        if events.is_empty() {
+            return Verdict::Ignored;
+        }
+        Verdict::Accepted(Accepted {
+            hash: item.hash.as_str().to_owned(),
+            sender: sender.to_string(),
+            timestamp,
+            events,
+            group: Some(self.group.clone()),
+        })
+    }
+}

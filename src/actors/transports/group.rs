@@ -1,0 +1,203 @@
+//! [`GroupTransport`]: a closed group's messages leave encrypted with the group's current key
+//! and signed by their author (groups.md §5), stored on the group swarm (namespace 11) with the
+//! account's authority there: the group key for an admin, its subaccount grant for a member
+//! (§4.4). An admin's queued push (keys and configs, §6.2 step 3) is stored the same way.
+//!
+//! Retries store the same bytes: the nonce and the `proSig` decoy come from a generator seeded
+//! by the message id, so a message re-sent after a lost confirmation has the same hash and is
+//! de-duplicated by the swarm and by the members.
+
+use base64::Engine as _;
+use rand::rngs::StdRng;
+use rand::SeedableRng as _;
+use sha2::{Digest as _, Sha256};
+
+use super::{Stored, Transport};
+use crate::actors::keys::AccountKeys;
+use crate::actors::outgoing::build_outgoing;
+use crate::actors::{ActorError, Deps};
+use crate::chat::groups::state::{self, Reader, MESSAGES_NAMESPACE};
+use crate::clock::now_ms;
+use crate::ids::GroupId;
+use crate::protocol::chat;
+use crate::protocol::groups::control;
+use crate::protocol::groups::envelope::seal_group_content;
+use crate::protocol::groups::subaccount::{MemberAuthData, MemberSubaccount};
+use crate::protocol::groups::GroupSecret;
+use crate::protocol::storage::{AccountId, Namespace, Signer};
+use crate::store::chat::ControlBody;
+use crate::store::modes::GroupRole;
+use crate::store::send_queue::QueuedMessage;
+
+/// TTL of group keys and config messages: 30 days (groups.md §6).
+pub const GROUP_CONFIG_TTL_MS: u64 = 30 * 24 * 60 * 60 * 1000;
+
+/// Sends to one group's swarm.
+#[derive(Clone, Debug)]
+pub struct GroupTransport {
+    group: GroupId,
+}
+
+impl GroupTransport {
+    /// The transport of `group`'s conversation.
+    pub fn new(group: GroupId) -> Self {
+        Self { group }
+    }
+}
+
+/// An account's authority in a group: the group key (admin) or its grant (member).
+pub enum Authority {
+    /// The group secret.
+    Admin(GroupSecret),
+    /// The member's subaccount.
+    Member(MemberSubaccount),
+}
+
+impl Authority {
+    /// The authority of `keys`' account in `group`, from its stored grant.
+    pub async fn load(deps: &Deps, keys: &AccountKeys, group: &str) -> Result<Self, ActorError> {
+        let membership = deps
+            .store
+            .membership(&keys.session_id, group)
+            .await?
+            .ok_or(ActorError::BadRecipient)?;
+        let secret = deps
+            .store
+            .group_secret(&keys.session_id, group)
+            .await?
+            .ok_or(ActorError::BadRecipient)?;
+        Ok(match membership.role {
+            GroupRole::Admin => Self::Admin(crate::chat::groups::secret_of(&secret)?),
+            GroupRole::Member => {
+                let auth = MemberAuthData::try_from(secret.as_slice())
+                    .map_err(|e| ActorError::Group(e.to_string()))?;
+                Self::Member(
+                    MemberSubaccount::new(&keys.identity, &auth)
+                        .map_err(|e| ActorError::Group(e.to_string()))?,
+                )
+            }
+        })
+    }
+
+    /// What signs swarm requests.
+    pub fn signer(&self) -> Signer<'_> {
+        match self {
+            Self::Admin(secret) => Signer::Account(secret.as_identity().signing_key()),
+            Self::Member(sub) => Signer::GroupMember(sub),
+        }
+    }
+
+    /// What reads the keys messages.
+    pub fn reader<'a>(&'a self, keys: &'a AccountKeys) -> Reader<'a> {
+        match self {
+            Self::Admin(secret) => Reader::Admin(secret),
+            Self::Member(_) => Reader::Member(&keys.identity),
+        }
+    }
+}
+
+impl Transport for GroupTransport {
+    async fn send(
+        &self,
+        deps: &Deps,
+        keys: &AccountKeys,
+        message: &QueuedMessage,
+    ) -> Result<Stored, ActorError> {
+        let group = self.group.as_str();
+        let account = AccountId::from_hex(group).map_err(|_| ActorError::BadRecipient)?;
+        let authority = Authority::load(deps, keys, group).await?;
+        let signer = authority.signer();
+        if let Some(ControlBody::GroupPush { payloads }) = &message.control {
+            return push(deps, &account, &signer, payloads).await;
+        }
+        let key_state = state::load_keys(&deps.store, group, &authority.reader(keys)).await?;
+        // No key yet: the first poll of the group has not loaded its keys; try again later.
+        let key = key_state
+            .encryption_key()
+            .cloned()
+            .ok_or(ActorError::GroupKeysMissing)?;
+        let profile = deps.store.own_profile(&keys.session_id).await?;
+        let profile =
+            (profile.display_name.is_some() || profile.avatar.is_some()).then_some(profile);
+        let attachments = match message.control {
+            None => crate::actors::attachments::outgoing_pointers(deps, message).await?,
+            Some(_) => Vec::new(),
+        };
+        let now = u64::try_from(now_ms()).unwrap_or(0);
+        let Some(outgoing) = build_outgoing(message, profile.as_ref(), attachments, now)? else {
+            return Ok(Stored {
+                hash: None,
+                own_hash: None,
+            });
+        };
+        let mut contents = vec![(outgoing.content().clone(), outgoing.sent_ms())];
+        if matches!(message.control, Some(ControlBody::GroupLeave)) {
+            // The notification, then MemberLeft one millisecond later (§6.5).
+            let left = chat::group_control(control::member_left(), outgoing.sent_ms() + 1);
+            contents.push((left.content().clone(), left.sent_ms()));
+        }
+        let ttl = outgoing.ttl_ms();
+        let mut rng = seeded(&message.id);
+        let group_key = state::group_key(group)?;
+        let mut hash = None;
+        for (content, sent) in contents {
+            let payload =
+                seal_group_content(&keys.identity, &group_key, &key, content, sent, &mut rng)
+                    .map_err(|e| ActorError::Group(e.to_string()))?;
+            let stored = deps
+                .network
+                .store(
+                    &account,
+                    Namespace(MESSAGES_NAMESPACE),
+                    &payload,
+                    ttl,
+                    Some(&signer),
+                )
+                .await?;
+            hash = Some(stored.hash.as_str().to_owned());
+        }
+        Ok(Stored {
+            hash,
+            own_hash: None,
+        })
+    }
+}
+
+/// Stores an admin's ready-made payloads in order (keys first).
+async fn push(
+    deps: &Deps,
+    account: &AccountId,
+    signer: &Signer<'_>,
+    payloads: &[(i16, String)],
+) -> Result<Stored, ActorError> {
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let mut hash = None;
+    for (namespace, data) in payloads {
+        let data = b64
+            .decode(data)
+            .map_err(|e| ActorError::Group(format!("stored push payload: {e}")))?;
+        let stored = deps
+            .network
+            .store(
+                account,
+                Namespace(*namespace),
+                &data,
+                GROUP_CONFIG_TTL_MS,
+                Some(signer),
+            )
+            .await?;
+        hash = Some(stored.hash.as_str().to_owned());
+    }
+    Ok(Stored {
+        hash,
+        own_hash: None,
+    })
+}
+
+/// The generator of a message's nonce and decoy: the same for every attempt of one message.
+fn seeded(message_id: &str) -> StdRng {
+    let mut seed = Sha256::new();
+    seed.update(b"session-gateway group message v1\0");
+    seed.update(message_id.as_bytes());
+    StdRng::from_seed(seed.finalize().into())
+}
