@@ -144,10 +144,12 @@ impl GroupSwarm {
                 .await?;
         }
         tx.commit().await?;
+        // Read the merged state before the next transaction: SQLite has one connection.
+        let info = state::current_info(&deps.store, &self.group).await?;
+        let members = state::current_members(&deps.store, &self.group).await?;
         let mut tx = deps.store.begin().await?;
         let mut events = Vec::new();
         if namespace == INFO_NAMESPACE {
-            let info = state::current_info(&deps.store, &self.group).await?;
             let name = info.name.clone().unwrap_or_default();
             tx.set_group_info(
                 &self.group,
@@ -167,7 +169,6 @@ impl GroupSwarm {
                 ));
             }
         } else {
-            let members = state::current_members(&deps.store, &self.group).await?;
             // The first members config we see is the group as we found it, not additions.
             if !before_members.is_empty() {
                 for member in members {
