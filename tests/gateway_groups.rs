@@ -11,18 +11,63 @@ mod netsupport;
 
 use gateway_support as gs;
 use serde_json::Value;
+use session_gateway::devnet::routes::Arrival;
 use session_gateway::devnet::Devnet;
 
 use crate::common::eventually;
 
 /// Two gateways on one devnet, each on its own data dir and database.
-async fn two_gateways() -> (Devnet, [tempfile::TempDir; 2], gs::Gw, gs::Gw) {
+struct Setup {
+    devnet: Devnet,
+    dirs: [tempfile::TempDir; 2],
+    master: String,
+}
+
+async fn two_gateways() -> (Setup, gs::Gw, gs::Gw) {
     let devnet = netsupport::devnet(6, 3).await;
     let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
     let master = common::master_key();
     let gw1 = gs::start(dirs[0].path(), gs::settings(&master), &devnet).await;
     let gw2 = gs::start(dirs[1].path(), gs::settings(&master), &devnet).await;
-    (devnet, dirs, gw1, gw2)
+    (
+        Setup {
+            devnet,
+            dirs,
+            master,
+        },
+        gw1,
+        gw2,
+    )
+}
+
+/// Gateway 2 again on its data dir and database.
+async fn restart(setup: &Setup, mut gw: gs::Gw) -> gs::Gw {
+    let url = gw.database_url.clone();
+    gw.stop().await;
+    let mut settings = gs::settings(&setup.master);
+    settings.database.url = Some(url);
+    gs::start(setup.dirs[1].path(), settings, &setup.devnet).await
+}
+
+/// Retrieve requests naming `account` in the devnet's route logs, after checking that every
+/// request naming it came through an onion path with a relay.
+fn retrieves_of(devnet: &Devnet, account: &str) -> usize {
+    let mut retrieves = 0;
+    for node in devnet.nodes() {
+        for entry in devnet.routes(node.index) {
+            if !entry.pubkeys.iter().any(|p| p == account) {
+                continue;
+            }
+            match &entry.arrival {
+                Arrival::Onion { relay, .. } => assert!(relay.is_some(), "{entry:?}"),
+                Arrival::Direct { .. } => panic!("direct request for {account}: {entry:?}"),
+            }
+            if entry.method.contains("retrieve") {
+                retrieves += 1;
+            }
+        }
+    }
+    retrieves
 }
 
 /// The `message.received` events of `account` in `group` with `text`.
@@ -66,6 +111,20 @@ mod scratch {
             .unwrap();
     }
 
+    pub async fn reply(gw: &gs::Gw, from: &str, group: &str, text: &str, quote: &str) -> String {
+        let conversation = ConversationId::parse(group).unwrap();
+        let text = chat::NewText {
+            text: text.into(),
+            quote: Some(quote.into()),
+            ..Default::default()
+        };
+        chat::send_text(gw.gateway().store(), &sid(from), &conversation, text, &[])
+            .await
+            .unwrap()
+            .message
+            .id
+    }
+
     pub async fn post(gw: &gs::Gw, from: &str, group: &str, text: &str) -> String {
         let conversation = ConversationId::parse(group).unwrap();
         let text = chat::NewText {
@@ -83,7 +142,7 @@ mod scratch {
 both_backends! {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn groups_create_invite_accept_and_talk() {
-    let (_devnet, _dirs, gw1, gw2) = two_gateways().await;
+    let (setup, gw1, gw2) = two_gateways().await;
     let a = gw1.create_account().await;
     let b = gw1.create_account().await;
     let c = gw2.create_account().await;
@@ -135,6 +194,71 @@ async fn groups_create_invite_accept_and_talk() {
     for (gw, to, _, text) in expectations {
         assert_eq!(received(gw, to, &group, text).await.len(), 1, "{text} to {to}");
     }
+
+    // A quote and a reaction, each with its author.
+    let from_a = received(&gw1, &b, &group, "hello from A").await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    scratch::reply(&gw1, &b, &group, "B quotes A", &from_a).await;
+    let quoted = eventually(60, "quote", || async {
+        received(&gw2, &c, &group, "B quotes A").await.pop()
+    })
+    .await;
+    assert_eq!(quoted["from"], b.as_str());
+    assert_eq!(quoted["quote"]["author"], a.as_str(), "{quoted}");
+    assert_eq!(quoted["quote"]["text"], "hello from A", "{quoted}");
+    let at_c = received(&gw2, &c, &group, "hello from A").await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let reacted = gw2
+        .on(
+            "POST",
+            &c,
+            &format!("/messages/{at_c}/reactions"),
+            Some(serde_json::json!({"emoji": "👍"})),
+        )
+        .await;
+    assert_eq!(reacted.status, 202, "{}", reacted.body);
+    let reaction = gw1
+        .wait_event(&a, "reaction.added", |d| d["conversation"] == group.as_str())
+        .await;
+    assert_eq!(reaction["author"], c.as_str());
+    assert_eq!(reaction["emoji"], "👍");
+
+    // One poller per group per replica: gateway 1 polls the group for A and B together, so the
+    // group is retrieved about as often as A's own swarm and C's together (B's own polls add
+    // nothing), never once more per local member.
+    let group_retrieves = retrieves_of(&setup.devnet, &group);
+    let own_retrieves = retrieves_of(&setup.devnet, &a) + retrieves_of(&setup.devnet, &c);
+    let b_retrieves = retrieves_of(&setup.devnet, &b);
+    assert!(
+        group_retrieves * 10 <= own_retrieves * 11 + 40,
+        "group {group_retrieves}, A and C {own_retrieves}, B {b_retrieves}"
+    );
+    assert!(b_retrieves * 2 > own_retrieves / 4, "B polled: {b_retrieves}");
+
+    // Gateway 2 restarts on its database: the group and its history are still there, and new
+    // messages arrive.
+    let gw2 = restart(&setup, gw2).await;
+    let history: Vec<String> = gw2
+        .history(&c)
+        .await
+        .iter()
+        .filter(|m| m["conversation"] == group.as_str())
+        .map(|m| m["text"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert!(history.contains(&"hello from A".to_owned()), "{history:?}");
+    assert!(history.contains(&"hello from C".to_owned()), "{history:?}");
+    post(&gw1, &a, &group, "after the restart").await;
+    eventually(60, "after restart", || async {
+        let found = received(&gw2, &c, &group, "after the restart").await;
+        (!found.is_empty()).then_some(())
+    })
+    .await;
+    post(&gw2, &c, &group, "C is back").await;
+    gw1.received(&a, &c, "C is back").await;
 
 }
 }
