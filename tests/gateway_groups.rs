@@ -40,6 +40,18 @@ async fn two_gateways() -> (Setup, gs::Gw, gs::Gw) {
     )
 }
 
+/// Whether any file under `dir` contains `needle` (SQLite's database and its log).
+fn data_dir_contains(dir: &std::path::Path, needle: &[u8]) -> bool {
+    std::fs::read_dir(dir).unwrap().any(|entry| {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            return data_dir_contains(&path, needle);
+        }
+        let bytes = std::fs::read(path).unwrap_or_default();
+        bytes.windows(needle.len()).any(|w| w == needle)
+    })
+}
+
 /// Gateway 2 again on its data dir and database.
 async fn restart(setup: &Setup, mut gw: gs::Gw) -> gs::Gw {
     let url = gw.database_url.clone();
@@ -106,9 +118,13 @@ mod scratch {
     }
 
     pub async fn accept(gw: &gs::Gw, who: &str, group: &str) {
-        chat::groups::accept_invite(gw.gateway().store(), &sid(who), &GroupId::parse(group).unwrap())
-            .await
-            .unwrap();
+        chat::groups::accept_invite(
+            gw.gateway().store(),
+            &sid(who),
+            &GroupId::parse(group).unwrap(),
+        )
+        .await
+        .unwrap();
     }
 
     pub async fn reply(gw: &gs::Gw, from: &str, group: &str, text: &str, quote: &str) -> String {
@@ -239,6 +255,23 @@ async fn groups_create_invite_accept_and_talk() {
     );
     assert!(b_retrieves * 2 > own_retrieves / 4, "B polled: {b_retrieves}");
 
+    // No group secret is readable in gateway 1's files without the master key: not the group
+    // seed (A is the admin), not B's grant, not a group key.
+    if common::backend() == common::Backend::Sqlite {
+        let store = gw1.gateway().store();
+        let seed = store.group_secret(&a, &group).await.unwrap().unwrap();
+        let grant = store.group_secret(&b, &group).await.unwrap().unwrap();
+        let secret = session_gateway::chat::groups::secret_of(&seed).unwrap();
+        let reader = session_gateway::chat::groups::state::Reader::Admin(&secret);
+        let keys = session_gateway::chat::groups::state::load_keys(store, &group, &reader)
+            .await
+            .unwrap();
+        let key = *keys.encryption_key().unwrap().expose_secret();
+        for (what, needle) in [("seed", &seed[..]), ("grant", &grant[..]), ("key", &key[..])] {
+            assert!(!data_dir_contains(setup.dirs[0].path(), needle), "group {what} on disk");
+        }
+    }
+
     // Gateway 2 restarts on its database: the group and its history are still there, and new
     // messages arrive.
     let gw2 = restart(&setup, gw2).await;
@@ -260,5 +293,60 @@ async fn groups_create_invite_accept_and_talk() {
     post(&gw2, &c, &group, "C is back").await;
     gw1.received(&a, &c, "C is back").await;
 
+}
+}
+
+both_backends! {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn group_messages_survive_a_third_of_the_swarm_tampering_or_dropping() {
+    let devnet = netsupport::devnet(9, 3).await;
+    let dir = tempfile::tempdir().unwrap();
+    let master = common::master_key();
+    let gw = gs::start(dir.path(), gs::settings(&master), &devnet).await;
+    let a = gw.create_account().await;
+    let b = gw.create_account().await;
+    let group = scratch::create(&gw, &a, &[&b]).await;
+    gw.wait_event(&b, "group.invited", |d| d["group"] == group.as_str())
+        .await;
+    scratch::accept(&gw, &b, &group).await;
+
+    // One of the group swarm's three members serves altered copies, one drops a third of
+    // what it is asked, and a third of the other nodes drop too (paths through them fail).
+    let swarm = netsupport::swarm_indexes(&devnet, &session_gateway::protocol::storage::AccountId::from_hex(&group).unwrap());
+    devnet.set_faults(swarm[0], netsupport::fault(|f| f.tamper_retrieve = true));
+    devnet.set_faults(swarm[1], netsupport::fault(|f| f.drop = 0.3));
+    for other in (0..9).filter(|i| !swarm.contains(i)).take(2) {
+        devnet.set_faults(other, netsupport::fault(|f| f.drop = 0.3));
+    }
+    const N: usize = 10;
+    for i in 0..N {
+        let (from, _) = if i % 2 == 0 { (&a, &b) } else { (&b, &a) };
+        post(&gw, from, &group, &format!("g{i}")).await;
+    }
+    for i in 0..N {
+        let (from, to) = if i % 2 == 0 { (&a, &b) } else { (&b, &a) };
+        let text = format!("g{i}");
+        let got = eventually(120, &text, || async {
+            let found = received(&gw, to, &group, &text).await;
+            (!found.is_empty()).then_some(found)
+        })
+        .await;
+        assert_eq!(got[0]["from"], from.as_str());
+    }
+    // Nothing twice, nothing altered: every delivered text is one we sent.
+    for account in [&a, &b] {
+        let texts: Vec<String> = gw
+            .events_typed(account, "message.received")
+            .await
+            .iter()
+            .map(|e| e["data"]["text"].as_str().unwrap_or_default().to_owned())
+            .collect();
+        let mut unique = texts.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), texts.len(), "duplicates: {texts:?}");
+        assert!(texts.iter().all(|t| t.starts_with('g')), "{texts:?}");
+    }
+    devnet.shutdown().await;
 }
 }

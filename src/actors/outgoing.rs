@@ -27,8 +27,8 @@ use crate::protocol::chat::{
     self, AttachmentInfo, MessageRef, Outgoing, Profile, ReactionAction, TextMessage, TTL_TYPING_MS,
 };
 use crate::protocol::dm;
-use crate::protocol::groups::control;
 use crate::protocol::envelope::{OutgoingContent, ProSig};
+use crate::protocol::groups::control;
 use crate::protocol::keys::SessionId;
 use crate::protocol::protos::{Content, DataMessage, LokiProfile};
 use crate::store::chat::ControlBody;
@@ -140,7 +140,9 @@ pub fn build_outgoing(
         ControlBody::ExpirationUpdate { mode, seconds } => {
             chat::expiration_timer_update(mode.setting(*seconds), sent)
         }
-        ControlBody::GroupInviteResponse => chat::group_control(control::invite_response(true), sent),
+        ControlBody::GroupInviteResponse => {
+            chat::group_control(control::invite_response(true), sent)
+        }
         ControlBody::GroupLeave => chat::group_control(control::member_left_notification(), sent),
         // Made by their transports (they need the group seed, or are not Contents).
         ControlBody::GroupPush { .. } | ControlBody::GroupInvite { .. } => {

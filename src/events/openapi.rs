@@ -8,9 +8,8 @@ use utoipa::ToSchema;
 use super::{
     AccountStatusData, CallOfferedData, CommunityInvitationData, ConversationUpdatedData,
     DataExtractionData, DisappearingSetting, EventType, GroupData, GroupMemberData,
-    MessageDeletedData, MessageExpiredData,
-    MessageRequestAcceptedData, MessageRequestReceivedData, ProfileUpdatedData, ReactionData,
-    TypingData,
+    MessageDeletedData, MessageExpiredData, MessageRequestAcceptedData, MessageRequestReceivedData,
+    ProfileUpdatedData, ReactionData, TypingData,
 };
 
 /// The component name of the envelope schema (`{id, type, account, timestamp, data}` with

@@ -92,7 +92,12 @@ const MEMBERSHIP_COLUMNS: &str =
 
 impl StoreTx {
     /// Records a group (no change if it exists).
-    pub async fn insert_group(&mut self, group: &str, name: &str, now: i64) -> Result<(), StoreError> {
+    pub async fn insert_group(
+        &mut self,
+        group: &str,
+        name: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO groups (id, name, created_at, updated_at) VALUES ($1, $2, $3, $3) \
              ON CONFLICT (id) DO NOTHING",
@@ -142,9 +147,10 @@ impl StoreTx {
         inviter: Option<&str>,
         now: i64,
     ) -> Result<(), StoreError> {
-        let sealed = store
-            .master()
-            .seal(RecordKind::GroupSecret, &secret_id(account, group), secret);
+        let sealed =
+            store
+                .master()
+                .seal(RecordKind::GroupSecret, &secret_id(account, group), secret);
         let joined = (state == GroupState::Joined).then_some(now);
         let invited = (state == GroupState::Invited).then_some(now);
         sqlx::query(
@@ -282,13 +288,12 @@ impl StoreTx {
         namespace: i64,
         keep: &[String],
     ) -> Result<(), StoreError> {
-        let rows = sqlx::query(
-            "SELECT hash FROM group_configs WHERE group_id = $1 AND namespace = $2",
-        )
-        .bind(group)
-        .bind(namespace)
-        .fetch_all(self.conn())
-        .await?;
+        let rows =
+            sqlx::query("SELECT hash FROM group_configs WHERE group_id = $1 AND namespace = $2")
+                .bind(group)
+                .bind(namespace)
+                .fetch_all(self.conn())
+                .await?;
         for row in rows {
             let hash: String = row.try_get("hash")?;
             if !keep.contains(&hash) {
@@ -492,7 +497,11 @@ impl Store {
                 let sealed: Vec<u8> = row.try_get("data_sealed")?;
                 let data = self
                     .master()
-                    .open(RecordKind::GroupConfig, &config_id(group, namespace, &hash), &sealed)
+                    .open(
+                        RecordKind::GroupConfig,
+                        &config_id(group, namespace, &hash),
+                        &sealed,
+                    )
                     .map_err(|e| StoreError::Corrupt(e.to_string()))?;
                 Ok(StoredConfig {
                     hash,

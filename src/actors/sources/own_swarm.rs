@@ -9,10 +9,10 @@ use crate::actors::keys::AccountKeys;
 use crate::actors::{ActorError, Deps};
 use crate::network::{ItemData, RetrievedItem};
 use crate::protocol::chat::{self, ChatError, ChatEvent, GroupInvite};
-use crate::protocol::groups::control;
-use crate::protocol::protos::GroupUpdateInviteMessage;
 use crate::protocol::dm::{self, DmError};
 use crate::protocol::envelope::{decode_dm_payload, parse_content};
+use crate::protocol::groups::control;
+use crate::protocol::protos::GroupUpdateInviteMessage;
 use crate::protocol::storage::{MessageHash, Namespace, Signer};
 
 /// The namespace of 1:1 messages and sync copies (`messages.md` §3.5).

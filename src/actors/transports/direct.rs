@@ -19,13 +19,13 @@ use crate::actors::{ActorError, Deps};
 use crate::clock::now_ms;
 use crate::ids::SessionIdText;
 use crate::protocol::chat::{self, Outgoing};
-use crate::protocol::groups::control;
-use crate::protocol::groups::subaccount::MemberAuthData;
-use crate::protocol::storage::SubaccountFlags;
 use crate::protocol::dm;
 use crate::protocol::envelope::ProSig;
+use crate::protocol::groups::control;
+use crate::protocol::groups::subaccount::MemberAuthData;
 use crate::protocol::keys::SessionId;
 use crate::protocol::storage::limits::TTL_MIN_MS;
+use crate::protocol::storage::SubaccountFlags;
 use crate::protocol::storage::{AccountId, MessageHash, Signer};
 use crate::store::chat::ControlBody;
 use crate::store::send_queue::QueuedMessage;
@@ -146,10 +146,15 @@ async fn group_invite(
     invitee: &SessionId,
     sent: i64,
 ) -> Result<Outgoing, ActorError> {
-    let account = SessionIdText::parse_any(&keys.session_id).map_err(|_| ActorError::BadRecipient)?;
+    let account =
+        SessionIdText::parse_any(&keys.session_id).map_err(|_| ActorError::BadRecipient)?;
     let secret = crate::chat::groups::admin_secret(&deps.store, &account, group).await?;
-    let auth = MemberAuthData::new(&secret, invitee, SubaccountFlags::READ | SubaccountFlags::WRITE)
-        .map_err(|e| ActorError::Group(e.to_string()))?;
+    let auth = MemberAuthData::new(
+        &secret,
+        invitee,
+        SubaccountFlags::READ | SubaccountFlags::WRITE,
+    )
+    .map_err(|e| ActorError::Group(e.to_string()))?;
     let mut tx = deps.store.begin().await?;
     let name = tx.group_name(group).await?.unwrap_or_default();
     drop(tx);

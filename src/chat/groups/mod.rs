@@ -297,7 +297,12 @@ pub async fn leave_group(
         return Err(ChatError::GroupState(membership.state));
     }
     let id = tx
-        .enqueue_control(account.as_str(), group.as_str(), &ControlBody::GroupLeave, now)
+        .enqueue_control(
+            account.as_str(),
+            group.as_str(),
+            &ControlBody::GroupLeave,
+            now,
+        )
         .await?;
     tx.set_membership_state(account.as_str(), group.as_str(), GroupState::Left, now)
         .await?;
@@ -408,7 +413,8 @@ async fn join(
     now: i64,
 ) -> Result<Queued, ChatError> {
     let (queued, data) = join_events(tx, account, group, now).await?;
-    let account_id = SessionIdText::parse_any(account).map_err(|_| ChatError::NotFound("account"))?;
+    let account_id =
+        SessionIdText::parse_any(account).map_err(|_| ChatError::NotFound("account"))?;
     append(tx, &account_id, group, data, now).await?;
     Ok(queued)
 }

@@ -63,7 +63,12 @@ pub async fn load_keys(
     let mut keys = GroupKeys::new(group_key(group)?);
     for stored in store.group_keys(group).await? {
         // A message that does not open for us changes nothing.
-        let _ = keys.load(&stored.hash, &stored.data, stored.timestamp, reader.keys_reader());
+        let _ = keys.load(
+            &stored.hash,
+            &stored.data,
+            stored.timestamp,
+            reader.keys_reader(),
+        );
     }
     Ok(keys)
 }
@@ -140,8 +145,15 @@ pub fn build_push(
 ) -> Result<Push, ChatError> {
     let group = AccountId::from_hex(&secret.id().to_string()).map_err(protocol)?;
     let keys_message = keys.rekey(secret, members).map_err(protocol)?;
-    let key = *keys.encryption_key().ok_or_else(|| protocol("no key"))?.expose_secret();
-    let hash = |ns: i16, data: &[u8]| message_hash(&group, Namespace(ns), data).as_str().to_owned();
+    let key = *keys
+        .encryption_key()
+        .ok_or_else(|| protocol("no key"))?
+        .expose_secret();
+    let hash = |ns: i16, data: &[u8]| {
+        message_hash(&group, Namespace(ns), data)
+            .as_str()
+            .to_owned()
+    };
     let mut payloads = vec![(KEYS_NAMESPACE, keys_message.clone())];
     let mut configs = Vec::new();
     for (ns, kind, config) in [

@@ -91,7 +91,9 @@ impl Ctx<'_> {
     ) -> Result<Quote, ChatError> {
         let timestamp = i64::try_from(q.timestamp_ms).unwrap_or(i64::MAX);
         let author = q.author.to_string();
-        let found = tx.find_by_ref(self.account, peer, timestamp, &author).await?;
+        let found = tx
+            .find_by_ref(self.account, peer, timestamp, &author)
+            .await?;
         Ok(Quote {
             timestamp,
             author,
@@ -132,12 +134,14 @@ impl Ctx<'_> {
     ) -> Result<(), ChatError> {
         let ts = i64::try_from(target.timestamp_ms).unwrap_or(i64::MAX);
         // Only the author unsends (admins' deletions are issue 11).
-        let Some(message) = tx.find_by_ref(self.account, self.peer, ts, self.sender).await? else {
+        let Some(message) = tx
+            .find_by_ref(self.account, self.peer, ts, self.sender)
+            .await?
+        else {
             return Ok(());
         };
         if tx.mark_deleted(&message.id, self.now).await? {
-            let data =
-                EventData::message_deleted(self.peer, &message.id, "everyone", self.sender);
+            let data = EventData::message_deleted(self.peer, &message.id, "everyone", self.sender);
             self.event(tx, self.peer, data).await?;
         }
         Ok(())

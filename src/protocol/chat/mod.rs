@@ -27,8 +27,8 @@ pub use incoming::{
 };
 pub use outgoing::{
     community_invitation, data_extraction, expiration_timer_update, group_control,
-    message_request_response,
-    reaction, read_receipt, typing, unsend, MessageRef, Outgoing, ReactionAction, TextMessage,
+    message_request_response, reaction, read_receipt, typing, unsend, MessageRef, Outgoing,
+    ReactionAction, TextMessage,
 };
 pub use pointer::{
     check_upload_size, file_id_from_url, AttachmentInfo, AttachmentMeta, FileServer, FileUrl,

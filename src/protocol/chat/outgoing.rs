@@ -262,7 +262,10 @@ pub fn typing(started: bool, sent_ms: u64) -> Outgoing {
 
 /// A groups-v2 control message (groups.md §6: an invitation sent 1:1, or an answer or
 /// leaving notice sent to the group): not shown in history, no own-swarm copy, the content TTL.
-pub fn group_control(update: crate::protocol::protos::GroupUpdateMessage, sent_ms: u64) -> Outgoing {
+pub fn group_control(
+    update: crate::protocol::protos::GroupUpdateMessage,
+    sent_ms: u64,
+) -> Outgoing {
     let content = crate::protocol::groups::control::control_content(update);
     Outgoing::new(content, sent_ms, super::TTL_CONTENT_MS)
 }
