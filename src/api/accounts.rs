@@ -10,7 +10,7 @@ use super::{double_option, optional_json, ApiError, ApiState, Principal};
 use crate::clock::now_ms;
 use crate::identities::IdentityError;
 use crate::store::accounts::{Account, AccountPatch, AccountStatus};
-use crate::store::modes::{MessageRequests, ReadReceipts};
+use crate::store::modes::{GroupInvites, MessageRequests, ReadReceipts};
 
 /// Longest display name, in characters (Session clients cap profile names at 100 bytes; we
 /// count characters and leave byte limits to the network half).
@@ -55,6 +55,9 @@ pub struct AccountView {
     /// `auto_accept` or `hold` (shown on one account's GET and PATCH).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message_requests: Option<MessageRequests>,
+    /// `hold` or `auto_accept` (shown on one account's GET and PATCH).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group_invites: Option<GroupInvites>,
 }
 
 /// The view of one account with its chat settings.
@@ -67,6 +70,7 @@ async fn full_view(state: &ApiState, account: Account) -> Result<AccountView, Ap
     if let Some(settings) = settings {
         view.read_receipts = Some(settings.read_receipts);
         view.message_requests = Some(settings.message_requests);
+        view.group_invites = Some(settings.group_invites);
     }
     Ok(view)
 }
@@ -81,6 +85,7 @@ impl From<Account> for AccountView {
             phrase: None,
             read_receipts: None,
             message_requests: None,
+            group_invites: None,
         }
     }
 }
@@ -106,6 +111,9 @@ pub struct PatchAccount {
     pub read_receipts: Option<ReadReceipts>,
     /// `auto_accept` (default) or `hold`: hold first messages of unknown senders.
     pub message_requests: Option<MessageRequests>,
+    /// `hold` (default) or `auto_accept`: keep group invitations until accepted or declined,
+    /// or join at once.
+    pub group_invites: Option<GroupInvites>,
     /// New avatar image, standard base64, at most 10,000,000 bytes; `null` removes it.
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<String>)]
@@ -258,10 +266,18 @@ async fn patch_account(
         display_name: body.display_name,
         status: body.status,
     };
-    if body.read_receipts.is_some() || body.message_requests.is_some() {
+    if body.read_receipts.is_some()
+        || body.message_requests.is_some()
+        || body.group_invites.is_some()
+    {
         state
             .store
-            .set_chat_settings(id.as_str(), body.read_receipts, body.message_requests)
+            .set_chat_settings(
+                id.as_str(),
+                body.read_receipts,
+                body.message_requests,
+                body.group_invites,
+            )
             .await?;
     }
     let after = state

@@ -43,10 +43,15 @@ pub struct Deleted {
     pub scope: String,
 }
 
-/// Wakes the sender of the conversation `queued` went into (the store's notice would, later).
+/// Wakes the sender of the conversation `queued` went into (the store's notice would, later):
+/// a peer's, or a group's (named by its `03` ID).
 pub(crate) fn wake(state: &ApiState, account: &SessionIdText, queued: &chat::Queued) {
-    if let Some(ConversationId::Direct(peer)) = &queued.conversation {
-        state.actors.message_queued(account, peer);
+    match &queued.conversation {
+        Some(ConversationId::Direct(peer)) => state.actors.message_queued(account, peer),
+        Some(ConversationId::Group(group)) => {
+            state.actors.message_queued(account, group.as_session_id());
+        }
+        Some(ConversationId::Community(_)) | None => {}
     }
 }
 

@@ -104,7 +104,9 @@ pub struct ConversationView {
 
 /// The account and conversation of a `…/conversations/{peer}` path, once the caller has
 /// `access` to the account and it exists; a group or community is a 422
-/// `unsupported_conversation` then (before the body is read).
+/// `unsupported_conversation` then (before the body is read): read receipts, typing, message
+/// requests and the disappearing setting are 1:1 features, and a group's view is
+/// `…/groups/{group_id}`.
 async fn conversation_of(
     state: &ApiState,
     path: &(String, String),
@@ -124,10 +126,10 @@ async fn conversation_of(
 /// Mark the peer's messages read up to `up_to` (default: all) and send one read receipt for
 /// those not acknowledged before (`accounts:<id>:send`).
 #[utoipa::path(
-    params(("session_id" = String, Path, description = "The account"), ("peer" = String, Path, description = "The conversation: the peer's Session ID; a 03… group ID or a percent-encoded community room URL answers 422 for now")),
+    params(("session_id" = String, Path, description = "The account"), ("peer" = String, Path, description = "The conversation: the peer's Session ID; a 03… group ID answers 422 (groups are served under …/groups and …/messages), a percent-encoded community room URL 422 for now")),
     request_body = ReadBody,
     responses((status = 200, body = ReadResult), (status = 404, body = super::error::ErrorBody),
-        (status = 422, body = super::error::ErrorBody, description = "unsupported_conversation (a group or community room, issues 10 and 12) or a receipt problem")),
+        (status = 422, body = super::error::ErrorBody, description = "unsupported_conversation (a group, which has no read receipts, or a community room, issue 12) or a receipt problem")),
     security(("bearer" = [])), tag = "chat"
 )]
 #[post("/accounts/{session_id}/conversations/{peer}/read")]
@@ -159,10 +161,10 @@ async fn mark_read(
 /// Tell the peer we started or stopped typing (TTL 20 s; a newer state replaces a queued one)
 /// (`accounts:<id>:send`).
 #[utoipa::path(
-    params(("session_id" = String, Path, description = "The account"), ("peer" = String, Path, description = "The conversation: the peer's Session ID; a 03… group ID or a percent-encoded community room URL answers 422 for now")),
+    params(("session_id" = String, Path, description = "The account"), ("peer" = String, Path, description = "The conversation: the peer's Session ID; a 03… group ID answers 422 (groups are served under …/groups and …/messages), a percent-encoded community room URL 422 for now")),
     request_body = TypingBody,
     responses((status = 202, body = Queued), (status = 404, body = super::error::ErrorBody),
-        (status = 422, body = super::error::ErrorBody, description = "unsupported_conversation: a group or community room (issues 10 and 12)")),
+        (status = 422, body = super::error::ErrorBody, description = "unsupported_conversation: a group (not a group operation) or a community room (issue 12)")),
     security(("bearer" = [])), tag = "chat"
 )]
 #[post("/accounts/{session_id}/conversations/{peer}/typing")]
@@ -208,9 +210,9 @@ async fn view(
 /// Accept a message request: its held messages are delivered (`message.received` now) and the
 /// peer is told (MessageRequestResponse) (`accounts:<id>:send`).
 #[utoipa::path(
-    params(("session_id" = String, Path, description = "The account"), ("peer" = String, Path, description = "The conversation: the peer's Session ID; a 03… group ID or a percent-encoded community room URL answers 422 for now")),
+    params(("session_id" = String, Path, description = "The account"), ("peer" = String, Path, description = "The conversation: the peer's Session ID; a 03… group ID answers 422 (groups are served under …/groups and …/messages), a percent-encoded community room URL 422 for now")),
     responses((status = 200, body = ConversationView), (status = 404, body = super::error::ErrorBody),
-        (status = 422, body = super::error::ErrorBody, description = "unsupported_conversation: a group or community room (issues 10 and 12)")),
+        (status = 422, body = super::error::ErrorBody, description = "unsupported_conversation: a group (not a group operation) or a community room (issue 12)")),
     security(("bearer" = [])), tag = "chat"
 )]
 #[post("/accounts/{session_id}/conversations/{peer}/accept")]
@@ -229,9 +231,9 @@ async fn accept(
 /// Decline a message request: its held messages are dropped, and so are the peer's later
 /// messages until the conversation is accepted (`accounts:<id>:send`).
 #[utoipa::path(
-    params(("session_id" = String, Path, description = "The account"), ("peer" = String, Path, description = "The conversation: the peer's Session ID; a 03… group ID or a percent-encoded community room URL answers 422 for now")),
+    params(("session_id" = String, Path, description = "The account"), ("peer" = String, Path, description = "The conversation: the peer's Session ID; a 03… group ID answers 422 (groups are served under …/groups and …/messages), a percent-encoded community room URL 422 for now")),
     responses((status = 200, body = ConversationView), (status = 404, body = super::error::ErrorBody),
-        (status = 422, body = super::error::ErrorBody, description = "unsupported_conversation: a group or community room (issues 10 and 12)")),
+        (status = 422, body = super::error::ErrorBody, description = "unsupported_conversation: a group (not a group operation) or a community room (issue 12)")),
     security(("bearer" = [])), tag = "chat"
 )]
 #[post("/accounts/{session_id}/conversations/{peer}/decline")]
@@ -248,9 +250,9 @@ async fn decline(
 /// One conversation: state, disappearing setting, the peer's profile, last message
 /// (`accounts:<id>:read`).
 #[utoipa::path(
-    params(("session_id" = String, Path, description = "The account"), ("peer" = String, Path, description = "The conversation: the peer's Session ID; a 03… group ID or a percent-encoded community room URL answers 422 for now")),
+    params(("session_id" = String, Path, description = "The account"), ("peer" = String, Path, description = "The conversation: the peer's Session ID; a 03… group ID answers 422 (groups are served under …/groups and …/messages), a percent-encoded community room URL 422 for now")),
     responses((status = 200, body = ConversationView), (status = 404, body = super::error::ErrorBody),
-        (status = 422, body = super::error::ErrorBody, description = "unsupported_conversation: a group or community room (issues 10 and 12)")),
+        (status = 422, body = super::error::ErrorBody, description = "unsupported_conversation: a group (not a group operation) or a community room (issue 12)")),
     security(("bearer" = [])), tag = "chat"
 )]
 #[get("/accounts/{session_id}/conversations/{peer}")]
@@ -266,11 +268,11 @@ async fn get_conversation(
 /// Change a conversation's disappearing-message setting; the peer is told (expiration timer
 /// update) and later messages go out under it (`accounts:<id>:send`).
 #[utoipa::path(
-    params(("session_id" = String, Path, description = "The account"), ("peer" = String, Path, description = "The conversation: the peer's Session ID; a 03… group ID or a percent-encoded community room URL answers 422 for now")),
+    params(("session_id" = String, Path, description = "The account"), ("peer" = String, Path, description = "The conversation: the peer's Session ID; a 03… group ID answers 422 (groups are served under …/groups and …/messages), a percent-encoded community room URL 422 for now")),
     request_body = PatchConversation,
     responses((status = 200, body = ConversationView), (status = 400, body = super::error::ErrorBody),
         (status = 404, body = super::error::ErrorBody),
-        (status = 422, body = super::error::ErrorBody, description = "unsupported_conversation: a group or community room (issues 10 and 12)")),
+        (status = 422, body = super::error::ErrorBody, description = "unsupported_conversation: a group (not a group operation) or a community room (issue 12)")),
     security(("bearer" = [])), tag = "chat"
 )]
 #[patch("/accounts/{session_id}/conversations/{peer}")]

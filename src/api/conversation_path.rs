@@ -1,10 +1,12 @@
 //! The `{peer}` segment of `/v1/accounts/{session_id}/conversations/{peer}/…`, parsed once for
 //! every conversation route. Any conversation ID text parses: a `05…` Session ID (a 1:1 chat,
 //! served as before), a `03…` group ID, or a community room URL (`http(s)://host/room`,
-//! percent-encoded in the path). Groups and communities are not served yet (issues 10 and 12):
-//! they answer 422 `unsupported_conversation`, after the caller's access and the account were
-//! checked, so the answer never tells a caller without access anything. Anything else is a
-//! 400 `invalid_session_id`, as before.
+//! percent-encoded in the path). The per-conversation routes are 1:1 features (read receipts,
+//! typing, message requests, disappearing setting, the peer's view): a group (served under
+//! `…/groups` and `…/messages`) or a community (issue 12) answers 422
+//! `unsupported_conversation`, after the caller's access and the account were checked, so the
+//! answer never tells a caller without access anything. Anything else is a 400
+//! `invalid_session_id`, as before.
 
 use super::{session_id, ApiError};
 use crate::ids::{ConversationId, GroupId, RoomRef, SessionIdText};

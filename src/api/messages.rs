@@ -13,7 +13,7 @@ use super::account_path::{account_in_path, Access, AccountPath};
 use super::chat::wake;
 use super::{page_limit, session_id, ApiError, ApiState, Principal};
 use crate::chat;
-use crate::ids::{ConversationId, SessionIdText};
+use crate::ids::{ConversationId, GroupId};
 use crate::store::messages::{Conversation, Message, MessageStatus};
 use crate::telemetry::links::Key;
 
@@ -33,7 +33,7 @@ pub(crate) fn routes(cfg: &mut ServiceConfig) {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SendMessage {
-    /// Recipient's Session ID.
+    /// Recipient: a peer's `05…` Session ID, or the `03…` ID of a group the account has joined.
     pub to: String,
     /// Text, up to 2000 characters; may be empty (or absent) when files are attached.
     #[serde(default)]
@@ -68,7 +68,7 @@ pub struct Accepted {
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct HistoryQuery {
-    /// Only the conversation with this Session ID.
+    /// Only the conversation with this Session ID, or of this `03…` group.
     pub with: Option<String>,
     /// Only messages older than this message id (the previous page's last id).
     pub before: Option<String>,
@@ -88,6 +88,15 @@ pub struct MessagePage {
 pub struct ConversationList {
     /// Conversations.
     pub conversations: Vec<Conversation>,
+}
+
+/// Where a message goes, or whose history is listed: a group's `03…` ID, or else a peer's
+/// Session ID (400 `invalid_session_id` otherwise, as before groups).
+fn message_target(text: &str, field: &str) -> Result<ConversationId, ApiError> {
+    if let Ok(group) = GroupId::parse(text) {
+        return Ok(ConversationId::Group(group));
+    }
+    session_id(text, field).map(ConversationId::Direct)
 }
 
 fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
@@ -123,7 +132,7 @@ fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
     responses(
         (status = 202, body = Accepted),
         (status = 400, body = super::error::ErrorBody),
-        (status = 404, body = super::error::ErrorBody, description = "Unknown account or quoted message"),
+        (status = 404, body = super::error::ErrorBody, description = "Unknown account or quoted message, or a group the account has not joined"),
         (status = 422, body = super::error::ErrorBody, description = "Quoted message of another conversation"),
         (status = 413, body = super::error::ErrorBody, description = "`attachment_too_large` (over 10,000,000 bytes) or `payload_too_large`"),
         (status = 409, body = super::error::ErrorBody, description = "Idempotency-Key reused with another body")
@@ -143,7 +152,7 @@ async fn send_message(
     // Attachments hook: JSON or multipart body, files size-checked before anything is stored.
     let limit = state.settings.api.max_body_bytes;
     let (body, files) = super::attachments::read_send_body(&req, payload, limit).await?;
-    let to = session_id(&body.to, "to")?;
+    let conversation = message_target(&body.to, "to")?;
     chat::check_text(&body.text, !files.is_empty())?;
     let key = idempotency_key(&req)?;
     let account = account.existing(&state).await?;
@@ -152,7 +161,6 @@ async fn send_message(
         quote: body.quote.map(|q| q.id),
         idempotency_key: key,
     };
-    let conversation = ConversationId::Direct(to);
     let sent = chat::send_text(&state.store, &account, &conversation, text, &files).await?;
     if let Some(response) = &sent.accepted_request {
         wake(&state, &account, response);
@@ -196,7 +204,7 @@ async fn list_messages(
     let with = query
         .with
         .as_deref()
-        .map(|w| session_id(w, "with"))
+        .map(|w| message_target(w, "with"))
         .transpose()?;
     let limit = page_limit(query.limit, 50, 200)?;
     let account = account.existing(&state).await?;
@@ -216,7 +224,7 @@ async fn list_messages(
         .store
         .list_messages(
             account.as_str(),
-            with.as_ref().map(SessionIdText::as_str),
+            with.as_ref().map(ConversationId::to_text).as_deref(),
             before.as_ref(),
             limit,
         )

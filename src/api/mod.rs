@@ -12,6 +12,7 @@ pub mod conversation;
 pub mod conversation_path;
 pub mod error;
 pub mod events;
+pub mod groups;
 pub mod health;
 pub mod messages;
 pub mod webhooks;
@@ -128,6 +129,7 @@ pub fn app(
                 .configure(messages::routes)
                 .configure(chat::routes)
                 .configure(conversation::routes)
+                .configure(groups::routes)
                 .configure(attachments::routes)
                 .configure(webhooks::routes)
                 .configure(events::routes)

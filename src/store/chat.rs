@@ -10,7 +10,9 @@
 use serde::{Deserialize, Serialize};
 use sqlx::Row as _;
 
-use super::modes::{ConversationState, ExpireMode, MessageKind, MessageRequests, ReadReceipts};
+use super::modes::{
+    ConversationState, ExpireMode, GroupInvites, MessageKind, MessageRequests, ReadReceipts,
+};
 use super::{Notice, RecordKind, Store, StoreError, StoreTx};
 
 /// What an outgoing control row asks the sender to build (stored as JSON in `body`).
@@ -100,6 +102,8 @@ pub struct ChatSettings {
     pub read_receipts: ReadReceipts,
     /// What happens to a first message from an unknown sender.
     pub message_requests: MessageRequests,
+    /// What an invitation to a group does.
+    pub group_invites: GroupInvites,
 }
 
 /// A conversation's chat state.
@@ -184,13 +188,16 @@ impl Store {
         account: &str,
         read_receipts: Option<ReadReceipts>,
         message_requests: Option<MessageRequests>,
+        group_invites: Option<GroupInvites>,
     ) -> Result<(), StoreError> {
         sqlx::query(
             "UPDATE accounts SET read_receipts = COALESCE($1, read_receipts), \
-             message_requests = COALESCE($2, message_requests) WHERE session_id = $3",
+             message_requests = COALESCE($2, message_requests), \
+             group_invites = COALESCE($3, group_invites) WHERE session_id = $4",
         )
         .bind(read_receipts.map(ReadReceipts::as_str))
         .bind(message_requests.map(MessageRequests::as_str))
+        .bind(group_invites.map(GroupInvites::as_str))
         .bind(account)
         .execute(self.pool())
         .await?;
@@ -259,23 +266,30 @@ impl StoreTx {
         &mut self,
         account: &str,
     ) -> Result<Option<ChatSettings>, StoreError> {
-        sqlx::query("SELECT read_receipts, message_requests FROM accounts WHERE session_id = $1")
-            .bind(account)
-            .fetch_optional(self.conn())
-            .await?
-            .map(|row| {
-                Ok(ChatSettings {
-                    read_receipts: ReadReceipts::from_column(
-                        "read_receipts",
-                        &row.try_get::<String, _>("read_receipts")?,
-                    )?,
-                    message_requests: MessageRequests::from_column(
-                        "message_requests",
-                        &row.try_get::<String, _>("message_requests")?,
-                    )?,
-                })
+        sqlx::query(
+            "SELECT read_receipts, message_requests, group_invites FROM accounts \
+             WHERE session_id = $1",
+        )
+        .bind(account)
+        .fetch_optional(self.conn())
+        .await?
+        .map(|row| {
+            Ok(ChatSettings {
+                read_receipts: ReadReceipts::from_column(
+                    "read_receipts",
+                    &row.try_get::<String, _>("read_receipts")?,
+                )?,
+                message_requests: MessageRequests::from_column(
+                    "message_requests",
+                    &row.try_get::<String, _>("message_requests")?,
+                )?,
+                group_invites: GroupInvites::from_column(
+                    "group_invites",
+                    &row.try_get::<String, _>("group_invites")?,
+                )?,
             })
-            .transpose()
+        })
+        .transpose()
     }
 
     /// A conversation's chat state.

@@ -1,0 +1,438 @@
+//! The groups REST API (issue 10) against a real gateway on port 0, without a network:
+//! creating and inviting only queue rows. Create, list, view, invite, accept, decline, leave;
+//! the `group_invites` account setting; messages to a group through `POST …/messages`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a failed setup step should fail loudly
+
+#[macro_use]
+mod common;
+
+use common::{spawn, TestGateway};
+use serde_json::{json, Value};
+use session_gateway::clock::now_ms;
+use session_gateway::store::modes::{GroupRole, GroupState};
+
+const OUTSIDER: &str = "05aa654f00fc39fc69fd0db829410ca38177d7732a8d2f0934ab3872ac56d5aa74";
+
+fn assert_error(reply: &common::Reply, status: u16, code: &str) {
+    assert_eq!(reply.status, status, "{}", reply.body);
+    assert_eq!(reply.body["error"]["code"], code, "{}", reply.body);
+    assert!(reply.body["error"]["message"]
+        .as_str()
+        .is_some_and(|m| !m.is_empty()));
+}
+
+/// A well-formed group ID no account here was invited to.
+fn unknown_group(fill: char) -> String {
+    format!("03{}", fill.to_string().repeat(64))
+}
+
+/// Gives `account` a membership of `group` (named `name`) straight in the store, as a received
+/// invitation or a join would.
+async fn membership(
+    gw: &TestGateway,
+    account: &str,
+    group: &str,
+    name: &str,
+    role: GroupRole,
+    state: GroupState,
+    inviter: Option<&str>,
+) {
+    let store = gw.store();
+    let now = now_ms();
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_group(group, name, now).await.unwrap();
+    tx.put_membership(store, account, group, role, state, &[7; 100], inviter, now)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+}
+
+fn member<'a>(view: &'a Value, id: &str) -> &'a Value {
+    view["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["session_id"] == id)
+        .unwrap_or_else(|| panic!("{id} not in {view}"))
+}
+
+both_backends! {
+    async fn create_list_get_invite_and_leave() {
+        let gw = spawn().await;
+        let (admin, _) = gw.create_account().await;
+        let (bob, _) = gw.create_account().await;
+        let base = format!("/v1/accounts/{admin}/groups");
+
+        let created = gw
+            .admin(
+                "POST",
+                &base,
+                Some(json!({"name": "Ops", "description": "alerts", "members": [bob, admin]})),
+            )
+            .await;
+        assert_eq!(created.status, 201, "{}", created.body);
+        let gid = created.body["id"].as_str().unwrap().to_owned();
+        assert!(gid.starts_with("03") && gid.len() == 66, "{gid}");
+        assert_eq!(created.body["name"], "Ops");
+        assert_eq!(created.body["description"], "alerts");
+        assert_eq!(created.body["role"], "admin");
+        assert_eq!(created.body["state"], "joined");
+        assert!(created.body["invited_by"].is_null());
+        assert!(created.body["joined_at"].as_i64().unwrap() > 0);
+        assert_eq!(created.body["destroyed"], false);
+        // The creator once (named among the members too), as the joined admin; Bob invited.
+        assert_eq!(created.body["members"].as_array().unwrap().len(), 2, "{}", created.body);
+        assert_eq!(member(&created.body, &admin)["role"], "admin");
+        assert_eq!(member(&created.body, &admin)["status"], "joined");
+        assert_eq!(member(&created.body, &bob)["role"], "member");
+        assert_eq!(member(&created.body, &bob)["status"], "invited");
+
+        // group.joined for the creator.
+        let events = gw.admin("GET", &format!("/v1/events?account={admin}"), None).await;
+        let joined: Vec<&Value> = events.body["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["type"] == "group.joined")
+            .collect();
+        assert_eq!(joined.len(), 1, "{}", events.body);
+        assert_eq!(joined[0]["data"]["group"], gid.as_str());
+        assert_eq!(joined[0]["data"]["name"], "Ops");
+
+        let list = gw.admin("GET", &base, None).await;
+        assert_eq!(list.status, 200, "{}", list.body);
+        let groups = list.body["groups"].as_array().unwrap();
+        assert_eq!(groups.len(), 1);
+        assert_eq!(groups[0]["id"], gid.as_str());
+        assert_eq!(groups[0]["role"], "admin");
+        assert_eq!(groups[0]["state"], "joined");
+
+        let one = gw.admin("GET", &format!("{base}/{gid}"), None).await;
+        assert_eq!(one.status, 200, "{}", one.body);
+        assert_eq!(one.body["id"], gid.as_str());
+        assert_eq!(one.body["members"].as_array().unwrap().len(), 2);
+
+        // Invite: a rekey push plus one invitation; an existing member is left out.
+        let invited = gw
+            .admin(
+                "POST",
+                &format!("{base}/{gid}/members"),
+                Some(json!({"members": [OUTSIDER, bob]})),
+            )
+            .await;
+        assert_eq!(invited.status, 202, "{}", invited.body);
+        assert_eq!(invited.body["queued"].as_array().unwrap().len(), 2, "{}", invited.body);
+        let one = gw.admin("GET", &format!("{base}/{gid}"), None).await;
+        assert_eq!(one.body["members"].as_array().unwrap().len(), 3, "{}", one.body);
+        assert_eq!(member(&one.body, OUTSIDER)["status"], "invited");
+        let events = gw.admin("GET", &format!("/v1/events?account={admin}"), None).await;
+        assert!(events.body["events"].as_array().unwrap().iter().any(|e| {
+            e["type"] == "group.member_added" && e["data"]["member"] == OUTSIDER
+        }), "{}", events.body);
+
+        // Accepting a group we are in is a state conflict.
+        assert_error(
+            &gw.admin("POST", &format!("{base}/{gid}/accept"), None).await,
+            409,
+            "group_state",
+        );
+        assert_error(
+            &gw.admin("POST", &format!("{base}/{gid}/decline"), None).await,
+            409,
+            "group_state",
+        );
+
+        // Leave: 202 with the queued notice; left; leaving again is a conflict.
+        let left = gw.admin("POST", &format!("{base}/{gid}/leave"), None).await;
+        assert_eq!(left.status, 202, "{}", left.body);
+        assert!(left.body["id"].as_str().is_some_and(|id| !id.is_empty()));
+        let one = gw.admin("GET", &format!("{base}/{gid}"), None).await;
+        assert_eq!(one.body["state"], "left");
+        assert_error(
+            &gw.admin("POST", &format!("{base}/{gid}/leave"), None).await,
+            409,
+            "group_state",
+        );
+    }
+}
+
+both_backends! {
+    async fn unknown_groups_and_bad_input() {
+        let gw = spawn().await;
+        let (admin, _) = gw.create_account().await;
+        let (other, _) = gw.create_account().await;
+        let base = format!("/v1/accounts/{admin}/groups");
+        let created = gw
+            .admin("POST", &base, Some(json!({"name": "Mine", "members": []})))
+            .await;
+        assert_eq!(created.status, 201, "{}", created.body);
+        let gid = created.body["id"].as_str().unwrap().to_owned();
+
+        // Unknown group, and another account's.
+        let unknown = unknown_group('a');
+        for path in [
+            format!("{base}/{unknown}"),
+            format!("/v1/accounts/{other}/groups/{gid}"),
+        ] {
+            assert_error(&gw.admin("GET", &path, None).await, 404, "not_found");
+        }
+        for action in ["accept", "decline", "leave"] {
+            let path = format!("/v1/accounts/{other}/groups/{gid}/{action}");
+            assert_error(&gw.admin("POST", &path, None).await, 404, "not_found");
+        }
+        let invite = gw
+            .admin(
+                "POST",
+                &format!("{base}/{unknown}/members"),
+                Some(json!({"members": [OUTSIDER]})),
+            )
+            .await;
+        assert_error(&invite, 404, "not_found");
+        let listed = gw.admin("GET", &format!("/v1/accounts/{other}/groups"), None).await;
+        assert_eq!(listed.body["groups"], json!([]), "{}", listed.body);
+
+        // Bad bodies and IDs.
+        let cases = [
+            (json!({"name": "", "members": []}), "invalid_group"),
+            (json!({"name": "   "}), "invalid_group"),
+            (json!({"name": "x".repeat(101)}), "invalid_group"),
+            (json!({"name": "G", "members": ["05abc"]}), "invalid_session_id"),
+            (json!({"name": "G", "members": [unknown]}), "invalid_session_id"),
+            (json!({"name": "G", "colour": "red"}), "invalid_json"),
+            (json!({"members": [OUTSIDER]}), "invalid_json"),
+        ];
+        for (body, code) in cases {
+            let reply = gw.admin("POST", &base, Some(body.clone())).await;
+            assert_error(&reply, 400, code);
+        }
+        for bad in ["03abc", OUTSIDER, "xyz"] {
+            assert_error(
+                &gw.admin("GET", &format!("{base}/{bad}"), None).await,
+                400,
+                "invalid_group_id",
+            );
+            assert_error(
+                &gw.admin("POST", &format!("{base}/{bad}/leave"), None).await,
+                400,
+                "invalid_group_id",
+            );
+        }
+        let members = format!("{base}/{gid}/members");
+        for (body, code) in [
+            (json!({"members": []}), "invalid_group"),
+            (json!({"members": ["nope"]}), "invalid_session_id"),
+            (json!({"members": [OUTSIDER], "role": "admin"}), "invalid_json"),
+        ] {
+            assert_error(&gw.admin("POST", &members, Some(body)).await, 400, code);
+        }
+        // Unknown account.
+        assert_error(
+            &gw.admin("GET", &format!("/v1/accounts/{OUTSIDER}/groups"), None).await,
+            404,
+            "not_found",
+        );
+    }
+}
+
+both_backends! {
+    async fn invitations_are_answered_and_only_admins_invite() {
+        let gw = spawn().await;
+        let (bob, _) = gw.create_account().await;
+        let base = format!("/v1/accounts/{bob}/groups");
+        let joined = unknown_group('b');
+        let held = unknown_group('c');
+        let refused = unknown_group('d');
+        membership(&gw, &bob, &joined, "Joined", GroupRole::Member, GroupState::Joined, Some(OUTSIDER)).await;
+        membership(&gw, &bob, &held, "Held", GroupRole::Member, GroupState::Invited, Some(OUTSIDER)).await;
+        membership(&gw, &bob, &refused, "Refused", GroupRole::Member, GroupState::Invited, Some(OUTSIDER)).await;
+
+        // A member (not an admin) cannot invite.
+        let invite = gw
+            .admin(
+                "POST",
+                &format!("{base}/{joined}/members"),
+                Some(json!({"members": [OUTSIDER]})),
+            )
+            .await;
+        assert_error(&invite, 403, "not_group_admin");
+
+        let list = gw.admin("GET", &base, None).await;
+        assert_eq!(list.body["groups"].as_array().unwrap().len(), 3, "{}", list.body);
+        let one = gw.admin("GET", &format!("{base}/{held}"), None).await;
+        assert_eq!(one.status, 200, "{}", one.body);
+        assert_eq!(one.body["state"], "invited");
+        assert_eq!(one.body["role"], "member");
+        assert_eq!(one.body["invited_by"], OUTSIDER);
+        assert!(one.body["joined_at"].is_null());
+
+        let accepted = gw.admin("POST", &format!("{base}/{held}/accept"), None).await;
+        assert_eq!(accepted.status, 200, "{}", accepted.body);
+        assert_eq!(accepted.body["state"], "joined");
+        assert!(accepted.body["joined_at"].as_i64().unwrap() > 0);
+        assert_error(
+            &gw.admin("POST", &format!("{base}/{held}/accept"), None).await,
+            409,
+            "group_state",
+        );
+        let events = gw.admin("GET", &format!("/v1/events?account={bob}"), None).await;
+        assert!(events.body["events"].as_array().unwrap().iter().any(|e| {
+            e["type"] == "group.joined" && e["data"]["group"] == held.as_str()
+        }), "{}", events.body);
+
+        let declined = gw.admin("POST", &format!("{base}/{refused}/decline"), None).await;
+        assert_eq!(declined.status, 200, "{}", declined.body);
+        assert_eq!(declined.body["state"], "declined");
+        assert_error(
+            &gw.admin("POST", &format!("{base}/{refused}/accept"), None).await,
+            409,
+            "group_state",
+        );
+        // Leaving needs a joined membership.
+        assert_error(
+            &gw.admin("POST", &format!("{base}/{refused}/leave"), None).await,
+            409,
+            "group_state",
+        );
+    }
+}
+
+both_backends! {
+    async fn group_invites_setting_round_trips() {
+        let gw = spawn().await;
+        let (id, _) = gw.create_account().await;
+        let path = format!("/v1/accounts/{id}");
+        let got = gw.admin("GET", &path, None).await;
+        assert_eq!(got.body["group_invites"], "hold", "{}", got.body);
+
+        let patched = gw
+            .admin("PATCH", &path, Some(json!({"group_invites": "auto_accept"})))
+            .await;
+        assert_eq!(patched.status, 200, "{}", patched.body);
+        assert_eq!(patched.body["group_invites"], "auto_accept");
+        // The other settings are left as they were.
+        assert_eq!(patched.body["message_requests"], "auto_accept");
+        assert_eq!(patched.body["read_receipts"], "manual");
+        let got = gw.admin("GET", &path, None).await;
+        assert_eq!(got.body["group_invites"], "auto_accept");
+
+        let bad = gw
+            .admin("PATCH", &path, Some(json!({"group_invites": "sometimes"})))
+            .await;
+        assert_error(&bad, 400, "invalid_json");
+        let got = gw.admin("GET", &path, None).await;
+        assert_eq!(got.body["group_invites"], "auto_accept");
+
+        let back = gw
+            .admin("PATCH", &path, Some(json!({"group_invites": "hold"})))
+            .await;
+        assert_eq!(back.body["group_invites"], "hold", "{}", back.body);
+    }
+}
+
+both_backends! {
+    async fn messages_to_a_group_go_through_the_message_endpoints() {
+        let gw = spawn().await;
+        let (admin, _) = gw.create_account().await;
+        let created = gw
+            .admin(
+                "POST",
+                &format!("/v1/accounts/{admin}/groups"),
+                Some(json!({"name": "Chat", "members": [OUTSIDER]})),
+            )
+            .await;
+        assert_eq!(created.status, 201, "{}", created.body);
+        let gid = created.body["id"].as_str().unwrap().to_owned();
+        let messages = format!("/v1/accounts/{admin}/messages");
+
+        let sent = gw
+            .admin("POST", &messages, Some(json!({"to": gid, "text": "hello group"})))
+            .await;
+        assert_eq!(sent.status, 202, "{}", sent.body);
+        assert_eq!(sent.body["status"], "queued");
+        let first = sent.body["id"].as_str().unwrap().to_owned();
+        // A reply quoting it, in the same group.
+        let reply = gw
+            .admin(
+                "POST",
+                &messages,
+                Some(json!({"to": gid, "text": "again", "quote": {"id": first}})),
+            )
+            .await;
+        assert_eq!(reply.status, 202, "{}", reply.body);
+
+        // A 1:1 message alongside, to see the history filter.
+        let direct = gw
+            .admin("POST", &messages, Some(json!({"to": OUTSIDER, "text": "hi"})))
+            .await;
+        assert_eq!(direct.status, 202, "{}", direct.body);
+
+        let history = gw
+            .admin("GET", &format!("{messages}?with={gid}"), None)
+            .await;
+        assert_eq!(history.status, 200, "{}", history.body);
+        let listed: Vec<&str> = history.body["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["id"].as_str().unwrap())
+            .collect();
+        assert_eq!(listed, [reply.body["id"].as_str().unwrap(), first.as_str()]);
+
+        // A group the account is not in, and one it left.
+        let stranger = gw
+            .admin("POST", &messages, Some(json!({"to": unknown_group('e'), "text": "x"})))
+            .await;
+        assert_error(&stranger, 404, "not_found");
+        let left = gw
+            .admin("POST", &format!("/v1/accounts/{admin}/groups/{gid}/leave"), None)
+            .await;
+        assert_eq!(left.status, 202, "{}", left.body);
+        let after = gw
+            .admin("POST", &messages, Some(json!({"to": gid, "text": "x"})))
+            .await;
+        assert_error(&after, 404, "not_found");
+        // Malformed 03 IDs stay 400 invalid_session_id, as before groups.
+        let bad = gw
+            .admin("POST", &messages, Some(json!({"to": "03abc", "text": "x"})))
+            .await;
+        assert_error(&bad, 400, "invalid_session_id");
+
+        // The 1:1 per-conversation features answer 422 for a group.
+        let typing = gw
+            .admin(
+                "POST",
+                &format!("/v1/accounts/{admin}/conversations/{gid}/typing"),
+                Some(json!({"typing": true})),
+            )
+            .await;
+        assert_error(&typing, 422, "unsupported_conversation");
+    }
+}
+
+both_backends! {
+    async fn group_routes_need_the_right_scope() {
+        let gw = spawn().await;
+        let (mine, _) = gw.create_account().await;
+        let key = gw
+            .admin(
+                "POST",
+                "/v1/api-keys",
+                Some(json!({"scopes": [format!("accounts:{mine}:read")]})),
+            )
+            .await;
+        assert_eq!(key.status, 201, "{}", key.body);
+        let reader = key.body["key"].as_str().unwrap().to_owned();
+        let base = format!("/v1/accounts/{mine}/groups");
+        let list = gw.call("GET", &base, Some(&reader), None).await;
+        assert_eq!(list.status, 200, "{}", list.body);
+        let create = gw
+            .call("POST", &base, Some(&reader), Some(json!({"name": "No"})))
+            .await;
+        assert_error(&create, 403, "forbidden");
+        let leave = gw
+            .call("POST", &format!("{base}/{}/leave", unknown_group('f')), Some(&reader), None)
+            .await;
+        assert_error(&leave, 403, "forbidden");
+    }
+}
