@@ -6,6 +6,11 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use super::rpc::params::Account;
 
+/// How many revoked subaccount tokens an account keeps: the storage server's `revoked_autoclean`
+/// trigger (`oxenss/storage/database.cpp`, session-foundation/session-storage-server) deletes all
+/// but the 50 newest after every insert, so a new revocation always lands and the oldest goes.
+pub const MAX_REVOKED: usize = 50;
+
 /// One stored message.
 #[derive(Debug, Clone)]
 pub struct Message {
@@ -27,8 +32,10 @@ struct AccountStore {
     namespaces: HashMap<i16, BTreeMap<u64, Message>>,
     /// hash → (namespace, sequence)
     index: HashMap<String, (i16, u64)>,
-    /// revoked subaccount tokens
-    revoked: HashSet<[u8; 36]>,
+    /// revoked subaccount token → when it was (last) revoked, as a store-wide sequence number;
+    /// the server orders by a millisecond timestamp, a sequence keeps same-millisecond
+    /// revocations (one request's batch) in request order
+    revoked: HashMap<[u8; 36], u64>,
 }
 
 /// What a store call did.
@@ -260,15 +267,26 @@ impl MessageStore {
     pub fn is_revoked(&self, account: &Account, token: &[u8; 36]) -> bool {
         self.accounts
             .get(account)
-            .is_some_and(|a| a.revoked.contains(token))
+            .is_some_and(|a| a.revoked.contains_key(token))
     }
 
-    /// Revokes tokens (keeping at most 50 per account, §4.2).
+    /// Revokes tokens, as the storage server does (groups.md §4.5): re-revoking a token makes it
+    /// the newest, and past [`MAX_REVOKED`] the oldest revocations are dropped (the server's
+    /// `ON CONFLICT … DO UPDATE SET timestamp` upsert and `revoked_autoclean` trigger).
     pub fn revoke(&mut self, account: Account, tokens: &[[u8; 36]]) {
         let acct = self.accounts.entry(account).or_default();
         for t in tokens {
-            if acct.revoked.len() < 50 {
-                acct.revoked.insert(*t);
+            self.next_seq += 1;
+            acct.revoked.insert(*t, self.next_seq);
+            if acct.revoked.len() > MAX_REVOKED {
+                let oldest = acct
+                    .revoked
+                    .iter()
+                    .min_by_key(|(_, seq)| **seq)
+                    .map(|(token, _)| *token);
+                if let Some(oldest) = oldest {
+                    acct.revoked.remove(&oldest);
+                }
             }
         }
     }
@@ -278,7 +296,10 @@ impl MessageStore {
         let Some(acct) = self.accounts.get_mut(account) else {
             return 0;
         };
-        tokens.iter().filter(|t| acct.revoked.remove(*t)).count()
+        tokens
+            .iter()
+            .filter(|t| acct.revoked.remove(*t).is_some())
+            .count()
     }
 
     /// Drops every message expired at `now`; returns how many went.
@@ -363,5 +384,38 @@ mod tests {
         assert_eq!(s.store(acct, msg(1, 50)), Stored::New);
         assert_eq!(s.store(acct, msg(1, 80)), Stored::Already);
         assert_eq!(s.get(&acct, "h1", 0).map(|m| m.expiry), Some(80));
+    }
+
+    fn token(i: u8) -> [u8; 36] {
+        let mut t = [i; 36];
+        t[0] = 0x03;
+        t
+    }
+
+    #[test]
+    fn revoked_list_keeps_the_newest_and_drops_the_oldest() {
+        let mut s = MessageStore::default();
+        let acct = Account([3; 33]);
+        let first: Vec<[u8; 36]> = (0..50).map(token).collect();
+        s.revoke(acct, &first);
+        assert!(first.iter().all(|t| s.is_revoked(&acct, t)));
+        // Re-revoking token 0 makes it the newest, so token 1 is now the oldest.
+        s.revoke(acct, &[token(0)]);
+        s.revoke(acct, &[token(50)]);
+        assert!(
+            s.is_revoked(&acct, &token(50)),
+            "a revocation past the cap lands"
+        );
+        assert!(
+            !s.is_revoked(&acct, &token(1)),
+            "the oldest revocation is dropped"
+        );
+        assert!(s.is_revoked(&acct, &token(0)) && s.is_revoked(&acct, &token(2)));
+        // A full batch of new ones replaces everything older.
+        let batch: Vec<[u8; 36]> = (100..150).map(token).collect();
+        s.revoke(acct, &batch);
+        assert!(batch.iter().all(|t| s.is_revoked(&acct, t)));
+        assert!(!(0..=50).any(|i| s.is_revoked(&acct, &token(i))));
+        assert_eq!(s.unrevoke(&acct, &[token(100), token(0)]), 1);
     }
 }
