@@ -379,6 +379,17 @@ both_backends! {
             .collect();
         assert_eq!(listed, [reply.body["id"].as_str().unwrap(), first.as_str()]);
 
+        // The conversations list names the group.
+        let conversations = gw
+            .admin("GET", &format!("/v1/accounts/{admin}/conversations"), None)
+            .await;
+        assert_eq!(conversations.status, 200, "{}", conversations.body);
+        assert!(conversations.body["conversations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["id"] == gid.as_str()), "{}", conversations.body);
+
         // A group the account is not in, and one it left.
         let stranger = gw
             .admin("POST", &messages, Some(json!({"to": unknown_group('e'), "text": "x"})))
@@ -434,5 +445,45 @@ both_backends! {
             .call("POST", &format!("{base}/{}/leave", unknown_group('f')), Some(&reader), None)
             .await;
         assert_error(&leave, 403, "forbidden");
+    }
+}
+
+both_backends! {
+    async fn every_group_operation_is_in_the_openapi_document() {
+        let gw = spawn().await;
+        let doc = gw.call("GET", "/openapi.json", None, None).await;
+        assert_eq!(doc.status, 200);
+        let paths = doc.body["paths"].as_object().unwrap();
+        let base = "/v1/accounts/{session_id}/groups";
+        for (path, method, statuses) in [
+            (base.to_owned(), "post", &["201", "400", "403", "404"][..]),
+            (base.to_owned(), "get", &["200", "403", "404"][..]),
+            (format!("{base}/{{group_id}}"), "get", &["200", "400", "403", "404"][..]),
+            (format!("{base}/{{group_id}}/members"), "post", &["202", "400", "403", "404"][..]),
+            (format!("{base}/{{group_id}}/accept"), "post", &["200", "400", "404", "409"][..]),
+            (format!("{base}/{{group_id}}/decline"), "post", &["200", "400", "404", "409"][..]),
+            (format!("{base}/{{group_id}}/leave"), "post", &["202", "400", "404", "409"][..]),
+        ] {
+            let operation = &paths
+                .get(&path)
+                .unwrap_or_else(|| panic!("openapi.json lacks {path}"))[method];
+            assert!(operation.is_object(), "openapi.json lacks {method} {path}");
+            for status in statuses {
+                let response = &operation["responses"][*status];
+                assert!(response.is_object(), "{method} {path} lacks {status}");
+                let schema = response["content"]["application/json"]["schema"]["$ref"]
+                    .as_str()
+                    .unwrap_or_default();
+                if status.starts_with('4') {
+                    assert!(schema.ends_with("/ErrorBody"), "{method} {path} {status}: {schema}");
+                } else {
+                    assert!(!schema.is_empty(), "{method} {path} {status} has no body schema");
+                }
+            }
+        }
+        let account = &doc.body["components"]["schemas"]["AccountView"]["properties"];
+        assert!(account["group_invites"].is_object(), "{account}");
+        let patch = &doc.body["components"]["schemas"]["PatchAccount"]["properties"];
+        assert!(patch["group_invites"].is_object(), "{patch}");
     }
 }
