@@ -7,6 +7,7 @@
 
 mod common;
 mod gateway_support;
+mod group_client;
 mod netsupport;
 
 use gateway_support as gs;
@@ -259,6 +260,64 @@ async fn groups_create_invite_accept_and_talk() {
         for (what, needle) in [("seed", &seed[..]), ("grant", &grant[..]), ("key", &key[..])] {
             assert!(!data_dir_contains(setup.dirs[0].path(), needle), "group {what} on disk");
         }
+    }
+
+    // A client written from the field tables (tests/group_client, not our builders) reads a
+    // message the gateway posted, and posts one the gateway's members receive. The test hands
+    // it the group key and the swarm authority (the admin's), which a real member gets from
+    // its invitation and the keys message.
+    {
+        use session_gateway::protocol::storage::{AccountId, Namespace, Signer};
+        let store = gw1.gateway().store();
+        let seed = store.group_secret(&a, &group).await.unwrap().unwrap();
+        let secret = session_gateway::chat::groups::secret_of(&seed).unwrap();
+        let reader = session_gateway::chat::groups::state::Reader::Admin(&secret);
+        let keys = session_gateway::chat::groups::state::load_keys(store, &group, &reader)
+            .await
+            .unwrap();
+        let key = *keys.encryption_key().unwrap().expose_secret();
+        let group_pk: [u8; 32] = hex::decode(&group[2..]).unwrap().try_into().unwrap();
+        let swarm = AccountId::from_hex(&group).unwrap();
+        let signer = Signer::Account(secret.as_identity().signing_key());
+        let network = gs::network(&setup.devnet);
+        let pages = network
+            .retrieve(&swarm, &signer, &[(Namespace(11), None)])
+            .await
+            .unwrap();
+        let texts: Vec<(String, String)> = pages[0]
+            .messages
+            .iter()
+            .filter_map(|m| match &m.data {
+                session_gateway::network::ItemData::Intact(d) => Some(d.clone()),
+                _ => None,
+            })
+            .filter_map(|d| group_client::open_group_message(&d, &group_pk, &[key]).ok())
+            .filter_map(|o| {
+                let (_, text) = group_client::text_of_envelope(&o.envelope_bytes)?;
+                Some((o.sender_session_id, text))
+            })
+            .collect();
+        assert!(texts.contains(&(a.clone(), "hello from A".to_owned())), "{texts:?}");
+        let client = netsupport::identity();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64;
+        let envelope = group_client::text_envelope("from an independent client", now);
+        let sealed = group_client::seal_group_message(
+            client.seed().expose_secret(),
+            &group_pk,
+            &key,
+            &envelope,
+            [7u8; 24],
+        );
+        network
+            .store(&swarm, Namespace(11), &sealed, 60_000, Some(&signer))
+            .await
+            .unwrap();
+        let me = client.session_id().to_string();
+        let got = gw1.received(&b, &me, "from an independent client").await;
+        assert_eq!(got["conversation"], group.as_str());
     }
 
     // Gateway 2 restarts on its database: the group and its history are still there, and new
