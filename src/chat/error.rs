@@ -34,8 +34,8 @@ pub enum ChatError {
     /// The quoted message belongs to another conversation (422 `quote_not_in_conversation`).
     #[error("quote.id names a message of another conversation")]
     QuoteNotInConversation,
-    /// A group conversation: not served yet (422 `unsupported_conversation`).
-    #[error("group conversations are not supported yet (they arrive with issue 10)")]
+    /// A 1:1-only feature asked of a group conversation (422 `unsupported_conversation`).
+    #[error("this is a 1:1 feature; a group conversation does not have it")]
     GroupUnsupported,
     /// A community conversation: not served yet (422 `unsupported_conversation`).
     #[error("community conversations are not supported yet (they arrive with issue 12)")]
