@@ -15,7 +15,7 @@ use serde_json::Value;
 use session_gateway::devnet::routes::Arrival;
 use session_gateway::devnet::Devnet;
 
-use crate::common::eventually;
+use crate::common::{data_dir_contains, eventually};
 
 /// Two gateways on one devnet, each on its own data dir and database.
 struct Setup {
@@ -39,18 +39,6 @@ async fn two_gateways() -> (Setup, gs::Gw, gs::Gw) {
         gw1,
         gw2,
     )
-}
-
-/// Whether any file under `dir` contains `needle` (SQLite's database and its log).
-fn data_dir_contains(dir: &std::path::Path, needle: &[u8]) -> bool {
-    std::fs::read_dir(dir).unwrap().any(|entry| {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            return data_dir_contains(&path, needle);
-        }
-        let bytes = std::fs::read(path).unwrap_or_default();
-        bytes.windows(needle.len()).any(|w| w == needle)
-    })
 }
 
 /// Gateway 2 again on its data dir and database.
@@ -93,12 +81,8 @@ async fn received(gw: &gs::Gw, account: &str, group: &str, text: &str) -> Vec<Va
         .collect()
 }
 
-async fn post(gw: &gs::Gw, from: &str, group: &str, text: &str) -> String {
-    scratch::post(gw, from, group, text).await
-}
-
 /// The group calls of these tests, through the REST API.
-mod scratch {
+mod group_api {
     use super::gs;
     use serde_json::json;
 
@@ -125,11 +109,6 @@ mod scratch {
         assert_eq!(reply.status, 200, "{}", reply.body);
     }
 
-    /// `POST …/messages {"to": group, "text", "quote"}`; returns the message id.
-    pub async fn reply(gw: &gs::Gw, from: &str, group: &str, text: &str, quote: &str) -> String {
-        gw.reply(from, group, text, quote).await
-    }
-
     /// `POST …/messages {"to": group, "text"}`; returns the message id.
     pub async fn post(gw: &gs::Gw, from: &str, group: &str, text: &str) -> String {
         let reply = gw
@@ -153,7 +132,7 @@ async fn groups_create_invite_accept_and_talk() {
     let b = gw1.create_account().await;
     let c = gw2.create_account().await;
 
-    let group = scratch::create(&gw1, &a, &[&b, &c]).await;
+    let group = group_api::create(&gw1, &a, &[&b, &c]).await;
     assert!(group.starts_with("03"), "{group}");
 
     // The invitations arrive 1:1, verified, and wait for an answer (the default policy).
@@ -165,15 +144,15 @@ async fn groups_create_invite_accept_and_talk() {
     gw2.wait_event(&c, "group.invited", |d| d["group"] == group.as_str())
         .await;
     for (gw, who) in [(&gw1, &b), (&gw2, &c)] {
-        scratch::accept(gw, who, &group).await;
+        group_api::accept(gw, who, &group).await;
         gw.wait_event(who, "group.joined", |d| d["group"] == group.as_str())
             .await;
     }
 
     // Every member's message reaches the other two, with its author, exactly once.
-    post(&gw1, &a, &group, "hello from A").await;
-    post(&gw1, &b, &group, "hello from B").await;
-    post(&gw2, &c, &group, "hello from C").await;
+    group_api::post(&gw1, &a, &group, "hello from A").await;
+    group_api::post(&gw1, &b, &group, "hello from B").await;
+    group_api::post(&gw2, &c, &group, "hello from C").await;
     let expectations = [
         (&gw1, &b, &a, "hello from A"),
         (&gw2, &c, &a, "hello from A"),
@@ -206,7 +185,7 @@ async fn groups_create_invite_accept_and_talk() {
         .as_str()
         .unwrap()
         .to_owned();
-    scratch::reply(&gw1, &b, &group, "B quotes A", &from_a).await;
+    gw1.reply(&b, &group, "B quotes A", &from_a).await;
     let quoted = eventually(60, "quote", || async {
         received(&gw2, &c, &group, "B quotes A").await.pop()
     })
@@ -245,18 +224,20 @@ async fn groups_create_invite_accept_and_talk() {
     );
     assert!(b_retrieves * 2 > own_retrieves / 4, "B polled: {b_retrieves}");
 
+    // The group's secrets as the admin A holds them: its seed and the current group key.
+    let store = gw1.gateway().store();
+    let seed = store.group_secret(&a, &group).await.unwrap().unwrap();
+    let secret = session_gateway::chat::groups::secret_of(&seed).unwrap();
+    let reader = session_gateway::protocol::groups::keys::KeysReader::Admin(&secret);
+    let keys = session_gateway::chat::groups::state::load_keys(store, &group, reader)
+        .await
+        .unwrap();
+    let key = *keys.encryption_key().unwrap().expose_secret();
+
     // No group secret is readable in gateway 1's files without the master key: not the group
     // seed (A is the admin), not B's grant, not a group key.
     if common::backend() == common::Backend::Sqlite {
-        let store = gw1.gateway().store();
-        let seed = store.group_secret(&a, &group).await.unwrap().unwrap();
         let grant = store.group_secret(&b, &group).await.unwrap().unwrap();
-        let secret = session_gateway::chat::groups::secret_of(&seed).unwrap();
-        let reader = session_gateway::chat::groups::state::Reader::Admin(&secret);
-        let keys = session_gateway::chat::groups::state::load_keys(store, &group, &reader)
-            .await
-            .unwrap();
-        let key = *keys.encryption_key().unwrap().expose_secret();
         for (what, needle) in [("seed", &seed[..]), ("grant", &grant[..]), ("key", &key[..])] {
             assert!(!data_dir_contains(setup.dirs[0].path(), needle), "group {what} on disk");
         }
@@ -268,14 +249,6 @@ async fn groups_create_invite_accept_and_talk() {
     // its invitation and the keys message.
     {
         use session_gateway::protocol::storage::{AccountId, Namespace, Signer};
-        let store = gw1.gateway().store();
-        let seed = store.group_secret(&a, &group).await.unwrap().unwrap();
-        let secret = session_gateway::chat::groups::secret_of(&seed).unwrap();
-        let reader = session_gateway::chat::groups::state::Reader::Admin(&secret);
-        let keys = session_gateway::chat::groups::state::load_keys(store, &group, &reader)
-            .await
-            .unwrap();
-        let key = *keys.encryption_key().unwrap().expose_secret();
         let group_pk: [u8; 32] = hex::decode(&group[2..]).unwrap().try_into().unwrap();
         let swarm = AccountId::from_hex(&group).unwrap();
         let signer = Signer::Account(secret.as_identity().signing_key());
@@ -332,13 +305,13 @@ async fn groups_create_invite_accept_and_talk() {
         .collect();
     assert!(history.contains(&"hello from A".to_owned()), "{history:?}");
     assert!(history.contains(&"hello from C".to_owned()), "{history:?}");
-    post(&gw1, &a, &group, "after the restart").await;
+    group_api::post(&gw1, &a, &group, "after the restart").await;
     eventually(60, "after restart", || async {
         let found = received(&gw2, &c, &group, "after the restart").await;
         (!found.is_empty()).then_some(())
     })
     .await;
-    post(&gw2, &c, &group, "C is back").await;
+    group_api::post(&gw2, &c, &group, "C is back").await;
     gw1.received(&a, &c, "C is back").await;
 
     // The group as each member sees it.
@@ -361,10 +334,10 @@ async fn group_messages_survive_a_third_of_the_swarm_tampering_or_dropping() {
     let gw = gs::start(dir.path(), gs::settings(&master), &devnet).await;
     let a = gw.create_account().await;
     let b = gw.create_account().await;
-    let group = scratch::create(&gw, &a, &[&b]).await;
+    let group = group_api::create(&gw, &a, &[&b]).await;
     gw.wait_event(&b, "group.invited", |d| d["group"] == group.as_str())
         .await;
-    scratch::accept(&gw, &b, &group).await;
+    group_api::accept(&gw, &b, &group).await;
 
     // One of the group swarm's three members serves altered copies, and a third of the other
     // nodes drop a third of what they relay (paths through them fail). A swarm member that
@@ -380,7 +353,7 @@ async fn group_messages_survive_a_third_of_the_swarm_tampering_or_dropping() {
     const N: usize = 10;
     for i in 0..N {
         let (from, _) = if i % 2 == 0 { (&a, &b) } else { (&b, &a) };
-        post(&gw, from, &group, &format!("g{i}")).await;
+        group_api::post(&gw, from, &group, &format!("g{i}")).await;
     }
     for i in 0..N {
         let (from, to) = if i % 2 == 0 { (&a, &b) } else { (&b, &a) };

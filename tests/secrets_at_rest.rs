@@ -6,24 +6,11 @@
 #[macro_use]
 mod common;
 
-use common::{master_key, spawn, start_in};
+use common::{data_dir_contains, master_key, spawn, start_in};
 use serde_json::json;
 use session_gateway::app::StartError;
 use session_gateway::protocol::phrase::RecoveryPhrase;
 use session_gateway::store::StoreError;
-
-/// Whether any file under `dir` (recursively: a PostgreSQL cluster has subdirectories)
-/// contains `needle`.
-fn data_dir_contains(dir: &std::path::Path, needle: &[u8]) -> bool {
-    std::fs::read_dir(dir).unwrap().any(|entry| {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            return data_dir_contains(&path, needle);
-        }
-        let bytes = std::fs::read(path).unwrap_or_default();
-        bytes.windows(needle.len()).any(|w| w == needle)
-    })
-}
 
 /// Waits (with a deadline) until SQLite has folded its write-ahead log into the database file
 /// and removed it: the last connection does that as it closes, on sqlx's worker thread, which

@@ -438,3 +438,16 @@ pub async fn store_with_account(
         .unwrap();
     (store, dir)
 }
+
+/// Whether any file under `dir` (recursively: a PostgreSQL cluster has subdirectories)
+/// contains `needle`.
+pub fn data_dir_contains(dir: &std::path::Path, needle: &[u8]) -> bool {
+    std::fs::read_dir(dir).unwrap().any(|entry| {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            return data_dir_contains(&path, needle);
+        }
+        let bytes = std::fs::read(path).unwrap_or_default();
+        bytes.windows(needle.len()).any(|w| w == needle)
+    })
+}

@@ -105,18 +105,78 @@ impl GroupSwarm {
         if items.is_empty() {
             return Ok(());
         }
-        let kind = if namespace == INFO_NAMESPACE {
-            ConfigKind::GroupInfo
-        } else {
-            ConfigKind::GroupMembers
-        };
-        let before_info = state::current_info(&deps.store, &self.group).await?;
-        let before_members: BTreeSet<String> = state::current_members(&deps.store, &self.group)
-            .await?
-            .iter()
-            .map(|m| m.id.to_string())
-            .collect();
         let now = now_ms();
+        // The merged state is read outside the transactions: SQLite has one connection.
+        let (info, events) = if namespace == INFO_NAMESPACE {
+            let before = state::current_info(&deps.store, &self.group).await?;
+            self.store_configs(deps, namespace, ConfigKind::GroupInfo, items, keys, now)
+                .await?;
+            let info = state::current_info(&deps.store, &self.group).await?;
+            let changed = info.name != before.name || info.description != before.description;
+            let updated = changed.then(|| {
+                EventData::group(
+                    EventType::GroupUpdated,
+                    &self.group,
+                    info.name.as_deref().unwrap_or_default(),
+                    info.description.as_deref(),
+                    None,
+                )
+            });
+            (Some(info), updated.into_iter().collect())
+        } else {
+            let before = self.member_ids(deps).await?;
+            self.store_configs(deps, namespace, ConfigKind::GroupMembers, items, keys, now)
+                .await?;
+            let after = self.member_ids(deps).await?;
+            // The first members config we see is the group as we found it, not additions.
+            let added: Vec<EventData> = if before.is_empty() {
+                Vec::new()
+            } else {
+                after
+                    .difference(&before)
+                    .map(|id| EventData::group_member(true, &self.group, id))
+                    .collect()
+            };
+            (None, added)
+        };
+        let mut tx = deps.store.begin().await?;
+        if let Some(info) = info {
+            let name = info.name.as_deref().unwrap_or_default();
+            tx.set_group_info(
+                &self.group,
+                name,
+                info.description.as_deref(),
+                info.destroyed,
+                now,
+            )
+            .await?;
+        }
+        for data in events {
+            for recipient in &self.members {
+                tx.append_event(&NewEvent {
+                    account: Some(recipient.clone()),
+                    conversation: Some(self.group.clone()),
+                    timestamp: now,
+                    data: data.clone(),
+                })
+                .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Stores the intact config messages of `namespace` that open with `keys` and carry the
+    /// group's signature, and advances its cursor past every intact one read.
+    async fn store_configs(
+        &self,
+        deps: &Deps,
+        namespace: i16,
+        kind: ConfigKind,
+        items: &[RetrievedItem],
+        keys: &[[u8; 32]],
+        now: i64,
+    ) -> Result<(), ActorError> {
         let mut tx = deps.store.begin().await?;
         let mut last = None;
         for item in items {
@@ -144,54 +204,16 @@ impl GroupSwarm {
                 .await?;
         }
         tx.commit().await?;
-        // Read the merged state before the next transaction: SQLite has one connection.
-        let info = state::current_info(&deps.store, &self.group).await?;
-        let members = state::current_members(&deps.store, &self.group).await?;
-        let mut tx = deps.store.begin().await?;
-        let mut events = Vec::new();
-        if namespace == INFO_NAMESPACE {
-            let name = info.name.clone().unwrap_or_default();
-            tx.set_group_info(
-                &self.group,
-                &name,
-                info.description.as_deref(),
-                info.destroyed,
-                now,
-            )
-            .await?;
-            if info.name != before_info.name || info.description != before_info.description {
-                events.push(EventData::group(
-                    EventType::GroupUpdated,
-                    &self.group,
-                    &name,
-                    info.description.as_deref(),
-                    None,
-                ));
-            }
-        } else {
-            // The first members config we see is the group as we found it, not additions.
-            if !before_members.is_empty() {
-                for member in members {
-                    let id = member.id.to_string();
-                    if !before_members.contains(&id) {
-                        events.push(EventData::group_member(true, &self.group, &id));
-                    }
-                }
-            }
-        }
-        for data in events {
-            for recipient in &self.members {
-                tx.append_event(&NewEvent {
-                    account: Some(recipient.clone()),
-                    conversation: Some(self.group.clone()),
-                    timestamp: now,
-                    data: data.clone(),
-                })
-                .await?;
-            }
-        }
-        tx.commit().await?;
         Ok(())
+    }
+
+    /// The Session IDs in the group's current members config.
+    async fn member_ids(&self, deps: &Deps) -> Result<BTreeSet<String>, ActorError> {
+        Ok(state::current_members(&deps.store, &self.group)
+            .await?
+            .iter()
+            .map(|m| m.id.to_string())
+            .collect())
     }
 }
 
@@ -235,7 +257,7 @@ impl Source for GroupSwarm {
             self.take_keys(deps, &items).await?;
         }
         let key_state =
-            state::load_keys(&deps.store, &self.group, &self.authority.reader(&self.lead)).await?;
+            state::load_keys(&deps.store, &self.group, self.authority.reader(&self.lead)).await?;
         let keys: Vec<GroupEncKey> = key_state.decryption_keys().cloned().collect();
         let raw: Vec<[u8; 32]> = keys.iter().map(|k| *k.expose_secret()).collect();
         for ns in [INFO_NAMESPACE, MEMBERS_NAMESPACE] {
@@ -255,10 +277,7 @@ impl Source for GroupSwarm {
             .iter()
             .map(|recipient| Delivery {
                 recipient: recipient.clone(),
-                verdict: match &verdict {
-                    Verdict::Accepted(a) => Verdict::Accepted(a.clone()),
-                    other => other.clone(),
-                },
+                verdict: verdict.clone(),
             })
             .collect()
     }

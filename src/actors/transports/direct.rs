@@ -11,12 +11,10 @@ use rand::rngs::StdRng;
 use rand::SeedableRng as _;
 use sha2::{Digest as _, Sha256};
 
-use super::{Stored, Transport};
+use super::{outgoing_of, Stored, Transport};
 use crate::actors::inbox::DM_NAMESPACE;
 use crate::actors::keys::AccountKeys;
-use crate::actors::outgoing::build_outgoing;
 use crate::actors::{ActorError, Deps};
-use crate::clock::now_ms;
 use crate::ids::SessionIdText;
 use crate::protocol::chat::{self, Outgoing};
 use crate::protocol::dm;
@@ -55,21 +53,11 @@ impl Transport for DirectTransport {
         let peer = self.peer.as_str();
         let recipient: SessionId = peer.parse().map_err(|_| ActorError::BadRecipient)?;
         let recipient_account = AccountId::from_hex(peer).map_err(|_| ActorError::BadRecipient)?;
-        // Our profile as clients send it (§4): display name, and the avatar's URL + profileKey.
-        let profile = deps.store.own_profile(&keys.session_id).await?;
-        let profile =
-            (profile.display_name.is_some() || profile.avatar.is_some()).then_some(profile);
-        // The files of a text message, uploaded once (a retry reuses the stored pointers).
-        let attachments = match message.control {
-            None => crate::actors::attachments::outgoing_pointers(deps, message).await?,
-            Some(_) => Vec::new(),
-        };
-        let now = u64::try_from(now_ms()).unwrap_or(0);
         let built = match &message.control {
             Some(ControlBody::GroupInvite { group }) => {
                 Some(group_invite(deps, keys, group, &recipient, message.timestamp).await?)
             }
-            _ => build_outgoing(message, profile.as_ref(), attachments, now)?,
+            _ => outgoing_of(deps, keys, message).await?,
         };
         let Some(outgoing) = built else {
             return Ok(Stored {

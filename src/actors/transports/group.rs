@@ -12,16 +12,15 @@ use rand::rngs::StdRng;
 use rand::SeedableRng as _;
 use sha2::{Digest as _, Sha256};
 
-use super::{Stored, Transport};
+use super::{outgoing_of, Stored, Transport};
 use crate::actors::keys::AccountKeys;
-use crate::actors::outgoing::build_outgoing;
 use crate::actors::{ActorError, Deps};
-use crate::chat::groups::state::{self, Reader, MESSAGES_NAMESPACE};
-use crate::clock::now_ms;
+use crate::chat::groups::state::{self, MESSAGES_NAMESPACE};
 use crate::ids::GroupId;
 use crate::protocol::chat;
 use crate::protocol::groups::control;
 use crate::protocol::groups::envelope::seal_group_content;
+use crate::protocol::groups::keys::KeysReader;
 use crate::protocol::groups::subaccount::{MemberAuthData, MemberSubaccount};
 use crate::protocol::groups::GroupSecret;
 use crate::protocol::storage::{AccountId, Namespace, Signer};
@@ -88,10 +87,10 @@ impl Authority {
     }
 
     /// What reads the keys messages.
-    pub fn reader<'a>(&'a self, keys: &'a AccountKeys) -> Reader<'a> {
+    pub fn reader<'a>(&'a self, keys: &'a AccountKeys) -> KeysReader<'a> {
         match self {
-            Self::Admin(secret) => Reader::Admin(secret),
-            Self::Member(_) => Reader::Member(&keys.identity),
+            Self::Admin(secret) => KeysReader::Admin(secret),
+            Self::Member(_) => KeysReader::Member(&keys.identity),
         }
     }
 }
@@ -110,21 +109,13 @@ impl Transport for GroupTransport {
         if let Some(ControlBody::GroupPush { payloads }) = &message.control {
             return push(deps, &account, &signer, payloads).await;
         }
-        let key_state = state::load_keys(&deps.store, group, &authority.reader(keys)).await?;
+        let key_state = state::load_keys(&deps.store, group, authority.reader(keys)).await?;
         // No key yet: the first poll of the group has not loaded its keys; try again later.
         let key = key_state
             .encryption_key()
             .cloned()
             .ok_or(ActorError::GroupKeysMissing)?;
-        let profile = deps.store.own_profile(&keys.session_id).await?;
-        let profile =
-            (profile.display_name.is_some() || profile.avatar.is_some()).then_some(profile);
-        let attachments = match message.control {
-            None => crate::actors::attachments::outgoing_pointers(deps, message).await?,
-            Some(_) => Vec::new(),
-        };
-        let now = u64::try_from(now_ms()).unwrap_or(0);
-        let Some(outgoing) = build_outgoing(message, profile.as_ref(), attachments, now)? else {
+        let Some(outgoing) = outgoing_of(deps, keys, message).await? else {
             return Ok(Stored {
                 hash: None,
                 own_hash: None,

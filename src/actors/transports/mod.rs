@@ -11,7 +11,10 @@
 use std::future::Future;
 
 use super::keys::AccountKeys;
+use super::outgoing::build_outgoing;
 use super::{ActorError, Deps};
+use crate::clock::now_ms;
+use crate::protocol::chat::Outgoing;
 use crate::store::send_queue::QueuedMessage;
 
 pub mod direct;
@@ -39,6 +42,25 @@ pub trait Transport {
         keys: &AccountKeys,
         message: &QueuedMessage,
     ) -> impl Future<Output = Result<Stored, ActorError>> + Send;
+}
+
+/// The Content of a queued row as every transport sends it ([`build_outgoing`]), with our
+/// profile as clients send it (display name, avatar URL and key; messages.md §4) and, for a
+/// text message, its files uploaded once (a retry reuses the stored pointers). `None`: nothing
+/// to send (a stale typing indicator).
+pub async fn outgoing_of(
+    deps: &Deps,
+    keys: &AccountKeys,
+    message: &QueuedMessage,
+) -> Result<Option<Outgoing>, ActorError> {
+    let profile = deps.store.own_profile(&keys.session_id).await?;
+    let profile = (profile.display_name.is_some() || profile.avatar.is_some()).then_some(profile);
+    let attachments = match message.control {
+        None => crate::actors::attachments::outgoing_pointers(deps, message).await?,
+        Some(_) => Vec::new(),
+    };
+    let now = u64::try_from(now_ms()).unwrap_or(0);
+    build_outgoing(message, profile.as_ref(), attachments, now)
 }
 
 /// The transport of a conversation kind that has none yet (groups, communities): every row

@@ -18,13 +18,15 @@ use crate::events::{EventData, EventType};
 use crate::ids::{ConversationId, GroupId, SessionIdText};
 use crate::protocol::groups::config::info::GroupInfo;
 use crate::protocol::groups::config::members::{set_member, GroupMember, SendStatus};
+use crate::protocol::groups::config::{MutableConfigMessage, DEFAULT_LAG};
+use crate::protocol::groups::keys::KeysReader;
 use crate::protocol::groups::GroupSecret;
 use crate::protocol::keys::{IdPrefix, PrefixedId, Seed, SessionId};
 use crate::store::chat::ControlBody;
 use crate::store::groups::{GroupListing, Membership};
 use crate::store::modes::{GroupInvites, GroupRole, GroupState};
 use crate::store::{Store, StoreTx};
-use state::{build_push, keep_push, Reader};
+use state::{build_push, keep_push};
 
 /// Most members a group created or grown through the API may have (Session clients' limit).
 pub const MAX_MEMBERS: usize = 100;
@@ -129,10 +131,7 @@ pub async fn create_group(
     let secret = state::new_secret();
     let group = secret.id().to_string();
     let own_name = store.own_profile(account.as_str()).await?.display_name;
-    let mut info = crate::protocol::groups::config::MutableConfigMessage::new(
-        0,
-        crate::protocol::groups::config::DEFAULT_LAG,
-    );
+    let mut info = MutableConfigMessage::new(0, DEFAULT_LAG);
     GroupInfo {
         name: Some(new.name.clone()),
         description: new.description.clone().filter(|d| !d.is_empty()),
@@ -140,10 +139,7 @@ pub async fn create_group(
         ..GroupInfo::from_data(&Default::default())
     }
     .write_to(info.data_mut());
-    let mut members = crate::protocol::groups::config::MutableConfigMessage::new(
-        0,
-        crate::protocol::groups::config::DEFAULT_LAG,
-    );
+    let mut members = MutableConfigMessage::new(0, DEFAULT_LAG);
     let mut me = GroupMember::new(prefixed(&own));
     me.admin = true;
     me.name = own_name.unwrap_or_default();
@@ -233,7 +229,7 @@ pub async fn invite_members(
         .filter_map(|m| m.id.to_string().parse().ok())
         .collect();
     everyone.extend(added.iter().copied());
-    let mut keys = state::load_keys(store, gid, &Reader::Admin(&secret)).await?;
+    let mut keys = state::load_keys(store, gid, KeysReader::Admin(&secret)).await?;
     let push = build_push(&secret, &mut keys, info, members, &everyone, now)?;
     let mut tx = store.begin().await?;
     keep_push(&mut tx, store, gid, &push, now).await?;
@@ -256,11 +252,8 @@ pub async fn accept_invite(
 ) -> Result<Queued, ChatError> {
     let now = now_ms();
     let mut tx = store.begin().await?;
-    let membership = membership_in(&mut tx, account, group.as_str()).await?;
-    if membership.state != GroupState::Invited {
-        return Err(ChatError::GroupState(membership.state));
-    }
-    let queued = join(&mut tx, store, account.as_str(), group.as_str(), now).await?;
+    in_state(&mut tx, account, group.as_str(), GroupState::Invited).await?;
+    let queued = join(&mut tx, account.as_str(), group.as_str(), now).await?;
     tx.commit().await?;
     Ok(queued)
 }
@@ -273,10 +266,7 @@ pub async fn decline_invite(
 ) -> Result<(), ChatError> {
     let now = now_ms();
     let mut tx = store.begin().await?;
-    let membership = membership_in(&mut tx, account, group.as_str()).await?;
-    if membership.state != GroupState::Invited {
-        return Err(ChatError::GroupState(membership.state));
-    }
+    in_state(&mut tx, account, group.as_str(), GroupState::Invited).await?;
     tx.set_membership_state(account.as_str(), group.as_str(), GroupState::Declined, now)
         .await?;
     tx.commit().await?;
@@ -292,10 +282,7 @@ pub async fn leave_group(
 ) -> Result<Queued, ChatError> {
     let now = now_ms();
     let mut tx = store.begin().await?;
-    let membership = membership_in(&mut tx, account, group.as_str()).await?;
-    if membership.state != GroupState::Joined {
-        return Err(ChatError::GroupState(membership.state));
-    }
+    in_state(&mut tx, account, group.as_str(), GroupState::Joined).await?;
     let id = tx
         .enqueue_control(
             account.as_str(),
@@ -363,7 +350,7 @@ pub async fn view(
 /// A verified invitation arrived for `account` from `inviter` (applied in the poll's
 /// transaction): the group and the membership `invited` with its grant, `group.invited`, and
 /// under `group_invites: auto_accept` the join at once. A repeat for a group we are in, or
-/// were invited to, changes nothing. Returns the queued answer when it joined.
+/// were invited to, changes nothing. Returns the events to append for the account.
 pub async fn receive_invite(
     tx: &mut StoreTx,
     store: &Store,
@@ -405,13 +392,7 @@ pub async fn receive_invite(
 }
 
 /// Joins in `tx`: the membership becomes `joined`, the answer is queued, `group.joined`.
-async fn join(
-    tx: &mut StoreTx,
-    _store: &Store,
-    account: &str,
-    group: &str,
-    now: i64,
-) -> Result<Queued, ChatError> {
+async fn join(tx: &mut StoreTx, account: &str, group: &str, now: i64) -> Result<Queued, ChatError> {
     let (queued, data) = join_events(tx, account, group, now).await?;
     let account_id =
         SessionIdText::parse_any(account).map_err(|_| ChatError::NotFound("account"))?;
@@ -441,14 +422,22 @@ async fn join_events(
     ))
 }
 
-async fn membership_in(
+/// Checks `account`'s membership of `group` is in `state`: not found without one,
+/// [`ChatError::GroupState`] in another state.
+async fn in_state(
     tx: &mut StoreTx,
     account: &SessionIdText,
     group: &str,
-) -> Result<Membership, ChatError> {
-    tx.membership(account.as_str(), group)
+    state: GroupState,
+) -> Result<(), ChatError> {
+    let membership = tx
+        .membership(account.as_str(), group)
         .await?
-        .ok_or(ChatError::NotFound("group"))
+        .ok_or(ChatError::NotFound("group"))?;
+    if membership.state != state {
+        return Err(ChatError::GroupState(membership.state));
+    }
+    Ok(())
 }
 
 /// The group seed of an admin account; not an admin: [`ChatError::NotGroupAdmin`].

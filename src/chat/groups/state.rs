@@ -14,7 +14,7 @@ use crate::protocol::groups::config::{
 };
 use crate::protocol::groups::keys::{GroupKeys, KeysReader};
 use crate::protocol::groups::GroupSecret;
-use crate::protocol::keys::{Ed25519PublicKey, Identity, SessionId};
+use crate::protocol::keys::{Ed25519PublicKey, SessionId};
 use crate::protocol::storage::{message_hash, AccountId, Namespace};
 use crate::store::groups::{StoredConfig, StoredKeys};
 use crate::store::{Store, StoreTx};
@@ -30,45 +30,24 @@ pub const MESSAGES_NAMESPACE: i16 = 11;
 /// Namespace of the kicked notices (read even when revoked).
 pub const KICKED_NAMESPACE: i16 = -11;
 
-/// Who reads the keys messages: an admin with the group seed, or a member with its own keys.
-pub enum Reader<'a> {
-    /// The group seed.
-    Admin(&'a GroupSecret),
-    /// A member account's identity.
-    Member(&'a Identity),
-}
-
-impl Reader<'_> {
-    fn keys_reader(&self) -> KeysReader<'_> {
-        match self {
-            Self::Admin(secret) => KeysReader::Admin(secret),
-            Self::Member(identity) => KeysReader::Member(identity),
-        }
-    }
-}
-
 /// The group's Ed25519 key of a `03` ID.
 pub fn group_key(group: &str) -> Result<Ed25519PublicKey, ChatError> {
     crate::protocol::groups::control::parse_group_id(group)
         .map_err(|_| ChatError::NotFound("group"))
 }
 
-/// The key state from the stored keys messages, read by `reader`; messages it cannot open
+/// The key state from the stored keys messages, read by `reader` (an admin with the group
+/// seed, or a member with its own keys); messages it cannot open
 /// are skipped (they are for other members, or for generations before we joined).
 pub async fn load_keys(
     store: &Store,
     group: &str,
-    reader: &Reader<'_>,
+    reader: KeysReader<'_>,
 ) -> Result<GroupKeys, ChatError> {
     let mut keys = GroupKeys::new(group_key(group)?);
     for stored in store.group_keys(group).await? {
         // A message that does not open for us changes nothing.
-        let _ = keys.load(
-            &stored.hash,
-            &stored.data,
-            stored.timestamp,
-            reader.keys_reader(),
-        );
+        let _ = keys.load(&stored.hash, &stored.data, stored.timestamp, reader);
     }
     Ok(keys)
 }
