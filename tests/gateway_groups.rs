@@ -1,6 +1,7 @@
 //! Closed groups end to end on the devnet (issue 10): account A on gateway 1 creates a group
 //! with B (gateway 1) and C (gateway 2, its own database); B and C are invited and accept; then
-//! every member's messages reach the other two exactly once with the right author, the group's
+//! every member's messages (text, quote, reaction, file) reach the other two exactly once with
+//! the right author, the group's
 //! traffic goes through onion paths only, and it survives restarts.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test harness code may panic
@@ -212,6 +213,45 @@ async fn groups_create_invite_accept_and_talk() {
     assert_eq!(reaction["author"], c.as_str());
     assert_eq!(reaction["emoji"], "👍");
 
+    // A file posted to the group (C, on gateway 2) reaches A and B with its author, and each
+    // downloads the same bytes through its own account.
+    let file: Vec<u8> = (0..50_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    let posted = gw2
+        .on(
+            "POST",
+            &c,
+            "/messages",
+            Some(serde_json::json!({"to": group, "text": "C's file", "attachments": [{
+                "content_type": "application/pdf", "file_name": "report.pdf",
+                "data_base64": base64::Engine::encode(
+                    &base64::engine::general_purpose::STANDARD, &file),
+            }]})),
+        )
+        .await;
+    assert_eq!(posted.status, 202, "{}", posted.body);
+    for who in [&a, &b] {
+        let got = eventually(60, "file", || async {
+            received(&gw1, who, &group, "C's file").await.pop()
+        })
+        .await;
+        assert_eq!(got["from"], c.as_str());
+        let meta = &got["attachments"][0];
+        assert_eq!(meta["file_name"], "report.pdf", "{got}");
+        assert_eq!(meta["size"], file.len());
+        gw1.wait_event(who, "attachment.available", |d| d["id"] == meta["id"])
+            .await;
+        let url = meta["url"].as_str().unwrap();
+        let response = gw1
+            .client
+            .get(format!("{}{url}", gw1.base))
+            .bearer_auth(common::ADMIN_KEY)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.bytes().await.unwrap().as_ref(), file.as_slice());
+    }
+
     // One poller per group per replica: gateway 1 polls the group for A and B together, so the
     // group is retrieved about as often as A's own swarm and C's together (B's own polls add
     // nothing), never once more per local member.
@@ -378,6 +418,65 @@ async fn group_messages_survive_a_third_of_the_swarm_tampering_or_dropping() {
         unique.dedup();
         assert_eq!(unique.len(), texts.len(), "duplicates: {texts:?}");
         assert!(texts.iter().all(|t| t.starts_with('g')), "{texts:?}");
+    }
+    devnet.shutdown().await;
+}
+}
+
+both_backends! {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_outlives_its_config_ttl_while_it_is_polled() {
+    use session_gateway::protocol::storage::{AccountId, Namespace, Signer};
+    const DAY: i64 = 86_400_000;
+    let devnet = netsupport::devnet(6, 3).await;
+    let dir = tempfile::tempdir().unwrap();
+    let master = common::master_key();
+    let gw = gs::start(dir.path(), gs::settings(&master), &devnet).await;
+    let a = gw.create_account().await;
+    let b = gw.create_account().await;
+    let group = group_api::create(&gw, &a, &[&b]).await;
+    gw.wait_event(&b, "group.invited", |d| d["group"] == group.as_str())
+        .await;
+    group_api::accept(&gw, &b, &group).await;
+    gw.wait_event(&b, "group.joined", |d| d["group"] == group.as_str())
+        .await;
+
+    // 70 days in steps of 10 (config and keys messages live 30): after each step the group's
+    // poller extends them, and the group stays writable and readable.
+    let store = gw.gateway().store();
+    for step in 1..=7 {
+        devnet.advance_clock(10 * DAY);
+        let now = devnet.network().clock.now_ms();
+        eventually(60, "TTL extension", || async {
+            let at = store.group_ttl_extended(&group).await.unwrap();
+            (at >= i64::try_from(now).unwrap()).then_some(())
+        })
+        .await;
+        let text = format!("day {}", step * 10);
+        group_api::post(&gw, &a, &group, &text).await;
+        let got = eventually(60, &text, || async {
+            received(&gw, &b, &group, &text).await.pop()
+        })
+        .await;
+        assert_eq!(got["from"], a.as_str());
+    }
+
+    // The swarm still holds the keys message and both configs, stored 70 days ago.
+    let seed = store.group_secret(&a, &group).await.unwrap().unwrap();
+    let secret = session_gateway::chat::groups::secret_of(&seed).unwrap();
+    let signer = Signer::Account(secret.as_identity().signing_key());
+    let network = gs::network(&devnet);
+    let swarm = AccountId::from_hex(&group).unwrap();
+    let pages = network
+        .retrieve(
+            &swarm,
+            &signer,
+            &[(Namespace(12), None), (Namespace(13), None), (Namespace(14), None)],
+        )
+        .await
+        .unwrap();
+    for page in &pages {
+        assert!(!page.messages.is_empty(), "namespace {:?} expired", page.namespace);
     }
     devnet.shutdown().await;
 }

@@ -29,5 +29,6 @@ pub use files::{file_id, FileUpload, MAX_FILE_SIZE};
 pub use node::ServiceNode;
 pub use observer::NetworkObserver;
 pub use ops::{
-    DeleteOutcome, ItemData, NamespaceMessages, RetrievedItem, StoreOutcome, RETRIEVE_MEMBERS,
+    DeleteOutcome, ExpireOutcome, ItemData, NamespaceMessages, RetrievedItem, StoreOutcome,
+    RETRIEVE_MEMBERS,
 };

@@ -333,6 +333,16 @@ impl StoreTx {
         Ok(())
     }
 
+    /// Records that the group's keys and configs were extended at `at` (network time, ms).
+    pub async fn set_group_ttl_extended(&mut self, group: &str, at: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE groups SET ttl_extended_at = $1 WHERE id = $2")
+            .bind(at)
+            .bind(group)
+            .execute(self.conn())
+            .await?;
+        Ok(())
+    }
+
     /// The group's name (`None`: unknown group).
     pub async fn group_name(&mut self, group: &str) -> Result<Option<String>, StoreError> {
         Ok(sqlx::query("SELECT name FROM groups WHERE id = $1")
@@ -510,6 +520,19 @@ impl Store {
                 })
             })
             .collect()
+    }
+
+    /// When the group's keys and configs were last extended (network time, ms; 0 = never).
+    pub async fn group_ttl_extended(&self, group: &str) -> Result<i64, StoreError> {
+        Ok(
+            sqlx::query("SELECT ttl_extended_at FROM groups WHERE id = $1")
+                .bind(group)
+                .fetch_optional(self.pool())
+                .await?
+                .map(|row| row.try_get("ttl_extended_at"))
+                .transpose()?
+                .unwrap_or(0),
+        )
     }
 
     /// The last hash read in a group namespace.

@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 
 use super::{Accepted, Batch, CursorKey, Delivery, Source, Verdict};
 use crate::actors::keys::AccountKeys;
-use crate::actors::transports::group::Authority;
+use crate::actors::transports::group::{Authority, GROUP_CONFIG_TTL_MS};
 use crate::actors::{ActorError, Deps};
 use crate::chat::groups::state::{
     self, INFO_NAMESPACE, KEYS_NAMESPACE, MEMBERS_NAMESPACE, MESSAGES_NAMESPACE,
@@ -27,11 +27,14 @@ use crate::network::{ItemData, RetrievedItem};
 use crate::protocol::chat::{self, ChatEvent};
 use crate::protocol::groups::config::{open_config, ConfigKind, ConfigMessage};
 use crate::protocol::groups::envelope::open_group_content;
-use crate::protocol::groups::keys::GroupEncKey;
+use crate::protocol::groups::keys::{GroupEncKey, GroupKeys};
 use crate::protocol::keys::Ed25519PublicKey;
-use crate::protocol::storage::{AccountId, MessageHash, Namespace};
+use crate::protocol::storage::{AccountId, ExpireMode, MessageHash, Namespace};
 use crate::store::events::NewEvent;
 use crate::store::groups::{StoredConfig, StoredKeys};
+
+/// How often a group's keys and configs have their TTLs extended: daily, in network time.
+pub const TTL_EXTEND_EVERY_MS: u64 = 24 * 60 * 60 * 1000;
 
 /// One group's swarm, read by its lead for every joined local member.
 pub struct GroupSwarm {
@@ -207,6 +210,49 @@ impl GroupSwarm {
         Ok(())
     }
 
+    /// Extends the TTLs of the keys messages still in use and of the current configs to 30
+    /// days from now (groups.md §7), at most once per [`TTL_EXTEND_EVERY_MS`] of network time
+    /// so that the group lives as long as someone here is in it. Desktop does this on every
+    /// poll; once a day keeps the same guarantee at a fraction of the requests.
+    async fn extend_ttls(&self, deps: &Deps, key_state: &GroupKeys) -> Result<(), ActorError> {
+        let now = deps.network.now_ms();
+        let last = deps.store.group_ttl_extended(&self.group).await?;
+        let last = u64::try_from(last).unwrap_or(0);
+        if now < last.saturating_add(TTL_EXTEND_EVERY_MS) {
+            return Ok(());
+        }
+        let mut hashes: Vec<String> = key_state
+            .active_hashes()
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        for ns in [INFO_NAMESPACE, MEMBERS_NAMESPACE] {
+            hashes.extend(state::current_config_hashes(&deps.store, &self.group, ns).await?);
+        }
+        let hashes: Vec<MessageHash> = hashes
+            .iter()
+            .filter_map(|h| MessageHash::parse(h).ok())
+            .collect();
+        if hashes.is_empty() {
+            return Ok(());
+        }
+        let expiry = now.saturating_add(GROUP_CONFIG_TTL_MS);
+        deps.network
+            .expire(
+                &self.account()?,
+                &self.authority.signer(),
+                hashes,
+                expiry,
+                ExpireMode::Extend,
+            )
+            .await?;
+        let mut tx = deps.store.begin().await?;
+        tx.set_group_ttl_extended(&self.group, i64::try_from(now).unwrap_or(i64::MAX))
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// The Session IDs in the group's current members config.
     async fn member_ids(&self, deps: &Deps) -> Result<BTreeSet<String>, ActorError> {
         Ok(state::current_members(&deps.store, &self.group)
@@ -267,6 +313,10 @@ impl Source for GroupSwarm {
         }
         if let Ok(mut held) = self.keys.lock() {
             *held = keys;
+        }
+        // Upkeep must never cost a poll its messages: a failure is retried next poll.
+        if let Err(error) = self.extend_ttls(deps, &key_state).await {
+            tracing::debug!(group = &self.group[..10], %error, "TTL extension failed");
         }
         Ok(take(MESSAGES_NAMESPACE).map(|(items, more)| Batch { items, more }))
     }

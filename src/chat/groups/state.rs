@@ -74,6 +74,22 @@ pub async fn current_config(
     })
 }
 
+/// The swarm hashes of the current config messages of `namespace` (those of the highest
+/// seqno: every head still in use, several when admins pushed at once), for TTL extension.
+pub async fn current_config_hashes(
+    store: &Store,
+    group: &str,
+    namespace: i16,
+) -> Result<Vec<String>, ChatError> {
+    let heads = store.group_configs(group, i64::from(namespace)).await?;
+    let top = heads.iter().map(|h| h.seqno).max();
+    Ok(heads
+        .into_iter()
+        .filter(|h| Some(h.seqno) == top)
+        .map(|h| h.hash)
+        .collect())
+}
+
 /// The info of the current info config (empty before one arrived).
 pub async fn current_info(store: &Store, group: &str) -> Result<GroupInfo, ChatError> {
     Ok(current_config(store, group, INFO_NAMESPACE)

@@ -26,8 +26,10 @@ use crate::protocol::storage::{
 };
 
 mod retrieve;
+mod upkeep;
 
 pub use retrieve::{ItemData, NamespaceMessages, RetrievedItem, RETRIEVE_MEMBERS};
+pub use upkeep::ExpireOutcome;
 
 /// A store one or more swarm members confirmed.
 #[derive(Debug, Clone, PartialEq, Eq)]
