@@ -145,9 +145,10 @@ pub fn build_outgoing(
         }
         ControlBody::GroupLeave => chat::group_control(control::member_left_notification(), sent),
         // Made by their transports (they need the group seed, or are not Contents).
-        ControlBody::GroupPush { .. } | ControlBody::GroupInvite { .. } => {
-            return Err(ActorError::BadRecipient)
-        }
+        ControlBody::GroupPush { .. }
+        | ControlBody::GroupInvite { .. }
+        | ControlBody::GroupAdmin { .. }
+        | ControlBody::GroupPromote { .. } => return Err(ActorError::BadRecipient),
     };
     Ok(Some(outgoing))
 }

@@ -207,6 +207,10 @@ impl From<ChatError> for ApiError {
                 code: "group_state",
                 message,
             },
+            ChatError::GroupDestroyed => Self::Conflict {
+                code: "group_destroyed",
+                message,
+            },
             ChatError::GroupProtocol(e) => Self::Internal(e),
             ChatError::Event(e) => Self::Internal(e.to_string()),
             ChatError::Store(e) => e.into(),

@@ -48,12 +48,29 @@ pub struct InviteMembers {
     pub members: Vec<String>,
 }
 
-/// `202` response to an invitation: what was queued.
+/// `202` response to a group change (an invitation, an admin's edit): what was queued.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct InvitedMembers {
-    /// The queued rows' ids: the push of the new keys and configs to the group, then one
-    /// invitation per new member (empty when everyone named was already a member).
+pub struct QueuedChanges {
+    /// The queued rows' ids, in send order: for an invitation the push of the new keys and
+    /// configs, then one invitation per new member; for an admin's change its notices and
+    /// the config push. Empty when nothing changed.
     pub queued: Vec<String>,
+}
+
+impl QueuedChanges {
+    /// Wakes the senders of `queued` and answers `202` with their ids.
+    pub(crate) fn accepted(
+        state: &ApiState,
+        account: &SessionIdText,
+        queued: Vec<crate::chat::Queued>,
+    ) -> HttpResponse {
+        for q in &queued {
+            wake(state, account, q);
+        }
+        HttpResponse::Accepted().json(Self {
+            queued: queued.into_iter().map(|q| q.id).collect(),
+        })
+    }
 }
 
 /// A member as the group's members config lists it.
@@ -140,7 +157,7 @@ pub struct GroupList {
 }
 
 /// Parses the `{group_id}` path segment (400 `invalid_group_id`).
-fn group_id(text: &str) -> Result<GroupId, ApiError> {
+pub(crate) fn group_id(text: &str) -> Result<GroupId, ApiError> {
     GroupId::parse(text).map_err(|e| {
         ApiError::bad_request(
             "invalid_group_id",
@@ -156,7 +173,7 @@ fn member_ids(members: &[String]) -> Result<Vec<SessionIdText>, ApiError> {
 
 /// The account and group of a `…/groups/{group_id}` path, once the caller has `access` to
 /// the account and it exists.
-async fn group_of(
+pub(crate) async fn group_of(
     state: &ApiState,
     path: &(String, String),
     principal: &Principal,
@@ -271,7 +288,7 @@ async fn get_group(
     params(("session_id" = String, Path, description = "The account, an admin of the group"),
         ("group_id" = String, Path, description = "The group's 03… ID")),
     request_body = InviteMembers,
-    responses((status = 202, body = InvitedMembers),
+    responses((status = 202, body = QueuedChanges),
         (status = 400, body = super::error::ErrorBody, description = "`invalid_group_id`, `invalid_session_id` (a member), `invalid_group` (no members, too many) or `invalid_json`"),
         (status = 403, body = super::error::ErrorBody, description = "`not_group_admin`: the account is not a joined admin of the group (or `forbidden`)"),
         (status = 404, body = super::error::ErrorBody, description = "Unknown account or group")),
@@ -296,12 +313,7 @@ async fn invite_members(
     }
     let account = account.existing(&state).await?;
     let queued = groups::invite_members(&state.store, &account, &group, &members).await?;
-    for q in &queued {
-        wake(&state, &account, q);
-    }
-    Ok(HttpResponse::Accepted().json(InvitedMembers {
-        queued: queued.into_iter().map(|q| q.id).collect(),
-    }))
+    Ok(QueuedChanges::accepted(&state, &account, queued))
 }
 
 /// Accept an invitation (`accounts:<id>:send`): the account joins, its answer is queued to the

@@ -12,6 +12,7 @@ pub mod conversation;
 pub mod conversation_path;
 pub mod error;
 pub mod events;
+pub mod group_admin;
 pub mod groups;
 pub mod health;
 pub mod messages;
@@ -130,6 +131,7 @@ pub fn app(
                 .configure(chat::routes)
                 .configure(conversation::routes)
                 .configure(groups::routes)
+                .configure(group_admin::routes)
                 .configure(attachments::routes)
                 .configure(webhooks::routes)
                 .configure(events::routes)

@@ -49,6 +49,9 @@ pub enum ChatError {
     /// The membership is not in a state that allows this (409 `group_state`).
     #[error("the account's membership of the group is {0}")]
     GroupState(crate::store::modes::GroupState),
+    /// An admin destroyed the group (409 `group_destroyed`).
+    #[error("the group was destroyed by an admin")]
+    GroupDestroyed,
     /// Group state could not be built or read (a stored row the protocol refuses).
     #[error("group protocol: {0}")]
     GroupProtocol(String),

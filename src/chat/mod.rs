@@ -60,12 +60,18 @@ pub async fn message_peer<'a>(
 ) -> Result<&'a SessionIdText, ChatError> {
     match conversation {
         ConversationId::Group(group) => {
-            let joined = store
+            let membership = store
                 .membership(account.as_str(), group.as_str())
                 .await?
-                .is_some_and(|m| m.state == crate::store::modes::GroupState::Joined);
-            if !joined {
-                return Err(ChatError::NotFound("group"));
+                .ok_or(ChatError::NotFound("group"))?;
+            if membership.state != crate::store::modes::GroupState::Joined {
+                return Err(ChatError::GroupState(membership.state));
+            }
+            if groups::state::current_info(store, group.as_str())
+                .await?
+                .destroyed
+            {
+                return Err(ChatError::GroupDestroyed);
             }
             Ok(group.as_session_id())
         }

@@ -1,5 +1,6 @@
 //! Deleting a message: our own is unsent for everyone (an Unsend queued to the peer, which
-//! also removes our own swarm copy); a received one is deleted here only.
+//! also removes our own swarm copy); a received one is deleted here only, except in a group
+//! we administer, where an admin deletes any member's message for everyone (groups.md §6.3).
 
 use super::{append, conversation_of, ChatError, Queued};
 use crate::clock::now_ms;
@@ -7,6 +8,7 @@ use crate::events::EventData;
 use crate::ids::SessionIdText;
 use crate::store::chat::ControlBody;
 use crate::store::messages::{Direction, MessageStatus};
+use crate::store::modes::{GroupRole, GroupState};
 use crate::store::Store;
 
 /// Who a deletion reached.
@@ -52,6 +54,21 @@ pub async fn delete_message(
     }
     let now = now_ms();
     let peer = message.conversation.clone();
+    if message.direction == Direction::Incoming {
+        if let Some(hash) = admin_can_delete(store, account, &message).await? {
+            let mut tx = store.begin().await?;
+            let queued =
+                super::groups::admin::delete_for_everyone(&mut tx, account, &peer, &hash, now)
+                    .await?;
+            super::groups::admin::delete_content(&mut tx, &peer, &[], &[hash], now).await?;
+            tx.commit().await?;
+            return Ok(Deleted {
+                id: message.id,
+                scope: DeleteScope::Everyone,
+                unsend: Some(queued),
+            });
+        }
+    }
     let scope = if message.direction == Direction::Outgoing {
         DeleteScope::Everyone
     } else {
@@ -88,4 +105,21 @@ pub async fn delete_message(
         scope,
         unsend,
     })
+}
+
+/// The swarm hash of a received group `message` when `account` is a joined admin of its
+/// group (so it may delete it for everyone); `None` otherwise.
+async fn admin_can_delete(
+    store: &Store,
+    account: &SessionIdText,
+    message: &crate::store::messages::Message,
+) -> Result<Option<String>, ChatError> {
+    if !message.conversation.starts_with("03") {
+        return Ok(None);
+    }
+    let admin = store
+        .membership(account.as_str(), &message.conversation)
+        .await?
+        .is_some_and(|m| m.role == GroupRole::Admin && m.state == GroupState::Joined);
+    Ok(admin.then(|| message.hash.clone()).flatten())
 }

@@ -77,9 +77,21 @@ pub enum EventType {
     /// A member left a group the account is in.
     #[serde(rename = "group.member_left")]
     GroupMemberLeft,
-    /// A group's name or description changed.
+    /// A group's name, description or disappearing setting changed (`changed` says which).
     #[serde(rename = "group.updated")]
     GroupUpdated,
+    /// An admin removed a member from a group the account is in.
+    #[serde(rename = "group.member_removed")]
+    GroupMemberRemoved,
+    /// A member of a group the account is in became an admin (the account itself, too).
+    #[serde(rename = "group.member_promoted")]
+    GroupMemberPromoted,
+    /// An admin removed the account from a group: it can no longer read or post there.
+    #[serde(rename = "group.kicked")]
+    GroupKicked,
+    /// An admin destroyed a group the account is in.
+    #[serde(rename = "group.destroyed")]
+    GroupDestroyed,
 }
 
 impl EventType {
@@ -111,11 +123,15 @@ impl EventType {
             Self::GroupMemberAdded => "group.member_added",
             Self::GroupMemberLeft => "group.member_left",
             Self::GroupUpdated => "group.updated",
+            Self::GroupMemberRemoved => "group.member_removed",
+            Self::GroupMemberPromoted => "group.member_promoted",
+            Self::GroupKicked => "group.kicked",
+            Self::GroupDestroyed => "group.destroyed",
         }
     }
 
     /// Every type, for validating filters.
-    pub const ALL: [EventType; 25] = [
+    pub const ALL: [EventType; 29] = [
         Self::MessageReceived,
         Self::MessageSent,
         Self::MessageFailed,
@@ -141,6 +157,10 @@ impl EventType {
         Self::GroupMemberAdded,
         Self::GroupMemberLeft,
         Self::GroupUpdated,
+        Self::GroupMemberRemoved,
+        Self::GroupMemberPromoted,
+        Self::GroupKicked,
+        Self::GroupDestroyed,
     ];
 
     /// Parses a wire name.

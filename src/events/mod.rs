@@ -164,7 +164,8 @@ pub struct AccountStatusData {
     pub previous: String,
 }
 
-/// `group.invited`, `group.joined`, `group.updated`: a group as the account sees it.
+/// `group.invited`, `group.joined`, `group.updated`, `group.kicked`, `group.destroyed`: a group
+/// as the account sees it.
 #[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct GroupData {
     /// The group's `03` ID (also the conversation ID of its messages).
@@ -175,9 +176,16 @@ pub struct GroupData {
     pub description: Option<String>,
     /// Who invited the account (`group.invited`; `null` otherwise).
     pub inviter: Option<String>,
+    /// `group.updated`: what changed (`name`, `description`, `disappearing`, `avatar`);
+    /// absent on the other events.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub changed: Vec<String>,
+    /// `group.updated`: the disappearing-messages timer in seconds (`null` when off).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub disappearing_seconds: Option<i64>,
 }
 
-/// `group.member_added`, `group.member_left`.
+/// `group.member_added`, `group.member_left`, `group.member_removed`, `group.member_promoted`.
 #[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct GroupMemberData {
     /// The group's `03` ID.
@@ -241,6 +249,14 @@ pub enum EventData {
     GroupMemberLeft(GroupMemberData),
     /// `group.updated`.
     GroupUpdated(GroupData),
+    /// `group.member_removed`.
+    GroupMemberRemoved(GroupMemberData),
+    /// `group.member_promoted`.
+    GroupMemberPromoted(GroupMemberData),
+    /// `group.kicked`.
+    GroupKicked(GroupData),
+    /// `group.destroyed`.
+    GroupDestroyed(GroupData),
 }
 
 /// Which message event a message object is the body of.
@@ -285,6 +301,10 @@ impl EventData {
             Self::GroupMemberAdded(_) => EventType::GroupMemberAdded,
             Self::GroupMemberLeft(_) => EventType::GroupMemberLeft,
             Self::GroupUpdated(_) => EventType::GroupUpdated,
+            Self::GroupMemberRemoved(_) => EventType::GroupMemberRemoved,
+            Self::GroupMemberPromoted(_) => EventType::GroupMemberPromoted,
+            Self::GroupKicked(_) => EventType::GroupKicked,
+            Self::GroupDestroyed(_) => EventType::GroupDestroyed,
         }
     }
 
@@ -387,7 +407,8 @@ impl EventData {
     }
 
     /// A group event with the group's facts: `group.invited` (with the inviter),
-    /// `group.joined` or `group.updated`.
+    /// `group.joined`, `group.kicked`, `group.destroyed` or `group.updated` (see
+    /// [`EventData::group_updated`] for what changed).
     pub fn group(
         event_type: EventType,
         group: &str,
@@ -400,24 +421,56 @@ impl EventData {
             name: name.to_owned(),
             description: description.map(str::to_owned),
             inviter: inviter.map(str::to_owned),
+            changed: Vec::new(),
+            disappearing_seconds: None,
         };
         match event_type {
             EventType::GroupInvited => Self::GroupInvited(data),
             EventType::GroupJoined => Self::GroupJoined(data),
+            EventType::GroupKicked => Self::GroupKicked(data),
+            EventType::GroupDestroyed => Self::GroupDestroyed(data),
             _ => Self::GroupUpdated(data),
         }
     }
 
+    /// `group.updated`: the group's facts after the change, and what `changed`.
+    pub fn group_updated(
+        group: &str,
+        info: &crate::protocol::groups::config::info::GroupInfo,
+        changed: Vec<String>,
+    ) -> Self {
+        Self::GroupUpdated(GroupData {
+            group: group.to_owned(),
+            name: info.name.clone().unwrap_or_default(),
+            description: info.description.clone(),
+            inviter: None,
+            changed,
+            disappearing_seconds: info.expiry_timer,
+        })
+    }
+
     /// `group.member_added` (`added`) or `group.member_left`.
     pub fn group_member(added: bool, group: &str, member: &str) -> Self {
+        let event = if added {
+            EventType::GroupMemberAdded
+        } else {
+            EventType::GroupMemberLeft
+        };
+        Self::group_member_event(event, group, member)
+    }
+
+    /// A member event: `group.member_added`, `group.member_left`, `group.member_removed` or
+    /// `group.member_promoted` (anything else reads as `group.member_added`).
+    pub fn group_member_event(event_type: EventType, group: &str, member: &str) -> Self {
         let data = GroupMemberData {
             group: group.to_owned(),
             member: member.to_owned(),
         };
-        if added {
-            Self::GroupMemberAdded(data)
-        } else {
-            Self::GroupMemberLeft(data)
+        match event_type {
+            EventType::GroupMemberLeft => Self::GroupMemberLeft(data),
+            EventType::GroupMemberRemoved => Self::GroupMemberRemoved(data),
+            EventType::GroupMemberPromoted => Self::GroupMemberPromoted(data),
+            _ => Self::GroupMemberAdded(data),
         }
     }
 

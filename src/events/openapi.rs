@@ -39,8 +39,13 @@ pub fn data_schema_name(event_type: EventType) -> String {
         T::DataExtractionReceived => DataExtractionData::name().into_owned(),
         T::CommunityInvitationReceived => CommunityInvitationData::name().into_owned(),
         T::CallOffered => CallOfferedData::name().into_owned(),
-        T::GroupInvited | T::GroupJoined | T::GroupUpdated => GroupData::name().into_owned(),
-        T::GroupMemberAdded | T::GroupMemberLeft => GroupMemberData::name().into_owned(),
+        T::GroupInvited | T::GroupJoined | T::GroupUpdated | T::GroupKicked | T::GroupDestroyed => {
+            GroupData::name().into_owned()
+        }
+        T::GroupMemberAdded
+        | T::GroupMemberLeft
+        | T::GroupMemberRemoved
+        | T::GroupMemberPromoted => GroupMemberData::name().into_owned(),
     }
 }
 

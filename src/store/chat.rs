@@ -75,6 +75,53 @@ pub enum ControlBody {
     GroupInviteResponse,
     /// Member, in a group conversation: we leave (§6.5: the notification, then MemberLeft).
     GroupLeave,
+    /// Admin, in a group conversation: one administrative step on the group swarm, built at
+    /// send time from the sealed group seed (its admin signatures, kicked notice and tokens).
+    GroupAdmin {
+        /// What to do.
+        step: GroupAdminStep,
+    },
+    /// Admin, in the direct conversation with a member: its promotion (the group seed and
+    /// name, §6.4), built at send time from the sealed group seed.
+    GroupPromote {
+        /// The 03… ID.
+        group: String,
+    },
+}
+
+/// An admin's step on the group swarm (groups.md §6.3, §6.4, §6.6).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "step", rename_all = "snake_case")]
+pub enum GroupAdminStep {
+    /// Members removed (§6.3): the kicked notice (namespace −11, at `generation`, the key
+    /// generation they last held), their subaccount tokens revoked, the REMOVED notice, and
+    /// with `delete_messages` the request that members delete their messages.
+    Remove {
+        /// Session IDs removed.
+        members: Vec<String>,
+        /// The key generation before the rekey that excludes them.
+        generation: u64,
+        /// Also delete their messages (DeleteMemberContent).
+        delete_messages: bool,
+    },
+    /// Members promoted to admin: the PROMOTED notice (§6.4).
+    Promoted {
+        /// Session IDs promoted.
+        members: Vec<String>,
+    },
+    /// The name or the disappearing timer changed: the INFO_CHANGE notice (§6.6).
+    InfoChanged {
+        /// The new name.
+        name: Option<String>,
+        /// The new timer, seconds (0 = off).
+        disappearing_seconds: Option<u32>,
+    },
+    /// Messages deleted by an admin: DeleteMemberContent with these hashes, and the messages
+    /// deleted from the swarm.
+    DeleteContent {
+        /// Swarm hashes (namespace 11).
+        hashes: Vec<String>,
+    },
 }
 
 impl ControlBody {
@@ -91,6 +138,8 @@ impl ControlBody {
             Self::GroupInvite { .. } => MessageKind::GroupInvite,
             Self::GroupInviteResponse => MessageKind::GroupInviteResponse,
             Self::GroupLeave => MessageKind::GroupLeave,
+            Self::GroupAdmin { .. } => MessageKind::GroupAdmin,
+            Self::GroupPromote { .. } => MessageKind::GroupPromote,
         }
     }
 }

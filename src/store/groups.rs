@@ -176,6 +176,35 @@ impl StoreTx {
         Ok(())
     }
 
+    /// Changes a membership's role and its sealed grant (a promotion hands over the group
+    /// seed); false when there is none.
+    pub async fn set_membership_role(
+        &mut self,
+        store: &Store,
+        account: &str,
+        group: &str,
+        role: GroupRole,
+        secret: &[u8],
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let sealed =
+            store
+                .master()
+                .seal(RecordKind::GroupSecret, &secret_id(account, group), secret);
+        let done = sqlx::query(
+            "UPDATE group_members SET role = $1, secret_sealed = $2, updated_at = $3 \
+             WHERE account = $4 AND group_id = $5",
+        )
+        .bind(role.as_str())
+        .bind(sealed)
+        .bind(now)
+        .bind(account)
+        .bind(group)
+        .execute(self.conn())
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
     /// Moves a membership to `state` (joining records the time); false when there is none.
     pub async fn set_membership_state(
         &mut self,
@@ -419,6 +448,16 @@ impl Store {
             .map_err(|e| StoreError::Corrupt(e.to_string()))
     }
 
+    /// The group's name (`None`: unknown group).
+    pub async fn group_name(&self, group: &str) -> Result<Option<String>, StoreError> {
+        Ok(sqlx::query("SELECT name FROM groups WHERE id = $1")
+            .bind(group)
+            .fetch_optional(self.pool())
+            .await?
+            .map(|row| row.try_get("name"))
+            .transpose()?)
+    }
+
     /// The groups of `account` (every state), with their shared facts, by group ID.
     pub async fn groups_of(&self, account: &str) -> Result<Vec<GroupListing>, StoreError> {
         let rows = sqlx::query(&format!(
@@ -450,13 +489,15 @@ impl Store {
     }
 
     /// The groups `account` leads: it has joined them and no active local account with a
-    /// smaller Session ID has. Its Identity actor polls them for every local member.
+    /// smaller Session ID has, and no admin destroyed them. Its Identity actor polls them for
+    /// every local member.
     pub async fn lead_groups(&self, account: &str) -> Result<Vec<String>, StoreError> {
         let rows = sqlx::query(
             "SELECT m.group_id FROM group_members m WHERE m.account = $1 \
              AND m.state = 'joined' AND NOT EXISTS (SELECT 1 FROM group_members o \
              JOIN accounts a ON a.session_id = o.account WHERE o.group_id = m.group_id \
              AND o.state = 'joined' AND a.status = 'active' AND o.account < m.account) \
+             AND NOT EXISTS (SELECT 1 FROM groups g WHERE g.id = m.group_id AND g.destroyed <> 0) \
              ORDER BY m.group_id",
         )
         .bind(account)

@@ -140,6 +140,38 @@ impl StoreTx {
         .transpose()
     }
 
+    /// `account`'s visible messages in `group` written by one of `authors` or stored under one
+    /// of `hashes` (an admin's DeleteMemberContent, groups.md §6.3).
+    pub async fn group_messages_matching(
+        &mut self,
+        account: &str,
+        group: &str,
+        authors: &[String],
+        hashes: &[String],
+    ) -> Result<Vec<Message>, StoreError> {
+        let mut found: Vec<Message> = Vec::new();
+        for (column, values) in [("author", authors), ("hash", hashes)] {
+            for value in values {
+                let rows = sqlx::query(&format!(
+                    "SELECT {COLUMNS} FROM messages WHERE account = $1 AND peer = $2 \
+                     AND {column} = $3 AND kind = 'text' AND deleted_at IS NULL"
+                ))
+                .bind(account)
+                .bind(group)
+                .bind(value)
+                .fetch_all(self.conn())
+                .await?;
+                for row in &rows {
+                    let message = message_from_row(row)?;
+                    if !found.iter().any(|m| m.id == message.id) {
+                        found.push(message);
+                    }
+                }
+            }
+        }
+        Ok(found)
+    }
+
     /// Adds a reaction; false when it was already there.
     pub async fn add_reaction(
         &mut self,

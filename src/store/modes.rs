@@ -145,6 +145,10 @@ stored_words! {
         GroupInviteResponse = "group_invite_response",
         /// Leaving a group, sent to the group.
         GroupLeave = "group_leave",
+        /// An admin's step on the group swarm (removal, promotion and info notices).
+        GroupAdmin = "group_admin",
+        /// A promotion to group admin, sent 1:1.
+        GroupPromote = "group_promote",
     }
 }
 

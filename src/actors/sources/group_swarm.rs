@@ -11,24 +11,29 @@
 //! local member. The keys and config cursors advance in their own transaction, after what
 //! they read is stored.
 
-use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 
 use super::{Accepted, Batch, CursorKey, Delivery, Source, Verdict};
 use crate::actors::keys::AccountKeys;
 use crate::actors::transports::group::{Authority, GROUP_CONFIG_TTL_MS};
 use crate::actors::{ActorError, Deps};
+use crate::chat::groups::admin;
 use crate::chat::groups::state::{
-    self, INFO_NAMESPACE, KEYS_NAMESPACE, MEMBERS_NAMESPACE, MESSAGES_NAMESPACE,
+    self, INFO_NAMESPACE, KEYS_NAMESPACE, KICKED_NAMESPACE, MEMBERS_NAMESPACE, MESSAGES_NAMESPACE,
 };
 use crate::clock::now_ms;
 use crate::events::{EventData, EventType};
-use crate::network::{ItemData, RetrievedItem};
+use crate::network::{ItemData, NetworkError, RetrievedItem, SendError};
 use crate::protocol::chat::{self, ChatEvent};
+use crate::protocol::groups::config::info::GroupInfo;
+use crate::protocol::groups::config::members::GroupMember;
 use crate::protocol::groups::config::{open_config, ConfigKind, ConfigMessage};
+use crate::protocol::groups::control::verify_delete_member_content;
 use crate::protocol::groups::envelope::open_group_content;
 use crate::protocol::groups::keys::{GroupEncKey, GroupKeys};
+use crate::protocol::groups::kicked::read_kicked_notice;
 use crate::protocol::keys::Ed25519PublicKey;
+use crate::protocol::protos::GroupUpdateDeleteMemberContentMessage;
 use crate::protocol::storage::{AccountId, ExpireMode, MessageHash, Namespace};
 use crate::store::events::NewEvent;
 use crate::store::groups::{StoredConfig, StoredKeys};
@@ -110,37 +115,43 @@ impl GroupSwarm {
         }
         let now = now_ms();
         // The merged state is read outside the transactions: SQLite has one connection.
+        let mut removed = Vec::new();
         let (info, events) = if namespace == INFO_NAMESPACE {
             let before = state::current_info(&deps.store, &self.group).await?;
             self.store_configs(deps, namespace, ConfigKind::GroupInfo, items, keys, now)
                 .await?;
             let info = state::current_info(&deps.store, &self.group).await?;
-            let changed = info.name != before.name || info.description != before.description;
-            let updated = changed.then(|| {
-                EventData::group(
-                    EventType::GroupUpdated,
+            let mut events = Vec::new();
+            if info.destroyed && !before.destroyed {
+                events.push(EventData::group(
+                    EventType::GroupDestroyed,
                     &self.group,
                     info.name.as_deref().unwrap_or_default(),
                     info.description.as_deref(),
                     None,
-                )
-            });
-            (Some(info), updated.into_iter().collect())
+                ));
+            }
+            let changed = info_changes(&before, &info);
+            if !changed.is_empty() {
+                events.push(EventData::group_updated(&self.group, &info, changed));
+            }
+            (Some(info), events)
         } else {
-            let before = self.member_ids(deps).await?;
+            let before = state::current_members(&deps.store, &self.group).await?;
             self.store_configs(deps, namespace, ConfigKind::GroupMembers, items, keys, now)
                 .await?;
-            let after = self.member_ids(deps).await?;
-            // The first members config we see is the group as we found it, not additions.
-            let added: Vec<EventData> = if before.is_empty() {
-                Vec::new()
-            } else {
-                after
-                    .difference(&before)
-                    .map(|id| EventData::group_member(true, &self.group, id))
-                    .collect()
-            };
-            (None, added)
+            let after = state::current_members(&deps.store, &self.group).await?;
+            let change = member_changes(&before, &after);
+            removed = change.removed;
+            let mut events: Vec<EventData> = change
+                .added
+                .iter()
+                .map(|id| EventData::group_member(true, &self.group, id))
+                .collect();
+            events.extend(change.promoted.iter().map(|id| {
+                EventData::group_member_event(EventType::GroupMemberPromoted, &self.group, id)
+            }));
+            (None, events)
         };
         let mut tx = deps.store.begin().await?;
         if let Some(info) = info {
@@ -164,6 +175,10 @@ impl GroupSwarm {
                 })
                 .await?;
             }
+        }
+        if !removed.is_empty() {
+            // Their messages go only on an admin's signed request (DeleteMemberContent).
+            admin::apply_removal(&mut tx, &self.group, &removed, false, now).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -210,6 +225,39 @@ impl GroupSwarm {
         Ok(())
     }
 
+    /// After the swarm refused the lead's grant: reads the kicked notices (namespace −11, still
+    /// readable with a revoked grant) and, when one names the lead at a generation at least the
+    /// one it holds, applies the removal (`group.kicked`; another local member leads next).
+    async fn kicked(&self, deps: &Deps, account: &AccountId) -> Result<bool, ActorError> {
+        if !matches!(self.authority, Authority::Member(_)) {
+            return Ok(false);
+        }
+        let signer = self.authority.signer();
+        let cursors = [(Namespace(KICKED_NAMESPACE), None)];
+        let pages = deps.network.retrieve(account, &signer, &cursors).await?;
+        let held = state::load_keys(&deps.store, &self.group, self.authority.reader(&self.lead))
+            .await?
+            .keys()
+            .iter()
+            .map(|k| k.generation)
+            .max()
+            .unwrap_or_default();
+        let named = pages.iter().flat_map(|p| &p.messages).any(|item| {
+            let ItemData::Intact(data) = &item.data else {
+                return false;
+            };
+            read_kicked_notice(data, &self.lead.identity, &self.group_key)
+                .is_ok_and(|generation| i64::try_from(generation).is_ok_and(|g| g >= held))
+        });
+        if named {
+            let mut tx = deps.store.begin().await?;
+            let lead = vec![self.lead.session_id.clone()];
+            admin::apply_removal(&mut tx, &self.group, &lead, false, now_ms()).await?;
+            tx.commit().await?;
+        }
+        Ok(named)
+    }
+
     /// Extends the TTLs of the keys messages still in use and of the current configs to 30
     /// days from now (groups.md §7), at most once per [`TTL_EXTEND_EVERY_MS`] of network time
     /// so that the group lives as long as someone here is in it. Desktop does this on every
@@ -252,15 +300,6 @@ impl GroupSwarm {
         tx.commit().await?;
         Ok(())
     }
-
-    /// The Session IDs in the group's current members config.
-    async fn member_ids(&self, deps: &Deps) -> Result<BTreeSet<String>, ActorError> {
-        Ok(state::current_members(&deps.store, &self.group)
-            .await?
-            .iter()
-            .map(|m| m.id.to_string())
-            .collect())
-    }
 }
 
 impl Source for GroupSwarm {
@@ -291,7 +330,14 @@ impl Source for GroupSwarm {
             cursors.push((Namespace(ns), last));
         }
         let signer = self.authority.signer();
-        let mut answers = deps.network.retrieve(&account, &signer, &cursors).await?;
+        let mut answers = match deps.network.retrieve(&account, &signer, &cursors).await {
+            Ok(answers) => answers,
+            // A member's grant refused: revoked if an admin removed us (§6.3).
+            Err(error) if is_refused(&error) && self.kicked(deps, &account).await? => {
+                return Ok(None);
+            }
+            Err(error) => return Err(error.into()),
+        };
         let mut take = |ns: i16| {
             answers
                 .iter_mut()
@@ -362,7 +408,26 @@ impl GroupSwarm {
             };
         let events: Vec<ChatEvent> = events
             .into_iter()
-            .filter(|e| !matches!(e, ChatEvent::Ignored(_) | ChatEvent::GroupInvite(_)))
+            .filter(|e| match e {
+                ChatEvent::Ignored(_)
+                | ChatEvent::GroupInvite(_)
+                | ChatEvent::GroupPromoted { .. } => false,
+                // An admin's request must carry a valid admin signature (§6).
+                ChatEvent::GroupDeleteContent {
+                    members,
+                    hashes,
+                    admin_signature: Some(signature),
+                } => {
+                    let message = GroupUpdateDeleteMemberContentMessage {
+                        member_session_ids: members.clone(),
+                        message_hashes: hashes.clone(),
+                        admin_signature: Some(signature.clone()),
+                    };
+                    verify_delete_member_content(&message, &self.group_key, envelope.timestamp_ms)
+                        .is_ok()
+                }
+                _ => true,
+            })
             .collect();
         if events.is_empty() {
             return Verdict::Ignored;
@@ -375,4 +440,69 @@ impl GroupSwarm {
             group: Some(self.group.clone()),
         })
     }
+}
+
+/// What changed between two infos, as `group.updated` names it.
+fn info_changes(before: &GroupInfo, after: &GroupInfo) -> Vec<String> {
+    let mut changed = Vec::new();
+    if after.name != before.name {
+        changed.push("name".to_owned());
+    }
+    if after.description != before.description {
+        changed.push("description".to_owned());
+    }
+    if after.expiry_timer != before.expiry_timer {
+        changed.push("disappearing".to_owned());
+    }
+    if after.profile_pic != before.profile_pic {
+        changed.push("avatar".to_owned());
+    }
+    changed
+}
+
+/// How the member list moved between two merged members configs (Session IDs).
+#[derive(Debug, Default, PartialEq, Eq)]
+struct MemberChanges {
+    added: Vec<String>,
+    removed: Vec<String>,
+    promoted: Vec<String>,
+}
+
+/// The members added, removed (gone, or marked removed) and promoted to admin from `before`
+/// to `after`. The first members config seen is the group as we found it: no changes.
+fn member_changes(before: &[GroupMember], after: &[GroupMember]) -> MemberChanges {
+    let mut changes = MemberChanges::default();
+    if before.is_empty() {
+        return changes;
+    }
+    let present = |list: &[GroupMember], m: &GroupMember| {
+        list.iter()
+            .find(|o| o.id == m.id)
+            .filter(|o| o.removal.is_none())
+            .cloned()
+    };
+    for m in after.iter().filter(|m| m.removal.is_none()) {
+        match present(before, m) {
+            None => changes.added.push(m.id.to_string()),
+            Some(old) if m.admin && !old.admin => changes.promoted.push(m.id.to_string()),
+            Some(_) => {}
+        }
+    }
+    for m in before.iter().filter(|m| m.removal.is_none()) {
+        if present(after, m).is_none() {
+            changes.removed.push(m.id.to_string());
+        }
+    }
+    changes
+}
+
+/// Whether a retrieve failed because the swarm refused our authority (401/403).
+fn is_refused(error: &NetworkError) -> bool {
+    matches!(
+        error,
+        NetworkError::Rejected(SendError::Destination {
+            status: 401 | 403,
+            ..
+        })
+    )
 }

@@ -57,6 +57,9 @@ impl Transport for DirectTransport {
             Some(ControlBody::GroupInvite { group }) => {
                 Some(group_invite(deps, keys, group, &recipient, message.timestamp).await?)
             }
+            Some(ControlBody::GroupPromote { group }) => {
+                Some(group_promote(deps, keys, group, message.timestamp).await?)
+            }
             _ => outgoing_of(deps, keys, message).await?,
         };
         let Some(outgoing) = built else {
@@ -143,12 +146,26 @@ async fn group_invite(
         SubaccountFlags::READ | SubaccountFlags::WRITE,
     )
     .map_err(|e| ActorError::Group(e.to_string()))?;
-    let mut tx = deps.store.begin().await?;
-    let name = tx.group_name(group).await?.unwrap_or_default();
-    drop(tx);
+    let name = deps.store.group_name(group).await?.unwrap_or_default();
     let sent = u64::try_from(sent).unwrap_or(0);
     let update = control::invite(&secret, &name, invitee, &auth, sent);
     Ok(chat::group_control(update, sent))
+}
+
+/// A promotion to admin of `group` (§6.4): the group seed and name, made at send time from
+/// the sealed seed (the row holds no secret).
+async fn group_promote(
+    deps: &Deps,
+    keys: &AccountKeys,
+    group: &str,
+    sent: i64,
+) -> Result<Outgoing, ActorError> {
+    let account =
+        SessionIdText::parse_any(&keys.session_id).map_err(|_| ActorError::BadRecipient)?;
+    let secret = crate::chat::groups::admin_secret(&deps.store, &account, group).await?;
+    let name = deps.store.group_name(group).await?.unwrap_or_default();
+    let sent = u64::try_from(sent).unwrap_or(0);
+    Ok(chat::group_control(control::promote(&secret, &name), sent))
 }
 
 /// Seals `outgoing` from `sender` to `to` (the recipient, or ourselves for the own-swarm copy)

@@ -15,16 +15,21 @@ use sha2::{Digest as _, Sha256};
 use super::{outgoing_of, Stored, Transport};
 use crate::actors::keys::AccountKeys;
 use crate::actors::{ActorError, Deps};
-use crate::chat::groups::state::{self, MESSAGES_NAMESPACE};
+use crate::chat::groups::state::{self, KICKED_NAMESPACE, MESSAGES_NAMESPACE};
 use crate::ids::GroupId;
 use crate::protocol::chat;
 use crate::protocol::groups::control;
+use crate::protocol::groups::control::MemberChangeType;
 use crate::protocol::groups::envelope::seal_group_content;
 use crate::protocol::groups::keys::KeysReader;
+use crate::protocol::groups::kicked::kicked_notice;
+use crate::protocol::groups::subaccount::subaccount_token;
 use crate::protocol::groups::subaccount::{MemberAuthData, MemberSubaccount};
 use crate::protocol::groups::GroupSecret;
-use crate::protocol::storage::{AccountId, Namespace, Signer};
-use crate::store::chat::ControlBody;
+use crate::protocol::keys::SessionId;
+use crate::protocol::protos::{Content, GroupUpdateMessage};
+use crate::protocol::storage::{AccountId, MessageHash, Namespace, Signer, SubaccountFlags};
+use crate::store::chat::{ControlBody, GroupAdminStep};
 use crate::store::modes::GroupRole;
 use crate::store::send_queue::QueuedMessage;
 
@@ -115,20 +120,32 @@ impl Transport for GroupTransport {
             .encryption_key()
             .cloned()
             .ok_or(ActorError::GroupKeysMissing)?;
-        let Some(outgoing) = outgoing_of(deps, keys, message).await? else {
-            return Ok(Stored {
-                hash: None,
-                own_hash: None,
-            });
-        };
-        let mut contents = vec![(outgoing.content().clone(), outgoing.sent_ms())];
-        if matches!(message.control, Some(ControlBody::GroupLeave)) {
-            // The notification, then MemberLeft one millisecond later (§6.5).
-            let left = chat::group_control(control::member_left(), outgoing.sent_ms() + 1);
-            contents.push((left.content().clone(), left.sent_ms()));
-        }
-        let ttl = outgoing.ttl_ms();
         let mut rng = seeded(&message.id);
+        let (contents, ttl) = match &message.control {
+            Some(ControlBody::GroupAdmin { step }) => {
+                let Authority::Admin(secret) = &authority else {
+                    return Err(ActorError::Group("only an admin can do this".into()));
+                };
+                let sent = u64::try_from(message.timestamp).unwrap_or(0);
+                let contents = admin_step(deps, &account, secret, step, sent, &mut rng).await?;
+                (contents, chat::TTL_CONTENT_MS)
+            }
+            _ => {
+                let Some(outgoing) = outgoing_of(deps, keys, message).await? else {
+                    return Ok(Stored {
+                        hash: None,
+                        own_hash: None,
+                    });
+                };
+                let mut contents = vec![(outgoing.content().clone(), outgoing.sent_ms())];
+                if matches!(message.control, Some(ControlBody::GroupLeave)) {
+                    // The notification, then MemberLeft one millisecond later (§6.5).
+                    let left = chat::group_control(control::member_left(), outgoing.sent_ms() + 1);
+                    contents.push((left.content().clone(), left.sent_ms()));
+                }
+                (contents, outgoing.ttl_ms())
+            }
+        };
         let group_key = state::group_key(group)?;
         let mut hash = None;
         for (content, sent) in contents {
@@ -152,6 +169,101 @@ impl Transport for GroupTransport {
             own_hash: None,
         })
     }
+}
+
+/// Does the swarm side of an admin step and returns the notices to post to the group
+/// (namespace 11), each with its sent time.
+async fn admin_step(
+    deps: &Deps,
+    account: &AccountId,
+    secret: &GroupSecret,
+    step: &GroupAdminStep,
+    sent: u64,
+    rng: &mut StdRng,
+) -> Result<Vec<(Content, u64)>, ActorError> {
+    let signer = Signer::Account(secret.as_identity().signing_key());
+    let ids = |members: &[String]| -> Result<Vec<SessionId>, ActorError> {
+        members
+            .iter()
+            .map(|m| m.parse().map_err(|_| ActorError::BadRecipient))
+            .collect()
+    };
+    let notice = |update: GroupUpdateMessage, at: u64| {
+        let outgoing = chat::group_control(update, at);
+        (outgoing.content().clone(), at)
+    };
+    Ok(match step {
+        GroupAdminStep::Remove {
+            members,
+            generation,
+            delete_messages,
+        } => {
+            let removed = ids(members)?;
+            // The kicked notice first: it stays readable to them after the revocation.
+            let kicked = kicked_notice(secret, &removed, *generation, rng)
+                .map_err(|e| ActorError::Group(e.to_string()))?;
+            deps.network
+                .store(
+                    account,
+                    Namespace(KICKED_NAMESPACE),
+                    &kicked,
+                    GROUP_CONFIG_TTL_MS,
+                    Some(&signer),
+                )
+                .await?;
+            let tokens = removed
+                .iter()
+                .map(|m| {
+                    subaccount_token(secret, m, SubaccountFlags::READ | SubaccountFlags::WRITE)
+                        .map_err(|e| ActorError::Group(e.to_string()))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            deps.network
+                .revoke_subaccounts(account, &signer, tokens, true)
+                .await?;
+            let change =
+                control::member_change(secret, MemberChangeType::Removed, &removed, None, sent);
+            let mut notices = vec![notice(change, sent)];
+            if *delete_messages {
+                let delete = control::delete_member_content(Some(secret), &removed, &[], sent + 1);
+                notices.push(notice(delete, sent + 1));
+            }
+            notices
+        }
+        GroupAdminStep::Promoted { members } => {
+            let promoted = ids(members)?;
+            let change =
+                control::member_change(secret, MemberChangeType::Promoted, &promoted, None, sent);
+            vec![notice(change, sent)]
+        }
+        GroupAdminStep::InfoChanged {
+            name,
+            disappearing_seconds,
+        } => {
+            let mut notices = Vec::new();
+            if let Some(name) = name {
+                let change = control::InfoChange::Name(name.clone());
+                notices.push(notice(control::info_change(secret, &change, sent), sent));
+            }
+            if let Some(seconds) = disappearing_seconds {
+                let at = sent + 1;
+                let change = control::InfoChange::DisappearingMessages(*seconds);
+                notices.push(notice(control::info_change(secret, &change, at), at));
+            }
+            notices
+        }
+        GroupAdminStep::DeleteContent { hashes } => {
+            let parsed: Vec<MessageHash> = hashes
+                .iter()
+                .filter_map(|h| MessageHash::parse(h).ok())
+                .collect();
+            if !parsed.is_empty() {
+                deps.network.delete(account, &signer, parsed).await?;
+            }
+            let delete = control::delete_member_content(Some(secret), &[], hashes, sent);
+            vec![notice(delete, sent)]
+        }
+    })
 }
 
 /// Stores an admin's ready-made payloads in order (keys first).

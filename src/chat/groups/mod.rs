@@ -7,6 +7,7 @@
 //! Receiving an invitation ([`receive_invite`]) is applied by `chat::incoming` in the poll's
 //! transaction; the group's own traffic by the group source (`actors::sources::group_swarm`).
 
+pub mod admin;
 pub mod state;
 
 use base64::Engine as _;

@@ -120,16 +120,16 @@ pub async fn next_config(
 
 /// What an admin stores on the group swarm after a change, and keeps locally.
 pub struct Push {
-    /// `(namespace, payload)` in store order: keys, info, members.
+    /// `(namespace, payload)` in store order: keys (when rekeyed), info, members.
     pub payloads: Vec<(i16, Vec<u8>)>,
-    /// The keys message, as stored locally.
-    pub keys: StoredKeys,
+    /// The keys message of a rekey, as stored locally.
+    pub keys: Option<StoredKeys>,
     /// The configs, as stored locally: `(namespace, config)`.
     pub configs: Vec<(i16, StoredConfig)>,
 }
 
 /// A full rekey for `members` (§2.1) and both configs signed and encrypted with its key
-/// (§6.2 steps 2–3), with the swarm hashes of each payload.
+/// (§6.2 steps 2–3, §6.3 step 3), with the swarm hashes of each payload.
 pub fn build_push(
     secret: &GroupSecret,
     keys: &mut GroupKeys,
@@ -138,29 +138,44 @@ pub fn build_push(
     members: &[SessionId],
     now: i64,
 ) -> Result<Push, ChatError> {
-    let group = AccountId::from_hex(&secret.id().to_string()).map_err(protocol)?;
     let keys_message = keys.rekey(secret, members).map_err(protocol)?;
+    let mut push = build_config_push(secret, keys, Some(info), Some(members_config))?;
+    let hash = swarm_hash(secret, KEYS_NAMESPACE, &keys_message)?;
+    push.payloads
+        .insert(0, (KEYS_NAMESPACE, keys_message.clone()));
+    push.keys = Some(StoredKeys {
+        hash,
+        data: keys_message,
+        timestamp: now,
+    });
+    Ok(push)
+}
+
+/// The changed configs alone (no rekey: an info edit, a promotion), signed and encrypted with
+/// the current key (§6.6).
+pub fn build_config_push(
+    secret: &GroupSecret,
+    keys: &GroupKeys,
+    info: Option<MutableConfigMessage>,
+    members_config: Option<MutableConfigMessage>,
+) -> Result<Push, ChatError> {
     let key = *keys
         .encryption_key()
         .ok_or_else(|| protocol("no key"))?
         .expose_secret();
-    let hash = |ns: i16, data: &[u8]| {
-        message_hash(&group, Namespace(ns), data)
-            .as_str()
-            .to_owned()
-    };
-    let mut payloads = vec![(KEYS_NAMESPACE, keys_message.clone())];
+    let mut payloads = Vec::new();
     let mut configs = Vec::new();
     for (ns, kind, config) in [
         (INFO_NAMESPACE, ConfigKind::GroupInfo, info),
         (MEMBERS_NAMESPACE, ConfigKind::GroupMembers, members_config),
     ] {
+        let Some(config) = config else { continue };
         let message = config.finish(Some(secret));
         let sealed = seal_config(&message, &key, kind).map_err(protocol)?;
         configs.push((
             ns,
             StoredConfig {
-                hash: hash(ns, &sealed),
+                hash: swarm_hash(secret, ns, &sealed)?,
                 seqno: message.seqno(),
                 data: message.as_bytes().to_vec().into(),
             },
@@ -168,14 +183,18 @@ pub fn build_push(
         payloads.push((ns, sealed));
     }
     Ok(Push {
-        keys: StoredKeys {
-            hash: hash(KEYS_NAMESPACE, &keys_message),
-            data: keys_message,
-            timestamp: now,
-        },
         payloads,
+        keys: None,
         configs,
     })
+}
+
+/// The swarm hash of `data` stored in the group's `ns`.
+fn swarm_hash(secret: &GroupSecret, ns: i16, data: &[u8]) -> Result<String, ChatError> {
+    let group = AccountId::from_hex(&secret.id().to_string()).map_err(protocol)?;
+    Ok(message_hash(&group, Namespace(ns), data)
+        .as_str()
+        .to_owned())
 }
 
 /// Keeps `push` locally (the keys message and the configs, replacing the heads they supersede).
@@ -186,7 +205,9 @@ pub async fn keep_push(
     push: &Push,
     now: i64,
 ) -> Result<(), ChatError> {
-    tx.add_group_keys(group, &push.keys).await?;
+    if let Some(keys) = &push.keys {
+        tx.add_group_keys(group, keys).await?;
+    }
     for (ns, config) in &push.configs {
         tx.add_group_config(store, group, i64::from(*ns), config, now)
             .await?;

@@ -3,9 +3,9 @@
 
 use super::{Accepted, Ctx, Standing};
 use crate::chat::ChatError;
-use crate::events::EventData;
+use crate::events::{EventData, EventType};
 use crate::protocol::chat::{ChatEvent, GroupInvite};
-use crate::store::modes::GroupState;
+use crate::store::modes::{GroupRole, GroupState};
 use crate::store::StoreTx;
 
 impl Ctx<'_> {
@@ -38,6 +38,20 @@ impl Ctx<'_> {
                     self.reaction(tx, target, emoji, true).await?;
                 }
                 ChatEvent::Unsend { target } => self.unsend(tx, target).await?,
+                ChatEvent::GroupDeleteContent {
+                    members,
+                    hashes,
+                    admin_signature,
+                } => {
+                    // The group source kept it only with a valid signature, or none.
+                    let (authors, hashes) = if admin_signature.is_some() {
+                        (members.clone(), hashes.clone())
+                    } else {
+                        (Vec::new(), hashes.clone())
+                    };
+                    self.delete_content(tx, &authors, &hashes, admin_signature.is_none())
+                        .await?;
+                }
                 ChatEvent::GroupMemberLeft if standing != Standing::Own => {
                     let data = EventData::group_member(false, self.peer, self.sender);
                     self.event(tx, self.peer, data).await?;
@@ -48,6 +62,63 @@ impl Ctx<'_> {
             }
         }
         Ok(stored)
+    }
+
+    /// Deletes this account's messages in the group written by `authors` or stored under
+    /// `hashes`; `senders_only` limits it to the sender's own messages (an unsigned request).
+    async fn delete_content(
+        &self,
+        tx: &mut StoreTx,
+        authors: &[String],
+        hashes: &[String],
+        senders_only: bool,
+    ) -> Result<(), ChatError> {
+        let found = tx
+            .group_messages_matching(self.account, self.peer, authors, hashes)
+            .await?;
+        for message in found {
+            if senders_only && message.from != self.sender {
+                continue;
+            }
+            if tx.mark_deleted(&message.id, self.now).await? {
+                let data =
+                    EventData::message_deleted(self.peer, &message.id, "everyone", self.account);
+                self.event(tx, self.peer, data).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A promotion (1:1) to admin of a group the account is in: it keeps the seed and signs
+    /// for the group as an admin from now on (`group.member_promoted` naming itself). A
+    /// promotion to a group we are not in is ignored.
+    pub(super) async fn group_promoted(
+        &self,
+        tx: &mut StoreTx,
+        secret: &crate::protocol::groups::GroupSecret,
+    ) -> Result<(), ChatError> {
+        let group = secret.id().to_string();
+        let Some(held) = tx.membership(self.account, &group).await? else {
+            return Ok(());
+        };
+        if held.role == GroupRole::Admin
+            || !matches!(held.state, GroupState::Joined | GroupState::Invited)
+        {
+            return Ok(());
+        }
+        let seed = secret.seed().expose_secret();
+        tx.set_membership_role(
+            self.store,
+            self.account,
+            &group,
+            GroupRole::Admin,
+            seed,
+            self.now,
+        )
+        .await?;
+        let data =
+            EventData::group_member_event(EventType::GroupMemberPromoted, &group, self.account);
+        self.event(tx, &group, data).await
     }
 
     /// A verified invitation (1:1) to a group.

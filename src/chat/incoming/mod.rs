@@ -227,6 +227,11 @@ impl Ctx<'_> {
             (Standing::Own, ChatEvent::GroupInvite(_)) => Ok(0),
             // Invitations follow the account's `group_invites` policy, not message requests.
             (_, ChatEvent::GroupInvite(invite)) => self.group_invite(tx, invite).await.map(|()| 0),
+            (Standing::Own, ChatEvent::GroupPromoted { .. }) => Ok(0),
+            // The seed is its own proof (only admins hold it), whoever relays it.
+            (_, ChatEvent::GroupPromoted { group, .. }) => {
+                self.group_promoted(tx, &group.0).await.map(|()| 0)
+            }
             (Standing::Own | Standing::Unknown, _) => Ok(0),
             (Standing::Pending, ChatEvent::ProfileUpdated(p)) => {
                 self.profile(tx, p).await.map(|()| 0)
@@ -310,7 +315,9 @@ impl Ctx<'_> {
             | ChatEvent::Ignored(_)
             | ChatEvent::GroupInvite(_)
             | ChatEvent::GroupInviteResponse { .. }
-            | ChatEvent::GroupMemberLeft => Ok(()),
+            | ChatEvent::GroupMemberLeft
+            | ChatEvent::GroupPromoted { .. }
+            | ChatEvent::GroupDeleteContent { .. } => Ok(()),
         }
     }
 }

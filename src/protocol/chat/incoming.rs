@@ -131,9 +131,39 @@ pub struct GroupInvite {
     pub admin_signature: Vec<u8>,
 }
 
+/// The group secret a promotion carries (`Debug` shows only the group ID; two are equal when
+/// they are the same group's).
+#[derive(Clone, Debug)]
+pub struct PromotedGroup(pub crate::protocol::groups::GroupSecret);
+
+impl PartialEq for PromotedGroup {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.public() == other.0.public()
+    }
+}
+
+impl Eq for PromotedGroup {}
+
 /// What a received Content means for the conversation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ChatEvent {
+    /// A promotion to admin of a closed group (1:1): its seed and name (§6.4).
+    GroupPromoted {
+        /// The group's secret.
+        group: PromotedGroup,
+        /// The group name the admin sent.
+        name: String,
+    },
+    /// Members' messages to delete (in a group, §6.3). The group source keeps it only when
+    /// `admin_signature` verifies, or is absent (then only the sender's own messages go).
+    GroupDeleteContent {
+        /// Whose messages (admin-signed only).
+        members: Vec<String>,
+        /// Which messages, by swarm hash.
+        hashes: Vec<String>,
+        /// The admin signature, when an admin sent it.
+        admin_signature: Option<Vec<u8>>,
+    },
     /// An invitation to a closed group (1:1).
     GroupInvite(GroupInvite),
     /// A member answered its invitation (in a group).
@@ -457,8 +487,8 @@ fn classify_reaction(
     })
 }
 
-/// The group control messages the gateway acts on; the rest (promotions, info and member
-/// changes, deletions: group administration) are ignored here.
+/// The group control messages the gateway acts on; info and member change notices are
+/// ignored (the configs they announce are the truth, and arrive on their own).
 fn group_update(update: &crate::protocol::protos::GroupUpdateMessage) -> ChatEvent {
     if let Some(invite) = &update.invite_message {
         return ChatEvent::GroupInvite(GroupInvite {
@@ -475,6 +505,22 @@ fn group_update(update: &crate::protocol::protos::GroupUpdateMessage) -> ChatEve
     }
     if update.member_left_message.is_some() {
         return ChatEvent::GroupMemberLeft;
+    }
+    if let Some(promote) = &update.promote_message {
+        return match crate::protocol::groups::control::accept_promote(promote, None) {
+            Ok(secret) => ChatEvent::GroupPromoted {
+                group: PromotedGroup(secret),
+                name: promote.name.clone(),
+            },
+            Err(_) => ChatEvent::Ignored(IgnoreReason::GroupUpdate),
+        };
+    }
+    if let Some(delete) = &update.delete_member_content {
+        return ChatEvent::GroupDeleteContent {
+            members: delete.member_session_ids.clone(),
+            hashes: delete.message_hashes.clone(),
+            admin_signature: delete.admin_signature.clone(),
+        };
     }
     ChatEvent::Ignored(IgnoreReason::GroupUpdate)
 }

@@ -1,0 +1,182 @@
+//! Group administration endpoints (issue 11): edit a group's info, destroy it, remove and
+//! promote members. Admin only (`not_group_admin` otherwise); each answers `202` with the
+//! queued rows (the notices and config push of [`crate::chat::groups::admin`]). Deleting any
+//! member's message as an admin is `DELETE …/messages/{id}` (see `api::chat`).
+
+use actix_web::{delete, patch, post, web, HttpResponse};
+use serde::Deserialize;
+use utoipa::ToSchema;
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use super::account_path::Access;
+use super::groups::{group_of, QueuedChanges};
+use super::{session_id, ApiError, ApiState, Principal};
+use crate::chat::groups::admin::{self, InfoEdit};
+
+pub(crate) fn routes(cfg: &mut ServiceConfig) {
+    cfg.service(edit_group)
+        .service(destroy_group)
+        .service(remove_member)
+        .service(promote_member);
+}
+
+/// `PATCH …/groups/{group_id}` body; absent fields stay as they are.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EditGroup {
+    /// The new name, 1 to 100 bytes.
+    pub name: Option<String>,
+    /// The new description, up to 2000 bytes (`""` clears it).
+    pub description: Option<String>,
+    /// Disappearing messages for the whole group: seconds after sending, 1 to 1,209,600
+    /// (14 days); `0` turns them off.
+    pub disappearing_seconds: Option<u32>,
+}
+
+/// `DELETE …/members/{member}` query.
+#[derive(Debug, Deserialize, ToSchema, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct RemoveQuery {
+    /// Also delete the member's messages for everyone (DeleteMemberContent).
+    #[serde(default)]
+    pub delete_messages: bool,
+}
+
+/// Change the group's name, description or disappearing-messages timer (admin;
+/// `accounts:<id>:send`). Members see `group.updated` naming what changed; a new name or
+/// timer is also announced in the group, as Session clients show it.
+#[utoipa::path(
+    params(("session_id" = String, Path, description = "The account, an admin of the group"),
+        ("group_id" = String, Path, description = "The group's 03… ID")),
+    request_body = EditGroup,
+    responses((status = 202, body = QueuedChanges, description = "Queued (empty when nothing changed)"),
+        (status = 400, body = super::error::ErrorBody, description = "`invalid_group_id`, `invalid_group` (name, description, timer) or `invalid_json`"),
+        (status = 403, body = super::error::ErrorBody, description = "`not_group_admin` (or `forbidden`)"),
+        (status = 404, body = super::error::ErrorBody, description = "Unknown account or group"),
+        (status = 409, body = super::error::ErrorBody, description = "`group_destroyed`")),
+    security(("bearer" = [])), tag = "groups"
+)]
+#[patch("/accounts/{session_id}/groups/{group_id}")]
+async fn edit_group(
+    state: web::Data<ApiState>,
+    principal: Principal,
+    path: web::Path<(String, String)>,
+    body: web::Json<EditGroup>,
+) -> Result<HttpResponse, ApiError> {
+    let (account, group) = group_of(&state, &path, &principal, Access::Send).await?;
+    let body = body.into_inner();
+    if body
+        .disappearing_seconds
+        .is_some_and(|s| s > crate::chat::MAX_DISAPPEARING_SECONDS as u32)
+    {
+        return Err(ApiError::bad_request(
+            "invalid_group",
+            "disappearing_seconds must be 0 (off) to 1209600 (14 days)",
+        ));
+    }
+    let edit = InfoEdit {
+        name: body.name,
+        description: body.description,
+        disappearing_seconds: body.disappearing_seconds,
+    };
+    let queued = admin::edit_info(&state.store, &account, &group, edit).await?;
+    Ok(QueuedChanges::accepted(&state, &account, queued))
+}
+
+/// Destroy the group for everyone (admin; `accounts:<id>:send`): members get
+/// `group.destroyed` and nobody can post to it any more (`409 group_destroyed`).
+#[utoipa::path(
+    params(("session_id" = String, Path, description = "The account, an admin of the group"),
+        ("group_id" = String, Path, description = "The group's 03… ID")),
+    responses((status = 202, body = QueuedChanges),
+        (status = 400, body = super::error::ErrorBody, description = "`invalid_group_id`"),
+        (status = 403, body = super::error::ErrorBody, description = "`not_group_admin` (or `forbidden`)"),
+        (status = 404, body = super::error::ErrorBody, description = "Unknown account or group"),
+        (status = 409, body = super::error::ErrorBody, description = "`group_destroyed`: already destroyed")),
+    security(("bearer" = [])), tag = "groups"
+)]
+#[delete("/accounts/{session_id}/groups/{group_id}")]
+async fn destroy_group(
+    state: web::Data<ApiState>,
+    principal: Principal,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (account, group) = group_of(&state, &path, &principal, Access::Send).await?;
+    let queued = admin::destroy_group(&state.store, &account, &group).await?;
+    Ok(QueuedChanges::accepted(&state, &account, queued))
+}
+
+/// Remove a member (admin; `accounts:<id>:send`), as Session clients do: the kicked notice,
+/// the member's swarm access revoked, the members config without it and a new key it does not
+/// get; `?delete_messages=true` also deletes its messages for everyone. Members see
+/// `group.member_removed`, the removed member `group.kicked`.
+#[utoipa::path(
+    params(("session_id" = String, Path, description = "The account, an admin of the group"),
+        ("group_id" = String, Path, description = "The group's 03… ID"),
+        ("member" = String, Path, description = "The member's 05… Session ID"),
+        RemoveQuery),
+    responses((status = 202, body = QueuedChanges),
+        (status = 400, body = super::error::ErrorBody, description = "`invalid_group_id`, `invalid_session_id`, `invalid_group` (removing oneself) or `invalid_query`"),
+        (status = 403, body = super::error::ErrorBody, description = "`not_group_admin` (or `forbidden`)"),
+        (status = 404, body = super::error::ErrorBody, description = "Unknown account, group or member"),
+        (status = 409, body = super::error::ErrorBody, description = "`group_destroyed`")),
+    security(("bearer" = [])), tag = "groups"
+)]
+#[delete("/accounts/{session_id}/groups/{group_id}/members/{member}")]
+async fn remove_member(
+    state: web::Data<ApiState>,
+    principal: Principal,
+    path: web::Path<(String, String, String)>,
+    query: web::Query<RemoveQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let (account_text, group_text, member) = path.into_inner();
+    let member = session_id(&member, "member")?;
+    let (account, group) = group_of(
+        &state,
+        &(account_text, group_text),
+        &principal,
+        Access::Send,
+    )
+    .await?;
+    let queued = admin::remove_members(
+        &state.store,
+        &account,
+        &group,
+        &[member],
+        query.delete_messages,
+    )
+    .await?;
+    Ok(QueuedChanges::accepted(&state, &account, queued))
+}
+
+/// Promote a member to admin (admin; `accounts:<id>:send`): the group's key goes to the
+/// member 1:1 and the members config marks it admin. Everyone sees `group.member_promoted`.
+#[utoipa::path(
+    params(("session_id" = String, Path, description = "The account, an admin of the group"),
+        ("group_id" = String, Path, description = "The group's 03… ID"),
+        ("member" = String, Path, description = "The member's 05… Session ID")),
+    responses((status = 202, body = QueuedChanges, description = "Queued (empty when already an admin)"),
+        (status = 400, body = super::error::ErrorBody, description = "`invalid_group_id` or `invalid_session_id`"),
+        (status = 403, body = super::error::ErrorBody, description = "`not_group_admin` (or `forbidden`)"),
+        (status = 404, body = super::error::ErrorBody, description = "Unknown account, group or member"),
+        (status = 409, body = super::error::ErrorBody, description = "`group_destroyed`")),
+    security(("bearer" = [])), tag = "groups"
+)]
+#[post("/accounts/{session_id}/groups/{group_id}/members/{member}/promote")]
+async fn promote_member(
+    state: web::Data<ApiState>,
+    principal: Principal,
+    path: web::Path<(String, String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (account_text, group_text, member) = path.into_inner();
+    let member = session_id(&member, "member")?;
+    let (account, group) = group_of(
+        &state,
+        &(account_text, group_text),
+        &principal,
+        Access::Send,
+    )
+    .await?;
+    let queued = admin::promote_member(&state.store, &account, &group, &member).await?;
+    Ok(QueuedChanges::accepted(&state, &account, queued))
+}
