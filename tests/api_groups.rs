@@ -399,10 +399,11 @@ both_backends! {
             .admin("POST", &format!("/v1/accounts/{admin}/groups/{gid}/leave"), None)
             .await;
         assert_eq!(left.status, 202, "{}", left.body);
+        // A group it left is known, so the refusal says why (issue 11: `group_state`).
         let after = gw
             .admin("POST", &messages, Some(json!({"to": gid, "text": "x"})))
             .await;
-        assert_error(&after, 404, "not_found");
+        assert_error(&after, 409, "group_state");
         // Malformed 03 IDs stay 400 invalid_session_id, as before groups.
         let bad = gw
             .admin("POST", &messages, Some(json!({"to": "03abc", "text": "x"})))

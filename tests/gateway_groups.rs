@@ -12,7 +12,6 @@ mod group_client;
 mod netsupport;
 
 use gateway_support as gs;
-use serde_json::Value;
 use session_gateway::devnet::routes::Arrival;
 use session_gateway::devnet::Devnet;
 
@@ -72,59 +71,6 @@ fn retrieves_of(devnet: &Devnet, account: &str) -> usize {
     retrieves
 }
 
-/// The `message.received` events of `account` in `group` with `text`.
-async fn received(gw: &gs::Gw, account: &str, group: &str, text: &str) -> Vec<Value> {
-    gw.events_typed(account, "message.received")
-        .await
-        .into_iter()
-        .map(|e| e["data"].clone())
-        .filter(|d| d["conversation"] == group && d["text"] == text)
-        .collect()
-}
-
-/// The group calls of these tests, through the REST API.
-mod group_api {
-    use super::gs;
-    use serde_json::json;
-
-    /// `POST …/groups` as `a` inviting `members`; returns the group ID.
-    pub async fn create(gw: &gs::Gw, a: &str, members: &[&str]) -> String {
-        let reply = gw
-            .on(
-                "POST",
-                a,
-                "/groups",
-                Some(json!({"name": "Ops room", "description": "alerts", "members": members})),
-            )
-            .await;
-        assert_eq!(reply.status, 201, "{}", reply.body);
-        assert_eq!(reply.body["role"], "admin", "{}", reply.body);
-        reply.body["id"].as_str().unwrap().to_owned()
-    }
-
-    /// `POST …/groups/{group}/accept`.
-    pub async fn accept(gw: &gs::Gw, who: &str, group: &str) {
-        let reply = gw
-            .on("POST", who, &format!("/groups/{group}/accept"), None)
-            .await;
-        assert_eq!(reply.status, 200, "{}", reply.body);
-    }
-
-    /// `POST …/messages {"to": group, "text"}`; returns the message id.
-    pub async fn post(gw: &gs::Gw, from: &str, group: &str, text: &str) -> String {
-        let reply = gw
-            .on(
-                "POST",
-                from,
-                "/messages",
-                Some(json!({"to": group, "text": text})),
-            )
-            .await;
-        assert_eq!(reply.status, 202, "{}", reply.body);
-        reply.body["id"].as_str().unwrap().to_owned()
-    }
-}
-
 both_backends! {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn groups_create_invite_accept_and_talk() {
@@ -133,7 +79,7 @@ async fn groups_create_invite_accept_and_talk() {
     let b = gw1.create_account().await;
     let c = gw2.create_account().await;
 
-    let group = group_api::create(&gw1, &a, &[&b, &c]).await;
+    let group = gw1.create_group(&a, &[&b, &c]).await;
     assert!(group.starts_with("03"), "{group}");
 
     // The invitations arrive 1:1, verified, and wait for an answer (the default policy).
@@ -145,15 +91,15 @@ async fn groups_create_invite_accept_and_talk() {
     gw2.wait_event(&c, "group.invited", |d| d["group"] == group.as_str())
         .await;
     for (gw, who) in [(&gw1, &b), (&gw2, &c)] {
-        group_api::accept(gw, who, &group).await;
+        gw.accept_group(who, &group).await;
         gw.wait_event(who, "group.joined", |d| d["group"] == group.as_str())
             .await;
     }
 
     // Every member's message reaches the other two, with its author, exactly once.
-    group_api::post(&gw1, &a, &group, "hello from A").await;
-    group_api::post(&gw1, &b, &group, "hello from B").await;
-    group_api::post(&gw2, &c, &group, "hello from C").await;
+    gw1.post_to_group(&a, &group, "hello from A").await;
+    gw1.post_to_group(&b, &group, "hello from B").await;
+    gw2.post_to_group(&c, &group, "hello from C").await;
     let expectations = [
         (&gw1, &b, &a, "hello from A"),
         (&gw2, &c, &a, "hello from A"),
@@ -164,7 +110,7 @@ async fn groups_create_invite_accept_and_talk() {
     ];
     for (gw, to, from, text) in expectations {
         let got = eventually(60, text, || async {
-            let found = received(gw, to, &group, text).await;
+            let found = gw.received_in(to, &group, text).await;
             (!found.is_empty()).then_some(found)
         })
         .await;
@@ -178,23 +124,23 @@ async fn groups_create_invite_accept_and_talk() {
     })
     .await;
     for (gw, to, _, text) in expectations {
-        assert_eq!(received(gw, to, &group, text).await.len(), 1, "{text} to {to}");
+        assert_eq!(gw.received_in(to, &group, text).await.len(), 1, "{text} to {to}");
     }
 
     // A quote and a reaction, each with its author.
-    let from_a = received(&gw1, &b, &group, "hello from A").await[0]["id"]
+    let from_a = gw1.received_in(&b, &group, "hello from A").await[0]["id"]
         .as_str()
         .unwrap()
         .to_owned();
     gw1.reply(&b, &group, "B quotes A", &from_a).await;
     let quoted = eventually(60, "quote", || async {
-        received(&gw2, &c, &group, "B quotes A").await.pop()
+        gw2.received_in(&c, &group, "B quotes A").await.pop()
     })
     .await;
     assert_eq!(quoted["from"], b.as_str());
     assert_eq!(quoted["quote"]["author"], a.as_str(), "{quoted}");
     assert_eq!(quoted["quote"]["text"], "hello from A", "{quoted}");
-    let at_c = received(&gw2, &c, &group, "hello from A").await[0]["id"]
+    let at_c = gw2.received_in(&c, &group, "hello from A").await[0]["id"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -231,7 +177,7 @@ async fn groups_create_invite_accept_and_talk() {
     assert_eq!(posted.status, 202, "{}", posted.body);
     for who in [&a, &b] {
         let got = eventually(60, "file", || async {
-            received(&gw1, who, &group, "C's file").await.pop()
+            gw1.received_in(who, &group, "C's file").await.pop()
         })
         .await;
         assert_eq!(got["from"], c.as_str());
@@ -345,13 +291,13 @@ async fn groups_create_invite_accept_and_talk() {
         .collect();
     assert!(history.contains(&"hello from A".to_owned()), "{history:?}");
     assert!(history.contains(&"hello from C".to_owned()), "{history:?}");
-    group_api::post(&gw1, &a, &group, "after the restart").await;
+    gw1.post_to_group(&a, &group, "after the restart").await;
     eventually(60, "after restart", || async {
-        let found = received(&gw2, &c, &group, "after the restart").await;
+        let found = gw2.received_in(&c, &group, "after the restart").await;
         (!found.is_empty()).then_some(())
     })
     .await;
-    group_api::post(&gw2, &c, &group, "C is back").await;
+    gw2.post_to_group(&c, &group, "C is back").await;
     gw1.received(&a, &c, "C is back").await;
 
     // The group as each member sees it.
@@ -374,10 +320,10 @@ async fn group_messages_survive_a_third_of_the_swarm_tampering_or_dropping() {
     let gw = gs::start(dir.path(), gs::settings(&master), &devnet).await;
     let a = gw.create_account().await;
     let b = gw.create_account().await;
-    let group = group_api::create(&gw, &a, &[&b]).await;
+    let group = gw.create_group(&a, &[&b]).await;
     gw.wait_event(&b, "group.invited", |d| d["group"] == group.as_str())
         .await;
-    group_api::accept(&gw, &b, &group).await;
+    gw.accept_group(&b, &group).await;
 
     // One of the group swarm's three members serves altered copies, and a third of the other
     // nodes drop a third of what they relay (paths through them fail). A swarm member that
@@ -393,13 +339,13 @@ async fn group_messages_survive_a_third_of_the_swarm_tampering_or_dropping() {
     const N: usize = 10;
     for i in 0..N {
         let (from, _) = if i % 2 == 0 { (&a, &b) } else { (&b, &a) };
-        group_api::post(&gw, from, &group, &format!("g{i}")).await;
+        gw.post_to_group(from, &group, &format!("g{i}")).await;
     }
     for i in 0..N {
         let (from, to) = if i % 2 == 0 { (&a, &b) } else { (&b, &a) };
         let text = format!("g{i}");
         let got = eventually(120, &text, || async {
-            let found = received(&gw, to, &group, &text).await;
+            let found = gw.received_in(to, &group, &text).await;
             (!found.is_empty()).then_some(found)
         })
         .await;
@@ -434,10 +380,10 @@ async fn a_group_outlives_its_config_ttl_while_it_is_polled() {
     let gw = gs::start(dir.path(), gs::settings(&master), &devnet).await;
     let a = gw.create_account().await;
     let b = gw.create_account().await;
-    let group = group_api::create(&gw, &a, &[&b]).await;
+    let group = gw.create_group(&a, &[&b]).await;
     gw.wait_event(&b, "group.invited", |d| d["group"] == group.as_str())
         .await;
-    group_api::accept(&gw, &b, &group).await;
+    gw.accept_group(&b, &group).await;
     gw.wait_event(&b, "group.joined", |d| d["group"] == group.as_str())
         .await;
 
@@ -453,9 +399,9 @@ async fn a_group_outlives_its_config_ttl_while_it_is_polled() {
         })
         .await;
         let text = format!("day {}", step * 10);
-        group_api::post(&gw, &a, &group, &text).await;
+        gw.post_to_group(&a, &group, &text).await;
         let got = eventually(60, &text, || async {
-            received(&gw, &b, &group, &text).await.pop()
+            gw.received_in(&b, &group, &text).await.pop()
         })
         .await;
         assert_eq!(got["from"], a.as_str());

@@ -135,7 +135,7 @@ fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
         (status = 404, body = super::error::ErrorBody, description = "Unknown account or quoted message, or a group the account has not joined"),
         (status = 422, body = super::error::ErrorBody, description = "Quoted message of another conversation"),
         (status = 413, body = super::error::ErrorBody, description = "`attachment_too_large` (over 10,000,000 bytes) or `payload_too_large`"),
-        (status = 409, body = super::error::ErrorBody, description = "Idempotency-Key reused with another body")
+        (status = 409, body = super::error::ErrorBody, description = "`idempotency_conflict` (Idempotency-Key reused with another body), `group_state` (the account left the group or was removed) or `group_destroyed`")
     ),
     security(("bearer" = [])), tag = "messages"
 )]

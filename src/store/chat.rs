@@ -116,6 +116,13 @@ pub enum GroupAdminStep {
         /// The new timer, seconds (0 = off).
         disappearing_seconds: Option<u32>,
     },
+    /// The configs an admin republishes after a poll, computed at send time from the configs
+    /// then held: the merge of heads other admins pushed concurrently (§1.2), and the members
+    /// who answered their invitation marked joined (§6.1 step 4).
+    SyncConfigs {
+        /// Members whose invitation answer arrived.
+        joined: Vec<String>,
+    },
     /// Messages deleted by an admin: DeleteMemberContent with these hashes, and the messages
     /// deleted from the swarm.
     DeleteContent {

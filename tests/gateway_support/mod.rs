@@ -209,3 +209,4 @@ pub fn texts(history: &[Value], direction: &str, status: &str) -> Vec<String> {
 }
 
 pub mod chat;
+pub mod groups;

@@ -36,6 +36,7 @@ use crate::protocol::keys::Ed25519PublicKey;
 use crate::protocol::protos::GroupUpdateDeleteMemberContentMessage;
 use crate::protocol::storage::{AccountId, ExpireMode, MessageHash, Namespace};
 use crate::store::events::NewEvent;
+use crate::store::modes::GroupRole;
 use crate::store::groups::{StoredConfig, StoredKeys};
 
 /// How often a group's keys and configs have their TTLs extended: daily, in network time.
@@ -135,7 +136,7 @@ impl GroupSwarm {
             if !changed.is_empty() {
                 events.push(EventData::group_updated(&self.group, &info, changed));
             }
-            (Some(info), events)
+            (Some(info), events.into_iter().map(|e| (e, None)).collect())
         } else {
             let before = state::current_members(&deps.store, &self.group).await?;
             self.store_configs(deps, namespace, ConfigKind::GroupMembers, items, keys, now)
@@ -143,16 +144,24 @@ impl GroupSwarm {
             let after = state::current_members(&deps.store, &self.group).await?;
             let change = member_changes(&before, &after);
             removed = change.removed;
-            let mut events: Vec<EventData> = change
+            let events: Vec<(EventData, Option<String>)> = change
                 .added
                 .iter()
-                .map(|id| EventData::group_member(true, &self.group, id))
+                .map(|id| (EventData::group_member(true, &self.group, id), None))
+                .chain(change.promoted.iter().map(|id| {
+                    let data = EventData::group_member_event(
+                        EventType::GroupMemberPromoted,
+                        &self.group,
+                        id,
+                    );
+                    // The promoted member's own event comes with the seed (1:1), when it
+                    // can act as an admin.
+                    (data, Some(id.clone()))
+                }))
                 .collect();
-            events.extend(change.promoted.iter().map(|id| {
-                EventData::group_member_event(EventType::GroupMemberPromoted, &self.group, id)
-            }));
             (None, events)
         };
+        let conflicting = state::needs_merge(&deps.store, &self.group, namespace).await?;
         let mut tx = deps.store.begin().await?;
         if let Some(info) = info {
             let name = info.name.as_deref().unwrap_or_default();
@@ -165,8 +174,8 @@ impl GroupSwarm {
             )
             .await?;
         }
-        for data in events {
-            for recipient in &self.members {
+        for (data, except) in events {
+            for recipient in self.members.iter().filter(|m| Some(*m) != except.as_ref()) {
                 tx.append_event(&NewEvent {
                     account: Some(recipient.clone()),
                     conversation: Some(self.group.clone()),
@@ -179,6 +188,13 @@ impl GroupSwarm {
         if !removed.is_empty() {
             // Their messages go only on an admin's signed request (DeleteMemberContent).
             admin::apply_removal(&mut tx, &self.group, &removed, false, now).await?;
+        }
+        if conflicting {
+            // Admins pushed at once: one of ours publishes the merge (§1.2).
+            let admins = tx.joined_members(&self.group).await?;
+            if let Some(local) = admins.iter().find(|m| m.role == GroupRole::Admin) {
+                admin::queue_sync(&mut tx, &local.account, &self.group, Vec::new(), now).await?;
+            }
         }
         tx.commit().await?;
         Ok(())

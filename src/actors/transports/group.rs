@@ -252,6 +252,26 @@ async fn admin_step(
             }
             notices
         }
+        GroupAdminStep::SyncConfigs { joined } => {
+            let push = crate::chat::groups::admin::sync_configs(&deps.store, secret, joined)
+                .await?;
+            if let Some(push) = push {
+                for (namespace, data) in &push.payloads {
+                    deps.network
+                        .store(
+                            account,
+                            Namespace(*namespace),
+                            data,
+                            GROUP_CONFIG_TTL_MS,
+                            Some(&signer),
+                        )
+                        .await?;
+                }
+                let group = secret.id().to_string();
+                crate::chat::groups::admin::keep_synced(&deps.store, &group, &push).await?;
+            }
+            Vec::new()
+        }
         GroupAdminStep::DeleteContent { hashes } => {
             let parsed: Vec<MessageHash> = hashes
                 .iter()

@@ -292,6 +292,69 @@ pub async fn delete_for_everyone(
     queue_step(tx, account, group, step, now).await
 }
 
+/// Admin: what [`GroupAdminStep::SyncConfigs`] pushes, built from the configs held now: the
+/// merged info and members configs when their heads conflict, with `joined` members' invite
+/// status cleared; `None` when nothing needs pushing. The caller keeps it (with
+/// [`keep_synced`]) once the swarm has it, so that a failed attempt is computed again.
+pub async fn sync_configs(
+    store: &Store,
+    secret: &crate::protocol::groups::GroupSecret,
+    joined: &[String],
+) -> Result<Option<state::Push>, ChatError> {
+    let gid = secret.id().to_string();
+    let info = if state::needs_merge(store, &gid, INFO_NAMESPACE).await? {
+        Some(state::next_config(store, &gid, INFO_NAMESPACE).await?)
+    } else {
+        None
+    };
+    let current = state::current_members(store, &gid).await?;
+    let answered: Vec<_> = current
+        .into_iter()
+        .filter(|m| m.invite.is_some() && joined.contains(&m.id.to_string()))
+        .collect();
+    let members = if !answered.is_empty()
+        || state::needs_merge(store, &gid, state::MEMBERS_NAMESPACE).await?
+    {
+        let mut config = state::next_config(store, &gid, state::MEMBERS_NAMESPACE).await?;
+        for mut member in answered {
+            member.invite = None;
+            set_member(config.data_mut(), &member);
+        }
+        Some(config)
+    } else {
+        None
+    };
+    if info.is_none() && members.is_none() {
+        return Ok(None);
+    }
+    let keys = state::load_keys(store, &gid, KeysReader::Admin(secret)).await?;
+    Ok(Some(build_config_push(secret, &keys, info, members)?))
+}
+
+/// Keeps a [`sync_configs`] push locally once the swarm stored it.
+pub async fn keep_synced(store: &Store, group: &str, push: &state::Push) -> Result<(), ChatError> {
+    let mut tx = store.begin().await?;
+    keep_push(&mut tx, store, group, push, now_ms()).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Queues, for `admin` (a local joined admin of `group`), the republishing of the group's
+/// configs after a poll ([`GroupAdminStep::SyncConfigs`]).
+pub async fn queue_sync(
+    tx: &mut StoreTx,
+    admin: &str,
+    group: &str,
+    joined: Vec<String>,
+    now: i64,
+) -> Result<(), ChatError> {
+    let body = ControlBody::GroupAdmin {
+        step: GroupAdminStep::SyncConfigs { joined },
+    };
+    tx.enqueue_control(admin, group, &body, now).await?;
+    Ok(())
+}
+
 /// The local side of a removal (ours or another admin's): removed local members are kicked
 /// (`group.kicked`), the others get `group.member_removed`, and with `delete_messages` the
 /// removed members' messages are deleted for every local member (`message.deleted`).

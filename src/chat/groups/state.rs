@@ -106,16 +106,36 @@ pub async fn current_members(store: &Store, group: &str) -> Result<Vec<GroupMemb
         .unwrap_or_default())
 }
 
-/// The next version of a config: the current one incremented, or a new one at seqno 0.
+/// The next version of a config, as an admin writes it: the merge of the current heads when
+/// admins pushed concurrently (§1.2, already at `max seqno + 1`), else the current one
+/// incremented, or a new one at seqno 0.
 pub async fn next_config(
     store: &Store,
     group: &str,
     namespace: i16,
 ) -> Result<MutableConfigMessage, ChatError> {
-    Ok(match current_config(store, group, namespace).await? {
-        Some(current) => current.increment(),
-        None => MutableConfigMessage::new(0, DEFAULT_LAG),
+    let heads = store.group_configs(group, i64::from(namespace)).await?;
+    let raw: Vec<&[u8]> = heads.iter().map(|h| h.data.as_slice()).collect();
+    if raw.is_empty() {
+        return Ok(MutableConfigMessage::new(0, DEFAULT_LAG));
+    }
+    Ok(match merge(&raw, Some(&group_key(group)?), true) {
+        Ok(MergeOutcome::Merged(merged)) => merged,
+        Ok(MergeOutcome::Adopted { message, .. }) => message.increment(),
+        Err(_) => MutableConfigMessage::new(0, DEFAULT_LAG),
     })
+}
+
+/// Whether the stored heads of `namespace` conflict (admins pushed at once), so that an admin
+/// must push their merge for members to converge (§1.2).
+pub async fn needs_merge(store: &Store, group: &str, namespace: i16) -> Result<bool, ChatError> {
+    let heads = store.group_configs(group, i64::from(namespace)).await?;
+    let raw: Vec<&[u8]> = heads.iter().map(|h| h.data.as_slice()).collect();
+    Ok(raw.len() > 1
+        && matches!(
+            merge(&raw, Some(&group_key(group)?), true),
+            Ok(MergeOutcome::Merged(_))
+        ))
 }
 
 /// What an admin stores on the group swarm after a change, and keeps locally.

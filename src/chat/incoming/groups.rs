@@ -2,6 +2,7 @@
 //! the member as author), and a member leaving; and, 1:1, an invitation to a group.
 
 use super::{Accepted, Ctx, Standing};
+use crate::chat::groups::admin;
 use crate::chat::ChatError;
 use crate::events::{EventData, EventType};
 use crate::protocol::chat::{ChatEvent, GroupInvite};
@@ -51,6 +52,17 @@ impl Ctx<'_> {
                     };
                     self.delete_content(tx, &authors, &hashes, admin_signature.is_none())
                         .await?;
+                }
+                ChatEvent::GroupInviteResponse { approved: true } if standing != Standing::Own => {
+                    // An admin marks the member joined in the members config (§6.1 step 4).
+                    let admin = tx
+                        .membership(self.account, self.peer)
+                        .await?
+                        .is_some_and(|m| m.role == GroupRole::Admin);
+                    if admin {
+                        let joined = vec![self.sender.to_owned()];
+                        admin::queue_sync(tx, self.account, self.peer, joined, self.now).await?;
+                    }
                 }
                 ChatEvent::GroupMemberLeft if standing != Standing::Own => {
                     let data = EventData::group_member(false, self.peer, self.sender);
