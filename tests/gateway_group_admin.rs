@@ -16,6 +16,7 @@ use gateway_support as gs;
 use serde_json::json;
 use session_gateway::chat::groups::{secret_of, state};
 use session_gateway::network::ItemData;
+use session_gateway::protocol::groups::config::{open_config, ConfigKind, ConfigMessage};
 use session_gateway::protocol::groups::keys::KeysReader;
 use session_gateway::protocol::groups::subaccount::{MemberAuthData, MemberSubaccount};
 use session_gateway::protocol::storage::{AccountId, Namespace, Signer};
@@ -233,6 +234,201 @@ async fn admins_remove_promote_rename_delete_and_destroy() {
         assert_eq!(reply.status, 409, "{}", reply.body);
         assert_eq!(reply.body["error"]["code"], "group_destroyed");
     }
+    devnet.shutdown().await;
+}
+}
+
+/// The config messages of `ns` the devnet's nodes hold for `group`, opened with `keys` and
+/// parsed, as `(blake2b-256 of the plaintext, message)` (read straight from the node stores,
+/// whatever faults the nodes show to clients).
+fn swarm_configs(
+    devnet: &session_gateway::devnet::Devnet,
+    group: &str,
+    ns: i16,
+    keys: &[[u8; 32]],
+) -> Vec<([u8; 32], ConfigMessage)> {
+    use blake2::digest::consts::U32;
+    use blake2::{Blake2b, Digest};
+    use session_gateway::devnet::rpc::params::Account;
+    use session_gateway::devnet::store::RetrieveLimits;
+    let account = Account(hex::decode(group).unwrap().try_into().unwrap());
+    let group_key = state::group_key(group).unwrap();
+    let kind = if ns == 13 {
+        ConfigKind::GroupInfo
+    } else {
+        ConfigKind::GroupMembers
+    };
+    let net = devnet.network();
+    let now = net.clock.now_ms();
+    let limits = RetrieveLimits {
+        max_count: None,
+        max_size: usize::MAX,
+    };
+    let mut out: Vec<([u8; 32], ConfigMessage)> = Vec::new();
+    for node in &net.nodes {
+        let (messages, _) = node.store().retrieve(&account, ns, None, limits, now);
+        for m in messages {
+            let Ok(plain) = open_config(&m.data, keys, kind) else {
+                continue;
+            };
+            let hash: [u8; 32] = Blake2b::<U32>::digest(&plain).into();
+            if out.iter().any(|(h, _)| *h == hash) {
+                continue;
+            }
+            out.push((
+                hash,
+                ConfigMessage::parse(&plain, Some(&group_key)).unwrap(),
+            ));
+        }
+    }
+    out
+}
+
+/// The name in an info config's data.
+fn name_of(message: &ConfigMessage) -> Option<String> {
+    session_gateway::protocol::groups::config::info::GroupInfo::from_data(message.data()).name
+}
+
+both_backends! {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_admins_change_the_group_at_once_and_converge() {
+    let devnet = netsupport::devnet(6, 3).await;
+    let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    let master = common::master_key();
+    let gw1 = gs::start(dirs[0].path(), gs::settings(&master), &devnet).await;
+    let gw2 = gs::start(dirs[1].path(), gs::settings(&master), &devnet).await;
+    let a = gw1.create_account().await;
+    let c = gw1.create_account().await;
+    let e = gw1.create_account().await;
+    let d = gw2.create_account().await;
+    let f = gw2.create_account().await;
+    let group = gw1.create_group(&a, &[&c, &d]).await;
+    gw1.join_group(&c, &group).await;
+    gw2.join_group(&d, &group).await;
+    let promoted = gw1
+        .on("POST", &a, &format!("/groups/{group}/members/{d}/promote"), None)
+        .await;
+    assert_eq!(promoted.status, 202, "{}", promoted.body);
+    gw2.wait_event(&d, "group.member_promoted", |x| x["member"] == d.as_str())
+        .await;
+    // Settled: both admins see three joined members, D as admin.
+    for (gw, who) in [(&gw1, &a), (&gw2, &d)] {
+        eventually(60, "settled", || async {
+            let view = gw.on("GET", who, &format!("/groups/{group}"), None).await;
+            let members = view.body["members"].as_array().cloned().unwrap_or_default();
+            let ok = members.len() == 3
+                && members.iter().all(|m| m["status"] == "joined")
+                && members.iter().any(|m| m["session_id"] == d.as_str() && m["role"] == "admin");
+            ok.then_some(())
+        })
+        .await;
+    }
+    // Both gateways have read everything posted so far (the invitation answers included).
+    gw1.post_to_group(&a, &group, "sync point A").await;
+    gw2.post_to_group(&d, &group, "sync point D").await;
+    gw2.wait_received_in(&d, &group, "sync point A").await;
+    gw1.wait_received_in(&a, &group, "sync point D").await;
+    let seed = gw1.gateway().store().group_secret(&a, &group).await.unwrap().unwrap();
+    let secret = secret_of(&seed).unwrap();
+    let keys_now = || async {
+        state::load_keys(gw1.gateway().store(), &group, KeysReader::Admin(&secret))
+            .await
+            .unwrap()
+            .decryption_keys()
+            .map(|k| *k.expose_secret())
+            .collect::<Vec<[u8; 32]>>()
+    };
+    let keys = keys_now().await;
+    let base = swarm_configs(&devnet, &group, 13, &keys)
+        .iter()
+        .map(|(_, m)| m.seqno())
+        .max()
+        .unwrap();
+
+    // Neither gateway can read the group swarm (every member serves altered copies) while both
+    // admins rename the group and invite someone, at once.
+    let swarm = netsupport::swarm_indexes(&devnet, &AccountId::from_hex(&group).unwrap());
+    for i in &swarm {
+        devnet.set_faults(*i, netsupport::fault(|x| x.tamper_retrieve = true));
+    }
+    let (by_a, by_d) = tokio::join!(
+        async {
+            let r = gw1
+                .on("PATCH", &a, &format!("/groups/{group}"), Some(json!({"name": "Name by A"})))
+                .await;
+            let i = gw1
+                .on("POST", &a, &format!("/groups/{group}/members"), Some(json!({"members": [e]})))
+                .await;
+            (r.status, i.status)
+        },
+        async {
+            let r = gw2
+                .on("PATCH", &d, &format!("/groups/{group}"), Some(json!({"name": "Name by D"})))
+                .await;
+            let i = gw2
+                .on("POST", &d, &format!("/groups/{group}/members"), Some(json!({"members": [f]})))
+                .await;
+            (r.status, i.status)
+        }
+    );
+    assert_eq!((by_a, by_d), ((202, 202), (202, 202)));
+    // Both admins' pushes reach the swarm: two renames at base+1, two heads at base+2.
+    let renames = eventually(60, "both pushes", || async {
+        let keys = keys_now().await;
+        let mut all = swarm_configs(&devnet, &group, 13, &keys);
+        all.retain(|(_, m)| m.seqno() == base + 1);
+        (all.len() == 2).then_some(all)
+    })
+    .await;
+    // libsession's rule (§1.2 step 5): diffs replay in ascending (seqno, hash) order, so the
+    // rename whose message hash is larger is applied last and wins.
+    let winner = renames.iter().max_by_key(|(hash, _)| *hash).unwrap();
+    let expected_name = name_of(&winner.1).unwrap();
+    assert!(expected_name == "Name by A" || expected_name == "Name by D");
+
+    // The swarm answers again: within a few polls everyone agrees, and an admin published
+    // the merge at base+3.
+    for i in &swarm {
+        devnet.set_faults(*i, netsupport::fault(|_| {}));
+    }
+    let mut expected_members = vec![a.clone(), c.clone(), d.clone(), e.clone(), f.clone()];
+    expected_members.sort();
+    for (gw, who) in [(&gw1, &a), (&gw1, &c), (&gw2, &d)] {
+        eventually(60, "converged", || async {
+            let view = gw.on("GET", who, &format!("/groups/{group}"), None).await;
+            let mut ids: Vec<String> = view.body["members"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .iter()
+                .map(|m| m["session_id"].as_str().unwrap_or_default().to_owned())
+                .collect();
+            ids.sort();
+            (view.body["name"] == expected_name.as_str() && ids == expected_members).then_some(())
+        })
+        .await;
+    }
+    let keys = keys_now().await;
+    let merged: Vec<(String, i64)> = swarm_configs(&devnet, &group, 13, &keys)
+        .iter()
+        .filter(|(_, m)| m.seqno() > base + 2)
+        .map(|(_, m)| (name_of(m).unwrap_or_default(), m.seqno()))
+        .collect();
+    // The first merge is at max seqno + 1; when both admins published one at once (from
+    // different lagged histories) a second round merges those, with the same outcome.
+    assert!(!merged.is_empty(), "no merged info config was published");
+    assert_eq!(merged.iter().map(|(_, s)| *s).min(), Some(base + 3), "{merged:?}");
+    assert!(
+        merged.iter().all(|(name, _)| *name == expected_name),
+        "{merged:?}, expected {expected_name}"
+    );
+
+    // Both admins rekeyed at once: everyone still reads everyone.
+    gw1.post_to_group(&a, &group, "A after the merge").await;
+    gw2.post_to_group(&d, &group, "D after the merge").await;
+    gw1.wait_received_in(&c, &group, "A after the merge").await;
+    gw1.wait_received_in(&c, &group, "D after the merge").await;
+    gw2.wait_received_in(&d, &group, "A after the merge").await;
     devnet.shutdown().await;
 }
 }

@@ -36,8 +36,8 @@ use crate::protocol::keys::Ed25519PublicKey;
 use crate::protocol::protos::GroupUpdateDeleteMemberContentMessage;
 use crate::protocol::storage::{AccountId, ExpireMode, MessageHash, Namespace};
 use crate::store::events::NewEvent;
-use crate::store::modes::GroupRole;
 use crate::store::groups::{StoredConfig, StoredKeys};
+use crate::store::modes::GroupRole;
 
 /// How often a group's keys and configs have their TTLs extended: daily, in network time.
 pub const TTL_EXTEND_EVERY_MS: u64 = 24 * 60 * 60 * 1000;

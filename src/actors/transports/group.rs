@@ -253,8 +253,8 @@ async fn admin_step(
             notices
         }
         GroupAdminStep::SyncConfigs { joined } => {
-            let push = crate::chat::groups::admin::sync_configs(&deps.store, secret, joined)
-                .await?;
+            let push =
+                crate::chat::groups::admin::sync_configs(&deps.store, secret, joined).await?;
             if let Some(push) = push {
                 for (namespace, data) in &push.payloads {
                     deps.network
