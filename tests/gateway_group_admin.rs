@@ -432,3 +432,53 @@ async fn two_admins_change_the_group_at_once_and_converge() {
     devnet.shutdown().await;
 }
 }
+
+both_backends! {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invitations_share_the_history_only_when_asked() {
+    let devnet = netsupport::devnet(6, 3).await;
+    let dirs = [
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    ];
+    let master = common::master_key();
+    let gw1 = gs::start(dirs[0].path(), gs::settings(&master), &devnet).await;
+    let gw2 = gs::start(dirs[1].path(), gs::settings(&master), &devnet).await;
+    let gw3 = gs::start(dirs[2].path(), gs::settings(&master), &devnet).await;
+    let a = gw1.create_account().await;
+    let c = gw1.create_account().await;
+    let x = gw2.create_account().await;
+    let y = gw3.create_account().await;
+    let group = gw1.create_group(&a, &[&c]).await;
+    gw1.join_group(&c, &group).await;
+    gw1.post_to_group(&a, &group, "before they came").await;
+    gw1.wait_received_in(&c, &group, "before they came").await;
+
+    // X is invited with the history, Y without; each is alone on its gateway, so each reads
+    // the group swarm from its start.
+    for (who, share) in [(&x, true), (&y, false)] {
+        let reply = gw1
+            .on(
+                "POST",
+                &a,
+                &format!("/groups/{group}/members"),
+                Some(json!({"members": [who], "share_history": share})),
+            )
+            .await;
+        assert_eq!(reply.status, 202, "{}", reply.body);
+    }
+    gw2.join_group(&x, &group).await;
+    gw3.join_group(&y, &group).await;
+    gw1.post_to_group(&a, &group, "after they came").await;
+    gw2.wait_received_in(&x, &group, "after they came").await;
+    gw3.wait_received_in(&y, &group, "after they came").await;
+    let earlier = gw2.wait_received_in(&x, &group, "before they came").await;
+    assert_eq!(earlier["from"], a.as_str());
+    assert!(gw3.received_in(&y, &group, "before they came").await.is_empty());
+    // Both are members now, whichever way they came in.
+    let view = gw1.on("GET", &a, &format!("/groups/{group}"), None).await;
+    assert_eq!(view.body["members"].as_array().unwrap().len(), 4, "{}", view.body);
+    devnet.shutdown().await;
+}
+}

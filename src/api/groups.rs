@@ -46,6 +46,10 @@ pub struct CreateGroup {
 pub struct InviteMembers {
     /// Who to invite: `05…` Session IDs (at least one; current members are left out).
     pub members: Vec<String>,
+    /// Let them read the history still on the swarm (the keys held are shared with them);
+    /// by default the group is rekeyed and they read only what comes after.
+    #[serde(default)]
+    pub share_history: bool,
 }
 
 /// `202` response to a group change (an invitation, an admin's edit): what was queued.
@@ -312,7 +316,9 @@ async fn invite_members(
         ));
     }
     let account = account.existing(&state).await?;
-    let queued = groups::invite_members(&state.store, &account, &group, &members).await?;
+    let queued =
+        groups::invite_members(&state.store, &account, &group, &members, body.share_history)
+            .await?;
     Ok(QueuedChanges::accepted(&state, &account, queued))
 }
 

@@ -188,14 +188,16 @@ pub async fn create_group(
     Ok(Created { group, queued })
 }
 
-/// Admin: invites more members (§6.2 step 4): they are added to the members config, a new key
-/// generation is made for everyone (a full rekey: new members do not read older messages), and
-/// an invitation is queued to each.
+/// Admin: invites more members (§6.2 step 4): they are added to the members config and an
+/// invitation is queued to each. Without `share_history` a new key generation is made for
+/// everyone (a full rekey: new members do not read older messages); with it, a supplemental
+/// keys message gives them the keys held (§2.2), so they read the history still on the swarm.
 pub async fn invite_members(
     store: &Store,
     account: &SessionIdText,
     group: &GroupId,
     new_members: &[SessionIdText],
+    share_history: bool,
 ) -> Result<Vec<Queued>, ChatError> {
     let gid = group.as_str();
     let secret = admin_secret(store, account, gid).await?;
@@ -217,21 +219,34 @@ pub async fn invite_members(
         )));
     }
     let now = now_ms();
-    let info = state::next_config(store, gid, state::INFO_NAMESPACE).await?;
     let mut members = state::next_config(store, gid, state::MEMBERS_NAMESPACE).await?;
     for id in &added {
         let mut member = GroupMember::new(prefixed(id));
         member.invite = Some(SendStatus::Sent);
+        member.supplement = share_history;
         set_member(members.data_mut(), &member);
     }
-    let mut everyone: Vec<SessionId> = current
-        .iter()
-        .filter(|m| m.removal.is_none())
-        .filter_map(|m| m.id.to_string().parse().ok())
-        .collect();
-    everyone.extend(added.iter().copied());
     let mut keys = state::load_keys(store, gid, KeysReader::Admin(&secret)).await?;
-    let push = build_push(&secret, &mut keys, info, members, &everyone, now)?;
+    let push = if share_history {
+        let supplement = keys
+            .supplement(&secret, &added)
+            .map_err(|e| ChatError::GroupProtocol(e.to_string()))?;
+        state::with_keys(
+            &secret,
+            state::build_config_push(&secret, &keys, None, Some(members))?,
+            supplement,
+            now,
+        )?
+    } else {
+        let info = state::next_config(store, gid, state::INFO_NAMESPACE).await?;
+        let mut everyone: Vec<SessionId> = current
+            .iter()
+            .filter(|m| m.removal.is_none())
+            .filter_map(|m| m.id.to_string().parse().ok())
+            .collect();
+        everyone.extend(added.iter().copied());
+        build_push(&secret, &mut keys, info, members, &everyone, now)?
+    };
     let mut tx = store.begin().await?;
     keep_push(&mut tx, store, gid, &push, now).await?;
     let mut queued = vec![queue_push(&mut tx, account, gid, &push, now).await?];

@@ -159,7 +159,18 @@ pub fn build_push(
     now: i64,
 ) -> Result<Push, ChatError> {
     let keys_message = keys.rekey(secret, members).map_err(protocol)?;
-    let mut push = build_config_push(secret, keys, Some(info), Some(members_config))?;
+    let push = build_config_push(secret, keys, Some(info), Some(members_config))?;
+    with_keys(secret, push, keys_message, now)
+}
+
+/// `push` with a keys message (a rekey, or a supplement for members who share history, §2.2)
+/// stored first.
+pub fn with_keys(
+    secret: &GroupSecret,
+    mut push: Push,
+    keys_message: Vec<u8>,
+    now: i64,
+) -> Result<Push, ChatError> {
     let hash = swarm_hash(secret, KEYS_NAMESPACE, &keys_message)?;
     push.payloads
         .insert(0, (KEYS_NAMESPACE, keys_message.clone()));
