@@ -190,7 +190,9 @@ impl GroupSwarm {
             admin::apply_removal(&mut tx, &self.group, &removed, false, now).await?;
         }
         if conflicting {
-            // Admins pushed at once: one of ours publishes the merge (§1.2).
+            // Admins pushed at once: one of ours publishes the merge (§1.2). Concurrent
+            // rekeys are left as they are (every member holds both keys of the generation):
+            // two admins answering each other's rekey with another would never settle.
             let admins = tx.joined_members(&self.group).await?;
             if let Some(local) = admins.iter().find(|m| m.role == GroupRole::Admin) {
                 admin::queue_sync(&mut tx, &local.account, &self.group, Vec::new(), now).await?;
