@@ -464,6 +464,19 @@ both_backends! {
             (format!("{base}/{{group_id}}/accept"), "post", &["200", "400", "404", "409"][..]),
             (format!("{base}/{{group_id}}/decline"), "post", &["200", "400", "404", "409"][..]),
             (format!("{base}/{{group_id}}/leave"), "post", &["202", "400", "404", "409"][..]),
+            // Administration (issue 11).
+            (format!("{base}/{{group_id}}"), "patch", &["202", "400", "403", "404", "409"][..]),
+            (format!("{base}/{{group_id}}"), "delete", &["202", "400", "403", "404", "409"][..]),
+            (
+                format!("{base}/{{group_id}}/members/{{member}}"),
+                "delete",
+                &["202", "400", "403", "404", "409"][..],
+            ),
+            (
+                format!("{base}/{{group_id}}/members/{{member}}/promote"),
+                "post",
+                &["202", "400", "403", "404", "409"][..],
+            ),
         ] {
             let operation = &paths
                 .get(&path)
@@ -486,5 +499,92 @@ both_backends! {
         assert!(account["group_invites"].is_object(), "{account}");
         let patch = &doc.body["components"]["schemas"]["PatchAccount"]["properties"];
         assert!(patch["group_invites"].is_object(), "{patch}");
+    }
+}
+
+both_backends! {
+    async fn administration_checks_its_input_and_changes_the_group_locally() {
+        let gw = spawn().await;
+        let (admin, _) = gw.create_account().await;
+        let (bob, _) = gw.create_account().await;
+        let base = format!("/v1/accounts/{admin}/groups");
+        let created = gw
+            .admin("POST", &base, Some(json!({"name": "Ops", "members": [bob]})))
+            .await;
+        assert_eq!(created.status, 201, "{}", created.body);
+        let gid = created.body["id"].as_str().unwrap().to_owned();
+        let group = format!("{base}/{gid}");
+
+        // Bad input is refused before anything is queued.
+        for (body, code) in [
+            (json!({"name": ""}), "invalid_group"),
+            (json!({"name": "x".repeat(101)}), "invalid_group"),
+            (json!({"disappearing_seconds": 1_209_601}), "invalid_group"),
+            (json!({"colour": "red"}), "invalid_json"),
+        ] {
+            assert_error(&gw.admin("PATCH", &group, Some(body)).await, 400, code);
+        }
+        let bad_member = gw
+            .admin("DELETE", &format!("{group}/members/05nope"), None)
+            .await;
+        assert_error(&bad_member, 400, "invalid_session_id");
+        let stranger = gw
+            .admin("DELETE", &format!("{group}/members/{OUTSIDER}"), None)
+            .await;
+        assert_error(&stranger, 404, "not_found");
+        let itself = gw
+            .admin("DELETE", &format!("{group}/members/{admin}"), None)
+            .await;
+        assert_error(&itself, 400, "invalid_group");
+        let bad_query = gw
+            .admin("DELETE", &format!("{group}/members/{bob}?delete_messages=maybe"), None)
+            .await;
+        assert_eq!(bad_query.status, 400, "{}", bad_query.body);
+        // Bob's invitation never arrives here (no network): the group is unknown to him.
+        let invited = gw
+            .admin("PATCH", &format!("/v1/accounts/{bob}/groups/{gid}"), Some(json!({"name": "x"})))
+            .await;
+        assert_eq!(invited.status, 404, "{}", invited.body);
+
+        // A rename queues its notice and push, and the admin sees it at once.
+        let renamed = gw
+            .admin("PATCH", &group, Some(json!({"name": "Ops EU", "disappearing_seconds": 3600})))
+            .await;
+        assert_eq!(renamed.status, 202, "{}", renamed.body);
+        assert_eq!(renamed.body["queued"].as_array().unwrap().len(), 2, "{}", renamed.body);
+        let view = gw.admin("GET", &group, None).await;
+        assert_eq!(view.body["name"], "Ops EU");
+        let same = gw.admin("PATCH", &group, Some(json!({"name": "Ops EU"}))).await;
+        assert_eq!(same.status, 202, "{}", same.body);
+        assert_eq!(same.body["queued"], json!([]), "nothing changed: {}", same.body);
+
+        // Removing Bob takes him out of the members config.
+        let removed = gw
+            .admin("DELETE", &format!("{group}/members/{bob}"), None)
+            .await;
+        assert_eq!(removed.status, 202, "{}", removed.body);
+        let view = gw.admin("GET", &group, None).await;
+        let members = view.body["members"].as_array().unwrap();
+        assert!(members.iter().all(|m| m["session_id"] != bob.as_str()), "{}", view.body);
+
+        // Destroyed: no more changes, no more posts.
+        let destroyed = gw.admin("DELETE", &group, None).await;
+        assert_eq!(destroyed.status, 202, "{}", destroyed.body);
+        let view = gw.admin("GET", &group, None).await;
+        assert_eq!(view.body["destroyed"], true, "{}", view.body);
+        assert_error(&gw.admin("DELETE", &group, None).await, 409, "group_destroyed");
+        assert_error(
+            &gw.admin("PATCH", &group, Some(json!({"name": "again"}))).await,
+            409,
+            "group_destroyed",
+        );
+        let post = gw
+            .admin(
+                "POST",
+                &format!("/v1/accounts/{admin}/messages"),
+                Some(json!({"to": gid, "text": "hello?"})),
+            )
+            .await;
+        assert_error(&post, 409, "group_destroyed");
     }
 }
