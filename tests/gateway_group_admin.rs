@@ -196,6 +196,23 @@ async fn admins_remove_promote_rename_delete_and_destroy() {
             .await;
         assert_eq!(updated["changed"], json!(["name"]), "{updated}");
     }
+    // A sets the group's picture (encrypted and uploaded to the file server): members on both
+    // gateways see what changed.
+    let png: Vec<u8> = (0..3000u32).map(|i| (i % 251) as u8).collect();
+    let pictured = gw1
+        .on(
+            "PATCH",
+            &a,
+            &format!("/groups/{group}"),
+            Some(json!({"avatar_base64": base64::Engine::encode(
+                &base64::engine::general_purpose::STANDARD, &png)})),
+        )
+        .await;
+    assert_eq!(pictured.status, 202, "{}", pictured.body);
+    for (gw, who) in [(&gw1, &c), (&gw2, &d)] {
+        gw.wait_event(who, "group.updated", |e| e["changed"] == json!(["avatar"]))
+            .await;
+    }
     // A member (not an admin) cannot.
     let refused = gw1
         .on("PATCH", &c, &format!("/groups/{group}"), Some(json!({"name": "x"})))

@@ -12,6 +12,7 @@ use super::account_path::Access;
 use super::groups::{group_of, QueuedChanges};
 use super::{session_id, ApiError, ApiState, Principal};
 use crate::chat::groups::admin::{self, InfoEdit};
+use crate::protocol::groups::config::info::ProfilePic;
 
 pub(crate) fn routes(cfg: &mut ServiceConfig) {
     cfg.service(edit_group)
@@ -31,6 +32,11 @@ pub struct EditGroup {
     /// Disappearing messages for the whole group: seconds after sending, 1 to 1,209,600
     /// (14 days); `0` turns them off.
     pub disappearing_seconds: Option<u32>,
+    /// The group's picture: an image, standard base64, at most 10,000,000 bytes, encrypted
+    /// and uploaded to the file server as Session clients do; `null` removes it.
+    #[serde(default, deserialize_with = "super::double_option")]
+    #[schema(value_type = Option<String>)]
+    pub avatar_base64: Option<Option<String>>,
 }
 
 /// `DELETE …/members/{member}` query.
@@ -42,7 +48,7 @@ pub struct RemoveQuery {
     pub delete_messages: bool,
 }
 
-/// Change the group's name, description or disappearing-messages timer (admin;
+/// Change the group's name, description, picture or disappearing-messages timer (admin;
 /// `accounts:<id>:send`). Members see `group.updated` naming what changed; a new name or
 /// timer is also announced in the group, as Session clients show it.
 #[utoipa::path(
@@ -50,7 +56,9 @@ pub struct RemoveQuery {
         ("group_id" = String, Path, description = "The group's 03… ID")),
     request_body = EditGroup,
     responses((status = 202, body = QueuedChanges, description = "Queued (empty when nothing changed)"),
-        (status = 400, body = super::error::ErrorBody, description = "`invalid_group_id`, `invalid_group` (name, description, timer) or `invalid_json`"),
+        (status = 400, body = super::error::ErrorBody, description = "`invalid_group_id`, `invalid_group` (name, description, timer), `invalid_avatar` or `invalid_json`"),
+        (status = 413, body = super::error::ErrorBody, description = "`payload_too_large`: the picture is over 10,000,000 bytes"),
+        (status = 503, body = super::error::ErrorBody, description = "The picture could not be uploaded (no network)"),
         (status = 403, body = super::error::ErrorBody, description = "`not_group_admin` (or `forbidden`)"),
         (status = 404, body = super::error::ErrorBody, description = "Unknown account or group"),
         (status = 409, body = super::error::ErrorBody, description = "`group_destroyed`")),
@@ -74,10 +82,22 @@ async fn edit_group(
             "disappearing_seconds must be 0 (off) to 1209600 (14 days)",
         ));
     }
+    let avatar = match body.avatar_base64 {
+        None => None,
+        Some(None) => Some(None),
+        Some(Some(text)) => {
+            let avatar = super::attachments::upload_avatar_image(&state, &text).await?;
+            Some(Some(ProfilePic {
+                url: avatar.url,
+                key: *avatar.key.expose_secret(),
+            }))
+        }
+    };
     let edit = InfoEdit {
         name: body.name,
         description: body.description,
         disappearing_seconds: body.disappearing_seconds,
+        avatar,
     };
     let queued = admin::edit_info(&state.store, &account, &group, edit).await?;
     Ok(QueuedChanges::accepted(&state, &account, queued))

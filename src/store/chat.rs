@@ -109,12 +109,15 @@ pub enum GroupAdminStep {
         /// Session IDs promoted.
         members: Vec<String>,
     },
-    /// The name or the disappearing timer changed: the INFO_CHANGE notice (§6.6).
+    /// The name, picture or disappearing timer changed: the INFO_CHANGE notices (§6.6).
     InfoChanged {
         /// The new name.
         name: Option<String>,
         /// The new timer, seconds (0 = off).
         disappearing_seconds: Option<u32>,
+        /// The picture changed.
+        #[serde(default)]
+        avatar: bool,
     },
     /// The configs an admin republishes after a poll, computed at send time from the configs
     /// then held: the merge of heads other admins pushed concurrently (§1.2), and the members

@@ -239,8 +239,14 @@ async fn admin_step(
         GroupAdminStep::InfoChanged {
             name,
             disappearing_seconds,
+            avatar,
         } => {
             let mut notices = Vec::new();
+            if *avatar {
+                let at = sent + 2;
+                let change = control::InfoChange::Avatar;
+                notices.push(notice(control::info_change(secret, &change, at), at));
+            }
             if let Some(name) = name {
                 let change = control::InfoChange::Name(name.clone());
                 notices.push(notice(control::info_change(secret, &change, sent), sent));

@@ -9,6 +9,7 @@ use crate::actors::attachments::AvatarError;
 use crate::api::account_path::{Access, AccountPath};
 use crate::api::{session_id, ApiError, ApiState, Principal};
 use crate::clock::now_ms;
+use crate::protocol::chat::Avatar;
 
 /// Fills in the avatar link of conversations whose peer's profile named an avatar.
 pub(crate) async fn with_avatars(
@@ -92,6 +93,25 @@ fn avatar_error(error: AvatarError) -> ApiError {
     }
 }
 
+/// An `avatar_base64` field's image, encrypted under a fresh profile key and uploaded by the
+/// actors (an account's avatar, a group's picture).
+pub(crate) async fn upload_avatar_image(state: &ApiState, text: &str) -> Result<Avatar, ApiError> {
+    let image = base64::engine::general_purpose::STANDARD
+        .decode(text.trim())
+        .map_err(|e| ApiError::bad_request("invalid_avatar", format!("avatar_base64: {e}")))?;
+    if image.is_empty() {
+        return Err(ApiError::bad_request(
+            "invalid_avatar",
+            "avatar_base64 is empty",
+        ));
+    }
+    state
+        .actors
+        .upload_avatar(&image)
+        .await
+        .map_err(avatar_error)
+}
+
 /// `PATCH /v1/accounts/{sid}` `avatar_base64`: a new image gets a fresh 32-byte profile key, is
 /// encrypted (AES-256-GCM) and uploaded by the actors, and recorded; `null` removes the avatar. Outgoing messages
 /// carry it from then on.
@@ -102,25 +122,7 @@ pub(crate) async fn set_avatar(
 ) -> Result<(), ApiError> {
     let avatar = match avatar_base64 {
         None => None,
-        Some(text) => {
-            let image = base64::engine::general_purpose::STANDARD
-                .decode(text.trim())
-                .map_err(|e| {
-                    ApiError::bad_request("invalid_avatar", format!("avatar_base64: {e}"))
-                })?;
-            if image.is_empty() {
-                return Err(ApiError::bad_request(
-                    "invalid_avatar",
-                    "avatar_base64 is empty",
-                ));
-            }
-            let avatar = state
-                .actors
-                .upload_avatar(&image)
-                .await
-                .map_err(avatar_error)?;
-            Some(avatar)
-        }
+        Some(text) => Some(upload_avatar_image(state, text).await?),
     };
     if !state
         .store

@@ -15,6 +15,7 @@ use crate::chat::{ChatError, Queued};
 use crate::clock::now_ms;
 use crate::events::{EventData, EventType};
 use crate::ids::{GroupId, SessionIdText};
+use crate::protocol::groups::config::info::ProfilePic;
 use crate::protocol::groups::config::members::{erase_member, set_member, SendStatus};
 use crate::protocol::groups::keys::KeysReader;
 use crate::protocol::keys::SessionId;
@@ -32,6 +33,8 @@ pub struct InfoEdit {
     pub description: Option<String>,
     /// The disappearing-messages timer, seconds (0 turns it off).
     pub disappearing_seconds: Option<u32>,
+    /// The group's picture, already encrypted and uploaded (`Some(None)` removes it).
+    pub avatar: Option<Option<ProfilePic>>,
 }
 
 /// Admin: edits the group's info (§6.6): a new info config for the swarm, the INFO_CHANGE
@@ -69,6 +72,12 @@ pub async fn edit_info(
             changed.push("disappearing".to_owned());
         }
     }
+    if let Some(avatar) = edit.avatar {
+        if avatar != before.profile_pic {
+            info.profile_pic = avatar;
+            changed.push("avatar".to_owned());
+        }
+    }
     let name = info.name.clone().unwrap_or_default();
     check_info(&name, info.description.as_deref())?;
     if changed.is_empty() {
@@ -85,20 +94,15 @@ pub async fn edit_info(
             .iter()
             .any(|c| c == "disappearing")
             .then(|| edit.disappearing_seconds.unwrap_or(0)),
+        avatar: changed.iter().any(|c| c == "avatar"),
     };
     let mut tx = store.begin().await?;
     keep_push(&mut tx, store, gid, &push, now).await?;
     tx.set_group_info(gid, &name, info.description.as_deref(), false, now)
         .await?;
     let mut queued = vec![queue_push(&mut tx, account, gid, &push, now).await?];
-    if matches!(
-        &notice,
-        GroupAdminStep::InfoChanged { name: Some(_), .. }
-            | GroupAdminStep::InfoChanged {
-                disappearing_seconds: Some(_),
-                ..
-            }
-    ) {
+    // A description alone is not announced (clients have no notice for it).
+    if changed.iter().any(|c| c != "description") {
         queued.push(queue_step(&mut tx, account, gid, notice, now).await?);
     }
     let data = EventData::group_updated(gid, &info, changed);
