@@ -16,6 +16,7 @@ use gateway_support as gs;
 use serde_json::json;
 use session_gateway::chat::groups::{secret_of, state};
 use session_gateway::network::ItemData;
+use session_gateway::protocol::groups::config::members::members_from_data;
 use session_gateway::protocol::groups::config::{open_config, ConfigKind, ConfigMessage};
 use session_gateway::protocol::groups::keys::KeysReader;
 use session_gateway::protocol::groups::subaccount::{MemberAuthData, MemberSubaccount};
@@ -355,6 +356,18 @@ async fn two_admins_change_the_group_at_once_and_converge() {
             .map(|k| *k.expose_secret())
             .collect::<Vec<[u8; 32]>>()
     };
+    // D marked its own promotion accepted in the members config, as clients do.
+    eventually(60, "promotion accepted", || async {
+        let keys = keys_now().await;
+        let configs = swarm_configs(&devnet, &group, 14, &keys);
+        let newest = configs.iter().max_by_key(|(_, m)| m.seqno())?;
+        let members = members_from_data(newest.1.data());
+        members
+            .iter()
+            .any(|m| m.id.to_string() == d && m.admin && m.promotion.is_none())
+            .then_some(())
+    })
+    .await;
     let keys = keys_now().await;
     let base = swarm_configs(&devnet, &group, 13, &keys)
         .iter()

@@ -121,9 +121,10 @@ pub enum GroupAdminStep {
     },
     /// The configs an admin republishes after a poll, computed at send time from the configs
     /// then held: the merge of heads other admins pushed concurrently (§1.2), and the members
-    /// who answered their invitation marked joined (§6.1 step 4).
+    /// who answered their invitation marked joined (§6.1 step 4), and a promoted admin's own
+    /// promotion marked accepted (§6.4).
     SyncConfigs {
-        /// Members whose invitation answer arrived.
+        /// Members whose invitation answer arrived, or the promoted admin itself.
         joined: Vec<String>,
     },
     /// Messages deleted by an admin: DeleteMemberContent with these hashes, and the messages

@@ -117,6 +117,7 @@ impl GroupSwarm {
         let now = now_ms();
         // The merged state is read outside the transactions: SQLite has one connection.
         let mut removed = Vec::new();
+        let mut unacknowledged: Vec<String> = Vec::new();
         let (info, events) = if namespace == INFO_NAMESPACE {
             let before = state::current_info(&deps.store, &self.group).await?;
             self.store_configs(deps, namespace, ConfigKind::GroupInfo, items, keys, now)
@@ -144,6 +145,13 @@ impl GroupSwarm {
             let after = state::current_members(&deps.store, &self.group).await?;
             let change = member_changes(&before, &after);
             removed = change.removed;
+            // Promotions still pending for a local admin (the seed came before this config):
+            // it marks its own promotion accepted.
+            unacknowledged = after
+                .iter()
+                .filter(|m| m.admin && m.promotion.is_some())
+                .map(|m| m.id.to_string())
+                .collect();
             let events: Vec<(EventData, Option<String>)> = change
                 .added
                 .iter()
@@ -188,6 +196,12 @@ impl GroupSwarm {
         if !removed.is_empty() {
             // Their messages go only on an admin's signed request (DeleteMemberContent).
             admin::apply_removal(&mut tx, &self.group, &removed, false, now).await?;
+        }
+        for member in tx.joined_members(&self.group).await? {
+            if member.role == GroupRole::Admin && unacknowledged.contains(&member.account) {
+                let own = vec![member.account.clone()];
+                admin::queue_sync(&mut tx, &member.account, &self.group, own, now).await?;
+            }
         }
         if conflicting {
             // Admins pushed at once: one of ours publishes the merge (§1.2). Concurrent

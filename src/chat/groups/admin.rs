@@ -298,7 +298,7 @@ pub async fn delete_for_everyone(
 
 /// Admin: what [`GroupAdminStep::SyncConfigs`] pushes, built from the configs held now: the
 /// merged info and members configs when their heads conflict, with `joined` members' invite
-/// status cleared; `None` when nothing needs pushing. The caller keeps it (with
+/// and promotion status cleared (they answered; a promoted admin answers for itself); `None` when nothing needs pushing. The caller keeps it (with
 /// [`keep_synced`]) once the swarm has it, so that a failed attempt is computed again.
 pub async fn sync_configs(
     store: &Store,
@@ -314,7 +314,8 @@ pub async fn sync_configs(
     let current = state::current_members(store, &gid).await?;
     let answered: Vec<_> = current
         .into_iter()
-        .filter(|m| m.invite.is_some() && joined.contains(&m.id.to_string()))
+        .filter(|m| m.invite.is_some() || m.promotion.is_some())
+        .filter(|m| joined.contains(&m.id.to_string()))
         .collect();
     let members = if !answered.is_empty()
         || state::needs_merge(store, &gid, state::MEMBERS_NAMESPACE).await?
@@ -322,6 +323,7 @@ pub async fn sync_configs(
         let mut config = state::next_config(store, &gid, state::MEMBERS_NAMESPACE).await?;
         for mut member in answered {
             member.invite = None;
+            member.promotion = None;
             set_member(config.data_mut(), &member);
         }
         Some(config)

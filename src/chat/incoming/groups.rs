@@ -128,6 +128,9 @@ impl Ctx<'_> {
             self.now,
         )
         .await?;
+        // As an admin now, mark the promotion accepted in the members config (§6.4).
+        let own = vec![self.account.to_owned()];
+        admin::queue_sync(tx, self.account, &group, own, self.now).await?;
         let data =
             EventData::group_member_event(EventType::GroupMemberPromoted, &group, self.account);
         self.event(tx, &group, data).await
