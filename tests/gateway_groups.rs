@@ -427,3 +427,54 @@ async fn a_group_outlives_its_config_ttl_while_it_is_polled() {
     devnet.shutdown().await;
 }
 }
+
+both_backends! {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_offline_for_days_catches_up_from_the_swarm() {
+    const DAY: i64 = 86_400_000;
+    let (setup, gw1, gw2) = two_gateways().await;
+    let a = gw1.create_account().await;
+    let b = gw2.create_account().await;
+    let group = gw1.create_group(&a, &[&b]).await;
+    gw2.join_group(&b, &group).await;
+    gw1.post_to_group(&a, &group, "before B went away").await;
+    gw2.wait_received_in(&b, &group, "before B went away").await;
+
+    // B's gateway is down for four days; A keeps the group alive and talks.
+    let url = gw2.database_url.clone();
+    let mut gw2 = gw2;
+    gw2.stop().await;
+    let store = gw1.gateway().store();
+    for day in 1..=4 {
+        setup.devnet.advance_clock(DAY);
+        let now = setup.devnet.network().clock.now_ms();
+        eventually(60, "TTL extension", || async {
+            let at = store.group_ttl_extended(&group).await.unwrap();
+            (at >= i64::try_from(now).unwrap()).then_some(())
+        })
+        .await;
+        gw1.post_to_group(&a, &group, &format!("day {day}")).await;
+    }
+    let renamed = gw1
+        .on(
+            "PATCH",
+            &a,
+            &format!("/groups/{group}"),
+            Some(serde_json::json!({"name": "Renamed while B was away"})),
+        )
+        .await;
+    assert_eq!(renamed.status, 202, "{}", renamed.body);
+
+    // Back on its database, B's gateway reads all of it from the swarm, once each.
+    let mut settings = gs::settings(&setup.master);
+    settings.database.url = Some(url);
+    let gw2 = gs::start(setup.dirs[1].path(), settings, &setup.devnet).await;
+    for day in 1..=4 {
+        let got = gw2.wait_received_in(&b, &group, &format!("day {day}")).await;
+        assert_eq!(got["from"], a.as_str());
+    }
+    gw2.wait_event(&b, "group.updated", |e| e["name"] == "Renamed while B was away")
+        .await;
+    assert_eq!(gw2.received_in(&b, &group, "before B went away").await.len(), 1);
+}
+}
