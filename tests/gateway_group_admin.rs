@@ -67,9 +67,11 @@ async fn admins_remove_promote_rename_delete_and_destroy() {
     gw2.join_group(&b, &group).await;
     gw2.join_group(&d, &group).await;
     gw1.post_to_group(&a, &group, "welcome").await;
+    gw1.post_to_group(&c, &group, "C was here").await;
     for (gw, who) in [(&gw2, &b), (&gw1, &c), (&gw2, &d)] {
         gw.wait_received_in(who, &group, "welcome").await;
     }
+    let c_at_d = gw2.wait_received_in(&d, &group, "C was here").await;
 
     // The admin marks each member joined once its answer arrived (as clients do), and the
     // members see it too.
@@ -238,14 +240,45 @@ async fn admins_remove_promote_rename_delete_and_destroy() {
     let gone = gw2.message(&d, at_d["id"].as_str().unwrap()).await;
     assert!(!gone["deleted_at"].is_null(), "{gone}");
 
+    // A removes C with its messages: C is kicked at once (same gateway), D's copy of C's
+    // message is deleted, and so is the swarm's.
+    let removed = gw1
+        .on(
+            "DELETE",
+            &a,
+            &format!("/groups/{group}/members/{c}?delete_messages=true"),
+            None,
+        )
+        .await;
+    assert_eq!(removed.status, 202, "{}", removed.body);
+    gw1.wait_event(&c, "group.kicked", |e| e["group"] == group.as_str())
+        .await;
+    let deleted = gw2
+        .wait_event(&d, "message.deleted", |e| e["message_id"] == c_at_d["id"])
+        .await;
+    assert_eq!(deleted["by"], a.as_str(), "{deleted}");
+    let admin_keys_now: Vec<[u8; 32]> = state::load_keys(
+        gw1.gateway().store(),
+        &group,
+        KeysReader::Admin(&secret),
+    )
+    .await
+    .unwrap()
+    .decryption_keys()
+    .map(|k| *k.expose_secret())
+    .collect();
+    eventually(60, "C's message off the swarm", || async {
+        let texts = readable_texts(&network, &group, &admin, &admin_keys_now).await;
+        (!texts.contains(&"C was here".to_owned())).then_some(())
+    })
+    .await;
+
     // A destroys the group: everyone sees it, and posting is refused.
     let destroyed = gw1.on("DELETE", &a, &format!("/groups/{group}"), None).await;
     assert_eq!(destroyed.status, 202, "{}", destroyed.body);
-    gw1.wait_event(&c, "group.destroyed", |e| e["group"] == group.as_str())
-        .await;
     gw2.wait_event(&d, "group.destroyed", |e| e["group"] == group.as_str())
         .await;
-    for (gw, who) in [(&gw1, &c), (&gw2, &d)] {
+    for (gw, who) in [(&gw1, &a), (&gw2, &d)] {
         let reply = gw
             .on("POST", who, "/messages", Some(json!({"to": group, "text": "hello?"})))
             .await;

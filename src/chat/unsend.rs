@@ -60,7 +60,15 @@ pub async fn delete_message(
             let queued =
                 super::groups::admin::delete_for_everyone(&mut tx, account, &peer, &hash, now)
                     .await?;
-            super::groups::admin::delete_content(&mut tx, &peer, &[], &[hash], now).await?;
+            super::groups::admin::delete_content(
+                &mut tx,
+                &peer,
+                &[],
+                &[hash],
+                account.as_str(),
+                now,
+            )
+            .await?;
             tx.commit().await?;
             return Ok(Deleted {
                 id: message.id,

@@ -103,6 +103,10 @@ pub enum GroupAdminStep {
         generation: u64,
         /// Also delete their messages (DeleteMemberContent).
         delete_messages: bool,
+        /// With `delete_messages`: the swarm hashes of their messages known here, deleted from
+        /// the swarm by the admin.
+        #[serde(default)]
+        hashes: Vec<String>,
     },
     /// Members promoted to admin: the PROMOTED notice (§6.4).
     Promoted {

@@ -195,7 +195,7 @@ impl GroupSwarm {
         }
         if !removed.is_empty() {
             // Their messages go only on an admin's signed request (DeleteMemberContent).
-            admin::apply_removal(&mut tx, &self.group, &removed, false, now).await?;
+            admin::apply_removal(&mut tx, &self.group, &removed, None, now).await?;
         }
         for member in tx.joined_members(&self.group).await? {
             if member.role == GroupRole::Admin && unacknowledged.contains(&member.account) {
@@ -284,7 +284,7 @@ impl GroupSwarm {
         if named {
             let mut tx = deps.store.begin().await?;
             let lead = vec![self.lead.session_id.clone()];
-            admin::apply_removal(&mut tx, &self.group, &lead, false, now_ms()).await?;
+            admin::apply_removal(&mut tx, &self.group, &lead, None, now_ms()).await?;
             tx.commit().await?;
         }
         Ok(named)

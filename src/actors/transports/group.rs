@@ -197,6 +197,7 @@ async fn admin_step(
             members,
             generation,
             delete_messages,
+            hashes,
         } => {
             let removed = ids(members)?;
             // The kicked notice first: it stays readable to them after the revocation.
@@ -227,6 +228,7 @@ async fn admin_step(
             if *delete_messages {
                 let delete = control::delete_member_content(Some(secret), &removed, &[], sent + 1);
                 notices.push(notice(delete, sent + 1));
+                delete_from_swarm(deps, account, &signer, hashes).await?;
             }
             notices
         }
@@ -279,17 +281,28 @@ async fn admin_step(
             Vec::new()
         }
         GroupAdminStep::DeleteContent { hashes } => {
-            let parsed: Vec<MessageHash> = hashes
-                .iter()
-                .filter_map(|h| MessageHash::parse(h).ok())
-                .collect();
-            if !parsed.is_empty() {
-                deps.network.delete(account, &signer, parsed).await?;
-            }
+            delete_from_swarm(deps, account, &signer, hashes).await?;
             let delete = control::delete_member_content(Some(secret), &[], hashes, sent);
             vec![notice(delete, sent)]
         }
     })
+}
+
+/// Deletes `hashes` (namespace 11) from the group swarm as its admin.
+async fn delete_from_swarm(
+    deps: &Deps,
+    account: &AccountId,
+    signer: &Signer<'_>,
+    hashes: &[String],
+) -> Result<(), ActorError> {
+    let parsed: Vec<MessageHash> = hashes
+        .iter()
+        .filter_map(|h| MessageHash::parse(h).ok())
+        .collect();
+    if !parsed.is_empty() {
+        deps.network.delete(account, signer, parsed).await?;
+    }
+    Ok(())
 }
 
 /// Stores an admin's ready-made payloads in order (keys first).

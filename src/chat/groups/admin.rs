@@ -203,18 +203,27 @@ pub async fn remove_members(
     let now = now_ms();
     let push = build_push(&secret, &mut keys, info, members_config, &everyone, now)?;
     let removed_text: Vec<String> = removed.iter().map(ToString::to_string).collect();
+    let mut tx = store.begin().await?;
+    let mut hashes = Vec::new();
+    if delete_messages {
+        let found = tx
+            .group_messages_matching(account.as_str(), gid, &removed_text, &[])
+            .await?;
+        hashes.extend(found.into_iter().filter_map(|m| m.hash));
+    }
     let step = GroupAdminStep::Remove {
         members: removed_text.clone(),
         generation: u64::try_from(generation).unwrap_or(0),
         delete_messages,
+        hashes,
     };
-    let mut tx = store.begin().await?;
     keep_push(&mut tx, store, gid, &push, now).await?;
     // The removal's swarm steps before the push: the kicked notice names the generation
     // they held, and their grant stops working before the new key is out.
     let mut queued = vec![queue_step(&mut tx, account, gid, step, now).await?];
     queued.push(queue_push(&mut tx, account, gid, &push, now).await?);
-    apply_removal(&mut tx, gid, &removed_text, delete_messages, now).await?;
+    let by = delete_messages.then_some(account.as_str());
+    apply_removal(&mut tx, gid, &removed_text, by, now).await?;
     tx.commit().await?;
     Ok(queued)
 }
@@ -362,13 +371,14 @@ pub async fn queue_sync(
 }
 
 /// The local side of a removal (ours or another admin's): removed local members are kicked
-/// (`group.kicked`), the others get `group.member_removed`, and with `delete_messages` the
-/// removed members' messages are deleted for every local member (`message.deleted`).
+/// (`group.kicked`), the others get `group.member_removed`, and with `delete_messages` (the
+/// admin who asked) the removed members' messages are deleted for every local member
+/// (`message.deleted`).
 pub async fn apply_removal(
     tx: &mut StoreTx,
     group: &str,
     removed: &[String],
-    delete_messages: bool,
+    delete_messages: Option<&str>,
     now: i64,
 ) -> Result<(), ChatError> {
     let name = tx.group_name(group).await?.unwrap_or_default();
@@ -385,19 +395,20 @@ pub async fn apply_removal(
         let data = EventData::group_member_event(EventType::GroupMemberRemoved, group, member);
         tell_members(tx, group, &data, now).await?;
     }
-    if delete_messages {
-        delete_content(tx, group, removed, &[], now).await?;
+    if let Some(by) = delete_messages {
+        delete_content(tx, group, removed, &[], by, now).await?;
     }
     Ok(())
 }
 
 /// Deletes, for every local member of `group`, the messages written by `authors` or stored
-/// under `hashes`, each with `message.deleted` (scope `everyone`, by the admin's request).
+/// under `hashes`, each with `message.deleted` (scope `everyone`, `by` the admin).
 pub async fn delete_content(
     tx: &mut StoreTx,
     group: &str,
     authors: &[String],
     hashes: &[String],
+    by: &str,
     now: i64,
 ) -> Result<usize, ChatError> {
     let mut deleted = 0;
@@ -408,8 +419,7 @@ pub async fn delete_content(
         for message in found {
             if tx.mark_deleted(&message.id, now).await? {
                 deleted += 1;
-                let data =
-                    EventData::message_deleted(group, &message.id, "everyone", &member.account);
+                let data = EventData::message_deleted(group, &message.id, "everyone", by);
                 append_for(tx, &member.account, group, data, now).await?;
             }
         }

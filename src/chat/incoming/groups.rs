@@ -94,7 +94,7 @@ impl Ctx<'_> {
             }
             if tx.mark_deleted(&message.id, self.now).await? {
                 let data =
-                    EventData::message_deleted(self.peer, &message.id, "everyone", self.account);
+                    EventData::message_deleted(self.peer, &message.id, "everyone", self.sender);
                 self.event(tx, self.peer, data).await?;
             }
         }
