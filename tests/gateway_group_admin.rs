@@ -48,14 +48,25 @@ async fn readable_texts(
         .collect()
 }
 
-both_backends! {
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn admins_remove_promote_rename_delete_and_destroy() {
+/// A devnet and two gateways on it, each with its own data dir and database.
+async fn two_gateways() -> (
+    session_gateway::devnet::Devnet,
+    [tempfile::TempDir; 2],
+    gs::Gw,
+    gs::Gw,
+) {
     let devnet = netsupport::devnet(6, 3).await;
     let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
     let master = common::master_key();
     let gw1 = gs::start(dirs[0].path(), gs::settings(&master), &devnet).await;
     let gw2 = gs::start(dirs[1].path(), gs::settings(&master), &devnet).await;
+    (devnet, dirs, gw1, gw2)
+}
+
+both_backends! {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admins_remove_promote_rename_delete_and_destroy() {
+    let (devnet, _dirs, gw1, gw2) = two_gateways().await;
     let a = gw1.create_account().await;
     let c = gw1.create_account().await;
     let b_identity = netsupport::identity();
@@ -343,11 +354,7 @@ fn name_of(message: &ConfigMessage) -> Option<String> {
 both_backends! {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_admins_change_the_group_at_once_and_converge() {
-    let devnet = netsupport::devnet(6, 3).await;
-    let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
-    let master = common::master_key();
-    let gw1 = gs::start(dirs[0].path(), gs::settings(&master), &devnet).await;
-    let gw2 = gs::start(dirs[1].path(), gs::settings(&master), &devnet).await;
+    let (devnet, _dirs, gw1, gw2) = two_gateways().await;
     let a = gw1.create_account().await;
     let c = gw1.create_account().await;
     let e = gw1.create_account().await;

@@ -50,6 +50,22 @@ async fn restart(setup: &Setup, mut gw: gs::Gw) -> gs::Gw {
     gs::start(setup.dirs[1].path(), settings, &setup.devnet).await
 }
 
+/// A devnet of `nodes` nodes (swarms of 3) and one gateway where A created a group that B
+/// joined: `(devnet, data dir, gateway, A, B, group)`.
+async fn one_gateway_group(
+    nodes: usize,
+) -> (Devnet, tempfile::TempDir, gs::Gw, String, String, String) {
+    let devnet = netsupport::devnet(nodes, 3).await;
+    let dir = tempfile::tempdir().unwrap();
+    let master = common::master_key();
+    let gw = gs::start(dir.path(), gs::settings(&master), &devnet).await;
+    let a = gw.create_account().await;
+    let b = gw.create_account().await;
+    let group = gw.create_group(&a, &[&b]).await;
+    gw.join_group(&b, &group).await;
+    (devnet, dir, gw, a, b, group)
+}
+
 /// Retrieve requests naming `account` in the devnet's route logs, after checking that every
 /// request naming it came through an onion path with a relay.
 fn retrieves_of(devnet: &Devnet, account: &str) -> usize {
@@ -314,16 +330,7 @@ async fn groups_create_invite_accept_and_talk() {
 both_backends! {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn group_messages_survive_a_third_of_the_swarm_tampering_or_dropping() {
-    let devnet = netsupport::devnet(9, 3).await;
-    let dir = tempfile::tempdir().unwrap();
-    let master = common::master_key();
-    let gw = gs::start(dir.path(), gs::settings(&master), &devnet).await;
-    let a = gw.create_account().await;
-    let b = gw.create_account().await;
-    let group = gw.create_group(&a, &[&b]).await;
-    gw.wait_event(&b, "group.invited", |d| d["group"] == group.as_str())
-        .await;
-    gw.accept_group(&b, &group).await;
+    let (devnet, _dir, gw, a, b, group) = one_gateway_group(9).await;
 
     // One of the group swarm's three members serves altered copies, and a third of the other
     // nodes drop a third of what they relay (paths through them fail). A swarm member that
@@ -374,18 +381,7 @@ both_backends! {
 async fn a_group_outlives_its_config_ttl_while_it_is_polled() {
     use session_gateway::protocol::storage::{AccountId, Namespace, Signer};
     const DAY: i64 = 86_400_000;
-    let devnet = netsupport::devnet(6, 3).await;
-    let dir = tempfile::tempdir().unwrap();
-    let master = common::master_key();
-    let gw = gs::start(dir.path(), gs::settings(&master), &devnet).await;
-    let a = gw.create_account().await;
-    let b = gw.create_account().await;
-    let group = gw.create_group(&a, &[&b]).await;
-    gw.wait_event(&b, "group.invited", |d| d["group"] == group.as_str())
-        .await;
-    gw.accept_group(&b, &group).await;
-    gw.wait_event(&b, "group.joined", |d| d["group"] == group.as_str())
-        .await;
+    let (devnet, _dir, gw, a, b, group) = one_gateway_group(6).await;
 
     // 70 days in steps of 10 (config and keys messages live 30): after each step the group's
     // poller extends them, and the group stays writable and readable.
