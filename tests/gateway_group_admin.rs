@@ -48,6 +48,20 @@ async fn readable_texts(
         .collect()
 }
 
+/// The group keys `reader` can open from the keys messages in `store`.
+async fn decryption_keys(
+    store: &session_gateway::store::Store,
+    group: &str,
+    reader: KeysReader<'_>,
+) -> Vec<[u8; 32]> {
+    state::load_keys(store, group, reader)
+        .await
+        .unwrap()
+        .decryption_keys()
+        .map(|k| *k.expose_secret())
+        .collect()
+}
+
 /// A devnet and two gateways on it, each with its own data dir and database.
 async fn two_gateways() -> (
     session_gateway::devnet::Devnet,
@@ -146,16 +160,8 @@ async fn admins_remove_promote_rename_delete_and_destroy() {
         .retrieve(&swarm, &Signer::GroupMember(&sub), &[(Namespace(11), None)])
         .await;
     assert!(refused.is_err(), "B's grant still reads the group: {refused:?}");
-    let b_keys: Vec<[u8; 32]> = state::load_keys(
-        gw2.gateway().store(),
-        &group,
-        KeysReader::Member(&b_identity),
-    )
-    .await
-    .unwrap()
-    .decryption_keys()
-    .map(|k| *k.expose_secret())
-    .collect();
+    let b_reader = KeysReader::Member(&b_identity);
+    let b_keys = decryption_keys(gw2.gateway().store(), &group, b_reader).await;
     let seed = gw1
         .gateway()
         .store()
@@ -165,16 +171,8 @@ async fn admins_remove_promote_rename_delete_and_destroy() {
         .unwrap();
     let secret = secret_of(&seed).unwrap();
     let admin = Signer::Account(secret.as_identity().signing_key());
-    let admin_keys: Vec<[u8; 32]> = state::load_keys(
-        gw1.gateway().store(),
-        &group,
-        KeysReader::Admin(&secret),
-    )
-    .await
-    .unwrap()
-    .decryption_keys()
-    .map(|k| *k.expose_secret())
-    .collect();
+    let admin_reader = KeysReader::Admin(&secret);
+    let admin_keys = decryption_keys(gw1.gateway().store(), &group, admin_reader).await;
     let all = readable_texts(&network, &group, &admin, &admin_keys).await;
     assert!(all.contains(&"after B left".to_owned()), "{all:?}");
     let bs = readable_texts(&network, &group, &admin, &b_keys).await;
@@ -235,15 +233,15 @@ async fn admins_remove_promote_rename_delete_and_destroy() {
     assert_eq!(refused.body["error"]["code"], "not_group_admin");
 
     // A deletes D's message for everyone.
-    let id = at_a["id"].as_str().unwrap();
-    let deleted = gw1.on("DELETE", &a, &format!("/messages/{id}"), None).await;
-    assert!(deleted.status < 300, "{}", deleted.body);
     let at_d = gw2
         .history(&d)
         .await
         .into_iter()
         .find(|m| m["text"] == "D still here")
         .unwrap();
+    let id = at_a["id"].as_str().unwrap();
+    let deleted = gw1.on("DELETE", &a, &format!("/messages/{id}"), None).await;
+    assert!(deleted.status < 300, "{}", deleted.body);
     for (gw, who) in [(&gw1, &c), (&gw2, &d)] {
         gw.wait_event(who, "message.deleted", |e| e["conversation"] == group.as_str())
             .await;
@@ -268,16 +266,7 @@ async fn admins_remove_promote_rename_delete_and_destroy() {
         .wait_event(&d, "message.deleted", |e| e["message_id"] == c_at_d["id"])
         .await;
     assert_eq!(deleted["by"], a.as_str(), "{deleted}");
-    let admin_keys_now: Vec<[u8; 32]> = state::load_keys(
-        gw1.gateway().store(),
-        &group,
-        KeysReader::Admin(&secret),
-    )
-    .await
-    .unwrap()
-    .decryption_keys()
-    .map(|k| *k.expose_secret())
-    .collect();
+    let admin_keys_now = decryption_keys(gw1.gateway().store(), &group, admin_reader).await;
     eventually(60, "C's message off the swarm", || async {
         let texts = readable_texts(&network, &group, &admin, &admin_keys_now).await;
         (!texts.contains(&"C was here".to_owned())).then_some(())
@@ -389,12 +378,8 @@ async fn two_admins_change_the_group_at_once_and_converge() {
     let seed = gw1.gateway().store().group_secret(&a, &group).await.unwrap().unwrap();
     let secret = secret_of(&seed).unwrap();
     let keys_now = || async {
-        state::load_keys(gw1.gateway().store(), &group, KeysReader::Admin(&secret))
-            .await
-            .unwrap()
-            .decryption_keys()
-            .map(|k| *k.expose_secret())
-            .collect::<Vec<[u8; 32]>>()
+        let reader = KeysReader::Admin(&secret);
+        decryption_keys(gw1.gateway().store(), &group, reader).await
     };
     // D marked its own promotion accepted in the members config, as clients do.
     eventually(60, "promotion accepted", || async {
@@ -478,15 +463,19 @@ async fn two_admins_change_the_group_at_once_and_converge() {
         })
         .await;
     }
-    let keys = keys_now().await;
-    let merged: Vec<(String, i64)> = swarm_configs(&devnet, &group, 13, &keys)
-        .iter()
-        .filter(|(_, m)| m.seqno() > base + 2)
-        .map(|(_, m)| (name_of(m).unwrap_or_default(), m.seqno()))
-        .collect();
-    // The first merge is at max seqno + 1; when both admins published one at once (from
-    // different lagged histories) a second round merges those, with the same outcome.
-    assert!(!merged.is_empty(), "no merged info config was published");
+    // An admin published the merge: its first one is at max seqno + 1, and when both admins
+    // published one at once (from different lagged histories) a later round merges those,
+    // with the same outcome.
+    let merged: Vec<(String, i64)> = eventually(60, "merge published", || async {
+        let keys = keys_now().await;
+        let merged: Vec<(String, i64)> = swarm_configs(&devnet, &group, 13, &keys)
+            .iter()
+            .filter(|(_, m)| m.seqno() > base + 2)
+            .map(|(_, m)| (name_of(m).unwrap_or_default(), m.seqno()))
+            .collect();
+        (!merged.is_empty()).then_some(merged)
+    })
+    .await;
     assert_eq!(merged.iter().map(|(_, s)| *s).min(), Some(base + 3), "{merged:?}");
     assert!(
         merged.iter().all(|(name, _)| *name == expected_name),

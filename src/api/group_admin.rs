@@ -12,6 +12,7 @@ use super::account_path::Access;
 use super::groups::{group_of, QueuedChanges};
 use super::{session_id, ApiError, ApiState, Principal};
 use crate::chat::groups::admin::{self, InfoEdit};
+use crate::ids::{GroupId, SessionIdText};
 use crate::protocol::groups::config::info::ProfilePic;
 
 pub(crate) fn routes(cfg: &mut ServiceConfig) {
@@ -46,6 +47,18 @@ pub struct RemoveQuery {
     /// Also delete the member's messages for everyone (DeleteMemberContent).
     #[serde(default)]
     pub delete_messages: bool,
+}
+
+/// The account, group and member of a `…/groups/{group_id}/members/{member}` path, once the
+/// caller may send for the account and it exists.
+async fn member_of(
+    state: &ApiState,
+    (account, group, member): (String, String, String),
+    principal: &Principal,
+) -> Result<(SessionIdText, GroupId, SessionIdText), ApiError> {
+    let member = session_id(&member, "member")?;
+    let (account, group) = group_of(state, &(account, group), principal, Access::Send).await?;
+    Ok((account, group, member))
 }
 
 /// Change the group's name, description, picture or disappearing-messages timer (admin;
@@ -149,15 +162,7 @@ async fn remove_member(
     path: web::Path<(String, String, String)>,
     query: web::Query<RemoveQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let (account_text, group_text, member) = path.into_inner();
-    let member = session_id(&member, "member")?;
-    let (account, group) = group_of(
-        &state,
-        &(account_text, group_text),
-        &principal,
-        Access::Send,
-    )
-    .await?;
+    let (account, group, member) = member_of(&state, path.into_inner(), &principal).await?;
     let queued = admin::remove_members(
         &state.store,
         &account,
@@ -188,15 +193,7 @@ async fn promote_member(
     principal: Principal,
     path: web::Path<(String, String, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    let (account_text, group_text, member) = path.into_inner();
-    let member = session_id(&member, "member")?;
-    let (account, group) = group_of(
-        &state,
-        &(account_text, group_text),
-        &principal,
-        Access::Send,
-    )
-    .await?;
+    let (account, group, member) = member_of(&state, path.into_inner(), &principal).await?;
     let queued = admin::promote_member(&state.store, &account, &group, &member).await?;
     Ok(QueuedChanges::accepted(&state, &account, queued))
 }

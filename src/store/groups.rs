@@ -310,33 +310,41 @@ impl StoreTx {
         Ok(())
     }
 
-    /// Forgets the config messages of `namespace` other than `keep` (superseded heads).
-    pub async fn prune_group_configs(
+    /// Forgets the config messages of `namespace` below `seqno` (heads a newer one supersedes).
+    pub async fn prune_group_configs_below(
         &mut self,
         group: &str,
         namespace: i64,
-        keep: &[String],
+        seqno: i64,
     ) -> Result<(), StoreError> {
-        let rows =
-            sqlx::query("SELECT hash FROM group_configs WHERE group_id = $1 AND namespace = $2")
-                .bind(group)
-                .bind(namespace)
-                .fetch_all(self.conn())
-                .await?;
-        for row in rows {
-            let hash: String = row.try_get("hash")?;
-            if !keep.contains(&hash) {
-                sqlx::query(
-                    "DELETE FROM group_configs WHERE group_id = $1 AND namespace = $2 \
-                     AND hash = $3",
-                )
-                .bind(group)
-                .bind(namespace)
-                .bind(&hash)
-                .execute(self.conn())
-                .await?;
-            }
-        }
+        sqlx::query(
+            "DELETE FROM group_configs WHERE group_id = $1 AND namespace = $2 AND seqno < $3",
+        )
+        .bind(group)
+        .bind(namespace)
+        .bind(seqno)
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+
+    /// Forgets the config messages of `namespace` that no merge can use any more: `lag` or
+    /// more seqnos behind the newest (§1.2 step 2).
+    pub async fn prune_group_configs_lagging(
+        &mut self,
+        group: &str,
+        namespace: i64,
+        lag: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "DELETE FROM group_configs WHERE group_id = $1 AND namespace = $2 AND seqno + $3 <= \
+             (SELECT MAX(seqno) FROM group_configs WHERE group_id = $1 AND namespace = $2)",
+        )
+        .bind(group)
+        .bind(namespace)
+        .bind(lag)
+        .execute(self.conn())
+        .await?;
         Ok(())
     }
 

@@ -27,7 +27,7 @@ use crate::network::{ItemData, NetworkError, RetrievedItem, SendError};
 use crate::protocol::chat::{self, ChatEvent};
 use crate::protocol::groups::config::info::GroupInfo;
 use crate::protocol::groups::config::members::GroupMember;
-use crate::protocol::groups::config::{open_config, ConfigKind, ConfigMessage};
+use crate::protocol::groups::config::{open_config, ConfigKind, ConfigMessage, DEFAULT_LAG};
 use crate::protocol::groups::control::verify_delete_member_content;
 use crate::protocol::groups::envelope::open_group_content;
 use crate::protocol::groups::keys::{GroupEncKey, GroupKeys};
@@ -253,6 +253,8 @@ impl GroupSwarm {
             tx.set_group_cursor(&self.group, i64::from(namespace), last, now)
                 .await?;
         }
+        tx.prune_group_configs_lagging(&self.group, i64::from(namespace), DEFAULT_LAG)
+            .await?;
         tx.commit().await?;
         Ok(())
     }

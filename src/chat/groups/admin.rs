@@ -148,9 +148,8 @@ pub async fn destroy_group(
     Ok(queued)
 }
 
-/// Admin: removes `members` (§6.3): the kicked notice, their tokens revoked and the REMOVED
-/// notice go out first, then the members config without them and a new key generation they
-/// do not get. With `delete_messages`, members are asked to delete their messages, and the
+/// Admin: removes `members` (§6.3): the members config without them and a new key generation
+/// they do not get, then the kicked notice, their tokens revoked and the REMOVED notice. With `delete_messages`, members are asked to delete their messages, and the
 /// local copies are deleted at once.
 pub async fn remove_members(
     store: &Store,
@@ -163,7 +162,7 @@ pub async fn remove_members(
     let secret = admin_secret(store, account, gid).await?;
     ensure_alive(store, gid).await?;
     let own = session_id(account.as_str())?;
-    let current = state::current_members(store, gid).await?;
+    let current = state::merged_members(store, gid).await?;
     let mut removed: Vec<SessionId> = Vec::new();
     for member in members {
         let id = session_id(member.as_str())?;
@@ -218,10 +217,11 @@ pub async fn remove_members(
         hashes,
     };
     keep_push(&mut tx, store, gid, &push, now).await?;
-    // The removal's swarm steps before the push: the kicked notice names the generation
-    // they held, and their grant stops working before the new key is out.
-    let mut queued = vec![queue_step(&mut tx, account, gid, step, now).await?];
-    queued.push(queue_push(&mut tx, account, gid, &push, now).await?);
+    // The new key on the swarm first: the removal's notices are sealed with it, and a notice
+    // under a key members cannot fetch yet would be unreadable to them. The removed members
+    // cannot open the new keys message, and the kicked notice names the generation they held.
+    let mut queued = vec![queue_push(&mut tx, account, gid, &push, now).await?];
+    queued.push(queue_step(&mut tx, account, gid, step, now).await?);
     let by = delete_messages.then_some(account.as_str());
     apply_removal(&mut tx, gid, &removed_text, by, now).await?;
     tx.commit().await?;
@@ -240,7 +240,7 @@ pub async fn promote_member(
     let secret = admin_secret(store, account, gid).await?;
     ensure_alive(store, gid).await?;
     let id = session_id(member.as_str())?;
-    let current = state::current_members(store, gid).await?;
+    let current = state::merged_members(store, gid).await?;
     let mut entry = current
         .into_iter()
         .find(|m| m.id == prefixed(&id) && m.removal.is_none())
@@ -320,7 +320,7 @@ pub async fn sync_configs(
     } else {
         None
     };
-    let current = state::current_members(store, &gid).await?;
+    let current = state::merged_members(store, &gid).await?;
     let answered: Vec<_> = current
         .into_iter()
         .filter(|m| m.invite.is_some() || m.promotion.is_some())

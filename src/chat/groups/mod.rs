@@ -201,7 +201,7 @@ pub async fn invite_members(
 ) -> Result<Vec<Queued>, ChatError> {
     let gid = group.as_str();
     let secret = admin_secret(store, account, gid).await?;
-    let current = state::current_members(store, gid).await?;
+    let current = state::merged_members(store, gid).await?;
     let mut added: Vec<SessionId> = Vec::new();
     for member in new_members {
         let id = session_id(member.as_str())?;

@@ -53,8 +53,9 @@ pub async fn load_keys(
 }
 
 /// The current config of `namespace` merged from the stored heads (§1.2), as a message; `None`
-/// before any arrived. A merge of several heads is not pushed here: a member keeps the highest
-/// head, and an admin's next change starts from the merged data.
+/// before any arrived. Several conflicting heads are not merged here: the highest one is the
+/// state (as a member's libsession keeps it) until an admin publishes their merge; an admin's
+/// next change starts from the merge ([`next_config`]).
 pub async fn current_config(
     store: &Store,
     group: &str,
@@ -124,6 +125,14 @@ pub async fn next_config(
         Ok(MergeOutcome::Adopted { message, .. }) => message.increment(),
         Err(_) => MutableConfigMessage::new(0, DEFAULT_LAG),
     })
+}
+
+/// The members as an admin's next members config starts from: the merge of the stored heads
+/// ([`next_config`]), so that a change never drops a member another head added.
+pub async fn merged_members(store: &Store, group: &str) -> Result<Vec<GroupMember>, ChatError> {
+    Ok(members_from_data(
+        next_config(store, group, MEMBERS_NAMESPACE).await?.data(),
+    ))
 }
 
 /// Whether the stored heads of `namespace` conflict (admins pushed at once), so that an admin
@@ -242,7 +251,9 @@ pub async fn keep_push(
     for (ns, config) in &push.configs {
         tx.add_group_config(store, group, i64::from(*ns), config, now)
             .await?;
-        tx.prune_group_configs(group, i64::from(*ns), std::slice::from_ref(&config.hash))
+        // Only heads it supersedes (lower seqno) go: one written here at the same moment
+        // from the same state (a send-time sync and an API change) stays, and the two merge.
+        tx.prune_group_configs_below(group, i64::from(*ns), config.seqno)
             .await?;
     }
     Ok(())
