@@ -53,6 +53,14 @@ impl Transport for DirectTransport {
         let peer = self.peer.as_str();
         let recipient: SessionId = peer.parse().map_err(|_| ActorError::BadRecipient)?;
         let recipient_account = AccountId::from_hex(peer).map_err(|_| ActorError::BadRecipient)?;
+        if let Some(ControlBody::UserConfigPush { payloads }) = &message.control {
+            // Our own configs go to our own swarm only, signed as the account.
+            if peer != keys.session_id {
+                return Err(ActorError::BadRecipient);
+            }
+            let signer = Signer::Account(keys.identity.signing_key());
+            return super::group::push(deps, &keys.account, &signer, payloads).await;
+        }
         let built = match &message.control {
             Some(ControlBody::GroupInvite { group }) => {
                 Some(group_invite(deps, keys, group, &recipient, message.timestamp).await?)
