@@ -172,6 +172,56 @@ async fn user_groups_list_the_created_and_the_joined_group() {
     })
     .await;
     assert!(after.group(&group).is_some());
+
+    // The same accounts imported into a second gateway (its own database) adopt the groups
+    // they find in the config: A as the admin of both, B as a member of the one it joined;
+    // B polls it there and reads a message A posts.
+    let dir2 = tempfile::tempdir().unwrap();
+    let gw2 = gs::start(dir2.path(), gs::settings(&common::master_key()), &devnet).await;
+    assert_eq!(gw2.import(&a_id).await, a);
+    assert_eq!(gw2.import(&b_id).await, b);
+    let listed = |who: String| {
+        let gw2 = &gw2;
+        async move {
+            let reply = gw2.on("GET", &who, "/groups", None).await;
+            assert_eq!(reply.status, 200, "{}", reply.body);
+            reply.body["groups"].as_array().unwrap().clone()
+        }
+    };
+    // B's invitations are still on its swarm and arrive there again: the accepted one is
+    // joined as the config says (not pending again), and the declined one ends declined
+    // there too (the config listed it before it was erased), whichever arrived first.
+    let state_of = |groups: &[serde_json::Value], id: &str| {
+        groups
+            .iter()
+            .find(|g| g["id"] == id)
+            .map(|g| (g["role"].as_str().unwrap().to_owned(), g["state"].as_str().unwrap().to_owned()))
+    };
+    let joined_there = Some(("member".to_owned(), "joined".to_owned()));
+    eventually(60, "B's groups adopted", || async {
+        let groups = listed(b.clone()).await;
+        (state_of(&groups, &group) == joined_there).then_some(())
+    })
+    .await;
+    let declined_there = Some(("member".to_owned(), "declined".to_owned()));
+    eventually(60, "the declined invitation declined there too", || async {
+        let groups = listed(b.clone()).await;
+        (state_of(&groups, &other) == declined_there).then_some(())
+    })
+    .await;
+    let restored = configs(&network, &b_id).await.pop().unwrap();
+    assert_eq!(int(restored.group(&group).unwrap(), b"i"), None, "joined stays joined");
+    let a_groups = eventually(60, "A's groups adopted", || async {
+        Some(listed(a.clone()).await).filter(|g| g.len() == 2)
+    })
+    .await;
+    assert!(a_groups.iter().all(|g| g["role"] == "admin" && g["state"] == "joined"));
+    let reply = gw
+        .on("POST", &a, "/messages", Some(json!({"to": group, "text": "to every device"})))
+        .await;
+    assert_eq!(reply.status, 202, "{}", reply.body);
+    let got = gw2.received(&b, &a, "to every device").await;
+    assert_eq!(got["conversation"], group.as_str());
     devnet.shutdown().await;
 }
 }

@@ -18,6 +18,13 @@
 //! Everything else in the entry (`@`, `!`, `+`, keys this gateway does not know) and every
 //! entry we do not manage (other groups, communities `o`, legacy groups `C`) stay exactly as
 //! merged. A grant we lack is never taken from an entry (a `K` another device holds stays).
+//! A group the merged config lists and the account has no membership of (an imported
+//! account's groups, or one another device joined) is adopted: as admin with `K`, as member
+//! with `s` (invited while `i` is set), so the account polls it; no event is emitted. What
+//! another device did to a group we know is taken over, not reverted: an invitation it
+//! accepted is joined here (`group.joined`), a `K` it holds makes us admin, and an entry it
+//! erased (declined, left) is declined or left here. Two gateways running one account thus
+//! converge instead of undoing each other's changes.
 //!
 //! The message is sealed with the account's seed (§1.5), kept locally as the new head and
 //! queued as one `user_config_push` row in the conversation with ourselves, which the direct
@@ -26,24 +33,32 @@
 //! falls back to raw data when a message does not unwrap), and the wrapper only adds a second
 //! encryption that readers must strip.
 
+use std::collections::HashSet;
+
 use base64::Engine as _;
 
 use zeroize::Zeroizing;
 
 use super::state::{group_key, seal_stored};
 use super::{secret_of, Queued};
+use crate::chat::append;
 use crate::chat::ChatError;
 use crate::clock::now_ms;
+use crate::events::{EventData, EventType};
 use crate::ids::ConversationId;
+use crate::ids::SessionIdText;
 use crate::protocol::groups::config::transport::ConfigKind;
 use crate::protocol::groups::config::user_groups::{
-    erase_user_group, set_user_group, user_group, RemovedStatus, UserGroupEntry,
+    erase_user_group, set_user_group, user_group, user_groups_from_data, RemovedStatus,
+    UserGroupEntry,
 };
-use crate::protocol::groups::config::{merge, MergeOutcome, MutableConfigMessage, DEFAULT_LAG};
+use crate::protocol::groups::config::{
+    merge, ConfigDict, ConfigMessage, MergeOutcome, MutableConfigMessage, DEFAULT_LAG,
+};
 use crate::protocol::groups::group_id;
 use crate::protocol::groups::subaccount::MemberAuthData;
 use crate::protocol::keys::{Ed25519PublicKey, Identity};
-use crate::protocol::storage::AccountId;
+use crate::protocol::storage::{AccountId, SubaccountFlags};
 use crate::store::chat::ControlBody;
 use crate::store::groups::{GroupListing, StoredConfig};
 use crate::store::modes::{GroupRole, GroupState};
@@ -132,8 +147,21 @@ fn desired(
         entry.removed = RemovedStatus::Kicked;
     } else if listing.destroyed {
         entry.removed = RemovedStatus::Destroyed;
+    } else if membership.state == GroupState::Invited {
+        // A new invitation (after a kick, say) is not a removal.
+        entry.removed = RemovedStatus::NotRemoved;
     }
     Ok(Some(entry))
+}
+
+/// The groups any of `heads` lists (heads that do not parse list none).
+fn listed_in(heads: &[StoredConfig]) -> HashSet<String> {
+    heads
+        .iter()
+        .filter_map(|h| ConfigMessage::parse(&h.data, None).ok())
+        .flat_map(|m| user_groups_from_data(m.data()))
+        .map(|entry| entry.id.to_string())
+        .collect()
 }
 
 /// Writes what `groups` (each with its stored grant) say into `next`'s data.
@@ -155,6 +183,109 @@ fn apply(
     Ok(())
 }
 
+/// A group the merged config lists that the account has no membership of (another device,
+/// or the account before it was imported here, joined it): taken on as it is listed.
+struct Adopted {
+    id: String,
+    name: String,
+    role: GroupRole,
+    state: GroupState,
+    /// The seed (admin, from `K`) or the memberAuthData (member, from `s`).
+    grant: Zeroizing<Vec<u8>>,
+}
+
+/// The entries of `data` to adopt: not known to the account, not removed, with a grant (a
+/// `K` whose key is the group's, else an `s` the group signed for `own` key, as an invitation's
+/// grant is checked, §6.1). A member entry still pending (`i`) is an invitation to answer; any
+/// other is joined.
+fn to_adopt(data: &ConfigDict, known: &HashSet<String>, own: &Ed25519PublicKey) -> Vec<Adopted> {
+    user_groups_from_data(data)
+        .into_iter()
+        .filter_map(|entry| {
+            let id = entry.id.to_string();
+            if known.contains(&id) || entry.removed != RemovedStatus::NotRemoved {
+                return None;
+            }
+            let group = group_key(&id).ok()?;
+            let granted =
+                |auth: &MemberAuthData| auth.verify(&group, own, SubaccountFlags::READ).is_ok();
+            let (role, grant) = match (&entry.secret, entry.auth.as_ref().filter(|a| granted(a))) {
+                (Some(secret), _) => (
+                    GroupRole::Admin,
+                    Zeroizing::new(secret.seed().expose_secret().to_vec()),
+                ),
+                (None, Some(auth)) => (GroupRole::Member, Zeroizing::new(auth.as_bytes().to_vec())),
+                (None, None) => return None,
+            };
+            let state = if entry.invited && role == GroupRole::Member {
+                GroupState::Invited
+            } else {
+                GroupState::Joined
+            };
+            Some(Adopted {
+                id,
+                name: entry.name,
+                role,
+                state,
+                grant,
+            })
+        })
+        .collect()
+}
+
+/// What the merged config knows better than our memberships, taken over (and written into
+/// `groups`, so the entries are not reverted): an invitation another device of the account
+/// accepted (the entry lost its `i`) is joined here too, a `K` for a group we are a member of
+/// (another device was promoted, §6.4) makes us its admin, and an entry erased since a head
+/// we read (`listed`: the groups any stored head lists) is declined or left here too, without
+/// a message (the other device sent it). Returns the changed
+/// memberships with their grants, and whether each was joined now.
+#[allow(clippy::type_complexity)]
+fn take_from_config(
+    data: &ConfigDict,
+    listed: &HashSet<String>,
+    groups: &mut [(GroupListing, Zeroizing<Vec<u8>>)],
+) -> Result<Vec<(GroupListing, Zeroizing<Vec<u8>>, bool)>, ChatError> {
+    let mut taken = Vec::new();
+    for (listing, grant) in groups.iter_mut() {
+        let membership = &mut listing.membership;
+        let active = matches!(membership.state, GroupState::Invited | GroupState::Joined);
+        let id = group_id(&group_key(&membership.group)?);
+        if !active {
+            continue;
+        }
+        let Some(entry) = user_group(data, &id) else {
+            // Listed before and gone from the merge: another device declined or left.
+            if listed.contains(&membership.group) {
+                membership.state = match membership.state {
+                    GroupState::Invited => GroupState::Declined,
+                    _ => GroupState::Left,
+                };
+                taken.push((listing.clone(), grant.clone(), false));
+            }
+            continue;
+        };
+        if entry.removed != RemovedStatus::NotRemoved {
+            continue;
+        }
+        let mut changed = false;
+        if let (GroupRole::Member, Some(secret)) = (membership.role, &entry.secret) {
+            membership.role = GroupRole::Admin;
+            *grant = Zeroizing::new(secret.seed().expose_secret().to_vec());
+            changed = true;
+        }
+        let joined = membership.state == GroupState::Invited && !entry.invited;
+        if joined {
+            membership.state = GroupState::Joined;
+            changed = true;
+        }
+        if changed {
+            taken.push((listing.clone(), grant.clone(), joined));
+        }
+    }
+    Ok(taken)
+}
+
 /// Brings the account's UserGroups config in step with its groups (module doc): merges the
 /// stored heads, applies our groups and, when something changed or a merge must be
 /// published, keeps the new message as the only head and queues its push, in one transaction
@@ -167,8 +298,13 @@ pub async fn sync(
     let account = identity.session_id().to_string();
     let ns = i64::from(USER_GROUPS_NAMESPACE);
     let heads = store.user_configs(&account, ns).await?;
+    let listings = store.groups_of(&account).await?;
+    let known: HashSet<String> = listings
+        .iter()
+        .map(|l| l.membership.group.clone())
+        .collect();
     let mut groups = Vec::new();
-    for listing in store.groups_of(&account).await? {
+    for listing in listings {
         if let Some(grant) = store
             .group_secret(&account, &listing.membership.group)
             .await?
@@ -185,14 +321,57 @@ pub async fn sync(
         read,
         redundant,
     } = start(&heads);
+    let adopted = to_adopt(next.data(), &known, &identity.ed25519_public());
+    let listed = listed_in(&heads);
+    let taken = take_from_config(next.data(), &listed, &mut groups)?;
     apply(&mut next, &groups)?;
     let now = now_ms();
     let mut tx = match lease {
         Some(lease) => store.begin_fenced(lease).await?,
         None => store.begin().await?,
     };
+    for group in &adopted {
+        tx.insert_group(&group.id, &group.name, now).await?;
+        tx.put_membership(
+            store,
+            &account,
+            &group.id,
+            group.role,
+            group.state,
+            &group.grant,
+            None,
+            now,
+        )
+        .await?;
+    }
+    let account_id =
+        SessionIdText::parse_any(&account).map_err(|_| ChatError::NotFound("account"))?;
+    for (listing, grant, joined) in &taken {
+        let membership = &listing.membership;
+        tx.put_membership(
+            store,
+            &account,
+            &membership.group,
+            membership.role,
+            membership.state,
+            grant,
+            membership.inviter.as_deref(),
+            now,
+        )
+        .await?;
+        if *joined {
+            let data = EventData::group(
+                EventType::GroupJoined,
+                &membership.group,
+                &listing.name,
+                None,
+                None,
+            );
+            append(&mut tx, &account_id, &membership.group, data, now).await?;
+        }
+    }
     if next.diff().is_empty() && !merged {
-        if !redundant.is_empty() {
+        if !redundant.is_empty() || !adopted.is_empty() || !taken.is_empty() {
             tx.remove_user_configs(&account, ns, &redundant).await?;
             tx.commit().await?;
         }
