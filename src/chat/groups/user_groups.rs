@@ -36,17 +36,14 @@
 use std::collections::HashSet;
 
 use base64::Engine as _;
-
 use zeroize::Zeroizing;
 
 use super::state::{group_key, seal_stored};
 use super::{secret_of, Queued};
-use crate::chat::append;
-use crate::chat::ChatError;
+use crate::chat::{append, ChatError};
 use crate::clock::now_ms;
 use crate::events::{EventData, EventType};
-use crate::ids::ConversationId;
-use crate::ids::SessionIdText;
+use crate::ids::{ConversationId, SessionIdText};
 use crate::protocol::groups::config::transport::ConfigKind;
 use crate::protocol::groups::config::user_groups::{
     erase_user_group, set_user_group, user_group, user_groups_from_data, RemovedStatus,
@@ -62,7 +59,7 @@ use crate::protocol::storage::{AccountId, SubaccountFlags};
 use crate::store::chat::ControlBody;
 use crate::store::groups::{GroupListing, StoredConfig};
 use crate::store::modes::{GroupRole, GroupState};
-use crate::store::{LeaseToken, Store};
+use crate::store::{LeaseToken, Store, StoreTx};
 
 /// The namespace of the UserGroups config on the account's own swarm.
 pub const USER_GROUPS_NAMESPACE: i16 = 5;
@@ -233,21 +230,100 @@ fn to_adopt(data: &ConfigDict, known: &HashSet<String>, own: &Ed25519PublicKey) 
         .collect()
 }
 
+/// A membership changed to what the merged config says.
+struct Taken {
+    /// The membership as it now is.
+    listing: GroupListing,
+    /// Its grant (the seed when it became admin).
+    grant: Zeroizing<Vec<u8>>,
+    /// Its state when read: the change is written only if it is still that.
+    was: GroupState,
+}
+
+/// Records the adopted groups and the memberships taken from the config in `tx`, each only if
+/// the membership is still as read (an API call may have changed it meanwhile), with
+/// `group.joined` for an invitation accepted elsewhere. Returns whether anything was written.
+async fn record(
+    tx: &mut StoreTx,
+    store: &Store,
+    account: &str,
+    adopted: &[Adopted],
+    taken: &[Taken],
+    now: i64,
+) -> Result<bool, ChatError> {
+    let mut wrote = false;
+    for group in adopted {
+        if tx.membership(account, &group.id).await?.is_some() {
+            continue;
+        }
+        tx.insert_group(&group.id, &group.name, now).await?;
+        tx.put_membership(
+            store,
+            account,
+            &group.id,
+            group.role,
+            group.state,
+            &group.grant,
+            None,
+            now,
+        )
+        .await?;
+        wrote = true;
+    }
+    let account_id =
+        SessionIdText::parse_any(account).map_err(|_| ChatError::NotFound("account"))?;
+    for Taken {
+        listing,
+        grant,
+        was,
+    } in taken
+    {
+        let membership = &listing.membership;
+        let held = tx.membership(account, &membership.group).await?;
+        if held.map(|m| m.state) != Some(*was) {
+            continue;
+        }
+        tx.put_membership(
+            store,
+            account,
+            &membership.group,
+            membership.role,
+            membership.state,
+            grant,
+            membership.inviter.as_deref(),
+            now,
+        )
+        .await?;
+        wrote = true;
+        if *was == GroupState::Invited && membership.state == GroupState::Joined {
+            let data = EventData::group(
+                EventType::GroupJoined,
+                &membership.group,
+                &listing.name,
+                None,
+                None,
+            );
+            append(tx, &account_id, &membership.group, data, now).await?;
+        }
+    }
+    Ok(wrote)
+}
+
 /// What the merged config knows better than our memberships, taken over (and written into
 /// `groups`, so the entries are not reverted): an invitation another device of the account
 /// accepted (the entry lost its `i`) is joined here too, a `K` for a group we are a member of
 /// (another device was promoted, §6.4) makes us its admin, and an entry erased since a head
 /// we read (`listed`: the groups any stored head lists) is declined or left here too, without
 /// a message (the other device sent it). Returns the changed
-/// memberships with their grants, and whether each was joined now.
-#[allow(clippy::type_complexity)]
+/// memberships.
 fn take_from_config(
     data: &ConfigDict,
     listed: &HashSet<String>,
     groups: &mut [(GroupListing, Zeroizing<Vec<u8>>)],
-) -> Result<Vec<(GroupListing, Zeroizing<Vec<u8>>, bool)>, ChatError> {
+) -> Result<Vec<Taken>, ChatError> {
     let mut taken = Vec::new();
     for (listing, grant) in groups.iter_mut() {
+        let was = listing.membership.state;
         let membership = &mut listing.membership;
         let active = matches!(membership.state, GroupState::Invited | GroupState::Joined);
         let id = group_id(&group_key(&membership.group)?);
@@ -261,7 +337,11 @@ fn take_from_config(
                     GroupState::Invited => GroupState::Declined,
                     _ => GroupState::Left,
                 };
-                taken.push((listing.clone(), grant.clone(), false));
+                taken.push(Taken {
+                    listing: listing.clone(),
+                    grant: grant.clone(),
+                    was,
+                });
             }
             continue;
         };
@@ -280,7 +360,11 @@ fn take_from_config(
             changed = true;
         }
         if changed {
-            taken.push((listing.clone(), grant.clone(), joined));
+            taken.push(Taken {
+                listing: listing.clone(),
+                grant: grant.clone(),
+                was,
+            });
         }
     }
     Ok(taken)
@@ -330,48 +414,9 @@ pub async fn sync(
         Some(lease) => store.begin_fenced(lease).await?,
         None => store.begin().await?,
     };
-    for group in &adopted {
-        tx.insert_group(&group.id, &group.name, now).await?;
-        tx.put_membership(
-            store,
-            &account,
-            &group.id,
-            group.role,
-            group.state,
-            &group.grant,
-            None,
-            now,
-        )
-        .await?;
-    }
-    let account_id =
-        SessionIdText::parse_any(&account).map_err(|_| ChatError::NotFound("account"))?;
-    for (listing, grant, joined) in &taken {
-        let membership = &listing.membership;
-        tx.put_membership(
-            store,
-            &account,
-            &membership.group,
-            membership.role,
-            membership.state,
-            grant,
-            membership.inviter.as_deref(),
-            now,
-        )
-        .await?;
-        if *joined {
-            let data = EventData::group(
-                EventType::GroupJoined,
-                &membership.group,
-                &listing.name,
-                None,
-                None,
-            );
-            append(&mut tx, &account_id, &membership.group, data, now).await?;
-        }
-    }
+    let wrote = record(&mut tx, store, &account, &adopted, &taken, now).await?;
     if next.diff().is_empty() && !merged {
-        if !redundant.is_empty() || !adopted.is_empty() || !taken.is_empty() {
+        if !redundant.is_empty() || wrote {
             tx.remove_user_configs(&account, ns, &redundant).await?;
             tx.commit().await?;
         }
