@@ -442,3 +442,6 @@ pub async fn sync(
         conversation: ConversationId::parse(&account).ok(),
     }))
 }
+
+#[cfg(test)]
+mod tests;
