@@ -133,6 +133,28 @@ async fn poll_groups(
     Ok(outcomes)
 }
 
+/// Brings the account's UserGroups config in step with its groups after a poll cycle read
+/// it (`chat::groups::user_groups`): a push it queues is announced on commit and woken through
+/// [`Requeue`]. A failure is logged and retried next cycle; only a lost lease stops the cycle.
+async fn sync_user_groups(
+    deps: Deps,
+    keys: Arc<AccountKeys>,
+    lease: Option<LeaseToken>,
+) -> Result<(), ActorError> {
+    match crate::chat::groups::user_groups::sync(&deps.store, &keys.identity, lease.as_ref()).await
+    {
+        Ok(_) => Ok(()),
+        Err(error) => {
+            let error = ActorError::from(error);
+            if error.is_lease_lost() {
+                return Err(error);
+            }
+            tracing::debug!(account = keys.short(), %error, "user groups config not synced");
+            Ok(())
+        }
+    }
+}
+
 /// A running conversation and how many Kicks it was sent.
 struct ConversationSlot {
     addr: Addr<Conversation>,
@@ -297,10 +319,13 @@ impl Identity {
             skip.clone(),
             self.lease.clone(),
         );
-        let groups = poll_groups(self.deps.clone(), keys, skip, self.lease.clone());
+        let groups = poll_groups(self.deps.clone(), keys.clone(), skip, self.lease.clone());
+        let configs = sync_user_groups(self.deps.clone(), keys, self.lease.clone());
         let cycle = async move {
             let own = own.await?;
-            Ok::<_, ActorError>((own, groups.await?))
+            let groups = groups.await?;
+            configs.await?;
+            Ok::<_, ActorError>((own, groups))
         };
         let task = Task::spawn(&self.deps, cycle.instrument(span));
         ctx.spawn(task.into_actor(self).map(|result, act, ctx| {

@@ -148,7 +148,8 @@ pub fn build_outgoing(
         ControlBody::GroupPush { .. }
         | ControlBody::GroupInvite { .. }
         | ControlBody::GroupAdmin { .. }
-        | ControlBody::GroupPromote { .. } => return Err(ActorError::BadRecipient),
+        | ControlBody::GroupPromote { .. }
+        | ControlBody::UserConfigPush { .. } => return Err(ActorError::BadRecipient),
     };
     Ok(Some(outgoing))
 }

@@ -87,6 +87,14 @@ pub enum ControlBody {
         /// The 03… ID.
         group: String,
     },
+    /// In the conversation with ourselves: store these ready-made config messages on our own
+    /// swarm (groups.md §1.3), signed as the account; today the UserGroups config (§3.3). Like
+    /// [`Self::GroupPush`] they are encrypted already (with a key from the account's seed), and
+    /// a retry stores the same bytes.
+    UserConfigPush {
+        /// `(namespace, base64 payload)`, in store order.
+        payloads: Vec<(i16, String)>,
+    },
 }
 
 /// An admin's step on the group swarm (groups.md §6.3, §6.4, §6.6).
@@ -155,6 +163,7 @@ impl ControlBody {
             Self::GroupLeave => MessageKind::GroupLeave,
             Self::GroupAdmin { .. } => MessageKind::GroupAdmin,
             Self::GroupPromote { .. } => MessageKind::GroupPromote,
+            Self::UserConfigPush { .. } => MessageKind::UserConfigPush,
         }
     }
 }

@@ -26,6 +26,7 @@ pub mod modes;
 pub mod notify;
 pub mod secrets;
 pub mod send_queue;
+pub mod user_configs;
 pub mod webhooks;
 
 use std::sync::Arc;

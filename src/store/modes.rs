@@ -149,6 +149,8 @@ stored_words! {
         GroupAdmin = "group_admin",
         /// A promotion to group admin, sent 1:1.
         GroupPromote = "group_promote",
+        /// The account's own config (UserGroups), for its own swarm.
+        UserConfigPush = "user_config_push",
     }
 }
 

@@ -66,6 +66,8 @@ pub enum RecordKind {
     GroupSecret,
     /// A group config message's plaintext (id = `group/namespace/hash`).
     GroupConfig,
+    /// One of the account's own config messages, plaintext (id = `account/namespace/hash`).
+    UserConfig,
 }
 
 impl RecordKind {
@@ -79,6 +81,7 @@ impl RecordKind {
             Self::OwnProfileKey => "profile-key",
             Self::GroupSecret => "group-secret",
             Self::GroupConfig => "group-config",
+            Self::UserConfig => "user-config",
         }
     }
 }

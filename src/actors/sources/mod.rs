@@ -33,6 +33,7 @@ use crate::protocol::storage::{MessageHash, Namespace};
 
 pub mod group_swarm;
 pub mod own_swarm;
+pub mod user_config;
 
 pub use group_swarm::GroupSwarm;
 pub use own_swarm::{classify, OwnSwarm};

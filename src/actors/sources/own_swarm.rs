@@ -1,10 +1,11 @@
 //! [`OwnSwarm`]: the account's own swarm, namespace 0 — 1:1 messages from peers and the sync
 //! copies of the account's other devices (`messages.md` §3.5). Retrieved with the account's
 //! signature, opened with its keys ([`classify`]), for exactly one recipient: the account.
+//! The same request reads the account's UserGroups config (namespace 5, [`user_config`]).
 
 use std::sync::Arc;
 
-use super::{Accepted, Batch, CursorKey, Delivery, Source, Verdict};
+use super::{user_config, Accepted, Batch, CursorKey, Delivery, Source, Verdict};
 use crate::actors::keys::AccountKeys;
 use crate::actors::{ActorError, Deps};
 use crate::network::{ItemData, RetrievedItem};
@@ -49,10 +50,19 @@ impl Source for OwnSwarm {
         cursor: Option<MessageHash>,
     ) -> Result<Option<Batch>, ActorError> {
         let signer = Signer::Account(self.keys.identity.signing_key());
-        let answers = deps
+        // The UserGroups config rides in the same batch (one request); it is stored here.
+        let configs = user_config::cursor(deps, &self.keys).await?;
+        let cursors = [(DM_NAMESPACE, cursor), (user_config::USER_GROUPS, configs)];
+        let mut answers = deps
             .network
-            .retrieve(&self.keys.account, &signer, &[(DM_NAMESPACE, cursor)])
+            .retrieve(&self.keys.account, &signer, &cursors)
             .await?;
+        if let Some(configs) = answers
+            .iter_mut()
+            .find(|a| a.namespace == user_config::USER_GROUPS)
+        {
+            user_config::take(deps, &self.keys, &std::mem::take(&mut configs.messages)).await?;
+        }
         Ok(answers
             .into_iter()
             .find(|a| a.namespace == DM_NAMESPACE)

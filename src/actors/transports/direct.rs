@@ -1,7 +1,9 @@
 //! [`DirectTransport`]: a 1:1 conversation's messages leave sealed to the recipient
 //! (`messages.md` §2.1, §3.1), stored on the recipient's swarm (namespace 0, the builder's TTL,
 //! §3.5), then the own-swarm copy the builder asks for (`syncTarget` = recipient) is stored and
-//! its hash kept; an unsend first deletes our own copy of its target.
+//! its hash kept; an unsend first deletes our own copy of its target. A `user_config_push` row
+//! (the account's own configs, `chat::groups::user_groups`) is stored as it is on our own
+//! swarm instead.
 //!
 //! Encryption is the deterministic variant and the `proSig` decoy is drawn from a generator
 //! seeded by the message id, so a message re-sent after a crash is byte-identical: it has the
@@ -53,6 +55,14 @@ impl Transport for DirectTransport {
         let peer = self.peer.as_str();
         let recipient: SessionId = peer.parse().map_err(|_| ActorError::BadRecipient)?;
         let recipient_account = AccountId::from_hex(peer).map_err(|_| ActorError::BadRecipient)?;
+        if let Some(ControlBody::UserConfigPush { payloads }) = &message.control {
+            // Our own configs go to our own swarm only, signed as the account.
+            if peer != keys.session_id {
+                return Err(ActorError::BadRecipient);
+            }
+            let signer = Signer::Account(keys.identity.signing_key());
+            return super::group::push(deps, &keys.account, &signer, payloads).await;
+        }
         let built = match &message.control {
             Some(ControlBody::GroupInvite { group }) => {
                 Some(group_invite(deps, keys, group, &recipient, message.timestamp).await?)

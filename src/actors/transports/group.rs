@@ -305,8 +305,9 @@ async fn delete_from_swarm(
     Ok(())
 }
 
-/// Stores an admin's ready-made payloads in order (keys first).
-async fn push(
+/// Stores ready-made config payloads in order (keys first) with a 30-day TTL: an admin's on
+/// the group swarm, and the account's own configs on its own swarm ([`super::direct`]).
+pub(super) async fn push(
     deps: &Deps,
     account: &AccountId,
     signer: &Signer<'_>,

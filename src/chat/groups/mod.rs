@@ -9,6 +9,7 @@
 
 pub mod admin;
 pub mod state;
+pub mod user_groups;
 
 use base64::Engine as _;
 use zeroize::Zeroizing;

@@ -203,24 +203,17 @@ pub fn build_config_push(
         .encryption_key()
         .ok_or_else(|| protocol("no key"))?
         .expose_secret();
+    let group = AccountId::from_hex(&secret.id().to_string()).map_err(protocol)?;
     let mut payloads = Vec::new();
     let mut configs = Vec::new();
-    for (ns, kind, config) in [
-        (INFO_NAMESPACE, ConfigKind::GroupInfo, info),
-        (MEMBERS_NAMESPACE, ConfigKind::GroupMembers, members_config),
+    for (kind, config) in [
+        (ConfigKind::GroupInfo, info),
+        (ConfigKind::GroupMembers, members_config),
     ] {
         let Some(config) = config else { continue };
-        let message = config.finish(Some(secret));
-        let sealed = seal_config(&message, &key, kind).map_err(protocol)?;
-        configs.push((
-            ns,
-            StoredConfig {
-                hash: swarm_hash(secret, ns, &sealed)?,
-                seqno: message.seqno(),
-                data: message.as_bytes().to_vec().into(),
-            },
-        ));
-        payloads.push((ns, sealed));
+        let (stored, sealed) = seal_stored(&group, kind, config.finish(Some(secret)), &key)?;
+        configs.push((kind.namespace(), stored));
+        payloads.push((kind.namespace(), sealed));
     }
     Ok(Push {
         payloads,
@@ -235,6 +228,26 @@ fn swarm_hash(secret: &GroupSecret, ns: i16, data: &[u8]) -> Result<String, Chat
     Ok(message_hash(&group, Namespace(ns), data)
         .as_str()
         .to_owned())
+}
+
+/// A finished config message of `kind` sealed for `swarm` with `key` (§1.3): the payload to
+/// store there, and the message as it is kept locally under the payload's swarm hash. Used for
+/// the group configs and for the account's own (UserGroups, `chat::user_groups`).
+pub fn seal_stored(
+    swarm: &AccountId,
+    kind: ConfigKind,
+    message: ConfigMessage,
+    key: &[u8; 32],
+) -> Result<(StoredConfig, Vec<u8>), ChatError> {
+    let sealed = seal_config(&message, key, kind).map_err(protocol)?;
+    let stored = StoredConfig {
+        hash: message_hash(swarm, Namespace(kind.namespace()), &sealed)
+            .as_str()
+            .to_owned(),
+        seqno: message.seqno(),
+        data: message.as_bytes().to_vec().into(),
+    };
+    Ok((stored, sealed))
 }
 
 /// Keeps `push` locally (the keys message and the configs, replacing the heads they supersede).
