@@ -50,6 +50,9 @@ pub enum ActorError {
     /// The group's keys are not loaded yet (its first poll is pending): retried.
     #[error("group keys not known yet")]
     GroupKeysMissing,
+    /// An invitation waits for the group's keys and configs to be on its swarm: retried.
+    #[error("the group's keys are not on its swarm yet")]
+    GroupPushPending,
     /// The chat domain refused an operation (a store failure stays [`Self::Store`]).
     #[error("chat domain: {0}")]
     Domain(crate::chat::ChatError),

@@ -466,6 +466,20 @@ impl Store {
             .transpose()?)
     }
 
+    /// Whether `account` has a config/keys push for `group` not yet on the swarm: an
+    /// invitation waits for it, so the invitee never polls before its keys are there.
+    pub async fn group_push_pending(&self, account: &str, group: &str) -> Result<bool, StoreError> {
+        Ok(sqlx::query(
+            "SELECT 1 FROM messages WHERE account = $1 AND peer = $2 AND kind = 'group_push' \
+             AND status = 'queued' LIMIT 1",
+        )
+        .bind(account)
+        .bind(group)
+        .fetch_optional(self.pool())
+        .await?
+        .is_some())
+    }
+
     /// The groups of `account` (every state), with their shared facts, by group ID.
     pub async fn groups_of(&self, account: &str) -> Result<Vec<GroupListing>, StoreError> {
         let rows = sqlx::query(&format!(

@@ -150,6 +150,15 @@ async fn group_invite(
     let account =
         SessionIdText::parse_any(&keys.session_id).map_err(|_| ActorError::BadRecipient)?;
     let secret = crate::chat::groups::admin_secret(&deps.store, &account, group).await?;
+    // The invitee polls the group as soon as it joins: the keys it needs (a rekey naming it,
+    // or a supplement) must be on the swarm first, or what it reads first is undecryptable.
+    if deps
+        .store
+        .group_push_pending(&keys.session_id, group)
+        .await?
+    {
+        return Err(ActorError::GroupPushPending);
+    }
     let auth = MemberAuthData::new(
         &secret,
         invitee,
