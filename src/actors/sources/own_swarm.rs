@@ -7,13 +7,13 @@ use std::sync::Arc;
 use super::{Accepted, Batch, CursorKey, Delivery, Source, Verdict};
 use crate::actors::keys::AccountKeys;
 use crate::actors::{ActorError, Deps};
-use crate::network::{ItemData, RetrievedItem};
+use crate::network::{ItemData, NamespaceCursor, RetrievedItem};
 use crate::protocol::chat::{self, ChatError, ChatEvent, GroupInvite};
 use crate::protocol::dm::{self, DmError};
 use crate::protocol::envelope::{decode_dm_payload, parse_content};
 use crate::protocol::groups::control;
 use crate::protocol::protos::GroupUpdateInviteMessage;
-use crate::protocol::storage::{MessageHash, Namespace, Signer};
+use crate::protocol::storage::{Namespace, Signer};
 
 /// The namespace of 1:1 messages and sync copies (`messages.md` §3.5).
 pub const DM_NAMESPACE: Namespace = Namespace(0);
@@ -46,12 +46,12 @@ impl Source for OwnSwarm {
     async fn retrieve(
         &self,
         deps: &Deps,
-        cursor: Option<MessageHash>,
+        cursor: &NamespaceCursor,
     ) -> Result<Option<Batch>, ActorError> {
         let signer = Signer::Account(self.keys.identity.signing_key());
         let answers = deps
             .network
-            .retrieve(&self.keys.account, &signer, &[(DM_NAMESPACE, cursor)])
+            .retrieve_from(&self.keys.account, &signer, std::slice::from_ref(cursor))
             .await?;
         Ok(answers
             .into_iter()
@@ -59,6 +59,7 @@ impl Source for OwnSwarm {
             .map(|batch| Batch {
                 items: batch.messages,
                 more: batch.more,
+                pages: batch.pages,
             }))
     }
 
