@@ -55,7 +55,7 @@ async fn members_that_always_say_more_do_not_make_the_account_spin() {
     let times: Vec<u64> = swarm
         .iter()
         .flat_map(|&node| devnet.routes(node))
-        .filter(|e| e.method.contains("retrieve") && e.pubkeys.iter().any(|k| *k == b))
+        .filter(|e| e.method.contains("retrieve") && e.pubkeys.contains(&b))
         .map(|e| e.time_ms)
         .collect();
     let last = times.iter().copied().max().unwrap();
