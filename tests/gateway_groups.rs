@@ -332,14 +332,17 @@ both_backends! {
 async fn group_messages_survive_a_third_of_the_swarm_tampering_or_dropping() {
     let (devnet, _dir, gw, a, b, group) = one_gateway_group(9).await;
 
-    // One of the group swarm's three members serves altered copies, and a third of the other
-    // nodes drop a third of what they relay (paths through them fail). A swarm member that
-    // drops is left out: it can make the merged page skip a message (issue 13, attack 4).
+    // One of the group swarm's three members serves altered copies, another drops a third of
+    // its requests (it misses stores fanned out to it and answers retrieves without them), and
+    // a third of the other nodes drop a third of what they relay (paths through them fail).
+    // With one cursor per swarm member (issue 13, attack 4) the dropping member cannot make
+    // the poll skip a message the honest member holds.
     let swarm = netsupport::swarm_indexes(
         &devnet,
         &session_gateway::protocol::storage::AccountId::from_hex(&group).unwrap(),
     );
     devnet.set_faults(swarm[0], netsupport::fault(|f| f.tamper_retrieve = true));
+    devnet.set_faults(swarm[1], netsupport::fault(|f| f.drop = 0.3));
     for other in (0..9).filter(|i| !swarm.contains(i)).take(2) {
         devnet.set_faults(other, netsupport::fault(|f| f.drop = 0.3));
     }

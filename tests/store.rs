@@ -378,3 +378,40 @@ both_backends! {
         assert_eq!((sent.from.as_str(), sent.to.as_str()), (ME, PEER));
     }
 }
+
+both_backends! {
+    async fn node_cursors_advance_per_member_are_pruned_and_go_with_the_account() {
+        use session_gateway::store::messages::NODE_CURSORS_KEPT;
+        let (store, _dir) = store().await;
+        let node = |i: i64| format!("{i:064x}");
+        let mut tx = store.begin().await.unwrap();
+        tx.set_node_cursors(ME, 0, &[(node(1), "a".into()), (node(2), "b".into())], 1)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        let mut tx = store.begin().await.unwrap();
+        tx.set_node_cursors(ME, 0, &[(node(1), "c".into())], 2).await.unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(
+            store.node_cursors(ME, 0).await.unwrap(),
+            vec![(node(1), "c".to_owned()), (node(2), "b".to_owned())]
+        );
+        assert!(store.node_cursors(ME, 2).await.unwrap().is_empty(), "per namespace");
+
+        // Members that left the swarm: only the most recently advanced rows stay.
+        for i in 0..NODE_CURSORS_KEPT + 5 {
+            let mut tx = store.begin().await.unwrap();
+            tx.set_node_cursors(ME, 0, &[(node(100 + i), "x".into())], 10 + i)
+                .await
+                .unwrap();
+            tx.commit().await.unwrap();
+        }
+        let kept = store.node_cursors(ME, 0).await.unwrap();
+        assert_eq!(kept.len(), usize::try_from(NODE_CURSORS_KEPT).unwrap());
+        assert!(kept.iter().all(|(n, _)| *n >= node(105)), "the oldest went first");
+
+        let me = SessionIdText::parse(ME).unwrap();
+        assert!(store.delete_account(&me).await.unwrap());
+        assert!(store.node_cursors(ME, 0).await.unwrap().is_empty());
+    }
+}

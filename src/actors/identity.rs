@@ -19,13 +19,13 @@ use tracing::Instrument as _;
 use super::conversation::{Activity, Conversation, ConversationIdle, Fenced, Incoming, Kick};
 use super::inbox::{poll, PollOutcome};
 use super::keys::AccountKeys;
-use super::schedule::{first_poll, jittered, poll_interval};
-use super::sources::{GroupSwarm, OwnSwarm, Source as _};
+use super::schedule::{after_more, first_poll, jittered, poll_interval};
+use super::sources::{load_cursor, load_group_cursor, GroupSwarm, OwnSwarm, Source as _};
 use super::supervisor::ChildStopped;
 use super::{ActorError, Deps, Task};
 use crate::chat::groups::state::MESSAGES_NAMESPACE;
 use crate::ids::{ConversationId, SessionIdText};
-use crate::protocol::storage::MessageHash;
+use crate::network::NamespaceCursor;
 use crate::store::LeaseToken;
 
 /// A message seen only as tampered copies this many polls in a row is skipped, so a swarm that
@@ -56,7 +56,7 @@ pub struct Retire;
 /// What the start-up task loads.
 struct Loaded {
     keys: Arc<AccountKeys>,
-    cursor: Option<MessageHash>,
+    cursor: NamespaceCursor,
     queued_peers: Vec<String>,
 }
 
@@ -70,11 +70,13 @@ async fn load(deps: Deps, account: SessionIdText) -> Result<Loaded, ActorError> 
         .ok_or(ActorError::AccountGone)?;
     let keys = Arc::new(AccountKeys::from_stored_seed(&account, &seed)?);
     let key = OwnSwarm::new(keys.clone()).cursor_key();
-    let cursor = deps
+    // The account's cursor from before per-member cursors is the fallback for a member with
+    // none of its own (it is no longer advanced).
+    let fallback = deps
         .store
         .poll_cursor(&key.subject, i64::from(key.namespace.0))
-        .await?
-        .and_then(|text| MessageHash::parse(&text).ok());
+        .await?;
+    let cursor = load_cursor(&deps.store, &key.subject, key.namespace, fallback).await?;
     let queued_peers = deps.store.queued_peers(account.as_str()).await?;
     Ok(Loaded {
         keys,
@@ -113,11 +115,7 @@ async fn poll_groups(
                 .map(|m| m.account)
                 .collect();
             let source = GroupSwarm::new(&deps, &group, keys.clone(), members).await?;
-            let cursor = deps
-                .store
-                .group_cursor(&group, i64::from(MESSAGES_NAMESPACE))
-                .await?
-                .and_then(|text| MessageHash::parse(&text).ok());
+            let cursor = load_group_cursor(&deps, &group, MESSAGES_NAMESPACE).await?;
             poll(deps.clone(), source, cursor, skip.clone(), lease.clone()).await
         }
         .await;
@@ -173,7 +171,10 @@ pub struct Identity {
     /// A fenced commit found the lease gone: the stop is quiet and not restarted.
     lease_lost: bool,
     keys: Option<Arc<AccountKeys>>,
-    cursor: Option<MessageHash>,
+    /// The own swarm's cursor per member, as committed (the database is not read per poll).
+    cursor: NamespaceCursor,
+    /// Polls in a row that said more messages wait ([`after_more`]).
+    more_run: u32,
     last_activity: Instant,
     /// The last successful poll (the actor's start before the first), for the poll-lag metric.
     last_polled: Instant,
@@ -206,7 +207,8 @@ impl Identity {
             lease,
             lease_lost: false,
             keys: None,
-            cursor: None,
+            cursor: NamespaceCursor::default(),
+            more_run: 0,
             last_activity: Instant::now(),
             last_polled: Instant::now(),
             polling: false,
@@ -335,6 +337,7 @@ impl Identity {
             match result.and_then(|r| r) {
                 Ok((mut outcome, groups)) => {
                     for group in groups {
+                        outcome.consumed += group.consumed;
                         outcome.touched.extend(group.touched);
                         outcome.more |= group.more;
                         if outcome.stopped_at.is_none() {
@@ -364,11 +367,11 @@ impl Identity {
     fn polled(&mut self, outcome: PollOutcome, ctx: &mut Context<Self>) {
         self.last_polled = Instant::now();
         self.deps.metrics.polls.with_label_values(&["ok"]).inc();
-        if outcome.cursor != self.cursor {
+        if outcome.consumed > 0 {
             self.strikes
                 .retain(|h, _| Some(h) == outcome.stopped_at.as_ref());
         }
-        self.cursor = outcome.cursor;
+        self.cursor.advance(&outcome.advanced);
         if outcome.stored > 0 {
             self.last_activity = Instant::now();
         }
@@ -383,8 +386,11 @@ impl Identity {
             let soon = self.deps.settings.poll_active_ms / 4;
             self.schedule_poll(ctx, jittered(&mut rand::thread_rng(), soon.max(50)));
         } else if outcome.more {
-            self.schedule_poll(ctx, 0);
+            self.more_run = self.more_run.saturating_add(1);
+            let delay = after_more(self.more_run, self.deps.settings.poll_active_ms);
+            self.schedule_poll(ctx, delay);
         } else {
+            self.more_run = 0;
             self.schedule_next(ctx);
         }
     }

@@ -6,17 +6,25 @@
 //!
 //! A message whose data does not hash to its swarm hash was altered by the node that served it
 //! (`messages.md` §2.2 cannot even be attempted on it honestly): it is counted as `tampered`,
-//! and the cursor stops *before* it so the next poll, from other swarm members, fetches the
+//! and the cursors stop *before* it so the next poll, from other swarm members, fetches the
 //! honest copy. Anything else that fails verification is genuinely bad (a forged or corrupt
 //! message); it is counted, logged by hash, and the cursor moves past it. Neither is delivered.
+//!
+//! There is one cursor per swarm member ([`NamespaceCursor`]): each member's advances only over
+//! the prefix of its own page that was consumed ([`cursors_after`]), so a member that lacks a
+//! message cannot move past it the cursor of a member that holds it. A member that has no
+//! cursor of its own re-serves what was delivered already; it is stored as nothing (the
+//! message layer skips duplicates by hash).
 
 use std::collections::HashSet;
 
-use super::sources::{CursorKey, Source};
+use super::sources::{stored_cursors, CursorKey, Source};
 use super::{ActorError, Deps};
 use crate::clock::now_ms;
 use crate::ids::ConversationId;
+use crate::network::{cursors_after, NamespaceCursor};
 use crate::protocol::chat::ChatEvent;
+use crate::protocol::onion::SnodeEd25519;
 use crate::protocol::storage::MessageHash;
 use crate::store::LeaseToken;
 
@@ -38,13 +46,16 @@ pub struct Touched {
 /// What a poll did, for the Identity actor's bookkeeping.
 #[derive(Debug, Default)]
 pub struct PollOutcome {
-    /// The cursor after this poll (unchanged when nothing was consumed).
-    pub cursor: Option<MessageHash>,
+    /// The members' cursors this poll advanced (committed).
+    pub advanced: Vec<(SnodeEd25519, MessageHash)>,
+    /// Items consumed (stored, dropped or ignored), duplicates included.
+    pub consumed: usize,
     /// Messages newly stored (duplicates and own sync copies of sent messages not counted).
     pub stored: usize,
     /// The tampered message the poll stopped before, if any.
     pub stopped_at: Option<String>,
-    /// More messages wait on the swarm (poll again soon).
+    /// More messages wait on the swarm (poll again soon): a member whose page moved past its
+    /// cursor said so.
     pub more: bool,
     /// The conversations that got something, in order of first arrival (committed).
     pub touched: Vec<Touched>,
@@ -55,24 +66,20 @@ pub struct PollOutcome {
 pub async fn poll<S: Source>(
     deps: Deps,
     source: S,
-    cursor: Option<MessageHash>,
+    cursor: NamespaceCursor,
     skip: HashSet<String>,
     lease: Option<LeaseToken>,
 ) -> Result<PollOutcome, ActorError> {
-    let Some(batch) = source.retrieve(&deps, cursor.clone()).await? else {
-        return Ok(PollOutcome {
-            cursor,
-            ..PollOutcome::default()
-        });
+    let Some(batch) = source.retrieve(&deps, &cursor).await? else {
+        return Ok(PollOutcome::default());
     };
     let label = source.label();
     let mut outcome = PollOutcome {
-        cursor,
         more: batch.more,
         ..PollOutcome::default()
     };
     let mut accepted = Vec::new();
-    let mut consumed = None;
+    let mut consumed = HashSet::new();
     for item in &batch.items {
         let hash = item.hash.as_str();
         let deliveries = source.open(item);
@@ -115,11 +122,12 @@ pub async fn poll<S: Source>(
                 Verdict::Accepted(a) => accepted.push((delivery.recipient, a)),
             }
         }
-        consumed = Some(item.hash.clone());
+        consumed.insert(item.hash.clone());
     }
-    if let Some(last) = consumed {
+    if !consumed.is_empty() {
         let key = source.cursor_key();
-        outcome.stored = commit(&deps, &key, &accepted, &last, lease.as_ref()).await?;
+        let advanced = cursors_after(&batch.pages, &consumed);
+        outcome.stored = commit(&deps, &key, &accepted, &advanced, lease.as_ref()).await?;
         for (recipient, a) in &accepted {
             let kind = if a.sender == *recipient {
                 "sync"
@@ -132,7 +140,8 @@ pub async fn poll<S: Source>(
                 .inc();
         }
         outcome.touched = touched(&accepted);
-        outcome.cursor = Some(last);
+        outcome.consumed = consumed.len();
+        outcome.advanced = advanced;
     }
     Ok(outcome)
 }
@@ -161,7 +170,8 @@ pub fn touched(accepted: &[(String, Accepted)]) -> Vec<Touched> {
 
 /// Applies `accepted`, each for its recipient ([`crate::chat::incoming::apply`]: stores
 /// messages, skipping duplicates by hash and sync copies of messages this gateway sent itself,
-/// with their events), and the cursor `key` = `cursor`, in one transaction. Under `lease` the
+/// with their events), and the members' cursors of `key` advanced to `advanced`, in one
+/// transaction. Under `lease` the
 /// transaction is fenced ([`crate::store::StoreTx::fence`]): a replica that lost the account
 /// gets [`crate::store::StoreError::LeaseLost`] and commits nothing.
 #[tracing::instrument(name = "inbox.commit", skip_all, fields(messages = accepted.len()))]
@@ -169,7 +179,7 @@ pub async fn commit(
     deps: &Deps,
     key: &CursorKey,
     accepted: &[(String, Accepted)],
-    cursor: &MessageHash,
+    advanced: &[(SnodeEd25519, MessageHash)],
     lease: Option<&LeaseToken>,
 ) -> Result<usize, ActorError> {
     let now = now_ms();
@@ -184,13 +194,8 @@ pub async fn commit(
                 .await?;
     }
     let namespace = i64::from(key.namespace.0);
-    if key.subject.starts_with("03") {
-        tx.set_group_cursor(&key.subject, namespace, cursor.as_str(), now)
-            .await?;
-    } else {
-        tx.set_poll_cursor(&key.subject, namespace, cursor.as_str(), now)
-            .await?;
-    }
+    tx.set_node_cursors(&key.subject, namespace, &stored_cursors(advanced), now)
+        .await?;
     tx.commit().await?;
     // Fetch the newly recorded attachment pointers in the background.
     let has_files = |e: &ChatEvent| matches!(e, ChatEvent::Message(m) if !m.attachments.is_empty());

@@ -18,6 +18,23 @@ pub fn poll_interval(settings: &ActorSettings, since_activity_ms: u64) -> u64 {
     }
 }
 
+/// Polls in a row that a "more messages wait" answer may follow at once. A backlog drains
+/// this many pages without delay; past it, re-polls are spaced by [`after_more`], so a member
+/// that claims `more` with every page (and new items to show for it: a member claiming it
+/// with nothing new is not believed at all) cannot make the account poll in a tight loop.
+pub const MORE_BURST: u32 = 16;
+
+/// The delay before the next poll when the last one said more messages wait and `run` polls
+/// in a row (this one included) have said so: none within [`MORE_BURST`], then a quarter of
+/// the active interval (at least 50 ms), still well above the normal rate.
+pub fn after_more(run: u32, active_ms: u64) -> u64 {
+    if run <= MORE_BURST {
+        0
+    } else {
+        (active_ms / 4).max(50)
+    }
+}
+
 /// `base` scaled by a uniform factor in [0.8, 1.2]: neighbours drift apart instead of polling
 /// in lockstep.
 pub fn jittered<R: Rng>(rng: &mut R, base_ms: u64) -> u64 {
@@ -73,6 +90,29 @@ mod tests {
         assert_eq!(poll_interval(&s, 120_000), 60_000);
         assert_eq!(poll_interval(&s, 3_600_000), 120_000);
         assert_eq!(poll_interval(&s, u64::MAX), 120_000);
+    }
+
+    #[test]
+    fn more_drains_a_burst_at_once_then_is_rate_bounded() {
+        // An honest backlog of MORE_BURST pages drains without any delay.
+        assert!((1..=MORE_BURST).all(|run| after_more(run, 5_000) == 0));
+        // A member that says `more` forever: at most MORE_BURST immediate polls, then at
+        // most one every 1.25 s, whatever it keeps saying; never a delay of zero again.
+        let polls_in_a_minute = {
+            let (mut run, mut elapsed, mut polls) = (0u32, 0u64, 0u32);
+            while elapsed < 60_000 {
+                run = run.saturating_add(1);
+                polls += 1;
+                elapsed += after_more(run, 5_000).max(1);
+            }
+            polls
+        };
+        assert!(
+            polls_in_a_minute <= MORE_BURST + 60_000 / 1_250 + 1,
+            "{polls_in_a_minute}"
+        );
+        assert_eq!(after_more(u32::MAX, 5_000), 1_250);
+        assert_eq!(after_more(MORE_BURST + 1, 40), 50, "never below 50 ms");
     }
 
     #[test]

@@ -19,6 +19,12 @@ pub struct Faults {
     pub refuse_store: bool,
     /// Serve tampered message data on `retrieve` (first byte flipped, hash unchanged).
     pub tamper_retrieve: bool,
+    /// On `retrieve`, answer only the newest message after the cursor, as a member that
+    /// missed the others (or pretends to): a client keeping one cursor for the whole swarm
+    /// moves it past messages honest members hold (issue 13, attack 4).
+    pub cursor_skip: bool,
+    /// On `retrieve`, always say `more: true`, whatever is left.
+    pub always_more: bool,
     /// Answer every swarm-bound request with 421 and another swarm's body.
     pub false_421: bool,
     /// Answer every relay hop with 502 `Next node not found: <ed25519 hex>`.

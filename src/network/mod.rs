@@ -29,6 +29,6 @@ pub use files::{file_id, FileUpload, MAX_FILE_SIZE};
 pub use node::ServiceNode;
 pub use observer::NetworkObserver;
 pub use ops::{
-    DeleteOutcome, ExpireOutcome, ItemData, NamespaceMessages, RetrievedItem, StoreOutcome,
-    RETRIEVE_MEMBERS,
+    cursors_after, DeleteOutcome, ExpireOutcome, ItemData, MemberPage, NamespaceCursor,
+    NamespaceMessages, RetrievedItem, StoreOutcome, RETRIEVE_MEMBERS,
 };

@@ -165,6 +165,10 @@ impl Store {
                 .execute(tx.conn())
                 .await?;
         }
+        sqlx::query("DELETE FROM node_cursors WHERE subject = $1")
+            .bind(id.as_str())
+            .execute(tx.conn())
+            .await?;
         let done = sqlx::query("DELETE FROM accounts WHERE session_id = $1")
             .bind(id.as_str())
             .execute(tx.conn())

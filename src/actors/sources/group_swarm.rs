@@ -8,12 +8,16 @@
 //! group's name and member list updated from the merge, with `group.updated` and
 //! `group.member_added` for every joined local member), and returns the messages batch;
 //! [`Source::open`] decrypts and verifies each message once and delivers it to every joined
-//! local member. The keys and config cursors advance in their own transaction, after what
-//! they read is stored.
+//! local member. The keys and config cursors (one per swarm member) advance in their own
+//! transaction, after what they read is stored; what a member with no cursor of its own
+//! re-serves is stored as nothing (keys and configs by hash, messages as duplicates by hash).
 
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
-use super::{Accepted, Batch, CursorKey, Delivery, Source, Verdict};
+use super::{
+    load_group_cursor, stored_cursors, Accepted, Batch, CursorKey, Delivery, Source, Verdict,
+};
 use crate::actors::keys::AccountKeys;
 use crate::actors::transports::group::{Authority, GROUP_CONFIG_TTL_MS};
 use crate::actors::{ActorError, Deps};
@@ -23,7 +27,9 @@ use crate::chat::groups::state::{
 };
 use crate::clock::now_ms;
 use crate::events::{EventData, EventType};
-use crate::network::{ItemData, NetworkError, RetrievedItem, SendError};
+use crate::network::{
+    cursors_after, ItemData, MemberPage, NamespaceCursor, NetworkError, RetrievedItem, SendError,
+};
 use crate::protocol::chat::{self, ChatEvent};
 use crate::protocol::groups::config::info::GroupInfo;
 use crate::protocol::groups::config::members::GroupMember;
@@ -77,11 +83,16 @@ impl GroupSwarm {
         AccountId::from_hex(&self.group).map_err(|_| ActorError::BadRecipient)
     }
 
-    /// Stores the intact keys messages; returns the hash to advance the cursor to (the last
-    /// one before any tampered item, which the next poll fetches again).
-    async fn take_keys(&self, deps: &Deps, items: &[RetrievedItem]) -> Result<(), ActorError> {
+    /// Stores the intact keys messages and advances the cursors of the members whose `pages`
+    /// they came in over them (up to the first tampered item, fetched again next poll).
+    async fn take_keys(
+        &self,
+        deps: &Deps,
+        items: &[RetrievedItem],
+        pages: &[MemberPage],
+    ) -> Result<(), ActorError> {
         let mut tx = deps.store.begin().await?;
-        let mut last = None;
+        let mut consumed = HashSet::new();
         for item in items {
             let ItemData::Intact(data) = &item.data else {
                 break;
@@ -92,12 +103,11 @@ impl GroupSwarm {
                 timestamp: i64::try_from(item.timestamp).unwrap_or(i64::MAX),
             };
             tx.add_group_keys(&self.group, &keys).await?;
-            last = Some(item.hash.as_str().to_owned());
+            consumed.insert(item.hash.clone());
         }
-        if let Some(last) = last {
-            tx.set_group_cursor(&self.group, i64::from(KEYS_NAMESPACE), &last, now_ms())
-                .await?;
-        }
+        let advanced = stored_cursors(&cursors_after(pages, &consumed));
+        tx.set_node_cursors(&self.group, i64::from(KEYS_NAMESPACE), &advanced, now_ms())
+            .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -108,7 +118,7 @@ impl GroupSwarm {
         &self,
         deps: &Deps,
         namespace: i16,
-        items: &[RetrievedItem],
+        (items, pages): (&[RetrievedItem], &[MemberPage]),
         keys: &[[u8; 32]],
     ) -> Result<(), ActorError> {
         if items.is_empty() {
@@ -120,8 +130,15 @@ impl GroupSwarm {
         let mut unacknowledged: Vec<String> = Vec::new();
         let (info, events) = if namespace == INFO_NAMESPACE {
             let before = state::current_info(&deps.store, &self.group).await?;
-            self.store_configs(deps, namespace, ConfigKind::GroupInfo, items, keys, now)
-                .await?;
+            self.store_configs(
+                deps,
+                namespace,
+                ConfigKind::GroupInfo,
+                (items, pages),
+                keys,
+                now,
+            )
+            .await?;
             let info = state::current_info(&deps.store, &self.group).await?;
             let mut events = Vec::new();
             if info.destroyed && !before.destroyed {
@@ -140,8 +157,15 @@ impl GroupSwarm {
             (Some(info), events.into_iter().map(|e| (e, None)).collect())
         } else {
             let before = state::current_members(&deps.store, &self.group).await?;
-            self.store_configs(deps, namespace, ConfigKind::GroupMembers, items, keys, now)
-                .await?;
+            self.store_configs(
+                deps,
+                namespace,
+                ConfigKind::GroupMembers,
+                (items, pages),
+                keys,
+                now,
+            )
+            .await?;
             let after = state::current_members(&deps.store, &self.group).await?;
             let change = member_changes(&before, &after);
             removed = change.removed;
@@ -217,23 +241,24 @@ impl GroupSwarm {
     }
 
     /// Stores the intact config messages of `namespace` that open with `keys` and carry the
-    /// group's signature, and advances its cursor past every intact one read.
+    /// group's signature, and advances the cursors of the members whose `pages` they came in
+    /// past every intact one read.
     async fn store_configs(
         &self,
         deps: &Deps,
         namespace: i16,
         kind: ConfigKind,
-        items: &[RetrievedItem],
+        (items, pages): (&[RetrievedItem], &[MemberPage]),
         keys: &[[u8; 32]],
         now: i64,
     ) -> Result<(), ActorError> {
         let mut tx = deps.store.begin().await?;
-        let mut last = None;
+        let mut consumed = HashSet::new();
         for item in items {
             let ItemData::Intact(data) = &item.data else {
                 break;
             };
-            last = Some(item.hash.as_str().to_owned());
+            consumed.insert(item.hash.clone());
             // Not ours to read (an older key) or forged: skipped, the cursor moves on.
             let Ok(plain) = open_config(data, keys, kind) else {
                 continue;
@@ -249,10 +274,9 @@ impl GroupSwarm {
             tx.add_group_config(&deps.store, &self.group, i64::from(namespace), &config, now)
                 .await?;
         }
-        if let Some(last) = &last {
-            tx.set_group_cursor(&self.group, i64::from(namespace), last, now)
-                .await?;
-        }
+        let advanced = stored_cursors(&cursors_after(pages, &consumed));
+        tx.set_node_cursors(&self.group, i64::from(namespace), &advanced, now)
+            .await?;
         tx.prune_group_configs_lagging(&self.group, i64::from(namespace), DEFAULT_LAG)
             .await?;
         tx.commit().await?;
@@ -351,20 +375,19 @@ impl Source for GroupSwarm {
     async fn retrieve(
         &self,
         deps: &Deps,
-        cursor: Option<MessageHash>,
+        cursor: &NamespaceCursor,
     ) -> Result<Option<Batch>, ActorError> {
         let account = self.account()?;
-        let mut cursors = vec![(Namespace(MESSAGES_NAMESPACE), cursor)];
+        let mut cursors = vec![cursor.clone()];
         for ns in [INFO_NAMESPACE, MEMBERS_NAMESPACE, KEYS_NAMESPACE] {
-            let last = deps
-                .store
-                .group_cursor(&self.group, i64::from(ns))
-                .await?
-                .and_then(|h| MessageHash::parse(&h).ok());
-            cursors.push((Namespace(ns), last));
+            cursors.push(load_group_cursor(deps, &self.group, ns).await?);
         }
         let signer = self.authority.signer();
-        let mut answers = match deps.network.retrieve(&account, &signer, &cursors).await {
+        let mut answers = match deps
+            .network
+            .retrieve_from(&account, &signer, &cursors)
+            .await
+        {
             Ok(answers) => answers,
             // A member's grant refused: revoked if an admin removed us (§6.3).
             Err(error) if is_refused(&error) && self.kicked(deps, &account).await? => {
@@ -376,19 +399,25 @@ impl Source for GroupSwarm {
             answers
                 .iter_mut()
                 .find(|a| a.namespace == Namespace(ns))
-                .map(|a| (std::mem::take(&mut a.messages), a.more))
+                .map(|a| {
+                    (
+                        std::mem::take(&mut a.messages),
+                        a.more,
+                        std::mem::take(&mut a.pages),
+                    )
+                })
         };
         // Keys first: the configs and messages of this very batch may need them.
-        if let Some((items, _)) = take(KEYS_NAMESPACE) {
-            self.take_keys(deps, &items).await?;
+        if let Some((items, _, pages)) = take(KEYS_NAMESPACE) {
+            self.take_keys(deps, &items, &pages).await?;
         }
         let key_state =
             state::load_keys(&deps.store, &self.group, self.authority.reader(&self.lead)).await?;
         let keys: Vec<GroupEncKey> = key_state.decryption_keys().cloned().collect();
         let raw: Vec<[u8; 32]> = keys.iter().map(|k| *k.expose_secret()).collect();
         for ns in [INFO_NAMESPACE, MEMBERS_NAMESPACE] {
-            if let Some((items, _)) = take(ns) {
-                self.take_configs(deps, ns, &items, &raw).await?;
+            if let Some((items, _, pages)) = take(ns) {
+                self.take_configs(deps, ns, (&items, &pages), &raw).await?;
             }
         }
         if let Ok(mut held) = self.keys.lock() {
@@ -398,7 +427,7 @@ impl Source for GroupSwarm {
         if let Err(error) = self.extend_ttls(deps, &key_state).await {
             tracing::debug!(group = &self.group[..10], %error, "TTL extension failed");
         }
-        Ok(take(MESSAGES_NAMESPACE).map(|(items, more)| Batch { items, more }))
+        Ok(take(MESSAGES_NAMESPACE).map(|(items, more, pages)| Batch { items, more, pages }))
     }
 
     fn open(&self, item: &RetrievedItem) -> Vec<Delivery> {

@@ -4,7 +4,8 @@
 //! ([`Delivery`]). Everything after that is written once, over any source, in
 //! [`super::inbox::poll`]: stop before a tampered item (the honest copy comes from another
 //! member next poll), skip one seen tampered too often, count drops, and commit the accepted
-//! items of every recipient with the advanced cursor in ONE transaction
+//! items of every recipient with the advanced cursors (one per swarm member, see
+//! [`load_cursor`]) in ONE transaction
 //! ([`super::inbox::commit`]).
 //!
 //! Today there is one source, [`OwnSwarm`]: the account's own swarm, namespace 0 (1:1
@@ -28,8 +29,10 @@
 use std::future::Future;
 
 use super::{ActorError, Deps};
-use crate::network::RetrievedItem;
+use crate::network::{MemberPage, NamespaceCursor, RetrievedItem};
+use crate::protocol::onion::SnodeEd25519;
 use crate::protocol::storage::{MessageHash, Namespace};
+use crate::store::Store;
 
 pub mod group_swarm;
 pub mod own_swarm;
@@ -51,10 +54,53 @@ pub struct CursorKey {
 /// One retrieved batch of a source.
 #[derive(Debug, Default)]
 pub struct Batch {
-    /// Items after the cursor, oldest first; the last consumed one becomes the next cursor.
+    /// Items after the cursor, oldest first.
     pub items: Vec<RetrievedItem>,
     /// More items wait behind these (poll again soon).
     pub more: bool,
+    /// Each member's page: its cursor advances over the prefix of it that was consumed
+    /// ([`crate::network::cursors_after`]).
+    pub pages: Vec<MemberPage>,
+}
+
+/// Loads the cursor of `subject`'s `namespace`: each member's own last hash, and `fallback`
+/// (the per-subject cursor written before per-member cursors existed) for a member with
+/// none. A stored value that does not parse counts as absent.
+pub async fn load_cursor(
+    store: &Store,
+    subject: &str,
+    namespace: Namespace,
+    fallback: Option<String>,
+) -> Result<NamespaceCursor, ActorError> {
+    let mut cursor = NamespaceCursor::new(
+        namespace,
+        fallback.and_then(|h| MessageHash::parse(&h).ok()),
+    );
+    for (node, hash) in store.node_cursors(subject, i64::from(namespace.0)).await? {
+        if let (Ok(node), Ok(hash)) = (SnodeEd25519::from_hex(&node), MessageHash::parse(&hash)) {
+            cursor.by_node.insert(node, hash);
+        }
+    }
+    Ok(cursor)
+}
+
+/// The cursor of `group`'s namespace `ns`: each member's own, and the group's cursor from
+/// before per-member cursors as the fallback.
+pub async fn load_group_cursor(
+    deps: &Deps,
+    group: &str,
+    ns: i16,
+) -> Result<NamespaceCursor, ActorError> {
+    let fallback = deps.store.group_cursor(group, i64::from(ns)).await?;
+    load_cursor(&deps.store, group, Namespace(ns), fallback).await
+}
+
+/// `advanced` cursors as the store keeps them: `(node ed25519 hex, hash)`.
+pub fn stored_cursors(advanced: &[(SnodeEd25519, MessageHash)]) -> Vec<(String, String)> {
+    advanced
+        .iter()
+        .map(|(node, hash)| (node.to_hex(), hash.as_str().to_owned()))
+        .collect()
 }
 
 /// A verified message, as the chat domain applies it.
@@ -90,12 +136,12 @@ pub trait Source {
     /// A short, log-safe name of the source (an account prefix).
     fn label(&self) -> &str;
 
-    /// Retrieves the items after `cursor`; `None` when the answer had no batch for the
-    /// namespace (nothing consumed).
+    /// Retrieves the items after `cursor` (each member from its own last hash); `None` when
+    /// the answer had no batch for the namespace (nothing consumed).
     fn retrieve(
         &self,
         deps: &Deps,
-        cursor: Option<MessageHash>,
+        cursor: &NamespaceCursor,
     ) -> impl Future<Output = Result<Option<Batch>, ActorError>> + Send;
 
     /// Opens one item into a verdict for each local recipient (at least one). A tampered item

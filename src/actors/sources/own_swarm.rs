@@ -8,13 +8,13 @@ use std::sync::Arc;
 use super::{user_config, Accepted, Batch, CursorKey, Delivery, Source, Verdict};
 use crate::actors::keys::AccountKeys;
 use crate::actors::{ActorError, Deps};
-use crate::network::{ItemData, RetrievedItem};
+use crate::network::{ItemData, NamespaceCursor, RetrievedItem};
 use crate::protocol::chat::{self, ChatError, ChatEvent, GroupInvite};
 use crate::protocol::dm::{self, DmError};
 use crate::protocol::envelope::{decode_dm_payload, parse_content};
 use crate::protocol::groups::control;
 use crate::protocol::protos::GroupUpdateInviteMessage;
-use crate::protocol::storage::{MessageHash, Namespace, Signer};
+use crate::protocol::storage::{Namespace, Signer};
 
 /// The namespace of 1:1 messages and sync copies (`messages.md` §3.5).
 pub const DM_NAMESPACE: Namespace = Namespace(0);
@@ -47,15 +47,20 @@ impl Source for OwnSwarm {
     async fn retrieve(
         &self,
         deps: &Deps,
-        cursor: Option<MessageHash>,
+        cursor: &NamespaceCursor,
     ) -> Result<Option<Batch>, ActorError> {
         let signer = Signer::Account(self.keys.identity.signing_key());
         // The UserGroups config rides in the same batch (one request); it is stored here.
         let configs = user_config::cursor(deps, &self.keys).await?;
-        let cursors = [(DM_NAMESPACE, cursor), (user_config::USER_GROUPS, configs)];
+        // (Its one cursor is the per-account one: heads are merged, so a skipped config comes
+        // back with the next one's lagged diffs at worst.)
+        let cursors = [
+            cursor.clone(),
+            NamespaceCursor::new(user_config::USER_GROUPS, configs),
+        ];
         let mut answers = deps
             .network
-            .retrieve(&self.keys.account, &signer, &cursors)
+            .retrieve_from(&self.keys.account, &signer, &cursors)
             .await?;
         if let Some(configs) = answers
             .iter_mut()
@@ -69,6 +74,7 @@ impl Source for OwnSwarm {
             .map(|batch| Batch {
                 items: batch.messages,
                 more: batch.more,
+                pages: batch.pages,
             }))
     }
 

@@ -217,11 +217,16 @@ pub fn retrieve(ctx: &Ctx<'_>, p: &Params<'_>) -> ParseResult<Response> {
         }
     }
     let limits = retrieve_limits(max_count, max_size);
-    let (msgs, more) = ctx
+    let (mut msgs, mut more) = ctx
         .node
         .store()
         .retrieve(&account, ns, last_hash, limits, ctx.now);
-    let tamper = ctx.node.faults().tamper_retrieve;
+    let faults = ctx.node.faults();
+    if faults.cursor_skip {
+        msgs = msgs.pop().into_iter().collect();
+    }
+    more |= faults.always_more;
+    let tamper = faults.tamper_retrieve;
     let messages: Vec<Value> = msgs
         .into_iter()
         .map(|mut m| {

@@ -28,7 +28,10 @@ use crate::protocol::storage::{
 mod retrieve;
 mod upkeep;
 
-pub use retrieve::{ItemData, NamespaceMessages, RetrievedItem, RETRIEVE_MEMBERS};
+pub use retrieve::{
+    cursors_after, ItemData, MemberPage, NamespaceCursor, NamespaceMessages, RetrievedItem,
+    RETRIEVE_MEMBERS,
+};
 pub use upkeep::ExpireOutcome;
 
 /// A store one or more swarm members confirmed.

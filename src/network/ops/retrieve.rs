@@ -2,11 +2,17 @@
 //! copy checked against its hash exactly once as it arrives, the answers merged by hash, and a
 //! second round to the members not asked when only tampered copies of something came back.
 //!
+//! Each member is asked for what follows the last hash *it* returned ([`NamespaceCursor`]: one
+//! cursor per member, as Session clients keep one per node), and each answer's page is handed
+//! back ([`MemberPage`]) so the caller advances each member's cursor only over what it consumed
+//! ([`cursors_after`]). One shared cursor let a member that lacked a message (a dropped store,
+//! replication lag, or a lie) move the cursor past a message an honest member held.
+//!
 //! The check lives here, and only here: a message whose data does not hash to its swarm hash
 //! was altered by the node that served it. Callers get each item already marked
 //! [`ItemData::Intact`] or [`ItemData::Tampered`] and never hash again.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use futures::future::join_all;
@@ -19,6 +25,7 @@ use crate::network::error::{NetworkError, SendError};
 use crate::network::node::ServiceNode;
 use crate::network::swarms::pick_members;
 use crate::network::transport::{classify_snode, SnodeAnswer};
+use crate::protocol::onion::SnodeEd25519;
 use crate::protocol::storage::response::{BatchResponse, RetrieveResponse, RetrievedMessage};
 use crate::protocol::storage::{
     message_hash, AccountId, MessageHash, Namespace, Signer, StorageRequest,
@@ -74,16 +81,102 @@ impl RetrievedItem {
     }
 }
 
+/// Where one namespace resumes: each member's own last hash, and the hash sent to a member
+/// with none of its own.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NamespaceCursor {
+    /// The namespace.
+    pub namespace: Namespace,
+    /// The last hash each member returned (and the caller consumed).
+    pub by_node: HashMap<SnodeEd25519, MessageHash>,
+    /// Sent to a member not in `by_node` (`None`: everything it holds).
+    pub fallback: Option<MessageHash>,
+}
+
+impl NamespaceCursor {
+    /// A cursor of `namespace` with no member's own cursor yet, `fallback` for all.
+    pub fn new(namespace: Namespace, fallback: Option<MessageHash>) -> Self {
+        Self {
+            namespace,
+            by_node: HashMap::new(),
+            fallback,
+        }
+    }
+
+    /// The last hash to send `node`.
+    pub fn for_node(&self, node: &SnodeEd25519) -> Option<MessageHash> {
+        self.by_node.get(node).or(self.fallback.as_ref()).cloned()
+    }
+
+    /// Records advanced cursors (as [`cursors_after`] returns them).
+    pub fn advance(&mut self, advanced: &[(SnodeEd25519, MessageHash)]) {
+        for (node, hash) in advanced {
+            self.by_node.insert(*node, hash.clone());
+        }
+    }
+}
+
+/// What one member returned for one namespace, in its own store order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberPage {
+    /// The member.
+    pub node: SnodeEd25519,
+    /// The last hash it was sent.
+    pub sent: Option<MessageHash>,
+    /// The hashes it returned, in its order.
+    pub hashes: Vec<MessageHash>,
+    /// It said more messages wait behind these.
+    pub more: bool,
+}
+
+impl MemberPage {
+    /// The page moved past what the member was sent: it returned something new to it.
+    fn advanced(&self) -> bool {
+        self.hashes
+            .last()
+            .is_some_and(|last| Some(last) != self.sent.as_ref())
+    }
+}
+
+/// Each member's next cursor once the items whose hashes are in `consumed` were taken: the
+/// last hash of the longest prefix of its own page that was consumed entirely. A page is in
+/// the member's store order, so nothing it holds before that hash is left behind; an item
+/// not consumed (the poll stopped before a tampered copy) is asked for again from every
+/// member that returned it. Members whose cursor does not move are left out.
+pub fn cursors_after(
+    pages: &[MemberPage],
+    consumed: &HashSet<MessageHash>,
+) -> Vec<(SnodeEd25519, MessageHash)> {
+    let mut out: Vec<(SnodeEd25519, MessageHash)> = Vec::new();
+    for page in pages {
+        let last = page
+            .hashes
+            .iter()
+            .take_while(|h| consumed.contains(*h))
+            .last();
+        if let Some(last) = last.filter(|l| Some(*l) != page.sent.as_ref()) {
+            // A member asked twice (the tampered round) keeps its furthest page.
+            out.retain(|(n, _)| *n != page.node);
+            out.push((page.node, last.clone()));
+        }
+    }
+    out
+}
+
 /// Items of one namespace from a retrieve, merged over the members asked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NamespaceMessages {
     /// The namespace.
     pub namespace: Namespace,
-    /// Items, oldest first by store timestamp; the last hash is the next cursor. An item is
-    /// [`ItemData::Tampered`] only when no member asked served it intact.
+    /// Items, oldest first by store timestamp. An item is [`ItemData::Tampered`] only when no
+    /// member asked served it intact.
     pub messages: Vec<RetrievedItem>,
-    /// A member said more messages wait.
+    /// A member whose page moved past its cursor said more messages wait. A member that says
+    /// so with nothing new is not believed (it would make the caller poll again at once,
+    /// forever).
     pub more: bool,
+    /// Each member's page, for [`cursors_after`].
+    pub pages: Vec<MemberPage>,
 }
 
 /// One namespace of one member's answer, every copy checked.
@@ -91,6 +184,13 @@ pub struct NamespaceMessages {
 struct CheckedPage {
     items: Vec<RetrievedItem>,
     more: bool,
+}
+
+/// One member's checked answer: its pages in the order of the cursors.
+#[derive(Debug, Clone)]
+struct MemberAnswer {
+    node: SnodeEd25519,
+    pages: Vec<CheckedPage>,
 }
 
 /// One member's retrieve answer: per-namespace responses in request order.
@@ -125,60 +225,78 @@ fn accept_retrieve(
 /// Checks every copy of one member's answer against its hash (the one place this happens).
 fn check_answer(
     account: &AccountId,
-    cursors: &[(Namespace, Option<MessageHash>)],
+    cursors: &[NamespaceCursor],
     answer: Vec<RetrieveResponse>,
 ) -> Vec<CheckedPage> {
     cursors
         .iter()
         .zip(answer)
-        .map(|((ns, _), resp)| CheckedPage {
+        .map(|(cursor, resp)| CheckedPage {
             items: resp
                 .messages
                 .iter()
-                .map(|m| RetrievedItem::check(account, *ns, m))
+                .map(|m| RetrievedItem::check(account, cursor.namespace, m))
                 .collect(),
             more: resp.more,
         })
         .collect()
 }
 
-/// Sends one retrieve `request` (a batch of the `cursors`' namespaces) to every node of
-/// `nodes` at once; each member's checked answer or error, in the order of `nodes`.
+/// Sends each node of `nodes` at once its retrieve request (`build` makes it: a batch of the
+/// `cursors`' namespaces with that node's own last hashes); each member's checked answer or
+/// error, in the order of `nodes`.
 async fn ask_members(
     inner: &Arc<Inner>,
     account: &AccountId,
     nodes: &[ServiceNode],
-    request: &StorageRequest,
-    cursors: &[(Namespace, Option<MessageHash>)],
-) -> Vec<Result<Vec<CheckedPage>, SendError>> {
-    join_all(nodes.iter().map(|node| async move {
-        inner
-            .send(node, request)
-            .await
-            .and_then(|a| accept_retrieve(node, a, cursors.len()))
-            .map(|answer| check_answer(account, cursors, answer))
-    }))
-    .await
+    build: &(dyn Fn(&SnodeEd25519) -> Result<StorageRequest, NetworkError> + Sync),
+    cursors: &[NamespaceCursor],
+) -> Result<Vec<Result<MemberAnswer, SendError>>, NetworkError> {
+    let requests = nodes
+        .iter()
+        .map(|node| build(&node.ed25519))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(join_all(
+        nodes
+            .iter()
+            .zip(requests)
+            .map(|(node, request)| async move {
+                inner
+                    .send(node, &request)
+                    .await
+                    .and_then(|a| accept_retrieve(node, a, cursors.len()))
+                    .map(|answer| MemberAnswer {
+                        node: node.ed25519,
+                        pages: check_answer(account, cursors, answer),
+                    })
+            }),
+    )
+    .await)
 }
 
 /// Merges members' checked answers by hash. An intact copy wins over a tampered one (a
 /// tampering node cannot hide the honest copy); tampered copies are still returned when no
 /// better one exists, for the message layer to count and stop before.
-fn merge(
-    cursors: &[(Namespace, Option<MessageHash>)],
-    answers: &[Vec<CheckedPage>],
-) -> Vec<NamespaceMessages> {
+fn merge(cursors: &[NamespaceCursor], answers: &[MemberAnswer]) -> Vec<NamespaceMessages> {
     let mut out: Vec<NamespaceMessages> = cursors
         .iter()
-        .map(|(ns, _)| NamespaceMessages {
-            namespace: *ns,
+        .map(|cursor| NamespaceMessages {
+            namespace: cursor.namespace,
             messages: Vec::new(),
             more: false,
+            pages: Vec::new(),
         })
         .collect();
     for answer in answers {
-        for (slot, page) in out.iter_mut().zip(answer) {
-            slot.more |= page.more;
+        for ((slot, page), cursor) in out.iter_mut().zip(&answer.pages).zip(cursors) {
+            let member = MemberPage {
+                node: answer.node,
+                sent: cursor.for_node(&answer.node),
+                hashes: page.items.iter().map(|m| m.hash.clone()).collect(),
+                more: page.more,
+            };
+            slot.more |= member.more && member.advanced();
+            slot.pages.push(member);
             let mut index: HashMap<MessageHash, usize> = slot
                 .messages
                 .iter()
@@ -214,30 +332,51 @@ fn has_tampered(merged: &[NamespaceMessages]) -> bool {
 }
 
 impl SessionNetwork {
-    /// Retrieves each `(namespace, last_hash)` in one signed `batch`, from two random swarm
-    /// members in parallel, merged by hash (SD `swarmPolling.ts`). At most 20 namespaces.
-    /// Every item comes back checked: [`ItemData::Intact`] or [`ItemData::Tampered`].
-    #[tracing::instrument(name = "network.retrieve", skip_all)]
+    /// Retrieves each `(namespace, last_hash)`, the same last hash sent to every member; see
+    /// [`SessionNetwork::retrieve_from`].
     pub async fn retrieve(
         &self,
         account: &AccountId,
         signer: &Signer<'_>,
         cursors: &[(Namespace, Option<MessageHash>)],
     ) -> Result<Vec<NamespaceMessages>, NetworkError> {
+        let cursors: Vec<NamespaceCursor> = cursors
+            .iter()
+            .map(|(ns, last)| NamespaceCursor::new(*ns, last.clone()))
+            .collect();
+        self.retrieve_from(account, signer, &cursors).await
+    }
+
+    /// Retrieves each namespace of `cursors` in one signed `batch` per member, from two random
+    /// swarm members in parallel, each asked from its own last hash, merged by hash (SD
+    /// `swarmPolling.ts`). At most 20 namespaces. Every item comes back checked:
+    /// [`ItemData::Intact`] or [`ItemData::Tampered`]; each member's page comes back too, for
+    /// [`cursors_after`].
+    #[tracing::instrument(name = "network.retrieve", skip_all)]
+    pub async fn retrieve_from(
+        &self,
+        account: &AccountId,
+        signer: &Signer<'_>,
+        cursors: &[NamespaceCursor],
+    ) -> Result<Vec<NamespaceMessages>, NetworkError> {
         if cursors.is_empty() {
             return Ok(Vec::new());
         }
         let inner = &self.inner;
-        let build = |now| {
+        let build_at = |now, node: Option<&SnodeEd25519>| {
             let subs = cursors
                 .iter()
-                .map(|(ns, last)| {
-                    StorageRequest::retrieve(account, *ns, last.clone(), None, now, signer)
+                .map(|cursor| {
+                    let last = match node {
+                        Some(node) => cursor.for_node(node),
+                        None => cursor.fallback.clone(),
+                    };
+                    StorageRequest::retrieve(account, cursor.namespace, last, None, now, signer)
                 })
                 .collect();
             StorageRequest::batch(subs)
         };
-        build(0)?;
+        build_at(0, None)?;
         let mut tried = Vec::new();
         let mut clock_retried = false;
         let max = inner.config.max_attempts.max(1);
@@ -259,8 +398,9 @@ impl SessionNetwork {
                 break;
             }
             tried.extend(picked.iter().map(|n| n.ed25519));
-            let request = build(inner.clock.now_ms())?;
-            let results = ask_members(inner, account, &picked, &request, cursors).await;
+            let now = inner.clock.now_ms();
+            let build = |node: &SnodeEd25519| Ok(build_at(now, Some(node))?);
+            let results = ask_members(inner, account, &picked, &build, cursors).await?;
             let mut fatal = None;
             for (node, result) in picked.iter().zip(results) {
                 match result {
@@ -310,8 +450,9 @@ impl SessionNetwork {
             others = rest.len(),
             "tampered copies; asking the other members"
         );
-        let request = build(inner.clock.now_ms())?;
-        let results = ask_members(inner, account, &rest, &request, cursors).await;
+        let now = inner.clock.now_ms();
+        let build = |node: &SnodeEd25519| Ok(build_at(now, Some(node))?);
+        let results = ask_members(inner, account, &rest, &build, cursors).await?;
         for (node, result) in rest.iter().zip(results) {
             match result {
                 Ok(a) => answers.push(a),
@@ -321,6 +462,10 @@ impl SessionNetwork {
         Ok(merge(cursors, &answers))
     }
 }
+
+#[cfg(test)]
+#[path = "retrieve_cursor_tests.rs"]
+mod cursor_tests;
 
 #[cfg(test)]
 mod tests {
@@ -395,20 +540,26 @@ mod tests {
             t: None,
             hf: None,
         };
-        let cursors = [(Namespace(0), None)];
-        let a = check_answer(
-            &acct,
-            &cursors,
-            vec![resp(vec![msg(b"two", b"tampered", 2)], false)],
-        );
-        let b = check_answer(
-            &acct,
-            &cursors,
-            vec![resp(
-                vec![msg(b"one", b"one", 1), msg(b"two", b"two", 2)],
-                true,
-            )],
-        );
+        let cursors = [NamespaceCursor::new(Namespace(0), None)];
+        let a = MemberAnswer {
+            node: SnodeEd25519::from_bytes([1; 32]),
+            pages: check_answer(
+                &acct,
+                &cursors,
+                vec![resp(vec![msg(b"two", b"tampered", 2)], false)],
+            ),
+        };
+        let b = MemberAnswer {
+            node: SnodeEd25519::from_bytes([2; 32]),
+            pages: check_answer(
+                &acct,
+                &cursors,
+                vec![resp(
+                    vec![msg(b"one", b"one", 1), msg(b"two", b"two", 2)],
+                    true,
+                )],
+            ),
+        };
         assert!(has_tampered(&merge(&cursors, std::slice::from_ref(&a))));
         let merged = merge(&cursors, &[a, b]);
         assert!(!has_tampered(&merged));

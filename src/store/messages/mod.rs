@@ -13,6 +13,8 @@ mod queries;
 mod rows;
 mod writes;
 
+pub use cursors::NODE_CURSORS_KEPT;
+
 use serde::{Deserialize, Serialize};
 
 use super::modes::MessageKind;
