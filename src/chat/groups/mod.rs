@@ -364,21 +364,26 @@ pub async fn view(
     })
 }
 
-/// A verified invitation arrived for `account` from `inviter` (applied in the poll's
-/// transaction): the group and the membership `invited` with its grant, `group.invited`, and
-/// under `group_invites: auto_accept` the join at once. A repeat for a group we are in, or
-/// were invited to, changes nothing. Returns the events to append for the account.
+/// A verified invitation sent at `sent` (ms) arrived for `account` from `inviter` (applied in
+/// the poll's transaction): the group and the membership `invited` with its grant,
+/// `group.invited`, and under `group_invites: auto_accept` the join at once. A repeat for a
+/// group we are in, or were invited to, changes nothing; nor does an invitation sent before
+/// the one we answered (a swarm member serving it again must not undo a decline).
 pub async fn receive_invite(
     tx: &mut StoreTx,
     store: &Store,
     account: &str,
     inviter: &str,
     invite: &crate::protocol::chat::GroupInvite,
+    sent: i64,
     now: i64,
 ) -> Result<Vec<EventData>, ChatError> {
     let group = invite.group.as_str();
     if let Some(held) = tx.membership(account, group).await? {
         if matches!(held.state, GroupState::Invited | GroupState::Joined) {
+            return Ok(Vec::new());
+        }
+        if held.invited_at.is_some_and(|at| sent <= at) {
             return Ok(Vec::new());
         }
     }

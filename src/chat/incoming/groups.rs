@@ -141,6 +141,7 @@ impl Ctx<'_> {
         &self,
         tx: &mut StoreTx,
         invite: &GroupInvite,
+        sent: i64,
     ) -> Result<(), ChatError> {
         let events = crate::chat::groups::receive_invite(
             tx,
@@ -148,6 +149,7 @@ impl Ctx<'_> {
             self.account,
             self.sender,
             invite,
+            sent,
             self.now,
         )
         .await?;

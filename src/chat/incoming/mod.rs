@@ -226,7 +226,9 @@ impl Ctx<'_> {
             (_, ChatEvent::Message(m)) => self.message(tx, a, standing, m).await,
             (Standing::Own, ChatEvent::GroupInvite(_)) => Ok(0),
             // Invitations follow the account's `group_invites` policy, not message requests.
-            (_, ChatEvent::GroupInvite(invite)) => self.group_invite(tx, invite).await.map(|()| 0),
+            (_, ChatEvent::GroupInvite(invite)) => {
+                self.group_invite(tx, invite, a.timestamp).await.map(|()| 0)
+            }
             (Standing::Own, ChatEvent::GroupPromoted { .. }) => Ok(0),
             // The seed is its own proof (only admins hold it), whoever relays it.
             (_, ChatEvent::GroupPromoted { group, .. }) => {
