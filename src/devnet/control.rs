@@ -222,7 +222,10 @@ pub fn serve(
                 web::delete().to(remove_moderator),
             )
             .route("/community/routes", web::get().to(community_routes))
-            .route("/community/routes", web::delete().to(clear_community_routes))
+            .route(
+                "/community/routes",
+                web::delete().to(clear_community_routes),
+            )
             .route("/nodes", web::get().to(nodes))
             .route("/nodes/{id}/faults", web::get().to(get_faults))
             .route("/nodes/{id}/faults", web::put().to(put_faults))

@@ -6,10 +6,10 @@
 //! for faults, route logs, community rooms and moderators, and the devnet clock. Nodes talk to each other in-process through [`net::Network`].
 
 pub mod cli;
+pub mod community;
 pub mod config;
 pub mod control;
 pub mod faults;
-pub mod community;
 pub mod fileserver;
 pub mod http;
 pub mod net;

@@ -37,9 +37,8 @@ pub fn authenticate(
         header(HEADER_SIGNATURE),
         REQUIRE_BLINDED,
     );
-    let refuse = |e: crate::protocol::community::AuthError| {
-        SogsResponse::error(e.status(), &e.to_string())
-    };
+    let refuse =
+        |e: crate::protocol::community::AuthError| SogsResponse::error(e.status(), &e.to_string());
     let Some(auth) = parsed.map_err(refuse)? else {
         return Ok(None);
     };

@@ -69,7 +69,11 @@ pub fn link_files(ctx: &mut Ctx<'_>, room: &str, uploader: &UserKey, msg_id: i64
     let mut linked = Vec::new();
     for id in ids {
         if let Some(f) = ctx.tables.files.get_mut(id) {
-            if f.room == room && f.uploader == *uploader && !f.linked && now - f.uploaded <= UNLINKED_TTL_S {
+            if f.room == room
+                && f.uploader == *uploader
+                && !f.linked
+                && now - f.uploaded <= UNLINKED_TTL_S
+            {
                 f.linked = true;
                 f.expires = Some(now + LINKED_TTL_S);
                 linked.push(*id);

@@ -58,8 +58,7 @@ pub fn send(ctx: &mut Ctx<'_>, req: &SogsRequest, to: &str) -> Handled {
         .ok()
         .filter(|id: &PrefixedId| id.prefix() == IdPrefix::Blinded15)
         .ok_or_else(SogsResponse::not_found)?;
-    let recipient_key =
-        UserKey::of(&recipient, ctx.server).ok_or_else(SogsResponse::not_found)?;
+    let recipient_key = UserKey::of(&recipient, ctx.server).ok_or_else(SogsResponse::not_found)?;
     let known = ctx
         .tables
         .users

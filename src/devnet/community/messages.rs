@@ -38,10 +38,7 @@ pub fn render(msg: &Message, caller: Option<&UserKey>, reactors: usize) -> Value
         (Some(data), Some(sig)) => {
             out.insert("data".into(), STANDARD.encode(data).into());
             out.insert("signature".into(), STANDARD.encode(sig).into());
-            out.insert(
-                "reactions".into(),
-                render_reactions(msg, caller, reactors),
-            );
+            out.insert("reactions".into(), render_reactions(msg, caller, reactors));
         }
         _ => {
             out.insert("data".into(), Value::Null);
@@ -55,7 +52,10 @@ pub fn render(msg: &Message, caller: Option<&UserKey>, reactors: usize) -> Value
 fn limits(req: &SogsRequest) -> (usize, usize) {
     let limit = req.query_int("limit", 100, 1, 256);
     let reactors = req.query_int("reactors", 4, 0, 20);
-    (limit.unsigned_abs() as usize, reactors.unsigned_abs() as usize)
+    (
+        limit.unsigned_abs() as usize,
+        reactors.unsigned_abs() as usize,
+    )
 }
 
 fn room_messages<'a>(ctx: &'a Ctx<'_>, token: &str) -> impl Iterator<Item = &'a Message> {
@@ -90,7 +90,10 @@ pub fn recent(ctx: &mut Ctx<'_>, req: &SogsRequest, token: &str) -> Handled {
     require_read(ctx, token)?;
     touch(ctx, token);
     let msgs: Vec<&Message> = room_messages(ctx, token).collect();
-    Ok(SogsResponse::json(200, &newest_first(ctx, msgs.into_iter(), req)))
+    Ok(SogsResponse::json(
+        200,
+        &newest_first(ctx, msgs.into_iter(), req),
+    ))
 }
 
 /// `GET /room/{t}/messages/before/{id}`: non-deleted with a smaller id, newest first.
@@ -99,7 +102,10 @@ pub fn before(ctx: &mut Ctx<'_>, req: &SogsRequest, token: &str, id: &str) -> Ha
     let id: i64 = id.parse().map_err(|_| SogsResponse::not_found())?;
     touch(ctx, token);
     let msgs: Vec<&Message> = room_messages(ctx, token).filter(|m| m.id < id).collect();
-    Ok(SogsResponse::json(200, &newest_first(ctx, msgs.into_iter(), req)))
+    Ok(SogsResponse::json(
+        200,
+        &newest_first(ctx, msgs.into_iter(), req),
+    ))
 }
 
 /// `GET /room/{t}/messages/since/{seqno}` (§4.6): changes after `seqno`, ascending seqno;
@@ -142,7 +148,10 @@ pub fn get_one(ctx: &mut Ctx<'_>, req: &SogsRequest, token: &str, id: &str) -> H
     require_read(ctx, token)?;
     let msg = find(ctx, token, id)?;
     let (_, reactors) = limits(req);
-    Ok(SogsResponse::json(200, &render(msg, ctx.caller_key(), reactors)))
+    Ok(SogsResponse::json(
+        200,
+        &render(msg, ctx.caller_key(), reactors),
+    ))
 }
 
 /// The live (not deleted) message `id` of room `token`, else 404.
@@ -250,7 +259,9 @@ pub fn edit(ctx: &mut Ctx<'_>, req: &SogsRequest, token: &str, id: &str) -> Hand
     let msg = find(ctx, token, id)?;
     let (msg_id, canonical) = (msg.id, msg.room.clone());
     if msg.author_key != caller.key {
-        return Err(SogsResponse::forbidden("Only the author can edit a message"));
+        return Err(SogsResponse::forbidden(
+            "Only the author can edit a message",
+        ));
     }
     if !perms(ctx.room(token)?, Some(&caller.key), ctx.now).write {
         return Err(SogsResponse::forbidden(

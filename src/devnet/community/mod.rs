@@ -124,6 +124,12 @@ impl CommunityServer {
         sogs.set_moderator(token, id, role)
     }
 
+    /// Bans `id` (`05…` or `15…`) from the whole server, or lifts the ban (§2.4 row 10).
+    pub fn set_global_ban(&self, id: &str, banned: bool) -> Result<(), CommunityError> {
+        let mut sogs = self.sogs.lock().unwrap_or_else(|p| p.into_inner());
+        sogs.set_global_ban(id, banned)
+    }
+
     /// `http://127.0.0.1:P/ROOM?public_key=HEX` for a server at `base_url`.
     pub fn join_url(&self, base_url: &str, token: &str) -> String {
         format!("{base_url}/{token}?public_key={}", hex::encode(self.x25519))
@@ -154,7 +160,8 @@ impl CommunityServer {
             None => EncType::AesGcm,
             Some(s) => EncType::parse(s).map_err(|_| "Invalid request")?,
         };
-        let channel = HopChannel::server(enc, &self.x_key, &eph).map_err(|_| "Invalid ciphertext")?;
+        let channel =
+            HopChannel::server(enc, &self.x_key, &eph).map_err(|_| "Invalid ciphertext")?;
         let plain = channel.decrypt(blob).map_err(|_| "Invalid ciphertext")?;
         let answer = match self.parse_v4(&plain) {
             Some(req) => {
@@ -189,7 +196,11 @@ impl CommunityServer {
         let endpoint = meta.get("endpoint")?.as_str()?;
         let mut headers = SogsRequest::headers_from_json(meta.get("headers"));
         let body = items.get(1).map(|b| b.to_vec()).unwrap_or_default();
-        if !body.is_empty() && !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-type")) {
+        if !body.is_empty()
+            && !headers
+                .iter()
+                .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+        {
             headers.push(("content-type".into(), request::OCTET_STREAM.into()));
         }
         SogsRequest::new(method, endpoint, headers, body)
@@ -205,10 +216,7 @@ async fn lsrpc(
         Ok(b) => b,
         Err(r) => return r,
     };
-    let peer = req
-        .peer_addr()
-        .map(|a| a.to_string())
-        .unwrap_or_default();
+    let peer = req.peer_addr().map(|a| a.to_string()).unwrap_or_default();
     let relay = req
         .headers()
         .get(RELAY_HEADER)

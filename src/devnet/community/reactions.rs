@@ -42,7 +42,10 @@ fn check_emoji(emoji: &str) -> Result<(), SogsResponse> {
     if (1..=MAX_EMOJI_CHARS).contains(&n) {
         Ok(())
     } else {
-        Err(SogsResponse::error(400, "Invalid reaction: 1-12 characters"))
+        Err(SogsResponse::error(
+            400,
+            "Invalid reaction: 1-12 characters",
+        ))
     }
 }
 

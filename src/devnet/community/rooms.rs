@@ -92,7 +92,12 @@ fn caller_fields(out: &mut Map<String, Value>, p: Perms) {
     out.insert("upload".into(), (p.upload && p.write).into());
     if p.moderator {
         out.insert("moderator".into(), true.into());
-        for key in ["default_read", "default_accessible", "default_write", "default_upload"] {
+        for key in [
+            "default_read",
+            "default_accessible",
+            "default_write",
+            "default_upload",
+        ] {
             out.insert(key.into(), true.into());
         }
     }
@@ -119,7 +124,9 @@ pub fn room_info(ctx: &Ctx<'_>, room: &Room) -> Value {
         let pins: Vec<Value> = room
             .pins
             .iter()
-            .map(|pin| json!({"id": pin.id, "pinned_at": pin.pinned_at, "pinned_by": pin.pinned_by}))
+            .map(
+                |pin| json!({"id": pin.id, "pinned_at": pin.pinned_at, "pinned_by": pin.pinned_by}),
+            )
             .collect();
         out.insert("pinned_messages".into(), pins.into());
     }

@@ -6,8 +6,8 @@ use base64::Engine as _;
 use serde_json::{json, Value};
 
 use super::auth::{authenticate, Caller};
-use super::request::{Handled, SogsRequest, SogsResponse, JSON};
 use super::moderation::set_role;
+use super::request::{Handled, SogsRequest, SogsResponse, JSON};
 use super::state::{ModRole, Room, Tables, UserKey};
 use super::{files, inbox, messages, moderation, reactions, rooms, CommunityError};
 use crate::protocol::community::ROOM_MAX;
@@ -48,9 +48,8 @@ impl Ctx<'_> {
     }
     /// The caller, or 401 for a `user_required` route.
     pub fn require_user(&self) -> Result<&Caller, SogsResponse> {
-        self.caller.ok_or_else(|| {
-            SogsResponse::error(401, "X-SOGS-* request authentication required")
-        })
+        self.caller
+            .ok_or_else(|| SogsResponse::error(401, "X-SOGS-* request authentication required"))
     }
     /// The room, 404 when missing (callers check permissions).
     pub fn room(&self, token: &str) -> Result<&Room, SogsResponse> {
@@ -114,6 +113,16 @@ impl Sogs {
             .room_mut(token)
             .ok_or_else(|| CommunityError::NoRoom(token.to_owned()))?;
         set_role(room, key, role);
+        Ok(())
+    }
+
+    /// Bans (or unbans) `id` (`05…` or `15…`) from the whole server: every authenticated
+    /// request of theirs gets 403 `Banned` (§2.4 row 10).
+    pub fn set_global_ban(&mut self, id: &str, banned: bool) -> Result<(), CommunityError> {
+        let bad = || CommunityError::BadId(id.to_owned());
+        let parsed: PrefixedId = id.parse().map_err(|_| bad())?;
+        let key = UserKey::of(&parsed, &self.server).ok_or_else(bad)?;
+        self.tables.user_row(key, &parsed.to_string()).banned = banned;
         Ok(())
     }
 
@@ -181,9 +190,11 @@ fn parse_batch(req: &SogsRequest) -> Result<Vec<SogsRequest>, SogsResponse> {
                     headers.push(("content-type".into(), JSON.into()));
                     j.to_string().into_bytes()
                 }
-                ("POST" | "PUT", [None, Some(b), None]) => base64::engine::general_purpose::STANDARD
-                    .decode(b.as_str().ok_or_else(bad)?)
-                    .map_err(|_| bad())?,
+                ("POST" | "PUT", [None, Some(b), None]) => {
+                    base64::engine::general_purpose::STANDARD
+                        .decode(b.as_str().ok_or_else(bad)?)
+                        .map_err(|_| bad())?
+                }
                 ("POST" | "PUT", [None, None, Some(s)]) => {
                     s.as_str().ok_or_else(bad)?.as_bytes().to_vec()
                 }
