@@ -164,9 +164,18 @@ pub fn find<'a>(ctx: &'a Ctx<'_>, token: &str, id: &str) -> Result<&'a Message, 
         .ok_or_else(SogsResponse::not_found)
 }
 
+/// A post or edit body, read.
+struct PostBody {
+    data: Vec<u8>,
+    signature: Vec<u8>,
+    files: Vec<i64>,
+    /// Whisper fields present (moderator-only in PYSOGS; not implemented here).
+    whisper: bool,
+}
+
 /// `data`, `signature` and `files` of a post or edit body. The signature is only checked to be
 /// 64 bytes, as PYSOGS does: receivers verify it, the server never does (§4.5, §8.2).
-fn parse_body(req: &SogsRequest) -> Result<(Vec<u8>, Vec<u8>, Vec<i64>, Value), SogsResponse> {
+fn parse_body(req: &SogsRequest) -> Result<PostBody, SogsResponse> {
     let body = req.json()?;
     let bad = |what: &str| SogsResponse::error(400, &format!("Invalid request: {what}"));
     let data = body
@@ -194,7 +203,13 @@ fn parse_body(req: &SogsRequest) -> Result<(Vec<u8>, Vec<u8>, Vec<i64>, Value), 
             .ok_or_else(|| bad("files must be file ids"))?,
         Some(_) => return Err(bad("files must be a list")),
     };
-    Ok((data, signature, files, body))
+    let whisper = body.get("whisper_to").is_some() || body.get("whisper_mods").is_some();
+    Ok(PostBody {
+        data,
+        signature,
+        files,
+        whisper,
+    })
 }
 
 /// `POST /room/{t}/message` → 201 with the new message.
@@ -207,8 +222,13 @@ pub fn post(ctx: &mut Ctx<'_>, req: &SogsRequest, token: &str) -> Handled {
             "This endpoint requires room message 'write' permission",
         ));
     }
-    let (data, signature, files, body) = parse_body(req)?;
-    if body.get("whisper_to").is_some() || body.get("whisper_mods").is_some() {
+    let PostBody {
+        data,
+        signature,
+        files,
+        whisper,
+    } = parse_body(req)?;
+    if whisper {
         // Whispers are moderator-only in PYSOGS; the devnet does not implement them.
         return Err(SogsResponse::forbidden("Whispers are not supported here"));
     }
@@ -243,13 +263,10 @@ pub fn post(ctx: &mut Ctx<'_>, req: &SogsRequest, token: &str) -> Handled {
         reactions: Vec::new(),
         files: Vec::new(),
     };
+    // A new message has no reactions: `"reactions": {}`.
     let rendered = render(&msg, Some(&caller.key), 0);
     ctx.tables.messages.insert(id, msg);
     link_files(ctx, &canonical, &caller.key, id, &files);
-    let mut rendered = rendered;
-    if let Some(obj) = rendered.as_object_mut() {
-        obj.insert("reactions".into(), json!({}));
-    }
     Ok(SogsResponse::json(201, &rendered))
 }
 
@@ -268,7 +285,12 @@ pub fn edit(ctx: &mut Ctx<'_>, req: &SogsRequest, token: &str, id: &str) -> Hand
             "This endpoint requires room message 'write' permission",
         ));
     }
-    let (data, signature, files, _) = parse_body(req)?;
+    let PostBody {
+        data,
+        signature,
+        files,
+        ..
+    } = parse_body(req)?;
     let now = ctx.now;
     let seqno = ctx
         .tables
