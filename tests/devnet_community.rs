@@ -1591,3 +1591,27 @@ fn vectors_and_global_ban() {
         assert_eq!(info["moderators"], json!([b["blinded_id"]]));
     }
 }
+
+proptest::proptest! {
+    /// Junk requests (paths, headers, bodies, batches) get answers, never panics.
+    #[test]
+    fn junk_requests_get_answers(
+        method in "(GET|POST|PUT|DELETE|PATCH)",
+        path in "/[a-zA-Z0-9/%_.?=&-]{0,48}",
+        pubkey in "[0-9a-f]{0,68}",
+        sub_path in "/[a-z0-9/]{0,24}",
+        body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..48),
+    ) {
+        let mut sogs = Sogs::new(X25519PublicKey::from_bytes([9; 32]));
+        sogs.create_room("lobby", "Lobby", None, 1_000).unwrap();
+        let headers = [("X-SOGS-Pubkey", pubkey.as_str()), ("Content-Type", "application/json")];
+        if let Some(req) = SogsRequest::new(&method, &path, headers.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(), body.clone()) {
+            let (resp, _) = sogs.handle(&req, 1_000);
+            proptest::prop_assert!(resp.code >= 200);
+        }
+        let batch = json!([{"method": method, "path": sub_path, "bytes": String::from_utf8_lossy(&body)}]).to_string();
+        let req = sogs_request("POST", "/batch", &[("Content-Type", "application/json")], batch.as_bytes());
+        let (resp, _) = sogs.handle(&req, 1_000);
+        proptest::prop_assert!(resp.code == 200 || resp.code == 400);
+    }
+}
