@@ -408,6 +408,11 @@ async fn cli_prints_summary_and_stops_on_sigterm() {
         assert!(!v["nodes"][0][key].is_null(), "{key}");
     }
     assert!(v["file_server"]["pubkey_x25519"].as_str().unwrap().len() == 64);
+    let community = &v["community"];
+    assert!(community["join_url"].as_str().unwrap().ends_with(&format!(
+        "/lobby?public_key={}",
+        community["pubkey_x25519"].as_str().unwrap()
+    )));
     let http = http();
     let nodes = seed_nodes(&http, v["seed"].as_str().unwrap()).await;
     assert_eq!(

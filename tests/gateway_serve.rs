@@ -40,6 +40,11 @@ both_backends! {
             .as_str()
             .unwrap()
             .starts_with("http://127.0.0.1:"));
+        assert_eq!(ready["community"]["default_room"], "lobby");
+        assert!(ready["community"]["join_url"]
+            .as_str()
+            .unwrap()
+            .starts_with("http://127.0.0.1:"));
         let key_file = ready["admin_key_file"].as_str().unwrap();
         let admin = std::fs::read_to_string(key_file).unwrap();
         assert!(dir.path().join("master_key").exists());

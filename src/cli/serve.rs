@@ -4,7 +4,8 @@
 //! SIGTERM.
 //!
 //! `serve --devnet` first starts an in-process devnet, points `network.seeds` at it and reports
-//! its seed URL in the ready line. It needs no keys: a missing `api.admin_key` or
+//! its seed URL and its community server (`community`: base URL, key, default room's join URL)
+//! in the ready line. It needs no keys: a missing `api.admin_key` or
 //! `security.master_key` is generated once into the data directory (`admin_key`, `master_key`,
 //! mode 0600), reused on the next start, and where it is is logged (and, for the admin key,
 //! printed as `admin_key_file` in the ready line). Without `--devnet` missing
@@ -116,6 +117,9 @@ pub async fn run(args: ServeArgs, identities: Arc<dyn IdentityProvider>) -> anyh
     let mut ready = serde_json::json!({ "api": gateway.base_url(), "devnet_seed": seed });
     if let Some(path) = admin_key_file {
         ready["admin_key_file"] = path.into();
+    }
+    if let Some(d) = &devnet {
+        ready["community"] = d.community_summary();
     }
     let mut stdout = std::io::stdout().lock();
     writeln!(stdout, "{ready}")?;

@@ -5,6 +5,12 @@
 //! * `GET|PUT /nodes/{id}/faults` → a [`Faults`] JSON object (PUT replaces it; unknown keys 400).
 //! * `GET|DELETE /nodes/{id}/routes` → the route log (DELETE empties it).
 //! * `GET /clock` → `{"now_ms"}`; `POST /clock/advance` with `{"ms": N}`.
+//! * `POST /community/rooms` with `{"token", "name", "description"?}` → 201
+//!   `{"token","name","join_url"}` (400 for a bad token, 409 if it exists).
+//! * `POST /community/rooms/{token}/moderators` with `{"session_id": "05…|15…", "admin"?: bool,
+//!   "visible"?: bool}` → `{}`; `DELETE /community/rooms/{token}/moderators/{session_id}`
+//!   removes the role.
+//! * `GET|DELETE /community/routes` → the community server's route log (DELETE empties it).
 //!
 //! `{id}` is a node index or its Ed25519 hex.
 
@@ -14,10 +20,22 @@ use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
 
+use super::community::{CommunityError, CommunityServer, ModRole};
 use super::faults::Faults;
 use super::net::Network;
 
+/// What the control API reaches.
+pub struct Control {
+    /// Nodes and clock.
+    pub net: Arc<Network>,
+    /// The community server.
+    pub community: Arc<CommunityServer>,
+    /// Its base URL (for join URLs).
+    pub community_url: String,
+}
+
 type Net = web::Data<Arc<Network>>;
+type Community = web::Data<Arc<Control>>;
 
 fn not_found() -> HttpResponse {
     HttpResponse::NotFound().json(json!({"error": "no such node"}))
@@ -101,14 +119,113 @@ async fn advance(net: Net, body: web::Bytes) -> HttpResponse {
     }
 }
 
+fn community_error(e: &CommunityError) -> HttpResponse {
+    let body = json!({"error": e.to_string()});
+    match e {
+        CommunityError::RoomExists(_) => HttpResponse::Conflict().json(body),
+        CommunityError::NoRoom(_) => HttpResponse::NotFound().json(body),
+        CommunityError::BadToken | CommunityError::BadId(_) => {
+            HttpResponse::BadRequest().json(body)
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewRoom {
+    token: String,
+    name: String,
+    description: Option<String>,
+}
+
+async fn create_room(c: Community, body: web::Bytes) -> HttpResponse {
+    let room = match serde_json::from_slice::<NewRoom>(&body) {
+        Ok(r) => r,
+        Err(e) => return HttpResponse::BadRequest().json(json!({"error": e.to_string()})),
+    };
+    match c
+        .community
+        .create_room(&room.token, &room.name, room.description)
+    {
+        Ok(()) => HttpResponse::Created().json(json!({
+            "token": room.token,
+            "name": room.name,
+            "join_url": c.community.join_url(&c.community_url, &room.token),
+        })),
+        Err(e) => community_error(&e),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewModerator {
+    session_id: String,
+    #[serde(default)]
+    admin: bool,
+    #[serde(default = "visible_default")]
+    visible: bool,
+}
+
+fn visible_default() -> bool {
+    true
+}
+
+async fn add_moderator(c: Community, token: web::Path<String>, body: web::Bytes) -> HttpResponse {
+    let m = match serde_json::from_slice::<NewModerator>(&body) {
+        Ok(m) => m,
+        Err(e) => return HttpResponse::BadRequest().json(json!({"error": e.to_string()})),
+    };
+    let role = ModRole {
+        admin: m.admin,
+        visible: m.visible,
+    };
+    match c.community.set_moderator(&token, &m.session_id, Some(role)) {
+        Ok(()) => HttpResponse::Ok().json(json!({})),
+        Err(e) => community_error(&e),
+    }
+}
+
+async fn remove_moderator(c: Community, path: web::Path<(String, String)>) -> HttpResponse {
+    let (token, id) = path.into_inner();
+    match c.community.set_moderator(&token, &id, None) {
+        Ok(()) => HttpResponse::Ok().json(json!({})),
+        Err(e) => community_error(&e),
+    }
+}
+
+async fn community_routes(c: Community) -> HttpResponse {
+    HttpResponse::Ok().json(c.community.routes())
+}
+
+async fn clear_community_routes(c: Community) -> HttpResponse {
+    c.community.clear_routes();
+    HttpResponse::NoContent().finish()
+}
+
 /// Starts the control API on `listener`.
 pub fn serve(
-    net: Arc<Network>,
+    control: Control,
     listener: std::net::TcpListener,
 ) -> std::io::Result<actix_web::dev::Server> {
-    let data = web::Data::new(net);
+    let data = web::Data::new(control.net.clone());
+    let community = web::Data::new(Arc::new(control));
     super::http::serve(listener, None, move |app| {
         app.app_data(data.clone())
+            .app_data(community.clone())
+            .route("/community/rooms", web::post().to(create_room))
+            .route(
+                "/community/rooms/{token}/moderators",
+                web::post().to(add_moderator),
+            )
+            .route(
+                "/community/rooms/{token}/moderators/{session_id}",
+                web::delete().to(remove_moderator),
+            )
+            .route("/community/routes", web::get().to(community_routes))
+            .route(
+                "/community/routes",
+                web::delete().to(clear_community_routes),
+            )
             .route("/nodes", web::get().to(nodes))
             .route("/nodes/{id}/faults", web::get().to(get_faults))
             .route("/nodes/{id}/faults", web::put().to(put_faults))

@@ -2,10 +2,11 @@
 //!
 //! [`Devnet::start`] binds every listener on an ephemeral port (or the requested seed port),
 //! so tests run in parallel: a seed (`/json_rpc`), N HTTPS service nodes in swarms, a file
-//! server reachable through onion requests v4, and a control API for faults, route logs and
-//! the devnet clock. Nodes talk to each other in-process through [`net::Network`].
+//! server and a community (SOGS) server reachable through onion requests v4, and a control API
+//! for faults, route logs, community rooms and moderators, and the devnet clock. Nodes talk to each other in-process through [`net::Network`].
 
 pub mod cli;
+pub mod community;
 pub mod config;
 pub mod control;
 pub mod faults;
@@ -56,6 +57,8 @@ pub struct Devnet {
     control_url: String,
     file_server: Arc<fileserver::FileServer>,
     file_server_url: String,
+    community: Arc<community::CommunityServer>,
+    community_url: String,
     servers: Vec<actix_web::dev::ServerHandle>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -125,9 +128,18 @@ impl Devnet {
         let fs_l = bind(0)?;
         let file_server_url = format!("http://127.0.0.1:{}", fs_l.local_addr()?.port());
         tasks.push(spawn(fileserver::serve(fs.clone(), fs_l)?));
+        let community = Arc::new(community::CommunityServer::new(net.clone()));
+        let community_l = bind(0)?;
+        let community_url = format!("http://127.0.0.1:{}", community_l.local_addr()?.port());
+        tasks.push(spawn(community::serve(community.clone(), community_l)?));
         let control_l = bind(0)?;
         let control_url = format!("http://127.0.0.1:{}", control_l.local_addr()?.port());
-        tasks.push(spawn(control::serve(net.clone(), control_l)?));
+        let control = control::Control {
+            net: net.clone(),
+            community: community.clone(),
+            community_url: community_url.clone(),
+        };
+        tasks.push(spawn(control::serve(control, control_l)?));
         tasks.push(tokio::spawn(sweeper(net.clone())));
         Ok(Self {
             net,
@@ -135,6 +147,8 @@ impl Devnet {
             control_url,
             file_server: fs,
             file_server_url,
+            community,
+            community_url,
             servers,
             tasks,
         })
@@ -163,6 +177,37 @@ impl Devnet {
     /// File server X25519 public key.
     pub fn file_server_x25519(&self) -> [u8; 32] {
         self.file_server.x25519
+    }
+
+    /// Community server base URL (`http://127.0.0.1:P`); clients reach it only through onion v4.
+    pub fn community_url(&self) -> &str {
+        &self.community_url
+    }
+
+    /// The community server (rooms, moderators, route log).
+    pub fn community(&self) -> &Arc<community::CommunityServer> {
+        &self.community
+    }
+
+    /// Community server X25519 public key (the `public_key` of its join URLs).
+    pub fn community_x25519(&self) -> [u8; 32] {
+        self.community.x25519
+    }
+
+    /// The join URL of the room created at start (`http://127.0.0.1:P/lobby?public_key=…`).
+    pub fn community_join_url(&self) -> String {
+        self.community
+            .join_url(&self.community_url, community::DEFAULT_ROOM)
+    }
+
+    /// The `community` entry of the summary and of `serve --devnet`'s ready line.
+    pub fn community_summary(&self) -> Value {
+        json!({
+            "url": self.community_url,
+            "pubkey_x25519": hex::encode(self.community.x25519),
+            "default_room": community::DEFAULT_ROOM,
+            "join_url": self.community_join_url(),
+        })
     }
 
     /// The shared network state (nodes, clock).
@@ -219,6 +264,7 @@ impl Devnet {
             "seed": self.seed_url,
             "nodes": nodes,
             "file_server": {"url": self.file_server_url, "pubkey_x25519": hex::encode(self.file_server.x25519)},
+            "community": self.community_summary(),
             "control": self.control_url,
         })
     }

@@ -270,9 +270,11 @@ async fn proxy(
     } else {
         format!("{protocol}://{host}:{port}{target}")
     };
+    // The devnet's servers log which node relayed to them (community route log).
     let sent = net
         .http
         .post(url)
+        .header(super::community::RELAY_HEADER, node.ed_hex())
         .body(plain.to_vec())
         .timeout(PROXY_TIMEOUT)
         .send()
