@@ -75,6 +75,31 @@ fn config_id(group: &str, namespace: i64, hash: &str) -> String {
     format!("{group}/{namespace}/{hash}")
 }
 
+/// Opens config rows (`hash`, `seqno`, `data_sealed`) sealed as `kind` under `id(hash)`: a
+/// group's or an account's config heads.
+pub(super) fn open_configs(
+    store: &Store,
+    rows: &[sqlx::any::AnyRow],
+    kind: RecordKind,
+    id: impl Fn(&str) -> String,
+) -> Result<Vec<StoredConfig>, StoreError> {
+    rows.iter()
+        .map(|row| {
+            let hash: String = row.try_get("hash")?;
+            let sealed: Vec<u8> = row.try_get("data_sealed")?;
+            let data = store
+                .master()
+                .open(kind, &id(&hash), &sealed)
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            Ok(StoredConfig {
+                hash,
+                seqno: row.try_get("seqno")?,
+                data,
+            })
+        })
+        .collect()
+}
+
 fn membership(row: &sqlx::any::AnyRow) -> Result<Membership, StoreError> {
     Ok(Membership {
         account: row.try_get("account")?,
@@ -564,25 +589,9 @@ impl Store {
         .bind(namespace)
         .fetch_all(self.pool())
         .await?;
-        rows.iter()
-            .map(|row| {
-                let hash: String = row.try_get("hash")?;
-                let sealed: Vec<u8> = row.try_get("data_sealed")?;
-                let data = self
-                    .master()
-                    .open(
-                        RecordKind::GroupConfig,
-                        &config_id(group, namespace, &hash),
-                        &sealed,
-                    )
-                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                Ok(StoredConfig {
-                    hash,
-                    seqno: row.try_get("seqno")?,
-                    data,
-                })
-            })
-            .collect()
+        open_configs(self, &rows, RecordKind::GroupConfig, |hash| {
+            config_id(group, namespace, hash)
+        })
     }
 
     /// When the group's keys and configs were last extended (network time, ms; 0 = never).

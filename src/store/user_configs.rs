@@ -3,8 +3,6 @@
 //! decrypted and sealed under the master key (they carry group seeds and grants). The next
 //! merge (§1.2) starts from them; a push replaces the heads it merged.
 
-use sqlx::Row as _;
-
 use super::groups::StoredConfig;
 use super::secrets::RecordKind;
 use super::{Store, StoreError, StoreTx};
@@ -81,24 +79,8 @@ impl Store {
         .bind(namespace)
         .fetch_all(self.pool())
         .await?;
-        rows.iter()
-            .map(|row| {
-                let hash: String = row.try_get("hash")?;
-                let sealed: Vec<u8> = row.try_get("data_sealed")?;
-                let data = self
-                    .master()
-                    .open(
-                        RecordKind::UserConfig,
-                        &record_id(account, namespace, &hash),
-                        &sealed,
-                    )
-                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                Ok(StoredConfig {
-                    hash,
-                    seqno: row.try_get("seqno")?,
-                    data,
-                })
-            })
-            .collect()
+        super::groups::open_configs(self, &rows, RecordKind::UserConfig, |hash| {
+            record_id(account, namespace, hash)
+        })
     }
 }
