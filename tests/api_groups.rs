@@ -477,6 +477,7 @@ both_backends! {
                 "post",
                 &["202", "400", "403", "404", "409"][..],
             ),
+            (format!("{base}/{{group_id}}/avatar"), "get", &["400", "403", "404", "422"][..]),
         ] {
             let operation = &paths
                 .get(&path)
@@ -514,6 +515,10 @@ both_backends! {
         assert_eq!(created.status, 201, "{}", created.body);
         let gid = created.body["id"].as_str().unwrap().to_owned();
         let group = format!("{base}/{gid}");
+
+        // No picture yet.
+        let picture = gw.admin("GET", &format!("{group}/avatar"), None).await;
+        assert_error(&picture, 404, "not_found");
 
         // Bad input is refused before anything is queued.
         for (body, code) in [

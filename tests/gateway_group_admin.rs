@@ -225,6 +225,16 @@ async fn admins_remove_promote_rename_delete_and_destroy() {
         gw.wait_event(who, "group.updated", |e| e["changed"] == json!(["avatar"]))
             .await;
     }
+    // D (the other gateway) downloads and decrypts the same picture.
+    let picture = gw2
+        .client
+        .get(format!("{}/v1/accounts/{d}/groups/{group}/avatar", gw2.base))
+        .bearer_auth(common::ADMIN_KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(picture.status(), 200);
+    assert_eq!(picture.bytes().await.unwrap().as_ref(), png.as_slice());
     // A member (not an admin) cannot.
     let refused = gw1
         .on("PATCH", &c, &format!("/groups/{group}"), Some(json!({"name": "x"})))

@@ -3,7 +3,7 @@
 //! queued rows (the notices and config push of [`crate::chat::groups::admin`]). Deleting any
 //! member's message as an admin is `DELETE …/messages/{id}` (see `api::chat`).
 
-use actix_web::{delete, patch, post, web, HttpResponse};
+use actix_web::{delete, get, patch, post, web, HttpResponse};
 use serde::Deserialize;
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -16,7 +16,8 @@ use crate::ids::{GroupId, SessionIdText};
 use crate::protocol::groups::config::info::ProfilePic;
 
 pub(crate) fn routes(cfg: &mut ServiceConfig) {
-    cfg.service(edit_group)
+    cfg.service(group_avatar)
+        .service(edit_group)
         .service(destroy_group)
         .service(remove_member)
         .service(promote_member);
@@ -114,6 +115,41 @@ async fn edit_group(
     };
     let queued = admin::edit_info(&state.store, &account, &group, edit).await?;
     Ok(QueuedChanges::accepted(&state, &account, queued))
+}
+
+/// The group's picture, fetched from the file server and decrypted on each request
+/// (`accounts:<id>:read`; any member or invitee).
+#[utoipa::path(
+    params(("session_id" = String, Path, description = "The account"),
+        ("group_id" = String, Path, description = "The group's 03… ID")),
+    responses(
+        (status = 200, description = "The image bytes", content_type = "application/octet-stream", body = Vec<u8>),
+        (status = 400, body = super::error::ErrorBody, description = "`invalid_group_id`"),
+        (status = 403, body = super::error::ErrorBody),
+        (status = 404, body = super::error::ErrorBody, description = "Unknown account or group, or the group has no picture"),
+        (status = 422, body = super::error::ErrorBody, description = "`avatar_rejected`: could not be fetched or decrypted"),
+        (status = 503, body = super::error::ErrorBody)),
+    security(("bearer" = [])), tag = "groups"
+)]
+#[get("/accounts/{session_id}/groups/{group_id}/avatar")]
+async fn group_avatar(
+    state: web::Data<ApiState>,
+    principal: Principal,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (account, group) = group_of(&state, &path, &principal, Access::Read).await?;
+    // Only an account invited to the group may see its picture.
+    crate::chat::groups::view(&state.store, &account, group.as_str()).await?;
+    let info = crate::chat::groups::state::current_info(&state.store, group.as_str()).await?;
+    let picture = info.profile_pic.ok_or(ApiError::NotFound("avatar"))?;
+    let avatar = crate::protocol::chat::Avatar {
+        url: picture.url,
+        key: crate::protocol::attachment::ProfileKey::from_bytes(picture.key),
+    };
+    let image = super::attachments::fetch_avatar_image(&state, &avatar).await?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/octet-stream")
+        .body(image))
 }
 
 /// Destroy the group for everyone (admin; `accounts:<id>:send`): members get

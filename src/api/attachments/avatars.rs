@@ -93,6 +93,18 @@ fn avatar_error(error: AvatarError) -> ApiError {
     }
 }
 
+/// Downloads and decrypts an avatar (a group's picture) through the actors.
+pub(crate) async fn fetch_avatar_image(
+    state: &ApiState,
+    avatar: &Avatar,
+) -> Result<Vec<u8>, ApiError> {
+    state
+        .actors
+        .fetch_avatar(avatar)
+        .await
+        .map_err(avatar_error)
+}
+
 /// An `avatar_base64` field's image, encrypted under a fresh profile key and uploaded by the
 /// actors (an account's avatar, a group's picture).
 pub(crate) async fn upload_avatar_image(state: &ApiState, text: &str) -> Result<Avatar, ApiError> {

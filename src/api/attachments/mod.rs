@@ -18,7 +18,9 @@ mod tests;
 
 use utoipa_actix_web::service_config::ServiceConfig;
 
-pub(crate) use avatars::{avatar_path, set_avatar, upload_avatar_image, with_avatars};
+pub(crate) use avatars::{
+    avatar_path, fetch_avatar_image, set_avatar, upload_avatar_image, with_avatars,
+};
 pub(crate) use downloads::with_attachments;
 pub use files::AttachmentInput;
 pub(crate) use send_body::read_send_body;
