@@ -341,3 +341,33 @@ async fn another_devices_entries_are_merged_not_lost() {
 fn other_key_hex(key: &[u8]) -> String {
     hex::encode(key)
 }
+
+both_backends! {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_user_groups_config_outlives_its_ttl_while_the_account_polls() {
+    const DAY: i64 = 86_400_000;
+    let devnet = netsupport::devnet(6, 3).await;
+    let dir = tempfile::tempdir().unwrap();
+    let gw = gs::start(dir.path(), gs::settings(&common::master_key()), &devnet).await;
+    let a_id = netsupport::identity();
+    let a = gw.import(&a_id).await;
+    let group = create(&gw, &a, "Kept room", &[]).await;
+    let network = gs::network(&devnet);
+    newest_where(&network, &a_id, "A's entry", |c| c.group(&group).is_some()).await;
+
+    // 70 days in 10-day steps (a config lives 30): the account's poll extends it each step.
+    let store = gw.gateway().store();
+    for _ in 0..7 {
+        devnet.advance_clock(10 * DAY);
+        let now = i64::try_from(devnet.network().clock.now_ms()).unwrap();
+        eventually(60, "UserGroups TTL extension", || async {
+            (store.user_config_extended(&a).await.unwrap() >= now).then_some(())
+        })
+        .await;
+    }
+    // A client that starts now (its clock is the devnet's) still finds the config.
+    let network = gs::network(&devnet);
+    let held = configs(&network, &a_id).await;
+    assert!(held.last().is_some_and(|c| c.group(&group).is_some()), "the config expired");
+}
+}

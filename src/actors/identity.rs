@@ -139,6 +139,10 @@ async fn sync_user_groups(
     keys: Arc<AccountKeys>,
     lease: Option<LeaseToken>,
 ) -> Result<(), ActorError> {
+    // Upkeep must never cost a poll: a failed extension is tried again next cycle.
+    if let Err(error) = super::sources::user_config::extend(&deps, &keys).await {
+        tracing::debug!(account = keys.short(), %error, "user groups TTL not extended");
+    }
     match crate::chat::groups::user_groups::sync(&deps.store, &keys.identity, lease.as_ref()).await
     {
         Ok(_) => Ok(()),

@@ -83,4 +83,28 @@ impl Store {
             record_id(account, namespace, hash)
         })
     }
+
+    /// When the account's config heads were last extended (network time, ms; 0 = never).
+    pub async fn user_config_extended(&self, account: &str) -> Result<i64, StoreError> {
+        use sqlx::Row as _;
+        Ok(
+            sqlx::query("SELECT user_config_extended_at FROM accounts WHERE session_id = $1")
+                .bind(account)
+                .fetch_optional(self.pool())
+                .await?
+                .map(|row| row.try_get("user_config_extended_at"))
+                .transpose()?
+                .unwrap_or(0),
+        )
+    }
+
+    /// Records that the account's config heads were extended at `at` (network time, ms).
+    pub async fn set_user_config_extended(&self, account: &str, at: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE accounts SET user_config_extended_at = $1 WHERE session_id = $2")
+            .bind(at)
+            .bind(account)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
 }

@@ -13,7 +13,7 @@ use crate::clock::now_ms;
 use crate::network::{ItemData, RetrievedItem};
 use crate::protocol::groups::config::wrap::unwrap_or_raw;
 use crate::protocol::groups::config::{open_config, ConfigKind, ConfigMessage};
-use crate::protocol::storage::{MessageHash, Namespace};
+use crate::protocol::storage::{ExpireMode, MessageHash, Namespace, Signer};
 use crate::store::groups::StoredConfig;
 
 /// The UserGroups namespace as the storage RPC takes it.
@@ -73,5 +73,37 @@ pub async fn take(
         tx.set_poll_cursor(&keys.session_id, ns, last, now).await?;
     }
     tx.commit().await?;
+    Ok(())
+}
+
+/// Extends the TTL of the account's UserGroups heads to 30 days from now, at most once a day of
+/// network time (like a group's configs: [`super::group_swarm::TTL_EXTEND_EVERY_MS`]), so the
+/// config outlives a month without changes and a restored client still finds the groups.
+pub async fn extend(deps: &Deps, keys: &AccountKeys) -> Result<(), ActorError> {
+    let now = deps.network.now_ms();
+    let last = u64::try_from(deps.store.user_config_extended(&keys.session_id).await?).unwrap_or(0);
+    if now < last.saturating_add(super::group_swarm::TTL_EXTEND_EVERY_MS) {
+        return Ok(());
+    }
+    let heads = deps
+        .store
+        .user_configs(&keys.session_id, i64::from(USER_GROUPS_NAMESPACE))
+        .await?;
+    let hashes: Vec<MessageHash> = heads
+        .iter()
+        .filter_map(|h| MessageHash::parse(&h.hash).ok())
+        .collect();
+    // Nothing held: checked again tomorrow (a config pushed meanwhile lives 30 days anyway).
+    if !hashes.is_empty() {
+        let signer = Signer::Account(keys.identity.signing_key());
+        let expiry = now.saturating_add(crate::actors::transports::group::GROUP_CONFIG_TTL_MS);
+        deps.network
+            .expire(&keys.account, &signer, hashes, expiry, ExpireMode::Extend)
+            .await?;
+    }
+    let at = i64::try_from(now).unwrap_or(i64::MAX);
+    deps.store
+        .set_user_config_extended(&keys.session_id, at)
+        .await?;
     Ok(())
 }
