@@ -65,7 +65,7 @@ both_backends! {
 
         // The sender counts its send after its commit, which can come after the recipient's
         // poll has already received the message: wait for the count, not for the delivery.
-        let text = common::eventually(30, "the sent message counted", || async {
+        let text = common::eventually(30, "the sent message and a poll counted", || async {
             let text = gw
                 .client
                 .get(format!("{}/metrics", gw.base))
@@ -75,11 +75,15 @@ both_backends! {
                 .text()
                 .await
                 .unwrap();
-            let sent = "session_gateway_messages_sent_total{outcome=\"sent\"} ";
-            let counted = text
-                .lines()
-                .filter_map(|l| l.strip_prefix(sent))
-                .any(|v| v.trim().parse::<f64>().is_ok_and(|v| v >= 1.0));
+            // Likewise a poll cycle is timed when it ends, after what it received was stored
+            // (group polls and the account's config upkeep come after): wait for its count.
+            let at_least_one = |series: &str| {
+                text.lines()
+                    .filter_map(|l| l.strip_prefix(series))
+                    .any(|v| v.trim().parse::<f64>().is_ok_and(|v| v >= 1.0))
+            };
+            let counted = at_least_one("session_gateway_messages_sent_total{outcome=\"sent\"} ")
+                && at_least_one("session_gateway_poll_lag_seconds_count ");
             counted.then_some(text)
         })
         .await;
