@@ -18,6 +18,7 @@ pub mod attachments;
 pub mod avatars;
 pub mod chat;
 pub mod events;
+pub mod group_state;
 pub mod groups;
 pub mod leases;
 pub mod message_state;

@@ -79,7 +79,7 @@ impl Store {
         .bind(namespace)
         .fetch_all(self.pool())
         .await?;
-        super::groups::open_configs(self, &rows, RecordKind::UserConfig, |hash| {
+        super::group_state::open_configs(self, &rows, RecordKind::UserConfig, |hash| {
             record_id(account, namespace, hash)
         })
     }
