@@ -43,6 +43,9 @@ pub enum ActorError {
     /// The actor system could not start.
     #[error("actor system: {0}")]
     System(String),
+    /// A community row or answer could not be used (a stored key, a server's refusal).
+    #[error("community: {0}")]
+    Community(String),
     /// A group message or state could not be built (a stored grant or push the protocol
     /// refuses).
     #[error("group: {0}")]

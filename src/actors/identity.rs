@@ -20,7 +20,9 @@ use super::conversation::{Activity, Conversation, ConversationIdle, Fenced, Inco
 use super::inbox::{poll, PollOutcome};
 use super::keys::AccountKeys;
 use super::schedule::{after_more, first_poll, jittered, poll_interval};
-use super::sources::{load_cursor, load_group_cursor, GroupSwarm, OwnSwarm, Source as _};
+use super::sources::{
+    community, load_cursor, load_group_cursor, GroupSwarm, OwnSwarm, Source as _,
+};
 use super::supervisor::ChildStopped;
 use super::{ActorError, Deps, Task};
 use crate::chat::groups::state::MESSAGES_NAMESPACE;
@@ -326,10 +328,14 @@ impl Identity {
             self.lease.clone(),
         );
         let groups = poll_groups(self.deps.clone(), keys.clone(), skip, self.lease.clone());
+        let rooms = community::poll_servers(self.deps.clone(), keys.clone(), self.lease.clone());
+        let dms = community::poll_inboxes(self.deps.clone(), keys.clone(), self.lease.clone());
         let configs = sync_user_groups(self.deps.clone(), keys, self.lease.clone());
         let cycle = async move {
-            let own = own.await?;
+            let mut own = own.await?;
             let groups = groups.await?;
+            let rooms = rooms.await?;
+            own.stored += rooms.stored + dms.await?;
             configs.await?;
             Ok::<_, ActorError>((own, groups))
         };

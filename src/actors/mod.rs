@@ -24,6 +24,7 @@ pub mod keys;
 pub mod outgoing;
 pub mod path_pool;
 pub mod pruner;
+pub mod rooms;
 pub mod schedule;
 pub mod sources;
 pub mod supervisor;

@@ -18,11 +18,13 @@ use sha2::{Digest as _, Sha256};
 use tracing::Instrument as _;
 
 use super::keys::AccountKeys;
-use super::transports::{DirectTransport, GroupTransport, Stored, Transport, Unroutable};
+use super::transports::{
+    BlindedDmTransport, CommunityTransport, DirectTransport, GroupTransport, Stored, Transport,
+};
 use super::{ActorError, Deps};
 use crate::clock::now_ms;
 use crate::events::{EventData, MessageEvent};
-use crate::ids::ConversationId;
+use crate::ids::{ConversationId, SessionIdKind};
 use crate::protocol::chat::{
     self, AttachmentInfo, MessageRef, Outgoing, Profile, ReactionAction, TextMessage, TTL_TYPING_MS,
 };
@@ -149,7 +151,8 @@ pub fn build_outgoing(
         | ControlBody::GroupInvite { .. }
         | ControlBody::GroupAdmin { .. }
         | ControlBody::GroupPromote { .. }
-        | ControlBody::UserConfigPush { .. } => return Err(ActorError::BadRecipient),
+        | ControlBody::UserConfigPush { .. }
+        | ControlBody::RoomModeration { .. } => return Err(ActorError::BadRecipient),
     };
     Ok(Some(outgoing))
 }
@@ -215,15 +218,20 @@ pub fn seal_data_message(
 
 /// True for failures no retry can fix.
 fn permanent(error: &ActorError) -> bool {
-    matches!(
-        error,
+    match error {
         ActorError::BadRecipient
-            | ActorError::Request(_)
-            | ActorError::Encrypt(_)
-            | ActorError::Chat(_)
-            | ActorError::Attachment(_)
-            | ActorError::Group(_)
-    )
+        | ActorError::Request(_)
+        | ActorError::Encrypt(_)
+        | ActorError::Chat(_)
+        | ActorError::Attachment(_)
+        | ActorError::Group(_) => true,
+        // A community server's refusal (banned, no permission, no such post or room) stands;
+        // rate limits (429) and clock complaints (425) pass with time.
+        ActorError::Network(crate::network::NetworkError::Community { status, .. }) => {
+            (400..500).contains(status) && !matches!(status, 425 | 429)
+        }
+        _ => false,
+    }
 }
 
 /// One step of `conversation`: load its oldest queued message and try to send it once through
@@ -256,6 +264,17 @@ pub async fn step(
     let id = message.id.clone();
     let lease = lease.as_ref();
     let step = match &conversation {
+        ConversationId::Direct(peer)
+            if matches!(
+                peer.kind(),
+                SessionIdKind::Blinded15 | SessionIdKind::Blinded25
+            ) =>
+        {
+            let transport = BlindedDmTransport::new(peer.clone());
+            attempt(&deps, &keys, &transport, message, tried, lease)
+                .instrument(span.clone())
+                .await
+        }
         ConversationId::Direct(peer) => {
             let transport = DirectTransport::new(peer.clone());
             attempt(&deps, &keys, &transport, message, tried, lease)
@@ -268,9 +287,9 @@ pub async fn step(
                 .instrument(span.clone())
                 .await
         }
-        // Communities bring their own transport; until then a row there fails.
-        ConversationId::Community(_) => {
-            attempt(&deps, &keys, &Unroutable, message, tried, lease)
+        ConversationId::Community(room) => {
+            let transport = CommunityTransport::new(room.clone());
+            attempt(&deps, &keys, &transport, message, tried, lease)
                 .instrument(span.clone())
                 .await
         }
@@ -303,18 +322,18 @@ async fn attempt<T: Transport>(
     let age = now_ms().saturating_sub(message.created_at);
     if tried > 0 && u64::try_from(age).unwrap_or(0) > settings.send_deadline_ms {
         let reason = "no swarm node confirmed the message before the send deadline";
-        settle(deps, &message.id, Err(reason), lease).await?;
+        settle(deps, &message.account, &message.id, Err(reason), lease).await?;
         return Ok(Step::Failed { id: message.id });
     }
     match transport.send(deps, keys, &message).await {
         Ok(stored) => {
-            settle(deps, &message.id, Ok(&stored), lease).await?;
+            settle(deps, &message.account, &message.id, Ok(&stored), lease).await?;
             Ok(Step::Sent { id: message.id })
         }
         Err(ActorError::Store(e)) => Err(ActorError::Store(e)),
         Err(error) if permanent(&error) || tried + 1 >= settings.send_max_attempts => {
             let reason = format!("{error} (after {} attempts)", tried + 1);
-            settle(deps, &message.id, Err(&reason), lease).await?;
+            settle(deps, &message.account, &message.id, Err(&reason), lease).await?;
             Ok(Step::Failed { id: message.id })
         }
         Err(error) => {
@@ -333,6 +352,7 @@ async fn attempt<T: Transport>(
 /// new owner.
 pub async fn settle(
     deps: &Deps,
+    account: &str,
     id: &str,
     outcome: Result<&Stored, &str>,
     lease: Option<&LeaseToken>,
@@ -373,7 +393,7 @@ pub async fn settle(
         EventData::message(event, &message).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     let event = tx
         .append_event(&NewEvent {
-            account: Some(message.from.clone()),
+            account: Some(account.to_owned()),
             conversation: Some(message.conversation.clone()),
             timestamp: now,
             data,

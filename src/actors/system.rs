@@ -63,6 +63,31 @@ impl ActorsHandle {
         }
     }
 
+    /// `account` queued a row in the conversation `peer` names (any kind: a Session ID, a
+    /// group or a room).
+    pub fn queued_in(&self, account: &SessionIdText, peer: &str) {
+        if let Some(s) = &self.supervisor {
+            s.do_send(MessageQueued {
+                account: account.as_str().to_owned(),
+                peer: peer.to_owned(),
+            });
+        }
+    }
+
+    /// Joins `account` to the room `url` names ([`super::rooms::join_room`]).
+    pub async fn join_room(
+        &self,
+        account: &SessionIdText,
+        url: &crate::protocol::community::CommunityUrl,
+    ) -> Result<(crate::chat::community::JoinedRoom, bool), super::rooms::JoinError> {
+        let (_, deps) = self
+            .fetcher
+            .as_ref()
+            .ok_or(super::rooms::JoinError::NoNetwork)?;
+        // The server's lead polls the room from its next cycle on.
+        super::rooms::join_room(deps, account, url).await
+    }
+
     /// `account` has incoming attachments queued again: fetch them now.
     pub fn attachments_queued(&self, account: &SessionIdText) {
         if let Some((fetcher, deps)) = &self.fetcher {

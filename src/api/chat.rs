@@ -51,7 +51,10 @@ pub(crate) fn wake(state: &ApiState, account: &SessionIdText, queued: &chat::Que
         Some(ConversationId::Group(group)) => {
             state.actors.message_queued(account, group.as_session_id());
         }
-        Some(ConversationId::Community(_)) | None => {}
+        Some(ConversationId::Community(room)) => {
+            state.actors.queued_in(account, &room.to_string());
+        }
+        None => {}
     }
 }
 

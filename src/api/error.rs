@@ -203,6 +203,10 @@ impl From<ChatError> for ApiError {
                 code: "not_group_admin",
                 message,
             },
+            ChatError::NotModerator => Self::Refused {
+                code: "not_moderator",
+                message,
+            },
             ChatError::GroupState(_) => Self::Conflict {
                 code: "group_state",
                 message,

@@ -13,7 +13,7 @@ use super::account_path::{account_in_path, Access, AccountPath};
 use super::chat::wake;
 use super::{page_limit, session_id, ApiError, ApiState, Principal};
 use crate::chat;
-use crate::ids::{ConversationId, GroupId};
+use crate::ids::{ConversationId, GroupId, RoomRef, SessionIdText};
 use crate::store::messages::{Conversation, Message, MessageStatus};
 use crate::telemetry::links::Key;
 
@@ -33,7 +33,9 @@ pub(crate) fn routes(cfg: &mut ServiceConfig) {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SendMessage {
-    /// Recipient: a peer's `05…` Session ID, or the `03…` ID of a group the account has joined.
+    /// Recipient: a peer's `05…` Session ID, the `03…` ID of a group the account has joined,
+    /// a community room's conversation ID (`http(s)://host[:port]/room`) or a blinded `15…` ID
+    /// met in a room (a DM through that room's server).
     pub to: String,
     /// Text, up to 2000 characters; may be empty (or absent) when files are attached.
     #[serde(default)]
@@ -90,11 +92,23 @@ pub struct ConversationList {
     pub conversations: Vec<Conversation>,
 }
 
-/// Where a message goes, or whose history is listed: a group's `03…` ID, or else a peer's
-/// Session ID (400 `invalid_session_id` otherwise, as before groups).
+/// Where a message goes, or whose history is listed: a group's `03…` ID, a community room's
+/// URL (`http(s)://host[:port]/room`), a blinded `15…` ID (a DM through a community server),
+/// or else a peer's Session ID (400 `invalid_session_id` otherwise).
 fn message_target(text: &str, field: &str) -> Result<ConversationId, ApiError> {
     if let Ok(group) = GroupId::parse(text) {
         return Ok(ConversationId::Group(group));
+    }
+    if text.starts_with("http://") || text.starts_with("https://") {
+        let room = text.split_once('?').map_or(text, |(room, _)| room);
+        return RoomRef::parse(room)
+            .map(ConversationId::Community)
+            .map_err(|e| ApiError::bad_request("invalid_room", format!("{field}: {e}")));
+    }
+    if text.starts_with("15") {
+        if let Ok(id) = SessionIdText::parse_any(text) {
+            return Ok(ConversationId::Direct(id));
+        }
     }
     session_id(text, field).map(ConversationId::Direct)
 }

@@ -8,6 +8,7 @@ pub mod api_keys;
 pub mod attachments;
 pub mod auth;
 pub mod chat;
+pub mod communities;
 pub mod conversation;
 pub mod conversation_path;
 pub mod error;
@@ -132,6 +133,7 @@ pub fn app(
                 .configure(conversation::routes)
                 .configure(groups::routes)
                 .configure(group_admin::routes)
+                .configure(communities::routes)
                 .configure(attachments::routes)
                 .configure(webhooks::routes)
                 .configure(events::routes)

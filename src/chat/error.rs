@@ -37,9 +37,12 @@ pub enum ChatError {
     /// A 1:1-only feature asked of a group conversation (422 `unsupported_conversation`).
     #[error("this is a 1:1 feature; a group conversation does not have it")]
     GroupUnsupported,
-    /// A community conversation: not served yet (422 `unsupported_conversation`).
-    #[error("community conversations are not supported yet (they arrive with issue 12)")]
+    /// A 1:1-only feature asked of a community room (422 `unsupported_conversation`).
+    #[error("this is a 1:1 feature; a community room does not have it")]
     CommunityUnsupported,
+    /// The operation needs a moderator of the room (403 `not_moderator`).
+    #[error("only a moderator of the room can do this")]
+    NotModerator,
     /// A group's name, description or member list is invalid (400 `invalid_group`).
     #[error("{0}")]
     InvalidGroup(String),

@@ -10,9 +10,9 @@
 //! afterwards, such as waking the sender of a conversation that got something queued: chat
 //! talks to neither the network nor the actors (`tests/layering.rs`).
 //!
-//! Conversations are named by [`ConversationId`]. Only direct chats are served yet; a group or
-//! community is [`ChatError::GroupUnsupported`] / [`ChatError::CommunityUnsupported`] (issues
-//! 10 and 12).
+//! Conversations are named by [`ConversationId`]. Texts, reactions and deletions work in every
+//! kind; the 1:1-only features (read receipts, typing, requests, disappearing settings) answer
+//! [`ChatError::GroupUnsupported`] / [`ChatError::CommunityUnsupported`] for the others.
 //!
 //! Files: `outgoing.rs` (queue a text), `reactions.rs`, `unsend.rs` (delete a message),
 //! `read.rs` (read receipts, typing), `requests.rs` (accept, decline), `settings.rs`
@@ -20,6 +20,7 @@
 
 use crate::ids::{ConversationId, SessionIdText};
 
+pub mod community;
 mod error;
 pub mod groups;
 pub mod incoming;
@@ -51,13 +52,14 @@ pub struct Queued {
     pub conversation: Option<ConversationId>,
 }
 
-/// Where a message can be sent: the peer of a direct conversation, or a group the account
-/// has joined (not found otherwise); communities are not served yet.
-pub async fn message_peer<'a>(
+/// Where a message can be sent, as the stored `peer` column names it: the peer of a direct
+/// conversation, a group the account has joined, or a community room it is in (not found
+/// otherwise).
+pub async fn message_peer(
     store: &crate::store::Store,
     account: &SessionIdText,
-    conversation: &'a ConversationId,
-) -> Result<&'a SessionIdText, ChatError> {
+    conversation: &ConversationId,
+) -> Result<String, ChatError> {
     match conversation {
         ConversationId::Group(group) => {
             let membership = store
@@ -73,9 +75,17 @@ pub async fn message_peer<'a>(
             {
                 return Err(ChatError::GroupDestroyed);
             }
-            Ok(group.as_session_id())
+            Ok(group.as_str().to_owned())
         }
-        other => direct_peer(other),
+        ConversationId::Community(room) => {
+            let room = room.to_string();
+            store
+                .room_membership(account.as_str(), &room)
+                .await?
+                .ok_or(ChatError::NotFound("community"))?;
+            Ok(room)
+        }
+        ConversationId::Direct(peer) => Ok(peer.as_str().to_owned()),
     }
 }
 

@@ -60,12 +60,10 @@ pub async fn send_text(
 ) -> Result<SentText, ChatError> {
     let to = message_peer(store, account, conversation).await?;
     let quote = match &text.quote {
-        Some(id) => Some(quote_of(store, account, to, id).await?),
+        Some(id) => Some(quote_of(store, account, &to, id).await?),
         None => None,
     };
-    let mut chat = store
-        .conversation_chat(account.as_str(), to.as_str())
-        .await?;
+    let mut chat = store.conversation_chat(account.as_str(), &to).await?;
     let mut accepted_request = None;
     if chat
         .as_ref()
@@ -73,9 +71,7 @@ pub async fn send_text(
     {
         // Replying to a held or declined request accepts it, as in Session clients.
         accepted_request = accept_for_reply(store, account, conversation).await?;
-        chat = store
-            .conversation_chat(account.as_str(), to.as_str())
-            .await?;
+        chat = store.conversation_chat(account.as_str(), &to).await?;
     }
     let (expire_mode, expire_seconds) = chat
         .map(|c| (c.disappearing_mode, c.disappearing_seconds))
@@ -86,11 +82,19 @@ pub async fn send_text(
         expire_seconds,
     };
     let now = now_ms();
+    // In a room our posts are signed by our blinded ID there, and others see that author.
+    let author = match conversation {
+        ConversationId::Community(_) => store
+            .room_membership(account.as_str(), &to)
+            .await?
+            .map_or_else(|| account.as_str().to_owned(), |m| m.blinded_id),
+        _ => account.as_str().to_owned(),
+    };
     let message = NewMessage {
         id: new_message_id(),
         account: account.as_str().to_owned(),
-        peer: to.as_str().to_owned(),
-        author: account.as_str().to_owned(),
+        peer: to.clone(),
+        author,
         direction: Direction::Outgoing,
         status: MessageStatus::Queued,
         hash: None,
@@ -116,11 +120,11 @@ pub async fn send_text(
 async fn quote_of(
     store: &Store,
     account: &SessionIdText,
-    to: &SessionIdText,
+    to: &str,
     id: &str,
 ) -> Result<Quote, ChatError> {
     let quoted = super::message_of(store, account, id).await?;
-    if quoted.conversation != to.as_str() {
+    if quoted.conversation != to {
         return Err(ChatError::QuoteNotInConversation);
     }
     Ok(Quote {

@@ -48,12 +48,17 @@ pub async fn react(
     }
     let now = now_ms();
     let peer = message.conversation.clone();
+    // In a room the server lists reactors by blinded ID: ours is the one we react as.
+    let reactor = match store.room_membership(account.as_str(), &peer).await? {
+        Some(member) => member.blinded_id,
+        None => account.as_str().to_owned(),
+    };
     let mut tx = store.begin().await?;
     let changed = if remove {
-        tx.remove_reaction(&message.id, account.as_str(), emoji.as_str())
+        tx.remove_reaction(&message.id, &reactor, emoji.as_str())
             .await?
     } else {
-        tx.add_reaction(&message.id, account.as_str(), emoji.as_str(), now)
+        tx.add_reaction(&message.id, &reactor, emoji.as_str(), now)
             .await?
     };
     if remove && !changed {

@@ -1,12 +1,13 @@
 //! Deleting a message: our own is unsent for everyone (an Unsend queued to the peer, which
 //! also removes our own swarm copy); a received one is deleted here only, except in a group
-//! we administer, where an admin deletes any member's message for everyone (groups.md §6.3).
+//! we administer, where an admin deletes any member's message for everyone (groups.md §6.3),
+//! or in a community room we moderate (communities.md §4.5).
 
 use super::{append, conversation_of, ChatError, Queued};
 use crate::clock::now_ms;
 use crate::events::EventData;
 use crate::ids::SessionIdText;
-use crate::store::chat::ControlBody;
+use crate::store::chat::{ControlBody, RoomAction};
 use crate::store::messages::{Direction, MessageStatus};
 use crate::store::modes::{GroupRole, GroupState};
 use crate::store::Store;
@@ -55,6 +56,28 @@ pub async fn delete_message(
     let now = now_ms();
     let peer = message.conversation.clone();
     if message.direction == Direction::Incoming {
+        if let Some(server_id) = moderator_can_delete(store, account, &message).await? {
+            let mut tx = store.begin().await?;
+            let action = RoomAction::Delete {
+                message_id: server_id,
+            };
+            let body = ControlBody::RoomModeration { action };
+            let id = tx
+                .enqueue_control(account.as_str(), &peer, &body, now)
+                .await?;
+            tx.mark_deleted(&message.id, now).await?;
+            let data = EventData::message_deleted(&peer, &message.id, "everyone", account.as_str());
+            append(&mut tx, account, &peer, data, now).await?;
+            tx.commit().await?;
+            return Ok(Deleted {
+                id: message.id,
+                scope: DeleteScope::Everyone,
+                unsend: Some(Queued {
+                    id,
+                    conversation: conversation_of(&peer),
+                }),
+            });
+        }
         if let Some(hash) = admin_can_delete(store, account, &message).await? {
             let mut tx = store.begin().await?;
             let queued =
@@ -113,6 +136,24 @@ pub async fn delete_message(
         scope,
         unsend,
     })
+}
+
+/// The server id of a received room `message` when `account` moderates its room (so it may
+/// delete it for everyone); `None` otherwise.
+async fn moderator_can_delete(
+    store: &Store,
+    account: &SessionIdText,
+    message: &crate::store::messages::Message,
+) -> Result<Option<i64>, ChatError> {
+    let moderator = store
+        .room_membership(account.as_str(), &message.conversation)
+        .await?
+        .is_some_and(|m| m.moderator);
+    let id = message
+        .hash
+        .as_deref()
+        .and_then(|hash| crate::chat::incoming::room_message_id(&message.conversation, hash));
+    Ok(id.filter(|_| moderator))
 }
 
 /// The swarm hash of a received group `message` when `account` is a joined admin of its

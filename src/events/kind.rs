@@ -92,6 +92,15 @@ pub enum EventType {
     /// An admin destroyed a group the account is in.
     #[serde(rename = "group.destroyed")]
     GroupDestroyed,
+    /// The account joined a community room.
+    #[serde(rename = "community.joined")]
+    CommunityJoined,
+    /// A joined room's info changed (name, description, image, moderators, …).
+    #[serde(rename = "community.updated")]
+    CommunityUpdated,
+    /// A message's author edited it (community rooms).
+    #[serde(rename = "message.edited")]
+    MessageEdited,
 }
 
 impl EventType {
@@ -127,11 +136,14 @@ impl EventType {
             Self::GroupMemberPromoted => "group.member_promoted",
             Self::GroupKicked => "group.kicked",
             Self::GroupDestroyed => "group.destroyed",
+            Self::CommunityJoined => "community.joined",
+            Self::CommunityUpdated => "community.updated",
+            Self::MessageEdited => "message.edited",
         }
     }
 
     /// Every type, for validating filters.
-    pub const ALL: [EventType; 29] = [
+    pub const ALL: [EventType; 32] = [
         Self::MessageReceived,
         Self::MessageSent,
         Self::MessageFailed,
@@ -161,6 +173,9 @@ impl EventType {
         Self::GroupMemberPromoted,
         Self::GroupKicked,
         Self::GroupDestroyed,
+        Self::CommunityJoined,
+        Self::CommunityUpdated,
+        Self::MessageEdited,
     ];
 
     /// Parses a wire name.

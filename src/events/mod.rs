@@ -194,6 +194,23 @@ pub struct GroupMemberData {
     pub member: String,
 }
 
+/// `community.joined`, `community.updated`: a room as the account sees it.
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct CommunityData {
+    /// The room's conversation ID (`http(s)://host[:port]/room`).
+    pub conversation: String,
+    /// The join URL (with `?public_key=`).
+    pub url: String,
+    /// The room's name.
+    pub name: String,
+    /// Its description (`null` when none).
+    pub description: Option<String>,
+    /// The account's blinded ID in the room (`15…`): the author of its posts there.
+    pub blinded_id: String,
+    /// The account moderates the room.
+    pub moderator: bool,
+}
+
 /// An event's `data`, typed by its event type. Serializes as the body alone (the type is a
 /// column of its own), exactly as the gateway wrote it before the types existed.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -257,6 +274,12 @@ pub enum EventData {
     GroupKicked(GroupData),
     /// `group.destroyed`.
     GroupDestroyed(GroupData),
+    /// `community.joined`.
+    CommunityJoined(CommunityData),
+    /// `community.updated`.
+    CommunityUpdated(CommunityData),
+    /// `message.edited`.
+    MessageEdited(MessageBody),
 }
 
 /// Which message event a message object is the body of.
@@ -270,6 +293,8 @@ pub enum MessageEvent {
     Failed,
     /// `message.read`.
     Read,
+    /// `message.edited`: a community message its author edited.
+    Edited,
 }
 
 impl EventData {
@@ -305,6 +330,9 @@ impl EventData {
             Self::GroupMemberPromoted(_) => EventType::GroupMemberPromoted,
             Self::GroupKicked(_) => EventType::GroupKicked,
             Self::GroupDestroyed(_) => EventType::GroupDestroyed,
+            Self::CommunityJoined(_) => EventType::CommunityJoined,
+            Self::CommunityUpdated(_) => EventType::CommunityUpdated,
+            Self::MessageEdited(_) => EventType::MessageEdited,
         }
     }
 
@@ -319,6 +347,7 @@ impl EventData {
             MessageEvent::Sent => Self::MessageSent(body),
             MessageEvent::Failed => Self::MessageFailed(body),
             MessageEvent::Read => Self::MessageRead(body),
+            MessageEvent::Edited => Self::MessageEdited(body),
         })
     }
 

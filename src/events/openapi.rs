@@ -6,10 +6,10 @@ use utoipa::openapi::{Ref, RefOr};
 use utoipa::ToSchema;
 
 use super::{
-    AccountStatusData, CallOfferedData, CommunityInvitationData, ConversationUpdatedData,
-    DataExtractionData, DisappearingSetting, EventType, GroupData, GroupMemberData,
-    MessageDeletedData, MessageExpiredData, MessageRequestAcceptedData, MessageRequestReceivedData,
-    ProfileUpdatedData, ReactionData, TypingData,
+    AccountStatusData, CallOfferedData, CommunityData, CommunityInvitationData,
+    ConversationUpdatedData, DataExtractionData, DisappearingSetting, EventType, GroupData,
+    GroupMemberData, MessageDeletedData, MessageExpiredData, MessageRequestAcceptedData,
+    MessageRequestReceivedData, ProfileUpdatedData, ReactionData, TypingData,
 };
 
 /// The component name of the envelope schema (`{id, type, account, timestamp, data}` with
@@ -25,7 +25,11 @@ const ATTACHMENT: &str = "AttachmentView";
 pub fn data_schema_name(event_type: EventType) -> String {
     use EventType as T;
     match event_type {
-        T::MessageReceived | T::MessageSent | T::MessageFailed | T::MessageRead => MESSAGE.into(),
+        T::MessageReceived
+        | T::MessageSent
+        | T::MessageFailed
+        | T::MessageRead
+        | T::MessageEdited => MESSAGE.into(),
         T::AttachmentAvailable | T::AttachmentFailed => ATTACHMENT.into(),
         T::AccountStatus => AccountStatusData::name().into_owned(),
         T::ReactionAdded | T::ReactionRemoved => ReactionData::name().into_owned(),
@@ -46,6 +50,7 @@ pub fn data_schema_name(event_type: EventType) -> String {
         | T::GroupMemberLeft
         | T::GroupMemberRemoved
         | T::GroupMemberPromoted => GroupMemberData::name().into_owned(),
+        T::CommunityJoined | T::CommunityUpdated => CommunityData::name().into_owned(),
     }
 }
 
@@ -72,6 +77,7 @@ pub fn schemas() -> Vec<(String, RefOr<Schema>)> {
         entry::<CallOfferedData>(),
         entry::<GroupData>(),
         entry::<GroupMemberData>(),
+        entry::<CommunityData>(),
     ]
 }
 

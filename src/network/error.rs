@@ -173,6 +173,14 @@ pub enum NetworkError {
         /// Its text (truncated).
         message: String,
     },
+    /// A community server answered with an error status.
+    #[error("community server answered HTTP {status}: {message}")]
+    Community {
+        /// v4 status code.
+        status: u16,
+        /// Its text (truncated).
+        message: String,
+    },
     /// Configuration that cannot work (bad file server URL or key, no seeds).
     #[error("invalid network configuration: {0}")]
     Config(String),

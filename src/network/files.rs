@@ -28,10 +28,24 @@ pub struct FileUpload {
 /// Reads `http[s]://host[:port]` and the hex key into a v4 target and the base URL (no
 /// trailing slash).
 pub fn parse_server(config: &FileServerConfig) -> Result<(ServerTarget, String), NetworkError> {
-    let bad = |what: &str| NetworkError::Config(format!("file server {what}: {:?}", config.url));
-    let (protocol, rest) = if let Some(r) = config.url.strip_prefix("http://") {
+    let key: [u8; 32] = hex::decode(&config.x25519)
+        .ok()
+        .and_then(|k| k.try_into().ok())
+        .ok_or_else(|| NetworkError::Config("file server x25519 must be 64 hex digits".into()))?;
+    server_target("file server", &config.url, PublicKey::from(key))
+}
+
+/// Reads a server's `http[s]://host[:port]` base URL into a v4 target for its X25519 `key`,
+/// and the base URL without a trailing slash. `what` names the server in errors.
+pub fn server_target(
+    what: &str,
+    url: &str,
+    key: PublicKey,
+) -> Result<(ServerTarget, String), NetworkError> {
+    let bad = |problem: &str| NetworkError::Config(format!("{what} {problem}: {url:?}"));
+    let (protocol, rest) = if let Some(r) = url.strip_prefix("http://") {
         (ServerProtocol::Http, r)
-    } else if let Some(r) = config.url.strip_prefix("https://") {
+    } else if let Some(r) = url.strip_prefix("https://") {
         (ServerProtocol::Https, r)
     } else {
         return Err(bad("URL must start with http:// or https://"));
@@ -51,17 +65,13 @@ pub fn parse_server(config: &FileServerConfig) -> Result<(ServerTarget, String),
             },
         ),
     };
-    let key: [u8; 32] = hex::decode(&config.x25519)
-        .ok()
-        .and_then(|k| k.try_into().ok())
-        .ok_or_else(|| NetworkError::Config("file server x25519 must be 64 hex digits".into()))?;
     let base = format!("{}://{}", protocol.as_str(), authority);
     Ok((
         ServerTarget {
             host: host.to_owned(),
             protocol,
             port,
-            x25519: PublicKey::from(key),
+            x25519: key,
         },
         base,
     ))
@@ -103,7 +113,11 @@ impl SessionNetwork {
         let max = self.inner.config.max_attempts.max(1);
         let mut last: Option<SendError> = None;
         for _ in 0..max {
-            match self.inner.send_server(&request).await {
+            match self
+                .inner
+                .send_server(&self.inner.file_server, &request)
+                .await
+            {
                 Ok(resp) => return Ok(resp),
                 Err(e) => {
                     tracing::debug!(error = %e, "file server request failed");

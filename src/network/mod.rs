@@ -10,6 +10,7 @@
 
 mod client;
 pub mod clock;
+pub mod community;
 pub mod config;
 pub mod error;
 mod files;

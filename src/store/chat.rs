@@ -95,6 +95,39 @@ pub enum ControlBody {
         /// `(namespace, base64 payload)`, in store order.
         payloads: Vec<(i16, String)>,
     },
+    /// In a community room: one moderation step on the server (communities.md §4.5, §7).
+    RoomModeration {
+        /// What to do.
+        action: RoomAction,
+    },
+}
+
+/// A moderator's step in a room.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum RoomAction {
+    /// Delete someone's post (server message id).
+    Delete {
+        /// The server's message id.
+        message_id: i64,
+    },
+    /// Ban a user from the room, for `timeout_seconds` or for good.
+    Ban {
+        /// The user's ID (`15…` or `05…`).
+        user: String,
+        /// How long, seconds; `None`: until unbanned.
+        timeout_seconds: Option<u64>,
+    },
+    /// Lift a ban.
+    Unban {
+        /// The user's ID.
+        user: String,
+    },
+    /// Delete every post of a user in the room.
+    DeleteAll {
+        /// The user's ID.
+        user: String,
+    },
 }
 
 /// An admin's step on the group swarm (groups.md §6.3, §6.4, §6.6).
@@ -164,6 +197,7 @@ impl ControlBody {
             Self::GroupAdmin { .. } => MessageKind::GroupAdmin,
             Self::GroupPromote { .. } => MessageKind::GroupPromote,
             Self::UserConfigPush { .. } => MessageKind::UserConfigPush,
+            Self::RoomModeration { .. } => MessageKind::RoomModeration,
         }
     }
 }

@@ -17,6 +17,7 @@ pub mod api_keys;
 pub mod attachments;
 pub mod avatars;
 pub mod chat;
+pub mod communities;
 pub mod events;
 pub mod group_state;
 pub mod groups;

@@ -151,6 +151,8 @@ stored_words! {
         GroupPromote = "group_promote",
         /// The account's own config (UserGroups), for its own swarm.
         UserConfigPush = "user_config_push",
+        /// A moderator's step on a community server (delete a post, ban, unban, delete all).
+        RoomModeration = "room_moderation",
     }
 }
 

@@ -34,6 +34,7 @@ use crate::protocol::onion::SnodeEd25519;
 use crate::protocol::storage::{MessageHash, Namespace};
 use crate::store::Store;
 
+pub mod community;
 pub mod group_swarm;
 pub mod own_swarm;
 pub mod user_config;

@@ -17,9 +17,11 @@ use crate::clock::now_ms;
 use crate::protocol::chat::Outgoing;
 use crate::store::send_queue::QueuedMessage;
 
+pub mod community;
 pub mod direct;
 pub mod group;
 
+pub use community::{BlindedDmTransport, CommunityTransport};
 pub use direct::{seal, DirectTransport};
 pub use group::GroupTransport;
 

@@ -27,10 +27,14 @@ use crate::store::modes::{ConversationState, MessageRequests};
 use crate::store::{Store, StoreTx};
 use crate::telemetry::links::Key;
 
+mod community;
 mod groups;
 mod messages;
 mod parts;
 
+pub use community::{
+    apply_room, room_message_hash, room_message_id, RoomChange, RoomReactions, RoomUpdate,
+};
 pub use parts::IncomingParts;
 
 /// A verified message and what it means for the conversation.

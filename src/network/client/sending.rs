@@ -1,4 +1,4 @@
-//! Sending one onion request (to a service node or to the file server) over a path, with its
+//! Sending one onion request (to a service node, the file server or a community server) over a path, with its
 //! span, its observation (latency and outcome) and the failure accounting of its path.
 
 use std::sync::Arc;
@@ -61,9 +61,10 @@ impl Inner {
         result
     }
 
-    /// One v4 request to the file server over a random path.
+    /// One v4 request to `server` (the file server or a community server) over a random path.
     pub(in crate::network) async fn send_server(
         self: &Arc<Self>,
+        server: &crate::protocol::onion::ServerTarget,
         request: &crate::protocol::onion::V4Request,
     ) -> Result<crate::protocol::onion::V4Response, SendError> {
         let path = self
@@ -80,7 +81,7 @@ impl Inner {
         let started = std::time::Instant::now();
         let result = self
             .transport
-            .server(&path.nodes, &self.file_server, request, self.enc)
+            .server(&path.nodes, server, request, self.enc)
             .instrument(span.clone())
             .await;
         self.observe(&span, started, result.as_ref().err());
