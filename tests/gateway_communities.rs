@@ -155,8 +155,34 @@ async fn communities_post_react_delete_and_dm_across_gateways() {
     let back = gw2.wait_event(&b, "message.received", |d| d["text"] == "hi back").await;
     assert_eq!(back["from"], room_a.blinded.as_str());
 
+    // A file posted in the room lives on the room's server (plaintext, named by the post) and
+    // B downloads the same bytes through its own account.
+    let file: Vec<u8> = (0..50_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    let posted = gw1
+        .on("POST", &a, "/messages", Some(json!({"to": room, "text": "a file", "attachments": [{
+            "content_type": "application/pdf", "file_name": "report.pdf",
+            "data_base64": base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &file),
+        }]})))
+        .await;
+    assert_eq!(posted.status, 202, "{}", posted.body);
+    let got = gw2.wait_event(&b, "message.received", |d| d["text"] == "a file").await;
+    let meta = &got["attachments"][0];
+    assert_eq!(meta["file_name"], "report.pdf", "{got}");
+    assert_eq!(meta["size"], file.len());
+    gw2.wait_event(&b, "attachment.available", |d| d["id"] == meta["id"]).await;
+    let response = gw2
+        .client
+        .get(format!("{}{}", gw2.base, meta["url"].as_str().unwrap()))
+        .bearer_auth(common::ADMIN_KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.bytes().await.unwrap().as_ref(), file.as_slice());
+
     // Everything went through onion requests.
     let routes = onion_only(&devnet);
+    assert!(routes.iter().any(|r| r.method.contains("/file")), "{routes:?}");
     assert!(routes.iter().any(|r| r.method.contains("inbox")), "{routes:?}");
 }
 }

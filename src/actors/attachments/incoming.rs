@@ -14,6 +14,7 @@ use crate::actors::{ActorError, Deps};
 use crate::clock::now_ms;
 use crate::events::EventData;
 use crate::protocol::chat::pointer::AttachmentInfo;
+use crate::protocol::chat::pointer::PointerKey;
 use crate::store::attachments::{FetchOutcome, StoredAttachment};
 use crate::store::events::NewEvent;
 use crate::store::StoreError;
@@ -118,6 +119,9 @@ async fn fetch_one(deps: &Deps, account: &str, stored: StoredAttachment) -> Resu
     let mut outcome = Err(TransferError::NotFound);
     for attempt in 0..FETCH_ATTEMPTS {
         outcome = match incoming_info(&stored) {
+            Ok(info) if info.key == PointerKey::None => {
+                super::rooms::download(deps, account, &stored, &info).await
+            }
             Ok(info) => download(&deps.network, &info).await,
             Err(error) => Err(error),
         };

@@ -24,11 +24,13 @@ use crate::protocol::chat::ChatError;
 
 mod avatars;
 mod incoming;
+mod rooms;
 mod sending;
 
 pub use crate::chat::incoming::IncomingParts;
 pub use avatars::{fetch_avatar, upload_avatar, AvatarError};
 pub use incoming::{Fetcher, Refetch, Refetcher};
+pub use rooms::room_pointers;
 pub use sending::outgoing_pointers;
 
 /// Concurrent downloads per gateway.
@@ -96,7 +98,11 @@ impl From<AttachmentError> for TransferError {
 impl From<NetworkError> for TransferError {
     fn from(error: NetworkError) -> Self {
         match error {
-            NetworkError::FileServer { status: 404, .. } => Self::NotFound,
+            NetworkError::FileServer { status: 404, .. }
+            | NetworkError::Community { status: 404, .. } => Self::NotFound,
+            NetworkError::Community { status, message } if (400..500).contains(&status) => {
+                Self::Refused { status, message }
+            }
             NetworkError::FileServer { status, message } if (400..500).contains(&status) => {
                 Self::Refused { status, message }
             }

@@ -114,6 +114,8 @@ async fn poll_server(
         Some(lease) => deps.store.begin_fenced(lease).await?,
         None => deps.store.begin().await?,
     };
+    // Accounts that got a post with files: their fetcher is kicked after the commit.
+    let mut with_files: Vec<&str> = Vec::new();
     for ((room, polled), members) in rooms.iter().zip(polled).zip(&members) {
         if !(200..300).contains(&polled.code) {
             tracing::warn!(room = %room.room, code = polled.code, "room poll refused");
@@ -131,6 +133,9 @@ async fn poll_server(
         let mut top = room.seqno;
         for row in &messages {
             let update = open_row(&room.room, row);
+            if has_files(&update) {
+                with_files.extend(members.iter().map(|(account, _)| account.as_str()));
+            }
             if let RoomChange::Unreadable(reason) = update.change {
                 deps.metrics
                     .messages_dropped
@@ -155,7 +160,23 @@ async fn poll_server(
         tx.set_room_cursor(&room.room, top, now).await?;
     }
     tx.commit().await?;
+    with_files.sort_unstable();
+    with_files.dedup();
+    for account in with_files {
+        deps.attachments.kick(deps, account);
+    }
     Ok(outcome)
+}
+
+/// A post that carries files (fetched in the background once stored).
+fn has_files(update: &RoomUpdate) -> bool {
+    match &update.change {
+        RoomChange::Post(a) => a
+            .events
+            .iter()
+            .any(|e| matches!(e, ChatEvent::Message(m) if !m.attachments.is_empty())),
+        _ => false,
+    }
 }
 
 /// The local members of `room` as (account, blinded ID).

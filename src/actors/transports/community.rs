@@ -10,7 +10,7 @@
 
 use prost::Message as _;
 
-use super::{outgoing_of, Stored, Transport};
+use super::{outgoing_of, outgoing_with, Stored, Transport};
 use crate::actors::keys::AccountKeys;
 use crate::actors::sources::community::server_of;
 use crate::actors::{ActorError, Deps};
@@ -103,7 +103,9 @@ async fn post(
     room: &CommunityRoom,
     message: &QueuedMessage,
 ) -> Result<Stored, ActorError> {
-    let Some(outgoing) = outgoing_of(deps, keys, message).await? else {
+    let (pointers, files) =
+        crate::actors::attachments::room_pointers(deps, keys, server, room, message).await?;
+    let Some(outgoing) = outgoing_with(deps, keys, message, pointers).await? else {
         return Ok(NOTHING);
     };
     // Receivers need `sigTimestamp` (§4.5); the post is padded and signed as it goes.
@@ -118,7 +120,7 @@ async fn post(
     );
     let posted = deps
         .network
-        .community_post(server, &keys.identity, &room.token, &post, &[])
+        .community_post(server, &keys.identity, &room.token, &post, &files)
         .await?;
     Ok(Stored {
         hash: Some(room_message_hash(&room.room, posted.id)),

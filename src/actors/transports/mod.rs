@@ -55,12 +55,23 @@ pub async fn outgoing_of(
     keys: &AccountKeys,
     message: &QueuedMessage,
 ) -> Result<Option<Outgoing>, ActorError> {
-    let profile = deps.store.own_profile(&keys.session_id).await?;
-    let profile = (profile.display_name.is_some() || profile.avatar.is_some()).then_some(profile);
     let attachments = match message.control {
         None => crate::actors::attachments::outgoing_pointers(deps, message).await?,
         Some(_) => Vec::new(),
     };
+    outgoing_with(deps, keys, message, attachments).await
+}
+
+/// [`outgoing_of`] with the files' pointers made by the caller (a room's files live on the
+/// room's server).
+pub async fn outgoing_with(
+    deps: &Deps,
+    keys: &AccountKeys,
+    message: &QueuedMessage,
+    attachments: Vec<crate::protocol::chat::pointer::AttachmentInfo>,
+) -> Result<Option<Outgoing>, ActorError> {
+    let profile = deps.store.own_profile(&keys.session_id).await?;
+    let profile = (profile.display_name.is_some() || profile.avatar.is_some()).then_some(profile);
     let now = u64::try_from(now_ms()).unwrap_or(0);
     build_outgoing(message, profile.as_ref(), attachments, now)
 }

@@ -172,14 +172,18 @@ pub enum PointerKey {
     Legacy(AttachmentKey),
     /// 32 bytes: the secretstream key of an 'S' blob.
     Stream(zeroize::Zeroizing<[u8; STREAM_KEY_LEN]>),
+    /// No key: a community room's file, stored in plaintext on the room's server and fetched
+    /// with the reader's own room credentials (communities.md §5).
+    None,
 }
 
 impl PointerKey {
-    /// The key bytes, to put into `AttachmentPointer.key`.
+    /// The key bytes, to put into `AttachmentPointer.key` (empty for [`Self::None`]).
     pub fn expose_secret(&self) -> &[u8] {
         match self {
             Self::Legacy(key) => key.expose_secret(),
             Self::Stream(key) => key.as_slice(),
+            Self::None => &[],
         }
     }
 }
@@ -189,6 +193,7 @@ impl fmt::Debug for PointerKey {
         match self {
             Self::Legacy(_) => f.write_str("PointerKey::Legacy(<redacted>)"),
             Self::Stream(_) => f.write_str("PointerKey::Stream(<redacted>)"),
+            Self::None => f.write_str("PointerKey::None"),
         }
     }
 }
@@ -240,8 +245,9 @@ impl AttachmentInfo {
         }
     }
 
-    /// Reads a received pointer: a non-empty `url`, a 64-byte key with a 32-byte digest, or a
-    /// 32-byte key (any digest ignored; 'S' blobs authenticate themselves).
+    /// Reads a received pointer: a non-empty `url`, a 64-byte key with a 32-byte digest, a
+    /// 32-byte key (any digest ignored; 'S' blobs authenticate themselves), or no key at all (a
+    /// community room's plaintext file; only a room's server is asked for one).
     pub fn parse(pointer: &AttachmentPointer) -> Result<Self, ChatError> {
         let url = pointer
             .url
@@ -266,6 +272,7 @@ impl AttachmentInfo {
                 key.copy_from_slice(key_bytes);
                 (PointerKey::Stream(key), None)
             }
+            0 => (PointerKey::None, None),
             other => return Err(ChatError::BadKeyLength(other)),
         };
         Ok(Self {
@@ -290,7 +297,7 @@ impl AttachmentInfo {
         AttachmentPointer {
             id: self.id,
             content_type: self.meta.content_type.clone(),
-            key: Some(self.key.expose_secret().to_vec()),
+            key: (self.key != PointerKey::None).then(|| self.key.expose_secret().to_vec()),
             size: self.size,
             thumbnail: None,
             digest: self.digest.map(|d| d.to_vec()),
@@ -311,6 +318,11 @@ impl AttachmentInfo {
     /// Verifies and decrypts the fetched blob (legacy: HMAC, then digest; 'S': stream tags) and
     /// truncates legacy plaintext to `size`.
     pub fn decrypt(&self, blob: &[u8]) -> Result<Vec<u8>, AttachmentError> {
+        if self.key == PointerKey::None {
+            // A room file is its plaintext; `size` (when smaller) drops any padding (§5).
+            let size = self.size.map_or(blob.len(), |s| s as usize).min(blob.len());
+            return Ok(blob[..size].to_vec());
+        }
         let digest = self.digest.as_ref().map(|d| d.as_slice());
         decrypt_for_pointer(blob, self.key.expose_secret(), digest, self.size)
     }
