@@ -320,3 +320,128 @@ async fn twenty_local_accounts_in_a_room_are_polled_as_one() {
         .collect::<Vec<_>>();
     assert!(lead.contains(pollers.iter().next().unwrap()), "{pollers:?}");
 }
+
+/// A post by a plain client (not a gateway account): `text` signed by `who` at `sent_ms`, or
+/// with a wrong signature when `forge`.
+fn raw_post(
+    who: &session_gateway::protocol::keys::Identity,
+    server: &session_gateway::network::community::CommunityServer,
+    text: &str,
+    sent_ms: u64,
+) -> session_gateway::protocol::community::CommunityPost {
+    use prost::Message as _;
+    use session_gateway::protocol::protos::{Content, DataMessage};
+    let content = Content {
+        data_message: Some(DataMessage {
+            body: Some(text.to_owned()),
+            ..Default::default()
+        }),
+        sig_timestamp: Some(sent_ms),
+        ..Default::default()
+    };
+    session_gateway::protocol::community::CommunityPost::new(
+        who,
+        server.pubkey(),
+        &content.encode_to_vec(),
+        sent_ms,
+        session_gateway::protocol::blinding::Blind15Nonce::Desktop,
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn edits_arrive_and_forged_or_stale_posts_are_dropped() {
+    use session_gateway::network::community::{CommunityServer, SogsBody};
+    use session_gateway::protocol::keys::{Identity, X25519PublicKey};
+    let devnet = netsupport::devnet(6, 3).await;
+    let dir = tempfile::tempdir().unwrap();
+    let gw = gs::start(dir.path(), gs::settings(&common::master_key()), &devnet).await;
+    let reader = gw.create_account().await;
+    join(&gw, &devnet, &reader).await;
+
+    // Another client (Session Desktop, say) posts through its own onion requests.
+    let net = gs::network(&devnet);
+    let server = CommunityServer::new(
+        devnet.community_url(),
+        X25519PublicKey::from_bytes(devnet.community_x25519()),
+    )
+    .unwrap();
+    let other = Identity::generate(&mut rand::rngs::OsRng);
+    let token = session_gateway::devnet::community::DEFAULT_ROOM;
+    let now = net.now_ms();
+    let post = raw_post(&other, &server, "first draft", now);
+    let posted = net
+        .community_post(&server, &other, token, &post, &[])
+        .await
+        .unwrap();
+    let got = gw
+        .wait_event(&reader, "message.received", |d| d["text"] == "first draft")
+        .await;
+    assert!(got["from"].as_str().unwrap().starts_with("15"), "{got}");
+
+    // Its author edits it: the reader's copy changes, with message.edited.
+    let edit = raw_post(&other, &server, "final text", now);
+    let body = serde_json::json!({
+        "data": base64::Engine::encode(&base64::engine::general_purpose::STANDARD, edit.data()),
+        "signature": base64::Engine::encode(&base64::engine::general_purpose::STANDARD, edit.signature()),
+    });
+    let reply = net
+        .sogs(
+            &server,
+            Some(&other),
+            "PUT",
+            &format!("/room/{token}/message/{}", posted.id),
+            SogsBody::Json(body.to_string().into_bytes()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(reply.code, 200);
+    let edited = gw
+        .wait_event(&reader, "message.edited", |d| d["id"] == got["id"])
+        .await;
+    assert_eq!(edited["text"], "final text");
+
+    // A post whose signature does not verify, and one signed 7 hours away from the server's
+    // time, are dropped (counted), never delivered; a good post behind them still arrives.
+    let mut forged = raw_post(&other, &server, "forged", now);
+    let liar = Identity::generate(&mut rand::rngs::OsRng);
+    let signed_by_liar = raw_post(&liar, &server, "forged", now);
+    let body = serde_json::json!({
+        "data": base64::Engine::encode(&base64::engine::general_purpose::STANDARD, forged.data()),
+        "signature": base64::Engine::encode(&base64::engine::general_purpose::STANDARD, signed_by_liar.signature()),
+    });
+    net.sogs(
+        &server,
+        Some(&other),
+        "POST",
+        &format!("/room/{token}/message"),
+        SogsBody::Json(body.to_string().into_bytes()),
+    )
+    .await
+    .unwrap()
+    .success()
+    .unwrap();
+    forged = raw_post(&other, &server, "stale", now - 7 * 3_600_000);
+    net.community_post(&server, &other, token, &forged, &[])
+        .await
+        .unwrap();
+    let good = raw_post(&other, &server, "after the bad ones", now);
+    net.community_post(&server, &other, token, &good, &[])
+        .await
+        .unwrap();
+    gw.wait_event(&reader, "message.received", |d| {
+        d["text"] == "after the bad ones"
+    })
+    .await;
+    assert_eq!(gs::dropped(&gw, "bad_signature").await, 1);
+    assert_eq!(gs::dropped(&gw, "bad_timestamp").await, 1);
+    let texts: Vec<String> = gw
+        .events_typed(&reader, "message.received")
+        .await
+        .iter()
+        .map(|e| e["data"]["text"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert!(
+        !texts.iter().any(|t| t == "forged" || t == "stale"),
+        "{texts:?}"
+    );
+}

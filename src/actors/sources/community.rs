@@ -285,7 +285,18 @@ fn open_post(row: &RoomMessage) -> Result<Accepted, &'static str> {
         .and_then(|s| s.try_into().ok())
         .ok_or("bad_signature")?;
     verify_post_signature(&author, &data, &signature).map_err(|_| "bad_signature")?;
-    let content = parse_content(&data, 0).map_err(|_| "invalid_content")?;
+    let mut content = parse_content(&data, 0).map_err(|_| "invalid_content")?;
+    // A reply in a room names its quoted author by blinded ID, which the 1:1 model of a quote
+    // cannot hold: the reply is kept, without its quote.
+    if let Some(message) = content.data_message.as_mut() {
+        if message
+            .quote
+            .as_ref()
+            .is_some_and(|q| !q.author.starts_with("05"))
+        {
+            message.quote = None;
+        }
+    }
     let signed = content.sig_timestamp.unwrap_or(0);
     let signed_ms = i64::try_from(signed).map_err(|_| "invalid_content")?;
     // `posted` is float seconds from the server clock.

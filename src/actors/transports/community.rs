@@ -105,7 +105,17 @@ async fn post(
 ) -> Result<Stored, ActorError> {
     let (pointers, files) =
         crate::actors::attachments::room_pointers(deps, keys, server, room, message).await?;
-    let Some(outgoing) = outgoing_with(deps, keys, message, pointers).await? else {
+    // A quote names its author by blinded ID in a room, which a 1:1 quote cannot carry: the
+    // reply goes out without it rather than not at all.
+    let mut message = message.clone();
+    if message
+        .quote
+        .as_ref()
+        .is_some_and(|(_, author)| !author.starts_with("05"))
+    {
+        message.quote = None;
+    }
+    let Some(outgoing) = outgoing_with(deps, keys, &message, pointers).await? else {
         return Ok(NOTHING);
     };
     // Receivers need `sigTimestamp` (§4.5); the post is padded and signed as it goes.
