@@ -336,6 +336,7 @@ impl Identity {
             let groups = groups.await?;
             let rooms = rooms.await?;
             own.stored += rooms.stored + dms.await?;
+            own.keeps_active = rooms.servers > 0;
             configs.await?;
             Ok::<_, ActorError>((own, groups))
         };
@@ -382,7 +383,7 @@ impl Identity {
                 .retain(|h, _| Some(h) == outcome.stopped_at.as_ref());
         }
         self.cursor.advance(&outcome.advanced);
-        if outcome.stored > 0 {
+        if outcome.stored > 0 || outcome.keeps_active {
             self.last_activity = Instant::now();
         }
         for touched in outcome.touched {

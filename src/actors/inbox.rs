@@ -59,6 +59,9 @@ pub struct PollOutcome {
     pub more: bool,
     /// The conversations that got something, in order of first arrival (committed).
     pub touched: Vec<Touched>,
+    /// The account polled a source for others this cycle (a community server it leads): it
+    /// stays on the active interval, as clients poll rooms every few seconds.
+    pub keeps_active: bool,
 }
 
 /// One poll of `source` from `cursor`. `skip` holds hashes seen tampered so often that they are

@@ -42,6 +42,8 @@ pub struct CommunityOutcome {
     pub consumed: usize,
     /// Messages newly stored (over every member).
     pub stored: usize,
+    /// Servers polled.
+    pub servers: usize,
 }
 
 /// The server a stored room lives on.
@@ -68,6 +70,7 @@ pub async fn poll_servers(
             Ok(outcome) => {
                 total.consumed += outcome.consumed;
                 total.stored += outcome.stored;
+                total.servers += 1;
             }
             Err(error) if error.is_lease_lost() => return Err(error),
             Err(error) => {
