@@ -45,6 +45,11 @@ both_backends! {
             .as_str()
             .unwrap()
             .starts_with("http://127.0.0.1:"));
+        assert!(ready["file_server"]["url"]
+            .as_str()
+            .unwrap()
+            .starts_with("http://127.0.0.1:"));
+        assert_eq!(ready["file_server"]["pubkey_x25519"].as_str().unwrap().len(), 64);
         let key_file = ready["admin_key_file"].as_str().unwrap();
         let admin = std::fs::read_to_string(key_file).unwrap();
         assert!(dir.path().join("master_key").exists());

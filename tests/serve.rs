@@ -147,3 +147,101 @@ async fn serve_devnet_needs_no_keys_and_keeps_the_ones_it_made() {
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+/// `GET {api}{path}` with the admin key, as JSON.
+async fn get_json(client: &reqwest::Client, api: &str, path: &str) -> Value {
+    let reply = client
+        .get(format!("{api}{path}"))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), 200, "{path}");
+    reply.json().await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gateway_pointed_at_a_standalone_devnet_by_settings_sends_files() {
+    use session_gateway::devnet::{Devnet, DevnetConfig};
+    let devnet = Devnet::start(DevnetConfig::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let master = session_gateway::store::MasterKey::generate().to_base64();
+    let mut cmd = gateway(dir.path(), Some(&master));
+    cmd.env("SESSION_GATEWAY__NETWORK__ENABLED", "true")
+        .env("SESSION_GATEWAY__NETWORK__SEEDS", devnet.seed_url())
+        .env(
+            "SESSION_GATEWAY__NETWORK__FILE_SERVER_URL",
+            devnet.file_server_url(),
+        )
+        .env(
+            "SESSION_GATEWAY__NETWORK__FILE_SERVER_X25519",
+            hex::encode(devnet.file_server_x25519()),
+        )
+        .env("SESSION_GATEWAY__POLLING__ACTIVE_INTERVAL_MS", "200")
+        .stderr(Stdio::null());
+    let mut child = cmd.spawn().unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let ready: Value = serde_json::from_str(&line).unwrap();
+    let api = ready["api"].as_str().unwrap().to_owned();
+    let client = reqwest::Client::new();
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        let created = client
+            .post(format!("{api}/v1/accounts"))
+            .bearer_auth(ADMIN)
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(created.status(), 201);
+        let body: Value = created.json().await.unwrap();
+        ids.push(body["session_id"].as_str().unwrap().to_owned());
+    }
+    let (a, b) = (&ids[0], &ids[1]);
+    let file: Vec<u8> = (0..20_000u32).map(|i| (i % 253) as u8).collect();
+    let sent = client
+        .post(format!("{api}/v1/accounts/{a}/messages"))
+        .bearer_auth(ADMIN)
+        .json(&json!({"to": b, "text": "a file", "attachments": [{
+            "content_type": "application/octet-stream", "file_name": "blob.bin",
+            "data_base64": base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &file),
+        }]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sent.status(), 202);
+    // Wait (with a deadline) for B's copy of the file to be fetched.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let url = loop {
+        let events = get_json(&client, &api, &format!("/v1/events?account={b}&limit=1000")).await;
+        let available = events["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["type"] == "attachment.available")
+            .map(|e| e["data"]["url"].as_str().unwrap().to_owned());
+        if let Some(url) = available {
+            break url;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no attachment.available: {events}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    let bytes = client
+        .get(format!("{api}{url}"))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(bytes.as_ref(), file.as_slice());
+    child.kill().unwrap();
+    child.wait().unwrap();
+}

@@ -316,8 +316,13 @@ async fn traces_connect(settings: &Settings, guard: &TelemetryGuard, spans: &Spa
     // the message.received delivery, in the poll's own trace.
     let is_received_delivery =
         |s: &Span| s.name == "webhook.deliver" && attr(s, "event_type") == Some("message.received");
+    // The poll's root span ends with its whole cycle (groups, rooms, configs after the own
+    // swarm), which may be after the delivery: wait for both.
     let all = wait_for_spans(guard, spans, "the message.received delivery", |all| {
-        all.iter().any(is_received_delivery)
+        all.iter().filter(|d| is_received_delivery(d)).any(|d| {
+            all.iter()
+                .any(|s| s.trace == d.trace && s.name == "poll" && s.parent.is_empty())
+        })
     })
     .await;
     let delivery = all.iter().find(|s| is_received_delivery(s)).unwrap();

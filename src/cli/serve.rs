@@ -23,7 +23,7 @@ use crate::config::{SecretString, Settings};
 use crate::devnet::config::DevnetConfig;
 use crate::devnet::Devnet;
 use crate::identities::{IdentityProvider, SessionIdentities};
-use crate::network::{NetworkConfig, SessionNetwork};
+use crate::network::{FileServerConfig, NetworkConfig, SessionNetwork};
 use crate::store::MasterKey;
 
 /// `serve` options.
@@ -91,6 +91,17 @@ pub async fn run(args: ServeArgs, identities: Arc<dyn IdentityProvider>) -> anyh
         )),
         None if settings.network.enabled => Some(NetworkConfig {
             seeds: settings.network.seeds.clone(),
+            file_server: {
+                let mainnet = FileServerConfig::default();
+                FileServerConfig {
+                    url: settings
+                        .network
+                        .file_server_url
+                        .clone()
+                        .unwrap_or(mainnet.url),
+                    x25519: (settings.network.file_server_x25519.clone()).unwrap_or(mainnet.x25519),
+                }
+            },
             ..NetworkConfig::default()
         }),
         None => None,
@@ -120,6 +131,10 @@ pub async fn run(args: ServeArgs, identities: Arc<dyn IdentityProvider>) -> anyh
     }
     if let Some(d) = &devnet {
         ready["community"] = d.community_summary();
+        ready["file_server"] = serde_json::json!({
+            "url": d.file_server_url(),
+            "pubkey_x25519": hex::encode(d.file_server_x25519()),
+        });
     }
     let mut stdout = std::io::stdout().lock();
     writeln!(stdout, "{ready}")?;

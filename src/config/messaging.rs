@@ -24,6 +24,11 @@ pub struct NetworkSettings {
     pub request_timeout_ms: u64,
     /// `network.path_check_ms`: how often the path pool is checked and rebuilt (default 30000).
     pub path_check_ms: u64,
+    /// `network.file_server_url`: where attachments and avatars are uploaded (unset: mainnet's,
+    /// `http://filev2.getsession.org`). A standalone devnet prints its own.
+    pub file_server_url: Option<String>,
+    /// `network.file_server_x25519`: that server's X25519 key, 64 hex digits (unset: mainnet's).
+    pub file_server_x25519: Option<String>,
 }
 
 impl Default for NetworkSettings {
@@ -33,6 +38,8 @@ impl Default for NetworkSettings {
             enabled: true,
             request_timeout_ms: 10_000,
             path_check_ms: 30_000,
+            file_server_url: None,
+            file_server_x25519: None,
         }
     }
 }
