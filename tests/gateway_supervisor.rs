@@ -31,6 +31,8 @@ both_backends! {
         common::eventually(30, "two identities", running(2)).await;
         let ready = gw.admin("GET", "/readyz", None).await;
         assert_eq!(ready.body["identities"]["running"], 2);
+        assert_eq!(ready.body["status"], "ready", "{}", ready.body);
+        assert_eq!(ready.body["network"]["usable"], true, "{}", ready.body);
 
         let paused = gw
             .admin(

@@ -245,3 +245,49 @@ async fn a_gateway_pointed_at_a_standalone_devnet_by_settings_sends_files() {
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+#[tokio::test]
+async fn readiness_reports_an_unusable_network_as_degraded() {
+    let dir = tempfile::tempdir().unwrap();
+    let master = session_gateway::store::MasterKey::generate().to_base64();
+    // A seed nobody answers: no pool, no path.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let seed = format!("http://{}/json_rpc", closed.local_addr().unwrap());
+    drop(closed);
+    let mut cmd = gateway(dir.path(), Some(&master));
+    cmd.env("SESSION_GATEWAY__NETWORK__ENABLED", "true")
+        .env("SESSION_GATEWAY__NETWORK__SEEDS", &seed)
+        .stderr(Stdio::null());
+    let mut child = cmd.spawn().unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let ready: Value = serde_json::from_str(&line).unwrap();
+    let api = ready["api"].as_str().unwrap().to_owned();
+    let client = reqwest::Client::new();
+    let plain = client.get(format!("{api}/readyz")).send().await.unwrap();
+    assert_eq!(plain.status(), 200);
+    let body: Value = plain.json().await.unwrap();
+    assert_eq!(body["status"], "degraded", "{body}");
+    assert_eq!(body["network"]["usable"], false, "{body}");
+    assert_eq!(body["network"]["paths"], 0, "{body}");
+    assert!(
+        body["degraded"][0].as_str().unwrap().contains("network"),
+        "{body}"
+    );
+    let strict = client
+        .get(format!("{api}/readyz?require=network"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(strict.status(), 503);
+    let bad = client
+        .get(format!("{api}/readyz?require=x"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+    child.kill().unwrap();
+    child.wait().unwrap();
+}

@@ -106,6 +106,11 @@ impl ActorsHandle {
         super::attachments::fetch_avatar(self.network(), avatar).await
     }
 
+    /// The network's counts (pool, paths), when actors run.
+    pub fn network_stats(&self) -> Option<crate::network::NetworkStats> {
+        self.network().map(crate::network::SessionNetwork::stats)
+    }
+
     /// The network the actors use, when they run.
     fn network(&self) -> Option<&crate::network::SessionNetwork> {
         self.fetcher.as_ref().map(|(_, deps)| &deps.network)

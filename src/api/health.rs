@@ -1,5 +1,11 @@
-//! `/healthz` (alive), `/readyz` (database usable), `/metrics` (Prometheus text). None needs a
-//! key: they reveal no account data.
+//! `/healthz` (alive), `/readyz` (database usable; network state), `/metrics` (Prometheus
+//! text). None needs a key: they reveal no account data.
+//!
+//! Readiness gates traffic, so it fails (503) only for what makes the API itself unusable: the
+//! database. A Session network the gateway cannot use (no seed answered, no onion path) leaves
+//! the API serving (reads work, sends are persisted and wait) and is reported as `degraded`
+//! with the reason; `GET /readyz?require=network` answers 503 for it too, for probes that want
+//! that.
 
 use actix_web::{get, web, HttpResponse};
 use serde::Serialize;
@@ -15,7 +21,7 @@ pub(crate) fn routes(cfg: &mut ServiceConfig) {
 /// Health or readiness.
 #[derive(Serialize, ToSchema)]
 pub struct Health {
-    /// `ok`, `ready` or `not_ready`.
+    /// `ok` (liveness); `ready`, `degraded` or `not_ready` (readiness).
     pub status: &'static str,
     /// Whether the database answered (readiness only).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -24,6 +30,30 @@ pub struct Health {
     /// Session network).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub identities: Option<IdentityFigures>,
+    /// The Session network as this replica sees it (readiness, when connected to it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub network: Option<NetworkFigures>,
+    /// What is degraded, in words (readiness; empty when nothing is).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub degraded: Option<Vec<String>>,
+}
+
+/// The network's state.
+#[derive(Serialize, ToSchema)]
+pub struct NetworkFigures {
+    /// Service nodes in the pool.
+    pub pool: usize,
+    /// Onion paths built and tested.
+    pub paths: usize,
+    /// Requests can go out (at least one path).
+    pub usable: bool,
+}
+
+/// `GET /readyz` query.
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+pub struct ReadyQuery {
+    /// `network`: also answer 503 when the Session network is unusable.
+    pub require: Option<String>,
 }
 
 /// Identity actor counts.
@@ -43,27 +73,72 @@ async fn healthz() -> HttpResponse {
         status: "ok",
         database: None,
         identities: None,
+        network: None,
+        degraded: None,
     })
 }
 
-/// The gateway can serve requests (the database answers).
-#[utoipa::path(responses((status = 200, body = Health), (status = 503, body = Health)), tag = "operations")]
+/// The gateway can serve requests (the database answers): `ready`, or `degraded` with the
+/// reason when the Session network is unusable (503 only with `?require=network`); 503
+/// `not_ready` when the database does not answer.
+#[utoipa::path(params(ReadyQuery),
+    responses((status = 200, body = Health), (status = 400, body = super::error::ErrorBody, description = "`invalid_query`: `require` is not `network`"), (status = 503, body = Health)),
+    tag = "operations")]
 #[get("/readyz")]
-async fn readyz(state: web::Data<ApiState>) -> HttpResponse {
+async fn readyz(
+    state: web::Data<ApiState>,
+    query: web::Query<ReadyQuery>,
+) -> Result<HttpResponse, super::ApiError> {
+    let require_network = match query.require.as_deref() {
+        None => false,
+        Some("network") => true,
+        Some(other) => {
+            return Err(super::ApiError::bad_request(
+                "invalid_query",
+                format!("require: {other:?} is not \"network\""),
+            ))
+        }
+    };
     let database = state.store.ping().await;
+    let network = state.actors.network_stats().map(|s| NetworkFigures {
+        pool: s.pool_size,
+        paths: s.paths,
+        usable: s.paths > 0,
+    });
+    let mut degraded = Vec::new();
+    if !database {
+        degraded.push("database: no answer".to_owned());
+    }
+    if let Some(n) = &network {
+        if !n.usable {
+            degraded.push(format!(
+                "network: no onion path (pool of {} nodes); sends wait",
+                n.pool
+            ));
+        }
+    }
+    let network_down = network.as_ref().is_some_and(|n| !n.usable);
+    let ready = database && !(require_network && network_down);
+    let status = match (ready, degraded.is_empty()) {
+        (false, _) => "not_ready",
+        (true, true) => "ready",
+        (true, false) => "degraded",
+    };
     let body = Health {
-        status: if database { "ready" } else { "not_ready" },
+        status,
         database: Some(database),
         identities: state.actors.counts().map(|c| IdentityFigures {
             running: c.running,
             restarting: c.restarting,
         }),
+        network,
+        degraded: Some(degraded),
     };
-    if database {
+    Ok(if ready {
         HttpResponse::Ok().json(body)
     } else {
         HttpResponse::ServiceUnavailable().json(body)
-    }
+    })
 }
 
 /// Prometheus metrics (text exposition format).
