@@ -142,6 +142,7 @@ impl Gateway {
                     io: tokio::runtime::Handle::current(),
                     attachments: Default::default(),
                     startups: crate::actors::startup_permits(),
+                    health: Default::default(),
                 };
                 // Attachments recorded but not fetched before a restart (issue 5).
                 deps.attachments.sweep(&deps);

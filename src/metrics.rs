@@ -259,6 +259,14 @@ impl Metrics {
         }
     }
 
+    /// Sets `accounts{status="stale"}`: active accounts not polled within three intervals
+    /// (scrape time; after [`Self::set_stored_counts`], which resets the family).
+    pub fn set_stale_accounts(&self, stale: usize) {
+        self.accounts
+            .with_label_values(&["stale"])
+            .set(i64::try_from(stale).unwrap_or(i64::MAX));
+    }
+
     /// The text exposition of every family.
     pub fn render(&self) -> String {
         let mut out = Vec::new();

@@ -297,6 +297,21 @@ impl Identity {
         self.next_poll = Some((handle, Instant::now() + delay));
     }
 
+    /// Notes on the health board that a poll cycle finished, with the interval it polls at
+    /// and the swarm it polls.
+    fn note_health(&self) {
+        let since = u64::try_from(self.last_activity.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let interval = poll_interval(&self.deps.settings, since);
+        let swarm = self
+            .keys
+            .as_ref()
+            .map(|keys| self.deps.network.cached_swarm(&keys.account))
+            .unwrap_or_default();
+        self.deps
+            .health
+            .polled(self.account.as_str(), interval, swarm);
+    }
+
     fn schedule_next(&mut self, ctx: &mut Context<Self>) {
         let since = u64::try_from(self.last_activity.elapsed().as_millis()).unwrap_or(u64::MAX);
         let base = poll_interval(&self.deps.settings, since);
@@ -362,6 +377,9 @@ impl Identity {
                 Err(error) => {
                     act.deps.metrics.polls.with_label_values(&["error"]).inc();
                     tracing::debug!(account = %act.account, %error, "poll failed");
+                    act.deps
+                        .health
+                        .failed(act.account.as_str(), &error.to_string());
                     act.schedule_next(ctx);
                 }
             }
@@ -377,6 +395,7 @@ impl Identity {
 
     fn polled(&mut self, outcome: PollOutcome, ctx: &mut Context<Self>) {
         self.last_polled = Instant::now();
+        self.note_health();
         self.deps.metrics.polls.with_label_values(&["ok"]).inc();
         if outcome.consumed > 0 {
             self.strikes

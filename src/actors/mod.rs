@@ -18,6 +18,7 @@
 pub mod attachments;
 pub mod conversation;
 pub mod error;
+pub mod health;
 pub mod identity;
 pub mod inbox;
 pub mod keys;
@@ -114,6 +115,8 @@ pub struct Deps {
     pub attachments: attachments::Fetcher,
     /// Limits how many Identity actors load their account at once ([`STARTUP_CONCURRENCY`]).
     pub startups: Arc<tokio::sync::Semaphore>,
+    /// What this replica's Identity actors saw of their polls ([`health`]).
+    pub health: health::HealthBoard,
 }
 
 /// Identity start-ups that read the database at the same time. SQLite has one connection: when

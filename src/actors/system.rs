@@ -135,6 +135,7 @@ pub struct ActorSystem {
     _path_pool: Addr<PathPool>,
     _pruner: Addr<Pruner>,
     _refetcher: Addr<super::attachments::Refetcher>,
+    _health: Addr<super::health::HealthFlusher>,
     handle: ActorsHandle,
 }
 
@@ -158,6 +159,7 @@ impl ActorSystem {
                     let path_pool = PathPool::new(deps.clone()).start();
                     let pruner = Pruner::new(deps.clone()).start();
                     let refetcher = super::attachments::Refetcher::new(deps.clone()).start();
+                    let flusher = super::health::HealthFlusher::new(deps.clone()).start();
                     let supervisor = match leases {
                         Some(events) => Supervisor::with_leases(deps, shared, events),
                         None => Supervisor::new(deps, shared),
@@ -167,7 +169,7 @@ impl ActorSystem {
                         actix::System::current(),
                         supervisor,
                         path_pool,
-                        (pruner, refetcher),
+                        (pruner, refetcher, flusher),
                     )
                 });
                 if tx.send(started).is_ok() {
@@ -184,6 +186,7 @@ impl ActorSystem {
             _path_pool: path_pool,
             _pruner: pruner.0,
             _refetcher: pruner.1,
+            _health: pruner.2,
             handle: ActorsHandle {
                 supervisor: Some(supervisor),
                 counts: Some(counts),

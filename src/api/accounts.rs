@@ -58,6 +58,37 @@ pub struct AccountView {
     /// `hold` or `auto_accept` (shown on one account's GET and PATCH).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub group_invites: Option<GroupInvites>,
+    /// How its polling goes (shown on one account's GET).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub health: Option<HealthView>,
+}
+
+/// An account's polling health, as the replica running it last wrote it (every few seconds).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HealthView {
+    /// When its last poll cycle finished, ms (`null`: not yet).
+    pub last_poll_at: Option<i64>,
+    /// How long ago that was, ms (`null`: never polled).
+    pub poll_lag_ms: Option<i64>,
+    /// The interval it polls at, ms.
+    pub poll_interval_ms: i64,
+    /// Not polled within three intervals (an active account only).
+    pub stale: bool,
+    /// The last poll error (kept after later successes; see `last_error_at`).
+    pub last_error: Option<String>,
+    /// When it happened, ms.
+    pub last_error_at: Option<i64>,
+    /// The replica holding its lease (`null` when none does).
+    pub replica: Option<String>,
+    /// The swarm it polls (service nodes' Ed25519 keys), as last known.
+    pub swarm: Vec<String>,
+}
+
+/// `GET /v1/accounts` query.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct AccountsQuery {
+    /// `stale`: only active accounts not polled within three of their intervals.
+    pub health: Option<String>,
 }
 
 /// The view of one account with its chat settings.
@@ -66,7 +97,31 @@ async fn full_view(state: &ApiState, account: Account) -> Result<AccountView, Ap
         .store
         .chat_settings(account.session_id.as_str())
         .await?;
+    let health = state
+        .store
+        .account_health(account.session_id.as_str())
+        .await?;
+    let now = crate::clock::now_ms();
+    let slack = i64::try_from(crate::actors::health::FLUSH_MS).unwrap_or(0);
+    let stale = account.status == AccountStatus::Active
+        && health
+            .poll
+            .last_poll_at
+            .map_or(account.created_at + slack < now, |at| {
+                at + 3 * health.poll.poll_interval_ms + slack < now
+            });
+    let health = HealthView {
+        last_poll_at: health.poll.last_poll_at,
+        poll_lag_ms: health.poll.last_poll_at.map(|at| (now - at).max(0)),
+        poll_interval_ms: health.poll.poll_interval_ms,
+        stale,
+        last_error: health.poll.last_error,
+        last_error_at: health.poll.last_error_at,
+        replica: health.replica,
+        swarm: health.poll.swarm,
+    };
     let mut view = AccountView::from(account);
+    view.health = Some(health);
     if let Some(settings) = settings {
         view.read_receipts = Some(settings.read_receipts);
         view.message_requests = Some(settings.message_requests);
@@ -86,6 +141,7 @@ impl From<Account> for AccountView {
             read_receipts: None,
             message_requests: None,
             group_invites: None,
+            health: None,
         }
     }
 }
@@ -195,19 +251,47 @@ async fn create_account(
     Ok(HttpResponse::Created().json(view))
 }
 
-/// List the accounts this key may read.
-#[utoipa::path(responses((status = 200, body = AccountList)), security(("bearer" = [])), tag = "accounts")]
+/// List the accounts this key may read; `?health=stale`: only active accounts not polled
+/// within three of their intervals.
+#[utoipa::path(params(AccountsQuery),
+    responses((status = 200, body = AccountList),
+        (status = 400, body = super::error::ErrorBody, description = "`invalid_query`: `health` is not `stale`")),
+    security(("bearer" = [])), tag = "accounts")]
 #[get("/accounts")]
 async fn list_accounts(
     state: web::Data<ApiState>,
     principal: Principal,
+    query: web::Query<AccountsQuery>,
 ) -> Result<HttpResponse, ApiError> {
+    let stale = match query.health.as_deref() {
+        None => None,
+        Some("stale") => {
+            let slack = i64::try_from(crate::actors::health::FLUSH_MS).unwrap_or(0);
+            Some(
+                state
+                    .store
+                    .stale_accounts(crate::clock::now_ms(), slack)
+                    .await?,
+            )
+        }
+        Some(other) => {
+            return Err(ApiError::bad_request(
+                "invalid_query",
+                format!("health: {other:?} is not \"stale\""),
+            ))
+        }
+    };
     let accounts = state
         .store
         .list_accounts()
         .await?
         .into_iter()
         .filter(|a| principal.can_read(&a.session_id))
+        .filter(|a| {
+            stale
+                .as_ref()
+                .is_none_or(|s| s.iter().any(|id| id == a.session_id.as_str()))
+        })
         .map(AccountView::from)
         .collect();
     Ok(HttpResponse::Ok().json(AccountList { accounts }))

@@ -150,6 +150,14 @@ async fn metrics(state: web::Data<ApiState>) -> HttpResponse {
             .metrics
             .set_stored_counts(&counts.accounts, &counts.deliveries);
     }
+    let slack = i64::try_from(crate::actors::health::FLUSH_MS).unwrap_or(0);
+    if let Ok(stale) = state
+        .store
+        .stale_accounts(crate::clock::now_ms(), slack)
+        .await
+    {
+        state.metrics.set_stale_accounts(stale.len());
+    }
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(state.metrics.render())

@@ -21,6 +21,7 @@ pub mod communities;
 pub mod events;
 pub mod group_state;
 pub mod groups;
+pub mod health;
 pub mod leases;
 pub mod message_state;
 pub mod messages;

@@ -162,6 +162,16 @@ impl SessionNetwork {
             .collect()
     }
 
+    /// The cached swarm of `account` (Ed25519 hex of its members), empty when none is cached.
+    pub fn cached_swarm(&self, account: &crate::protocol::storage::AccountId) -> Vec<String> {
+        lock(&self.inner.swarms)
+            .get(account, self.now_ms())
+            .unwrap_or_default()
+            .iter()
+            .map(|node| node.ed25519.to_hex())
+            .collect()
+    }
+
     /// The pooled nodes.
     pub fn pool(&self) -> Vec<ServiceNode> {
         lock(&self.inner.pool).nodes().to_vec()

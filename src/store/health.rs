@@ -1,0 +1,119 @@
+//! Per-account health (migration `0015_account_health.sql`): when the replica running an
+//! account last finished a poll of it, at what interval it polls, its last poll error and the
+//! swarm it polls, written in batches by that replica ([`StoreTx::put_health`]) and read by any
+//! replica with the lease's owner ([`Store::account_health`]). An account is *stale* when its
+//! last poll is older than three of its intervals (plus `slack_ms` for the batching).
+
+use sqlx::Row as _;
+
+use super::{Store, StoreError, StoreTx};
+
+/// What the running replica saw of an account's polls.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PollHealth {
+    /// When the last poll cycle finished, ms (`None`: never).
+    pub last_poll_at: Option<i64>,
+    /// The interval it polls at now, ms.
+    pub poll_interval_ms: i64,
+    /// The last failed poll's error (kept after later successes, with its time).
+    pub last_error: Option<String>,
+    /// When that error happened, ms.
+    pub last_error_at: Option<i64>,
+    /// The swarm members it polls (Ed25519 hex), as last known.
+    pub swarm: Vec<String>,
+}
+
+/// [`PollHealth`] with the account's lease owner, as the API shows it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AccountHealth {
+    /// The poll facts (default when never flushed).
+    pub poll: PollHealth,
+    /// The replica holding the account's lease, if any.
+    pub replica: Option<String>,
+}
+
+impl StoreTx {
+    /// Writes the health of each `(account, health)`; an account deleted meanwhile is skipped.
+    pub async fn put_health(
+        &mut self,
+        rows: &[(String, PollHealth)],
+        now: i64,
+    ) -> Result<(), StoreError> {
+        for (account, health) in rows {
+            sqlx::query(
+                "INSERT INTO account_health (account, last_poll_at, poll_interval_ms, last_error, \
+                 last_error_at, swarm, updated_at) \
+                 SELECT $1, $2, $3, $4, $5, $6, $7 WHERE EXISTS \
+                 (SELECT 1 FROM accounts WHERE session_id = $1) \
+                 ON CONFLICT (account) DO UPDATE SET last_poll_at = excluded.last_poll_at, \
+                 poll_interval_ms = excluded.poll_interval_ms, last_error = excluded.last_error, \
+                 last_error_at = excluded.last_error_at, swarm = excluded.swarm, \
+                 updated_at = excluded.updated_at",
+            )
+            .bind(account)
+            .bind(health.last_poll_at)
+            .bind(health.poll_interval_ms)
+            .bind(&health.last_error)
+            .bind(health.last_error_at)
+            .bind(serde_json::to_string(&health.swarm).unwrap_or_else(|_| "[]".into()))
+            .bind(now)
+            .execute(self.conn())
+            .await?;
+        }
+        Ok(())
+    }
+}
+
+/// The `WHERE` clause of an active account whose last poll is older than three intervals.
+const STALE: &str = "a.status = 'active' AND (h.last_poll_at IS NULL \
+    OR h.last_poll_at + 3 * h.poll_interval_ms + $2 < $1)";
+
+impl Store {
+    /// `account`'s health and lease owner (default when nothing was flushed yet).
+    pub async fn account_health(&self, account: &str) -> Result<AccountHealth, StoreError> {
+        let row = sqlx::query(
+            "SELECT h.last_poll_at, h.poll_interval_ms, h.last_error, h.last_error_at, h.swarm, \
+             l.owner FROM accounts a LEFT JOIN account_health h ON h.account = a.session_id \
+             LEFT JOIN account_leases l ON l.account = a.session_id WHERE a.session_id = $1",
+        )
+        .bind(account)
+        .fetch_optional(self.pool())
+        .await?;
+        let Some(row) = row else {
+            return Ok(AccountHealth::default());
+        };
+        let swarm: Option<String> = row.try_get("swarm")?;
+        Ok(AccountHealth {
+            poll: PollHealth {
+                last_poll_at: row.try_get("last_poll_at")?,
+                poll_interval_ms: row
+                    .try_get::<Option<i64>, _>("poll_interval_ms")?
+                    .unwrap_or(0),
+                last_error: row.try_get("last_error")?,
+                last_error_at: row.try_get("last_error_at")?,
+                // A list we wrote; anything else reads as unknown.
+                swarm: swarm
+                    .and_then(|s| serde_json::from_str(&s).ok())
+                    .unwrap_or_default(),
+            },
+            replica: row.try_get("owner")?,
+        })
+    }
+
+    /// Active accounts not polled within three of their intervals (plus `slack_ms`) at `now`,
+    /// by Session ID; an account never polled counts once it is `slack_ms` old.
+    pub async fn stale_accounts(&self, now: i64, slack_ms: i64) -> Result<Vec<String>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT a.session_id FROM accounts a LEFT JOIN account_health h \
+             ON h.account = a.session_id WHERE {STALE} AND a.created_at + $2 < $1 \
+             ORDER BY a.session_id"
+        ))
+        .bind(now)
+        .bind(slack_ms)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| row.try_get("session_id").map_err(StoreError::from))
+            .collect()
+    }
+}
