@@ -159,6 +159,7 @@ impl Store {
             "messages",
             "conversations",
             "account_leases",
+            "received_signed",
         ] {
             sqlx::query(&format!("DELETE FROM {table} WHERE account = $1"))
                 .bind(id.as_str())

@@ -1,0 +1,13 @@
+-- Replays (issue 13, attack 3): what each account received, keyed on what the sender signed
+-- (sender, signed timestamp, a BLAKE2b-256 digest of the signed content), not on the swarm
+-- hash. A node can re-wrap the same sealed content (the WebSocketMessage/Envelope is outside
+-- the signature) and store it under a new hash; such a copy finds its row here and is
+-- dropped, as clients drop a message they already hold. Rows go with the account.
+CREATE TABLE received_signed (
+    account     TEXT NOT NULL REFERENCES accounts (session_id) ON DELETE CASCADE,
+    sender      TEXT NOT NULL,
+    sent_at     BIGINT NOT NULL,
+    digest      BLOB NOT NULL,
+    received_at BIGINT NOT NULL,
+    PRIMARY KEY (account, sender, sent_at, digest)
+);
