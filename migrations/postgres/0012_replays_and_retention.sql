@@ -11,3 +11,14 @@ CREATE TABLE received_signed (
     received_at BIGINT NOT NULL,
     PRIMARY KEY (account, sender, sent_at, digest)
 );
+
+-- What stays after deletion (issue 13, attack 8): the message an event carries the content
+-- of (message.received/sent/failed/read: the message; attachment.*: its message), so an
+-- unsent, expired or deleted message's events are redacted with it. Existing rows are filled
+-- from their JSON.
+ALTER TABLE events ADD COLUMN message_id TEXT;
+UPDATE events SET message_id = (data::jsonb)->>'id'
+    WHERE type IN ('message.received', 'message.sent', 'message.failed', 'message.read');
+UPDATE events SET message_id = (data::jsonb)->>'message_id'
+    WHERE type IN ('attachment.available', 'attachment.failed');
+CREATE INDEX events_message ON events (message_id);
