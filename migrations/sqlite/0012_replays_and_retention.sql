@@ -22,3 +22,7 @@ UPDATE events SET message_id = json_extract(data, '$.id')
 UPDATE events SET message_id = json_extract(data, '$.message_id')
     WHERE type IN ('attachment.available', 'attachment.failed');
 CREATE INDEX events_message ON events (message_id);
+
+-- Attachment bytes at rest are sealed under the master key (issue 13, attack 8), like
+-- private keys; rows written before keep their plaintext (0) until they are deleted.
+ALTER TABLE attachments ADD COLUMN data_sealed BIGINT NOT NULL DEFAULT 0;
