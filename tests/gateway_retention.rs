@@ -1,6 +1,6 @@
-//! What stays after deletion (issue 13, attack 8): an unsent message's text does not live on
-//! in its events (nor in the quote of a reply), and deleting an account deletes its events and
-//! their webhook deliveries.
+//! What stays after deletion (issue 13, attack 8): an unsent or expired message's text does not
+//! live on in its events (nor in the quote of a reply), and deleting an account deletes its
+//! events and their webhook deliveries.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test harness code may panic
 
@@ -10,7 +10,7 @@ mod gateway_support;
 mod netsupport;
 
 use gateway_support as gs;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 both_backends! {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -67,6 +67,30 @@ async fn unsent_text_leaves_no_copy_and_a_deleted_account_leaves_no_events() {
     assert_eq!(received[0]["data"]["text"], "");
     let reply_now = gw.message(&b, &reply).await;
     assert_eq!(reply_now["quote"]["text"], Value::Null, "{reply_now}");
+
+    // A disappearing message's text goes with it when it expires.
+    let r = gw
+        .on(
+            "PATCH",
+            &a,
+            &format!("/conversations/{b}"),
+            Some(json!({"disappearing": {"mode": "after_send", "seconds": 3}})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    gw.wait_event(&b, "conversation.updated", |d| {
+        d["disappearing"]["mode"] == "after_send"
+    })
+    .await;
+    let fleeting = "meet at the old mill";
+    gw.send(&a, &b, fleeting).await;
+    let got = gw.received(&b, &a, fleeting).await;
+    let b_fleeting = got["id"].as_str().unwrap().to_owned();
+    gw.wait_event(&b, "message.expired", |d| {
+        d["message_id"] == b_fleeting.as_str()
+    })
+    .await;
+    assert_eq!(mentions(&gw, &b, fleeting).await, Vec::<Value>::new());
 
     // Deleting B deletes its events (and their pending deliveries).
     assert!(!gw.events_of(&b).await.is_empty());
