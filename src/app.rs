@@ -17,6 +17,7 @@ use crate::leases::{LeaseHandle, LeaseManager};
 use crate::metrics::Metrics;
 use crate::network::SessionNetwork;
 use crate::store::{MasterKey, SecretsError, Store, StoreError};
+use crate::webhooks::targets::TargetPolicy;
 use crate::webhooks::{self, WebhookHandle};
 
 /// Why the gateway refused to start.
@@ -42,6 +43,9 @@ pub enum StartError {
     /// The database failed to open, migrate, or check the master key.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// `webhooks.allowed_hosts` has an entry that is no host, address or range.
+    #[error(transparent)]
+    WebhookTargets(#[from] crate::webhooks::targets::TargetError),
     /// The actor system did not start.
     #[error("cannot start the actors: {0}")]
     Actors(#[from] crate::actors::ActorError),
@@ -116,6 +120,7 @@ impl Gateway {
             path: options.data_dir.clone(),
             source,
         })?;
+        let targets = Arc::new(TargetPolicy::new(&settings.webhooks)?);
         let url = settings.database_url(&options.data_dir);
         let store = Store::open(&url, settings.database.max_connections, master).await?;
 
@@ -127,6 +132,7 @@ impl Gateway {
         let webhooks_task = webhooks::spawn(
             store.clone(),
             settings.webhooks.clone(),
+            targets.clone(),
             metrics.clone(),
             handle.clone(),
             shutdown_rx.clone(),
@@ -157,6 +163,7 @@ impl Gateway {
             identities: options.identities,
             metrics: metrics.clone(),
             webhooks: handle,
+            webhook_targets: targets,
             actors: actors.as_ref().map(ActorSystem::handle).unwrap_or_default(),
             shutdown: shutdown_rx,
         });

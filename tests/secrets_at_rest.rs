@@ -111,3 +111,76 @@ both_backends! {
         ));
     }
 }
+
+both_backends! {
+    async fn attachment_bytes_are_encrypted_on_disk() {
+        use rand::RngCore as _;
+        use session_gateway::store::attachments::{FetchOutcome, IncomingPointer, NewAttachment};
+        use session_gateway::store::messages::{
+            new_message_id, Direction, MessageStatus, NewMessage,
+        };
+        const PEER: &str = "05aa654f00fc39fc69fd0db829410ca38177d7732a8d2f0934ab3872ac56d5aa74";
+        let mut gw = spawn().await;
+        let (id, _) = gw.create_account().await;
+        let (mut sent, mut fetched) = ([0u8; 48], [0u8; 48]);
+        rand::rngs::OsRng.fill_bytes(&mut sent);
+        rand::rngs::OsRng.fill_bytes(&mut fetched);
+        let message = |direction, status| NewMessage {
+            id: new_message_id(),
+            account: id.clone(),
+            peer: PEER.into(),
+            author: id.clone(),
+            direction,
+            status,
+            hash: Some(new_message_id()),
+            text: String::new(),
+            timestamp: 1_000,
+            idempotency_key: None,
+        };
+        let file = NewAttachment {
+            content_type: "application/octet-stream".into(),
+            file_name: None,
+            data: sent.to_vec(),
+        };
+        let store = gw.store().clone();
+        let queued = store
+            .enqueue_outgoing_with(&message(Direction::Outgoing, MessageStatus::Queued),
+                                   None, &[file], 5)
+            .await
+            .unwrap();
+        let mut tx = store.begin().await.unwrap();
+        let incoming = tx
+            .insert_message(&message(Direction::Incoming, MessageStatus::Received), 5)
+            .await
+            .unwrap()
+            .unwrap();
+        let pointer = IncomingPointer {
+            content_type: "text/plain".into(),
+            file_name: None,
+            size: 48,
+            url: "http://f/file/1".into(),
+            key: zeroize::Zeroizing::new(vec![0xab; 64]),
+            digest: None,
+        };
+        let views = tx
+            .insert_incoming_attachments(&id, &incoming.id, std::slice::from_ref(&pointer), 5)
+            .await
+            .unwrap();
+        tx.settle_incoming_attachment(&views[0].id, FetchOutcome::Available(&fetched), 6)
+            .await
+            .unwrap()
+            .unwrap();
+        tx.commit().await.unwrap();
+        // Read back through the store: the bytes open.
+        let out = store.message_attachments(&queued.message.id).await.unwrap();
+        assert_eq!(out[0].data.as_deref(), Some(&sent[..]));
+        let got = store.get_attachment(&id, &views[0].id).await.unwrap().unwrap();
+        assert_eq!(got.data.as_deref(), Some(&fetched[..]));
+        drop(store);
+        gw.stop().await;
+        let storage = gw.storage_dir().await;
+        wait_for_wal_checkpoint(&storage).await;
+        assert!(!data_dir_contains(&storage, &sent), "outgoing attachment on disk");
+        assert!(!data_dir_contains(&storage, &fetched), "fetched attachment on disk");
+    }
+}

@@ -38,6 +38,7 @@ use crate::identities::IdentityProvider;
 use crate::ids::SessionIdText;
 use crate::metrics::Metrics;
 use crate::store::Store;
+use crate::webhooks::targets::TargetPolicy;
 use crate::webhooks::WebhookHandle;
 
 /// Everything a handler needs, shared by all workers.
@@ -54,6 +55,8 @@ pub struct ApiState {
     pub metrics: Metrics,
     /// Wakes the webhook workers after webhook changes and replays.
     pub webhooks: WebhookHandle,
+    /// Which hosts webhooks may call (`webhooks.allowed_hosts`, `webhooks.deny_private`).
+    pub webhook_targets: Arc<TargetPolicy>,
     /// Tells the actors about account changes and queued messages, and uploads and fetches
     /// avatars through them (a no-op, or 503 `no network`, without actors).
     pub actors: ActorsHandle,

@@ -11,6 +11,7 @@ use crate::clock::now_ms;
 use crate::store::events::{parse_event_id, Delivery, DeliveryStatus, EventType, ReplayFilter};
 use crate::store::webhooks::{Webhook, WebhookSecret};
 use crate::webhooks::signature;
+use crate::webhooks::targets::{TargetError, TargetPolicy};
 
 pub(crate) fn routes(cfg: &mut ServiceConfig) {
     cfg.service(create_webhook)
@@ -140,14 +141,31 @@ pub struct ReplayResult {
     pub requeued: u64,
 }
 
-fn check_url(url: &str) -> Result<(), ApiError> {
+/// The URL parses, and its host (as it resolves now) is a target `webhooks.allowed_hosts` and
+/// `webhooks.deny_private` allow (400 `webhook_target_denied`); delivery checks again.
+async fn check_url(state: &ApiState, url: &str) -> Result<(), ApiError> {
     let parsed = reqwest::Url::parse(url)
         .map_err(|e| ApiError::bad_request("invalid_url", format!("url: {e}")))?;
-    if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() {
-        return Err(ApiError::bad_request(
-            "invalid_url",
-            "url must be an http:// or https:// URL with a host",
-        ));
+    match state.webhook_targets.check_resolved(&parsed).await {
+        Ok(()) => {}
+        Err(TargetError::BadUrl) => {
+            return Err(ApiError::bad_request(
+                "invalid_url",
+                TargetError::BadUrl.to_string(),
+            ))
+        }
+        Err(denied) => {
+            return Err(ApiError::bad_request(
+                "webhook_target_denied",
+                denied.to_string(),
+            ))
+        }
+    }
+    if TargetPolicy::is_cleartext(&parsed) {
+        tracing::warn!(
+            host = parsed.host_str().unwrap_or_default(),
+            "webhook target is http:// outside loopback: events (message text) travel in clear"
+        );
     }
     Ok(())
 }
@@ -193,7 +211,7 @@ async fn create_webhook(
 ) -> Result<HttpResponse, ApiError> {
     principal.require_admin()?;
     let body = body.into_inner();
-    check_url(&body.url)?;
+    check_url(&state, &body.url).await?;
     check_events(body.events.as_ref())?;
     check_accounts(body.accounts.as_ref())?;
     let secret = match body.secret {
@@ -278,7 +296,7 @@ async fn patch_webhook(
     let body = body.into_inner();
     let mut hook = load(&state, &path).await?;
     if let Some(url) = body.url {
-        check_url(&url)?;
+        check_url(&state, &url).await?;
         hook.url = url;
     }
     if let Some(events) = body.events {

@@ -123,6 +123,14 @@ pub struct WebhookSettings {
     /// `webhooks.rotation_grace_secs`: how long the previous secret keeps signing after
     /// `rotate-secret` (default 86400).
     pub rotation_grace_secs: u64,
+    /// `webhooks.allowed_hosts`: when set, the only hosts webhooks may call: host names,
+    /// IP addresses or CIDR ranges (default empty: any host `deny_private` allows;
+    /// comma-separated in the environment). Listed hosts may be private or loopback.
+    pub allowed_hosts: Vec<String>,
+    /// `webhooks.deny_private`: refuse webhook targets that are or resolve to loopback,
+    /// private, shared, link-local (cloud metadata) or unspecified addresses unless listed
+    /// in `allowed_hosts` (default true; `serve --devnet` makes it false unless set).
+    pub deny_private: Option<bool>,
 }
 
 impl Default for WebhookSettings {
@@ -134,6 +142,8 @@ impl Default for WebhookSettings {
             dead_after_secs: 26 * 3600,
             max_in_flight: 4,
             rotation_grace_secs: 86_400,
+            allowed_hosts: Vec::new(),
+            deny_private: None,
         }
     }
 }

@@ -1,6 +1,6 @@
 //! Settings: built-in defaults, then an optional TOML file (`--config FILE`), then environment
 //! variables `SESSION_GATEWAY__SECTION__KEY` (for example `SESSION_GATEWAY__API__ADMIN_KEY`).
-//! Lists (`network.seeds`) are comma-separated in the environment.
+//! Lists (`network.seeds`, `webhooks.allowed_hosts`) are comma-separated in the environment.
 //!
 //! Every setting is documented on its field (one file per group of sections: the service's own
 //! in `service.rs`, observability in `observability.rs`, message traffic in `messaging.rs`) and
@@ -107,6 +107,7 @@ impl Settings {
             .separator("__")
             .list_separator(",")
             .with_list_parse_key("network.seeds")
+            .with_list_parse_key("webhooks.allowed_hosts")
             .try_parsing(true)
             .source(Some(vars));
         Ok(builder.add_source(environment).build()?.try_deserialize()?)

@@ -46,7 +46,7 @@ pub enum ConfigError {
 
 /// Parses `NODE:FAULT[=VALUE][,FAULT…][;NODE:…]`, where NODE is an index or `*` (all nodes) and
 /// FAULT is a [`Faults`] field name: `drop=0.3`, `delay_ms=200`, and the flags `corrupt_onion`,
-/// `refuse_store`, `tamper_retrieve`, `cursor_skip`, `always_more`, `false_421`,
+/// `refuse_store`, `tamper_retrieve`, `cursor_skip`, `replay`, `always_more`, `false_421`,
 /// `next_node_not_found`, `not_ready`.
 pub fn parse_fault_spec(spec: &str, nodes: usize) -> Result<Vec<(usize, Faults)>, ConfigError> {
     let bad = || ConfigError::FaultSpec(spec.to_owned());
@@ -100,6 +100,7 @@ fn apply(f: &mut Faults, item: &str) -> Option<()> {
         "refuse_store" => f.refuse_store = flag(value)?,
         "tamper_retrieve" => f.tamper_retrieve = flag(value)?,
         "cursor_skip" => f.cursor_skip = flag(value)?,
+        "replay" => f.replay = flag(value)?,
         "always_more" => f.always_more = flag(value)?,
         "false_421" => f.false_421 = flag(value)?,
         "next_node_not_found" => f.next_node_not_found = flag(value)?,

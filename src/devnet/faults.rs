@@ -1,6 +1,9 @@
 //! Per-node faults (issue 3): all off by default, set from `--faults` or the control API.
 
+use prost::Message as _;
 use serde::{Deserialize, Serialize};
+
+use crate::protocol::protos::WebSocketMessage;
 
 /// The faults one node shows. JSON form (control API) uses these field names; the `--faults`
 /// spec uses the same names (see [`super::config::parse_fault_spec`]).
@@ -27,6 +30,11 @@ pub struct Faults {
     pub always_more: bool,
     /// Answer every swarm-bound request with 421 and another swarm's body.
     pub false_421: bool,
+    /// Store a re-wrapped copy of each 1:1 message stored here for an account: the same
+    /// sealed content in a `WebSocketMessage` with another request id, so under another hash
+    /// (issue 13, attack 3). The wrapper is outside the sender's signature; group messages
+    /// (encrypted whole for the group) cannot be re-wrapped by a node and get no copy.
+    pub replay: bool,
     /// Answer every relay hop with 502 `Next node not found: <ed25519 hex>`.
     pub next_node_not_found: bool,
     /// Answer everything with 503 `Snode not ready`.
@@ -54,4 +62,15 @@ pub fn corrupt(bytes: &mut [u8]) {
     if let Some(b) = bytes.get_mut(mid) {
         *b ^= 0x5a;
     }
+}
+
+/// `data` re-wrapped as a `replay` node stores it: a 1:1 payload (a `WebSocketMessage`) with a
+/// new request id, everything the sender signed unchanged. `None` for anything else.
+pub fn rewrap(data: &[u8]) -> Option<Vec<u8>> {
+    let mut message = WebSocketMessage::decode(data).ok()?;
+    let request = message.request.as_mut()?;
+    request.body.as_ref()?;
+    let old = request.id.unwrap_or(0);
+    request.id = Some(old.wrapping_add(1 + rand::random::<u64>() % 1_000_000));
+    Some(message.encode_to_vec())
 }

@@ -151,14 +151,17 @@ impl Store {
         )?))
     }
 
-    /// Deletes an account with its messages, conversations and cursors. False if absent.
+    /// Deletes an account with its messages, conversations, cursors, events and their
+    /// webhook deliveries. False if absent.
     pub async fn delete_account(&self, id: &SessionIdText) -> Result<bool, StoreError> {
         let mut tx = self.begin().await?;
+        tx.delete_account_events(id.as_str()).await?;
         for table in [
             "poll_cursors",
             "messages",
             "conversations",
             "account_leases",
+            "received_signed",
         ] {
             sqlx::query(&format!("DELETE FROM {table} WHERE account = $1"))
                 .bind(id.as_str())

@@ -211,8 +211,9 @@ impl StoreTx {
         Ok(done.rows_affected() > 0)
     }
 
-    /// Marks a message deleted (text and quote text cleared, reactions dropped); false when it
-    /// already was.
+    /// Marks a message deleted (text and quote text cleared, reactions dropped, and what it
+    /// left elsewhere forgotten: [`StoreTx::forget_message_content`]); false when it already
+    /// was.
     pub async fn mark_deleted(&mut self, id: &str, now: i64) -> Result<bool, StoreError> {
         let done = sqlx::query(
             "UPDATE messages SET text = '', quote_text = NULL, deleted_at = $1, expires_at = NULL, \
@@ -226,6 +227,9 @@ impl StoreTx {
             .bind(id)
             .execute(self.conn())
             .await?;
+        if done.rows_affected() > 0 {
+            self.forget_message_content(id).await?;
+        }
         Ok(done.rows_affected() > 0)
     }
 
@@ -351,7 +355,9 @@ impl StoreTx {
         Ok(done.rows_affected())
     }
 
-    /// Deletes an expired message; false when another replica (or an unsend) got there first.
+    /// Deletes an expired message with what it left elsewhere
+    /// ([`StoreTx::forget_message_content`]); false when another replica (or an unsend) got
+    /// there first.
     pub async fn delete_expired(&mut self, id: &str, now: i64) -> Result<bool, StoreError> {
         let done = sqlx::query(
             "DELETE FROM messages WHERE id = $1 AND expires_at IS NOT NULL AND expires_at <= $2",
@@ -360,6 +366,9 @@ impl StoreTx {
         .bind(now)
         .execute(self.conn())
         .await?;
+        if done.rows_affected() > 0 {
+            self.forget_message_content(id).await?;
+        }
         Ok(done.rows_affected() > 0)
     }
 }

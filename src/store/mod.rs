@@ -27,6 +27,8 @@ pub mod message_state;
 pub mod messages;
 pub mod modes;
 pub mod notify;
+pub mod replays;
+pub mod retention;
 pub mod secrets;
 pub mod send_queue;
 pub mod user_configs;

@@ -59,6 +59,8 @@ pub enum RecordKind {
     ContactProfileKey,
     /// An attachment pointer's key (record id = the attachment id).
     AttachmentKey,
+    /// An attachment's plaintext bytes (record id = the attachment id).
+    AttachmentData,
     /// Our own avatar's profile key (id = the account).
     OwnProfileKey,
     /// An account's grant to a group: the group seed (admins) or its memberAuthData
@@ -78,6 +80,7 @@ impl RecordKind {
             Self::Check => "check",
             Self::ContactProfileKey => "contact-profile-key",
             Self::AttachmentKey => "attachment-key",
+            Self::AttachmentData => "attachment-data",
             Self::OwnProfileKey => "profile-key",
             Self::GroupSecret => "group-secret",
             Self::GroupConfig => "group-config",

@@ -10,6 +10,7 @@
 //! * Everything lives in the database, so a restart resumes where it stopped (at-least-once).
 
 pub mod signature;
+pub mod targets;
 mod worker;
 
 use std::collections::HashMap;
@@ -22,6 +23,7 @@ use tokio::task::JoinHandle;
 use crate::config::WebhookSettings;
 use crate::metrics::Metrics;
 use crate::store::{Notice, Store};
+use targets::{GuardedResolver, TargetPolicy};
 
 /// Wakes the dispatcher after webhooks change or deliveries are replayed.
 #[derive(Clone, Debug, Default)]
@@ -54,9 +56,11 @@ const RECONCILE_EVERY: Duration = Duration::from_secs(10);
 
 /// Starts the dispatcher. It stops, after stopping every worker (and so every attempt), when
 /// `stop` becomes true; aborting the returned task stops it without waiting for the workers.
+/// Every request goes to a target `targets` allows, checked after DNS resolution.
 pub fn spawn(
     store: Store,
     settings: WebhookSettings,
+    targets: Arc<TargetPolicy>,
     metrics: Metrics,
     handle: WebhookHandle,
     stop: tokio::sync::watch::Receiver<bool>,
@@ -64,12 +68,12 @@ pub fn spawn(
     // Subscribed before the task runs: an event committed right after start-up still wakes
     // the dispatcher (and the gateway is listening when `Gateway::start` returns).
     let wakes = (store.subscribe_events(), store.subscribe_notices());
-    tokio::spawn(dispatch(store, settings, metrics, handle, stop, wakes))
+    let ctx = (store, settings, targets);
+    tokio::spawn(dispatch(ctx, metrics, handle, stop, wakes))
 }
 
 async fn dispatch(
-    store: Store,
-    settings: WebhookSettings,
+    (store, settings, targets): (Store, WebhookSettings, Arc<TargetPolicy>),
     metrics: Metrics,
     handle: WebhookHandle,
     mut stop: tokio::sync::watch::Receiver<bool>,
@@ -80,6 +84,7 @@ async fn dispatch(
 ) {
     let client = match reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
+        .dns_resolver(Arc::new(GuardedResolver::new(targets.clone())))
         .user_agent(concat!("session-gateway/", env!("CARGO_PKG_VERSION")))
         .build()
     {
@@ -94,6 +99,7 @@ async fn dispatch(
         settings,
         metrics,
         client,
+        targets,
         stop: stop.clone(),
     });
     let (mut commits, mut notices) = wakes;

@@ -10,6 +10,7 @@ use tokio::task::JoinSet;
 use tracing::Instrument as _;
 
 use super::signature;
+use super::targets::{TargetError, TargetPolicy};
 use crate::clock::now_ms;
 use crate::config::WebhookSettings;
 use crate::metrics::Metrics;
@@ -30,6 +31,8 @@ pub(super) struct Context {
     pub settings: WebhookSettings,
     pub metrics: Metrics,
     pub client: reqwest::Client,
+    /// Which targets may be called (the client's resolver checks names; literals here).
+    pub targets: Arc<TargetPolicy>,
     /// Becomes true when the gateway stops.
     pub stop: tokio::sync::watch::Receiver<bool>,
 }
@@ -37,6 +40,7 @@ pub(super) struct Context {
 /// Delivers `hook`'s pending deliveries until aborted.
 pub(super) async fn run(ctx: Arc<Context>, hook: Webhook, wake: Arc<Notify>) {
     let hook = Arc::new(hook);
+    warn_if_cleartext(&hook);
     let max_in_flight = ctx.settings.max_in_flight.max(1);
     let mut in_flight: JoinSet<String> = JoinSet::new();
     let mut stop = ctx.stop.clone();
@@ -214,6 +218,11 @@ async fn post(
     event: &Event,
     now: i64,
 ) -> Result<u16, (Option<u16>, String)> {
+    let url = reqwest::Url::parse(&hook.url).map_err(|e| (None, format!("bad url: {e}")))?;
+    // Address literals here; names are checked by the client's resolver after resolution.
+    ctx.targets
+        .check_url(&url)
+        .map_err(|e| (None, format!("target refused: {e}")))?;
     let body =
         serde_json::to_vec(event).map_err(|e| (None, format!("cannot encode event: {e}")))?;
     let timestamp = now / 1000;
@@ -225,7 +234,7 @@ async fn post(
     );
     let response = ctx
         .client
-        .post(&hook.url)
+        .post(url)
         .timeout(Duration::from_millis(ctx.settings.timeout_ms))
         .header("content-type", "application/json")
         .header("webhook-id", &event.id)
@@ -243,7 +252,26 @@ async fn post(
     }
 }
 
+/// Logs once per worker start that `hook` sends events in clear over a network.
+fn warn_if_cleartext(hook: &Webhook) {
+    let cleartext = reqwest::Url::parse(&hook.url).is_ok_and(|u| TargetPolicy::is_cleartext(&u));
+    if cleartext {
+        tracing::warn!(
+            webhook = %hook.id,
+            "webhook target is http:// outside loopback: events (message text) travel in clear"
+        );
+    }
+}
+
 fn describe(error: &reqwest::Error) -> String {
+    // A target the resolver refused: say so (the operator's fix is a setting, not a retry).
+    let mut source = std::error::Error::source(error);
+    while let Some(e) = source {
+        if let Some(refused) = e.downcast_ref::<TargetError>() {
+            return format!("target refused: {refused}");
+        }
+        source = e.source();
+    }
     if error.is_timeout() {
         "timeout".to_owned()
     } else if error.is_connect() {

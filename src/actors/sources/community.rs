@@ -30,6 +30,7 @@ use crate::protocol::community::verify_post_signature;
 use crate::protocol::envelope::parse_content;
 use crate::protocol::keys::{PrefixedId, SessionId, X25519PublicKey};
 use crate::store::communities::{BlindedPeer, CommunityRoom};
+use crate::store::replays::content_digest;
 use crate::store::LeaseToken;
 
 /// How far a post's `sigTimestamp` may be from its `posted` time (Desktop: 6 h, §4.5).
@@ -325,6 +326,7 @@ fn open_post(row: &RoomMessage) -> Result<Accepted, &'static str> {
         timestamp: signed_ms,
         events,
         group: None,
+        signed_digest: content_digest(&data),
     })
 }
 
@@ -453,6 +455,7 @@ fn open_dm(
             timestamp,
             events,
             group: None,
+            signed_digest: content_digest(&opened.plaintext),
         },
         opened.sender_session_id.to_string(),
     ))

@@ -15,6 +15,8 @@
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
+use prost::Message as _;
+
 use super::{
     load_group_cursor, stored_cursors, Accepted, Batch, CursorKey, Delivery, Source, Verdict,
 };
@@ -44,6 +46,7 @@ use crate::protocol::storage::{AccountId, ExpireMode, MessageHash, Namespace};
 use crate::store::events::NewEvent;
 use crate::store::groups::{StoredConfig, StoredKeys};
 use crate::store::modes::GroupRole;
+use crate::store::replays::content_digest;
 
 /// How often a group's keys and configs have their TTLs extended: daily, in network time.
 pub const TTL_EXTEND_EVERY_MS: u64 = 24 * 60 * 60 * 1000;
@@ -501,6 +504,7 @@ impl GroupSwarm {
             timestamp,
             events,
             group: Some(self.group.clone()),
+            signed_digest: content_digest(&envelope.content.encode_to_vec()),
         })
     }
 }

@@ -15,6 +15,7 @@ use crate::protocol::envelope::{decode_dm_payload, parse_content};
 use crate::protocol::groups::control;
 use crate::protocol::protos::GroupUpdateInviteMessage;
 use crate::protocol::storage::{Namespace, Signer};
+use crate::store::replays::content_digest;
 
 /// The namespace of 1:1 messages and sync copies (`messages.md` §3.5).
 pub const DM_NAMESPACE: Namespace = Namespace(0);
@@ -141,6 +142,7 @@ pub fn classify(keys: &AccountKeys, message: &RetrievedItem) -> Verdict {
         timestamp,
         events,
         group: None,
+        signed_digest: content_digest(&opened.plaintext),
     })
 }
 

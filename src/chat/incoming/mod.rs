@@ -24,6 +24,7 @@ use crate::store::chat::ControlBody;
 use crate::store::events::NewEvent;
 use crate::store::messages::Message;
 use crate::store::modes::{ConversationState, MessageRequests};
+use crate::store::replays::SignedKey;
 use crate::store::{Store, StoreTx};
 use crate::telemetry::links::Key;
 
@@ -51,9 +52,21 @@ pub struct Accepted {
     pub events: Vec<ChatEvent>,
     /// The group (03…) it was posted in; `None` for a 1:1 message.
     pub group: Option<String>,
+    /// A digest of the signed content ([`crate::store::replays::content_digest`]): with the
+    /// sender and timestamp, the replay key (the hash also covers the unsigned wrapper).
+    pub signed_digest: [u8; 32],
 }
 
 impl Accepted {
+    /// What the sender signed, the key replays are dropped on.
+    pub fn signed_key(&self) -> SignedKey<'_> {
+        SignedKey {
+            sender: &self.sender,
+            sent_at: self.timestamp,
+            digest: &self.signed_digest,
+        }
+    }
+
     /// The conversations of `recipient` this message is about, as the apply step files it: a
     /// peer's message belongs to the conversation with the sender; our own sync copy to its
     /// `syncTarget` (or to ourselves, a note to self), and its other events to none (this
@@ -105,6 +118,9 @@ pub async fn apply(
     a: &Accepted,
     now: i64,
 ) -> Result<usize, ChatError> {
+    if !tx.first_receipt(account, &a.signed_key(), now).await? {
+        return Ok(0); // a replay under another hash (issue 13, attack 3)
+    }
     let ctx = Ctx {
         store,
         metrics,

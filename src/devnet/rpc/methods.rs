@@ -133,6 +133,17 @@ pub fn store(ctx: &Ctx<'_>, p: &Params<'_>) -> ParseResult<Response> {
             return json!({"failed": true, "query_failure": true});
         }
         let stored = member.store().store(account, message.clone());
+        if member.faults().replay {
+            // Issue 13, attack 3: the same sealed content again, under a new hash.
+            if let Some(data) = faults::rewrap(&message.data) {
+                let copy = Message {
+                    hash: message_hash(&account.0, ns, &data),
+                    data,
+                    ..message.clone()
+                };
+                member.store().store(account, copy);
+            }
+        }
         let sig = member.ed_key.sign(hash.as_bytes());
         let mut entry = json!({
             "hash": hash,

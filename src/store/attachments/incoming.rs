@@ -69,12 +69,15 @@ impl StoreTx {
         now: i64,
     ) -> Result<Option<AttachmentView>, StoreError> {
         let (status, data, reason, retryable) = match outcome {
-            FetchOutcome::Available(data) => (AttachmentStatus::Available, Some(data), None, 0_i64),
+            FetchOutcome::Available(data) => {
+                let sealed = super::rows::sealed_data(&self.master, id, data);
+                (AttachmentStatus::Available, Some(sealed), None, 0_i64)
+            }
             FetchOutcome::Rejected(reason) => (AttachmentStatus::Failed, None, Some(reason), 0),
             FetchOutcome::Unreachable(reason) => (AttachmentStatus::Failed, None, Some(reason), 1),
         };
         let done = sqlx::query(
-            "UPDATE attachments SET status = $1, data = $2, failure_reason = $3, \
+            "UPDATE attachments SET status = $1, data = $2, data_sealed = 1, failure_reason = $3, \
              retryable = $4, attempts = attempts + 1, updated_at = $5 \
              WHERE id = $6 AND status = 'queued'",
         )

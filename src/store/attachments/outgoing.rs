@@ -15,19 +15,22 @@ impl StoreTx {
         now: i64,
     ) -> Result<(), StoreError> {
         for (position, file) in files.iter().enumerate() {
+            let id = new_attachment_id();
+            let sealed = super::rows::sealed_data(&self.master, &id, &file.data);
             sqlx::query(
                 "INSERT INTO attachments (id, account, message_id, position, direction, \
-                 content_type, file_name, size, status, data, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, 'outgoing', $5, $6, $7, 'queued', $8, $9, $9)",
+                 content_type, file_name, size, status, data, data_sealed, created_at, \
+                 updated_at) \
+                 VALUES ($1, $2, $3, $4, 'outgoing', $5, $6, $7, 'queued', $8, 1, $9, $9)",
             )
-            .bind(new_attachment_id())
+            .bind(&id)
             .bind(account)
             .bind(message_id)
             .bind(i64::try_from(position).unwrap_or(i64::MAX))
             .bind(&file.content_type)
             .bind(file.file_name.as_deref())
             .bind(i64::try_from(file.data.len()).unwrap_or(i64::MAX))
-            .bind(&file.data)
+            .bind(&sealed)
             .bind(now)
             .execute(self.conn())
             .await?;
@@ -43,7 +46,7 @@ impl Store {
         message_id: &str,
     ) -> Result<Vec<StoredAttachment>, StoreError> {
         sqlx::query(&format!(
-            "SELECT {COLUMNS}, data FROM attachments WHERE message_id = $1 ORDER BY position"
+            "SELECT {COLUMNS}, data, data_sealed FROM attachments WHERE message_id = $1 ORDER BY position"
         ))
         .bind(message_id)
         .fetch_all(self.pool())

@@ -33,7 +33,7 @@ impl Store {
         id: &str,
     ) -> Result<Option<StoredAttachment>, StoreError> {
         sqlx::query(&format!(
-            "SELECT {COLUMNS}, data FROM attachments WHERE account = $1 AND id = $2"
+            "SELECT {COLUMNS}, data, data_sealed FROM attachments WHERE account = $1 AND id = $2"
         ))
         .bind(account)
         .bind(id)

@@ -26,6 +26,25 @@ pub(super) fn view_from_row(row: &AnyRow) -> Result<AttachmentView, StoreError> 
     })
 }
 
+/// An attachment's bytes as stored: sealed under the master key (`data_sealed = 1`, issue 13,
+/// attack 8), or plaintext in rows written before that.
+pub(super) fn sealed_data(master: &MasterKey, id: &str, data: &[u8]) -> Vec<u8> {
+    master.seal(RecordKind::AttachmentData, id, data)
+}
+
+fn opened_data(master: &MasterKey, id: &str, row: &AnyRow) -> Result<Option<Vec<u8>>, StoreError> {
+    let data: Option<Vec<u8>> = row.try_get("data")?;
+    let sealed: i64 = row.try_get("data_sealed")?;
+    match data {
+        Some(bytes) if sealed == 1 => Ok(Some(
+            master
+                .open(RecordKind::AttachmentData, id, &bytes)?
+                .to_vec(),
+        )),
+        other => Ok(other),
+    }
+}
+
 pub(super) fn stored_from_row(
     master: &MasterKey,
     row: &AnyRow,
@@ -39,7 +58,7 @@ pub(super) fn stored_from_row(
     Ok(StoredAttachment {
         direction: row.try_get("direction")?,
         data: if with_data {
-            row.try_get("data")?
+            opened_data(master, &view.id, row)?
         } else {
             None
         },

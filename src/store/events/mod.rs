@@ -106,15 +106,17 @@ impl StoreTx {
         let value =
             serde_json::to_value(&event.data).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let data = to_json(&value)?;
+        let message_id = super::retention::content_of(event_type, &value);
         let cursor: i64 = sqlx::query(
-            "INSERT INTO events (type, account, conversation, timestamp, data) \
-             VALUES ($1, $2, $3, $4, $5) RETURNING cursor",
+            "INSERT INTO events (type, account, conversation, timestamp, data, message_id) \
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING cursor",
         )
         .bind(event_type.as_str())
         .bind(event.account.as_deref())
         .bind(event.conversation.as_deref())
         .bind(event.timestamp)
         .bind(&data)
+        .bind(message_id)
         .fetch_one(self.conn())
         .await?
         .try_get("cursor")?;
