@@ -424,6 +424,12 @@ async fn edits_arrive_and_forged_or_stale_posts_are_dropped() {
     net.community_post(&server, &other, token, &forged, &[])
         .await
         .unwrap();
+    // The server (or anyone who can post as a new id) replays the first post's signed bytes.
+    let replayed = net
+        .community_post(&server, &other, token, &post, &[])
+        .await
+        .unwrap();
+    assert_ne!(replayed.id, posted.id);
     let good = raw_post(&other, &server, "after the bad ones", now);
     net.community_post(&server, &other, token, &good, &[])
         .await

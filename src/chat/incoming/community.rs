@@ -4,6 +4,10 @@
 //! edit (`message.edited`); a tombstone deletes it (`message.deleted`); and the reactions the
 //! server lists are brought into the stored ones (`reaction.added` / `reaction.removed`).
 //!
+//! A post under a new id whose signed content (author, signed time, bytes) was received before
+//! is a replay by the server (the server signs nothing; only the author's signature binds the
+//! content): nothing is applied, as for swarm replays.
+//!
 //! The server lists at most a few reactors per emoji (§4.2): a stored reactor missing from a
 //! list is removed only when the list is complete (its count equals its length), or when the
 //! emoji is gone altogether.
@@ -93,6 +97,8 @@ pub async fn apply_room(
     let held = tx.room_message(account, &update.room, &update.hash).await?;
     let mut stored = 0;
     match (&update.change, &held) {
+        // A new id with content its author signed before is the server replaying a post.
+        (RoomChange::Post(a), None) if !tx.first_receipt(account, &a.signed_key(), now).await? => {}
         (RoomChange::Post(a), None) => {
             let standing = if a.sender == blinded {
                 Standing::Own
