@@ -450,4 +450,10 @@ async fn edits_arrive_and_forged_or_stale_posts_are_dropped() {
         !texts.iter().any(|t| t == "forged" || t == "stale"),
         "{texts:?}"
     );
+    // The replayed post was not delivered a second time.
+    assert_eq!(
+        texts.iter().filter(|t| *t == "first draft").count(),
+        1,
+        "{texts:?}"
+    );
 }
