@@ -492,6 +492,18 @@ both_backends! {
         );
         let doc = gw.call("GET", "/openapi.json", None, None).await;
         assert_eq!(doc.status, 200);
+        // Swagger UI, served from the binary, pointed at the same document.
+        let ui = gw.client.get(format!("{}/docs/", gw.base)).send().await.unwrap();
+        assert_eq!(ui.status(), 200);
+        assert!(ui.text().await.unwrap().contains("swagger-ui"));
+        let init = gw
+            .client
+            .get(format!("{}/docs/swagger-initializer.js", gw.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(init.status(), 200);
+        assert!(init.text().await.unwrap().contains("/openapi.json"));
         let paths = doc.body["paths"].as_object().unwrap();
         for path in [
             "/v1/accounts",
