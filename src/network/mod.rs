@@ -19,6 +19,7 @@ pub mod observer;
 mod ops;
 pub mod paths;
 pub mod pool;
+pub mod reply_budget;
 pub mod seeds;
 pub mod swarms;
 pub mod transport;

@@ -13,6 +13,8 @@ mod sending;
 mod swarm_lookup;
 mod upkeep;
 
+pub(in crate::network) use sending::ClockVerdict;
+
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
@@ -104,6 +106,7 @@ impl SessionNetwork {
     pub fn new(config: NetworkConfig) -> Result<Self, NetworkError> {
         let (file_server, file_server_base) = super::files::parse_server(&config.file_server)?;
         let transport = Transport::new(Duration::from_millis(config.request_timeout_ms))?;
+        let clock = NetworkClock::new(config.max_clock_offset_ms);
         Ok(Self {
             inner: Arc::new(Inner {
                 enc: config.enc_type.into(),
@@ -111,7 +114,7 @@ impl SessionNetwork {
                 transport,
                 file_server,
                 file_server_base,
-                clock: NetworkClock::default(),
+                clock,
                 pool: Mutex::default(),
                 paths: Mutex::default(),
                 swarms: Mutex::default(),
