@@ -83,19 +83,25 @@ async fn huge_replies_are_not_read_to_the_end() {
     dn.shutdown().await;
 }
 
-/// Attack 6 (clock): two of the account's four members run an hour ahead and refuse honest
-/// timestamps. A refusal must not pull the client's clock to the liar's: the offset comes
-/// from the median of several nodes, so it stays near the honest network's after every call.
+/// Attack 6 (clock): on a running client, two of the account's four members start running an
+/// hour ahead and refusing honest timestamps. A refusal must not pull the client's clock to
+/// the liar's: the offset comes from the median of several nodes, so it stays near the honest
+/// network's after every call.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lying_clock_does_not_move_ours() {
     let dn = devnet(12, 4).await;
     let me = identity();
     let acct = account(&me);
     let signer = Signer::Account(me.signing_key());
+    let net = network(&dn, OnionCipher::AesGcm);
+    // A running client: its clock has samples of several honest nodes.
+    net.bootstrap().await.unwrap();
+    for _ in 0..4 {
+        net.info().await.unwrap();
+    }
     for i in swarm_indexes(&dn, &acct).iter().take(2) {
         dn.set_faults(*i, fault(|f| f.clock_lie = true));
     }
-    let net = network(&dn, OnionCipher::AesGcm);
     for round in 0..12 {
         net.retrieve(&acct, &signer, &[(Namespace(0), None)])
             .await
@@ -134,7 +140,10 @@ async fn relay_lies_do_not_drop_honest_nodes() {
         let _ = net.info().await;
         let pool: Vec<SnodeEd25519> = net.pool().iter().map(|n| n.ed25519).collect();
         let gone: Vec<_> = honest.iter().filter(|h| !pool.contains(h)).collect();
-        assert!(gone.is_empty(), "call {call}: honest nodes dropped: {gone:?}");
+        assert!(
+            gone.is_empty(),
+            "call {call}: honest nodes dropped: {gone:?}"
+        );
     }
     dn.shutdown().await;
 }

@@ -53,7 +53,11 @@ pub fn median(values: &[i64]) -> Option<i64> {
     let mut v = values.to_vec();
     v.sort_unstable();
     let mid = v.len() / 2;
-    match (v.len() % 2, v.get(mid), mid.checked_sub(1).and_then(|m| v.get(m))) {
+    match (
+        v.len() % 2,
+        v.get(mid),
+        mid.checked_sub(1).and_then(|m| v.get(m)),
+    ) {
         (1, Some(m), _) => Some(*m),
         (_, Some(hi), Some(lo)) => {
             let mean = (i128::from(*lo) + i128::from(*hi)) / 2;
@@ -103,7 +107,11 @@ impl NetworkClock {
     pub fn replace(&self, offsets: &[i64]) {
         let mut window = self.lock();
         window.clear();
-        for o in offsets.iter().filter(|o| self.is_plausible(**o)).take(WINDOW) {
+        for o in offsets
+            .iter()
+            .filter(|o| self.is_plausible(**o))
+            .take(WINDOW)
+        {
             window.push_back(*o);
         }
     }

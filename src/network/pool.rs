@@ -285,7 +285,10 @@ mod tests {
         assert!(!p.lists_member(&node(2, "9.9.9.9", 200), SwarmId(200)));
         assert!(!p.lists_member(&node(9, "1.1.1.9", 200), SwarmId(200)));
         p.drop_node(&node(2, "1.1.1.2", 200).ed25519);
-        assert!(p.lists_member(&node(2, "1.1.1.2", 200), SwarmId(200)), "struck, still listed");
+        assert!(
+            p.lists_member(&node(2, "1.1.1.2", 200), SwarmId(200)),
+            "struck, still listed"
+        );
         assert!(p.request_refresh(10));
         assert!(p.needs_refresh(10, 0, 1000));
         assert!(!p.request_refresh(20), "rate-limited");

@@ -92,7 +92,8 @@ impl ReplyBudget {
             if total > limit {
                 return Err(ReadError::TooLarge { limit });
             }
-            let need = units_for(total).saturating_sub(held.as_ref().map_or(0, |h| h.num_permits()));
+            let need =
+                units_for(total).saturating_sub(held.as_ref().map_or(0, |h| h.num_permits()));
             if need > 0 {
                 // The semaphore is never closed, so this only waits.
                 let more = self
@@ -108,10 +109,7 @@ impl ReplyBudget {
             }
             bytes.extend_from_slice(&chunk);
         }
-        Ok(BoundedBody {
-            bytes,
-            _held: held,
-        })
+        Ok(BoundedBody { bytes, _held: held })
     }
 }
 

@@ -123,17 +123,13 @@ impl Transport {
             .await
             .map_err(map)?;
         let status = resp.status().as_u16();
-        let body = self
-            .budget
-            .read(resp, limit)
-            .await
-            .map_err(|e| match e {
-                ReadError::Timeout => SendError::Timeout { node: node.ed25519 },
-                e => SendError::Unreachable {
-                    node: node.ed25519,
-                    reason: clip(&e.to_string()),
-                },
-            })?;
+        let body = self.budget.read(resp, limit).await.map_err(|e| match e {
+            ReadError::Timeout => SendError::Timeout { node: node.ed25519 },
+            e => SendError::Unreachable {
+                node: node.ed25519,
+                reason: clip(&e.to_string()),
+            },
+        })?;
         Ok((status, body))
     }
 

@@ -158,7 +158,10 @@ impl Inner {
             return ClockVerdict::Unknown;
         };
         if consensus.abs_diff(self.clock.offset_ms()) > CLOCK_DISAGREEMENT_MS {
-            tracing::info!(offset_ms = consensus, "clock offset corrected from several nodes");
+            tracing::info!(
+                offset_ms = consensus,
+                "clock offset corrected from several nodes"
+            );
             self.clock.replace(&fresh);
             ClockVerdict::Corrected
         } else {

@@ -355,7 +355,11 @@ pub(super) mod tests {
             confirmed,
             vec![SnodeEd25519::from_bytes(good.verifying_key().to_bytes())]
         );
-        assert_eq!((unconfirmed, expiry), (4, 5), "the stranger's valid signature counts not");
+        assert_eq!(
+            (unconfirmed, expiry),
+            (4, 5),
+            "the stranger's valid signature counts not"
+        );
         let none = json!({"swarm": {"cc".repeat(32): {"failed": true}}});
         assert!(accept_store(&node(), &members, answer(none), &hash).is_err());
         // Only a stranger signed: nothing is confirmed.
