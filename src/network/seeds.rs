@@ -287,10 +287,15 @@ mod tests {
         let honest = vec![n(1), n(2), n(3)];
         let liar = vec![n(1), n(9)];
         assert!(
-            agreed_nodes(&[honest.clone()], 2).is_err(),
+            agreed_nodes(std::slice::from_ref(&honest), 2).is_err(),
             "one answer of two needed"
         );
-        assert_eq!(agreed_nodes(&[honest.clone()], 1).unwrap().len(), 3);
+        assert_eq!(
+            agreed_nodes(std::slice::from_ref(&honest), 1)
+                .unwrap()
+                .len(),
+            3
+        );
         let agreed = agreed_nodes(&[honest.clone(), liar], 2).unwrap();
         assert_eq!(agreed.len(), 1, "the liar's own node is not kept");
         assert!(agreed_nodes(&[honest, vec![n(9)]], 2).is_err());
