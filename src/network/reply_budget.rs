@@ -130,4 +130,26 @@ mod tests {
         assert_eq!(ReplyBudget::new(0).available_bytes(), UNIT);
         assert_eq!(ReplyBudget::new(10 * UNIT).available_bytes(), 10 * UNIT);
     }
+
+    fn response(body: Vec<u8>) -> reqwest::Response {
+        reqwest::Response::from(http::Response::new(body))
+    }
+
+    #[tokio::test]
+    async fn answers_are_limited_and_hold_the_budget_until_dropped() {
+        let budget = ReplyBudget::new(8 * UNIT);
+        let err = budget.read(response(vec![1; 5 * UNIT]), 4 * UNIT).await;
+        assert_eq!(err.unwrap_err(), ReadError::TooLarge { limit: 4 * UNIT });
+        assert_eq!(
+            budget.available_bytes(),
+            8 * UNIT,
+            "nothing held after a refusal"
+        );
+        let body = budget.read(response(vec![1; 3 * UNIT + 1]), 4 * UNIT).await;
+        let body = body.unwrap();
+        assert_eq!(body.bytes.len(), 3 * UNIT + 1);
+        assert_eq!(budget.available_bytes(), 4 * UNIT);
+        drop(body);
+        assert_eq!(budget.available_bytes(), 8 * UNIT);
+    }
 }
