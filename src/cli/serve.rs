@@ -110,6 +110,7 @@ pub async fn run(args: ServeArgs, identities: Arc<dyn IdentityProvider>) -> anyh
     }
     .map(|mut config| {
         config.request_timeout_ms = settings.network.request_timeout_ms;
+        config.allow_insecure_seeds = settings.network.allow_insecure_seeds;
         SessionNetwork::new(config)
     })
     .transpose()?;

@@ -29,6 +29,10 @@ pub struct NetworkSettings {
     pub file_server_url: Option<String>,
     /// `network.file_server_x25519`: that server's X25519 key, 64 hex digits (unset: mainnet's).
     pub file_server_x25519: Option<String>,
+    /// `network.allow_insecure_seeds`: accept plain `http://` seeds that are not on loopback
+    /// (default false). A seed's answer picks every node the gateway talks to, so seeds are
+    /// read over verified TLS; only loopback seeds (a devnet) may use plain HTTP otherwise.
+    pub allow_insecure_seeds: bool,
 }
 
 impl Default for NetworkSettings {
@@ -40,6 +44,7 @@ impl Default for NetworkSettings {
             path_check_ms: 30_000,
             file_server_url: None,
             file_server_x25519: None,
+            allow_insecure_seeds: false,
         }
     }
 }

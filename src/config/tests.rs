@@ -13,6 +13,7 @@ fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
 fn defaults_point_at_mainnet_and_have_no_keys() {
     let settings = Settings::load_from(None, env(&[])).unwrap();
     assert_eq!(settings.network.seeds.len(), 3);
+    assert!(!settings.network.allow_insecure_seeds);
     assert!(settings.api.admin_key.is_none());
     assert!(settings.security.master_key.is_none());
     assert_eq!(settings.webhooks.max_in_flight, 4);
@@ -26,9 +27,11 @@ fn environment_overrides_and_splits_seed_lists() {
             ("SESSION_GATEWAY__API__ADMIN_KEY", "k3y"),
             ("SESSION_GATEWAY__NETWORK__SEEDS", "http://a:1/,http://b:2/"),
             ("SESSION_GATEWAY__WEBHOOKS__TIMEOUT_MS", "250"),
+            ("SESSION_GATEWAY__NETWORK__ALLOW_INSECURE_SEEDS", "true"),
         ]),
     )
     .unwrap();
+    assert!(settings.network.allow_insecure_seeds);
     assert_eq!(settings.api.admin_key.unwrap().expose(), "k3y");
     assert_eq!(settings.network.seeds, vec!["http://a:1/", "http://b:2/"]);
     assert_eq!(settings.webhooks.timeout_ms, 250);

@@ -18,6 +18,10 @@ pub struct DevnetArgs {
     /// Faults, e.g. `0:drop=0.5,delay_ms=200;3:refuse_store` (see README).
     #[arg(long)]
     pub faults: Option<String>,
+    /// Serve the seed over HTTPS with an untrusted self-signed certificate (an impersonated
+    /// seed: a gateway must refuse it).
+    #[arg(long)]
+    pub seed_tls: bool,
 }
 
 /// Runs the devnet until a signal arrives.
@@ -31,6 +35,7 @@ pub async fn run(args: DevnetArgs) -> anyhow::Result<()> {
         swarm_size: args.swarm_size,
         seed_port: args.seed_port,
         faults,
+        seed_tls: args.seed_tls,
         ..DevnetConfig::default()
     };
     let devnet = Devnet::start(config).await?;

@@ -16,6 +16,9 @@ pub struct DevnetConfig {
     pub faults: Vec<(usize, Faults)>,
     /// Direct `/storage_rpc/v1` rate limit per client IP (default: the real server's).
     pub rate_limit: RateLimit,
+    /// Serve the seed over HTTPS with a self-signed certificate no client trusts (an
+    /// impersonated seed, issue 13 attack 1); its URL becomes `https://127.0.0.1:P/json_rpc`.
+    pub seed_tls: bool,
 }
 
 impl Default for DevnetConfig {
@@ -26,6 +29,7 @@ impl Default for DevnetConfig {
             seed_port: None,
             faults: Vec::new(),
             rate_limit: RateLimit::default(),
+            seed_tls: false,
         }
     }
 }
@@ -47,7 +51,7 @@ pub enum ConfigError {
 /// Parses `NODE:FAULT[=VALUE][,FAULT…][;NODE:…]`, where NODE is an index or `*` (all nodes) and
 /// FAULT is a [`Faults`] field name: `drop=0.3`, `delay_ms=200`, and the flags `corrupt_onion`,
 /// `refuse_store`, `tamper_retrieve`, `cursor_skip`, `replay`, `always_more`, `false_421`,
-/// `next_node_not_found`, `not_ready`.
+/// `next_node_not_found`, `not_ready`, `lie_swarm`, `huge_reply`, `clock_lie`.
 pub fn parse_fault_spec(spec: &str, nodes: usize) -> Result<Vec<(usize, Faults)>, ConfigError> {
     let bad = || ConfigError::FaultSpec(spec.to_owned());
     let mut out: Vec<(usize, Faults)> = Vec::new();
@@ -105,6 +109,9 @@ fn apply(f: &mut Faults, item: &str) -> Option<()> {
         "false_421" => f.false_421 = flag(value)?,
         "next_node_not_found" => f.next_node_not_found = flag(value)?,
         "not_ready" | "503" => f.not_ready = flag(value)?,
+        "lie_swarm" => f.lie_swarm = flag(value)?,
+        "huge_reply" => f.huge_reply = flag(value)?,
+        "clock_lie" => f.clock_lie = flag(value)?,
         _ => return None,
     }
     Some(())

@@ -39,7 +39,23 @@ pub struct Faults {
     pub next_node_not_found: bool,
     /// Answer everything with 503 `Snode not ready`.
     pub not_ready: bool,
+    /// Lie about swarms (issue 13, attack 2): `get_swarm` and 421 bodies name the right swarm
+    /// id but list the members of another swarm, and a `store` for an account of another
+    /// swarm is "confirmed" with this node's own signature without storing anything.
+    pub lie_swarm: bool,
+    /// Answer every HTTPS request (direct RPC and onion entry) with 200 and a
+    /// [`HUGE_REPLY_BYTES`] body streamed in chunks without a Content-Length (attack 5).
+    pub huge_reply: bool,
+    /// Run this node's clock [`CLOCK_LIE_MS`] ahead: its `t` says so, and it refuses (406)
+    /// timestamps that are right by the network's clock (attack 6).
+    pub clock_lie: bool,
 }
+
+/// Bytes a `huge_reply` node streams per answer (more than any reply a client should read).
+pub const HUGE_REPLY_BYTES: u64 = 48 * 1024 * 1024;
+
+/// How far ahead a `clock_lie` node's clock runs, ms (an hour: far outside the ±60 s window).
+pub const CLOCK_LIE_MS: u64 = 3_600_000;
 
 impl Faults {
     /// Draws whether this request is dropped.

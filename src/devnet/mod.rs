@@ -122,8 +122,14 @@ impl Devnet {
             tasks.push(spawn(node::serve(net.clone(), node.clone(), l, tls)?));
         }
         let seed_l = bind(config.seed_port.unwrap_or(0))?;
-        let seed_url = format!("http://127.0.0.1:{}/json_rpc", seed_l.local_addr()?.port());
-        tasks.push(spawn(seed::serve(net.clone(), seed_l)?));
+        let seed_tls = match config.seed_tls {
+            true => Some(node::tls_config().map_err(DevnetError::Tls)?),
+            false => None,
+        };
+        let scheme = if seed_tls.is_some() { "https" } else { "http" };
+        let seed_port = seed_l.local_addr()?.port();
+        let seed_url = format!("{scheme}://127.0.0.1:{seed_port}/json_rpc");
+        tasks.push(spawn(seed::serve(net.clone(), seed_l, seed_tls)?));
         let fs = Arc::new(fileserver::FileServer::new(net.clone()));
         let fs_l = bind(0)?;
         let file_server_url = format!("http://127.0.0.1:{}", fs_l.local_addr()?.port());
@@ -154,7 +160,7 @@ impl Devnet {
         })
     }
 
-    /// `http://127.0.0.1:P/json_rpc`.
+    /// `http://127.0.0.1:P/json_rpc` (`https://` with [`DevnetConfig::seed_tls`]).
     pub fn seed_url(&self) -> &str {
         &self.seed_url
     }

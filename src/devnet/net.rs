@@ -2,14 +2,14 @@
 //! swarm layout, and the devnet clock. Nodes reach each other through this registry (the
 //! "internal transport" the issue allows) instead of OxenMQ.
 
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use ed25519_dalek::SigningKey;
 use x25519_dalek::StaticSecret;
 
-use super::faults::Faults;
+use super::faults::{Faults, CLOCK_LIE_MS};
 use super::rate_limit::{RateLimit, RateLimiter};
 use super::routes::RouteLog;
 use super::store::MessageStore;
@@ -81,6 +81,8 @@ pub struct Node {
     pub routes: RouteLog,
     /// Per-client token buckets for direct storage RPCs (429).
     rate_limiter: Mutex<RateLimiter>,
+    /// The most bytes one `huge_reply` answer got out before its reader stopped.
+    huge_reply_max: AtomicU64,
 }
 
 impl std::fmt::Debug for Node {
@@ -112,7 +114,29 @@ impl Node {
             faults: Mutex::default(),
             routes: RouteLog::default(),
             rate_limiter: Mutex::new(RateLimiter::new(rate_limit)),
+            huge_reply_max: AtomicU64::new(0),
         }
+    }
+
+    /// This node's time: the devnet clock, or [`CLOCK_LIE_MS`] ahead of it under `clock_lie`.
+    pub fn now_ms(&self, clock: &Clock) -> u64 {
+        let now = clock.now_ms();
+        if self.faults().clock_lie {
+            now.saturating_add(CLOCK_LIE_MS)
+        } else {
+            now
+        }
+    }
+
+    /// Records that one `huge_reply` answer got `bytes` out.
+    pub fn record_huge_reply(&self, bytes: u64) {
+        self.huge_reply_max.fetch_max(bytes, Ordering::Relaxed);
+    }
+
+    /// The most bytes one `huge_reply` answer of this node got out (what a client read, plus
+    /// what the sockets buffered).
+    pub fn huge_reply_max(&self) -> u64 {
+        self.huge_reply_max.load(Ordering::Relaxed)
     }
 
     /// Spends one of `client`'s rate-limit tokens; `false` means answer 429.

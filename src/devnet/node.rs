@@ -10,6 +10,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use futures::StreamExt;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
+use super::faults::HUGE_REPLY_BYTES;
 use super::net::{Network, Node};
 use super::onion;
 use super::routes::{Arrival, RouteEntry};
@@ -85,7 +86,32 @@ async fn gate(d: &NodeData, req: &HttpRequest) -> Option<HttpResponse> {
     if f.not_ready {
         return Some(text(503, "Snode not ready"));
     }
+    if f.huge_reply {
+        return Some(huge_reply(d.node.clone()));
+    }
     None
+}
+
+/// The `huge_reply` answer: 200 and [`HUGE_REPLY_BYTES`] of `x` in 64 KiB chunks, streamed
+/// (chunked, no Content-Length), recording as it goes how much has got out.
+fn huge_reply(node: Arc<Node>) -> HttpResponse {
+    const CHUNK: usize = 64 * 1024;
+    let chunk = web::Bytes::from(vec![b'x'; CHUNK]);
+    let body = futures::stream::unfold(0u64, move |sent| {
+        let chunk = chunk.clone();
+        let node = node.clone();
+        async move {
+            if sent >= HUGE_REPLY_BYTES {
+                return None;
+            }
+            let sent = sent + chunk.len() as u64;
+            node.record_huge_reply(sent);
+            Some((Ok::<_, std::convert::Infallible>(chunk), sent))
+        }
+    });
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .streaming(body)
 }
 
 /// Reads the body, answering 413 `Request body too large` past 10 MiB.
@@ -124,7 +150,7 @@ async fn storage_rpc(
     if let Some(r) = gate(&d, &req).await {
         return r;
     }
-    let now = d.net.clock.now_ms();
+    let now = d.node.now_ms(&d.net.clock);
     // Direct client RPCs only, per client IP (SS `https.cpp`); onion traffic is not limited.
     if let Some(ip) = req.peer_addr().map(|a| a.ip()) {
         if !d.node.rate_limit_allows(ip, now) {

@@ -139,7 +139,7 @@ fn destination(
     control: &Map<String, Value>,
     prev: &Prev,
 ) -> Reply {
-    let now = net.clock.now_ms();
+    let now = node.now_ms(&net.clock);
     let ctx = Ctx { net, node, now };
     let (resp, summary) = rpc::handle_envelope(&ctx, body);
     let arrival = match prev {

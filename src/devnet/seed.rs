@@ -1,4 +1,5 @@
-//! The seed: oxend-style JSON-RPC `get_n_service_nodes` at `/json_rpc` over plain HTTP
+//! The seed: oxend-style JSON-RPC `get_n_service_nodes` at `/json_rpc` over plain HTTP (or
+//! HTTPS with an untrusted certificate, [`super::DevnetConfig::seed_tls`])
 //! (network.md §2.1), and the node list shared with `oxend_request` (§2.2).
 
 use std::sync::Arc;
@@ -84,13 +85,15 @@ fn rpc_error(id: Value, code: i32, message: &str) -> HttpResponse {
     ok(json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": message}}))
 }
 
-/// Starts the seed on `listener`.
+/// Starts the seed on `listener`, over TLS when `tls` is given (a self-signed certificate:
+/// the `seed_tls` impersonation test).
 pub fn serve(
     net: Arc<Network>,
     listener: std::net::TcpListener,
+    tls: Option<rustls::ServerConfig>,
 ) -> std::io::Result<actix_web::dev::Server> {
     let data = web::Data::new(net);
-    super::http::serve(listener, None, move |app| {
+    super::http::serve(listener, tls, move |app| {
         app.app_data(data.clone())
             .app_data(web::PayloadConfig::new(1 << 20))
             .route("/json_rpc", web::post().to(json_rpc));

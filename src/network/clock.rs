@@ -3,6 +3,11 @@
 //! `local − offset`. Desktop averages the window; we take its median so one node with a wild
 //! clock (the threat model's dishonest operator) cannot drag every signature out of the ±60 s
 //! window.
+//!
+//! Issue 13, attack 6: an offset beyond [`NetworkClock::max_offset_ms`] is never adopted (a
+//! node claiming a wildly different time is lying or broken), and after a node refuses our
+//! clock the client resamples several nodes and replaces the window only when their median
+//! says so (see `client/sending.rs`), instead of trusting the node that refused.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
@@ -10,6 +15,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Offsets kept (SD: 10).
 pub const WINDOW: usize = 10;
+
+/// Default bound on the offset, ms: a day. A gateway whose clock is further off than this
+/// from the network cannot sign anything a node accepts anyway; the operator must fix it.
+pub const DEFAULT_MAX_OFFSET_MS: u64 = 24 * 3600 * 1000;
 
 /// The local wall clock in ms since the epoch.
 pub fn local_now_ms() -> u64 {
@@ -21,40 +30,96 @@ pub fn local_now_ms() -> u64 {
 
 /// A rolling window of clock offsets, shared by every account (internal lock, never held
 /// across an await).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct NetworkClock {
     offsets: Mutex<VecDeque<i64>>,
+    max_offset_ms: u64,
+}
+
+impl Default for NetworkClock {
+    fn default() -> Self {
+        Self::new(DEFAULT_MAX_OFFSET_MS)
+    }
+}
+
+/// The offset `local − server`, ms (saturating).
+pub fn offset_between(server_t_ms: u64, local_ms: u64) -> i64 {
+    let offset = i128::from(local_ms) - i128::from(server_t_ms);
+    i64::try_from(offset).unwrap_or(if offset < 0 { i64::MIN } else { i64::MAX })
+}
+
+/// The median of `values` (the mean of the middle two for an even count); `None` when empty.
+pub fn median(values: &[i64]) -> Option<i64> {
+    let mut v = values.to_vec();
+    v.sort_unstable();
+    let mid = v.len() / 2;
+    match (
+        v.len() % 2,
+        v.get(mid),
+        mid.checked_sub(1).and_then(|m| v.get(m)),
+    ) {
+        (1, Some(m), _) => Some(*m),
+        (_, Some(hi), Some(lo)) => {
+            let mean = (i128::from(*lo) + i128::from(*hi)) / 2;
+            i64::try_from(mean).ok()
+        }
+        _ => None,
+    }
 }
 
 impl NetworkClock {
-    /// Records a node's time `server_t_ms`, read when the local clock said `local_ms`.
-    pub fn observe(&self, server_t_ms: u64, local_ms: u64) {
-        let offset = i128::from(local_ms) - i128::from(server_t_ms);
-        let offset = i64::try_from(offset).unwrap_or(0);
+    /// A clock that never adopts an offset larger than `max_offset_ms` either way.
+    pub fn new(max_offset_ms: u64) -> Self {
+        Self {
+            offsets: Mutex::default(),
+            max_offset_ms,
+        }
+    }
+
+    /// The bound on the offset, ms.
+    pub fn max_offset_ms(&self) -> u64 {
+        self.max_offset_ms
+    }
+
+    /// Whether an offset is within the bound.
+    pub fn is_plausible(&self, offset_ms: i64) -> bool {
+        offset_ms.unsigned_abs() <= self.max_offset_ms
+    }
+
+    /// Records a node's time `server_t_ms`, read when the local clock said `local_ms`; an
+    /// offset beyond the bound is dropped (returns false).
+    pub fn observe(&self, server_t_ms: u64, local_ms: u64) -> bool {
+        let offset = offset_between(server_t_ms, local_ms);
+        if !self.is_plausible(offset) {
+            tracing::debug!(offset, "node time beyond the clock bound ignored");
+            return false;
+        }
         let mut window = self.lock();
         if window.len() >= WINDOW {
             window.pop_front();
         }
         window.push_back(offset);
+        true
+    }
+
+    /// Replaces the window with `offsets` (fresh samples of several nodes after a refusal);
+    /// those beyond the bound are dropped.
+    pub fn replace(&self, offsets: &[i64]) {
+        let mut window = self.lock();
+        window.clear();
+        for o in offsets
+            .iter()
+            .filter(|o| self.is_plausible(**o))
+            .take(WINDOW)
+        {
+            window.push_back(*o);
+        }
     }
 
     /// The current offset `local − network`, ms: the median of the window (0 when empty).
     pub fn offset_ms(&self) -> i64 {
-        let mut v: Vec<i64> = self.lock().iter().copied().collect();
-        if v.is_empty() {
-            return 0;
-        }
-        v.sort_unstable();
-        let mid = v.len() / 2;
-        match (
-            v.len() % 2,
-            v.get(mid),
-            mid.checked_sub(1).and_then(|m| v.get(m)),
-        ) {
-            (1, Some(m), _) => *m,
-            (_, Some(hi), Some(lo)) => lo + (hi - lo) / 2,
-            _ => 0,
-        }
+        let v: Vec<i64> = self.lock().iter().copied().collect();
+        median(&v).unwrap_or(0)
     }
 
     /// Network time for `local_ms`.
@@ -65,11 +130,6 @@ impl NetworkClock {
     /// Network time now: what every signature timestamp uses.
     pub fn now_ms(&self) -> u64 {
         self.at(local_now_ms())
-    }
-
-    /// Forgets every offset (a node rejected our clock: the window is out of date).
-    pub fn reset(&self) {
-        self.lock().clear();
     }
 
     /// Number of offsets observed (at most [`WINDOW`]).
@@ -105,8 +165,21 @@ mod tests {
     }
 
     #[test]
+    fn offsets_are_bounded() {
+        let c = NetworkClock::new(1_000);
+        assert!(!c.observe(10_000, 20_000), "10 s off, bound 1 s");
+        assert_eq!(c.samples(), 0);
+        assert!(c.observe(10_000, 10_500));
+        c.replace(&[300, 5_000, -200, -7_000]);
+        assert_eq!(c.samples(), 2);
+        assert_eq!(c.offset_ms(), 50);
+        assert_eq!(median(&[]), None);
+        assert_eq!(median(&[3, 1, 2]), Some(2));
+    }
+
+    #[test]
     fn extreme_values_saturate() {
-        let c = NetworkClock::default();
+        let c = NetworkClock::new(u64::MAX);
         c.observe(u64::MAX, 0);
         c.observe(0, u64::MAX);
         let _ = c.offset_ms();

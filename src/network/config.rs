@@ -89,6 +89,13 @@ pub struct NetworkConfig {
     pub refresh_from_snodes: bool,
     /// Attempts per store/retrieve/delete across swarm members and paths.
     pub max_attempts: u32,
+    /// The largest clock offset from the network ever adopted, ms (default a day): a node
+    /// claiming a time further off is ignored (issue 13, attack 6).
+    pub max_clock_offset_ms: u64,
+    /// Accept plain `http://` seeds that are not on loopback (default false). A seed answer
+    /// picks every node this client talks to, so it is read over verified TLS; only a
+    /// loopback seed (a devnet) may skip TLS unless this is set (issue 13, attack 1).
+    pub allow_insecure_seeds: bool,
 }
 
 impl Default for NetworkConfig {
@@ -106,13 +113,19 @@ impl Default for NetworkConfig {
             pool_max_age_ms: 2 * 3600 * 1000,
             refresh_from_snodes: false,
             max_attempts: 4,
+            max_clock_offset_ms: crate::network::clock::DEFAULT_MAX_OFFSET_MS,
+            allow_insecure_seeds: false,
         }
     }
 }
 
+/// The clock bound on a devnet, ms: tests move a devnet's clock forward by weeks (expiry
+/// without sleeping), which a gateway on it must follow.
+pub const DEVNET_MAX_CLOCK_OFFSET_MS: u64 = 400 * 24 * 3600 * 1000;
+
 impl NetworkConfig {
-    /// A configuration for a devnet (or any other network): its seed and file server, with the
-    /// other defaults.
+    /// A configuration for a devnet (or any other network): its seed and file server, a clock
+    /// bound of [`DEVNET_MAX_CLOCK_OFFSET_MS`], and the other defaults.
     pub fn for_network(
         seed_url: &str,
         file_server_url: &str,
@@ -124,6 +137,7 @@ impl NetworkConfig {
                 url: file_server_url.to_owned(),
                 x25519: hex::encode(file_server_x25519),
             },
+            max_clock_offset_ms: DEVNET_MAX_CLOCK_OFFSET_MS,
             ..Self::default()
         }
     }

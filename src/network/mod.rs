@@ -19,6 +19,8 @@ pub mod observer;
 mod ops;
 pub mod paths;
 pub mod pool;
+pub mod reply_budget;
+mod seed_tls;
 pub mod seeds;
 pub mod swarms;
 pub mod transport;

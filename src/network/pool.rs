@@ -20,28 +20,70 @@ pub const FAILURE_THRESHOLD: u32 = 3;
 /// Nodes an `oxend_request` refresh needs in the intersection of 3 answers (SD: 24).
 pub const REQUIRED_FOR_AGREEMENT: usize = 24;
 
+/// Least time between two refreshes forced by swarm answers that disagree with the pool, ms:
+/// a lying node must not turn every lookup into a pool refresh.
+pub const FORCED_REFRESH_INTERVAL_MS: u64 = 60_000;
+
 /// The node list and per-node failure counts.
 #[derive(Debug, Default)]
 pub struct NodePool {
     nodes: Vec<ServiceNode>,
+    /// The list as last fetched, before failures dropped anyone: what swarm answers are
+    /// checked against (a member this client struck is still a member).
+    listed: HashMap<SnodeEd25519, ServiceNode>,
     failures: HashMap<SnodeEd25519, u32>,
     refreshed_at_ms: Option<u64>,
+    /// A swarm answer disagreed with the list: refresh at the next chance.
+    stale: bool,
+    forced_at_ms: Option<u64>,
 }
 
 impl NodePool {
     /// Replaces the list (a refresh) and resets failure counts, as SD does.
     pub fn replace(&mut self, nodes: Vec<ServiceNode>, now_ms: u64) {
+        self.listed = nodes.iter().map(|n| (n.ed25519, n.clone())).collect();
         self.nodes = nodes;
         self.failures.clear();
         self.refreshed_at_ms = Some(now_ms);
+        self.stale = false;
     }
 
-    /// Whether to refresh: `min` nodes or fewer, never fetched, or older than `max_age_ms`.
+    /// Whether to refresh: `min` nodes or fewer, never fetched, older than `max_age_ms`, or
+    /// marked stale by [`Self::request_refresh`].
     pub fn needs_refresh(&self, now_ms: u64, min: usize, max_age_ms: u64) -> bool {
         match self.refreshed_at_ms {
             None => true,
-            Some(at) => self.nodes.len() <= min || now_ms.saturating_sub(at) > max_age_ms,
+            Some(at) => {
+                self.stale || self.nodes.len() <= min || now_ms.saturating_sub(at) > max_age_ms
+            }
         }
+    }
+
+    /// Marks the list stale (a swarm answer disagreed with it), at most once per
+    /// [`FORCED_REFRESH_INTERVAL_MS`]; true when it did.
+    pub fn request_refresh(&mut self, now_ms: u64) -> bool {
+        if self
+            .forced_at_ms
+            .is_some_and(|at| now_ms.saturating_sub(at) < FORCED_REFRESH_INTERVAL_MS)
+        {
+            return false;
+        }
+        self.forced_at_ms = Some(now_ms);
+        self.stale = true;
+        true
+    }
+
+    /// Whether the last fetched list has `node` (same key, address and port) in `swarm`.
+    /// With no list yet, or a list without swarm ids, only what it knows is checked.
+    pub fn lists_member(&self, node: &ServiceNode, swarm: SwarmId) -> bool {
+        if self.listed.is_empty() {
+            return true;
+        }
+        self.listed.get(&node.ed25519).is_some_and(|l| {
+            l.ip == node.ip
+                && l.storage_port == node.storage_port
+                && l.swarm_id.is_none_or(|id| id == swarm)
+        })
     }
 
     /// Every node.
@@ -238,6 +280,18 @@ mod tests {
         let a = vec![node(1, "1.1.1.1", 1), node(2, "1.1.1.2", 1)];
         let b = vec![node(2, "1.1.1.2", 1), node(3, "1.1.1.3", 1)];
         let moved = vec![node(2, "9.9.9.9", 1)];
+        assert!(p.lists_member(&node(2, "1.1.1.2", 200), SwarmId(200)));
+        assert!(!p.lists_member(&node(2, "1.1.1.2", 200), SwarmId(100)));
+        assert!(!p.lists_member(&node(2, "9.9.9.9", 200), SwarmId(200)));
+        assert!(!p.lists_member(&node(9, "1.1.1.9", 200), SwarmId(200)));
+        p.drop_node(&node(2, "1.1.1.2", 200).ed25519);
+        assert!(
+            p.lists_member(&node(2, "1.1.1.2", 200), SwarmId(200)),
+            "struck, still listed"
+        );
+        assert!(p.request_refresh(10));
+        assert!(p.needs_refresh(10, 0, 1000));
+        assert!(!p.request_refresh(20), "rate-limited");
         assert_eq!(intersect(&[a.clone(), b.clone()]).len(), 1);
         assert!(intersect(&[a, b, moved]).is_empty());
         assert!(intersect(&[]).is_empty());

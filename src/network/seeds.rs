@@ -1,6 +1,13 @@
-//! Bootstrap from seed nodes the way Session Desktop does (`network.md` §2.1, SD
-//! `SeedNodeAPI.ts`): oxend JSON-RPC `get_n_service_nodes` POSTed to every seed in parallel,
-//! the first usable answer wins, the whole round retried with exponential back-off.
+//! Bootstrap from seed nodes (`network.md` §2.1, SD `SeedNodeAPI.ts`): oxend JSON-RPC
+//! `get_n_service_nodes` POSTed to every seed in parallel, the whole round retried with
+//! exponential back-off.
+//!
+//! Whoever answers as a seed picks every node this client will ever talk to (issue 13, attack
+//! 1), so unlike the node requests this is checked: seeds are read over verified TLS (the
+//! client's bundled web PKI roots, or for the mainnet seed hosts their pinned certificates, as
+//! Session Desktop pins them, [`SEED_PINS`]); plain `http://` only on loopback (a devnet) unless
+//! `allow_insecure_seeds`; each answer at most [`MAX_SEED_BODY`] bytes; and with two or more
+//! seeds configured, two must answer and only the nodes every answer lists are kept.
 //!
 //! Request (we also ask for `swarm_id`, as libsession does, so swarms can be checked locally):
 //!
@@ -14,13 +21,67 @@
 //! A usable answer is HTTP 200, content type `application/json`, and a non-empty
 //! `result.service_node_states` after dropping bad entries (`0.0.0.0`, missing keys).
 
+use std::net::IpAddr;
 use std::time::Duration;
 
-use futures::future::select_ok;
+use futures::future::join_all;
 use serde_json::{json, Value};
 
 use super::error::{clip, NetworkError};
 use super::node::{parse_node_list, ServiceNode};
+use super::pool::intersect;
+use super::reply_budget::ReplyBudget;
+use super::seed_tls::SeedClients;
+
+/// Largest seed answer read (mainnet's full list with our fields is well under 1 MiB).
+pub const MAX_SEED_BODY: usize = 8 * 1024 * 1024;
+
+/// Certificate SHA-256 fingerprints pinned per mainnet seed host (`network.md` §2.1, SD).
+pub const SEED_PINS: [(&str, &str); 3] = [
+    (
+        "seed1.getsession.org",
+        "36EA0B253537988551EE856E4FD20D55011E9C8B27EAA2F34B8F32A0BDF04F2D",
+    ),
+    (
+        "seed2.getsession.org",
+        "C5908DD4139ACD96AEDD1E45576597650809C8A5EA02AF556D4853D45396E0E7",
+    ),
+    (
+        "seed3.getsession.org",
+        "8A0AF2C712342F22CE00E53C1601410EF8D84156AEE0A9809C32F6F7EFBE556E",
+    ),
+];
+
+/// Checks that every seed URL is `https://`, or `http://` on a loopback host (a devnet), or
+/// that `allow_insecure` is set.
+pub fn check_seed_urls(seeds: &[String], allow_insecure: bool) -> Result<(), NetworkError> {
+    for seed in seeds {
+        let url = reqwest::Url::parse(seed)
+            .map_err(|e| NetworkError::Config(format!("seed URL {seed}: {e}")))?;
+        match url.scheme() {
+            "https" => {}
+            "http" if allow_insecure || is_loopback(url.host_str().unwrap_or_default()) => {}
+            "http" => {
+                return Err(NetworkError::Config(format!(
+                    "seed {seed} is plain http:// and not on loopback; use https:// or set \
+                     network.allow_insecure_seeds"
+                )))
+            }
+            other => {
+                return Err(NetworkError::Config(format!(
+                    "seed {seed}: scheme {other} is not http(s)"
+                )))
+            }
+        }
+    }
+    Ok(())
+}
+
+fn is_loopback(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
 
 /// The URL to POST to: a seed given as `https://host:port/` gets `json_rpc` appended; one that
 /// already ends in `/json_rpc` is used as is.
@@ -69,18 +130,13 @@ pub fn parse_answer(
 }
 
 async fn fetch_one(
-    http: &reqwest::Client,
+    clients: &SeedClients,
     seed: &str,
     timeout: Duration,
 ) -> Result<Vec<ServiceNode>, String> {
     let url = json_rpc_url(seed);
-    let resp = http
-        .post(&url)
-        .header("User-Agent", "WhatsApp")
-        .header("Accept-Language", "en-us")
-        .timeout(timeout)
-        .json(&request_body())
-        .send()
+    let resp = clients
+        .post(&url, &request_body(), timeout)
         .await
         .map_err(|e| clip(&format!("{url}: {e}")))?;
     let status = resp.status().as_u16();
@@ -89,18 +145,37 @@ async fn fetch_one(
         .get(reqwest::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let body = resp
-        .bytes()
+    let body = ReplyBudget::new(MAX_SEED_BODY)
+        .read(resp, MAX_SEED_BODY)
         .await
         .map_err(|e| clip(&format!("{url}: {e}")))?;
-    parse_answer(status, content_type.as_deref(), &body).map_err(|e| format!("{url}: {e}"))
+    parse_answer(status, content_type.as_deref(), &body.bytes).map_err(|e| format!("{url}: {e}"))
 }
 
-/// Queries every seed in parallel; the first usable list wins. Up to `retries` more rounds
-/// follow a failed round, after `backoff`, `2·backoff`, `4·backoff`, … (SD p-retry: 3 retries,
-/// factor 2, 1 s).
+/// Answers needed from `seeds` configured seeds: two when there are two or more (one seed
+/// alone could hand out any list), else one.
+pub fn answers_needed(seeds: usize) -> usize {
+    seeds.min(2)
+}
+
+/// Combines the lists the seeds answered: the nodes all of them list (same key, address and
+/// port), when at least `needed` answered and they agree on some.
+pub fn agreed_nodes(lists: &[Vec<ServiceNode>], needed: usize) -> Result<Vec<ServiceNode>, String> {
+    if lists.len() < needed.max(1) {
+        return Err(format!("{} of {needed} seed answers", lists.len()));
+    }
+    let agreed = intersect(lists);
+    if agreed.is_empty() {
+        return Err("the seeds' node lists share no node".into());
+    }
+    Ok(agreed)
+}
+
+/// Queries every seed in parallel and keeps what the answers agree on ([`agreed_nodes`]). Up
+/// to `retries` more rounds follow a failed round, after `backoff`, `2·backoff`, `4·backoff`,
+/// … (SD p-retry: 3 retries, factor 2, 1 s).
 pub async fn fetch_nodes(
-    http: &reqwest::Client,
+    clients: &SeedClients,
     seeds: &[String],
     timeout: Duration,
     retries: u32,
@@ -109,18 +184,31 @@ pub async fn fetch_nodes(
     if seeds.is_empty() {
         return Err(NetworkError::Config("no seed URLs".into()));
     }
+    let needed = answers_needed(seeds.len());
     let mut last = String::new();
     for round in 0..=retries {
         if round > 0 {
             let factor = 1u32.checked_shl(round - 1).unwrap_or(u32::MAX);
             tokio::time::sleep(backoff.saturating_mul(factor)).await;
         }
-        let attempts = seeds.iter().map(|s| Box::pin(fetch_one(http, s, timeout)));
-        match select_ok(attempts).await {
-            Ok((nodes, _rest)) => return Ok(nodes),
+        let answers = join_all(seeds.iter().map(|s| fetch_one(clients, s, timeout))).await;
+        let mut lists = Vec::new();
+        for answer in answers {
+            match answer {
+                Ok(nodes) => lists.push(nodes),
+                Err(e) => {
+                    tracing::debug!(round, error = %e, "seed failed");
+                    last = e;
+                }
+            }
+        }
+        match agreed_nodes(&lists, needed) {
+            Ok(nodes) => return Ok(nodes),
             Err(e) => {
                 tracing::debug!(round, error = %e, "seed round failed");
-                last = e;
+                if !lists.is_empty() {
+                    last = format!("{e}; last error: {last}");
+                }
             }
         }
     }
@@ -162,6 +250,59 @@ mod tests {
         assert!(parse_answer(500, json, ok.as_bytes()).is_err());
         assert!(parse_answer(200, json, br#"{"result":{"service_node_states":[]}}"#).is_err());
         assert!(parse_answer(200, json, br#"{"error":{"code":-1}}"#).is_err());
+    }
+
+    #[test]
+    fn only_tls_or_loopback_seeds() {
+        let urls = |u: &[&str]| u.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        assert!(check_seed_urls(&urls(&crate::network::config::MAINNET_SEEDS), false).is_ok());
+        for ok in [
+            "http://127.0.0.1:5/json_rpc",
+            "http://localhost:1/",
+            "http://[::1]:2/",
+        ] {
+            assert!(check_seed_urls(&urls(&[ok]), false).is_ok(), "{ok}");
+        }
+        for bad in [
+            "http://seed.example:1/",
+            "http://10.0.0.1/",
+            "ftp://127.0.0.1/",
+            "nope",
+        ] {
+            assert!(check_seed_urls(&urls(&[bad]), false).is_err(), "{bad}");
+        }
+        assert!(check_seed_urls(&urls(&["http://seed.example:1/"]), true).is_ok());
+    }
+
+    #[test]
+    fn seeds_must_agree() {
+        let n = |i: u8| {
+            ServiceNode::from_json(&serde_json::json!({"ip": format!("1.1.1.{i}"),
+                "port_https": 1, "pubkey_ed25519": hex::encode([i; 32]),
+                "pubkey_x25519": hex::encode([i; 32])}))
+            .unwrap()
+        };
+        assert_eq!(answers_needed(1), 1);
+        assert_eq!(answers_needed(3), 2);
+        let honest = vec![n(1), n(2), n(3)];
+        let liar = vec![n(1), n(9)];
+        assert!(
+            agreed_nodes(std::slice::from_ref(&honest), 2).is_err(),
+            "one answer of two needed"
+        );
+        assert_eq!(
+            agreed_nodes(std::slice::from_ref(&honest), 1)
+                .unwrap()
+                .len(),
+            3
+        );
+        let agreed = agreed_nodes(&[honest.clone(), liar], 2).unwrap();
+        assert_eq!(agreed.len(), 1, "the liar's own node is not kept");
+        assert!(agreed_nodes(&[honest, vec![n(9)]], 2).is_err());
+        for (host, pin) in SEED_PINS {
+            assert!(host.ends_with(".getsession.org"));
+            assert_eq!(hex::decode(pin).unwrap().len(), 32);
+        }
     }
 
     proptest! {

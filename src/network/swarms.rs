@@ -23,6 +23,10 @@ pub const MIN_SWARM_SIZE: usize = 3;
 /// members keep failing from costing a lookup per request).
 pub const SMALL_SWARM_RETRY_MS: u64 = 30_000;
 
+/// How long a swarm is trusted before it is looked up again, ms: swarms change as nodes join
+/// and leave, and an entry a lie slipped into must not live for ever.
+pub const SWARM_MAX_AGE_MS: u64 = 30 * 60 * 1000;
+
 /// Why a swarm answer was not adopted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SwarmError {
@@ -36,6 +40,15 @@ pub enum SwarmError {
         got: SwarmId,
         /// What the pool predicts.
         expected: SwarmId,
+    },
+    /// The answer lists nodes the pool's node list does not have in that swarm (a lying node
+    /// steering the account to nodes of its choosing, or an out-of-date pool).
+    #[error("swarm answer for {swarm} lists {strangers} node(s) the pool does not have in it")]
+    NotInPool {
+        /// The swarm named.
+        swarm: SwarmId,
+        /// How many listed nodes the pool does not know as its members.
+        strangers: usize,
     },
 }
 
@@ -84,12 +97,14 @@ pub fn members_from(
 }
 
 impl SwarmCache {
-    /// The cached members, unless the entry should be fetched again: missing, or smaller than
-    /// [`MIN_SWARM_SIZE`] for longer than [`SMALL_SWARM_RETRY_MS`].
+    /// The cached members, unless the entry should be fetched again: missing, older than
+    /// [`SWARM_MAX_AGE_MS`], or smaller than [`MIN_SWARM_SIZE`] for longer than
+    /// [`SMALL_SWARM_RETRY_MS`].
     pub fn get(&self, account: &AccountId, now_ms: u64) -> Option<Vec<ServiceNode>> {
         let e = self.swarms.get(account)?;
-        let stale = e.members.len() < MIN_SWARM_SIZE
-            && now_ms.saturating_sub(e.fetched_at_ms) > SMALL_SWARM_RETRY_MS;
+        let age = now_ms.saturating_sub(e.fetched_at_ms);
+        let stale = age > SWARM_MAX_AGE_MS
+            || (e.members.len() < MIN_SWARM_SIZE && age > SMALL_SWARM_RETRY_MS);
         (!e.members.is_empty() && !stale).then(|| e.members.clone())
     }
 
@@ -220,6 +235,10 @@ mod tests {
         c.remove_member(&a, &SnodeEd25519::from_bytes([1; 32]));
         assert_eq!(c.get(&a, 1).unwrap().len(), 2);
         assert!(c.get(&a, SMALL_SWARM_RETRY_MS + 1).is_none());
+        c.set(a, members_from(&swarm(7, &[1, 2, 3]), None).unwrap(), 0);
+        assert!(c.get(&a, SWARM_MAX_AGE_MS).is_some());
+        assert!(c.get(&a, SWARM_MAX_AGE_MS + 1).is_none(), "swarms expire");
+        c.remove_member(&a, &SnodeEd25519::from_bytes([1; 32]));
         c.remove_node(&SnodeEd25519::from_bytes([2; 32]));
         c.retain_nodes(|_| false);
         assert!(c.get(&a, 1).is_none());

@@ -15,6 +15,7 @@ use tokio::sync::Semaphore;
 
 use super::error::{clip, NetworkError, SendError};
 use super::node::ServiceNode;
+use super::reply_budget::{BoundedBody, ReadError, ReplyBudget};
 use crate::protocol::onion::{
     build_server_request, build_snode_request, EncType, OnionPath, ReplyError, ServerTarget,
     V4Request, V4Response,
@@ -22,8 +23,11 @@ use crate::protocol::onion::{
 use crate::protocol::storage::response::{InfoResponse, SwarmInfo};
 use crate::protocol::storage::StorageRequest;
 
-/// Largest answer body we read (a 10 MB file in base64 plus framing fits).
-const MAX_BODY: u64 = 32 * 1024 * 1024;
+/// Largest onion answer body we read (a 10 MB file in base64 plus framing fits).
+const MAX_BODY: usize = 32 * 1024 * 1024;
+
+/// Largest direct answer we read: the guard test's `info` is well under a KiB.
+const MAX_DIRECT_BODY: usize = 64 * 1024;
 
 /// Most requests in flight at once (each holds a connection to its guard, and the guard one to
 /// the next hop). Without a bound, 10,000 accounts polling together opened a connection per
@@ -41,6 +45,8 @@ pub struct Transport {
     timeout: Duration,
     /// [`MAX_IN_FLIGHT`] permits, one per request being sent.
     in_flight: Arc<Semaphore>,
+    /// Bytes the answers being read and decoded may hold together.
+    budget: ReplyBudget,
 }
 
 /// A destination snode's 2xx answer.
@@ -66,6 +72,7 @@ impl Transport {
             http,
             timeout,
             in_flight: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
+            budget: ReplyBudget::default(),
         })
     }
 
@@ -74,12 +81,15 @@ impl Transport {
         &self.http
     }
 
+    /// POSTs `body` to `node` and reads at most `limit` bytes of the answer (streamed, with
+    /// or without a Content-Length), holding the reply budget until the caller drops it.
     async fn post(
         &self,
         node: &ServiceNode,
         path: &str,
         body: Vec<u8>,
-    ) -> Result<(u16, Vec<u8>), SendError> {
+        limit: usize,
+    ) -> Result<(u16, BoundedBody), SendError> {
         let map = |e: reqwest::Error| {
             if e.is_timeout() {
                 SendError::Timeout { node: node.ed25519 }
@@ -113,29 +123,31 @@ impl Transport {
             .await
             .map_err(map)?;
         let status = resp.status().as_u16();
-        if resp.content_length().is_some_and(|n| n > MAX_BODY) {
-            return Err(SendError::Unreachable {
+        let body = self.budget.read(resp, limit).await.map_err(|e| match e {
+            ReadError::Timeout => SendError::Timeout { node: node.ed25519 },
+            e => SendError::Unreachable {
                 node: node.ed25519,
-                reason: "answer too large".into(),
-            });
-        }
-        let bytes = resp.bytes().await.map_err(map)?;
-        Ok((status, bytes.to_vec()))
+                reason: clip(&e.to_string()),
+            },
+        })?;
+        Ok((status, body))
     }
 
     /// The guard test: a direct `POST /storage_rpc/v1` of `{"method":"info","params":{}}`.
     /// This is the only direct storage request the gateway makes, and it names no account.
     pub async fn direct_info(&self, node: &ServiceNode) -> Result<InfoResponse, SendError> {
         let body = StorageRequest::info().to_json().to_string().into_bytes();
-        let (status, bytes) = self.post(node, "/storage_rpc/v1", body).await?;
+        let (status, body) = self
+            .post(node, "/storage_rpc/v1", body, MAX_DIRECT_BODY)
+            .await?;
         if status != 200 {
             return Err(SendError::Destination {
                 node: node.ed25519.to_hex(),
                 status,
-                message: clip(&String::from_utf8_lossy(&bytes)),
+                message: clip(&String::from_utf8_lossy(&body.bytes)),
             });
         }
-        serde_json::from_slice(&bytes).map_err(|_| SendError::InvalidBody {
+        serde_json::from_slice(&body.bytes).map_err(|_| SendError::InvalidBody {
             node: node.ed25519.to_hex(),
             what: "info",
         })
@@ -153,9 +165,11 @@ impl Transport {
         let rpc = request.to_json().to_string().into_bytes();
         let (wire, pending) = build_snode_request(&onion, &dest.keys(), &rpc, enc, &mut OsRng)?;
         let guard = &path[0];
-        let (status, bytes) = self.post(guard, "/onion_req/v2", wire.body).await?;
+        let (status, body) = self
+            .post(guard, "/onion_req/v2", wire.body, MAX_BODY)
+            .await?;
         let reply = pending
-            .decode(status, &bytes)
+            .decode(status, &body.bytes)
             .map_err(|e| reply_error(guard, &dest.ed25519.to_hex(), e))?;
         classify_snode(dest, reply.status, &reply.body)
     }
@@ -171,9 +185,11 @@ impl Transport {
         let onion = onion_path(path)?;
         let (wire, pending) = build_server_request(&onion, server, request, enc, &mut OsRng)?;
         let guard = &path[0];
-        let (status, bytes) = self.post(guard, "/onion_req/v2", wire.body).await?;
+        let (status, body) = self
+            .post(guard, "/onion_req/v2", wire.body, MAX_BODY)
+            .await?;
         pending
-            .decode(status, &bytes)
+            .decode(status, &body.bytes)
             .map_err(|e| reply_error(guard, &server.host, e))
     }
 }

@@ -7,7 +7,7 @@ use serde_json::{json, Map, Value};
 
 use super::auth::{self, SIGNATURE_TOLERANCE_MS};
 use super::params::{self, b64_decode, b64_encode, require, Params, ParseResult};
-use super::swarm::{check_swarm, fan_out, swarm_json};
+use super::swarm::{check_swarm, fan_out, lying_swarm_json, swarm_json};
 use super::{add_misc, Ctx, Response};
 use crate::devnet::faults;
 use crate::devnet::net::{HARDFORK, VERSION};
@@ -76,6 +76,18 @@ pub fn store(ctx: &Ctx<'_>, p: &Params<'_>) -> ParseResult<Response> {
         ));
     }
 
+    let hash = message_hash(&account.0, ns, &data);
+    if ctx.node.faults().lie_swarm && ctx.net.swarm_for(&account.0) != Some(ctx.node.info.swarm_id)
+    {
+        // A store sent here on the strength of a lying swarm answer: "confirm" it with our own
+        // signature and keep nothing.
+        let sig = ctx.node.ed_key.sign(hash.as_bytes());
+        let entry = json!({"hash": hash, "signature": b64_encode(&sig.to_bytes()),
+            "expiry": expiry, "t": ctx.now});
+        let mut body = json!({"swarm": {ctx.node.ed_hex(): entry}, "hash": hash});
+        add_misc(&mut body, ctx.now);
+        return Ok(Response::json(200, body));
+    }
     if let Some(r) = check_swarm(ctx, &account) {
         return Ok(r);
     }
@@ -113,7 +125,6 @@ pub fn store(ctx: &Ctx<'_>, p: &Params<'_>) -> ParseResult<Response> {
         }
     }
 
-    let hash = message_hash(&account.0, ns, &data);
     let message = Message {
         hash: hash.clone(),
         namespace: ns,
@@ -282,7 +293,12 @@ pub fn info(ctx: &Ctx<'_>) -> Response {
 /// `get_swarm` / `get_snodes_for_pubkey` (§3.3): never 421.
 pub fn get_swarm(ctx: &Ctx<'_>, p: &Params<'_>) -> ParseResult<Response> {
     let account = p.account(true)?;
-    let mut body = swarm_json(ctx.net, ctx.net.swarm_for(&account.0));
+    let swarm = ctx.net.swarm_for(&account.0);
+    let mut body = if ctx.node.faults().lie_swarm {
+        lying_swarm_json(ctx.net, swarm)
+    } else {
+        swarm_json(ctx.net, swarm)
+    };
     add_misc(&mut body, ctx.now);
     Ok(Response::json(200, body))
 }

@@ -63,10 +63,28 @@ pub fn swarm_json(net: &Network, swarm: Option<u64>) -> Value {
     }
 }
 
+/// What a `lie_swarm` node says of `swarm`: its id (so a client checking only the id is
+/// fooled) with the members of another swarm (the next one, wrapping).
+pub fn lying_swarm_json(net: &Network, swarm: Option<u64>) -> Value {
+    let Some(id) = swarm else {
+        return swarm_json(net, None);
+    };
+    let ids = net.swarm_ids();
+    let pos = ids.iter().position(|s| *s == id).unwrap_or(0);
+    let other = ids.get((pos + 1) % ids.len().max(1)).copied().unwrap_or(id);
+    let snodes: Vec<Value> = net.members(other).iter().map(|n| snode_json(n)).collect();
+    json!({"snodes": snodes, "swarm": format!("{id:x}")})
+}
+
 /// The 421 answer when `account` is not ours (or the `false_421` fault lies about it).
 pub fn check_swarm(ctx: &Ctx<'_>, account: &Account) -> Option<Response> {
     let right = ctx.net.swarm_for(&account.0);
     let ours = ctx.node.info.swarm_id;
+    if ctx.node.faults().lie_swarm && right != Some(ours) {
+        let mut body = lying_swarm_json(ctx.net, right);
+        add_misc(&mut body, ctx.now);
+        return Some(Response::json(421, body));
+    }
     let shown = if ctx.node.faults().false_421 {
         let others: Vec<u64> = ctx
             .net

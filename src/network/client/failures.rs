@@ -10,7 +10,18 @@ use crate::network::paths::{Path, PathVerdict};
 use crate::protocol::onion::SnodeEd25519;
 
 impl Inner {
-    /// SD/libsession failure accounting (§7.1, §7.2).
+    /// Failure accounting after SD/libsession (§7.1, §7.2), but attributing a failure to a
+    /// node only on evidence that node cannot have been framed by another (issue 13, attack 6):
+    ///
+    /// * Plain-text errors from the path (`Next node not found: <ed>`, `Snode not ready`, a
+    ///   relay's 502/503/504) are unauthenticated: any hop, or the guard, may have written
+    ///   them, naming whom it likes. They count against the path only; a path that reaches
+    ///   the threshold is rebuilt, and nobody (its guard included) is struck. SD and
+    ///   libsession drop the named node, which let a lying relay empty the pool of honest
+    ///   nodes, one per request, and get honest guards dropped.
+    /// * A timeout or a failed connection strikes the relays and counts against the path (SD),
+    ///   whose guard goes at the threshold: we talked to the guard directly.
+    /// * A reply the destination encrypted (bad body, 5xx) strikes the destination.
     pub(super) fn account_failure(
         &self,
         path: &Path,
@@ -19,32 +30,20 @@ impl Inner {
     ) {
         match error {
             SendError::NextNodeNotFound { missing, .. } => {
-                self.drop_node(missing);
-                // Also a path failure: a lying relay that names honest nodes would otherwise
-                // empty the pool one node per request; this way it goes after three.
-                self.path_failed(path);
+                tracing::debug!(%missing, "a hop says a node is unknown (unauthenticated; not counted against it)");
+                self.path_failed(path, false);
             }
-            SendError::Timeout { .. } | SendError::Unreachable { .. } | SendError::Path { .. } => {
-                if let SendError::Path {
-                    status: 503 | 504,
-                    message,
-                    ..
-                } = error
-                {
-                    // A relay reports the next hop (or the destination) not ready or silent.
-                    match named_node(message) {
-                        Some(ed) => self.strike(&ed),
-                        None => {
-                            if let Some(d) = dest {
-                                self.strike(d);
-                            }
-                        }
-                    }
+            SendError::Path { message, .. } => {
+                if let Some(ed) = named_node(message) {
+                    tracing::debug!(%ed, "a hop says a node is not ready (unauthenticated; not counted against it)");
                 }
+                self.path_failed(path, false);
+            }
+            SendError::Timeout { .. } | SendError::Unreachable { .. } => {
                 for relay in path.nodes.iter().skip(1) {
                     self.strike(&relay.ed25519);
                 }
-                self.path_failed(path);
+                self.path_failed(path, true);
             }
             SendError::BadReply { .. } | SendError::InvalidBody { .. } => {
                 if let Some(d) = dest {
@@ -60,15 +59,20 @@ impl Inner {
         }
     }
 
-    /// Counts a path failure; at the threshold the path goes, and its guard with it.
-    pub(super) fn path_failed(&self, path: &Path) {
+    /// Counts a path failure; at the threshold the path goes, and its guard with it when
+    /// `blame_guard` (the failure is one the guard itself answers for).
+    pub(super) fn path_failed(&self, path: &Path, blame_guard: bool) {
         if let Some(observer) = self.observer.get() {
             observer.path_failure();
         }
         let verdict = lock(&self.paths).path_failed(path.id);
         if let PathVerdict::Dropped { guard } = verdict {
-            tracing::info!(%guard, "path dropped after repeated failures");
-            self.drop_node(&guard);
+            if blame_guard {
+                tracing::info!(%guard, "path dropped after repeated failures, with its guard");
+                self.drop_node(&guard);
+            } else {
+                tracing::info!(%guard, "path dropped after repeated relay errors; guard kept");
+            }
         }
     }
 

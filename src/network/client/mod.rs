@@ -13,6 +13,8 @@ mod sending;
 mod swarm_lookup;
 mod upkeep;
 
+pub(in crate::network) use sending::ClockVerdict;
+
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
@@ -25,6 +27,7 @@ use super::node::ServiceNode;
 use super::observer::NetworkObserver;
 use super::paths::PathSet;
 use super::pool::NodePool;
+use super::seed_tls::SeedClients;
 use super::swarms::SwarmCache;
 use super::transport::Transport;
 use crate::protocol::onion::{EncType, ServerTarget, SnodeEd25519};
@@ -68,6 +71,7 @@ pub(super) struct Inner {
     pub(super) config: NetworkConfig,
     pub(super) enc: EncType,
     pub(super) transport: Transport,
+    pub(super) seed_clients: SeedClients,
     pub(super) file_server: ServerTarget,
     pub(super) file_server_base: String,
     pub(super) clock: NetworkClock,
@@ -104,14 +108,18 @@ impl SessionNetwork {
     pub fn new(config: NetworkConfig) -> Result<Self, NetworkError> {
         let (file_server, file_server_base) = super::files::parse_server(&config.file_server)?;
         let transport = Transport::new(Duration::from_millis(config.request_timeout_ms))?;
+        let clock = NetworkClock::new(config.max_clock_offset_ms);
+        super::seeds::check_seed_urls(&config.seeds, config.allow_insecure_seeds)?;
+        let seed_clients = SeedClients::new()?;
         Ok(Self {
             inner: Arc::new(Inner {
                 enc: config.enc_type.into(),
                 config,
                 transport,
+                seed_clients,
                 file_server,
                 file_server_base,
-                clock: NetworkClock::default(),
+                clock,
                 pool: Mutex::default(),
                 paths: Mutex::default(),
                 swarms: Mutex::default(),

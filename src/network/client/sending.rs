@@ -3,15 +3,38 @@
 
 use std::sync::Arc;
 
+use futures::future::join_all;
+use rand::rngs::OsRng;
 use tracing::Instrument as _;
 
-use super::Inner;
-use crate::network::clock::local_now_ms;
+use super::{lock, Inner};
+use crate::network::clock::{local_now_ms, median, offset_between};
 use crate::network::error::SendError;
 use crate::network::node::ServiceNode;
 use crate::network::paths::Path;
 use crate::network::transport::{answer_time, SnodeAnswer};
 use crate::protocol::storage::StorageRequest;
+
+/// Nodes asked for their time after a node refused ours.
+pub(in crate::network) const CLOCK_SAMPLES: usize = 5;
+
+/// Fewest answers a resample needs to decide anything.
+const CLOCK_QUORUM: usize = 3;
+
+/// How far the resampled median must be from our offset for our clock to count as wrong, ms
+/// (well inside the nodes' ±60 s window).
+pub(in crate::network) const CLOCK_DISAGREEMENT_MS: u64 = 10_000;
+
+/// What a resample after a clock refusal found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(in crate::network) enum ClockVerdict {
+    /// Our clock was off and is now corrected.
+    Corrected,
+    /// The other nodes agree with our clock: the refusing node is off (or lying).
+    RefuserWrong,
+    /// Too few nodes answered to tell.
+    Unknown,
+}
 
 impl Inner {
     /// One storage RPC to `dest` over a random path, with failure accounting. The answer's
@@ -105,13 +128,45 @@ impl Inner {
         }
     }
 
-    /// Asks `node` for `info` through the onion (feeds the clock); used after a 406/425.
-    /// The window is cleared first: after a rejection its old offsets are wrong, and a median
-    /// over them would ignore the fresh answer.
-    pub(in crate::network) async fn resync_clock(self: &Arc<Self>, node: &ServiceNode) {
-        self.clock.reset();
-        if let Err(e) = self.send(node, &StorageRequest::info()).await {
-            tracing::debug!(%node, error = %e, "clock resync failed");
+    /// After `refused_by` answered 406/425: asks [`CLOCK_SAMPLES`] other random nodes for
+    /// `info` at once and compares the median of their times with ours. If it differs by more
+    /// than [`CLOCK_DISAGREEMENT_MS`], our clock was off: the window becomes the fresh samples.
+    /// Otherwise the node that refused is the one off (or lying, issue 13 attack 6) and our
+    /// clock stays. The refusing node's own time is never adopted.
+    pub(in crate::network) async fn resync_clock(
+        self: &Arc<Self>,
+        refused_by: &ServiceNode,
+    ) -> ClockVerdict {
+        let nodes = lock(&self.pool).random(&mut OsRng, &[refused_by.ed25519], CLOCK_SAMPLES);
+        let request = StorageRequest::info();
+        let answers = join_all(nodes.iter().map(|n| {
+            let request = &request;
+            async move {
+                let answer = self.send(n, request).await.ok()?;
+                let t = answer_time(&answer.body)?;
+                Some(offset_between(t, local_now_ms()))
+            }
+        }))
+        .await;
+        let fresh: Vec<i64> = answers
+            .into_iter()
+            .flatten()
+            .filter(|o| self.clock.is_plausible(*o))
+            .collect();
+        let Some(consensus) = median(&fresh).filter(|_| fresh.len() >= CLOCK_QUORUM) else {
+            tracing::debug!(answers = fresh.len(), "clock resample got too few answers");
+            return ClockVerdict::Unknown;
+        };
+        if consensus.abs_diff(self.clock.offset_ms()) > CLOCK_DISAGREEMENT_MS {
+            tracing::info!(
+                offset_ms = consensus,
+                "clock offset corrected from several nodes"
+            );
+            self.clock.replace(&fresh);
+            ClockVerdict::Corrected
+        } else {
+            tracing::debug!(node = %refused_by, "a node refused a clock the others accept");
+            ClockVerdict::RefuserWrong
         }
     }
 }

@@ -30,12 +30,17 @@ impl Inner {
     /// Asks the network for the account's swarm (ignoring the cache) and caches the answer:
     /// every member the network lists, including members this client dropped from its pool
     /// after failures (a retrieve that got only tampered copies must reach all of them).
+    ///
+    /// An answer is adopted only when it names the swarm the pool predicts and every member
+    /// it lists is in the pool's last node list as a member of that swarm: a lying node
+    /// cannot steer an account's stores to nodes of its choosing. An answer that disagrees
+    /// with the pool asks for a pool refresh (the pool may be out of date) and is checked
+    /// again against the fresh list before the node is counted as lying.
     pub(in crate::network) async fn lookup_swarm(
         self: &Arc<Self>,
         account: &AccountId,
     ) -> Result<Vec<ServiceNode>, NetworkError> {
         self.ensure_pool().await?;
-        let expected = lock(&self.pool).expected_swarm(account.swarm_space());
         let request = StorageRequest::get_swarm(account);
         let mut last = String::from("no node to ask");
         let mut tried = Vec::new();
@@ -51,20 +56,33 @@ impl Inner {
                     continue;
                 }
             };
-            let parsed = serde_json::from_value::<SwarmInfo>(answer.body)
-                .map_err(|_| SwarmError::Empty)
-                .and_then(|info| members_from(&info, expected));
-            match parsed {
+            let Ok(info) = serde_json::from_value::<SwarmInfo>(answer.body) else {
+                last = SwarmError::Empty.to_string();
+                self.strike(&target.ed25519);
+                continue;
+            };
+            let mut checked = self.checked_members(account, &info);
+            if matches!(checked, Err(SwarmError::NotInPool { .. }))
+                && lock(&self.pool).request_refresh(local_now_ms())
+            {
+                if let Err(e) = self.ensure_pool().await {
+                    tracing::debug!(error = %e, "pool refresh after a disputed swarm failed");
+                }
+                checked = self.checked_members(account, &info);
+            }
+            match checked {
                 Ok(members) => {
                     lock(&self.swarms).set(*account, members.clone(), local_now_ms());
                     return Ok(members);
                 }
                 Err(e) => {
+                    tracing::debug!(node = %target, error = %e, "swarm answer rejected");
                     last = e.to_string();
                     self.strike(&target.ed25519);
                 }
             }
         }
+        let expected = lock(&self.pool).expected_swarm(account.swarm_space());
         let fallback = expected
             .map(|id| lock(&self.pool).swarm_members(id))
             .unwrap_or_default();
@@ -75,18 +93,44 @@ impl Inner {
         Ok(fallback)
     }
 
+    /// Reads a `get_swarm`/421 answer about `account`, checked against the pool: the swarm id
+    /// it predicts, and each member listed in that swarm.
+    fn checked_members(
+        &self,
+        account: &AccountId,
+        info: &SwarmInfo,
+    ) -> Result<Vec<ServiceNode>, SwarmError> {
+        let pool = lock(&self.pool);
+        let expected = pool.expected_swarm(account.swarm_space());
+        let members = members_from(info, expected)?;
+        let strangers = members
+            .iter()
+            .filter(|m| !pool.lists_member(m, info.swarm))
+            .count();
+        if strangers > 0 {
+            return Err(SwarmError::NotInPool {
+                swarm: info.swarm,
+                strangers,
+            });
+        }
+        Ok(members)
+    }
+
     /// Handles a 421 from `node` about `account` (§3.4): adopt the named swarm if it passes the
-    /// pool's check, else count the node as lying and drop it from the swarm.
+    /// pool's checks, else count the node as lying and drop it from the swarm. A swarm whose
+    /// members the pool does not know asks for a pool refresh before the next lookup.
     pub(in crate::network) fn misdirected(
         &self,
         account: &AccountId,
         node: &SnodeEd25519,
         swarm: Option<&SwarmInfo>,
     ) {
-        let expected = lock(&self.pool).expected_swarm(account.swarm_space());
-        match swarm.map(|s| members_from(s, expected)) {
+        match swarm.map(|s| self.checked_members(account, s)) {
             Some(Ok(members)) => lock(&self.swarms).set(*account, members, local_now_ms()),
-            _ => {
+            other => {
+                if let Some(Err(SwarmError::NotInPool { .. })) = other {
+                    lock(&self.pool).request_refresh(local_now_ms());
+                }
                 lock(&self.swarms).remove_member(account, node);
                 self.strike(node);
             }
@@ -158,5 +202,14 @@ mod misdirect_tests {
 
         inner.misdirected(&acct, &a[1].ed25519, None);
         assert!(lock(&inner.swarms).get(&acct, local_now_ms()).is_none());
+
+        // The right swarm id with another swarm's members (attack 2): not adopted, the node
+        // is struck, and the pool is to be refreshed in case it is the one out of date.
+        lock(&inner.swarms).set(acct, a.to_vec(), local_now_ms());
+        inner.misdirected(&acct, &b[1].ed25519, Some(&info(&b, 100)));
+        let members = lock(&inner.swarms).get(&acct, local_now_ms()).unwrap();
+        assert_eq!(members.len(), 2);
+        assert_eq!(lock(&inner.pool).failures(&b[1].ed25519), 1);
+        assert!(lock(&inner.pool).needs_refresh(local_now_ms(), 0, u64::MAX));
     }
 }

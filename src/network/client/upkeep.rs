@@ -71,7 +71,7 @@ impl Inner {
     async fn nodes_from_seeds(&self) -> Result<Vec<ServiceNode>, NetworkError> {
         let c = &self.config;
         seeds::fetch_nodes(
-            self.transport.http(),
+            &self.seed_clients,
             &c.seeds,
             Duration::from_millis(c.seed_timeout_ms),
             c.seed_retries,

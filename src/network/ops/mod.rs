@@ -2,8 +2,8 @@
 //! info, each over onion paths to swarm members, with retries on other members and paths.
 //!
 //! Retry rules (SD, libsession): a 421 adopts the swarm its body names (when the pool's swarm
-//! ids agree) and retries on a member of it; 406/425 resynchronises the clock through `info`
-//! and retries once; 401/403/404 are final; anything else tries another member and path until
+//! ids agree) and retries on a member of it; 406/425 resamples the clock from several nodes'
+//! `info` and retries (once, unless the others showed the refusing node to be the one off); 401/403/404 are final; anything else tries another member and path until
 //! `max_attempts` is spent. Retrieve, with its one hash check per copy, is in `retrieve.rs`.
 
 use std::sync::Arc;
@@ -11,7 +11,7 @@ use std::sync::Arc;
 use ed25519_dalek::VerifyingKey;
 use rand::rngs::OsRng;
 
-use super::client::{Inner, SessionNetwork};
+use super::client::{ClockVerdict, Inner, SessionNetwork};
 use super::error::{NetworkError, SendError};
 use super::node::ServiceNode;
 use super::swarms::pick_members;
@@ -79,8 +79,13 @@ impl Inner {
                 Next::Retry
             }
             SendError::ClockOutOfSync { .. } if !*clock_retried => {
-                *clock_retried = true;
-                self.resync_clock(node).await;
+                // The refusal itself is the node's word; the clock moves only if several
+                // other nodes agree (issue 13, attack 6). A node refusing a clock the others
+                // accept is struck, and the retry on another member costs no clock retry.
+                match self.resync_clock(node).await {
+                    ClockVerdict::RefuserWrong => self.strike(&node.ed25519),
+                    ClockVerdict::Corrected | ClockVerdict::Unknown => *clock_retried = true,
+                }
                 Next::Retry
             }
             e if !e.is_retryable() => Next::Fail(NetworkError::Rejected(e.clone())),
@@ -89,11 +94,12 @@ impl Inner {
     }
 
     /// Runs `attempt` on one swarm member at a time until it succeeds or attempts run out.
+    /// `accept` gets the swarm's members too: only their signatures confirm anything.
     async fn swarm_call<T>(
         self: &Arc<Self>,
         account: &AccountId,
         build: impl Fn(u64) -> Result<StorageRequest, RequestError>,
-        accept: impl Fn(&ServiceNode, SnodeAnswer) -> Result<T, SendError>,
+        accept: impl Fn(&ServiceNode, &[ServiceNode], SnodeAnswer) -> Result<T, SendError>,
     ) -> Result<(T, u32), NetworkError> {
         let mut tried: Vec<SnodeEd25519> = Vec::new();
         let mut clock_retried = false;
@@ -109,7 +115,7 @@ impl Inner {
             let result = self
                 .send(&node, &request)
                 .await
-                .and_then(|a| accept(&node, a));
+                .and_then(|a| accept(&node, &members, a));
             match result {
                 Ok(v) => return Ok((v, attempt)),
                 Err(e) => {
@@ -142,15 +148,19 @@ fn invalid(node: &ServiceNode, what: &'static str) -> SendError {
     }
 }
 
-/// Entry keys that are valid Ed25519 keys, with their entries.
-fn signed_entries<E>(
-    swarm: &std::collections::BTreeMap<String, SwarmEntry<E>>,
-) -> (Vec<(SnodeEd25519, VerifyingKey, &E)>, usize) {
+/// Entries whose keys are members of the account's swarm (valid Ed25519 keys), with their
+/// entries. A signature from any other node confirms nothing: a node that lied the account's
+/// swarm to us could otherwise sign its own "confirmation" (issue 13, attack 2).
+fn signed_entries<'a, E>(
+    swarm: &'a std::collections::BTreeMap<String, SwarmEntry<E>>,
+    members: &[ServiceNode],
+) -> (Vec<(SnodeEd25519, VerifyingKey, &'a E)>, usize) {
     let mut ok = Vec::new();
     let mut failed = 0;
     for (key, entry) in swarm {
         let parsed = SnodeEd25519::from_hex(key)
             .ok()
+            .filter(|ed| members.iter().any(|m| m.ed25519 == *ed))
             .and_then(|ed| Some((ed, VerifyingKey::from_bytes(ed.as_bytes()).ok()?)));
         match (entry, parsed) {
             (SwarmEntry::Ok(e), Some((ed, vk))) => ok.push((ed, vk, e)),
@@ -160,15 +170,17 @@ fn signed_entries<E>(
     (ok, failed)
 }
 
-/// Accepts a store answer: at least one entry whose node signed the expected hash.
+/// Accepts a store answer: at least one entry whose node, a member of the swarm, signed the
+/// expected hash.
 fn accept_store(
     node: &ServiceNode,
+    members: &[ServiceNode],
     answer: SnodeAnswer,
     hash: &MessageHash,
 ) -> Result<(Vec<SnodeEd25519>, usize, u64), SendError> {
     let resp: StoreResponse =
         serde_json::from_value(answer.body).map_err(|_| invalid(node, "store"))?;
-    let (entries, mut failed) = signed_entries(&resp.swarm);
+    let (entries, mut failed) = signed_entries(&resp.swarm, members);
     let message = store_response_message(hash);
     let mut confirmed = Vec::new();
     let mut expiry = 0;
@@ -212,7 +224,7 @@ impl SessionNetwork {
             .swarm_call(
                 account,
                 |now| StorageRequest::store(account, ns, data, ttl_ms, now, signer),
-                |node, answer| accept_store(node, answer, &hash),
+                |node, members, answer| accept_store(node, members, answer, &hash),
             )
             .await?;
         Ok(StoreOutcome {
@@ -232,10 +244,10 @@ impl SessionNetwork {
         hashes: Vec<MessageHash>,
     ) -> Result<DeleteOutcome, NetworkError> {
         StorageRequest::delete(account, hashes.clone(), signer)?;
-        let accept = |node: &ServiceNode, answer: SnodeAnswer| {
+        let accept = |node: &ServiceNode, members: &[ServiceNode], answer: SnodeAnswer| {
             let resp: DeleteResponse =
                 serde_json::from_value(answer.body).map_err(|_| invalid(node, "delete"))?;
-            let (entries, _) = signed_entries(&resp.swarm);
+            let (entries, _) = signed_entries(&resp.swarm, members);
             let mut deleted: Vec<MessageHash> = Vec::new();
             let mut confirmed_by = Vec::new();
             for (ed, vk, e) in entries {
@@ -317,6 +329,14 @@ pub(super) mod tests {
         let hash = message_hash(&acct, Namespace(0), b"x");
         let good = SigningKey::from_bytes(&[1; 32]);
         let liar = SigningKey::from_bytes(&[2; 32]);
+        let stranger = SigningKey::from_bytes(&[3; 32]);
+        let member = |k: &SigningKey| {
+            ServiceNode::from_json(&json!({"ip":"1.2.3.4","port":"1",
+                "pubkey_ed25519": hex::encode(k.verifying_key().as_bytes()),
+                "pubkey_x25519":"cd".repeat(32)}))
+            .unwrap()
+        };
+        let members = [member(&good), member(&liar)];
         let sig = |k: &SigningKey| {
             crate::protocol::storage::response::encode_signature(
                 &k.sign(&store_response_message(&hash)),
@@ -325,17 +345,25 @@ pub(super) mod tests {
         let body = json!({"swarm": {
             hex::encode(good.verifying_key().as_bytes()): {"hash": hash, "signature": sig(&good), "expiry": 5},
             hex::encode(liar.verifying_key().as_bytes()): {"hash": hash, "signature": sig(&good), "expiry": 6},
+            hex::encode(stranger.verifying_key().as_bytes()): {"hash": hash, "signature": sig(&stranger), "expiry": 8},
             "zz": {"hash": hash, "signature": sig(&good), "expiry": 7},
             "cc".repeat(32): {"failed": true, "timeout": true}
         }});
-        let (confirmed, unconfirmed, expiry) = accept_store(&node(), answer(body), &hash).unwrap();
+        let (confirmed, unconfirmed, expiry) =
+            accept_store(&node(), &members, answer(body.clone()), &hash).unwrap();
         assert_eq!(
             confirmed,
             vec![SnodeEd25519::from_bytes(good.verifying_key().to_bytes())]
         );
-        assert_eq!((unconfirmed, expiry), (3, 5));
+        assert_eq!(
+            (unconfirmed, expiry),
+            (4, 5),
+            "the stranger's valid signature counts not"
+        );
         let none = json!({"swarm": {"cc".repeat(32): {"failed": true}}});
-        assert!(accept_store(&node(), answer(none), &hash).is_err());
+        assert!(accept_store(&node(), &members, answer(none), &hash).is_err());
+        // Only a stranger signed: nothing is confirmed.
+        assert!(accept_store(&node(), &members[1..], answer(body), &hash).is_err());
     }
 
     proptest! {
@@ -343,7 +371,7 @@ pub(super) mod tests {
         fn junk_answers_never_panic(text in ".{0,400}") {
             if let Ok(body) = serde_json::from_str::<Value>(&text) {
                 let hash = message_hash(&account(), Namespace(0), b"x");
-                let _ = accept_store(&node(), answer(body), &hash);
+                let _ = accept_store(&node(), &[node()], answer(body), &hash);
             }
         }
     }

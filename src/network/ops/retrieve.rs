@@ -222,6 +222,11 @@ fn accept_retrieve(
     Ok(out)
 }
 
+/// Messages taken from one member's page of one namespace; the rest wait for the next poll
+/// (the page counts as `more`, and the member's cursor stops at the last one taken), so a
+/// member cannot make one poll hold an unbounded list (issue 13, attack 5).
+pub const MAX_MESSAGES_PER_PAGE: usize = 1_000;
+
 /// Checks every copy of one member's answer against its hash (the one place this happens).
 fn check_answer(
     account: &AccountId,
@@ -235,9 +240,10 @@ fn check_answer(
             items: resp
                 .messages
                 .iter()
+                .take(MAX_MESSAGES_PER_PAGE)
                 .map(|m| RetrievedItem::check(account, cursor.namespace, m))
                 .collect(),
-            more: resp.more,
+            more: resp.more || resp.messages.len() > MAX_MESSAGES_PER_PAGE,
         })
         .collect()
 }
@@ -521,6 +527,27 @@ mod tests {
             },
         );
         assert!(!other.is_intact(), "the namespace is part of the hash");
+    }
+
+    #[test]
+    fn long_pages_are_cut_and_marked_more() {
+        let acct = account();
+        let m = RetrievedMessage {
+            hash: message_hash(&acct, Namespace(0), b"x"),
+            timestamp: 1,
+            expiration: 2,
+            data: "eA==".into(),
+        };
+        let long = RetrieveResponse {
+            messages: vec![m; MAX_MESSAGES_PER_PAGE + 5],
+            more: false,
+            t: None,
+            hf: None,
+        };
+        let cursors = [NamespaceCursor::new(Namespace(0), None)];
+        let pages = check_answer(&acct, &cursors, vec![long]);
+        assert_eq!(pages[0].items.len(), MAX_MESSAGES_PER_PAGE);
+        assert!(pages[0].more);
     }
 
     #[test]

@@ -50,10 +50,10 @@ impl SessionNetwork {
             )
         };
         build()?;
-        let accept = |node: &ServiceNode, answer: SnodeAnswer| {
+        let accept = |node: &ServiceNode, members: &[ServiceNode], answer: SnodeAnswer| {
             let resp: ExpireResponse =
                 serde_json::from_value(answer.body).map_err(|_| invalid(node, "expire"))?;
-            let (entries, _) = signed_entries(&resp.swarm);
+            let (entries, _) = signed_entries(&resp.swarm, members);
             let mut updated = Vec::new();
             let mut confirmed_by = Vec::new();
             let empty = BTreeMap::new();
@@ -109,11 +109,11 @@ impl SessionNetwork {
         build(0)?;
         let (confirmed, _) = self
             .inner
-            .swarm_call(account, build, |node, answer| {
+            .swarm_call(account, build, |node, members, answer| {
                 let timestamp = sent_at.load(Ordering::Relaxed);
                 let resp: RevokeResponse = serde_json::from_value(answer.body)
                     .map_err(|_| invalid(node, "revoke_subaccount"))?;
-                let (entries, _) = signed_entries(&resp.swarm);
+                let (entries, _) = signed_entries(&resp.swarm, members);
                 let confirmed: Vec<SnodeEd25519> = entries
                     .into_iter()
                     .filter(|(_, vk, e)| {
