@@ -148,6 +148,17 @@ async fn serve_devnet_needs_no_keys_and_keeps_the_ones_it_made() {
     child.wait().unwrap();
 }
 
+/// Starts `cmd` and reads its ready line; returns the child and the API's base URL.
+fn spawn_ready(cmd: &mut Command) -> (std::process::Child, String) {
+    let mut child = cmd.spawn().unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let ready: Value = serde_json::from_str(&line).unwrap();
+    (child, ready["api"].as_str().unwrap().to_owned())
+}
+
 /// `GET {api}{path}` with the admin key, as JSON.
 async fn get_json(client: &reqwest::Client, api: &str, path: &str) -> Value {
     let reply = client
@@ -179,13 +190,7 @@ async fn a_gateway_pointed_at_a_standalone_devnet_by_settings_sends_files() {
         )
         .env("SESSION_GATEWAY__POLLING__ACTIVE_INTERVAL_MS", "200")
         .stderr(Stdio::null());
-    let mut child = cmd.spawn().unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let ready: Value = serde_json::from_str(&line).unwrap();
-    let api = ready["api"].as_str().unwrap().to_owned();
+    let (mut child, api) = spawn_ready(&mut cmd);
     let client = reqwest::Client::new();
     let mut ids = Vec::new();
     for _ in 0..2 {
@@ -258,13 +263,7 @@ async fn readiness_reports_an_unusable_network_as_degraded() {
     cmd.env("SESSION_GATEWAY__NETWORK__ENABLED", "true")
         .env("SESSION_GATEWAY__NETWORK__SEEDS", &seed)
         .stderr(Stdio::null());
-    let mut child = cmd.spawn().unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let ready: Value = serde_json::from_str(&line).unwrap();
-    let api = ready["api"].as_str().unwrap().to_owned();
+    let (mut child, api) = spawn_ready(&mut cmd);
     let client = reqwest::Client::new();
     let plain = client.get(format!("{api}/readyz")).send().await.unwrap();
     assert_eq!(plain.status(), 200);
