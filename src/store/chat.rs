@@ -10,6 +10,7 @@
 use serde::{Deserialize, Serialize};
 use sqlx::Row as _;
 
+pub use super::communities::RoomAction;
 use super::modes::{
     ConversationState, ExpireMode, GroupInvites, MessageKind, MessageRequests, ReadReceipts,
 };
@@ -99,34 +100,6 @@ pub enum ControlBody {
     RoomModeration {
         /// What to do.
         action: RoomAction,
-    },
-}
-
-/// A moderator's step in a room.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "action", rename_all = "snake_case")]
-pub enum RoomAction {
-    /// Delete someone's post (server message id).
-    Delete {
-        /// The server's message id.
-        message_id: i64,
-    },
-    /// Ban a user from the room, for `timeout_seconds` or for good.
-    Ban {
-        /// The user's ID (`15…` or `05…`).
-        user: String,
-        /// How long, seconds; `None`: until unbanned.
-        timeout_seconds: Option<u64>,
-    },
-    /// Lift a ban.
-    Unban {
-        /// The user's ID.
-        user: String,
-    },
-    /// Delete every post of a user in the room.
-    DeleteAll {
-        /// The user's ID.
-        user: String,
     },
 }
 

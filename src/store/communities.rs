@@ -6,11 +6,40 @@
 //! A server is polled by its *lead*: the smallest active local account in any of its rooms
 //! ([`Store::lead_servers`]), for every local member (design.md §10), as groups are.
 
+use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
 use sqlx::Row as _;
 
 use super::messages::{message_from_row, Message, COLUMNS};
 use super::{Store, StoreError, StoreTx};
+
+/// A moderator's step in a room.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum RoomAction {
+    /// Delete someone's post (server message id).
+    Delete {
+        /// The server's message id.
+        message_id: i64,
+    },
+    /// Ban a user from the room, for `timeout_seconds` or for good.
+    Ban {
+        /// The user's ID (`15…` or `05…`).
+        user: String,
+        /// How long, seconds; `None`: until unbanned.
+        timeout_seconds: Option<u64>,
+    },
+    /// Lift a ban.
+    Unban {
+        /// The user's ID.
+        user: String,
+    },
+    /// Delete every post of a user in the room.
+    DeleteAll {
+        /// The user's ID.
+        user: String,
+    },
+}
 
 /// A joined room as stored.
 #[derive(Clone, Debug, PartialEq, Eq)]
