@@ -50,6 +50,10 @@ both_backends! {
             .unwrap()
             .starts_with("http://127.0.0.1:"));
         assert_eq!(ready["file_server"]["pubkey_x25519"].as_str().unwrap().len(), 64);
+        assert!(ready["devnet_control"]
+            .as_str()
+            .unwrap()
+            .starts_with("http://127.0.0.1:"));
         let key_file = ready["admin_key_file"].as_str().unwrap();
         let admin = std::fs::read_to_string(key_file).unwrap();
         assert!(dir.path().join("master_key").exists());

@@ -133,6 +133,7 @@ pub async fn run(args: ServeArgs, identities: Arc<dyn IdentityProvider>) -> anyh
         ready["admin_key_file"] = path.into();
     }
     if let Some(d) = &devnet {
+        ready["devnet_control"] = d.control_url().into();
         ready["community"] = d.community_summary();
         ready["file_server"] = serde_json::json!({
             "url": d.file_server_url(),
