@@ -73,14 +73,20 @@ impl PathSet {
         &self.paths
     }
 
-    /// A random path that does not contain `avoid` (the destination, §5.3).
-    pub fn choose<R: Rng>(&self, rng: &mut R, avoid: Option<&SnodeEd25519>) -> Option<Path> {
+    /// A random path that does not contain `avoid` (the destination, §5.3), preferring one with
+    /// no hop in the destination's /24 (one operator's subnet should not see both ends of a
+    /// request) when there is one.
+    pub fn choose<R: Rng>(&self, rng: &mut R, avoid: Option<&ServiceNode>) -> Option<Path> {
         let usable: Vec<&Path> = self
             .paths
             .iter()
-            .filter(|p| avoid.is_none_or(|a| !p.contains(a)))
+            .filter(|p| avoid.is_none_or(|a| !p.contains(&a.ed25519)))
             .collect();
-        usable.choose(rng).map(|p| (*p).clone())
+        let apart: Vec<&Path> = (usable.iter().copied())
+            .filter(|p| avoid.is_none_or(|a| p.nodes.iter().all(|n| n.subnet24() != a.subnet24())))
+            .collect();
+        let pick = if apart.is_empty() { &usable } else { &apart };
+        pick.choose(rng).map(|p| (*p).clone())
     }
 
     /// Every node on some path.
@@ -104,10 +110,13 @@ impl PathSet {
         let mut exclude = self.used_nodes();
         exclude.push(guard.ed25519);
         exclude.extend_from_slice(reserved);
-        let mut relays = pool.sample_hops(rng, &exclude, 2);
+        // Relays in other /24s than the guard and each other (one operator's subnet should
+        // not hold two hops), where the pool allows.
+        let taken = [guard.subnet24()];
+        let mut relays = pool.sample_hops(rng, &exclude, &taken, 2);
         if relays.len() < 2 {
             // Small pool: share relays with other paths rather than fail.
-            relays = pool.sample_hops(rng, &[guard.ed25519], 2);
+            relays = pool.sample_hops(rng, &[guard.ed25519], &taken, 2);
         }
         let [r1, r2] = match <[ServiceNode; 2]>::try_from(relays) {
             Ok(r) => r,
@@ -159,11 +168,15 @@ impl PathSet {
         let mut unrepairable = Vec::new();
         for path in self.paths.iter_mut().filter(|p| p.contains(ed)) {
             let own: Vec<SnodeEd25519> = path.nodes.iter().map(|n| n.ed25519).collect();
-            let mut fresh = pool.sample_hops(rng, &exclude, 1);
+            let taken: Vec<[u8; 3]> = (path.nodes.iter())
+                .filter(|n| n.ed25519 != *ed)
+                .map(ServiceNode::subnet24)
+                .collect();
+            let mut fresh = pool.sample_hops(rng, &exclude, &taken, 1);
             if fresh.is_empty() {
                 let mut minimal = own.clone();
                 minimal.push(*ed);
-                fresh = pool.sample_hops(rng, &minimal, 1);
+                fresh = pool.sample_hops(rng, &minimal, &taken, 1);
             }
             match (
                 fresh.pop(),
@@ -230,6 +243,54 @@ mod tests {
         .unwrap()
     }
 
+    /// Node `i` at 10.`subnet`.0.`i`.
+    fn node_in(i: u8, subnet: u8) -> ServiceNode {
+        ServiceNode::from_json(&json!({"ip": format!("10.{subnet}.0.{i}"), "port_https": 1,
+            "pubkey_ed25519": hex::encode([i; 32]), "pubkey_x25519": hex::encode([i; 32])}))
+        .unwrap()
+    }
+
+    #[test]
+    fn hops_avoid_the_guards_subnet_and_paths_the_destinations() {
+        // Three subnets of three nodes: 1-3 in 10.1, 4-6 in 10.2, 7-9 in 10.3.
+        let mut p = NodePool::default();
+        p.replace((1..=9).map(|i| node_in(i, (i - 1) / 3 + 1)).collect(), 0);
+        let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(7);
+        for _ in 0..50 {
+            let mut set = PathSet::default();
+            assert!(set.add_with_guard(node_in(1, 1), &[], &p, &mut rng));
+            let path = &set.paths()[0];
+            let subnets: std::collections::HashSet<[u8; 3]> =
+                path.nodes.iter().map(ServiceNode::subnet24).collect();
+            assert_eq!(subnets.len(), 3, "{:?}", path.nodes);
+        }
+        // Two paths, one with a hop in the destination's subnet: the other is always chosen;
+        // a destination in a subnet both cross falls back to any path without it.
+        let set = PathSet {
+            paths: vec![
+                Path {
+                    id: 1,
+                    nodes: [node_in(1, 1), node_in(4, 2), node_in(7, 3)],
+                    failures: 0,
+                },
+                Path {
+                    id: 2,
+                    nodes: [node_in(2, 1), node_in(5, 4), node_in(8, 5)],
+                    failures: 0,
+                },
+            ],
+            next_id: 2,
+        };
+        let in_subnet_2 = node_in(30, 2);
+        let in_subnet_1 = node_in(31, 1);
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..40 {
+            assert_eq!(set.choose(&mut rng, Some(&in_subnet_2)).unwrap().id, 2);
+            seen.insert(set.choose(&mut rng, Some(&in_subnet_1)).unwrap().id);
+        }
+        assert_eq!(seen.len(), 2, "both paths cross 10.1: either may be used");
+    }
+
     fn pool(n: u8) -> NodePool {
         let mut p = NodePool::default();
         p.replace((1..=n).map(node).collect(), 0);
@@ -260,10 +321,10 @@ mod tests {
             6,
             "two paths share no node when the pool allows"
         );
-        let on_first = set.paths()[0].nodes[2].ed25519;
+        let on_first = set.paths()[0].nodes[2].clone();
         for _ in 0..20 {
             let chosen = set.choose(&mut rng, Some(&on_first)).unwrap();
-            assert!(!chosen.contains(&on_first));
+            assert!(!chosen.contains(&on_first.ed25519));
         }
     }
 

@@ -145,12 +145,14 @@ impl NodePool {
         pick.into_iter().take(count).cloned().collect()
     }
 
-    /// Up to `count` random nodes not in `exclude`, at most one per /24 while the pool has
-    /// enough subnets; topped up from the rest when it does not (e.g. a devnet on 127.0.0.1).
+    /// Up to `count` random nodes not in `exclude`, at most one per /24 and none in the
+    /// `taken` subnets (a path's guard) while the pool has enough subnets; topped up from the
+    /// rest when it does not (e.g. a devnet on 127.0.0.1).
     pub fn sample_hops<R: Rng>(
         &self,
         rng: &mut R,
         exclude: &[SnodeEd25519],
+        taken: &[[u8; 3]],
         count: usize,
     ) -> Vec<ServiceNode> {
         let mut candidates: Vec<&ServiceNode> = self
@@ -159,7 +161,7 @@ impl NodePool {
             .filter(|n| !exclude.contains(&n.ed25519))
             .collect();
         candidates.shuffle(rng);
-        let mut seen = HashSet::new();
+        let mut seen: HashSet<[u8; 3]> = taken.iter().copied().collect();
         let (mut first, mut rest): (Vec<&ServiceNode>, Vec<&ServiceNode>) = candidates
             .into_iter()
             .partition(|n| seen.insert(n.subnet24()));
@@ -250,15 +252,15 @@ mod tests {
         p.replace(nodes, 0);
         let mut rng = rand::thread_rng();
         for _ in 0..50 {
-            let hops = p.sample_hops(&mut rng, &[], 3);
+            let hops = p.sample_hops(&mut rng, &[], &[], 3);
             let subnets: HashSet<_> = hops.iter().map(ServiceNode::subnet24).collect();
             assert_eq!((hops.len(), subnets.len()), (3, 3));
         }
         // Only three subnets: a fourth hop must share one, and is still given.
-        assert_eq!(p.sample_hops(&mut rng, &[], 4).len(), 4);
+        assert_eq!(p.sample_hops(&mut rng, &[], &[], 4).len(), 4);
         let excluded = node(0, "10.0.0.0", 1).ed25519;
         assert!(p
-            .sample_hops(&mut rng, &[excluded], 10)
+            .sample_hops(&mut rng, &[excluded], &[], 10)
             .iter()
             .all(|n| n.ed25519 != excluded));
     }

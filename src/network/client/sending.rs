@@ -44,12 +44,12 @@ impl Inner {
         dest: &ServiceNode,
         request: &StorageRequest,
     ) -> Result<SnodeAnswer, SendError> {
-        let path =
-            self.path_avoiding(Some(&dest.ed25519))
-                .await
-                .map_err(|e| SendError::NoPath {
-                    reason: e.to_string(),
-                })?;
+        let path = self
+            .path_avoiding(Some(dest))
+            .await
+            .map_err(|e| SendError::NoPath {
+                reason: e.to_string(),
+            })?;
         self.send_via(&path, dest, request).await
     }
 

@@ -96,7 +96,7 @@ impl Inner {
                 let set = lock(&this.paths);
                 targets
                     .iter()
-                    .map(|t| set.choose(&mut OsRng, Some(&t.ed25519)))
+                    .map(|t| set.choose(&mut OsRng, Some(t)))
                     .collect()
             };
             if targets.len() < 3 {
@@ -185,10 +185,11 @@ impl Inner {
         Ok(())
     }
 
-    /// A random path that avoids `dest`; rebuilds paths first when some are missing.
+    /// A random path that avoids `dest` (and its /24 where it can); rebuilds paths first when
+    /// some are missing.
     pub(super) async fn path_avoiding(
         self: &Arc<Self>,
-        dest: Option<&SnodeEd25519>,
+        dest: Option<&ServiceNode>,
     ) -> Result<Path, NetworkError> {
         self.ensure_paths().await?;
         if let Some(p) = lock(&self.paths).choose(&mut OsRng, dest) {
