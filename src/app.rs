@@ -165,6 +165,7 @@ impl Gateway {
             webhooks: handle,
             webhook_targets: targets,
             actors: actors.as_ref().map(ActorSystem::handle).unwrap_or_default(),
+            limits: crate::api::rate_limit::RateLimits::new(&settings),
             shutdown: shutdown_rx,
         });
         let bind_error = |source| StartError::Bind {

@@ -6,7 +6,8 @@ use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::account_path::{Access, AccountPath};
-use super::{double_option, optional_json, ApiError, ApiState, Principal};
+use super::paging::{self, Keyset};
+use super::{double_option, optional_json, page_limit, ApiError, ApiState, Principal};
 use crate::clock::now_ms;
 use crate::identities::IdentityError;
 use crate::store::accounts::{Account, AccountPatch, AccountStatus};
@@ -89,6 +90,10 @@ pub struct HealthView {
 pub struct AccountsQuery {
     /// `stale`: only active accounts not polled within three of their intervals.
     pub health: Option<String>,
+    /// Page size, 1 to 1000 (default 100).
+    pub limit: Option<i64>,
+    /// The `next` of the previous page; absent for the first page.
+    pub after: Option<String>,
 }
 
 /// The view of one account with its chat settings.
@@ -149,8 +154,10 @@ impl From<Account> for AccountView {
 /// `GET /v1/accounts` response.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AccountList {
-    /// The accounts the key may read.
+    /// The accounts the key may read, oldest first.
     pub accounts: Vec<AccountView>,
+    /// Pass as `after` for the next page; `null` on the last page.
+    pub next: Option<String>,
 }
 
 /// `PATCH /v1/accounts/{session_id}` body.
@@ -251,11 +258,11 @@ async fn create_account(
     Ok(HttpResponse::Created().json(view))
 }
 
-/// List the accounts this key may read; `?health=stale`: only active accounts not polled
-/// within three of their intervals.
+/// List the accounts this key may read, oldest first, a page at a time; `?health=stale`:
+/// only active accounts not polled within three of their intervals.
 #[utoipa::path(params(AccountsQuery),
     responses((status = 200, body = AccountList),
-        (status = 400, body = super::error::ErrorBody, description = "`invalid_query`: `health` is not `stale`")),
+        (status = 400, body = super::error::ErrorBody, description = "`invalid_query`: `health` is not `stale`, or a bad `limit` or `after`")),
     security(("bearer" = [])), tag = "accounts")]
 #[get("/accounts")]
 async fn list_accounts(
@@ -263,6 +270,9 @@ async fn list_accounts(
     principal: Principal,
     query: web::Query<AccountsQuery>,
 ) -> Result<HttpResponse, ApiError> {
+    let limit = page_limit(query.limit, paging::DEFAULT_LIMIT, paging::MAX_LIMIT)?;
+    let after = Keyset::decode_opt(query.after.as_deref())?;
+    let after = after.as_ref().map(|k| (k.at, k.id.as_str()));
     let stale = match query.health.as_deref() {
         None => None,
         Some("stale") => {
@@ -281,20 +291,30 @@ async fn list_accounts(
             ))
         }
     };
-    let accounts = state
-        .store
-        .list_accounts()
-        .await?
-        .into_iter()
-        .filter(|a| principal.can_read(&a.session_id))
-        .filter(|a| {
-            stale
-                .as_ref()
-                .is_none_or(|s| s.iter().any(|id| id == a.session_id.as_str()))
-        })
-        .map(AccountView::from)
-        .collect();
-    Ok(HttpResponse::Ok().json(AccountList { accounts }))
+    let rows = if matches!(principal, Principal::Admin) && stale.is_none() {
+        state.store.list_accounts_page(after, limit + 1).await?
+    } else {
+        // A scoped key reads a handful of accounts, and stale ones are few: filter them from
+        // the rest, then cut.
+        let mut rows = state.store.list_accounts_page(after, i64::MAX).await?;
+        rows.retain(|a| {
+            principal.can_read(&a.session_id)
+                && stale
+                    .as_ref()
+                    .is_none_or(|s| s.iter().any(|id| id == a.session_id.as_str()))
+        });
+        rows.truncate(usize::try_from(limit + 1).unwrap_or(usize::MAX));
+        rows
+    };
+    let (rows, next) = paging::cut(rows, limit, |a| {
+        Keyset {
+            at: a.created_at,
+            id: a.session_id.as_str().to_owned(),
+        }
+        .encode()
+    });
+    let accounts = rows.into_iter().map(AccountView::from).collect();
+    Ok(HttpResponse::Ok().json(AccountList { accounts, next }))
 }
 
 /// One account.

@@ -6,6 +6,7 @@ use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::auth::{generate_key, hash_key, Scope};
+use super::paging::{self, Keyset, PageQuery};
 use super::{ApiError, ApiState, Principal};
 use crate::clock::now_ms;
 use crate::store::api_keys::ApiKeyRecord;
@@ -55,6 +56,8 @@ impl From<ApiKeyRecord> for ApiKeyView {
 pub struct ApiKeyList {
     /// Keys, oldest first.
     pub api_keys: Vec<ApiKeyView>,
+    /// Pass as `after` for the next page; `null` on the last page.
+    pub next: Option<String>,
 }
 
 /// Create a scoped key (admin). The response carries the key; it is never shown again.
@@ -94,22 +97,34 @@ async fn create_key(
     Ok(HttpResponse::Created().json(view))
 }
 
-/// List keys (admin).
-#[utoipa::path(responses((status = 200, body = ApiKeyList)), security(("bearer" = [])), tag = "api-keys")]
+/// List keys, oldest first, a page at a time (admin).
+#[utoipa::path(
+    params(PageQuery),
+    responses((status = 200, body = ApiKeyList), (status = 400, body = super::error::ErrorBody)),
+    security(("bearer" = [])), tag = "api-keys"
+)]
 #[get("/api-keys")]
 async fn list_keys(
     state: web::Data<ApiState>,
     principal: Principal,
+    query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
     principal.require_admin()?;
-    let api_keys = state
+    let limit = query.limit()?;
+    let after = Keyset::decode_opt(query.after.as_deref())?;
+    let rows = state
         .store
-        .list_api_keys()
-        .await?
-        .into_iter()
-        .map(ApiKeyView::from)
-        .collect();
-    Ok(HttpResponse::Ok().json(ApiKeyList { api_keys }))
+        .list_api_keys_page(after.as_ref().map(|k| (k.at, k.id.as_str())), limit + 1)
+        .await?;
+    let (keys, next) = paging::cut(rows, limit, |k| {
+        Keyset {
+            at: k.created_at,
+            id: k.id.clone(),
+        }
+        .encode()
+    });
+    let api_keys = keys.into_iter().map(ApiKeyView::from).collect();
+    Ok(HttpResponse::Ok().json(ApiKeyList { api_keys, next }))
 }
 
 /// One key (admin).

@@ -148,10 +148,37 @@ fn bearer(req: &HttpRequest) -> Result<String, ApiError> {
     Ok(key.trim().to_owned())
 }
 
-async fn authenticate(state: web::Data<ApiState>, key: String) -> Result<Principal, ApiError> {
+/// Authenticates `key` and applies the rate limits (see [`super::rate_limit`]): a refused
+/// address is turned away before its key is looked at; a failure takes a cell from its
+/// address's bucket; an API key takes one from its own.
+async fn limited(
+    state: web::Data<ApiState>,
+    key: Result<String, ApiError>,
+    ip: Option<std::net::IpAddr>,
+) -> Result<Principal, ApiError> {
+    state.limits.check_ip_before_auth(ip)?;
+    match authenticate(&state, key?).await {
+        Ok((principal, Some(key_id))) => {
+            state.limits.check_key(&key_id)?;
+            Ok(principal)
+        }
+        Ok((principal, None)) => Ok(principal),
+        Err(ApiError::Unauthorized) => {
+            state.limits.failed_auth(ip)?;
+            Err(ApiError::Unauthorized)
+        }
+        Err(other) => Err(other),
+    }
+}
+
+/// The principal, and the API key's id (`None` for the configured admin key).
+async fn authenticate(
+    state: &ApiState,
+    key: String,
+) -> Result<(Principal, Option<String>), ApiError> {
     let presented = hash_key(&key);
     if bool::from(presented.ct_eq(&state.admin_key_hash)) {
-        return Ok(Principal::Admin);
+        return Ok((Principal::Admin, None));
     }
     let id = key
         .strip_prefix("sgk_")
@@ -172,11 +199,12 @@ async fn authenticate(state: web::Data<ApiState>, key: String) -> Result<Princip
         .map(|s| Scope::parse(s))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|_| ApiError::Internal("stored scope does not parse".into()))?;
-    if scopes.contains(&Scope::Admin) {
-        Ok(Principal::Admin)
+    let principal = if scopes.contains(&Scope::Admin) {
+        Principal::Admin
     } else {
-        Ok(Principal::Scoped(scopes))
-    }
+        Principal::Scoped(scopes)
+    };
+    Ok((principal, Some(record.id)))
 }
 
 impl FromRequest for Principal {
@@ -186,9 +214,10 @@ impl FromRequest for Principal {
     fn from_request(req: &HttpRequest, _payload: &mut actix_web::dev::Payload) -> Self::Future {
         let state = req.app_data::<web::Data<ApiState>>().cloned();
         let key = bearer(req);
+        let ip = req.peer_addr().map(|addr| addr.ip());
         Box::pin(async move {
             let state = state.ok_or_else(|| ApiError::Internal("state missing".into()))?;
-            authenticate(state, key?).await
+            limited(state, key, ip).await
         })
     }
 }

@@ -15,6 +15,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::account_path::{Access, AccountPath};
 use super::groups::QueuedChanges;
+use super::paging::{self, PageQuery};
 use super::{ApiError, ApiState, Principal};
 use crate::actors::rooms::JoinError;
 use crate::chat::community::{self, JoinedRoom};
@@ -93,8 +94,10 @@ impl From<JoinedRoom> for CommunityView {
 /// `GET …/communities` response.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CommunityList {
-    /// The rooms the account is in.
+    /// The rooms the account is in, by conversation ID.
     pub communities: Vec<CommunityView>,
+    /// Pass as `after` for the next page; `null` on the last page.
+    pub next: Option<String>,
 }
 
 impl From<JoinError> for ApiError {
@@ -180,7 +183,7 @@ async fn join_community(
 
 /// The rooms the account is in (`accounts:<id>:read`).
 #[utoipa::path(
-    params(("session_id" = String, Path, description = "The account")),
+    params(("session_id" = String, Path, description = "The account"), PageQuery),
     responses((status = 200, body = CommunityList),
         (status = 403, body = super::error::ErrorBody),
         (status = 404, body = super::error::ErrorBody, description = "Unknown account")),
@@ -191,17 +194,22 @@ async fn list_communities(
     state: web::Data<ApiState>,
     principal: Principal,
     path: web::Path<String>,
+    query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
+    let limit = query.limit()?;
     let account = AccountPath::parse(&path)?
         .authorise(&principal, Access::Read)?
         .existing(&state)
         .await?;
-    let communities = community::rooms(&state.store, &account)
+    let all: Vec<CommunityView> = community::rooms(&state.store, &account)
         .await?
         .into_iter()
         .map(CommunityView::from)
         .collect();
-    Ok(HttpResponse::Ok().json(CommunityList { communities }))
+    let (communities, next) = paging::in_memory(all, query.after.as_deref(), limit, |c| {
+        c.conversation.as_str()
+    });
+    Ok(HttpResponse::Ok().json(CommunityList { communities, next }))
 }
 
 /// One joined room (`accounts:<id>:read`).

@@ -71,6 +71,13 @@ pub enum ApiError {
     /// 415 `unsupported_media_type`.
     #[error("request body must be application/json")]
     UnsupportedMediaType,
+    /// 429 `rate_limited` with `Retry-After` (issue 15): a key, address or account over its
+    /// configured rate.
+    #[error("too many requests: retry after {retry_after_secs} s")]
+    RateLimited {
+        /// Whole seconds until a request would pass (the `Retry-After` header).
+        retry_after_secs: u64,
+    },
     /// 503 `unavailable`: a dependency (database, network) is down.
     #[error("service unavailable: {0}")]
     Unavailable(String),
@@ -122,6 +129,7 @@ impl ApiError {
             | Self::Unprocessable { code, .. } => code,
             Self::PayloadTooLarge(_) => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::RateLimited { .. } => "rate_limited",
             Self::Unavailable(_) => "unavailable",
             Self::Internal(_) => "internal",
         }
@@ -139,6 +147,7 @@ impl ResponseError for ApiError {
             Self::PayloadTooLarge(_) | Self::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -151,6 +160,9 @@ impl ResponseError for ApiError {
         let mut response = HttpResponse::build(self.status_code());
         if matches!(self, Self::Unauthorized) {
             response.insert_header(("WWW-Authenticate", "Bearer"));
+        }
+        if let Self::RateLimited { retry_after_secs } = self {
+            response.insert_header(("Retry-After", retry_after_secs.to_string()));
         }
         response.json(ErrorBody {
             error: ErrorDetail {

@@ -11,6 +11,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::account_path::{Access, AccountPath};
 use super::chat::{wake, Queued};
+use super::paging::{self, PageQuery};
 use super::{session_id, ApiError, ApiState, Principal};
 use crate::chat::groups;
 use crate::ids::{GroupId, SessionIdText};
@@ -156,8 +157,10 @@ impl From<groups::GroupView> for GroupView {
 /// `GET …/groups` response.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct GroupList {
-    /// The account's groups in every state (without their members).
+    /// The account's groups in every state (without their members), by group ID.
     pub groups: Vec<GroupView>,
+    /// Pass as `after` for the next page; `null` on the last page.
+    pub next: Option<String>,
 }
 
 /// Parses the `{group_id}` path segment (400 `invalid_group_id`).
@@ -242,7 +245,7 @@ async fn create_group(
 
 /// The account's groups, in every state (`accounts:<id>:read`).
 #[utoipa::path(
-    params(("session_id" = String, Path, description = "The account")),
+    params(("session_id" = String, Path, description = "The account"), PageQuery),
     responses((status = 200, body = GroupList), (status = 403, body = super::error::ErrorBody),
         (status = 404, body = super::error::ErrorBody, description = "Unknown account")),
     security(("bearer" = [])), tag = "groups"
@@ -252,17 +255,20 @@ async fn list_groups(
     state: web::Data<ApiState>,
     principal: Principal,
     path: web::Path<String>,
+    query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
+    let limit = query.limit()?;
     let account = AccountPath::parse(&path)?
         .authorise(&principal, Access::Read)?
         .existing(&state)
         .await?;
-    let groups = groups::list_groups(&state.store, &account)
+    let all: Vec<GroupView> = groups::list_groups(&state.store, &account)
         .await?
         .into_iter()
         .map(GroupView::from)
         .collect();
-    Ok(HttpResponse::Ok().json(GroupList { groups }))
+    let (groups, next) = paging::in_memory(all, query.after.as_deref(), limit, |g| g.id.as_str());
+    Ok(HttpResponse::Ok().json(GroupList { groups, next }))
 }
 
 /// One group with its members (`accounts:<id>:read`).

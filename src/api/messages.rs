@@ -11,6 +11,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::account_path::{account_in_path, Access, AccountPath};
 use super::chat::wake;
+use super::paging::{self, Keyset, PageQuery};
 use super::{page_limit, session_id, ApiError, ApiState, Principal};
 use crate::chat;
 use crate::ids::{ConversationId, GroupId, RoomRef, SessionIdText};
@@ -72,7 +73,9 @@ pub struct Accepted {
 pub struct HistoryQuery {
     /// Only the conversation with this Session ID, or of this `03…` group.
     pub with: Option<String>,
-    /// Only messages older than this message id (the previous page's last id).
+    /// The `next` of the previous page (a message id): the messages older than it.
+    pub after: Option<String>,
+    /// The same as `after` (kept for existing clients); give one or the other.
     pub before: Option<String>,
     /// Page size, 1 to 200 (default 50).
     pub limit: Option<i64>,
@@ -83,13 +86,17 @@ pub struct HistoryQuery {
 pub struct MessagePage {
     /// Messages, newest first.
     pub messages: Vec<Message>,
+    /// Pass as `after` for the next (older) page; `null` on the last page.
+    pub next: Option<String>,
 }
 
 /// Conversations, most recent first.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ConversationList {
-    /// Conversations.
+    /// Conversations, most recent first.
     pub conversations: Vec<Conversation>,
+    /// Pass as `after` for the next page; `null` on the last page.
+    pub next: Option<String>,
 }
 
 /// Where a message goes, or whose history is listed: a group's `03…` ID, a community room's
@@ -149,7 +156,8 @@ fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
         (status = 404, body = super::error::ErrorBody, description = "Unknown account or quoted message, or a group the account has not joined"),
         (status = 422, body = super::error::ErrorBody, description = "Quoted message of another conversation"),
         (status = 413, body = super::error::ErrorBody, description = "`attachment_too_large` (over 10,000,000 bytes) or `payload_too_large`"),
-        (status = 409, body = super::error::ErrorBody, description = "`idempotency_conflict` (Idempotency-Key reused with another body), `group_state` (the account left the group or was removed) or `group_destroyed`")
+        (status = 409, body = super::error::ErrorBody, description = "`idempotency_conflict` (Idempotency-Key reused with another body), `group_state` (the account left the group or was removed) or `group_destroyed`"),
+        (status = 429, body = super::error::ErrorBody, description = "`rate_limited`: the key, or the account's `sending.max_per_minute`, is over its rate; see `Retry-After`")
     ),
     security(("bearer" = [])), tag = "messages"
 )]
@@ -170,6 +178,7 @@ async fn send_message(
     chat::check_text(&body.text, !files.is_empty())?;
     let key = idempotency_key(&req)?;
     let account = account.existing(&state).await?;
+    state.limits.check_send(account.as_str())?; // sending.max_per_minute
     let text = chat::NewText {
         text: body.text,
         quote: body.quote.map(|q| q.id),
@@ -222,14 +231,23 @@ async fn list_messages(
         .transpose()?;
     let limit = page_limit(query.limit, 50, 200)?;
     let account = account.existing(&state).await?;
-    let before = match &query.before {
+    let from = match (&query.after, &query.before) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::bad_request(
+                "invalid_query",
+                "give after or before, not both",
+            ))
+        }
+        (after, before) => after.as_ref().or(before.as_ref()),
+    };
+    let before = match from {
         Some(id) => Some(
             state
                 .store
                 .get_message(account.as_str(), id)
                 .await?
                 .ok_or_else(|| {
-                    ApiError::bad_request("invalid_query", "before: unknown message id")
+                    ApiError::bad_request("invalid_query", "after: unknown message id")
                 })?,
         ),
         None => None,
@@ -240,11 +258,17 @@ async fn list_messages(
             account.as_str(),
             with.as_ref().map(ConversationId::to_text).as_deref(),
             before.as_ref(),
-            limit,
+            limit + 1,
         )
         .await?;
+    let next = if messages.len() > usize::try_from(limit).unwrap_or(usize::MAX) {
+        messages.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        messages.last().map(|m| m.id.clone())
+    } else {
+        None
+    };
     super::attachments::with_attachments(&state, account.as_str(), &mut messages).await?; // issue 5
-    Ok(HttpResponse::Ok().json(MessagePage { messages }))
+    Ok(HttpResponse::Ok().json(MessagePage { messages, next }))
 }
 
 /// One message (`accounts:<id>:read`).
@@ -275,8 +299,8 @@ async fn get_message(
 
 /// Conversations, most recent first (`accounts:<id>:read`).
 #[utoipa::path(
-    params(("session_id" = String, Path, description = "The account")),
-    responses((status = 200, body = ConversationList), (status = 404, body = super::error::ErrorBody)),
+    params(("session_id" = String, Path, description = "The account"), PageQuery),
+    responses((status = 200, body = ConversationList), (status = 400, body = super::error::ErrorBody), (status = 404, body = super::error::ErrorBody)),
     security(("bearer" = [])), tag = "messages"
 )]
 #[get("/accounts/{session_id}/conversations")]
@@ -284,9 +308,29 @@ async fn list_conversations(
     state: web::Data<ApiState>,
     principal: Principal,
     path: web::Path<String>,
+    query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
+    let limit = query.limit()?;
+    let after = Keyset::decode_opt(query.after.as_deref())?;
     let account = account_in_path(&state, &principal, Access::Read, &path).await?;
-    let mut conversations = state.store.list_conversations(account.as_str()).await?;
+    let rows = state
+        .store
+        .list_conversations_page(
+            account.as_str(),
+            after.as_ref().map(|k| (k.at, k.id.as_str())),
+            limit + 1,
+        )
+        .await?;
+    let (mut conversations, next) = paging::cut(rows, limit, |c| {
+        Keyset {
+            at: c.last_message_at,
+            id: c.peer.clone(),
+        }
+        .encode()
+    });
     super::attachments::with_avatars(&state, account.as_str(), &mut conversations).await?; // issue 5
-    Ok(HttpResponse::Ok().json(ConversationList { conversations }))
+    Ok(HttpResponse::Ok().json(ConversationList {
+        conversations,
+        next,
+    }))
 }

@@ -12,11 +12,14 @@ pub mod communities;
 pub mod conversation;
 pub mod conversation_path;
 pub mod error;
+pub mod event_stream;
 pub mod events;
 pub mod group_admin;
 pub mod groups;
 pub mod health;
 pub mod messages;
+pub mod paging;
+pub mod rate_limit;
 pub mod webhooks;
 
 use std::sync::Arc;
@@ -60,6 +63,8 @@ pub struct ApiState {
     /// Tells the actors about account changes and queued messages, and uploads and fetches
     /// avatars through them (a no-op, or 503 `no network`, without actors).
     pub actors: ActorsHandle,
+    /// Request and send rate limits (`api.rate_limit_*`, `sending.max_per_minute`).
+    pub limits: rate_limit::RateLimits,
     /// Becomes `true` when the gateway stops, so parked long-polls answer at once.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
 }
@@ -140,6 +145,7 @@ pub fn app(
                 .configure(attachments::routes)
                 .configure(webhooks::routes)
                 .configure(events::routes)
+                .configure(event_stream::routes)
                 .configure(api_keys::routes),
         )
         .configure(health::routes)

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 
+use super::paging::{self, Keyset, PageQuery};
 use super::{double_option, optional_json, page_limit, session_id, ApiError, ApiState, Principal};
 use crate::clock::now_ms;
 use crate::store::events::{parse_event_id, Delivery, DeliveryStatus, EventType, ReplayFilter};
@@ -97,6 +98,8 @@ impl From<&Webhook> for WebhookView {
 pub struct WebhookList {
     /// Webhooks, oldest first.
     pub webhooks: Vec<WebhookView>,
+    /// Pass as `after` for the next page; `null` on the last page.
+    pub next: Option<String>,
 }
 
 /// `POST …/rotate-secret` response.
@@ -116,6 +119,8 @@ pub struct DeliveryQuery {
     pub status: Option<DeliveryStatus>,
     /// Page size, 1 to 500 (default 100).
     pub limit: Option<i64>,
+    /// The `next` of the previous page (an event id); absent for the first page.
+    pub after: Option<String>,
 }
 
 /// Delivery log, newest event first.
@@ -123,6 +128,8 @@ pub struct DeliveryQuery {
 pub struct DeliveryList {
     /// Deliveries.
     pub deliveries: Vec<Delivery>,
+    /// Pass as `after` for the next page; `null` on the last page.
+    pub next: Option<String>,
 }
 
 /// `POST …/replay` body (optional).
@@ -243,22 +250,34 @@ async fn create_webhook(
     Ok(HttpResponse::Created().json(view))
 }
 
-/// List webhooks (admin).
-#[utoipa::path(responses((status = 200, body = WebhookList)), security(("bearer" = [])), tag = "webhooks")]
+/// List webhooks, oldest first, a page at a time (admin).
+#[utoipa::path(
+    params(PageQuery),
+    responses((status = 200, body = WebhookList), (status = 400, body = super::error::ErrorBody)),
+    security(("bearer" = [])), tag = "webhooks"
+)]
 #[get("/webhooks")]
 async fn list_webhooks(
     state: web::Data<ApiState>,
     principal: Principal,
+    query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
     principal.require_admin()?;
-    let webhooks = state
+    let limit = query.limit()?;
+    let after = Keyset::decode_opt(query.after.as_deref())?;
+    let rows = state
         .store
-        .list_webhooks()
-        .await?
-        .iter()
-        .map(WebhookView::from)
-        .collect();
-    Ok(HttpResponse::Ok().json(WebhookList { webhooks }))
+        .list_webhooks_page(after.as_ref().map(|k| (k.at, k.id.as_str())), limit + 1)
+        .await?;
+    let (hooks, next) = paging::cut(rows, limit, |h| {
+        Keyset {
+            at: h.created_at,
+            id: h.id.clone(),
+        }
+        .encode()
+    });
+    let webhooks = hooks.iter().map(WebhookView::from).collect();
+    Ok(HttpResponse::Ok().json(WebhookList { webhooks, next }))
 }
 
 /// One webhook (admin).
@@ -406,11 +425,20 @@ async fn list_deliveries(
     principal.require_admin()?;
     load(&state, &path).await?;
     let limit = page_limit(query.limit, 100, 500)?;
-    let deliveries = state
+    let before = query
+        .after
+        .as_deref()
+        .map(|text| {
+            parse_event_id(text)
+                .ok_or_else(|| ApiError::bad_request("invalid_query", "after must be an event id"))
+        })
+        .transpose()?;
+    let rows = state
         .store
-        .list_deliveries(&path, query.status, limit)
+        .list_deliveries(&path, query.status, before, limit + 1)
         .await?;
-    Ok(HttpResponse::Ok().json(DeliveryList { deliveries }))
+    let (deliveries, next) = paging::cut(rows, limit, |d| d.event_id.clone());
+    Ok(HttpResponse::Ok().json(DeliveryList { deliveries, next }))
 }
 
 /// Re-queue dead deliveries, or everything from an event on (admin).

@@ -95,6 +95,9 @@ pub struct SendingSettings {
     /// `sending.deadline_ms`: a message still unsent this long after it was accepted fails
     /// (default 3600000, one hour).
     pub deadline_ms: u64,
+    /// `sending.max_per_minute`: messages each account may be asked to send per minute
+    /// through `POST …/messages` (default 0 = no limit); more → 429 with `Retry-After`.
+    pub max_per_minute: u32,
 }
 
 impl Default for SendingSettings {
@@ -104,6 +107,7 @@ impl Default for SendingSettings {
             initial_backoff_ms: 1_000,
             max_backoff_ms: 60_000,
             deadline_ms: 3_600_000,
+            max_per_minute: 0,
         }
     }
 }

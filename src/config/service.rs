@@ -15,6 +15,16 @@ pub struct ApiSettings {
     pub max_body_bytes: usize,
     /// `api.max_wait_secs`: longest `wait` a client may ask of `GET /v1/events` (default 60).
     pub max_wait_secs: u64,
+    /// `api.rate_limit_per_sec`: requests per second each API key may make, and failed
+    /// authentications per second each client address may make (default 0 = no limit). The
+    /// configured `admin_key` is never limited. Over it → 429 with `Retry-After`.
+    pub rate_limit_per_sec: u32,
+    /// `api.rate_limit_burst`: requests a key may make at once before the rate applies
+    /// (default 0 = the same as `rate_limit_per_sec`).
+    pub rate_limit_burst: u32,
+    /// `api.sse_heartbeat_ms`: how long `GET /v1/events/stream` may stay silent before it
+    /// sends a comment line, so proxies and clients see the connection is alive (default 15000).
+    pub sse_heartbeat_ms: u64,
 }
 
 impl Default for ApiSettings {
@@ -23,6 +33,9 @@ impl Default for ApiSettings {
             admin_key: None,
             max_body_bytes: 64 * 1024,
             max_wait_secs: 60,
+            rate_limit_per_sec: 0,
+            rate_limit_burst: 0,
+            sse_heartbeat_ms: 15_000,
         }
     }
 }

@@ -92,3 +92,26 @@ fn secrets_do_not_debug_print() {
     let secret = SecretString::new("hunter2".into());
     assert!(!format!("{secret:?}").contains("hunter2"));
 }
+
+#[test]
+fn rate_limits_are_off_by_default_and_load_from_the_environment() {
+    let settings = Settings::load_from(None, env(&[])).unwrap();
+    assert_eq!(settings.api.rate_limit_per_sec, 0);
+    assert_eq!(settings.api.rate_limit_burst, 0);
+    assert_eq!(settings.sending.max_per_minute, 0);
+    assert_eq!(settings.api.sse_heartbeat_ms, 15_000);
+    let settings = Settings::load_from(
+        None,
+        env(&[
+            ("SESSION_GATEWAY__API__RATE_LIMIT_PER_SEC", "20"),
+            ("SESSION_GATEWAY__API__RATE_LIMIT_BURST", "40"),
+            ("SESSION_GATEWAY__API__SSE_HEARTBEAT_MS", "500"),
+            ("SESSION_GATEWAY__SENDING__MAX_PER_MINUTE", "30"),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(settings.api.rate_limit_per_sec, 20);
+    assert_eq!(settings.api.rate_limit_burst, 40);
+    assert_eq!(settings.api.sse_heartbeat_ms, 500);
+    assert_eq!(settings.sending.max_per_minute, 30);
+}

@@ -101,6 +101,9 @@ pub enum EventType {
     /// A message's author edited it (community rooms).
     #[serde(rename = "message.edited")]
     MessageEdited,
+    /// A webhook endpoint answered `410 Gone` and was disabled (no account).
+    #[serde(rename = "webhook.disabled")]
+    WebhookDisabled,
 }
 
 impl EventType {
@@ -139,11 +142,12 @@ impl EventType {
             Self::CommunityJoined => "community.joined",
             Self::CommunityUpdated => "community.updated",
             Self::MessageEdited => "message.edited",
+            Self::WebhookDisabled => "webhook.disabled",
         }
     }
 
     /// Every type, for validating filters.
-    pub const ALL: [EventType; 32] = [
+    pub const ALL: [EventType; 33] = [
         Self::MessageReceived,
         Self::MessageSent,
         Self::MessageFailed,
@@ -176,6 +180,7 @@ impl EventType {
         Self::CommunityJoined,
         Self::CommunityUpdated,
         Self::MessageEdited,
+        Self::WebhookDisabled,
     ];
 
     /// Parses a wire name.

@@ -211,6 +211,15 @@ pub struct CommunityData {
     pub moderator: bool,
 }
 
+/// `webhook.disabled`: an endpoint answered `410 Gone`, so deliveries to it stopped.
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct WebhookDisabledData {
+    /// The webhook's id.
+    pub webhook_id: String,
+    /// The URL that answered 410.
+    pub url: String,
+}
+
 /// An event's `data`, typed by its event type. Serializes as the body alone (the type is a
 /// column of its own), exactly as the gateway wrote it before the types existed.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -280,6 +289,8 @@ pub enum EventData {
     CommunityUpdated(CommunityData),
     /// `message.edited`.
     MessageEdited(MessageBody),
+    /// `webhook.disabled`.
+    WebhookDisabled(WebhookDisabledData),
 }
 
 /// Which message event a message object is the body of.
@@ -333,6 +344,7 @@ impl EventData {
             Self::CommunityJoined(_) => EventType::CommunityJoined,
             Self::CommunityUpdated(_) => EventType::CommunityUpdated,
             Self::MessageEdited(_) => EventType::MessageEdited,
+            Self::WebhookDisabled(_) => EventType::WebhookDisabled,
         }
     }
 
@@ -536,6 +548,14 @@ impl EventData {
             conversation: conversation.to_owned(),
             disappearing: None,
             state: Some(state.to_owned()),
+        })
+    }
+
+    /// `webhook.disabled`: `webhook_id` answered `410 Gone` at `url`.
+    pub fn webhook_disabled(webhook_id: &str, url: &str) -> Self {
+        Self::WebhookDisabled(WebhookDisabledData {
+            webhook_id: webhook_id.to_owned(),
+            url: url.to_owned(),
         })
     }
 

@@ -9,7 +9,7 @@ use super::{
     AccountStatusData, CallOfferedData, CommunityData, CommunityInvitationData,
     ConversationUpdatedData, DataExtractionData, DisappearingSetting, EventType, GroupData,
     GroupMemberData, MessageDeletedData, MessageExpiredData, MessageRequestAcceptedData,
-    MessageRequestReceivedData, ProfileUpdatedData, ReactionData, TypingData,
+    MessageRequestReceivedData, ProfileUpdatedData, ReactionData, TypingData, WebhookDisabledData,
 };
 
 /// The component name of the envelope schema (`{id, type, account, timestamp, data}` with
@@ -51,6 +51,7 @@ pub fn data_schema_name(event_type: EventType) -> String {
         | T::GroupMemberRemoved
         | T::GroupMemberPromoted => GroupMemberData::name().into_owned(),
         T::CommunityJoined | T::CommunityUpdated => CommunityData::name().into_owned(),
+        T::WebhookDisabled => WebhookDisabledData::name().into_owned(),
     }
 }
 
@@ -78,6 +79,7 @@ pub fn schemas() -> Vec<(String, RefOr<Schema>)> {
         entry::<GroupData>(),
         entry::<GroupMemberData>(),
         entry::<CommunityData>(),
+        entry::<WebhookDisabledData>(),
     ]
 }
 

@@ -133,6 +133,28 @@ impl Store {
         .collect()
     }
 
+    /// A page of accounts in `(created_at, session_id)` order after `after` (the previous
+    /// page's last account), at most `limit`.
+    pub async fn list_accounts_page(
+        &self,
+        after: Option<(i64, &str)>,
+        limit: i64,
+    ) -> Result<Vec<Account>, StoreError> {
+        sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM accounts \
+             WHERE ($1 IS NULL OR created_at > $1 OR (created_at = $1 AND session_id > $2)) \
+             ORDER BY created_at, session_id LIMIT $3"
+        ))
+        .bind(after.map(|a| a.0))
+        .bind(after.map(|a| a.1))
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?
+        .iter()
+        .map(account_from_row)
+        .collect()
+    }
+
     /// The account's decrypted seed (for the Identity actor and phrase export).
     pub async fn account_seed(
         &self,

@@ -64,6 +64,28 @@ impl Store {
             .collect()
     }
 
+    /// A page of keys in `(created_at, id)` order after `after` (the previous page's last
+    /// key), at most `limit` (keyset paging: no repeats or gaps while keys come and go).
+    pub async fn list_api_keys_page(
+        &self,
+        after: Option<(i64, &str)>,
+        limit: i64,
+    ) -> Result<Vec<ApiKeyRecord>, StoreError> {
+        sqlx::query(
+            "SELECT id, key_hash, scopes, created_at FROM api_keys \
+             WHERE ($1 IS NULL OR created_at > $1 OR (created_at = $1 AND id > $2)) \
+             ORDER BY created_at, id LIMIT $3",
+        )
+        .bind(after.map(|a| a.0))
+        .bind(after.map(|a| a.1))
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?
+        .iter()
+        .map(key_from_row)
+        .collect()
+    }
+
     /// Revokes a key. False if absent.
     pub async fn delete_api_key(&self, id: &str) -> Result<bool, StoreError> {
         let done = sqlx::query("DELETE FROM api_keys WHERE id = $1")

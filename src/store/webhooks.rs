@@ -163,6 +163,55 @@ impl Store {
         .collect()
     }
 
+    /// A page of webhooks in `(created_at, id)` order after `after` (the previous page's last
+    /// webhook), at most `limit`.
+    pub async fn list_webhooks_page(
+        &self,
+        after: Option<(i64, &str)>,
+        limit: i64,
+    ) -> Result<Vec<Webhook>, StoreError> {
+        sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM webhooks \
+             WHERE ($1 IS NULL OR created_at > $1 OR (created_at = $1 AND id > $2)) \
+             ORDER BY created_at, id LIMIT $3"
+        ))
+        .bind(after.map(|a| a.0))
+        .bind(after.map(|a| a.1))
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?
+        .iter()
+        .map(|row| self.webhook_from_row(row))
+        .collect()
+    }
+
+    /// Disables an endpoint that answered `410 Gone` and records `webhook.disabled` in the
+    /// same transaction. False (and no event) if it is absent or already disabled, so several
+    /// replicas' workers meeting the same 410 record it once.
+    pub async fn disable_gone_webhook(&self, hook: &Webhook, now: i64) -> Result<bool, StoreError> {
+        let mut tx = self.begin().await?;
+        let done = sqlx::query(
+            "UPDATE webhooks SET enabled = 0, updated_at = $1 WHERE id = $2 AND enabled = 1",
+        )
+        .bind(now)
+        .bind(&hook.id)
+        .execute(tx.conn())
+        .await?;
+        if done.rows_affected() == 0 {
+            return Ok(false);
+        }
+        tx.append_event(&crate::store::events::NewEvent {
+            account: None,
+            conversation: None,
+            timestamp: now,
+            data: crate::events::EventData::webhook_disabled(&hook.id, &hook.url),
+        })
+        .await?;
+        tx.announce_on_commit(Notice::WebhooksChanged);
+        tx.commit().await?;
+        Ok(true)
+    }
+
     /// Deletes a webhook and its deliveries. False if absent.
     pub async fn delete_webhook(&self, id: &str) -> Result<bool, StoreError> {
         let mut tx = self.begin().await?;

@@ -42,14 +42,22 @@ pub(super) async fn run(ctx: Arc<Context>, hook: Webhook, wake: Arc<Notify>) {
     let hook = Arc::new(hook);
     warn_if_cleartext(&hook);
     let max_in_flight = ctx.settings.max_in_flight.max(1);
-    let mut in_flight: JoinSet<String> = JoinSet::new();
+    let mut in_flight: JoinSet<Attempted> = JoinSet::new();
     let mut stop = ctx.stop.clone();
     let mut busy: HashSet<String> = HashSet::new();
     let mut store_errors = 0u32;
+    // A receiver's `Retry-After` (on 429/503) holds every attempt to it until then.
+    let mut paused_until = 0i64;
     loop {
         let now = now_ms();
         let mut next_due: Option<i64> = None;
-        match ctx.store.pending_deliveries(&hook.id, SCAN).await {
+        let pending = if now < paused_until {
+            next_due = Some(paused_until);
+            Ok(Vec::new())
+        } else {
+            ctx.store.pending_deliveries(&hook.id, SCAN).await
+        };
+        match pending {
             Ok(pending) => {
                 store_errors = 0;
                 let mut blocked: HashSet<String> = busy.clone();
@@ -90,8 +98,9 @@ pub(super) async fn run(ctx: Arc<Context>, hook: Webhook, wake: Arc<Notify>) {
                 }
             }
             Some(done) = in_flight.join_next(), if !in_flight.is_empty() => {
-                if let Ok(key) = done {
-                    busy.remove(&key);
+                if let Ok(done) = done {
+                    busy.remove(&done.order_key);
+                    paused_until = paused_until.max(done.retry_at.unwrap_or(0));
                 } else {
                     // A panicked attempt: forget every busy key; the rows are still pending.
                     busy.clear();
@@ -103,13 +112,48 @@ pub(super) async fn run(ctx: Arc<Context>, hook: Webhook, wake: Arc<Notify>) {
     }
 }
 
-/// One HTTP attempt, recorded in the store. Returns the delivery's ordering key.
+/// What an attempt tells its worker.
+struct Attempted {
+    /// The delivery's ordering key (its conversation is free again).
+    order_key: String,
+    /// The receiver asked (429/503 `Retry-After`) for no attempt before this time, ms.
+    retry_at: Option<i64>,
+}
+
+impl From<String> for Attempted {
+    fn from(order_key: String) -> Self {
+        Self {
+            order_key,
+            retry_at: None,
+        }
+    }
+}
+
+/// A failed attempt: the HTTP status (if any answer came), a short reason, and when the
+/// receiver asked to be retried (`Retry-After` on 429/503, as ms since the epoch).
+struct Failure {
+    status: Option<u16>,
+    error: String,
+    retry_at: Option<i64>,
+}
+
+impl Failure {
+    fn without_answer(error: String) -> Self {
+        Self {
+            status: None,
+            error,
+            retry_at: None,
+        }
+    }
+}
+
+/// One HTTP attempt, recorded in the store.
 async fn attempt(
     ctx: Arc<Context>,
     hook: Arc<Webhook>,
     delivery: Delivery,
     event: Event,
-) -> String {
+) -> Attempted {
     let now = now_ms();
     // Claim the row first: several replicas run a worker for the same endpoint, and only the
     // claimer attempts. The claim outlives the request timeout by a margin, so a claim can
@@ -122,10 +166,10 @@ async fn attempt(
         .await
     {
         Ok(Some(claimed)) => claimed,
-        Ok(None) => return delivery.order_key, // another worker has it, or it changed
+        Ok(None) => return delivery.order_key.into(), // another worker has it, or it changed
         Err(error) => {
             tracing::warn!(%error, webhook = %hook.id, "cannot claim a delivery");
-            return delivery.order_key;
+            return delivery.order_key.into();
         }
     };
     // The endpoint as it is now: a secret rotated (or a URL changed) since this worker started
@@ -134,7 +178,7 @@ async fn attempt(
         Ok(Some(current)) if current.enabled => Arc::new(current),
         // Deleted (its deliveries go with it), or disabled since: the claim lapses and the
         // row stays pending for when it is enabled again.
-        Ok(_) => return delivery.order_key,
+        Ok(_) => return delivery.order_key.into(),
         Err(error) => {
             tracing::debug!(%error, webhook = %hook.id, "using the worker's copy of the webhook");
             hook
@@ -154,9 +198,14 @@ async fn attempt(
     let outcome = post(&ctx, &hook, &event, now)
         .instrument(span.clone())
         .await;
-    if let Ok(status) | Err((Some(status), _)) = &outcome {
+    let status = match &outcome {
+        Ok(status) => Some(*status),
+        Err(failure) => failure.status,
+    };
+    if let Some(status) = status {
         span.record("status", status);
     }
+    let retry_at = outcome.as_ref().err().and_then(|f| f.retry_at);
     let outcome = match outcome {
         Ok(status) => {
             ctx.metrics
@@ -165,7 +214,11 @@ async fn attempt(
                 .inc();
             AttemptOutcome::Delivered { status }
         }
-        Err((status, error)) => {
+        Err(Failure {
+            status,
+            error,
+            retry_at,
+        }) => {
             let first = delivery.first_attempt_at.unwrap_or(now);
             let dead_after = i64::try_from(ctx.settings.dead_after_secs.saturating_mul(1000))
                 .unwrap_or(i64::MAX);
@@ -180,7 +233,9 @@ async fn attempt(
                     .webhook_attempts
                     .with_label_values(&["failed"])
                     .inc();
-                Some(now.saturating_add(backoff(&ctx.settings, delivery.attempts)))
+                let backed_off = now.saturating_add(backoff(&ctx.settings, delivery.attempts));
+                // Not before the receiver asked to be retried.
+                Some(backed_off.max(retry_at.unwrap_or(0)))
             };
             AttemptOutcome::Failed {
                 status,
@@ -197,7 +252,22 @@ async fn attempt(
         // The row stays pending and is retried: at-least-once, same event id.
         tracing::warn!(%error, webhook = %hook.id, "cannot record a delivery attempt");
     }
-    delivery.order_key
+    if status == Some(410) {
+        // Gone: the receiver says the endpoint will never take deliveries again. Disabling
+        // stops its worker (the dispatcher reconciles on the change); the undelivered rows stay
+        // pending for when an operator enables it again.
+        match ctx.store.disable_gone_webhook(&hook, now_ms()).await {
+            Ok(true) => tracing::warn!(webhook = %hook.id, "endpoint answered 410 Gone: disabled"),
+            Ok(false) => {}
+            Err(error) => {
+                tracing::warn!(%error, webhook = %hook.id, "cannot disable a gone webhook")
+            }
+        }
+    }
+    Attempted {
+        order_key: delivery.order_key,
+        retry_at,
+    }
 }
 
 /// Full-jitter exponential backoff: uniform in [0, min(max, initial·2^attempts)] ms.
@@ -211,20 +281,16 @@ fn backoff(settings: &WebhookSettings, attempts_before: i64) -> i64 {
     i64::try_from(delay).unwrap_or(i64::MAX)
 }
 
-/// POSTs the event; `Ok(status)` on 2xx, else the status (if any) and a short reason.
-async fn post(
-    ctx: &Context,
-    hook: &Webhook,
-    event: &Event,
-    now: i64,
-) -> Result<u16, (Option<u16>, String)> {
-    let url = reqwest::Url::parse(&hook.url).map_err(|e| (None, format!("bad url: {e}")))?;
+/// POSTs the event; `Ok(status)` on 2xx, else what failed.
+async fn post(ctx: &Context, hook: &Webhook, event: &Event, now: i64) -> Result<u16, Failure> {
+    let url = reqwest::Url::parse(&hook.url)
+        .map_err(|e| Failure::without_answer(format!("bad url: {e}")))?;
     // Address literals here; names are checked by the client's resolver after resolution.
     ctx.targets
         .check_url(&url)
-        .map_err(|e| (None, format!("target refused: {e}")))?;
-    let body =
-        serde_json::to_vec(event).map_err(|e| (None, format!("cannot encode event: {e}")))?;
+        .map_err(|e| Failure::without_answer(format!("target refused: {e}")))?;
+    let body = serde_json::to_vec(event)
+        .map_err(|e| Failure::without_answer(format!("cannot encode event: {e}")))?;
     let timestamp = now / 1000;
     let signatures = signature::header(
         hook.signing_secrets(now).map(|s| s.secret.as_str()),
@@ -243,13 +309,43 @@ async fn post(
         .body(body)
         .send()
         .await
-        .map_err(|e| (None, describe(&e)))?;
+        .map_err(|e| Failure::without_answer(describe(&e)))?;
     let status = response.status();
     if status.is_success() {
-        Ok(status.as_u16())
-    } else {
-        Err((Some(status.as_u16()), format!("HTTP {}", status.as_u16())))
+        return Ok(status.as_u16());
     }
+    let retry_at = match status.as_u16() {
+        429 | 503 => response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| retry_after(value, std::time::SystemTime::now()))
+            .map(|wait| {
+                // Measured from the answer; capped at the dead-letter horizon, past which
+                // waiting longer changes nothing (the next failure dead-letters).
+                let wait = wait.min(Duration::from_secs(ctx.settings.dead_after_secs));
+                let wait = i64::try_from(wait.as_millis()).unwrap_or(i64::MAX);
+                // +1: `now_ms` truncates, and the wait must never come out shorter than asked.
+                now_ms().saturating_add(wait).saturating_add(1)
+            }),
+        _ => None,
+    };
+    Err(Failure {
+        status: Some(status.as_u16()),
+        error: format!("HTTP {}", status.as_u16()),
+        retry_at,
+    })
+}
+
+/// A `Retry-After` value (delay-seconds or an HTTP date) as a wait from `now`; `None` when it
+/// is neither.
+fn retry_after(value: &str, now: std::time::SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
 }
 
 /// Logs once per worker start that `hook` sends events in clear over a network.
@@ -284,6 +380,19 @@ fn describe(error: &reqwest::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn retry_after_takes_seconds_and_http_dates() {
+        let now = std::time::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        assert_eq!(retry_after(" 5 ", now), Some(Duration::from_secs(5)));
+        let later = httpdate::fmt_http_date(now + Duration::from_secs(7));
+        assert_eq!(retry_after(&later, now), Some(Duration::from_secs(7)));
+        let earlier = httpdate::fmt_http_date(now - Duration::from_secs(7));
+        assert_eq!(retry_after(&earlier, now), Some(Duration::ZERO));
+        for junk in ["", "-1", "soon", "1.5"] {
+            assert_eq!(retry_after(junk, now), None, "{junk}");
+        }
+    }
 
     #[test]
     fn backoff_stays_under_its_cap() {

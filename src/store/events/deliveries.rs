@@ -266,19 +266,23 @@ impl Store {
         Ok(())
     }
 
-    /// A webhook's deliveries, newest event first, optionally with one status.
+    /// A webhook's deliveries, newest event first, optionally with one status, of events
+    /// older than `before` (a cursor: the previous page's last), at most `limit`.
     pub async fn list_deliveries(
         &self,
         webhook_id: &str,
         status: Option<DeliveryStatus>,
+        before: Option<i64>,
         limit: i64,
     ) -> Result<Vec<Delivery>, StoreError> {
         sqlx::query(&format!(
             "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE webhook_id = $1 \
-             AND ($2 IS NULL OR status = $2) ORDER BY event_cursor DESC LIMIT $3"
+             AND ($2 IS NULL OR status = $2) AND ($3 IS NULL OR event_cursor < $3) \
+             ORDER BY event_cursor DESC LIMIT $4"
         ))
         .bind(webhook_id)
         .bind(status.map(DeliveryStatus::as_str))
+        .bind(before)
         .bind(limit)
         .fetch_all(self.pool())
         .await?

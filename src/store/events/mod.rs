@@ -176,6 +176,39 @@ impl Store {
         .map(event_from_row)
         .collect()
     }
+
+    /// Events after `cursor`, oldest first, of any of `accounts` (every event when empty).
+    pub async fn events_after_for(
+        &self,
+        cursor: i64,
+        accounts: &[String],
+        limit: i64,
+    ) -> Result<Vec<Event>, StoreError> {
+        if accounts.len() <= 1 {
+            return self
+                .events_after(cursor, accounts.first().map(String::as_str), limit)
+                .await;
+        }
+        // `account IN ($3, $4, …)`: one placeholder per account (callers bound the count).
+        let placeholders = (0..accounts.len())
+            .map(|i| format!("${}", i + 3))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "SELECT cursor, type, account, timestamp, data FROM events \
+             WHERE cursor > $1 AND account IN ({placeholders}) ORDER BY cursor LIMIT $2"
+        );
+        let mut query = sqlx::query(&sql).bind(cursor).bind(limit);
+        for account in accounts {
+            query = query.bind(account.as_str());
+        }
+        query
+            .fetch_all(self.pool())
+            .await?
+            .iter()
+            .map(event_from_row)
+            .collect()
+    }
 }
 
 #[cfg(test)]

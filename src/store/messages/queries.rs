@@ -61,11 +61,27 @@ impl Store {
 
     /// An account's conversations, most recent first.
     pub async fn list_conversations(&self, account: &str) -> Result<Vec<Conversation>, StoreError> {
+        self.list_conversations_page(account, None, i64::MAX).await
+    }
+
+    /// A page of an account's conversations, most recent first (ties by peer), after `after`
+    /// (the previous page's last `(last_message_at, peer)`), at most `limit`.
+    pub async fn list_conversations_page(
+        &self,
+        account: &str,
+        after: Option<(i64, &str)>,
+        limit: i64,
+    ) -> Result<Vec<Conversation>, StoreError> {
         sqlx::query(
             "SELECT peer, last_message_id, last_message_at, created_at, state FROM conversations \
-             WHERE account = $1 ORDER BY last_message_at DESC, peer",
+             WHERE account = $1 AND ($2 IS NULL OR last_message_at < $2 \
+             OR (last_message_at = $2 AND peer > $3)) \
+             ORDER BY last_message_at DESC, peer LIMIT $4",
         )
         .bind(account)
+        .bind(after.map(|a| a.0))
+        .bind(after.map(|a| a.1))
+        .bind(limit)
         .fetch_all(self.pool())
         .await?
         .iter()
