@@ -266,6 +266,18 @@ async fn moderate(
     Ok(QueuedChanges::accepted(state, account, vec![queued]))
 }
 
+/// A moderator's step on the user a `…/{room}/…/{user}` path names.
+async fn moderate_user(
+    state: &ApiState,
+    principal: &Principal,
+    (account, room, user): (String, String, String),
+    action: impl FnOnce(String) -> RoomAction,
+) -> Result<HttpResponse, ApiError> {
+    let (account, room) = room_of(state, &(account, room), principal, Access::Send).await?;
+    let user = user_id(&user)?;
+    moderate(state, &account, &room, action(user)).await
+}
+
 /// Checks a user ID named by a moderator: a `15…`, `25…` or `05…` ID (400 `invalid_user`).
 fn user_id(text: &str) -> Result<String, ApiError> {
     crate::ids::SessionIdText::parse_any(text)
@@ -321,11 +333,10 @@ async fn unban_user(
     principal: Principal,
     path: web::Path<(String, String, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    let (account_text, room_text, user) = path.into_inner();
-    let (account, room) =
-        room_of(&state, &(account_text, room_text), &principal, Access::Send).await?;
-    let user = user_id(&user)?;
-    moderate(&state, &account, &room, RoomAction::Unban { user }).await
+    moderate_user(&state, &principal, path.into_inner(), |user| {
+        RoomAction::Unban { user }
+    })
+    .await
 }
 
 /// Delete every post of a user in the room (moderator; `accounts:<id>:send`), queued to the
@@ -346,9 +357,8 @@ async fn delete_user_posts(
     principal: Principal,
     path: web::Path<(String, String, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    let (account_text, room_text, user) = path.into_inner();
-    let (account, room) =
-        room_of(&state, &(account_text, room_text), &principal, Access::Send).await?;
-    let user = user_id(&user)?;
-    moderate(&state, &account, &room, RoomAction::DeleteAll { user }).await
+    moderate_user(&state, &principal, path.into_inner(), |user| {
+        RoomAction::DeleteAll { user }
+    })
+    .await
 }
