@@ -207,6 +207,33 @@ impl Store {
         Ok(done.rows_affected() > 0)
     }
 
+    /// Hands `lease` to `owner` in one step, under a new epoch, until `expires_at` (a planned
+    /// handover: no moment where the account is free for a third replica to take). `None` if
+    /// `lease` was no longer held under its epoch.
+    pub async fn hand_over_lease(
+        &self,
+        lease: &LeaseToken,
+        owner: &str,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<Option<LeaseToken>, StoreError> {
+        sqlx::query(&format!(
+            "UPDATE account_leases SET owner = $1, epoch = epoch + 1, acquired_at = $2, \
+             expires_at = $3 WHERE account = $4 AND owner = $5 AND epoch = $6 {RETURNING}"
+        ))
+        .bind(owner)
+        .bind(now)
+        .bind(expires_at)
+        .bind(&lease.account)
+        .bind(&lease.owner)
+        .bind(lease.epoch)
+        .fetch_optional(self.pool())
+        .await?
+        .as_ref()
+        .map(|row| lease_from_row(row, owner))
+        .transpose()
+    }
+
     /// SQLite only (one replica by definition): forgets other replicas and expires their
     /// leases, so this process takes every account on its first round instead of waiting out
     /// leases left by a previous run.
