@@ -81,10 +81,6 @@ pub async fn join_room(
         info.token.clone()
     };
     let room_id = format!("{}/{}", server.base(), token);
-    let mut moderators = info.moderators.clone();
-    moderators.extend(info.admins.iter().cloned());
-    moderators.sort();
-    moderators.dedup();
     let blinded_id = blind15_key_pair(&keys.identity, url.server_pubkey())
         .id()
         .to_string();
@@ -98,7 +94,7 @@ pub async fn join_room(
             description: info.description.clone(),
             info_updates: info.info_updates,
             seqno: info.message_sequence,
-            moderators,
+            moderators: info.moderators_and_admins(),
         },
         member: RoomMember {
             account: account.as_str().to_owned(),

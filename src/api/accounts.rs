@@ -109,12 +109,7 @@ async fn full_view(state: &ApiState, account: Account) -> Result<AccountView, Ap
     let now = crate::clock::now_ms();
     let slack = i64::try_from(crate::actors::health::FLUSH_MS).unwrap_or(0);
     let stale = account.status == AccountStatus::Active
-        && health
-            .poll
-            .last_poll_at
-            .map_or(account.created_at + slack < now, |at| {
-                at + 3 * health.poll.poll_interval_ms + slack < now
-            });
+        && health.poll.is_stale(account.created_at, now, slack);
     let health = HealthView {
         last_poll_at: health.poll.last_poll_at,
         poll_lag_ms: health.poll.last_poll_at.map(|at| (now - at).max(0)),

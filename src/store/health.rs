@@ -23,6 +23,17 @@ pub struct PollHealth {
     pub swarm: Vec<String>,
 }
 
+impl PollHealth {
+    /// Whether an active account created at `created_at` with this health is stale at `now`:
+    /// the rule [`Store::stale_accounts`] applies in SQL (`STALE`), for one account.
+    pub fn is_stale(&self, created_at: i64, now: i64, slack_ms: i64) -> bool {
+        match self.last_poll_at {
+            Some(at) => at + 3 * self.poll_interval_ms + slack_ms < now,
+            None => created_at + slack_ms < now,
+        }
+    }
+}
+
 /// [`PollHealth`] with the account's lease owner, as the API shows it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct AccountHealth {

@@ -52,7 +52,9 @@ pub fn server_of(room: &CommunityRoom) -> Result<CommunityServer, ActorError> {
     server_at(&room.server, &room.server_key)
 }
 
-fn server_at(base: &str, key: &str) -> Result<CommunityServer, ActorError> {
+/// The server at `base` with the stored hex X25519 `key` ([`ActorError::Community`] when the
+/// key does not read).
+pub fn server_at(base: &str, key: &str) -> Result<CommunityServer, ActorError> {
     let key: X25519PublicKey = key
         .parse()
         .map_err(|_| ActorError::Community(format!("stored server key of {base} is invalid")))?;
@@ -196,15 +198,11 @@ async fn room_members(deps: &Deps, room: &str) -> Result<Vec<(String, String)>, 
 
 /// `room` with what `details` says now.
 fn updated_room(room: &CommunityRoom, details: &RoomInfo) -> CommunityRoom {
-    let mut moderators = details.moderators.clone();
-    moderators.extend(details.admins.iter().cloned());
-    moderators.sort();
-    moderators.dedup();
     CommunityRoom {
         name: details.name.clone(),
         description: details.description.clone(),
         info_updates: details.info_updates,
-        moderators,
+        moderators: details.moderators_and_admins(),
         ..room.clone()
     }
 }

@@ -12,14 +12,13 @@ use prost::Message as _;
 
 use super::{outgoing_of, outgoing_with, Stored, Transport};
 use crate::actors::keys::AccountKeys;
-use crate::actors::sources::community::server_of;
+use crate::actors::sources::community::{server_at, server_of};
 use crate::actors::{ActorError, Deps};
 use crate::chat::incoming::{room_message_hash, room_message_id};
 use crate::ids::{RoomRef, SessionIdText};
 use crate::network::community::{BanScope, CommunityServer};
 use crate::protocol::blinding::{encrypt_for_blinded_recipient, Blind15Nonce, BlindedId};
 use crate::protocol::community::CommunityPost;
-use crate::protocol::keys::X25519PublicKey;
 use crate::store::chat::{ControlBody, RoomAction};
 use crate::store::communities::CommunityRoom;
 use crate::store::send_queue::QueuedMessage;
@@ -228,11 +227,11 @@ impl Transport for BlindedDmTransport {
             .blinded_peer(&keys.session_id, peer)
             .await?
             .ok_or(ActorError::BadRecipient)?;
-        let key: X25519PublicKey = known
-            .server_key
-            .parse()
-            .map_err(|_| ActorError::BadRecipient)?;
-        let server = CommunityServer::new(&known.server, key)?;
+        // A stored key that does not read is a recipient this row can never reach.
+        let server = server_at(&known.server, &known.server_key).map_err(|e| match e {
+            ActorError::Community(_) => ActorError::BadRecipient,
+            other => other,
+        })?;
         let Some(outgoing) = outgoing_of(deps, keys, message).await? else {
             return Ok(NOTHING);
         };

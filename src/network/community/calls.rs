@@ -67,6 +67,22 @@ pub struct RoomInfo {
     pub admin: bool,
 }
 
+impl RoomInfo {
+    /// The room's visible moderators and admins, sorted, each once (the gateway treats both as
+    /// moderators).
+    pub fn moderators_and_admins(&self) -> Vec<String> {
+        let mut all: Vec<String> = self
+            .moderators
+            .iter()
+            .chain(&self.admins)
+            .cloned()
+            .collect();
+        all.sort();
+        all.dedup();
+        all
+    }
+}
+
 /// One emoji's reactions on a message (§4.4).
 #[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
 pub struct ReactionSummary {
