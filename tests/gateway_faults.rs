@@ -35,14 +35,7 @@ async fn messages_survive_faulty_nodes_and_tampering_is_counted() {
     let devnet = netsupport::devnet(12, 4).await;
     // Two accounts in the same swarm, so that three of its four members can tamper: a poll
     // then often gets only tampered copies (the client asks two members).
-    let a_keys = netsupport::identity();
-    let swarm = netsupport::swarm_indexes(&devnet, &netsupport::account(&a_keys));
-    let b_keys = loop {
-        let candidate = netsupport::identity();
-        if netsupport::swarm_indexes(&devnet, &netsupport::account(&candidate)) == swarm {
-            break candidate;
-        }
-    };
+    let (a_keys, b_keys, swarm) = netsupport::two_in_one_swarm(&devnet);
     let tampering = netsupport::fault(|f| f.tamper_retrieve = true);
     devnet.set_faults(swarm[0], tampering.clone());
     devnet.set_faults(swarm[1], tampering.clone());

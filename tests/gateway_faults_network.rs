@@ -30,14 +30,7 @@ async fn messages_survive_lying_nodes() {
         .with_test_writer()
         .try_init();
     let devnet = netsupport::devnet(12, 4).await;
-    let a_keys = netsupport::identity();
-    let swarm = netsupport::swarm_indexes(&devnet, &netsupport::account(&a_keys));
-    let b_keys = loop {
-        let candidate = netsupport::identity();
-        if netsupport::swarm_indexes(&devnet, &netsupport::account(&candidate)) == swarm {
-            break candidate;
-        }
-    };
+    let (a_keys, b_keys, swarm) = netsupport::two_in_one_swarm(&devnet);
     devnet.set_faults(swarm[0], netsupport::fault(|f| f.clock_lie = true));
     let others: Vec<usize> = (0..12).filter(|i| !swarm.contains(i)).collect();
     devnet.set_faults(others[0], netsupport::fault(|f| f.lie_swarm = true));

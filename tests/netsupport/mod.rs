@@ -45,6 +45,19 @@ pub fn account(id: &Identity) -> AccountId {
     AccountId::from_bytes(&id.session_id().to_bytes())
 }
 
+/// Two fresh identities whose accounts share one swarm, and that swarm's devnet node indexes
+/// (so faults on its members hit both accounts).
+pub fn two_in_one_swarm(devnet: &Devnet) -> (Identity, Identity, Vec<usize>) {
+    let a = identity();
+    let swarm = swarm_indexes(devnet, &account(&a));
+    loop {
+        let b = identity();
+        if swarm_indexes(devnet, &account(&b)) == swarm {
+            return (a, b, swarm);
+        }
+    }
+}
+
 /// Devnet node indexes of the account's swarm (read from the devnet, not the client).
 pub fn swarm_indexes(devnet: &Devnet, account: &AccountId) -> Vec<usize> {
     let nodes = devnet.nodes();
