@@ -41,7 +41,8 @@ pub struct Metrics {
     pub polls: IntCounterVec,
     /// `identities{state}`: Identity actors by state (`running`, `restarting`).
     pub identities: IntGaugeVec,
-    /// `network{figure}`: `pool_size`, `paths`, `cached_swarms`, `clock_offset_ms`.
+    /// `network{figure}`: `pool_size`, `paths`, `owned_paths`, `cached_swarms`,
+    /// `clock_offset_ms`, `batched_requests`, `batched_retrieves`.
     pub network: IntGaugeVec,
     /// `poll_lag_seconds`: at each poll, the time since the account's last successful poll.
     pub poll_lag: Histogram,

@@ -57,6 +57,10 @@ fn publish(deps: &Deps) {
     set("pool_size", stats.pool_size);
     set("paths", stats.paths);
     set("cached_swarms", stats.cached_swarms);
+    set("owned_paths", stats.owned_paths);
+    let count = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
+    set("batched_requests", count(stats.batched_requests));
+    set("batched_retrieves", count(stats.batched_retrieves));
     gauge
         .with_label_values(&["clock_offset_ms"])
         .set(stats.clock_offset_ms);

@@ -19,11 +19,11 @@ use rand::RngCore as _;
 use zeroize::Zeroizing;
 
 use crate::app::{Gateway, GatewayOptions};
-use crate::config::{SecretString, Settings};
+use crate::config::{PathIsolationSetting, SecretString, Settings};
 use crate::devnet::config::DevnetConfig;
 use crate::devnet::Devnet;
 use crate::identities::{IdentityProvider, SessionIdentities};
-use crate::network::{FileServerConfig, NetworkConfig, SessionNetwork};
+use crate::network::{FileServerConfig, NetworkConfig, PathIsolation, SessionNetwork};
 use crate::store::MasterKey;
 
 /// `serve` options.
@@ -111,6 +111,12 @@ pub async fn run(args: ServeArgs, identities: Arc<dyn IdentityProvider>) -> anyh
     .map(|mut config| {
         config.request_timeout_ms = settings.network.request_timeout_ms;
         config.allow_insecure_seeds = settings.network.allow_insecure_seeds;
+        config.path_max_age_ms = settings.network.path_max_age_ms;
+        config.path_isolation = match settings.network.path_isolation {
+            PathIsolationSetting::Shared => PathIsolation::Shared,
+            PathIsolationSetting::PerAccount => PathIsolation::PerAccount,
+        };
+        config.batch_window_ms = settings.network.batch_window_ms;
         SessionNetwork::new(config)
     })
     .transpose()?;

@@ -33,6 +33,15 @@ pub struct NetworkSettings {
     /// (default false). A seed's answer picks every node the gateway talks to, so seeds are
     /// read over verified TLS; only loopback seeds (a devnet) may use plain HTTP otherwise.
     pub allow_insecure_seeds: bool,
+    /// `network.path_max_age_ms`: an onion path's relays are replaced (its guard kept) once it
+    /// is this old (default 600000, Tor's 10-minute circuits; 0 = never).
+    pub path_max_age_ms: u64,
+    /// `network.path_isolation`: `shared` (default; accounts share paths and their polls
+    /// share requests) or `per_account` (each account its own path, no batching).
+    pub path_isolation: PathIsolationSetting,
+    /// `network.batch_window_ms`: how long a poll waits for others bound for the same node to
+    /// share its onion request (default 25; 0 = never batch).
+    pub batch_window_ms: u64,
 }
 
 impl Default for NetworkSettings {
@@ -45,8 +54,23 @@ impl Default for NetworkSettings {
             file_server_url: None,
             file_server_x25519: None,
             allow_insecure_seeds: false,
+            path_max_age_ms: 600_000,
+            path_isolation: PathIsolationSetting::Shared,
+            batch_window_ms: 25,
         }
     }
+}
+
+/// `network.path_isolation` (the network client's own type is `network::PathIsolation`;
+/// settings do not depend on the network layer).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PathIsolationSetting {
+    /// Accounts share onion paths, and polls of one swarm share requests.
+    #[default]
+    Shared,
+    /// Each account has its own path; no request carries two accounts.
+    PerAccount,
 }
 
 /// `[polling]` (Session Desktop polls every 5 s while active, 60 s / 120 s when quiet).

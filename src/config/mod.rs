@@ -19,7 +19,8 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 pub use messaging::{
-    NetworkSettings, PollingSettings, SendingSettings, WebhookSettings, MAINNET_SEEDS,
+    NetworkSettings, PathIsolationSetting, PollingSettings, SendingSettings, WebhookSettings,
+    MAINNET_SEEDS,
 };
 pub use observability::{LogFormat, LoggingSettings, TelemetrySettings};
 pub use service::{ApiSettings, DatabaseSettings, ReplicaSettings, SecuritySettings};

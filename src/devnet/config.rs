@@ -51,7 +51,8 @@ pub enum ConfigError {
 /// Parses `NODE:FAULT[=VALUE][,FAULT…][;NODE:…]`, where NODE is an index or `*` (all nodes) and
 /// FAULT is a [`Faults`] field name: `drop=0.3`, `delay_ms=200`, and the flags `corrupt_onion`,
 /// `refuse_store`, `tamper_retrieve`, `cursor_skip`, `replay`, `always_more`, `false_421`,
-/// `next_node_not_found`, `not_ready`, `lie_swarm`, `huge_reply`, `clock_lie`.
+/// `next_node_not_found`, `not_ready`, `lie_swarm`, `huge_reply`, `clock_lie`; and
+/// `only_account=<66 hex>` to aim `false_421` and `tamper_retrieve` at one account.
 pub fn parse_fault_spec(spec: &str, nodes: usize) -> Result<Vec<(usize, Faults)>, ConfigError> {
     let bad = || ConfigError::FaultSpec(spec.to_owned());
     let mut out: Vec<(usize, Faults)> = Vec::new();
@@ -112,6 +113,7 @@ fn apply(f: &mut Faults, item: &str) -> Option<()> {
         "lie_swarm" => f.lie_swarm = flag(value)?,
         "huge_reply" => f.huge_reply = flag(value)?,
         "clock_lie" => f.clock_lie = flag(value)?,
+        "only_account" => f.only_account = Some(value?.to_owned()),
         _ => return None,
     }
     Some(())

@@ -49,6 +49,10 @@ pub struct Faults {
     /// Run this node's clock [`CLOCK_LIE_MS`] ahead: its `t` says so, and it refuses (406)
     /// timestamps that are right by the network's clock (attack 6).
     pub clock_lie: bool,
+    /// When set (an account's 66 hex digits), `false_421` and `tamper_retrieve` hit only
+    /// requests for that account: one account misdirected or tampered with among others (in
+    /// one batched request, say) while the rest are served honestly.
+    pub only_account: Option<String>,
 }
 
 /// Bytes a `huge_reply` node streams per answer (more than any reply a client should read).
@@ -64,6 +68,13 @@ impl Faults {
             return false;
         }
         self.drop >= 1.0 || rand::random::<f64>() < self.drop
+    }
+
+    /// Whether the account-level faults apply to `account` (see [`Faults::only_account`]).
+    pub fn aims_at(&self, account: &[u8; 33]) -> bool {
+        self.only_account
+            .as_ref()
+            .is_none_or(|only| only.eq_ignore_ascii_case(&hex::encode(account)))
     }
 
     /// True when no fault is on.

@@ -40,6 +40,22 @@ impl From<OnionCipher> for EncType {
     }
 }
 
+/// Which requests share an onion path (issue 13, attack 7; issue 16).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PathIsolation {
+    /// Every account's requests use the shared paths (as one Session client's do), and polls
+    /// of accounts in the same swarm ride in one request: cheapest, but a node on a path (or
+    /// the destination of a batch) can tell that those accounts are polled from one place.
+    #[default]
+    Shared,
+    /// Each account's requests use a path of its own (relays no other account's path uses
+    /// while the pool allows) and are never batched with another account's: a node sees no
+    /// two accounts arrive together. Costs one onion request per account and poll, and a path
+    /// per account.
+    PerAccount,
+}
+
 /// The file server reached by onion requests v4.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -80,6 +96,14 @@ pub struct NetworkConfig {
     pub enc_type: OnionCipher,
     /// Onion paths to keep (SD: 2, one per guard).
     pub path_count: usize,
+    /// A path's relays are replaced (its guard kept) once it is this old, ms (default 10
+    /// minutes, Tor's circuit lifetime; 0 = never).
+    pub path_max_age_ms: u64,
+    /// Which requests share a path.
+    pub path_isolation: PathIsolation,
+    /// How long a retrieve waits for others bound for the same node to share its onion
+    /// request, ms (default 25; 0 = never batch). Off under [`PathIsolation::PerAccount`].
+    pub batch_window_ms: u64,
     /// Refresh from the seeds when the pool has this many nodes or fewer (SD: 8).
     pub min_pool_size: usize,
     /// Refresh the pool when it is older than this, ms (libsession: 2 h).
@@ -109,6 +133,9 @@ impl Default for NetworkConfig {
             seed_backoff_ms: 1_000,
             enc_type: OnionCipher::AesGcm,
             path_count: 2,
+            path_max_age_ms: 10 * 60 * 1000,
+            path_isolation: PathIsolation::Shared,
+            batch_window_ms: 25,
             min_pool_size: 8,
             pool_max_age_ms: 2 * 3600 * 1000,
             refresh_from_snodes: false,

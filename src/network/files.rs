@@ -115,7 +115,7 @@ impl SessionNetwork {
         for _ in 0..max {
             match self
                 .inner
-                .send_server(&self.inner.file_server, &request)
+                .send_server(None, &self.inner.file_server, &request)
                 .await
             {
                 Ok(resp) => return Ok(resp),

@@ -26,7 +26,7 @@ pub mod swarms;
 pub mod transport;
 
 pub use client::{NetworkStats, SessionNetwork};
-pub use config::{FileServerConfig, NetworkConfig, OnionCipher};
+pub use config::{FileServerConfig, NetworkConfig, OnionCipher, PathIsolation};
 pub use error::{NetworkError, SendError};
 pub use files::{file_id, FileUpload, MAX_FILE_SIZE};
 pub use node::ServiceNode;

@@ -5,7 +5,7 @@
 //!
 //! Plain data behind the client's mutex: no I/O here.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use rand::seq::SliceRandom;
 use rand::Rng;
@@ -158,11 +158,23 @@ pub fn pick_members<R: Rng>(
     tried: &[SnodeEd25519],
     count: usize,
 ) -> Vec<ServiceNode> {
-    let (mut fresh, mut used): (Vec<&ServiceNode>, Vec<&ServiceNode>) =
-        members.iter().partition(|m| !tried.contains(&m.ed25519));
-    fresh.shuffle(rng);
-    used.shuffle(rng);
-    fresh.into_iter().chain(used).take(count).cloned().collect()
+    pick_members_preferring(rng, members, tried, count, &HashSet::new())
+}
+
+/// As [`pick_members`], but among the untried (and then among the tried) the `preferred`
+/// members come first, each group in random order.
+pub fn pick_members_preferring<R: Rng>(
+    rng: &mut R,
+    members: &[ServiceNode],
+    tried: &[SnodeEd25519],
+    count: usize,
+    preferred: &HashSet<SnodeEd25519>,
+) -> Vec<ServiceNode> {
+    let mut order: Vec<&ServiceNode> = members.iter().collect();
+    order.shuffle(rng);
+    // A stable sort keeps the shuffle's order inside each group.
+    order.sort_by_key(|m| (tried.contains(&m.ed25519), !preferred.contains(&m.ed25519)));
+    order.into_iter().take(count).cloned().collect()
 }
 
 #[cfg(test)]

@@ -248,7 +248,7 @@ pub fn retrieve(ctx: &Ctx<'_>, p: &Params<'_>) -> ParseResult<Response> {
         msgs = msgs.pop().into_iter().collect();
     }
     more |= faults.always_more;
-    let tamper = faults.tamper_retrieve;
+    let tamper = faults.tamper_retrieve && faults.aims_at(&account.0);
     let messages: Vec<Value> = msgs
         .into_iter()
         .map(|mut m| {

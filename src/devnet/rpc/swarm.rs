@@ -85,7 +85,8 @@ pub fn check_swarm(ctx: &Ctx<'_>, account: &Account) -> Option<Response> {
         add_misc(&mut body, ctx.now);
         return Some(Response::json(421, body));
     }
-    let shown = if ctx.node.faults().false_421 {
+    let faults = ctx.node.faults();
+    let shown = if faults.false_421 && faults.aims_at(&account.0) {
         let others: Vec<u64> = ctx
             .net
             .swarm_ids()

@@ -8,6 +8,7 @@
 //! swarm lookup (`swarm_lookup.rs`). The storage operations are in `../ops/`, the file server
 //! in `../files.rs`.
 
+mod batching;
 mod failures;
 mod sending;
 mod swarm_lookup;
@@ -45,8 +46,15 @@ type Flight = Shared<BoxFuture<'static, Result<(), NetworkError>>>;
 pub struct NetworkStats {
     /// Nodes in the pool.
     pub pool_size: usize,
-    /// Live onion paths.
+    /// Live shared onion paths.
     pub paths: usize,
+    /// Accounts' own paths (`path_isolation = per_account`).
+    pub owned_paths: usize,
+    /// Onion requests that carried batched retrieves, and the retrieves they carried (their
+    /// ratio is how many polls shared one request).
+    pub batched_requests: u64,
+    /// See `batched_requests`.
+    pub batched_retrieves: u64,
     /// Accounts with a cached swarm.
     pub cached_swarms: usize,
     /// Clock offset `local − network`, ms.
@@ -80,6 +88,8 @@ pub(super) struct Inner {
     swarms: Mutex<SwarmCache>,
     refresh_flight: Mutex<Option<Flight>>,
     build_flight: Mutex<Option<Flight>>,
+    /// Retrieves waiting to share an onion request (`batching.rs`).
+    pub(super) batches: batching::Batches,
     /// Who is told of request latencies and failures (set once by the gateway).
     observer: OnceLock<Arc<dyn NetworkObserver>>,
 }
@@ -125,6 +135,7 @@ impl SessionNetwork {
                 swarms: Mutex::default(),
                 refresh_flight: Mutex::default(),
                 build_flight: Mutex::default(),
+                batches: batching::Batches::default(),
                 observer: OnceLock::new(),
             }),
         })
@@ -153,9 +164,16 @@ impl SessionNetwork {
 
     /// Current counts.
     pub fn stats(&self) -> NetworkStats {
+        let (batched_requests, batched_retrieves) = self.inner.batches.figures();
+        // Never hold `paths` while taking `pool` (everywhere else: pool, then paths).
+        let pool_size = lock(&self.inner.pool).len();
+        let paths = lock(&self.inner.paths);
         NetworkStats {
-            pool_size: lock(&self.inner.pool).len(),
-            paths: lock(&self.inner.paths).len(),
+            pool_size,
+            paths: paths.len(),
+            owned_paths: paths.owned_len(),
+            batched_requests,
+            batched_retrieves,
             cached_swarms: lock(&self.inner.swarms).len(),
             clock_offset_ms: self.inner.clock.offset_ms(),
         }

@@ -13,7 +13,7 @@ use crate::network::error::SendError;
 use crate::network::node::ServiceNode;
 use crate::network::paths::Path;
 use crate::network::transport::{answer_time, SnodeAnswer};
-use crate::protocol::storage::StorageRequest;
+use crate::protocol::storage::{AccountId, StorageRequest};
 
 /// Nodes asked for their time after a node refused ours.
 pub(in crate::network) const CLOCK_SAMPLES: usize = 5;
@@ -37,15 +37,16 @@ pub(in crate::network) enum ClockVerdict {
 }
 
 impl Inner {
-    /// One storage RPC to `dest` over a random path, with failure accounting. The answer's
-    /// `t` feeds the clock.
+    /// One storage RPC to `dest` over a path ([`Inner::path_for`] the account it names, if
+    /// any), with failure accounting. The answer's `t` feeds the clock.
     pub(in crate::network) async fn send(
         self: &Arc<Self>,
+        owner: Option<&AccountId>,
         dest: &ServiceNode,
         request: &StorageRequest,
     ) -> Result<SnodeAnswer, SendError> {
         let path = self
-            .path_avoiding(Some(dest))
+            .path_for(owner, Some(dest))
             .await
             .map_err(|e| SendError::NoPath {
                 reason: e.to_string(),
@@ -84,14 +85,16 @@ impl Inner {
         result
     }
 
-    /// One v4 request to `server` (the file server or a community server) over a random path.
+    /// One v4 request to `server` (the file server or a community server) over a path
+    /// ([`Inner::path_for`] `owner`, the account it is made for, if any).
     pub(in crate::network) async fn send_server(
         self: &Arc<Self>,
+        owner: Option<&AccountId>,
         server: &crate::protocol::onion::ServerTarget,
         request: &crate::protocol::onion::V4Request,
     ) -> Result<crate::protocol::onion::V4Response, SendError> {
         let path = self
-            .path_avoiding(None)
+            .path_for(owner, None)
             .await
             .map_err(|e| SendError::NoPath {
                 reason: e.to_string(),
@@ -142,7 +145,7 @@ impl Inner {
         let answers = join_all(nodes.iter().map(|n| {
             let request = &request;
             async move {
-                let answer = self.send(n, request).await.ok()?;
+                let answer = self.send(None, n, request).await.ok()?;
                 let t = answer_time(&answer.body)?;
                 Some(offset_between(t, local_now_ms()))
             }

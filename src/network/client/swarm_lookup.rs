@@ -49,7 +49,7 @@ impl Inner {
                 break;
             };
             tried.push(target.ed25519);
-            let answer = match self.send(&target, &request).await {
+            let answer = match self.send(Some(account), &target, &request).await {
                 Ok(a) => a,
                 Err(e) => {
                     last = e.to_string();

@@ -11,13 +11,14 @@ use rand::rngs::OsRng;
 
 use super::{join_flight, lock, Inner, MIN_NODES};
 use crate::network::clock::local_now_ms;
+use crate::network::config::PathIsolation;
 use crate::network::error::{NetworkError, SendError};
 use crate::network::node::{parse_node_list, ServiceNode};
 use crate::network::paths::{test_guards, Path, GUARD_TEST_ROUNDS};
 use crate::network::pool::{intersect, REQUIRED_FOR_AGREEMENT};
 use crate::network::seeds;
 use crate::protocol::onion::SnodeEd25519;
-use crate::protocol::storage::StorageRequest;
+use crate::protocol::storage::{AccountId, StorageRequest};
 
 impl Inner {
     /// Refreshes the pool when it is empty, small or stale (single-flight). A failed refresh
@@ -175,7 +176,7 @@ impl Inner {
         let mut paths = lock(&self.paths);
         let reserved: Vec<SnodeEd25519> = guards.iter().map(|g| g.ed25519).collect();
         for guard in guards {
-            if !paths.add_with_guard(guard, &reserved, &pool, &mut OsRng) {
+            if !paths.add_with_guard(guard, &reserved, &pool, &mut OsRng, local_now_ms()) {
                 tracing::warn!(pool = pool.len(), "pool too small for another path");
             }
         }
@@ -185,17 +186,44 @@ impl Inner {
         Ok(())
     }
 
-    /// A random path that avoids `dest` (and its /24 where it can); rebuilds paths first when
-    /// some are missing.
-    pub(super) async fn path_avoiding(
+    /// The path for one request naming `owner` (if any) to `dest`: under per-account
+    /// isolation the owner's own path, otherwise a random shared one; either avoids `dest`
+    /// (and its /24 where it can). Rebuilds missing paths first, and rotates expired ones.
+    pub(super) async fn path_for(
         self: &Arc<Self>,
+        owner: Option<&AccountId>,
         dest: Option<&ServiceNode>,
     ) -> Result<Path, NetworkError> {
         self.ensure_paths().await?;
-        if let Some(p) = lock(&self.paths).choose(&mut OsRng, dest) {
-            return Ok(p);
+        let now = local_now_ms();
+        let max_age = self.config.path_max_age_ms;
+        let isolated = self.config.path_isolation == PathIsolation::PerAccount;
+        // An account's own path keeps off its swarm (its usual destinations).
+        let swarm: Vec<SnodeEd25519> = match owner.filter(|_| isolated) {
+            Some(owner) => (lock(&self.swarms).get(owner, self.clock.now_ms()))
+                .unwrap_or_default()
+                .iter()
+                .map(|n| n.ed25519)
+                .collect(),
+            None => Vec::new(),
+        };
+        let pool = lock(&self.pool);
+        let mut paths = lock(&self.paths);
+        let rotated = paths.rotate_expired(now, max_age, &pool, &mut OsRng);
+        if rotated > 0 {
+            tracing::debug!(
+                rotated,
+                "onion paths rotated (relays replaced, guards kept)"
+            );
         }
-        Err(NetworkError::NoGuards)
+        let chosen = match owner.filter(|_| isolated) {
+            Some(owner) => {
+                let timing = (now, max_age);
+                paths.owned_path(owner, dest, &swarm, &pool, &mut OsRng, timing)
+            }
+            None => paths.choose(&mut OsRng, dest),
+        };
+        chosen.ok_or(NetworkError::NoGuards)
     }
 
     /// A random pooled node not in `exclude`.

@@ -23,6 +23,7 @@ use crate::protocol::blinding::Blind15Nonce;
 use crate::protocol::community::{SogsAuth, SogsKey, SogsNonce};
 use crate::protocol::keys::{Identity, X25519PublicKey};
 use crate::protocol::onion::{ServerTarget, V4Request};
+use crate::protocol::storage::AccountId;
 
 /// Largest room file we upload (communities.md §5: 10 MB, the server's configured limit).
 pub const MAX_ROOM_FILE: usize = 10_000_000;
@@ -114,9 +115,14 @@ impl SessionNetwork {
     ) -> Result<SogsReply, NetworkError> {
         let max = self.inner.config.max_attempts.max(1);
         let mut last: Option<SendError> = None;
+        // Under per-account isolation the request takes the account's own path.
+        let owner = identity.map(|i| AccountId::from_bytes(&i.session_id().to_bytes()));
         for _ in 0..max {
             let request = self.sogs_request(server, identity, method, endpoint, &body)?;
-            match self.inner.send_server(&server.target, &request).await {
+            match (self.inner)
+                .send_server(owner.as_ref(), &server.target, &request)
+                .await
+            {
                 Ok(resp) => {
                     return Ok(SogsReply {
                         code: resp.code,

@@ -113,7 +113,7 @@ impl Inner {
             tried.push(node.ed25519);
             let request = build(self.clock.now_ms())?;
             let result = self
-                .send(&node, &request)
+                .send(Some(account), &node, &request)
                 .await
                 .and_then(|a| accept(&node, &members, a));
             match result {
@@ -290,7 +290,7 @@ impl SessionNetwork {
                 break;
             };
             tried.push(node.ed25519);
-            match inner.send(&node, &StorageRequest::info()).await {
+            match inner.send(None, &node, &StorageRequest::info()).await {
                 Ok(a) => {
                     return serde_json::from_value(a.body)
                         .map_err(|_| NetworkError::Rejected(invalid(&node, "info")));

@@ -23,7 +23,7 @@ use super::{exhausted, invalid, Next};
 use crate::network::client::{Inner, SessionNetwork};
 use crate::network::error::{NetworkError, SendError};
 use crate::network::node::ServiceNode;
-use crate::network::swarms::pick_members;
+use crate::network::swarms::pick_members_preferring;
 use crate::network::transport::{classify_snode, SnodeAnswer};
 use crate::protocol::onion::SnodeEd25519;
 use crate::protocol::storage::response::{BatchResponse, RetrieveResponse, RetrievedMessage};
@@ -268,7 +268,7 @@ async fn ask_members(
             .zip(requests)
             .map(|(node, request)| async move {
                 inner
-                    .send(node, &request)
+                    .send_batched(account, node, request)
                     .await
                     .and_then(|a| accept_retrieve(node, a, cursors.len()))
                     .map(|answer| MemberAnswer {
@@ -393,7 +393,9 @@ impl SessionNetwork {
         for _ in 0..max {
             let members = inner.swarm_for(account).await?;
             let want = RETRIEVE_MEMBERS.saturating_sub(answers.len());
-            let mut picked = pick_members(&mut OsRng, &members, &tried, want);
+            // Members with a batch forming first: accounts of one swarm meet in one request.
+            let forming = inner.batches.forming_nodes();
+            let mut picked = pick_members_preferring(&mut OsRng, &members, &tried, want, &forming);
             if !answers.is_empty() {
                 picked.retain(|n| !tried.contains(&n.ed25519));
             }

@@ -4,7 +4,16 @@
 //! failing [`PATH_FAILURE_THRESHOLD`] times is dropped with its guard; a node reported by
 //! `Next node not found` (or struck out) is removed and its paths repaired.
 //!
+//! Linking accounts (issue 13, attack 7): a path lives at most `path_max_age_ms` (default 10
+//! minutes, Tor's circuit lifetime): then its relays are replaced and its guard kept, as Tor
+//! keeps its guards (a new guard is one more node that learns the gateway's IP). With
+//! `path_isolation = per_account` each account's requests use a path of their own
+//! ([`PathSet::owned_path`]): its relays shared with no other account while the pool allows, so
+//! no node sees two accounts' requests arrive over the same path.
+//!
 //! [`PathSet`] is plain data behind the client's mutex; [`test_guards`] is the only I/O.
+
+use std::collections::{HashMap, HashSet};
 
 use futures::future::join_all;
 use rand::seq::SliceRandom;
@@ -15,6 +24,7 @@ use super::node::ServiceNode;
 use super::pool::NodePool;
 use super::transport::{PathNodes, Transport};
 use crate::protocol::onion::SnodeEd25519;
+use crate::protocol::storage::AccountId;
 
 /// Path failures after which the path and its guard are dropped (SD and libsession: 3).
 pub const PATH_FAILURE_THRESHOLD: u32 = 3;
@@ -30,11 +40,18 @@ pub struct Path {
     /// Guard first.
     pub nodes: PathNodes,
     failures: u32,
+    /// When it was built (or its relays last replaced), local ms.
+    built_at_ms: u64,
 }
 
 impl Path {
     fn contains(&self, ed: &SnodeEd25519) -> bool {
         self.nodes.iter().any(|n| n.ed25519 == *ed)
+    }
+
+    /// Lived `max_age_ms` or longer (never, when `max_age_ms` is 0).
+    fn expired(&self, now_ms: u64, max_age_ms: u64) -> bool {
+        max_age_ms > 0 && now_ms.saturating_sub(self.built_at_ms) >= max_age_ms
     }
 }
 
@@ -50,25 +67,31 @@ pub enum PathVerdict {
     },
 }
 
-/// The live paths.
+/// The live paths: the shared ones, and each account's own under per-account isolation.
 #[derive(Debug, Default)]
 pub struct PathSet {
     paths: Vec<Path>,
+    owned: HashMap<AccountId, Path>,
     next_id: u64,
 }
 
 impl PathSet {
-    /// Number of paths.
+    /// Number of shared paths.
     pub fn len(&self) -> usize {
         self.paths.len()
     }
 
-    /// True when there is none.
+    /// Number of accounts' own paths (per-account isolation).
+    pub fn owned_len(&self) -> usize {
+        self.owned.len()
+    }
+
+    /// True when there is no shared path.
     pub fn is_empty(&self) -> bool {
         self.paths.is_empty()
     }
 
-    /// Every path.
+    /// Every shared path.
     pub fn paths(&self) -> &[Path] {
         &self.paths
     }
@@ -89,7 +112,7 @@ impl PathSet {
         pick.choose(rng).map(|p| (*p).clone())
     }
 
-    /// Every node on some path.
+    /// Every node on some shared path.
     pub fn used_nodes(&self) -> Vec<SnodeEd25519> {
         self.paths
             .iter()
@@ -97,15 +120,16 @@ impl PathSet {
             .collect()
     }
 
-    /// Adds a path built from `guard` and two relays sampled from `pool`, avoiding nodes on
-    /// other paths and the `reserved` nodes (guards of paths about to be added) when the pool
-    /// allows. Returns false when the pool cannot supply two relays.
+    /// Adds a path built (at `now_ms`) from `guard` and two relays sampled from `pool`,
+    /// avoiding nodes on other paths and the `reserved` nodes (guards of paths about to be
+    /// added) when the pool allows. Returns false when the pool cannot supply two relays.
     pub fn add_with_guard<R: Rng>(
         &mut self,
         guard: ServiceNode,
         reserved: &[SnodeEd25519],
         pool: &NodePool,
         rng: &mut R,
+        now_ms: u64,
     ) -> bool {
         let mut exclude = self.used_nodes();
         exclude.push(guard.ed25519);
@@ -122,17 +146,132 @@ impl PathSet {
             Ok(r) => r,
             Err(_) => return false,
         };
-        self.next_id = self.next_id.wrapping_add(1);
-        self.paths.push(Path {
-            id: self.next_id,
-            nodes: [guard, r1, r2],
-            failures: 0,
-        });
+        let path = self.new_path([guard, r1, r2], now_ms);
+        self.paths.push(path);
         true
+    }
+
+    fn new_path(&mut self, nodes: PathNodes, now_ms: u64) -> Path {
+        self.next_id = self.next_id.wrapping_add(1);
+        Path {
+            id: self.next_id,
+            nodes,
+            failures: 0,
+            built_at_ms: now_ms,
+        }
+    }
+
+    /// Replaces every shared path older than `max_age_ms` by a path over the same guard and
+    /// fresh relays (the guard stays: see the module comment). Requests already on an old path
+    /// finish on it; failures reported against its id are ignored. Returns how many rotated.
+    pub fn rotate_expired<R: Rng>(
+        &mut self,
+        now_ms: u64,
+        max_age_ms: u64,
+        pool: &NodePool,
+        rng: &mut R,
+    ) -> usize {
+        let expired: Vec<(u64, ServiceNode)> = (self.paths.iter())
+            .filter(|p| p.expired(now_ms, max_age_ms))
+            .map(|p| (p.id, p.nodes[0].clone()))
+            .collect();
+        for (id, guard) in &expired {
+            self.paths.retain(|p| p.id != *id);
+            if !self.add_with_guard(guard.clone(), &[], pool, rng, now_ms) {
+                tracing::warn!(pool = pool.len(), "pool too small to rotate a path");
+            }
+        }
+        expired.len()
+    }
+
+    /// The path `owner`'s requests take under per-account isolation: its own, built on first
+    /// use over one of the shared paths' (tested) guards and two relays that no other path
+    /// uses while the pool has enough nodes, in other /24s than the guard. It keeps off
+    /// `keep_off` (the owner's swarm, its usual destinations) and is rebuilt when it is older
+    /// than `max_age_ms` or crosses `keep_off`. A `dest` on it gets a one-off path for that
+    /// request, built the same way. `None` when there is no shared path (no tested guard) or
+    /// the pool is too small.
+    pub fn owned_path<R: Rng>(
+        &mut self,
+        owner: &AccountId,
+        dest: Option<&ServiceNode>,
+        keep_off: &[SnodeEd25519],
+        pool: &NodePool,
+        rng: &mut R,
+        (now_ms, max_age_ms): (u64, u64),
+    ) -> Option<Path> {
+        let kept = self.owned.get(owner).filter(|p| {
+            !p.expired(now_ms, max_age_ms) && keep_off.iter().all(|ed| !p.contains(ed))
+        });
+        match kept {
+            Some(path) if dest.is_none_or(|d| !path.contains(&d.ed25519)) => {
+                return Some(path.clone())
+            }
+            Some(_) => return self.build_owned(dest, keep_off, pool, rng, now_ms),
+            None => {}
+        }
+        self.owned.remove(owner);
+        let path = self.build_owned(dest, keep_off, pool, rng, now_ms)?;
+        self.owned.insert(*owner, path.clone());
+        Some(path)
+    }
+
+    /// A path for one account (see [`Self::owned_path`]), not yet recorded.
+    fn build_owned<R: Rng>(
+        &mut self,
+        dest: Option<&ServiceNode>,
+        keep_off: &[SnodeEd25519],
+        pool: &NodePool,
+        rng: &mut R,
+        now_ms: u64,
+    ) -> Option<Path> {
+        let off =
+            |ed: &SnodeEd25519| dest.is_some_and(|d| d.ed25519 == *ed) || keep_off.contains(ed);
+        let guards: Vec<&ServiceNode> = (self.paths.iter())
+            .map(|p| &p.nodes[0])
+            .filter(|g| !off(&g.ed25519))
+            .collect();
+        let guard = (*guards.choose(rng)?).clone();
+        let mut exclude: HashSet<SnodeEd25519> = self.used_nodes().into_iter().collect();
+        exclude.extend(dest.map(|d| d.ed25519));
+        exclude.extend(keep_off.iter().copied());
+        // Relays of no other account's path, while the pool can spare them (a large fleet on a
+        // small network shares relays rather than fail).
+        let spare = pool
+            .len()
+            .saturating_sub(exclude.len() + 2 * self.owned.len());
+        if spare >= 2 {
+            exclude.extend(
+                self.owned
+                    .values()
+                    .flat_map(|p| p.nodes.iter().map(|n| n.ed25519)),
+            );
+        }
+        let exclude: Vec<SnodeEd25519> = exclude.into_iter().collect();
+        let mut taken = vec![guard.subnet24()];
+        taken.extend(dest.map(ServiceNode::subnet24));
+        let mut relays = pool.sample_hops(rng, &exclude, &taken, 2);
+        if relays.len() < 2 {
+            let minimal: Vec<SnodeEd25519> = std::iter::once(guard.ed25519)
+                .chain(dest.map(|d| d.ed25519))
+                .collect();
+            relays = pool.sample_hops(rng, &minimal, &taken, 2);
+        }
+        let [r1, r2] = <[ServiceNode; 2]>::try_from(relays).ok()?;
+        Some(self.new_path([guard, r1, r2], now_ms))
     }
 
     /// Counts a failure of path `id` (SD: a non-200 from the guard, a timeout).
     pub fn path_failed(&mut self, id: u64) -> PathVerdict {
+        if let Some((owner, path)) = self.owned.iter_mut().find(|(_, p)| p.id == id) {
+            path.failures = path.failures.saturating_add(1);
+            if path.failures < PATH_FAILURE_THRESHOLD {
+                return PathVerdict::Kept;
+            }
+            let (owner, guard) = (*owner, path.nodes[0].ed25519);
+            self.owned.remove(&owner);
+            return PathVerdict::Dropped { guard };
+        }
         let Some(pos) = self.paths.iter().position(|p| p.id == id) else {
             return PathVerdict::Kept;
         };
@@ -150,17 +289,21 @@ impl PathSet {
 
     /// A path's failure count.
     pub fn failures(&self, id: u64) -> Option<u32> {
-        self.paths.iter().find(|p| p.id == id).map(|p| p.failures)
+        (self.paths.iter().chain(self.owned.values()))
+            .find(|p| p.id == id)
+            .map(|p| p.failures)
     }
 
-    /// Removes `ed` from every path: a path it guards is dropped (returns how many); a path it
-    /// relays for gets a fresh relay from `pool` (or is dropped when there is none).
+    /// Removes `ed` from every path: a shared path it guards is dropped (returns how many); a
+    /// shared path it relays for gets a fresh relay from `pool` (or is dropped when there is
+    /// none). Accounts' own paths holding it are dropped (rebuilt on their next request).
     pub fn remove_node<R: Rng>(
         &mut self,
         ed: &SnodeEd25519,
         pool: &NodePool,
         rng: &mut R,
     ) -> usize {
+        self.owned.retain(|_, p| !p.contains(ed));
         let before = self.paths.len();
         self.paths.retain(|p| p.nodes[0].ed25519 != *ed);
         let mut exclude = self.used_nodes();
@@ -233,142 +376,4 @@ pub async fn test_guards(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    fn node(i: u8) -> ServiceNode {
-        ServiceNode::from_json(&json!({"ip": format!("10.{i}.0.1"), "port_https": 1,
-            "pubkey_ed25519": hex::encode([i; 32]), "pubkey_x25519": hex::encode([i; 32])}))
-        .unwrap()
-    }
-
-    /// Node `i` at 10.`subnet`.0.`i`.
-    fn node_in(i: u8, subnet: u8) -> ServiceNode {
-        ServiceNode::from_json(&json!({"ip": format!("10.{subnet}.0.{i}"), "port_https": 1,
-            "pubkey_ed25519": hex::encode([i; 32]), "pubkey_x25519": hex::encode([i; 32])}))
-        .unwrap()
-    }
-
-    #[test]
-    fn hops_avoid_the_guards_subnet_and_paths_the_destinations() {
-        // Three subnets of three nodes: 1-3 in 10.1, 4-6 in 10.2, 7-9 in 10.3.
-        let mut p = NodePool::default();
-        p.replace((1..=9).map(|i| node_in(i, (i - 1) / 3 + 1)).collect(), 0);
-        let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(7);
-        for _ in 0..50 {
-            let mut set = PathSet::default();
-            assert!(set.add_with_guard(node_in(1, 1), &[], &p, &mut rng));
-            let path = &set.paths()[0];
-            let subnets: std::collections::HashSet<[u8; 3]> =
-                path.nodes.iter().map(ServiceNode::subnet24).collect();
-            assert_eq!(subnets.len(), 3, "{:?}", path.nodes);
-        }
-        // Two paths, one with a hop in the destination's subnet: the other is always chosen;
-        // a destination in a subnet both cross falls back to any path without it.
-        let set = PathSet {
-            paths: vec![
-                Path {
-                    id: 1,
-                    nodes: [node_in(1, 1), node_in(4, 2), node_in(7, 3)],
-                    failures: 0,
-                },
-                Path {
-                    id: 2,
-                    nodes: [node_in(2, 1), node_in(5, 4), node_in(8, 5)],
-                    failures: 0,
-                },
-            ],
-            next_id: 2,
-        };
-        let in_subnet_2 = node_in(30, 2);
-        let in_subnet_1 = node_in(31, 1);
-        let mut seen = std::collections::HashSet::new();
-        for _ in 0..40 {
-            assert_eq!(set.choose(&mut rng, Some(&in_subnet_2)).unwrap().id, 2);
-            seen.insert(set.choose(&mut rng, Some(&in_subnet_1)).unwrap().id);
-        }
-        assert_eq!(seen.len(), 2, "both paths cross 10.1: either may be used");
-    }
-
-    fn pool(n: u8) -> NodePool {
-        let mut p = NodePool::default();
-        p.replace((1..=n).map(node).collect(), 0);
-        p
-    }
-
-    #[test]
-    fn paths_are_distinct_and_avoid_the_destination() {
-        let p = pool(10);
-        let mut rng = rand::thread_rng();
-        let mut set = PathSet::default();
-        for _ in 0..20 {
-            let mut probe = PathSet::default();
-            let reserved = [node(2).ed25519, node(3).ed25519];
-            assert!(probe.add_with_guard(node(1), &reserved, &p, &mut rng));
-            assert!(probe.used_nodes().iter().all(|n| !reserved.contains(n)));
-        }
-        assert!(set.add_with_guard(node(1), &[], &p, &mut rng));
-        // Guards come from nodes no path uses (as `build_paths` picks them).
-        let second = p.random(&mut rng, &set.used_nodes(), 1).pop().unwrap();
-        assert!(set.add_with_guard(second, &[], &p, &mut rng));
-        let used = set.used_nodes();
-        let mut dedup = used.clone();
-        dedup.sort();
-        dedup.dedup();
-        assert_eq!(
-            dedup.len(),
-            6,
-            "two paths share no node when the pool allows"
-        );
-        let on_first = set.paths()[0].nodes[2].clone();
-        for _ in 0..20 {
-            let chosen = set.choose(&mut rng, Some(&on_first)).unwrap();
-            assert!(!chosen.contains(&on_first.ed25519));
-        }
-    }
-
-    #[test]
-    fn three_failures_drop_the_path_and_name_its_guard() {
-        let p = pool(6);
-        let mut rng = rand::thread_rng();
-        let mut set = PathSet::default();
-        set.add_with_guard(node(1), &[], &p, &mut rng);
-        let id = set.paths()[0].id;
-        assert_eq!(set.path_failed(id), PathVerdict::Kept);
-        assert_eq!(set.path_failed(id), PathVerdict::Kept);
-        assert_eq!(
-            set.path_failed(id),
-            PathVerdict::Dropped {
-                guard: node(1).ed25519
-            }
-        );
-        assert!(set.is_empty());
-        assert_eq!(set.path_failed(id), PathVerdict::Kept);
-    }
-
-    #[test]
-    fn removed_relays_are_replaced_and_removed_guards_drop_paths() {
-        let mut p = pool(8);
-        let mut rng = rand::thread_rng();
-        let mut set = PathSet::default();
-        set.add_with_guard(node(1), &[], &p, &mut rng);
-        let relay = set.paths()[0].nodes[1].ed25519;
-        p.drop_node(&relay);
-        assert_eq!(set.remove_node(&relay, &p, &mut rng), 0);
-        let path = &set.paths()[0];
-        assert!(!path.contains(&relay));
-        let mut eds: Vec<_> = path.nodes.iter().map(|n| n.ed25519).collect();
-        eds.dedup();
-        assert_eq!(eds.len(), 3);
-        assert_eq!(set.remove_node(&node(1).ed25519, &p, &mut rng), 1);
-        assert!(set.is_empty());
-    }
-
-    #[test]
-    fn tiny_pools_cannot_build() {
-        let p = pool(2);
-        let mut set = PathSet::default();
-        assert!(!set.add_with_guard(node(1), &[], &p, &mut rand::thread_rng()));
-    }
-}
+mod tests;
