@@ -1,4 +1,6 @@
-//! How far one gateway scales: N accounts (default 10,000) against an in-process devnet.
+//! How far one gateway scales: N accounts (default 10,000) against a devnet in its own process
+//! (`SCALE_DEVNET=process`, the default: every CPU and memory figure is the gateway's own) or
+//! in this one (`SCALE_DEVNET=in-process`: the figures include the service nodes' work).
 //!
 //! `cargo bench --bench scale` prints, for one run:
 //! - start-up: accounts written to the store, every Identity running, ≥ N successful polls;
@@ -19,9 +21,10 @@
 //! Environment: `SCALE_ACCOUNTS` (10000), `SCALE_NODES` (24 devnet nodes, swarms of 4),
 //! `SCALE_POLL_MS` (active poll interval, 5000), `SCALE_WINDOW_SECS` (30), `SCALE_GETS_PER_SEC`
 //! (20), `SCALE_POSTS_PER_SEC` (5), `SCALE_E2E` (5 messages), `SCALE_TIMEOUT_SECS` (900, for
-//! each wait). The devnet runs in this process and shares the machine's cores with the
-//! gateway: every CPU figure includes the service nodes relaying and answering the onion
-//! requests, which the gateway alone would not pay.
+//! each wait), `SCALE_DEVNET` (`process`), `SCALE_BATCH_WINDOW_MS` (the network's
+//! `batch_window_ms`, default 25; 0 = every poll its own onion requests),
+//! `SCALE_PATH_ISOLATION` (`shared` or `per_account`). Either way the devnet shares the
+//! machine's cores with the gateway (pin them apart with `taskset` to see each alone).
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a bench binary may panic
 
 use std::collections::HashMap;
@@ -31,7 +34,10 @@ use std::time::{Duration, Instant};
 use rand::Rng as _;
 use session_gateway::app::Gateway;
 use session_gateway::devnet::{Devnet, DevnetConfig};
+use session_gateway::network::{NetworkConfig, PathIsolation};
 
+#[path = "support/devnet_process.rs"]
+mod devnet_process;
 #[path = "support/fleet.rs"]
 mod fleet;
 #[path = "support/process.rs"]
@@ -222,13 +228,8 @@ async fn main() {
     let timeout = Duration::from_secs(env("SCALE_TIMEOUT_SECS", 900));
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
 
-    let devnet = Devnet::start(DevnetConfig {
-        nodes,
-        swarm_size: 4,
-        ..DevnetConfig::default()
-    })
-    .await
-    .unwrap();
+    let own_process = std::env::var("SCALE_DEVNET").map_or(true, |v| v != "in-process");
+    let devnet = Network::start(own_process, nodes).await;
     let dir = tempfile::tempdir().unwrap();
     let (settings, master) = fleet::settings(ADMIN, poll_ms);
 
@@ -236,7 +237,13 @@ async fn main() {
     let ids = fleet::fill(&settings, dir.path(), &master, accounts).await;
     let filled = filled.elapsed();
 
-    let config = fleet::network(&devnet, settings.network.request_timeout_ms);
+    let mut config = devnet.config();
+    config.request_timeout_ms = settings.network.request_timeout_ms;
+    config.batch_window_ms = env("SCALE_BATCH_WINDOW_MS", config.batch_window_ms);
+    if std::env::var("SCALE_PATH_ISOLATION").is_ok_and(|v| v == "per_account") {
+        config.path_isolation = PathIsolation::PerAccount;
+    }
+    let (batch_window, isolation) = (config.batch_window_ms, config.path_isolation);
     let rss0 = rss_mib();
     let cpu0 = cpu_secs();
     let started = Instant::now();
@@ -259,6 +266,7 @@ async fn main() {
     let client = reqwest::Client::new();
     let base = gateway.base_url();
     let threads0 = cpu_by_thread();
+    let devnet_cpu0 = devnet.cpu_secs();
     let polls0 = polls_ok(&gateway);
     let onion = "session_gateway_onion_request_duration_seconds_count";
     let onion0 = metric(&gateway, onion, "");
@@ -319,6 +327,7 @@ async fn main() {
     let poll_errors =
         metric(&gateway, "session_gateway_polls_total", "outcome=\"error\"") - poll_errors0;
     let cpu2 = cpu_secs();
+    let devnet_cpu = devnet.cpu_secs() - devnet_cpu0;
     let threads1 = cpu_by_thread();
     let rss2 = rss_mib();
     let lag_sum = metric(&gateway, "session_gateway_poll_lag_seconds_sum", "");
@@ -328,10 +337,15 @@ async fn main() {
 
     let per_account = (rss1 - rss0).max(0.0) * 1024.0 * 1024.0 / accounts as f64;
     let target = accounts as f64 * 1000.0 / poll_ms as f64;
+    let place = if own_process {
+        "the devnet in its own process"
+    } else {
+        "the devnet in this process (CPU figures include it)"
+    };
     println!(
         "scale: {accounts} accounts, {nodes} devnet nodes (swarms of 4), active poll interval \
-         {poll_ms} ms (±20 % jitter), SQLite, {cores} cores shared by the gateway AND the \
-         in-process devnet"
+         {poll_ms} ms (±20 % jitter), SQLite, {cores} cores, {place}; batch window \
+         {batch_window} ms, path isolation {isolation:?}"
     );
     println!("  store: {accounts} accounts written in {filled:.1?}");
     println!(
@@ -358,14 +372,14 @@ async fn main() {
         }
     );
     let cpu_window = cpu2 - cpu1;
+    let per_poll = |cpu: f64| if polls > 0.0 { cpu / polls * 1e6 } else { 0.0 };
     println!(
-        "  window CPU: {:.2} cores busy ({:.0} us CPU per poll, devnet included)",
+        "  window CPU: {:.2} cores busy ({:.0} us CPU per poll); devnet process {:.2} cores \
+         ({:.0} us per poll)",
         cpu_window / measured,
-        if polls > 0.0 {
-            cpu_window / polls * 1e6
-        } else {
-            0.0
-        }
+        per_poll(cpu_window),
+        devnet_cpu / measured,
+        per_poll(devnet_cpu),
     );
     let mut groups: Vec<(String, f64)> = threads1
         .iter()
@@ -394,5 +408,49 @@ async fn main() {
         percentiles(&mut e2e_lat)
     );
     gateway.stop().await;
-    devnet.shutdown().await;
+    devnet.stop().await;
+}
+
+/// The devnet the bench runs against: a child process, or in this process.
+enum Network {
+    Process(devnet_process::DevnetProcess),
+    InProcess(Devnet),
+}
+
+impl Network {
+    async fn start(own_process: bool, nodes: usize) -> Self {
+        if own_process {
+            return Self::Process(devnet_process::DevnetProcess::spawn(nodes, 4));
+        }
+        let devnet = Devnet::start(DevnetConfig {
+            nodes,
+            swarm_size: 4,
+            ..DevnetConfig::default()
+        })
+        .await
+        .unwrap();
+        Self::InProcess(devnet)
+    }
+
+    fn config(&self) -> NetworkConfig {
+        match self {
+            Self::Process(p) => p.config.clone(),
+            Self::InProcess(d) => fleet::network(d, 10_000),
+        }
+    }
+
+    /// The devnet process's CPU seconds (0 in process: counted with the gateway's).
+    fn cpu_secs(&self) -> f64 {
+        match self {
+            Self::Process(p) => p.cpu_secs(),
+            Self::InProcess(_) => 0.0,
+        }
+    }
+
+    async fn stop(self) {
+        match self {
+            Self::Process(p) => drop(p),
+            Self::InProcess(d) => d.shutdown().await,
+        }
+    }
 }

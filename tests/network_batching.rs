@@ -220,3 +220,31 @@ async fn per_account_isolation_gives_each_account_its_own_path_and_no_batches() 
     assert_eq!(stats.owned_paths, ids.len());
     dn.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_one_honest_member_batched_polls_still_get_intact_copies() {
+    let dn = devnet(12, 4).await;
+    let net = SessionNetwork::new(batching_config(&dn)).unwrap();
+    let (ids, swarm) = in_one_swarm(&dn, 3);
+    store_one_each(&net, &ids).await;
+    for node in &swarm[..3] {
+        dn.set_faults(*node, fault(|f| f.tamper_retrieve = true));
+    }
+    for _ in 0..5 {
+        let got = join_all(ids.iter().map(|id| async {
+            let signer = Signer::Account(id.signing_key());
+            let cursors = [(Namespace(0), None), (Namespace(5), None)];
+            net.retrieve(&account(id), &signer, &cursors).await.unwrap()
+        }))
+        .await;
+        for (i, pages) in got.iter().enumerate() {
+            let data: Vec<&ItemData> = pages[0].messages.iter().map(|m| &m.data).collect();
+            assert_eq!(
+                data,
+                [&ItemData::Intact(format!("message {i}").into_bytes())],
+                "account {i}"
+            );
+        }
+    }
+    dn.shutdown().await;
+}

@@ -137,3 +137,48 @@ async fn tampered_data_is_returned_for_upstream_verification() {
     assert_ne!(message_hash(&acct, Namespace(0), &served), m.hash);
     dn.shutdown().await;
 }
+
+/// A tampering member that was not asked for a while re-serves, altered, messages that were
+/// delivered long ago, while the honest member's own cursor is already past them. The other
+/// members (the honest one included, asked before from its own cursor) are asked again from
+/// where the liar was asked, so the honest copies still come back. Before this, the poll got
+/// only tampered copies (every order the members could be picked in), and the gateway stopped
+/// before them poll after poll.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lagging_tampering_member_cannot_hide_messages_behind_an_honest_cursor() {
+    use session_gateway::network::NamespaceCursor;
+    use session_gateway::protocol::onion::SnodeEd25519;
+    let dn = devnet(9, 3).await;
+    let net = network(&dn, OnionCipher::AesGcm);
+    let me = identity();
+    let acct = account(&me);
+    let signer = Signer::Account(me.signing_key());
+    let mut last = None;
+    for i in 0..3 {
+        let data = format!("old {i}").into_bytes();
+        last = Some(
+            net.store(&acct, Namespace(0), &data, TTL, None)
+                .await
+                .unwrap()
+                .hash,
+        );
+    }
+    let swarm = swarm_indexes(&dn, &acct);
+    let nodes = dn.nodes();
+    // The honest member has consumed everything; the other two have no cursor and tamper.
+    let honest = SnodeEd25519::from_bytes(nodes[swarm[0]].ed25519);
+    dn.set_faults(swarm[1], fault(|f| f.tamper_retrieve = true));
+    dn.set_faults(swarm[2], fault(|f| f.tamper_retrieve = true));
+    for _ in 0..6 {
+        let mut cursor = NamespaceCursor::new(Namespace(0), None);
+        cursor.by_node.insert(honest, last.clone().unwrap());
+        let got = net.retrieve_from(&acct, &signer, &[cursor]).await.unwrap();
+        let intact: Vec<bool> = got[0].messages.iter().map(|m| m.is_intact()).collect();
+        assert_eq!(
+            intact,
+            [true, true, true],
+            "every old message has an honest copy"
+        );
+    }
+    dn.shutdown().await;
+}

@@ -190,6 +190,8 @@ struct CheckedPage {
 #[derive(Debug, Clone)]
 struct MemberAnswer {
     node: SnodeEd25519,
+    /// The last hash it was sent, per namespace (the order of the cursors).
+    sent: Vec<Option<MessageHash>>,
     pages: Vec<CheckedPage>,
 }
 
@@ -273,6 +275,7 @@ async fn ask_members(
                     .and_then(|a| accept_retrieve(node, a, cursors.len()))
                     .map(|answer| MemberAnswer {
                         node: node.ed25519,
+                        sent: cursors.iter().map(|c| c.for_node(&node.ed25519)).collect(),
                         pages: check_answer(account, cursors, answer),
                     })
             }),
@@ -294,10 +297,10 @@ fn merge(cursors: &[NamespaceCursor], answers: &[MemberAnswer]) -> Vec<Namespace
         })
         .collect();
     for answer in answers {
-        for ((slot, page), cursor) in out.iter_mut().zip(&answer.pages).zip(cursors) {
+        for ((slot, page), sent) in out.iter_mut().zip(&answer.pages).zip(&answer.sent) {
             let member = MemberPage {
                 node: answer.node,
-                sent: cursor.for_node(&answer.node),
+                sent: sent.clone(),
                 hashes: page.items.iter().map(|m| m.hash.clone()).collect(),
                 more: page.more,
             };
@@ -328,6 +331,26 @@ fn merge(cursors: &[NamespaceCursor], answers: &[MemberAnswer]) -> Vec<Namespace
         slot.messages.sort_by_key(|m| m.timestamp);
     }
     out
+}
+
+/// The cursors to ask the members not asked yet with, after a round that returned tampered
+/// copies: for each namespace where some member served one, every other member is sent the
+/// last hash that member was sent (from the start when it was sent none); the other
+/// namespaces keep their cursors.
+fn liars_positions(cursors: &[NamespaceCursor], answers: &[MemberAnswer]) -> Vec<NamespaceCursor> {
+    cursors
+        .iter()
+        .enumerate()
+        .map(|(i, cursor)| {
+            let liar = answers
+                .iter()
+                .find(|a| (a.pages.get(i)).is_some_and(|p| p.items.iter().any(|m| !m.is_intact())));
+            match liar.and_then(|a| a.sent.get(i)) {
+                Some(from) => NamespaceCursor::new(cursor.namespace, from.clone()),
+                None => cursor.clone(),
+            }
+        })
+        .collect()
 }
 
 /// Whether any merged item came back only as tampered copies.
@@ -369,7 +392,7 @@ impl SessionNetwork {
             return Ok(Vec::new());
         }
         let inner = &self.inner;
-        let build_at = |now, node: Option<&SnodeEd25519>| {
+        let build_at = |now, node: Option<&SnodeEd25519>, cursors: &[NamespaceCursor]| {
             let subs = cursors
                 .iter()
                 .map(|cursor| {
@@ -382,7 +405,7 @@ impl SessionNetwork {
                 .collect();
             StorageRequest::batch(subs)
         };
-        build_at(0, None)?;
+        build_at(0, None, cursors)?;
         let mut tried = Vec::new();
         let mut clock_retried = false;
         let max = inner.config.max_attempts.max(1);
@@ -407,7 +430,7 @@ impl SessionNetwork {
             }
             tried.extend(picked.iter().map(|n| n.ed25519));
             let now = inner.clock.now_ms();
-            let build = |node: &SnodeEd25519| Ok(build_at(now, Some(node))?);
+            let build = |node: &SnodeEd25519| Ok(build_at(now, Some(node), cursors)?);
             let results = ask_members(inner, account, &picked, &build, cursors).await?;
             let mut fatal = None;
             for (node, result) in picked.iter().zip(results) {
@@ -447,9 +470,19 @@ impl SessionNetwork {
         let Ok(members) = inner.lookup_swarm(account).await else {
             return Ok(merged);
         };
+        // The others are asked from where the member that served the altered copy was asked:
+        // their own cursors may be past the message already (a member not asked for a while
+        // re-serves what others delivered long ago), and then they would not return it. So a
+        // member asked already, but from elsewhere, is asked again.
+        let from_there = liars_positions(cursors, &answers);
+        let position = |ed: &SnodeEd25519| -> Vec<Option<MessageHash>> {
+            from_there.iter().map(|c| c.for_node(ed)).collect()
+        };
         let rest: Vec<ServiceNode> = members
             .into_iter()
-            .filter(|m| !tried.contains(&m.ed25519))
+            .filter(|m| {
+                !(answers.iter()).any(|a| a.node == m.ed25519 && a.sent == position(&m.ed25519))
+            })
             .collect();
         if rest.is_empty() {
             return Ok(merged);
@@ -459,8 +492,8 @@ impl SessionNetwork {
             "tampered copies; asking the other members"
         );
         let now = inner.clock.now_ms();
-        let build = |node: &SnodeEd25519| Ok(build_at(now, Some(node))?);
-        let results = ask_members(inner, account, &rest, &build, cursors).await?;
+        let build = |node: &SnodeEd25519| Ok(build_at(now, Some(node), &from_there)?);
+        let results = ask_members(inner, account, &rest, &build, &from_there).await?;
         for (node, result) in rest.iter().zip(results) {
             match result {
                 Ok(a) => answers.push(a),
@@ -572,6 +605,7 @@ mod tests {
         let cursors = [NamespaceCursor::new(Namespace(0), None)];
         let a = MemberAnswer {
             node: SnodeEd25519::from_bytes([1; 32]),
+            sent: vec![None],
             pages: check_answer(
                 &acct,
                 &cursors,
@@ -580,6 +614,7 @@ mod tests {
         };
         let b = MemberAnswer {
             node: SnodeEd25519::from_bytes([2; 32]),
+            sent: vec![None],
             pages: check_answer(
                 &acct,
                 &cursors,

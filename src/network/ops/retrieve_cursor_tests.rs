@@ -70,6 +70,7 @@ fn poll(
         .iter()
         .map(|m| MemberAnswer {
             node: m.node,
+            sent: vec![cursor.for_node(&m.node)],
             pages: check_answer(
                 acct,
                 &cursors,
@@ -98,6 +99,7 @@ fn poll_one_cursor(
         .iter()
         .map(|m| MemberAnswer {
             node: m.node,
+            sent: vec![cursor.clone()],
             pages: check_answer(acct, &cursors, vec![m.serve(cursor.as_ref())]),
         })
         .collect();

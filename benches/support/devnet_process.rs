@@ -1,0 +1,67 @@
+//! A devnet in its own process (`session-gateway devnet`), so that a bench's CPU and memory
+//! figures are the gateway's own: the service nodes' relaying and storage work is done (and
+//! counted) in the child.
+
+use std::io::{BufRead as _, BufReader};
+use std::process::{Child, Command, Stdio};
+
+use session_gateway::network::NetworkConfig;
+
+/// The running child and the network config that points at it.
+pub struct DevnetProcess {
+    child: Child,
+    /// Its seed and file server, the other settings at their defaults.
+    pub config: NetworkConfig,
+}
+
+impl DevnetProcess {
+    /// Starts `session-gateway devnet --nodes N --swarm-size S` and reads its ready line.
+    pub fn spawn(nodes: usize, swarm_size: usize) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_session-gateway"))
+            .args(["devnet", "--nodes", &nodes.to_string()])
+            .args(["--swarm-size", &swarm_size.to_string()])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start the devnet binary");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("the devnet's ready line");
+        let ready: serde_json::Value = serde_json::from_str(&line).expect("ready line is JSON");
+        let text = |v: &serde_json::Value| v.as_str().expect("a string").to_owned();
+        let x25519: [u8; 32] = hex::decode(text(&ready["file_server"]["pubkey_x25519"]))
+            .expect("hex")
+            .try_into()
+            .expect("32 bytes");
+        let config = NetworkConfig::for_network(
+            &text(&ready["seed"]),
+            &text(&ready["file_server"]["url"]),
+            &x25519,
+        );
+        Self { child, config }
+    }
+
+    /// The child's CPU seconds so far (user + system), from `/proc/<pid>/stat`.
+    pub fn cpu_secs(&self) -> f64 {
+        let stat =
+            std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default();
+        let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+        let fields: Vec<&str> = after.split_whitespace().collect();
+        let tick = |i: usize| {
+            fields
+                .get(i)
+                .and_then(|f| f.parse::<f64>().ok())
+                .unwrap_or(0.0)
+        };
+        (tick(11) + tick(12)) / 100.0
+    }
+}
+
+impl Drop for DevnetProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
