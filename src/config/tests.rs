@@ -115,3 +115,25 @@ fn rate_limits_are_off_by_default_and_load_from_the_environment() {
     assert_eq!(settings.api.sse_heartbeat_ms, 500);
     assert_eq!(settings.sending.max_per_minute, 30);
 }
+
+#[test]
+fn path_isolation_and_batching_come_from_the_environment() {
+    let defaults = Settings::load_from(None, env(&[])).unwrap();
+    assert_eq!(defaults.network.path_isolation, PathIsolationSetting::Shared);
+    assert_eq!(defaults.network.batch_window_ms, 25);
+    assert_eq!(defaults.network.path_max_age_ms, 600_000);
+    let settings = Settings::load_from(
+        None,
+        env(&[
+            ("SESSION_GATEWAY__NETWORK__PATH_ISOLATION", "per_account"),
+            ("SESSION_GATEWAY__NETWORK__BATCH_WINDOW_MS", "0"),
+            ("SESSION_GATEWAY__NETWORK__PATH_MAX_AGE_MS", "60000"),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(settings.network.path_isolation, PathIsolationSetting::PerAccount);
+    assert_eq!(settings.network.batch_window_ms, 0);
+    assert_eq!(settings.network.path_max_age_ms, 60_000);
+    let bad = env(&[("SESSION_GATEWAY__NETWORK__PATH_ISOLATION", "per_node")]);
+    assert!(Settings::load_from(None, bad).is_err());
+}
