@@ -152,6 +152,31 @@ both_backends! {
         assert_eq!(claims.len(), EVENTS, "no delivery claimed twice: {claims:?}");
     }
 
+    async fn renewal_in_chunks_renews_every_lease_and_only_live_ones() {
+        // More leases than one renewal statement takes (500), so it runs in several.
+        let dir = tempfile::tempdir().unwrap();
+        let url = common::database_url(dir.path()).await;
+        let a = replica(&url).await;
+        const N: usize = 1_234;
+        for i in 0..N {
+            a.insert_account(&account(i), None, &[1; 16], 1).await.unwrap().unwrap();
+        }
+        let now = a.db_now().await.unwrap();
+        let held = a.acquire_leases("a", now, now + 60_000, N as i64).await.unwrap();
+        assert_eq!(held.len(), N);
+        // One lease expires before the renewal: it is not renewed (nor returned).
+        let short = held[7].clone();
+        assert!(a.release_lease(&short, now + 1).await.unwrap());
+        let renewed = a.renew_leases("a", now + 2, now + 120_000).await.unwrap();
+        let accounts: HashSet<String> = renewed.iter().map(|l| l.account.clone()).collect();
+        assert_eq!(renewed.len(), N - 1);
+        assert_eq!(accounts.len(), N - 1, "no lease returned twice");
+        assert!(!accounts.contains(&short.account));
+        assert!(renewed.iter().all(|l| l.expires_at == now + 120_000));
+        // Another owner renews nothing.
+        assert!(a.renew_leases("b", now + 2, now + 120_000).await.unwrap().is_empty());
+    }
+
     async fn a_fenced_write_fails_once_the_lease_moved() {
         let dir = tempfile::tempdir().unwrap();
         let url = common::database_url(dir.path()).await;

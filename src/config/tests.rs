@@ -119,7 +119,10 @@ fn rate_limits_are_off_by_default_and_load_from_the_environment() {
 #[test]
 fn path_isolation_and_batching_come_from_the_environment() {
     let defaults = Settings::load_from(None, env(&[])).unwrap();
-    assert_eq!(defaults.network.path_isolation, PathIsolationSetting::Shared);
+    assert_eq!(
+        defaults.network.path_isolation,
+        PathIsolationSetting::Shared
+    );
     assert_eq!(defaults.network.batch_window_ms, 25);
     assert_eq!(defaults.network.path_max_age_ms, 600_000);
     let settings = Settings::load_from(
@@ -131,7 +134,10 @@ fn path_isolation_and_batching_come_from_the_environment() {
         ]),
     )
     .unwrap();
-    assert_eq!(settings.network.path_isolation, PathIsolationSetting::PerAccount);
+    assert_eq!(
+        settings.network.path_isolation,
+        PathIsolationSetting::PerAccount
+    );
     assert_eq!(settings.network.batch_window_ms, 0);
     assert_eq!(settings.network.path_max_age_ms, 60_000);
     let bad = env(&[("SESSION_GATEWAY__NETWORK__PATH_ISOLATION", "per_node")]);

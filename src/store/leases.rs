@@ -48,6 +48,9 @@ fn lease_from_row(row: &AnyRow, owner: &str) -> Result<LeaseToken, StoreError> {
 
 const RETURNING: &str = "RETURNING account, epoch, acquired_at, expires_at";
 
+/// Leases renewed per statement ([`Store::renew_leases`]).
+const RENEW_CHUNK: i64 = 500;
+
 impl Store {
     /// The current time by the database's clock (PostgreSQL), or this process's (SQLite).
     pub async fn db_now(&self) -> Result<i64, StoreError> {
@@ -124,24 +127,45 @@ impl Store {
 
     /// Extends every lease `owner` still holds at `now` to `expires_at`; returns them. A lease
     /// missing from the answer expired (and may already belong to another replica).
+    ///
+    /// In statements of [`RENEW_CHUNK`] leases (in account order), not one: with one SQLite
+    /// connection, a single `UPDATE` of 10,000 rows held it for seconds on a busy machine and
+    /// every API request waited behind it (issue 16).
     pub async fn renew_leases(
         &self,
         owner: &str,
         now: i64,
         expires_at: i64,
     ) -> Result<Vec<LeaseToken>, StoreError> {
-        sqlx::query(&format!(
-            "UPDATE account_leases SET expires_at = $1 WHERE owner = $2 AND expires_at > $3 \
-             {RETURNING}"
-        ))
-        .bind(expires_at)
-        .bind(owner)
-        .bind(now)
-        .fetch_all(self.pool())
-        .await?
-        .iter()
-        .map(|row| lease_from_row(row, owner))
-        .collect()
+        let mut renewed = Vec::new();
+        let mut after = String::new();
+        loop {
+            let chunk: Vec<LeaseToken> = sqlx::query(&format!(
+                "UPDATE account_leases SET expires_at = $1 WHERE owner = $2 AND expires_at > $3 \
+                 AND account IN (SELECT account FROM account_leases WHERE owner = $2 \
+                 AND expires_at > $3 AND account > $4 ORDER BY account LIMIT $5) {RETURNING}"
+            ))
+            .bind(expires_at)
+            .bind(owner)
+            .bind(now)
+            .bind(&after)
+            .bind(RENEW_CHUNK)
+            .fetch_all(self.pool())
+            .await?
+            .iter()
+            .map(|row| lease_from_row(row, owner))
+            .collect::<Result<_, _>>()?;
+            let Some(last) = chunk.iter().map(|l| l.account.clone()).max() else {
+                break;
+            };
+            let full = chunk.len() >= usize::try_from(RENEW_CHUNK).unwrap_or(usize::MAX);
+            after = last;
+            renewed.extend(chunk);
+            if !full {
+                break;
+            }
+        }
+        Ok(renewed)
     }
 
     /// Takes up to `limit` accounts nobody holds at `now` (never leased, expired or released),
