@@ -22,7 +22,7 @@
 //! `SCALE_POLL_MS` (active poll interval, 5000), `SCALE_WINDOW_SECS` (30), `SCALE_GETS_PER_SEC`
 //! (20), `SCALE_POSTS_PER_SEC` (5), `SCALE_E2E` (5 messages), `SCALE_TIMEOUT_SECS` (900, for
 //! each wait), `SCALE_DEVNET` (`process`), `SCALE_BATCH_WINDOW_MS` (the network's
-//! `batch_window_ms`, default 25; 0 = every poll its own onion requests),
+//! `batch_window_ms`, default 100; 0 = every poll its own onion requests),
 //! `SCALE_PATH_ISOLATION` (`shared` or `per_account`). Either way the devnet shares the
 //! machine's cores with the gateway (pin them apart with `taskset` to see each alone).
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a bench binary may panic

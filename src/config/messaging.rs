@@ -40,7 +40,7 @@ pub struct NetworkSettings {
     /// share requests) or `per_account` (each account its own path, no batching).
     pub path_isolation: PathIsolationSetting,
     /// `network.batch_window_ms`: how long a poll waits for others bound for the same node to
-    /// share its onion request (default 25; 0 = never batch).
+    /// share its onion request (default 100; 0 = never batch).
     pub batch_window_ms: u64,
 }
 
@@ -56,7 +56,7 @@ impl Default for NetworkSettings {
             allow_insecure_seeds: false,
             path_max_age_ms: 600_000,
             path_isolation: PathIsolationSetting::Shared,
-            batch_window_ms: 25,
+            batch_window_ms: 100,
         }
     }
 }

@@ -123,7 +123,7 @@ fn path_isolation_and_batching_come_from_the_environment() {
         defaults.network.path_isolation,
         PathIsolationSetting::Shared
     );
-    assert_eq!(defaults.network.batch_window_ms, 25);
+    assert_eq!(defaults.network.batch_window_ms, 100);
     assert_eq!(defaults.network.path_max_age_ms, 600_000);
     let settings = Settings::load_from(
         None,

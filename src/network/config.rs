@@ -102,7 +102,7 @@ pub struct NetworkConfig {
     /// Which requests share a path.
     pub path_isolation: PathIsolation,
     /// How long a retrieve waits for others bound for the same node to share its onion
-    /// request, ms (default 25; 0 = never batch). Off under [`PathIsolation::PerAccount`].
+    /// request, ms (default 100; 0 = never batch). Off under [`PathIsolation::PerAccount`].
     pub batch_window_ms: u64,
     /// Refresh from the seeds when the pool has this many nodes or fewer (SD: 8).
     pub min_pool_size: usize,
@@ -135,7 +135,7 @@ impl Default for NetworkConfig {
             path_count: 2,
             path_max_age_ms: 10 * 60 * 1000,
             path_isolation: PathIsolation::Shared,
-            batch_window_ms: 25,
+            batch_window_ms: 100,
             min_pool_size: 8,
             pool_max_age_ms: 2 * 3600 * 1000,
             refresh_from_snodes: false,
