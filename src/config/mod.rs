@@ -9,6 +9,7 @@
 
 mod messaging;
 mod observability;
+mod retention;
 mod service;
 #[cfg(test)]
 mod tests;
@@ -22,6 +23,7 @@ pub use messaging::{
     NetworkSettings, PollingSettings, SendingSettings, WebhookSettings, MAINNET_SEEDS,
 };
 pub use observability::{LogFormat, LoggingSettings, TelemetrySettings};
+pub use retention::RetentionSettings;
 pub use service::{ApiSettings, DatabaseSettings, ReplicaSettings, SecuritySettings};
 
 /// Why settings could not be loaded.
@@ -79,6 +81,8 @@ pub struct Settings {
     pub logging: LoggingSettings,
     /// Several replicas: account leases and heartbeats.
     pub replicas: ReplicaSettings,
+    /// How long events, deliveries, messages and attachment bytes are kept.
+    pub retention: RetentionSettings,
 }
 
 impl Settings {

@@ -27,6 +27,7 @@ pub mod message_state;
 pub mod messages;
 pub mod modes;
 pub mod notify;
+pub mod prune;
 pub mod replays;
 pub mod retention;
 pub mod secrets;
