@@ -8,6 +8,11 @@ use sqlx::Row as _;
 
 use super::{Store, StoreError, StoreTx};
 
+/// How often the replica running an account writes its health here (`actors::health`); also
+/// the slack readers allow before the account counts as stale (its last poll may be this much
+/// older here than in that replica's memory).
+pub const FLUSH_MS: u64 = 5_000;
+
 /// What the running replica saw of an account's polls.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PollHealth {
