@@ -111,6 +111,12 @@ impl ActorsHandle {
         self.network().map(crate::network::SessionNetwork::stats)
     }
 
+    /// This replica's live onion paths, guard first (Ed25519 hex of each hop), when actors run.
+    pub fn network_paths(&self) -> Option<Vec<[String; 3]>> {
+        self.network()
+            .map(|n| n.paths().iter().map(|p| p.map(|n| n.to_hex())).collect())
+    }
+
     /// The network the actors use, when they run.
     fn network(&self) -> Option<&crate::network::SessionNetwork> {
         self.fetcher.as_ref().map(|(_, deps)| &deps.network)

@@ -115,6 +115,38 @@ async fn limited(
     }
 }
 
+/// Authenticates an admin `key` (the configured admin key or a key with the `admin` scope)
+/// under the same rate limits as a bearer key, for the status page's login. Returns the key's
+/// id, `None` for the configured admin key; 403 for a key without the admin scope.
+pub(crate) async fn admin_key_id(
+    state: &ApiState,
+    key: String,
+    ip: Option<std::net::IpAddr>,
+) -> Result<Option<String>, ApiError> {
+    state.limits.check_ip_before_auth(ip)?;
+    match authenticate(state, key).await {
+        Ok((Principal::Admin, id)) => {
+            if let Some(id) = &id {
+                state.limits.check_key(id)?;
+            }
+            Ok(id)
+        }
+        Ok((Principal::Scoped(_), _)) => Err(ApiError::Forbidden("the admin scope".into())),
+        Err(ApiError::Unauthorized) => {
+            state.limits.failed_auth(ip)?;
+            Err(ApiError::Unauthorized)
+        }
+        Err(other) => Err(other),
+    }
+}
+
+/// The bearer key of a request, if it carries an `Authorization` header.
+pub(crate) fn bearer_key(req: &HttpRequest) -> Option<Result<String, ApiError>> {
+    req.headers()
+        .contains_key(actix_web::http::header::AUTHORIZATION)
+        .then(|| bearer(req))
+}
+
 /// The principal, and the API key's id (`None` for the configured admin key).
 async fn authenticate(
     state: &ApiState,

@@ -33,6 +33,7 @@ pub mod retention;
 pub mod rotation;
 pub mod secrets;
 pub mod send_queue;
+pub mod status;
 pub mod user_configs;
 pub mod webhooks;
 

@@ -61,6 +61,12 @@ struct Listed {
     replica: Option<String>,
 }
 
+/// `accounts list --json`.
+#[derive(Debug, Serialize)]
+struct Listing {
+    accounts: Vec<Listed>,
+}
+
 /// The chat settings an export carries.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -138,7 +144,7 @@ async fn list(store: &Store, as_json: bool) -> Result<String, AdminError> {
         });
     }
     if as_json {
-        return json(&serde_json::json!({ "accounts": rows }));
+        return json(&Listing { accounts: rows });
     }
     Ok(table(&rows, now))
 }

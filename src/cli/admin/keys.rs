@@ -41,6 +41,13 @@ pub enum WebhooksCommand {
     },
 }
 
+/// What `webhooks replay` prints.
+#[derive(Serialize)]
+struct Replayed {
+    webhook_id: String,
+    requeued: u64,
+}
+
 /// What `api-keys create` prints.
 #[derive(Serialize)]
 struct Created {
@@ -105,5 +112,8 @@ pub(super) async fn webhooks(command: WebhooksCommand) -> Result<String, AdminEr
         .await?;
     // The replay announces itself (LISTEN/NOTIFY reaches PostgreSQL replicas at once); on
     // SQLite a running gateway's idle workers find the rows within 30 s.
-    json(&serde_json::json!({ "webhook_id": webhook_id, "requeued": requeued }))
+    json(&Replayed {
+        webhook_id,
+        requeued,
+    })
 }
