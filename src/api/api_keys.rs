@@ -9,7 +9,7 @@ use super::auth::Scope;
 use super::paging::{self, Keyset, PageQuery};
 use super::{ApiError, ApiState, Principal};
 use crate::clock::now_ms;
-use crate::store::api_keys::ApiKeyRecord;
+use crate::store::api_keys::{valid_name, ApiKeyRecord, MAX_NAME_CHARS};
 
 pub(crate) fn routes(cfg: &mut ServiceConfig) {
     cfg.service(create_key)
@@ -84,13 +84,11 @@ async fn create_key(
             "scopes must list 1 to 1000 scopes",
         ));
     }
-    if let Some(name) = &body.name {
-        if name.chars().count() > 100 || name.chars().any(char::is_control) {
-            return Err(ApiError::bad_request(
-                "invalid_name",
-                "name must be at most 100 characters, no control characters",
-            ));
-        }
+    if body.name.as_deref().is_some_and(|n| !valid_name(n)) {
+        return Err(ApiError::bad_request(
+            "invalid_name",
+            format!("name must be at most {MAX_NAME_CHARS} characters, no control characters"),
+        ));
     }
     let scopes = body
         .scopes

@@ -59,6 +59,14 @@ impl Scope {
     }
 }
 
+/// Longest key name, in characters.
+pub const MAX_NAME_CHARS: usize = 100;
+
+/// Whether `name` may label a key: at most [`MAX_NAME_CHARS`] characters, no control characters.
+pub fn valid_name(name: &str) -> bool {
+    name.chars().count() <= MAX_NAME_CHARS && !name.chars().any(char::is_control)
+}
+
 /// SHA-256 of a key, as stored.
 pub fn hash_key(key: &str) -> [u8; 32] {
     Sha256::digest(key.as_bytes()).into()
@@ -223,6 +231,14 @@ mod tests {
         fn junk_scopes_never_panic(text in "\\PC{0,90}") {
             let _ = Scope::parse(&text);
         }
+    }
+
+    #[test]
+    fn names_are_short_and_printable() {
+        assert!(valid_name("dashboard (EU)"));
+        assert!(valid_name(&"é".repeat(MAX_NAME_CHARS)));
+        assert!(!valid_name(&"x".repeat(MAX_NAME_CHARS + 1)));
+        assert!(!valid_name("line\nbreak"));
     }
 
     #[test]

@@ -47,6 +47,8 @@ enum Key {
     Int(&'static str),
 }
 
+use Key::{Int, Text};
+
 impl Key {
     fn expr(&self) -> String {
         match self {
@@ -55,8 +57,6 @@ impl Key {
         }
     }
 }
-
-use Key::{Int, Text};
 
 /// Every sealed column, with the key columns whose values, joined with `/`, are the record id
 /// its values are sealed under (their AAD, [`super::secrets`]). `tests/admin_rotation.rs`

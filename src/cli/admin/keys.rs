@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use super::{json, AdminError, Target};
 use crate::clock::now_ms;
-use crate::store::api_keys::Scope;
+use crate::store::api_keys::{valid_name, Scope, MAX_NAME_CHARS};
 use crate::store::events::{parse_event_id, ReplayFilter};
 
 /// `api-keys …`
@@ -64,12 +64,10 @@ pub(super) async fn api_keys(command: ApiKeysCommand) -> Result<String, AdminErr
         scopes,
         target,
     } = command;
-    if let Some(name) = &name {
-        if name.chars().count() > 100 || name.chars().any(char::is_control) {
-            return Err(AdminError::Invalid(
-                "--name must be at most 100 characters, no control characters".into(),
-            ));
-        }
+    if name.as_deref().is_some_and(|n| !valid_name(n)) {
+        return Err(AdminError::Invalid(format!(
+            "--name must be at most {MAX_NAME_CHARS} characters, no control characters"
+        )));
     }
     let scopes = scopes
         .iter()
