@@ -79,6 +79,20 @@ impl IdentityProvider for SessionIdentities {
     }
 }
 
+/// The Session ID a stored seed belongs to: 16 bytes of phrase entropy (what the gateway
+/// stores for its accounts) or a 32-byte Ed25519 seed. Lets an import check that a seed and
+/// the Session ID it came with agree.
+pub fn session_id_of_seed(seed: &[u8]) -> Result<SessionIdText, IdentityError> {
+    let seed = match <&[u8; 16]>::try_from(seed) {
+        Ok(entropy) => crate::protocol::keys::Seed::from_entropy(entropy),
+        Err(_) => {
+            crate::protocol::keys::Seed::try_from(seed).map_err(|_| IdentityError::BadSeed)?
+        }
+    };
+    let identity = crate::protocol::keys::Identity::from_seed(seed);
+    SessionIdText::parse(&identity.session_id().to_string()).map_err(|_| IdentityError::BadSeed)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -103,6 +117,17 @@ mod tests {
                 .as_str(),
             PHRASE
         );
+    }
+
+    #[test]
+    fn a_seed_names_its_session_id() {
+        let identity = SessionIdentities.restore(PHRASE).unwrap();
+        assert_eq!(
+            session_id_of_seed(&identity.seed).unwrap().as_str(),
+            SESSION_ID
+        );
+        assert_eq!(session_id_of_seed(&[1; 5]), Err(IdentityError::BadSeed));
+        assert!(session_id_of_seed(&[1; 32]).is_ok());
     }
 
     #[test]

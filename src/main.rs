@@ -1,11 +1,12 @@
 //! The `session-gateway` binary: a thin dispatcher over the library's subcommands.
 //!
-//! Every command prints JSON on stdout. A failure prints one line, `error: …`, on stderr and
-//! exits with status 1.
+//! Every command prints JSON on stdout (`accounts list` a table unless `--json`). A failure
+//! prints one line, `error: …`, on stderr and exits with status 1.
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use session_gateway::cli::admin::{self, AdminCommand};
 use session_gateway::cli::{offline, serve};
 
 #[derive(Parser)]
@@ -32,6 +33,18 @@ enum Command {
     /// Start a local Session network (seed, service nodes, file server) on 127.0.0.1 and run
     /// until SIGINT/SIGTERM.
     Devnet(session_gateway::devnet::cli::DevnetArgs),
+    /// Accounts in the configured database: list, export (with the phrase), import.
+    #[command(subcommand)]
+    Accounts(admin::AccountsCommand),
+    /// API keys in the configured database: create one.
+    #[command(subcommand)]
+    ApiKeys(admin::ApiKeysCommand),
+    /// Webhooks in the configured database: replay deliveries.
+    #[command(subcommand)]
+    Webhooks(admin::WebhooksCommand),
+    /// Re-seal every secret of the configured database under a new master key (gateways
+    /// stopped; safe to interrupt and run again).
+    RotateMasterKey(admin::RotateArgs),
 }
 
 #[derive(Subcommand)]
@@ -89,6 +102,12 @@ fn run(command: Command) -> anyhow::Result<()> {
             let runtime = tokio::runtime::Runtime::new()?;
             return runtime.block_on(session_gateway::devnet::cli::run(args));
         }
+        Command::Accounts(command) => return print(admin::main(AdminCommand::Accounts(command))),
+        Command::ApiKeys(command) => return print(admin::main(AdminCommand::ApiKeys(command))),
+        Command::Webhooks(command) => return print(admin::main(AdminCommand::Webhooks(command))),
+        Command::RotateMasterKey(args) => {
+            return print(admin::main(AdminCommand::RotateMasterKey(args)))
+        }
         Command::Id(IdCommand::New) => offline::id_new()?,
         Command::Id(IdCommand::FromPhrase { phrase }) => offline::id_from_phrase(&phrase)?,
         Command::Message(MessageCommand::Encrypt { phrase, to, text }) => {
@@ -99,5 +118,11 @@ fn run(command: Command) -> anyhow::Result<()> {
         }
     };
     println!("{output}");
+    Ok(())
+}
+
+/// Prints an admin command's output on stdout.
+fn print(output: Result<String, admin::AdminError>) -> anyhow::Result<()> {
+    println!("{}", output?);
     Ok(())
 }

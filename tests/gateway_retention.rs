@@ -1,6 +1,7 @@
 //! What stays after deletion (issue 13, attack 8): an unsent or expired message's text does not
 //! live on in its events (nor in the quote of a reply), and deleting an account deletes its
-//! events and their webhook deliveries.
+//! events and their webhook deliveries. And retention by age (issue 15): the gateway's
+//! retention job prunes old rows by itself, and the API shows what it dropped.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test harness code may panic
 
@@ -11,12 +12,146 @@ mod netsupport;
 
 use gateway_support as gs;
 use serde_json::{json, Value};
+use session_gateway::clock::now_ms;
+use session_gateway::events::{EventData, MessageEvent};
+use session_gateway::store::attachments::{FetchOutcome, IncomingPointer};
+use session_gateway::store::events::NewEvent;
+use session_gateway::store::messages::{new_message_id, Direction, MessageStatus, NewMessage};
 
 both_backends! {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn unsent_text_leaves_no_copy_and_a_deleted_account_leaves_no_events() {
         super::unsent_text_leaves_no_copy_and_a_deleted_account_leaves_no_events().await;
     }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_retention_job_prunes_old_rows_and_the_api_says_so() {
+        super::the_retention_job_prunes_old_rows_and_the_api_says_so().await;
+    }
+}
+
+const DAY: i64 = 86_400_000;
+
+/// An incoming message to `account` stored `age` ms ago, with its `message.received` event
+/// (recorded now) and, with `file`, one fetched attachment; returns (message id, attachment id).
+async fn stored_message(
+    gw: &gs::Gw,
+    account: &str,
+    text: &str,
+    age: i64,
+    file: Option<&[u8]>,
+) -> (String, Option<String>) {
+    let store = gw.gateway().store();
+    let peer = "05aa654f00fc39fc69fd0db829410ca38177d7732a8d2f0934ab3872ac56d5aa74";
+    let at = now_ms() - age;
+    let id = new_message_id();
+    let mut tx = store.begin().await.unwrap();
+    let new = NewMessage {
+        id: id.clone(),
+        account: account.into(),
+        peer: peer.into(),
+        author: peer.into(),
+        direction: Direction::Incoming,
+        status: MessageStatus::Received,
+        hash: Some(new_message_id()),
+        text: text.into(),
+        timestamp: at,
+        idempotency_key: None,
+    };
+    tx.insert_message(&new, at).await.unwrap().unwrap();
+    let mut attachment = None;
+    if let Some(bytes) = file {
+        let pointer = IncomingPointer {
+            content_type: "text/plain".into(),
+            file_name: Some("notes.txt".into()),
+            size: i64::try_from(bytes.len()).unwrap(),
+            url: "http://files/1".into(),
+            key: zeroize::Zeroizing::new(vec![1; 64]),
+            digest: None,
+        };
+        let views = tx
+            .insert_incoming_attachments(account, &id, &[pointer], at)
+            .await
+            .unwrap();
+        tx.settle_incoming_attachment(&views[0].id, FetchOutcome::Available(bytes), at)
+            .await
+            .unwrap();
+        attachment = Some(views[0].id.clone());
+    }
+    let message = tx.message(&id).await.unwrap().unwrap();
+    tx.append_event(&NewEvent {
+        account: Some(account.into()),
+        conversation: Some(peer.into()),
+        timestamp: now_ms(),
+        data: EventData::message(MessageEvent::Received, &message).unwrap(),
+    })
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    (id, attachment)
+}
+
+async fn the_retention_job_prunes_old_rows_and_the_api_says_so() {
+    // The default limits (7 / 7 / 30 / 14 days), a round every 100 ms.
+    let (devnet, _dir, mut gw) = gs::chat::on_devnet_with(|s| s.retention.interval_ms = 100).await;
+    let a = gw.create_account().await;
+    let store = gw.gateway().store().clone();
+    // A week-old event nobody needs, and a fresh one.
+    for (age, name) in [(8 * DAY, "old"), (0, "new")] {
+        store
+            .append_event(&NewEvent {
+                account: Some(a.clone()),
+                conversation: None,
+                timestamp: now_ms() - age,
+                data: EventData::message_expired(&a, &format!("msg_{name}")),
+            })
+            .await
+            .unwrap();
+    }
+    let (ancient, _) = stored_message(&gw, &a, "forty days ago", 40 * DAY, None).await;
+    let (kept, file) = stored_message(&gw, &a, "twenty days ago", 20 * DAY, Some(b"notes")).await;
+    let file = file.unwrap();
+
+    let expired_ids = || async {
+        gw.events_typed(&a, "message.expired")
+            .await
+            .iter()
+            .map(|e| e["data"]["message_id"].as_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+    };
+    common::eventually(30, "the old event pruned", || async {
+        (expired_ids().await == ["msg_new"]).then_some(())
+    })
+    .await;
+    // The 40-day-old message is gone, and its event (recorded now, so kept) no longer carries
+    // its text.
+    common::eventually(30, "the old message pruned", || async {
+        let r = gw
+            .on("GET", &a, &format!("/messages/{ancient}"), None)
+            .await;
+        (r.status == 404).then_some(())
+    })
+    .await;
+    assert_eq!(
+        mentions(&gw, &a, "forty days ago").await,
+        Vec::<Value>::new()
+    );
+    // The 20-day-old message stays; its attachment's bytes are gone, and both the message and
+    // the download say so.
+    let view = common::eventually(30, "the old file's bytes dropped", || async {
+        let m = gw.message(&a, &kept).await;
+        (m["attachments"][0]["status"] == "expired").then_some(m)
+    })
+    .await;
+    assert_eq!(view["text"], "twenty days ago");
+    assert_eq!(view["attachments"][0]["file_name"], "notes.txt");
+    let r = gw
+        .on("GET", &a, &format!("/attachments/{file}"), None)
+        .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert_eq!(r.body["error"]["code"], "attachment_expired");
+    gw.stop().await;
+    devnet.shutdown().await;
 }
 
 /// Every event body of `account` that mentions `text` anywhere.

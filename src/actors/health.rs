@@ -12,9 +12,7 @@ use super::{ActorError, Deps};
 use crate::clock::now_ms;
 use crate::store::health::PollHealth;
 
-/// How often the board is written to the store; also the slack allowed before an account
-/// counts as stale (its last poll may be this much older in the store than in memory).
-pub const FLUSH_MS: u64 = 5_000;
+pub use crate::store::health::FLUSH_MS;
 
 /// Longest error text kept.
 const MAX_ERROR: usize = 300;

@@ -25,6 +25,7 @@ pub mod keys;
 pub mod outgoing;
 pub mod path_pool;
 pub mod pruner;
+pub mod retention;
 pub mod rooms;
 pub mod schedule;
 pub mod sources;
@@ -74,6 +75,10 @@ pub struct ActorSettings {
     pub restart_backoff_ms: u64,
     /// A received attachment that failed for network reasons is fetched again after this, ms.
     pub attachment_retry_ms: u64,
+    /// What the retention job prunes, from `[retention]`.
+    pub retention: crate::store::prune::RetentionPolicy,
+    /// How often the retention job runs, ms.
+    pub retention_interval_ms: u64,
 }
 
 impl ActorSettings {
@@ -94,7 +99,23 @@ impl ActorSettings {
             path_check_ms: settings.network.path_check_ms.max(100),
             restart_backoff_ms: 1_000,
             attachment_retry_ms: polling.attachment_retry_ms.max(100),
+            retention: retention_policy(&settings.retention),
+            retention_interval_ms: settings.retention.interval_ms.max(10),
         }
+    }
+}
+
+/// The store's [`RetentionPolicy`](crate::store::prune::RetentionPolicy) for `[retention]`.
+fn retention_policy(
+    retention: &crate::config::RetentionSettings,
+) -> crate::store::prune::RetentionPolicy {
+    use crate::config::RetentionSettings as R;
+    crate::store::prune::RetentionPolicy {
+        events: R::days(retention.events_days),
+        deliveries: R::days(retention.deliveries_days),
+        messages: R::days(retention.messages_days),
+        attachment_bytes: R::days(retention.attachment_bytes_days),
+        batch: retention.batch.max(1),
     }
 }
 

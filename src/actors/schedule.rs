@@ -79,6 +79,8 @@ mod tests {
             path_check_ms: 30_000,
             restart_backoff_ms: 1_000,
             attachment_retry_ms: 60_000,
+            retention: Default::default(),
+            retention_interval_ms: 60_000,
         }
     }
 

@@ -111,6 +111,12 @@ impl ActorsHandle {
         self.network().map(crate::network::SessionNetwork::stats)
     }
 
+    /// This replica's live onion paths, guard first (Ed25519 hex of each hop), when actors run.
+    pub fn network_paths(&self) -> Option<Vec<[String; 3]>> {
+        self.network()
+            .map(|n| n.paths().iter().map(|p| p.map(|n| n.to_hex())).collect())
+    }
+
     /// The network the actors use, when they run.
     fn network(&self) -> Option<&crate::network::SessionNetwork> {
         self.fetcher.as_ref().map(|(_, deps)| &deps.network)
@@ -136,6 +142,7 @@ pub struct ActorSystem {
     _pruner: Addr<Pruner>,
     _refetcher: Addr<super::attachments::Refetcher>,
     _health: Addr<super::health::HealthFlusher>,
+    _retainer: Addr<super::retention::Retainer>,
     handle: ActorsHandle,
 }
 
@@ -160,6 +167,7 @@ impl ActorSystem {
                     let pruner = Pruner::new(deps.clone()).start();
                     let refetcher = super::attachments::Refetcher::new(deps.clone()).start();
                     let flusher = super::health::HealthFlusher::new(deps.clone()).start();
+                    let retainer = super::retention::Retainer::new(deps.clone()).start();
                     let supervisor = match leases {
                         Some(events) => Supervisor::with_leases(deps, shared, events),
                         None => Supervisor::new(deps, shared),
@@ -169,7 +177,7 @@ impl ActorSystem {
                         actix::System::current(),
                         supervisor,
                         path_pool,
-                        (pruner, refetcher, flusher),
+                        (pruner, refetcher, flusher, retainer),
                     )
                 });
                 if tx.send(started).is_ok() {
@@ -187,6 +195,7 @@ impl ActorSystem {
             _pruner: pruner.0,
             _refetcher: pruner.1,
             _health: pruner.2,
+            _retainer: pruner.3,
             handle: ActorsHandle {
                 supervisor: Some(supervisor),
                 counts: Some(counts),

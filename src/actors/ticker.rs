@@ -1,5 +1,6 @@
 //! [`Ticker`]: the one skeleton of the gateway's periodic actors ([`super::pruner::Pruner`],
-//! [`super::PathPool`], [`super::attachments::Refetcher`]).
+//! [`super::PathPool`], [`super::attachments::Refetcher`], [`super::retention::Retainer`],
+//! [`super::health::HealthFlusher`]).
 //!
 //! Each of them runs one round of work every interval as a [`Task`] on the I/O runtime, never
 //! two rounds at once (a tick that comes while a round still runs is skipped, so a slow

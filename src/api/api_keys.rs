@@ -5,11 +5,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use super::auth::{generate_key, hash_key, Scope};
+use super::auth::Scope;
 use super::paging::{self, Keyset, PageQuery};
 use super::{ApiError, ApiState, Principal};
 use crate::clock::now_ms;
-use crate::store::api_keys::ApiKeyRecord;
+use crate::store::api_keys::{valid_name, ApiKeyRecord, MAX_NAME_CHARS};
 
 pub(crate) fn routes(cfg: &mut ServiceConfig) {
     cfg.service(create_key)
@@ -24,6 +24,8 @@ pub(crate) fn routes(cfg: &mut ServiceConfig) {
 pub struct CreateApiKey {
     /// `admin`, `accounts:<session_id>:read`, `accounts:<session_id>:send` (at least one).
     pub scopes: Vec<String>,
+    /// A label for the operator (at most 100 characters, no control characters).
+    pub name: Option<String>,
 }
 
 /// A key as the API shows it.
@@ -31,6 +33,8 @@ pub struct CreateApiKey {
 pub struct ApiKeyView {
     /// Id (also inside the key).
     pub id: String,
+    /// The label given at creation, if any.
+    pub name: Option<String>,
     /// Scopes.
     pub scopes: Vec<String>,
     /// Creation time, ms.
@@ -44,6 +48,7 @@ impl From<ApiKeyRecord> for ApiKeyView {
     fn from(record: ApiKeyRecord) -> Self {
         Self {
             id: record.id,
+            name: record.name,
             scopes: record.scopes,
             created_at: record.created_at,
             key: None,
@@ -79,21 +84,23 @@ async fn create_key(
             "scopes must list 1 to 1000 scopes",
         ));
     }
+    if body.name.as_deref().is_some_and(|n| !valid_name(n)) {
+        return Err(ApiError::bad_request(
+            "invalid_name",
+            format!("name must be at most {MAX_NAME_CHARS} characters, no control characters"),
+        ));
+    }
     let scopes = body
         .scopes
         .iter()
-        .map(|s| Scope::parse(s).map(|s| s.as_string()))
+        .map(|s| Scope::parse(s))
         .collect::<Result<Vec<_>, _>>()?;
-    let (id, key) = generate_key();
-    let record = ApiKeyRecord {
-        id,
-        key_hash: hash_key(&key).to_vec(),
-        scopes,
-        created_at: now_ms(),
-    };
-    state.store.insert_api_key(&record).await?;
+    let (record, key) = state
+        .store
+        .create_api_key(body.name.as_deref(), &scopes, now_ms())
+        .await?;
     let mut view = ApiKeyView::from(record);
-    view.key = Some(key);
+    view.key = Some(key.to_string());
     Ok(HttpResponse::Created().json(view))
 }
 

@@ -9,6 +9,7 @@
 
 mod messaging;
 mod observability;
+mod retention;
 mod service;
 #[cfg(test)]
 mod tests;
@@ -23,6 +24,7 @@ pub use messaging::{
     MAINNET_SEEDS,
 };
 pub use observability::{LogFormat, LoggingSettings, TelemetrySettings};
+pub use retention::RetentionSettings;
 pub use service::{ApiSettings, DatabaseSettings, ReplicaSettings, SecuritySettings};
 
 /// Why settings could not be loaded.
@@ -80,6 +82,8 @@ pub struct Settings {
     pub logging: LoggingSettings,
     /// Several replicas: account leases and heartbeats.
     pub replicas: ReplicaSettings,
+    /// How long events, deliveries, messages and attachment bytes are kept.
+    pub retention: RetentionSettings,
 }
 
 impl Settings {

@@ -143,3 +143,41 @@ fn path_isolation_and_batching_come_from_the_environment() {
     let bad = env(&[("SESSION_GATEWAY__NETWORK__PATH_ISOLATION", "per_node")]);
     assert!(Settings::load_from(None, bad).is_err());
 }
+
+#[test]
+fn retention_bounds_the_database_by_default_and_zero_keeps_forever() {
+    let settings = Settings::load_from(None, env(&[])).unwrap();
+    let r = &settings.retention;
+    assert_eq!(
+        (
+            r.events_days,
+            r.deliveries_days,
+            r.messages_days,
+            r.attachment_bytes_days
+        ),
+        (7, 7, 30, 14)
+    );
+    assert_eq!(r.interval_ms, 60_000);
+    assert_eq!(
+        RetentionSettings::days(7),
+        Some(std::time::Duration::from_secs(7 * 86_400))
+    );
+    let settings = Settings::load_from(
+        None,
+        env(&[
+            ("SESSION_GATEWAY__RETENTION__MESSAGES_DAYS", "0"),
+            ("SESSION_GATEWAY__RETENTION__INTERVAL_MS", "500"),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(
+        RetentionSettings::days(settings.retention.messages_days),
+        None
+    );
+    assert_eq!(settings.retention.interval_ms, 500);
+    let bad = Settings::load_from(
+        None,
+        env(&[("SESSION_GATEWAY__RETENTION__EVENT_DAYS", "1")]),
+    );
+    assert!(bad.is_err(), "a misspelt retention key is an error");
+}

@@ -63,9 +63,9 @@ pub struct AccountPatch {
     pub status: Option<AccountStatus>,
 }
 
-const COLUMNS: &str = "session_id, display_name, status, created_at, updated_at";
+pub(super) const COLUMNS: &str = "session_id, display_name, status, created_at, updated_at";
 
-fn account_from_row(row: &AnyRow) -> Result<Account, StoreError> {
+pub(super) fn account_from_row(row: &AnyRow) -> Result<Account, StoreError> {
     let id: String = row.try_get("session_id")?;
     Ok(Account {
         session_id: SessionIdText::parse(&id).map_err(|e| StoreError::Corrupt(e.to_string()))?,

@@ -8,6 +8,11 @@ use sqlx::Row as _;
 
 use super::{Store, StoreError, StoreTx};
 
+/// How often the replica running an account writes its health here (`actors::health`); also
+/// the slack readers allow before the account counts as stale (its last poll may be this much
+/// older here than in that replica's memory).
+pub const FLUSH_MS: u64 = 5_000;
+
 /// What the running replica saw of an account's polls.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PollHealth {
@@ -75,6 +80,31 @@ impl StoreTx {
     }
 }
 
+/// The columns [`health_from_row`] reads, with `accounts a`, `account_health h` and
+/// `account_leases l` joined.
+pub(super) const HEALTH_COLUMNS: &str =
+    "h.last_poll_at, h.poll_interval_ms, h.last_error, h.last_error_at, h.swarm, l.owner";
+
+/// An account's health from a row of [`HEALTH_COLUMNS`] (every column NULL: never flushed).
+pub(super) fn health_from_row(row: &sqlx::any::AnyRow) -> Result<AccountHealth, StoreError> {
+    let swarm: Option<String> = row.try_get("swarm")?;
+    Ok(AccountHealth {
+        poll: PollHealth {
+            last_poll_at: row.try_get("last_poll_at")?,
+            poll_interval_ms: row
+                .try_get::<Option<i64>, _>("poll_interval_ms")?
+                .unwrap_or(0),
+            last_error: row.try_get("last_error")?,
+            last_error_at: row.try_get("last_error_at")?,
+            // A list we wrote; anything else reads as unknown.
+            swarm: swarm
+                .and_then(|s| serde_json::from_str(&s).ok())
+                .unwrap_or_default(),
+        },
+        replica: row.try_get("owner")?,
+    })
+}
+
 /// The `WHERE` clause of an active account whose last poll is older than three intervals.
 const STALE: &str = "a.status = 'active' AND (h.last_poll_at IS NULL \
     OR h.last_poll_at + 3 * h.poll_interval_ms + $2 < $1)";
@@ -82,33 +112,18 @@ const STALE: &str = "a.status = 'active' AND (h.last_poll_at IS NULL \
 impl Store {
     /// `account`'s health and lease owner (default when nothing was flushed yet).
     pub async fn account_health(&self, account: &str) -> Result<AccountHealth, StoreError> {
-        let row = sqlx::query(
-            "SELECT h.last_poll_at, h.poll_interval_ms, h.last_error, h.last_error_at, h.swarm, \
-             l.owner FROM accounts a LEFT JOIN account_health h ON h.account = a.session_id \
-             LEFT JOIN account_leases l ON l.account = a.session_id WHERE a.session_id = $1",
-        )
+        let row = sqlx::query(&format!(
+            "SELECT {HEALTH_COLUMNS} FROM accounts a \
+             LEFT JOIN account_health h ON h.account = a.session_id \
+             LEFT JOIN account_leases l ON l.account = a.session_id WHERE a.session_id = $1"
+        ))
         .bind(account)
         .fetch_optional(self.pool())
         .await?;
-        let Some(row) = row else {
-            return Ok(AccountHealth::default());
-        };
-        let swarm: Option<String> = row.try_get("swarm")?;
-        Ok(AccountHealth {
-            poll: PollHealth {
-                last_poll_at: row.try_get("last_poll_at")?,
-                poll_interval_ms: row
-                    .try_get::<Option<i64>, _>("poll_interval_ms")?
-                    .unwrap_or(0),
-                last_error: row.try_get("last_error")?,
-                last_error_at: row.try_get("last_error_at")?,
-                // A list we wrote; anything else reads as unknown.
-                swarm: swarm
-                    .and_then(|s| serde_json::from_str(&s).ok())
-                    .unwrap_or_default(),
-            },
-            replica: row.try_get("owner")?,
-        })
+        match row {
+            Some(row) => health_from_row(&row),
+            None => Ok(AccountHealth::default()),
+        }
     }
 
     /// Active accounts not polled within three of their intervals (plus `slack_ms`) at `now`,

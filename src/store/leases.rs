@@ -46,6 +46,19 @@ fn lease_from_row(row: &AnyRow, owner: &str) -> Result<LeaseToken, StoreError> {
     })
 }
 
+/// [`Store::db_now`] over a bare pool (the key rotation has no `Store`).
+pub(super) async fn db_clock(pool: &sqlx::AnyPool, backend: Backend) -> Result<i64, StoreError> {
+    match backend {
+        Backend::Sqlite => Ok(crate::clock::now_ms()),
+        Backend::Postgres => Ok(sqlx::query(
+            "SELECT CAST(FLOOR(EXTRACT(EPOCH FROM clock_timestamp()) * 1000) AS BIGINT) AS now",
+        )
+        .fetch_one(pool)
+        .await?
+        .try_get("now")?),
+    }
+}
+
 const RETURNING: &str = "RETURNING account, epoch, acquired_at, expires_at";
 
 /// Leases renewed per statement ([`Store::renew_leases`]).
@@ -54,15 +67,7 @@ const RENEW_CHUNK: i64 = 500;
 impl Store {
     /// The current time by the database's clock (PostgreSQL), or this process's (SQLite).
     pub async fn db_now(&self) -> Result<i64, StoreError> {
-        match self.backend {
-            Backend::Sqlite => Ok(crate::clock::now_ms()),
-            Backend::Postgres => Ok(sqlx::query(
-                "SELECT CAST(FLOOR(EXTRACT(EPOCH FROM clock_timestamp()) * 1000) AS BIGINT) AS now",
-            )
-            .fetch_one(self.pool())
-            .await?
-            .try_get("now")?),
-        }
+        db_clock(self.pool(), self.backend).await
     }
 
     /// Records that `replica` is alive until `expires_at`. True when the row is new (it joined).

@@ -27,10 +27,13 @@ pub mod message_state;
 pub mod messages;
 pub mod modes;
 pub mod notify;
+pub mod prune;
 pub mod replays;
 pub mod retention;
+pub mod rotation;
 pub mod secrets;
 pub mod send_queue;
+pub mod status;
 pub mod user_configs;
 pub mod webhooks;
 
@@ -63,6 +66,13 @@ pub enum StoreError {
     /// The database was created with another master key; starting would strand every secret.
     #[error("security.master_key does not match the key this database was created with")]
     WrongMasterKey,
+    /// `rotate-master-key` began re-sealing the secrets and has not finished: some open only
+    /// with the old key, some only with the new one.
+    #[error(
+        "a master key rotation is unfinished: run `session-gateway rotate-master-key` again \
+         (with the old key as security.master_key and the same new key) to finish it"
+    )]
+    RotationUnfinished,
     /// A sealed secret did not open (altered row, or a record moved to another id).
     #[error("a stored secret could not be opened: {0}")]
     Secret(#[from] SecretsError),
@@ -175,13 +185,7 @@ impl Store {
         max_connections: u32,
         master: MasterKey,
     ) -> Result<Self, StoreError> {
-        sqlx::any::install_default_drivers();
-        let backend =
-            Backend::from_url(url).ok_or_else(|| StoreError::UnsupportedUrl(redact_url(url)))?;
-        let pool = match backend {
-            Backend::Sqlite => open_sqlite(url).await?,
-            Backend::Postgres => open_postgres(url, max_connections).await?,
-        };
+        let (pool, backend) = connect(url, max_connections).await?;
         check_master_key(&pool, &master).await?;
         let latest = latest_cursor(&pool).await?;
         let (events, _) = watch::channel(latest);
@@ -287,6 +291,19 @@ impl Store {
     }
 }
 
+/// Connects and applies the migrations (no master key check: [`Store::open`] and the
+/// key rotation, [`rotation`], each check it their own way).
+async fn connect(url: &str, max_connections: u32) -> Result<(AnyPool, Backend), StoreError> {
+    sqlx::any::install_default_drivers();
+    let backend =
+        Backend::from_url(url).ok_or_else(|| StoreError::UnsupportedUrl(redact_url(url)))?;
+    let pool = match backend {
+        Backend::Sqlite => open_sqlite(url).await?,
+        Backend::Postgres => open_postgres(url, max_connections).await?,
+    };
+    Ok((pool, backend))
+}
+
 /// One SQLite connection: writers never race for the file lock (no SQLITE_BUSY on lock
 /// upgrade), and reads are short. Never acquire a second connection inside a transaction.
 async fn open_sqlite(url: &str) -> Result<AnyPool, StoreError> {
@@ -367,15 +384,19 @@ impl StoreTx {
 }
 
 async fn check_master_key(pool: &AnyPool, master: &MasterKey) -> Result<(), StoreError> {
+    if rotation::in_progress(pool).await? {
+        return Err(StoreError::RotationUnfinished);
+    }
     let row = sqlx::query("SELECT value FROM meta WHERE key = 'master_key_check'")
         .fetch_optional(pool)
         .await?;
     match row {
         Some(row) => {
             let sealed: Vec<u8> = row.try_get("value")?;
-            match master.open(RecordKind::Check, "", &sealed) {
-                Ok(plain) if plain.as_slice() == CHECK_PLAINTEXT => Ok(()),
-                _ => Err(StoreError::WrongMasterKey),
+            if opens_check(master, &sealed) {
+                Ok(())
+            } else {
+                Err(StoreError::WrongMasterKey)
             }
         }
         None => {
@@ -392,6 +413,11 @@ async fn check_master_key(pool: &AnyPool, master: &MasterKey) -> Result<(), Stor
             Box::pin(check_master_key(pool, master)).await
         }
     }
+}
+
+/// Whether `sealed` is the check value sealed under `master`.
+fn opens_check(master: &MasterKey, sealed: &[u8]) -> bool {
+    matches!(master.open(RecordKind::Check, "", sealed), Ok(plain) if plain.as_slice() == CHECK_PLAINTEXT)
 }
 
 /// Keeps the scheme and host of a URL for error messages, never a password.

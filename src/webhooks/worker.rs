@@ -25,6 +25,10 @@ const SCAN: i64 = 1000;
 /// How long a claim outlives the HTTP timeout (recording the outcome takes one write).
 const CLAIM_MARGIN_MS: i64 = 5_000;
 
+/// An idle worker looks again this often without being woken: deliveries re-queued by another
+/// process on SQLite (`session-gateway webhooks replay` next to a running gateway) wake nobody.
+const IDLE_RESCAN: Duration = Duration::from_secs(30);
+
 /// Shared by every worker.
 pub(super) struct Context {
     pub store: Store,
@@ -107,7 +111,7 @@ pub(super) async fn run(ctx: Arc<Context>, hook: Webhook, wake: Arc<Notify>) {
                 }
             }
             () = wake.notified() => {}
-            () = tokio::time::sleep(sleep.unwrap_or(Duration::MAX)), if sleep.is_some() => {}
+            () = tokio::time::sleep(sleep.map_or(IDLE_RESCAN, |s| s.min(IDLE_RESCAN))) => {}
         }
     }
 }

@@ -40,7 +40,7 @@ fn disposition(file_name: Option<&str>) -> ContentDisposition {
         (status = 200, description = "The file, with its Content-Type and Content-Disposition", content_type = "application/octet-stream", body = Vec<u8>),
         (status = 404, body = crate::api::error::ErrorBody),
         (status = 409, body = crate::api::error::ErrorBody, description = "`attachment_pending`: not fetched yet (a download that failed for network reasons is queued again by this request)"),
-        (status = 422, body = crate::api::error::ErrorBody, description = "`attachment_rejected`: tampered, gone or refused, with the reason")
+        (status = 422, body = crate::api::error::ErrorBody, description = "`attachment_rejected`: tampered, gone or refused, with the reason; `attachment_expired`: its bytes were dropped after `retention.attachment_bytes_days` (status `expired`)")
     ),
     security(("bearer" = [])), tag = "attachments"
 )]
@@ -75,6 +75,11 @@ pub(super) async fn get_attachment(
             state.actors.attachments_queued(&account);
             Err(pending())
         }
+        (AttachmentStatus::Expired, _) => Err(ApiError::Unprocessable {
+            code: "attachment_expired",
+            message: "the attachment's bytes were dropped after retention.attachment_bytes_days"
+                .into(),
+        }),
         (AttachmentStatus::Failed, _) => Err(ApiError::Unprocessable {
             code: "attachment_rejected",
             message: view

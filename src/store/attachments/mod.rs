@@ -30,6 +30,9 @@ pub enum AttachmentStatus {
     Available,
     /// Incoming: rejected (tampered) or not fetchable; see `failure_reason`.
     Failed,
+    /// Its bytes were dropped after `retention.attachment_bytes_days` (the row, with its name,
+    /// type and size, stays; [`crate::store::prune`]).
+    Expired,
 }
 
 impl AttachmentStatus {
@@ -40,6 +43,7 @@ impl AttachmentStatus {
             Self::Uploaded => "uploaded",
             Self::Available => "available",
             Self::Failed => "failed",
+            Self::Expired => "expired",
         }
     }
 
@@ -49,6 +53,7 @@ impl AttachmentStatus {
             "uploaded" => Ok(Self::Uploaded),
             "available" => Ok(Self::Available),
             "failed" => Ok(Self::Failed),
+            "expired" => Ok(Self::Expired),
             other => Err(StoreError::Corrupt(format!("attachment status {other:?}"))),
         }
     }
