@@ -18,6 +18,7 @@ pub mod attachments;
 pub mod avatars;
 pub mod chat;
 pub mod communities;
+pub mod connect;
 pub mod events;
 pub mod group_state;
 pub mod groups;
@@ -35,12 +36,12 @@ pub mod user_configs;
 pub mod webhooks;
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::any::AnyRow;
 use sqlx::{Any, AnyPool, Row as _, Transaction};
 use tokio::sync::{broadcast, watch};
 
+pub use connect::ConnectFailure;
 pub use leases::LeaseToken;
 pub use notify::Notice;
 pub use secrets::{MasterKey, RecordKind, SecretsError};
@@ -69,6 +70,14 @@ pub enum StoreError {
     /// A stored value has an impossible shape (for example invalid JSON in a TEXT column).
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// The database could not be reached at start-up, or refused us: the cause, named.
+    #[error("cannot connect to the database at {url}: {failure}")]
+    Connect {
+        /// The URL without credentials.
+        url: String,
+        /// Why.
+        failure: ConnectFailure,
+    },
     /// The database URL names a backend this build cannot use.
     #[error("unsupported database URL (expected sqlite://… or postgres://…): {0}")]
     UnsupportedUrl(String),
@@ -179,8 +188,8 @@ impl Store {
         let backend =
             Backend::from_url(url).ok_or_else(|| StoreError::UnsupportedUrl(redact_url(url)))?;
         let pool = match backend {
-            Backend::Sqlite => open_sqlite(url).await?,
-            Backend::Postgres => open_postgres(url, max_connections).await?,
+            Backend::Sqlite => connect::open_sqlite(url).await?,
+            Backend::Postgres => connect::open_postgres(url, max_connections).await?,
         };
         check_master_key(&pool, &master).await?;
         let latest = latest_cursor(&pool).await?;
@@ -287,47 +296,6 @@ impl Store {
     }
 }
 
-/// One SQLite connection: writers never race for the file lock (no SQLITE_BUSY on lock
-/// upgrade), and reads are short. Never acquire a second connection inside a transaction.
-async fn open_sqlite(url: &str) -> Result<AnyPool, StoreError> {
-    let pool = AnyPoolOptions::new()
-        .max_connections(1)
-        .acquire_timeout(Duration::from_secs(30))
-        .after_connect(|conn, _meta| {
-            Box::pin(async move {
-                sqlx::query("PRAGMA journal_mode = WAL")
-                    .execute(&mut *conn)
-                    .await?;
-                sqlx::query("PRAGMA foreign_keys = ON")
-                    .execute(&mut *conn)
-                    .await?;
-                sqlx::query("PRAGMA busy_timeout = 5000")
-                    .execute(&mut *conn)
-                    .await?;
-                Ok(())
-            })
-        })
-        .connect(url)
-        .await?;
-    SQLITE_MIGRATIONS.run(&pool).await?;
-    Ok(pool)
-}
-
-/// A pool of `max_connections` (at least 2: a transaction and a read may overlap), keeping
-/// one idle connection warm. Migrations take PostgreSQL's advisory lock, so replicas starting
-/// together apply them once.
-async fn open_postgres(url: &str, max_connections: u32) -> Result<AnyPool, StoreError> {
-    let pool = AnyPoolOptions::new()
-        .max_connections(max_connections.max(2))
-        .min_connections(1)
-        .acquire_timeout(Duration::from_secs(30))
-        .idle_timeout(Duration::from_secs(600))
-        .connect(url)
-        .await?;
-    POSTGRES_MIGRATIONS.run(&pool).await?;
-    Ok(pool)
-}
-
 async fn latest_cursor(pool: &AnyPool) -> Result<i64, StoreError> {
     let latest: Option<i64> = sqlx::query("SELECT MAX(cursor) AS latest FROM events")
         .fetch_one(pool)
@@ -394,8 +362,12 @@ async fn check_master_key(pool: &AnyPool, master: &MasterKey) -> Result<(), Stor
     }
 }
 
-/// Keeps the scheme and host of a URL for error messages, never a password.
+/// Keeps the scheme and host of a URL for error messages, never a password. A SQLite URL
+/// holds no credentials and its path is what an operator needs to see: it is kept whole.
 fn redact_url(url: &str) -> String {
+    if url.starts_with("sqlite:") {
+        return url.to_owned();
+    }
     match url.split_once("://") {
         Some((scheme, rest)) => {
             let host = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
