@@ -95,7 +95,11 @@ fn an_invalid_database_url_is_named() {
     let (output, _) = run_bounded(&mut gateway(dir.path(), Some(url), &master_key()));
     let line = refusal(&output);
     assert!(line.contains("invalid database URL"), "{line}");
-    assert_eq!(line.matches("invalid database URL").count(), 1, "said once: {line}");
+    assert_eq!(
+        line.matches("invalid database URL").count(),
+        1,
+        "said once: {line}"
+    );
 }
 
 #[test]

@@ -14,6 +14,11 @@ use sqlx::{AnyConnection, AnyPool, Connection as _};
 
 use super::{redact_url, StoreError, POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS};
 
+/// How long a query waits for a pooled PostgreSQL connection before it fails as unavailable
+/// (an API request answers 503). While the server is down, every new connection is refused and
+/// the pool retries until this deadline, so it is what a request waits during an outage.
+pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// How long the start-up probe waits for the database to answer (a host that drops packets
 /// never refuses; this bounds the wait for it).
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -63,6 +68,25 @@ impl ConnectFailure {
             sqlx::Error::Database(db) => Self::Other(db.message().to_owned()),
             other => Self::Other(other.to_string()),
         }
+    }
+}
+
+/// Whether `error` means the database could not be used at all (down, restarting, connections
+/// lost, out of resources), as opposed to refusing one statement: the same request can succeed
+/// once the database is back, so the API answers 503, not 500.
+pub fn is_unavailable(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::WorkerCrashed => true,
+        // SQLSTATE 08 connection exception, 53 insufficient resources (disk full, out of
+        // memory, too many connections), 57P01-57P03 the server shutting down or starting up.
+        sqlx::Error::Database(db) => db
+            .code()
+            .is_some_and(|c| c.starts_with("08") || c.starts_with("53") || c.starts_with("57P")),
+        _ => false,
     }
 }
 
@@ -119,7 +143,7 @@ pub(super) async fn open_postgres(url: &str, max_connections: u32) -> Result<Any
     let pool = AnyPoolOptions::new()
         .max_connections(max_connections.max(2))
         .min_connections(1)
-        .acquire_timeout(Duration::from_secs(30))
+        .acquire_timeout(ACQUIRE_TIMEOUT)
         .idle_timeout(Duration::from_secs(600))
         .connect(url)
         .await?;

@@ -49,6 +49,9 @@ pub use secrets::{MasterKey, RecordKind, SecretsError};
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
 
+/// How long [`Store::ping`] waits for an answer.
+pub const PING_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// The check value sealed under the master key at first start.
 const CHECK_PLAINTEXT: &[u8] = b"session-gateway master key check v1";
 
@@ -90,6 +93,18 @@ pub enum StoreError {
         /// The stale epoch.
         epoch: i64,
     },
+}
+
+impl StoreError {
+    /// The database could not be used at all (see [`connect::is_unavailable`]): a retry may
+    /// succeed unchanged once it is back.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            Self::Database(error) => connect::is_unavailable(error),
+            Self::Connect { .. } => true,
+            _ => false,
+        }
+    }
 }
 
 /// Which database the URL chose.
@@ -256,9 +271,11 @@ impl Store {
         self.events.receiver_count()
     }
 
-    /// True when the database answers (for `/readyz`).
+    /// True when the database answers within [`PING_TIMEOUT`] (for `/readyz`, whose probes
+    /// must not wait for the pool's acquire timeout during an outage).
     pub async fn ping(&self) -> bool {
-        sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
+        let query = sqlx::query("SELECT 1").execute(&self.pool);
+        matches!(tokio::time::timeout(PING_TIMEOUT, query).await, Ok(Ok(_)))
     }
 
     /// Closes the pool (waits for connections to be returned) and stops listening.
