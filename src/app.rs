@@ -29,8 +29,8 @@ pub enum StartError {
     /// `security.master_key` is not set.
     #[error("security.master_key is not set (SESSION_GATEWAY__SECURITY__MASTER_KEY, base64 of 32 bytes)")]
     MissingMasterKey,
-    /// `security.master_key` does not parse.
-    #[error("security.master_key: {0}")]
+    /// `security.master_key` does not parse (the error names the setting).
+    #[error(transparent)]
     BadMasterKey(#[from] SecretsError),
     /// The data directory cannot be created.
     #[error("cannot create data directory {path}: {source}")]

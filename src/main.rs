@@ -88,8 +88,8 @@ fn main() -> ExitCode {
     match run(cli.command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            // One line: the chain of causes joined, never a backtrace or a secret.
-            eprintln!("error: {error:#}");
+            // One line: the chain of causes, each once; never a backtrace or a secret.
+            eprintln!("error: {}", session_gateway::cli::error_line(&error));
             ExitCode::FAILURE
         }
     }

@@ -114,6 +114,7 @@ impl From<JoinError> for ApiError {
                 code: "community_refused",
                 message,
             },
+            JoinError::Actor(crate::actors::ActorError::Store(e)) => e.into(),
             JoinError::Actor(e) => Self::Internal(e.to_string()),
         }
     }

@@ -11,6 +11,9 @@ use serde::Serialize;
 use crate::chat::ChatError;
 use crate::store::StoreError;
 
+/// The `Retry-After` of a 503: a dependency outage is measured in seconds, not milliseconds.
+const UNAVAILABLE_RETRY_AFTER_SECS: u64 = 5;
+
 /// Every error the API returns.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -164,6 +167,9 @@ impl ResponseError for ApiError {
         if let Self::RateLimited { retry_after_secs } = self {
             response.insert_header(("Retry-After", retry_after_secs.to_string()));
         }
+        if matches!(self, Self::Unavailable(_)) {
+            response.insert_header(("Retry-After", UNAVAILABLE_RETRY_AFTER_SECS.to_string()));
+        }
         response.json(ErrorBody {
             error: ErrorDetail {
                 code: self.code().to_owned(),
@@ -175,12 +181,12 @@ impl ResponseError for ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
-        match error {
-            StoreError::Database(sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed) => {
-                Self::Unavailable("database busy or closed".into())
-            }
-            other => Self::Internal(other.to_string()),
+        if error.is_unavailable() {
+            // Logged as weather, not as our bug: the database is down or restarting.
+            tracing::warn!(%error, "database unavailable");
+            return Self::Unavailable("the database is unavailable; retry later".into());
         }
+        Self::Internal(error.to_string())
     }
 }
 

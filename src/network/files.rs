@@ -108,6 +108,41 @@ fn server_error(resp: &V4Response) -> NetworkError {
     }
 }
 
+/// Reads the file server's answer to an upload (untrusted): a 2xx whose JSON body has an `id`
+/// (string or number) of URL-safe characters only, which becomes the pointer URL's last
+/// segment. The whole id must be what [`file_id`] reads back from that URL: an id carrying
+/// `#p=…&d` would otherwise append a fragment to the URL we send, naming another server's key
+/// or claiming deterministic encryption to every recipient (found by the `file_server` fuzz
+/// target).
+pub fn read_upload_answer(base: &str, resp: &V4Response) -> Result<FileUpload, NetworkError> {
+    if !(200..300).contains(&resp.code) {
+        return Err(server_error(resp));
+    }
+    let json: Value = resp
+        .body
+        .as_deref()
+        .and_then(|b| serde_json::from_slice(b).ok())
+        .unwrap_or_default();
+    let id = match json.get("id") {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Number(n)) => n.to_string(),
+        _ => {
+            return Err(NetworkError::FileServer {
+                status: resp.code,
+                message: "upload answer has no id".into(),
+            })
+        }
+    };
+    let url = format!("{base}/file/{id}");
+    if file_id(base, &url) != Some(id.as_str()) {
+        return Err(NetworkError::FileServer {
+            status: resp.code,
+            message: "upload answer has an invalid id".into(),
+        });
+    }
+    Ok(FileUpload { id, url })
+}
+
 impl SessionNetwork {
     async fn file_request(&self, request: V4Request) -> Result<V4Response, NetworkError> {
         let max = self.inner.config.max_attempts.max(1);
@@ -149,32 +184,7 @@ impl SessionNetwork {
             body: Some(bytes),
         };
         let resp = self.file_request(request).await?;
-        if !(200..300).contains(&resp.code) {
-            return Err(server_error(&resp));
-        }
-        let json: Value = resp
-            .body
-            .as_deref()
-            .and_then(|b| serde_json::from_slice(b).ok())
-            .unwrap_or_default();
-        let id = match json.get("id") {
-            Some(Value::String(s)) => s.clone(),
-            Some(Value::Number(n)) => n.to_string(),
-            _ => {
-                return Err(NetworkError::FileServer {
-                    status: resp.code,
-                    message: "upload answer has no id".into(),
-                })
-            }
-        };
-        let url = format!("{}/file/{id}", self.inner.file_server_base);
-        if file_id(&self.inner.file_server_base, &url).is_none() {
-            return Err(NetworkError::FileServer {
-                status: resp.code,
-                message: "upload answer has an invalid id".into(),
-            });
-        }
-        Ok(FileUpload { id, url })
+        read_upload_answer(&self.inner.file_server_base, &resp)
     }
 
     /// Downloads a file by its URL on the configured file server.
@@ -248,5 +258,44 @@ mod tests {
             None
         );
         assert_eq!(file_id(base, "http://filev2.getsession.org/file/"), None);
+    }
+
+    fn upload_answer(body: &str) -> V4Response {
+        V4Response {
+            code: 200,
+            headers: Map::new(),
+            body: Some(body.as_bytes().to_vec()),
+        }
+    }
+
+    #[test]
+    fn upload_ids_are_url_safe_and_whole() {
+        let base = "http://files.example:8080";
+        let ok = read_upload_answer(base, &upload_answer(r#"{"id":"a-B_9"}"#)).unwrap();
+        assert_eq!(ok.url, "http://files.example:8080/file/a-B_9");
+        let numeric = read_upload_answer(base, &upload_answer(r#"{"id":678}"#)).unwrap();
+        assert_eq!(numeric.id, "678");
+        // Regression, the `file_server` fuzz target's crash: an id with a fragment was
+        // accepted, its `#…` appended to the pointer URL every recipient reads.
+        let fuzz_found = concat!(
+            r#"{"id":"12QQQQQQQQQQQrrrrrrrrxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"#,
+            r#"xxxxxxxxxxxxxxxxxxxxxxxxxoxxxxxxxx#rrrrrrrrrrrrrrrrrrrrrrrrrprrrrrrrrr"#,
+            r#"rrrrrrrrrrrrrrrQ2"}"#
+        );
+        let injected = format!(r#"{{"id":"123#p={}&d"}}"#, "ab".repeat(32));
+        for body in [
+            fuzz_found,
+            injected.as_str(),
+            r#"{"id":"1/2"}"#,
+            r#"{"id":""}"#,
+        ] {
+            assert!(
+                matches!(
+                    read_upload_answer(base, &upload_answer(body)),
+                    Err(NetworkError::FileServer { .. })
+                ),
+                "{body}"
+            );
+        }
     }
 }

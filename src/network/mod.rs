@@ -28,10 +28,10 @@ pub mod transport;
 pub use client::{NetworkStats, SessionNetwork};
 pub use config::{FileServerConfig, NetworkConfig, OnionCipher, PathIsolation};
 pub use error::{NetworkError, SendError};
-pub use files::{file_id, FileUpload, MAX_FILE_SIZE};
+pub use files::{file_id, read_upload_answer, FileUpload, MAX_FILE_SIZE};
 pub use node::ServiceNode;
 pub use observer::NetworkObserver;
 pub use ops::{
-    cursors_after, DeleteOutcome, ExpireOutcome, ItemData, MemberPage, NamespaceCursor,
-    NamespaceMessages, RetrievedItem, StoreOutcome, RETRIEVE_MEMBERS,
+    accept_retrieve, cursors_after, DeleteOutcome, ExpireOutcome, ItemData, MemberPage,
+    NamespaceCursor, NamespaceMessages, RetrievedItem, StoreOutcome, RETRIEVE_MEMBERS,
 };

@@ -84,6 +84,10 @@ pub enum AttachmentError {
     /// AES-GCM authentication of an avatar failed (wrong profile key or corrupted data).
     #[error("avatar failed authentication")]
     AvatarAuthentication,
+    /// An avatar has no bytes: its blob would be shorter than [`AVATAR_MIN_BLOB`], which every
+    /// receiver refuses.
+    #[error("an avatar image cannot be empty")]
+    EmptyAvatar,
 }
 
 /// The 64-byte legacy attachment key `aesKey ‖ macKey` (`AttachmentPointer.key`).

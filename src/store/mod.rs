@@ -18,6 +18,7 @@ pub mod attachments;
 pub mod avatars;
 pub mod chat;
 pub mod communities;
+pub mod connect;
 pub mod events;
 pub mod group_state;
 pub mod groups;
@@ -38,18 +39,21 @@ pub mod user_configs;
 pub mod webhooks;
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::any::AnyRow;
 use sqlx::{Any, AnyPool, Row as _, Transaction};
 use tokio::sync::{broadcast, watch};
 
+pub use connect::ConnectFailure;
 pub use leases::LeaseToken;
 pub use notify::Notice;
 pub use secrets::{MasterKey, RecordKind, SecretsError};
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
+
+/// How long [`Store::ping`] waits for an answer.
+pub const PING_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// The check value sealed under the master key at first start.
 const CHECK_PLAINTEXT: &[u8] = b"session-gateway master key check v1";
@@ -79,6 +83,14 @@ pub enum StoreError {
     /// A stored value has an impossible shape (for example invalid JSON in a TEXT column).
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// The database could not be reached at start-up, or refused us: the cause, named.
+    #[error("cannot connect to the database at {url}: {failure}")]
+    Connect {
+        /// The URL without credentials.
+        url: String,
+        /// Why.
+        failure: ConnectFailure,
+    },
     /// The database URL names a backend this build cannot use.
     #[error("unsupported database URL (expected sqlite://… or postgres://…): {0}")]
     UnsupportedUrl(String),
@@ -91,6 +103,18 @@ pub enum StoreError {
         /// The stale epoch.
         epoch: i64,
     },
+}
+
+impl StoreError {
+    /// The database could not be used at all (see [`connect::is_unavailable`]): a retry may
+    /// succeed unchanged once it is back.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            Self::Database(error) => connect::is_unavailable(error),
+            Self::Connect { .. } => true,
+            _ => false,
+        }
+    }
 }
 
 /// Which database the URL chose.
@@ -185,7 +209,7 @@ impl Store {
         max_connections: u32,
         master: MasterKey,
     ) -> Result<Self, StoreError> {
-        let (pool, backend) = connect(url, max_connections).await?;
+        let (pool, backend) = open_pool(url, max_connections).await?;
         check_master_key(&pool, &master).await?;
         let latest = latest_cursor(&pool).await?;
         let (events, _) = watch::channel(latest);
@@ -251,9 +275,11 @@ impl Store {
         self.events.receiver_count()
     }
 
-    /// True when the database answers (for `/readyz`).
+    /// True when the database answers within [`PING_TIMEOUT`] (for `/readyz`, whose probes
+    /// must not wait for the pool's acquire timeout during an outage).
     pub async fn ping(&self) -> bool {
-        sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
+        let query = sqlx::query("SELECT 1").execute(&self.pool);
+        matches!(tokio::time::timeout(PING_TIMEOUT, query).await, Ok(Ok(_)))
     }
 
     /// Closes the pool (waits for connections to be returned) and stops listening.
@@ -293,56 +319,15 @@ impl Store {
 
 /// Connects and applies the migrations (no master key check: [`Store::open`] and the
 /// key rotation, [`rotation`], each check it their own way).
-async fn connect(url: &str, max_connections: u32) -> Result<(AnyPool, Backend), StoreError> {
+async fn open_pool(url: &str, max_connections: u32) -> Result<(AnyPool, Backend), StoreError> {
     sqlx::any::install_default_drivers();
     let backend =
         Backend::from_url(url).ok_or_else(|| StoreError::UnsupportedUrl(redact_url(url)))?;
     let pool = match backend {
-        Backend::Sqlite => open_sqlite(url).await?,
-        Backend::Postgres => open_postgres(url, max_connections).await?,
+        Backend::Sqlite => connect::open_sqlite(url).await?,
+        Backend::Postgres => connect::open_postgres(url, max_connections).await?,
     };
     Ok((pool, backend))
-}
-
-/// One SQLite connection: writers never race for the file lock (no SQLITE_BUSY on lock
-/// upgrade), and reads are short. Never acquire a second connection inside a transaction.
-async fn open_sqlite(url: &str) -> Result<AnyPool, StoreError> {
-    let pool = AnyPoolOptions::new()
-        .max_connections(1)
-        .acquire_timeout(Duration::from_secs(30))
-        .after_connect(|conn, _meta| {
-            Box::pin(async move {
-                sqlx::query("PRAGMA journal_mode = WAL")
-                    .execute(&mut *conn)
-                    .await?;
-                sqlx::query("PRAGMA foreign_keys = ON")
-                    .execute(&mut *conn)
-                    .await?;
-                sqlx::query("PRAGMA busy_timeout = 5000")
-                    .execute(&mut *conn)
-                    .await?;
-                Ok(())
-            })
-        })
-        .connect(url)
-        .await?;
-    SQLITE_MIGRATIONS.run(&pool).await?;
-    Ok(pool)
-}
-
-/// A pool of `max_connections` (at least 2: a transaction and a read may overlap), keeping
-/// one idle connection warm. Migrations take PostgreSQL's advisory lock, so replicas starting
-/// together apply them once.
-async fn open_postgres(url: &str, max_connections: u32) -> Result<AnyPool, StoreError> {
-    let pool = AnyPoolOptions::new()
-        .max_connections(max_connections.max(2))
-        .min_connections(1)
-        .acquire_timeout(Duration::from_secs(30))
-        .idle_timeout(Duration::from_secs(600))
-        .connect(url)
-        .await?;
-    POSTGRES_MIGRATIONS.run(&pool).await?;
-    Ok(pool)
 }
 
 async fn latest_cursor(pool: &AnyPool) -> Result<i64, StoreError> {
@@ -420,8 +405,12 @@ fn opens_check(master: &MasterKey, sealed: &[u8]) -> bool {
     matches!(master.open(RecordKind::Check, "", sealed), Ok(plain) if plain.as_slice() == CHECK_PLAINTEXT)
 }
 
-/// Keeps the scheme and host of a URL for error messages, never a password.
+/// Keeps the scheme and host of a URL for error messages, never a password. A SQLite URL
+/// holds no credentials and its path is what an operator needs to see: it is kept whole.
 fn redact_url(url: &str) -> String {
+    if url.starts_with("sqlite:") {
+        return url.to_owned();
+    }
     match url.split_once("://") {
         Some((scheme, rest)) => {
             let host = rest.rsplit_once('@').map_or(rest, |(_, host)| host);

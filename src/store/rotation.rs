@@ -24,7 +24,7 @@
 use sqlx::{AnyPool, Row as _};
 
 use super::secrets::{MasterKey, RecordKind};
-use super::{connect, opens_check, StoreError, CHECK_PLAINTEXT};
+use super::{open_pool, opens_check, StoreError, CHECK_PLAINTEXT};
 
 /// The `meta` key holding the check value of the key an unfinished rotation moves to.
 const NEXT_KEY: &str = "master_key_next";
@@ -211,7 +211,7 @@ pub async fn rotate_master_key(
     new: &MasterKey,
     options: RotateOptions,
 ) -> Result<RotationReport, RotationError> {
-    let (pool, backend) = connect(url, 2).await?;
+    let (pool, backend) = open_pool(url, 2).await?;
     // Heartbeats are written by the database's clock (as the lease manager reads it).
     let result = match super::leases::db_clock(&pool, backend).await {
         Ok(now) => run(&pool, old, new, options, now).await,

@@ -26,9 +26,65 @@ pub struct Cluster {
     pub port: u16,
     /// The cluster's data directory (tests scan it for plaintext secrets).
     pub data_dir: PathBuf,
+    /// The PostgreSQL binaries (`pg_ctl` for [`Cluster::stop`] and [`Cluster::start`]).
+    bin: PathBuf,
     /// Holding this keeps the cluster alive; see the module docs.
     _lifeline: Mutex<ChildStdin>,
 }
+
+impl Cluster {
+    /// Stops the server (fast shutdown: sessions are cut, as in a crash of the database host
+    /// seen from the client) and waits until it is down. For outage tests: every test of the
+    /// binary shares the cluster, so such a test must be the only one in its binary.
+    pub fn stop(&self) {
+        self.pg_ctl(&["stop", "-m", "fast", "-w"]);
+    }
+
+    /// Starts the stopped server again on the same port and data, and waits until it accepts
+    /// connections.
+    pub fn start(&self) {
+        let dir = self.data_dir.parent().expect("the cluster's temp dir");
+        let options = format!("-p {} -k {} {SERVER_OPTIONS}", self.port, dir.display());
+        let log = dir.join("postgres-restarted.log");
+        self.pg_ctl(&[
+            "start",
+            "-w",
+            "-o",
+            &options,
+            "-l",
+            &log.display().to_string(),
+        ]);
+    }
+
+    fn pg_ctl(&self, args: &[&str]) {
+        let pg_ctl = self.bin.join("pg_ctl");
+        let data = self.data_dir.display().to_string();
+        let mut command = if is_root() {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(&pg_ctl);
+            c
+        } else {
+            Command::new(&pg_ctl)
+        };
+        let output = command
+            .args(["-D", &data])
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run pg_ctl: {e}"));
+        assert!(
+            output.status.success(),
+            "pg_ctl {args:?} failed: {}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+}
+
+/// Server settings for tests: loopback only, no durability work, room for many pools.
+const SERVER_OPTIONS: &str = "-c listen_addresses=127.0.0.1 -c fsync=off \
+    -c synchronous_commit=off -c full_page_writes=off -c max_connections=400 \
+    -c shared_buffers=64MB";
 
 static CLUSTER: OnceLock<Result<Cluster, String>> = OnceLock::new();
 
@@ -103,12 +159,11 @@ dir=$(mktemp -d "${TMPDIR:-/tmp}/session-gateway-pg.XXXXXX")
 "$BIN/initdb" -D "$dir/data" -U postgres -A trust -E UTF8 --no-sync >"$dir/initdb.log" 2>&1 || {
     echo "initdb failed: $(tail -n 5 "$dir/initdb.log" | tr '\n' ' ')"; rm -rf "$dir"; exit 1; }
 echo "$dir"
-"$BIN/postgres" -D "$dir/data" -p "$PORT" -k "$dir" -c listen_addresses=127.0.0.1 \
-    -c fsync=off -c synchronous_commit=off -c full_page_writes=off \
-    -c max_connections=400 -c shared_buffers=64MB >"$dir/postgres.log" 2>&1 &
+"$BIN/postgres" -D "$dir/data" -p "$PORT" -k "$dir" $OPTIONS >"$dir/postgres.log" 2>&1 &
 pid=$!
 cat >/dev/null || true
-kill -INT "$pid" 2>/dev/null || true
+# pg_ctl finds the server through its pid file, so this also stops one a test restarted.
+"$BIN/pg_ctl" -D "$dir/data" stop -m fast -w >/dev/null 2>&1 || kill -INT "$pid" 2>/dev/null || true
 wait "$pid" || true
 rm -rf "$dir"
 "#;
@@ -145,6 +200,7 @@ fn start_once(bin: &Path) -> Result<Cluster, String> {
     let mut child = command
         .env("BIN", bin)
         .env("PORT", port.to_string())
+        .env("OPTIONS", SERVER_OPTIONS)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -180,6 +236,7 @@ fn start_once(bin: &Path) -> Result<Cluster, String> {
     Ok(Cluster {
         port,
         data_dir: dir.join("data"),
+        bin: bin.to_path_buf(),
         _lifeline: Mutex::new(lifeline),
     })
 }

@@ -301,9 +301,11 @@ fn open_post(row: &RoomMessage) -> Result<Accepted, &'static str> {
     }
     let signed = content.sig_timestamp.unwrap_or(0);
     let signed_ms = i64::try_from(signed).map_err(|_| "invalid_content")?;
-    // `posted` is float seconds from the server clock.
+    // `posted` is float seconds from the server clock; the cast saturates, and the distance
+    // is taken without overflow (a server's `posted` of -1e300 made `posted - signed` panic
+    // in debug builds: found by the `community` fuzz target).
     let posted_ms = (row.posted.unwrap_or(0.0) * 1000.0).floor() as i64;
-    if signed_ms == 0 || (posted_ms - signed_ms).abs() > MAX_POST_SKEW_MS {
+    if signed_ms == 0 || too_far(posted_ms, signed_ms) {
         return Err("bad_timestamp");
     }
     // The protocol's classifier compares IDs only; a room author is a blinded key, named here
@@ -326,6 +328,12 @@ fn open_post(row: &RoomMessage) -> Result<Accepted, &'static str> {
         group: None,
         signed_digest: content_digest(&data),
     })
+}
+
+/// Whether a message signed at `signed_ms` is too far from when the server says it was
+/// posted ([`MAX_POST_SKEW_MS`]); both are peer-supplied, so the distance must not overflow.
+fn too_far(posted_ms: i64, signed_ms: i64) -> bool {
+    posted_ms.abs_diff(signed_ms) > MAX_POST_SKEW_MS.unsigned_abs()
 }
 
 /// Reads `keys`' DM inbox on every server it has a room on, applying what arrived.
@@ -410,8 +418,8 @@ async fn apply_inbox(
 }
 
 /// Decrypts one DM to us (§6) into an accepted message from the sender's blinded ID, and
-/// the sender's `05` Session ID.
-fn open_dm(
+/// the sender's `05` Session ID. Public for the fuzz targets (a server's inbox is untrusted).
+pub fn open_dm(
     keys: &AccountKeys,
     server: &CommunityServer,
     message: &InboxMessage,
@@ -433,7 +441,7 @@ fn open_dm(
     let signed = content.sig_timestamp.unwrap_or(0);
     let timestamp = i64::try_from(signed).map_err(|_| "invalid_content")?;
     let posted_ms = (message.posted_at * 1000.0).floor() as i64;
-    if timestamp == 0 || (posted_ms - timestamp).abs() > MAX_POST_SKEW_MS {
+    if timestamp == 0 || too_far(posted_ms, timestamp) {
         return Err("bad_timestamp");
     }
     let own = keys.identity.session_id();
@@ -458,3 +466,7 @@ fn open_dm(
         opened.sender_session_id.to_string(),
     ))
 }
+
+#[cfg(test)]
+#[path = "community_tests.rs"]
+mod tests;

@@ -30,7 +30,8 @@ pub async fn cursor(deps: &Deps, keys: &AccountKeys) -> Result<Option<MessageHas
 
 /// Opens one retrieved UserGroups message: `None` when it is not a config of ours (another
 /// key, junk, a multipart part: libsession's pushes of a UserGroups config fit one message).
-fn open(keys: &AccountKeys, data: &[u8]) -> Option<ConfigMessage> {
+/// Public for the fuzz targets: what a swarm member serves from namespace 5 is untrusted.
+pub fn open(keys: &AccountKeys, data: &[u8]) -> Option<ConfigMessage> {
     let kind = ConfigKind::UserGroups;
     let ciphertext = unwrap_or_raw(&keys.identity, data, kind);
     let seed = *keys.identity.seed().expose_secret();

@@ -288,33 +288,7 @@ impl SessionNetwork {
             )
             .await?
             .success()?;
-        let subs: Vec<SubReply> = reply.json()?;
-        if subs.len() != rooms.len() * 2 {
-            return Err(bad_reply("batch answer has the wrong number of parts"));
-        }
-        let mut out = Vec::with_capacity(rooms.len());
-        for (room, pair) in rooms.iter().zip(subs.chunks(2)) {
-            let details = if pair[0].code == 200 {
-                serde_json::from_value::<PollInfo>(pair[0].body.clone())
-                    .map_err(|e| bad_reply(&format!("pollInfo: {e}")))?
-                    .details
-            } else {
-                None
-            };
-            let messages = if pair[1].code == 200 {
-                serde_json::from_value(pair[1].body.clone())
-                    .map_err(|e| bad_reply(&format!("messages: {e}")))?
-            } else {
-                Vec::new()
-            };
-            out.push(PolledRoom {
-                token: room.token.clone(),
-                code: pair[1].code,
-                details,
-                messages,
-            });
-        }
-        Ok(out)
+        read_poll(rooms, &reply)
     }
 
     /// `POST /room/{token}/message` (§4.5) with the files the post links.
@@ -513,4 +487,36 @@ impl SessionNetwork {
         }
         reply.success().map(|_| ())
     }
+}
+
+/// Reads a poll's `/batch` answer (untrusted): per room of `rooms`, in order, its `pollInfo`
+/// and its messages sub-replies. Public for the fuzz targets.
+pub fn read_poll(rooms: &[PollRoom], reply: &SogsReply) -> Result<Vec<PolledRoom>, NetworkError> {
+    let subs: Vec<SubReply> = reply.json()?;
+    if subs.len() != rooms.len() * 2 {
+        return Err(bad_reply("batch answer has the wrong number of parts"));
+    }
+    let mut out = Vec::with_capacity(rooms.len());
+    for (room, pair) in rooms.iter().zip(subs.chunks(2)) {
+        let details = if pair[0].code == 200 {
+            serde_json::from_value::<PollInfo>(pair[0].body.clone())
+                .map_err(|e| bad_reply(&format!("pollInfo: {e}")))?
+                .details
+        } else {
+            None
+        };
+        let messages = if pair[1].code == 200 {
+            serde_json::from_value(pair[1].body.clone())
+                .map_err(|e| bad_reply(&format!("messages: {e}")))?
+        } else {
+            Vec::new()
+        };
+        out.push(PolledRoom {
+            token: room.token.clone(),
+            code: pair[1].code,
+            details,
+            messages,
+        });
+    }
+    Ok(out)
 }

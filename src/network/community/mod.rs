@@ -13,7 +13,8 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 pub use calls::{
-    BanScope, InboxMessage, PollRoom, PolledRoom, Posted, ReactionSummary, RoomInfo, RoomMessage,
+    read_poll, BanScope, InboxMessage, PollRoom, PolledRoom, Posted, ReactionSummary, RoomInfo,
+    RoomMessage,
 };
 
 use super::client::SessionNetwork;

@@ -29,8 +29,8 @@ mod retrieve;
 mod upkeep;
 
 pub use retrieve::{
-    cursors_after, ItemData, MemberPage, NamespaceCursor, NamespaceMessages, RetrievedItem,
-    RETRIEVE_MEMBERS,
+    accept_retrieve, cursors_after, ItemData, MemberPage, NamespaceCursor, NamespaceMessages,
+    RetrievedItem, RETRIEVE_MEMBERS,
 };
 pub use upkeep::ExpireOutcome;
 

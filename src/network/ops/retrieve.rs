@@ -195,8 +195,10 @@ struct MemberAnswer {
     pages: Vec<CheckedPage>,
 }
 
-/// One member's retrieve answer: per-namespace responses in request order.
-fn accept_retrieve(
+/// One member's retrieve answer: per-namespace responses in request order. Reads what a node
+/// sent back (untrusted): a batch of exactly `count` results, each a `retrieve` answer or a
+/// failure classified like any RPC status. Public for the fuzz targets.
+pub fn accept_retrieve(
     node: &ServiceNode,
     answer: SnodeAnswer,
     count: usize,

@@ -57,12 +57,16 @@ impl std::fmt::Debug for ProfileKey {
     }
 }
 
-/// Encrypts an avatar image with a fresh random IV.
+/// Encrypts an avatar image with a fresh random IV. An empty image is refused: its blob would
+/// be too short for [`decrypt_avatar`] (found by the `attachment` fuzz target's round trip).
 pub fn encrypt_avatar<R: RngCore + CryptoRng>(
     avatar: &[u8],
     key: &ProfileKey,
     rng: &mut R,
 ) -> Result<Vec<u8>, AttachmentError> {
+    if avatar.is_empty() {
+        return Err(AttachmentError::EmptyAvatar);
+    }
     let mut iv = [0u8; IV_LEN];
     rng.fill_bytes(&mut iv);
     let ciphertext = Aes256Gcm::new((&key.0).into())

@@ -322,6 +322,22 @@ fn avatar_round_trip_and_layout() {
     assert_eq!(decrypt_avatar(&blob, &key).unwrap(), b"png bytes");
 }
 
+/// Regression, the `attachment` fuzz target's crash (input: mode 5, no bytes): an empty avatar
+/// encrypted to a 28-byte blob that `decrypt_avatar` refuses as truncated. Now it is refused
+/// when encrypting; the smallest avatar, one byte, round-trips.
+#[test]
+fn an_empty_avatar_is_refused_and_one_byte_round_trips() {
+    let mut rng = StdRng::seed_from_u64(4);
+    let key = ProfileKey::from_bytes([0x21; 32]);
+    assert_eq!(
+        encrypt_avatar(b"", &key, &mut rng),
+        Err(AttachmentError::EmptyAvatar)
+    );
+    let blob = encrypt_avatar(b"x", &key, &mut rng).unwrap();
+    assert_eq!(blob.len(), AVATAR_MIN_BLOB);
+    assert_eq!(decrypt_avatar(&blob, &key).unwrap(), b"x");
+}
+
 #[test]
 fn keys_do_not_print() {
     let key = AttachmentKey::from_bytes([0xab; 64]);

@@ -127,7 +127,10 @@ impl fmt::Debug for PendingServerReply {
 }
 
 impl PendingSnodeReply {
-    pub(crate) fn new(ephemeral: StaticSecret, destination: PublicKey, enc: EncType) -> Self {
+    /// Waits for a reply encrypted to `destination` with the layer's `ephemeral` secret. The
+    /// builder makes these; public so a fuzz target can decode replies without building a
+    /// whole onion request first.
+    pub fn new(ephemeral: StaticSecret, destination: PublicKey, enc: EncType) -> Self {
         PendingSnodeReply {
             key: DestinationKey {
                 ephemeral,
@@ -166,7 +169,9 @@ impl PendingSnodeReply {
 }
 
 impl PendingServerReply {
-    pub(crate) fn new(ephemeral: StaticSecret, destination: PublicKey, enc: EncType) -> Self {
+    /// Waits for a v4 reply encrypted to `destination` with the layer's `ephemeral` secret
+    /// (public for the fuzz targets, as [`PendingSnodeReply::new`]).
+    pub fn new(ephemeral: StaticSecret, destination: PublicKey, enc: EncType) -> Self {
         PendingServerReply {
             key: DestinationKey {
                 ephemeral,

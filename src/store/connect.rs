@@ -1,0 +1,191 @@
+//! Opening the pool: one probe connection first, so that a database that cannot be reached
+//! fails start-up within [`CONNECT_TIMEOUT`] with the cause named ([`ConnectFailure`]), then
+//! the pool itself and the migrations.
+//!
+//! Why the probe: a pool hides the cause. `PoolOptions::connect` retries a refused or failed
+//! connection until its acquire timeout and then reports only "pool timed out while waiting
+//! for an open connection", so an operator with a wrong port, host, password or URL waited
+//! 30 s for a message that named none of them.
+
+use std::time::Duration;
+
+use sqlx::any::AnyPoolOptions;
+use sqlx::{AnyConnection, AnyPool, Connection as _};
+
+use super::{redact_url, StoreError, POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS};
+
+/// How long a query waits for a pooled PostgreSQL connection before it fails as unavailable
+/// (an API request answers 503). While the server is down, every new connection is refused and
+/// the pool retries until this deadline, so it is what a request waits during an outage.
+pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long the start-up probe waits for the database to answer (a host that drops packets
+/// never refuses; this bounds the wait for it).
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Why the start-up connection failed, named for what an operator fixes.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConnectFailure {
+    /// Nothing listens at the address (wrong port, or the server is down).
+    #[error("connection refused (is the database running and listening there?)")]
+    Refused,
+    /// The host name does not resolve.
+    #[error("unknown host ({0})")]
+    UnknownHost(String),
+    /// The server refused the credentials.
+    #[error("authentication failed: {0}")]
+    Auth(String),
+    /// The URL does not parse or names an option the driver does not know.
+    #[error("invalid database URL: {0}")]
+    BadUrl(String),
+    /// No answer within [`CONNECT_TIMEOUT`].
+    #[error("no answer within {} s", CONNECT_TIMEOUT.as_secs())]
+    Timeout,
+    /// Anything else the driver or server said (a missing database, a file that cannot be
+    /// opened, TLS), in its own words.
+    #[error("{0}")]
+    Other(String),
+}
+
+impl ConnectFailure {
+    /// Names the cause of a failed connection attempt.
+    pub fn of(error: &sqlx::Error) -> Self {
+        match error {
+            sqlx::Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
+                Self::Refused
+            }
+            // tokio reports a failed name lookup as an untyped I/O error with this text.
+            sqlx::Error::Io(io) if io.to_string().contains("lookup address") => {
+                Self::UnknownHost(io.to_string())
+            }
+            sqlx::Error::Io(io) => Self::Other(io.to_string()),
+            sqlx::Error::Configuration(e) => Self::BadUrl(e.to_string()),
+            // PostgreSQL SQLSTATE class 28: invalid authorisation (28P01 wrong password,
+            // 28000 no pg_hba.conf entry or unknown role).
+            sqlx::Error::Database(db) if db.code().is_some_and(|c| c.starts_with("28")) => {
+                Self::Auth(db.message().to_owned())
+            }
+            sqlx::Error::Database(db) => Self::Other(db.message().to_owned()),
+            other => Self::Other(other.to_string()),
+        }
+    }
+}
+
+/// Whether `error` means the database could not be used at all (down, restarting, connections
+/// lost, out of resources), as opposed to refusing one statement: the same request can succeed
+/// once the database is back, so the API answers 503, not 500.
+pub fn is_unavailable(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::WorkerCrashed => true,
+        // SQLSTATE 08 connection exception, 53 insufficient resources (disk full, out of
+        // memory, too many connections), 57P01-57P03 the server shutting down or starting up.
+        sqlx::Error::Database(db) => db
+            .code()
+            .is_some_and(|c| c.starts_with("08") || c.starts_with("53") || c.starts_with("57P")),
+        _ => false,
+    }
+}
+
+/// Connects once, with [`CONNECT_TIMEOUT`], and closes again: the cause of a failure, or
+/// nothing.
+async fn probe(url: &str) -> Result<(), StoreError> {
+    let failure = match tokio::time::timeout(CONNECT_TIMEOUT, AnyConnection::connect(url)).await {
+        Ok(Ok(conn)) => {
+            // A failed close only means the server went away in between; the pool will say so.
+            let _ = conn.close().await;
+            return Ok(());
+        }
+        Ok(Err(error)) => ConnectFailure::of(&error),
+        Err(_) => ConnectFailure::Timeout,
+    };
+    Err(StoreError::Connect {
+        url: redact_url(url),
+        failure,
+    })
+}
+
+/// One SQLite connection: writers never race for the file lock (no SQLITE_BUSY on lock
+/// upgrade), and reads are short. Never acquire a second connection inside a transaction.
+pub(super) async fn open_sqlite(url: &str) -> Result<AnyPool, StoreError> {
+    probe(url).await?;
+    let pool = AnyPoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(Duration::from_secs(30))
+        .after_connect(|conn, _meta| {
+            Box::pin(async move {
+                sqlx::query("PRAGMA journal_mode = WAL")
+                    .execute(&mut *conn)
+                    .await?;
+                sqlx::query("PRAGMA foreign_keys = ON")
+                    .execute(&mut *conn)
+                    .await?;
+                sqlx::query("PRAGMA busy_timeout = 5000")
+                    .execute(&mut *conn)
+                    .await?;
+                Ok(())
+            })
+        })
+        .connect(url)
+        .await?;
+    SQLITE_MIGRATIONS.run(&pool).await?;
+    Ok(pool)
+}
+
+/// A pool of `max_connections` (at least 2: a transaction and a read may overlap), keeping
+/// one idle connection warm. Migrations take PostgreSQL's advisory lock, so replicas starting
+/// together apply them once.
+pub(super) async fn open_postgres(url: &str, max_connections: u32) -> Result<AnyPool, StoreError> {
+    probe(url).await?;
+    let pool = AnyPoolOptions::new()
+        .max_connections(max_connections.max(2))
+        .min_connections(1)
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .idle_timeout(Duration::from_secs(600))
+        .connect(url)
+        .await?;
+    POSTGRES_MIGRATIONS.run(&pool).await?;
+    Ok(pool)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn causes_are_named() {
+        let refused = sqlx::Error::Io(std::io::Error::from(std::io::ErrorKind::ConnectionRefused));
+        assert_eq!(ConnectFailure::of(&refused), ConnectFailure::Refused);
+        let lookup = sqlx::Error::Io(std::io::Error::other(
+            "failed to lookup address information: Name or service not known",
+        ));
+        assert!(matches!(
+            ConnectFailure::of(&lookup),
+            ConnectFailure::UnknownHost(_)
+        ));
+        let url = sqlx::Error::Configuration("relative URL without a base".into());
+        assert_eq!(
+            ConnectFailure::of(&url).to_string(),
+            "invalid database URL: relative URL without a base"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_closed_port_is_refused_at_once() {
+        sqlx::any::install_default_drivers();
+        let port = {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            listener.local_addr().unwrap().port()
+        };
+        let url = format!("postgres://user:secret@127.0.0.1:{port}/db");
+        let started = std::time::Instant::now();
+        let error = probe(&url).await.unwrap_err();
+        assert!(started.elapsed() < CONNECT_TIMEOUT);
+        let text = error.to_string();
+        assert!(text.contains("connection refused"), "{text}");
+        assert!(!text.contains("secret"), "{text}");
+    }
+}
