@@ -111,12 +111,15 @@ impl Inner {
         let (full, opened) = self.join_batch(dest, subrequests, reply);
         if let Some(full) = full {
             let this = self.clone();
-            tokio::spawn(async move { this.flush(full).await });
+            let span = tracing::Span::current();
+            tokio::spawn(tracing::Instrument::instrument(this.flush(full), span));
         }
         if let Some(id) = opened {
             let this = self.clone();
             let ed = dest.ed25519;
-            tokio::spawn(async move {
+            // The request stays in the trace of the poll that opened the batch.
+            let span = tracing::Span::current();
+            let flush = async move {
                 tokio::time::sleep(Duration::from_millis(window)).await;
                 let due = {
                     let mut forming = lock(&this.batches.forming);
@@ -128,7 +131,8 @@ impl Inner {
                 if let Some(due) = due {
                     this.flush(due).await;
                 }
-            });
+            };
+            tokio::spawn(tracing::Instrument::instrument(flush, span));
         }
         answer.await.unwrap_or_else(|_| {
             Err(SendError::Unreachable {
