@@ -43,19 +43,9 @@ impl DevnetProcess {
         Self { child, config }
     }
 
-    /// The child's CPU seconds so far (user + system), from `/proc/<pid>/stat`.
+    /// The child's CPU seconds so far (user + system).
     pub fn cpu_secs(&self) -> f64 {
-        let stat =
-            std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default();
-        let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-        let fields: Vec<&str> = after.split_whitespace().collect();
-        let tick = |i: usize| {
-            fields
-                .get(i)
-                .and_then(|f| f.parse::<f64>().ok())
-                .unwrap_or(0.0)
-        };
-        (tick(11) + tick(12)) / 100.0
+        crate::process::cpu_secs_of(&format!("/proc/{}/stat", self.child.id()))
     }
 }
 

@@ -12,7 +12,12 @@ pub fn env(name: &str, default: u64) -> u64 {
 /// Process CPU seconds, user + system, all threads (including ones that exited), from
 /// `/proc/self/stat` (clock ticks at 100 Hz).
 pub fn cpu_secs() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    cpu_secs_of("/proc/self/stat")
+}
+
+/// CPU seconds, user + system, from a `/proc/<pid>/stat` file (0 when it cannot be read).
+pub fn cpu_secs_of(stat_path: &str) -> f64 {
+    let stat = std::fs::read_to_string(stat_path).unwrap_or_default();
     let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
     let fields: Vec<&str> = after.split_whitespace().collect();
     let tick = |i: usize| {
