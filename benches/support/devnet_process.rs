@@ -43,6 +43,12 @@ impl DevnetProcess {
         Self { child, config }
     }
 
+    /// The child's process id.
+    #[allow(dead_code)] // not every bench pins the child
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The child's CPU seconds so far (user + system).
     pub fn cpu_secs(&self) -> f64 {
         crate::process::cpu_secs_of(&format!("/proc/{}/stat", self.child.id()))

@@ -10,6 +10,7 @@
 //! here so an empty poll touches the database not at all.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -28,6 +29,7 @@ use super::{ActorError, Deps, Task};
 use crate::chat::groups::state::MESSAGES_NAMESPACE;
 use crate::ids::{ConversationId, SessionIdText};
 use crate::network::NamespaceCursor;
+use crate::store::poll_plan::PollPlan;
 use crate::store::LeaseToken;
 
 /// A message seen only as tampered copies this many polls in a row is skipped, so a swarm that
@@ -71,7 +73,7 @@ async fn load(deps: Deps, account: SessionIdText) -> Result<Loaded, ActorError> 
         .await?
         .ok_or(ActorError::AccountGone)?;
     let keys = Arc::new(AccountKeys::from_stored_seed(&account, &seed)?);
-    let key = OwnSwarm::new(keys.clone()).cursor_key();
+    let key = OwnSwarm::new(keys.clone(), None).cursor_key();
     // The account's cursor from before per-member cursors is the fallback for a member with
     // none of its own (it is no longer advanced).
     let fallback = deps
@@ -102,10 +104,10 @@ fn conversation_of(account: &SessionIdText, peer: &str) -> Option<ConversationId
 async fn poll_groups(
     deps: Deps,
     keys: Arc<AccountKeys>,
+    groups: Vec<String>,
     skip: HashSet<String>,
     lease: Option<LeaseToken>,
 ) -> Result<Vec<PollOutcome>, ActorError> {
-    let groups = deps.store.lead_groups(&keys.session_id).await?;
     let mut outcomes = Vec::with_capacity(groups.len());
     for group in groups {
         let polled = async {
@@ -135,18 +137,24 @@ async fn poll_groups(
 
 /// Brings the account's UserGroups config in step with its groups after a poll cycle read
 /// it (`chat::groups::user_groups`): a push it queues is announced on commit and woken through
-/// [`Requeue`]. A failure is logged and retried next cycle; only a lost lease stops the cycle.
+/// [`Requeue`]. Skipped when the account holds neither heads nor groups (`merge` false): the
+/// merge would find nothing to do. A failure is logged and retried next cycle; only a lost
+/// lease stops the cycle.
 async fn sync_user_groups(
-    deps: Deps,
-    keys: Arc<AccountKeys>,
-    lease: Option<LeaseToken>,
+    deps: &Deps,
+    keys: &AccountKeys,
+    extended_at: i64,
+    merge: bool,
+    lease: Option<&LeaseToken>,
 ) -> Result<(), ActorError> {
     // Upkeep must never cost a poll: a failed extension is tried again next cycle.
-    if let Err(error) = super::sources::user_config::extend(&deps, &keys).await {
+    if let Err(error) = super::sources::user_config::extend(deps, keys, extended_at).await {
         tracing::debug!(account = keys.short(), %error, "user groups TTL not extended");
     }
-    match crate::chat::groups::user_groups::sync(&deps.store, &keys.identity, lease.as_ref()).await
-    {
+    if !merge {
+        return Ok(());
+    }
+    match crate::chat::groups::user_groups::sync(&deps.store, &keys.identity, lease).await {
         Ok(_) => Ok(()),
         Err(error) => {
             let error = ActorError::from(error);
@@ -157,6 +165,42 @@ async fn sync_user_groups(
             Ok(())
         }
     }
+}
+
+/// One poll cycle of an account: its own swarm (namespaces 0 and 5 in one request), the
+/// groups and community servers it leads, its community inboxes, then its UserGroups upkeep.
+/// What to poll besides its own swarm comes from the database in one read
+/// ([`Store::poll_plan`](crate::store::Store::poll_plan)); the own swarm's cursor is the
+/// actor's. Returns the own swarm's outcome (with the rooms' and inboxes' counts folded in)
+/// and each group's.
+async fn cycle(
+    deps: Deps,
+    keys: Arc<AccountKeys>,
+    cursor: NamespaceCursor,
+    skip: HashSet<String>,
+    lease: Option<LeaseToken>,
+) -> Result<(PollOutcome, Vec<PollOutcome>), ActorError> {
+    let PollPlan {
+        lead_groups,
+        lead_servers,
+        inboxes,
+        user_groups_cursor,
+        user_config_extended_at,
+        has_user_groups_state,
+    } = deps.store.poll_plan(&keys.session_id).await?;
+    let own_swarm = OwnSwarm::new(keys.clone(), user_groups_cursor.as_deref());
+    let took_user_groups = own_swarm.took_user_groups();
+    let mut own = poll(deps.clone(), own_swarm, cursor, skip.clone(), lease.clone()).await?;
+    let groups = poll_groups(deps.clone(), keys.clone(), lead_groups, skip, lease.clone()).await?;
+    let rooms = community::poll_servers(deps.clone(), keys.clone(), lead_servers, lease.clone());
+    let rooms = rooms.await?;
+    let dms = community::poll_inboxes(deps.clone(), keys.clone(), inboxes, lease.clone()).await?;
+    own.stored += rooms.stored + dms;
+    own.keeps_active = rooms.servers > 0;
+    let merge = has_user_groups_state || took_user_groups.load(Ordering::Relaxed);
+    let extended_at = user_config_extended_at;
+    sync_user_groups(&deps, &keys, extended_at, merge, lease.as_ref()).await?;
+    Ok((own, groups))
 }
 
 /// A running conversation and how many Kicks it was sent.
@@ -335,26 +379,13 @@ impl Identity {
         // Each poll cycle is its own trace: retrieve, commit, and the webhook deliveries of
         // what it stored (linked through the events' ids).
         let span = tracing::info_span!(parent: None, "poll", account = keys.short());
-        let own = poll(
+        let cycle = cycle(
             self.deps.clone(),
-            OwnSwarm::new(keys.clone()),
+            keys,
             self.cursor.clone(),
-            skip.clone(),
+            skip,
             self.lease.clone(),
         );
-        let groups = poll_groups(self.deps.clone(), keys.clone(), skip, self.lease.clone());
-        let rooms = community::poll_servers(self.deps.clone(), keys.clone(), self.lease.clone());
-        let dms = community::poll_inboxes(self.deps.clone(), keys.clone(), self.lease.clone());
-        let configs = sync_user_groups(self.deps.clone(), keys, self.lease.clone());
-        let cycle = async move {
-            let mut own = own.await?;
-            let groups = groups.await?;
-            let rooms = rooms.await?;
-            own.stored += rooms.stored + dms.await?;
-            own.keeps_active = rooms.servers > 0;
-            configs.await?;
-            Ok::<_, ActorError>((own, groups))
-        };
         let task = Task::spawn(&self.deps, cycle.instrument(span));
         ctx.spawn(task.into_actor(self).map(|result, act, ctx| {
             act.polling = false;

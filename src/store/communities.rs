@@ -4,7 +4,8 @@
 //! server, and the blinded peers an account talks to.
 //!
 //! A server is polled by its *lead*: the smallest active local account in any of its rooms
-//! ([`Store::lead_servers`]), for every local member (design.md §10), as groups are.
+//! ([`super::poll_plan::PollPlan::lead_servers`]), for every local member (design.md §10), as
+//! groups are.
 
 use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
@@ -420,26 +421,6 @@ impl Store {
             .collect()
     }
 
-    /// The servers `account` polls: those where it is the smallest active local account in
-    /// any room of the server.
-    pub async fn lead_servers(&self, account: &str) -> Result<Vec<String>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT DISTINCT r.server FROM community_members m \
-             JOIN community_rooms r ON r.room = m.room WHERE m.account = $1 \
-             AND NOT EXISTS (SELECT 1 FROM community_members o \
-             JOIN community_rooms ro ON ro.room = o.room \
-             JOIN accounts a ON a.session_id = o.account \
-             WHERE ro.server = r.server AND a.status = 'active' AND o.account < m.account) \
-             ORDER BY r.server",
-        )
-        .bind(account)
-        .fetch_all(self.pool())
-        .await?;
-        rows.iter()
-            .map(|row| row.try_get("server").map_err(StoreError::from))
-            .collect()
-    }
-
     /// The joined rooms on `server`, by room.
     pub async fn server_rooms(&self, server: &str) -> Result<Vec<CommunityRoom>, StoreError> {
         let rows = sqlx::query(&format!(
@@ -461,26 +442,6 @@ impl Store {
         .fetch_all(self.pool())
         .await?;
         rows.iter().map(member_of).collect()
-    }
-
-    /// `account`'s DM inboxes, by server.
-    pub async fn community_inboxes(&self, account: &str) -> Result<Vec<InboxCursor>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT server, server_key, last_id FROM community_inboxes WHERE account = $1 \
-             ORDER BY server",
-        )
-        .bind(account)
-        .fetch_all(self.pool())
-        .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(InboxCursor {
-                    server: row.try_get("server")?,
-                    server_key: row.try_get("server_key")?,
-                    last_id: row.try_get("last_id")?,
-                })
-            })
-            .collect()
     }
 
     /// Where `account`'s DMs to `blinded` go: a peer that wrote to it, or else the server of a

@@ -366,24 +366,4 @@ impl Store {
         drop(tx);
         Ok(found)
     }
-
-    /// The groups `account` leads: it has joined them and no active local account with a
-    /// smaller Session ID has, and no admin destroyed them. Its Identity actor polls them for
-    /// every local member.
-    pub async fn lead_groups(&self, account: &str) -> Result<Vec<String>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT m.group_id FROM group_members m WHERE m.account = $1 \
-             AND m.state = 'joined' AND NOT EXISTS (SELECT 1 FROM group_members o \
-             JOIN accounts a ON a.session_id = o.account WHERE o.group_id = m.group_id \
-             AND o.state = 'joined' AND a.status = 'active' AND o.account < m.account) \
-             AND NOT EXISTS (SELECT 1 FROM groups g WHERE g.id = m.group_id AND g.destroyed <> 0) \
-             ORDER BY m.group_id",
-        )
-        .bind(account)
-        .fetch_all(self.pool())
-        .await?;
-        rows.iter()
-            .map(|row| row.try_get("group_id").map_err(StoreError::from))
-            .collect()
-    }
 }

@@ -28,6 +28,7 @@ pub mod message_state;
 pub mod messages;
 pub mod modes;
 pub mod notify;
+pub mod poll_plan;
 pub mod prune;
 pub mod replays;
 pub mod retention;

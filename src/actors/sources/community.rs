@@ -29,7 +29,7 @@ use crate::protocol::chat::{self, ChatEvent};
 use crate::protocol::community::verify_post_signature;
 use crate::protocol::envelope::parse_content;
 use crate::protocol::keys::{PrefixedId, SessionId, X25519PublicKey};
-use crate::store::communities::{BlindedPeer, CommunityRoom};
+use crate::store::communities::{BlindedPeer, CommunityRoom, InboxCursor};
 use crate::store::replays::content_digest;
 use crate::store::LeaseToken;
 
@@ -61,14 +61,16 @@ pub fn server_at(base: &str, key: &str) -> Result<CommunityServer, ActorError> {
     CommunityServer::new(base, key).map_err(ActorError::Network)
 }
 
-/// Polls the servers `lead` leads: every joined room on each, for every local member.
+/// Polls `servers`, the ones `lead` leads ([`crate::store::poll_plan::PollPlan`]): every
+/// joined room on each, for every local member.
 pub async fn poll_servers(
     deps: Deps,
     lead: Arc<AccountKeys>,
+    servers: Vec<String>,
     lease: Option<LeaseToken>,
 ) -> Result<CommunityOutcome, ActorError> {
     let mut total = CommunityOutcome::default();
-    for server in deps.store.lead_servers(&lead.session_id).await? {
+    for server in servers {
         match poll_server(&deps, &lead, &server, lease.as_ref()).await {
             Ok(outcome) => {
                 total.consumed += outcome.consumed;
@@ -336,14 +338,15 @@ fn too_far(posted_ms: i64, signed_ms: i64) -> bool {
     posted_ms.abs_diff(signed_ms) > MAX_POST_SKEW_MS.unsigned_abs()
 }
 
-/// Reads `keys`' DM inbox on every server it has a room on, applying what arrived.
+/// Reads `keys`' DM `inboxes` (one on every server it has a room on), applying what arrived.
 pub async fn poll_inboxes(
     deps: Deps,
     keys: Arc<AccountKeys>,
+    inboxes: Vec<InboxCursor>,
     lease: Option<LeaseToken>,
 ) -> Result<usize, ActorError> {
     let mut stored = 0;
-    for inbox in deps.store.community_inboxes(&keys.session_id).await? {
+    for inbox in inboxes {
         let polled = async {
             let server = server_at(&inbox.server, &inbox.server_key)?;
             let messages = deps

@@ -3,6 +3,7 @@
 //! signature, opened with its keys ([`classify`]), for exactly one recipient: the account.
 //! The same request reads the account's UserGroups config (namespace 5, [`user_config`]).
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use super::{user_config, Accepted, Batch, CursorKey, Delivery, Source, Verdict};
@@ -14,7 +15,7 @@ use crate::protocol::dm::{self, DmError};
 use crate::protocol::envelope::{decode_dm_payload, parse_content};
 use crate::protocol::groups::control;
 use crate::protocol::protos::GroupUpdateInviteMessage;
-use crate::protocol::storage::{Namespace, Signer};
+use crate::protocol::storage::{MessageHash, Namespace, Signer};
 use crate::store::replays::content_digest;
 
 /// The namespace of 1:1 messages and sync copies (`messages.md` §3.5).
@@ -24,12 +25,26 @@ pub const DM_NAMESPACE: Namespace = Namespace(0);
 #[derive(Clone, Debug)]
 pub struct OwnSwarm {
     keys: Arc<AccountKeys>,
+    /// Where reading the UserGroups namespace resumes (the poll plan read it).
+    user_groups_cursor: Option<MessageHash>,
+    /// Set once a retrieve kept new UserGroups heads: the cycle merges them afterwards.
+    took_user_groups: Arc<AtomicBool>,
 }
 
 impl OwnSwarm {
-    /// The own swarm of `keys`' account.
-    pub fn new(keys: Arc<AccountKeys>) -> Self {
-        Self { keys }
+    /// The own swarm of `keys`' account, reading its UserGroups namespace after
+    /// `user_groups_cursor` (a stored hash that does not parse counts as absent).
+    pub fn new(keys: Arc<AccountKeys>, user_groups_cursor: Option<&str>) -> Self {
+        Self {
+            keys,
+            user_groups_cursor: user_groups_cursor.and_then(|h| MessageHash::parse(h).ok()),
+            took_user_groups: Arc::default(),
+        }
+    }
+
+    /// A flag that turns true when a retrieve of this source kept new UserGroups heads.
+    pub fn took_user_groups(&self) -> Arc<AtomicBool> {
+        self.took_user_groups.clone()
     }
 }
 
@@ -52,12 +67,11 @@ impl Source for OwnSwarm {
     ) -> Result<Option<Batch>, ActorError> {
         let signer = Signer::Account(self.keys.identity.signing_key());
         // The UserGroups config rides in the same batch (one request); it is stored here.
-        let configs = user_config::cursor(deps, &self.keys).await?;
         // (Its one cursor is the per-account one: heads are merged, so a skipped config comes
         // back with the next one's lagged diffs at worst.)
         let cursors = [
             cursor.clone(),
-            NamespaceCursor::new(user_config::USER_GROUPS, configs),
+            NamespaceCursor::new(user_config::USER_GROUPS, self.user_groups_cursor.clone()),
         ];
         let mut answers = deps
             .network
@@ -67,7 +81,10 @@ impl Source for OwnSwarm {
             .iter_mut()
             .find(|a| a.namespace == user_config::USER_GROUPS)
         {
-            user_config::take(deps, &self.keys, &std::mem::take(&mut configs.messages)).await?;
+            let items = std::mem::take(&mut configs.messages);
+            if user_config::take(deps, &self.keys, &items).await? {
+                self.took_user_groups.store(true, Ordering::Relaxed);
+            }
         }
         Ok(answers
             .into_iter()

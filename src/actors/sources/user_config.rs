@@ -19,15 +19,6 @@ use crate::store::groups::StoredConfig;
 /// The UserGroups namespace as the storage RPC takes it.
 pub const USER_GROUPS: Namespace = Namespace(USER_GROUPS_NAMESPACE);
 
-/// The cursor of the account's UserGroups namespace.
-pub async fn cursor(deps: &Deps, keys: &AccountKeys) -> Result<Option<MessageHash>, ActorError> {
-    Ok(deps
-        .store
-        .poll_cursor(&keys.session_id, i64::from(USER_GROUPS_NAMESPACE))
-        .await?
-        .and_then(|text| MessageHash::parse(&text).ok()))
-}
-
 /// Opens one retrieved UserGroups message: `None` when it is not a config of ours (another
 /// key, junk, a multipart part: libsession's pushes of a UserGroups config fit one message).
 /// Public for the fuzz targets: what a swarm member serves from namespace 5 is untrusted.
@@ -40,19 +31,20 @@ pub fn open(keys: &AccountKeys, data: &[u8]) -> Option<ConfigMessage> {
 }
 
 /// Keeps the intact UserGroups messages that open as ours and advances the cursor past every
-/// intact one read (stopping before a tampered one).
+/// intact one read (stopping before a tampered one). Whether any was kept.
 pub async fn take(
     deps: &Deps,
     keys: &AccountKeys,
     items: &[RetrievedItem],
-) -> Result<(), ActorError> {
+) -> Result<bool, ActorError> {
     if items.is_empty() {
-        return Ok(());
+        return Ok(false);
     }
     let now = now_ms();
     let ns = i64::from(USER_GROUPS_NAMESPACE);
     let mut tx = deps.store.begin().await?;
     let mut last = None;
+    let mut kept = false;
     for item in items {
         let ItemData::Intact(data) = &item.data else {
             break;
@@ -67,22 +59,24 @@ pub async fn take(
             seqno: message.seqno(),
             data: message.as_bytes().to_vec().into(),
         };
-        tx.add_user_config(&deps.store, &keys.session_id, ns, &config, now)
+        kept |= tx
+            .add_user_config(&deps.store, &keys.session_id, ns, &config, now)
             .await?;
     }
     if let Some(last) = &last {
         tx.set_poll_cursor(&keys.session_id, ns, last, now).await?;
     }
     tx.commit().await?;
-    Ok(())
+    Ok(kept)
 }
 
 /// Extends the TTL of the account's UserGroups heads to 30 days from now, at most once a day of
 /// network time (like a group's configs: [`super::group_swarm::TTL_EXTEND_EVERY_MS`]), so the
 /// config outlives a month without changes and a restored client still finds the groups.
-pub async fn extend(deps: &Deps, keys: &AccountKeys) -> Result<(), ActorError> {
+/// `extended_at`: when that was last done (the poll plan read it).
+pub async fn extend(deps: &Deps, keys: &AccountKeys, extended_at: i64) -> Result<(), ActorError> {
     let now = deps.network.now_ms();
-    let last = u64::try_from(deps.store.user_config_extended(&keys.session_id).await?).unwrap_or(0);
+    let last = u64::try_from(extended_at).unwrap_or(0);
     if now < last.saturating_add(super::group_swarm::TTL_EXTEND_EVERY_MS) {
         return Ok(());
     }

@@ -1,0 +1,264 @@
+//! The gateway's CPU per message, sent and received, with the devnet in its own process (so
+//! every CPU figure is the gateway's own; issue 16's targets: ≤ 1.0 ms per sent 1:1 message,
+//! ≤ 0.5 ms per received one).
+//!
+//! `cargo bench --bench send` runs two phases and prints one JSON line each:
+//! 1. **send**: one account queues `SEND_MESSAGES` (default 1,000) texts round-robin to
+//!    `SEND_RECIPIENTS` (30) Session IDs through `POST /v1/accounts/{id}/messages` as fast as
+//!    `SEND_CONCURRENCY` (16) clients can, a backlog. Each message is stored in the recipient's
+//!    swarm and as a sync copy in the sender's (two onion requests), persisted before `202`,
+//!    and announced by a `message.sent` webhook to a local receiver. Measured from the first
+//!    POST until the receiver has every `message.sent`: messages/s, the gateway's CPU per
+//!    message and cores busy, the devnet child's cores.
+//! 2. **receive**: a fresh gateway holding the 30 recipients starts and drains what phase 1
+//!    left in their swarms: each text verified, stored and announced by a `message.received`
+//!    webhook. Measured from the start until the receiver has all of them.
+//!
+//! The bench's own HTTP clients and webhook receiver run in this process, so their CPU is in
+//! the "gateway" figures: an upper bound. `SEND_NODES` (24 devnet nodes, swarms of 4).
+//! Pin the two processes apart with `taskset` to see the gateway on its own core(s), e.g.
+//! `taskset -c 1 cargo bench --bench send` puts this process (and the devnet child it spawns)
+//! on core 1: use `SEND_DEVNET_CPUS=0` to move the child to core 0 after it starts.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a bench binary may panic
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix_web::{web, App, HttpResponse, HttpServer};
+use serde_json::json;
+use session_gateway::app::Gateway;
+use session_gateway::config::Settings;
+use session_gateway::identities::{IdentityProvider as _, SessionIdentities};
+use session_gateway::store::accounts::{AccountPatch, AccountStatus};
+use session_gateway::store::{MasterKey, Store};
+
+#[path = "support/devnet_process.rs"]
+mod devnet_process;
+#[path = "support/fleet.rs"]
+mod fleet;
+#[path = "support/process.rs"]
+mod process;
+use process::{cpu_secs, env, rss_mib};
+
+const ADMIN: &str = "send-bench-admin";
+
+/// A webhook receiver on an ephemeral port counting deliveries; its URL.
+fn receiver(count: Arc<AtomicUsize>) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let server = HttpServer::new(move || {
+        let count = count.clone();
+        App::new().route(
+            "/hook",
+            web::post().to(move || {
+                count.fetch_add(1, Ordering::SeqCst);
+                async { HttpResponse::Ok().finish() }
+            }),
+        )
+    })
+    .workers(1)
+    .disable_signals()
+    .listen(listener)
+    .unwrap()
+    .run();
+    tokio::spawn(server);
+    url
+}
+
+/// Waits until `count` reaches `target` (polling a counter the receiver bumps), or panics
+/// after `limit`.
+async fn until(count: &AtomicUsize, target: usize, limit: Duration, what: &str) {
+    let start = Instant::now();
+    while count.load(Ordering::SeqCst) < target {
+        assert!(
+            start.elapsed() < limit,
+            "{what}: {} of {target} after {limit:?}",
+            count.load(Ordering::SeqCst)
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Subscribes the receiver at `url` to `event` on `gateway`.
+async fn subscribe(client: &reqwest::Client, gateway: &Gateway, url: &str, event: &str) {
+    let hook = client
+        .post(format!("{}/v1/webhooks", gateway.base_url()))
+        .bearer_auth(ADMIN)
+        .json(&json!({"url": url, "events": [event]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(hook.status(), 201, "{}", hook.text().await.unwrap());
+}
+
+/// Writes identities with these seeds into the database of `settings` in `dir`, paused (so
+/// that the webhook is subscribed before any of them polls).
+async fn insert_paused(settings: &Settings, dir: &std::path::Path, master: &str, seeds: &[Seeded]) {
+    let store = Store::open(
+        &settings.database_url(dir),
+        1,
+        MasterKey::from_base64(master).unwrap(),
+    )
+    .await
+    .unwrap();
+    for (id, seed) in seeds {
+        let id = session_gateway::ids::SessionIdText::parse(id).unwrap();
+        store.insert_account(&id, None, seed, 0).await.unwrap();
+        let paused = AccountPatch {
+            status: Some(AccountStatus::Paused),
+            ..AccountPatch::default()
+        };
+        store.patch_account(&id, &paused, 0).await.unwrap();
+    }
+    store.close().await;
+}
+
+type Seeded = (String, Vec<u8>);
+
+/// Sends `text` to `to` through `url` (an account's messages endpoint); expects `202`.
+async fn post(client: reqwest::Client, url: String, to: String, text: String) {
+    let sent = client
+        .post(&url)
+        .bearer_auth(ADMIN)
+        .json(&json!({"to": to, "text": text}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sent.status(), 202, "{}", sent.text().await.unwrap());
+}
+
+struct Figures {
+    seconds: f64,
+    cpu: f64,
+    devnet_cpu: f64,
+}
+
+impl Figures {
+    fn print(&self, phase: &str, messages: usize, rss_mib: f64) {
+        let line = json!({
+            "phase": phase,
+            "messages": messages,
+            "seconds": round(self.seconds),
+            "messages_per_sec": round(messages as f64 / self.seconds),
+            "gateway_cpu_ms_per_message": round(self.cpu * 1000.0 / messages as f64),
+            "gateway_cores": round(self.cpu / self.seconds),
+            "devnet_cores": round(self.devnet_cpu / self.seconds),
+            "rss_mib": round(rss_mib),
+        });
+        println!("{line}");
+    }
+}
+
+fn round(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+#[tokio::main(flavor = "multi_thread")]
+async fn main() {
+    let messages = env("SEND_MESSAGES", 1_000) as usize;
+    let recipients = env("SEND_RECIPIENTS", 30) as usize;
+    let concurrency = env("SEND_CONCURRENCY", 16) as usize;
+    let nodes = env("SEND_NODES", 24) as usize;
+    let limit = Duration::from_secs(env("SEND_TIMEOUT_SECS", 600));
+
+    let devnet = devnet_process::DevnetProcess::spawn(nodes, 4);
+    if let Ok(cpus) = std::env::var("SEND_DEVNET_CPUS") {
+        let pid = devnet.pid().to_string();
+        let pinned = std::process::Command::new("taskset")
+            .args(["-a", "-p", "-c", &cpus, &pid])
+            .output();
+        assert!(
+            pinned.is_ok_and(|o| o.status.success()),
+            "taskset the devnet"
+        );
+    }
+    let mut network = devnet.config.clone();
+    network.request_timeout_ms = 10_000;
+    let client = reqwest::Client::new();
+    let hooks = Arc::new(AtomicUsize::new(0));
+    let hook_url = receiver(hooks.clone());
+
+    // Phase 1: one sender, a backlog of texts to 30 recipients.
+    let (mut settings, master) = fleet::settings(ADMIN, 5_000);
+    settings.webhooks.deny_private = Some(false);
+    let sender_dir = tempfile::tempdir().unwrap();
+    let sender = fleet::fill(&settings, sender_dir.path(), &master, 1).await[0].clone();
+    let seeds: Vec<Seeded> = (0..recipients)
+        .map(|_| {
+            let identity = SessionIdentities.generate().unwrap();
+            (
+                identity.session_id.as_str().to_owned(),
+                identity.seed.to_vec(),
+            )
+        })
+        .collect();
+    let gateway = fleet::start(settings.clone(), sender_dir.path(), network.clone()).await;
+    subscribe(&client, &gateway, &hook_url, "message.sent").await;
+    // One message first, so that swarm lookups and path builds are not in the figures.
+    let url = format!("{}/v1/accounts/{sender}/messages", gateway.base_url());
+    for (to, _) in &seeds {
+        post(client.clone(), url.clone(), to.clone(), "warm-up".into()).await;
+    }
+    until(&hooks, recipients, limit, "warm-up sends").await;
+    hooks.store(0, Ordering::SeqCst);
+
+    let (cpu0, devnet0, start) = (cpu_secs(), devnet.cpu_secs(), Instant::now());
+    let next = Arc::new(AtomicUsize::new(0));
+    let mut clients = Vec::new();
+    for _ in 0..concurrency {
+        let (next, seeds) = (next.clone(), seeds.clone());
+        let (client, url) = (client.clone(), url.clone());
+        clients.push(tokio::spawn(async move {
+            loop {
+                let i = next.fetch_add(1, Ordering::SeqCst);
+                if i >= messages {
+                    break;
+                }
+                let to = seeds[i % seeds.len()].0.clone();
+                let text = format!("bench message {i}");
+                post(client.clone(), url.clone(), to, text).await;
+            }
+        }));
+    }
+    for c in clients {
+        c.await.unwrap();
+    }
+    until(&hooks, messages, limit, "message.sent webhooks").await;
+    let sent = Figures {
+        seconds: start.elapsed().as_secs_f64(),
+        cpu: cpu_secs() - cpu0,
+        devnet_cpu: devnet.cpu_secs() - devnet0,
+    };
+    sent.print("send", messages, rss_mib());
+    gateway.stop().await;
+
+    // Phase 2: the recipients' gateway drains their swarms (warm-up texts included).
+    let (mut settings, master) = fleet::settings(ADMIN, 5_000);
+    settings.webhooks.deny_private = Some(false);
+    let receiver_dir = tempfile::tempdir().unwrap();
+    insert_paused(&settings, receiver_dir.path(), &master, &seeds).await;
+    let gateway = fleet::start(settings, receiver_dir.path(), network).await;
+    subscribe(&client, &gateway, &hook_url, "message.received").await;
+    hooks.store(0, Ordering::SeqCst);
+    let (cpu0, devnet0, start) = (cpu_secs(), devnet.cpu_secs(), Instant::now());
+    for (id, _) in &seeds {
+        let resumed = client
+            .patch(format!("{}/v1/accounts/{id}", gateway.base_url()))
+            .bearer_auth(ADMIN)
+            .json(&json!({"status": "active"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resumed.status(), 200, "{}", resumed.text().await.unwrap());
+    }
+    let expected = messages + recipients;
+    until(&hooks, expected, limit, "message.received webhooks").await;
+    let received = Figures {
+        seconds: start.elapsed().as_secs_f64(),
+        cpu: cpu_secs() - cpu0,
+        devnet_cpu: devnet.cpu_secs() - devnet0,
+    };
+    received.print("receive", expected, rss_mib());
+    gateway.stop().await;
+}
