@@ -1,6 +1,8 @@
 //! Figures for the wire layer: the whole 1:1 send and receive pipeline (Content → padded →
 //! signed and sealed → Envelope → WebSocketMessage, and back), onion request building over 3
-//! hops, one node's peel, and the storage message hash. Run with `cargo bench --bench protocol`.
+//! hops, one node's peel, the storage message hash, and one check of a node's signed store
+//! confirmation (a store used to check every swarm member's; now the first that verifies, see
+//! `network::ops::accept_store`). Run with `cargo bench --bench protocol`.
 //! Prints figures; not a pass/fail test.
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
@@ -99,5 +101,21 @@ fn hash(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, message_pipeline, onion, hash);
+fn store_confirmation(c: &mut Criterion) {
+    use ed25519_dalek::{Signer as _, SigningKey, VerifyingKey};
+    use session_gateway::protocol::storage::response::{encode_signature, verify_node_signature};
+    let node = SigningKey::from_bytes(&[9; 32]);
+    let key = node.verifying_key().to_bytes();
+    let message = b"a store confirmation: the message hash";
+    let signature = encode_signature(&node.sign(message));
+    // What checking one member's entry costs: its key decompressed, then the signature.
+    c.bench_function("store_confirmation_check", |b| {
+        b.iter(|| {
+            VerifyingKey::from_bytes(&key)
+                .is_ok_and(|vk| verify_node_signature(&vk, message, &signature))
+        })
+    });
+}
+
+criterion_group!(benches, message_pipeline, onion, hash, store_confirmation);
 criterion_main!(benches);

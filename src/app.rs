@@ -127,7 +127,9 @@ impl Gateway {
         let metrics = Metrics::new();
         let handle = WebhookHandle::default();
         // Which accounts this replica runs; the Supervisor follows `leases().take_events()`.
-        let mut leases = LeaseManager::spawn(store.clone(), settings.replicas.lease_config());
+        let one_replica = store.backend() == crate::store::Backend::Sqlite;
+        let lease_config = settings.replicas.lease_config(one_replica);
+        let mut leases = LeaseManager::spawn(store.clone(), lease_config);
         let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
         let webhooks_task = webhooks::spawn(
             store.clone(),

@@ -260,6 +260,16 @@ impl LeaseManager {
             self.emit(LeaseEvent::Acquired(acquired));
         }
         self.publish();
+        let took = started.elapsed();
+        if took > self.config.renew_interval {
+            // The hold ends at the deadline whatever the round's pace: a slow round (a busy
+            // database connection, starved threads) is the first sign of losing every lease.
+            tracing::warn!(
+                took_ms = took.as_millis(),
+                held = self.held.len(),
+                "slow lease round"
+            );
+        }
         Ok(())
     }
 

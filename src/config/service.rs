@@ -80,8 +80,9 @@ pub struct ReplicaSettings {
     /// environment variable, the pod name on Kubernetes, else `gateway`).
     pub id_prefix: Option<String>,
     /// `replicas.lease_ttl_ms`: how long an account lease and a replica heartbeat last without
-    /// renewal (default 10000): a stopped replica's accounts move within this plus one
-    /// renewal interval.
+    /// renewal: a stopped replica's accounts move within this plus one renewal interval.
+    /// Default 0: [`LEASE_TTL_SHARED_MS`] on PostgreSQL, [`LEASE_TTL_ONE_REPLICA_MS`] on
+    /// SQLite.
     pub lease_ttl_ms: u64,
     /// `replicas.renew_interval_ms`: how often leases are renewed and rebalanced (default
     /// 0 = a third of `lease_ttl_ms`; larger values are capped at that).
@@ -92,22 +93,38 @@ impl Default for ReplicaSettings {
     fn default() -> Self {
         Self {
             id_prefix: None,
-            lease_ttl_ms: 10_000,
+            lease_ttl_ms: 0,
             renew_interval_ms: 0,
         }
     }
 }
 
+/// The default lease on a database replicas share: a killed replica's accounts move to the
+/// others within about this.
+pub const LEASE_TTL_SHARED_MS: u64 = 10_000;
+
+/// The default lease on SQLite, one replica by definition: a restart takes its accounts back
+/// at once (its predecessor's leases are cleared), so a long lease delays nothing, and it keeps
+/// a slow renewal round (10,000 leases behind a busy connection on starved cores took 9 s,
+/// issue 16) from making every lease lapse and every account restart.
+pub const LEASE_TTL_ONE_REPLICA_MS: u64 = 60_000;
+
 impl ReplicaSettings {
-    /// The lease manager's configuration (a fresh replica id each call).
-    pub fn lease_config(&self) -> crate::leases::LeaseConfig {
+    /// The lease manager's configuration (a fresh replica id each call); `one_replica`: the
+    /// database is SQLite.
+    pub fn lease_config(&self, one_replica: bool) -> crate::leases::LeaseConfig {
         let prefix = self
             .id_prefix
             .clone()
             .or_else(|| std::env::var("HOSTNAME").ok())
             .filter(|p| !p.is_empty())
             .unwrap_or_else(|| "gateway".to_owned());
-        let ttl = std::time::Duration::from_millis(self.lease_ttl_ms.max(300));
+        let ttl_ms = match (self.lease_ttl_ms, one_replica) {
+            (0, true) => LEASE_TTL_ONE_REPLICA_MS,
+            (0, false) => LEASE_TTL_SHARED_MS,
+            (set, _) => set,
+        };
+        let ttl = std::time::Duration::from_millis(ttl_ms.max(300));
         let mut config = crate::leases::LeaseConfig::new(&prefix, ttl);
         if self.renew_interval_ms > 0 {
             config.renew_interval = config

@@ -181,3 +181,28 @@ fn retention_bounds_the_database_by_default_and_zero_keeps_forever() {
     );
     assert!(bad.is_err(), "a misspelt retention key is an error");
 }
+
+#[test]
+fn leases_are_long_on_sqlite_and_short_on_a_shared_database_unless_set() {
+    use std::time::Duration;
+    let settings = Settings::load_from(None, env(&[])).unwrap();
+    let sqlite = settings.replicas.lease_config(true);
+    let shared = settings.replicas.lease_config(false);
+    assert_eq!(sqlite.ttl, Duration::from_secs(60));
+    assert_eq!(shared.ttl, Duration::from_secs(10));
+    assert_eq!(sqlite.renew_interval, Duration::from_secs(20));
+    let set = Settings::load_from(
+        None,
+        env(&[("SESSION_GATEWAY__REPLICAS__LEASE_TTL_MS", "4500")]),
+    )
+    .unwrap();
+    for one_replica in [true, false] {
+        let config = set.replicas.lease_config(one_replica);
+        assert_eq!(
+            config.ttl,
+            Duration::from_millis(4_500),
+            "a set value is kept"
+        );
+        assert_eq!(config.renew_interval, Duration::from_millis(1_500));
+    }
+}

@@ -39,9 +39,11 @@ pub use upkeep::ExpireOutcome;
 pub struct StoreOutcome {
     /// The message hash (computed locally and confirmed by the nodes).
     pub hash: MessageHash,
-    /// Members whose entry carried a valid signature over the hash.
+    /// The member whose entry confirmed the hash with a valid signature: the first in the
+    /// answer that does (the others' entries are not checked, see `accept_store`).
     pub confirmed_by: Vec<SnodeEd25519>,
-    /// Members that reported failure or sent an entry that did not verify.
+    /// Entries that confirmed nothing: failure markers, non-members, and the entries checked
+    /// before the confirming one that did not verify.
     pub unconfirmed: usize,
     /// The expiry the first confirming node applied, ms.
     pub expiry_ms: u64,
@@ -148,30 +150,40 @@ fn invalid(node: &ServiceNode, what: &'static str) -> SendError {
     }
 }
 
-/// Entries whose keys are members of the account's swarm (valid Ed25519 keys), with their
-/// entries. A signature from any other node confirms nothing: a node that lied the account's
-/// swarm to us could otherwise sign its own "confirmation" (issue 13, attack 2).
+/// Entries whose keys are members of the account's swarm, with their entries, and how many
+/// others there were (failure markers, non-members). A signature from any other node confirms
+/// nothing: a node that lied the account's swarm to us could otherwise sign its own
+/// "confirmation" (issue 13, attack 2).
 fn signed_entries<'a, E>(
     swarm: &'a std::collections::BTreeMap<String, SwarmEntry<E>>,
     members: &[ServiceNode],
-) -> (Vec<(SnodeEd25519, VerifyingKey, &'a E)>, usize) {
+) -> (Vec<(SnodeEd25519, &'a E)>, usize) {
     let mut ok = Vec::new();
     let mut failed = 0;
     for (key, entry) in swarm {
-        let parsed = SnodeEd25519::from_hex(key)
+        let member = SnodeEd25519::from_hex(key)
             .ok()
-            .filter(|ed| members.iter().any(|m| m.ed25519 == *ed))
-            .and_then(|ed| Some((ed, VerifyingKey::from_bytes(ed.as_bytes()).ok()?)));
-        match (entry, parsed) {
-            (SwarmEntry::Ok(e), Some((ed, vk))) => ok.push((ed, vk, e)),
+            .filter(|ed| members.iter().any(|m| m.ed25519 == *ed));
+        match (entry, member) {
+            (SwarmEntry::Ok(e), Some(ed)) => ok.push((ed, e)),
             _ => failed += 1,
         }
     }
     (ok, failed)
 }
 
-/// Accepts a store answer: at least one entry whose node, a member of the swarm, signed the
-/// expected hash.
+/// Whether `node` signed `message` with `signature_b64`. The key is decompressed here, only for
+/// the entries that get checked (a point decompression costs about as much as a verification).
+fn signed_by(node: &SnodeEd25519, message: &[u8], signature_b64: &str) -> bool {
+    VerifyingKey::from_bytes(node.as_bytes())
+        .is_ok_and(|key| verify_node_signature(&key, message, signature_b64))
+}
+
+/// Accepts a store answer: an entry whose node, a member of the swarm, signed the expected
+/// hash. Entries are checked in the answer's order up to the first that confirms: one valid
+/// confirmation is what acceptance needs, and checking the other members' too cost two
+/// curve operations each (issue 16: about a fifth of a sent message's CPU). The count of
+/// `unconfirmed` covers failure markers, non-members and the entries checked before it.
 fn accept_store(
     node: &ServiceNode,
     members: &[ServiceNode],
@@ -182,26 +194,17 @@ fn accept_store(
         serde_json::from_value(answer.body).map_err(|_| invalid(node, "store"))?;
     let (entries, mut failed) = signed_entries(&resp.swarm, members);
     let message = store_response_message(hash);
-    let mut confirmed = Vec::new();
-    let mut expiry = 0;
-    for (ed, vk, e) in entries {
-        if e.hash == *hash && verify_node_signature(&vk, &message, &e.signature) {
-            if confirmed.is_empty() {
-                expiry = e.expiry;
-            }
-            confirmed.push(ed);
-        } else {
-            failed += 1;
+    for (ed, e) in entries {
+        if e.hash == *hash && signed_by(&ed, &message, &e.signature) {
+            return Ok((vec![ed], failed, e.expiry));
         }
+        failed += 1;
     }
-    if confirmed.is_empty() {
-        return Err(SendError::Destination {
-            node: node.ed25519.to_hex(),
-            status: 500,
-            message: "no swarm member confirmed the store".into(),
-        });
-    }
-    Ok((confirmed, failed, expiry))
+    Err(SendError::Destination {
+        node: node.ed25519.to_hex(),
+        status: 500,
+        message: "no swarm member confirmed the store".into(),
+    })
 }
 
 impl SessionNetwork {
@@ -250,9 +253,9 @@ impl SessionNetwork {
             let (entries, _) = signed_entries(&resp.swarm, members);
             let mut deleted: Vec<MessageHash> = Vec::new();
             let mut confirmed_by = Vec::new();
-            for (ed, vk, e) in entries {
+            for (ed, e) in entries {
                 let message = delete_response_message(account, &hashes, &e.deleted);
-                if verify_node_signature(&vk, &message, &e.signature) {
+                if signed_by(&ed, &message, &e.signature) {
                     confirmed_by.push(ed);
                     deleted.extend(e.deleted.iter().cloned());
                 }
@@ -355,11 +358,10 @@ pub(super) mod tests {
             confirmed,
             vec![SnodeEd25519::from_bytes(good.verifying_key().to_bytes())]
         );
-        assert_eq!(
-            (unconfirmed, expiry),
-            (4, 5),
-            "the stranger's valid signature counts not"
-        );
+        assert_eq!(expiry, 5);
+        // The stranger (its valid signature counts not), "zz" and the failure always; the liar
+        // when its entry came before the good one.
+        assert!((3..=4).contains(&unconfirmed), "{unconfirmed}");
         let none = json!({"swarm": {"cc".repeat(32): {"failed": true}}});
         assert!(accept_store(&node(), &members, answer(none), &hash).is_err());
         // Only a stranger signed: nothing is confirmed.

@@ -7,13 +7,13 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::{invalid, signed_entries};
+use super::{invalid, signed_by, signed_entries};
 use crate::network::client::SessionNetwork;
 use crate::network::error::NetworkError;
 use crate::network::node::ServiceNode;
 use crate::network::transport::SnodeAnswer;
 use crate::protocol::onion::SnodeEd25519;
-use crate::protocol::storage::response::{verify_node_signature, ExpireResponse, RevokeResponse};
+use crate::protocol::storage::response::{ExpireResponse, RevokeResponse};
 use crate::protocol::storage::signing::{expire_response_message, revoke_response_message};
 use crate::protocol::storage::{
     AccountId, ExpireMode, Expiries, MessageHash, Signer, StorageRequest, SubaccountToken,
@@ -57,7 +57,7 @@ impl SessionNetwork {
             let mut updated = Vec::new();
             let mut confirmed_by = Vec::new();
             let empty = BTreeMap::new();
-            for (ed, vk, e) in entries {
+            for (ed, e) in entries {
                 let unchanged = e.unchanged.as_ref().unwrap_or(&empty);
                 let message = expire_response_message(
                     account,
@@ -66,7 +66,7 @@ impl SessionNetwork {
                     &e.updated,
                     unchanged,
                 );
-                if verify_node_signature(&vk, &message, &e.signature) {
+                if signed_by(&ed, &message, &e.signature) {
                     confirmed_by.push(ed);
                     updated.extend(e.updated.iter().cloned());
                 }
@@ -116,11 +116,11 @@ impl SessionNetwork {
                 let (entries, _) = signed_entries(&resp.swarm, members);
                 let confirmed: Vec<SnodeEd25519> = entries
                     .into_iter()
-                    .filter(|(_, vk, e)| {
+                    .filter(|(ed, e)| {
                         let message = revoke_response_message(account, timestamp, &tokens);
-                        verify_node_signature(vk, &message, &e.signature)
+                        signed_by(ed, &message, &e.signature)
                     })
-                    .map(|(ed, _, _)| ed)
+                    .map(|(ed, _)| ed)
                     .collect();
                 if confirmed.is_empty() {
                     return Err(invalid(node, "revoke_subaccount"));
