@@ -36,6 +36,7 @@ use session_gateway::store::{MasterKey, Store};
 #[path = "support/devnet_process.rs"]
 mod devnet_process;
 #[path = "support/fleet.rs"]
+#[allow(dead_code)] // its in-process devnet helper is not used here
 mod fleet;
 #[path = "support/process.rs"]
 mod process;
