@@ -72,7 +72,7 @@ pub struct SecuritySettings {
 
 /// `[replicas]` (design.md §6). Every replica holds leases on about `ceil(accounts / live
 /// replicas)` accounts; a replica that stops renewing loses them after `lease_ttl_ms`.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ReplicaSettings {
     /// `replicas.id_prefix`: prefix of this replica's id, to which a random suffix is added so
@@ -87,16 +87,6 @@ pub struct ReplicaSettings {
     /// `replicas.renew_interval_ms`: how often leases are renewed and rebalanced (default
     /// 0 = a third of `lease_ttl_ms`; larger values are capped at that).
     pub renew_interval_ms: u64,
-}
-
-impl Default for ReplicaSettings {
-    fn default() -> Self {
-        Self {
-            id_prefix: None,
-            lease_ttl_ms: 0,
-            renew_interval_ms: 0,
-        }
-    }
 }
 
 /// The default lease on a database replicas share: a killed replica's accounts move to the
