@@ -90,6 +90,17 @@ pub fn is_unavailable(error: &sqlx::Error) -> bool {
     }
 }
 
+/// Whether `error` means the database has no room left for a write: SQLite's `SQLITE_FULL`
+/// (13: the disk is full, or the file reached its `max_page_count`) or PostgreSQL's
+/// `disk_full` (SQLSTATE 53100). Reads still work and the same write succeeds once space
+/// returns, so the API answers 507, not 500 (and not a plain 503: an operator has to act).
+pub fn is_full(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Database(db) => db.code().is_some_and(|c| c == "13" || c == "53100"),
+        _ => false,
+    }
+}
+
 /// Connects once, with [`CONNECT_TIMEOUT`], and closes again: the cause of a failure, or
 /// nothing.
 async fn probe(url: &str) -> Result<(), StoreError> {
