@@ -16,10 +16,22 @@ pub struct DevnetProcess {
 
 impl DevnetProcess {
     /// Starts `session-gateway devnet --nodes N --swarm-size S` and reads its ready line.
+    #[allow(dead_code)] // each bench uses one of the two
     pub fn spawn(nodes: usize, swarm_size: usize) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_session-gateway"))
+        Self::spawn_with_faults(nodes, swarm_size, "")
+    }
+
+    /// As [`DevnetProcess::spawn`], with `--faults SPEC` (the devnet's fault grammar) unless
+    /// `faults` is empty.
+    pub fn spawn_with_faults(nodes: usize, swarm_size: usize, faults: &str) -> Self {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_session-gateway"));
+        command
             .args(["devnet", "--nodes", &nodes.to_string()])
-            .args(["--swarm-size", &swarm_size.to_string()])
+            .args(["--swarm-size", &swarm_size.to_string()]);
+        if !faults.is_empty() {
+            command.args(["--faults", faults]);
+        }
+        let mut child = command
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -50,6 +62,7 @@ impl DevnetProcess {
     }
 
     /// The child's CPU seconds so far (user + system).
+    #[allow(dead_code)] // not every bench reads it
     pub fn cpu_secs(&self) -> f64 {
         crate::process::cpu_secs_of(&format!("/proc/{}/stat", self.child.id()))
     }

@@ -84,6 +84,10 @@ pub enum ApiError {
     /// 503 `unavailable`: a dependency (database, network) is down.
     #[error("service unavailable: {0}")]
     Unavailable(String),
+    /// 507 `storage_full`: the database has no room for the write (a full disk, or SQLite's
+    /// page cap); reads still work, and the same request succeeds once space is freed.
+    #[error("insufficient storage: {0}")]
+    StorageFull(String),
     /// 500 `internal`: our bug or a corrupt database; details go to the log, not the client.
     #[error("internal error")]
     Internal(String),
@@ -134,6 +138,7 @@ impl ApiError {
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::RateLimited { .. } => "rate_limited",
             Self::Unavailable(_) => "unavailable",
+            Self::StorageFull(_) => "storage_full",
             Self::Internal(_) => "internal",
         }
     }
@@ -152,6 +157,7 @@ impl ResponseError for ApiError {
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::StorageFull(_) => StatusCode::INSUFFICIENT_STORAGE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -167,7 +173,7 @@ impl ResponseError for ApiError {
         if let Self::RateLimited { retry_after_secs } = self {
             response.insert_header(("Retry-After", retry_after_secs.to_string()));
         }
-        if matches!(self, Self::Unavailable(_)) {
+        if matches!(self, Self::Unavailable(_) | Self::StorageFull(_)) {
             response.insert_header(("Retry-After", UNAVAILABLE_RETRY_AFTER_SECS.to_string()));
         }
         response.json(ErrorBody {
@@ -181,6 +187,13 @@ impl ResponseError for ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
+        // Before `is_unavailable`: PostgreSQL's disk_full is in SQLSTATE class 53 too.
+        if error.is_full() {
+            tracing::warn!(%error, "database full");
+            return Self::StorageFull(
+                "the database has no space left for this write; free disk space, then retry".into(),
+            );
+        }
         if error.is_unavailable() {
             // Logged as weather, not as our bug: the database is down or restarting.
             tracing::warn!(%error, "database unavailable");

@@ -1,7 +1,7 @@
 //! The control API (plain HTTP): inspect nodes, set faults at runtime, read route logs, move
 //! the devnet clock.
 //!
-//! * `GET /nodes` → the node list with faults.
+//! * `GET /nodes` → the node list with faults and how often they fired.
 //! * `GET|PUT /nodes/{id}/faults` → a [`Faults`] JSON object (PUT replaces it; unknown keys 400).
 //! * `GET|DELETE /nodes/{id}/routes` → the route log (DELETE empties it).
 //! * `GET /clock` → `{"now_ms"}`; `POST /clock/advance` with `{"ms": N}`.
@@ -54,6 +54,7 @@ async fn nodes(net: Net) -> HttpResponse {
                 "pubkey_x25519": hex::encode(n.info.x25519),
                 "swarm_id": n.info.swarm_id,
                 "faults": n.faults(),
+                "faults_fired": n.faults_fired(),
                 "stored": n.store().len(),
             })
         })

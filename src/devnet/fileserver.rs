@@ -109,6 +109,13 @@ impl FileServer {
         self.uploads.load(Ordering::SeqCst)
     }
 
+    /// The bytes stored under `id` (expired or not), as an upload left them: tests check an
+    /// upload landed intact without downloading it through the network under test.
+    pub fn file(&self, id: &str) -> Option<Vec<u8>> {
+        let files = self.files.lock().unwrap_or_else(|p| p.into_inner());
+        files.get(id).map(|f| f.data.clone())
+    }
+
     /// Handles one `/oxen/v4/lsrpc` body; `Err` is a plaintext error (the request could not be
     /// opened, so nothing can be encrypted back).
     fn handle_lsrpc(&self, body: &[u8]) -> Result<Vec<u8>, (u16, &'static str)> {

@@ -233,6 +233,11 @@ impl Devnet {
         }
     }
 
+    /// How many times a node's faults fired: changed what it did (0 for an unknown index).
+    pub fn faults_fired(&self, index: usize) -> u64 {
+        self.net.nodes.get(index).map_or(0, |n| n.faults_fired())
+    }
+
     /// A node's route log.
     pub fn routes(&self, index: usize) -> Vec<RouteEntry> {
         self.net

@@ -83,6 +83,8 @@ pub struct Node {
     rate_limiter: Mutex<RateLimiter>,
     /// The most bytes one `huge_reply` answer got out before its reader stopped.
     huge_reply_max: AtomicU64,
+    /// How many times one of its faults changed what it did (see [`Node::count_fault`]).
+    faults_fired: AtomicU64,
 }
 
 impl std::fmt::Debug for Node {
@@ -115,6 +117,7 @@ impl Node {
             routes: RouteLog::default(),
             rate_limiter: Mutex::new(RateLimiter::new(rate_limit)),
             huge_reply_max: AtomicU64::new(0),
+            faults_fired: AtomicU64::new(0),
         }
     }
 
@@ -122,6 +125,7 @@ impl Node {
     pub fn now_ms(&self, clock: &Clock) -> u64 {
         let now = clock.now_ms();
         if self.faults().clock_lie {
+            self.count_fault();
             now.saturating_add(CLOCK_LIE_MS)
         } else {
             now
@@ -137,6 +141,18 @@ impl Node {
     /// what the sockets buffered).
     pub fn huge_reply_max(&self) -> u64 {
         self.huge_reply_max.load(Ordering::Relaxed)
+    }
+
+    /// Records that one of this node's faults changed what it did: a request dropped, delayed
+    /// or refused, a reply corrupted, a lie told. Tests read the count to know a fault was
+    /// exercised, not merely switched on.
+    pub fn count_fault(&self) {
+        self.faults_fired.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// How many times this node's faults fired (see [`Node::count_fault`]).
+    pub fn faults_fired(&self) -> u64 {
+        self.faults_fired.load(Ordering::Relaxed)
     }
 
     /// Spends one of `client`'s rate-limit tokens; `false` means answer 429.

@@ -76,17 +76,21 @@ async fn gate(d: &NodeData, req: &HttpRequest) -> Option<HttpResponse> {
     }
     let f = d.node.faults();
     if f.delay_ms > 0 {
+        d.node.count_fault();
         tokio::time::sleep(Duration::from_millis(f.delay_ms)).await;
     }
     if f.should_drop() {
+        d.node.count_fault();
         // No answer: the client sees a timeout, as with a node that lost the request.
         tokio::time::sleep(DROP_HOLD).await;
         return Some(text(504, "Request time out"));
     }
     if f.not_ready {
+        d.node.count_fault();
         return Some(text(503, "Snode not ready"));
     }
     if f.huge_reply {
+        d.node.count_fault();
         return Some(huge_reply(d.node.clone()));
     }
     None

@@ -174,6 +174,7 @@ fn destination(
     let wrapped = json!({"body": body_field, "status": resp.status});
     let mut ct = channel.encrypt(wrapped.to_string().as_bytes());
     if node.faults().corrupt_onion {
+        node.count_fault();
         faults::corrupt(&mut ct);
     }
     if b64 {
@@ -216,16 +217,23 @@ async fn relay(
     let next = hex32(dest).and_then(|ed| net.by_ed25519(&ed));
     let next = match next {
         Some(n) if !node.faults().next_node_not_found => n,
-        _ => return Reply::text(502, format!("Next node not found: {dest}")),
+        Some(_) => {
+            node.count_fault();
+            return Reply::text(502, format!("Next node not found: {dest}"));
+        }
+        None => return Reply::text(502, format!("Next node not found: {dest}")),
     };
     let f = next.faults();
     if f.should_drop() {
+        next.count_fault();
         return Reply::text(504, "Request time out");
     }
     if f.delay_ms > 0 {
+        next.count_fault();
         tokio::time::sleep(Duration::from_millis(f.delay_ms)).await;
     }
     if f.not_ready {
+        next.count_fault();
         return Reply::text(503, format!("Snode not ready: {}", next.ed_hex()));
     }
     let layer = Layer {
@@ -299,6 +307,7 @@ async fn proxy(
         Err(_) => return Reply::text(502, "Bad Gateway"),
     };
     if node.faults().corrupt_onion {
+        node.count_fault();
         faults::corrupt(&mut body);
     }
     Reply {

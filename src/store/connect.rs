@@ -90,6 +90,17 @@ pub fn is_unavailable(error: &sqlx::Error) -> bool {
     }
 }
 
+/// Whether `error` means the database has no room left for a write: SQLite's `SQLITE_FULL`
+/// (13: the disk is full, or the file reached its `max_page_count`) or PostgreSQL's
+/// `disk_full` (SQLSTATE 53100). Reads still work and the same write succeeds once space
+/// returns, so the API answers 507, not 500 (and not a plain 503: an operator has to act).
+pub fn is_full(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Database(db) => db.code().is_some_and(|c| c == "13" || c == "53100"),
+        _ => false,
+    }
+}
+
 /// Connects once, with [`CONNECT_TIMEOUT`], and closes again: the cause of a failure, or
 /// nothing.
 async fn probe(url: &str) -> Result<(), StoreError> {
@@ -171,6 +182,55 @@ mod tests {
             ConnectFailure::of(&url).to_string(),
             "invalid database URL: relative URL without a base"
         );
+    }
+
+    /// A database error with only a code, as a driver reports one.
+    #[derive(Debug)]
+    struct Coded(&'static str);
+
+    impl std::fmt::Display for Coded {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "error {}", self.0)
+        }
+    }
+
+    impl std::error::Error for Coded {}
+
+    impl sqlx::error::DatabaseError for Coded {
+        fn message(&self) -> &str {
+            self.0
+        }
+        fn code(&self) -> Option<std::borrow::Cow<'_, str>> {
+            Some(self.0.into())
+        }
+        fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+        fn as_error_mut(&mut self) -> &mut (dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+        fn into_error(self: Box<Self>) -> Box<dyn std::error::Error + Send + Sync + 'static> {
+            self
+        }
+        fn kind(&self) -> sqlx::error::ErrorKind {
+            sqlx::error::ErrorKind::Other
+        }
+    }
+
+    #[test]
+    fn a_full_database_is_told_from_an_unavailable_one() {
+        let coded = |c| sqlx::Error::Database(Box::new(Coded(c)));
+        // SQLite SQLITE_FULL, PostgreSQL disk_full.
+        for code in ["13", "53100"] {
+            assert!(is_full(&coded(code)), "{code}");
+        }
+        // Too many connections, a lost connection, a constraint: not full.
+        for code in ["53300", "08006", "23505", "1"] {
+            assert!(!is_full(&coded(code)), "{code}");
+        }
+        assert!(!is_full(&sqlx::Error::PoolTimedOut));
+        // 53100 is in the "unavailable" class too; the API asks `is_full` first.
+        assert!(is_unavailable(&coded("53100")));
     }
 
     #[tokio::test]

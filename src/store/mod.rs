@@ -116,6 +116,15 @@ impl StoreError {
             _ => false,
         }
     }
+
+    /// The database is out of space (see [`connect::is_full`]): the write may succeed
+    /// unchanged once space returns.
+    pub fn is_full(&self) -> bool {
+        match self {
+            Self::Database(error) => connect::is_full(error),
+            _ => false,
+        }
+    }
 }
 
 /// Which database the URL chose.
@@ -307,6 +316,37 @@ impl Store {
             }
         }
         Ok(counts)
+    }
+
+    /// SQLite only: caps the database file at its current size plus `spare_pages` pages on
+    /// the pool's one connection (`PRAGMA max_page_count`), or lifts the cap (`None`). A write
+    /// that needs a page past the cap fails exactly as on a full disk (`SQLITE_FULL`), which
+    /// is how the disk-full tests rehearse one without a small filesystem. The cap lives on
+    /// the connection: it lasts until the pool reconnects. Returns the cap in pages (`None`
+    /// on PostgreSQL, where it does nothing).
+    pub async fn set_sqlite_page_cap(
+        &self,
+        spare_pages: Option<u64>,
+    ) -> Result<Option<u64>, StoreError> {
+        if self.backend != Backend::Sqlite {
+            return Ok(None);
+        }
+        // SQLite's own largest page count (3.45+); a larger value would be clamped to it.
+        const NO_CAP: u64 = 4_294_967_294;
+        let mut conn = self.pool.acquire().await?;
+        let cap = match spare_pages {
+            Some(spare) => {
+                let pages: i64 = sqlx::query_scalar("PRAGMA page_count")
+                    .fetch_one(&mut *conn)
+                    .await?;
+                u64::try_from(pages).unwrap_or(0).saturating_add(spare)
+            }
+            None => NO_CAP,
+        };
+        let set: i64 = sqlx::query_scalar(&format!("PRAGMA max_page_count = {cap}"))
+            .fetch_one(&mut *conn)
+            .await?;
+        Ok(u64::try_from(set).ok())
     }
 
     pub(crate) fn pool(&self) -> &AnyPool {

@@ -81,6 +81,7 @@ pub fn store(ctx: &Ctx<'_>, p: &Params<'_>) -> ParseResult<Response> {
     {
         // A store sent here on the strength of a lying swarm answer: "confirm" it with our own
         // signature and keep nothing.
+        ctx.node.count_fault();
         let sig = ctx.node.ed_key.sign(hash.as_bytes());
         let entry = json!({"hash": hash, "signature": b64_encode(&sig.to_bytes()),
             "expiry": expiry, "t": ctx.now});
@@ -133,6 +134,7 @@ pub fn store(ctx: &Ctx<'_>, p: &Params<'_>) -> ParseResult<Response> {
         data,
     };
     if ctx.node.faults().refuse_store {
+        ctx.node.count_fault();
         let mut body =
             json!({"swarm": {ctx.node.ed_hex(): {"failed": true, "query_failure": true}}});
         add_misc(&mut body, ctx.now);
@@ -141,12 +143,14 @@ pub fn store(ctx: &Ctx<'_>, p: &Params<'_>) -> ParseResult<Response> {
     let entry_node = ctx.node.info.ed25519;
     let mut resp = fan_out(ctx, &account, |member| {
         if member.faults().refuse_store {
+            member.count_fault();
             return json!({"failed": true, "query_failure": true});
         }
         let stored = member.store().store(account, message.clone());
         if member.faults().replay {
             // Issue 13, attack 3: the same sealed content again, under a new hash.
             if let Some(data) = faults::rewrap(&message.data) {
+                member.count_fault();
                 let copy = Message {
                     hash: message_hash(&account.0, ns, &data),
                     data,
@@ -244,11 +248,18 @@ pub fn retrieve(ctx: &Ctx<'_>, p: &Params<'_>) -> ParseResult<Response> {
         .store()
         .retrieve(&account, ns, last_hash, limits, ctx.now);
     let faults = ctx.node.faults();
-    if faults.cursor_skip {
+    if faults.cursor_skip && msgs.len() > 1 {
+        ctx.node.count_fault();
         msgs = msgs.pop().into_iter().collect();
     }
-    more |= faults.always_more;
+    if faults.always_more && !more {
+        ctx.node.count_fault();
+        more = true;
+    }
     let tamper = faults.tamper_retrieve && faults.aims_at(&account.0);
+    if tamper && !msgs.is_empty() {
+        ctx.node.count_fault();
+    }
     let messages: Vec<Value> = msgs
         .into_iter()
         .map(|mut m| {
@@ -295,6 +306,7 @@ pub fn get_swarm(ctx: &Ctx<'_>, p: &Params<'_>) -> ParseResult<Response> {
     let account = p.account(true)?;
     let swarm = ctx.net.swarm_for(&account.0);
     let mut body = if ctx.node.faults().lie_swarm {
+        ctx.node.count_fault();
         lying_swarm_json(ctx.net, swarm)
     } else {
         swarm_json(ctx.net, swarm)

@@ -81,12 +81,14 @@ pub fn check_swarm(ctx: &Ctx<'_>, account: &Account) -> Option<Response> {
     let right = ctx.net.swarm_for(&account.0);
     let ours = ctx.node.info.swarm_id;
     if ctx.node.faults().lie_swarm && right != Some(ours) {
+        ctx.node.count_fault();
         let mut body = lying_swarm_json(ctx.net, right);
         add_misc(&mut body, ctx.now);
         return Some(Response::json(421, body));
     }
     let faults = ctx.node.faults();
     let shown = if faults.false_421 && faults.aims_at(&account.0) {
+        ctx.node.count_fault();
         let others: Vec<u64> = ctx
             .net
             .swarm_ids()
@@ -113,8 +115,10 @@ pub fn fan_out(ctx: &Ctx<'_>, _account: &Account, op: impl Fn(&Arc<Node>) -> Val
         let faults = member.faults();
         let is_self = member.info.ed25519 == ctx.node.info.ed25519;
         let entry = if !is_self && faults.should_drop() {
+            member.count_fault();
             json!({"failed": true, "timeout": true})
         } else if !is_self && faults.not_ready {
+            member.count_fault();
             json!({"failed": true, "code": 503, "reason": format!("Snode not ready: {}", member.ed_hex())})
         } else {
             op(&member)

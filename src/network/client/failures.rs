@@ -21,7 +21,8 @@ impl Inner {
     ///   nodes, one per request, and get honest guards dropped.
     /// * A timeout or a failed connection strikes the relays and counts against the path (SD),
     ///   whose guard goes at the threshold: we talked to the guard directly.
-    /// * A reply the destination encrypted (bad body, 5xx) strikes the destination.
+    /// * A reply the destination encrypted (bad body, 5xx) strikes the destination; a server's
+    ///   reply that does not open counts against the path (its exit may have altered it).
     pub(super) fn account_failure(
         &self,
         path: &Path,
@@ -45,11 +46,19 @@ impl Inner {
                 }
                 self.path_failed(path, true);
             }
-            SendError::BadReply { .. } | SendError::InvalidBody { .. } => {
-                if let Some(d) = dest {
-                    self.strike(d);
+            SendError::BadReply { .. } | SendError::InvalidBody { .. } => match dest {
+                Some(d) => self.strike(d),
+                // A server request's reply is encrypted by the server and proxied back by the
+                // path's last hop: bytes that do not open were altered on the way (or by the
+                // server), and nobody can be blamed. The path counts as failed, so a path whose
+                // exit corrupts replies is rebuilt instead of failing every request (found by
+                // the malicious node matrix: both paths through corrupting exits failed every
+                // file and community request until the paths aged out).
+                None if matches!(error, SendError::BadReply { .. }) => {
+                    self.path_failed(path, false);
                 }
-            }
+                None => {}
+            },
             SendError::Destination { status, .. } if *status >= 500 => {
                 if let Some(d) = dest {
                     self.strike(d);
