@@ -9,7 +9,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use actix_web::{web, App, HttpResponse, HttpServer};
 use base64::Engine as _;
 use rand::RngCore as _;
 use serde_json::json;
@@ -18,6 +17,9 @@ use session_gateway::config::{SecretString, Settings};
 use session_gateway::events::{EventData, MessageEvent};
 use session_gateway::identities::SessionIdentities;
 use session_gateway::store::events::NewEvent;
+
+#[path = "support/hooks.rs"]
+mod hooks;
 
 const ADMIN: &str = "bench-admin-key";
 const SENDS: usize = 2000;
@@ -39,28 +41,6 @@ fn rss_kib() -> u64 {
 fn percentile(sorted: &[Duration], p: f64) -> f64 {
     let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[index].as_secs_f64() * 1000.0
-}
-
-async fn receiver(count: Arc<AtomicUsize>) -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    let server = HttpServer::new(move || {
-        let count = count.clone();
-        App::new().route(
-            "/hook",
-            web::post().to(move || {
-                count.fetch_add(1, Ordering::SeqCst);
-                async { HttpResponse::Ok().finish() }
-            }),
-        )
-    })
-    .workers(1)
-    .disable_signals()
-    .listen(listener)
-    .unwrap()
-    .run();
-    tokio::spawn(server);
-    url
 }
 
 async fn bench() {
@@ -133,7 +113,7 @@ async fn bench() {
     // 2. Events appended (one transaction each, with one webhook's delivery row), then 3.
     // delivered to a local receiver.
     let delivered = Arc::new(AtomicUsize::new(0));
-    let url = receiver(delivered.clone()).await;
+    let url = hooks::counting(delivered.clone());
     let hook = client
         .post(format!("{api}/v1/webhooks"))
         .bearer_auth(ADMIN)

@@ -12,7 +12,8 @@
 //!    message and cores busy, the devnet child's cores.
 //! 2. **receive**: a fresh gateway holding the 30 recipients starts and drains what phase 1
 //!    left in their swarms: each text verified, stored and announced by a `message.received`
-//!    webhook. Measured from the start until the receiver has all of them.
+//!    webhook. Its accounts start paused, so the webhook is subscribed first; measured from
+//!    resuming them until the receiver has every text (the warm-up texts included).
 //!
 //! The bench's own HTTP clients and webhook receiver run in this process, so their CPU is in
 //! the "gateway" figures: an upper bound. `SEND_NODES` (24 devnet nodes, swarms of 4).
@@ -25,7 +26,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use actix_web::{web, App, HttpResponse, HttpServer};
 use serde_json::json;
 use session_gateway::app::Gateway;
 use session_gateway::config::Settings;
@@ -38,34 +38,13 @@ mod devnet_process;
 #[path = "support/fleet.rs"]
 #[allow(dead_code)] // its in-process devnet helper is not used here
 mod fleet;
+#[path = "support/hooks.rs"]
+mod hooks;
 #[path = "support/process.rs"]
 mod process;
 use process::{cpu_secs, env, rss_mib};
 
 const ADMIN: &str = "send-bench-admin";
-
-/// A webhook receiver on an ephemeral port counting deliveries; its URL.
-fn receiver(count: Arc<AtomicUsize>) -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    let server = HttpServer::new(move || {
-        let count = count.clone();
-        App::new().route(
-            "/hook",
-            web::post().to(move || {
-                count.fetch_add(1, Ordering::SeqCst);
-                async { HttpResponse::Ok().finish() }
-            }),
-        )
-    })
-    .workers(1)
-    .disable_signals()
-    .listen(listener)
-    .unwrap()
-    .run();
-    tokio::spawn(server);
-    url
-}
 
 /// Waits until `count` reaches `target` (polling a counter the receiver bumps), or panics
 /// after `limit`.
@@ -129,6 +108,32 @@ async fn post(client: reqwest::Client, url: String, to: String, text: String) {
     assert_eq!(sent.status(), 202, "{}", sent.text().await.unwrap());
 }
 
+/// Where a measured phase started: wall clock, this process's and the devnet's CPU.
+struct Mark {
+    at: Instant,
+    cpu: f64,
+    devnet_cpu: f64,
+}
+
+impl Mark {
+    fn now(devnet: &devnet_process::DevnetProcess) -> Self {
+        Self {
+            at: Instant::now(),
+            cpu: cpu_secs(),
+            devnet_cpu: devnet.cpu_secs(),
+        }
+    }
+
+    /// The figures from this mark until now.
+    fn figures(&self, devnet: &devnet_process::DevnetProcess) -> Figures {
+        Figures {
+            seconds: self.at.elapsed().as_secs_f64(),
+            cpu: cpu_secs() - self.cpu,
+            devnet_cpu: devnet.cpu_secs() - self.devnet_cpu,
+        }
+    }
+}
+
 struct Figures {
     seconds: f64,
     cpu: f64,
@@ -177,8 +182,8 @@ async fn main() {
     let mut network = devnet.config.clone();
     network.request_timeout_ms = 10_000;
     let client = reqwest::Client::new();
-    let hooks = Arc::new(AtomicUsize::new(0));
-    let hook_url = receiver(hooks.clone());
+    let hook_count = Arc::new(AtomicUsize::new(0));
+    let hook_url = hooks::counting(hook_count.clone());
 
     // Phase 1: one sender, a backlog of texts to 30 recipients.
     let (mut settings, master) = fleet::settings(ADMIN, 5_000);
@@ -201,10 +206,10 @@ async fn main() {
     for (to, _) in &seeds {
         post(client.clone(), url.clone(), to.clone(), "warm-up".into()).await;
     }
-    until(&hooks, recipients, limit, "warm-up sends").await;
-    hooks.store(0, Ordering::SeqCst);
+    until(&hook_count, recipients, limit, "warm-up sends").await;
+    hook_count.store(0, Ordering::SeqCst);
 
-    let (cpu0, devnet0, start) = (cpu_secs(), devnet.cpu_secs(), Instant::now());
+    let mark = Mark::now(&devnet);
     let next = Arc::new(AtomicUsize::new(0));
     let mut clients = Vec::new();
     for _ in 0..concurrency {
@@ -225,13 +230,8 @@ async fn main() {
     for c in clients {
         c.await.unwrap();
     }
-    until(&hooks, messages, limit, "message.sent webhooks").await;
-    let sent = Figures {
-        seconds: start.elapsed().as_secs_f64(),
-        cpu: cpu_secs() - cpu0,
-        devnet_cpu: devnet.cpu_secs() - devnet0,
-    };
-    sent.print("send", messages, rss_mib());
+    until(&hook_count, messages, limit, "message.sent webhooks").await;
+    mark.figures(&devnet).print("send", messages, rss_mib());
     gateway.stop().await;
 
     // Phase 2: the recipients' gateway drains their swarms (warm-up texts included).
@@ -241,8 +241,8 @@ async fn main() {
     insert_paused(&settings, receiver_dir.path(), &master, &seeds).await;
     let gateway = fleet::start(settings, receiver_dir.path(), network).await;
     subscribe(&client, &gateway, &hook_url, "message.received").await;
-    hooks.store(0, Ordering::SeqCst);
-    let (cpu0, devnet0, start) = (cpu_secs(), devnet.cpu_secs(), Instant::now());
+    hook_count.store(0, Ordering::SeqCst);
+    let mark = Mark::now(&devnet);
     for (id, _) in &seeds {
         let resumed = client
             .patch(format!("{}/v1/accounts/{id}", gateway.base_url()))
@@ -254,12 +254,7 @@ async fn main() {
         assert_eq!(resumed.status(), 200, "{}", resumed.text().await.unwrap());
     }
     let expected = messages + recipients;
-    until(&hooks, expected, limit, "message.received webhooks").await;
-    let received = Figures {
-        seconds: start.elapsed().as_secs_f64(),
-        cpu: cpu_secs() - cpu0,
-        devnet_cpu: devnet.cpu_secs() - devnet0,
-    };
-    received.print("receive", expected, rss_mib());
+    until(&hook_count, expected, limit, "message.received webhooks").await;
+    mark.figures(&devnet).print("receive", expected, rss_mib());
     gateway.stop().await;
 }
