@@ -22,6 +22,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::any_value::Value as AnyValue;
 use prost::Message as _;
 use session_gateway::config::Settings;
+use session_gateway::network::{OnionCipher, SessionNetwork};
 use session_gateway::telemetry::TelemetryGuard;
 
 /// The README's metrics table: every `session_gateway_…` name in its first column.
@@ -262,7 +263,13 @@ async fn a_sent_message_and_a_poll_each_make_one_connected_trace() {
 async fn traces_connect(settings: &Settings, guard: &TelemetryGuard, spans: &Spans) {
     let devnet = netsupport::devnet(8, 4).await;
     let dir = tempfile::tempdir().unwrap();
-    let mut gw = gs::start(dir.path(), settings.clone(), &devnet).await;
+    // A shared (batched) request joins the trace of the poll that opened it, not of every poll
+    // in it: this suite follows one poll's trace end to end, so polls go unbatched.
+    let mut network = netsupport::config(&devnet, OnionCipher::AesGcm);
+    network.batch_window_ms = 0;
+    let network = SessionNetwork::new(network).unwrap();
+    let backend = common::backend();
+    let mut gw = gs::start_with_network(backend, dir.path(), settings.clone(), network).await;
     let a = gw.create_account().await;
     let b = gw.create_account().await;
     let receiver = Receiver::start(Mode::Up).await;

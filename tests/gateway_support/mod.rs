@@ -58,7 +58,17 @@ pub async fn start(dir: &Path, settings: Settings, devnet: &Devnet) -> Gw {
 /// Starts a gateway on `backend`: a `database.url` already in `settings` is kept; otherwise the
 /// gateway gets `dir/gateway.db` (SQLite) or a fresh database in the test cluster (PostgreSQL;
 /// panics where there is no cluster, so call it inside a variant that has one).
-pub async fn start_on(backend: Backend, dir: &Path, mut settings: Settings, devnet: &Devnet) -> Gw {
+pub async fn start_on(backend: Backend, dir: &Path, settings: Settings, devnet: &Devnet) -> Gw {
+    start_with_network(backend, dir, settings, network(devnet)).await
+}
+
+/// [`start_on`] with its own network client (a test that needs other network settings).
+pub async fn start_with_network(
+    backend: Backend,
+    dir: &Path,
+    mut settings: Settings,
+    network: SessionNetwork,
+) -> Gw {
     if settings.database.url.is_none() && backend == Backend::Postgres {
         let url = common::pg::fresh_database()
             .await
@@ -73,7 +83,7 @@ pub async fn start_on(backend: Backend, dir: &Path, mut settings: Settings, devn
             listen: "127.0.0.1:0".into(),
             identities: Arc::new(SessionIdentities),
         },
-        network(devnet),
+        network,
     )
     .await
     .unwrap();

@@ -30,11 +30,6 @@ pub fn config(devnet: &Devnet, enc: OnionCipher) -> NetworkConfig {
     c.seed_timeout_ms = 3_000;
     c.seed_backoff_ms = 50;
     c.enc_type = enc;
-    // A shared (batched) request joins the trace of the poll that opened it, not of every
-    // poll in it; the telemetry suite checks one poll's trace end to end.
-    if env!("CARGO_CRATE_NAME") == "telemetry" {
-        c.batch_window_ms = 0;
-    }
     c
 }
 
