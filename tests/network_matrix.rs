@@ -6,8 +6,9 @@
 //!
 //! Every cell must show the operation succeeding through honest nodes, at once or after a few
 //! clear errors retried on the same client as the gateway's actors retry a failed poll or send
-//! ([`OP_RETRIES`]; the errors are printed), with nothing tampered accepted: stores confirmed only by real swarm members
-//! and held intact by an honest one, every message retrieved intact and byte for byte as
+//! ([`OP_RETRIES`]; the errors are printed), with nothing tampered accepted: stores confirmed
+//! only by real swarm members and held intact by an honest one, every message retrieved
+//! intact and byte for byte as
 //! stored (a node's re-wrapped copy carries the sender's signed bytes unchanged, which the
 //! message layer drops as a replay: `tests/gateway_replays.rs`), swarms cached only with real
 //! members, files and community posts byte for byte what was uploaded or posted. No cell of
@@ -115,68 +116,23 @@ const STORED_BEFORE: Cell =
     Inert("retrieves only; the group's messages were stored before the fault was switched on");
 
 /// The table. Columns in the order of [`OPS`].
+#[rustfmt::skip]
 const MATRIX: [(&str, [Cell; 7]); 14] = [
-    ("drop", [E, E, E, E, E, E, E]),
-    ("delay_ms", [E, E, E, E, E, E, E]),
-    ("corrupt_onion", [E, E, E, E, E, E, E]),
-    (
-        "refuse_store",
-        [
-            E,
-            E,
-            NO_STORE,
-            STORED_BEFORE,
-            RELAY_ONLY,
-            RELAY_ONLY,
-            RELAY_ONLY,
-        ],
-    ),
-    (
-        "tamper_retrieve",
-        [
-            NOT_RETRIEVE,
-            E,
-            EMPTY,
-            E,
-            RELAY_ONLY,
-            RELAY_ONLY,
-            RELAY_ONLY,
-        ],
-    ),
-    (
-        "cursor_skip",
-        [
-            NOT_RETRIEVE,
-            E,
-            EMPTY,
-            E,
-            RELAY_ONLY,
-            RELAY_ONLY,
-            RELAY_ONLY,
-        ],
-    ),
-    (
-        "always_more",
-        [NOT_RETRIEVE, E, E, E, RELAY_ONLY, RELAY_ONLY, RELAY_ONLY],
-    ),
-    (
-        "false_421",
-        [E, E, E, E, RELAY_ONLY, RELAY_ONLY, RELAY_ONLY],
-    ),
-    (
-        "replay",
-        [
-            E, E, NO_STORE, NO_REWRAP, RELAY_ONLY, RELAY_ONLY, RELAY_ONLY,
-        ],
-    ),
-    ("next_node_not_found", [E, E, E, E, E, E, E]),
-    ("not_ready", [E, E, E, E, E, E, E]),
-    (
-        "lie_swarm",
-        [E, E, E, E, RELAY_ONLY, RELAY_ONLY, RELAY_ONLY],
-    ),
-    ("huge_reply", [E, E, E, E, E, E, E]),
-    ("clock_lie", [E, E, E, E, E, E, E]),
+    //                      store         retrieve  lookup    group poll     upload      download    community
+    ("drop",                [E,            E,        E,        E,             E,          E,          E]),
+    ("delay_ms",            [E,            E,        E,        E,             E,          E,          E]),
+    ("corrupt_onion",       [E,            E,        E,        E,             E,          E,          E]),
+    ("refuse_store",        [E,            E,        NO_STORE, STORED_BEFORE, RELAY_ONLY, RELAY_ONLY, RELAY_ONLY]),
+    ("tamper_retrieve",     [NOT_RETRIEVE, E,        EMPTY,    E,             RELAY_ONLY, RELAY_ONLY, RELAY_ONLY]),
+    ("cursor_skip",         [NOT_RETRIEVE, E,        EMPTY,    E,             RELAY_ONLY, RELAY_ONLY, RELAY_ONLY]),
+    ("always_more",         [NOT_RETRIEVE, E,        E,        E,             RELAY_ONLY, RELAY_ONLY, RELAY_ONLY]),
+    ("false_421",           [E,            E,        E,        E,             RELAY_ONLY, RELAY_ONLY, RELAY_ONLY]),
+    ("replay",              [E,            E,        NO_STORE, NO_REWRAP,     RELAY_ONLY, RELAY_ONLY, RELAY_ONLY]),
+    ("next_node_not_found", [E,            E,        E,        E,             E,          E,          E]),
+    ("not_ready",           [E,            E,        E,        E,             E,          E,          E]),
+    ("lie_swarm",           [E,            E,        E,        E,             RELAY_ONLY, RELAY_ONLY, RELAY_ONLY]),
+    ("huge_reply",          [E,            E,        E,        E,             E,          E,          E]),
+    ("clock_lie",           [E,            E,        E,        E,             E,          E,          E]),
 ];
 
 /// The fault of a row, switched on.
