@@ -516,9 +516,9 @@ both_backends! {
         let gid = created.body["id"].as_str().unwrap().to_owned();
         let group = format!("{base}/{gid}");
 
-        // No picture yet.
+        // No picture yet: 204 (the group is there; it has no picture).
         let picture = gw.admin("GET", &format!("{group}/avatar"), None).await;
-        assert_error(&picture, 404, "not_found");
+        assert_eq!(picture.status, 204, "{}", picture.body);
 
         // Bad input is refused before anything is queued.
         for (body, code) in [

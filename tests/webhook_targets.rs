@@ -1,6 +1,7 @@
 //! Webhook targets (issue 13, attack 9): by default (`webhooks.deny_private`) a webhook may
 //! not call loopback, private or link-local addresses (the cloud metadata endpoint), neither
-//! when it is created (400 `webhook_target_denied`) nor when it is delivered, after DNS
+//! when it is created (403 `webhook_target_denied`: well-formed, but this gateway's policy
+//! forbids it) nor when it is delivered, after DNS
 //! resolution (a name that resolves to loopback); `webhooks.allowed_hosts` lists exceptions
 //! and, when set, is the only set of targets.
 
@@ -50,7 +51,7 @@ both_backends! {
             "http://[::ffff:169.254.169.254]/",
         ] {
             let r = create(&gw, url).await;
-            assert_eq!(r.status, 400, "{url}: {}", r.body);
+            assert_eq!(r.status, 403, "{url}: {}", r.body);
             assert_eq!(r.body["error"]["code"], "webhook_target_denied", "{url}: {}", r.body);
         }
         let r = create(&gw, "https://93.184.216.34/hook").await;

@@ -6,16 +6,13 @@ use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::account_path::{Access, AccountPath};
+use super::formats::{self, AccountCursor, DisplayName};
 use super::paging::{self, Keyset};
 use super::{double_option, optional_json, page_limit, ApiError, ApiState, Principal};
 use crate::clock::now_ms;
 use crate::identities::IdentityError;
 use crate::store::accounts::{Account, AccountPatch, AccountStatus};
 use crate::store::modes::{GroupInvites, MessageRequests, ReadReceipts};
-
-/// Longest display name, in characters (Session clients cap profile names at 100 bytes; we
-/// count characters and leave byte limits to the network half).
-const MAX_DISPLAY_NAME: usize = 100;
 
 pub(crate) fn routes(cfg: &mut ServiceConfig) {
     cfg.service(create_account)
@@ -31,8 +28,10 @@ pub(crate) fn routes(cfg: &mut ServiceConfig) {
 #[serde(deny_unknown_fields)]
 pub struct CreateAccount {
     /// Name shown to contacts.
+    #[schema(value_type = Option<DisplayName>)]
     pub display_name: Option<String>,
     /// A 13-word recovery phrase to import instead of creating fresh keys.
+    #[schema(value_type = Option<formats::RecoveryPhrase>)]
     pub phrase: Option<String>,
 }
 
@@ -87,13 +86,26 @@ pub struct HealthView {
 
 /// `GET /v1/accounts` query.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct AccountsQuery {
     /// `stale`: only active accounts not polled within three of their intervals.
+    #[param(value_type = Option<HealthFilter>, nullable = false)]
     pub health: Option<String>,
     /// Page size, 1 to 1000 (default 100).
+    #[param(nullable = false, minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
     /// The `next` of the previous page; absent for the first page.
+    #[param(value_type = Option<AccountCursor>, nullable = false)]
     pub after: Option<String>,
+}
+
+/// `?health=` values.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum HealthFilter {
+    /// Active accounts not polled within three of their intervals.
+    Stale,
 }
 
 /// The view of one account with its chat settings.
@@ -161,7 +173,7 @@ pub struct AccountList {
 pub struct PatchAccount {
     /// New name; `null` clears it.
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<DisplayName>)]
     pub display_name: Option<Option<String>>,
     /// `active` or `paused`.
     pub status: Option<AccountStatus>,
@@ -174,7 +186,7 @@ pub struct PatchAccount {
     pub group_invites: Option<GroupInvites>,
     /// New avatar image, standard base64, at most 10,000,000 bytes; `null` removes it.
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<formats::ImageBase64>)]
     pub avatar_base64: Option<Option<String>>,
 }
 
@@ -186,16 +198,7 @@ pub struct PhraseView {
 }
 
 fn check_display_name(name: Option<&str>) -> Result<(), ApiError> {
-    let Some(name) = name else { return Ok(()) };
-    if name.chars().count() > MAX_DISPLAY_NAME || name.chars().any(char::is_control) {
-        return Err(ApiError::bad_request(
-            "invalid_display_name",
-            format!(
-                "display_name must be at most {MAX_DISPLAY_NAME} characters, no control characters"
-            ),
-        ));
-    }
-    Ok(())
+    formats::check_opt::<DisplayName>(name, "display_name", "invalid_display_name").map(|_| ())
 }
 
 fn identity_error(error: IdentityError) -> ApiError {
@@ -207,7 +210,8 @@ fn identity_error(error: IdentityError) -> ApiError {
 
 /// Create an account from fresh keys, or import one from its recovery phrase (admin).
 #[utoipa::path(
-    request_body(content = CreateAccount, content_type = "application/json"),
+    request_body(content = Option<CreateAccount>, content_type = "application/json",
+        description = "Optional: no body (or `{}`) creates a fresh account"),
     responses(
         (status = 201, body = AccountView, description = "Created; `phrase` only for fresh keys"),
         (status = 400, body = super::error::ErrorBody), (status = 409, body = super::error::ErrorBody)
@@ -266,7 +270,7 @@ async fn list_accounts(
     query: web::Query<AccountsQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let limit = page_limit(query.limit, paging::DEFAULT_LIMIT, paging::MAX_LIMIT)?;
-    let after = Keyset::decode_opt(query.after.as_deref())?;
+    let after = Keyset::decode_opt::<AccountCursor>(query.after.as_deref())?;
     let after = after.as_ref().map(|k| (k.at, k.id.as_str()));
     let stale = match query.health.as_deref() {
         None => None,
@@ -314,7 +318,7 @@ async fn list_accounts(
 
 /// One account.
 #[utoipa::path(
-    params(("session_id" = String, Path, description = "The account's Session ID")),
+    params(("session_id" = formats::SessionId, Path, description = "The account's Session ID")),
     responses((status = 200, body = AccountView), (status = 404, body = super::error::ErrorBody)),
     security(("bearer" = [])), tag = "accounts"
 )]
@@ -337,8 +341,9 @@ async fn get_account(
 
 /// Rename or pause/resume an account (admin). A status change emits `account.status`.
 #[utoipa::path(
-    params(("session_id" = String, Path, description = "The account's Session ID")),
-    request_body = PatchAccount,
+    params(("session_id" = formats::SessionId, Path, description = "The account's Session ID")),
+    request_body(content = Option<PatchAccount>, content_type = "application/json",
+        description = "Optional: no body changes nothing"),
     responses((status = 200, body = AccountView), (status = 404, body = super::error::ErrorBody)),
     security(("bearer" = [])), tag = "accounts"
 )]
@@ -390,7 +395,7 @@ async fn patch_account(
 
 /// Delete an account with its history (admin). Its events stay in the outbox.
 #[utoipa::path(
-    params(("session_id" = String, Path, description = "The account's Session ID")),
+    params(("session_id" = formats::SessionId, Path, description = "The account's Session ID")),
     responses((status = 204), (status = 404, body = super::error::ErrorBody)),
     security(("bearer" = [])), tag = "accounts"
 )]
@@ -413,7 +418,7 @@ async fn delete_account(
 
 /// Export the recovery phrase (admin only).
 #[utoipa::path(
-    params(("session_id" = String, Path, description = "The account's Session ID")),
+    params(("session_id" = formats::SessionId, Path, description = "The account's Session ID")),
     responses((status = 200, body = PhraseView), (status = 404, body = super::error::ErrorBody)),
     security(("bearer" = [])), tag = "accounts"
 )]

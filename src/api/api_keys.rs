@@ -6,6 +6,7 @@ use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::auth::Scope;
+use super::formats::{self, ApiKeyCursor, ApiKeyId, DisplayName, Format as _, ScopeText};
 use super::paging::{self, Keyset, PageQuery};
 use super::{ApiError, ApiState, Principal};
 use crate::clock::now_ms;
@@ -22,9 +23,11 @@ pub(crate) fn routes(cfg: &mut ServiceConfig) {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateApiKey {
-    /// `admin`, `accounts:<session_id>:read`, `accounts:<session_id>:send` (at least one).
+    /// `admin`, `accounts:<session_id>:read`, `accounts:<session_id>:send` (1 to 1000).
+    #[schema(value_type = Vec<ScopeText>, min_items = 1, max_items = 1000)]
     pub scopes: Vec<String>,
     /// A label for the operator (at most 100 characters, no control characters).
+    #[schema(value_type = Option<DisplayName>)]
     pub name: Option<String>,
 }
 
@@ -75,7 +78,7 @@ pub struct ApiKeyList {
 async fn create_key(
     state: web::Data<ApiState>,
     principal: Principal,
-    body: web::Json<CreateApiKey>,
+    body: super::json_body::JsonBody<CreateApiKey>,
 ) -> Result<HttpResponse, ApiError> {
     principal.require_admin()?;
     if body.scopes.is_empty() || body.scopes.len() > 1000 {
@@ -90,6 +93,7 @@ async fn create_key(
             format!("name must be at most {MAX_NAME_CHARS} characters, no control characters"),
         ));
     }
+    formats::check_opt::<DisplayName>(body.name.as_deref(), "name", "invalid_name")?;
     let scopes = body
         .scopes
         .iter()
@@ -106,7 +110,10 @@ async fn create_key(
 
 /// List keys, oldest first, a page at a time (admin).
 #[utoipa::path(
-    params(PageQuery),
+    params(
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 1000, description = "Page size, 1 to 1000 (default 100)"),
+        ("after" = Option<ApiKeyCursor>, Query, description = "The `next` of the previous page; absent for the first page")
+    ),
     responses((status = 200, body = ApiKeyList), (status = 400, body = super::error::ErrorBody)),
     security(("bearer" = [])), tag = "api-keys"
 )]
@@ -118,7 +125,7 @@ async fn list_keys(
 ) -> Result<HttpResponse, ApiError> {
     principal.require_admin()?;
     let limit = query.limit()?;
-    let after = Keyset::decode_opt(query.after.as_deref())?;
+    let after = Keyset::decode_opt::<ApiKeyCursor>(query.after.as_deref())?;
     let rows = state
         .store
         .list_api_keys_page(after.as_ref().map(|k| (k.at, k.id.as_str())), limit + 1)
@@ -136,7 +143,7 @@ async fn list_keys(
 
 /// One key (admin).
 #[utoipa::path(
-    params(("id" = String, Path, description = "Key id")),
+    params(("id" = ApiKeyId, Path, description = "Key id")),
     responses((status = 200, body = ApiKeyView), (status = 404, body = super::error::ErrorBody)),
     security(("bearer" = [])), tag = "api-keys"
 )]
@@ -147,9 +154,10 @@ async fn get_key(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     principal.require_admin()?;
+    let id = ApiKeyId::check(&path, "id", "invalid_id")?;
     let record = state
         .store
-        .get_api_key(&path)
+        .get_api_key(id)
         .await?
         .ok_or(ApiError::NotFound("api key"))?;
     Ok(HttpResponse::Ok().json(ApiKeyView::from(record)))
@@ -157,7 +165,7 @@ async fn get_key(
 
 /// Revoke a key (admin).
 #[utoipa::path(
-    params(("id" = String, Path, description = "Key id")),
+    params(("id" = ApiKeyId, Path, description = "Key id")),
     responses((status = 204), (status = 404, body = super::error::ErrorBody)),
     security(("bearer" = [])), tag = "api-keys"
 )]
@@ -168,7 +176,8 @@ async fn delete_key(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     principal.require_admin()?;
-    if state.store.delete_api_key(&path).await? {
+    let id = ApiKeyId::check(&path, "id", "invalid_id")?;
+    if state.store.delete_api_key(id).await? {
         Ok(HttpResponse::NoContent().finish())
     } else {
         Err(ApiError::NotFound("api key"))

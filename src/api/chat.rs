@@ -9,6 +9,7 @@ use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::account_path::{Access, AccountPath, AuthorisedAccount};
+use super::formats::{self, Format as _};
 use super::{ApiError, ApiState, Principal};
 use crate::chat;
 use crate::ids::{ConversationId, SessionIdText};
@@ -24,6 +25,7 @@ pub(crate) fn routes(cfg: &mut ServiceConfig) {
 #[serde(deny_unknown_fields)]
 pub struct ReactionBody {
     /// One emoji (up to 16 code points, e.g. `👍` or a ZWJ sequence).
+    #[schema(value_type = formats::Emoji)]
     pub emoji: String,
 }
 
@@ -65,6 +67,7 @@ async fn react(
     emoji: String,
     remove: bool,
 ) -> Result<HttpResponse, ApiError> {
+    let id = formats::MessageId::check(id, "id", "invalid_id")?;
     let emoji = chat::Emoji::parse(emoji)?;
     let account = account.existing(state).await?;
     let queued = chat::react(&state.store, &account, id, emoji, remove).await?;
@@ -74,7 +77,7 @@ async fn react(
 
 /// React to a message with an emoji (`accounts:<id>:send`).
 #[utoipa::path(
-    params(("session_id" = String, Path, description = "The account"), ("id" = String, Path, description = "Message id")),
+    params(("session_id" = formats::SessionId, Path, description = "The account"), ("id" = formats::MessageId, Path, description = "Message id")),
     request_body = ReactionBody,
     responses((status = 202, body = Queued), (status = 400, body = super::error::ErrorBody),
         (status = 404, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody)),
@@ -85,7 +88,7 @@ async fn add_reaction(
     state: web::Data<ApiState>,
     principal: Principal,
     path: web::Path<(String, String)>,
-    body: web::Json<ReactionBody>,
+    body: super::json_body::JsonBody<ReactionBody>,
 ) -> Result<HttpResponse, ApiError> {
     let (account, id) = path.into_inner();
     let account = AccountPath::parse(&account)?.authorise(&principal, Access::Send)?;
@@ -94,8 +97,8 @@ async fn add_reaction(
 
 /// Remove our reaction (URL-encoded emoji) from a message (`accounts:<id>:send`).
 #[utoipa::path(
-    params(("session_id" = String, Path, description = "The account"), ("id" = String, Path, description = "Message id"),
-        ("emoji" = String, Path, description = "The emoji, URL-encoded")),
+    params(("session_id" = formats::SessionId, Path, description = "The account"), ("id" = formats::MessageId, Path, description = "Message id"),
+        ("emoji" = formats::Emoji, Path, description = "The emoji, URL-encoded")),
     responses((status = 202, body = Queued), (status = 400, body = super::error::ErrorBody),
         (status = 404, body = super::error::ErrorBody)),
     security(("bearer" = [])), tag = "chat"
@@ -114,7 +117,7 @@ async fn remove_reaction(
 /// Delete a message: our own is unsent for everyone (the peer and our own swarm copy); a
 /// received one is deleted here only (`scope: local`) (`accounts:<id>:send`).
 #[utoipa::path(
-    params(("session_id" = String, Path, description = "The account"), ("id" = String, Path, description = "Message id")),
+    params(("session_id" = formats::SessionId, Path, description = "The account"), ("id" = formats::MessageId, Path, description = "Message id")),
     responses((status = 202, body = Deleted, description = "Unsent for everyone"),
         (status = 200, body = Deleted, description = "Deleted locally"),
         (status = 404, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody)),
@@ -127,11 +130,10 @@ async fn delete_message(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (account, id) = path.into_inner();
-    let account = AccountPath::parse(&account)?
-        .authorise(&principal, Access::Send)?
-        .existing(&state)
-        .await?;
-    let deleted = chat::delete_message(&state.store, &account, &id).await?;
+    let account = AccountPath::parse(&account)?.authorise(&principal, Access::Send)?;
+    let id = formats::MessageId::check(&id, "id", "invalid_id")?;
+    let account = account.existing(&state).await?;
+    let deleted = chat::delete_message(&state.store, &account, id).await?;
     let view = Deleted {
         id: deleted.id,
         scope: deleted.scope.as_str().to_owned(),

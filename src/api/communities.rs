@@ -14,6 +14,7 @@ use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::account_path::{Access, AccountPath};
+use super::formats::{self, Format as _};
 use super::groups::QueuedChanges;
 use super::paging::{self, PageQuery};
 use super::{ApiError, ApiState, Principal};
@@ -38,6 +39,7 @@ pub(crate) fn routes(cfg: &mut ServiceConfig) {
 #[serde(deny_unknown_fields)]
 pub struct JoinCommunity {
     /// The join URL: `http(s)://host[:port]/room?public_key=<64 hex>`.
+    #[schema(value_type = formats::JoinUrl)]
     pub url: String,
 }
 
@@ -46,9 +48,11 @@ pub struct JoinCommunity {
 #[serde(deny_unknown_fields)]
 pub struct BanUser {
     /// Who: the `15…` blinded ID (as the room shows authors) or a `05…` Session ID.
+    #[schema(value_type = formats::UserId)]
     pub user: String,
     /// How long, seconds (absent: until unbanned).
-    pub timeout_seconds: Option<u64>,
+    #[schema(maximum = 4_294_967_295_u64)]
+    pub timeout_seconds: Option<u32>,
 }
 
 /// A joined room as the account sees it.
@@ -120,6 +124,21 @@ impl From<JoinError> for ApiError {
     }
 }
 
+/// A `{room}` segment as text: the router decoded it once; a client that encoded it twice
+/// (`https%3A%2F%2F…`) is decoded again, as [`super::conversation_path::parse`] does.
+fn decoded_room(segment: &str) -> String {
+    let encoded = ["http%3A", "https%3A"].iter().any(|scheme| {
+        segment
+            .get(..scheme.len())
+            .is_some_and(|p| p.eq_ignore_ascii_case(scheme))
+    });
+    if encoded {
+        crate::protocol::community::percent_decode(segment).unwrap_or_default()
+    } else {
+        segment.to_owned()
+    }
+}
+
 /// The account and room of a `…/communities/{room}` path, once the caller has `access`.
 async fn room_of(
     state: &ApiState,
@@ -128,6 +147,7 @@ async fn room_of(
     access: Access,
 ) -> Result<(SessionIdText, String), ApiError> {
     let account = AccountPath::parse(&path.0)?;
+    formats::RoomRef::check(&decoded_room(&path.1), "room", "invalid_room")?;
     let room = match super::conversation_path::parse(&path.1) {
         Ok(ConversationId::Community(room)) => room.to_string(),
         _ => {
@@ -149,7 +169,7 @@ async fn room_of(
 /// `community.joined` is emitted. New messages arrive from then on as `message.received`
 /// with the room as `conversation`.
 #[utoipa::path(
-    params(("session_id" = String, Path, description = "The account")),
+    params(("session_id" = formats::SessionId, Path, description = "The account")),
     request_body = JoinCommunity,
     responses(
         (status = 201, body = CommunityView, description = "Joined"),
@@ -167,10 +187,11 @@ async fn join_community(
     state: web::Data<ApiState>,
     principal: Principal,
     path: web::Path<String>,
-    body: web::Json<JoinCommunity>,
+    body: super::json_body::JsonBody<JoinCommunity>,
 ) -> Result<HttpResponse, ApiError> {
     let account = AccountPath::parse(&path)?.authorise(&principal, Access::Send)?;
-    let url = CommunityUrl::parse(body.url.trim())
+    formats::JoinUrl::check(&body.url, "url", "invalid_url")?;
+    let url = CommunityUrl::parse(&body.url)
         .map_err(|e| ApiError::bad_request("invalid_url", format!("url: {e}")))?;
     let account = account.existing(&state).await?;
     let (joined, new) = state.actors.join_room(&account, &url).await?;
@@ -184,7 +205,9 @@ async fn join_community(
 
 /// The rooms the account is in (`accounts:<id>:read`).
 #[utoipa::path(
-    params(("session_id" = String, Path, description = "The account"), PageQuery),
+    params(("session_id" = formats::SessionId, Path, description = "The account"),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 1000, description = "Page size, 1 to 1000 (default 100)"),
+        ("after" = Option<formats::RoomUrl>, Query, description = "The `next` of the previous page (a room's conversation ID); absent for the first page")),
     responses((status = 200, body = CommunityList),
         (status = 403, body = super::error::ErrorBody),
         (status = 404, body = super::error::ErrorBody, description = "Unknown account")),
@@ -198,6 +221,7 @@ async fn list_communities(
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let limit = query.limit()?;
+    formats::check_opt::<formats::RoomUrl>(query.after.as_deref(), "after", "invalid_query")?;
     let account = AccountPath::parse(&path)?
         .authorise(&principal, Access::Read)?
         .existing(&state)
@@ -215,8 +239,8 @@ async fn list_communities(
 
 /// One joined room (`accounts:<id>:read`).
 #[utoipa::path(
-    params(("session_id" = String, Path, description = "The account"),
-        ("room" = String, Path, description = "The room's conversation ID, percent-encoded")),
+    params(("session_id" = formats::SessionId, Path, description = "The account"),
+        ("room" = formats::RoomRef, Path, description = "The room's conversation ID, percent-encoded")),
     responses((status = 200, body = CommunityView),
         (status = 400, body = super::error::ErrorBody, description = "`invalid_room`"),
         (status = 403, body = super::error::ErrorBody),
@@ -237,8 +261,8 @@ async fn get_community(
 /// Leave a room (`accounts:<id>:send`): it is no longer polled for the account; its history
 /// stays.
 #[utoipa::path(
-    params(("session_id" = String, Path, description = "The account"),
-        ("room" = String, Path, description = "The room's conversation ID, percent-encoded")),
+    params(("session_id" = formats::SessionId, Path, description = "The account"),
+        ("room" = formats::RoomRef, Path, description = "The room's conversation ID, percent-encoded")),
     responses((status = 204, description = "Left"),
         (status = 400, body = super::error::ErrorBody, description = "`invalid_room`"),
         (status = 403, body = super::error::ErrorBody),
@@ -292,8 +316,8 @@ fn user_id(text: &str) -> Result<String, ApiError> {
 
 /// Ban a user from the room (moderator; `accounts:<id>:send`), queued to the server.
 #[utoipa::path(
-    params(("session_id" = String, Path, description = "The account, a moderator of the room"),
-        ("room" = String, Path, description = "The room's conversation ID, percent-encoded")),
+    params(("session_id" = formats::SessionId, Path, description = "The account, a moderator of the room"),
+        ("room" = formats::RoomRef, Path, description = "The room's conversation ID, percent-encoded")),
     request_body = BanUser,
     responses((status = 202, body = QueuedChanges),
         (status = 400, body = super::error::ErrorBody, description = "`invalid_room`, `invalid_user` or `invalid_json`"),
@@ -306,22 +330,22 @@ async fn ban_user(
     state: web::Data<ApiState>,
     principal: Principal,
     path: web::Path<(String, String)>,
-    body: web::Json<BanUser>,
+    body: super::json_body::JsonBody<BanUser>,
 ) -> Result<HttpResponse, ApiError> {
     let (account, room) = room_of(&state, &path, &principal, Access::Send).await?;
     let user = user_id(&body.user)?;
     let action = RoomAction::Ban {
         user,
-        timeout_seconds: body.timeout_seconds,
+        timeout_seconds: body.timeout_seconds.map(u64::from),
     };
     moderate(&state, &account, &room, action).await
 }
 
 /// Lift a ban (moderator; `accounts:<id>:send`), queued to the server.
 #[utoipa::path(
-    params(("session_id" = String, Path, description = "The account, a moderator of the room"),
-        ("room" = String, Path, description = "The room's conversation ID, percent-encoded"),
-        ("user" = String, Path, description = "The banned user's ID")),
+    params(("session_id" = formats::SessionId, Path, description = "The account, a moderator of the room"),
+        ("room" = formats::RoomRef, Path, description = "The room's conversation ID, percent-encoded"),
+        ("user" = formats::UserId, Path, description = "The banned user's ID")),
     responses((status = 202, body = QueuedChanges),
         (status = 400, body = super::error::ErrorBody, description = "`invalid_room` or `invalid_user`"),
         (status = 403, body = super::error::ErrorBody, description = "`not_moderator` or `forbidden`"),
@@ -343,9 +367,9 @@ async fn unban_user(
 /// Delete every post of a user in the room (moderator; `accounts:<id>:send`), queued to the
 /// server; the posts disappear here as the room's next poll reports them deleted.
 #[utoipa::path(
-    params(("session_id" = String, Path, description = "The account, a moderator of the room"),
-        ("room" = String, Path, description = "The room's conversation ID, percent-encoded"),
-        ("user" = String, Path, description = "The author's ID")),
+    params(("session_id" = formats::SessionId, Path, description = "The account, a moderator of the room"),
+        ("room" = formats::RoomRef, Path, description = "The room's conversation ID, percent-encoded"),
+        ("user" = formats::UserId, Path, description = "The author's ID")),
     responses((status = 202, body = QueuedChanges),
         (status = 400, body = super::error::ErrorBody, description = "`invalid_room` or `invalid_user`"),
         (status = 403, body = super::error::ErrorBody, description = "`not_moderator` or `forbidden`"),

@@ -10,7 +10,8 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use super::account_path::{Access, AccountPath};
 use super::chat::{wake, Queued};
 use super::conversation_path;
-use super::{ApiError, ApiState, Principal};
+use super::formats::{self, MessageId};
+use super::{optional_json, ApiError, ApiState, Principal};
 use crate::chat;
 use crate::ids::{ConversationId, SessionIdText};
 use crate::store::messages::Message;
@@ -33,6 +34,7 @@ pub(crate) fn routes(cfg: &mut ServiceConfig) {
 #[serde(deny_unknown_fields)]
 pub struct ReadBody {
     /// Mark read up to this message id (default: the newest).
+    #[schema(value_type = Option<MessageId>)]
     pub up_to: Option<String>,
 }
 
@@ -55,7 +57,7 @@ pub struct TypingBody {
 }
 
 /// A disappearing-message setting.
-#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct DisappearingView {
     /// `off`, `after_send` or `after_read`.
@@ -64,6 +66,66 @@ pub struct DisappearingView {
     #[serde(default)]
     pub seconds: i64,
 }
+
+/// The schema: `off` (with any `seconds`, shown as 0), or `after_send`/`after_read` with a
+/// timer of 1 to [`MAX_DISAPPEARING_SECONDS`] (the chat domain's rule, `chat::Disappearing`).
+impl utoipa::PartialSchema for DisappearingView {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
+        let integer = || {
+            ObjectBuilder::new().schema_type(Type::Integer).format(Some(
+                utoipa::openapi::schema::SchemaFormat::KnownFormat(
+                    utoipa::openapi::schema::KnownFormat::Int64,
+                ),
+            ))
+        };
+        let off = ObjectBuilder::new()
+            .property(
+                "mode",
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .enum_values(Some(["off"])),
+            )
+            .required("mode")
+            .property(
+                "seconds",
+                integer()
+                    .minimum(Some(0))
+                    .maximum(Some(MAX_DISAPPEARING_SECONDS)),
+            )
+            .additional_properties(Some(
+                utoipa::openapi::schema::AdditionalProperties::FreeForm(false),
+            ));
+        let timed = ObjectBuilder::new()
+            .property(
+                "mode",
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .enum_values(Some(["after_send", "after_read"])),
+            )
+            .required("mode")
+            .property(
+                "seconds",
+                integer()
+                    .minimum(Some(1))
+                    .maximum(Some(MAX_DISAPPEARING_SECONDS)),
+            )
+            .required("seconds")
+            .additional_properties(Some(
+                utoipa::openapi::schema::AdditionalProperties::FreeForm(false),
+            ));
+        OneOfBuilder::new()
+            .item(off)
+            .item(timed)
+            .description(Some(
+                "`off` (its `seconds`, 0 to 1209600, are ignored and shown as 0), or \
+                 `after_send`/`after_read` with a timer of 1 to 1209600 seconds",
+            ))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for DisappearingView {}
 
 /// `PATCH …/conversations/{peer}` body.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -126,8 +188,9 @@ async fn conversation_of(
 /// Mark the peer's messages read up to `up_to` (default: all) and send one read receipt for
 /// those not acknowledged before (`accounts:<id>:send`).
 #[utoipa::path(
-    params(("session_id" = String, Path, description = "The account"), ("peer" = String, Path, description = "The conversation: the peer's Session ID; a 03… group ID answers 422 (groups are served under …/groups and …/messages), a percent-encoded community room URL 422 for now")),
-    request_body = ReadBody,
+    params(("session_id" = formats::SessionId, Path, description = "The account"), ("peer" = formats::SessionId, Path, description = "The peer's Session ID: these are direct-chat features (a 03… group ID or a percent-encoded community room URL answers 422 `unsupported_conversation`)")),
+    request_body(content = Option<ReadBody>, content_type = "application/json",
+        description = "Optional: no body marks everything read"),
     responses((status = 200, body = ReadResult), (status = 404, body = super::error::ErrorBody),
         (status = 422, body = super::error::ErrorBody, description = "unsupported_conversation (a group, which has no read receipts, or a community room, issue 12) or a receipt problem")),
     security(("bearer" = [])), tag = "chat"
@@ -137,16 +200,13 @@ async fn mark_read(
     state: web::Data<ApiState>,
     principal: Principal,
     path: web::Path<(String, String)>,
-    body: web::Bytes,
+    req: actix_web::HttpRequest,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let (account, conversation) = conversation_of(&state, &path, &principal, Access::Send).await?;
     // The body is optional: empty means "everything".
-    let body: ReadBody = if body.iter().all(u8::is_ascii_whitespace) {
-        ReadBody::default()
-    } else {
-        serde_json::from_slice(&body)
-            .map_err(|e| ApiError::bad_request("invalid_json", e.to_string()))?
-    };
+    let body: ReadBody = optional_json(&req, payload, state.settings.api.max_body_bytes).await?;
+    formats::check_opt::<MessageId>(body.up_to.as_deref(), "up_to", "invalid_id")?;
     let read =
         chat::mark_read(&state.store, &account, &conversation, body.up_to.as_deref()).await?;
     if let Some(receipt) = &read.receipt {
@@ -161,7 +221,7 @@ async fn mark_read(
 /// Tell the peer we started or stopped typing (TTL 20 s; a newer state replaces a queued one)
 /// (`accounts:<id>:send`).
 #[utoipa::path(
-    params(("session_id" = String, Path, description = "The account"), ("peer" = String, Path, description = "The conversation: the peer's Session ID; a 03… group ID answers 422 (groups are served under …/groups and …/messages), a percent-encoded community room URL 422 for now")),
+    params(("session_id" = formats::SessionId, Path, description = "The account"), ("peer" = formats::SessionId, Path, description = "The peer's Session ID: these are direct-chat features (a 03… group ID or a percent-encoded community room URL answers 422 `unsupported_conversation`)")),
     request_body = TypingBody,
     responses((status = 202, body = Queued), (status = 404, body = super::error::ErrorBody),
         (status = 422, body = super::error::ErrorBody, description = "unsupported_conversation: a group (not a group operation) or a community room (issue 12)")),
@@ -172,7 +232,7 @@ async fn typing(
     state: web::Data<ApiState>,
     principal: Principal,
     path: web::Path<(String, String)>,
-    body: web::Json<TypingBody>,
+    body: super::json_body::JsonBody<TypingBody>,
 ) -> Result<HttpResponse, ApiError> {
     let (account, conversation) = conversation_of(&state, &path, &principal, Access::Send).await?;
     let queued = chat::typing(&state.store, &account, &conversation, body.typing).await?;
@@ -210,7 +270,7 @@ async fn view(
 /// Accept a message request: its held messages are delivered (`message.received` now) and the
 /// peer is told (MessageRequestResponse) (`accounts:<id>:send`).
 #[utoipa::path(
-    params(("session_id" = String, Path, description = "The account"), ("peer" = String, Path, description = "The conversation: the peer's Session ID; a 03… group ID answers 422 (groups are served under …/groups and …/messages), a percent-encoded community room URL 422 for now")),
+    params(("session_id" = formats::SessionId, Path, description = "The account"), ("peer" = formats::SessionId, Path, description = "The peer's Session ID: these are direct-chat features (a 03… group ID or a percent-encoded community room URL answers 422 `unsupported_conversation`)")),
     responses((status = 200, body = ConversationView), (status = 404, body = super::error::ErrorBody),
         (status = 422, body = super::error::ErrorBody, description = "unsupported_conversation: a group (not a group operation) or a community room (issue 12)")),
     security(("bearer" = [])), tag = "chat"
@@ -231,7 +291,7 @@ async fn accept(
 /// Decline a message request: its held messages are dropped, and so are the peer's later
 /// messages until the conversation is accepted (`accounts:<id>:send`).
 #[utoipa::path(
-    params(("session_id" = String, Path, description = "The account"), ("peer" = String, Path, description = "The conversation: the peer's Session ID; a 03… group ID answers 422 (groups are served under …/groups and …/messages), a percent-encoded community room URL 422 for now")),
+    params(("session_id" = formats::SessionId, Path, description = "The account"), ("peer" = formats::SessionId, Path, description = "The peer's Session ID: these are direct-chat features (a 03… group ID or a percent-encoded community room URL answers 422 `unsupported_conversation`)")),
     responses((status = 200, body = ConversationView), (status = 404, body = super::error::ErrorBody),
         (status = 422, body = super::error::ErrorBody, description = "unsupported_conversation: a group (not a group operation) or a community room (issue 12)")),
     security(("bearer" = [])), tag = "chat"
@@ -250,7 +310,7 @@ async fn decline(
 /// One conversation: state, disappearing setting, the peer's profile, last message
 /// (`accounts:<id>:read`).
 #[utoipa::path(
-    params(("session_id" = String, Path, description = "The account"), ("peer" = String, Path, description = "The conversation: the peer's Session ID; a 03… group ID answers 422 (groups are served under …/groups and …/messages), a percent-encoded community room URL 422 for now")),
+    params(("session_id" = formats::SessionId, Path, description = "The account"), ("peer" = formats::SessionId, Path, description = "The peer's Session ID: these are direct-chat features (a 03… group ID or a percent-encoded community room URL answers 422 `unsupported_conversation`)")),
     responses((status = 200, body = ConversationView), (status = 404, body = super::error::ErrorBody),
         (status = 422, body = super::error::ErrorBody, description = "unsupported_conversation: a group (not a group operation) or a community room (issue 12)")),
     security(("bearer" = [])), tag = "chat"
@@ -268,7 +328,7 @@ async fn get_conversation(
 /// Change a conversation's disappearing-message setting; the peer is told (expiration timer
 /// update) and later messages go out under it (`accounts:<id>:send`).
 #[utoipa::path(
-    params(("session_id" = String, Path, description = "The account"), ("peer" = String, Path, description = "The conversation: the peer's Session ID; a 03… group ID answers 422 (groups are served under …/groups and …/messages), a percent-encoded community room URL 422 for now")),
+    params(("session_id" = formats::SessionId, Path, description = "The account"), ("peer" = formats::SessionId, Path, description = "The peer's Session ID: these are direct-chat features (a 03… group ID or a percent-encoded community room URL answers 422 `unsupported_conversation`)")),
     request_body = PatchConversation,
     responses((status = 200, body = ConversationView), (status = 400, body = super::error::ErrorBody),
         (status = 404, body = super::error::ErrorBody),
@@ -280,9 +340,17 @@ async fn patch_conversation(
     state: web::Data<ApiState>,
     principal: Principal,
     path: web::Path<(String, String)>,
-    body: web::Json<PatchConversation>,
+    body: super::json_body::JsonBody<PatchConversation>,
 ) -> Result<HttpResponse, ApiError> {
     let (account, conversation) = conversation_of(&state, &path, &principal, Access::Send).await?;
+    // `seconds` is 0 to the maximum whatever the mode (the schema says so; `off` ignores it).
+    if body
+        .disappearing
+        .as_ref()
+        .is_some_and(|d| !(0..=MAX_DISAPPEARING_SECONDS).contains(&d.seconds))
+    {
+        return Err(chat::ChatError::DisappearingSeconds.into());
+    }
     let setting = body
         .disappearing
         .as_ref()

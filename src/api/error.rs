@@ -68,6 +68,10 @@ pub enum ApiError {
         /// Human-readable explanation (for a rejected attachment, the failure reason).
         message: String,
     },
+    /// 405 `method_not_allowed`: a path the API serves, with a method it does not serve (the
+    /// response carries `Allow`, see [`super::contract`]).
+    #[error("{0} is not allowed here; see the Allow header")]
+    MethodNotAllowed(String),
     /// 413 `payload_too_large`.
     #[error("request body is larger than {0} bytes")]
     PayloadTooLarge(usize),
@@ -134,6 +138,7 @@ impl ApiError {
             | Self::Refused { code, .. }
             | Self::TooLarge { code, .. }
             | Self::Unprocessable { code, .. } => code,
+            Self::MethodNotAllowed(_) => "method_not_allowed",
             Self::PayloadTooLarge(_) => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::RateLimited { .. } => "rate_limited",
@@ -150,6 +155,7 @@ impl ResponseError for ApiError {
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) | Self::Refused { .. } => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::PayloadTooLarge(_) | Self::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
@@ -274,9 +280,4 @@ pub(crate) fn query_error(error: QueryPayloadError, _req: &HttpRequest) -> actix
 /// `PathConfig` error handler.
 pub(crate) fn path_error(error: PathError, _req: &HttpRequest) -> actix_web::Error {
     ApiError::bad_request("invalid_path", error.to_string()).into()
-}
-
-/// The fallback for unknown routes.
-pub(crate) async fn not_found() -> Result<HttpResponse, ApiError> {
-    Err(ApiError::NotFound("route"))
 }

@@ -17,6 +17,7 @@ use actix_web::web::Bytes;
 use actix_web::{get, web, HttpRequest, HttpResponse};
 use utoipa_actix_web::service_config::ServiceConfig;
 
+use super::formats::{EventId, Format as _, SessionId};
 use super::{session_id, ApiError, ApiState, Principal};
 use crate::store::events::{parse_event_id, Event};
 
@@ -29,18 +30,43 @@ pub(crate) fn routes(cfg: &mut ServiceConfig) {
     cfg.service(stream_events);
 }
 
+/// One frame of the stream as a Server-Sent Events parser reads it (OpenAPI 3.1 describes a
+/// `text/event-stream` response by its events): `id` the event id, `data` the event's JSON.
+pub struct SseFrame;
+
+impl utoipa::PartialSchema for SseFrame {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        ObjectBuilder::new()
+            .property("id", <EventId as utoipa::PartialSchema>::schema())
+            .required("id")
+            .property(
+                "data",
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .content_media_type("application/json")
+                    .description(Some("The event, as `GET /v1/events` lists it")),
+            )
+            .required("data")
+            .property("event", ObjectBuilder::new().schema_type(Type::String))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for SseFrame {}
+
 /// Stream events as Server-Sent Events, from a cursor, live.
 ///
 /// The response is `text/event-stream`: one frame per event, `id: evt_N` and `data:` the event
 /// JSON (as `GET /v1/events` lists it); `: heartbeat` comment lines while idle.
 #[utoipa::path(
     params(
-        ("after" = Option<String>, Query, description = "Start after this event id or cursor (default 0); `Last-Event-ID` wins when both are given"),
-        ("account" = Option<Vec<String>>, Query, description = "Only these accounts' events (repeat for several; required for keys without the admin scope)"),
-        ("Last-Event-ID" = Option<String>, Header, description = "The last event id received: resume right after it")
+        ("after" = Option<EventId>, Query, description = "Start after this event id or cursor (default 0); `Last-Event-ID` wins when both are given"),
+        ("account" = Option<Vec<SessionId>>, Query, max_items = 100, description = "Only these accounts' events (repeat for several, at most 100; required for keys without the admin scope)"),
+        ("Last-Event-ID" = Option<EventId>, Header, nullable = false, description = "The last event id received: resume right after it")
     ),
     responses(
-        (status = 200, content_type = "text/event-stream", body = String, description = "The event stream"),
+        (status = 200, content_type = "text/event-stream", body = SseFrame, description = "The event stream: one frame per event (the schema describes one frame)"),
         (status = 400, body = super::error::ErrorBody),
         (status = 401, body = super::error::ErrorBody),
         (status = 403, body = super::error::ErrorBody)
@@ -87,9 +113,7 @@ async fn stream_events(
         let text = last
             .to_str()
             .map_err(|_| ApiError::bad_request("invalid_header", "Last-Event-ID is not text"))?;
-        if !text.trim().is_empty() {
-            after = cursor(text.trim(), "Last-Event-ID")?;
-        }
+        after = cursor(text.trim(), "Last-Event-ID")?;
     }
     // Subscribed before the first read, so a commit in between still wakes the stream.
     let mut commits = state.store.subscribe_events();
@@ -113,6 +137,7 @@ async fn stream_events(
 }
 
 fn cursor(text: &str, what: &str) -> Result<i64, ApiError> {
+    EventId::check(text, what, "invalid_query")?;
     parse_event_id(text).ok_or_else(|| {
         ApiError::bad_request("invalid_query", format!("{what} must be an event id"))
     })

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use super::{page_limit, session_id, ApiError, ApiState, Principal};
+use super::{formats, page_limit, session_id, ApiError, ApiState, Principal};
 use crate::store::events::{parse_event_id, Event};
 
 pub(crate) fn routes(cfg: &mut ServiceConfig) {
@@ -19,14 +19,20 @@ pub(crate) fn routes(cfg: &mut ServiceConfig) {
 /// Query parameters.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct EventsQuery {
     /// Return events after this cursor (`next` of the previous page, or an event id). Default 0.
+    #[param(value_type = Option<formats::EventId>, nullable = false)]
     pub after: Option<String>,
-    /// Seconds to wait for an event when none is ready (0 to `api.max_wait_secs`, default 0).
+    /// Seconds to wait for an event when none is ready (0 to `api.max_wait_secs`, default 0;
+    /// the document states the configured maximum).
+    #[param(nullable = false, minimum = 0)]
     pub wait: Option<u64>,
     /// Only this account's events (required for keys without the admin scope).
+    #[param(value_type = Option<formats::SessionId>, nullable = false)]
     pub account: Option<String>,
     /// Page size, 1 to 1000 (default 100).
+    #[param(nullable = false, minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
 }
 
@@ -52,7 +58,11 @@ async fn list_events(
     query: web::Query<EventsQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let query = query.into_inner();
-    let after = match query.after.as_deref() {
+    let after = match formats::check_opt::<formats::EventId>(
+        query.after.as_deref(),
+        "after",
+        "invalid_query",
+    )? {
         None => 0,
         Some(text) => parse_event_id(text)
             .ok_or_else(|| ApiError::bad_request("invalid_query", "after must be a cursor"))?,

@@ -9,6 +9,7 @@ use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::account_path::Access;
+use super::formats;
 use super::groups::{group_of, QueuedChanges};
 use super::{session_id, ApiError, ApiState, Principal};
 use crate::chat::groups::admin::{self, InfoEdit};
@@ -28,22 +29,26 @@ pub(crate) fn routes(cfg: &mut ServiceConfig) {
 #[serde(deny_unknown_fields)]
 pub struct EditGroup {
     /// The new name, 1 to 100 bytes.
+    #[schema(value_type = Option<formats::GroupName>)]
     pub name: Option<String>,
     /// The new description, up to 2000 bytes (`""` clears it).
+    #[schema(value_type = Option<formats::GroupDescription>)]
     pub description: Option<String>,
     /// Disappearing messages for the whole group: seconds after sending, 1 to 1,209,600
     /// (14 days); `0` turns them off.
+    #[schema(maximum = 1_209_600)]
     pub disappearing_seconds: Option<u32>,
     /// The group's picture: an image, standard base64, at most 10,000,000 bytes, encrypted
     /// and uploaded to the file server as Session clients do; `null` removes it.
     #[serde(default, deserialize_with = "super::double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<formats::ImageBase64>)]
     pub avatar_base64: Option<Option<String>>,
 }
 
 /// `DELETE …/members/{member}` query.
 #[derive(Debug, Deserialize, ToSchema, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct RemoveQuery {
     /// Also delete the member's messages for everyone (DeleteMemberContent).
     #[serde(default)]
@@ -66,8 +71,8 @@ async fn member_of(
 /// `accounts:<id>:send`). Members see `group.updated` naming what changed; a new name or
 /// timer is also announced in the group, as Session clients show it.
 #[utoipa::path(
-    params(("session_id" = String, Path, description = "The account, an admin of the group"),
-        ("group_id" = String, Path, description = "The group's 03… ID")),
+    params(("session_id" = formats::SessionId, Path, description = "The account, an admin of the group"),
+        ("group_id" = formats::GroupId, Path, description = "The group's 03… ID")),
     request_body = EditGroup,
     responses((status = 202, body = QueuedChanges, description = "Queued (empty when nothing changed)"),
         (status = 400, body = super::error::ErrorBody, description = "`invalid_group_id`, `invalid_group` (name, description, timer), `invalid_avatar` or `invalid_json`"),
@@ -83,10 +88,16 @@ async fn edit_group(
     state: web::Data<ApiState>,
     principal: Principal,
     path: web::Path<(String, String)>,
-    body: web::Json<EditGroup>,
+    body: super::json_body::JsonBody<EditGroup>,
 ) -> Result<HttpResponse, ApiError> {
     let (account, group) = group_of(&state, &path, &principal, Access::Send).await?;
     let body = body.into_inner();
+    formats::check_opt::<formats::GroupName>(body.name.as_deref(), "name", "invalid_group")?;
+    formats::check_opt::<formats::GroupDescription>(
+        body.description.as_deref(),
+        "description",
+        "invalid_group",
+    )?;
     if body
         .disappearing_seconds
         .is_some_and(|s| s > crate::chat::MAX_DISAPPEARING_SECONDS as u32)
@@ -120,13 +131,14 @@ async fn edit_group(
 /// The group's picture, fetched from the file server and decrypted on each request
 /// (`accounts:<id>:read`; any member or invitee).
 #[utoipa::path(
-    params(("session_id" = String, Path, description = "The account"),
-        ("group_id" = String, Path, description = "The group's 03… ID")),
+    params(("session_id" = formats::SessionId, Path, description = "The account"),
+        ("group_id" = formats::GroupId, Path, description = "The group's 03… ID")),
     responses(
         (status = 200, description = "The image bytes", content_type = "application/octet-stream", body = Vec<u8>),
         (status = 400, body = super::error::ErrorBody, description = "`invalid_group_id`"),
         (status = 403, body = super::error::ErrorBody),
-        (status = 404, body = super::error::ErrorBody, description = "Unknown account or group, or the group has no picture"),
+        (status = 204, description = "The group has no picture"),
+        (status = 404, body = super::error::ErrorBody, description = "Unknown account or group"),
         (status = 422, body = super::error::ErrorBody, description = "`avatar_rejected`: could not be fetched or decrypted"),
         (status = 503, body = super::error::ErrorBody)),
     security(("bearer" = [])), tag = "groups"
@@ -141,7 +153,10 @@ async fn group_avatar(
     // Only an account invited to the group may see its picture.
     crate::chat::groups::view(&state.store, &account, group.as_str()).await?;
     let info = crate::chat::groups::state::current_info(&state.store, group.as_str()).await?;
-    let picture = info.profile_pic.ok_or(ApiError::NotFound("avatar"))?;
+    // No picture is a state of the group, not a missing group: 204, not 404.
+    let Some(picture) = info.profile_pic else {
+        return Ok(HttpResponse::NoContent().finish());
+    };
     let avatar = crate::protocol::chat::Avatar {
         url: picture.url,
         key: crate::protocol::attachment::ProfileKey::from_bytes(picture.key),
@@ -155,8 +170,8 @@ async fn group_avatar(
 /// Destroy the group for everyone (admin; `accounts:<id>:send`): members get
 /// `group.destroyed` and nobody can post to it any more (`409 group_destroyed`).
 #[utoipa::path(
-    params(("session_id" = String, Path, description = "The account, an admin of the group"),
-        ("group_id" = String, Path, description = "The group's 03… ID")),
+    params(("session_id" = formats::SessionId, Path, description = "The account, an admin of the group"),
+        ("group_id" = formats::GroupId, Path, description = "The group's 03… ID")),
     responses((status = 202, body = QueuedChanges),
         (status = 400, body = super::error::ErrorBody, description = "`invalid_group_id`"),
         (status = 403, body = super::error::ErrorBody, description = "`not_group_admin` (or `forbidden`)"),
@@ -180,9 +195,9 @@ async fn destroy_group(
 /// get; `?delete_messages=true` also deletes its messages for everyone. Members see
 /// `group.member_removed`, the removed member `group.kicked`.
 #[utoipa::path(
-    params(("session_id" = String, Path, description = "The account, an admin of the group"),
-        ("group_id" = String, Path, description = "The group's 03… ID"),
-        ("member" = String, Path, description = "The member's 05… Session ID"),
+    params(("session_id" = formats::SessionId, Path, description = "The account, an admin of the group"),
+        ("group_id" = formats::GroupId, Path, description = "The group's 03… ID"),
+        ("member" = formats::SessionId, Path, description = "The member's 05… Session ID"),
         RemoveQuery),
     responses((status = 202, body = QueuedChanges),
         (status = 400, body = super::error::ErrorBody, description = "`invalid_group_id`, `invalid_session_id`, `invalid_group` (removing oneself) or `invalid_query`"),
@@ -213,9 +228,9 @@ async fn remove_member(
 /// Promote a member to admin (admin; `accounts:<id>:send`): the group's key goes to the
 /// member 1:1 and the members config marks it admin. Everyone sees `group.member_promoted`.
 #[utoipa::path(
-    params(("session_id" = String, Path, description = "The account, an admin of the group"),
-        ("group_id" = String, Path, description = "The group's 03… ID"),
-        ("member" = String, Path, description = "The member's 05… Session ID")),
+    params(("session_id" = formats::SessionId, Path, description = "The account, an admin of the group"),
+        ("group_id" = formats::GroupId, Path, description = "The group's 03… ID"),
+        ("member" = formats::SessionId, Path, description = "The member's 05… Session ID")),
     responses((status = 202, body = QueuedChanges, description = "Queued (empty when already an admin)"),
         (status = 400, body = super::error::ErrorBody, description = "`invalid_group_id` or `invalid_session_id`"),
         (status = 403, body = super::error::ErrorBody, description = "`not_group_admin` (or `forbidden`)"),

@@ -11,6 +11,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::account_path::{Access, AccountPath};
 use super::chat::{wake, Queued};
+use super::formats::{self, Format as _};
 use super::paging::{self, PageQuery};
 use super::{session_id, ApiError, ApiState, Principal};
 use crate::chat::groups;
@@ -33,11 +34,14 @@ pub(crate) fn routes(cfg: &mut ServiceConfig) {
 #[serde(deny_unknown_fields)]
 pub struct CreateGroup {
     /// The group's name, 1 to 100 bytes.
+    #[schema(value_type = formats::GroupName)]
     pub name: String,
     /// Its description, up to 2000 bytes.
+    #[schema(value_type = Option<formats::GroupDescription>)]
     pub description: Option<String>,
     /// Who to invite: `05…` Session IDs (the creator is left out; at most 99).
     #[serde(default)]
+    #[schema(value_type = Vec<formats::SessionId>, max_items = 99)]
     pub members: Vec<String>,
 }
 
@@ -45,7 +49,8 @@ pub struct CreateGroup {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InviteMembers {
-    /// Who to invite: `05…` Session IDs (at least one; current members are left out).
+    /// Who to invite: `05…` Session IDs (1 to 99; current members are left out).
+    #[schema(value_type = Vec<formats::SessionId>, min_items = 1, max_items = 99)]
     pub members: Vec<String>,
     /// Let them read the history still on the swarm (the keys held are shared with them);
     /// by default the group is rekeyed and they read only what comes after.
@@ -173,10 +178,20 @@ pub(crate) fn group_id(text: &str) -> Result<GroupId, ApiError> {
     })
 }
 
-/// Parses a `members` list of `05…` Session IDs (400 `invalid_session_id`).
+/// Parses a `members` list of `05…` Session IDs (400 `invalid_session_id`), at most
+/// [`MAX_LISTED_MEMBERS`] of them (400 `invalid_group`).
 fn member_ids(members: &[String]) -> Result<Vec<SessionIdText>, ApiError> {
+    if members.len() > MAX_LISTED_MEMBERS {
+        return Err(ApiError::bad_request(
+            "invalid_group",
+            format!("members lists at most {MAX_LISTED_MEMBERS} Session IDs"),
+        ));
+    }
     members.iter().map(|m| session_id(m, "members")).collect()
 }
+
+/// Most Session IDs one request may list: a group has at most 100 members, its admin one.
+const MAX_LISTED_MEMBERS: usize = 99;
 
 /// The account and group of a `…/groups/{group_id}` path, once the caller has `access` to
 /// the account and it exists.
@@ -210,7 +225,7 @@ async fn view(
 /// (`accounts:<id>:send`). The group's keys and configs are queued for its swarm and one
 /// invitation for each member; `group.joined` is emitted for the creator.
 #[utoipa::path(
-    params(("session_id" = String, Path, description = "The account, the group's admin")),
+    params(("session_id" = formats::SessionId, Path, description = "The account, the group's admin")),
     request_body = CreateGroup,
     responses(
         (status = 201, body = GroupView, description = "Created: the creator `admin` and `joined`, the invitees `invited`"),
@@ -225,10 +240,16 @@ async fn create_group(
     state: web::Data<ApiState>,
     principal: Principal,
     path: web::Path<String>,
-    body: web::Json<CreateGroup>,
+    body: super::json_body::JsonBody<CreateGroup>,
 ) -> Result<HttpResponse, ApiError> {
     let account = AccountPath::parse(&path)?.authorise(&principal, Access::Send)?;
     let body = body.into_inner();
+    formats::GroupName::check(&body.name, "name", "invalid_group")?;
+    formats::check_opt::<formats::GroupDescription>(
+        body.description.as_deref(),
+        "description",
+        "invalid_group",
+    )?;
     let members = member_ids(&body.members)?;
     let account = account.existing(&state).await?;
     let new = groups::NewGroup {
@@ -245,7 +266,9 @@ async fn create_group(
 
 /// The account's groups, in every state (`accounts:<id>:read`).
 #[utoipa::path(
-    params(("session_id" = String, Path, description = "The account"), PageQuery),
+    params(("session_id" = formats::SessionId, Path, description = "The account"),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 1000, description = "Page size, 1 to 1000 (default 100)"),
+        ("after" = Option<formats::GroupId>, Query, description = "The `next` of the previous page (a group ID); absent for the first page")),
     responses((status = 200, body = GroupList), (status = 403, body = super::error::ErrorBody),
         (status = 404, body = super::error::ErrorBody, description = "Unknown account")),
     security(("bearer" = [])), tag = "groups"
@@ -258,6 +281,7 @@ async fn list_groups(
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let limit = query.limit()?;
+    formats::check_opt::<formats::GroupId>(query.after.as_deref(), "after", "invalid_query")?;
     let account = AccountPath::parse(&path)?
         .authorise(&principal, Access::Read)?
         .existing(&state)
@@ -273,8 +297,8 @@ async fn list_groups(
 
 /// One group with its members (`accounts:<id>:read`).
 #[utoipa::path(
-    params(("session_id" = String, Path, description = "The account"),
-        ("group_id" = String, Path, description = "The group's 03… ID")),
+    params(("session_id" = formats::SessionId, Path, description = "The account"),
+        ("group_id" = formats::GroupId, Path, description = "The group's 03… ID")),
     responses((status = 200, body = GroupView),
         (status = 400, body = super::error::ErrorBody, description = "`invalid_group_id`"),
         (status = 403, body = super::error::ErrorBody),
@@ -295,8 +319,8 @@ async fn get_group(
 /// group is rekeyed for everyone (new members do not read earlier messages) and an invitation
 /// is queued to each; `group.member_added` per new member.
 #[utoipa::path(
-    params(("session_id" = String, Path, description = "The account, an admin of the group"),
-        ("group_id" = String, Path, description = "The group's 03… ID")),
+    params(("session_id" = formats::SessionId, Path, description = "The account, an admin of the group"),
+        ("group_id" = formats::GroupId, Path, description = "The group's 03… ID")),
     request_body = InviteMembers,
     responses((status = 202, body = QueuedChanges),
         (status = 400, body = super::error::ErrorBody, description = "`invalid_group_id`, `invalid_session_id` (a member), `invalid_group` (no members, too many) or `invalid_json`"),
@@ -309,7 +333,7 @@ async fn invite_members(
     state: web::Data<ApiState>,
     principal: Principal,
     path: web::Path<(String, String)>,
-    body: web::Json<InviteMembers>,
+    body: super::json_body::JsonBody<InviteMembers>,
 ) -> Result<HttpResponse, ApiError> {
     let account = AccountPath::parse(&path.0)?;
     let group = group_id(&path.1)?;
@@ -331,8 +355,8 @@ async fn invite_members(
 /// Accept an invitation (`accounts:<id>:send`): the account joins, its answer is queued to the
 /// group, `group.joined` is emitted and the group's messages are delivered from now on.
 #[utoipa::path(
-    params(("session_id" = String, Path, description = "The account"),
-        ("group_id" = String, Path, description = "The group's 03… ID")),
+    params(("session_id" = formats::SessionId, Path, description = "The account"),
+        ("group_id" = formats::GroupId, Path, description = "The group's 03… ID")),
     responses((status = 200, body = GroupView),
         (status = 400, body = super::error::ErrorBody, description = "`invalid_group_id`"),
         (status = 403, body = super::error::ErrorBody),
@@ -355,8 +379,8 @@ async fn accept_invite(
 /// Decline an invitation (`accounts:<id>:send`): nothing is sent (as in Session clients) and
 /// the group is not polled.
 #[utoipa::path(
-    params(("session_id" = String, Path, description = "The account"),
-        ("group_id" = String, Path, description = "The group's 03… ID")),
+    params(("session_id" = formats::SessionId, Path, description = "The account"),
+        ("group_id" = formats::GroupId, Path, description = "The group's 03… ID")),
     responses((status = 200, body = GroupView),
         (status = 400, body = super::error::ErrorBody, description = "`invalid_group_id`"),
         (status = 403, body = super::error::ErrorBody),
@@ -378,8 +402,8 @@ async fn decline_invite(
 /// Leave a joined group (`accounts:<id>:send`): the leaving notice is queued to the group and
 /// the group is no longer polled for the account.
 #[utoipa::path(
-    params(("session_id" = String, Path, description = "The account"),
-        ("group_id" = String, Path, description = "The group's 03… ID")),
+    params(("session_id" = formats::SessionId, Path, description = "The account"),
+        ("group_id" = formats::GroupId, Path, description = "The group's 03… ID")),
     responses((status = 202, body = Queued, description = "The leaving notice was queued"),
         (status = 400, body = super::error::ErrorBody, description = "`invalid_group_id`"),
         (status = 403, body = super::error::ErrorBody),

@@ -51,9 +51,19 @@ pub struct NetworkFigures {
 
 /// `GET /readyz` query.
 #[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ReadyQuery {
     /// `network`: also answer 503 when the Session network is unusable.
+    #[param(value_type = Option<ReadyRequirement>, nullable = false)]
     pub require: Option<String>,
+}
+
+/// `?require=` values.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+pub enum ReadyRequirement {
+    /// The Session network must be usable too.
+    Network,
 }
 
 /// Identity actor counts.

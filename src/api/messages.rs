@@ -11,6 +11,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::account_path::{account_in_path, Access, AccountPath};
 use super::chat::wake;
+use super::formats::{self, ConversationCursor, ConversationRef, Format as _, MessageId};
 use super::paging::{self, Keyset, PageQuery};
 use super::{page_limit, session_id, ApiError, ApiState, Principal};
 use crate::chat;
@@ -37,9 +38,11 @@ pub struct SendMessage {
     /// Recipient: a peer's `05…` Session ID, the `03…` ID of a group the account has joined,
     /// a community room's conversation ID (`http(s)://host[:port]/room`) or a blinded `15…` ID
     /// met in a room (a DM through that room's server).
+    #[schema(value_type = ConversationRef)]
     pub to: String,
     /// Text, up to 2000 characters; may be empty (or absent) when files are attached.
     #[serde(default)]
+    #[schema(max_length = 2000)]
     pub text: String,
     /// Reply to this message of the same conversation.
     pub quote: Option<QuoteRef>,
@@ -53,6 +56,7 @@ pub struct SendMessage {
 #[serde(deny_unknown_fields)]
 pub struct QuoteRef {
     /// Its message id.
+    #[schema(value_type = MessageId)]
     pub id: String,
 }
 
@@ -70,14 +74,20 @@ pub struct Accepted {
 /// History query.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct HistoryQuery {
-    /// Only the conversation with this Session ID, or of this `03…` group.
+    /// Only the conversation with this peer, group (`03…`) or room.
+    #[param(value_type = Option<ConversationRef>, nullable = false)]
     pub with: Option<String>,
-    /// The `next` of the previous page (a message id): the messages older than it.
+    /// The `next` of the previous page (a message id): the messages older than it (404 if no
+    /// such message).
+    #[param(value_type = Option<MessageId>, nullable = false)]
     pub after: Option<String>,
-    /// The same as `after` (kept for existing clients); give one or the other.
+    /// The same as `after`, kept for existing clients; `after` wins when both are given.
+    #[param(value_type = Option<MessageId>, nullable = false)]
     pub before: Option<String>,
     /// Page size, 1 to 200 (default 50).
+    #[param(nullable = false, minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
 }
 
@@ -102,15 +112,17 @@ pub struct ConversationList {
 /// Where a message goes, or whose history is listed: a group's `03…` ID, a community room's
 /// URL (`http(s)://host[:port]/room`), a blinded `15…` ID (a DM through a community server),
 /// or else a peer's Session ID (400 `invalid_session_id` otherwise).
-fn message_target(text: &str, field: &str) -> Result<ConversationId, ApiError> {
-    if let Ok(group) = GroupId::parse(text) {
-        return Ok(ConversationId::Group(group));
-    }
+pub(crate) fn message_target(text: &str, field: &str) -> Result<ConversationId, ApiError> {
     if text.starts_with("http://") || text.starts_with("https://") {
+        formats::RoomRef::check(text, field, "invalid_room")?;
         let room = text.split_once('?').map_or(text, |(room, _)| room);
         return RoomRef::parse(room)
             .map(ConversationId::Community)
             .map_err(|e| ApiError::bad_request("invalid_room", format!("{field}: {e}")));
+    }
+    ConversationRef::check(text, field, "invalid_session_id")?;
+    if let Ok(group) = GroupId::parse(text) {
+        return Ok(ConversationId::Group(group));
     }
     if text.starts_with("15") {
         if let Ok(id) = SessionIdText::parse_any(text) {
@@ -131,10 +143,7 @@ fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
         )
     };
     let text = value.to_str().map_err(|_| bad())?;
-    if text.is_empty()
-        || text.len() > MAX_IDEMPOTENCY_KEY
-        || !text.bytes().all(|b| b.is_ascii_graphic())
-    {
+    if text.len() > MAX_IDEMPOTENCY_KEY || !formats::IdempotencyKey::is_valid(text) {
         return Err(bad());
     }
     Ok(Some(text.to_owned()))
@@ -143,12 +152,12 @@ fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
 /// Queue a message for sending (`accounts:<id>:send`).
 #[utoipa::path(
     params(
-        ("session_id" = String, Path, description = "The sending account"),
-        ("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe")
+        ("session_id" = formats::SessionId, Path, description = "The sending account"),
+        ("Idempotency-Key" = Option<formats::IdempotencyKey>, Header, nullable = false, description = "Makes retries safe")
     ),
     request_body(description = "JSON, or multipart/form-data: a `json` part with the body and one part per file", content(
         (SendMessage = "application/json"),
-        (SendMessage = "multipart/form-data")
+        (SendMultipart = "multipart/form-data")
     )),
     responses(
         (status = 202, body = Accepted),
@@ -211,8 +220,8 @@ async fn send_message(
 
 /// Message history, newest first (`accounts:<id>:read`).
 #[utoipa::path(
-    params(("session_id" = String, Path, description = "The account"), HistoryQuery),
-    responses((status = 200, body = MessagePage), (status = 404, body = super::error::ErrorBody)),
+    params(("session_id" = formats::SessionId, Path, description = "The account"), HistoryQuery),
+    responses((status = 200, body = MessagePage), (status = 404, body = super::error::ErrorBody, description = "Unknown account, or no message `after` names")),
     security(("bearer" = [])), tag = "messages"
 )]
 #[get("/accounts/{session_id}/messages")]
@@ -230,25 +239,17 @@ async fn list_messages(
         .map(|w| message_target(w, "with"))
         .transpose()?;
     let limit = page_limit(query.limit, 50, 200)?;
+    formats::check_opt::<MessageId>(query.after.as_deref(), "after", "invalid_query")?;
+    formats::check_opt::<MessageId>(query.before.as_deref(), "before", "invalid_query")?;
     let account = account.existing(&state).await?;
-    let from = match (&query.after, &query.before) {
-        (Some(_), Some(_)) => {
-            return Err(ApiError::bad_request(
-                "invalid_query",
-                "give after or before, not both",
-            ))
-        }
-        (after, before) => after.as_ref().or(before.as_ref()),
-    };
+    let from = query.after.as_ref().or(query.before.as_ref());
     let before = match from {
         Some(id) => Some(
             state
                 .store
                 .get_message(account.as_str(), id)
                 .await?
-                .ok_or_else(|| {
-                    ApiError::bad_request("invalid_query", "after: unknown message id")
-                })?,
+                .ok_or(ApiError::NotFound("message"))?,
         ),
         None => None,
     };
@@ -273,7 +274,7 @@ async fn list_messages(
 
 /// One message (`accounts:<id>:read`).
 #[utoipa::path(
-    params(("session_id" = String, Path, description = "The account"), ("id" = String, Path, description = "Message id")),
+    params(("session_id" = formats::SessionId, Path, description = "The account"), ("id" = MessageId, Path, description = "Message id")),
     responses((status = 200, body = Message), (status = 404, body = super::error::ErrorBody)),
     security(("bearer" = [])), tag = "messages"
 )]
@@ -287,9 +288,10 @@ async fn get_message(
     let account = AccountPath::parse(&account)?
         .authorise(&principal, Access::Read)?
         .id();
+    let id = MessageId::check(&id, "id", "invalid_id")?;
     let mut message = state
         .store
-        .get_message(account.as_str(), &id)
+        .get_message(account.as_str(), id)
         .await?
         .ok_or(ApiError::NotFound("message"))?;
     let one = std::slice::from_mut(&mut message);
@@ -299,7 +301,9 @@ async fn get_message(
 
 /// Conversations, most recent first (`accounts:<id>:read`).
 #[utoipa::path(
-    params(("session_id" = String, Path, description = "The account"), PageQuery),
+    params(("session_id" = formats::SessionId, Path, description = "The account"),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 1000, description = "Page size, 1 to 1000 (default 100)"),
+        ("after" = Option<ConversationCursor>, Query, description = "The `next` of the previous page; absent for the first page")),
     responses((status = 200, body = ConversationList), (status = 400, body = super::error::ErrorBody), (status = 404, body = super::error::ErrorBody)),
     security(("bearer" = [])), tag = "messages"
 )]
@@ -311,7 +315,7 @@ async fn list_conversations(
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let limit = query.limit()?;
-    let after = Keyset::decode_opt(query.after.as_deref())?;
+    let after = Keyset::decode_opt::<ConversationCursor>(query.after.as_deref())?;
     let account = account_in_path(&state, &principal, Access::Read, &path).await?;
     let rows = state
         .store
@@ -334,3 +338,95 @@ async fn list_conversations(
         next,
     }))
 }
+
+/// The schema of [`SendMessage`] as derived, without the rule across its fields.
+const SEND_FIELDS: &str = "SendMessageFields";
+
+/// `{"text": non-empty}`, or the same for another property: one branch of "something to send".
+fn non_empty(property: &str, array: bool) -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+    let value: utoipa::openapi::schema::Schema = if array {
+        ArrayBuilder::new().min_items(Some(1)).into()
+    } else {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .min_length(Some(1))
+            .into()
+    };
+    ObjectBuilder::new()
+        .property(property, value)
+        .required(property)
+        .into()
+}
+
+/// Completes the send schemas (called by [`super::contract::complete`]): `SendMessage` needs
+/// `text` or `attachments` (the chat domain's rule, [`chat::check_text`]); the derived object
+/// is kept as `SendMessageFields`, which the multipart form ([`SendMultipart`]) uses.
+pub(crate) fn complete_send_schemas(
+    schemas: &mut std::collections::BTreeMap<
+        String,
+        utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+    >,
+) {
+    use utoipa::openapi::schema::{AllOfBuilder, AnyOfBuilder};
+    use utoipa::openapi::Ref;
+    let Some(fields) = schemas.remove("SendMessage") else {
+        return;
+    };
+    schemas.insert(SEND_FIELDS.to_owned(), fields);
+    let something = AnyOfBuilder::new()
+        .item(non_empty("text", false))
+        .item(non_empty("attachments", true));
+    let send = AllOfBuilder::new()
+        .item(Ref::from_schema_name(SEND_FIELDS))
+        .item(something)
+        .description(Some(
+            "A message: `to`, and `text` or `attachments` (or both)",
+        ));
+    schemas.insert("SendMessage".to_owned(), send.into());
+}
+
+/// `POST …/messages` as `multipart/form-data`: a part `json` holding the message (text may be
+/// empty when files come as parts), and every other part a file (its `Content-Type` and
+/// `filename` are the attachment's).
+pub struct SendMultipart;
+
+impl utoipa::PartialSchema for SendMultipart {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{
+            AdditionalProperties, AllOfBuilder, AnyOfBuilder, KnownFormat, ObjectBuilder,
+            SchemaFormat, Type,
+        };
+        use utoipa::openapi::Ref;
+        let file = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Binary)))
+            .description(Some("A file"));
+        let form = ObjectBuilder::new()
+            .property("json", Ref::from_schema_name(SEND_FIELDS))
+            .required("json")
+            .property_names(Some(formats::FormPartName::string_schema()))
+            .additional_properties(Some(AdditionalProperties::RefOr(
+                utoipa::openapi::RefOr::T(file.into()),
+            )));
+        let json_with = |branch| {
+            ObjectBuilder::new()
+                .property("json", branch)
+                .required("json")
+        };
+        let something = AnyOfBuilder::new()
+            .item(json_with(non_empty("text", false)))
+            .item(json_with(non_empty("attachments", true)))
+            .item(ObjectBuilder::new().min_properties(Some(2)));
+        AllOfBuilder::new()
+            .item(form)
+            .item(something)
+            .description(Some(
+                "A part `json` with the message, and one part per file; `text` may be empty \
+                 when there are files",
+            ))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for SendMultipart {}

@@ -10,14 +10,17 @@ pub mod attachments;
 pub mod auth;
 pub mod chat;
 pub mod communities;
+pub mod contract;
 pub mod conversation;
 pub mod conversation_path;
 pub mod error;
 pub mod event_stream;
 pub mod events;
+pub mod formats;
 pub mod group_admin;
 pub mod groups;
 pub mod health;
+pub mod json_body;
 pub mod messages;
 pub mod paging;
 pub mod rate_limit;
@@ -78,7 +81,12 @@ pub struct ApiState {
         description = "Run many Session messenger accounts behind REST and webhooks."
     ),
     modifiers(&BearerAuth, &EventSchemas),
-    components(schemas(error::ErrorBody, error::ErrorDetail))
+    components(schemas(
+        error::ErrorBody,
+        error::ErrorDetail,
+        accounts::HealthFilter,
+        health::ReadyRequirement
+    ))
 )]
 struct ApiDoc;
 
@@ -123,6 +131,7 @@ pub fn app(
     >,
 > {
     let limit = state.settings.api.max_body_bytes;
+    let state_max_wait = state.settings.api.max_wait_secs;
     let metrics = state.metrics.clone();
     let (app, openapi) = App::new()
         .into_utoipa_app()
@@ -152,15 +161,19 @@ pub fn app(
         )
         .configure(health::routes)
         .split_for_parts();
+    let mut openapi = openapi;
+    contract::complete(&mut openapi, Some(state_max_wait));
+    let served = web::Data::new(ServedDocument(contract::to_json(&openapi)));
     let openapi = web::Data::new(openapi);
     // Swagger UI (vendored in the binary) reads the same generated document.
     let docs = utoipa_swagger_ui::SwaggerUi::new("/docs/{_:.*}")
         .config(utoipa_swagger_ui::Config::new(["/openapi.json"]));
     app.app_data(openapi)
+        .app_data(served)
         .route("/openapi.json", web::get().to(openapi_json))
         .service(docs)
         .configure(status::routes)
-        .default_service(web::to(error::not_found))
+        .default_service(web::to(contract::method_not_allowed))
         .wrap_fn(move |req, srv| {
             let metrics = metrics.clone();
             let fut = srv.call(req);
@@ -178,8 +191,11 @@ pub fn app(
         })
 }
 
-async fn openapi_json(doc: web::Data<utoipa::openapi::OpenApi>) -> HttpResponse {
-    HttpResponse::Ok().json(doc.get_ref())
+/// `/openapi.json` as served ([`contract::to_json`]).
+struct ServedDocument(serde_json::Value);
+
+async fn openapi_json(doc: web::Data<ServedDocument>) -> HttpResponse {
+    HttpResponse::Ok().json(&doc.0)
 }
 
 /// Parses a Session ID from a path or body field into a 400 `invalid_session_id`.
@@ -188,8 +204,8 @@ pub(crate) fn session_id(text: &str, field: &str) -> Result<SessionIdText, ApiEr
         .map_err(|e| ApiError::bad_request("invalid_session_id", format!("{field}: {e}")))
 }
 
-/// Reads a JSON body that may be absent (treated as `{}`), with the same limit, content-type
-/// and unknown-field rules as `web::Json`.
+/// Reads a JSON body that may be absent or `null` (treated as `{}`), with the same limit,
+/// content-type, object and unknown-field rules as [`json_body::JsonBody`].
 pub(crate) async fn optional_json<T: DeserializeOwned + Default>(
     req: &HttpRequest,
     mut payload: web::Payload,
@@ -214,7 +230,13 @@ pub(crate) async fn optional_json<T: DeserializeOwned + Default>(
     if !is_json {
         return Err(ApiError::UnsupportedMediaType);
     }
-    serde_json::from_slice(&body).map_err(|e| ApiError::bad_request("invalid_json", e.to_string()))
+    let value: serde_json::Value = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request("invalid_json", e.to_string()))?;
+    if value.is_null() {
+        // The document shows these bodies as optional and nullable: `null` is no body.
+        return Ok(T::default());
+    }
+    json_body::from_value(value)
 }
 
 /// `limit` query values: 1..=max, default `default`.

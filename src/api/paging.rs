@@ -3,14 +3,13 @@
 //! page. A cursor names the last item returned (keyset paging, never an offset), so items added
 //! or removed between pages never make a page repeat or skip one that was there all along.
 //!
-//! Cursors are opaque to clients. Lists ordered by (time, id) use [`Keyset`]; lists ordered by
-//! an id alone use that id; messages and deliveries use their message and event ids.
+//! Cursors are opaque to clients (each list's cursor has a format in [`super::formats`], so a
+//! malformed one is a 400). Lists ordered by (time, id) use [`Keyset`] (`<ms>.<id>`); lists
+//! ordered by an id alone use that id; messages and deliveries use their message and event ids.
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
 use serde::Deserialize;
-use utoipa::IntoParams;
 
+use super::formats::{check_opt, Format};
 use super::{page_limit, ApiError};
 
 /// Default page size of the lists that had no paging before the convention.
@@ -18,10 +17,10 @@ pub const DEFAULT_LIMIT: i64 = 100;
 /// Largest page of those lists.
 pub const MAX_LIMIT: i64 = 1000;
 
-/// `limit` and `after`, for lists with no other query parameters.
-#[derive(Debug, Default, Deserialize, IntoParams)]
+/// `limit` and `after`, for lists with no other query parameters. Each list documents them
+/// itself: its `after` has its own cursor format ([`super::formats`]).
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
 pub struct PageQuery {
     /// Page size, 1 to 1000 (default 100).
     pub limit: Option<i64>,
@@ -46,26 +45,34 @@ pub struct Keyset {
 }
 
 impl Keyset {
-    /// The cursor text.
+    /// The cursor text: `<at>.<id>` (each list's cursor format in [`super::formats`]).
     pub fn encode(&self) -> String {
-        URL_SAFE_NO_PAD.encode(format!("{}:{}", self.at, self.id))
+        format!("{}.{}", self.at, self.id)
     }
 
     /// Parses a cursor made by [`Keyset::encode`]; a 400 `invalid_query` otherwise.
     pub fn decode(text: &str) -> Result<Self, ApiError> {
         let bad = || ApiError::bad_request("invalid_query", "after: not a cursor of this list");
-        let bytes = URL_SAFE_NO_PAD.decode(text).map_err(|_| bad())?;
-        let text = String::from_utf8(bytes).map_err(|_| bad())?;
-        let (at, id) = text.split_once(':').ok_or_else(bad)?;
+        let (at, id) = text.split_once('.').ok_or_else(bad)?;
+        if at.is_empty()
+            || at.len() > 18
+            || !at.bytes().all(|b| b.is_ascii_digit())
+            || id.is_empty()
+        {
+            return Err(bad());
+        }
         Ok(Self {
             at: at.parse().map_err(|_| bad())?,
             id: id.to_owned(),
         })
     }
 
-    /// Decodes an optional `after`.
-    pub fn decode_opt(text: Option<&str>) -> Result<Option<Self>, ApiError> {
-        text.map(Self::decode).transpose()
+    /// Decodes an optional `after` that must be a cursor of the list whose format is `F`
+    /// (400 `invalid_query` otherwise).
+    pub fn decode_opt<F: Format>(text: Option<&str>) -> Result<Option<Self>, ApiError> {
+        check_opt::<F>(text, "after", "invalid_query")?
+            .map(Self::decode)
+            .transpose()
     }
 }
 
@@ -115,7 +122,16 @@ mod tests {
             id: "wh_a:b".into(),
         };
         assert_eq!(Keyset::decode(&k.encode()).unwrap(), k);
-        for junk in ["", "%%", "bm9jb2xvbg", &URL_SAFE_NO_PAD.encode("x:y")] {
+        for junk in [
+            "",
+            "%%",
+            "bm9jb2xvbg",
+            "x.y",
+            ".wh_a",
+            "12.",
+            "-1.wh_a",
+            "1234567890123456789.a",
+        ] {
             assert!(Keyset::decode(junk).is_err(), "{junk}");
         }
     }

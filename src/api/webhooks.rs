@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 
+use super::formats::{self, Format as _, WebhookCursor, WebhookId, WebhookUrl};
 use super::paging::{self, Keyset, PageQuery};
 use super::{double_option, optional_json, page_limit, session_id, ApiError, ApiState, Principal};
 use crate::clock::now_ms;
@@ -30,12 +31,16 @@ pub(crate) fn routes(cfg: &mut ServiceConfig) {
 #[serde(deny_unknown_fields)]
 pub struct CreateWebhook {
     /// `http://` or `https://` URL events are POSTed to.
+    #[schema(value_type = WebhookUrl)]
     pub url: String,
     /// Event types to deliver (default: all).
+    #[schema(value_type = Option<Vec<EventType>>)]
     pub events: Option<Vec<String>>,
     /// Session IDs whose events to deliver (default: all accounts).
+    #[schema(value_type = Option<Vec<formats::SessionId>>)]
     pub accounts: Option<Vec<String>>,
     /// Signing secret `whsec_<base64 of 24 to 64 bytes>` (default: generated).
+    #[schema(value_type = Option<formats::WebhookSecret>)]
     pub secret: Option<String>,
     /// Deliver at all (default true).
     pub enabled: Option<bool>,
@@ -46,14 +51,15 @@ pub struct CreateWebhook {
 #[serde(deny_unknown_fields)]
 pub struct PatchWebhook {
     /// New URL.
+    #[schema(value_type = Option<WebhookUrl>)]
     pub url: Option<String>,
     /// New event filter; `null` = all.
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<Vec<String>>)]
+    #[schema(value_type = Option<Vec<EventType>>)]
     pub events: Option<Option<Vec<String>>>,
     /// New account filter; `null` = all.
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<Vec<String>>)]
+    #[schema(value_type = Option<Vec<formats::SessionId>>)]
     pub accounts: Option<Option<Vec<String>>>,
     /// Enable or disable.
     pub enabled: Option<bool>,
@@ -114,12 +120,16 @@ pub struct RotatedSecret {
 /// Delivery log query.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct DeliveryQuery {
     /// Only deliveries with this status.
+    #[param(nullable = false)]
     pub status: Option<DeliveryStatus>,
     /// Page size, 1 to 500 (default 100).
+    #[param(nullable = false, minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
     /// The `next` of the previous page (an event id); absent for the first page.
+    #[param(value_type = Option<formats::EventId>, nullable = false)]
     pub after: Option<String>,
 }
 
@@ -138,6 +148,7 @@ pub struct DeliveryList {
 pub struct ReplayRequest {
     /// Re-send every matching event from this event id (`evt_N`) on, delivered or not. Without
     /// it, only dead-lettered deliveries are re-queued.
+    #[schema(value_type = Option<formats::EventId>)]
     pub from: Option<String>,
 }
 
@@ -151,6 +162,7 @@ pub struct ReplayResult {
 /// The URL parses, and its host (as it resolves now) is a target `webhooks.allowed_hosts` and
 /// `webhooks.deny_private` allow (400 `webhook_target_denied`); delivery checks again.
 async fn check_url(state: &ApiState, url: &str) -> Result<(), ApiError> {
+    WebhookUrl::check(url, "url", "invalid_url")?;
     let parsed = reqwest::Url::parse(url)
         .map_err(|e| ApiError::bad_request("invalid_url", format!("url: {e}")))?;
     match state.webhook_targets.check_resolved(&parsed).await {
@@ -161,11 +173,12 @@ async fn check_url(state: &ApiState, url: &str) -> Result<(), ApiError> {
                 TargetError::BadUrl.to_string(),
             ))
         }
+        // Well-formed, but this gateway's policy forbids the target: 403, not 400.
         Err(denied) => {
-            return Err(ApiError::bad_request(
-                "webhook_target_denied",
-                denied.to_string(),
-            ))
+            return Err(ApiError::Refused {
+                code: "webhook_target_denied",
+                message: denied.to_string(),
+            })
         }
     }
     if TargetPolicy::is_cleartext(&parsed) {
@@ -196,7 +209,9 @@ fn check_accounts(accounts: Option<&Vec<String>>) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// The webhook a `{id}` path segment names (400 `invalid_id` if malformed, 404 if unknown).
 async fn load(state: &ApiState, id: &str) -> Result<Webhook, ApiError> {
+    let id = WebhookId::check(id, "id", "invalid_id")?;
     state
         .store
         .get_webhook(id)
@@ -207,14 +222,15 @@ async fn load(state: &ApiState, id: &str) -> Result<Webhook, ApiError> {
 /// Register a webhook (admin).
 #[utoipa::path(
     request_body = CreateWebhook,
-    responses((status = 201, body = WebhookView), (status = 400, body = super::error::ErrorBody)),
+    responses((status = 201, body = WebhookView), (status = 400, body = super::error::ErrorBody),
+        (status = 403, body = super::error::ErrorBody, description = "`webhook_target_denied`: `webhooks.allowed_hosts` or `webhooks.deny_private` forbid the host (or `forbidden`)")),
     security(("bearer" = [])), tag = "webhooks"
 )]
 #[post("/webhooks")]
 async fn create_webhook(
     state: web::Data<ApiState>,
     principal: Principal,
-    body: web::Json<CreateWebhook>,
+    body: super::json_body::JsonBody<CreateWebhook>,
 ) -> Result<HttpResponse, ApiError> {
     principal.require_admin()?;
     let body = body.into_inner();
@@ -252,7 +268,10 @@ async fn create_webhook(
 
 /// List webhooks, oldest first, a page at a time (admin).
 #[utoipa::path(
-    params(PageQuery),
+    params(
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 1000, description = "Page size, 1 to 1000 (default 100)"),
+        ("after" = Option<WebhookCursor>, Query, description = "The `next` of the previous page; absent for the first page")
+    ),
     responses((status = 200, body = WebhookList), (status = 400, body = super::error::ErrorBody)),
     security(("bearer" = [])), tag = "webhooks"
 )]
@@ -264,7 +283,7 @@ async fn list_webhooks(
 ) -> Result<HttpResponse, ApiError> {
     principal.require_admin()?;
     let limit = query.limit()?;
-    let after = Keyset::decode_opt(query.after.as_deref())?;
+    let after = Keyset::decode_opt::<WebhookCursor>(query.after.as_deref())?;
     let rows = state
         .store
         .list_webhooks_page(after.as_ref().map(|k| (k.at, k.id.as_str())), limit + 1)
@@ -282,7 +301,7 @@ async fn list_webhooks(
 
 /// One webhook (admin).
 #[utoipa::path(
-    params(("id" = String, Path, description = "Webhook id")),
+    params(("id" = WebhookId, Path, description = "Webhook id")),
     responses((status = 200, body = WebhookView), (status = 404, body = super::error::ErrorBody)),
     security(("bearer" = [])), tag = "webhooks"
 )]
@@ -299,9 +318,10 @@ async fn get_webhook(
 
 /// Change a webhook (admin).
 #[utoipa::path(
-    params(("id" = String, Path, description = "Webhook id")),
+    params(("id" = WebhookId, Path, description = "Webhook id")),
     request_body = PatchWebhook,
-    responses((status = 200, body = WebhookView), (status = 404, body = super::error::ErrorBody)),
+    responses((status = 200, body = WebhookView), (status = 404, body = super::error::ErrorBody),
+        (status = 403, body = super::error::ErrorBody, description = "`webhook_target_denied`: `webhooks.allowed_hosts` or `webhooks.deny_private` forbid the host (or `forbidden`)")),
     security(("bearer" = [])), tag = "webhooks"
 )]
 #[patch("/webhooks/{id}")]
@@ -309,7 +329,7 @@ async fn patch_webhook(
     state: web::Data<ApiState>,
     principal: Principal,
     path: web::Path<String>,
-    body: web::Json<PatchWebhook>,
+    body: super::json_body::JsonBody<PatchWebhook>,
 ) -> Result<HttpResponse, ApiError> {
     principal.require_admin()?;
     let body = body.into_inner();
@@ -337,7 +357,7 @@ async fn patch_webhook(
 
 /// Delete a webhook and its delivery log (admin).
 #[utoipa::path(
-    params(("id" = String, Path, description = "Webhook id")),
+    params(("id" = WebhookId, Path, description = "Webhook id")),
     responses((status = 204), (status = 404, body = super::error::ErrorBody)),
     security(("bearer" = [])), tag = "webhooks"
 )]
@@ -348,7 +368,8 @@ async fn delete_webhook(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     principal.require_admin()?;
-    if !state.store.delete_webhook(&path).await? {
+    let id = WebhookId::check(&path, "id", "invalid_id")?;
+    if !state.store.delete_webhook(id).await? {
         return Err(ApiError::NotFound("webhook"));
     }
     state.webhooks.poke();
@@ -358,7 +379,7 @@ async fn delete_webhook(
 /// Start signing with a new secret; the previous one keeps signing for
 /// `webhooks.rotation_grace_secs` so receivers can switch without downtime (admin).
 #[utoipa::path(
-    params(("id" = String, Path, description = "Webhook id")),
+    params(("id" = WebhookId, Path, description = "Webhook id")),
     responses((status = 200, body = RotatedSecret), (status = 404, body = super::error::ErrorBody)),
     security(("bearer" = [])), tag = "webhooks"
 )]
@@ -411,7 +432,7 @@ async fn rotate_secret(
 
 /// Delivery log (admin).
 #[utoipa::path(
-    params(("id" = String, Path, description = "Webhook id"), DeliveryQuery),
+    params(("id" = WebhookId, Path, description = "Webhook id"), DeliveryQuery),
     responses((status = 200, body = DeliveryList), (status = 404, body = super::error::ErrorBody)),
     security(("bearer" = [])), tag = "webhooks"
 )]
@@ -425,14 +446,9 @@ async fn list_deliveries(
     principal.require_admin()?;
     load(&state, &path).await?;
     let limit = page_limit(query.limit, 100, 500)?;
-    let before = query
-        .after
-        .as_deref()
-        .map(|text| {
-            parse_event_id(text)
-                .ok_or_else(|| ApiError::bad_request("invalid_query", "after must be an event id"))
-        })
-        .transpose()?;
+    let before =
+        formats::check_opt::<formats::EventId>(query.after.as_deref(), "after", "invalid_query")?
+            .and_then(parse_event_id);
     let rows = state
         .store
         .list_deliveries(&path, query.status, before, limit + 1)
@@ -443,8 +459,9 @@ async fn list_deliveries(
 
 /// Re-queue dead deliveries, or everything from an event on (admin).
 #[utoipa::path(
-    params(("id" = String, Path, description = "Webhook id")),
-    request_body(content = ReplayRequest, content_type = "application/json"),
+    params(("id" = WebhookId, Path, description = "Webhook id")),
+    request_body(content = Option<ReplayRequest>, content_type = "application/json",
+        description = "Optional: no body re-queues the dead-lettered deliveries"),
     responses((status = 200, body = ReplayResult), (status = 404, body = super::error::ErrorBody)),
     security(("bearer" = [])), tag = "webhooks"
 )]
@@ -460,15 +477,9 @@ async fn replay(
     let body: ReplayRequest =
         optional_json(&req, payload, state.settings.api.max_body_bytes).await?;
     load(&state, &path).await?;
-    let from_cursor = body
-        .from
-        .as_deref()
-        .map(|f| {
-            parse_event_id(f).ok_or_else(|| {
-                ApiError::bad_request("invalid_event_id", "from must be an event id")
-            })
-        })
-        .transpose()?;
+    let from_cursor =
+        formats::check_opt::<formats::EventId>(body.from.as_deref(), "from", "invalid_event_id")?
+            .and_then(parse_event_id);
     let requeued = state
         .store
         .replay_deliveries(&path, &ReplayFilter { from_cursor }, now_ms())

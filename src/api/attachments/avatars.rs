@@ -7,6 +7,7 @@ use base64::Engine as _;
 use super::files::too_large;
 use crate::actors::attachments::AvatarError;
 use crate::api::account_path::{Access, AccountPath};
+use crate::api::formats::{Format as _, ImageBase64};
 use crate::api::{session_id, ApiError, ApiState, Principal};
 use crate::clock::now_ms;
 use crate::protocol::chat::Avatar;
@@ -34,8 +35,8 @@ pub(crate) fn avatar_path(account: &str, peer: &str) -> String {
 /// A contact's avatar image, fetched and decrypted on first request (`accounts:<id>:read`).
 #[utoipa::path(
     params(
-        ("session_id" = String, Path, description = "The account"),
-        ("peer" = String, Path, description = "The contact's Session ID")
+        ("session_id" = crate::api::formats::SessionId, Path, description = "The account"),
+        ("peer" = crate::api::formats::SessionId, Path, description = "The contact's Session ID")
     ),
     responses(
         (status = 200, description = "The image bytes", content_type = "application/octet-stream", body = Vec<u8>),
@@ -108,8 +109,9 @@ pub(crate) async fn fetch_avatar_image(
 /// An `avatar_base64` field's image, encrypted under a fresh profile key and uploaded by the
 /// actors (an account's avatar, a group's picture).
 pub(crate) async fn upload_avatar_image(state: &ApiState, text: &str) -> Result<Avatar, ApiError> {
+    ImageBase64::check(text, "avatar_base64", "invalid_avatar")?;
     let image = base64::engine::general_purpose::STANDARD
-        .decode(text.trim())
+        .decode(text)
         .map_err(|e| ApiError::bad_request("invalid_avatar", format!("avatar_base64: {e}")))?;
     if image.is_empty() {
         return Err(ApiError::bad_request(

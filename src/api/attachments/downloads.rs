@@ -4,6 +4,7 @@ use actix_web::http::header::{ContentDisposition, DispositionParam, DispositionT
 use actix_web::{get, web, HttpResponse};
 
 use crate::api::account_path::{Access, AccountPath};
+use crate::api::formats::{AttachmentId, Format as _};
 use crate::api::{ApiError, ApiState, Principal};
 use crate::clock::now_ms;
 use crate::store::attachments::AttachmentStatus;
@@ -33,8 +34,8 @@ fn disposition(file_name: Option<&str>) -> ContentDisposition {
 /// Download an attachment's decrypted bytes (`accounts:<id>:read`).
 #[utoipa::path(
     params(
-        ("session_id" = String, Path, description = "The account"),
-        ("id" = String, Path, description = "Attachment id (`att_…`)")
+        ("session_id" = crate::api::formats::SessionId, Path, description = "The account"),
+        ("id" = AttachmentId, Path, description = "Attachment id (`att_…`)")
     ),
     responses(
         (status = 200, description = "The file, with its Content-Type and Content-Disposition", content_type = "application/octet-stream", body = Vec<u8>),
@@ -54,9 +55,10 @@ pub(super) async fn get_attachment(
     let account = AccountPath::parse(&account)?
         .authorise(&principal, Access::Read)?
         .id();
+    let id = AttachmentId::check(&id, "id", "invalid_id")?;
     let stored = state
         .store
-        .get_attachment(account.as_str(), &id)
+        .get_attachment(account.as_str(), id)
         .await?
         .ok_or(ApiError::NotFound("attachment"))?;
     let view = &stored.view;
@@ -69,7 +71,7 @@ pub(super) async fn get_attachment(
         (AttachmentStatus::Failed, _)
             if state
                 .store
-                .requeue_unreachable_attachment(account.as_str(), &id, now_ms())
+                .requeue_unreachable_attachment(account.as_str(), id, now_ms())
                 .await? =>
         {
             state.actors.attachments_queued(&account);

@@ -6,6 +6,7 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::MAX_FILE_NAME_CHARS;
+use crate::api::formats::{Base64, ContentType, FileName, Format as _};
 use crate::api::ApiError;
 use crate::protocol::attachment::MAX_ATTACHMENT_BYTES;
 use crate::protocol::chat::pointer::check_upload_size;
@@ -16,10 +17,13 @@ use crate::store::attachments::NewAttachment;
 #[serde(deny_unknown_fields)]
 pub struct AttachmentInput {
     /// MIME type, e.g. `image/png`.
+    #[schema(value_type = crate::api::formats::ContentType)]
     pub content_type: String,
     /// Original file name.
+    #[schema(value_type = Option<crate::api::formats::FileName>)]
     pub file_name: Option<String>,
     /// The bytes, standard base64; at most 10,000,000 bytes decoded.
+    #[schema(value_type = crate::api::formats::Base64)]
     pub data_base64: String,
 }
 
@@ -36,22 +40,14 @@ pub(super) fn check_file(
     len: usize,
 ) -> Result<(), ApiError> {
     check_upload_size(len).map_err(|_| too_large(len))?;
-    let bad_type = content_type.is_empty()
-        || content_type.len() > 255
-        || !content_type
-            .bytes()
-            .all(|b| b.is_ascii_graphic() || b == b' ');
-    if bad_type {
+    if !ContentType::is_valid(content_type) {
         return Err(ApiError::bad_request(
             "invalid_attachment",
             "content_type must be a MIME type",
         ));
     }
     if let Some(name) = file_name {
-        if name.is_empty()
-            || name.chars().count() > MAX_FILE_NAME_CHARS
-            || name.chars().any(char::is_control)
-        {
+        if !FileName::is_valid(name) {
             return Err(ApiError::bad_request(
                 "invalid_attachment",
                 format!("file_name must be 1 to {MAX_FILE_NAME_CHARS} characters, no control characters"),
@@ -73,8 +69,9 @@ pub(crate) fn decode_json_files(
             if bound > MAX_ATTACHMENT_BYTES + 2 {
                 return Err(too_large(bound));
             }
+            Base64::check(&input.data_base64, "data_base64", "invalid_attachment")?;
             let data = base64::engine::general_purpose::STANDARD
-                .decode(input.data_base64.trim())
+                .decode(&input.data_base64)
                 .map_err(|e| {
                     ApiError::bad_request("invalid_attachment", format!("data_base64: {e}"))
                 })?;

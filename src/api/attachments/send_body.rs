@@ -6,6 +6,7 @@ use futures::StreamExt as _;
 
 use super::files::{check_file, decode_json_files, too_large};
 use super::{MAX_DRAIN_BYTES, MAX_SEND_BODY_BYTES};
+use crate::api::formats::{FormPartName, Format as _};
 use crate::api::messages::SendMessage;
 use crate::api::ApiError;
 use crate::protocol::attachment::MAX_ATTACHMENT_BYTES;
@@ -76,8 +77,7 @@ pub(crate) async fn read_send_body(
         // Without files the usual body limit applies.
         return Err(ApiError::PayloadTooLarge(json_limit));
     }
-    let message: SendMessage = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::bad_request("invalid_json", e.to_string()))?;
+    let message: SendMessage = crate::api::json_body::from_slice(&body)?;
     if body.len() > json_limit && message.attachments.is_empty() {
         return Err(ApiError::PayloadTooLarge(json_limit));
     }
@@ -105,6 +105,12 @@ async fn read_multipart(
     while let Some(field) = parts.next().await {
         let mut field = field.map_err(bad)?;
         let name = field.name().unwrap_or_default().to_owned();
+        if !FormPartName::is_valid(&name) {
+            return Err(ApiError::bad_request(
+                "invalid_multipart",
+                format!("part name {name:?}: not a valid FormPartName"),
+            ));
+        }
         let file_name = field
             .content_disposition()
             .and_then(|d| d.get_filename())
@@ -136,8 +142,7 @@ async fn read_multipart(
             data.extend_from_slice(&chunk);
         }
         if name == "json" {
-            let parsed: SendMessage = serde_json::from_slice(&data)
-                .map_err(|e| ApiError::bad_request("invalid_json", e.to_string()))?;
+            let parsed: SendMessage = crate::api::json_body::from_slice(&data)?;
             files.extend(decode_json_files(&parsed.attachments)?);
             message = Some(parsed);
         } else {

@@ -41,6 +41,15 @@ static CSP: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
+/// The routes [`routes`] registers, with their methods (for the 405 fallback's `Allow`,
+/// [`super::contract`]).
+pub(crate) const ROUTES: &[(&str, &str)] = &[
+    ("/", "GET"),
+    ("/login", "POST"),
+    ("/logout", "POST"),
+    ("/status.json", "GET"),
+];
+
 /// Registers `/`, `/login`, `/logout` and `/status.json` (outside the OpenAPI document).
 pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(page))

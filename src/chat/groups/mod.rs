@@ -229,15 +229,15 @@ pub async fn invite_members(
     }
     let mut keys = state::load_keys(store, gid, KeysReader::Admin(&secret)).await?;
     let push = if share_history {
-        let supplement = keys
-            .supplement(&secret, &added)
-            .map_err(|e| ChatError::GroupProtocol(e.to_string()))?;
-        state::with_keys(
-            &secret,
-            state::build_config_push(&secret, &keys, None, Some(members))?,
-            supplement,
-            now,
-        )?
+        let configs = state::build_config_push(&secret, &keys, None, Some(members))?;
+        match keys.supplement(&secret, &added) {
+            Ok(supplement) => state::with_keys(&secret, configs, supplement, now)?,
+            // No new member has a usable X25519 key (a low-order point such as 05 and 64
+            // zeros): nobody could open a supplement, so none is sent, as a rekey skips such
+            // recipients; their invitations fail to send like any message to them.
+            Err(crate::protocol::groups::keys::KeysError::NothingToSupplement) => configs,
+            Err(e) => return Err(ChatError::GroupProtocol(e.to_string())),
+        }
     } else {
         let info = state::next_config(store, gid, state::INFO_NAMESPACE).await?;
         let mut everyone: Vec<SessionId> = current

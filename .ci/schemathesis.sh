@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# The API contract check (issue 15): schemathesis, pinned, runs every check over every phase
+# against `serve --devnet` with the admin key, and any failure or error fails CI.
+#
+#   .ci/schemathesis.sh            # builds the debug binary if needed
+#
+# Deterministic and bounded: a fixed hypothesis seed, --generation-deterministic, a cap on
+# examples per operation, one worker. The gateway runs with `api.max_wait_secs = 2` so the
+# long-poll `GET /v1/events?wait=` (the document states the configured maximum) answers
+# within schemathesis' request timeout. .ci/schemathesis_hooks.py teaches schemathesis the
+# document's custom formats and points community joins at the devnet's community server.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SCHEMATHESIS_VERSION=4.32.5
+SEED=${SCHEMATHESIS_SEED:-20261206}
+MAX_EXAMPLES=${SCHEMATHESIS_MAX_EXAMPLES:-25}
+VENV=${SCHEMATHESIS_VENV:-target/schemathesis-venv}
+BIN=target/debug/session-gateway
+
+if [ ! -x "$VENV/bin/schemathesis" ] ||
+    ! "$VENV/bin/schemathesis" --version | grep -q "version $SCHEMATHESIS_VERSION\$"; then
+    if ! python3 -m venv "$VENV" 2>/dev/null; then
+        apt-get update -qq && apt-get install -y -qq python3-venv
+        python3 -m venv "$VENV"
+    fi
+    "$VENV/bin/pip" install -q "schemathesis==$SCHEMATHESIS_VERSION"
+fi
+
+[ -x "$BIN" ] || cargo build --bin session-gateway
+
+work=$(mktemp -d)
+gateway=
+cleanup() {
+    if [ -n "$gateway" ]; then
+        kill "$gateway" 2>/dev/null || true
+        wait "$gateway" 2>/dev/null || true
+    fi
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+SESSION_GATEWAY__API__MAX_WAIT_SECS=2 "$BIN" serve --devnet --listen 127.0.0.1:0 \
+    --data-dir "$work/data" >"$work/ready" 2>"$work/gateway.log" &
+gateway=$!
+for _ in $(seq 1 240); do
+    [ -s "$work/ready" ] && break
+    if ! kill -0 "$gateway" 2>/dev/null; then
+        cat "$work/gateway.log" >&2
+        echo "schemathesis: the gateway exited before it was ready" >&2
+        exit 1
+    fi
+    sleep 0.25
+done
+if [ ! -s "$work/ready" ]; then
+    echo "schemathesis: the gateway printed no ready line within 60 s" >&2
+    exit 1
+fi
+field() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2], {}, {"d": d}))' "$work/ready" "$1"; }
+api=$(field 'd["api"]')
+key=$(cat "$work/data/admin_key")
+
+export SCHEMATHESIS_HOOKS=.ci/schemathesis_hooks.py
+SCHEMATHESIS_COMMUNITY_JOIN_URL=$(field 'd["community"]["join_url"]')
+export SCHEMATHESIS_COMMUNITY_JOIN_URL
+
+status=0
+"$VENV/bin/schemathesis" run "$api/openapi.json" \
+    --checks all \
+    --phases examples,coverage,fuzzing,stateful \
+    --header "Authorization: Bearer $key" \
+    --seed "$SEED" --generation-deterministic \
+    --max-examples "$MAX_EXAMPLES" \
+    --workers 1 \
+    --no-color --output-truncate false \
+    || status=$?
+if [ "$status" -ne 0 ]; then
+    echo "schemathesis: failures or errors (exit $status); the gateway's log:" >&2
+    tail -n 50 "$work/gateway.log" >&2
+fi
+exit "$status"
