@@ -447,10 +447,15 @@ both_backends! {
             .await;
         assert_eq!(convs.body["conversations"].as_array().unwrap().len(), 1);
         assert_eq!(convs.body["conversations"][0]["peer"], OTHER);
+        // A well-formed id of no message is 404; a malformed one 400 (issue 15's contract).
         let none = gw
-            .admin("GET", &format!("/v1/accounts/{id}/messages/msg_nope"), None)
+            .admin("GET", &format!("/v1/accounts/{id}/messages/msg_{}", "0".repeat(32)), None)
             .await;
         assert_error(&none, 404, "not_found");
+        let malformed = gw
+            .admin("GET", &format!("/v1/accounts/{id}/messages/msg_nope"), None)
+            .await;
+        assert_error(&malformed, 400, "invalid_id");
         // Sending from an account that does not exist.
         let r = gw
             .admin(

@@ -185,9 +185,12 @@ async fn attachments_round_trip_both_ways_json_and_multipart() {
     assert_eq!(response.status(), 200);
     assert_eq!(response.bytes().await.unwrap().as_ref(), doc.as_slice());
 
-    // Unknown ids are 404.
-    let response = download(&gw, &format!("/v1/accounts/{a}/attachments/att_nope")).await;
+    // Unknown ids are 404; malformed ones 400 (issue 15's contract).
+    let unknown = format!("att_{}", "0".repeat(32));
+    let response = download(&gw, &format!("/v1/accounts/{a}/attachments/{unknown}")).await;
     assert_eq!(response.status(), 404);
+    let response = download(&gw, &format!("/v1/accounts/{a}/attachments/att_nope")).await;
+    assert_eq!(response.status(), 400);
 
     // The new routes are in the OpenAPI document.
     let doc: Value = download(&gw, "/openapi.json").await.json().await.unwrap();

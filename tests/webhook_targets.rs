@@ -92,8 +92,9 @@ both_backends! {
         // refuse it; delivery must too, after resolving `localhost`.
         let url = receiver.url.replace("127.0.0.1", "localhost");
         let now = session_gateway::clock::now_ms();
+        let id = format!("wh_{}", "0".repeat(32));
         let hook = Webhook {
-            id: "wh_local".into(),
+            id: id.clone(),
             url,
             events: None,
             accounts: None,
@@ -106,12 +107,12 @@ both_backends! {
             updated_at: now,
         };
         gw.store().insert_webhook(&hook).await.unwrap();
-        gw.admin("PATCH", "/v1/webhooks/wh_local", Some(json!({"enabled": true})))
+        gw.admin("PATCH", &format!("/v1/webhooks/{id}"), Some(json!({"enabled": true})))
             .await;
         one_event(&gw).await;
         let log: Value = eventually(20, "a refused attempt", || async {
             let log = gw
-                .admin("GET", "/v1/webhooks/wh_local/deliveries", None)
+                .admin("GET", &format!("/v1/webhooks/{id}/deliveries"), None)
                 .await;
             let first = log.body["deliveries"][0].clone();
             first["last_error"].is_string().then_some(first)

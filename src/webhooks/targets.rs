@@ -19,6 +19,9 @@ use std::sync::Arc;
 
 use crate::config::WebhookSettings;
 
+/// Longest wait for DNS when a webhook is created or changed ([`TargetPolicy::check_resolved`]).
+const RESOLVE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Why a target is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TargetError {
@@ -122,8 +125,9 @@ impl TargetPolicy {
         }
     }
 
-    /// [`TargetPolicy::check_url`], then every address a host name resolves to now (a name
-    /// that does not resolve passes here; delivery checks it again).
+    /// [`TargetPolicy::check_url`], then every address a host name resolves to now, waiting
+    /// at most [`RESOLVE_TIMEOUT`] (a name that does not resolve in time passes here;
+    /// delivery checks it again).
     pub async fn check_resolved(&self, url: &reqwest::Url) -> Result<(), TargetError> {
         self.check_url(url)?;
         let Some(Host::Name(name)) = host_of(url) else {
@@ -133,7 +137,10 @@ impl TargetPolicy {
             return Ok(());
         }
         let port = url.port_or_known_default().unwrap_or(443);
-        if let Ok(addrs) = tokio::net::lookup_host((name, port)).await {
+        // Bounded: a resolver that does not answer must not hold an API request (the name
+        // then counts as not resolving now; delivery checks it again).
+        let lookup = tokio::time::timeout(RESOLVE_TIMEOUT, tokio::net::lookup_host((name, port)));
+        if let Ok(Ok(addrs)) = lookup.await {
             for addr in addrs {
                 self.check_addr(name, addr.ip())?;
             }
