@@ -12,7 +12,7 @@ use sqlx::Row as _;
 
 use super::communities::InboxCursor;
 use super::{Store, StoreError};
-use crate::chat::groups::user_groups::USER_GROUPS_NAMESPACE;
+use crate::protocol::groups::config::ConfigKind;
 
 /// One account's poll cycle, as the database says it should run.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -69,7 +69,7 @@ impl Store {
     pub async fn poll_plan(&self, account: &str) -> Result<PollPlan, StoreError> {
         let rows = sqlx::query(PLAN_SQL)
             .bind(account)
-            .bind(i64::from(USER_GROUPS_NAMESPACE))
+            .bind(i64::from(ConfigKind::UserGroups.namespace()))
             .fetch_all(self.pool())
             .await?;
         let mut plan = PollPlan::default();
