@@ -575,8 +575,11 @@ both_backends! {
         // Destroyed: no more changes, no more posts.
         let destroyed = gw.admin("DELETE", &group, None).await;
         assert_eq!(destroyed.status, 202, "{}", destroyed.body);
-        let view = gw.admin("GET", &group, None).await;
-        assert_eq!(view.body["destroyed"], true, "{}", view.body);
+        // Gone from its own path; the list still shows it, destroyed.
+        assert_error(&gw.admin("GET", &group, None).await, 404, "not_found");
+        let list = gw.admin("GET", &format!("/v1/accounts/{admin}/groups"), None).await;
+        let listed = list.body["groups"].as_array().unwrap().iter().find(|g| g["id"] == gid.as_str());
+        assert_eq!(listed.unwrap()["destroyed"], true, "{}", list.body);
         assert_error(&gw.admin("DELETE", &group, None).await, 409, "group_destroyed");
         assert_error(
             &gw.admin("PATCH", &group, Some(json!({"name": "again"}))).await,
