@@ -575,8 +575,11 @@ both_backends! {
         // Destroyed: no more changes, no more posts.
         let destroyed = gw.admin("DELETE", &group, None).await;
         assert_eq!(destroyed.status, 202, "{}", destroyed.body);
-        let view = gw.admin("GET", &group, None).await;
-        assert_eq!(view.body["destroyed"], true, "{}", view.body);
+        // Gone from its own path; the list still shows it, destroyed.
+        assert_error(&gw.admin("GET", &group, None).await, 404, "not_found");
+        let list = gw.admin("GET", &format!("/v1/accounts/{admin}/groups"), None).await;
+        let listed = list.body["groups"].as_array().unwrap().iter().find(|g| g["id"] == gid.as_str());
+        assert_eq!(listed.unwrap()["destroyed"], true, "{}", list.body);
         assert_error(&gw.admin("DELETE", &group, None).await, 409, "group_destroyed");
         assert_error(
             &gw.admin("PATCH", &group, Some(json!({"name": "again"}))).await,
@@ -591,5 +594,32 @@ both_backends! {
             )
             .await;
         assert_error(&post, 409, "group_destroyed");
+    }
+}
+
+both_backends! {
+    async fn sharing_history_with_keys_nobody_can_seal_to_is_not_a_server_error() {
+        // 05 and 64 zeros is a well-formed Session ID whose X25519 key is a low-order point:
+        // no keys can be sealed to it. Sharing history with it alone once failed the whole
+        // invitation with a 500 (schemathesis found it); now no supplement is sent, and the
+        // invitation itself is queued like any message to such an ID.
+        let gw = spawn().await;
+        let (admin, _) = gw.create_account().await;
+        let base = format!("/v1/accounts/{admin}/groups");
+        let created = gw.admin("POST", &base, Some(json!({"name": "Ops"}))).await;
+        assert_eq!(created.status, 201, "{}", created.body);
+        let gid = created.body["id"].as_str().unwrap().to_owned();
+        let unusable = format!("05{}", "0".repeat(64));
+        let invited = gw
+            .admin(
+                "POST",
+                &format!("{base}/{gid}/members"),
+                Some(json!({"members": [unusable], "share_history": true})),
+            )
+            .await;
+        assert_eq!(invited.status, 202, "{}", invited.body);
+        let view = gw.admin("GET", &format!("{base}/{gid}"), None).await;
+        let members = view.body["members"].as_array().unwrap();
+        assert!(members.iter().any(|m| m["session_id"] == unusable.as_str()), "{}", view.body);
     }
 }

@@ -256,7 +256,7 @@ async fn admins_remove_promote_rename_delete_and_destroy() {
         gw.wait_event(who, "message.deleted", |e| e["conversation"] == group.as_str())
             .await;
     }
-    let gone = gw2.message(&d, at_d["id"].as_str().unwrap()).await;
+    let gone = gw2.deleted_message(&d, at_d["id"].as_str().unwrap()).await;
     assert!(!gone["deleted_at"].is_null(), "{gone}");
 
     // A removes C with its messages: C is kicked at once (same gateway), D's copy of C's

@@ -229,6 +229,11 @@ async fn create_account(
     let body: CreateAccount =
         optional_json(&req, payload, state.settings.api.max_body_bytes).await?;
     check_display_name(body.display_name.as_deref())?;
+    formats::check_opt::<formats::RecoveryPhrase>(
+        body.phrase.as_deref(),
+        "phrase",
+        "invalid_phrase",
+    )?;
     let (identity, fresh) = match &body.phrase {
         Some(phrase) => (
             state.identities.restore(phrase).map_err(identity_error)?,

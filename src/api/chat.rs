@@ -80,7 +80,7 @@ async fn react(
     params(("session_id" = formats::SessionId, Path, description = "The account"), ("id" = formats::MessageId, Path, description = "Message id")),
     request_body = ReactionBody,
     responses((status = 202, body = Queued), (status = 400, body = super::error::ErrorBody),
-        (status = 404, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody)),
+        (status = 404, body = super::error::ErrorBody, description = "Unknown account or message, or a deleted message")),
     security(("bearer" = [])), tag = "chat"
 )]
 #[post("/accounts/{session_id}/messages/{id}/reactions")]
@@ -120,7 +120,7 @@ async fn remove_reaction(
     params(("session_id" = formats::SessionId, Path, description = "The account"), ("id" = formats::MessageId, Path, description = "Message id")),
     responses((status = 202, body = Deleted, description = "Unsent for everyone"),
         (status = 200, body = Deleted, description = "Deleted locally"),
-        (status = 404, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody)),
+        (status = 404, body = super::error::ErrorBody, description = "Unknown account or message, or one already deleted")),
     security(("bearer" = [])), tag = "chat"
 )]
 #[delete("/accounts/{session_id}/messages/{id}")]

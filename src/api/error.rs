@@ -35,6 +35,10 @@ pub enum ApiError {
     /// 404 `not_found`.
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// 404 `not_found`, for an item deleted through the API: a deleted message or a destroyed
+    /// group is gone from its own path (lists and events still show that it was deleted).
+    #[error("{0}")]
+    Deleted(&'static str),
     /// 400 with a specific code (`invalid_json`, `invalid_session_id`, …).
     #[error("{message}")]
     BadRequest {
@@ -132,7 +136,7 @@ impl ApiError {
         match self {
             Self::Unauthorized => "unauthorized",
             Self::Forbidden(_) => "forbidden",
-            Self::NotFound(_) => "not_found",
+            Self::NotFound(_) | Self::Deleted(_) => "not_found",
             Self::BadRequest { code, .. }
             | Self::Conflict { code, .. }
             | Self::Refused { code, .. }
@@ -154,7 +158,7 @@ impl ResponseError for ApiError {
         match self {
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) | Self::Refused { .. } => StatusCode::FORBIDDEN,
-            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::NotFound(_) | Self::Deleted(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
             Self::Conflict { .. } => StatusCode::CONFLICT,
@@ -220,7 +224,7 @@ impl From<ChatError> for ApiError {
                 Self::bad_request("invalid_disappearing", message)
             }
             ChatError::MessageDeleted | ChatError::AlreadyDeleted => {
-                Self::unprocessable("message_deleted", message)
+                Self::Deleted("the message was deleted")
             }
             ChatError::MessageNotInConversation => {
                 Self::unprocessable("message_not_in_conversation", message)

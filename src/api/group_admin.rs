@@ -138,7 +138,7 @@ async fn edit_group(
         (status = 400, body = super::error::ErrorBody, description = "`invalid_group_id`"),
         (status = 403, body = super::error::ErrorBody),
         (status = 204, description = "The group has no picture"),
-        (status = 404, body = super::error::ErrorBody, description = "Unknown account or group"),
+        (status = 404, body = super::error::ErrorBody, description = "Unknown account or group, or a destroyed group"),
         (status = 422, body = super::error::ErrorBody, description = "`avatar_rejected`: could not be fetched or decrypted"),
         (status = 503, body = super::error::ErrorBody)),
     security(("bearer" = [])), tag = "groups"
@@ -150,8 +150,11 @@ async fn group_avatar(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (account, group) = group_of(&state, &path, &principal, Access::Read).await?;
-    // Only an account invited to the group may see its picture.
-    crate::chat::groups::view(&state.store, &account, group.as_str()).await?;
+    // Only an account invited to the group may see its picture, while the group exists.
+    let view = crate::chat::groups::view(&state.store, &account, group.as_str()).await?;
+    if view.destroyed {
+        return Err(ApiError::Deleted("the group was destroyed"));
+    }
     let info = crate::chat::groups::state::current_info(&state.store, group.as_str()).await?;
     // No picture is a state of the group, not a missing group: 204, not 404.
     let Some(picture) = info.profile_pic else {

@@ -302,7 +302,7 @@ async fn list_groups(
     responses((status = 200, body = GroupView),
         (status = 400, body = super::error::ErrorBody, description = "`invalid_group_id`"),
         (status = 403, body = super::error::ErrorBody),
-        (status = 404, body = super::error::ErrorBody, description = "Unknown account, or a group the account was never invited to")),
+        (status = 404, body = super::error::ErrorBody, description = "Unknown account, a group the account was never invited to, or a destroyed group (the list still shows it)")),
     security(("bearer" = [])), tag = "groups"
 )]
 #[get("/accounts/{session_id}/groups/{group_id}")]
@@ -312,7 +312,12 @@ async fn get_group(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (account, group) = group_of(&state, &path, &principal, Access::Read).await?;
-    Ok(HttpResponse::Ok().json(view(&state, &account, &group).await?))
+    let view = view(&state, &account, &group).await?;
+    if view.destroyed {
+        // Gone from its own path; the list still shows it, with `destroyed: true`.
+        return Err(ApiError::Deleted("the group was destroyed"));
+    }
+    Ok(HttpResponse::Ok().json(view))
 }
 
 /// Invite members (admin; `accounts:<id>:send`): they are added to the members config, the

@@ -162,7 +162,7 @@ fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
     responses(
         (status = 202, body = Accepted),
         (status = 400, body = super::error::ErrorBody),
-        (status = 404, body = super::error::ErrorBody, description = "Unknown account or quoted message, or a group the account has not joined"),
+        (status = 404, body = super::error::ErrorBody, description = "Unknown account, unknown or deleted quoted message, or a group the account has not joined"),
         (status = 422, body = super::error::ErrorBody, description = "Quoted message of another conversation"),
         (status = 413, body = super::error::ErrorBody, description = "`attachment_too_large` (over 10,000,000 bytes) or `payload_too_large`"),
         (status = 409, body = super::error::ErrorBody, description = "`idempotency_conflict` (Idempotency-Key reused with another body), `group_state` (the account left the group or was removed) or `group_destroyed`"),
@@ -275,7 +275,7 @@ async fn list_messages(
 /// One message (`accounts:<id>:read`).
 #[utoipa::path(
     params(("session_id" = formats::SessionId, Path, description = "The account"), ("id" = MessageId, Path, description = "Message id")),
-    responses((status = 200, body = Message), (status = 404, body = super::error::ErrorBody)),
+    responses((status = 200, body = Message), (status = 404, body = super::error::ErrorBody, description = "Unknown account or message, or a deleted message (history still lists it, with `deleted_at`)")),
     security(("bearer" = [])), tag = "messages"
 )]
 #[get("/accounts/{session_id}/messages/{id}")]
@@ -294,6 +294,9 @@ async fn get_message(
         .get_message(account.as_str(), id)
         .await?
         .ok_or(ApiError::NotFound("message"))?;
+    if message.deleted_at.is_some() {
+        return Err(ApiError::Deleted("the message was deleted"));
+    }
     let one = std::slice::from_mut(&mut message);
     super::attachments::with_attachments(&state, account.as_str(), one).await?; // issue 5
     Ok(HttpResponse::Ok().json(message))

@@ -101,6 +101,24 @@ impl Gw {
         reply.body
     }
 
+    /// A deleted message of `account`: gone from its own path (404), still in the history as
+    /// a tombstone, which is returned.
+    pub async fn deleted_message(&self, account: &str, id: &str) -> Value {
+        let reply = self
+            .on("GET", account, &format!("/messages/{id}"), None)
+            .await;
+        assert_eq!(reply.status, 404, "{}", reply.body);
+        let history = self.on("GET", account, "/messages?limit=200", None).await;
+        assert_eq!(history.status, 200, "{}", history.body);
+        history.body["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["id"] == id)
+            .unwrap_or_else(|| panic!("{id} is not in the history: {}", history.body))
+            .clone()
+    }
+
     /// Waits for `account` to receive `text` from `from`; returns the message JSON.
     pub async fn received(&self, account: &str, from: &str, text: &str) -> Value {
         self.wait_event(account, "message.received", |d| {

@@ -100,6 +100,12 @@ proptest! {
     }
 
     #[test]
+    fn the_phrases_the_gateway_shows_are_recovery_phrases(entropy in any::<[u8; 16]>()) {
+        let phrase = crate::protocol::phrase::RecoveryPhrase::from_entropy(&entropy);
+        prop_assert!(RecoveryPhrase::is_valid(phrase.expose_secret()));
+    }
+
+    #[test]
     fn event_ids(s in valid::<EventId>()) {
         prop_assert!(parse_event_id(&s).is_some());
     }
