@@ -26,35 +26,8 @@ use serde_json::{json, Value};
 /// no request may take longer while the database is down.
 const BOUND: Duration = Duration::from_secs(9);
 
-/// One API call during the outage: its status, `Retry-After`, JSON body and duration.
-async fn call(
-    gw: &gs::Gw,
-    method: &str,
-    path: &str,
-    body: Option<Value>,
-) -> (u16, Option<String>, Value, Duration) {
-    let started = Instant::now();
-    let mut request = gw
-        .client
-        .request(method.parse().unwrap(), format!("{}{}", gw.base, path))
-        .bearer_auth(common::ADMIN_KEY)
-        .timeout(Duration::from_secs(30));
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status().as_u16();
-    let retry_after = response
-        .headers()
-        .get("Retry-After")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let body = response.json::<Value>().await.unwrap_or(Value::Null);
-    (status, retry_after, body, started.elapsed())
-}
-
 async fn readyz(gw: &gs::Gw) -> (u16, Value) {
-    let (status, _, body, took) = call(gw, "GET", "/readyz", None).await;
+    let (status, _, body, took) = gw.timed("GET", "/readyz", None).await;
     assert!(took < Duration::from_secs(5), "/readyz took {took:?}");
     (status, body)
 }
@@ -111,7 +84,7 @@ async fn a_postgres_outage_answers_503_and_the_gateway_recovers_by_itself() {
         ("GET", format!("/v1/accounts/{a}/messages"), None),
     ];
     for (method, path, body) in writes {
-        let (status, retry_after, reply, took) = call(&gw, method, &path, body).await;
+        let (status, retry_after, reply, took) = gw.timed(method, &path, body).await;
         assert_eq!(status, 503, "{method} {path}: {reply}");
         assert_eq!(reply["error"]["code"], "unavailable", "{reply}");
         let message = reply["error"]["message"].as_str().unwrap();

@@ -28,33 +28,6 @@ use sqlx::Connection as _;
 /// No API call may take longer than this while the disk is full.
 const BOUND: Duration = Duration::from_secs(5);
 
-/// One API call: status, `Retry-After`, JSON body, duration.
-async fn call(
-    gw: &gs::Gw,
-    method: &str,
-    path: &str,
-    body: Option<Value>,
-) -> (u16, Option<String>, Value, Duration) {
-    let started = Instant::now();
-    let mut request = gw
-        .client
-        .request(method.parse().unwrap(), format!("{}{}", gw.base, path))
-        .bearer_auth(common::ADMIN_KEY)
-        .timeout(Duration::from_secs(30));
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status().as_u16();
-    let retry_after = response
-        .headers()
-        .get("Retry-After")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let body = response.json::<Value>().await.unwrap_or(Value::Null);
-    (status, retry_after, body, started.elapsed())
-}
-
 /// Asserts a `507 storage_full` answer.
 fn assert_full(
     what: &str,
@@ -109,13 +82,9 @@ async fn a_full_sqlite_file_answers_507_and_the_gateway_resumes_when_space_retur
         assert!(sends <= 500, "500 sends of 2 kB did not fill a capped file");
         let text = format!("fill {sends} {filler}");
         let send = json!({"to": b, "text": text});
-        let reply = call(
-            &gw,
-            "POST",
-            &format!("/v1/accounts/{a}/messages"),
-            Some(send),
-        )
-        .await;
+        let reply = gw
+            .timed("POST", &format!("/v1/accounts/{a}/messages"), Some(send))
+            .await;
         if reply.0 == 202 {
             accepted.push(text);
             refused_in_a_row = 0;
@@ -135,7 +104,7 @@ async fn a_full_sqlite_file_answers_507_and_the_gateway_resumes_when_space_retur
     loop {
         creates += 1;
         assert!(creates <= 200, "200 accounts created in a full file");
-        let reply = call(&gw, "POST", "/v1/accounts", Some(json!({}))).await;
+        let reply = gw.timed("POST", "/v1/accounts", Some(json!({}))).await;
         if reply.0 == 201 {
             continue;
         }
@@ -143,11 +112,12 @@ async fn a_full_sqlite_file_answers_507_and_the_gateway_resumes_when_space_retur
         break;
     }
     eprintln!("account creation refused after {} accepted", creates - 1);
-    let (status, _, body, took) =
-        call(&gw, "GET", &format!("/v1/accounts/{a}/messages"), None).await;
+    let (status, _, body, took) = gw
+        .timed("GET", &format!("/v1/accounts/{a}/messages"), None)
+        .await;
     assert_eq!(status, 200, "{body}");
     assert!(took < BOUND);
-    let (status, _, body, _) = call(&gw, "GET", "/healthz", None).await;
+    let (status, _, body, _) = gw.timed("GET", "/healthz", None).await;
     assert_eq!(status, 200, "{body}");
 
     // The actors keep working against the full file (polls and sends that cannot commit are
@@ -174,13 +144,9 @@ async fn a_full_sqlite_file_answers_507_and_the_gateway_resumes_when_space_retur
     common::eventually(30, "a send accepted again", || async {
         let text = format!("after {filler}");
         let send = json!({"to": b, "text": text.clone()});
-        let (status, _, body, _) = call(
-            &gw,
-            "POST",
-            &format!("/v1/accounts/{a}/messages"),
-            Some(send),
-        )
-        .await;
+        let (status, _, body, _) = gw
+            .timed("POST", &format!("/v1/accounts/{a}/messages"), Some(send))
+            .await;
         assert!(matches!(status, 202 | 507), "{status} {body}");
         (status == 202).then_some(())
     })

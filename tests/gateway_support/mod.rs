@@ -96,6 +96,34 @@ pub async fn start_with_network(
 }
 
 impl Gw {
+    /// One admin call with a 30 s client timeout, as the outage tests time it: status,
+    /// `Retry-After`, JSON body (`Null` when none), duration.
+    pub async fn timed(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Option<String>, Value, std::time::Duration) {
+        let started = std::time::Instant::now();
+        let mut request = self
+            .client
+            .request(method.parse().unwrap(), format!("{}{}", self.base, path))
+            .bearer_auth(ADMIN_KEY)
+            .timeout(std::time::Duration::from_secs(30));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get("Retry-After")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let body = response.json::<Value>().await.unwrap_or(Value::Null);
+        (status, retry_after, body, started.elapsed())
+    }
+
     pub fn gateway(&self) -> &Gateway {
         self.gateway.as_ref().unwrap()
     }
