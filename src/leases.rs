@@ -29,6 +29,9 @@ use tokio::time::Instant;
 
 use crate::store::{LeaseToken, Notice, Store, StoreError};
 
+/// How soon a failed round is tried again (at most the renewal interval).
+const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(1);
+
 /// Lease timing and identity.
 #[derive(Clone, Debug)]
 pub struct LeaseConfig {
@@ -172,11 +175,18 @@ impl LeaseManager {
             tracing::warn!(%error, "cannot clear leases of earlier runs");
         }
         loop {
-            if let Err(error) = self.round().await {
-                tracing::warn!(%error, "lease round failed");
-            }
+            let pause = match self.round().await {
+                Ok(()) => self.config.renew_interval,
+                Err(error) => {
+                    tracing::warn!(%error, "lease round failed");
+                    // Soon, not a whole interval later (20 s on SQLite): a full disk or a
+                    // dropped connection often clears within seconds, and accounts created
+                    // meanwhile wait for this round to get their leases.
+                    RETRY_AFTER_FAILURE.min(self.config.renew_interval)
+                }
+            };
             self.drop_overdue();
-            let next = Instant::now() + self.config.renew_interval;
+            let next = Instant::now() + pause;
             let wake = self
                 .deadline
                 .filter(|_| !self.held.is_empty())
