@@ -1,6 +1,6 @@
-//! The poll plan (`Store::poll_plan`, issue 16): the one read an account's poll cycle makes
-//! besides its own swarm. Who leads a group or a community server (the smallest *active* local
-//! account among the joined, design.md §10), the inboxes, the UserGroups cursor, upkeep time
+//! The poll plan (`Store::poll_plan`, issue 16): the read an account's poll cycle makes after
+//! its own swarm's poll. Who leads a group or a community server (the smallest *active* local
+//! account among the joined, design.md §10), the inboxes, the upkeep time
 //! and whether the UserGroups merge has anything to work on, on both backends.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a failed setup step should fail loudly
@@ -105,9 +105,8 @@ both_backends! {
         member(&store, C, G3, GroupState::Joined).await;
         let mut tx = store.begin().await.unwrap();
         tx.set_group_info(G3, "gone", None, true, 2).await.unwrap();
-        // C's UserGroups cursor (namespace 5) and its last TTL extension.
-        tx.set_poll_cursor(C, 5, "hash-of-c", 2).await.unwrap();
         tx.commit().await.unwrap();
+        // C's last TTL extension of its UserGroups heads.
         store.set_user_config_extended(C, 1234).await.unwrap();
         // S1: A in one room, C in two: A leads. S2: only C.
         join_room(&store, A, S1, "lobby").await;
@@ -124,13 +123,11 @@ both_backends! {
         let b = store.poll_plan(B).await.unwrap();
         assert_eq!(b.lead_groups, vec![G1.to_owned()]);
         assert!(b.lead_servers.is_empty() && b.inboxes.is_empty());
-        assert_eq!(b.user_groups_cursor, None);
 
         let c = store.poll_plan(C).await.unwrap();
         assert_eq!(c.lead_groups, vec![G2.to_owned()], "not G1 (B leads), not G3 (destroyed)");
         assert_eq!(c.lead_servers, vec![S2.to_owned()], "S1 once, led by A");
         assert_eq!(c.inboxes, vec![inbox(S1), inbox(S2)], "one inbox per server");
-        assert_eq!(c.user_groups_cursor.as_deref(), Some("hash-of-c"));
         assert_eq!(c.user_config_extended_at, 1234);
         assert!(c.has_user_groups_state);
 

@@ -169,9 +169,9 @@ async fn sync_user_groups(
 
 /// One poll cycle of an account: its own swarm (namespaces 0 and 5 in one request), the
 /// groups and community servers it leads, its community inboxes, then its UserGroups upkeep.
-/// What to poll besides its own swarm comes from the database in one read
-/// ([`Store::poll_plan`](crate::store::Store::poll_plan)); the own swarm's cursor is the
-/// actor's. Returns the own swarm's outcome (with the rooms' and inboxes' counts folded in)
+/// What to poll besides its own swarm comes from the database in one read after the own
+/// swarm's poll ([`Store::poll_plan`](crate::store::Store::poll_plan)); the own swarm's cursor
+/// is the actor's. Returns the own swarm's outcome (with the rooms' and inboxes' counts folded in)
 /// and each group's.
 async fn cycle(
     deps: Deps,
@@ -180,17 +180,23 @@ async fn cycle(
     skip: HashSet<String>,
     lease: Option<LeaseToken>,
 ) -> Result<(PollOutcome, Vec<PollOutcome>), ActorError> {
+    // The UserGroups namespace rides in the own swarm's request; the rest of the plan is read
+    // after it, right before the groups and rooms are polled.
+    let user_groups_namespace = i64::from(super::sources::user_config::USER_GROUPS.0);
+    let user_groups_cursor = deps
+        .store
+        .poll_cursor(&keys.session_id, user_groups_namespace)
+        .await?;
+    let own_swarm = OwnSwarm::new(keys.clone(), user_groups_cursor.as_deref());
+    let took_user_groups = own_swarm.took_user_groups();
+    let mut own = poll(deps.clone(), own_swarm, cursor, skip.clone(), lease.clone()).await?;
     let PollPlan {
         lead_groups,
         lead_servers,
         inboxes,
-        user_groups_cursor,
         user_config_extended_at,
         has_user_groups_state,
     } = deps.store.poll_plan(&keys.session_id).await?;
-    let own_swarm = OwnSwarm::new(keys.clone(), user_groups_cursor.as_deref());
-    let took_user_groups = own_swarm.took_user_groups();
-    let mut own = poll(deps.clone(), own_swarm, cursor, skip.clone(), lease.clone()).await?;
     let groups = poll_groups(deps.clone(), keys.clone(), lead_groups, skip, lease.clone()).await?;
     let rooms = community::poll_servers(deps.clone(), keys.clone(), lead_servers, lease.clone());
     let rooms = rooms.await?;

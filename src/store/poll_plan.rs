@@ -1,8 +1,9 @@
-//! What one poll cycle of an account reads from the database besides its own swarm's cursor
-//! (which its Identity actor keeps in memory): the groups and community servers it leads, its
-//! blinded DM inboxes, and the upkeep state of its UserGroups config. One statement, so an
-//! idle cycle costs one round trip to the database instead of seven (issue 16: on SQLite's
-//! single connection those round trips were most of an idle account's CPU).
+//! What one poll cycle of an account reads from the database after polling its own swarm: the
+//! groups and community servers it leads, its blinded DM inboxes, and the upkeep state of its
+//! UserGroups config. One statement (read after the own swarm's poll, so a lead that changed
+//! meanwhile is seen before the rooms and groups are polled), so an idle cycle costs two round
+//! trips to the database (this and the UserGroups cursor) instead of seven (issue 16: on
+//! SQLite's single connection those round trips were most of an idle account's CPU).
 //!
 //! The rows are tagged by `kind` and read back into a [`PollPlan`]; the "lead" rules are the
 //! ones design.md §10 gives: a group or server is polled by the smallest active local account
@@ -25,8 +26,6 @@ pub struct PollPlan {
     pub lead_servers: Vec<String>,
     /// Its blinded DM inboxes, one per server it has a room on. By server.
     pub inboxes: Vec<InboxCursor>,
-    /// The last hash read from its UserGroups namespace, if any.
-    pub user_groups_cursor: Option<String>,
     /// When its UserGroups heads' TTL was last extended (network ms; 0: never).
     pub user_config_extended_at: i64,
     /// It holds UserGroups heads or group memberships: the config may need a merge or a push.
@@ -53,9 +52,6 @@ SELECT DISTINCT 'server', r.server, CAST(NULL AS TEXT), CAST(NULL AS BIGINT) \
        WHERE ro.server = r.server AND a.status = 'active' AND o.account < m.account) \
 UNION ALL \
 SELECT 'inbox', server, server_key, last_id FROM community_inboxes WHERE account = $1 \
-UNION ALL \
-SELECT 'user_groups_cursor', last_hash, CAST(NULL AS TEXT), CAST(NULL AS BIGINT) \
-  FROM poll_cursors WHERE account = $1 AND namespace = $2 \
 UNION ALL \
 SELECT 'extended_at', CAST(NULL AS TEXT), CAST(NULL AS TEXT), user_config_extended_at \
   FROM accounts WHERE session_id = $1 \
@@ -85,7 +81,6 @@ impl Store {
                     server_key: row.try_get("key")?,
                     last_id: number()?,
                 }),
-                "user_groups_cursor" => plan.user_groups_cursor = Some(name()?),
                 "extended_at" => plan.user_config_extended_at = number()?,
                 "user_groups_state" => plan.has_user_groups_state = number()? > 0,
                 other => {
