@@ -5,7 +5,8 @@
 #   bash .ci/schemathesis.sh       # builds the debug binary first (a no-op when it is current)
 #
 # Deterministic and bounded: --generation-deterministic (one fixed sequence of examples; the
-# seed is recorded for a run without it), a cap on examples per operation, one worker, and a
+# fixed seed serves runs with SCHEMATHESIS_DETERMINISTIC=0), a cap on examples per operation
+# (SCHEMATHESIS_MAX_EXAMPLES, default 25), one worker, and a
 # 5 s request timeout: the gateway runs with `api.max_wait_secs = 1`, so a long poll
 # (`GET /v1/events?wait=`, whose maximum the document states from that setting) answers within
 # it, and an event stream (`GET /v1/events/stream`, endless by design) is read for 5 s.
@@ -58,23 +59,35 @@ if [ ! -s "$work/ready" ]; then
     echo "schemathesis: the gateway printed no ready line within 60 s" >&2
     exit 1
 fi
-field() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2], {}, {"d": d}))' "$work/ready" "$1"; }
-api=$(field 'd["api"]')
+# A field of the ready line, by its dotted path.
+field() {
+    python3 -c 'import functools, json, sys
+print(functools.reduce(lambda d, k: d[k], sys.argv[2].split("."), json.load(open(sys.argv[1]))))' \
+        "$work/ready" "$1"
+}
+api=$(field api)
 key=$(cat "$work/data/admin_key")
 
-export SCHEMATHESIS_HOOKS=.ci/schemathesis_hooks.py
-SCHEMATHESIS_COMMUNITY_JOIN_URL=$(field 'd["community"]["join_url"]')
+export SCHEMATHESIS_HOOKS="$PWD/.ci/schemathesis_hooks.py"
+SCHEMATHESIS_COMMUNITY_JOIN_URL=$(field community.join_url)
 export SCHEMATHESIS_COMMUNITY_JOIN_URL
 
+# From the scratch directory: schemathesis keeps its caches (.schemathesis/) in the working
+# directory, which must not be the checkout.
+schemathesis=$(realpath "$VENV/bin/schemathesis")
+# Deterministic generation (schemathesis then ignores the seed); SCHEMATHESIS_DETERMINISTIC=0
+# draws from the seed instead, to explore further.
+deterministic=--generation-deterministic
+[ "${SCHEMATHESIS_DETERMINISTIC:-1}" = 0 ] && deterministic=
 status=0
-"$VENV/bin/schemathesis" run "$api/openapi.json" \
+(cd "$work" && "$schemathesis" run "$api/openapi.json" \
     --checks all \
     --phases examples,coverage,fuzzing,stateful \
     --header "Authorization: Bearer $key" \
-    --seed "$SEED" --generation-deterministic \
+    --seed "$SEED" $deterministic \
     --max-examples "$MAX_EXAMPLES" \
     --workers 1 --request-timeout 5 \
-    --no-color --output-truncate false \
+    --no-color --output-truncate false) \
     || status=$?
 if [ "$status" -ne 0 ]; then
     echo "schemathesis: failures or errors (exit $status); the gateway's log:" >&2

@@ -623,3 +623,22 @@ both_backends! {
         assert!(members.iter().any(|m| m["session_id"] == unusable.as_str()), "{}", view.body);
     }
 }
+
+both_backends! {
+    async fn a_group_picture_is_not_held_to_the_json_body_limit() {
+        // The picture may be up to 10,000,000 bytes, as the document says: 200 KiB is over
+        // `api.max_body_bytes` (16 KiB here) and must reach the upload, which this gateway
+        // without a network answers 503 (it was a 413 before).
+        use base64::Engine as _;
+        let gw = spawn().await;
+        let (admin, _) = gw.create_account().await;
+        let base = format!("/v1/accounts/{admin}/groups");
+        let created = gw.admin("POST", &base, Some(json!({"name": "Ops"}))).await;
+        let gid = created.body["id"].as_str().unwrap().to_owned();
+        let image = base64::engine::general_purpose::STANDARD.encode(vec![7u8; 200 * 1024]);
+        let r = gw
+            .admin("PATCH", &format!("{base}/{gid}"), Some(json!({"avatar_base64": image})))
+            .await;
+        assert_error(&r, 503, "unavailable");
+    }
+}

@@ -12,6 +12,10 @@ use super::{ApiError, ApiState, Principal};
 use crate::clock::now_ms;
 use crate::store::api_keys::{valid_name, ApiKeyRecord, MAX_NAME_CHARS};
 
+/// Most scopes one key may hold (500 of the longest take about 45 KB of JSON, within the
+/// default `api.max_body_bytes` of 64 KiB; a key for more accounts has the admin scope).
+const MAX_SCOPES: usize = 500;
+
 pub(crate) fn routes(cfg: &mut ServiceConfig) {
     cfg.service(create_key)
         .service(list_keys)
@@ -23,8 +27,9 @@ pub(crate) fn routes(cfg: &mut ServiceConfig) {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateApiKey {
-    /// `admin`, `accounts:<session_id>:read`, `accounts:<session_id>:send` (1 to 1000).
-    #[schema(value_type = Vec<ScopeText>, min_items = 1, max_items = 1000)]
+    /// `admin`, `accounts:<session_id>:read`, `accounts:<session_id>:send` (1 to 500: the
+    /// most that fit the default `api.max_body_bytes` with room to spare).
+    #[schema(value_type = Vec<ScopeText>, min_items = 1, max_items = 500)]
     pub scopes: Vec<String>,
     /// A label for the operator (at most 100 characters, no control characters).
     #[schema(value_type = Option<DisplayName>)]
@@ -81,10 +86,10 @@ async fn create_key(
     body: super::json_body::JsonBody<CreateApiKey>,
 ) -> Result<HttpResponse, ApiError> {
     principal.require_admin()?;
-    if body.scopes.is_empty() || body.scopes.len() > 1000 {
+    if body.scopes.is_empty() || body.scopes.len() > MAX_SCOPES {
         return Err(ApiError::bad_request(
             "invalid_scope",
-            "scopes must list 1 to 1000 scopes",
+            format!("scopes must list 1 to {MAX_SCOPES} scopes"),
         ));
     }
     if body.name.as_deref().is_some_and(|n| !valid_name(n)) {

@@ -88,10 +88,13 @@ async fn edit_group(
     state: web::Data<ApiState>,
     principal: Principal,
     path: web::Path<(String, String)>,
-    body: super::json_body::JsonBody<EditGroup>,
+    req: actix_web::HttpRequest,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let (account, group) = group_of(&state, &path, &principal, Access::Send).await?;
-    let body = body.into_inner();
+    // The picture may be up to 10,000,000 bytes: the send limit, not `api.max_body_bytes`.
+    let limit = super::attachments::MAX_SEND_BODY_BYTES;
+    let body: EditGroup = super::required_json(&req, payload, limit).await?;
     formats::check_opt::<formats::GroupName>(body.name.as_deref(), "name", "invalid_group")?;
     formats::check_opt::<formats::GroupDescription>(
         body.description.as_deref(),

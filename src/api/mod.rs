@@ -208,9 +208,30 @@ pub(crate) fn session_id(text: &str, field: &str) -> Result<SessionIdText, ApiEr
 /// content-type, object and unknown-field rules as [`json_body::JsonBody`].
 pub(crate) async fn optional_json<T: DeserializeOwned + Default>(
     req: &HttpRequest,
-    mut payload: web::Payload,
+    payload: web::Payload,
     limit: usize,
 ) -> Result<T, ApiError> {
+    Ok(read_json(req, payload, limit).await?.unwrap_or_default())
+}
+
+/// Reads a required JSON object body with its own size `limit` (a route whose body may carry
+/// an image, above `api.max_body_bytes`), with the rules of [`json_body::JsonBody`].
+pub(crate) async fn required_json<T: DeserializeOwned>(
+    req: &HttpRequest,
+    payload: web::Payload,
+    limit: usize,
+) -> Result<T, ApiError> {
+    read_json(req, payload, limit)
+        .await?
+        .ok_or_else(|| ApiError::bad_request("invalid_json", "a JSON body is required"))
+}
+
+/// A JSON object body, or `None` for no body (empty, or `null`).
+async fn read_json<T: DeserializeOwned>(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+    limit: usize,
+) -> Result<Option<T>, ApiError> {
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|e| ApiError::bad_request("invalid_body", e.to_string()))?;
@@ -220,7 +241,7 @@ pub(crate) async fn optional_json<T: DeserializeOwned + Default>(
         body.extend_from_slice(&chunk);
     }
     if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(T::default());
+        return Ok(None);
     }
     let is_json = req
         .mime_type()
@@ -233,10 +254,10 @@ pub(crate) async fn optional_json<T: DeserializeOwned + Default>(
     let value: serde_json::Value = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request("invalid_json", e.to_string()))?;
     if value.is_null() {
-        // The document shows these bodies as optional and nullable: `null` is no body.
-        return Ok(T::default());
+        // The document shows optional bodies as nullable: `null` is no body.
+        return Ok(None);
     }
-    json_body::from_value(value)
+    json_body::from_value(value).map(Some)
 }
 
 /// `limit` query values: 1..=max, default `default`.

@@ -36,8 +36,8 @@ pub struct CreateWebhook {
     /// Event types to deliver (default: all).
     #[schema(value_type = Option<Vec<EventType>>)]
     pub events: Option<Vec<String>>,
-    /// Session IDs whose events to deliver (default: all accounts).
-    #[schema(value_type = Option<Vec<formats::SessionId>>)]
+    /// Session IDs whose events to deliver, at most 500 (default: all accounts).
+    #[schema(value_type = Option<Vec<formats::SessionId>>, max_items = 500)]
     pub accounts: Option<Vec<String>>,
     /// Signing secret `whsec_<base64 of 24 to 64 bytes>` (default: generated).
     #[schema(value_type = Option<formats::WebhookSecret>)]
@@ -57,9 +57,9 @@ pub struct PatchWebhook {
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<Vec<EventType>>)]
     pub events: Option<Option<Vec<String>>>,
-    /// New account filter; `null` = all.
+    /// New account filter, at most 500 Session IDs; `null` = all.
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<Vec<formats::SessionId>>)]
+    #[schema(value_type = Option<Vec<formats::SessionId>>, max_items = 500)]
     pub accounts: Option<Option<Vec<String>>>,
     /// Enable or disable.
     pub enabled: Option<bool>,
@@ -202,7 +202,17 @@ fn check_events(events: Option<&Vec<String>>) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// Most accounts one webhook's filter may name (500 Session IDs take about 35 KB of JSON,
+/// within the default `api.max_body_bytes`); a webhook for more accounts has no filter.
+const MAX_FILTER_ACCOUNTS: usize = 500;
+
 fn check_accounts(accounts: Option<&Vec<String>>) -> Result<(), ApiError> {
+    if accounts.is_some_and(|a| a.len() > MAX_FILTER_ACCOUNTS) {
+        return Err(ApiError::bad_request(
+            "invalid_session_id",
+            format!("accounts lists at most {MAX_FILTER_ACCOUNTS} Session IDs"),
+        ));
+    }
     for account in accounts.into_iter().flatten() {
         session_id(account, "accounts")?;
     }
