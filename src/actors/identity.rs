@@ -73,7 +73,7 @@ async fn load(deps: Deps, account: SessionIdText) -> Result<Loaded, ActorError> 
         .await?
         .ok_or(ActorError::AccountGone)?;
     let keys = Arc::new(AccountKeys::from_stored_seed(&account, &seed)?);
-    let key = OwnSwarm::new(keys.clone(), None).cursor_key();
+    let key = OwnSwarm::new(keys.clone()).cursor_key();
     // The account's cursor from before per-member cursors is the fallback for a member with
     // none of its own (it is no longer advanced).
     let fallback = deps
@@ -170,8 +170,8 @@ async fn sync_user_groups(
 /// One poll cycle of an account: its own swarm (namespaces 0 and 5 in one request), the
 /// groups and community servers it leads, its community inboxes, then its UserGroups upkeep.
 /// What to poll besides its own swarm comes from the database in one read after the own
-/// swarm's poll ([`Store::poll_plan`](crate::store::Store::poll_plan)); the own swarm's cursor
-/// is the actor's. Returns the own swarm's outcome (with the rooms' and inboxes' counts folded in)
+/// swarm's poll ([`Store::poll_plan`](crate::store::Store::poll_plan)); the own swarm's
+/// namespace-0 cursor is the actor's. Returns the own swarm's outcome (with the rooms' and inboxes' counts folded in)
 /// and each group's.
 async fn cycle(
     deps: Deps,
@@ -180,16 +180,11 @@ async fn cycle(
     skip: HashSet<String>,
     lease: Option<LeaseToken>,
 ) -> Result<(PollOutcome, Vec<PollOutcome>), ActorError> {
-    // The UserGroups namespace rides in the own swarm's request; the rest of the plan is read
-    // after it, right before the groups and rooms are polled.
-    let user_groups_namespace = i64::from(super::sources::user_config::USER_GROUPS.0);
-    let user_groups_cursor = deps
-        .store
-        .poll_cursor(&keys.session_id, user_groups_namespace)
-        .await?;
-    let own_swarm = OwnSwarm::new(keys.clone(), user_groups_cursor.as_deref());
+    let own_swarm = OwnSwarm::new(keys.clone());
     let took_user_groups = own_swarm.took_user_groups();
     let mut own = poll(deps.clone(), own_swarm, cursor, skip.clone(), lease.clone()).await?;
+    // Read after the own swarm's poll, right before the groups and rooms are polled, so a lead
+    // that changed meanwhile is seen.
     let PollPlan {
         lead_groups,
         lead_servers,

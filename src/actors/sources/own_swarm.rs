@@ -15,7 +15,7 @@ use crate::protocol::dm::{self, DmError};
 use crate::protocol::envelope::{decode_dm_payload, parse_content};
 use crate::protocol::groups::control;
 use crate::protocol::protos::GroupUpdateInviteMessage;
-use crate::protocol::storage::{MessageHash, Namespace, Signer};
+use crate::protocol::storage::{Namespace, Signer};
 use crate::store::replays::content_digest;
 
 /// The namespace of 1:1 messages and sync copies (`messages.md` §3.5).
@@ -25,19 +25,15 @@ pub const DM_NAMESPACE: Namespace = Namespace(0);
 #[derive(Clone, Debug)]
 pub struct OwnSwarm {
     keys: Arc<AccountKeys>,
-    /// Where reading the UserGroups namespace resumes (the poll plan read it).
-    user_groups_cursor: Option<MessageHash>,
     /// Set once a retrieve kept new UserGroups heads: the cycle merges them afterwards.
     took_user_groups: Arc<AtomicBool>,
 }
 
 impl OwnSwarm {
-    /// The own swarm of `keys`' account, reading its UserGroups namespace after
-    /// `user_groups_cursor` (a stored hash that does not parse counts as absent).
-    pub fn new(keys: Arc<AccountKeys>, user_groups_cursor: Option<&str>) -> Self {
+    /// The own swarm of `keys`' account.
+    pub fn new(keys: Arc<AccountKeys>) -> Self {
         Self {
             keys,
-            user_groups_cursor: user_groups_cursor.and_then(|h| MessageHash::parse(h).ok()),
             took_user_groups: Arc::default(),
         }
     }
@@ -67,11 +63,12 @@ impl Source for OwnSwarm {
     ) -> Result<Option<Batch>, ActorError> {
         let signer = Signer::Account(self.keys.identity.signing_key());
         // The UserGroups config rides in the same batch (one request); it is stored here.
+        let configs = user_config::cursor(deps, &self.keys).await?;
         // (Its one cursor is the per-account one: heads are merged, so a skipped config comes
         // back with the next one's lagged diffs at worst.)
         let cursors = [
             cursor.clone(),
-            NamespaceCursor::new(user_config::USER_GROUPS, self.user_groups_cursor.clone()),
+            NamespaceCursor::new(user_config::USER_GROUPS, configs),
         ];
         let mut answers = deps
             .network

@@ -19,6 +19,15 @@ use crate::store::groups::StoredConfig;
 /// The UserGroups namespace as the storage RPC takes it.
 pub const USER_GROUPS: Namespace = Namespace(USER_GROUPS_NAMESPACE);
 
+/// The cursor of the account's UserGroups namespace.
+pub async fn cursor(deps: &Deps, keys: &AccountKeys) -> Result<Option<MessageHash>, ActorError> {
+    Ok(deps
+        .store
+        .poll_cursor(&keys.session_id, i64::from(USER_GROUPS_NAMESPACE))
+        .await?
+        .and_then(|text| MessageHash::parse(&text).ok()))
+}
+
 /// Opens one retrieved UserGroups message: `None` when it is not a config of ours (another
 /// key, junk, a multipart part: libsession's pushes of a UserGroups config fit one message).
 /// Public for the fuzz targets: what a swarm member serves from namespace 5 is untrusted.
@@ -73,7 +82,7 @@ pub async fn take(
 /// Extends the TTL of the account's UserGroups heads to 30 days from now, at most once a day of
 /// network time (like a group's configs: [`super::group_swarm::TTL_EXTEND_EVERY_MS`]), so the
 /// config outlives a month without changes and a restored client still finds the groups.
-/// `extended_at`: when that was last done (the poll plan read it).
+/// `extended_at`: when that was last done (read with the poll plan).
 pub async fn extend(deps: &Deps, keys: &AccountKeys, extended_at: i64) -> Result<(), ActorError> {
     let now = deps.network.now_ms();
     let last = u64::try_from(extended_at).unwrap_or(0);
