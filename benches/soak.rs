@@ -27,7 +27,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use actix_web::{web, App, HttpResponse, HttpServer};
+use actix_web::{web, HttpResponse};
 use rand::seq::SliceRandom as _;
 use rand::Rng as _;
 use serde_json::{json, Value};
@@ -40,6 +40,8 @@ mod devnet_process;
 #[allow(dead_code)] // the soak uses part of the fleet helpers
 #[path = "support/fleet.rs"]
 mod fleet;
+#[path = "support/hooks.rs"]
+mod hooks;
 #[allow(dead_code)] // the tests' throwaway cluster; the soak never stops it
 #[path = "../tests/common/pg.rs"]
 mod pg;
@@ -77,11 +79,11 @@ struct Receiver {
     state: ReceiverState,
 }
 
-async fn receive(body: web::Bytes, state: web::Data<ReceiverState>) -> HttpResponse {
+fn receive(body: &[u8], state: &ReceiverState) -> HttpResponse {
     if !state.up.load(Ordering::Relaxed) {
         return HttpResponse::ServiceUnavailable().finish();
     }
-    let Ok(event) = serde_json::from_slice::<Value>(&body) else {
+    let Ok(event) = serde_json::from_slice::<Value>(body) else {
         return HttpResponse::BadRequest().finish();
     };
     let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
@@ -99,20 +101,11 @@ impl Receiver {
     fn start() -> Self {
         let state = ReceiverState::default();
         state.up.store(true, Ordering::Relaxed);
-        let data = web::Data::new(state.clone());
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("http://{}/hook", listener.local_addr().unwrap());
-        let server = HttpServer::new(move || {
-            App::new()
-                .app_data(data.clone())
-                .route("/hook", web::post().to(receive))
-        })
-        .workers(1)
-        .disable_signals()
-        .listen(listener)
-        .unwrap()
-        .run();
-        tokio::spawn(server);
+        let shared = state.clone();
+        let url = hooks::serve(move |body: web::Bytes| {
+            let answer = receive(&body, &shared);
+            async move { answer }
+        });
         Self { url, state }
     }
 
@@ -321,19 +314,9 @@ async fn main() {
             let (client, live) = (client.clone(), live.clone());
             tokio::spawn(async move {
                 let limit = Duration::from_secs(600);
-                let g = group.clone();
-                assert!(
-                    wait_event(
-                        &client,
-                        &live,
-                        &member,
-                        "group.invited",
-                        |d| d["group"] == g.as_str(),
-                        limit
-                    )
-                    .await,
-                    "no invitation"
-                );
+                let of_group = |d: &Value| d["group"] == group.as_str();
+                let invited = wait_event(&client, &live, &member, "group.invited", of_group, limit);
+                assert!(invited.await, "no invitation");
                 let path = format!("/v1/accounts/{member}/groups/{group}/accept");
                 let (status, reply) = api(
                     &client,
@@ -347,19 +330,8 @@ async fn main() {
                 .await
                 .expect("accepted");
                 assert_eq!(status, 200, "{reply}");
-                let g = group.clone();
-                assert!(
-                    wait_event(
-                        &client,
-                        &live,
-                        &member,
-                        "group.joined",
-                        |d| d["group"] == g.as_str(),
-                        limit
-                    )
-                    .await,
-                    "never joined"
-                );
+                let joined = wait_event(&client, &live, &member, "group.joined", of_group, limit);
+                assert!(joined.await, "never joined");
             })
         })
         .collect();

@@ -32,16 +32,6 @@ async fn readyz(gw: &gs::Gw) -> (u16, Value) {
     (status, body)
 }
 
-/// Texts of `account`'s incoming messages, in order.
-async fn received(gw: &gs::Gw, account: &str) -> Vec<String> {
-    gw.history(account)
-        .await
-        .iter()
-        .filter(|m| m["direction"] == "incoming")
-        .filter_map(|m| m["text"].as_str().map(str::to_owned))
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_postgres_outage_answers_503_and_the_gateway_recovers_by_itself() {
     let Some(cluster) = common::pg::cluster() else {
@@ -56,7 +46,7 @@ async fn a_postgres_outage_answers_503_and_the_gateway_recovers_by_itself() {
     let b = gw.create_account().await;
     gw.send(&a, &b, "before").await;
     common::eventually(60, "the first message delivered", || async {
-        (received(&gw, &b).await == ["before"]).then_some(())
+        (gw.received_texts(&b).await == ["before"]).then_some(())
     })
     .await;
 
@@ -111,7 +101,7 @@ async fn a_postgres_outage_answers_503_and_the_gateway_recovers_by_itself() {
     gw.send(&a, &b, "after").await;
     let want = ["before", "queued 0", "queued 1", "queued 2", "after"];
     common::eventually(60, "everything delivered once", || async {
-        let got = received(&gw, &b).await;
+        let got = gw.received_texts(&b).await;
         assert!(got.len() <= want.len(), "a duplicate: {got:?}");
         (got == want).then_some(())
     })

@@ -41,16 +41,6 @@ fn assert_full(
     assert!(*took < BOUND, "{what} took {took:?}");
 }
 
-/// Texts of `account`'s incoming messages, in order.
-async fn received(gw: &gs::Gw, account: &str) -> Vec<String> {
-    gw.history(account)
-        .await
-        .iter()
-        .filter(|m| m["direction"] == "incoming")
-        .filter_map(|m| m["text"].as_str().map(str::to_owned))
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_sqlite_file_answers_507_and_the_gateway_resumes_when_space_returns() {
     let devnet = netsupport::devnet(6, 3).await;
@@ -62,7 +52,7 @@ async fn a_full_sqlite_file_answers_507_and_the_gateway_resumes_when_space_retur
     let b = gw.create_account().await;
     gw.send(&a, &b, "before").await;
     common::eventually(60, "the first message delivered", || async {
-        (received(&gw, &b).await == ["before"]).then_some(())
+        (gw.received_texts(&b).await == ["before"]).then_some(())
     })
     .await;
 
@@ -153,13 +143,13 @@ async fn a_full_sqlite_file_answers_507_and_the_gateway_resumes_when_space_retur
     .await;
     accepted.push(format!("after {filler}"));
     common::eventually(120, "every accepted message delivered once", || async {
-        let got = received(&gw, &b).await;
+        let got = gw.received_texts(&b).await;
         let distinct: HashSet<&String> = got.iter().collect();
         assert_eq!(distinct.len(), got.len(), "a message delivered twice");
         (got.len() == accepted.len()).then_some(got)
     })
     .await;
-    let got: HashSet<String> = received(&gw, &b).await.into_iter().collect();
+    let got: HashSet<String> = gw.received_texts(&b).await.into_iter().collect();
     let want: HashSet<String> = accepted.iter().cloned().collect();
     assert_eq!(got, want, "the delivered messages are the accepted ones");
 

@@ -96,6 +96,16 @@ pub async fn start_with_network(
 }
 
 impl Gw {
+    /// Texts of `account`'s incoming messages, in order (any status).
+    pub async fn received_texts(&self, account: &str) -> Vec<String> {
+        self.history(account)
+            .await
+            .iter()
+            .filter(|m| m["direction"] == "incoming")
+            .filter_map(|m| m["text"].as_str().map(str::to_owned))
+            .collect()
+    }
+
     /// One admin call with a 30 s client timeout, as the outage tests time it: status,
     /// `Retry-After`, JSON body (`Null` when none), duration.
     pub async fn timed(
