@@ -111,14 +111,7 @@ async fn poll_groups(
     let mut outcomes = Vec::with_capacity(groups.len());
     for group in groups {
         let polled = async {
-            let members = deps
-                .store
-                .joined_members(&group)
-                .await?
-                .into_iter()
-                .map(|m| m.account)
-                .collect();
-            let source = GroupSwarm::new(&deps, &group, keys.clone(), members).await?;
+            let source = GroupSwarm::new(&deps, &group, keys.clone()).await?;
             let cursor = load_group_cursor(&deps, &group, MESSAGES_NAMESPACE).await?;
             poll(deps.clone(), source, cursor, skip.clone(), lease.clone()).await
         }

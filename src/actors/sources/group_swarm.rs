@@ -57,29 +57,33 @@ pub struct GroupSwarm {
     group_key: Ed25519PublicKey,
     lead: Arc<AccountKeys>,
     authority: Authority,
-    /// The joined local members (Session IDs), the recipients of every message.
-    members: Vec<String>,
+    /// The joined local members (Session IDs), the recipients of every message. Read by
+    /// `retrieve` once the swarm has answered, so a member who joined while the request was
+    /// on its way receives every message sent after the join (a list read before the request
+    /// left would have consumed them for the others only).
+    members: Mutex<Vec<String>>,
     /// The decryption keys, loaded by `retrieve` before any message is opened.
     keys: Mutex<Vec<GroupEncKey>>,
 }
 
 impl GroupSwarm {
-    /// The swarm of `group`, read by `lead` (a joined local member) for `members`.
-    pub async fn new(
-        deps: &Deps,
-        group: &str,
-        lead: Arc<AccountKeys>,
-        members: Vec<String>,
-    ) -> Result<Self, ActorError> {
+    /// The swarm of `group`, read by `lead` (a joined local member) for the group's joined
+    /// local members.
+    pub async fn new(deps: &Deps, group: &str, lead: Arc<AccountKeys>) -> Result<Self, ActorError> {
         let authority = Authority::load(deps, &lead, group).await?;
         Ok(Self {
             group: group.to_owned(),
             group_key: state::group_key(group)?,
             lead,
             authority,
-            members,
+            members: Mutex::new(Vec::new()),
             keys: Mutex::new(Vec::new()),
         })
+    }
+
+    /// The recipients, as `retrieve` read them.
+    fn members(&self) -> Vec<String> {
+        self.members.lock().map(|m| m.clone()).unwrap_or_default()
     }
 
     fn account(&self) -> Result<AccountId, ActorError> {
@@ -209,8 +213,9 @@ impl GroupSwarm {
             )
             .await?;
         }
+        let members = self.members();
         for (data, except) in events {
-            for recipient in self.members.iter().filter(|m| Some(*m) != except.as_ref()) {
+            for recipient in members.iter().filter(|m| Some(*m) != except.as_ref()) {
                 tx.append_event(&NewEvent {
                     account: Some(recipient.clone()),
                     conversation: Some(self.group.clone()),
@@ -398,6 +403,10 @@ impl Source for GroupSwarm {
             }
             Err(error) => return Err(error.into()),
         };
+        let members = deps.store.joined_members(&self.group).await?;
+        if let Ok(mut held) = self.members.lock() {
+            *held = members.into_iter().map(|m| m.account).collect();
+        }
         let mut take = |ns: i16| {
             answers
                 .iter_mut()
@@ -435,10 +444,10 @@ impl Source for GroupSwarm {
 
     fn open(&self, item: &RetrievedItem) -> Vec<Delivery> {
         let verdict = self.classify(item);
-        self.members
-            .iter()
+        self.members()
+            .into_iter()
             .map(|recipient| Delivery {
-                recipient: recipient.clone(),
+                recipient,
                 verdict: verdict.clone(),
             })
             .collect()
