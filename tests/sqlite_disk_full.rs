@@ -178,14 +178,31 @@ async fn a_full_sqlite_file_answers_507_and_the_gateway_resumes_when_space_retur
         );
     }
 
+    // Everything accepted is in the file, not only in the gateway's connection: killed with
+    // no clean stop, the file holds each accepted message on both sides. (A write refused as
+    // full once left SQLite's transaction open under sqlx's count, so every later commit
+    // stayed in it, seen by that connection only; a crash lost all of it.)
     let url = gw.database_url.clone();
-    gw.stop().await;
+    gw.kill().await;
     let mut conn = sqlx::sqlite::SqliteConnection::connect(&url).await.unwrap();
     let check: String = sqlx::query_scalar("PRAGMA integrity_check")
         .fetch_one(&mut conn)
         .await
         .unwrap();
     assert_eq!(check, "ok");
+    let stored: Vec<(String, String)> = sqlx::query_as(
+        "SELECT direction, text FROM messages WHERE status IN ('sent', 'received') AND text <> ''",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    for direction in ["outgoing", "incoming"] {
+        let texts: HashSet<String> = (stored.iter())
+            .filter(|(d, _)| d == direction)
+            .map(|(_, t)| t.clone())
+            .collect();
+        assert_eq!(texts, want, "{direction} messages in the file");
+    }
     let _ = conn.close().await;
     devnet.shutdown().await;
 }

@@ -46,8 +46,9 @@ impl Default for ApiSettings {
 pub struct DatabaseSettings {
     /// `database.url`: `sqlite://PATH` or `postgres://…` (default: `sqlite://DATA_DIR/gateway.db`).
     pub url: Option<String>,
-    /// `database.max_connections`: pool size for PostgreSQL (default 10). SQLite always uses one
-    /// connection, so writers never race for the file lock.
+    /// `database.max_connections`: pool size for PostgreSQL (default 10). SQLite writes on one
+    /// connection, so writers never race for the file lock, and reads on up to
+    /// `min(max_connections, 4)` read-only connections beside it (0: reads share the writer).
     pub max_connections: u32,
 }
 

@@ -114,7 +114,7 @@ impl Store {
             "SELECT {COLUMNS} FROM accounts WHERE session_id = $1"
         ))
         .bind(id.as_str())
-        .fetch_optional(self.pool())
+        .fetch_optional(self.reads())
         .await?
         .as_ref()
         .map(account_from_row)
@@ -126,7 +126,7 @@ impl Store {
         sqlx::query(&format!(
             "SELECT {COLUMNS} FROM accounts ORDER BY created_at, session_id"
         ))
-        .fetch_all(self.pool())
+        .fetch_all(self.reads())
         .await?
         .iter()
         .map(account_from_row)
@@ -148,7 +148,7 @@ impl Store {
         .bind(after.map(|a| a.0))
         .bind(after.map(|a| a.1))
         .bind(limit)
-        .fetch_all(self.pool())
+        .fetch_all(self.reads())
         .await?
         .iter()
         .map(account_from_row)
@@ -162,7 +162,7 @@ impl Store {
     ) -> Result<Option<Zeroizing<Vec<u8>>>, StoreError> {
         let row = sqlx::query("SELECT seed_sealed FROM accounts WHERE session_id = $1")
             .bind(id.as_str())
-            .fetch_optional(self.pool())
+            .fetch_optional(self.reads())
             .await?;
         let Some(row) = row else { return Ok(None) };
         let sealed: Vec<u8> = row.try_get("seed_sealed")?;

@@ -150,7 +150,7 @@ impl Store {
     pub async fn get_api_key(&self, id: &str) -> Result<Option<ApiKeyRecord>, StoreError> {
         sqlx::query(&format!("SELECT {COLUMNS} FROM api_keys WHERE id = $1"))
             .bind(id)
-            .fetch_optional(self.pool())
+            .fetch_optional(self.reads())
             .await?
             .as_ref()
             .map(key_from_row)
@@ -162,7 +162,7 @@ impl Store {
         sqlx::query(&format!(
             "SELECT {COLUMNS} FROM api_keys ORDER BY created_at, id"
         ))
-        .fetch_all(self.pool())
+        .fetch_all(self.reads())
         .await?
         .iter()
         .map(key_from_row)
@@ -184,7 +184,7 @@ impl Store {
         .bind(after.map(|a| a.0))
         .bind(after.map(|a| a.1))
         .bind(limit)
-        .fetch_all(self.pool())
+        .fetch_all(self.reads())
         .await?
         .iter()
         .map(key_from_row)

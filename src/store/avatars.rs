@@ -57,7 +57,7 @@ impl Store {
              FROM accounts WHERE session_id = $1",
         )
         .bind(account)
-        .fetch_optional(self.pool())
+        .fetch_optional(self.reads())
         .await?
         else {
             return Ok(Profile::default());
@@ -99,7 +99,7 @@ impl Store {
         )
         .bind(account)
         .bind(peer)
-        .fetch_optional(self.pool())
+        .fetch_optional(self.reads())
         .await?
         else {
             return Ok(None);
@@ -125,7 +125,7 @@ impl Store {
              AND profile_avatar_url IS NOT NULL AND profile_key_sealed IS NOT NULL ORDER BY peer",
         )
         .bind(account)
-        .fetch_all(self.pool())
+        .fetch_all(self.reads())
         .await?
         .iter()
         .map(|row| row.try_get("peer").map_err(StoreError::from))

@@ -377,7 +377,7 @@ impl Store {
             "SELECT {ROOM_COLUMNS} FROM community_rooms r WHERE r.room = $1"
         ))
         .bind(room)
-        .fetch_optional(self.pool())
+        .fetch_optional(self.reads())
         .await?
         .as_ref()
         .map(room_of)
@@ -396,7 +396,7 @@ impl Store {
         )
         .bind(account)
         .bind(room)
-        .fetch_optional(self.pool())
+        .fetch_optional(self.reads())
         .await?
         .as_ref()
         .map(member_of)
@@ -414,7 +414,7 @@ impl Store {
              WHERE m.account = $1 ORDER BY r.room"
         ))
         .bind(account)
-        .fetch_all(self.pool())
+        .fetch_all(self.reads())
         .await?;
         rows.iter()
             .map(|row| Ok((room_of(row)?, member_of(row)?)))
@@ -427,7 +427,7 @@ impl Store {
             "SELECT {ROOM_COLUMNS} FROM community_rooms r WHERE r.server = $1 ORDER BY r.room"
         ))
         .bind(server)
-        .fetch_all(self.pool())
+        .fetch_all(self.reads())
         .await?;
         rows.iter().map(room_of).collect()
     }
@@ -439,7 +439,7 @@ impl Store {
              WHERE room = $1 ORDER BY account",
         )
         .bind(room)
-        .fetch_all(self.pool())
+        .fetch_all(self.reads())
         .await?;
         rows.iter().map(member_of).collect()
     }
@@ -457,7 +457,7 @@ impl Store {
         )
         .bind(account)
         .bind(blinded)
-        .fetch_optional(self.pool())
+        .fetch_optional(self.reads())
         .await?;
         if let Some(row) = known {
             return Ok(Some(BlindedPeer {
@@ -474,7 +474,7 @@ impl Store {
         )
         .bind(account)
         .bind(blinded)
-        .fetch_optional(self.pool())
+        .fetch_optional(self.reads())
         .await?;
         seen.map(|row| {
             Ok(BlindedPeer {

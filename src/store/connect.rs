@@ -7,10 +7,13 @@
 //! for an open connection", so an operator with a wrong port, host, password or URL waited
 //! 30 s for a message that named none of them.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::any::AnyPoolOptions;
-use sqlx::{AnyConnection, AnyPool, Connection as _};
+use sqlx::pool::PoolConnection;
+use sqlx::{Any, AnyConnection, AnyPool, Connection as _};
 
 use super::{redact_url, StoreError, POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS};
 
@@ -121,13 +124,22 @@ async fn probe(url: &str) -> Result<(), StoreError> {
 
 /// One SQLite connection: writers never race for the file lock (no SQLITE_BUSY on lock
 /// upgrade), and reads are short. Never acquire a second connection inside a transaction.
-pub(super) async fn open_sqlite(url: &str) -> Result<AnyPool, StoreError> {
+pub(super) async fn open_sqlite(
+    url: &str,
+    page_cap: Arc<AtomicU64>,
+) -> Result<AnyPool, StoreError> {
     probe(url).await?;
     let pool = AnyPoolOptions::new()
         .max_connections(1)
         .acquire_timeout(Duration::from_secs(30))
-        .after_connect(|conn, _meta| {
+        .after_connect(move |conn, _meta| {
+            let page_cap = page_cap.load(Ordering::Relaxed);
             Box::pin(async move {
+                if page_cap > 0 {
+                    let _: i64 = sqlx::query_scalar(&format!("PRAGMA max_page_count = {page_cap}"))
+                        .fetch_one(&mut *conn)
+                        .await?;
+                }
                 sqlx::query("PRAGMA journal_mode = WAL")
                     .execute(&mut *conn)
                     .await?;
@@ -144,6 +156,82 @@ pub(super) async fn open_sqlite(url: &str) -> Result<AnyPool, StoreError> {
         .await?;
     SQLITE_MIGRATIONS.run(&pool).await?;
     Ok(pool)
+}
+
+/// The SQLite writer `conn`, sqlx believing it inside a transaction although no transaction
+/// holds it, made safe to begin one on; the connection itself or, when it cannot be trusted,
+/// a fresh one in its place.
+///
+/// A write that fails with `SQLITE_FULL` (or an I/O error) may make SQLite roll the whole
+/// transaction back by itself. sqlx's `ROLLBACK` then fails ("no transaction is active") and
+/// sqlx keeps counting the transaction as open, so the next transaction it begins is a
+/// `SAVEPOINT`, and after one more failure a `ROLLBACK TO SAVEPOINT`, which leaves SQLite's
+/// transaction open: every later "commit" stayed inside it, visible to this connection only,
+/// and a crash would have lost all of it (found by `tests/sqlite_disk_full.rs` once reads ran
+/// on their own connections). A rollback the dropped transaction queued runs first; if sqlx
+/// still counts a transaction then, the connection is closed (SQLite rolls back whatever it
+/// holds open) and the pool opens another.
+pub(super) async fn restore_sqlite_writer(
+    mut conn: PoolConnection<Any>,
+    pool: &AnyPool,
+) -> Result<PoolConnection<Any>, StoreError> {
+    // Any statement runs after the queued rollback.
+    sqlx::query("SELECT 1").execute(&mut *conn).await?;
+    if !conn.is_in_transaction() {
+        return Ok(conn);
+    }
+    tracing::warn!("the database connection lost track of a failed transaction; reopening it");
+    conn.close_on_drop();
+    drop(conn);
+    Ok(pool.acquire().await?)
+}
+
+/// Read connections to SQLite beside the one writer, at most: reads (the poll plan, the API's
+/// lists) run in parallel with each other and with the writer (WAL readers see every commit
+/// made before their statement began), instead of queueing behind every write on the one
+/// connection. Found by the scale bench at 10,000 accounts, where that queue was the limit.
+pub const MAX_SQLITE_READERS: u32 = 4;
+
+/// `readers` read-only connections to the SQLite database at `url` (already migrated by the
+/// writer), or `None` when the database is in memory (another connection would open another,
+/// empty database) or `readers` is 0: then reads share the writer's connection.
+pub(super) async fn open_sqlite_readers(
+    url: &str,
+    readers: u32,
+) -> Result<Option<AnyPool>, StoreError> {
+    let Some(url) = read_only_url(url).filter(|_| readers > 0) else {
+        return Ok(None);
+    };
+    let pool = AnyPoolOptions::new()
+        .max_connections(readers)
+        .acquire_timeout(Duration::from_secs(30))
+        .after_connect(|conn, _meta| {
+            Box::pin(async move {
+                sqlx::query("PRAGMA busy_timeout = 5000")
+                    .execute(&mut *conn)
+                    .await?;
+                Ok(())
+            })
+        })
+        .connect(&url)
+        .await?;
+    Ok(Some(pool))
+}
+
+/// `url` opened read-only (`mode=ro` in place of any `mode`), or `None` for an in-memory
+/// database.
+fn read_only_url(url: &str) -> Option<String> {
+    let (base, query) = url.split_once('?').unwrap_or((url, ""));
+    let mut params: Vec<&str> = query
+        .split('&')
+        .filter(|p| !p.is_empty() && !p.starts_with("mode="))
+        .collect();
+    let in_memory = base.contains(":memory:") || query.split('&').any(|p| p == "mode=memory");
+    if in_memory {
+        return None;
+    }
+    params.push("mode=ro");
+    Some(format!("{base}?{}", params.join("&")))
 }
 
 /// A pool of `max_connections` (at least 2: a transaction and a read may overlap), keeping
@@ -165,6 +253,24 @@ pub(super) async fn open_postgres(url: &str, max_connections: u32) -> Result<Any
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn readers_open_the_same_file_read_only() {
+        assert_eq!(
+            read_only_url("sqlite:///data/gateway.db?mode=rwc").as_deref(),
+            Some("sqlite:///data/gateway.db?mode=ro")
+        );
+        assert_eq!(
+            read_only_url("sqlite://gw.db").as_deref(),
+            Some("sqlite://gw.db?mode=ro")
+        );
+        assert_eq!(
+            read_only_url("sqlite://gw.db?cache=shared&mode=rw").as_deref(),
+            Some("sqlite://gw.db?cache=shared&mode=ro")
+        );
+        assert_eq!(read_only_url("sqlite::memory:"), None);
+        assert_eq!(read_only_url("sqlite://x?mode=memory"), None);
+    }
 
     #[test]
     fn causes_are_named() {

@@ -188,7 +188,7 @@ impl Store {
              ORDER BY timestamp, hash",
         )
         .bind(group)
-        .fetch_all(self.pool())
+        .fetch_all(self.reads())
         .await?;
         rows.iter()
             .map(|row| {
@@ -213,7 +213,7 @@ impl Store {
         )
         .bind(group)
         .bind(namespace)
-        .fetch_all(self.pool())
+        .fetch_all(self.reads())
         .await?;
         open_configs(self, &rows, RecordKind::GroupConfig, |hash| {
             config_id(group, namespace, hash)
@@ -225,7 +225,7 @@ impl Store {
         Ok(
             sqlx::query("SELECT ttl_extended_at FROM groups WHERE id = $1")
                 .bind(group)
-                .fetch_optional(self.pool())
+                .fetch_optional(self.reads())
                 .await?
                 .map(|row| row.try_get("ttl_extended_at"))
                 .transpose()?
@@ -244,7 +244,7 @@ impl Store {
         )
         .bind(group)
         .bind(namespace)
-        .fetch_optional(self.pool())
+        .fetch_optional(self.reads())
         .await?
         .map(|row| row.try_get("last_hash"))
         .transpose()?)

@@ -301,7 +301,7 @@ impl Store {
         )
         .bind(account)
         .bind(group)
-        .fetch_optional(self.pool())
+        .fetch_optional(self.reads())
         .await?;
         let Some(row) = row else {
             return Ok(None);
@@ -317,7 +317,7 @@ impl Store {
     pub async fn group_name(&self, group: &str) -> Result<Option<String>, StoreError> {
         Ok(sqlx::query("SELECT name FROM groups WHERE id = $1")
             .bind(group)
-            .fetch_optional(self.pool())
+            .fetch_optional(self.reads())
             .await?
             .map(|row| row.try_get("name"))
             .transpose()?)
@@ -332,7 +332,7 @@ impl Store {
         )
         .bind(account)
         .bind(group)
-        .fetch_optional(self.pool())
+        .fetch_optional(self.reads())
         .await?
         .is_some())
     }
@@ -345,7 +345,7 @@ impl Store {
              WHERE m.account = $1 ORDER BY m.group_id"
         ))
         .bind(account)
-        .fetch_all(self.pool())
+        .fetch_all(self.reads())
         .await?;
         rows.iter()
             .map(|row| {

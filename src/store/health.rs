@@ -118,7 +118,7 @@ impl Store {
              LEFT JOIN account_leases l ON l.account = a.session_id WHERE a.session_id = $1"
         ))
         .bind(account)
-        .fetch_optional(self.pool())
+        .fetch_optional(self.reads())
         .await?;
         match row {
             Some(row) => health_from_row(&row),
@@ -136,7 +136,7 @@ impl Store {
         ))
         .bind(now)
         .bind(slack_ms)
-        .fetch_all(self.pool())
+        .fetch_all(self.reads())
         .await?;
         rows.iter()
             .map(|row| row.try_get("session_id").map_err(StoreError::from))

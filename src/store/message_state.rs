@@ -29,7 +29,7 @@ impl Store {
         for m in &messages {
             query = query.bind(m.id.clone());
         }
-        let rows = query.fetch_all(self.pool()).await?;
+        let rows = query.fetch_all(self.reads()).await?;
         for row in &rows {
             let id: String = row.try_get("message_id")?;
             if let Some(m) = messages.iter_mut().find(|m| m.id == id) {
@@ -56,7 +56,7 @@ impl Store {
         .bind(account)
         .bind(peer)
         .bind(timestamp)
-        .fetch_optional(self.pool())
+        .fetch_optional(self.reads())
         .await?
         .map(|row| row.try_get::<Option<String>, _>("own_hash"))
         .transpose()?
@@ -71,7 +71,7 @@ impl Store {
         ))
         .bind(now)
         .bind(limit)
-        .fetch_all(self.pool())
+        .fetch_all(self.reads())
         .await?
         .iter()
         .map(message_from_row)

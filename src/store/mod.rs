@@ -39,10 +39,11 @@ pub mod status;
 pub mod user_configs;
 pub mod webhooks;
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use sqlx::any::AnyRow;
-use sqlx::{Any, AnyPool, Row as _, Transaction};
+use sqlx::{Any, AnyPool, Connection as _, Row as _, Transaction};
 use tokio::sync::{broadcast, watch};
 
 pub use connect::ConnectFailure;
@@ -188,6 +189,11 @@ pub struct StatusCounts {
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: AnyPool,
+    /// The page cap [`Store::set_sqlite_page_cap`] set (0: none), for new connections.
+    page_cap: Arc<AtomicU64>,
+    /// Where plain reads go: on SQLite, read-only connections beside the one writer
+    /// ([`connect::MAX_SQLITE_READERS`]); otherwise `pool` itself.
+    reads: AnyPool,
     backend: Backend,
     master: MasterKey,
     events: watch::Sender<i64>,
@@ -219,8 +225,15 @@ impl Store {
         max_connections: u32,
         master: MasterKey,
     ) -> Result<Self, StoreError> {
-        let (pool, backend) = open_pool(url, max_connections).await?;
+        let page_cap = Arc::new(AtomicU64::new(0));
+        let (pool, backend) = open_pool(url, max_connections, &page_cap).await?;
         check_master_key(&pool, &master).await?;
+        let readers = max_connections.min(connect::MAX_SQLITE_READERS);
+        let reads = match backend {
+            Backend::Sqlite => connect::open_sqlite_readers(url, readers).await?,
+            Backend::Postgres => None,
+        }
+        .unwrap_or_else(|| pool.clone());
         let latest = latest_cursor(&pool).await?;
         let (events, _) = watch::channel(latest);
         let notices = notify::Notifier::new();
@@ -232,6 +245,8 @@ impl Store {
         };
         Ok(Self {
             pool,
+            page_cap,
+            reads,
             backend,
             master,
             events,
@@ -247,8 +262,12 @@ impl Store {
 
     /// Starts a transaction for writes that must land together.
     pub async fn begin(&self) -> Result<StoreTx, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        if self.backend == Backend::Sqlite && conn.is_in_transaction() {
+            conn = connect::restore_sqlite_writer(conn, &self.pool).await?;
+        }
         Ok(StoreTx {
-            tx: self.pool.begin().await?,
+            tx: sqlx::Transaction::begin(conn, None).await?,
             backend: self.backend,
             events: self.events.clone(),
             notices: self.notices.clone(),
@@ -298,6 +317,7 @@ impl Store {
             listener.abort();
         }
         self.pool.close().await;
+        self.reads.close().await;
     }
     /// Row counts by status for the metrics gauges.
     pub async fn status_counts(&self) -> Result<StatusCounts, StoreError> {
@@ -309,7 +329,7 @@ impl Store {
             let rows = sqlx::query(&format!(
                 "SELECT status, COUNT(*) AS n FROM {table} GROUP BY status"
             ))
-            .fetch_all(&self.pool)
+            .fetch_all(&self.reads)
             .await?;
             for row in rows {
                 out.push((row.try_get("status")?, row.try_get("n")?));
@@ -321,9 +341,9 @@ impl Store {
     /// SQLite only: caps the database file at its current size plus `spare_pages` pages on
     /// the pool's one connection (`PRAGMA max_page_count`), or lifts the cap (`None`). A write
     /// that needs a page past the cap fails exactly as on a full disk (`SQLITE_FULL`), which
-    /// is how the disk-full tests rehearse one without a small filesystem. The cap lives on
-    /// the connection: it lasts until the pool reconnects. Returns the cap in pages (`None`
-    /// on PostgreSQL, where it does nothing).
+    /// is how the disk-full tests rehearse one without a small filesystem. The cap is set on
+    /// the connection and applied again to any connection the pool opens in its place.
+    /// Returns the cap in pages (`None` on PostgreSQL, where it does nothing).
     pub async fn set_sqlite_page_cap(
         &self,
         spare_pages: Option<u64>,
@@ -346,11 +366,23 @@ impl Store {
         let set: i64 = sqlx::query_scalar(&format!("PRAGMA max_page_count = {cap}"))
             .fetch_one(&mut *conn)
             .await?;
-        Ok(u64::try_from(set).ok())
+        let set = u64::try_from(set).ok();
+        self.page_cap.store(
+            set.filter(|_| spare_pages.is_some()).unwrap_or(0),
+            Ordering::Relaxed,
+        );
+        Ok(set)
     }
 
+    /// The pool for writes outside a transaction (and reads that must see the writer's
+    /// connection, as the lease rounds do).
     pub(crate) fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// The pool for plain reads (a `SELECT` outside a transaction).
+    pub(crate) fn reads(&self) -> &AnyPool {
+        &self.reads
     }
 
     pub(crate) fn master(&self) -> &MasterKey {
@@ -360,12 +392,16 @@ impl Store {
 
 /// Connects and applies the migrations (no master key check: [`Store::open`] and the
 /// key rotation, [`rotation`], each check it their own way).
-async fn open_pool(url: &str, max_connections: u32) -> Result<(AnyPool, Backend), StoreError> {
+async fn open_pool(
+    url: &str,
+    max_connections: u32,
+    page_cap: &Arc<AtomicU64>,
+) -> Result<(AnyPool, Backend), StoreError> {
     sqlx::any::install_default_drivers();
     let backend =
         Backend::from_url(url).ok_or_else(|| StoreError::UnsupportedUrl(redact_url(url)))?;
     let pool = match backend {
-        Backend::Sqlite => connect::open_sqlite(url).await?,
+        Backend::Sqlite => connect::open_sqlite(url, page_cap.clone()).await?,
         Backend::Postgres => connect::open_postgres(url, max_connections).await?,
     };
     Ok((pool, backend))

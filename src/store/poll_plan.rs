@@ -66,7 +66,7 @@ impl Store {
         let rows = sqlx::query(PLAN_SQL)
             .bind(account)
             .bind(i64::from(ConfigKind::UserGroups.namespace()))
-            .fetch_all(self.pool())
+            .fetch_all(self.reads())
             .await?;
         let mut plan = PollPlan::default();
         for row in &rows {

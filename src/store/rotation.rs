@@ -211,7 +211,7 @@ pub async fn rotate_master_key(
     new: &MasterKey,
     options: RotateOptions,
 ) -> Result<RotationReport, RotationError> {
-    let (pool, backend) = open_pool(url, 2).await?;
+    let (pool, backend) = open_pool(url, 2, &Default::default()).await?;
     // Heartbeats are written by the database's clock (as the lease manager reads it).
     let result = match super::leases::db_clock(&pool, backend).await {
         Ok(now) => run(&pool, old, new, options, now).await,

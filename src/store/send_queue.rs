@@ -86,7 +86,7 @@ impl Store {
         )
         .bind(account)
         .bind(peer)
-        .fetch_optional(self.pool())
+        .fetch_optional(self.reads())
         .await?
         .as_ref()
         .map(queued_from_row)
@@ -100,7 +100,7 @@ impl Store {
              WHERE account = $1 AND status = 'queued' AND direction = 'outgoing' ORDER BY peer",
         )
         .bind(account)
-        .fetch_all(self.pool())
+        .fetch_all(self.reads())
         .await?
         .iter()
         .map(|row| row.try_get("peer").map_err(StoreError::from))

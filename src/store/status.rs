@@ -77,7 +77,7 @@ impl Store {
              ORDER BY a.created_at, a.session_id LIMIT $1"
         ))
         .bind(limit)
-        .fetch_all(self.pool())
+        .fetch_all(self.reads())
         .await?
         .iter()
         .map(|row| {
@@ -93,7 +93,7 @@ impl Store {
     pub async fn webhook_queues(&self) -> Result<Vec<WebhookQueue>, StoreError> {
         let mut queues: Vec<WebhookQueue> =
             sqlx::query("SELECT id, url, enabled FROM webhooks ORDER BY created_at, id")
-                .fetch_all(self.pool())
+                .fetch_all(self.reads())
                 .await?
                 .iter()
                 .map(|row| {
@@ -113,7 +113,7 @@ impl Store {
             "SELECT webhook_id, status, COUNT(*) AS n FROM webhook_deliveries \
              GROUP BY webhook_id, status",
         )
-        .fetch_all(self.pool())
+        .fetch_all(self.reads())
         .await?;
         for row in &counts {
             let id: String = row.try_get("webhook_id")?;
@@ -146,7 +146,7 @@ impl Store {
              WHERE status = 'failed' ORDER BY updated_at DESC LIMIT $1",
         )
         .bind(limit)
-        .fetch_all(self.pool())
+        .fetch_all(self.reads())
         .await?;
         for row in &sends {
             all.push(Failure {
@@ -165,7 +165,7 @@ impl Store {
              ORDER BY last_error_at DESC LIMIT $1",
         )
         .bind(limit)
-        .fetch_all(self.pool())
+        .fetch_all(self.reads())
         .await?;
         for row in &polls {
             all.push(Failure {
@@ -189,7 +189,7 @@ impl Store {
              AND last_attempt_at IS NOT NULL ORDER BY last_attempt_at DESC LIMIT $1",
         )
         .bind(limit)
-        .fetch_all(self.pool())
+        .fetch_all(self.reads())
         .await?
         .iter()
         .map(|row| {

@@ -77,7 +77,7 @@ impl Store {
         )
         .bind(account)
         .bind(namespace)
-        .fetch_all(self.pool())
+        .fetch_all(self.reads())
         .await?;
         super::group_state::open_configs(self, &rows, RecordKind::UserConfig, |hash| {
             record_id(account, namespace, hash)
@@ -90,7 +90,7 @@ impl Store {
         Ok(
             sqlx::query("SELECT user_config_extended_at FROM accounts WHERE session_id = $1")
                 .bind(account)
-                .fetch_optional(self.pool())
+                .fetch_optional(self.reads())
                 .await?
                 .map(|row| row.try_get("user_config_extended_at"))
                 .transpose()?

@@ -144,7 +144,7 @@ impl Store {
     pub async fn get_webhook(&self, id: &str) -> Result<Option<Webhook>, StoreError> {
         sqlx::query(&format!("SELECT {COLUMNS} FROM webhooks WHERE id = $1"))
             .bind(id)
-            .fetch_optional(self.pool())
+            .fetch_optional(self.reads())
             .await?
             .as_ref()
             .map(|row| self.webhook_from_row(row))
@@ -156,7 +156,7 @@ impl Store {
         sqlx::query(&format!(
             "SELECT {COLUMNS} FROM webhooks ORDER BY created_at, id"
         ))
-        .fetch_all(self.pool())
+        .fetch_all(self.reads())
         .await?
         .iter()
         .map(|row| self.webhook_from_row(row))
@@ -178,7 +178,7 @@ impl Store {
         .bind(after.map(|a| a.0))
         .bind(after.map(|a| a.1))
         .bind(limit)
-        .fetch_all(self.pool())
+        .fetch_all(self.reads())
         .await?
         .iter()
         .map(|row| self.webhook_from_row(row))

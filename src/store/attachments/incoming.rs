@@ -113,7 +113,7 @@ impl Store {
         ))
         .bind(account)
         .bind(limit)
-        .fetch_all(self.pool())
+        .fetch_all(self.reads())
         .await?
         .iter()
         .map(|row| stored_from_row(self.master(), row, false))
@@ -127,7 +127,7 @@ impl Store {
             "SELECT DISTINCT account FROM attachments WHERE direction = 'incoming' \
              AND status = 'queued' ORDER BY account",
         )
-        .fetch_all(self.pool())
+        .fetch_all(self.reads())
         .await?
         .iter()
         .map(|row| row.try_get("account").map_err(StoreError::from))

@@ -49,7 +49,7 @@ impl Store {
             "SELECT {COLUMNS}, data, data_sealed FROM attachments WHERE message_id = $1 ORDER BY position"
         ))
         .bind(message_id)
-        .fetch_all(self.pool())
+        .fetch_all(self.reads())
         .await?
         .iter()
         .map(|row| stored_from_row(self.master(), row, true))

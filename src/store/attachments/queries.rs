@@ -37,7 +37,7 @@ impl Store {
         ))
         .bind(account)
         .bind(id)
-        .fetch_optional(self.pool())
+        .fetch_optional(self.reads())
         .await?
         .as_ref()
         .map(|row| stored_from_row(self.master(), row, true))

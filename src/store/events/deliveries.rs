@@ -177,7 +177,7 @@ impl Store {
         )
         .bind(webhook_id)
         .bind(limit)
-        .fetch_all(self.pool())
+        .fetch_all(self.reads())
         .await?
         .iter()
         .map(|row| Ok((delivery_from_row(row)?, event_from_row(row)?)))
@@ -284,7 +284,7 @@ impl Store {
         .bind(status.map(DeliveryStatus::as_str))
         .bind(before)
         .bind(limit)
-        .fetch_all(self.pool())
+        .fetch_all(self.reads())
         .await?
         .iter()
         .map(delivery_from_row)

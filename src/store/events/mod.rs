@@ -170,7 +170,7 @@ impl Store {
         .bind(cursor)
         .bind(account)
         .bind(limit)
-        .fetch_all(self.pool())
+        .fetch_all(self.reads())
         .await?
         .iter()
         .map(event_from_row)
@@ -203,7 +203,7 @@ impl Store {
             query = query.bind(account.as_str());
         }
         query
-            .fetch_all(self.pool())
+            .fetch_all(self.reads())
             .await?
             .iter()
             .map(event_from_row)

@@ -54,7 +54,7 @@ impl Store {
             sqlx::query("SELECT last_hash FROM poll_cursors WHERE account = $1 AND namespace = $2")
                 .bind(account)
                 .bind(namespace)
-                .fetch_optional(self.pool())
+                .fetch_optional(self.reads())
                 .await?
                 .map(|row| row.try_get("last_hash"))
                 .transpose()?,
@@ -136,7 +136,7 @@ impl Store {
         )
         .bind(subject)
         .bind(namespace)
-        .fetch_all(self.pool())
+        .fetch_all(self.reads())
         .await?
         .iter()
         .map(|row| Ok((row.try_get("node")?, row.try_get("last_hash")?)))

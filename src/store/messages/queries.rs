@@ -17,7 +17,7 @@ impl Store {
         ))
         .bind(account)
         .bind(id)
-        .fetch_optional(self.pool())
+        .fetch_optional(self.reads())
         .await?
         .as_ref()
         .map(message_from_row)
@@ -51,7 +51,7 @@ impl Store {
         .bind(before_ts)
         .bind(before_id)
         .bind(limit)
-        .fetch_all(self.pool())
+        .fetch_all(self.reads())
         .await?
         .iter()
         .map(message_from_row)
@@ -82,7 +82,7 @@ impl Store {
         .bind(after.map(|a| a.0))
         .bind(after.map(|a| a.1))
         .bind(limit)
-        .fetch_all(self.pool())
+        .fetch_all(self.reads())
         .await?
         .iter()
         .map(|row| {

@@ -205,7 +205,7 @@ impl Store {
         ))
         .bind(&message.account)
         .bind(key)
-        .fetch_optional(self.pool())
+        .fetch_optional(self.reads())
         .await?
         .as_ref()
         .map(message_from_row)
