@@ -381,6 +381,41 @@ async fn group_messages_survive_a_third_of_the_swarm_tampering_or_dropping() {
 
 both_backends! {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lead_whose_own_swarm_fails_still_polls_its_groups() {
+    use session_gateway::protocol::storage::AccountId;
+    let devnet = netsupport::devnet(9, 3).await;
+    let dir = tempfile::tempdir().unwrap();
+    let gw = gs::start(dir.path(), gs::settings(&common::master_key()), &devnet).await;
+    let a = gw.create_account().await;
+    let b = gw.create_account().await;
+    // The lead polls the group for both: the smaller joined Session ID.
+    let (lead, other) = if a < b { (&a, &b) } else { (&b, &a) };
+    let swarm_of = |id: &str| netsupport::swarm_indexes(&devnet, &AccountId::from_hex(id).unwrap());
+    let lead_swarm = swarm_of(lead);
+    // A group whose swarm is not the lead's own (each swarm is one of three).
+    let mut group = gw.create_group(&a, &[&b]).await;
+    while swarm_of(&group) == lead_swarm {
+        group = gw.create_group(&a, &[&b]).await;
+    }
+    gw.join_group(&b, &group).await;
+
+    // Every member of the lead's own swarm now misdirects every request for it (false 421):
+    // its own poll fails, cycle after cycle. Relaying is untouched, and the group's swarm
+    // is honest.
+    for node in &lead_swarm {
+        devnet.set_faults(*node, netsupport::fault(|f| f.false_421 = true));
+    }
+    gw.post_to_group(other, &group, "while the lead's swarm lies").await;
+    let got = gw
+        .wait_received_in(lead, &group, "while the lead's swarm lies")
+        .await;
+    assert_eq!(got["from"], other.as_str());
+    devnet.shutdown().await;
+}
+}
+
+both_backends! {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_group_outlives_its_config_ttl_while_it_is_polled() {
     use session_gateway::protocol::storage::{AccountId, Namespace, Signer};
     const DAY: i64 = 86_400_000;

@@ -18,7 +18,7 @@ use actix::prelude::*;
 use tracing::Instrument as _;
 
 use super::conversation::{Activity, Conversation, ConversationIdle, Fenced, Incoming, Kick};
-use super::inbox::{poll, PollOutcome};
+use super::inbox::{poll, PollOutcome, Touched};
 use super::keys::AccountKeys;
 use super::schedule::{after_more, first_poll, jittered, poll_interval};
 use super::sources::{
@@ -160,22 +160,33 @@ async fn sync_user_groups(
     }
 }
 
+/// What one poll cycle did: the own swarm's poll (with the rooms' and inboxes' counts folded
+/// in) or why it failed, and each group's poll.
+struct CycleOutcome {
+    own: Result<PollOutcome, ActorError>,
+    groups: Vec<PollOutcome>,
+}
+
 /// One poll cycle of an account: its own swarm (namespaces 0 and 5 in one request), the
 /// groups and community servers it leads, its community inboxes, then its UserGroups upkeep.
 /// What to poll besides its own swarm comes from the database in one read after the own
 /// swarm's poll ([`Store::poll_plan`](crate::store::Store::poll_plan)); the own swarm's
-/// namespace-0 cursor is the actor's. Returns the own swarm's outcome (with the rooms' and inboxes' counts folded in)
-/// and each group's.
+/// namespace-0 cursor is the actor's. A failed own poll does not keep the groups and rooms
+/// the account leads from being polled (their swarms and servers are elsewhere); only a lost
+/// lease or a failing database ends the cycle.
 async fn cycle(
     deps: Deps,
     keys: Arc<AccountKeys>,
     cursor: NamespaceCursor,
     skip: HashSet<String>,
     lease: Option<LeaseToken>,
-) -> Result<(PollOutcome, Vec<PollOutcome>), ActorError> {
+) -> Result<CycleOutcome, ActorError> {
     let own_swarm = OwnSwarm::new(keys.clone());
     let took_user_groups = own_swarm.took_user_groups();
-    let mut own = poll(deps.clone(), own_swarm, cursor, skip.clone(), lease.clone()).await?;
+    let own = match poll(deps.clone(), own_swarm, cursor, skip.clone(), lease.clone()).await {
+        Err(error) if error.is_lease_lost() => return Err(error),
+        own => own,
+    };
     // Read after the own swarm's poll, right before the groups and rooms are polled, so a lead
     // that changed meanwhile is seen.
     let PollPlan {
@@ -189,12 +200,18 @@ async fn cycle(
     let rooms = community::poll_servers(deps.clone(), keys.clone(), lead_servers, lease.clone());
     let rooms = rooms.await?;
     let dms = community::poll_inboxes(deps.clone(), keys.clone(), inboxes, lease.clone()).await?;
-    own.stored += rooms.stored + dms;
-    own.keeps_active = rooms.servers > 0;
-    let merge = has_user_groups_state || took_user_groups.load(Ordering::Relaxed);
-    let extended_at = user_config_extended_at;
-    sync_user_groups(&deps, &keys, extended_at, merge, lease.as_ref()).await?;
-    Ok((own, groups))
+    let own = own.map(|mut own| {
+        own.stored += rooms.stored + dms;
+        own.keeps_active = rooms.servers > 0;
+        own
+    });
+    if own.is_ok() {
+        // The merge reads what the own poll took: after a failed one, it waits a cycle.
+        let merge = has_user_groups_state || took_user_groups.load(Ordering::Relaxed);
+        let extended_at = user_config_extended_at;
+        sync_user_groups(&deps, &keys, extended_at, merge, lease.as_ref()).await?;
+    }
+    Ok(CycleOutcome { own, groups })
 }
 
 /// A running conversation and how many Kicks it was sent.
@@ -386,7 +403,10 @@ impl Identity {
             let lag = act.last_polled.elapsed().as_secs_f64();
             act.deps.metrics.poll_lag.observe(lag);
             match result.and_then(|r| r) {
-                Ok((mut outcome, groups)) => {
+                Ok(CycleOutcome {
+                    own: Ok(mut outcome),
+                    groups,
+                }) => {
                     for group in groups {
                         outcome.consumed += group.consumed;
                         outcome.touched.extend(group.touched);
@@ -398,17 +418,40 @@ impl Identity {
                     }
                     act.polled(outcome, ctx)
                 }
-                Err(error) if error.is_lease_lost() => act.fenced(ctx),
-                Err(error) => {
-                    act.deps.metrics.polls.with_label_values(&["error"]).inc();
-                    tracing::debug!(account = %act.account, %error, "poll failed");
-                    act.deps
-                        .health
-                        .failed(act.account.as_str(), &error.to_string());
-                    act.schedule_next(ctx);
+                Ok(CycleOutcome {
+                    own: Err(error),
+                    groups,
+                }) => {
+                    // What the groups committed still reaches its conversations.
+                    for group in groups {
+                        act.hand_over(group.touched, ctx);
+                    }
+                    act.poll_failed(&error, ctx);
                 }
+                Err(error) if error.is_lease_lost() => act.fenced(ctx),
+                Err(error) => act.poll_failed(&error, ctx),
             }
         }));
+    }
+
+    /// Hands the conversations of this account that a poll committed to their actors.
+    fn hand_over(&mut self, touched: Vec<Touched>, ctx: &mut Context<Self>) {
+        for touched in touched {
+            if touched.recipient == self.account.as_str() {
+                self.incoming(touched.conversation, touched.latest, ctx);
+            }
+        }
+    }
+
+    /// A poll cycle failed (network or database): counted, reported, and tried again on the
+    /// usual interval.
+    fn poll_failed(&mut self, error: &ActorError, ctx: &mut Context<Self>) {
+        self.deps.metrics.polls.with_label_values(&["error"]).inc();
+        tracing::debug!(account = %self.account, %error, "poll failed");
+        self.deps
+            .health
+            .failed(self.account.as_str(), &error.to_string());
+        self.schedule_next(ctx);
     }
 
     /// This replica no longer holds the account: stop without a restart.
@@ -430,11 +473,7 @@ impl Identity {
         if outcome.stored > 0 || outcome.keeps_active {
             self.last_activity = Instant::now();
         }
-        for touched in outcome.touched {
-            if touched.recipient == self.account.as_str() {
-                self.incoming(touched.conversation, touched.latest, ctx);
-            }
-        }
+        self.hand_over(outcome.touched, ctx);
         if let Some(hash) = outcome.stopped_at {
             *self.strikes.entry(hash).or_insert(0) += 1;
             // Fetch the honest copy from other members soon, without hammering.
