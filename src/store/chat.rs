@@ -256,10 +256,7 @@ fn conversation_from_row(row: &sqlx::any::AnyRow) -> Result<ConversationChat, St
 impl Store {
     /// The account's chat settings (`None`: no such account).
     pub async fn chat_settings(&self, account: &str) -> Result<Option<ChatSettings>, StoreError> {
-        let mut tx = self.begin().await?;
-        let settings = tx.chat_settings(account).await?;
-        drop(tx);
-        Ok(settings)
+        fetch_chat_settings(self.reads(), account).await
     }
 
     /// Changes the account's chat settings; `None` leaves one as it is.
@@ -290,10 +287,7 @@ impl Store {
         account: &str,
         peer: &str,
     ) -> Result<Option<ConversationChat>, StoreError> {
-        let mut tx = self.begin().await?;
-        let chat = tx.conversation_chat(account, peer).await?;
-        drop(tx);
-        Ok(chat)
+        fetch_conversation_chat(self.reads(), account, peer).await
     }
 
     /// Queues a control message in its own transaction; returns its id.
@@ -346,30 +340,7 @@ impl StoreTx {
         &mut self,
         account: &str,
     ) -> Result<Option<ChatSettings>, StoreError> {
-        sqlx::query(
-            "SELECT read_receipts, message_requests, group_invites FROM accounts \
-             WHERE session_id = $1",
-        )
-        .bind(account)
-        .fetch_optional(self.conn())
-        .await?
-        .map(|row| {
-            Ok(ChatSettings {
-                read_receipts: ReadReceipts::from_column(
-                    "read_receipts",
-                    &row.try_get::<String, _>("read_receipts")?,
-                )?,
-                message_requests: MessageRequests::from_column(
-                    "message_requests",
-                    &row.try_get::<String, _>("message_requests")?,
-                )?,
-                group_invites: GroupInvites::from_column(
-                    "group_invites",
-                    &row.try_get::<String, _>("group_invites")?,
-                )?,
-            })
-        })
-        .transpose()
+        fetch_chat_settings(self.conn(), account).await
     }
 
     /// A conversation's chat state.
@@ -378,16 +349,7 @@ impl StoreTx {
         account: &str,
         peer: &str,
     ) -> Result<Option<ConversationChat>, StoreError> {
-        sqlx::query(&format!(
-            "SELECT {CONVERSATION_CHAT} FROM conversations WHERE account = $1 AND peer = $2"
-        ))
-        .bind(account)
-        .bind(peer)
-        .fetch_optional(self.conn())
-        .await?
-        .as_ref()
-        .map(conversation_from_row)
-        .transpose()
+        fetch_conversation_chat(self.conn(), account, peer).await
     }
 
     /// Creates the conversation if needed (no message yet), then sets its state.
@@ -584,4 +546,53 @@ impl StoreTx {
         .try_get("latest")?;
         Ok(latest.map_or(now, |l| now.max(l + 1)))
     }
+}
+
+/// The account's chat settings, read through `executor` (a transaction or a pool).
+async fn fetch_chat_settings<'e>(
+    executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    account: &str,
+) -> Result<Option<ChatSettings>, StoreError> {
+    sqlx::query(
+        "SELECT read_receipts, message_requests, group_invites FROM accounts \
+         WHERE session_id = $1",
+    )
+    .bind(account)
+    .fetch_optional(executor)
+    .await?
+    .map(|row| {
+        Ok(ChatSettings {
+            read_receipts: ReadReceipts::from_column(
+                "read_receipts",
+                &row.try_get::<String, _>("read_receipts")?,
+            )?,
+            message_requests: MessageRequests::from_column(
+                "message_requests",
+                &row.try_get::<String, _>("message_requests")?,
+            )?,
+            group_invites: GroupInvites::from_column(
+                "group_invites",
+                &row.try_get::<String, _>("group_invites")?,
+            )?,
+        })
+    })
+    .transpose()
+}
+
+/// A conversation's chat state, read through `executor` (a transaction or a pool).
+async fn fetch_conversation_chat<'e>(
+    executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    account: &str,
+    peer: &str,
+) -> Result<Option<ConversationChat>, StoreError> {
+    sqlx::query(&format!(
+        "SELECT {CONVERSATION_CHAT} FROM conversations WHERE account = $1 AND peer = $2"
+    ))
+    .bind(account)
+    .bind(peer)
+    .fetch_optional(executor)
+    .await?
+    .as_ref()
+    .map(conversation_from_row)
+    .transpose()
 }

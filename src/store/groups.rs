@@ -210,31 +210,12 @@ impl StoreTx {
         account: &str,
         group: &str,
     ) -> Result<Option<Membership>, StoreError> {
-        sqlx::query(&format!(
-            "SELECT {MEMBERSHIP_COLUMNS} FROM group_members m \
-             WHERE m.account = $1 AND m.group_id = $2"
-        ))
-        .bind(account)
-        .bind(group)
-        .fetch_optional(self.conn())
-        .await?
-        .as_ref()
-        .map(membership)
-        .transpose()
+        fetch_membership(self.conn(), account, group).await
     }
 
     /// The local accounts that have joined `group` (active accounts only), by Session ID.
     pub async fn joined_members(&mut self, group: &str) -> Result<Vec<Membership>, StoreError> {
-        let rows = sqlx::query(&format!(
-            "SELECT {MEMBERSHIP_COLUMNS} FROM group_members m \
-             JOIN accounts a ON a.session_id = m.account \
-             WHERE m.group_id = $1 AND m.state = 'joined' AND a.status = 'active' \
-             ORDER BY m.account"
-        ))
-        .bind(group)
-        .fetch_all(self.conn())
-        .await?;
-        rows.iter().map(membership).collect()
+        fetch_joined_members(self.conn(), group).await
     }
 
     /// The group's name (`None`: unknown group).
@@ -284,10 +265,7 @@ impl Store {
         account: &str,
         group: &str,
     ) -> Result<Option<Membership>, StoreError> {
-        let mut tx = self.begin().await?;
-        let found = tx.membership(account, group).await?;
-        drop(tx);
-        Ok(found)
+        fetch_membership(self.reads(), account, group).await
     }
 
     /// The grant of `account` in `group` (the seed for an admin, memberAuthData for a member).
@@ -361,9 +339,42 @@ impl Store {
 
     /// The local accounts that have joined `group` (active accounts only), by Session ID.
     pub async fn joined_members(&self, group: &str) -> Result<Vec<Membership>, StoreError> {
-        let mut tx = self.begin().await?;
-        let found = tx.joined_members(group).await?;
-        drop(tx);
-        Ok(found)
+        fetch_joined_members(self.reads(), group).await
     }
+}
+
+/// `account`'s membership of `group`, read through `executor` (a transaction or a pool).
+async fn fetch_membership<'e>(
+    executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    account: &str,
+    group: &str,
+) -> Result<Option<Membership>, StoreError> {
+    sqlx::query(&format!(
+        "SELECT {MEMBERSHIP_COLUMNS} FROM group_members m \
+         WHERE m.account = $1 AND m.group_id = $2"
+    ))
+    .bind(account)
+    .bind(group)
+    .fetch_optional(executor)
+    .await?
+    .as_ref()
+    .map(membership)
+    .transpose()
+}
+
+/// The active local accounts that joined `group`, by Session ID, read through `executor`.
+async fn fetch_joined_members<'e>(
+    executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    group: &str,
+) -> Result<Vec<Membership>, StoreError> {
+    let rows = sqlx::query(&format!(
+        "SELECT {MEMBERSHIP_COLUMNS} FROM group_members m \
+         JOIN accounts a ON a.session_id = m.account \
+         WHERE m.group_id = $1 AND m.state = 'joined' AND a.status = 'active' \
+         ORDER BY m.account"
+    ))
+    .bind(group)
+    .fetch_all(executor)
+    .await?;
+    rows.iter().map(membership).collect()
 }

@@ -80,13 +80,21 @@ impl Store {
 }
 
 impl StoreTx {
-    /// Writes the reply and disappearing columns of a just-inserted text message.
+    /// Writes the reply and disappearing columns of a just-inserted text message. A message
+    /// with no quote and no disappearing setting keeps the columns' defaults: no statement
+    /// (most messages; one round trip fewer on each side of a send).
     pub async fn set_text_extras(
         &mut self,
         id: &str,
         timestamp: i64,
         extras: &TextExtras,
     ) -> Result<(), StoreError> {
+        let defaults = extras.quote.is_none()
+            && extras.expire_mode == ExpireMode::Off
+            && extras.expire_seconds == 0;
+        if defaults {
+            return Ok(());
+        }
         let expires_at = (extras.expire_mode == ExpireMode::AfterSend && extras.expire_seconds > 0)
             .then(|| timestamp.saturating_add(extras.expire_seconds.saturating_mul(1000)));
         let quote = extras.quote.as_ref();

@@ -4,6 +4,11 @@ use super::rows::{stored_from_row, view_from_row, COLUMNS};
 use super::{AttachmentView, StoredAttachment};
 use crate::store::{Store, StoreError, StoreTx};
 
+/// One message's attachments in order (`$1` account, `$2` message id).
+fn views_sql() -> String {
+    format!("SELECT {COLUMNS} FROM attachments WHERE account = $1 AND message_id = $2 ORDER BY position")
+}
+
 impl StoreTx {
     /// The views of one message's attachments, in order.
     pub async fn attachment_views(
@@ -11,17 +16,14 @@ impl StoreTx {
         account: &str,
         message_id: &str,
     ) -> Result<Vec<AttachmentView>, StoreError> {
-        sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM attachments WHERE account = $1 AND message_id = $2 \
-             ORDER BY position"
-        ))
-        .bind(account)
-        .bind(message_id)
-        .fetch_all(self.conn())
-        .await?
-        .iter()
-        .map(view_from_row)
-        .collect()
+        sqlx::query(&views_sql())
+            .bind(account)
+            .bind(message_id)
+            .fetch_all(self.conn())
+            .await?
+            .iter()
+            .map(view_from_row)
+            .collect()
     }
 }
 
@@ -44,15 +46,20 @@ impl Store {
         .transpose()
     }
 
-    /// The views of one message's attachments, in order.
+    /// The views of one message's attachments, in order (a plain read: no transaction, and
+    /// on SQLite not the writer's connection).
     pub async fn attachment_views(
         &self,
         account: &str,
         message_id: &str,
     ) -> Result<Vec<AttachmentView>, StoreError> {
-        let mut tx = self.begin().await?;
-        let views = tx.attachment_views(account, message_id).await?;
-        drop(tx);
-        Ok(views)
+        sqlx::query(&views_sql())
+            .bind(account)
+            .bind(message_id)
+            .fetch_all(self.reads())
+            .await?
+            .iter()
+            .map(view_from_row)
+            .collect()
     }
 }
