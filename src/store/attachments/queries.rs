@@ -4,9 +4,24 @@ use super::rows::{stored_from_row, view_from_row, COLUMNS};
 use super::{AttachmentView, StoredAttachment};
 use crate::store::{Store, StoreError, StoreTx};
 
-/// One message's attachments in order (`$1` account, `$2` message id).
-fn views_sql() -> String {
-    format!("SELECT {COLUMNS} FROM attachments WHERE account = $1 AND message_id = $2 ORDER BY position")
+/// The views of one message's attachments in order, read through `executor` (a transaction
+/// or a pool).
+async fn fetch_views<'e>(
+    executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    account: &str,
+    message_id: &str,
+) -> Result<Vec<AttachmentView>, StoreError> {
+    sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM attachments WHERE account = $1 AND message_id = $2 \
+         ORDER BY position"
+    ))
+    .bind(account)
+    .bind(message_id)
+    .fetch_all(executor)
+    .await?
+    .iter()
+    .map(view_from_row)
+    .collect()
 }
 
 impl StoreTx {
@@ -16,14 +31,7 @@ impl StoreTx {
         account: &str,
         message_id: &str,
     ) -> Result<Vec<AttachmentView>, StoreError> {
-        sqlx::query(&views_sql())
-            .bind(account)
-            .bind(message_id)
-            .fetch_all(self.conn())
-            .await?
-            .iter()
-            .map(view_from_row)
-            .collect()
+        fetch_views(self.conn(), account, message_id).await
     }
 }
 
@@ -53,13 +61,6 @@ impl Store {
         account: &str,
         message_id: &str,
     ) -> Result<Vec<AttachmentView>, StoreError> {
-        sqlx::query(&views_sql())
-            .bind(account)
-            .bind(message_id)
-            .fetch_all(self.reads())
-            .await?
-            .iter()
-            .map(view_from_row)
-            .collect()
+        fetch_views(self.reads(), account, message_id).await
     }
 }
