@@ -16,7 +16,7 @@ use super::paging::{self, Keyset, PageQuery};
 use super::{page_limit, session_id, ApiError, ApiState, Principal};
 use crate::chat;
 use crate::ids::{ConversationId, GroupId, RoomRef, SessionIdText};
-use crate::store::messages::{Conversation, Message, MessageStatus};
+use crate::store::messages::{new_message_id, Conversation, Message, MessageStatus};
 use crate::telemetry::links::Key;
 
 /// Longest message text, in characters (the chat domain's rule, [`chat::MAX_TEXT_CHARS`]).
@@ -188,20 +188,28 @@ async fn send_message(
     let key = idempotency_key(&req)?;
     let account = account.existing(&state).await?;
     state.limits.check_send(account.as_str())?; // sending.max_per_minute
+    let id = new_message_id();
+    // The Conversation actor that sends it continues this trace. Remembered before the commit:
+    // the commit's notice can start the send before this handler runs again.
+    state.metrics.links.remember(Key::Message(&id));
     let text = chat::NewText {
+        id: id.clone(),
         text: body.text,
         quote: body.quote.map(|q| q.id),
         idempotency_key: key,
     };
-    let sent = chat::send_text(&state.store, &account, &conversation, text, &files).await?;
+    let sent = chat::send_text(&state.store, &account, &conversation, text, &files).await;
+    let sent = sent.inspect_err(|_| state.metrics.links.forget(Key::Message(&id)))?;
     if let Some(response) = &sent.accepted_request {
         wake(&state, &account, response);
     }
     let stored = sent.message;
     tracing::Span::current().record("message_id", stored.id.as_str());
+    if !sent.created {
+        // An idempotent repeat: the first request's message, sent in its own trace.
+        state.metrics.links.forget(Key::Message(&id));
+    }
     if sent.created {
-        // The Conversation actor that sends it continues this trace.
-        state.metrics.links.remember(Key::Message(&stored.id));
         wake(
             &state,
             &account,

@@ -8,9 +8,7 @@ use crate::clock::now_ms;
 use crate::ids::{ConversationId, SessionIdText};
 use crate::store::attachments::NewAttachment;
 use crate::store::chat::TextExtras;
-use crate::store::messages::{
-    new_message_id, Direction, Message, MessageStatus, NewMessage, Quote,
-};
+use crate::store::messages::{Direction, Message, MessageStatus, NewMessage, Quote};
 use crate::store::modes::ConversationState;
 use crate::store::Store;
 
@@ -29,6 +27,9 @@ pub fn check_text(text: &str, has_files: bool) -> Result<(), ChatError> {
 /// A text message to queue.
 #[derive(Clone, Debug, Default)]
 pub struct NewText {
+    /// The id the message gets if it is new (`new_message_id`): chosen by the caller, so what
+    /// it ties to the id (the API's trace context) is in place before the send can start.
+    pub id: String,
     /// The text (checked by [`check_text`]).
     pub text: String,
     /// The id of the message of the same conversation it replies to.
@@ -91,7 +92,7 @@ pub async fn send_text(
         _ => account.as_str().to_owned(),
     };
     let message = NewMessage {
-        id: new_message_id(),
+        id: text.id.clone(),
         account: account.as_str().to_owned(),
         peer: to.clone(),
         author,
