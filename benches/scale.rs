@@ -23,7 +23,9 @@
 //! (20), `SCALE_POSTS_PER_SEC` (5), `SCALE_E2E` (5 messages), `SCALE_TIMEOUT_SECS` (900, for
 //! each wait), `SCALE_DEVNET` (`process`), `SCALE_BATCH_WINDOW_MS` (the network's
 //! `batch_window_ms`, default 100; 0 = every poll its own onion requests),
-//! `SCALE_PATH_ISOLATION` (`shared` or `per_account`). Either way the devnet shares the
+//! `SCALE_PATH_ISOLATION` (`shared` or `per_account`), `SCALE_DB_CONNECTIONS`
+//! (`database.max_connections`, 10: SQLite reads on 2 connections beside the writer; 0: on
+//! the writer). Either way the devnet shares the
 //! machine's cores with the gateway (pin them apart with `taskset` to see each alone).
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a bench binary may panic
 
@@ -231,7 +233,10 @@ async fn main() {
     let own_process = std::env::var("SCALE_DEVNET").map_or(true, |v| v != "in-process");
     let devnet = Network::start(own_process, nodes).await;
     let dir = tempfile::tempdir().unwrap();
-    let (settings, master) = fleet::settings(ADMIN, poll_ms);
+    let (mut settings, master) = fleet::settings(ADMIN, poll_ms);
+    // On SQLite: read connections beside the writer (0: reads share the writer).
+    let db_connections = env("SCALE_DB_CONNECTIONS", 10);
+    settings.database.max_connections = u32::try_from(db_connections).unwrap_or(u32::MAX);
 
     let filled = Instant::now();
     let ids = fleet::fill(&settings, dir.path(), &master, accounts).await;
