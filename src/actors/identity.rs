@@ -1,7 +1,7 @@
 //! [`Identity`]: one account. It opens the account's sealed seed into memory (and nowhere
 //! else), polls the account's swarm on an adaptive, jittered interval ([`super::schedule`]),
-//! runs each poll's receive pipeline ([`super::inbox`]) over the account's own swarm
-//! ([`OwnSwarm`]) and owns one [`Conversation`] per conversation with queued outgoing messages
+//! runs one poll cycle at a time ([`super::poll_cycle`]: its own swarm, then the groups and
+//! community servers it leads, through the receive pipeline [`super::inbox`]) and owns one [`Conversation`] per conversation with queued outgoing messages
 //! or fresh arrivals: after each poll's commit it hands every conversation that got something
 //! to its actor ([`Incoming`]), starting the actor if needed.
 //!
@@ -10,7 +10,6 @@
 //! here so an empty poll touches the database not at all.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -18,18 +17,15 @@ use actix::prelude::*;
 use tracing::Instrument as _;
 
 use super::conversation::{Activity, Conversation, ConversationIdle, Fenced, Incoming, Kick};
-use super::inbox::{poll, PollOutcome, Touched};
+use super::inbox::{PollOutcome, Touched};
 use super::keys::AccountKeys;
+use super::poll_cycle::{cycle, CycleOutcome};
 use super::schedule::{after_more, first_poll, jittered, poll_interval};
-use super::sources::{
-    community, load_cursor, load_group_cursor, GroupSwarm, OwnSwarm, Source as _,
-};
+use super::sources::{load_cursor, OwnSwarm, Source as _};
 use super::supervisor::ChildStopped;
 use super::{ActorError, Deps, Task};
-use crate::chat::groups::state::MESSAGES_NAMESPACE;
 use crate::ids::{ConversationId, SessionIdText};
 use crate::network::NamespaceCursor;
-use crate::store::poll_plan::PollPlan;
 use crate::store::LeaseToken;
 
 /// A message seen only as tampered copies this many polls in a row is skipped, so a swarm that
@@ -95,123 +91,6 @@ fn conversation_of(account: &SessionIdText, peer: &str) -> Option<ConversationId
     ConversationId::parse(peer)
         .inspect_err(|error| tracing::warn!(%account, %error, "queued row to an invalid peer"))
         .ok()
-}
-
-/// Polls the groups `keys`' account leads (design.md §10: one poller per group per replica
-/// set, the group's smallest joined local account), each through [`GroupSwarm`] for all of its
-/// joined local members. A group that fails is logged and polled again next cycle; only a lost
-/// lease stops the cycle.
-async fn poll_groups(
-    deps: Deps,
-    keys: Arc<AccountKeys>,
-    groups: Vec<String>,
-    skip: HashSet<String>,
-    lease: Option<LeaseToken>,
-) -> Result<Vec<PollOutcome>, ActorError> {
-    let mut outcomes = Vec::with_capacity(groups.len());
-    for group in groups {
-        let polled = async {
-            let source = GroupSwarm::new(&deps, &group, keys.clone()).await?;
-            let cursor = load_group_cursor(&deps, &group, MESSAGES_NAMESPACE).await?;
-            poll(deps.clone(), source, cursor, skip.clone(), lease.clone()).await
-        }
-        .await;
-        match polled {
-            Ok(outcome) => outcomes.push(outcome),
-            Err(error) if error.is_lease_lost() => return Err(error),
-            Err(error) => {
-                deps.metrics.polls.with_label_values(&["error"]).inc();
-                tracing::debug!(group = &group[..10], %error, "group poll failed");
-            }
-        }
-    }
-    Ok(outcomes)
-}
-
-/// Brings the account's UserGroups config in step with its groups after a poll cycle read
-/// it (`chat::groups::user_groups`): a push it queues is announced on commit and woken through
-/// [`Requeue`]. Skipped when the account holds neither heads nor groups (`merge` false): the
-/// merge would find nothing to do. A failure is logged and retried next cycle; only a lost
-/// lease stops the cycle.
-async fn sync_user_groups(
-    deps: &Deps,
-    keys: &AccountKeys,
-    extended_at: i64,
-    merge: bool,
-    lease: Option<&LeaseToken>,
-) -> Result<(), ActorError> {
-    // Upkeep must never cost a poll: a failed extension is tried again next cycle.
-    if let Err(error) = super::sources::user_config::extend(deps, keys, extended_at).await {
-        tracing::debug!(account = keys.short(), %error, "user groups TTL not extended");
-    }
-    if !merge {
-        return Ok(());
-    }
-    match crate::chat::groups::user_groups::sync(&deps.store, &keys.identity, lease).await {
-        Ok(_) => Ok(()),
-        Err(error) => {
-            let error = ActorError::from(error);
-            if error.is_lease_lost() {
-                return Err(error);
-            }
-            tracing::debug!(account = keys.short(), %error, "user groups config not synced");
-            Ok(())
-        }
-    }
-}
-
-/// What one poll cycle did: the own swarm's poll (with the rooms' and inboxes' counts folded
-/// in) or why it failed, and each group's poll.
-struct CycleOutcome {
-    own: Result<PollOutcome, ActorError>,
-    groups: Vec<PollOutcome>,
-}
-
-/// One poll cycle of an account: its own swarm (namespaces 0 and 5 in one request), the
-/// groups and community servers it leads, its community inboxes, then its UserGroups upkeep.
-/// What to poll besides its own swarm comes from the database in one read after the own
-/// swarm's poll ([`Store::poll_plan`](crate::store::Store::poll_plan)); the own swarm's
-/// namespace-0 cursor is the actor's. A failed own poll does not keep the groups and rooms
-/// the account leads from being polled (their swarms and servers are elsewhere); only a lost
-/// lease or a failing database ends the cycle.
-async fn cycle(
-    deps: Deps,
-    keys: Arc<AccountKeys>,
-    cursor: NamespaceCursor,
-    skip: HashSet<String>,
-    lease: Option<LeaseToken>,
-) -> Result<CycleOutcome, ActorError> {
-    let own_swarm = OwnSwarm::new(keys.clone());
-    let took_user_groups = own_swarm.took_user_groups();
-    let own = match poll(deps.clone(), own_swarm, cursor, skip.clone(), lease.clone()).await {
-        Err(error) if error.is_lease_lost() => return Err(error),
-        own => own,
-    };
-    // Read after the own swarm's poll, right before the groups and rooms are polled, so a lead
-    // that changed meanwhile is seen.
-    let PollPlan {
-        lead_groups,
-        lead_servers,
-        inboxes,
-        user_config_extended_at,
-        has_user_groups_state,
-    } = deps.store.poll_plan(&keys.session_id).await?;
-    let groups = poll_groups(deps.clone(), keys.clone(), lead_groups, skip, lease.clone()).await?;
-    let rooms = community::poll_servers(deps.clone(), keys.clone(), lead_servers, lease.clone());
-    let rooms = rooms.await?;
-    let dms = community::poll_inboxes(deps.clone(), keys.clone(), inboxes, lease.clone()).await?;
-    let own = own.map(|mut own| {
-        own.stored += rooms.stored + dms;
-        own.keeps_active = rooms.servers > 0;
-        own
-    });
-    if own.is_ok() {
-        // The merge reads what the own poll took: after a failed one, it waits a cycle.
-        let merge = has_user_groups_state || took_user_groups.load(Ordering::Relaxed);
-        let extended_at = user_config_extended_at;
-        sync_user_groups(&deps, &keys, extended_at, merge, lease.as_ref()).await?;
-    }
-    Ok(CycleOutcome { own, groups })
 }
 
 /// A running conversation and how many Kicks it was sent.

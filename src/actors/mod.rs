@@ -24,6 +24,7 @@ pub mod inbox;
 pub mod keys;
 pub mod outgoing;
 pub mod path_pool;
+mod poll_cycle;
 pub mod pruner;
 pub mod retention;
 pub mod rooms;

@@ -205,10 +205,6 @@ async fn send_message(
     }
     let stored = sent.message;
     tracing::Span::current().record("message_id", stored.id.as_str());
-    if !sent.created {
-        // An idempotent repeat: the first request's message, sent in its own trace.
-        state.metrics.links.forget(Key::Message(&id));
-    }
     if sent.created {
         wake(
             &state,
@@ -218,6 +214,9 @@ async fn send_message(
                 conversation: Some(conversation),
             },
         );
+    } else {
+        // An idempotent repeat: the first request's message, sent in its own trace.
+        state.metrics.links.forget(Key::Message(&id));
     }
     Ok(HttpResponse::Accepted().json(Accepted {
         id: stored.id,
