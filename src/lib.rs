@@ -17,6 +17,10 @@
 //!
 //! Which module may import which is written down as data, and enforced, in `tests/layering.rs`.
 
+/// Every binary linking the gateway (the server, its tests and benches) allocates with mimalloc.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 pub mod actors;
 pub mod api;
 pub mod app;
