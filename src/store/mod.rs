@@ -30,6 +30,7 @@ pub mod modes;
 pub mod notify;
 pub mod poll_plan;
 pub mod prune;
+mod relaxed;
 pub mod replays;
 pub mod retention;
 pub mod rotation;
@@ -378,6 +379,15 @@ impl Store {
     /// connection, as the lease rounds do).
     pub(crate) fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// Runs `query`, a write whose loss in a power failure only repeats work (a webhook
+    /// delivery's claim or outcome), without syncing SQLite's commit to disk ([`relaxed`]).
+    pub(crate) async fn execute_relaxed<'q>(
+        &self,
+        query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    ) -> Result<sqlx::any::AnyQueryResult, StoreError> {
+        relaxed::execute(&self.pool, self.backend == Backend::Sqlite, query).await
     }
 
     /// The pool for plain reads (a `SELECT` outside a transaction).

@@ -199,7 +199,7 @@ impl Store {
         now: i64,
         until: i64,
     ) -> Result<Option<Delivery>, StoreError> {
-        let done = sqlx::query(&format!(
+        let sql = format!(
             "UPDATE webhook_deliveries SET next_attempt_at = $1 WHERE webhook_id = $2 \
              AND event_cursor = $3 AND status = 'pending' AND attempts = $4 \
              AND next_attempt_at = $5 AND next_attempt_at <= $6 AND event_cursor IN \
@@ -207,15 +207,15 @@ impl Store {
              AND event_cursor = $3 AND status = 'pending' AND attempts = $4 \
              AND next_attempt_at = $5 AND next_attempt_at <= $6{})",
             self.backend().skip_locked()
-        ))
-        .bind(until)
-        .bind(webhook_id)
-        .bind(delivery.event_cursor)
-        .bind(delivery.attempts)
-        .bind(delivery.next_attempt_at)
-        .bind(now)
-        .execute(self.pool())
-        .await?;
+        );
+        let claim = sqlx::query(&sql)
+            .bind(until)
+            .bind(webhook_id)
+            .bind(delivery.event_cursor)
+            .bind(delivery.attempts)
+            .bind(delivery.next_attempt_at)
+            .bind(now);
+        let done = self.execute_relaxed(claim).await?;
         Ok((done.rows_affected() > 0).then(|| Delivery {
             next_attempt_at: until,
             ..delivery.clone()
@@ -245,7 +245,7 @@ impl Store {
                 None => (DeliveryStatus::Dead, *status, Some(error.as_str()), now),
             },
         };
-        sqlx::query(
+        let record = sqlx::query(
             "UPDATE webhook_deliveries SET status = $1, attempts = attempts + 1, \
              next_attempt_at = $2, first_attempt_at = COALESCE(first_attempt_at, $3), \
              last_attempt_at = $3, last_status = $4, last_error = $5 \
@@ -260,9 +260,8 @@ impl Store {
         .bind(webhook_id)
         .bind(delivery.event_cursor)
         .bind(delivery.attempts)
-        .bind(delivery.next_attempt_at)
-        .execute(self.pool())
-        .await?;
+        .bind(delivery.next_attempt_at);
+        self.execute_relaxed(record).await?;
         Ok(())
     }
 

@@ -1,0 +1,161 @@
+//! Writes that may be lost in a power failure without breaking a guarantee, committed on
+//! SQLite without waiting for the disk.
+//!
+//! SQLite in WAL mode with `synchronous = FULL` (the gateway's setting for every transaction)
+//! syncs the log on each commit: a commit survives a crash of the machine, not only of the
+//! process. That sync was about a third of the gateway's CPU per sent message (send bench,
+//! issue 16: 8.4 ms with every commit synced, 5.8 ms with none). Some writes need only survive
+//! a crash of the process, which `synchronous = NORMAL` still gives (the commit is in the log
+//! before the call returns; only the disk's copy lags until the next synced commit or
+//! checkpoint, and a later synced commit carries it along):
+//!
+//! - a webhook delivery's claim: lost, the delivery is simply claimable again;
+//! - a webhook attempt's outcome: lost, the event is sent again under the same event id, which
+//!   is what at-least-once delivery already promises after a crash mid-attempt.
+//!
+//! Everything a client or a peer was told is stored (a `202`, a cursor advance, an accepted
+//! message, an event) stays on synced commits. PostgreSQL is unchanged: its writes go to the
+//! pool as before.
+
+use sqlx::any::{AnyArguments, AnyQueryResult};
+use sqlx::pool::PoolConnection;
+use sqlx::query::Query;
+use sqlx::{Any, AnyPool};
+
+use super::StoreError;
+
+/// SQLite's writer connection, switched to `synchronous = NORMAL` until [`Self::release`]
+/// puts its previous setting back. A guard dropped before that (its future cancelled, or the
+/// restore failed) closes the connection instead of returning it, so no later commit can
+/// run unsynced by mistake: the pool opens a fresh connection with the default setting.
+struct RelaxedWriter {
+    conn: Option<PoolConnection<Any>>,
+    previous: i64,
+}
+
+impl RelaxedWriter {
+    async fn acquire(pool: &AnyPool) -> Result<Self, StoreError> {
+        let mut guard = Self {
+            conn: Some(pool.acquire().await?),
+            previous: 0,
+        };
+        let conn = guard.conn()?;
+        let previous: i64 = sqlx::query_scalar("PRAGMA synchronous")
+            .fetch_one(&mut **conn)
+            .await?;
+        sqlx::query("PRAGMA synchronous = NORMAL")
+            .execute(&mut **conn)
+            .await?;
+        guard.previous = previous;
+        Ok(guard)
+    }
+
+    fn conn(&mut self) -> Result<&mut PoolConnection<Any>, StoreError> {
+        self.conn
+            .as_mut()
+            .ok_or_else(|| StoreError::Corrupt("relaxed writer used after release".into()))
+    }
+
+    /// Puts the connection's setting back and returns it to the pool.
+    async fn release(mut self) -> Result<(), StoreError> {
+        let restore = format!("PRAGMA synchronous = {}", self.previous);
+        sqlx::query(&restore).execute(&mut **self.conn()?).await?;
+        // Restored: the connection may go back to the pool as it came.
+        drop(self.conn.take());
+        Ok(())
+    }
+}
+
+impl Drop for RelaxedWriter {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.as_mut() {
+            conn.close_on_drop();
+        }
+    }
+}
+
+/// Runs `query`, one write of the kinds the module lists, on SQLite's writer without syncing
+/// its commit to disk; on PostgreSQL as any other write.
+pub(super) async fn execute<'q>(
+    pool: &AnyPool,
+    sqlite: bool,
+    query: Query<'q, Any, AnyArguments<'q>>,
+) -> Result<AnyQueryResult, StoreError> {
+    if !sqlite {
+        return Ok(query.execute(pool).await?);
+    }
+    let mut writer = RelaxedWriter::acquire(pool).await?;
+    let done = query.execute(&mut **writer.conn()?).await;
+    writer.release().await?;
+    Ok(done?)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use sqlx::any::AnyPoolOptions;
+
+    async fn one_connection_pool(dir: &tempfile::TempDir) -> AnyPool {
+        sqlx::any::install_default_drivers();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+        let pool = AnyPoolOptions::new()
+            .max_connections(1)
+            .connect(&url)
+            .await
+            .unwrap();
+        sqlx::query("PRAGMA journal_mode = WAL")
+            .execute(&pool)
+            .await
+            .unwrap();
+        sqlx::query("CREATE TABLE t (x INTEGER)")
+            .execute(&pool)
+            .await
+            .unwrap();
+        pool
+    }
+
+    async fn synchronous(pool: &AnyPool) -> i64 {
+        sqlx::query_scalar("PRAGMA synchronous")
+            .fetch_one(pool)
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_relaxed_write_lands_and_the_writer_is_synced_again_after_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let pool = one_connection_pool(&dir).await;
+        let before = synchronous(&pool).await;
+        assert_eq!(before, 2, "the default: FULL");
+        execute(&pool, true, sqlx::query("INSERT INTO t (x) VALUES (1)"))
+            .await
+            .unwrap();
+        assert_eq!(synchronous(&pool).await, before);
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM t")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert_eq!(count, 1);
+    }
+
+    #[tokio::test]
+    async fn a_writer_dropped_before_its_release_is_closed_not_reused_unsynced() {
+        let dir = tempfile::tempdir().unwrap();
+        let pool = one_connection_pool(&dir).await;
+        let writer = RelaxedWriter::acquire(&pool).await.unwrap();
+        drop(writer);
+        // The one connection was closed; the next one starts with the default again.
+        assert_eq!(synchronous(&pool).await, 2);
+    }
+
+    #[tokio::test]
+    async fn a_failed_write_still_restores_the_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let pool = one_connection_pool(&dir).await;
+        let failed = execute(&pool, true, sqlx::query("INSERT INTO missing VALUES (1)")).await;
+        assert!(failed.is_err());
+        assert_eq!(synchronous(&pool).await, 2);
+    }
+}
