@@ -356,3 +356,21 @@ both_backends! {
         );
     }
 }
+
+both_backends! {
+    async fn deliveries_to_one_receiver_reuse_one_connection() {
+        let gw = spawn().await;
+        let receiver = Receiver::start(Mode::Up).await;
+        create_hook(&gw, json!({"url": receiver.url})).await;
+        // One at a time, so a pooled connection is always idle when the next one goes out.
+        for n in 0..5 {
+            message_event(gw.store(), A, PEERS[0], n).await;
+            receiver.wait_for(n + 1, 30).await;
+        }
+        assert_eq!(
+            receiver.connections(),
+            1,
+            "every delivery after the first reuses the connection (the answer's body is read)"
+        );
+    }
+}

@@ -306,6 +306,8 @@ struct ReceiverState {
     received: Arc<Mutex<Vec<Received>>>,
     count: watch::Sender<usize>,
     attempts: watch::Sender<usize>,
+    /// TCP connections accepted.
+    connections: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 pub struct Receiver {
@@ -351,7 +353,8 @@ async fn receive(
     };
     state.received.lock().unwrap().push(received);
     state.count.send_modify(|n| *n += 1);
-    HttpResponse::Ok().finish()
+    // A short body, as many receivers send.
+    HttpResponse::Ok().json(serde_json::json!({"ok": true}))
 }
 
 impl Receiver {
@@ -361,14 +364,19 @@ impl Receiver {
             received: Arc::default(),
             count: watch::channel(0).0,
             attempts: watch::channel(0).0,
+            connections: Arc::default(),
         };
         let data = web::Data::new(state.clone());
+        let connections = state.connections.clone();
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}/hook", listener.local_addr().unwrap());
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(data.clone())
                 .route("/hook", web::post().to(receive))
+        })
+        .on_connect(move |_, _| {
+            connections.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         })
         .workers(1)
         .disable_signals()
@@ -386,6 +394,13 @@ impl Receiver {
 
     pub fn set_mode(&self, mode: Mode) {
         *self.state.mode.lock().unwrap() = mode;
+    }
+
+    /// TCP connections accepted so far.
+    pub fn connections(&self) -> usize {
+        self.state
+            .connections
+            .load(std::sync::atomic::Ordering::SeqCst)
     }
 
     pub fn received(&self) -> Vec<Received> {
