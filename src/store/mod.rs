@@ -317,8 +317,11 @@ impl Store {
         if let Some(listener) = &self.listener {
             listener.abort();
         }
-        self.pool.close().await;
+        // Readers first: SQLite folds the write-ahead log into the database and removes it
+        // when the last connection closes, and a read-only connection cannot. Closed after
+        // the writer, they left the log behind (a flaky secrets-at-rest test, 1 run in 8).
         self.reads.close().await;
+        self.pool.close().await;
     }
     /// Row counts by status for the metrics gauges.
     pub async fn status_counts(&self) -> Result<StatusCounts, StoreError> {
