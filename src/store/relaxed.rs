@@ -25,12 +25,17 @@ use sqlx::{Any, AnyPool};
 use super::StoreError;
 
 /// SQLite's writer connection, switched to `synchronous = NORMAL` until [`Self::release`]
-/// puts its previous setting back. A guard dropped before that (its future cancelled, or the
-/// restore failed) closes the connection instead of returning it, so no later commit can
-/// run unsynced by mistake: the pool opens a fresh connection with the default setting.
+/// puts its previous setting back. No later commit may run unsynced by mistake, so a guard
+/// dropped before its release (its caller's future cancelled, as a webhook attempt is at
+/// shutdown) hands the connection to a task that restores the setting and then returns it
+/// (the pool's `close` waits for that, and the last connection to close removes SQLite's
+/// log). Where that cannot run (no runtime, the task itself dropped, the restore failing)
+/// the connection is closed instead, and the pool opens a fresh one with the default setting.
 struct RelaxedWriter {
     conn: Option<PoolConnection<Any>>,
     previous: i64,
+    /// This guard is the restoring task's: dropped, it closes the connection.
+    restoring: bool,
 }
 
 impl RelaxedWriter {
@@ -38,6 +43,7 @@ impl RelaxedWriter {
         let mut guard = Self {
             conn: Some(pool.acquire().await?),
             previous: 0,
+            restoring: false,
         };
         let conn = guard.conn()?;
         let previous: i64 = sqlx::query_scalar("PRAGMA synchronous")
@@ -68,8 +74,22 @@ impl RelaxedWriter {
 
 impl Drop for RelaxedWriter {
     fn drop(&mut self) {
-        if let Some(conn) = self.conn.as_mut() {
-            conn.close_on_drop();
+        let Some(mut conn) = self.conn.take() else {
+            return;
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) if !self.restoring => {
+                let guard = Self {
+                    conn: Some(conn),
+                    previous: self.previous,
+                    restoring: true,
+                };
+                runtime.spawn(async move {
+                    // A failed restore leaves the guard holding the connection: closed.
+                    let _ = guard.release().await;
+                });
+            }
+            _ => conn.close_on_drop(),
         }
     }
 }
@@ -141,13 +161,36 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_writer_dropped_before_its_release_is_closed_not_reused_unsynced() {
+    async fn a_writer_dropped_before_its_release_is_restored_before_reuse() {
         let dir = tempfile::tempdir().unwrap();
         let pool = one_connection_pool(&dir).await;
         let writer = RelaxedWriter::acquire(&pool).await.unwrap();
         drop(writer);
-        // The one connection was closed; the next one starts with the default again.
+        // The one connection comes back only after the restoring task ran.
         assert_eq!(synchronous(&pool).await, 2);
+    }
+
+    #[tokio::test]
+    async fn a_restoring_guard_dropped_closes_its_connection() {
+        let dir = tempfile::tempdir().unwrap();
+        let pool = one_connection_pool(&dir).await;
+        let mut writer = RelaxedWriter::acquire(&pool).await.unwrap();
+        writer.restoring = true;
+        drop(writer);
+        // Closed, not returned unsynced: the next connection starts with the default.
+        assert_eq!(synchronous(&pool).await, 2);
+    }
+
+    #[tokio::test]
+    async fn a_cancelled_relaxed_write_leaves_the_pool_closable() {
+        let dir = tempfile::tempdir().unwrap();
+        let pool = one_connection_pool(&dir).await;
+        let writer = RelaxedWriter::acquire(&pool).await.unwrap();
+        drop(writer);
+        pool.close().await;
+        // The only connection closed normally: SQLite removed its log.
+        let wal = dir.path().join("t.db-wal");
+        assert!(!wal.exists(), "the write-ahead log is left behind");
     }
 
     #[tokio::test]
