@@ -17,7 +17,9 @@
 //!
 //! Which module may import which is written down as data, and enforced, in `tests/layering.rs`.
 
-/// Every binary linking the gateway (the server, its tests and benches) allocates with mimalloc.
+/// Every binary linking the gateway (the server, its tests and benches) allocates with mimalloc;
+/// the fuzz targets keep the system allocator, which AddressSanitizer watches.
+#[cfg(not(fuzzing))]
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
