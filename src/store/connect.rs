@@ -143,6 +143,11 @@ pub(super) async fn open_sqlite(
                 sqlx::query("PRAGMA journal_mode = WAL")
                     .execute(&mut *conn)
                     .await?;
+                // Every commit synced to disk (SQLite's default, stated: `relaxed` switches
+                // it off for single writes and back to this).
+                sqlx::query("PRAGMA synchronous = FULL")
+                    .execute(&mut *conn)
+                    .await?;
                 sqlx::query("PRAGMA foreign_keys = ON")
                     .execute(&mut *conn)
                     .await?;

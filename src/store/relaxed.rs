@@ -25,7 +25,7 @@ use sqlx::{Any, AnyPool};
 use super::StoreError;
 
 /// SQLite's writer connection, switched to `synchronous = NORMAL` until [`Self::release`]
-/// puts its previous setting back. No later commit may run unsynced by mistake, so a guard
+/// puts the gateway's `FULL` back (set on every connection it opens, `connect::open_sqlite`). No later commit may run unsynced by mistake, so a guard
 /// dropped before its release (its caller's future cancelled, as a webhook attempt is at
 /// shutdown) hands the connection to a task that restores the setting and then returns it
 /// (the pool's `close` waits for that, and the last connection to close removes SQLite's
@@ -33,7 +33,6 @@ use super::StoreError;
 /// the connection is closed instead, and the pool opens a fresh one with the default setting.
 struct RelaxedWriter {
     conn: Option<PoolConnection<Any>>,
-    previous: i64,
     /// This guard is the restoring task's: dropped, it closes the connection.
     restoring: bool,
 }
@@ -42,17 +41,11 @@ impl RelaxedWriter {
     async fn acquire(pool: &AnyPool) -> Result<Self, StoreError> {
         let mut guard = Self {
             conn: Some(pool.acquire().await?),
-            previous: 0,
             restoring: false,
         };
-        let conn = guard.conn()?;
-        let previous: i64 = sqlx::query_scalar("PRAGMA synchronous")
-            .fetch_one(&mut **conn)
-            .await?;
         sqlx::query("PRAGMA synchronous = NORMAL")
-            .execute(&mut **conn)
+            .execute(&mut **guard.conn()?)
             .await?;
-        guard.previous = previous;
         Ok(guard)
     }
 
@@ -62,10 +55,11 @@ impl RelaxedWriter {
             .ok_or_else(|| StoreError::Corrupt("relaxed writer used after release".into()))
     }
 
-    /// Puts the connection's setting back and returns it to the pool.
+    /// Puts `synchronous = FULL` back and returns the connection to the pool.
     async fn release(mut self) -> Result<(), StoreError> {
-        let restore = format!("PRAGMA synchronous = {}", self.previous);
-        sqlx::query(&restore).execute(&mut **self.conn()?).await?;
+        sqlx::query("PRAGMA synchronous = FULL")
+            .execute(&mut **self.conn()?)
+            .await?;
         // Restored: the connection may go back to the pool as it came.
         drop(self.conn.take());
         Ok(())
@@ -81,7 +75,6 @@ impl Drop for RelaxedWriter {
             Ok(runtime) if !self.restoring => {
                 let guard = Self {
                     conn: Some(conn),
-                    previous: self.previous,
                     restoring: true,
                 };
                 runtime.spawn(async move {
