@@ -44,6 +44,8 @@ mod devnet_process;
 mod fleet;
 #[path = "support/process.rs"]
 mod process;
+#[path = "support/profile.rs"]
+mod profile;
 use process::{cpu_secs, env, rss_mib};
 
 const ADMIN: &str = "scale-admin";
@@ -279,6 +281,7 @@ async fn main() {
     let fails0 = metric(&gateway, fails, "");
     let poll_errors0 = metric(&gateway, "session_gateway_polls_total", "outcome=\"error\"");
     let t0 = Instant::now();
+    let profile = profile::Profile::start();
     let until = t0 + window;
     let ids = Arc::new(ids);
     let gets = {
@@ -326,6 +329,7 @@ async fn main() {
     let mut post_lat = posts.await.unwrap();
     tokio::time::sleep_until(until.into()).await;
     let measured = t0.elapsed().as_secs_f64();
+    profile.finish("scale window");
     let polls = polls_ok(&gateway) - polls0;
     let onions = metric(&gateway, onion, "") - onion0;
     let failures = metric(&gateway, fails, "") - fails0;

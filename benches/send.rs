@@ -42,6 +42,8 @@ mod fleet;
 mod hooks;
 #[path = "support/process.rs"]
 mod process;
+#[path = "support/profile.rs"]
+mod profile;
 use process::{cpu_secs, env, rss_mib};
 
 const ADMIN: &str = "send-bench-admin";
@@ -210,6 +212,7 @@ async fn main() {
     hook_count.store(0, Ordering::SeqCst);
 
     let mark = Mark::now(&devnet);
+    let profile = profile::Profile::start();
     let next = Arc::new(AtomicUsize::new(0));
     let mut clients = Vec::new();
     for _ in 0..concurrency {
@@ -232,6 +235,7 @@ async fn main() {
     }
     until(&hook_count, messages, limit, "message.sent webhooks").await;
     mark.figures(&devnet).print("send", messages, rss_mib());
+    profile.finish("send");
     gateway.stop().await;
 
     // Phase 2: the recipients' gateway drains their swarms (warm-up texts included).
@@ -243,6 +247,7 @@ async fn main() {
     subscribe(&client, &gateway, &hook_url, "message.received").await;
     hook_count.store(0, Ordering::SeqCst);
     let mark = Mark::now(&devnet);
+    let profile = profile::Profile::start();
     for (id, _) in &seeds {
         let resumed = client
             .patch(format!("{}/v1/accounts/{id}", gateway.base_url()))
@@ -256,5 +261,6 @@ async fn main() {
     let expected = messages + recipients;
     until(&hook_count, expected, limit, "message.received webhooks").await;
     mark.figures(&devnet).print("receive", expected, rss_mib());
+    profile.finish("receive");
     gateway.stop().await;
 }

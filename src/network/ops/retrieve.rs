@@ -28,7 +28,8 @@ use crate::network::transport::{classify_snode, SnodeAnswer};
 use crate::protocol::onion::SnodeEd25519;
 use crate::protocol::storage::response::{BatchResponse, RetrieveResponse, RetrievedMessage};
 use crate::protocol::storage::{
-    message_hash, AccountId, MessageHash, Namespace, Signer, StorageRequest,
+    check_batch_len, message_hash, retrieve_signed, AccountId, MessageHash, Namespace,
+    RequestError, RetrieveParams, Signer, StorageRequest,
 };
 
 /// Swarm members a retrieve asks in parallel (SD `RETRIEVE_SNODES_COUNT`).
@@ -252,6 +253,39 @@ fn check_answer(
         .collect()
 }
 
+/// One round's retrieves, one per cursor, each signed once for every member the round asks
+/// ([`retrieve_signed`]: the signature covers only the namespace and the time).
+struct SignedRound(Vec<RetrieveParams>);
+
+impl SignedRound {
+    fn sign(
+        account: &AccountId,
+        signer: &Signer<'_>,
+        cursors: &[NamespaceCursor],
+        now: u64,
+    ) -> Self {
+        let signed = cursors
+            .iter()
+            .map(|c| retrieve_signed(account, c.namespace, now, signer));
+        Self(signed.collect())
+    }
+
+    /// The batch for `node`: each retrieve from that node's own last hash.
+    fn for_node(
+        &self,
+        node: &SnodeEd25519,
+        cursors: &[NamespaceCursor],
+    ) -> Result<StorageRequest, RequestError> {
+        let subs = (self.0.iter().zip(cursors)).map(|(signed, cursor)| {
+            StorageRequest::Retrieve(RetrieveParams {
+                last_hash: cursor.for_node(node),
+                ..signed.clone()
+            })
+        });
+        StorageRequest::batch(subs.collect())
+    }
+}
+
 /// Sends each node of `nodes` at once its retrieve request (`build` makes it: a batch of the
 /// `cursors`' namespaces with that node's own last hashes); each member's checked answer or
 /// error, in the order of `nodes`.
@@ -393,21 +427,8 @@ impl SessionNetwork {
         if cursors.is_empty() {
             return Ok(Vec::new());
         }
+        check_batch_len(cursors.len())?;
         let inner = &self.inner;
-        let build_at = |now, node: Option<&SnodeEd25519>, cursors: &[NamespaceCursor]| {
-            let subs = cursors
-                .iter()
-                .map(|cursor| {
-                    let last = match node {
-                        Some(node) => cursor.for_node(node),
-                        None => cursor.fallback.clone(),
-                    };
-                    StorageRequest::retrieve(account, cursor.namespace, last, None, now, signer)
-                })
-                .collect();
-            StorageRequest::batch(subs)
-        };
-        build_at(0, None, cursors)?;
         let mut tried = Vec::new();
         let mut clock_retried = false;
         let max = inner.config.max_attempts.max(1);
@@ -431,8 +452,8 @@ impl SessionNetwork {
                 break;
             }
             tried.extend(picked.iter().map(|n| n.ed25519));
-            let now = inner.clock.now_ms();
-            let build = |node: &SnodeEd25519| Ok(build_at(now, Some(node), cursors)?);
+            let round = SignedRound::sign(account, signer, cursors, inner.clock.now_ms());
+            let build = |node: &SnodeEd25519| Ok(round.for_node(node, cursors)?);
             let results = ask_members(inner, account, &picked, &build, cursors).await?;
             let mut fatal = None;
             for (node, result) in picked.iter().zip(results) {
@@ -493,8 +514,8 @@ impl SessionNetwork {
             others = rest.len(),
             "tampered copies; asking the other members"
         );
-        let now = inner.clock.now_ms();
-        let build = |node: &SnodeEd25519| Ok(build_at(now, Some(node), &from_there)?);
+        let round = SignedRound::sign(account, signer, &from_there, inner.clock.now_ms());
+        let build = |node: &SnodeEd25519| Ok(round.for_node(node, &from_there)?);
         let results = ask_members(inner, account, &rest, &build, &from_there).await?;
         for (node, result) in rest.iter().zip(results) {
             match result {
@@ -511,147 +532,5 @@ impl SessionNetwork {
 mod cursor_tests;
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::network::ops::tests::{account, answer, node};
-    use proptest::prelude::*;
-    use serde_json::json;
-
-    #[test]
-    fn failing_subrequests_are_classified() {
-        let swarm = json!({"snodes": [], "swarm": "64"});
-        let body = json!({"results": [{"code": 421, "body": swarm}]});
-        assert!(matches!(
-            accept_retrieve(&node(), answer(body), 1),
-            Err(SendError::Misdirected { swarm: Some(_), .. })
-        ));
-        let body = json!({"results": [{"code": 406, "body": "clock"}]});
-        assert!(matches!(
-            accept_retrieve(&node(), answer(body), 1),
-            Err(SendError::ClockOutOfSync { .. })
-        ));
-        let body = json!({"results": [{"code": 200, "body": {"messages": [], "more": false}}]});
-        assert!(
-            accept_retrieve(&node(), answer(body.clone()), 2).is_err(),
-            "result count must match"
-        );
-        assert_eq!(accept_retrieve(&node(), answer(body), 1).unwrap().len(), 1);
-    }
-
-    #[test]
-    fn copies_are_checked_against_their_hash() {
-        use base64::Engine as _;
-        let acct = account();
-        let b64 = |d: &[u8]| base64::engine::general_purpose::STANDARD.encode(d);
-        let mut m = RetrievedMessage {
-            hash: message_hash(&acct, Namespace(0), b"one"),
-            timestamp: 1,
-            expiration: 2,
-            data: b64(b"one"),
-        };
-        let check = |m: &RetrievedMessage| RetrievedItem::check(&acct, Namespace(0), m).data;
-        assert_eq!(check(&m), ItemData::Intact(b"one".to_vec()));
-        m.data = b64(b"two");
-        assert_eq!(check(&m), ItemData::Tampered(b"two".to_vec()));
-        m.data = "not base64!".into();
-        assert_eq!(check(&m), ItemData::Tampered(Vec::new()));
-        let other = RetrievedItem::check(
-            &acct,
-            Namespace(2),
-            &RetrievedMessage {
-                data: b64(b"one"),
-                ..m
-            },
-        );
-        assert!(!other.is_intact(), "the namespace is part of the hash");
-    }
-
-    #[test]
-    fn long_pages_are_cut_and_marked_more() {
-        let acct = account();
-        let m = RetrievedMessage {
-            hash: message_hash(&acct, Namespace(0), b"x"),
-            timestamp: 1,
-            expiration: 2,
-            data: "eA==".into(),
-        };
-        let long = RetrieveResponse {
-            messages: vec![m; MAX_MESSAGES_PER_PAGE + 5],
-            more: false,
-            t: None,
-            hf: None,
-        };
-        let cursors = [NamespaceCursor::new(Namespace(0), None)];
-        let pages = check_answer(&acct, &cursors, vec![long]);
-        assert_eq!(pages[0].items.len(), MAX_MESSAGES_PER_PAGE);
-        assert!(pages[0].more);
-    }
-
-    #[test]
-    fn merge_prefers_intact_copies_and_orders_by_time() {
-        use base64::Engine as _;
-        let acct = account();
-        let b64 = |d: &[u8]| base64::engine::general_purpose::STANDARD.encode(d);
-        let msg = |data: &[u8], served: &[u8], ts: u64| RetrievedMessage {
-            hash: message_hash(&acct, Namespace(0), data),
-            timestamp: ts,
-            expiration: ts + 1,
-            data: b64(served),
-        };
-        let resp = |messages, more| RetrieveResponse {
-            messages,
-            more,
-            t: None,
-            hf: None,
-        };
-        let cursors = [NamespaceCursor::new(Namespace(0), None)];
-        let a = MemberAnswer {
-            node: SnodeEd25519::from_bytes([1; 32]),
-            sent: vec![None],
-            pages: check_answer(
-                &acct,
-                &cursors,
-                vec![resp(vec![msg(b"two", b"tampered", 2)], false)],
-            ),
-        };
-        let b = MemberAnswer {
-            node: SnodeEd25519::from_bytes([2; 32]),
-            sent: vec![None],
-            pages: check_answer(
-                &acct,
-                &cursors,
-                vec![resp(
-                    vec![msg(b"one", b"one", 1), msg(b"two", b"two", 2)],
-                    true,
-                )],
-            ),
-        };
-        assert!(has_tampered(&merge(&cursors, std::slice::from_ref(&a))));
-        let merged = merge(&cursors, &[a, b]);
-        assert!(!has_tampered(&merged));
-        let m = &merged[0];
-        assert!(m.more);
-        assert_eq!(m.messages.len(), 2);
-        assert_eq!(m.messages[0].data, ItemData::Intact(b"one".to_vec()));
-        assert_eq!(
-            m.messages[1].data,
-            ItemData::Intact(b"two".to_vec()),
-            "intact copy replaced the tampered one"
-        );
-    }
-
-    proptest! {
-        #[test]
-        fn junk_answers_never_panic(text in ".{0,400}", count in 0usize..4) {
-            if let Ok(body) = serde_json::from_str::<Value>(&text) {
-                let _ = accept_retrieve(&node(), answer(body), count);
-            }
-        }
-
-        #[test]
-        fn junk_batches_never_panic(code in any::<u16>(), body in ".{0,100}", n in 0usize..3) {
-            let b = json!({"results": vec![json!({"code": code, "body": body}); n]});
-            let _ = accept_retrieve(&node(), answer(b), n);
-        }
-    }
-}
+#[path = "retrieve_tests.rs"]
+mod tests;

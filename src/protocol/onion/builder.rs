@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 use x25519_dalek::{PublicKey, StaticSecret};
 
 use super::framing::{CombinedPayload, FramingError};
-use super::hop::{HopError, SharedKey};
+use super::hop::{HopError, LayerSecret};
 use super::reply::{PendingServerReply, PendingSnodeReply};
 use super::v4::V4Request;
 use super::{EncType, ServerProtocol, SnodeEd25519};
@@ -136,27 +136,25 @@ struct Sealed {
 
 impl Sealed {
     /// Encrypts `plaintext` to `recipient` under a fresh ephemeral key; returns the layer and
-    /// the ephemeral secret (kept only for the destination layer).
+    /// its agreed secret (kept only for the destination layer, to decrypt the reply).
     fn seal<R: RngCore + CryptoRng>(
         plaintext: &[u8],
         recipient: &PublicKey,
         enc: EncType,
         route: Route,
         rng: &mut R,
-    ) -> Result<(Self, StaticSecret), BuildError> {
+    ) -> Result<(Self, LayerSecret), BuildError> {
         let secret = StaticSecret::random_from_rng(&mut *rng);
         let ephemeral = PublicKey::from(&secret);
-        let blob = SharedKey::client_with_public(enc, &secret, &ephemeral, recipient)?
-            .encrypt(plaintext, rng)?;
-        Ok((
-            Sealed {
-                blob,
-                ephemeral,
-                enc,
-                route,
-            },
-            secret,
-        ))
+        let layer = LayerSecret::client(&secret, &ephemeral, recipient)?;
+        let blob = layer.key(enc).encrypt(plaintext, rng)?;
+        let sealed = Sealed {
+            blob,
+            ephemeral,
+            enc,
+            route,
+        };
+        Ok((sealed, layer))
     }
 
     /// The JSON the previous hop reads next to this layer's blob.
@@ -231,7 +229,7 @@ impl DestinationLayer<PendingSnodeReply> {
         let inner = CombinedPayload::new(rpc_body.to_vec(), control).encode()?;
         let route = Route::Snode(destination.ed25519);
         let (sealed, secret) = Sealed::seal(&inner, &destination.x25519, enc, route, rng)?;
-        let pending = PendingSnodeReply::new(secret, destination.x25519, enc);
+        let pending = PendingSnodeReply::agreed(secret, enc);
         Ok(DestinationLayer { sealed, pending })
     }
 }
@@ -252,7 +250,7 @@ impl DestinationLayer<PendingServerReply> {
             port: server.port,
         };
         let (sealed, secret) = Sealed::seal(&plaintext, &server.x25519, enc, route, rng)?;
-        let pending = PendingServerReply::new(secret, server.x25519, enc);
+        let pending = PendingServerReply::agreed(secret, enc);
         Ok(DestinationLayer { sealed, pending })
     }
 }

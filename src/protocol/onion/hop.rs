@@ -82,8 +82,7 @@ impl SharedKey {
         ephemeral_public: &PublicKey,
         recipient: &PublicKey,
     ) -> Result<Self, HopError> {
-        let s = agree(ephemeral, recipient)?;
-        Ok(Self::from_secret(enc, &s, ephemeral_public, recipient))
+        Ok(LayerSecret::client(ephemeral, ephemeral_public, recipient)?.key(enc))
     }
 
     /// The recipient's key for a layer: its static secret `b` and the layer's ephemeral key `A`.
@@ -153,6 +152,36 @@ impl SharedKey {
                     .map_err(|_| HopError::Authentication)
             }
         }
+    }
+}
+
+/// The client's side of one layer's key agreement: `S = X25519(a, B)` with `A` and `B`, from
+/// which the layer's key for either cipher is derived. The builder keeps the destination
+/// layer's, so the reply is decrypted (and retried under AES-GCM, see `reply.rs`) without a
+/// second scalar multiplication. No `Debug`: secret.
+pub struct LayerSecret {
+    secret: Zeroizing<[u8; 32]>,
+    client: PublicKey,
+    recipient: PublicKey,
+}
+
+impl LayerSecret {
+    /// Agrees on the layer's secret from the ephemeral `a` (with `A = pub(a)`) and `B`.
+    pub fn client(
+        ephemeral: &StaticSecret,
+        ephemeral_public: &PublicKey,
+        recipient: &PublicKey,
+    ) -> Result<Self, HopError> {
+        Ok(Self {
+            secret: agree(ephemeral, recipient)?,
+            client: *ephemeral_public,
+            recipient: *recipient,
+        })
+    }
+
+    /// The layer's key for `enc`.
+    pub fn key(&self, enc: EncType) -> SharedKey {
+        SharedKey::from_secret(enc, &self.secret, &self.client, &self.recipient)
     }
 }
 

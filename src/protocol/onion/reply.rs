@@ -13,7 +13,7 @@ use base64::Engine as _;
 use serde_json::Value;
 use x25519_dalek::{PublicKey, StaticSecret};
 
-use super::hop::{HopError, SharedKey};
+use super::hop::{HopError, LayerSecret};
 use super::v4::{V4Error, V4Response};
 use super::{EncType, SnodeEd25519};
 
@@ -75,27 +75,35 @@ impl fmt::Debug for SnodeReply {
 /// A v4 server's answer.
 pub type ServerReply = V4Response;
 
-/// The destination layer's key material, kept until the reply arrives (no `Debug`: secret).
+/// The destination layer's key material, kept until the reply arrives (no `Debug`: secret):
+/// the secret agreed when the layer was sealed, or why the agreement failed (a fuzz target's
+/// weak destination key, see [`PendingSnodeReply::new`]).
 struct DestinationKey {
-    ephemeral: StaticSecret,
-    destination: PublicKey,
+    layer: Result<LayerSecret, HopError>,
     enc: EncType,
 }
 
 impl DestinationKey {
+    fn agree(ephemeral: &StaticSecret, destination: &PublicKey, enc: EncType) -> Self {
+        let public = PublicKey::from(ephemeral);
+        DestinationKey {
+            layer: LayerSecret::client(ephemeral, &public, destination),
+            enc,
+        }
+    }
+
     /// Decrypts with the layer's cipher; for xchacha20 falls back to AES-GCM, as libsession does
     /// for servers that answer errors with AES-GCM.
     fn decrypt(&self, ct: &[u8]) -> Result<Vec<u8>, ReplyError> {
-        let first = SharedKey::client(self.enc, &self.ephemeral, &self.destination)
-            .and_then(|k| k.decrypt(ct));
+        let layer = self.layer.as_ref().map_err(|e| ReplyError::Decrypt(*e))?;
+        let first = layer.key(self.enc).decrypt(ct);
         match (first, self.enc) {
             (Ok(pt), _) => Ok(pt),
             (Err(e), EncType::AesGcm) => Err(ReplyError::Decrypt(e)),
-            (Err(e), EncType::XChaCha20) => {
-                SharedKey::client(EncType::AesGcm, &self.ephemeral, &self.destination)
-                    .and_then(|k| k.decrypt(ct))
-                    .map_err(|_| ReplyError::Decrypt(e))
-            }
+            (Err(e), EncType::XChaCha20) => layer
+                .key(EncType::AesGcm)
+                .decrypt(ct)
+                .map_err(|_| ReplyError::Decrypt(e)),
         }
     }
 }
@@ -132,9 +140,15 @@ impl PendingSnodeReply {
     /// whole onion request first.
     pub fn new(ephemeral: StaticSecret, destination: PublicKey, enc: EncType) -> Self {
         PendingSnodeReply {
+            key: DestinationKey::agree(&ephemeral, &destination, enc),
+        }
+    }
+
+    /// Waits for a reply under the destination layer's secret, agreed when it was sealed.
+    pub(crate) fn agreed(layer: LayerSecret, enc: EncType) -> Self {
+        PendingSnodeReply {
             key: DestinationKey {
-                ephemeral,
-                destination,
+                layer: Ok(layer),
                 enc,
             },
         }
@@ -173,9 +187,15 @@ impl PendingServerReply {
     /// (public for the fuzz targets, as [`PendingSnodeReply::new`]).
     pub fn new(ephemeral: StaticSecret, destination: PublicKey, enc: EncType) -> Self {
         PendingServerReply {
+            key: DestinationKey::agree(&ephemeral, &destination, enc),
+        }
+    }
+
+    /// Waits for a v4 reply under the destination layer's secret, agreed when it was sealed.
+    pub(crate) fn agreed(layer: LayerSecret, enc: EncType) -> Self {
+        PendingServerReply {
             key: DestinationKey {
-                ephemeral,
-                destination,
+                layer: Ok(layer),
                 enc,
             },
         }

@@ -155,18 +155,9 @@ impl StorageRequest {
         signer: &Signer<'_>,
     ) -> Self {
         Self::Retrieve(RetrieveParams {
-            pubkey: *account,
-            namespace: ns,
             last_hash,
-            max_count: None,
             max_size,
-            timestamp: Some(now_ms),
-            auth: auth(
-                account,
-                signer,
-                &signing::retrieve_message(ns, now_ms),
-                false,
-            ),
+            ..retrieve_signed(account, ns, now_ms, signer)
         })
     }
 
@@ -375,11 +366,44 @@ impl StorageRequest {
     }
 }
 
+/// The parameters of a `retrieve` of `ns` signed at `now_ms`, from its start (no last hash, no
+/// size budget). A retrieve's signature covers only its namespace and time
+/// ([`signing::retrieve_message`]) and Ed25519 signatures are deterministic, so one signed set
+/// serves every swarm member asked at `now_ms`, each with its own `last_hash`: the bytes are
+/// those a signature per member would give, for one signing instead of one per member.
+pub fn retrieve_signed(
+    account: &AccountId,
+    ns: Namespace,
+    now_ms: u64,
+    signer: &Signer<'_>,
+) -> RetrieveParams {
+    RetrieveParams {
+        pubkey: *account,
+        namespace: ns,
+        last_hash: None,
+        max_count: None,
+        max_size: None,
+        timestamp: Some(now_ms),
+        auth: auth(
+            account,
+            signer,
+            &signing::retrieve_message(ns, now_ms),
+            false,
+        ),
+    }
+}
+
+/// The count rule of `batch`/`sequence`: 1..=20 subrequests.
+pub fn check_batch_len(count: usize) -> Result<(), RequestError> {
+    if count == 0 || count > BATCH_REQUEST_MAX {
+        return Err(RequestError::BatchSize(count));
+    }
+    Ok(())
+}
+
 /// The subrequest rules of `batch`/`sequence` (count 1..=20, no nesting), for clients and nodes.
 pub fn check_batch(requests: &[StorageRequest]) -> Result<(), RequestError> {
-    if requests.is_empty() || requests.len() > BATCH_REQUEST_MAX {
-        return Err(RequestError::BatchSize(requests.len()));
-    }
+    check_batch_len(requests.len())?;
     if requests.iter().any(StorageRequest::is_meta) {
         return Err(RequestError::NestedBatch);
     }

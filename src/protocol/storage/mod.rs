@@ -23,7 +23,7 @@ mod subaccount;
 mod verify;
 
 pub use account::{AccountId, ACCOUNT_ID_BYTES, ACCOUNT_ID_HEX};
-pub use builder::{check_batch, RequestError, Signer};
+pub use builder::{check_batch, check_batch_len, retrieve_signed, RequestError, Signer};
 pub use hash::{message_hash, MessageHash, MESSAGE_HASH_LEN};
 pub use limits::{BATCH_REQUEST_MAX, MAX_STORE_DATA_BASE64, MAX_STORE_DATA_BYTES};
 pub use namespace::{Namespace, NamespaceSelector};
