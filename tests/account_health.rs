@@ -74,3 +74,47 @@ async fn an_account_whose_swarm_is_unreachable_turns_stale() {
     .await;
 }
 }
+
+// A flush writes many accounts in few statements (200, 50, 10, 3 and 1 rows each): every row
+// lands with its own values, a second flush updates them, and an account deleted meanwhile
+// (here: never created) is skipped without failing the others.
+both_backends! {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_flush_writes_every_account_health_row() {
+    use session_gateway::ids::SessionIdText;
+    use session_gateway::store::health::PollHealth;
+    use session_gateway::store::{MasterKey, Store};
+
+    let dir = tempfile::tempdir().unwrap();
+    let url = common::database_url(dir.path()).await;
+    let store = Store::open(&url, 4, MasterKey::generate()).await.unwrap();
+    let id = |i: usize| format!("05{:064x}", i + 1);
+    let count = 200 + 50 + 10 + 3 + 1;
+    for i in 0..count {
+        let account = SessionIdText::parse(&id(i)).unwrap();
+        store.insert_account(&account, None, &[7; 16], 1).await.unwrap().unwrap();
+    }
+    let health = |i: usize, round: i64| PollHealth {
+        last_poll_at: Some(1_000 * round + i as i64),
+        poll_interval_ms: 5_000 + i as i64,
+        last_error: (i % 7 == 0).then(|| format!("error {i} round {round}")),
+        last_error_at: (i % 7 == 0).then_some(round),
+        swarm: vec![format!("{i:064x}")],
+    };
+    let unknown = format!("05{:064x}", 999_999);
+    for round in 1..=2 {
+        let mut rows: Vec<(String, PollHealth)> = (0..count).map(|i| (id(i), health(i, round))).collect();
+        rows.insert(123, (unknown.clone(), health(0, round)));
+        let mut tx = store.begin().await.unwrap();
+        tx.put_health(&rows, round).await.unwrap();
+        tx.commit().await.unwrap();
+        for i in 0..count {
+            let got = store.account_health(&id(i)).await.unwrap();
+            assert_eq!(got.poll, health(i, round), "account {i}, round {round}");
+        }
+    }
+        let none = store.account_health(&unknown).await.unwrap();
+    assert_eq!(none.poll, PollHealth::default(), "an account not in the store got no row");
+    store.close().await;
+}
+}

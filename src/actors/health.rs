@@ -4,7 +4,7 @@
 //! accounts would cost 2,000 writes a second), so any replica can show it
 //! ([`crate::store::Store::account_health`]) and list stale accounts.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -27,7 +27,8 @@ pub struct HealthBoard {
 #[derive(Default)]
 struct Board {
     accounts: HashMap<String, PollHealth>,
-    changed: Vec<String>,
+    /// A set: every poll notes its account, and a list searched per note cost O(accounts).
+    changed: HashSet<String>,
 }
 
 impl std::fmt::Debug for HealthBoard {
@@ -45,8 +46,8 @@ impl HealthBoard {
     fn update(&self, account: &str, change: impl FnOnce(&mut PollHealth)) {
         let mut board = self.lock();
         change(board.accounts.entry(account.to_owned()).or_default());
-        if !board.changed.iter().any(|a| a == account) {
-            board.changed.push(account.to_owned());
+        if !board.changed.contains(account) {
+            board.changed.insert(account.to_owned());
         }
     }
 
@@ -78,10 +79,11 @@ impl HealthBoard {
     fn take_changed(&self) -> Vec<(String, PollHealth)> {
         let mut board = self.lock();
         let changed = std::mem::take(&mut board.changed);
-        changed
-            .into_iter()
+        let mut rows: Vec<_> = (changed.into_iter())
             .filter_map(|a| board.accounts.get(&a).cloned().map(|h| (a, h)))
-            .collect()
+            .collect();
+        rows.sort_by(|a, b| a.0.cmp(&b.0));
+        rows
     }
 }
 

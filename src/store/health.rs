@@ -50,34 +50,78 @@ pub struct AccountHealth {
 
 impl StoreTx {
     /// Writes the health of each `(account, health)`; an account deleted meanwhile is skipped.
+    /// Up to [`HEALTH_ROWS_PER_STATEMENT`] rows go in one statement: a replica writes one row
+    /// per polled account every flush, and a statement each cost a round trip per poll.
     pub async fn put_health(
         &mut self,
         rows: &[(String, PollHealth)],
         now: i64,
     ) -> Result<(), StoreError> {
-        for (account, health) in rows {
-            sqlx::query(
-                "INSERT INTO account_health (account, last_poll_at, poll_interval_ms, last_error, \
-                 last_error_at, swarm, updated_at) \
-                 SELECT $1, $2, $3, $4, $5, $6, $7 WHERE EXISTS \
-                 (SELECT 1 FROM accounts WHERE session_id = $1) \
-                 ON CONFLICT (account) DO UPDATE SET last_poll_at = excluded.last_poll_at, \
-                 poll_interval_ms = excluded.poll_interval_ms, last_error = excluded.last_error, \
-                 last_error_at = excluded.last_error_at, swarm = excluded.swarm, \
-                 updated_at = excluded.updated_at",
-            )
-            .bind(account)
-            .bind(health.last_poll_at)
-            .bind(health.poll_interval_ms)
-            .bind(&health.last_error)
-            .bind(health.last_error_at)
-            .bind(serde_json::to_string(&health.swarm).unwrap_or_else(|_| "[]".into()))
-            .bind(now)
-            .execute(self.conn())
-            .await?;
+        let mut rest = rows;
+        while !rest.is_empty() {
+            let (size, sql) = put_health_sql(rest.len());
+            let (chunk, after) = rest.split_at(size);
+            rest = after;
+            let mut query = sqlx::query(sql).bind(now);
+            for (account, health) in chunk {
+                query = query
+                    .bind(account)
+                    .bind(health.last_poll_at)
+                    .bind(health.poll_interval_ms)
+                    .bind(&health.last_error)
+                    .bind(health.last_error_at)
+                    .bind(serde_json::to_string(&health.swarm).unwrap_or_else(|_| "[]".into()));
+            }
+            query.execute(self.conn()).await?;
         }
         Ok(())
     }
+}
+
+/// The row counts of a health upsert statement, largest first: a write of `n` rows is cut into
+/// these, so each connection prepares (and caches) at most five statements. 6 parameters a row:
+/// far below SQLite's 32,766 and PostgreSQL's 65,535 per statement.
+const HEALTH_STATEMENT_ROWS: [usize; 5] = [200, 50, 10, 3, 1];
+
+/// The largest upsert of at most `pending` (≥ 1) health rows: its row count and its SQL,
+/// `$1` the write time, then six parameters per row. A `VALUES` list names its columns
+/// `column1`… on both SQLite and PostgreSQL.
+fn put_health_sql(pending: usize) -> (usize, &'static str) {
+    use std::sync::OnceLock;
+    static SQL: [OnceLock<String>; 5] = [const { OnceLock::new() }; 5];
+    let at = (HEALTH_STATEMENT_ROWS.iter())
+        .position(|&rows| rows <= pending)
+        .unwrap_or(HEALTH_STATEMENT_ROWS.len() - 1);
+    let rows = HEALTH_STATEMENT_ROWS[at];
+    let sql = SQL[at].get_or_init(|| {
+        let values: Vec<String> = (0..rows)
+            .map(|r| {
+                let p = |i: usize| format!("${}", 2 + r * 6 + i);
+                format!(
+                    "({}, {}, {}, {}, {}, {})",
+                    p(0),
+                    p(1),
+                    p(2),
+                    p(3),
+                    p(4),
+                    p(5)
+                )
+            })
+            .collect();
+        format!(
+            "INSERT INTO account_health (account, last_poll_at, poll_interval_ms, last_error, \
+             last_error_at, swarm, updated_at) \
+             SELECT v.column1, v.column2, v.column3, v.column4, v.column5, v.column6, $1 \
+             FROM (VALUES {}) AS v WHERE EXISTS \
+             (SELECT 1 FROM accounts WHERE session_id = v.column1) \
+             ON CONFLICT (account) DO UPDATE SET last_poll_at = excluded.last_poll_at, \
+             poll_interval_ms = excluded.poll_interval_ms, last_error = excluded.last_error, \
+             last_error_at = excluded.last_error_at, swarm = excluded.swarm, \
+             updated_at = excluded.updated_at",
+            values.join(", ")
+        )
+    });
+    (rows, sql)
 }
 
 /// The columns [`health_from_row`] reads, with `accounts a`, `account_health h` and
