@@ -1,6 +1,6 @@
 //! Per-account health (issue 15): each Identity actor notes on the [`HealthBoard`] when a poll
 //! cycle finished or failed and at what interval it polls; the [`HealthFlusher`] writes what
-//! changed to the store every [`FLUSH_MS`] in one transaction (never once per poll: 10,000
+//! changed to the store every [`FLUSH_MS`] (never once per poll: 10,000
 //! accounts would cost 2,000 writes a second), so any replica can show it
 //! ([`crate::store::Store::account_health`]) and list stale accounts.
 
@@ -105,9 +105,7 @@ impl super::ticker::Periodic for Flush {
         if rows.is_empty() {
             return Ok(());
         }
-        let mut tx = deps.store.begin().await?;
-        tx.put_health(&rows, now_ms()).await?;
-        tx.commit().await?;
+        deps.store.put_health(&rows, now_ms()).await?;
         Ok(())
     }
 

@@ -1,12 +1,12 @@
 //! Per-account health (migration `0015_account_health.sql`): when the replica running an
 //! account last finished a poll of it, at what interval it polls, its last poll error and the
-//! swarm it polls, written in batches by that replica ([`StoreTx::put_health`]) and read by any
+//! swarm it polls, written in batches by that replica ([`Store::put_health`]) and read by any
 //! replica with the lease's owner ([`Store::account_health`]). An account is *stale* when its
 //! last poll is older than three of its intervals (plus `slack_ms` for the batching).
 
 use sqlx::Row as _;
 
-use super::{Store, StoreError, StoreTx};
+use super::{Store, StoreError};
 
 /// How often the replica running an account writes its health here (`actors::health`); also
 /// the slack readers allow before the account counts as stale (its last poll may be this much
@@ -48,12 +48,16 @@ pub struct AccountHealth {
     pub replica: Option<String>,
 }
 
-impl StoreTx {
+impl Store {
     /// Writes the health of each `(account, health)`; an account deleted meanwhile is skipped.
-    /// Up to [`HEALTH_ROWS_PER_STATEMENT`] rows go in one statement: a replica writes one row
-    /// per polled account every flush, and a statement each cost a round trip per poll.
+    /// Rows go in statements of up to 200 ([`HEALTH_STATEMENT_ROWS`]; a replica writes a row
+    /// per polled account every flush, and a statement each cost a round trip per poll), each
+    /// statement on its own and without a disk sync ([`Store::execute_relaxed`]): health is a
+    /// copy of what the replica holds in memory, rewritten every flush, so a power failure
+    /// can only lose a few seconds of it, and 10,000 rows in one synced transaction held the
+    /// one SQLite writer for long enough to show in the API's write latency.
     pub async fn put_health(
-        &mut self,
+        &self,
         rows: &[(String, PollHealth)],
         now: i64,
     ) -> Result<(), StoreError> {
@@ -72,7 +76,7 @@ impl StoreTx {
                     .bind(health.last_error_at)
                     .bind(serde_json::to_string(&health.swarm).unwrap_or_else(|_| "[]".into()));
             }
-            query.execute(self.conn()).await?;
+            self.execute_relaxed(query).await?;
         }
         Ok(())
     }

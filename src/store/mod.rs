@@ -385,7 +385,8 @@ impl Store {
     }
 
     /// Runs `query`, a write whose loss in a power failure only repeats work (a webhook
-    /// delivery's claim or outcome), without syncing SQLite's commit to disk ([`relaxed`]).
+    /// delivery's claim or outcome, accounts' poll health), without syncing SQLite's commit
+    /// to disk ([`relaxed`]).
     pub(crate) async fn execute_relaxed<'q>(
         &self,
         query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,

@@ -11,7 +11,9 @@
 //!
 //! - a webhook delivery's claim: lost, the delivery is simply claimable again;
 //! - a webhook attempt's outcome: lost, the event is sent again under the same event id, which
-//!   is what at-least-once delivery already promises after a crash mid-attempt.
+//!   is what at-least-once delivery already promises after a crash mid-attempt;
+//! - accounts' poll health (`store::health`): a copy of what the replica holds in memory,
+//!   rewritten every few seconds; lost, the API shows the previous flush's times until then.
 //!
 //! Everything a client or a peer was told is stored (a `202`, a cursor advance, an accepted
 //! message, an event) stays on synced commits. PostgreSQL is unchanged: its writes go to the
