@@ -386,3 +386,35 @@ async fn receive_file(store: &Store, at: i64) -> (String, String) {
     tx.commit().await.unwrap();
     (message, views[0].id.clone())
 }
+
+// The webhook worker's scan reads queue heads without their events, and loads an event only
+// for a delivery it attempts: the heads are the deliveries `pending_deliveries` pairs with
+// events (each conversation's oldest), and `event` gives back that very event.
+both_backends! {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_webhook_scan_reads_heads_and_each_event_on_demand() {
+    let (store, _url, _dir) = store().await;
+    webhook(&store, "wh_heads", None).await;
+    let mut cursors = Vec::new();
+    for (i, conversation) in [None, Some(PEER), None, Some(PEER)].into_iter().enumerate() {
+        let event = NewEvent {
+            account: Some(ME.into()),
+            conversation: conversation.map(Into::into),
+            timestamp: NOW + i as i64,
+            data: EventData::account_status("paused", "active"),
+        };
+        cursors.push(store.append_event(&event).await.unwrap().cursor);
+    }
+    let heads = store.pending_heads("wh_heads", 1000).await.unwrap();
+    let paired = store.pending_deliveries("wh_heads", 1000).await.unwrap();
+    let head_cursors: Vec<i64> = heads.iter().map(|d| d.event_cursor).collect();
+    assert_eq!(head_cursors, [cursors[0], cursors[1]], "each conversation's oldest");
+    let paired_deliveries: Vec<_> = paired.iter().map(|(d, _)| d.clone()).collect();
+    assert_eq!(heads, paired_deliveries);
+    for (delivery, event) in &paired {
+        let read = store.event(delivery.event_cursor).await.unwrap();
+        assert_eq!(read.as_ref(), Some(event));
+    }
+    assert_eq!(store.event(cursors[3] + 1_000).await.unwrap(), None);
+}
+}

@@ -59,13 +59,13 @@ pub(super) async fn run(ctx: Arc<Context>, hook: Webhook, wake: Arc<Notify>) {
             next_due = Some(paused_until);
             Ok(Vec::new())
         } else {
-            ctx.store.pending_deliveries(&hook.id, SCAN).await
+            ctx.store.pending_heads(&hook.id, SCAN).await
         };
         match pending {
             Ok(pending) => {
                 store_errors = 0;
                 let mut blocked: HashSet<String> = busy.clone();
-                for (delivery, event) in pending {
+                for delivery in pending {
                     if !blocked.insert(delivery.order_key.clone()) {
                         continue; // an earlier delivery of this conversation is not done yet
                     }
@@ -79,7 +79,7 @@ pub(super) async fn run(ctx: Arc<Context>, hook: Webhook, wake: Arc<Notify>) {
                         break; // a completion re-runs the scan
                     }
                     busy.insert(delivery.order_key.clone());
-                    in_flight.spawn(attempt(ctx.clone(), hook.clone(), delivery, event));
+                    in_flight.spawn(attempt(ctx.clone(), hook.clone(), delivery));
                 }
             }
             Err(error) => {
@@ -152,12 +152,7 @@ impl Failure {
 }
 
 /// One HTTP attempt, recorded in the store.
-async fn attempt(
-    ctx: Arc<Context>,
-    hook: Arc<Webhook>,
-    delivery: Delivery,
-    event: Event,
-) -> Attempted {
+async fn attempt(ctx: Arc<Context>, hook: Arc<Webhook>, delivery: Delivery) -> Attempted {
     let now = now_ms();
     // Claim the row first: several replicas run a worker for the same endpoint, and only the
     // claimer attempts. The claim outlives the request timeout by a margin, so a claim can
@@ -173,6 +168,17 @@ async fn attempt(
         Ok(None) => return delivery.order_key.into(), // another worker has it, or it changed
         Err(error) => {
             tracing::warn!(%error, webhook = %hook.id, "cannot claim a delivery");
+            return delivery.order_key.into();
+        }
+    };
+    // The event is read only now, for the one delivery attempted (the scan reads heads only).
+    // A delivery row never outlives its event (a foreign key; deleting an account removes
+    // both), so a missing event means the row is going too: the claim lapses.
+    let event = match ctx.store.event(delivery.event_cursor).await {
+        Ok(Some(event)) => event,
+        Ok(None) => return delivery.order_key.into(),
+        Err(error) => {
+            tracing::warn!(%error, webhook = %hook.id, "cannot read a delivery's event");
             return delivery.order_key.into();
         }
     };

@@ -184,6 +184,31 @@ impl Store {
         .collect()
     }
 
+    /// [`Store::pending_deliveries`] without the events: the worker's scan, which runs after
+    /// every attempt and reads each conversation's head, though only the few it attempts need
+    /// their event ([`Store::event`]). With many conversations, parsing every head's event on
+    /// every pass was a cost per delivery that grew with the number of conversations.
+    pub async fn pending_heads(
+        &self,
+        webhook_id: &str,
+        limit: i64,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        sqlx::query(&format!(
+            "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries d \
+             WHERE d.webhook_id = $1 AND d.status = 'pending' AND d.event_cursor = \
+             (SELECT MIN(h.event_cursor) FROM webhook_deliveries h WHERE h.webhook_id = $1 \
+             AND h.order_key = d.order_key AND h.status = 'pending') \
+             ORDER BY d.event_cursor LIMIT $2"
+        ))
+        .bind(webhook_id)
+        .bind(limit)
+        .fetch_all(self.reads())
+        .await?
+        .iter()
+        .map(delivery_from_row)
+        .collect()
+    }
+
     /// Claims a delivery due at `now` for one attempt by moving its `next_attempt_at` to `until`, so no
     /// other worker (on any replica) attempts it before this one records the outcome or, if
     /// this replica dies mid-attempt, before `until` passes (then it is retried: at-least-once,

@@ -156,6 +156,17 @@ impl Store {
         Ok(stored)
     }
 
+    /// The event at `cursor`, if it is still stored.
+    pub async fn event(&self, cursor: i64) -> Result<Option<Event>, StoreError> {
+        sqlx::query("SELECT cursor, type, account, timestamp, data FROM events WHERE cursor = $1")
+            .bind(cursor)
+            .fetch_optional(self.reads())
+            .await?
+            .as_ref()
+            .map(event_from_row)
+            .transpose()
+    }
+
     /// Events after `cursor`, oldest first, optionally for one account.
     pub async fn events_after(
         &self,
