@@ -137,6 +137,13 @@ pub(super) fn order_key(account: Option<&str>, conversation: Option<&str>) -> St
     format!("{}/{}", account.unwrap_or(""), conversation.unwrap_or(""))
 }
 
+/// The condition and order of a webhook's (`$1`) queue heads, at most `$2`: each
+/// conversation's oldest pending delivery `d`, oldest first.
+const HEADS: &str = "d.webhook_id = $1 AND d.status = 'pending' AND d.event_cursor = \
+     (SELECT MIN(h.event_cursor) FROM webhook_deliveries h WHERE h.webhook_id = $1 \
+     AND h.order_key = d.order_key AND h.status = 'pending') \
+     ORDER BY d.event_cursor LIMIT $2";
+
 const DELIVERY_COLUMNS: &str = "event_cursor, order_key, status, attempts, next_attempt_at, \
      first_attempt_at, last_attempt_at, last_status, last_error";
 
@@ -165,16 +172,12 @@ impl Store {
         webhook_id: &str,
         limit: i64,
     ) -> Result<Vec<(Delivery, Event)>, StoreError> {
-        sqlx::query(
+        sqlx::query(&format!(
             "SELECT d.event_cursor, d.order_key, d.status, d.attempts, d.next_attempt_at, \
              d.first_attempt_at, d.last_attempt_at, d.last_status, d.last_error, \
              e.cursor, e.type, e.account, e.timestamp, e.data \
-             FROM webhook_deliveries d JOIN events e ON e.cursor = d.event_cursor \
-             WHERE d.webhook_id = $1 AND d.status = 'pending' AND d.event_cursor = \
-             (SELECT MIN(h.event_cursor) FROM webhook_deliveries h WHERE h.webhook_id = $1 \
-             AND h.order_key = d.order_key AND h.status = 'pending') \
-             ORDER BY d.event_cursor LIMIT $2",
-        )
+             FROM webhook_deliveries d JOIN events e ON e.cursor = d.event_cursor WHERE {HEADS}"
+        ))
         .bind(webhook_id)
         .bind(limit)
         .fetch_all(self.reads())
@@ -194,11 +197,7 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<Delivery>, StoreError> {
         sqlx::query(&format!(
-            "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries d \
-             WHERE d.webhook_id = $1 AND d.status = 'pending' AND d.event_cursor = \
-             (SELECT MIN(h.event_cursor) FROM webhook_deliveries h WHERE h.webhook_id = $1 \
-             AND h.order_key = d.order_key AND h.status = 'pending') \
-             ORDER BY d.event_cursor LIMIT $2"
+            "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries d WHERE {HEADS}"
         ))
         .bind(webhook_id)
         .bind(limit)
