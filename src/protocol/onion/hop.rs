@@ -71,18 +71,8 @@ impl SharedKey {
         ephemeral: &StaticSecret,
         recipient: &PublicKey,
     ) -> Result<Self, HopError> {
-        Self::client_with_public(enc, ephemeral, &PublicKey::from(ephemeral), recipient)
-    }
-
-    /// [`SharedKey::client`] when the caller already holds `A = pub(a)` (saves a scalar
-    /// multiplication per layer).
-    pub(crate) fn client_with_public(
-        enc: EncType,
-        ephemeral: &StaticSecret,
-        ephemeral_public: &PublicKey,
-        recipient: &PublicKey,
-    ) -> Result<Self, HopError> {
-        Ok(LayerSecret::client(ephemeral, ephemeral_public, recipient)?.key(enc))
+        let ephemeral_public = PublicKey::from(ephemeral);
+        Ok(LayerSecret::client(ephemeral, &ephemeral_public, recipient)?.key(enc))
     }
 
     /// The recipient's key for a layer: its static secret `b` and the layer's ephemeral key `A`.
