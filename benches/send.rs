@@ -20,6 +20,8 @@
 //! Pin the two processes apart with `taskset` to see the gateway on its own core(s), e.g.
 //! `taskset -c 1 cargo bench --bench send` puts this process (and the devnet child it spawns)
 //! on core 1: use `SEND_DEVNET_CPUS=0` to move the child to core 0 after it starts.
+//! `BENCH_SQL_LOG=<file>` writes every SQL statement the gateway runs, with its elapsed time
+//! (sqlx's `sqlx::query` debug events), to that file: which statements a message costs.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a bench binary may panic
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -164,6 +166,14 @@ fn round(x: f64) -> f64 {
 
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
+    if let Ok(path) = std::env::var("BENCH_SQL_LOG") {
+        let file = std::fs::File::create(path).unwrap();
+        tracing_subscriber::fmt()
+            .with_env_filter("sqlx::query=debug")
+            .with_writer(std::sync::Mutex::new(file))
+            .with_ansi(false)
+            .init();
+    }
     let messages = env("SEND_MESSAGES", 1_000) as usize;
     let recipients = env("SEND_RECIPIENTS", 30) as usize;
     let concurrency = env("SEND_CONCURRENCY", 16) as usize;
