@@ -254,11 +254,20 @@ async fn another_replica_hears_of_queued_messages_and_account_changes() {
             timestamp: 5,
             idempotency_key: None,
         };
+        let mut own = a.subscribe_notices();
         a.enqueue_outgoing(&message, 5).await.unwrap();
+        // The other replica hears the account (the NOTIFY payload has no peer: it reads the
+        // queue); the replica that queued it also knows the conversation.
         let queued = Notice::OutgoingQueued {
             account: id.as_str().to_owned(),
+            peer: None,
         };
         notice(&mut heard, &queued).await;
+        let queued_here = Notice::OutgoingQueued {
+            account: id.as_str().to_owned(),
+            peer: Some(message.peer.clone()),
+        };
+        notice(&mut own, &queued_here).await;
 
         // Event commits on one replica wake long-polls and webhook workers on the other.
         let stored = a.append_event(&event(1)).await.unwrap();

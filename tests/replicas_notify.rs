@@ -72,6 +72,7 @@ async fn a_message_queued_on_another_replica_is_sent_by_the_owner_on_notify() {
         let heard = std::iter::from_fn(|| notices.try_recv().ok()).any(|n| {
             n == Notice::OutgoingQueued {
                 account: account.clone(),
+                peer: None,
             }
         });
         assert!(heard, "A never heard B's OutgoingQueued notice");

@@ -418,3 +418,76 @@ async fn the_webhook_scan_reads_heads_and_each_event_on_demand() {
     assert_eq!(store.event(cursors[3] + 1_000).await.unwrap(), None);
 }
 }
+
+// The scan walks each conversation's queue through the index of pending deliveries: a
+// conversation whose first deliveries were delivered or dead-lettered has its oldest *pending*
+// one as head, a conversation with nothing pending has none, a long queue gives one head, and
+// the limit keeps the oldest heads.
+both_backends! {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_webhook_scan_gives_each_conversation_its_oldest_pending_delivery() {
+    let (store, _url, _dir) = store().await;
+    webhook(&store, "wh_queues", None).await;
+    let a = PEER.replace("05aa", "05a1");
+    let b = PEER.replace("05aa", "05b2");
+    let c = PEER.replace("05aa", "05c3");
+    let order = [
+        Some(&a), Some(&b), Some(&a), None, Some(&c), Some(&a), Some(&b), Some(&c),
+    ];
+    let mut cursors = Vec::new();
+    for (i, conversation) in order.into_iter().enumerate() {
+        let event = NewEvent {
+            account: Some(ME.into()),
+            conversation: conversation.cloned(),
+            timestamp: NOW + i as i64,
+            data: EventData::account_status("paused", "active"),
+        };
+        cursors.push(store.append_event(&event).await.unwrap().cursor);
+    }
+    // A long queue behind a's head.
+    for i in 0..50 {
+        let event = NewEvent {
+            account: Some(ME.into()),
+            conversation: Some(a.clone()),
+            timestamp: NOW + 100 + i,
+            data: EventData::account_status("paused", "active"),
+        };
+        store.append_event(&event).await.unwrap();
+    }
+    let settle = |cursor: i64, outcome: AttemptOutcome| {
+        let store = store.clone();
+        async move {
+            let heads = store.pending_heads("wh_queues", 1000).await.unwrap();
+            let head = heads.iter().find(|d| d.event_cursor == cursor).unwrap();
+            store
+                .record_attempt("wh_queues", head, NOW, &outcome)
+                .await
+                .unwrap();
+        }
+    };
+    let delivered = || AttemptOutcome::Delivered { status: 200 };
+    settle(cursors[0], delivered()).await; // a's first
+    let dead = AttemptOutcome::Failed {
+        status: Some(500),
+        error: "gave up".into(),
+        next_attempt_at: None,
+    };
+    settle(cursors[1], dead).await; // b's first, dead-lettered
+    settle(cursors[4], delivered()).await; // c's first…
+    settle(cursors[7], delivered()).await; // …and last
+
+    let heads = store.pending_heads("wh_queues", 1000).await.unwrap();
+    let head_cursors: Vec<i64> = heads.iter().map(|d| d.event_cursor).collect();
+    assert_eq!(head_cursors, [cursors[2], cursors[3], cursors[6]]);
+    assert!(heads.iter().all(|d| d.status.as_str() == "pending"));
+    let oldest = store.pending_heads("wh_queues", 2).await.unwrap();
+    let oldest: Vec<i64> = oldest.iter().map(|d| d.event_cursor).collect();
+    assert_eq!(oldest, [cursors[2], cursors[3]]);
+    let paired = store.pending_deliveries("wh_queues", 1000).await.unwrap();
+    let paired: Vec<i64> = paired.iter().map(|(d, e)| {
+        assert_eq!(d.event_cursor, e.cursor);
+        d.event_cursor
+    }).collect();
+    assert_eq!(paired, head_cursors);
+}
+}

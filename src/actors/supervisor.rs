@@ -461,9 +461,14 @@ impl Handler<Noticed> for Supervisor {
 
     fn handle(&mut self, msg: Noticed, ctx: &mut Context<Self>) {
         match msg.0 {
-            Some(Notice::OutgoingQueued { account }) => {
+            Some(Notice::OutgoingQueued { account, peer }) => {
                 if let Some(addr) = self.children.get(&account).and_then(|c| c.addr.as_ref()) {
-                    addr.do_send(Requeue);
+                    // Queued in this process: its conversation is known. From another
+                    // replica: read the account's queue.
+                    match peer {
+                        Some(peer) => addr.do_send(Queued { peer }),
+                        None => addr.do_send(Requeue),
+                    }
                 }
             }
             Some(Notice::AccountChanged { account }) => {

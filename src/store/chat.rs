@@ -479,6 +479,7 @@ impl StoreTx {
         .await?;
         self.announce_on_commit(Notice::OutgoingQueued {
             account: account.to_owned(),
+            peer: Some(peer.to_owned()),
         });
         Ok(id)
     }

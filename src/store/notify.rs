@@ -50,6 +50,11 @@ pub enum Notice {
     OutgoingQueued {
         /// The account's Session ID.
         account: String,
+        /// The queued row's `peer`, in this process only: its owner kicks that one
+        /// conversation instead of reading the account's queue. The NOTIFY payload does not
+        /// carry it (its format predates it, and replicas of every version read it), so a
+        /// notice from another replica has `None` here and its owner reads the queue.
+        peer: Option<String>,
     },
     /// An account was created, changed or deleted: lease managers rebalance, the owner
     /// starts, pauses or stops it.
@@ -69,7 +74,7 @@ impl Notice {
     fn encode(&self, origin: &str) -> String {
         match self {
             Self::Events { latest } => format!("{origin} events {latest}"),
-            Self::OutgoingQueued { account } => format!("{origin} outgoing {account}"),
+            Self::OutgoingQueued { account, .. } => format!("{origin} outgoing {account}"),
             Self::AccountChanged { account } => format!("{origin} account {account}"),
             Self::WebhooksChanged => format!("{origin} webhooks"),
             Self::LeasesChanged => format!("{origin} leases"),
@@ -98,6 +103,7 @@ impl Notice {
             },
             ("outgoing", a) => Self::OutgoingQueued {
                 account: account(a)?,
+                peer: None,
             },
             ("account", a) => Self::AccountChanged {
                 account: account(a)?,
@@ -286,7 +292,10 @@ mod tests {
     fn notices_round_trip() {
         for notice in [
             Notice::Events { latest: 42 },
-            Notice::OutgoingQueued { account: ID.into() },
+            Notice::OutgoingQueued {
+                account: ID.into(),
+                peer: None,
+            },
             Notice::AccountChanged { account: ID.into() },
             Notice::WebhooksChanged,
             Notice::LeasesChanged,
@@ -295,6 +304,21 @@ mod tests {
             let payload = notice.encode("abc");
             assert_eq!(Notice::decode(&payload), Some(("abc", notice)));
         }
+    }
+
+    #[test]
+    fn the_queued_peer_stays_in_process() {
+        let here = Notice::OutgoingQueued {
+            account: ID.into(),
+            peer: Some(ID.replace("05d2", "05e3")),
+        };
+        let payload = here.encode("abc");
+        assert_eq!(payload, format!("abc outgoing {ID}"));
+        let elsewhere = Notice::OutgoingQueued {
+            account: ID.into(),
+            peer: None,
+        };
+        assert_eq!(Notice::decode(&payload), Some(("abc", elsewhere)));
     }
 
     #[test]

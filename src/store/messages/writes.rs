@@ -156,6 +156,7 @@ impl Store {
                     .await?;
                 tx.announce_on_commit(Notice::OutgoingQueued {
                     account: message.account.clone(),
+                    peer: Some(message.peer.clone()),
                 });
                 tx.commit().await?;
                 Ok(Enqueued {
