@@ -46,7 +46,7 @@ mod fleet;
 mod process;
 #[path = "support/profile.rs"]
 mod profile;
-use process::{cpu_secs, env, rss_mib};
+use process::{cpu_secs, env, rss_file_mib, rss_mib};
 
 const ADMIN: &str = "scale-admin";
 
@@ -251,7 +251,7 @@ async fn main() {
         config.path_isolation = PathIsolation::PerAccount;
     }
     let (batch_window, isolation) = (config.batch_window_ms, config.path_isolation);
-    let rss0 = rss_mib();
+    let (rss0, file0) = (rss_mib(), rss_file_mib());
     let cpu0 = cpu_secs();
     let started = Instant::now();
     let gateway = fleet::start(settings, dir.path(), config).await;
@@ -266,7 +266,7 @@ async fn main() {
     })
     .await;
     let first_round = started.elapsed();
-    let rss1 = rss_mib();
+    let (rss1, file1) = (rss_mib(), rss_file_mib());
     let cpu1 = cpu_secs();
 
     // The window: probes and end-to-end messages run while every account keeps polling.
@@ -338,7 +338,7 @@ async fn main() {
     let cpu2 = cpu_secs();
     let devnet_cpu = devnet.cpu_secs() - devnet_cpu0;
     let threads1 = cpu_by_thread();
-    let rss2 = rss_mib();
+    let (rss2, file2) = (rss_mib(), rss_file_mib());
     let lag_sum = metric(&gateway, "session_gateway_poll_lag_seconds_sum", "");
     let lag_count = metric(&gateway, "session_gateway_poll_lag_seconds_count", "");
     let (mut e2e_lat, e2e_done) = e2e_task.await.unwrap();
@@ -364,7 +364,8 @@ async fn main() {
     );
     println!(
         "  RSS: {rss0:.1} MiB before the gateway, {rss1:.1} after the first round, {rss2:.1} \
-         after the window: {:.1} KiB per account",
+         after the window (of which file pages, the binary and the database's memory map: \
+         {file0:.1}, {file1:.1}, {file2:.1}): {:.1} KiB per account",
         per_account / 1024.0
     );
     println!(

@@ -31,10 +31,22 @@ pub fn cpu_secs_of(stat_path: &str) -> f64 {
 
 /// Resident set size, MiB, from `/proc/self/status`.
 pub fn rss_mib() -> f64 {
+    status_mib("VmRSS:")
+}
+
+/// The resident set's file-backed pages, MiB (`RssFile`): pages of mapped files, such as the
+/// SQLite database read through its memory map. They are the kernel's page cache, shared and
+/// reclaimable, not memory the process allocated (`RssAnon`).
+#[allow(dead_code)] // not every bench prints it
+pub fn rss_file_mib() -> f64 {
+    status_mib("RssFile:")
+}
+
+fn status_mib(field: &str) -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .find_map(|l| l.strip_prefix(field))
         .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
         .map_or(0.0, |kb| kb / 1024.0)
 }

@@ -130,6 +130,14 @@ async fn probe(url: &str) -> Result<(), StoreError> {
 /// still in the WAL are read from it as before. SQLite writes through `write(2)` either way.
 const MMAP_PRAGMA: &str = "PRAGMA mmap_size = 268435456";
 
+/// SQLite connections are not pinged each time the pool hands one out (sqlx's default). A
+/// ping is a round trip to the connection's worker thread (a channel send, a futex wake, the
+/// reply), as dear as the statement that follows it, and it can only find that the worker
+/// thread is gone: a local file does not drop connections the way a server does. The 2,000
+/// account scale profile had these pings among its largest wake-up costs. PostgreSQL
+/// connections are still tested.
+const TEST_SQLITE_BEFORE_ACQUIRE: bool = false;
+
 /// One SQLite connection: writers never race for the file lock (no SQLITE_BUSY on lock
 /// upgrade), and reads are short. Never acquire a second connection inside a transaction.
 pub(super) async fn open_sqlite(
@@ -140,6 +148,7 @@ pub(super) async fn open_sqlite(
     let pool = AnyPoolOptions::new()
         .max_connections(1)
         .acquire_timeout(Duration::from_secs(30))
+        .test_before_acquire(TEST_SQLITE_BEFORE_ACQUIRE)
         .after_connect(move |conn, _meta| {
             let page_cap = page_cap.load(Ordering::Relaxed);
             Box::pin(async move {
@@ -221,6 +230,7 @@ pub(super) async fn open_sqlite_readers(
     let pool = AnyPoolOptions::new()
         .max_connections(readers)
         .acquire_timeout(Duration::from_secs(30))
+        .test_before_acquire(TEST_SQLITE_BEFORE_ACQUIRE)
         .after_connect(|conn, _meta| {
             Box::pin(async move {
                 sqlx::query("PRAGMA busy_timeout = 5000")
