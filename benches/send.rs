@@ -15,8 +15,11 @@
 //!    webhook. Its accounts start paused, so the webhook is subscribed first; measured from
 //!    resuming them until the receiver has every text (the warm-up texts included).
 //!
-//! The bench's own HTTP clients and webhook receiver run in this process, so their CPU is in
-//! the "gateway" figures: an upper bound. `SEND_NODES` (24 devnet nodes, swarms of 4).
+//! The bench's own HTTP clients and webhook receiver run in this process, on threads of their
+//! own (a `bench-load` runtime and the receiver's actix workers): `gateway_cpu_ms_per_message`
+//! is the process's CPU less those threads', `load_cpu_ms_per_message` theirs, and
+//! `process_cpu_ms_per_message` the sum (the figure this bench printed as the gateway's until
+//! stop 19, an upper bound). `SEND_NODES` (24 devnet nodes, swarms of 4).
 //! Pin the two processes apart with `taskset` to see the gateway on its own core(s), e.g.
 //! `taskset -c 1 cargo bench --bench send` puts this process (and the devnet child it spawns)
 //! on core 1: use `SEND_DEVNET_CPUS=0` to move the child to core 0 after it starts.
@@ -46,7 +49,7 @@ mod hooks;
 mod process;
 #[path = "support/profile.rs"]
 mod profile;
-use process::{cpu_secs, env, rss_mib};
+use process::{cpu_secs, env, rss_mib, threads, threads_cpu_secs};
 
 const ADMIN: &str = "send-bench-admin";
 
@@ -112,27 +115,57 @@ async fn post(client: reqwest::Client, url: String, to: String, text: String) {
     assert_eq!(sent.status(), 202, "{}", sent.text().await.unwrap());
 }
 
-/// Where a measured phase started: wall clock, this process's and the devnet's CPU.
+/// The bench's own load, which shares this process with the gateway: the HTTP clients and the
+/// webhook receiver. They run on their own threads (the `bench-load` runtime and the
+/// receiver's actix workers), so their CPU can be told apart from the gateway's.
+struct Load {
+    runtime: tokio::runtime::Runtime,
+    /// The webhook receiver's threads.
+    receiver: Vec<u32>,
+}
+
+impl Load {
+    /// The load's threads now: the runtime's (named `bench-load`) and the receiver's.
+    fn tids(&self) -> Vec<u32> {
+        let mut tids: Vec<u32> = threads()
+            .into_iter()
+            .filter(|(_, name)| name.starts_with("bench-load"))
+            .map(|(tid, _)| tid)
+            .collect();
+        tids.extend(&self.receiver);
+        tids
+    }
+
+    fn cpu_secs(&self) -> f64 {
+        threads_cpu_secs(&self.tids())
+    }
+}
+
+/// Where a measured phase started: wall clock, this process's, the load's and the devnet's
+/// CPU.
 struct Mark {
     at: Instant,
     cpu: f64,
+    load_cpu: f64,
     devnet_cpu: f64,
 }
 
 impl Mark {
-    fn now(devnet: &devnet_process::DevnetProcess) -> Self {
+    fn now(devnet: &devnet_process::DevnetProcess, load: &Load) -> Self {
         Self {
             at: Instant::now(),
             cpu: cpu_secs(),
+            load_cpu: load.cpu_secs(),
             devnet_cpu: devnet.cpu_secs(),
         }
     }
 
     /// The figures from this mark until now.
-    fn figures(&self, devnet: &devnet_process::DevnetProcess) -> Figures {
+    fn figures(&self, devnet: &devnet_process::DevnetProcess, load: &Load) -> Figures {
         Figures {
             seconds: self.at.elapsed().as_secs_f64(),
             cpu: cpu_secs() - self.cpu,
+            load_cpu: load.cpu_secs() - self.load_cpu,
             devnet_cpu: devnet.cpu_secs() - self.devnet_cpu,
         }
     }
@@ -140,19 +173,25 @@ impl Mark {
 
 struct Figures {
     seconds: f64,
+    /// The whole process: the gateway and the load.
     cpu: f64,
+    load_cpu: f64,
     devnet_cpu: f64,
 }
 
 impl Figures {
     fn print(&self, phase: &str, messages: usize, rss_mib: f64) {
+        let gateway = self.cpu - self.load_cpu;
+        let per_message = |cpu: f64| round(cpu * 1000.0 / messages as f64);
         let line = json!({
             "phase": phase,
             "messages": messages,
             "seconds": round(self.seconds),
             "messages_per_sec": round(messages as f64 / self.seconds),
-            "gateway_cpu_ms_per_message": round(self.cpu * 1000.0 / messages as f64),
-            "gateway_cores": round(self.cpu / self.seconds),
+            "gateway_cpu_ms_per_message": per_message(gateway),
+            "load_cpu_ms_per_message": per_message(self.load_cpu),
+            "process_cpu_ms_per_message": per_message(self.cpu),
+            "gateway_cores": round(gateway / self.seconds),
             "devnet_cores": round(self.devnet_cpu / self.seconds),
             "rss_mib": round(rss_mib),
         });
@@ -195,7 +234,28 @@ async fn main() {
     network.request_timeout_ms = 10_000;
     let client = reqwest::Client::new();
     let hook_count = Arc::new(AtomicUsize::new(0));
-    let hook_url = hooks::counting(hook_count.clone());
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("bench-load")
+        .enable_all()
+        .build()
+        .unwrap();
+    let before: Vec<u32> = threads().into_iter().map(|(tid, _)| tid).collect();
+    let counter = hook_count.clone();
+    let hook_url = runtime
+        .spawn(async move { hooks::counting(counter) })
+        .await
+        .unwrap();
+    // One request, so the receiver's workers are running before its threads are listed.
+    let probe = client.post(&hook_url).body("probe").send().await.unwrap();
+    assert_eq!(probe.status(), 200);
+    hook_count.store(0, Ordering::SeqCst);
+    let receiver = threads()
+        .into_iter()
+        .filter(|(tid, name)| !before.contains(tid) && name.starts_with("actix"))
+        .map(|(tid, _)| tid)
+        .collect();
+    let load = Load { runtime, receiver };
 
     // Phase 1: one sender, a backlog of texts to 30 recipients.
     let (mut settings, master) = fleet::settings(ADMIN, 5_000);
@@ -221,14 +281,14 @@ async fn main() {
     until(&hook_count, recipients, limit, "warm-up sends").await;
     hook_count.store(0, Ordering::SeqCst);
 
-    let mark = Mark::now(&devnet);
+    let mark = Mark::now(&devnet, &load);
     let profile = profile::Profile::start();
     let next = Arc::new(AtomicUsize::new(0));
     let mut clients = Vec::new();
     for _ in 0..concurrency {
         let (next, seeds) = (next.clone(), seeds.clone());
         let (client, url) = (client.clone(), url.clone());
-        clients.push(tokio::spawn(async move {
+        clients.push(load.runtime.spawn(async move {
             loop {
                 let i = next.fetch_add(1, Ordering::SeqCst);
                 if i >= messages {
@@ -244,7 +304,8 @@ async fn main() {
         c.await.unwrap();
     }
     until(&hook_count, messages, limit, "message.sent webhooks").await;
-    mark.figures(&devnet).print("send", messages, rss_mib());
+    mark.figures(&devnet, &load)
+        .print("send", messages, rss_mib());
     profile.finish("send");
     gateway.stop().await;
 
@@ -256,7 +317,7 @@ async fn main() {
     let gateway = fleet::start(settings, receiver_dir.path(), network).await;
     subscribe(&client, &gateway, &hook_url, "message.received").await;
     hook_count.store(0, Ordering::SeqCst);
-    let mark = Mark::now(&devnet);
+    let mark = Mark::now(&devnet, &load);
     let profile = profile::Profile::start();
     for (id, _) in &seeds {
         let resumed = client
@@ -270,7 +331,10 @@ async fn main() {
     }
     let expected = messages + recipients;
     until(&hook_count, expected, limit, "message.received webhooks").await;
-    mark.figures(&devnet).print("receive", expected, rss_mib());
+    mark.figures(&devnet, &load)
+        .print("receive", expected, rss_mib());
     profile.finish("receive");
     gateway.stop().await;
+    // A runtime may not be dropped inside another's async context.
+    load.runtime.shutdown_background();
 }

@@ -50,3 +50,28 @@ fn status_mib(field: &str) -> f64 {
         .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
         .map_or(0.0, |kb| kb / 1024.0)
 }
+
+/// This process's threads: id and name (`comm`, at most 15 bytes), from `/proc/self/task`.
+#[allow(dead_code)] // not every bench splits its CPU by thread
+pub fn threads() -> Vec<(u32, String)> {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return Vec::new();
+    };
+    tasks
+        .filter_map(|task| {
+            let task = task.ok()?;
+            let tid = task.file_name().to_str()?.parse().ok()?;
+            let name = std::fs::read_to_string(task.path().join("comm")).ok()?;
+            Some((tid, name.trim_end().to_owned()))
+        })
+        .collect()
+}
+
+/// CPU seconds of this process's threads `tids` (those still running; an exited thread's time
+/// is only in the process total).
+#[allow(dead_code)] // not every bench splits its CPU by thread
+pub fn threads_cpu_secs(tids: &[u32]) -> f64 {
+    tids.iter()
+        .map(|tid| cpu_secs_of(&format!("/proc/self/task/{tid}/stat")))
+        .sum()
+}
