@@ -246,3 +246,37 @@ fn accounts_get_paths_of_their_own_over_tested_guards() {
     set.remove_node(&path2.nodes[1].ed25519, &p, &mut rng);
     assert_eq!(set.owned_len(), 2);
 }
+
+#[test]
+fn an_account_whose_swarm_holds_every_guard_still_gets_a_path() {
+    let p = pool(24);
+    let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(7);
+    let mut set = PathSet::default();
+    assert!(set.add_with_guard(node(1), &[], &p, &mut rng, 0));
+    assert!(set.add_with_guard(node(2), &[], &p, &mut rng, 0));
+    let guards = [node(1).ed25519, node(2).ed25519];
+    // The account's swarm holds both tested guards: its path starts at one of them anyway,
+    // and it keeps that path.
+    let swarm = [node(1).ed25519, node(2).ed25519, node(3).ed25519];
+    let path = set
+        .owned_path(&account(1), None, &swarm, &p, &mut rng, (0, 0))
+        .unwrap();
+    assert!(guards.contains(&path.nodes[0].ed25519));
+    assert!(path.nodes[1..].iter().all(|n| !swarm.contains(&n.ed25519)));
+    let again = set
+        .owned_path(&account(1), None, &swarm, &p, &mut rng, (0, 0))
+        .unwrap();
+    assert_eq!(again.id, path.id);
+    // The destination is never on the path, even then: the other guard is used.
+    let dest = node(1);
+    let to_guard = set
+        .owned_path(&account(2), Some(&dest), &swarm, &p, &mut rng, (0, 0))
+        .unwrap();
+    assert_eq!(to_guard.nodes[0].ed25519, node(2).ed25519);
+    assert!(!to_guard.contains(&dest.ed25519));
+    // A guard outside the swarm is still preferred when there is one.
+    let path3 = set
+        .owned_path(&account(3), None, &[node(1).ed25519], &p, &mut rng, (0, 0))
+        .unwrap();
+    assert_eq!(path3.nodes[0].ed25519, node(2).ed25519);
+}
