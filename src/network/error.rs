@@ -145,8 +145,9 @@ pub enum NetworkError {
         /// Nodes usable.
         have: usize,
     },
-    /// No guard passed its `info` test.
-    #[error("no guard node answered its test")]
+    /// No onion path for the request: no guard passed its `info` test, or no tested guard
+    /// may carry this request (the destination itself is the only one).
+    #[error("no onion path: no tested guard node can carry the request")]
     NoGuards,
     /// The account's swarm could not be found.
     #[error("swarm lookup failed: {0}")]
