@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
 use sqlx::Row as _;
 
-use super::{event_from_row, event_id, Event};
+use super::{event_from_row, event_id, Event, EVENT_COLUMNS};
 use crate::store::{opt_json_column, Notice, Store, StoreError, StoreTx};
 
 /// Where a delivery stands.
@@ -138,7 +138,8 @@ pub(super) fn order_key(account: Option<&str>, conversation: Option<&str>) -> St
 }
 
 /// `columns` of a webhook's (`$1`) queue heads, at most `$2`: each conversation's oldest
-/// pending delivery `d` (joined with `join`), oldest first.
+/// pending delivery `d` (joined with `join`), oldest first. The CTEs' columns (`order_key`,
+/// `head_cursor`) are named apart from the tables', so `columns` need no qualifier.
 ///
 /// `queues` walks the conversations that have pending deliveries, one order key after the
 /// next (a loose index scan: each step is one seek in the index of pending deliveries,
@@ -157,19 +158,15 @@ fn heads(columns: &str, join: &str) -> String {
          SELECT (SELECT MIN(q.order_key) FROM webhook_deliveries q \
          WHERE q.webhook_id = $1 AND q.status = 'pending' AND q.order_key > queues.order_key) \
          FROM queues WHERE queues.order_key IS NOT NULL), \
-         heads (event_cursor) AS ( \
+         heads (head_cursor) AS ( \
          SELECT (SELECT MIN(h.event_cursor) FROM webhook_deliveries h \
          WHERE h.webhook_id = $1 AND h.status = 'pending' AND h.order_key = queues.order_key) \
          FROM queues WHERE queues.order_key IS NOT NULL) \
          SELECT {columns} FROM heads CROSS JOIN webhook_deliveries d {join} \
-         WHERE d.webhook_id = $1 AND d.event_cursor = heads.event_cursor \
+         WHERE d.webhook_id = $1 AND d.event_cursor = heads.head_cursor \
          ORDER BY d.event_cursor LIMIT $2"
     )
 }
-
-/// [`DELIVERY_COLUMNS`] of the head `d` in [`heads`].
-const HEAD_COLUMNS: &str = "d.event_cursor, d.order_key, d.status, d.attempts, \
-     d.next_attempt_at, d.first_attempt_at, d.last_attempt_at, d.last_status, d.last_error";
 
 const DELIVERY_COLUMNS: &str = "event_cursor, order_key, status, attempts, next_attempt_at, \
      first_attempt_at, last_attempt_at, last_status, last_error";
@@ -200,7 +197,7 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<(Delivery, Event)>, StoreError> {
         sqlx::query(&heads(
-            &format!("{HEAD_COLUMNS}, e.cursor, e.type, e.account, e.timestamp, e.data"),
+            &format!("{DELIVERY_COLUMNS}, {EVENT_COLUMNS}"),
             "JOIN events e ON e.cursor = d.event_cursor",
         ))
         .bind(webhook_id)
@@ -221,7 +218,7 @@ impl Store {
         webhook_id: &str,
         limit: i64,
     ) -> Result<Vec<Delivery>, StoreError> {
-        sqlx::query(&heads(HEAD_COLUMNS, ""))
+        sqlx::query(&heads(DELIVERY_COLUMNS, ""))
             .bind(webhook_id)
             .bind(limit)
             .fetch_all(self.reads())

@@ -64,6 +64,9 @@ pub fn parse_event_id(text: &str) -> Option<i64> {
         .filter(|c| *c >= 0)
 }
 
+/// The columns [`event_from_row`] reads.
+const EVENT_COLUMNS: &str = "cursor, type, account, timestamp, data";
+
 fn event_from_row(row: &AnyRow) -> Result<Event, StoreError> {
     let cursor: i64 = row.try_get("cursor")?;
     Ok(Event {
@@ -158,13 +161,15 @@ impl Store {
 
     /// The event at `cursor`, if it is still stored.
     pub async fn event(&self, cursor: i64) -> Result<Option<Event>, StoreError> {
-        sqlx::query("SELECT cursor, type, account, timestamp, data FROM events WHERE cursor = $1")
-            .bind(cursor)
-            .fetch_optional(self.reads())
-            .await?
-            .as_ref()
-            .map(event_from_row)
-            .transpose()
+        sqlx::query(&format!(
+            "SELECT {EVENT_COLUMNS} FROM events WHERE cursor = $1"
+        ))
+        .bind(cursor)
+        .fetch_optional(self.reads())
+        .await?
+        .as_ref()
+        .map(event_from_row)
+        .transpose()
     }
 
     /// Events after `cursor`, oldest first, optionally for one account.
@@ -174,10 +179,10 @@ impl Store {
         account: Option<&str>,
         limit: i64,
     ) -> Result<Vec<Event>, StoreError> {
-        sqlx::query(
-            "SELECT cursor, type, account, timestamp, data FROM events \
-             WHERE cursor > $1 AND ($2 IS NULL OR account = $2) ORDER BY cursor LIMIT $3",
-        )
+        sqlx::query(&format!(
+            "SELECT {EVENT_COLUMNS} FROM events \
+             WHERE cursor > $1 AND ($2 IS NULL OR account = $2) ORDER BY cursor LIMIT $3"
+        ))
         .bind(cursor)
         .bind(account)
         .bind(limit)
@@ -206,7 +211,7 @@ impl Store {
             .collect::<Vec<_>>()
             .join(", ");
         let sql = format!(
-            "SELECT cursor, type, account, timestamp, data FROM events \
+            "SELECT {EVENT_COLUMNS} FROM events \
              WHERE cursor > $1 AND account IN ({placeholders}) ORDER BY cursor LIMIT $2"
         );
         let mut query = sqlx::query(&sql).bind(cursor).bind(limit);
