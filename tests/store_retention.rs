@@ -397,13 +397,7 @@ async fn the_webhook_scan_reads_heads_and_each_event_on_demand() {
     webhook(&store, "wh_heads", None).await;
     let mut cursors = Vec::new();
     for (i, conversation) in [None, Some(PEER), None, Some(PEER)].into_iter().enumerate() {
-        let event = NewEvent {
-            account: Some(ME.into()),
-            conversation: conversation.map(Into::into),
-            timestamp: NOW + i as i64,
-            data: EventData::account_status("paused", "active"),
-        };
-        cursors.push(store.append_event(&event).await.unwrap().cursor);
+        cursors.push(append_in(&store, conversation, NOW + i as i64).await);
     }
     let heads = store.pending_heads("wh_heads", 1000).await.unwrap();
     let paired = store.pending_deliveries("wh_heads", 1000).await.unwrap();
@@ -436,23 +430,11 @@ async fn the_webhook_scan_gives_each_conversation_its_oldest_pending_delivery() 
     ];
     let mut cursors = Vec::new();
     for (i, conversation) in order.into_iter().enumerate() {
-        let event = NewEvent {
-            account: Some(ME.into()),
-            conversation: conversation.cloned(),
-            timestamp: NOW + i as i64,
-            data: EventData::account_status("paused", "active"),
-        };
-        cursors.push(store.append_event(&event).await.unwrap().cursor);
+        cursors.push(append_in(&store, conversation.map(String::as_str), NOW + i as i64).await);
     }
     // A long queue behind a's head.
     for i in 0..50 {
-        let event = NewEvent {
-            account: Some(ME.into()),
-            conversation: Some(a.clone()),
-            timestamp: NOW + 100 + i,
-            data: EventData::account_status("paused", "active"),
-        };
-        store.append_event(&event).await.unwrap();
+        append_in(&store, Some(&a), NOW + 100 + i).await;
     }
     let settle = |cursor: i64, outcome: AttemptOutcome| {
         let store = store.clone();
@@ -490,4 +472,16 @@ async fn the_webhook_scan_gives_each_conversation_its_oldest_pending_delivery() 
     }).collect();
     assert_eq!(paired, head_cursors);
 }
+}
+
+/// Appends an event of ME in `conversation` at `timestamp` (every webhook gets a delivery of
+/// it); its cursor.
+async fn append_in(store: &Store, conversation: Option<&str>, timestamp: i64) -> i64 {
+    let event = NewEvent {
+        account: Some(ME.into()),
+        conversation: conversation.map(Into::into),
+        timestamp,
+        data: EventData::account_status("paused", "active"),
+    };
+    store.append_event(&event).await.unwrap().cursor
 }
