@@ -471,6 +471,23 @@ async fn the_webhook_scan_gives_each_conversation_its_oldest_pending_delivery() 
         d.event_cursor
     }).collect();
     assert_eq!(paired, head_cursors);
+    // One conversation's head on its own (the worker's look after an attempt) is the same
+    // row the scan gives; c has nothing pending; a's next head follows once its head is done.
+    for head in &heads {
+        let own = store.pending_head("wh_queues", &head.order_key).await.unwrap();
+        assert_eq!(own.as_ref(), Some(head));
+    }
+    let all = store.list_deliveries("wh_queues", None, None, 1000).await.unwrap();
+    let key_of = |cursor: i64| {
+        let delivery = all.iter().find(|d| d.event_cursor == cursor).unwrap();
+        delivery.order_key.clone()
+    };
+    let (a_key, c_key) = (key_of(cursors[0]), key_of(cursors[4]));
+    assert_eq!(store.pending_head("wh_queues", &c_key).await.unwrap(), None);
+    settle(cursors[2], delivered()).await;
+    let next = store.pending_head("wh_queues", &a_key).await.unwrap().unwrap();
+    assert_eq!(next.event_cursor, cursors[5]);
+    assert_eq!(store.pending_head("wh_other", &a_key).await.unwrap(), None);
 }
 }
 

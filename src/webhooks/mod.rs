@@ -105,14 +105,20 @@ async fn dispatch(
     let (mut commits, mut notices) = wakes;
     let mut running: HashMap<String, Running> = HashMap::new();
     let mut reconcile = true;
+    // Whether the workers should scan their queues: new events (here or on another replica),
+    // replays and endpoint changes may add due deliveries; a queued message, an account or a
+    // lease change add none, and waking every worker for each of those cost a scan each.
+    let mut wake_workers = true;
     loop {
         if reconcile {
             reconcile_workers(&ctx, &mut running).await;
         }
-        for worker in running.values() {
-            worker.wake.notify_one();
+        if wake_workers {
+            for worker in running.values() {
+                worker.wake.notify_one();
+            }
         }
-        tokio::select! {
+        (reconcile, wake_workers) = tokio::select! {
             changed = stop.changed() => {
                 let stopping = changed.is_err() || *stop.borrow_and_update();
                 if stopping {
@@ -122,30 +128,31 @@ async fn dispatch(
                     }
                     return;
                 }
-                reconcile = false;
+                (false, false)
             }
             changed = commits.changed() => {
                 if changed.is_err() {
                     return;
                 }
-                reconcile = false;
+                (false, true)
             }
-            () = handle.wake.notified() => reconcile = true,
+            () = handle.wake.notified() => (true, true),
             // Webhook changes made through another replica (PostgreSQL NOTIFY), or notices
-            // missed: reload. Other notices only wake the workers.
+            // missed: reload and wake. Other notices neither.
             notice = notices.recv() => {
-                reconcile = !matches!(
+                if matches!(notice, Err(tokio::sync::broadcast::error::RecvError::Closed)) {
+                    return;
+                }
+                let other = matches!(
                     notice,
                     Ok(Notice::OutgoingQueued { .. }
                         | Notice::AccountChanged { .. }
                         | Notice::LeasesChanged)
                 );
-                if matches!(notice, Err(tokio::sync::broadcast::error::RecvError::Closed)) {
-                    return;
-                }
+                (!other, !other)
             }
-            () = tokio::time::sleep(RECONCILE_EVERY) => reconcile = true,
-        }
+            () = tokio::time::sleep(RECONCILE_EVERY) => (true, true),
+        };
     }
 }
 

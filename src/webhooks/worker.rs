@@ -42,6 +42,13 @@ pub(super) struct Context {
 }
 
 /// Delivers `hook`'s pending deliveries until aborted.
+///
+/// A full scan of the queue heads ([`Store::pending_heads`]) runs when something may have
+/// changed anywhere: at start, on a wake (a new event, a replay, an endpoint change), when a
+/// known head falls due, after a store error. An attempt's completion changes only its own
+/// conversation's queue, so the worker then looks at that one head ([`Store::pending_head`],
+/// one index seek) instead of scanning every queue again, unless the last scan left due heads
+/// waiting for a free slot (`saturated`): then the freed slot goes to the oldest of them.
 pub(super) async fn run(ctx: Arc<Context>, hook: Webhook, wake: Arc<Notify>) {
     let hook = Arc::new(hook);
     warn_if_cleartext(&hook);
@@ -52,41 +59,50 @@ pub(super) async fn run(ctx: Arc<Context>, hook: Webhook, wake: Arc<Notify>) {
     let mut store_errors = 0u32;
     // A receiver's `Retry-After` (on 429/503) holds every attempt to it until then.
     let mut paused_until = 0i64;
+    // A full scan is due; the earliest known head not yet due; the last scan stopped at the
+    // in-flight limit (or its row limit) with heads it did not start.
+    let mut scan = true;
+    let mut next_due: Option<i64> = None;
+    let mut saturated = false;
     loop {
         let now = now_ms();
-        let mut next_due: Option<i64> = None;
-        let pending = if now < paused_until {
+        if next_due.is_some_and(|due| due <= now) {
+            scan = true;
+        }
+        if scan && now < paused_until {
             next_due = Some(paused_until);
-            Ok(Vec::new())
-        } else {
-            ctx.store.pending_heads(&hook.id, SCAN).await
-        };
-        match pending {
-            Ok(pending) => {
-                store_errors = 0;
-                let mut blocked: HashSet<String> = busy.clone();
-                for delivery in pending {
-                    if !blocked.insert(delivery.order_key.clone()) {
-                        continue; // an earlier delivery of this conversation is not done yet
+        } else if scan {
+            scan = false;
+            next_due = None;
+            saturated = false;
+            match ctx.store.pending_heads(&hook.id, SCAN).await {
+                Ok(pending) => {
+                    store_errors = 0;
+                    saturated = pending.len() >= usize::try_from(SCAN).unwrap_or(usize::MAX);
+                    let mut blocked: HashSet<String> = busy.clone();
+                    for delivery in pending {
+                        if !blocked.insert(delivery.order_key.clone()) {
+                            continue; // an earlier delivery of this conversation is not done yet
+                        }
+                        if delivery.next_attempt_at > now {
+                            next_due = earliest(next_due, delivery.next_attempt_at);
+                            continue;
+                        }
+                        if in_flight.len() >= max_in_flight {
+                            saturated = true; // a completion scans again
+                            break;
+                        }
+                        busy.insert(delivery.order_key.clone());
+                        in_flight.spawn(attempt(ctx.clone(), hook.clone(), delivery));
                     }
-                    if delivery.next_attempt_at > now {
-                        next_due = Some(next_due.map_or(delivery.next_attempt_at, |d| {
-                            d.min(delivery.next_attempt_at)
-                        }));
-                        continue;
-                    }
-                    if in_flight.len() >= max_in_flight {
-                        break; // a completion re-runs the scan
-                    }
-                    busy.insert(delivery.order_key.clone());
-                    in_flight.spawn(attempt(ctx.clone(), hook.clone(), delivery));
                 }
-            }
-            Err(error) => {
-                store_errors = store_errors.saturating_add(1);
-                tracing::warn!(%error, webhook = %hook.id, "cannot read pending deliveries");
-                let backoff = 100u64.saturating_mul(1 << store_errors.min(8));
-                next_due = Some(now.saturating_add(i64::try_from(backoff).unwrap_or(i64::MAX)));
+                Err(error) => {
+                    store_errors = store_errors.saturating_add(1);
+                    tracing::warn!(%error, webhook = %hook.id, "cannot read pending deliveries");
+                    let backoff = 100u64.saturating_mul(1 << store_errors.min(8));
+                    let backoff = i64::try_from(backoff).unwrap_or(i64::MAX);
+                    next_due = Some(now.saturating_add(backoff));
+                }
             }
         }
         let sleep = next_due.map(|due| {
@@ -102,18 +118,46 @@ pub(super) async fn run(ctx: Arc<Context>, hook: Webhook, wake: Arc<Notify>) {
                 }
             }
             Some(done) = in_flight.join_next(), if !in_flight.is_empty() => {
-                if let Ok(done) = done {
-                    busy.remove(&done.order_key);
-                    paused_until = paused_until.max(done.retry_at.unwrap_or(0));
-                } else {
+                let Ok(done) = done else {
                     // A panicked attempt: forget every busy key; the rows are still pending.
                     busy.clear();
+                    scan = true;
+                    continue;
+                };
+                busy.remove(&done.order_key);
+                paused_until = paused_until.max(done.retry_at.unwrap_or(0));
+                if saturated || now_ms() < paused_until {
+                    scan = true;
+                    continue;
+                }
+                match ctx.store.pending_head(&hook.id, &done.order_key).await {
+                    Ok(Some(head)) if head.next_attempt_at > now_ms() => {
+                        next_due = earliest(next_due, head.next_attempt_at);
+                    }
+                    Ok(Some(head)) => {
+                        // A slot was just freed, and only this loop fills slots.
+                        busy.insert(head.order_key.clone());
+                        in_flight.spawn(attempt(ctx.clone(), hook.clone(), head));
+                    }
+                    Ok(None) => {}
+                    Err(error) => {
+                        tracing::debug!(%error, webhook = %hook.id, "cannot read a queue head");
+                        scan = true;
+                    }
                 }
             }
-            () = wake.notified() => {}
-            () = tokio::time::sleep(sleep.map_or(IDLE_RESCAN, |s| s.min(IDLE_RESCAN))) => {}
+            () = wake.notified() => scan = true,
+            // A known head fell due (the loop's first check), or the idle rescan.
+            () = tokio::time::sleep(sleep.map_or(IDLE_RESCAN, |s| s.min(IDLE_RESCAN))) => {
+                scan |= sleep.is_none_or(|s| s >= IDLE_RESCAN);
+            }
         }
     }
+}
+
+/// The earlier of a known due time and another.
+fn earliest(due: Option<i64>, at: i64) -> Option<i64> {
+    Some(due.map_or(at, |d| d.min(at)))
 }
 
 /// What an attempt tells its worker.

@@ -228,6 +228,29 @@ impl Store {
             .collect()
     }
 
+    /// The head of one conversation's pending queue for one webhook: its oldest pending
+    /// delivery, if any (one seek in the index of pending deliveries). The worker looks here
+    /// after an attempt, when only that conversation's head can have changed, instead of
+    /// scanning every queue again ([`Store::pending_heads`]).
+    pub async fn pending_head(
+        &self,
+        webhook_id: &str,
+        order_key: &str,
+    ) -> Result<Option<Delivery>, StoreError> {
+        sqlx::query(&format!(
+            "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries \
+             WHERE webhook_id = $1 AND status = 'pending' AND order_key = $2 \
+             ORDER BY event_cursor LIMIT 1"
+        ))
+        .bind(webhook_id)
+        .bind(order_key)
+        .fetch_optional(self.reads())
+        .await?
+        .as_ref()
+        .map(delivery_from_row)
+        .transpose()
+    }
+
     /// Claims a delivery due at `now` for one attempt by moving its `next_attempt_at` to `until`, so no
     /// other worker (on any replica) attempts it before this one records the outcome or, if
     /// this replica dies mid-attempt, before `until` passes (then it is retried: at-least-once,
