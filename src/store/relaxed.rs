@@ -12,6 +12,8 @@
 //! - a webhook delivery's claim: lost, the delivery is simply claimable again;
 //! - a webhook attempt's outcome: lost, the event is sent again under the same event id, which
 //!   is what at-least-once delivery already promises after a crash mid-attempt;
+//! - when an account's config heads were last extended (`user_configs`): lost, they are
+//!   extended again on the next poll, which changes nothing on the swarm;
 //! - accounts' poll health (`store::health`): a copy of what the replica holds in memory,
 //!   rewritten every few seconds; lost, the API shows the previous flush's times until then.
 //!

@@ -98,13 +98,17 @@ impl Store {
         )
     }
 
-    /// Records that the account's config heads were extended at `at` (network time, ms).
+    /// Records that the account's config heads were extended at `at` (network time, ms). A
+    /// relaxed write ([`Store::execute_relaxed`]): lost in a power failure, the heads are
+    /// extended again, which changes nothing on the swarm. Every new account's first poll
+    /// writes it, and 10,000 synced commits after a bulk import kept the one SQLite writer
+    /// busy for seconds (the API's `POST` waited behind them).
     pub async fn set_user_config_extended(&self, account: &str, at: i64) -> Result<(), StoreError> {
-        sqlx::query("UPDATE accounts SET user_config_extended_at = $1 WHERE session_id = $2")
-            .bind(at)
-            .bind(account)
-            .execute(self.pool())
-            .await?;
+        let query =
+            sqlx::query("UPDATE accounts SET user_config_extended_at = $1 WHERE session_id = $2")
+                .bind(at)
+                .bind(account);
+        self.execute_relaxed(query).await?;
         Ok(())
     }
 }
