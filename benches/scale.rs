@@ -23,6 +23,7 @@
 //! (20), `SCALE_POSTS_PER_SEC` (5), `SCALE_E2E` (5 messages), `SCALE_TIMEOUT_SECS` (900, for
 //! each wait), `SCALE_DEVNET` (`process`), `SCALE_BATCH_WINDOW_MS` (the network's
 //! `batch_window_ms`, default 100; 0 = every poll its own onion requests),
+//! `SCALE_SLOW_MS` (print each probe slower than this, with its time into the window),
 //! `SCALE_PATH_ISOLATION` (`shared` or `per_account`), `SCALE_DB_CONNECTIONS`
 //! (`database.max_connections`, 10: SQLite reads on 2 connections beside the writer; 0: on
 //! the writer). Either way the devnet shares the
@@ -133,6 +134,8 @@ async fn probe(
         return out;
     }
     let gap = Duration::from_millis(1000 / per_sec);
+    let start_of_window = Instant::now();
+    let slow = Duration::from_millis(env("SCALE_SLOW_MS", u64::MAX));
     let mut next = Instant::now();
     let mut i = 0;
     while Instant::now() < until {
@@ -141,6 +144,13 @@ async fn probe(
         let start = Instant::now();
         let status = request(&client, i).send().await.unwrap().status();
         out.push(start.elapsed());
+        if start.elapsed() >= slow {
+            let at = start - start_of_window;
+            eprintln!(
+                "slow: {expect} after {:.1?}, {at:.1?} into the window",
+                start.elapsed()
+            );
+        }
         if status.as_u16() != expect {
             eprintln!("probe: {status} after {:.1?}", start.elapsed());
             FAILED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
