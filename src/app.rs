@@ -159,7 +159,7 @@ impl Gateway {
             None => None,
         };
         let state = web::Data::new(ApiState {
-            store: store.clone(),
+            store: store.for_api(),
             admin_key_hash: hash_key(admin_key.expose()),
             settings: settings.clone(),
             identities: options.identities,

@@ -48,7 +48,8 @@ pub struct DatabaseSettings {
     pub url: Option<String>,
     /// `database.max_connections`: pool size for PostgreSQL (default 10). SQLite writes on one
     /// connection, so writers never race for the file lock, and reads on up to
-    /// `min(max_connections, 2)` read-only connections beside it (0: reads share the writer).
+    /// `min(max_connections, 2)` read-only connections beside it, plus one for the REST API's
+    /// reads alone (0: reads share the writer).
     pub max_connections: u32,
 }
 

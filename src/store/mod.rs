@@ -195,6 +195,9 @@ pub struct Store {
     /// Where plain reads go: on SQLite, read-only connections beside the one writer
     /// ([`connect::MAX_SQLITE_READERS`]); otherwise `pool` itself.
     reads: AnyPool,
+    /// The REST API's reads on SQLite: one read-only connection of its own
+    /// ([`Store::for_api`]); otherwise `reads`.
+    api_reads: AnyPool,
     backend: Backend,
     master: MasterKey,
     events: watch::Sender<i64>,
@@ -235,6 +238,11 @@ impl Store {
             Backend::Postgres => None,
         }
         .unwrap_or_else(|| pool.clone());
+        let api_reads = match backend {
+            Backend::Sqlite => connect::open_sqlite_readers(url, readers.min(1)).await?,
+            Backend::Postgres => None,
+        }
+        .unwrap_or_else(|| reads.clone());
         let latest = latest_cursor(&pool).await?;
         let (events, _) = watch::channel(latest);
         let notices = notify::Notifier::new();
@@ -248,6 +256,7 @@ impl Store {
             pool,
             page_cap,
             reads,
+            api_reads,
             backend,
             master,
             events,
@@ -320,6 +329,7 @@ impl Store {
         // Readers first: SQLite folds the write-ahead log into the database and removes it
         // when the last connection closes, and a read-only connection cannot. Closed after
         // the writer, they left the log behind (a flaky secrets-at-rest test, 1 run in 8).
+        self.api_reads.close().await;
         self.reads.close().await;
         self.pool.close().await;
     }
@@ -392,6 +402,19 @@ impl Store {
         query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
     ) -> Result<sqlx::any::AnyQueryResult, StoreError> {
         relaxed::execute(&self.pool, self.backend == Backend::Sqlite, query).await
+    }
+
+    /// This store for the REST API: the same writer, but on SQLite its plain reads go to a
+    /// read connection no other part of the gateway uses. The poll cycles of thousands of
+    /// accounts read the database thousands of times a second (poll plans, cursors), and a
+    /// request's reads queued behind theirs: at 10,000 accounts a `GET` waited up to a second
+    /// while a round of polls caught up after start (scale bench, `SCALE_SLOW_MS`). On
+    /// PostgreSQL (one pool for everything) it is the same store.
+    pub fn for_api(&self) -> Store {
+        Store {
+            reads: self.api_reads.clone(),
+            ..self.clone()
+        }
     }
 
     /// The pool for plain reads (a `SELECT` outside a transaction).
@@ -554,6 +577,38 @@ mod tests {
         );
         assert_eq!(Backend::from_url("mysql://u@h/db"), None);
         assert_eq!(Backend::from_url("gateway.db"), None);
+    }
+
+    // The REST API's reads never wait for the gateway's read connections: with every one of
+    // them held (as a burst of poll reads holds them), the API's store still reads at once.
+    // Before `for_api`, this read waited for a connection until the pool's 30 s timeout.
+    #[tokio::test]
+    async fn the_api_reads_on_a_connection_of_its_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("g.db").display());
+        let store = Store::open(&url, 10, MasterKey::generate()).await.unwrap();
+        let mut held = Vec::new();
+        for _ in 0..connect::MAX_SQLITE_READERS {
+            held.push(store.reads().acquire().await.unwrap());
+        }
+        assert_eq!(
+            store.reads().num_idle(),
+            0,
+            "every gateway read connection is held"
+        );
+        let api = store.for_api();
+        let wait = std::time::Duration::from_secs(20);
+        let read = tokio::time::timeout(wait, api.list_webhooks()).await;
+        assert!(
+            matches!(read, Ok(Ok(ref hooks)) if hooks.is_empty()),
+            "{read:?}"
+        );
+        drop(held);
+        store.close().await;
+        assert!(
+            !dir.path().join("g.db-wal").exists(),
+            "closing the store closes the API's connection too (SQLite removes its log)"
+        );
     }
 
     #[test]
