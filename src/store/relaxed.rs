@@ -42,15 +42,19 @@ struct RelaxedWriter {
 }
 
 impl RelaxedWriter {
-    async fn acquire(pool: &AnyPool) -> Result<Self, StoreError> {
-        let mut guard = Self {
+    /// The writer connection, to be switched to `NORMAL` by the caller's own statements: the
+    /// guard restores `FULL` unless told the caller's statements did ([`Self::synced`]).
+    async fn take(pool: &AnyPool) -> Result<Self, StoreError> {
+        Ok(Self {
             conn: Some(pool.acquire().await?),
             restoring: false,
-        };
-        sqlx::query("PRAGMA synchronous = NORMAL")
-            .execute(&mut **guard.conn()?)
-            .await?;
-        Ok(guard)
+        })
+    }
+
+    /// The caller's statements put `synchronous = FULL` back: the connection returns to the
+    /// pool as it came.
+    fn synced(mut self) {
+        drop(self.conn.take());
     }
 
     fn conn(&mut self) -> Result<&mut PoolConnection<Any>, StoreError> {
@@ -93,18 +97,57 @@ impl Drop for RelaxedWriter {
 
 /// Runs `query`, one write of the kinds the module lists, on SQLite's writer without syncing
 /// its commit to disk; on PostgreSQL as any other write.
+///
+/// On SQLite the switch to `NORMAL`, the write and the switch back go to the connection as one
+/// query of three statements: one round trip to the connection's thread instead of three (two
+/// relaxed writes per webhook delivery made the switches a third of its statements). The
+/// write's own result is the second of the three: SQLite reports a `PRAGMA` as changing the
+/// rows the last write changed, so the sum sqlx would give counts rows twice. If the write
+/// fails, the last statement does not run, and the switch back is made on its own.
 pub(super) async fn execute<'q>(
     pool: &AnyPool,
     sqlite: bool,
-    query: Query<'q, Any, AnyArguments<'q>>,
+    mut query: Query<'q, Any, AnyArguments<'q>>,
 ) -> Result<AnyQueryResult, StoreError> {
+    use futures::TryStreamExt as _;
+    use sqlx::{Execute as _, Executor as _};
+
     if !sqlite {
         return Ok(query.execute(pool).await?);
     }
-    let mut writer = RelaxedWriter::acquire(pool).await?;
-    let done = query.execute(&mut **writer.conn()?).await;
-    writer.release().await?;
-    Ok(done?)
+    let sql = format!(
+        "PRAGMA synchronous = NORMAL; {}; PRAGMA synchronous = FULL",
+        query.sql()
+    );
+    let arguments = query
+        .take_arguments()
+        .map_err(|e| StoreError::Corrupt(format!("relaxed write arguments: {e}")))?
+        .unwrap_or_default();
+    let mut writer = RelaxedWriter::take(pool).await?;
+    let statements = sqlx::query_with(&sql, arguments);
+    #[allow(deprecated)] // execute_many: the one way to read each statement's own result
+    let results: Result<Vec<AnyQueryResult>, sqlx::Error> =
+        writer.conn()?.execute_many(statements).try_collect().await;
+    match results {
+        Ok(results) if results.len() == 3 => {
+            writer.synced(); // the last statement ran: the connection is FULL again
+            results
+                .into_iter()
+                .nth(1)
+                .ok_or_else(|| StoreError::Corrupt("relaxed write without a result".into()))
+        }
+        Ok(results) => {
+            writer.release().await?;
+            Err(StoreError::Corrupt(format!(
+                "relaxed write gave {} results, not 3 (one statement expected)",
+                results.len()
+            )))
+        }
+        Err(error) => {
+            writer.release().await?;
+            Err(error.into())
+        }
+    }
 }
 
 #[cfg(test)]
@@ -131,6 +174,16 @@ mod tests {
             .await
             .unwrap();
         pool
+    }
+
+    /// The writer switched to `NORMAL`, as a relaxed write leaves it mid-way.
+    async fn relaxed_writer(pool: &AnyPool) -> RelaxedWriter {
+        let mut writer = RelaxedWriter::take(pool).await.unwrap();
+        sqlx::query("PRAGMA synchronous = NORMAL")
+            .execute(&mut **writer.conn().unwrap())
+            .await
+            .unwrap();
+        writer
     }
 
     async fn synchronous(pool: &AnyPool) -> i64 {
@@ -161,7 +214,7 @@ mod tests {
     async fn a_writer_dropped_before_its_release_is_restored_before_reuse() {
         let dir = tempfile::tempdir().unwrap();
         let pool = one_connection_pool(&dir).await;
-        let writer = RelaxedWriter::acquire(&pool).await.unwrap();
+        let writer = relaxed_writer(&pool).await;
         drop(writer);
         // The one connection comes back only after the restoring task ran.
         assert_eq!(synchronous(&pool).await, 2);
@@ -171,7 +224,7 @@ mod tests {
     async fn a_restoring_guard_dropped_closes_its_connection() {
         let dir = tempfile::tempdir().unwrap();
         let pool = one_connection_pool(&dir).await;
-        let mut writer = RelaxedWriter::acquire(&pool).await.unwrap();
+        let mut writer = relaxed_writer(&pool).await;
         writer.restoring = true;
         drop(writer);
         // Closed, not returned unsynced: the next connection starts with the default.
@@ -182,12 +235,38 @@ mod tests {
     async fn a_cancelled_relaxed_write_leaves_the_pool_closable() {
         let dir = tempfile::tempdir().unwrap();
         let pool = one_connection_pool(&dir).await;
-        let writer = RelaxedWriter::acquire(&pool).await.unwrap();
+        let writer = relaxed_writer(&pool).await;
         drop(writer);
         pool.close().await;
         // The only connection closed normally: SQLite removed its log.
         let wal = dir.path().join("t.db-wal");
         assert!(!wal.exists(), "the write-ahead log is left behind");
+    }
+
+    // A claim is taken when its update changed a row, so a relaxed write must report the rows
+    // its own statement changed: SQLite reports each `PRAGMA` around it as changing as many
+    // rows as the connection's last write did.
+    #[tokio::test]
+    async fn a_relaxed_write_reports_the_rows_it_changed_and_no_others() {
+        let dir = tempfile::tempdir().unwrap();
+        let pool = one_connection_pool(&dir).await;
+        let insert = sqlx::query("INSERT INTO t (x) VALUES ($1), ($2), ($3)")
+            .bind(1i64)
+            .bind(2i64)
+            .bind(3i64);
+        let done = execute(&pool, true, insert).await.unwrap();
+        assert_eq!(done.rows_affected(), 3);
+        let none = sqlx::query("UPDATE t SET x = 9 WHERE x = $1").bind(100i64);
+        let done = execute(&pool, true, none).await.unwrap();
+        assert_eq!(
+            done.rows_affected(),
+            0,
+            "the previous write's rows are not this one's"
+        );
+        let one = sqlx::query("UPDATE t SET x = 9 WHERE x = $1").bind(2i64);
+        let done = execute(&pool, true, one).await.unwrap();
+        assert_eq!(done.rows_affected(), 1);
+        assert_eq!(synchronous(&pool).await, 2);
     }
 
     #[tokio::test]
