@@ -99,7 +99,7 @@ async fn one_flush_writes_every_account_health_row() {
         poll_interval_ms: 5_000 + i as i64,
         last_error: (i % 7 == 0).then(|| format!("error {i} round {round}")),
         last_error_at: (i % 7 == 0).then_some(round),
-        swarm: vec![format!("{i:064x}")],
+        swarm: vec![format!("{i:064x}")].into(),
     };
     let unknown = format!("05{:064x}", 999_999);
     for round in 1..=2 {

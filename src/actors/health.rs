@@ -53,7 +53,7 @@ impl HealthBoard {
 
     /// A poll cycle of `account` finished; it polls every `interval_ms` now; `swarm` is the
     /// swarm it polls (Ed25519 hex), when known.
-    pub fn polled(&self, account: &str, interval_ms: u64, swarm: Vec<String>) {
+    pub fn polled(&self, account: &str, interval_ms: u64, swarm: Arc<[String]>) {
         let now = now_ms();
         self.update(account, |h| {
             h.last_poll_at = Some(now);

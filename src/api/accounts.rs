@@ -130,7 +130,7 @@ async fn full_view(state: &ApiState, account: Account) -> Result<AccountView, Ap
         last_error: health.poll.last_error,
         last_error_at: health.poll.last_error_at,
         replica: health.replica,
-        swarm: health.poll.swarm,
+        swarm: health.poll.swarm.to_vec(),
     };
     let mut view = AccountView::from(account);
     view.health = Some(health);

@@ -6,6 +6,7 @@
 //! Plain data behind the client's mutex: no I/O here.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Weak};
 
 use rand::seq::SliceRandom;
 use rand::Rng;
@@ -52,17 +53,31 @@ pub enum SwarmError {
     },
 }
 
+/// One swarm's members, shared by every account cached with the same list.
+#[derive(Debug)]
+struct Members {
+    nodes: Vec<ServiceNode>,
+    /// The members' Ed25519 keys in hex, as the health board shows them.
+    hex: Arc<[String]>,
+}
+
 /// One cached swarm.
 #[derive(Debug, Clone)]
 struct Entry {
-    members: Vec<ServiceNode>,
+    members: Arc<Members>,
     fetched_at_ms: u64,
 }
 
-/// Swarms by account.
+/// Swarms by account. Accounts whose swarms have the same members share one copy of them:
+/// a gateway of 10,000 accounts on a network of a few hundred swarms held 10,000 copies of
+/// the member lists (~0.35 KiB each, and as much again as hex in the health board).
 #[derive(Debug, Default)]
 pub struct SwarmCache {
     swarms: HashMap<AccountId, Entry>,
+    /// Member lists by their keys in order, while an entry holds them.
+    shared: HashMap<Vec<SnodeEd25519>, Weak<Members>>,
+    /// `shared`'s size after its last sweep of lists no entry holds.
+    swept_at: usize,
 }
 
 /// Reads a `get_swarm`/421 answer into members, checking its swarm id against `expected` (the
@@ -101,15 +116,25 @@ impl SwarmCache {
     /// [`SWARM_MAX_AGE_MS`], or smaller than [`MIN_SWARM_SIZE`] for longer than
     /// [`SMALL_SWARM_RETRY_MS`].
     pub fn get(&self, account: &AccountId, now_ms: u64) -> Option<Vec<ServiceNode>> {
+        self.fresh(account, now_ms).map(|m| m.nodes.clone())
+    }
+
+    /// [`Self::get`]'s members as Ed25519 hex, shared with every account of the same swarm.
+    pub fn get_hex(&self, account: &AccountId, now_ms: u64) -> Option<Arc<[String]>> {
+        self.fresh(account, now_ms).map(|m| m.hex.clone())
+    }
+
+    fn fresh(&self, account: &AccountId, now_ms: u64) -> Option<&Members> {
         let e = self.swarms.get(account)?;
         let age = now_ms.saturating_sub(e.fetched_at_ms);
-        let stale = age > SWARM_MAX_AGE_MS
-            || (e.members.len() < MIN_SWARM_SIZE && age > SMALL_SWARM_RETRY_MS);
-        (!e.members.is_empty() && !stale).then(|| e.members.clone())
+        let size = e.members.nodes.len();
+        let stale = age > SWARM_MAX_AGE_MS || (size < MIN_SWARM_SIZE && age > SMALL_SWARM_RETRY_MS);
+        (size > 0 && !stale).then_some(&*e.members)
     }
 
     /// Replaces an account's swarm.
     pub fn set(&mut self, account: AccountId, members: Vec<ServiceNode>, now_ms: u64) {
+        let members = self.share(members);
         self.swarms.insert(
             account,
             Entry {
@@ -119,25 +144,57 @@ impl SwarmCache {
         );
     }
 
+    /// The shared copy of `nodes` (made now if no entry holds the same list).
+    fn share(&mut self, nodes: Vec<ServiceNode>) -> Arc<Members> {
+        let keys: Vec<SnodeEd25519> = nodes.iter().map(|n| n.ed25519).collect();
+        if let Some(members) = self.shared.get(&keys).and_then(Weak::upgrade) {
+            if members.nodes == nodes {
+                return members;
+            }
+        }
+        let hex = nodes.iter().map(|n| n.ed25519.to_hex()).collect();
+        let members = Arc::new(Members { nodes, hex });
+        self.shared.insert(keys, Arc::downgrade(&members));
+        // Lists no entry holds any more go once the map has doubled since the last sweep:
+        // amortised, a constant cost per list made.
+        if self.shared.len() >= self.swept_at.saturating_mul(2).max(64) {
+            self.shared.retain(|_, members| members.strong_count() > 0);
+            self.swept_at = self.shared.len();
+        }
+        members
+    }
+
+    /// Rewrites the entries whose members `keep` does not all accept.
+    fn retain_in(&mut self, only: Option<&AccountId>, keep: impl Fn(&SnodeEd25519) -> bool) {
+        let changed: Vec<(AccountId, Vec<ServiceNode>)> = (self.swarms.iter())
+            .filter(|(account, _)| only.is_none_or(|only| only == *account))
+            .filter(|(_, e)| e.members.nodes.iter().any(|n| !keep(&n.ed25519)))
+            .map(|(account, e)| {
+                let kept = e.members.nodes.iter().filter(|n| keep(&n.ed25519));
+                (*account, kept.cloned().collect())
+            })
+            .collect();
+        for (account, nodes) in changed {
+            let members = self.share(nodes);
+            if let Some(e) = self.swarms.get_mut(&account) {
+                e.members = members;
+            }
+        }
+    }
+
     /// Drops a member from one account's swarm.
     pub fn remove_member(&mut self, account: &AccountId, ed: &SnodeEd25519) {
-        if let Some(e) = self.swarms.get_mut(account) {
-            e.members.retain(|n| n.ed25519 != *ed);
-        }
+        self.retain_in(Some(account), |n| n != ed);
     }
 
     /// Drops a node from every swarm (it left the pool).
     pub fn remove_node(&mut self, ed: &SnodeEd25519) {
-        for e in self.swarms.values_mut() {
-            e.members.retain(|n| n.ed25519 != *ed);
-        }
+        self.retain_in(None, |n| n != ed);
     }
 
     /// Keeps only nodes `keep` accepts (after a pool refresh: nodes gone from the pool).
     pub fn retain_nodes(&mut self, keep: impl Fn(&SnodeEd25519) -> bool) {
-        for e in self.swarms.values_mut() {
-            e.members.retain(|n| keep(&n.ed25519));
-        }
+        self.retain_in(None, keep);
     }
 
     /// Number of cached accounts.
@@ -236,6 +293,57 @@ mod tests {
             Err(SwarmError::Empty)
         );
         assert_eq!(members_from(&swarm(7, &[0]), None), Err(SwarmError::Empty));
+    }
+
+    fn account_n(n: u8) -> AccountId {
+        AccountId::from_hex(&format!("05{}", hex::encode([n; 32]))).unwrap()
+    }
+
+    // Accounts of one swarm share one copy of its members, before and after a member goes;
+    // an account whose own list changed gets its own copy; lists nobody holds are swept.
+    #[test]
+    fn accounts_of_one_swarm_share_its_members() {
+        let mut c = SwarmCache::default();
+        let (a, b, d) = (account_n(1), account_n(2), account_n(3));
+        let members = members_from(&swarm(7, &[1, 2, 3]), None).unwrap();
+        c.set(a, members.clone(), 0);
+        c.set(b, members.clone(), 0);
+        c.set(d, members_from(&swarm(8, &[4, 5, 6]), None).unwrap(), 0);
+        let hex = |c: &SwarmCache, who| c.get_hex(&who, 0).unwrap();
+        assert!(
+            Arc::ptr_eq(&hex(&c, a), &hex(&c, b)),
+            "one copy for a and b"
+        );
+        assert!(!Arc::ptr_eq(&hex(&c, a), &hex(&c, d)));
+        assert_eq!(
+            &*hex(&c, a),
+            &members
+                .iter()
+                .map(|n| n.ed25519.to_hex())
+                .collect::<Vec<_>>()[..]
+        );
+        assert_eq!(c.get(&b, 0).unwrap(), members);
+
+        c.remove_member(&a, &SnodeEd25519::from_bytes([1; 32]));
+        assert_eq!(
+            c.get(&a, 0).unwrap().len(),
+            2,
+            "a's own list lost the member"
+        );
+        assert_eq!(c.get(&b, 0).unwrap(), members, "b's did not");
+        c.remove_node(&SnodeEd25519::from_bytes([1; 32]));
+        assert!(
+            Arc::ptr_eq(&hex(&c, a), &hex(&c, b)),
+            "the same list again, shared again"
+        );
+        assert_eq!(c.get(&d, 0).unwrap().len(), 3);
+
+        // 200 lists made and dropped: the map of shared lists does not keep them.
+        for i in 0..200u8 {
+            let nodes = members_from(&swarm(9, &[10, i.max(11)]), None).unwrap();
+            c.set(account_n(200), nodes, 0);
+        }
+        assert!(c.shared.len() <= 64 + 3, "{} lists kept", c.shared.len());
     }
 
     #[test]

@@ -24,8 +24,9 @@ pub struct PollHealth {
     pub last_error: Option<String>,
     /// When that error happened, ms.
     pub last_error_at: Option<i64>,
-    /// The swarm members it polls (Ed25519 hex), as last known.
-    pub swarm: Vec<String>,
+    /// The swarm members it polls (Ed25519 hex), as last known: shared with the other
+    /// accounts of the swarm (`network::swarms::SwarmCache`).
+    pub swarm: std::sync::Arc<[String]>,
 }
 
 impl PollHealth {
@@ -74,7 +75,7 @@ impl Store {
                     .bind(health.poll_interval_ms)
                     .bind(&health.last_error)
                     .bind(health.last_error_at)
-                    .bind(serde_json::to_string(&health.swarm).unwrap_or_else(|_| "[]".into()));
+                    .bind(serde_json::to_string(&*health.swarm).unwrap_or_else(|_| "[]".into()));
             }
             self.execute_relaxed(query).await?;
         }
@@ -146,7 +147,8 @@ pub(super) fn health_from_row(row: &sqlx::any::AnyRow) -> Result<AccountHealth, 
             last_error_at: row.try_get("last_error_at")?,
             // A list we wrote; anything else reads as unknown.
             swarm: swarm
-                .and_then(|s| serde_json::from_str(&s).ok())
+                .and_then(|s| serde_json::from_str::<Vec<String>>(&s).ok())
+                .map(Into::into)
                 .unwrap_or_default(),
         },
         replica: row.try_get("owner")?,

@@ -110,7 +110,7 @@ pub(super) async fn read(state: &ApiState) -> Result<StatusView, ApiError> {
             last_error: o.health.poll.last_error,
             last_error_at: o.health.poll.last_error_at,
             replica: o.health.replica,
-            swarm: o.health.poll.swarm,
+            swarm: o.health.poll.swarm.to_vec(),
         })
         .collect();
     // Stale first; the sort is stable, so each group stays oldest first.

@@ -188,16 +188,14 @@ impl SessionNetwork {
             .collect()
     }
 
-    /// The cached swarm of `account` (Ed25519 hex of its members), empty when none is cached.
-    pub fn cached_swarm(&self, account: &crate::protocol::storage::AccountId) -> Vec<String> {
+    /// The cached swarm of `account` (Ed25519 hex of its members), empty when none is cached;
+    /// one copy shared by the accounts of the same swarm.
+    pub fn cached_swarm(&self, account: &crate::protocol::storage::AccountId) -> Arc<[String]> {
         // The cache ages by local time, as `swarm_for` reads it: network time (`now_ms`) is
         // off by the clock offset, and a client an hour off saw its cache as expired here.
         lock(&self.inner.swarms)
-            .get(account, super::clock::local_now_ms())
+            .get_hex(account, super::clock::local_now_ms())
             .unwrap_or_default()
-            .iter()
-            .map(|node| node.ed25519.to_hex())
-            .collect()
     }
 
     /// The pooled nodes.
