@@ -143,16 +143,14 @@ async fn probe(
         next += gap;
         let start = Instant::now();
         let status = request(&client, i).send().await.unwrap().status();
-        out.push(start.elapsed());
-        if start.elapsed() >= slow {
+        let took = start.elapsed();
+        out.push(took);
+        if took >= slow {
             let at = start - start_of_window;
-            eprintln!(
-                "slow: {expect} after {:.1?}, {at:.1?} into the window",
-                start.elapsed()
-            );
+            eprintln!("slow: {expect} after {took:.1?}, {at:.1?} into the window");
         }
         if status.as_u16() != expect {
-            eprintln!("probe: {status} after {:.1?}", start.elapsed());
+            eprintln!("probe: {status} after {took:.1?}");
             FAILED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
         i += 1;

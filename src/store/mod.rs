@@ -233,16 +233,16 @@ impl Store {
         let (pool, backend) = open_pool(url, max_connections, &page_cap).await?;
         check_master_key(&pool, &master).await?;
         let readers = max_connections.min(connect::MAX_SQLITE_READERS);
-        let reads = match backend {
-            Backend::Sqlite => connect::open_sqlite_readers(url, readers).await?,
-            Backend::Postgres => None,
-        }
-        .unwrap_or_else(|| pool.clone());
-        let api_reads = match backend {
-            Backend::Sqlite => connect::open_sqlite_readers(url, readers.min(1)).await?,
-            Backend::Postgres => None,
-        }
-        .unwrap_or_else(|| reads.clone());
+        // The gateway's read connections and the REST API's one ([`Store::for_api`]).
+        let (reads, api_reads) = match backend {
+            Backend::Sqlite => (
+                connect::open_sqlite_readers(url, readers).await?,
+                connect::open_sqlite_readers(url, readers.min(1)).await?,
+            ),
+            Backend::Postgres => (None, None),
+        };
+        let reads = reads.unwrap_or_else(|| pool.clone());
+        let api_reads = api_reads.unwrap_or_else(|| reads.clone());
         let latest = latest_cursor(&pool).await?;
         let (events, _) = watch::channel(latest);
         let notices = notify::Notifier::new();

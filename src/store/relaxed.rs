@@ -128,15 +128,12 @@ pub(super) async fn execute<'q>(
     #[allow(deprecated)] // execute_many: the one way to read each statement's own result
     let results: Result<Vec<AnyQueryResult>, sqlx::Error> =
         writer.conn()?.execute_many(statements).try_collect().await;
-    match results {
-        Ok(results) if results.len() == 3 => {
+    match results.map(<[AnyQueryResult; 3]>::try_from) {
+        Ok(Ok([_, written, _])) => {
             writer.synced(); // the last statement ran: the connection is FULL again
-            results
-                .into_iter()
-                .nth(1)
-                .ok_or_else(|| StoreError::Corrupt("relaxed write without a result".into()))
+            Ok(written)
         }
-        Ok(results) => {
+        Ok(Err(results)) => {
             writer.release().await?;
             Err(StoreError::Corrupt(format!(
                 "relaxed write gave {} results, not 3 (one statement expected)",
