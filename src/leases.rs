@@ -70,7 +70,7 @@ pub enum LeaseEvent {
 }
 
 /// The accounts held right now, by Session ID.
-pub type Held = Arc<BTreeMap<String, LeaseToken>>;
+pub type Held = Arc<BTreeMap<Arc<str>, LeaseToken>>;
 
 /// A running lease manager. Dropping it aborts the task without releasing (as a crash would);
 /// call [`LeaseHandle::shutdown`] for a clean stop.
@@ -126,7 +126,7 @@ impl LeaseHandle {
 pub struct LeaseManager {
     store: Store,
     config: LeaseConfig,
-    held: BTreeMap<String, LeaseToken>,
+    held: BTreeMap<Arc<str>, LeaseToken>,
     /// Local instant by which each held lease must have been renewed.
     deadline: Option<Instant>,
     /// The database clock as last read, and the local instant just after: an estimate of
@@ -238,7 +238,7 @@ impl LeaseManager {
         for stray in &strays {
             self.store.release_lease(stray, now).await?;
         }
-        let renewed: BTreeMap<String, LeaseToken> = renewed
+        let renewed: BTreeMap<Arc<str>, LeaseToken> = renewed
             .into_iter()
             .map(|l| (l.account.clone(), l))
             .collect();

@@ -168,10 +168,10 @@ both_backends! {
         let short = held[7].clone();
         assert!(a.release_lease(&short, now + 1).await.unwrap());
         let renewed = a.renew_leases("a", now + 2, now + 120_000).await.unwrap();
-        let accounts: HashSet<String> = renewed.iter().map(|l| l.account.clone()).collect();
+        let accounts: HashSet<String> = renewed.iter().map(|l| l.account.to_string()).collect();
         assert_eq!(renewed.len(), N - 1);
         assert_eq!(accounts.len(), N - 1, "no lease returned twice");
-        assert!(!accounts.contains(&short.account));
+        assert!(!accounts.contains(&*short.account));
         assert!(renewed.iter().all(|l| l.expires_at == now + 120_000));
         // Another owner renews nothing.
         assert!(a.renew_leases("b", now + 2, now + 120_000).await.unwrap().is_empty());
@@ -261,11 +261,13 @@ async fn another_replica_hears_of_queued_messages_and_account_changes() {
         let queued = Notice::OutgoingQueued {
             account: id.as_str().to_owned(),
             peer: None,
+            id: None,
         };
         notice(&mut heard, &queued).await;
         let queued_here = Notice::OutgoingQueued {
             account: id.as_str().to_owned(),
             peer: Some(message.peer.clone()),
+            id: Some(message.id.clone()),
         };
         notice(&mut own, &queued_here).await;
 
@@ -348,8 +350,8 @@ async fn three_replicas_share_sixty_accounts_and_take_over_a_stopped_one() {
         {
             let mut windows = windows.lock().unwrap();
             for lease in last.values() {
-                let w = windows.get_mut(&lease.account).unwrap().iter_mut();
-                for w in w.filter(|w| w.owner == lease.owner && w.epoch == lease.epoch) {
+                let w = windows.get_mut(&*lease.account).unwrap().iter_mut();
+                for w in w.filter(|w| *w.owner == *lease.owner && w.epoch == lease.epoch) {
                     w.end = Some(lease.expires_at);
                 }
             }

@@ -124,7 +124,7 @@ async fn a_killed_replica_s_accounts_move_and_no_message_is_lost() {
         for account in &accounts {
             let peers = store.queued_peers(account).await.unwrap().len();
             queued += peers;
-            if victims.contains_key(account) {
+            if victims.contains_key(account.as_str()) {
                 victim_queued += peers;
             }
         }
@@ -138,10 +138,10 @@ async fn a_killed_replica_s_accounts_move_and_no_message_is_lost() {
             let last = victim_held.borrow().clone();
             let mut windows = windows.lock().unwrap();
             for lease in last.values() {
-                let list = windows.get_mut(&lease.account).unwrap();
+                let list = windows.get_mut(&*lease.account).unwrap();
                 for w in list
                     .iter_mut()
-                    .filter(|w| w.owner == lease.owner && w.epoch == lease.epoch)
+                    .filter(|w| *w.owner == *lease.owner && w.epoch == lease.epoch)
                 {
                     w.end = Some(lease.expires_at);
                 }

@@ -31,7 +31,7 @@ async fn steal(gw: &mut gs::Gw, account: &str) {
         .await
         .unwrap()
         .expect("the lease was held");
-    assert_eq!(taken.account, account);
+    assert_eq!(&*taken.account, account);
     assert!(taken.epoch > token.epoch);
 }
 

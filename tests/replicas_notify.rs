@@ -45,10 +45,10 @@ async fn a_message_queued_on_another_replica_is_sent_by_the_owner_on_notify() {
         let held_a = a.gateway.as_mut().unwrap().leases().unwrap().held();
         eventually(20, "A runs the account", || async {
             let running = a.gateway().identity_counts().unwrap().running == 1;
-            (running && held_a.borrow().contains_key(&account)).then_some(())
+            (running && held_a.borrow().contains_key(account.as_str())).then_some(())
         })
         .await;
-        let epoch = held_a.borrow()[&account].epoch;
+        let epoch = held_a.borrow()[account.as_str()].epoch;
 
         // B joins; one account over two replicas stays where it is.
         let mut b = gs::start(dir_b.path(), settings.clone(), &devnet).await;
@@ -73,13 +73,14 @@ async fn a_message_queued_on_another_replica_is_sent_by_the_owner_on_notify() {
             n == Notice::OutgoingQueued {
                 account: account.clone(),
                 peer: None,
+                id: None,
             }
         });
         assert!(heard, "A never heard B's OutgoingQueued notice");
 
         // The owner did not change (no restart that would have read the queue), and B runs
         // nothing: A sent it.
-        assert_eq!(held_a.borrow()[&account].epoch, epoch);
+        assert_eq!(held_a.borrow()[account.as_str()].epoch, epoch);
         assert!(held_b.borrow().is_empty());
         assert_eq!(b.gateway().identity_counts().unwrap().running, 0);
         assert_eq!(a.gateway().identity_counts().unwrap().restarts, 0);

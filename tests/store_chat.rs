@@ -82,6 +82,9 @@ both_backends! {
         let head = store.next_queued(ME, PEER).await.unwrap().unwrap();
         assert_eq!(head.id, text.id);
         assert_eq!(head.control, None);
+        // What the conversation actor decides with: no files to read, more rows behind.
+        assert!(!head.has_files);
+        assert!(head.queued_behind);
         let history = store.list_messages(ME, None, None, 50).await.unwrap();
         assert_eq!(history.len(), 1);
         assert_eq!(history[0].id, text.id);
@@ -105,6 +108,7 @@ both_backends! {
         let last = store.next_queued(ME, PEER).await.unwrap().unwrap();
         assert_eq!(last.id, newest);
         assert_eq!(last.control, Some(newer));
+        assert!(!last.queued_behind, "the last queued row has nothing behind it");
     }
 
     async fn read_receipts_cover_a_message_once() {

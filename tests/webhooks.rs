@@ -374,3 +374,23 @@ both_backends! {
         );
     }
 }
+
+both_backends! {
+    async fn more_conversations_than_slots_get_everything_once_in_order() {
+        // Sixteen conversations against four slots (`webhooks.max_in_flight`): most heads wait
+        // for a slot, events keep arriving (each a wake-up) while every slot is taken, and the
+        // flaky receiver's refusals put heads into backoff. Every event still arrives once, in
+        // order per conversation.
+        let gw = spawn().await;
+        let receiver = Receiver::start(Mode::Flaky).await;
+        let (hook, secret) = create_hook(&gw, json!({"url": receiver.url})).await;
+        let peers: Vec<String> = (1..=16u32).map(|i| format!("05{i:064x}")).collect();
+        for n in 0..160 {
+            message_event(gw.store(), A, &peers[n % peers.len()], n).await;
+        }
+        let received = receiver.wait_for(160, 90).await;
+        check_signed_and_ordered(&received, &secret);
+        assert_eq!(received.len(), 160);
+        gw.wait_delivered(&hook, 160, 20).await;
+    }
+}

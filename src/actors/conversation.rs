@@ -141,16 +141,9 @@ impl Conversation {
             match result.and_then(|r| r) {
                 Ok(Step::Empty) => {
                     act.head = None;
-                    if act.again {
-                        act.run(ctx);
-                    } else {
-                        act.owner.do_send(ConversationIdle {
-                            conversation: act.conversation.clone(),
-                            kicks: act.kicks,
-                        });
-                    }
+                    act.next_or_idle(ctx);
                 }
-                Ok(Step::Sent { .. }) => {
+                Ok(Step::Sent { queued_behind, .. }) => {
                     act.head = None;
                     act.deps
                         .metrics
@@ -158,7 +151,13 @@ impl Conversation {
                         .with_label_values(&["sent"])
                         .inc();
                     act.activity.do_send(Activity);
-                    act.run(ctx);
+                    if queued_behind {
+                        act.run(ctx);
+                    } else {
+                        // The queue held only this one: no need to read it again to find it
+                        // empty. A message queued since kicked this actor (`again`).
+                        act.next_or_idle(ctx);
+                    }
                 }
                 Ok(Step::Failed { .. }) => {
                     act.head = None;
@@ -190,6 +189,19 @@ impl Conversation {
                 }
             }
         }));
+    }
+
+    /// The queue was found empty (or held only the message just sent): runs again if a kick
+    /// came meanwhile, otherwise tells the owner this conversation is idle.
+    fn next_or_idle(&mut self, ctx: &mut Context<Self>) {
+        if self.again {
+            self.run(ctx);
+        } else {
+            self.owner.do_send(ConversationIdle {
+                conversation: self.conversation.clone(),
+                kicks: self.kicks,
+            });
+        }
     }
 
     fn retry_later(&mut self, ctx: &mut Context<Self>, attempts: u32) {

@@ -40,6 +40,8 @@ const MAX_TAMPER_STRIKES: u32 = 32;
 pub struct Queued {
     /// The recipient's Session ID.
     pub peer: String,
+    /// The queued row, when known (this process queued it).
+    pub id: Option<String>,
 }
 
 /// Messages were queued for this account through some replica's API (a notice without the
@@ -93,10 +95,12 @@ fn conversation_of(account: &SessionIdText, peer: &str) -> Option<ConversationId
         .ok()
 }
 
-/// A running conversation and how many Kicks it was sent.
+/// A running conversation, how many Kicks it was sent, and the last queued row it was kicked
+/// for.
 struct ConversationSlot {
     addr: Addr<Conversation>,
     kicks: u64,
+    last_queued: Option<String>,
 }
 
 /// The per-account actor.
@@ -201,6 +205,7 @@ impl Identity {
             .or_insert_with(|| {
                 let me = ctx.address();
                 ConversationSlot {
+                    last_queued: None,
                     addr: Conversation::new(
                         self.deps.clone(),
                         keys,
@@ -420,7 +425,20 @@ impl Handler<Queued> for Identity {
     type Result = ();
 
     fn handle(&mut self, msg: Queued, ctx: &mut Context<Self>) {
-        self.kick_peer(&msg.peer, ctx);
+        // A row queued in this process comes twice: from the API that queued it (at once) and
+        // from the store's notice. The second kick would only make the conversation read its
+        // queue again after sending the row, to find it empty.
+        let Some(conversation) = conversation_of(&self.account, &msg.peer) else {
+            return;
+        };
+        let told = |slot: &ConversationSlot| msg.id.is_some() && slot.last_queued == msg.id;
+        if self.conversations.get(&conversation).is_some_and(told) {
+            return;
+        }
+        self.kick(conversation.clone(), ctx);
+        if let Some(slot) = self.conversations.get_mut(&conversation) {
+            slot.last_queued = msg.id;
+        }
     }
 }
 

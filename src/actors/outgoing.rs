@@ -52,6 +52,8 @@ pub enum Step {
     Sent {
         /// Message id.
         id: String,
+        /// Another message was queued behind it when the step began.
+        queued_behind: bool,
     },
     /// The head message failed for good and was recorded as failed.
     Failed {
@@ -328,7 +330,10 @@ async fn attempt<T: Transport>(
     match transport.send(deps, keys, &message).await {
         Ok(stored) => {
             settle(deps, &message.account, &message.id, Ok(&stored), lease).await?;
-            Ok(Step::Sent { id: message.id })
+            Ok(Step::Sent {
+                id: message.id,
+                queued_behind: message.queued_behind,
+            })
         }
         Err(ActorError::Store(e)) => Err(ActorError::Store(e)),
         Err(error) if permanent(&error) || tried + 1 >= settings.send_max_attempts => {

@@ -63,6 +63,8 @@ pub struct MessageQueued {
     pub account: String,
     /// The recipient.
     pub peer: String,
+    /// The queued row.
+    pub id: String,
 }
 
 /// An Identity stopped; `reason` is set when it stopped on an error.
@@ -110,7 +112,7 @@ pub struct Supervisor {
     counts: Arc<SupervisorCounts>,
     generations: u64,
     /// The leases this replica holds; `None` runs every active account (no lease manager).
-    held: Option<HashMap<String, LeaseToken>>,
+    held: Option<HashMap<Arc<str>, LeaseToken>>,
     /// The lease manager's events, until `started` forwards them to the actor.
     lease_events: Option<tokio::sync::mpsc::UnboundedReceiver<LeaseEvent>>,
     /// The forwarding tasks (aborted with the actor).
@@ -375,7 +377,10 @@ impl Handler<MessageQueued> for Supervisor {
             .get(&msg.account)
             .and_then(|c| c.addr.as_ref())
         {
-            addr.do_send(Queued { peer: msg.peer });
+            addr.do_send(Queued {
+                peer: msg.peer,
+                id: Some(msg.id),
+            });
         }
     }
 }
@@ -396,10 +401,10 @@ impl Handler<ChildStopped> for Supervisor {
             if let Some(child) = self.children.remove(&msg.account) {
                 if let (Some(held), Some(lease)) = (self.held.as_mut(), child.lease) {
                     if held
-                        .get(&msg.account)
+                        .get(msg.account.as_str())
                         .is_some_and(|h| h.epoch == lease.epoch)
                     {
-                        held.remove(&msg.account);
+                        held.remove(msg.account.as_str());
                     }
                 }
             }
@@ -461,12 +466,12 @@ impl Handler<Noticed> for Supervisor {
 
     fn handle(&mut self, msg: Noticed, ctx: &mut Context<Self>) {
         match msg.0 {
-            Some(Notice::OutgoingQueued { account, peer }) => {
+            Some(Notice::OutgoingQueued { account, peer, id }) => {
                 if let Some(addr) = self.children.get(&account).and_then(|c| c.addr.as_ref()) {
                     // Queued in this process: its conversation is known. From another
                     // replica: read the account's queue.
                     match peer {
-                        Some(peer) => addr.do_send(Queued { peer }),
+                        Some(peer) => addr.do_send(Queued { peer, id }),
                         None => addr.do_send(Requeue),
                     }
                 }

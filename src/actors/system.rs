@@ -54,22 +54,24 @@ impl ActorsHandle {
     }
 
     /// `account` queued a message to `peer`.
-    pub fn message_queued(&self, account: &SessionIdText, peer: &SessionIdText) {
+    pub fn message_queued(&self, account: &SessionIdText, peer: &SessionIdText, id: &str) {
         if let Some(s) = &self.supervisor {
             s.do_send(MessageQueued {
                 account: account.as_str().to_owned(),
                 peer: peer.as_str().to_owned(),
+                id: id.to_owned(),
             });
         }
     }
 
     /// `account` queued a row in the conversation `peer` names (any kind: a Session ID, a
     /// group or a room).
-    pub fn queued_in(&self, account: &SessionIdText, peer: &str) {
+    pub fn queued_in(&self, account: &SessionIdText, peer: &str, id: &str) {
         if let Some(s) = &self.supervisor {
             s.do_send(MessageQueued {
                 account: account.as_str().to_owned(),
                 peer: peer.to_owned(),
+                id: id.to_owned(),
             });
         }
     }

@@ -49,12 +49,18 @@ pub struct Deleted {
 /// a peer's, or a group's (named by its `03` ID).
 pub(crate) fn wake(state: &ApiState, account: &SessionIdText, queued: &chat::Queued) {
     match &queued.conversation {
-        Some(ConversationId::Direct(peer)) => state.actors.message_queued(account, peer),
+        Some(ConversationId::Direct(peer)) => {
+            state.actors.message_queued(account, peer, &queued.id);
+        }
         Some(ConversationId::Group(group)) => {
-            state.actors.message_queued(account, group.as_session_id());
+            state
+                .actors
+                .message_queued(account, group.as_session_id(), &queued.id);
         }
         Some(ConversationId::Community(room)) => {
-            state.actors.queued_in(account, &room.to_string());
+            state
+                .actors
+                .queued_in(account, &room.to_string(), &queued.id);
         }
         None => {}
     }

@@ -16,6 +16,8 @@
 //! expires_at <= now`; a concurrent acquirer blocks on the row and re-checks that condition after
 //! the first commits, so exactly one wins. Fresh leases are `INSERT … ON CONFLICT DO NOTHING`.
 
+use std::sync::Arc;
+
 use sqlx::any::AnyRow;
 use sqlx::Row as _;
 
@@ -25,9 +27,11 @@ use super::{Backend, Notice, Store, StoreError, StoreTx};
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct LeaseToken {
     /// The account's Session ID.
-    pub account: String,
-    /// The holding replica.
-    pub owner: String,
+    pub account: Arc<str>,
+    /// The holding replica. Shared: every token of a replica and every copy of a token (the
+    /// lease manager's, its published snapshot, the supervisor's, each actor's) point at one
+    /// string, not a copy each (10,000 accounts hold about 50,000 tokens).
+    pub owner: Arc<str>,
     /// The fencing token: grows with every acquisition of this account.
     pub epoch: i64,
     /// When this acquisition happened (database clock, ms).
@@ -36,10 +40,10 @@ pub struct LeaseToken {
     pub expires_at: i64,
 }
 
-fn lease_from_row(row: &AnyRow, owner: &str) -> Result<LeaseToken, StoreError> {
+fn lease_from_row(row: &AnyRow, owner: &Arc<str>) -> Result<LeaseToken, StoreError> {
     Ok(LeaseToken {
-        account: row.try_get("account")?,
-        owner: owner.to_owned(),
+        account: Arc::from(row.try_get::<String, _>("account")?),
+        owner: owner.clone(),
         epoch: row.try_get("epoch")?,
         acquired_at: row.try_get("acquired_at")?,
         expires_at: row.try_get("expires_at")?,
@@ -142,6 +146,7 @@ impl Store {
         now: i64,
         expires_at: i64,
     ) -> Result<Vec<LeaseToken>, StoreError> {
+        let shared: Arc<str> = Arc::from(owner); // one copy for every token made here
         let mut renewed = Vec::new();
         let mut after = String::new();
         loop {
@@ -158,13 +163,13 @@ impl Store {
             .fetch_all(self.pool())
             .await?
             .iter()
-            .map(|row| lease_from_row(row, owner))
+            .map(|row| lease_from_row(row, &shared))
             .collect::<Result<_, _>>()?;
-            let Some(last) = chunk.iter().map(|l| l.account.clone()).max() else {
+            let Some(last) = chunk.iter().map(|l| &*l.account).max() else {
                 break;
             };
+            after = last.to_owned();
             let full = chunk.len() >= usize::try_from(RENEW_CHUNK).unwrap_or(usize::MAX);
-            after = last;
             renewed.extend(chunk);
             if !full {
                 break;
@@ -182,7 +187,8 @@ impl Store {
         expires_at: i64,
         limit: i64,
     ) -> Result<Vec<LeaseToken>, StoreError> {
-        // Random order: replicas acquiring at the same moment mostly pick different rows.
+        let shared: Arc<str> = Arc::from(owner); // one copy for every token made here
+                                                 // Random order: replicas acquiring at the same moment mostly pick different rows.
         let mut taken: Vec<LeaseToken> = sqlx::query(&format!(
             "INSERT INTO account_leases (account, owner, epoch, acquired_at, expires_at) \
              SELECT a.session_id, $1, 1, $2, $3 FROM accounts a WHERE NOT EXISTS \
@@ -196,7 +202,7 @@ impl Store {
         .fetch_all(self.pool())
         .await?
         .iter()
-        .map(|row| lease_from_row(row, owner))
+        .map(|row| lease_from_row(row, &shared))
         .collect::<Result<_, _>>()?;
         let rest = limit.saturating_sub(i64::try_from(taken.len()).unwrap_or(limit));
         if rest > 0 {
@@ -214,7 +220,7 @@ impl Store {
             .fetch_all(self.pool())
             .await?;
             for row in &expired {
-                taken.push(lease_from_row(row, owner)?);
+                taken.push(lease_from_row(row, &shared)?);
             }
         }
         Ok(taken)
@@ -228,8 +234,8 @@ impl Store {
              AND epoch = $4 AND expires_at > $1",
         )
         .bind(now)
-        .bind(&lease.account)
-        .bind(&lease.owner)
+        .bind(&*lease.account)
+        .bind(&*lease.owner)
         .bind(lease.epoch)
         .execute(self.pool())
         .await?;
@@ -246,6 +252,7 @@ impl Store {
         now: i64,
         expires_at: i64,
     ) -> Result<Option<LeaseToken>, StoreError> {
+        let owner_shared: Arc<str> = Arc::from(owner);
         sqlx::query(&format!(
             "UPDATE account_leases SET owner = $1, epoch = epoch + 1, acquired_at = $2, \
              expires_at = $3 WHERE account = $4 AND owner = $5 AND epoch = $6 {RETURNING}"
@@ -253,13 +260,13 @@ impl Store {
         .bind(owner)
         .bind(now)
         .bind(expires_at)
-        .bind(&lease.account)
-        .bind(&lease.owner)
+        .bind(&*lease.account)
+        .bind(&*lease.owner)
         .bind(lease.epoch)
         .fetch_optional(self.pool())
         .await?
         .as_ref()
-        .map(|row| lease_from_row(row, owner))
+        .map(|row| lease_from_row(row, &owner_shared))
         .transpose()
     }
 
@@ -288,7 +295,7 @@ impl Store {
             .await?
             .iter()
             .map(|row| {
-                let owner: String = row.try_get("owner")?;
+                let owner: Arc<str> = Arc::from(row.try_get::<String, _>("owner")?);
                 lease_from_row(row, &owner)
             })
             .collect()
@@ -320,14 +327,14 @@ impl StoreTx {
             "SELECT epoch FROM account_leases WHERE account = $1 AND owner = $2 AND epoch = $3{}",
             self.backend().for_share()
         ))
-        .bind(&lease.account)
-        .bind(&lease.owner)
+        .bind(&*lease.account)
+        .bind(&*lease.owner)
         .bind(lease.epoch)
         .fetch_optional(self.conn())
         .await?;
         if held.is_none() {
             return Err(StoreError::LeaseLost {
-                account: lease.account.clone(),
+                account: lease.account.to_string(),
                 epoch: lease.epoch,
             });
         }
@@ -340,7 +347,7 @@ impl StoreTx {
     pub(crate) fn fence_epoch(&self, account: &str) -> Option<i64> {
         self.fences
             .iter()
-            .find(|f| f.account == account)
+            .find(|f| &*f.account == account)
             .map(|f| f.epoch)
     }
 }

@@ -80,28 +80,30 @@ impl Store {
 }
 
 impl StoreTx {
-    /// Writes the reply and disappearing columns of a just-inserted text message. A message
-    /// with no quote and no disappearing setting keeps the columns' defaults: no statement
-    /// (most messages; one round trip fewer on each side of a send).
+    /// Writes the reply and disappearing columns of a just-inserted text message and returns
+    /// the row as written. A message with no quote and no disappearing setting keeps the
+    /// columns' defaults: no statement (most messages; one round trip fewer on each side of a
+    /// send), and `None`: the row is as inserted.
     pub async fn set_text_extras(
         &mut self,
         id: &str,
         timestamp: i64,
         extras: &TextExtras,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Option<Message>, StoreError> {
         let defaults = extras.quote.is_none()
             && extras.expire_mode == ExpireMode::Off
             && extras.expire_seconds == 0;
         if defaults {
-            return Ok(());
+            return Ok(None);
         }
         let expires_at = (extras.expire_mode == ExpireMode::AfterSend && extras.expire_seconds > 0)
             .then(|| timestamp.saturating_add(extras.expire_seconds.saturating_mul(1000)));
         let quote = extras.quote.as_ref();
-        sqlx::query(
+        sqlx::query(&format!(
             "UPDATE messages SET quote_timestamp = $1, quote_author = $2, quote_text = $3, \
-             quote_id = $4, expire_mode = $5, expire_seconds = $6, expires_at = $7 WHERE id = $8",
-        )
+             quote_id = $4, expire_mode = $5, expire_seconds = $6, expires_at = $7 WHERE id = $8 \
+             RETURNING {COLUMNS}"
+        ))
         .bind(quote.map(|q| q.timestamp))
         .bind(quote.map(|q| q.author.clone()))
         .bind(quote.and_then(|q| q.text.clone()))
@@ -110,9 +112,11 @@ impl StoreTx {
         .bind(extras.expire_seconds)
         .bind(expires_at)
         .bind(id)
-        .execute(self.conn())
-        .await?;
-        Ok(())
+        .fetch_optional(self.conn())
+        .await?
+        .as_ref()
+        .map(message_from_row)
+        .transpose()
     }
 
     /// Marks a just-inserted incoming message as held (a pending message request).

@@ -19,6 +19,7 @@ pub mod avatars;
 pub mod chat;
 pub mod communities;
 pub mod connect;
+pub mod control;
 pub mod events;
 pub mod group_state;
 pub mod groups;
@@ -214,6 +215,8 @@ pub struct StoreTx {
     notices: notify::Notifier,
     /// True once this transaction holds the event-cursor lock (PostgreSQL).
     event_lock: bool,
+    /// The enabled webhooks, read at the transaction's first event.
+    event_hooks: Option<Vec<events::HookFilter>>,
     /// Announced after commit (and, on PostgreSQL, NOTIFYed in the transaction).
     on_commit: notify::OnCommit,
     /// Leases this transaction writes under (see [`StoreTx::fence`]).
@@ -282,6 +285,7 @@ impl Store {
             events: self.events.clone(),
             notices: self.notices.clone(),
             event_lock: false,
+            event_hooks: None,
             on_commit: notify::OnCommit::default(),
             fences: Vec::new(),
             master: self.master.clone(),

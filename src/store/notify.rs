@@ -55,6 +55,9 @@ pub enum Notice {
         /// carry it (its format predates it, and replicas of every version read it), so a
         /// notice from another replica has `None` here and its owner reads the queue.
         peer: Option<String>,
+        /// The queued row's id, in this process only (as `peer`): an owner told of the same
+        /// row twice (by the API that queued it and by this notice) kicks its conversation once.
+        id: Option<String>,
     },
     /// An account was created, changed or deleted: lease managers rebalance, the owner
     /// starts, pauses or stops it.
@@ -104,6 +107,7 @@ impl Notice {
             ("outgoing", a) => Self::OutgoingQueued {
                 account: account(a)?,
                 peer: None,
+                id: None,
             },
             ("account", a) => Self::AccountChanged {
                 account: account(a)?,
@@ -295,6 +299,7 @@ mod tests {
             Notice::OutgoingQueued {
                 account: ID.into(),
                 peer: None,
+                id: None,
             },
             Notice::AccountChanged { account: ID.into() },
             Notice::WebhooksChanged,
@@ -311,12 +316,14 @@ mod tests {
         let here = Notice::OutgoingQueued {
             account: ID.into(),
             peer: Some(ID.replace("05d2", "05e3")),
+            id: Some("msg_1".into()),
         };
         let payload = here.encode("abc");
         assert_eq!(payload, format!("abc outgoing {ID}"));
         let elsewhere = Notice::OutgoingQueued {
             account: ID.into(),
             peer: None,
+            id: None,
         };
         assert_eq!(Notice::decode(&payload), Some(("abc", elsewhere)));
     }

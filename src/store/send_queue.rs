@@ -37,6 +37,12 @@ pub struct QueuedMessage {
     pub quote: Option<(i64, String)>,
     /// The disappearing setting it goes out under: mode and seconds (text messages).
     pub expire: (ExpireMode, i64),
+    /// Files were queued with it (issue 5): only then are its attachments read.
+    pub has_files: bool,
+    /// Another message of the conversation was queued behind it when it was read: when none
+    /// was, the conversation goes idle after this one without asking the queue again (a
+    /// message queued meanwhile kicks it).
+    pub queued_behind: bool,
 }
 
 fn queued_from_row(row: &sqlx::any::AnyRow) -> Result<QueuedMessage, StoreError> {
@@ -68,11 +74,14 @@ fn queued_from_row(row: &sqlx::any::AnyRow) -> Result<QueuedMessage, StoreError>
             ExpireMode::from_column("expire_mode", &row.try_get::<String, _>("expire_mode")?)?,
             row.try_get("expire_seconds")?,
         ),
+        has_files: row.try_get::<i64, _>("files")? > 0,
+        queued_behind: row.try_get::<i64, _>("behind")? > 0,
     })
 }
 
 impl Store {
-    /// The oldest `queued` outgoing message of one conversation (send order = accept order).
+    /// The oldest `queued` outgoing message of one conversation (send order = accept order),
+    /// whether files came with it, and whether another one waits behind it (one statement).
     pub async fn next_queued(
         &self,
         account: &str,
@@ -80,8 +89,11 @@ impl Store {
     ) -> Result<Option<QueuedMessage>, StoreError> {
         sqlx::query(
             "SELECT id, account, peer, text, timestamp, created_at, kind, body, quote_timestamp, \
-             quote_author, expire_mode, expire_seconds FROM messages \
-             WHERE account = $1 AND peer = $2 AND status = 'queued' AND direction = 'outgoing' \
+             quote_author, expire_mode, expire_seconds, \
+             (SELECT COUNT(*) FROM attachments a WHERE a.message_id = messages.id) AS files, \
+             (SELECT COUNT(*) FROM (SELECT 1 FROM messages b WHERE b.account = $1 AND b.peer = $2 \
+             AND b.status = 'queued' AND b.direction = 'outgoing' LIMIT 2) AS q) - 1 AS behind \
+             FROM messages WHERE account = $1 AND peer = $2 AND status = 'queued' AND direction = 'outgoing' \
              ORDER BY created_at, id LIMIT 1",
         )
         .bind(account)
@@ -141,27 +153,24 @@ impl StoreTx {
         failure_reason: Option<&str>,
         now: i64,
     ) -> Result<Option<Message>, StoreError> {
-        let done = sqlx::query(
+        // One statement: the row as updated comes back with the update (both backends
+        // support `RETURNING`), rather than a second read in the same transaction.
+        sqlx::query(&format!(
             "UPDATE messages SET status = $1, hash = COALESCE($2, hash), failure_reason = $3, \
              updated_at = $4, own_hash = COALESCE($6, own_hash) WHERE id = $5 \
-             AND status = 'queued'",
-        )
+             AND status = 'queued' RETURNING {COLUMNS}"
+        ))
         .bind(status.as_str())
         .bind(hash)
         .bind(failure_reason)
         .bind(now)
         .bind(id)
         .bind(own_hash)
-        .execute(self.conn())
-        .await?;
-        if done.rows_affected() == 0 {
-            return Ok(None);
-        }
-        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM messages WHERE id = $1"))
-            .bind(id)
-            .fetch_one(self.conn())
-            .await?;
-        message_from_row(&row).map(Some)
+        .fetch_optional(self.conn())
+        .await?
+        .as_ref()
+        .map(message_from_row)
+        .transpose()
     }
 
     /// The hash of our own swarm's copy of message `id`.

@@ -71,10 +71,11 @@ impl Webhook {
     }
 }
 
-const COLUMNS: &str = "id, url, events, accounts, secrets_sealed, enabled, created_at, updated_at";
+pub(super) const COLUMNS: &str =
+    "id, url, events, accounts, secrets_sealed, enabled, created_at, updated_at";
 
 impl Store {
-    fn webhook_from_row(&self, row: &AnyRow) -> Result<Webhook, StoreError> {
+    pub(super) fn webhook_from_row(&self, row: &AnyRow) -> Result<Webhook, StoreError> {
         let id: String = row.try_get("id")?;
         let sealed: Vec<u8> = row.try_get("secrets_sealed")?;
         let plain = self

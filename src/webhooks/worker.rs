@@ -1,6 +1,6 @@
 //! One endpoint's delivery loop (see the module docs of [`super`]).
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,6 +21,10 @@ use crate::telemetry::links::Key;
 
 /// Conversation queue heads examined per pass.
 const SCAN: i64 = 1000;
+
+/// Freed slots a worker may give to the heads its last scan left waiting while wake-ups ask
+/// for a new scan (see [`run`]).
+const SERVED_BETWEEN_SCANS: u32 = 8;
 
 /// How long a claim outlives the HTTP timeout (recording the outcome takes one write).
 const CLAIM_MARGIN_MS: i64 = 5_000;
@@ -45,10 +49,18 @@ pub(super) struct Context {
 ///
 /// A full scan of the queue heads ([`Store::pending_heads`]) runs when something may have
 /// changed anywhere: at start, on a wake (a new event, a replay, an endpoint change), when a
-/// known head falls due, after a store error. An attempt's completion changes only its own
+/// known head falls due, after a store error. The due heads it finds beyond the free slots
+/// wait, oldest first, for slots to free up. An attempt's completion changes only its own
 /// conversation's queue, so the worker then looks at that one head ([`Store::pending_head`],
-/// one index seek) instead of scanning every queue again, unless the last scan left due heads
-/// waiting for a free slot (`saturated`): then the freed slot goes to the oldest of them.
+/// one index seek) and gives the freed slot to the oldest due head it knows of.
+///
+/// Under a backlog every new event wakes the worker while its slots are all taken. Those
+/// wake-ups ask for a scan only when a slot frees, and only once every
+/// [`SERVED_BETWEEN_SCANS`] freed slots while known heads still wait: a new event can only
+/// add a conversation the worker does not know of yet (a known one's next head turns up when
+/// its head completes), and that one waits at most that many attempts. A waiting head that
+/// another replica delivered meanwhile fails its claim (the claim checks it is still the
+/// pending head), and its conversation's next head is read as after any attempt.
 pub(super) async fn run(ctx: Arc<Context>, hook: Webhook, wake: Arc<Notify>) {
     let hook = Arc::new(hook);
     warn_if_cleartext(&hook);
@@ -59,11 +71,14 @@ pub(super) async fn run(ctx: Arc<Context>, hook: Webhook, wake: Arc<Notify>) {
     let mut store_errors = 0u32;
     // A receiver's `Retry-After` (on 429/503) holds every attempt to it until then.
     let mut paused_until = 0i64;
-    // A full scan is due; the earliest known head not yet due; the last scan stopped at the
-    // in-flight limit (or its row limit) with heads it did not start.
+    // A full scan is due; the earliest known head not yet due.
     let mut scan = true;
     let mut next_due: Option<i64> = None;
-    let mut saturated = false;
+    // Due heads with no free slot yet, oldest first; the last scan hit its row limit (there
+    // may be heads it did not see); slots given to waiting heads since the last scan.
+    let mut waiting: VecDeque<Delivery> = VecDeque::new();
+    let mut truncated = false;
+    let mut served = 0u32;
     loop {
         let now = now_ms();
         if next_due.is_some_and(|due| due <= now) {
@@ -71,14 +86,19 @@ pub(super) async fn run(ctx: Arc<Context>, hook: Webhook, wake: Arc<Notify>) {
         }
         if scan && now < paused_until {
             next_due = Some(paused_until);
+        } else if scan && in_flight.len() >= max_in_flight {
+            // No free slot: whatever the scan found would wait anyway. It runs when an attempt
+            // ends, once for all the wake-ups that came meanwhile.
+            next_due = None;
         } else if scan {
             scan = false;
             next_due = None;
-            saturated = false;
+            waiting.clear();
+            served = 0;
             match ctx.store.pending_heads(&hook.id, SCAN).await {
                 Ok(pending) => {
                     store_errors = 0;
-                    saturated = pending.len() >= usize::try_from(SCAN).unwrap_or(usize::MAX);
+                    truncated = pending.len() >= usize::try_from(SCAN).unwrap_or(usize::MAX);
                     let mut blocked: HashSet<String> = busy.clone();
                     for delivery in pending {
                         if !blocked.insert(delivery.order_key.clone()) {
@@ -86,14 +106,12 @@ pub(super) async fn run(ctx: Arc<Context>, hook: Webhook, wake: Arc<Notify>) {
                         }
                         if delivery.next_attempt_at > now {
                             next_due = earliest(next_due, delivery.next_attempt_at);
-                            continue;
+                        } else if in_flight.len() >= max_in_flight {
+                            waiting.push_back(delivery); // a completion starts it
+                        } else {
+                            busy.insert(delivery.order_key.clone());
+                            in_flight.spawn(attempt(ctx.clone(), hook.clone(), delivery));
                         }
-                        if in_flight.len() >= max_in_flight {
-                            saturated = true; // a completion scans again
-                            break;
-                        }
-                        busy.insert(delivery.order_key.clone());
-                        in_flight.spawn(attempt(ctx.clone(), hook.clone(), delivery));
                     }
                 }
                 Err(error) => {
@@ -126,7 +144,10 @@ pub(super) async fn run(ctx: Arc<Context>, hook: Webhook, wake: Arc<Notify>) {
                 };
                 busy.remove(&done.order_key);
                 paused_until = paused_until.max(done.retry_at.unwrap_or(0));
-                if saturated || now_ms() < paused_until {
+                let scan_now = truncated
+                    || now_ms() < paused_until
+                    || (scan && (waiting.is_empty() || served >= SERVED_BETWEEN_SCANS));
+                if scan_now {
                     scan = true;
                     continue;
                 }
@@ -134,16 +155,19 @@ pub(super) async fn run(ctx: Arc<Context>, hook: Webhook, wake: Arc<Notify>) {
                     Ok(Some(head)) if head.next_attempt_at > now_ms() => {
                         next_due = earliest(next_due, head.next_attempt_at);
                     }
-                    Ok(Some(head)) => {
-                        // A slot was just freed, and only this loop fills slots.
-                        busy.insert(head.order_key.clone());
-                        in_flight.spawn(attempt(ctx.clone(), hook.clone(), head));
-                    }
+                    Ok(Some(head)) => wait_in_order(&mut waiting, head),
                     Ok(None) => {}
                     Err(error) => {
                         tracing::debug!(%error, webhook = %hook.id, "cannot read a queue head");
                         scan = true;
+                        continue;
                     }
+                }
+                // A slot was just freed, and only this loop fills slots.
+                if let Some(next) = oldest_free(&mut waiting, &busy) {
+                    served = served.saturating_add(1);
+                    busy.insert(next.order_key.clone());
+                    in_flight.spawn(attempt(ctx.clone(), hook.clone(), next));
                 }
             }
             () = wake.notified() => scan = true,
@@ -153,6 +177,18 @@ pub(super) async fn run(ctx: Arc<Context>, hook: Webhook, wake: Arc<Notify>) {
             }
         }
     }
+}
+
+/// Puts a due head among the waiting ones, which stay oldest first (by event cursor).
+fn wait_in_order(waiting: &mut VecDeque<Delivery>, head: Delivery) {
+    let at = waiting.partition_point(|d| d.event_cursor < head.event_cursor);
+    waiting.insert(at, head);
+}
+
+/// Takes the oldest waiting head whose conversation has no attempt in flight.
+fn oldest_free(waiting: &mut VecDeque<Delivery>, busy: &HashSet<String>) -> Option<Delivery> {
+    let at = waiting.iter().position(|d| !busy.contains(&d.order_key))?;
+    waiting.remove(at)
 }
 
 /// The earlier of a known due time and another.
@@ -215,27 +251,23 @@ async fn attempt(ctx: Arc<Context>, hook: Arc<Webhook>, delivery: Delivery) -> A
             return delivery.order_key.into();
         }
     };
-    // The event is read only now, for the one delivery attempted (the scan reads heads only).
-    // A delivery row never outlives its event (a foreign key; deleting an account removes
-    // both), so a missing event means the row is going too: the claim lapses.
-    let event = match ctx.store.event(delivery.event_cursor).await {
-        Ok(Some(event)) => event,
-        Ok(None) => return delivery.order_key.into(),
+    // The event and the endpoint are read only now, for the one delivery attempted (the
+    // scan reads heads only), in one read. The endpoint as it is now: a secret rotated (or a
+    // URL changed) since this worker started applies to this attempt already. A delivery row
+    // never outlives its event (a foreign key; deleting an account removes both), so a
+    // missing event means the row is going too; a deleted endpoint takes its rows with it, and
+    // a disabled one keeps them pending for when it is enabled again. Either way the claim
+    // lapses.
+    let (hook, event) = match ctx
+        .store
+        .attempt_inputs(&hook.id, delivery.event_cursor)
+        .await
+    {
+        Ok(Some((current, Some(event)))) if current.enabled => (Arc::new(current), event),
+        Ok(_) => return delivery.order_key.into(),
         Err(error) => {
             tracing::warn!(%error, webhook = %hook.id, "cannot read a delivery's event");
             return delivery.order_key.into();
-        }
-    };
-    // The endpoint as it is now: a secret rotated (or a URL changed) since this worker started
-    // applies to this attempt already, not only after the dispatcher restarts the worker.
-    let hook = match ctx.store.get_webhook(&hook.id).await {
-        Ok(Some(current)) if current.enabled => Arc::new(current),
-        // Deleted (its deliveries go with it), or disabled since: the claim lapses and the
-        // row stays pending for when it is enabled again.
-        Ok(_) => return delivery.order_key.into(),
-        Err(error) => {
-            tracing::debug!(%error, webhook = %hook.id, "using the worker's copy of the webhook");
-            hook
         }
     };
     // A child of the span that stored the event (the message's send, or the poll that

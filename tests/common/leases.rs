@@ -26,20 +26,23 @@ pub fn record(windows: &Windows, event: LeaseEvent) {
     match event {
         LeaseEvent::Acquired(leases) => {
             for l in leases {
-                windows.entry(l.account.clone()).or_default().push(Window {
-                    owner: l.owner,
-                    epoch: l.epoch,
-                    start: l.acquired_at,
-                    end: None,
-                });
+                windows
+                    .entry(l.account.to_string())
+                    .or_default()
+                    .push(Window {
+                        owner: l.owner.to_string(),
+                        epoch: l.epoch,
+                        start: l.acquired_at,
+                        end: None,
+                    });
             }
         }
         LeaseEvent::Lost(leases) => {
             for l in leases {
-                let list = windows.get_mut(&l.account).unwrap();
+                let list = windows.get_mut(&*l.account).unwrap();
                 let open = list
                     .iter_mut()
-                    .find(|w| w.owner == l.owner && w.epoch == l.epoch)
+                    .find(|w| *w.owner == *l.owner && w.epoch == l.epoch)
                     .unwrap();
                 open.end = Some(l.expires_at);
             }

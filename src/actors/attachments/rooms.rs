@@ -82,6 +82,9 @@ pub async fn room_pointers(
 ) -> Result<(Vec<AttachmentInfo>, Vec<i64>), ActorError> {
     let mut pointers = Vec::new();
     let mut ids = Vec::new();
+    if !message.has_files {
+        return Ok((pointers, ids));
+    }
     for stored in deps.store.message_attachments(&message.id).await? {
         let uploaded = stored
             .remote_url

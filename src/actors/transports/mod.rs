@@ -56,8 +56,10 @@ pub async fn outgoing_of(
     message: &QueuedMessage,
 ) -> Result<Option<Outgoing>, ActorError> {
     let attachments = match message.control {
-        None => crate::actors::attachments::outgoing_pointers(deps, message).await?,
-        Some(_) => Vec::new(),
+        None if message.has_files => {
+            crate::actors::attachments::outgoing_pointers(deps, message).await?
+        }
+        _ => Vec::new(),
     };
     outgoing_with(deps, keys, message, attachments).await
 }

@@ -62,15 +62,15 @@ impl Ctx<'_> {
             expire_mode: m.expiration.into(),
             expire_seconds: i64::from(m.expiration.seconds()),
         };
-        tx.set_text_extras(&message.id, message.timestamp, &extras)
+        let written = tx
+            .set_text_extras(&message.id, message.timestamp, &extras)
             .await?;
         if standing == Standing::Pending {
             tx.hold_message(&message.id).await?;
             return Ok(1);
         }
-        let Some(mut message) = tx.message(&message.id).await? else {
-            return Ok(0);
-        };
+        // The row as it now stands, for the event: as inserted unless the extras were written.
+        let mut message = written.unwrap_or(message);
         message.attachments = files;
         self.message_event(tx, MessageEvent::Received, &message)
             .await?;

@@ -7,6 +7,7 @@ use sqlx::any::AnyRow;
 use sqlx::Row as _;
 
 use super::{event_from_row, event_id, Event, EVENT_COLUMNS};
+use crate::store::webhooks::{Webhook, COLUMNS as WEBHOOK_COLUMNS};
 use crate::store::{opt_json_column, Notice, Store, StoreError, StoreTx};
 
 /// Where a delivery stands.
@@ -112,7 +113,7 @@ fn delivery_from_row(row: &AnyRow) -> Result<Delivery, StoreError> {
 }
 
 /// Just the filter columns of a webhook, to fan an event out without opening secrets.
-pub(super) struct HookFilter {
+pub(in crate::store) struct HookFilter {
     pub(super) id: String,
     events: Option<Vec<String>>,
     accounts: Option<Vec<String>>,
@@ -226,6 +227,34 @@ impl Store {
             .iter()
             .map(delivery_from_row)
             .collect()
+    }
+
+    /// What one attempt of a delivery needs, in one read: the webhook `webhook_id` as it is
+    /// now (a secret rotated or a URL changed since its worker started applies already), and
+    /// the event `cursor`, if each still exists.
+    pub async fn attempt_inputs(
+        &self,
+        webhook_id: &str,
+        cursor: i64,
+    ) -> Result<Option<(Webhook, Option<Event>)>, StoreError> {
+        // The two tables share no column name, so neither list needs a qualifier.
+        let Some(row) = sqlx::query(&format!(
+            "SELECT {WEBHOOK_COLUMNS}, {EVENT_COLUMNS} FROM webhooks \
+             LEFT JOIN events ON events.cursor = $2 WHERE webhooks.id = $1"
+        ))
+        .bind(webhook_id)
+        .bind(cursor)
+        .fetch_optional(self.reads())
+        .await?
+        else {
+            return Ok(None);
+        };
+        let hook = self.webhook_from_row(&row)?;
+        let event = match row.try_get::<Option<i64>, _>("cursor")? {
+            Some(_) => Some(event_from_row(&row)?),
+            None => None,
+        };
+        Ok(Some((hook, event)))
     }
 
     /// The head of one conversation's pending queue for one webhook: its oldest pending

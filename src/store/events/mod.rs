@@ -12,6 +12,7 @@ use sqlx::Row as _;
 
 use super::{json_column, to_json, Backend, Store, StoreError, StoreTx};
 
+pub(super) use deliveries::HookFilter;
 use deliveries::{enabled_hooks, order_key};
 pub use deliveries::{AttemptOutcome, Delivery, DeliveryStatus, ReplayFilter};
 
@@ -124,7 +125,14 @@ impl StoreTx {
         .await?
         .try_get("cursor")?;
         let key = order_key(event.account.as_deref(), event.conversation.as_deref());
-        for hook in enabled_hooks(self.conn()).await? {
+        // The enabled webhooks are read once per transaction, at its first event (a poll's
+        // batch appends many). A webhook created while the transaction runs gets none of its
+        // events, as it would get none of those appended before it was created.
+        let hooks = match self.event_hooks.take() {
+            Some(hooks) => hooks,
+            None => enabled_hooks(self.conn()).await?,
+        };
+        for hook in &hooks {
             if hook.matches(event_type.as_str(), event.account.as_deref()) {
                 sqlx::query(
                     "INSERT INTO webhook_deliveries (webhook_id, event_cursor, order_key, status, \
@@ -138,6 +146,7 @@ impl StoreTx {
                 .await?;
             }
         }
+        self.event_hooks = Some(hooks);
         self.on_commit.event_written(cursor);
         Ok(Event {
             id: event_id(cursor),

@@ -18,6 +18,9 @@ impl StoreTx {
         message: &NewMessage,
         now: i64,
     ) -> Result<Option<Message>, StoreError> {
+        // Not `INSERT … RETURNING`: measured on SQLite (send bench, receive phase, nine
+        // interleaved pairs), the insert with its row returned cost more CPU than the insert
+        // and the read after it, in eight pairs of nine.
         let done = sqlx::query(
             "INSERT INTO messages (id, account, peer, direction, status, hash, text, timestamp, \
              idempotency_key, created_at, updated_at, author) \
@@ -144,7 +147,7 @@ impl Store {
                 Some(extras) => tx
                     .set_text_extras(&stored.id, stored.timestamp, extras)
                     .await
-                    .map(|()| Some(stored)),
+                    .map(|written| Some(written.unwrap_or(stored))),
                 None => Ok(Some(stored)),
             },
             other => other,
@@ -157,6 +160,7 @@ impl Store {
                 tx.announce_on_commit(Notice::OutgoingQueued {
                     account: message.account.clone(),
                     peer: Some(message.peer.clone()),
+                    id: Some(stored.id.clone()),
                 });
                 tx.commit().await?;
                 Ok(Enqueued {
