@@ -98,6 +98,7 @@ impl Store {
         .bind(now)
         .execute(self.pool())
         .await?;
+        self.synced().await?;
         if done.rows_affected() == 0 {
             return Ok(None);
         }

@@ -143,6 +143,7 @@ impl Store {
         .bind(record.created_at)
         .execute(self.pool())
         .await?;
+        self.synced().await?;
         Ok(())
     }
 
@@ -197,6 +198,7 @@ impl Store {
             .bind(id)
             .execute(self.pool())
             .await?;
+        self.synced().await?;
         Ok(done.rows_affected() > 0)
     }
 }

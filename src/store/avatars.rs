@@ -46,6 +46,7 @@ impl Store {
         .bind(account)
         .execute(self.pool())
         .await?;
+        self.synced().await?;
         Ok(done.rows_affected() > 0)
     }
 
@@ -153,6 +154,7 @@ impl Store {
         .bind(url)
         .execute(self.pool())
         .await?;
+        self.synced().await?;
         Ok(())
     }
 }

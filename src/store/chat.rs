@@ -114,6 +114,7 @@ impl Store {
         .bind(account)
         .execute(self.pool())
         .await?;
+        self.synced().await?;
         Ok(())
     }
 

@@ -138,11 +138,32 @@ const MMAP_PRAGMA: &str = "PRAGMA mmap_size = 268435456";
 /// connections are still tested.
 const TEST_SQLITE_BEFORE_ACQUIRE: bool = false;
 
+/// How the commits of an SQLite writer reach the disk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Commits {
+    /// Each commit syncs the log itself (`synchronous = FULL`): for a tool that writes without
+    /// a [`super::log_sync::LogSync`] (the master key rotation).
+    SyncedEach,
+    /// A commit returns once it is in the log; a [`super::log_sync::LogSync`] syncs the log for
+    /// the commits that wait for it (`synchronous = NORMAL`; the gateway's store).
+    GroupSynced,
+}
+
+impl Commits {
+    fn pragma(self) -> &'static str {
+        match self {
+            Self::SyncedEach => "PRAGMA synchronous = FULL",
+            Self::GroupSynced => "PRAGMA synchronous = NORMAL",
+        }
+    }
+}
+
 /// One SQLite connection: writers never race for the file lock (no SQLITE_BUSY on lock
 /// upgrade), and reads are short. Never acquire a second connection inside a transaction.
 pub(super) async fn open_sqlite(
     url: &str,
     page_cap: Arc<AtomicU64>,
+    commits: Commits,
 ) -> Result<AnyPool, StoreError> {
     probe(url).await?;
     let pool = AnyPoolOptions::new()
@@ -160,11 +181,7 @@ pub(super) async fn open_sqlite(
                 sqlx::query("PRAGMA journal_mode = WAL")
                     .execute(&mut *conn)
                     .await?;
-                // Every commit synced to disk (SQLite's default, stated: `relaxed` switches
-                // it off for single writes and back to this).
-                sqlx::query("PRAGMA synchronous = FULL")
-                    .execute(&mut *conn)
-                    .await?;
+                sqlx::query(commits.pragma()).execute(&mut *conn).await?;
                 sqlx::query("PRAGMA foreign_keys = ON")
                     .execute(&mut *conn)
                     .await?;

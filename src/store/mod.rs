@@ -25,13 +25,13 @@ pub mod group_state;
 pub mod groups;
 pub mod health;
 pub mod leases;
+mod log_sync;
 pub mod message_state;
 pub mod messages;
 pub mod modes;
 pub mod notify;
 pub mod poll_plan;
 pub mod prune;
-mod relaxed;
 pub mod replays;
 pub mod retention;
 pub mod rotation;
@@ -48,8 +48,10 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, AnyPool, Connection as _, Row as _, Transaction};
 use tokio::sync::{broadcast, watch};
 
+use connect::Commits;
 pub use connect::ConnectFailure;
 pub use leases::LeaseToken;
+use log_sync::LogSync;
 pub use notify::Notice;
 pub use secrets::{MasterKey, RecordKind, SecretsError};
 
@@ -98,6 +100,10 @@ pub enum StoreError {
     /// The database URL names a backend this build cannot use.
     #[error("unsupported database URL (expected sqlite://… or postgres://…): {0}")]
     UnsupportedUrl(String),
+    /// SQLite's write-ahead log could not be synced to disk ([`log_sync`]): writes since the
+    /// last good sync may not survive a power failure, and none is accepted until a restart.
+    #[error("the database's log cannot be synced to disk: {0}")]
+    LogSync(String),
     /// A fenced transaction's lease is no longer held under its epoch: another replica owns the
     /// account now, so this replica's state change must not land.
     #[error("the lease on account {account} was lost (epoch {epoch} is stale)")]
@@ -191,6 +197,8 @@ pub struct StatusCounts {
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: AnyPool,
+    /// SQLite's group commit: the sync that commits wait for (none in memory or on PostgreSQL).
+    log_sync: Option<Arc<LogSync>>,
     /// The page cap [`Store::set_sqlite_page_cap`] set (0: none), for new connections.
     page_cap: Arc<AtomicU64>,
     /// Where plain reads go: on SQLite, read-only connections beside the one writer
@@ -210,6 +218,8 @@ pub struct Store {
 /// An open transaction; see the module docs. Dropping it without [`StoreTx::commit`] rolls back.
 pub struct StoreTx {
     tx: Transaction<'static, Any>,
+    /// Waited for after the commit (SQLite).
+    log_sync: Option<Arc<LogSync>>,
     backend: Backend,
     events: watch::Sender<i64>,
     notices: notify::Notifier,
@@ -233,8 +243,17 @@ impl Store {
         master: MasterKey,
     ) -> Result<Self, StoreError> {
         let page_cap = Arc::new(AtomicU64::new(0));
-        let (pool, backend) = open_pool(url, max_connections, &page_cap).await?;
+        let (pool, backend) =
+            open_pool(url, max_connections, &page_cap, Commits::GroupSynced).await?;
+        let log_sync = match backend {
+            Backend::Sqlite => start_log_sync(&pool).await?,
+            Backend::Postgres => None,
+        };
         check_master_key(&pool, &master).await?;
+        // The migrations and a new database's key check, on disk before anything else.
+        if let Some(log_sync) = &log_sync {
+            log_sync.wait().await?;
+        }
         let readers = max_connections.min(connect::MAX_SQLITE_READERS);
         // The gateway's read connections and the REST API's one ([`Store::for_api`]).
         let (reads, api_reads) = match backend {
@@ -257,6 +276,7 @@ impl Store {
         };
         Ok(Self {
             pool,
+            log_sync,
             page_cap,
             reads,
             api_reads,
@@ -281,6 +301,7 @@ impl Store {
         }
         Ok(StoreTx {
             tx: sqlx::Transaction::begin(conn, None).await?,
+            log_sync: self.log_sync.clone(),
             backend: self.backend,
             events: self.events.clone(),
             notices: self.notices.clone(),
@@ -319,8 +340,13 @@ impl Store {
     }
 
     /// True when the database answers within [`PING_TIMEOUT`] (for `/readyz`, whose probes
-    /// must not wait for the pool's acquire timeout during an outage).
+    /// must not wait for the pool's acquire timeout during an outage) and, on SQLite, its log
+    /// can still be synced ([`log_sync`]).
     pub async fn ping(&self) -> bool {
+        if let Some(failure) = self.log_sync.as_ref().and_then(|sync| sync.failure()) {
+            tracing::warn!(%failure, "not ready: the database's log cannot be synced");
+            return false;
+        }
         let query = sqlx::query("SELECT 1").execute(&self.pool);
         matches!(tokio::time::timeout(PING_TIMEOUT, query).await, Ok(Ok(_)))
     }
@@ -398,14 +424,24 @@ impl Store {
         &self.pool
     }
 
+    /// Returns once the writes this store made so far are on disk: on SQLite, the ones made
+    /// outside a transaction on [`Store::pool`] need it ([`log_sync`]); on PostgreSQL every
+    /// commit already is.
+    pub(crate) async fn synced(&self) -> Result<(), StoreError> {
+        match &self.log_sync {
+            Some(log_sync) => log_sync.wait().await,
+            None => Ok(()),
+        }
+    }
+
     /// Runs `query`, a write whose loss in a power failure only repeats work (a webhook
-    /// delivery's claim or outcome, accounts' poll health), without syncing SQLite's commit
-    /// to disk ([`relaxed`]).
+    /// delivery's claim or outcome, accounts' poll health), without waiting for SQLite's log
+    /// to reach the disk ([`log_sync`] lists them).
     pub(crate) async fn execute_relaxed<'q>(
         &self,
         query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
     ) -> Result<sqlx::any::AnyQueryResult, StoreError> {
-        relaxed::execute(&self.pool, self.backend == Backend::Sqlite, query).await
+        Ok(query.execute(&self.pool).await?)
     }
 
     /// This store for the REST API: the same writer, but on SQLite its plain reads go to a
@@ -437,15 +473,32 @@ async fn open_pool(
     url: &str,
     max_connections: u32,
     page_cap: &Arc<AtomicU64>,
+    commits: Commits,
 ) -> Result<(AnyPool, Backend), StoreError> {
     sqlx::any::install_default_drivers();
     let backend =
         Backend::from_url(url).ok_or_else(|| StoreError::UnsupportedUrl(redact_url(url)))?;
     let pool = match backend {
-        Backend::Sqlite => connect::open_sqlite(url, page_cap.clone()).await?,
+        Backend::Sqlite => connect::open_sqlite(url, page_cap.clone(), commits).await?,
         Backend::Postgres => connect::open_postgres(url, max_connections).await?,
     };
     Ok((pool, backend))
+}
+
+/// The group commit of the SQLite database `pool` writes to, or `None` when it has no log file
+/// (in memory).
+async fn start_log_sync(pool: &AnyPool) -> Result<Option<Arc<LogSync>>, StoreError> {
+    let file: String =
+        sqlx::query_scalar("SELECT file FROM pragma_database_list WHERE name = 'main'")
+            .fetch_one(pool)
+            .await?;
+    if file.is_empty() {
+        return Ok(None);
+    }
+    let log = std::path::PathBuf::from(format!("{file}-wal"));
+    let log_sync = LogSync::start(log)
+        .map_err(|e| StoreError::LogSync(format!("cannot start the log's sync thread: {e}")))?;
+    Ok(Some(Arc::new(log_sync)))
 }
 
 async fn latest_cursor(pool: &AnyPool) -> Result<i64, StoreError> {
@@ -467,6 +520,9 @@ impl StoreTx {
                 .await?;
         }
         self.tx.commit().await?;
+        if let Some(log_sync) = &self.log_sync {
+            log_sync.wait().await?;
+        }
         self.on_commit.committed(&self.notices, &self.events);
         Ok(())
     }
@@ -581,6 +637,50 @@ mod tests {
         );
         assert_eq!(Backend::from_url("mysql://u@h/db"), None);
         assert_eq!(Backend::from_url("gateway.db"), None);
+    }
+
+    // The writer commits with `synchronous = NORMAL` and each transaction's commit returns
+    // only after a sync of the log that started after it (`log_sync`); the key rotation's
+    // writer still syncs each commit itself.
+    #[tokio::test]
+    async fn sqlite_commits_wait_for_a_sync_of_the_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("g.db").display());
+        let store = Store::open(&url, 2, MasterKey::generate()).await.unwrap();
+        let mode: i64 = sqlx::query_scalar("PRAGMA synchronous")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        assert_eq!(mode, 1, "NORMAL");
+        let log_sync = store.log_sync.clone().expect("a file database has a log");
+        let before = log_sync.syncs();
+        let mut tx = store.begin().await.unwrap();
+        sqlx::query("INSERT INTO meta (key, value) VALUES ('t', x'00')")
+            .execute(tx.conn())
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        assert!(log_sync.syncs() > before, "the commit waited for a sync");
+        store.close().await;
+
+        let (pool, _) = open_pool(&url, 2, &Default::default(), Commits::SyncedEach)
+            .await
+            .unwrap();
+        let mode: i64 = sqlx::query_scalar("PRAGMA synchronous")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert_eq!(mode, 2, "FULL");
+        pool.close().await;
+    }
+
+    #[tokio::test]
+    async fn a_database_in_memory_has_no_log_to_sync() {
+        let store = Store::open("sqlite::memory:", 2, MasterKey::generate())
+            .await
+            .unwrap();
+        assert!(store.log_sync.is_none());
+        store.begin().await.unwrap().commit().await.unwrap();
     }
 
     // The REST API's reads never wait for the gateway's read connections: with every one of

@@ -129,6 +129,7 @@ impl Store {
         .bind(limit)
         .execute(self.pool())
         .await?;
+        self.synced().await?;
         Ok(done.rows_affected())
     }
 
@@ -187,6 +188,7 @@ impl Store {
         .bind(limit)
         .execute(self.pool())
         .await?;
+        self.synced().await?;
         Ok(done.rows_affected())
     }
 }

@@ -23,6 +23,7 @@
 
 use sqlx::{AnyPool, Row as _};
 
+use super::connect::Commits;
 use super::secrets::{MasterKey, RecordKind};
 use super::{open_pool, opens_check, StoreError, CHECK_PLAINTEXT};
 
@@ -211,7 +212,7 @@ pub async fn rotate_master_key(
     new: &MasterKey,
     options: RotateOptions,
 ) -> Result<RotationReport, RotationError> {
-    let (pool, backend) = open_pool(url, 2, &Default::default()).await?;
+    let (pool, backend) = open_pool(url, 2, &Default::default(), Commits::SyncedEach).await?;
     // Heartbeats are written by the database's clock (as the lease manager reads it).
     let result = match super::leases::db_clock(&pool, backend).await {
         Ok(now) => run(&pool, old, new, options, now).await,

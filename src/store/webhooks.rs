@@ -117,6 +117,7 @@ impl Store {
         .bind(hook.updated_at)
         .execute(self.pool())
         .await?;
+        self.synced().await?;
         self.announce(Notice::WebhooksChanged).await
     }
 
@@ -135,6 +136,7 @@ impl Store {
         .bind(&hook.id)
         .execute(self.pool())
         .await?;
+        self.synced().await?;
         if done.rows_affected() > 0 {
             self.announce(Notice::WebhooksChanged).await?;
         }

@@ -152,6 +152,7 @@ impl Store {
         .bind(id)
         .execute(self.pool())
         .await?;
+        self.synced().await?;
         Ok(done.rows_affected() > 0)
     }
 
@@ -200,6 +201,7 @@ impl Store {
         .bind(id)
         .execute(self.pool())
         .await?;
+        self.synced().await?;
         Ok(())
     }
 }

@@ -78,6 +78,7 @@ impl Store {
         .bind(id)
         .execute(self.pool())
         .await?;
+        self.synced().await?;
         Ok(())
     }
 }
