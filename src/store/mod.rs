@@ -122,6 +122,8 @@ impl StoreError {
         match self {
             Self::Database(error) => connect::is_unavailable(error),
             Self::Connect { .. } => true,
+            // Until a restart; `/readyz` says so meanwhile.
+            Self::LogSync(_) => true,
             _ => false,
         }
     }
