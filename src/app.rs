@@ -9,7 +9,7 @@ use actix_web::{web, HttpServer};
 use tokio::task::JoinHandle;
 
 use crate::actors::system::IdentityCounts;
-use crate::actors::{ActorSettings, ActorSystem, Deps};
+use crate::actors::{ActorSettings, ActorSystem, Deps, Services};
 use crate::api::{auth::hash_key, ApiState};
 use crate::config::Settings;
 use crate::identities::IdentityProvider;
@@ -142,7 +142,7 @@ impl Gateway {
         let actors = match network {
             Some(network) => {
                 network.attach_observer(Arc::new(metrics.clone()));
-                let deps = Deps {
+                let deps = Deps::new(Services {
                     store: store.clone(),
                     network,
                     metrics: metrics.clone(),
@@ -151,7 +151,7 @@ impl Gateway {
                     attachments: Default::default(),
                     startups: crate::actors::startup_permits(),
                     health: Default::default(),
-                };
+                });
                 // Attachments recorded but not fetched before a restart (issue 5).
                 deps.attachments.sweep(&deps);
                 Some(ActorSystem::start(deps, leases.take_events()).await?)

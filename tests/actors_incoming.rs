@@ -19,7 +19,7 @@ use session_gateway::actors::inbox::{classify, Verdict};
 use session_gateway::actors::keys::AccountKeys;
 use session_gateway::actors::outgoing::{build_payload, DM_TTL_MS};
 use session_gateway::actors::supervisor::ChildStopped;
-use session_gateway::actors::{startup_permits, ActorSettings, Deps, Identity};
+use session_gateway::actors::{startup_permits, ActorSettings, Deps, Identity, Services};
 use session_gateway::ids::SessionIdText;
 use session_gateway::metrics::Metrics;
 use session_gateway::protocol::chat::ChatEvent;
@@ -66,7 +66,7 @@ async fn a_poll_hands_its_conversations_to_their_actors() {
         .insert_account(&bob_id, None, &entropy, 1_700_000_000_000)
         .await
         .unwrap();
-    let deps = Deps {
+    let deps = Deps::new(Services {
         store: store.clone(),
         network: gs::network(&devnet),
         metrics: Metrics::new(),
@@ -75,7 +75,7 @@ async fn a_poll_hands_its_conversations_to_their_actors() {
         attachments: Default::default(),
         startups: startup_permits(),
         health: Default::default(),
-    };
+    });
 
     // Bob's Identity alone on its own actor thread, until the test ends.
     let (done, finished) = tokio::sync::oneshot::channel::<()>();

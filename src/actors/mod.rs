@@ -120,9 +120,29 @@ fn retention_policy(
     }
 }
 
-/// What every actor shares. Cheap to clone.
+/// What every actor shares: one copy behind an `Arc`, so an actor holds a pointer to it (a
+/// copy of each part was 312 bytes in every Identity actor, of 10,000 at scale) and a clone,
+/// made for each poll's and each send's futures, is one reference count, not twenty.
 #[derive(Clone)]
-pub struct Deps {
+pub struct Deps(Arc<Services>);
+
+impl Deps {
+    /// Shares `services` between the actors.
+    pub fn new(services: Services) -> Self {
+        Self(Arc::new(services))
+    }
+}
+
+impl std::ops::Deref for Deps {
+    type Target = Services;
+
+    fn deref(&self) -> &Services {
+        &self.0
+    }
+}
+
+/// The parts of [`Deps`].
+pub struct Services {
     /// The database.
     pub store: Store,
     /// The onion network client.
