@@ -12,6 +12,7 @@ use session_gateway::events::{EventData, MessageEvent};
 use session_gateway::ids::SessionIdText;
 use session_gateway::store::events::NewEvent;
 use session_gateway::store::messages::{new_message_id, Direction, MessageStatus, NewMessage};
+use session_gateway::store::webhooks::{Webhook, WebhookSecret};
 use session_gateway::store::{MasterKey, Store};
 
 const ME: &str = "05d2ad010eeb72d72e561d9de7bd7b6989af77dcabffa03a5111a6c859ae5c3a72";
@@ -413,5 +414,72 @@ both_backends! {
         let me = SessionIdText::parse(ME).unwrap();
         assert!(store.delete_account(&me).await.unwrap());
         assert!(store.node_cursors(ME, 0).await.unwrap().is_empty());
+    }
+}
+
+both_backends! {
+    // On SQLite the enabled webhooks are kept between transactions (`HookCache`); every change
+    // of a webhook, in or outside a transaction, must still decide which webhooks get the
+    // events appended after it.
+    async fn events_reach_the_webhooks_enabled_when_they_are_appended() {
+        let (store, _dir) = store().await;
+        let hook = |id: &str| Webhook {
+            id: id.into(),
+            url: format!("http://127.0.0.1:9/{id}"),
+            events: None,
+            accounts: None,
+            secrets: vec![WebhookSecret {
+                secret: "whsec_AAAA".into(),
+                expires_at: None,
+            }],
+            enabled: true,
+            created_at: 1,
+            updated_at: 1,
+        };
+        let event = |at: i64| NewEvent {
+            account: None,
+            conversation: None,
+            timestamp: at,
+            data: EventData::account_status("paused", "active"),
+        };
+        let delivered = |id: &'static str| {
+            let store = store.clone();
+            async move {
+                let mut ids: Vec<String> = store
+                    .list_deliveries(id, None, None, 100)
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .map(|d| d.event_id)
+                    .collect();
+                ids.sort();
+                ids
+            }
+        };
+        let evt = |e: &session_gateway::store::events::Event| e.id.clone();
+
+        store.insert_webhook(&hook("a")).await.unwrap();
+        let e1 = evt(&store.append_event(&event(1)).await.unwrap());
+        store.insert_webhook(&hook("b")).await.unwrap();
+        let e2 = evt(&store.append_event(&event(2)).await.unwrap());
+        let mut a = hook("a");
+        a.enabled = false;
+        assert!(store.update_webhook(&a).await.unwrap());
+        let e3 = evt(&store.append_event(&event(3)).await.unwrap());
+        // B's 410: disabled, and the `webhook.disabled` event it records in the same
+        // transaction goes to no one (A is disabled too).
+        assert!(store.disable_gone_webhook(&hook("b"), 4).await.unwrap());
+        a.enabled = true;
+        assert!(store.update_webhook(&a).await.unwrap());
+        let e5 = evt(&store.append_event(&event(5)).await.unwrap());
+        let mut b_expected = vec![e2.clone(), e3];
+        b_expected.sort();
+        assert_eq!(delivered("b").await, b_expected);
+        assert!(store.delete_webhook("b").await.unwrap());
+        let e6 = evt(&store.append_event(&event(6)).await.unwrap());
+        let mut a_expected = vec![e1, e2, e5, e6];
+        a_expected.sort();
+        assert_eq!(delivered("a").await, a_expected);
+        assert!(delivered("b").await.is_empty());
     }
 }

@@ -10,7 +10,7 @@ mod common;
 
 use session_gateway::store::chat::{ControlBody, TextExtras};
 use session_gateway::store::messages::{new_message_id, Direction, MessageStatus, NewMessage};
-use session_gateway::store::modes::ExpireMode;
+use session_gateway::store::modes::{ExpireMode, GroupInvites};
 use session_gateway::store::Store;
 
 const ME: &str = "05d2ad010eeb72d72e561d9de7bd7b6989af77dcabffa03a5111a6c859ae5c3a72";
@@ -216,5 +216,26 @@ both_backends! {
             &[9; 32]
         );
         assert!(store.open_profile_key(ME, ME, &sealed).is_err());
+    }
+
+    // A transaction reads the account's chat settings once (every delivered message asks), and
+    // again after it changed them.
+    async fn a_transaction_sees_its_own_change_of_the_chat_settings() {
+        let (store, _dir) = store().await;
+        let mut tx = store.begin().await.unwrap();
+        let before = tx.chat_settings(ME).await.unwrap().expect("the account");
+        let other = match before.group_invites {
+            GroupInvites::Hold => GroupInvites::AutoAccept,
+            _ => GroupInvites::Hold,
+        };
+        tx.set_group_invites(ME, other).await.unwrap();
+        let after = tx.chat_settings(ME).await.unwrap().expect("the account");
+        assert_eq!(after.group_invites, other);
+        assert_eq!(after.read_receipts, before.read_receipts);
+        assert!(tx.chat_settings(PEER).await.unwrap().is_none(), "no such account");
+        assert_eq!(tx.chat_settings(ME).await.unwrap(), Some(after));
+        tx.commit().await.unwrap();
+        let stored = store.chat_settings(ME).await.unwrap().unwrap();
+        assert_eq!(stored.group_invites, other);
     }
 }

@@ -172,12 +172,20 @@ fn profile_key_id(account: &str, peer: &str) -> String {
 }
 
 impl StoreTx {
-    /// The account's chat settings.
+    /// The account's chat settings, read once per transaction (and again after it changed
+    /// them: [`StoreTx::set_group_invites`]).
     pub async fn chat_settings(
         &mut self,
         account: &str,
     ) -> Result<Option<ChatSettings>, StoreError> {
-        fetch_chat_settings(self.conn(), account).await
+        if let Some((read_for, settings)) = &self.chat_settings {
+            if read_for == account {
+                return Ok(settings.clone());
+            }
+        }
+        let settings = fetch_chat_settings(self.conn(), account).await?;
+        self.chat_settings = Some((account.to_owned(), settings.clone()));
+        Ok(settings)
     }
 
     /// A conversation's chat state.

@@ -239,6 +239,7 @@ impl StoreTx {
             .bind(account)
             .execute(self.conn())
             .await?;
+        self.chat_settings = None; // read again when asked
         Ok(())
     }
 

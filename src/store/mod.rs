@@ -201,6 +201,8 @@ pub struct Store {
     pool: AnyPool,
     /// SQLite's group commit: the sync that commits wait for (none in memory or on PostgreSQL).
     log_sync: Option<Arc<LogSync>>,
+    /// The enabled webhooks' filters between transactions (SQLite: [`events::HookCache`]).
+    hook_cache: Option<Arc<events::HookCache>>,
     /// The page cap [`Store::set_sqlite_page_cap`] set (0: none), for new connections.
     page_cap: Arc<AtomicU64>,
     /// Where plain reads go: on SQLite, read-only connections beside the one writer
@@ -228,7 +230,14 @@ pub struct StoreTx {
     /// True once this transaction holds the event-cursor lock (PostgreSQL).
     event_lock: bool,
     /// The enabled webhooks, read at the transaction's first event.
-    event_hooks: Option<Vec<events::HookFilter>>,
+    event_hooks: Option<Arc<[events::HookFilter]>>,
+    /// The store's cache of them (SQLite).
+    hook_cache: Option<Arc<events::HookCache>>,
+    /// The transaction changes a webhook ([`StoreTx::writes_webhooks`]).
+    writes_webhooks: bool,
+    /// An account's chat settings as this transaction read them (a poll's batch asks for each
+    /// delivered message), until it writes them.
+    chat_settings: Option<(String, Option<chat::ChatSettings>)>,
     /// Announced after commit (and, on PostgreSQL, NOTIFYed in the transaction).
     on_commit: notify::OnCommit,
     /// Leases this transaction writes under (see [`StoreTx::fence`]).
@@ -276,9 +285,14 @@ impl Store {
                 notify::listen(url, pool.clone(), events.clone(), notices.clone()).await?,
             )),
         };
+        let hook_cache = match backend {
+            Backend::Sqlite => Some(Arc::default()),
+            Backend::Postgres => None,
+        };
         Ok(Self {
             pool,
             log_sync,
+            hook_cache,
             page_cap,
             reads,
             api_reads,
@@ -309,6 +323,9 @@ impl Store {
             notices: self.notices.clone(),
             event_lock: false,
             event_hooks: None,
+            hook_cache: self.hook_cache.clone(),
+            writes_webhooks: false,
+            chat_settings: None,
             on_commit: notify::OnCommit::default(),
             fences: Vec::new(),
             master: self.master.clone(),
@@ -522,6 +539,11 @@ impl StoreTx {
                 .await?;
         }
         self.tx.commit().await?;
+        if self.writes_webhooks {
+            if let Some(cache) = &self.hook_cache {
+                cache.invalidate();
+            }
+        }
         if let Some(log_sync) = &self.log_sync {
             log_sync.wait().await?;
         }

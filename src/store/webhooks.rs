@@ -2,11 +2,13 @@
 //! master key with AAD = the webhook id; several secrets during a rotation).
 
 use std::fmt;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
 use sqlx::Row as _;
 
+use super::events::HookCache;
 use super::{opt_json_column, to_json, Notice, RecordKind, Store, StoreError};
 
 /// One signing secret (`whsec_<base64>`, Standard Webhooks), with an end of life once rotated out.
@@ -102,8 +104,20 @@ impl Store {
             .seal(RecordKind::WebhookSecrets, &hook.id, plain.as_bytes()))
     }
 
+    /// Empties the enabled webhooks' cache (SQLite: [`HookCache`]) now and when the guard is
+    /// dropped: around a webhook's write outside a transaction, however the write ends (a
+    /// request's future may be dropped after the statement ran).
+    fn webhooks_changing(&self) -> HooksChanging {
+        let cache = self.hook_cache.clone();
+        if let Some(cache) = &cache {
+            cache.invalidate();
+        }
+        HooksChanging(cache)
+    }
+
     /// Stores a new webhook.
     pub async fn insert_webhook(&self, hook: &Webhook) -> Result<(), StoreError> {
+        let changing = self.webhooks_changing();
         sqlx::query(&format!(
             "INSERT INTO webhooks ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
         ))
@@ -117,12 +131,14 @@ impl Store {
         .bind(hook.updated_at)
         .execute(self.pool())
         .await?;
+        drop(changing);
         self.synced().await?;
         self.announce(Notice::WebhooksChanged).await
     }
 
     /// Overwrites every field of an existing webhook. False if absent.
     pub async fn update_webhook(&self, hook: &Webhook) -> Result<bool, StoreError> {
+        let changing = self.webhooks_changing();
         let done = sqlx::query(
             "UPDATE webhooks SET url = $1, events = $2, accounts = $3, secrets_sealed = $4, \
              enabled = $5, updated_at = $6 WHERE id = $7",
@@ -136,6 +152,7 @@ impl Store {
         .bind(&hook.id)
         .execute(self.pool())
         .await?;
+        drop(changing);
         self.synced().await?;
         if done.rows_affected() > 0 {
             self.announce(Notice::WebhooksChanged).await?;
@@ -193,6 +210,7 @@ impl Store {
     /// replicas' workers meeting the same 410 record it once.
     pub async fn disable_gone_webhook(&self, hook: &Webhook, now: i64) -> Result<bool, StoreError> {
         let mut tx = self.begin().await?;
+        tx.writes_webhooks();
         let done = sqlx::query(
             "UPDATE webhooks SET enabled = 0, updated_at = $1 WHERE id = $2 AND enabled = 1",
         )
@@ -218,6 +236,7 @@ impl Store {
     /// Deletes a webhook and its deliveries. False if absent.
     pub async fn delete_webhook(&self, id: &str) -> Result<bool, StoreError> {
         let mut tx = self.begin().await?;
+        tx.writes_webhooks();
         sqlx::query("DELETE FROM webhook_deliveries WHERE webhook_id = $1")
             .bind(id)
             .execute(tx.conn())
@@ -229,5 +248,16 @@ impl Store {
         tx.announce_on_commit(Notice::WebhooksChanged);
         tx.commit().await?;
         Ok(done.rows_affected() > 0)
+    }
+}
+
+/// See [`Store::webhooks_changing`].
+struct HooksChanging(Option<Arc<HookCache>>);
+
+impl Drop for HooksChanging {
+    fn drop(&mut self) {
+        if let Some(cache) = &self.0 {
+            cache.invalidate();
+        }
     }
 }

@@ -113,10 +113,11 @@ fn delivery_from_row(row: &AnyRow) -> Result<Delivery, StoreError> {
 }
 
 /// Just the filter columns of a webhook, to fan an event out without opening secrets.
+#[derive(Debug)]
 pub(in crate::store) struct HookFilter {
     pub(super) id: String,
-    events: Option<Vec<String>>,
-    accounts: Option<Vec<String>>,
+    pub(super) events: Option<Vec<String>>,
+    pub(super) accounts: Option<Vec<String>>,
 }
 
 impl HookFilter {

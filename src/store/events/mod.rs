@@ -5,6 +5,7 @@
 //! event number; the public event id is `evt_<cursor>`, identical on every retry.
 
 mod deliveries;
+mod hook_cache;
 
 use serde::Serialize;
 use sqlx::any::AnyRow;
@@ -15,6 +16,7 @@ use super::{json_column, to_json, Backend, Store, StoreError, StoreTx};
 pub(super) use deliveries::HookFilter;
 use deliveries::{enabled_hooks, order_key};
 pub use deliveries::{AttemptOutcome, Delivery, DeliveryStatus, ReplayFilter};
+pub(super) use hook_cache::HookCache;
 
 pub use crate::events::{EventData, EventType};
 
@@ -126,13 +128,13 @@ impl StoreTx {
         .try_get("cursor")?;
         let key = order_key(event.account.as_deref(), event.conversation.as_deref());
         // The enabled webhooks are read once per transaction, at its first event (a poll's
-        // batch appends many). A webhook created while the transaction runs gets none of its
+        // batch appends many), and on SQLite kept between transactions ([`HookCache`]). A webhook created while the transaction runs gets none of its
         // events, as it would get none of those appended before it was created.
-        let hooks = match self.event_hooks.take() {
+        let hooks = match self.event_hooks.clone() {
             Some(hooks) => hooks,
-            None => enabled_hooks(self.conn()).await?,
+            None => self.enabled_hooks().await?,
         };
-        for hook in &hooks {
+        for hook in hooks.iter() {
             if hook.matches(event_type.as_str(), event.account.as_deref()) {
                 sqlx::query(
                     "INSERT INTO webhook_deliveries (webhook_id, event_cursor, order_key, status, \
@@ -156,6 +158,34 @@ impl StoreTx {
             data: value,
             cursor,
         })
+    }
+}
+
+impl StoreTx {
+    /// The enabled webhooks' filters: from the cache when this store keeps them and this
+    /// transaction changes no webhook ([`HookCache`]), else from the database.
+    async fn enabled_hooks(&mut self) -> Result<std::sync::Arc<[HookFilter]>, StoreError> {
+        let cache = self.hook_cache.clone().filter(|_| !self.writes_webhooks);
+        let generation = match cache.as_deref().map(HookCache::get) {
+            Some(Ok(hooks)) => return Ok(hooks),
+            Some(Err(generation)) => Some(generation),
+            None => None,
+        };
+        let hooks: std::sync::Arc<[HookFilter]> = enabled_hooks(self.conn()).await?.into();
+        if let (Some(cache), Some(generation)) = (cache, generation) {
+            cache.fill(generation, hooks.clone());
+        }
+        Ok(hooks)
+    }
+
+    /// This transaction changes a webhook: it reads the filters from the database (its own
+    /// change included) and the cache is emptied now and when it commits.
+    pub(in crate::store) fn writes_webhooks(&mut self) {
+        self.writes_webhooks = true;
+        self.event_hooks = None;
+        if let Some(cache) = &self.hook_cache {
+            cache.invalidate();
+        }
     }
 }
 
