@@ -5,7 +5,7 @@
 //!
 //! Threading: the actors live on one dedicated thread running an actix `System`
 //! ([`ActorSystem`]). They never block it: every database or network call runs as a tokio task
-//! on the gateway's I/O runtime ([`Deps::io`]) and comes back to the actor as the output of a
+//! on the gateway's I/O runtime ([`Services::io`]) and comes back to the actor as the output of a
 //! future the actor awaits (`ctx.spawn(task.into_actor(self))`). A task is aborted when the
 //! actor that started it is dropped ([`Task`]), so stopping the system is a clean crash: what
 //! was committed stays, nothing half-written remains (every write is one transaction).
@@ -168,7 +168,7 @@ pub struct Services {
 /// the queue short; start-up is not slower, the reads were serialised anyway.
 pub const STARTUP_CONCURRENCY: usize = 4;
 
-/// A fresh [`Deps::startups`] semaphore.
+/// A fresh [`Services::startups`] semaphore.
 pub fn startup_permits() -> Arc<tokio::sync::Semaphore> {
     Arc::new(tokio::sync::Semaphore::new(STARTUP_CONCURRENCY))
 }
