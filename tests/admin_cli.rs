@@ -16,7 +16,6 @@ use serde_json::{json, Value};
 use session_gateway::app::{Gateway, GatewayOptions};
 use session_gateway::identities::SessionIdentities;
 use session_gateway::store::events::{AttemptOutcome, DeliveryStatus, NewEvent};
-use session_gateway::store::webhooks::{Webhook, WebhookSecret};
 use session_gateway::store::{MasterKey, Store};
 
 /// The libsession identity vector (messages.md §1.4) and its phrase (§1.2).
@@ -291,19 +290,7 @@ async fn webhooks_replay_requeues_dead_deliveries() {
     let key = common::master_key();
     let store = store(dir.path(), &key).await;
     store
-        .insert_webhook(&Webhook {
-            id: "wh_1".into(),
-            url: "http://127.0.0.1:9/hook".into(),
-            events: None,
-            accounts: None,
-            secrets: vec![WebhookSecret {
-                secret: "whsec_AAAA".into(),
-                expires_at: None,
-            }],
-            enabled: true,
-            created_at: 1,
-            updated_at: 1,
-        })
+        .insert_webhook(&common::webhook("wh_1"))
         .await
         .unwrap();
     let mut cursors = Vec::new();

@@ -12,7 +12,6 @@ use session_gateway::events::{EventData, MessageEvent};
 use session_gateway::ids::SessionIdText;
 use session_gateway::store::events::NewEvent;
 use session_gateway::store::messages::{new_message_id, Direction, MessageStatus, NewMessage};
-use session_gateway::store::webhooks::{Webhook, WebhookSecret};
 use session_gateway::store::{MasterKey, Store};
 
 const ME: &str = "05d2ad010eeb72d72e561d9de7bd7b6989af77dcabffa03a5111a6c859ae5c3a72";
@@ -423,19 +422,7 @@ both_backends! {
     // events appended after it.
     async fn events_reach_the_webhooks_enabled_when_they_are_appended() {
         let (store, _dir) = store().await;
-        let hook = |id: &str| Webhook {
-            id: id.into(),
-            url: format!("http://127.0.0.1:9/{id}"),
-            events: None,
-            accounts: None,
-            secrets: vec![WebhookSecret {
-                secret: "whsec_AAAA".into(),
-                expires_at: None,
-            }],
-            enabled: true,
-            created_at: 1,
-            updated_at: 1,
-        };
+        let hook = common::webhook;
         let event = |at: i64| NewEvent {
             account: None,
             conversation: None,

@@ -23,7 +23,7 @@ use session_gateway::store::messages::{
 };
 use session_gateway::store::modes::ExpireMode;
 use session_gateway::store::prune::{Pruned, RetentionPolicy};
-use session_gateway::store::webhooks::{Webhook, WebhookSecret};
+use session_gateway::store::webhooks::Webhook;
 use session_gateway::store::{MasterKey, Store};
 
 const ME: &str = "05d2ad010eeb72d72e561d9de7bd7b6989af77dcabffa03a5111a6c859ae5c3a72";
@@ -68,22 +68,11 @@ async fn store() -> (Store, String, tempfile::TempDir) {
 }
 
 async fn webhook(store: &Store, id: &str, events: Option<Vec<String>>) {
-    store
-        .insert_webhook(&Webhook {
-            id: id.into(),
-            url: "http://127.0.0.1:9/hook".into(),
-            events,
-            accounts: None,
-            secrets: vec![WebhookSecret {
-                secret: "whsec_AAAA".into(),
-                expires_at: None,
-            }],
-            enabled: true,
-            created_at: 1,
-            updated_at: 1,
-        })
-        .await
-        .unwrap();
+    let hook = Webhook {
+        events,
+        ..common::webhook(id)
+    };
+    store.insert_webhook(&hook).await.unwrap();
 }
 
 /// An `account.status` event recorded at `at`; returns its cursor.

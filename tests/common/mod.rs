@@ -436,6 +436,24 @@ impl Receiver {
     }
 }
 
+/// An enabled webhook `id` for every event of every account, posting to a closed port, with
+/// one secret (store tests that need deliveries but no receiver).
+pub fn webhook(id: &str) -> session_gateway::store::webhooks::Webhook {
+    session_gateway::store::webhooks::Webhook {
+        id: id.into(),
+        url: "http://127.0.0.1:9/hook".into(),
+        events: None,
+        accounts: None,
+        secrets: vec![session_gateway::store::webhooks::WebhookSecret {
+            secret: "whsec_AAAA".into(),
+            expires_at: None,
+        }],
+        enabled: true,
+        created_at: 1,
+        updated_at: 1,
+    }
+}
+
 /// A store on the current backend (a fresh database for `dir`'s test) holding one account,
 /// `account`; keep the dir alive as long as the store.
 pub async fn store_with_account(
