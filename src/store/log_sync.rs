@@ -89,7 +89,9 @@ impl LogSync {
     }
 
     /// Starts the sync thread with `sync` in place of the log file's sync (tests).
-    fn with_sync(sync: impl Fn() -> io::Result<()> + Send + 'static) -> io::Result<Self> {
+    pub(super) fn with_sync(
+        sync: impl Fn() -> io::Result<()> + Send + 'static,
+    ) -> io::Result<Self> {
         let (synced, _) = watch::channel(Synced::default());
         let shared = Arc::new(Shared {
             requests: Mutex::new(Requests::default()),

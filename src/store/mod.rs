@@ -626,6 +626,25 @@ mod tests {
         pool.close().await;
     }
 
+    // A failed sync is final: the commit that waited for it and every later one fail as
+    // "unavailable" (the API's 503), and `/readyz` says not ready.
+    #[tokio::test]
+    async fn after_a_failed_sync_commits_fail_and_the_store_is_not_ready() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("g.db").display());
+        let mut store = Store::open(&url, 2, MasterKey::generate()).await.unwrap();
+        assert!(store.ping().await);
+        let failing = LogSync::with_sync(|| Err(std::io::Error::other("device gone"))).unwrap();
+        store.log_sync = Some(Arc::new(failing));
+        for _ in 0..2 {
+            let failed = store.begin().await.unwrap().commit().await.unwrap_err();
+            assert!(matches!(failed, StoreError::LogSync(_)), "{failed}");
+            assert!(failed.is_unavailable());
+            assert!(failed.to_string().contains("device gone"), "{failed}");
+        }
+        assert!(!store.ping().await);
+    }
+
     #[tokio::test]
     async fn a_database_in_memory_has_no_log_to_sync() {
         let store = Store::open("sqlite::memory:", 2, MasterKey::generate())
