@@ -88,17 +88,15 @@ impl Store {
         let sealed = self
             .master()
             .seal(RecordKind::AccountSeed, session_id.as_str(), seed);
-        let done = sqlx::query(
+        let query = sqlx::query(
             "INSERT INTO accounts (session_id, display_name, seed_sealed, status, created_at, \
              updated_at) VALUES ($1, $2, $3, 'active', $4, $4) ON CONFLICT (session_id) DO NOTHING",
         )
         .bind(session_id.as_str())
         .bind(display_name)
         .bind(sealed)
-        .bind(now)
-        .execute(self.pool())
-        .await?;
-        self.synced().await?;
+        .bind(now);
+        let done = self.execute_synced(query).await?;
         if done.rows_affected() == 0 {
             return Ok(None);
         }

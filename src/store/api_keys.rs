@@ -132,7 +132,7 @@ impl Store {
 
     /// Stores a new key record.
     pub async fn insert_api_key(&self, record: &ApiKeyRecord) -> Result<(), StoreError> {
-        sqlx::query(
+        let query = sqlx::query(
             "INSERT INTO api_keys (id, name, key_hash, scopes, created_at) \
              VALUES ($1, $2, $3, $4, $5)",
         )
@@ -140,10 +140,8 @@ impl Store {
         .bind(record.name.as_deref())
         .bind(&record.key_hash)
         .bind(to_json(&record.scopes)?)
-        .bind(record.created_at)
-        .execute(self.pool())
-        .await?;
-        self.synced().await?;
+        .bind(record.created_at);
+        self.execute_synced(query).await?;
         Ok(())
     }
 
@@ -194,11 +192,8 @@ impl Store {
 
     /// Revokes a key. False if absent.
     pub async fn delete_api_key(&self, id: &str) -> Result<bool, StoreError> {
-        let done = sqlx::query("DELETE FROM api_keys WHERE id = $1")
-            .bind(id)
-            .execute(self.pool())
-            .await?;
-        self.synced().await?;
+        let query = sqlx::query("DELETE FROM api_keys WHERE id = $1").bind(id);
+        let done = self.execute_synced(query).await?;
         Ok(done.rows_affected() > 0)
     }
 }

@@ -36,17 +36,15 @@ impl Store {
             self.master()
                 .seal(RecordKind::OwnProfileKey, account, a.key.expose_secret())
         });
-        let done = sqlx::query(
+        let query = sqlx::query(
             "UPDATE accounts SET avatar_url = $1, avatar_key_sealed = $2, avatar_updated_at = $3, \
              updated_at = $3 WHERE session_id = $4",
         )
         .bind(avatar.map(|a| a.url.as_str()))
         .bind(sealed)
         .bind(updated_ms)
-        .bind(account)
-        .execute(self.pool())
-        .await?;
-        self.synced().await?;
+        .bind(account);
+        let done = self.execute_synced(query).await?;
         Ok(done.rows_affected() > 0)
     }
 
@@ -142,7 +140,7 @@ impl Store {
         url: &str,
         image: &[u8],
     ) -> Result<(), StoreError> {
-        sqlx::query(
+        let query = sqlx::query(
             "INSERT INTO contact_avatar_images (account, peer, url, image) \
              SELECT account, peer, profile_avatar_url, $1 FROM conversations \
              WHERE account = $2 AND peer = $3 AND profile_avatar_url = $4 \
@@ -151,10 +149,8 @@ impl Store {
         .bind(image)
         .bind(account)
         .bind(peer)
-        .bind(url)
-        .execute(self.pool())
-        .await?;
-        self.synced().await?;
+        .bind(url);
+        self.execute_synced(query).await?;
         Ok(())
     }
 }

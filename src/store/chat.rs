@@ -103,7 +103,7 @@ impl Store {
         message_requests: Option<MessageRequests>,
         group_invites: Option<GroupInvites>,
     ) -> Result<(), StoreError> {
-        sqlx::query(
+        let query = sqlx::query(
             "UPDATE accounts SET read_receipts = COALESCE($1, read_receipts), \
              message_requests = COALESCE($2, message_requests), \
              group_invites = COALESCE($3, group_invites) WHERE session_id = $4",
@@ -111,10 +111,8 @@ impl Store {
         .bind(read_receipts.map(ReadReceipts::as_str))
         .bind(message_requests.map(MessageRequests::as_str))
         .bind(group_invites.map(GroupInvites::as_str))
-        .bind(account)
-        .execute(self.pool())
-        .await?;
-        self.synced().await?;
+        .bind(account);
+        self.execute_synced(query).await?;
         Ok(())
     }
 

@@ -231,6 +231,12 @@ mod tests {
         (sync, started, release)
     }
 
+    /// A commit waiting for `sync`, on a task of its own.
+    fn waiter(sync: &Arc<LogSync>) -> tokio::task::JoinHandle<Result<(), StoreError>> {
+        let sync = sync.clone();
+        tokio::spawn(async move { sync.wait().await })
+    }
+
     /// Blocks the test thread (not the runtime's) until the sync thread started a sync.
     async fn sync_started(started: &mpsc::Receiver<()>) {
         tokio::task::block_in_place(|| started.recv_timeout(Duration::from_secs(30)).unwrap());
@@ -240,19 +246,11 @@ mod tests {
     async fn commits_that_wait_together_share_one_sync_and_none_is_released_early() {
         let (sync, started, release) = gated();
         let sync = Arc::new(sync);
-        let first = tokio::spawn({
-            let sync = sync.clone();
-            async move { sync.wait().await }
-        });
+        let first = waiter(&sync);
         sync_started(&started).await;
         // Nine more commits ask while the first sync runs: it started before they asked, so
         // it must not release them.
-        let later: Vec<_> = (0..9)
-            .map(|_| {
-                let sync = sync.clone();
-                tokio::spawn(async move { sync.wait().await })
-            })
-            .collect();
+        let later: Vec<_> = (0..9).map(|_| waiter(&sync)).collect();
         while lock(&sync.shared.requests).latest < 10 {
             tokio::task::yield_now().await;
         }
@@ -271,14 +269,11 @@ mod tests {
     async fn a_failed_sync_fails_its_waiters_and_every_later_one() {
         let (sync, started, release) = gated();
         let sync = Arc::new(sync);
-        let waiter = tokio::spawn({
-            let sync = sync.clone();
-            async move { sync.wait().await }
-        });
+        let failing = waiter(&sync);
         sync_started(&started).await;
         let error = io::Error::other("disk gone");
         tokio::task::block_in_place(|| release.send(Err(error)).unwrap());
-        let failed = waiter.await.unwrap().unwrap_err();
+        let failed = failing.await.unwrap().unwrap_err();
         assert!(failed.to_string().contains("disk gone"), "{failed}");
         assert!(sync.failure().is_some());
         let later = sync.wait().await.unwrap_err();

@@ -129,8 +129,8 @@ pub struct Store {
     pool: AnyPool,
     /// SQLite's group commit: the sync that commits wait for (none in memory or on PostgreSQL).
     log_sync: Option<Arc<LogSync>>,
-    /// The enabled webhooks' filters between transactions (SQLite: [`events::HookCache`]).
-    hook_cache: Option<Arc<events::HookCache>>,
+    /// The enabled webhooks' filters between transactions (kept on SQLite only).
+    hook_cache: Arc<events::HookCache>,
     /// The page cap [`Store::set_sqlite_page_cap`] set (0: none), for new connections.
     page_cap: Arc<AtomicU64>,
     /// Where plain reads go: on SQLite, read-only connections beside the one writer
@@ -159,8 +159,8 @@ pub struct StoreTx {
     event_lock: bool,
     /// The enabled webhooks, read at the transaction's first event.
     event_hooks: Option<Arc<[events::HookFilter]>>,
-    /// The store's cache of them (SQLite).
-    hook_cache: Option<Arc<events::HookCache>>,
+    /// The store's cache of them ([`events::HookCache`]).
+    hook_cache: Arc<events::HookCache>,
     /// The transaction changes a webhook ([`StoreTx::writes_webhooks`]).
     writes_webhooks: bool,
     /// An account's chat settings as this transaction read them (a poll's batch asks for each
@@ -213,10 +213,7 @@ impl Store {
                 notify::listen(url, pool.clone(), events.clone(), notices.clone()).await?,
             )),
         };
-        let hook_cache = match backend {
-            Backend::Sqlite => Some(Arc::default()),
-            Backend::Postgres => None,
-        };
+        let hook_cache = Arc::new(events::HookCache::new(backend == Backend::Sqlite));
         Ok(Self {
             pool,
             log_sync,
@@ -381,6 +378,17 @@ impl Store {
         }
     }
 
+    /// Runs `query`, one write outside a transaction, and returns once it is on disk
+    /// ([`Store::synced`]).
+    pub(crate) async fn execute_synced<'q>(
+        &self,
+        query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    ) -> Result<sqlx::any::AnyQueryResult, StoreError> {
+        let done = query.execute(&self.pool).await?;
+        self.synced().await?;
+        Ok(done)
+    }
+
     /// Runs `query`, a write whose loss in a power failure only repeats work (a webhook
     /// delivery's claim or outcome, accounts' poll health), without waiting for SQLite's log
     /// to reach the disk ([`log_sync`] lists them).
@@ -468,9 +476,7 @@ impl StoreTx {
         }
         self.tx.commit().await?;
         if self.writes_webhooks {
-            if let Some(cache) = &self.hook_cache {
-                cache.invalidate();
-            }
+            self.hook_cache.invalidate();
         }
         if let Some(log_sync) = &self.log_sync {
             log_sync.wait().await?;

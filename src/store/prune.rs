@@ -119,17 +119,14 @@ impl Store {
     /// Deletes up to `limit` finished deliveries last attempted before `before`.
     async fn prune_deliveries(&self, before: i64, limit: i64) -> Result<u64, StoreError> {
         let finished = "status IN ('delivered', 'dead') AND last_attempt_at < $1";
-        let done = sqlx::query(&format!(
+        let sql = format!(
             "DELETE FROM webhook_deliveries WHERE {finished} AND (webhook_id, event_cursor) IN \
              (SELECT webhook_id, event_cursor FROM webhook_deliveries WHERE {finished} \
              ORDER BY last_attempt_at LIMIT $2{})",
             self.backend().skip_locked()
-        ))
-        .bind(before)
-        .bind(limit)
-        .execute(self.pool())
-        .await?;
-        self.synced().await?;
+        );
+        let query = sqlx::query(&sql).bind(before).bind(limit);
+        let done = self.execute_synced(query).await?;
         Ok(done.rows_affected())
     }
 
@@ -177,18 +174,14 @@ impl Store {
     ) -> Result<u64, StoreError> {
         let old = "a.data IS NOT NULL AND a.created_at < $1 AND NOT EXISTS \
              (SELECT 1 FROM messages m WHERE m.id = a.message_id AND m.status = 'queued')";
-        let done = sqlx::query(&format!(
+        let sql = format!(
             "UPDATE attachments SET data = NULL, data_sealed = 0, status = 'expired', \
              updated_at = $2 WHERE id IN (SELECT a.id FROM attachments a WHERE {old} \
              ORDER BY a.created_at LIMIT $3{}) AND data IS NOT NULL",
             self.backend().skip_locked()
-        ))
-        .bind(before)
-        .bind(now)
-        .bind(limit)
-        .execute(self.pool())
-        .await?;
-        self.synced().await?;
+        );
+        let query = sqlx::query(&sql).bind(before).bind(now).bind(limit);
+        let done = self.execute_synced(query).await?;
         Ok(done.rows_affected())
     }
 }

@@ -108,11 +108,8 @@ impl Store {
     /// dropped: around a webhook's write outside a transaction, however the write ends (a
     /// request's future may be dropped after the statement ran).
     fn webhooks_changing(&self) -> HooksChanging {
-        let cache = self.hook_cache.clone();
-        if let Some(cache) = &cache {
-            cache.invalidate();
-        }
-        HooksChanging(cache)
+        self.hook_cache.invalidate();
+        HooksChanging(self.hook_cache.clone())
     }
 
     /// Stores a new webhook.
@@ -252,12 +249,10 @@ impl Store {
 }
 
 /// See [`Store::webhooks_changing`].
-struct HooksChanging(Option<Arc<HookCache>>);
+struct HooksChanging(Arc<HookCache>);
 
 impl Drop for HooksChanging {
     fn drop(&mut self) {
-        if let Some(cache) = &self.0 {
-            cache.invalidate();
-        }
+        self.0.invalidate();
     }
 }

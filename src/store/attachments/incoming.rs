@@ -142,17 +142,15 @@ impl Store {
         id: &str,
         now: i64,
     ) -> Result<bool, StoreError> {
-        let done = sqlx::query(
+        let query = sqlx::query(
             "UPDATE attachments SET status = 'queued', failure_reason = NULL, retryable = 0, \
              updated_at = $1 WHERE account = $2 AND id = $3 AND direction = 'incoming' \
              AND status = 'failed' AND retryable = 1",
         )
         .bind(now)
         .bind(account)
-        .bind(id)
-        .execute(self.pool())
-        .await?;
-        self.synced().await?;
+        .bind(id);
+        let done = self.execute_synced(query).await?;
         Ok(done.rows_affected() > 0)
     }
 
@@ -194,14 +192,12 @@ impl Store {
 
     /// Counts a failed fetch attempt (network weather) of a queued incoming attachment.
     pub async fn count_fetch_attempt(&self, id: &str, now: i64) -> Result<(), StoreError> {
-        sqlx::query(
+        let query = sqlx::query(
             "UPDATE attachments SET attempts = attempts + 1, updated_at = $1 WHERE id = $2",
         )
         .bind(now)
-        .bind(id)
-        .execute(self.pool())
-        .await?;
-        self.synced().await?;
+        .bind(id);
+        self.execute_synced(query).await?;
         Ok(())
     }
 }

@@ -67,7 +67,7 @@ impl Store {
         now: i64,
     ) -> Result<(), StoreError> {
         let sealed = self.master().seal(RecordKind::AttachmentKey, id, key);
-        sqlx::query(
+        let query = sqlx::query(
             "UPDATE attachments SET status = 'uploaded', remote_url = $1, key_sealed = $2, \
              digest = $3, updated_at = $4 WHERE id = $5",
         )
@@ -75,10 +75,8 @@ impl Store {
         .bind(sealed)
         .bind(digest)
         .bind(now)
-        .bind(id)
-        .execute(self.pool())
-        .await?;
-        self.synced().await?;
+        .bind(id);
+        self.execute_synced(query).await?;
         Ok(())
     }
 }

@@ -21,8 +21,9 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use super::HookFilter;
 
 /// See the module docs.
-#[derive(Default)]
 pub(in crate::store) struct HookCache {
+    /// False on PostgreSQL: nothing is kept, every transaction reads the filters.
+    keeps: bool,
     state: Mutex<Cached>,
 }
 
@@ -34,6 +35,14 @@ struct Cached {
 }
 
 impl HookCache {
+    /// A cache that keeps the filters when `keeps` (SQLite), or one that never does.
+    pub(in crate::store) fn new(keeps: bool) -> Self {
+        Self {
+            keeps,
+            state: Mutex::default(),
+        }
+    }
+
     /// The cached filters, or the generation under which to [`fill`](Self::fill) them after
     /// reading them from the database.
     pub(in crate::store) fn get(&self) -> Result<Arc<[HookFilter]>, u64> {
@@ -45,7 +54,7 @@ impl HookCache {
     /// unless a change began since.
     pub(in crate::store) fn fill(&self, generation: u64, hooks: Arc<[HookFilter]>) {
         let mut state = self.lock();
-        if state.generation == generation {
+        if self.keeps && state.generation == generation {
             state.hooks = Some(hooks);
         }
     }
@@ -85,7 +94,7 @@ mod tests {
 
     #[test]
     fn a_read_begun_before_a_change_is_not_kept() {
-        let cache = HookCache::default();
+        let cache = HookCache::new(true);
         let generation = cache.get().unwrap_err();
         cache.invalidate(); // a webhook changed while the read ran
         cache.fill(generation, hooks(&["old"]));
@@ -96,5 +105,16 @@ mod tests {
         assert_eq!(kept[0].id, "new");
         cache.invalidate();
         assert!(cache.get().is_err());
+    }
+
+    #[test]
+    fn a_cache_that_does_not_keep_never_answers() {
+        let cache = HookCache::new(false);
+        let generation = cache.get().unwrap_err();
+        cache.fill(generation, hooks(&["a"]));
+        assert!(
+            cache.get().is_err(),
+            "PostgreSQL reads the filters every time"
+        );
     }
 }

@@ -162,18 +162,20 @@ impl StoreTx {
 }
 
 impl StoreTx {
-    /// The enabled webhooks' filters: from the cache when this store keeps them and this
-    /// transaction changes no webhook ([`HookCache`]), else from the database.
+    /// The enabled webhooks' filters: from the cache when it holds them and this transaction
+    /// changes no webhook ([`HookCache`]), else from the database.
     async fn enabled_hooks(&mut self) -> Result<std::sync::Arc<[HookFilter]>, StoreError> {
-        let cache = self.hook_cache.clone().filter(|_| !self.writes_webhooks);
-        let generation = match cache.as_deref().map(HookCache::get) {
-            Some(Ok(hooks)) => return Ok(hooks),
-            Some(Err(generation)) => Some(generation),
-            None => None,
+        let generation = if self.writes_webhooks {
+            None // neither read nor filled: see `writes_webhooks`
+        } else {
+            match self.hook_cache.get() {
+                Ok(hooks) => return Ok(hooks),
+                Err(generation) => Some(generation),
+            }
         };
         let hooks: std::sync::Arc<[HookFilter]> = enabled_hooks(self.conn()).await?.into();
-        if let (Some(cache), Some(generation)) = (cache, generation) {
-            cache.fill(generation, hooks.clone());
+        if let Some(generation) = generation {
+            self.hook_cache.fill(generation, hooks.clone());
         }
         Ok(hooks)
     }
@@ -183,9 +185,7 @@ impl StoreTx {
     pub(in crate::store) fn writes_webhooks(&mut self) {
         self.writes_webhooks = true;
         self.event_hooks = None;
-        if let Some(cache) = &self.hook_cache {
-            cache.invalidate();
-        }
+        self.hook_cache.invalidate();
     }
 }
 
