@@ -89,7 +89,8 @@ async fn one_flush_writes_every_account_health_row() {
     let url = common::database_url(dir.path()).await;
     let store = Store::open(&url, 4, MasterKey::generate()).await.unwrap();
     let id = |i: usize| format!("05{:064x}", i + 1);
-    let count = 200 + 50 + 10 + 3 + 1;
+    // Every statement size (50, 10, 3, 1 rows), the largest more than once.
+    let count = 3 * 50 + 10 + 3 + 1;
     for i in 0..count {
         let account = SessionIdText::parse(&id(i)).unwrap();
         store.insert_account(&account, None, &[7; 16], 1).await.unwrap().unwrap();

@@ -1,7 +1,8 @@
 //! The poll plan (`Store::poll_plan`, issue 16): the read an account's poll cycle makes after
 //! its own swarm's poll. Who leads a group or a community server (the smallest *active* local
 //! account among the joined, design.md §10), the inboxes, the upkeep time
-//! and whether the UserGroups merge has anything to work on, on both backends.
+//! and whether the UserGroups merge has anything to work on, and the UserGroups poll cursor
+//! the next cycle starts from, on both backends.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a failed setup step should fail loudly
 
@@ -155,5 +156,25 @@ both_backends! {
         let d = store.poll_plan(D).await.unwrap();
         assert!(d.has_user_groups_state);
         assert!(d.lead_groups.is_empty() && d.lead_servers.is_empty() && d.inboxes.is_empty());
+        assert_eq!(d.user_groups_cursor, None, "nothing of namespace 5 consumed yet");
+    }
+
+    async fn the_plan_carries_the_user_groups_cursor_and_no_other_one() {
+        let (store, _dir) = store().await;
+        let mut tx = store.begin().await.unwrap();
+        tx.set_poll_cursor(D, 5, "last-config", 1).await.unwrap();
+        // The 1:1 namespace's cursor and another account's are not the UserGroups cursor.
+        tx.set_poll_cursor(D, 0, "last-dm", 1).await.unwrap();
+        tx.set_poll_cursor(C, 5, "c-config", 1).await.unwrap();
+        tx.commit().await.unwrap();
+        let d = store.poll_plan(D).await.unwrap();
+        assert_eq!(d.user_groups_cursor.as_deref(), Some("last-config"));
+        assert!(!d.has_user_groups_state, "a cursor alone is no state to merge");
+        // Moved by the next commit, read by the next plan.
+        let mut tx = store.begin().await.unwrap();
+        tx.set_poll_cursor(D, 5, "newer-config", 2).await.unwrap();
+        tx.commit().await.unwrap();
+        let d = store.poll_plan(D).await.unwrap();
+        assert_eq!(d.user_groups_cursor.as_deref(), Some("newer-config"));
     }
 }

@@ -26,6 +26,7 @@ use super::supervisor::ChildStopped;
 use super::{ActorError, Deps, Task};
 use crate::ids::{ConversationId, SessionIdText};
 use crate::network::NamespaceCursor;
+use crate::protocol::storage::MessageHash;
 use crate::store::LeaseToken;
 
 /// A message seen only as tampered copies this many polls in a row is skipped, so a swarm that
@@ -71,7 +72,7 @@ async fn load(deps: Deps, account: SessionIdText) -> Result<Loaded, ActorError> 
         .await?
         .ok_or(ActorError::AccountGone)?;
     let keys = Arc::new(AccountKeys::from_stored_seed(&account, &seed)?);
-    let key = OwnSwarm::new(keys.clone()).cursor_key();
+    let key = OwnSwarm::new(keys.clone(), None).cursor_key();
     // The account's cursor from before per-member cursors is the fallback for a member with
     // none of its own (it is no longer advanced).
     let fallback = deps
@@ -117,6 +118,9 @@ pub struct Identity {
     keys: Option<Arc<AccountKeys>>,
     /// The own swarm's cursor per member, as committed (the database is not read per poll).
     cursor: NamespaceCursor,
+    /// The UserGroups cursor the last cycle's poll plan read (`None` before the first cycle and
+    /// after a failed one: the next cycle reads it from the database).
+    user_groups_cursor: Option<Option<MessageHash>>,
     /// Polls in a row that said more messages wait ([`after_more`]).
     more_run: u32,
     last_activity: Instant,
@@ -152,6 +156,7 @@ impl Identity {
             lease_lost: false,
             keys: None,
             cursor: NamespaceCursor::default(),
+            user_groups_cursor: None,
             more_run: 0,
             last_activity: Instant::now(),
             last_polled: Instant::now(),
@@ -278,6 +283,7 @@ impl Identity {
             self.deps.clone(),
             keys,
             self.cursor.clone(),
+            self.user_groups_cursor.take(),
             skip,
             self.lease.clone(),
         );
@@ -290,7 +296,9 @@ impl Identity {
                 Ok(CycleOutcome {
                     own: Ok(mut outcome),
                     groups,
+                    user_groups_cursor,
                 }) => {
+                    act.user_groups_cursor = Some(user_groups_cursor);
                     for group in groups {
                         outcome.consumed += group.consumed;
                         outcome.touched.extend(group.touched);
@@ -305,7 +313,9 @@ impl Identity {
                 Ok(CycleOutcome {
                     own: Err(error),
                     groups,
+                    user_groups_cursor,
                 }) => {
+                    act.user_groups_cursor = Some(user_groups_cursor);
                     // What the groups committed still reaches its conversations.
                     for group in groups {
                         act.hand_over(group.touched, ctx);

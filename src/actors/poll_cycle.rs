@@ -13,6 +13,7 @@ use super::sources::{community, load_group_cursor, GroupSwarm, OwnSwarm};
 use super::{ActorError, Deps};
 use crate::chat::groups::state::MESSAGES_NAMESPACE;
 use crate::network::NamespaceCursor;
+use crate::protocol::storage::MessageHash;
 use crate::store::poll_plan::PollPlan;
 use crate::store::LeaseToken;
 
@@ -80,10 +81,12 @@ async fn sync_user_groups(
 }
 
 /// What one poll cycle did: the own swarm's poll (with the rooms' and inboxes' counts folded
-/// in) or why it failed, and each group's poll.
+/// in) or why it failed, each group's poll, and where the next cycle's UserGroups retrieve
+/// starts (read with the poll plan, after this cycle's commits).
 pub(super) struct CycleOutcome {
     pub(super) own: Result<PollOutcome, ActorError>,
     pub(super) groups: Vec<PollOutcome>,
+    pub(super) user_groups_cursor: Option<MessageHash>,
 }
 
 /// One poll cycle of an account: its own swarm (namespaces 0 and 5 in one request), the
@@ -92,15 +95,17 @@ pub(super) struct CycleOutcome {
 /// swarm's poll ([`Store::poll_plan`](crate::store::Store::poll_plan)); the own swarm's
 /// namespace-0 cursor is the actor's. A failed own poll does not keep the groups and rooms
 /// the account leads from being polled (their swarms and servers are elsewhere); only a lost
-/// lease or a failing database ends the cycle.
+/// lease or a failing database ends the cycle. `user_groups_cursor`: the previous cycle's
+/// [`CycleOutcome::user_groups_cursor`], when there was one (else it is read here).
 pub(super) async fn cycle(
     deps: Deps,
     keys: Arc<AccountKeys>,
     cursor: NamespaceCursor,
+    user_groups_cursor: Option<Option<MessageHash>>,
     skip: HashSet<String>,
     lease: Option<LeaseToken>,
 ) -> Result<CycleOutcome, ActorError> {
-    let own_swarm = OwnSwarm::new(keys.clone());
+    let own_swarm = OwnSwarm::new(keys.clone(), user_groups_cursor);
     let took_user_groups = own_swarm.took_user_groups();
     let own = match poll(deps.clone(), own_swarm, cursor, skip.clone(), lease.clone()).await {
         Err(error) if error.is_lease_lost() => return Err(error),
@@ -114,7 +119,10 @@ pub(super) async fn cycle(
         inboxes,
         user_config_extended_at,
         has_user_groups_state,
+        user_groups_cursor,
     } = deps.store.poll_plan(&keys.session_id).await?;
+    // The store wrote only hashes that parsed; one that does not is read as "from the start".
+    let user_groups_cursor = user_groups_cursor.and_then(|h| MessageHash::parse(&h).ok());
     let groups = poll_groups(deps.clone(), keys.clone(), lead_groups, skip, lease.clone()).await?;
     let rooms = community::poll_servers(deps.clone(), keys.clone(), lead_servers, lease.clone());
     let rooms = rooms.await?;
@@ -130,5 +138,9 @@ pub(super) async fn cycle(
         let extended_at = user_config_extended_at;
         sync_user_groups(&deps, &keys, extended_at, merge, lease.as_ref()).await?;
     }
-    Ok(CycleOutcome { own, groups })
+    Ok(CycleOutcome {
+        own,
+        groups,
+        user_groups_cursor,
+    })
 }

@@ -51,7 +51,7 @@ pub struct AccountHealth {
 
 impl Store {
     /// Writes the health of each `(account, health)`; an account deleted meanwhile is skipped.
-    /// Rows go in statements of up to 200 ([`HEALTH_STATEMENT_ROWS`]; a replica writes a row
+    /// Rows go in statements of up to 50 ([`HEALTH_STATEMENT_ROWS`]; a replica writes a row
     /// per polled account every flush, and a statement each cost a round trip per poll), each
     /// statement on its own and without a disk sync ([`Store::execute_relaxed`]): health is a
     /// copy of what the replica holds in memory, rewritten every flush, so a power failure
@@ -84,16 +84,20 @@ impl Store {
 }
 
 /// The row counts of a health upsert statement, largest first: a write of `n` rows is cut into
-/// these, so each connection prepares (and caches) at most five statements. 6 parameters a row:
-/// far below SQLite's 32,766 and PostgreSQL's 65,535 per statement.
-const HEALTH_STATEMENT_ROWS: [usize; 5] = [200, 50, 10, 3, 1];
+/// these, so each connection prepares (and caches) at most four statements. 6 parameters a row.
+/// Not more: sqlx binds each of a SQLite statement's parameters by looking up its name, and
+/// SQLite finds a name by walking the statement's list of them, so binding costs the square of
+/// the parameter count (at 200 rows, 1,201 parameters, it was about 1.5 % of an idle
+/// gateway's CPU; issue 16).
+const HEALTH_STATEMENT_ROWS: [usize; 4] = [50, 10, 3, 1];
 
 /// The largest upsert of at most `pending` (≥ 1) health rows: its row count and its SQL,
 /// `$1` the write time, then six parameters per row. A `VALUES` list names its columns
 /// `column1`… on both SQLite and PostgreSQL.
 fn put_health_sql(pending: usize) -> (usize, &'static str) {
     use std::sync::OnceLock;
-    static SQL: [OnceLock<String>; 5] = [const { OnceLock::new() }; 5];
+    static SQL: [OnceLock<String>; HEALTH_STATEMENT_ROWS.len()] =
+        [const { OnceLock::new() }; HEALTH_STATEMENT_ROWS.len()];
     let at = (HEALTH_STATEMENT_ROWS.iter())
         .position(|&rows| rows <= pending)
         .unwrap_or(HEALTH_STATEMENT_ROWS.len() - 1);

@@ -1,9 +1,10 @@
 //! What one poll cycle of an account reads from the database after polling its own swarm: the
 //! groups and community servers it leads, its blinded DM inboxes, and the upkeep state of its
-//! UserGroups config. One statement (read after the own swarm's poll, so a lead that changed
-//! meanwhile is seen before the rooms and groups are polled), so an idle cycle costs two round
-//! trips to the database (this and the UserGroups cursor) instead of seven (issue 16: on
-//! SQLite's single connection those round trips were most of an idle account's CPU).
+//! UserGroups config, with that config's poll cursor for the next cycle. One statement (read
+//! after the own swarm's poll, so a lead that changed meanwhile is seen before the rooms and
+//! groups are polled), so an idle cycle costs one round trip to the database instead of seven
+//! (issue 16: each round trip hands the statement to a connection's thread and back, and those
+//! hand-offs were most of an idle account's CPU).
 //!
 //! The rows are tagged by `kind` and read back into a [`PollPlan`]; the "lead" rules are the
 //! ones design.md §10 gives: a group or server is polled by the smallest active local account
@@ -31,6 +32,9 @@ pub struct PollPlan {
     /// It holds UserGroups heads or group memberships: the config may need a merge or a push.
     /// Without either, the merge has nothing to do and is skipped.
     pub has_user_groups_state: bool,
+    /// The last UserGroups message (namespace 5) its own swarm's polls consumed, as committed
+    /// by this cycle's poll: where the next cycle's retrieve of that namespace starts.
+    pub user_groups_cursor: Option<String>,
 }
 
 /// Every part of the plan, one `kind` each; unused columns are NULL. Branches cast their NULLs
@@ -58,7 +62,10 @@ SELECT 'extended_at', CAST(NULL AS TEXT), CAST(NULL AS TEXT), user_config_extend
 UNION ALL \
 SELECT 'user_groups_state', CAST(NULL AS TEXT), CAST(NULL AS TEXT), \
        (SELECT COUNT(*) FROM user_configs WHERE account = $1 AND namespace = $2) \
-     + (SELECT COUNT(*) FROM group_members WHERE account = $1)";
+     + (SELECT COUNT(*) FROM group_members WHERE account = $1) \
+UNION ALL \
+SELECT 'user_groups_cursor', last_hash, CAST(NULL AS TEXT), CAST(NULL AS BIGINT) \
+  FROM poll_cursors WHERE account = $1 AND namespace = $2";
 
 impl Store {
     /// `account`'s [`PollPlan`], in one statement.
@@ -83,6 +90,7 @@ impl Store {
                 }),
                 "extended_at" => plan.user_config_extended_at = number()?,
                 "user_groups_state" => plan.has_user_groups_state = number()? > 0,
+                "user_groups_cursor" => plan.user_groups_cursor = Some(name()?),
                 other => {
                     return Err(StoreError::Corrupt(format!(
                         "poll plan row of kind {other}"

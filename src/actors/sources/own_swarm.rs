@@ -15,7 +15,7 @@ use crate::protocol::dm::{self, DmError};
 use crate::protocol::envelope::{decode_dm_payload, parse_content};
 use crate::protocol::groups::control;
 use crate::protocol::protos::GroupUpdateInviteMessage;
-use crate::protocol::storage::{Namespace, Signer};
+use crate::protocol::storage::{MessageHash, Namespace, Signer};
 use crate::store::replays::content_digest;
 
 /// The namespace of 1:1 messages and sync copies (`messages.md` §3.5).
@@ -25,15 +25,20 @@ pub const DM_NAMESPACE: Namespace = Namespace(0);
 #[derive(Clone, Debug)]
 pub struct OwnSwarm {
     keys: Arc<AccountKeys>,
+    /// Where the UserGroups retrieve starts, when the caller knows it (the previous cycle's
+    /// poll plan read it); `None`: read from the database.
+    user_groups_cursor: Option<Option<MessageHash>>,
     /// Set once a retrieve kept new UserGroups heads: the cycle merges them afterwards.
     took_user_groups: Arc<AtomicBool>,
 }
 
 impl OwnSwarm {
-    /// The own swarm of `keys`' account.
-    pub fn new(keys: Arc<AccountKeys>) -> Self {
+    /// The own swarm of `keys`' account; its UserGroups retrieve starts after
+    /// `user_groups_cursor` when that is known, else where the database says.
+    pub fn new(keys: Arc<AccountKeys>, user_groups_cursor: Option<Option<MessageHash>>) -> Self {
         Self {
             keys,
+            user_groups_cursor,
             took_user_groups: Arc::default(),
         }
     }
@@ -63,7 +68,10 @@ impl Source for OwnSwarm {
     ) -> Result<Option<Batch>, ActorError> {
         let signer = Signer::Account(self.keys.identity.signing_key());
         // The UserGroups config rides in the same batch (one request); it is stored here.
-        let configs = user_config::cursor(deps, &self.keys).await?;
+        let configs = match &self.user_groups_cursor {
+            Some(known) => known.clone(),
+            None => user_config::cursor(deps, &self.keys).await?,
+        };
         // (Its one cursor is the per-account one: heads are merged, so a skipped config comes
         // back with the next one's lagged diffs at worst.)
         let cursors = [
