@@ -33,6 +33,7 @@ pub mod modes;
 pub mod notify;
 pub mod poll_plan;
 pub mod prune;
+mod readers;
 pub mod replays;
 pub mod retention;
 pub mod rotation;
@@ -54,6 +55,7 @@ pub use connect::ConnectFailure;
 pub use error::StoreError;
 pub use leases::LeaseToken;
 use log_sync::LogSync;
+use readers::Readers;
 pub use notify::Notice;
 pub use secrets::{MasterKey, RecordKind, SecretsError};
 
@@ -134,11 +136,11 @@ pub struct Store {
     /// The page cap [`Store::set_sqlite_page_cap`] set (0: none), for new connections.
     page_cap: Arc<AtomicU64>,
     /// Where plain reads go: on SQLite, read-only connections beside the one writer
-    /// ([`connect::MAX_SQLITE_READERS`]); otherwise `pool` itself.
-    reads: AnyPool,
+    /// ([`connect::MAX_SQLITE_READERS`]), kept ([`readers`]); otherwise `pool` itself.
+    reads: Readers,
     /// The REST API's reads on SQLite: one read-only connection of its own
     /// ([`Store::for_api`]); otherwise `reads`.
-    api_reads: AnyPool,
+    api_reads: Readers,
     backend: Backend,
     master: MasterKey,
     events: watch::Sender<i64>,
@@ -202,8 +204,14 @@ impl Store {
             ),
             Backend::Postgres => (None, None),
         };
-        let reads = reads.unwrap_or_else(|| pool.clone());
-        let api_reads = api_reads.unwrap_or_else(|| reads.clone());
+        let reads = match reads {
+            Some(readers) => Readers::keep(readers).await?,
+            None => Readers::Pool(pool.clone()),
+        };
+        let api_reads = match api_reads {
+            Some(readers) => Readers::keep(readers).await?,
+            None => reads.clone(),
+        };
         let latest = latest_cursor(&pool).await?;
         let (events, _) = watch::channel(latest);
         let notices = notify::Notifier::new();
@@ -412,8 +420,8 @@ impl Store {
         }
     }
 
-    /// The pool for plain reads (a `SELECT` outside a transaction).
-    pub(crate) fn reads(&self) -> &AnyPool {
+    /// Where plain reads (a `SELECT` outside a transaction) run.
+    pub(crate) fn reads(&self) -> &Readers {
         &self.reads
     }
 
@@ -668,15 +676,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}?mode=rwc", dir.path().join("g.db").display());
         let store = Store::open(&url, 10, MasterKey::generate()).await.unwrap();
-        let mut held = Vec::new();
-        for _ in 0..connect::MAX_SQLITE_READERS {
-            held.push(store.reads().acquire().await.unwrap());
-        }
-        assert_eq!(
-            store.reads().num_idle(),
-            0,
-            "every gateway read connection is held"
-        );
+        let (held, free) = store.reads().hold_all().await;
+        assert_eq!(free, connect::MAX_SQLITE_READERS as usize, "all kept, none in use");
+        assert_eq!(held.len(), free);
+        assert_eq!(store.reads().free(), 0, "every gateway read connection is held");
         let api = store.for_api();
         let wait = std::time::Duration::from_secs(20);
         let read = tokio::time::timeout(wait, api.list_webhooks()).await;
