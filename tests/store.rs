@@ -470,3 +470,29 @@ both_backends! {
         assert!(delivered("b").await.is_empty());
     }
 }
+
+both_backends! {
+    // `insert_message` returns the message without reading it back: it must be exactly what a
+    // read of the row gives, for either direction, with and without a hash.
+    async fn an_inserted_message_is_what_reading_its_row_gives() {
+        let (store, _dir) = store().await;
+        let received = incoming("h-in", 41);
+        let sent = NewMessage {
+            id: new_message_id(),
+            author: ME.into(),
+            direction: Direction::Outgoing,
+            status: MessageStatus::Queued,
+            hash: None,
+            idempotency_key: Some("key-1".into()),
+            text: "queued text".into(),
+            ..incoming("unused", 42)
+        };
+        for new in [received, sent] {
+            let mut tx = store.begin().await.unwrap();
+            let inserted = tx.insert_message(&new, 50).await.unwrap().unwrap();
+            tx.commit().await.unwrap();
+            let read = store.get_message(ME, &new.id).await.unwrap().unwrap();
+            assert_eq!(inserted, read, "{:?}", new.direction);
+        }
+    }
+}

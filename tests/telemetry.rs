@@ -83,8 +83,11 @@ both_backends! {
                     .filter_map(|l| l.strip_prefix(series))
                     .any(|v| v.trim().parse::<f64>().is_ok_and(|v| v >= 1.0))
             };
+            // A cycle that failed (a slow first hop on a loaded machine) is timed too, but not
+            // counted `ok`: wait for a successful one.
             let counted = at_least_one("session_gateway_messages_sent_total{outcome=\"sent\"} ")
-                && at_least_one("session_gateway_poll_lag_seconds_count ");
+                && at_least_one("session_gateway_poll_lag_seconds_count ")
+                && at_least_one("session_gateway_polls_total{outcome=\"ok\"} ");
             counted.then_some(text)
         })
         .await;

@@ -12,8 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::any::AnyPoolOptions;
-use sqlx::pool::PoolConnection;
-use sqlx::{Any, AnyConnection, AnyPool, Connection as _};
+use sqlx::{AnyConnection, AnyPool, Connection as _};
 
 use super::{redact_url, StoreError, POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS};
 
@@ -196,34 +195,6 @@ pub(super) async fn open_sqlite(
         .await?;
     SQLITE_MIGRATIONS.run(&pool).await?;
     Ok(pool)
-}
-
-/// The SQLite writer `conn`, sqlx believing it inside a transaction although no transaction
-/// holds it, made safe to begin one on; the connection itself or, when it cannot be trusted,
-/// a fresh one in its place.
-///
-/// A write that fails with `SQLITE_FULL` (or an I/O error) may make SQLite roll the whole
-/// transaction back by itself. sqlx's `ROLLBACK` then fails ("no transaction is active") and
-/// sqlx keeps counting the transaction as open, so the next transaction it begins is a
-/// `SAVEPOINT`, and after one more failure a `ROLLBACK TO SAVEPOINT`, which leaves SQLite's
-/// transaction open: every later "commit" stayed inside it, visible to this connection only,
-/// and a crash would have lost all of it (found by `tests/sqlite_disk_full.rs` once reads ran
-/// on their own connections). A rollback the dropped transaction queued runs first; if sqlx
-/// still counts a transaction then, the connection is closed (SQLite rolls back whatever it
-/// holds open) and the pool opens another.
-pub(super) async fn restore_sqlite_writer(
-    mut conn: PoolConnection<Any>,
-    pool: &AnyPool,
-) -> Result<PoolConnection<Any>, StoreError> {
-    // Any statement runs after the queued rollback.
-    sqlx::query("SELECT 1").execute(&mut *conn).await?;
-    if !conn.is_in_transaction() {
-        return Ok(conn);
-    }
-    tracing::warn!("the database connection lost track of a failed transaction; reopening it");
-    conn.close_on_drop();
-    drop(conn);
-    Ok(pool.acquire().await?)
 }
 
 /// Read connections to SQLite beside the one writer, at most: reads (the poll plan, the API's

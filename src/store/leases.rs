@@ -51,7 +51,10 @@ fn lease_from_row(row: &AnyRow, owner: &Arc<str>) -> Result<LeaseToken, StoreErr
 }
 
 /// [`Store::db_now`] over a bare pool (the key rotation has no `Store`).
-pub(super) async fn db_clock(pool: &sqlx::AnyPool, backend: Backend) -> Result<i64, StoreError> {
+pub(super) async fn db_clock<'c>(
+    pool: impl sqlx::Executor<'c, Database = sqlx::Any>,
+    backend: Backend,
+) -> Result<i64, StoreError> {
     match backend {
         Backend::Sqlite => Ok(crate::clock::now_ms()),
         Backend::Postgres => Ok(sqlx::query(

@@ -1,5 +1,6 @@
-//! Persistence: sqlx repositories over one `Any` pool, SQLite by default (a file in the data
-//! directory) or PostgreSQL (`postgres://…`, for several replicas, design.md §6), chosen by the
+//! Persistence: sqlx repositories over `Any` connections, SQLite by default (a file in the data
+//! directory: one writer and read-only connections, kept out of their pools, [`connections`])
+//! or PostgreSQL (`postgres://…`, one pool, for several replicas, design.md §6), chosen by the
 //! database URL. The SQL is shared where it is portable (`$n` placeholders, `RETURNING`,
 //! `ON CONFLICT`, integer milliseconds for time, TEXT for JSON); the few statements that differ
 //! ask [`Backend`] for their PostgreSQL-only clause (row locks, `SKIP LOCKED`, advisory locks).
@@ -19,6 +20,7 @@ pub mod avatars;
 pub mod chat;
 pub mod communities;
 pub mod connect;
+mod connections;
 pub mod control;
 mod error;
 pub mod events;
@@ -33,7 +35,6 @@ pub mod modes;
 pub mod notify;
 pub mod poll_plan;
 pub mod prune;
-mod readers;
 pub mod replays;
 pub mod retention;
 pub mod rotation;
@@ -47,15 +48,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use sqlx::any::AnyRow;
-use sqlx::{Any, AnyPool, Connection as _, Row as _, Transaction};
+use sqlx::{AnyPool, Row as _};
 use tokio::sync::{broadcast, watch};
 
 use connect::Commits;
 pub use connect::ConnectFailure;
+use connections::{Connections, TxConn};
 pub use error::StoreError;
 pub use leases::LeaseToken;
 use log_sync::LogSync;
-use readers::Readers;
 pub use notify::Notice;
 pub use secrets::{MasterKey, RecordKind, SecretsError};
 
@@ -128,7 +129,8 @@ pub struct StatusCounts {
 /// The gateway's database handle. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Store {
-    pool: AnyPool,
+    /// The writer: SQLite's one connection, kept ([`connections`]), or PostgreSQL's pool.
+    pool: Connections,
     /// SQLite's group commit: the sync that commits wait for (none in memory or on PostgreSQL).
     log_sync: Option<Arc<LogSync>>,
     /// The enabled webhooks' filters between transactions (kept on SQLite only).
@@ -136,11 +138,11 @@ pub struct Store {
     /// The page cap [`Store::set_sqlite_page_cap`] set (0: none), for new connections.
     page_cap: Arc<AtomicU64>,
     /// Where plain reads go: on SQLite, read-only connections beside the one writer
-    /// ([`connect::MAX_SQLITE_READERS`]), kept ([`readers`]); otherwise `pool` itself.
-    reads: Readers,
+    /// ([`connect::MAX_SQLITE_READERS`]), kept ([`connections`]); otherwise `pool` itself.
+    reads: Connections,
     /// The REST API's reads on SQLite: one read-only connection of its own
     /// ([`Store::for_api`]); otherwise `reads`.
-    api_reads: Readers,
+    api_reads: Connections,
     backend: Backend,
     master: MasterKey,
     events: watch::Sender<i64>,
@@ -151,7 +153,7 @@ pub struct Store {
 
 /// An open transaction; see the module docs. Dropping it without [`StoreTx::commit`] rolls back.
 pub struct StoreTx {
-    tx: Transaction<'static, Any>,
+    tx: TxConn,
     /// Waited for after the commit (SQLite).
     log_sync: Option<Arc<LogSync>>,
     backend: Backend,
@@ -204,15 +206,19 @@ impl Store {
             ),
             Backend::Postgres => (None, None),
         };
+        let latest = latest_cursor(&pool).await?;
+        let writer = match backend {
+            Backend::Sqlite => Connections::keep(pool.clone()).await?,
+            Backend::Postgres => Connections::Pool(pool.clone()),
+        };
         let reads = match reads {
-            Some(readers) => Readers::keep(readers).await?,
-            None => Readers::Pool(pool.clone()),
+            Some(readers) => Connections::keep(readers).await?,
+            None => writer.clone(),
         };
         let api_reads = match api_reads {
-            Some(readers) => Readers::keep(readers).await?,
+            Some(readers) => Connections::keep(readers).await?,
             None => reads.clone(),
         };
-        let latest = latest_cursor(&pool).await?;
         let (events, _) = watch::channel(latest);
         let notices = notify::Notifier::new();
         let listener = match backend {
@@ -223,7 +229,7 @@ impl Store {
         };
         let hook_cache = Arc::new(events::HookCache::new(backend == Backend::Sqlite));
         Ok(Self {
-            pool,
+            pool: writer,
             log_sync,
             hook_cache,
             page_cap,
@@ -244,12 +250,8 @@ impl Store {
 
     /// Starts a transaction for writes that must land together.
     pub async fn begin(&self) -> Result<StoreTx, StoreError> {
-        let mut conn = self.pool.acquire().await?;
-        if self.backend == Backend::Sqlite && conn.is_in_transaction() {
-            conn = connect::restore_sqlite_writer(conn, &self.pool).await?;
-        }
         Ok(StoreTx {
-            tx: sqlx::Transaction::begin(conn, None).await?,
+            tx: TxConn::begin(&self.pool).await?,
             log_sync: self.log_sync.clone(),
             backend: self.backend,
             events: self.events.clone(),
@@ -278,8 +280,8 @@ impl Store {
 
     /// Announces `notice` to this process and, on PostgreSQL, to every other replica.
     pub async fn announce(&self, notice: Notice) -> Result<(), StoreError> {
-        if self.backend == Backend::Postgres {
-            notify::pg_notify(&mut *self.pool.acquire().await?, &self.notices, &notice).await?;
+        if let (Backend::Postgres, Connections::Pool(pool)) = (self.backend, &self.pool) {
+            notify::pg_notify(&mut *pool.acquire().await?, &self.notices, &notice).await?;
         }
         self.notices.send(notice);
         Ok(())
@@ -349,7 +351,10 @@ impl Store {
         }
         // SQLite's own largest page count (3.45+); a larger value would be clamped to it.
         const NO_CAP: u64 = 4_294_967_294;
-        let mut conn = self.pool.acquire().await?;
+        let Connections::Kept(writer) = &self.pool else {
+            return Ok(None);
+        };
+        let mut conn = writer.lend().await?;
         let cap = match spare_pages {
             Some(spare) => {
                 let pages: i64 = sqlx::query_scalar("PRAGMA page_count")
@@ -372,7 +377,7 @@ impl Store {
 
     /// The pool for writes outside a transaction (and reads that must see the writer's
     /// connection, as the lease rounds do).
-    pub(crate) fn pool(&self) -> &AnyPool {
+    pub(crate) fn pool(&self) -> &Connections {
         &self.pool
     }
 
@@ -421,7 +426,7 @@ impl Store {
     }
 
     /// Where plain reads (a `SELECT` outside a transaction) run.
-    pub(crate) fn reads(&self) -> &Readers {
+    pub(crate) fn reads(&self) -> &Connections {
         &self.reads
     }
 
@@ -479,7 +484,7 @@ impl StoreTx {
     pub async fn commit(mut self) -> Result<(), StoreError> {
         if self.backend == Backend::Postgres {
             self.on_commit
-                .notify_in(&mut self.tx, &self.notices)
+                .notify_in(self.tx.conn(), &self.notices)
                 .await?;
         }
         self.tx.commit().await?;
@@ -494,7 +499,7 @@ impl StoreTx {
     }
 
     pub(crate) fn conn(&mut self) -> &mut sqlx::AnyConnection {
-        &mut self.tx
+        self.tx.conn()
     }
 
     /// Which database this transaction runs on.
@@ -677,9 +682,17 @@ mod tests {
         let url = format!("sqlite://{}?mode=rwc", dir.path().join("g.db").display());
         let store = Store::open(&url, 10, MasterKey::generate()).await.unwrap();
         let (held, free) = store.reads().hold_all().await;
-        assert_eq!(free, connect::MAX_SQLITE_READERS as usize, "all kept, none in use");
+        assert_eq!(
+            free,
+            connect::MAX_SQLITE_READERS as usize,
+            "all kept, none in use"
+        );
         assert_eq!(held.len(), free);
-        assert_eq!(store.reads().free(), 0, "every gateway read connection is held");
+        assert_eq!(
+            store.reads().free(),
+            0,
+            "every gateway read connection is held"
+        );
         let api = store.for_api();
         let wait = std::time::Duration::from_secs(20);
         let read = tokio::time::timeout(wait, api.list_webhooks()).await;

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use super::modes::MessageKind;
 
-pub(crate) use rows::{message_from_row, COLUMNS};
+pub(crate) use rows::{inserted_message, message_from_row, COLUMNS};
 
 /// Which way a message went.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
