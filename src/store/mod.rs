@@ -673,6 +673,55 @@ mod tests {
         store.begin().await.unwrap().commit().await.unwrap();
     }
 
+    // SQLite's writer is kept out of its pool ([`connections`]): a transaction dropped without
+    // a commit still rolls back before the next user of the connection, whose transaction is a
+    // real one (not a savepoint inside the dropped one), and a transaction waiting for the
+    // writer gets it once the holder commits.
+    #[tokio::test]
+    async fn the_kept_writer_rolls_back_a_dropped_transaction_and_serves_the_next() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("g.db").display());
+        let master = MasterKey::generate();
+        let store = Store::open(&url, 4, master.clone()).await.unwrap();
+        let insert = |key: &'static str| {
+            sqlx::query("INSERT INTO meta (key, value) VALUES ($1, x'00')").bind(key)
+        };
+        let mut dropped = store.begin().await.unwrap();
+        insert("dropped").execute(dropped.conn()).await.unwrap();
+        drop(dropped);
+        let mut held = store.begin().await.unwrap();
+        insert("held").execute(held.conn()).await.unwrap();
+        let waiting = tokio::spawn({
+            let store = store.clone();
+            async move {
+                let mut tx = store.begin().await.unwrap();
+                insert("waited").execute(tx.conn()).await.unwrap();
+                tx.commit().await.unwrap();
+            }
+        });
+        held.commit().await.unwrap();
+        waiting.await.unwrap();
+        let keys = |store: Store| async move {
+            let mut keys: Vec<String> = sqlx::query_scalar(
+                "SELECT key FROM meta WHERE key IN ('dropped', 'held', 'waited')",
+            )
+            .fetch_all(store.reads())
+            .await
+            .unwrap();
+            keys.sort();
+            store.close().await;
+            keys
+        };
+        assert_eq!(
+            keys(store).await,
+            ["held", "waited"],
+            "the dropped insert rolled back"
+        );
+        // Committed for real, not inside a transaction left open: a fresh store reads them.
+        let store = Store::open(&url, 4, master).await.unwrap();
+        assert_eq!(keys(store).await, ["held", "waited"]);
+    }
+
     // The REST API's reads never wait for the gateway's read connections: with every one of
     // them held (as a burst of poll reads holds them), the API's store still reads at once.
     // Before `for_api`, this read waited for a connection until the pool's 30 s timeout.
