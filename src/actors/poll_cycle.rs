@@ -121,8 +121,7 @@ pub(super) async fn cycle(
         has_user_groups_state,
         user_groups_cursor,
     } = deps.store.poll_plan(&keys.session_id).await?;
-    // The store wrote only hashes that parsed; one that does not is read as "from the start".
-    let user_groups_cursor = user_groups_cursor.and_then(|h| MessageHash::parse(&h).ok());
+    let user_groups_cursor = super::sources::user_config::parse_cursor(user_groups_cursor);
     let groups = poll_groups(deps.clone(), keys.clone(), lead_groups, skip, lease.clone()).await?;
     let rooms = community::poll_servers(deps.clone(), keys.clone(), lead_servers, lease.clone());
     let rooms = rooms.await?;

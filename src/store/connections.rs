@@ -113,10 +113,10 @@ impl Kept {
     /// although none holds it is first made safe (see `restore`).
     pub(crate) async fn lend_for_transaction(&self) -> Result<Lent, sqlx::Error> {
         let (mut slot, permit) = self.slot().await?;
-        if let Some(conn) = slot.as_mut() {
-            if Transactions::get_transaction_depth(conn) > 0 {
-                *slot = Some(restore(slot.take(), &self.pool).await?);
-            }
+        if let Some(conn) = slot.take_if(|conn| Transactions::get_transaction_depth(conn) > 0) {
+            // Should this fail, the slot stays empty and its next user opens a fresh
+            // connection (see `slot`), as the pool would have.
+            *slot = Some(restore(conn, &self.pool).await?);
         }
         Lent::map(slot, permit)
     }
@@ -148,13 +148,18 @@ impl Kept {
         // The permit guarantees a free slot; were none free, waiting for the first is still
         // correct.
         let free = (self.slots.iter()).find_map(|slot| slot.clone().try_lock_owned().ok());
-        let slot = match free {
+        let mut slot = match free {
             Some(slot) => slot,
             None => match self.slots.first() {
                 Some(slot) => slot.clone().lock_owned().await,
                 None => return Err(sqlx::Error::PoolClosed),
             },
         };
+        // A slot a failed `restore` left empty gets a fresh connection. One `close` emptied
+        // stays empty: it closed the permits before it took any slot.
+        if slot.is_none() && !self.free.is_closed() {
+            *slot = Some(self.pool.acquire().await?);
+        }
         Ok((slot, permit))
     }
 }
@@ -187,12 +192,9 @@ impl Lent {
 /// still counts a transaction then, the connection is closed (SQLite rolls back whatever it
 /// holds open) and the pool opens another.
 async fn restore(
-    conn: Option<PoolConnection<Any>>,
+    mut conn: PoolConnection<Any>,
     pool: &AnyPool,
 ) -> Result<PoolConnection<Any>, sqlx::Error> {
-    let Some(mut conn) = conn else {
-        return pool.acquire().await;
-    };
     // Any statement runs after the queued rollback.
     sqlx::query("SELECT 1").execute(&mut *conn).await?;
     if Transactions::get_transaction_depth(&conn) == 0 {
@@ -410,5 +412,41 @@ impl TxConn {
             Self::Pool(tx) => tx.commit().await,
             Self::Kept(mut tx) => tx.commit().await,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn kept_memory() -> Arc<Kept> {
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::any::AnyPoolOptions::new()
+            .max_connections(1)
+            .connect("sqlite::memory:")
+            .await
+            .unwrap();
+        match Connections::keep(pool).await.unwrap() {
+            Connections::Kept(kept) => kept,
+            Connections::Pool(_) => unreachable!("keep keeps"),
+        }
+    }
+
+    // A slot left empty (a `restore` that failed after taking the connection out) is refilled
+    // from the pool by its next user; a slot `close` emptied is not.
+    #[tokio::test]
+    async fn an_emptied_slot_is_refilled_until_the_connections_are_closed() {
+        let kept = kept_memory().await;
+        drop(kept.slots[0].lock().await.take());
+        let mut lent = kept.lend().await.unwrap();
+        let one: i64 = sqlx::query_scalar("SELECT 1")
+            .fetch_one(&mut *lent)
+            .await
+            .unwrap();
+        assert_eq!(one, 1);
+        drop(lent);
+        Connections::Kept(kept.clone()).close().await;
+        assert!(matches!(kept.lend().await, Err(sqlx::Error::PoolClosed)));
+        assert!(kept.slots[0].lock().await.is_none());
     }
 }

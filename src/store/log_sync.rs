@@ -216,7 +216,7 @@ mod tests {
 
     /// A sync that reports when it starts and finishes only when released.
     fn gated() -> (
-        LogSync,
+        Arc<LogSync>,
         mpsc::Receiver<()>,
         mpsc::SyncSender<io::Result<()>>,
     ) {
@@ -228,7 +228,7 @@ mod tests {
             release_rx.recv().unwrap_or(Ok(()))
         })
         .unwrap();
-        (sync, started, release)
+        (Arc::new(sync), started, release)
     }
 
     /// A commit waiting for `sync`, on a task of its own.
@@ -245,7 +245,6 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn commits_that_wait_together_share_one_sync_and_none_is_released_early() {
         let (sync, started, release) = gated();
-        let sync = Arc::new(sync);
         let first = waiter(&sync);
         sync_started(&started).await;
         // Nine more commits ask while the first sync runs: it started before they asked, so
@@ -268,7 +267,6 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_failed_sync_fails_its_waiters_and_every_later_one() {
         let (sync, started, release) = gated();
-        let sync = Arc::new(sync);
         let failing = waiter(&sync);
         sync_started(&started).await;
         let error = io::Error::other("disk gone");

@@ -21,11 +21,16 @@ pub const USER_GROUPS: Namespace = Namespace(USER_GROUPS_NAMESPACE);
 
 /// The cursor of the account's UserGroups namespace.
 pub async fn cursor(deps: &Deps, keys: &AccountKeys) -> Result<Option<MessageHash>, ActorError> {
-    Ok(deps
-        .store
+    let stored = (deps.store)
         .poll_cursor(&keys.session_id, i64::from(USER_GROUPS_NAMESPACE))
-        .await?
-        .and_then(|text| MessageHash::parse(&text).ok()))
+        .await?;
+    Ok(parse_cursor(stored))
+}
+
+/// The UserGroups cursor as stored (its last hash), read from the start when there is none or
+/// it does not parse (the store writes only hashes that did).
+pub fn parse_cursor(stored: Option<String>) -> Option<MessageHash> {
+    stored.and_then(|text| MessageHash::parse(&text).ok())
 }
 
 /// Opens one retrieved UserGroups message: `None` when it is not a config of ours (another

@@ -128,8 +128,9 @@ impl StoreTx {
         .try_get("cursor")?;
         let key = order_key(event.account.as_deref(), event.conversation.as_deref());
         // The enabled webhooks are read once per transaction, at its first event (a poll's
-        // batch appends many), and on SQLite kept between transactions ([`HookCache`]). A webhook created while the transaction runs gets none of its
-        // events, as it would get none of those appended before it was created.
+        // batch appends many), and on SQLite kept between transactions ([`HookCache`]). A
+        // webhook created while the transaction runs gets none of its events, as it would get
+        // none of those appended before it was created.
         let hooks = match self.event_hooks.clone() {
             Some(hooks) => hooks,
             None => self.enabled_hooks().await?,
