@@ -164,6 +164,20 @@ impl Kept {
     }
 }
 
+/// Without [`Connections::close`] (the store dropped where no runtime runs, as when an
+/// actor thread's runtime shuts down with the last copy), each connection leaves its pool here
+/// and closes on its own: given back, it would spawn a task to return itself, which panics
+/// without a runtime.
+impl Drop for Kept {
+    fn drop(&mut self) {
+        for slot in &self.slots {
+            if let Some(conn) = slot.try_lock().ok().and_then(|mut slot| slot.take()) {
+                drop(conn.detach());
+            }
+        }
+    }
+}
+
 impl Lent {
     fn map(
         slot: OwnedMutexGuard<Option<PoolConnection<Any>>>,
@@ -448,5 +462,15 @@ mod tests {
         Connections::Kept(kept.clone()).close().await;
         assert!(matches!(kept.lend().await, Err(sqlx::Error::PoolClosed)));
         assert!(kept.slots[0].lock().await.is_none());
+    }
+
+    // The last copy of the connections dropped where no runtime runs: no panic (giving a
+    // connection back to its pool spawns a task).
+    #[test]
+    fn kept_connections_drop_without_a_runtime() {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let kept = runtime.block_on(kept_memory());
+        drop(runtime);
+        drop(kept);
     }
 }
