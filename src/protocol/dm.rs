@@ -18,13 +18,14 @@ use std::fmt;
 use blake2::digest::consts::{U24, U32};
 use blake2::digest::{Digest, KeyInit, Mac};
 use blake2::{Blake2b, Blake2bMac};
-use crypto_box::aead::generic_array::GenericArray;
-use crypto_box::aead::Aead;
-use crypto_box::{PublicKey as BoxPublicKey, SalsaBox, SecretKey as BoxSecretKey};
+use crypto_secretbox::aead::generic_array::GenericArray;
+use crypto_secretbox::aead::Aead;
+use crypto_secretbox::XSalsa20Poly1305;
 use rand::{CryptoRng, RngCore};
 use sha2::Sha512;
 use zeroize::Zeroizing;
 
+use super::key_agreement;
 use super::keys::{Ed25519PublicKey, Identity, KeyError, SessionId, X25519PublicKey};
 
 /// Bytes a sealed box adds: the ephemeral public key and the Poly1305 tag.
@@ -103,10 +104,16 @@ fn seal_nonce(ephemeral: &[u8; 32], recipient: &[u8; 32]) -> GenericArray<u8, U2
     hash.finalize()
 }
 
-/// Whether X25519 with this public key yields all zeros (a small-order point), which libsodium's
-/// `crypto_box` rejects. Clamped scalars are multiples of 8, so any clamped scalar tells.
-fn is_weak(public: &[u8; 32]) -> bool {
-    x25519_dalek::x25519([0x55; 32], *public) == [0u8; 32]
+/// libsodium's `crypto_box_beforenm` from an agreed X25519 secret: the XSalsa20-Poly1305 key
+/// is HSalsa20(S, 0). `None` (the secret was all zeros: a small-order public key, which
+/// libsodium's `crypto_box` refuses) is [`DmError::WeakKey`].
+fn box_cipher(shared: Option<Zeroizing<[u8; 32]>>) -> Result<XSalsa20Poly1305, DmError> {
+    let shared = shared.ok_or(DmError::WeakKey)?;
+    let key = Zeroizing::new(salsa20::hsalsa::<salsa20::cipher::consts::U10>(
+        GenericArray::from_slice(&shared[..]),
+        &GenericArray::default(),
+    ));
+    Ok(XSalsa20Poly1305::new(&key))
 }
 
 /// `EPK ‖ crypto_box_easy(P, nonce, Y, esk)` for a given ephemeral secret.
@@ -115,13 +122,11 @@ fn seal_with(
     recipient: &X25519PublicKey,
     plaintext: &[u8],
 ) -> Result<Vec<u8>, DmError> {
-    if is_weak(recipient.as_bytes()) {
-        return Err(DmError::WeakKey);
-    }
-    let esk = BoxSecretKey::from_bytes(*ephemeral_secret);
-    let epk = esk.public_key();
+    // A recipient is met again and again (a peer, the sync copy's own account): its tables.
+    let cipher = box_cipher(key_agreement::agree(ephemeral_secret, recipient.as_bytes()))?;
+    let epk = x25519_dalek::PublicKey::from(&x25519_dalek::StaticSecret::from(*ephemeral_secret));
     let nonce = seal_nonce(epk.as_bytes(), recipient.as_bytes());
-    let boxed = SalsaBox::new(&BoxPublicKey::from_bytes(*recipient.as_bytes()), &esk)
+    let boxed = cipher
         .encrypt(&nonce, plaintext)
         .map_err(|_| DmError::EncryptionFailed)?;
     let mut out = Vec::with_capacity(SEAL_OVERHEAD + plaintext.len());
@@ -173,13 +178,11 @@ pub fn decrypt_incoming(own: &Identity, ciphertext: &[u8]) -> Result<Decrypted, 
     }
     let (epk, boxed) = ciphertext.split_at(32);
     let epk: [u8; 32] = epk.try_into().map_err(|_| DmError::TooShort(0))?;
-    if is_weak(&epk) {
-        return Err(DmError::WeakKey);
-    }
+    // The sender's ephemeral key is new each time: the ladder, no table.
+    let cipher = box_cipher(key_agreement::agree_once(own.x25519_secret_bytes(), &epk))?;
     let own_public = own.x25519_public();
     let nonce = seal_nonce(&epk, own_public.as_bytes());
-    let own_secret = BoxSecretKey::from_bytes(*own.x25519_secret_bytes());
-    let mut plaintext = SalsaBox::new(&BoxPublicKey::from_bytes(epk), &own_secret)
+    let mut plaintext = cipher
         .decrypt(&nonce, boxed)
         .map_err(|_| DmError::DecryptionFailed)?;
 

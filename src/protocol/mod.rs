@@ -11,6 +11,7 @@ pub mod community;
 pub mod dm;
 pub mod envelope;
 pub mod groups;
+pub mod key_agreement;
 pub mod keys;
 pub mod onion;
 pub mod padding;

@@ -25,6 +25,7 @@ use x25519_dalek::{PublicKey, StaticSecret};
 use zeroize::Zeroizing;
 
 use super::EncType;
+use crate::protocol::key_agreement;
 
 const GCM_IV_LEN: usize = 12;
 const XCHACHA_NONCE_LEN: usize = 24;
@@ -163,7 +164,7 @@ impl LayerSecret {
         recipient: &PublicKey,
     ) -> Result<Self, HopError> {
         Ok(Self {
-            secret: agree(ephemeral, recipient)?,
+            secret: agree_with_node(ephemeral, recipient)?,
             client: *ephemeral_public,
             recipient: *recipient,
         })
@@ -192,6 +193,15 @@ fn agree(secret: &StaticSecret, public: &PublicKey) -> Result<Zeroizing<[u8; 32]
         return Err(HopError::WeakKey);
     }
     Ok(Zeroizing::new(*shared.as_bytes()))
+}
+
+/// [`agree`] with a node's key, which the client meets again and again: through the
+/// [`key_agreement`] tables (same result, less CPU).
+fn agree_with_node(
+    ephemeral: &StaticSecret,
+    node: &PublicKey,
+) -> Result<Zeroizing<[u8; 32]>, HopError> {
+    key_agreement::agree(ephemeral.as_bytes(), node.as_bytes()).ok_or(HopError::WeakKey)
 }
 
 /// Derives the layer key from `S` and both public keys (§5.1).
