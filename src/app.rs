@@ -151,6 +151,7 @@ impl Gateway {
                     attachments: Default::default(),
                     startups: crate::actors::startup_permits(),
                     health: Default::default(),
+                    own_copies: Default::default(),
                 });
                 // Attachments recorded but not fetched before a restart (issue 5).
                 deps.attachments.sweep(&deps);

@@ -72,7 +72,7 @@ async fn load(deps: Deps, account: SessionIdText) -> Result<Loaded, ActorError> 
         .await?
         .ok_or(ActorError::AccountGone)?;
     let keys = Arc::new(AccountKeys::from_stored_seed(&account, &seed)?);
-    let key = OwnSwarm::new(keys.clone(), None).cursor_key();
+    let key = OwnSwarm::new(keys.clone(), Default::default(), None).cursor_key();
     // The account's cursor from before per-member cursors is the fallback for a member with
     // none of its own (it is no longer advanced).
     let fallback = deps

@@ -122,6 +122,12 @@ pub async fn poll<S: Source>(
                         .with_label_values(&["other"])
                         .inc();
                 }
+                Verdict::OwnCopy => {
+                    deps.metrics
+                        .messages_received
+                        .with_label_values(&["sync"])
+                        .inc();
+                }
                 Verdict::Accepted(a) => accepted.push((delivery.recipient, a)),
             }
         }

@@ -159,6 +159,9 @@ pub struct Services {
     pub startups: Arc<tokio::sync::Semaphore>,
     /// What this replica's Identity actors saw of their polls ([`health`]).
     pub health: health::HealthBoard,
+    /// The copies this replica stored on its accounts' own swarms, which their polls pass
+    /// over unopened ([`sources::own_swarm::OwnCopies`]).
+    pub own_copies: Arc<sources::own_swarm::OwnCopies>,
 }
 
 /// Identity start-ups that read the database at the same time. SQLite has one connection: when

@@ -105,7 +105,7 @@ pub(super) async fn cycle(
     skip: HashSet<String>,
     lease: Option<LeaseToken>,
 ) -> Result<CycleOutcome, ActorError> {
-    let own_swarm = OwnSwarm::new(keys.clone(), user_groups_cursor);
+    let own_swarm = OwnSwarm::new(keys.clone(), deps.own_copies.clone(), user_groups_cursor);
     let took_user_groups = own_swarm.took_user_groups();
     let own = match poll(deps.clone(), own_swarm, cursor, skip.clone(), lease.clone()).await {
         Err(error) if error.is_lease_lost() => return Err(error),

@@ -111,7 +111,9 @@ impl KnownKeys {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Keys> {
         // The map holds no invariant a panicking holder could break half-way: go on with it.
-        self.keys.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.keys
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn lookup(&self, public: &[u8; 32]) -> Route {

@@ -237,3 +237,51 @@ fn touched_names_each_conversation_once() {
         ]
     );
 }
+
+#[test]
+fn a_copy_this_replica_stored_is_passed_over_unopened_unless_tampered() {
+    use crate::actors::sources::own_swarm::{OwnCopies, OwnSwarm};
+    use crate::actors::sources::Source as _;
+    use std::sync::Arc;
+
+    let (alice, bob) = (account(1), account(2));
+    let own = alice.identity.session_id();
+    let sync = build_payload(&alice, &own, "hi", TS, None, Some(&bob.session_id), "m1").unwrap();
+    let copies = Arc::new(OwnCopies::default());
+    let alice = Arc::new(alice);
+    let source = OwnSwarm::new(alice.clone(), copies.clone(), None);
+    let item = retrieved(&alice, &sync);
+    let verdict = |item: &RetrievedItem| {
+        let mut deliveries = source.open(item);
+        assert_eq!(deliveries.len(), 1);
+        deliveries.remove(0).verdict
+    };
+    // Not remembered (another replica's, or before a restart): opened and accepted as before.
+    assert!(matches!(verdict(&item), Verdict::Accepted(_)));
+
+    copies.remember(item.hash.as_str());
+    assert_eq!(verdict(&item), Verdict::OwnCopy);
+    // The same hash served altered is not what this replica stored: still tampered.
+    let mut altered = sync.clone();
+    altered[0] ^= 0xff;
+    let tampered = served(
+        &alice,
+        &sync,
+        &base64::engine::general_purpose::STANDARD.encode(&altered),
+    );
+    assert_eq!(verdict(&tampered), Verdict::Tampered);
+}
+
+#[test]
+fn own_copies_keep_the_newest_hashes() {
+    use crate::actors::sources::own_swarm::{OwnCopies, MAX_OWN_COPIES};
+
+    let copies = OwnCopies::default();
+    for n in 0..=MAX_OWN_COPIES {
+        copies.remember(&format!("hash{n}"));
+    }
+    copies.remember("hash1"); // again: no second entry
+    assert!(!copies.contains("hash0"), "the oldest was forgotten");
+    assert!(copies.contains("hash1"));
+    assert!(copies.contains(&format!("hash{MAX_OWN_COPIES}")));
+}

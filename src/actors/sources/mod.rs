@@ -116,6 +116,10 @@ pub enum Verdict {
     Dropped(&'static str),
     /// Valid, but nothing the gateway acts on (delivery receipts, group control, …): skipped.
     Ignored,
+    /// A copy this replica stored on the account's own swarm as it sent the message (its sync
+    /// copy), retrieved intact: applied already, so passed over unopened
+    /// ([`own_swarm::OwnCopies`]).
+    OwnCopy,
     /// A verified message with chat events.
     Accepted(Accepted),
 }

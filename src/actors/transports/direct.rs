@@ -115,6 +115,9 @@ impl Transport for DirectTransport {
             .await?;
         let hash = stored.hash.as_str().to_owned();
         let mut own_hash = to_self.then(|| hash.clone());
+        if to_self {
+            deps.own_copies.remember(&hash);
+        }
         if let (Some(copy), false) = (own_copy, to_self) {
             let sync = seal(keys, &own, copy, &message.id, true)?;
             // The recipient has the message: a lost sync copy only costs the account's other
@@ -124,7 +127,10 @@ impl Transport for DirectTransport {
                 .store(&keys.account, DM_NAMESPACE, &sync, ttl, None)
                 .await
             {
-                Ok(stored) => own_hash = Some(stored.hash.as_str().to_owned()),
+                Ok(stored) => {
+                    deps.own_copies.remember(stored.hash.as_str());
+                    own_hash = Some(stored.hash.as_str().to_owned());
+                }
                 Err(error) => {
                     tracing::info!(account = keys.short(), %error, "sync copy not stored");
                 }
