@@ -9,7 +9,7 @@
 //! fixed-base multiplication by that table (issue 16: the ladder was a quarter of the gateway's
 //! CPU per sent message). A table is 30 KiB; at most [`MAX_TABLES`] are kept, least recently
 //! used first out. Keys that have no canonical Edwards form (points on the twist, the
-//! non-canonical encodings) always take the ladder.
+//! non-canonical encodings) and points of small order always take the ladder.
 //!
 //! The secret `a` is never stored: only public keys and their tables are.
 

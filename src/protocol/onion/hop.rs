@@ -186,13 +186,10 @@ fn split_nonce<const N: usize>(ciphertext: &[u8]) -> Result<([u8; N], &[u8]), Ho
     Ok((nonce, body))
 }
 
-/// `S = X25519(secret, public)`, refusing the all-zero result as libsodium does.
+/// `S = X25519(secret, public)` with a key not met again (the recipient's side: a layer's
+/// ephemeral key), refusing the all-zero result as libsodium does.
 fn agree(secret: &StaticSecret, public: &PublicKey) -> Result<Zeroizing<[u8; 32]>, HopError> {
-    let shared = secret.diffie_hellman(public);
-    if !shared.was_contributory() {
-        return Err(HopError::WeakKey);
-    }
-    Ok(Zeroizing::new(*shared.as_bytes()))
+    key_agreement::agree_once(secret.as_bytes(), public.as_bytes()).ok_or(HopError::WeakKey)
 }
 
 /// [`agree`] with a node's key, which the client meets again and again: through the
