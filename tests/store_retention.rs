@@ -480,6 +480,81 @@ async fn the_webhook_scan_gives_each_conversation_its_oldest_pending_delivery() 
 }
 }
 
+// One attempt as the webhook worker makes it: the claim comes with the webhook as it is now
+// and the event; the same read claimed again (another worker, or a stale head) claims nothing,
+// and so does a head not yet due; the outcome's record comes with the conversation's next
+// pending head, then with none; a stale record changes nothing. A disabled webhook's claim
+// shows it disabled.
+both_backends! {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_attempt_claims_with_its_inputs_and_settles_with_the_next_head() {
+    let (store, _url, _dir) = store().await;
+    webhook(&store, "wh_attempt", None).await;
+    let a = PEER.replace("05aa", "05a1");
+    let first = append_in(&store, Some(&a), NOW).await;
+    let second = append_in(&store, Some(&a), NOW + 1).await;
+    let heads = store.pending_heads("wh_attempt", 10).await.unwrap();
+    let [head] = heads.as_slice() else { panic!("one conversation: {heads:?}") };
+    assert_eq!(head.event_cursor, first);
+    let due = head.next_attempt_at;
+    let until = due + 60_000;
+    let early = store.claim_attempt("wh_attempt", head, due - 1, until).await.unwrap();
+    assert!(early.is_none(), "not due yet");
+
+    let claim = store.claim_attempt("wh_attempt", head, due, until).await.unwrap().unwrap();
+    assert_eq!(claim.delivery.next_attempt_at, until);
+    assert_eq!(claim.delivery.event_cursor, first);
+    assert_eq!(claim.hook.id, "wh_attempt");
+    assert!(claim.hook.enabled);
+    assert_eq!(claim.event.as_ref().map(|e| e.cursor), Some(first));
+    let again = store.claim_attempt("wh_attempt", head, due, until).await.unwrap();
+    assert!(again.is_none(), "the row moved on with the first claim");
+
+    let delivered = AttemptOutcome::Delivered { status: 200 };
+    let next = store
+        .settle_attempt("wh_attempt", &claim.delivery, NOW, &delivered)
+        .await
+        .unwrap()
+        .expect("the next head");
+    assert_eq!(next.event_cursor, second);
+    assert_eq!(next.order_key, head.order_key);
+    // Recorded: the first is delivered after one attempt.
+    let rows = store.list_deliveries("wh_attempt", None, None, 10).await.unwrap();
+    let row = rows.iter().find(|d| d.event_cursor == first).unwrap();
+    assert_eq!((row.status.as_str(), row.attempts), ("delivered", 1));
+    // A stale record (the row as claimed, recorded twice) changes nothing.
+    let failed = AttemptOutcome::Failed {
+        status: Some(500),
+        error: "late".into(),
+        next_attempt_at: None,
+    };
+    let still = store
+        .settle_attempt("wh_attempt", &claim.delivery, NOW, &failed)
+        .await
+        .unwrap();
+    assert_eq!(still.as_ref(), Some(&next));
+    let rows = store.list_deliveries("wh_attempt", None, None, 10).await.unwrap();
+    let row = rows.iter().find(|d| d.event_cursor == first).unwrap();
+    assert_eq!((row.status.as_str(), row.attempts), ("delivered", 1));
+
+    let mut hook = store.get_webhook("wh_attempt").await.unwrap().unwrap();
+    hook.enabled = false;
+    assert!(store.update_webhook(&hook).await.unwrap());
+    let due = next.next_attempt_at;
+    let claim = store
+        .claim_attempt("wh_attempt", &next, due, due + 60_000)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!claim.hook.enabled, "the webhook as it is now");
+    let last = store
+        .settle_attempt("wh_attempt", &claim.delivery, NOW, &delivered)
+        .await
+        .unwrap();
+    assert_eq!(last, None, "nothing pending in the conversation");
+}
+}
+
 /// Appends an event of ME in `conversation` at `timestamp` (every webhook gets a delivery of
 /// it); its cursor.
 async fn append_in(store: &Store, conversation: Option<&str>, timestamp: i64) -> i64 {

@@ -121,12 +121,19 @@ async fn probe(url: &str) -> Result<(), StoreError> {
     })
 }
 
-/// Every SQLite connection reads the database file through a memory map of up to 256 MiB
-/// (address space, not memory: the pages are the kernel's page cache, shared by all
-/// connections). In WAL mode a connection drops its whole page cache whenever another one
-/// committed since its last read, so the read connections re-read every page they touch after
-/// each write; through the map that is a memory access instead of a `pread` copy each. Pages
-/// still in the WAL are read from it as before. SQLite writes through `write(2)` either way.
+/// The writer reads the database file through a memory map of up to 256 MiB (address space,
+/// not memory: the pages are the kernel's page cache). Its own page cache stays valid, since
+/// no other connection writes, so the map serves the pages it has not cached yet.
+///
+/// The read connections do not map the file (SQLite's default, `pread`). In WAL mode a
+/// connection drops its whole page cache whenever another one committed since its last read,
+/// and with a map it also unmaps the file (`unixUnfetch`): the next read faults every page it
+/// touches back in, and the unmap interrupts the process's threads on the other core to flush
+/// their TLBs. Under a send backlog the readers meet a new commit at nearly every read. Send
+/// bench, issue 16, stop 30 (1,000 messages, the SQL log's time per statement): a reader's
+/// statements took 57–96 µs with the map and 18–42 µs without; the gateway's CPU per sent
+/// message fell 3–8 % in three A/B pairs; the 2,000-account scale bench did not move. (Commit
+/// 11ba16c had measured the map as a gain for every connection, on the code of its day.)
 const MMAP_PRAGMA: &str = "PRAGMA mmap_size = 268435456";
 
 /// SQLite connections are not pinged each time the pool hands one out (sqlx's default). A
@@ -224,7 +231,6 @@ pub(super) async fn open_sqlite_readers(
                 sqlx::query("PRAGMA busy_timeout = 5000")
                     .execute(&mut *conn)
                     .await?;
-                sqlx::query(MMAP_PRAGMA).execute(&mut *conn).await?;
                 Ok(())
             })
         })

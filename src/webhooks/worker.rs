@@ -14,7 +14,7 @@ use super::targets::{TargetError, TargetPolicy};
 use crate::clock::now_ms;
 use crate::config::WebhookSettings;
 use crate::metrics::Metrics;
-use crate::store::events::{AttemptOutcome, Delivery, Event};
+use crate::store::events::{AttemptOutcome, ClaimedAttempt, Delivery, Event};
 use crate::store::webhooks::Webhook;
 use crate::store::Store;
 use crate::telemetry::links::Key;
@@ -51,8 +51,9 @@ pub(super) struct Context {
 /// changed anywhere: at start, on a wake (a new event, a replay, an endpoint change), when a
 /// known head falls due, after a store error. The due heads it finds beyond the free slots
 /// wait, oldest first, for slots to free up. An attempt's completion changes only its own
-/// conversation's queue, so the worker then looks at that one head ([`Store::pending_head`],
-/// one index seek) and gives the freed slot to the oldest due head it knows of.
+/// conversation's queue, so the worker then looks at that one head (one index seek, read with
+/// the attempt's outcome by [`Store::settle_attempt`], or by [`Store::pending_head`] if that
+/// failed) and gives the freed slot to the oldest due head it knows of.
 ///
 /// Under a backlog every new event wakes the worker while its slots are all taken. Those
 /// wake-ups ask for a scan only when a slot frees, and only once every
@@ -151,7 +152,11 @@ pub(super) async fn run(ctx: Arc<Context>, hook: Webhook, wake: Arc<Notify>) {
                     scan = true;
                     continue;
                 }
-                match ctx.store.pending_head(&hook.id, &done.order_key).await {
+                let head = match done.next {
+                    Some(head) => Ok(head),
+                    None => ctx.store.pending_head(&hook.id, &done.order_key).await,
+                };
+                match head {
                     Ok(Some(head)) if head.next_attempt_at > now_ms() => {
                         next_due = earliest(next_due, head.next_attempt_at);
                     }
@@ -202,6 +207,8 @@ struct Attempted {
     order_key: String,
     /// The receiver asked (429/503 `Retry-After`) for no attempt before this time, ms.
     retry_at: Option<i64>,
+    /// The conversation's pending head as read with the outcome's record, if recorded.
+    next: Option<Option<Delivery>>,
 }
 
 impl From<String> for Attempted {
@@ -209,6 +216,7 @@ impl From<String> for Attempted {
         Self {
             order_key,
             retry_at: None,
+            next: None,
         }
     }
 }
@@ -239,34 +247,27 @@ async fn attempt(ctx: Arc<Context>, hook: Arc<Webhook>, delivery: Delivery) -> A
     // lapse only if this replica stops mid-attempt (then another retries: at-least-once).
     let timeout = i64::try_from(ctx.settings.timeout_ms).unwrap_or(i64::MAX);
     let until = now.saturating_add(timeout).saturating_add(CLAIM_MARGIN_MS);
-    let delivery = match ctx
-        .store
-        .claim_delivery(&hook.id, &delivery, now, until)
-        .await
-    {
-        Ok(Some(claimed)) => claimed,
-        Ok(None) => return delivery.order_key.into(), // another worker has it, or it changed
-        Err(error) => {
-            tracing::warn!(%error, webhook = %hook.id, "cannot claim a delivery");
-            return delivery.order_key.into();
-        }
-    };
-    // The event and the endpoint are read only now, for the one delivery attempted (the
-    // scan reads heads only), in one read. The endpoint as it is now: a secret rotated (or a
-    // URL changed) since this worker started applies to this attempt already. A delivery row
+    // The event and the endpoint are read with the claim, for the one delivery attempted
+    // (the scan reads heads only). The endpoint as it is now: a secret rotated (or a URL
+    // changed) since this worker started applies to this attempt already. A delivery row
     // never outlives its event (a foreign key; deleting an account removes both), so a
     // missing event means the row is going too; a deleted endpoint takes its rows with it, and
     // a disabled one keeps them pending for when it is enabled again. Either way the claim
     // lapses.
-    let (hook, event) = match ctx
+    let (delivery, hook, event) = match ctx
         .store
-        .attempt_inputs(&hook.id, delivery.event_cursor)
+        .claim_attempt(&hook.id, &delivery, now, until)
         .await
     {
-        Ok(Some((current, Some(event)))) if current.enabled => (Arc::new(current), event),
+        Ok(Some(ClaimedAttempt {
+            delivery,
+            hook,
+            event: Some(event),
+        })) if hook.enabled => (delivery, Arc::new(hook), event),
+        // Another worker has it, it changed, or its endpoint or event is gone or disabled.
         Ok(_) => return delivery.order_key.into(),
         Err(error) => {
-            tracing::warn!(%error, webhook = %hook.id, "cannot read a delivery's event");
+            tracing::warn!(%error, webhook = %hook.id, "cannot claim a delivery");
             return delivery.order_key.into();
         }
     };
@@ -330,14 +331,18 @@ async fn attempt(ctx: Arc<Context>, hook: Arc<Webhook>, delivery: Delivery) -> A
             }
         }
     };
-    if let Err(error) = ctx
+    let next = match ctx
         .store
-        .record_attempt(&hook.id, &delivery, now_ms(), &outcome)
+        .settle_attempt(&hook.id, &delivery, now_ms(), &outcome)
         .await
     {
-        // The row stays pending and is retried: at-least-once, same event id.
-        tracing::warn!(%error, webhook = %hook.id, "cannot record a delivery attempt");
-    }
+        Ok(next) => Some(next),
+        Err(error) => {
+            // The row stays pending and is retried: at-least-once, same event id.
+            tracing::warn!(%error, webhook = %hook.id, "cannot record a delivery attempt");
+            None
+        }
+    };
     if status == Some(410) {
         // Gone: the receiver says the endpoint will never take deliveries again. Disabling
         // stops its worker (the dispatcher reconciles on the change); the undelivered rows stay
@@ -353,6 +358,7 @@ async fn attempt(ctx: Arc<Context>, hook: Arc<Webhook>, delivery: Delivery) -> A
     Attempted {
         order_key: delivery.order_key,
         retry_at,
+        next,
     }
 }
 

@@ -7,7 +7,6 @@ use sqlx::any::AnyRow;
 use sqlx::Row as _;
 
 use super::{event_from_row, event_id, Event, EVENT_COLUMNS};
-use crate::store::webhooks::{Webhook, COLUMNS as WEBHOOK_COLUMNS};
 use crate::store::{opt_json_column, Notice, Store, StoreError, StoreTx};
 
 /// Where a delivery stands.
@@ -96,7 +95,7 @@ pub struct ReplayFilter {
     pub from_cursor: Option<i64>,
 }
 
-fn delivery_from_row(row: &AnyRow) -> Result<Delivery, StoreError> {
+pub(super) fn delivery_from_row(row: &AnyRow) -> Result<Delivery, StoreError> {
     let cursor: i64 = row.try_get("event_cursor")?;
     Ok(Delivery {
         event_id: event_id(cursor),
@@ -170,7 +169,8 @@ fn heads(columns: &str, join: &str) -> String {
     )
 }
 
-const DELIVERY_COLUMNS: &str = "event_cursor, order_key, status, attempts, next_attempt_at, \
+pub(super) const DELIVERY_COLUMNS: &str =
+    "event_cursor, order_key, status, attempts, next_attempt_at, \
      first_attempt_at, last_attempt_at, last_status, last_error";
 
 pub(super) async fn enabled_hooks(
@@ -228,138 +228,6 @@ impl Store {
             .iter()
             .map(delivery_from_row)
             .collect()
-    }
-
-    /// What one attempt of a delivery needs, in one read: the webhook `webhook_id` as it is
-    /// now (a secret rotated or a URL changed since its worker started applies already), and
-    /// the event `cursor`, if each still exists.
-    pub async fn attempt_inputs(
-        &self,
-        webhook_id: &str,
-        cursor: i64,
-    ) -> Result<Option<(Webhook, Option<Event>)>, StoreError> {
-        // The two tables share no column name, so neither list needs a qualifier.
-        let Some(row) = sqlx::query(&format!(
-            "SELECT {WEBHOOK_COLUMNS}, {EVENT_COLUMNS} FROM webhooks \
-             LEFT JOIN events ON events.cursor = $2 WHERE webhooks.id = $1"
-        ))
-        .bind(webhook_id)
-        .bind(cursor)
-        .fetch_optional(self.reads())
-        .await?
-        else {
-            return Ok(None);
-        };
-        let hook = self.webhook_from_row(&row)?;
-        let event = match row.try_get::<Option<i64>, _>("cursor")? {
-            Some(_) => Some(event_from_row(&row)?),
-            None => None,
-        };
-        Ok(Some((hook, event)))
-    }
-
-    /// The head of one conversation's pending queue for one webhook: its oldest pending
-    /// delivery, if any (one seek in the index of pending deliveries). The worker looks here
-    /// after an attempt, when only that conversation's head can have changed, instead of
-    /// scanning every queue again ([`Store::pending_heads`]).
-    pub async fn pending_head(
-        &self,
-        webhook_id: &str,
-        order_key: &str,
-    ) -> Result<Option<Delivery>, StoreError> {
-        sqlx::query(&format!(
-            "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries \
-             WHERE webhook_id = $1 AND status = 'pending' AND order_key = $2 \
-             ORDER BY event_cursor LIMIT 1"
-        ))
-        .bind(webhook_id)
-        .bind(order_key)
-        .fetch_optional(self.reads())
-        .await?
-        .as_ref()
-        .map(delivery_from_row)
-        .transpose()
-    }
-
-    /// Claims a delivery due at `now` for one attempt by moving its `next_attempt_at` to `until`, so no
-    /// other worker (on any replica) attempts it before this one records the outcome or, if
-    /// this replica dies mid-attempt, before `until` passes (then it is retried: at-least-once,
-    /// same event id). Returns the claimed row, or `None` if another worker claimed it or it
-    /// changed since it was read. On PostgreSQL the row is picked `FOR UPDATE SKIP LOCKED`:
-    /// a claimer never waits behind another's claim of the same row. The compare-and-set
-    /// conditions are repeated on the outer `UPDATE`: a sub-select reads its own snapshot, and
-    /// only the outer statement re-checks them on the newest row version (READ COMMITTED).
-    pub async fn claim_delivery(
-        &self,
-        webhook_id: &str,
-        delivery: &Delivery,
-        now: i64,
-        until: i64,
-    ) -> Result<Option<Delivery>, StoreError> {
-        let sql = format!(
-            "UPDATE webhook_deliveries SET next_attempt_at = $1 WHERE webhook_id = $2 \
-             AND event_cursor = $3 AND status = 'pending' AND attempts = $4 \
-             AND next_attempt_at = $5 AND next_attempt_at <= $6 AND event_cursor IN \
-             (SELECT event_cursor FROM webhook_deliveries WHERE webhook_id = $2 \
-             AND event_cursor = $3 AND status = 'pending' AND attempts = $4 \
-             AND next_attempt_at = $5 AND next_attempt_at <= $6{})",
-            self.backend().skip_locked()
-        );
-        let claim = sqlx::query(&sql)
-            .bind(until)
-            .bind(webhook_id)
-            .bind(delivery.event_cursor)
-            .bind(delivery.attempts)
-            .bind(delivery.next_attempt_at)
-            .bind(now);
-        let done = self.execute_relaxed(claim).await?;
-        Ok((done.rows_affected() > 0).then(|| Delivery {
-            next_attempt_at: until,
-            ..delivery.clone()
-        }))
-    }
-
-    /// Records one attempt's outcome on `delivery` (the row as read before the attempt). If the
-    /// row changed meanwhile (a replay reset it), the outcome is dropped: the replay wins and the
-    /// event is sent again.
-    pub async fn record_attempt(
-        &self,
-        webhook_id: &str,
-        delivery: &Delivery,
-        now: i64,
-        outcome: &AttemptOutcome,
-    ) -> Result<(), StoreError> {
-        let (status, http, error, next) = match outcome {
-            AttemptOutcome::Delivered { status } => {
-                (DeliveryStatus::Delivered, Some(*status), None, now)
-            }
-            AttemptOutcome::Failed {
-                status,
-                error,
-                next_attempt_at,
-            } => match next_attempt_at {
-                Some(at) => (DeliveryStatus::Pending, *status, Some(error.as_str()), *at),
-                None => (DeliveryStatus::Dead, *status, Some(error.as_str()), now),
-            },
-        };
-        let record = sqlx::query(
-            "UPDATE webhook_deliveries SET status = $1, attempts = attempts + 1, \
-             next_attempt_at = $2, first_attempt_at = COALESCE(first_attempt_at, $3), \
-             last_attempt_at = $3, last_status = $4, last_error = $5 \
-             WHERE webhook_id = $6 AND event_cursor = $7 AND status = 'pending' \
-             AND attempts = $8 AND next_attempt_at = $9",
-        )
-        .bind(status.as_str())
-        .bind(next)
-        .bind(now)
-        .bind(http.map(i64::from))
-        .bind(error)
-        .bind(webhook_id)
-        .bind(delivery.event_cursor)
-        .bind(delivery.attempts)
-        .bind(delivery.next_attempt_at);
-        self.execute_relaxed(record).await?;
-        Ok(())
     }
 
     /// A webhook's deliveries, newest event first, optionally with one status, of events

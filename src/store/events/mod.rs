@@ -4,6 +4,7 @@
 //! an event can never exist without its deliveries (or the reverse). `cursor` is the monotonic
 //! event number; the public event id is `evt_<cursor>`, identical on every retry.
 
+mod attempts;
 mod deliveries;
 mod hook_cache;
 
@@ -13,6 +14,7 @@ use sqlx::Row as _;
 
 use super::{json_column, to_json, Backend, Store, StoreError, StoreTx};
 
+pub use attempts::ClaimedAttempt;
 pub(super) use deliveries::HookFilter;
 use deliveries::{enabled_hooks, order_key};
 pub use deliveries::{AttemptOutcome, Delivery, DeliveryStatus, ReplayFilter};
