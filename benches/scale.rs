@@ -225,6 +225,8 @@ async fn end_to_end(
 
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
+    // As the binary does first thing (src/main.rs): the process's memory as in production.
+    session_gateway::disable_transparent_huge_pages();
     let accounts = env("SCALE_ACCOUNTS", 10_000).max(4) as usize;
     let nodes = env("SCALE_NODES", 24) as usize;
     let poll_ms = env("SCALE_POLL_MS", 5_000);

@@ -205,6 +205,8 @@ fn round(x: f64) -> f64 {
 
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
+    // As the binary does first thing (src/main.rs): the process's memory as in production.
+    session_gateway::disable_transparent_huge_pages();
     if let Ok(path) = std::env::var("BENCH_SQL_LOG") {
         let file = std::fs::File::create(path).unwrap();
         tracing_subscriber::fmt()
