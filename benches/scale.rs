@@ -28,6 +28,8 @@
 //! (`database.max_connections`, 10: SQLite reads on 2 connections beside the writer; 0: on
 //! the writer). Either way the devnet shares the
 //! machine's cores with the gateway (pin them apart with `taskset` to see each alone).
+//! `BENCH_SQL_LOG=<file>` writes every SQL statement the gateway runs, with its elapsed time,
+//! to that file (as the send bench does).
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a bench binary may panic
 
 use std::collections::HashMap;
@@ -227,6 +229,7 @@ async fn end_to_end(
 async fn main() {
     // As the binary does first thing (src/main.rs): the process's memory as in production.
     session_gateway::disable_transparent_huge_pages();
+    profile::sql_log_from_env();
     let accounts = env("SCALE_ACCOUNTS", 10_000).max(4) as usize;
     let nodes = env("SCALE_NODES", 24) as usize;
     let poll_ms = env("SCALE_POLL_MS", 5_000);

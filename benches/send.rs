@@ -207,14 +207,7 @@ fn round(x: f64) -> f64 {
 async fn main() {
     // As the binary does first thing (src/main.rs): the process's memory as in production.
     session_gateway::disable_transparent_huge_pages();
-    if let Ok(path) = std::env::var("BENCH_SQL_LOG") {
-        let file = std::fs::File::create(path).unwrap();
-        tracing_subscriber::fmt()
-            .with_env_filter("sqlx::query=debug")
-            .with_writer(std::sync::Mutex::new(file))
-            .with_ansi(false)
-            .init();
-    }
+    profile::sql_log_from_env();
     let messages = env("SEND_MESSAGES", 1_000) as usize;
     let recipients = env("SEND_RECIPIENTS", 30) as usize;
     let concurrency = env("SEND_CONCURRENCY", 16) as usize;

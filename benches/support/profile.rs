@@ -182,3 +182,17 @@ mod report {
         out
     }
 }
+
+/// With `BENCH_SQL_LOG=<file>`, writes every SQL statement the process runs, with its elapsed
+/// time (sqlx's `sqlx::query` debug events), to that file: which statements a message or a
+/// poll costs. Call before the gateway starts.
+pub fn sql_log_from_env() {
+    if let Ok(path) = std::env::var("BENCH_SQL_LOG") {
+        let file = std::fs::File::create(path).unwrap();
+        tracing_subscriber::fmt()
+            .with_env_filter("sqlx::query=debug")
+            .with_writer(std::sync::Mutex::new(file))
+            .with_ansi(false)
+            .init();
+    }
+}
