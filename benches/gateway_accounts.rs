@@ -40,7 +40,7 @@ async fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool)
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
     // As the binary does first thing (src/main.rs): the process's memory as in production.
-    session_gateway::disable_transparent_huge_pages();
+    session_gateway::memory::disable_transparent_huge_pages();
     let accounts = env("GATEWAY_BENCH_ACCOUNTS", 1_000) as usize;
     let messages = env("GATEWAY_BENCH_MESSAGES", 1_000) as usize;
     let poll_ms = env("GATEWAY_BENCH_POLL_MS", 5_000);

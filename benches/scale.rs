@@ -228,7 +228,7 @@ async fn end_to_end(
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
     // As the binary does first thing (src/main.rs): the process's memory as in production.
-    session_gateway::disable_transparent_huge_pages();
+    session_gateway::memory::disable_transparent_huge_pages();
     profile::sql_log_from_env();
     let accounts = env("SCALE_ACCOUNTS", 10_000).max(4) as usize;
     let nodes = env("SCALE_NODES", 24) as usize;

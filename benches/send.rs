@@ -206,7 +206,7 @@ fn round(x: f64) -> f64 {
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
     // As the binary does first thing (src/main.rs): the process's memory as in production.
-    session_gateway::disable_transparent_huge_pages();
+    session_gateway::memory::disable_transparent_huge_pages();
     profile::sql_log_from_env();
     let messages = env("SEND_MESSAGES", 1_000) as usize;
     let recipients = env("SEND_RECIPIENTS", 30) as usize;

@@ -211,7 +211,7 @@ fn percentile(sorted: &[Duration], q: f64) -> Duration {
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
     // As the binary does first thing (src/main.rs): the process's memory as in production.
-    session_gateway::disable_transparent_huge_pages();
+    session_gateway::memory::disable_transparent_huge_pages();
     let window = Duration::from_secs(env("SOAK_SECS", 3600));
     let accounts = env("SOAK_ACCOUNTS", 1000).max(8) as usize;
     let nodes = env("SOAK_NODES", 24) as usize;

@@ -104,7 +104,7 @@ impl Gateway {
         options: GatewayOptions,
         network: Option<SessionNetwork>,
     ) -> Result<Self, StartError> {
-        crate::disable_transparent_huge_pages();
+        crate::memory::disable_transparent_huge_pages();
         let settings = Arc::new(options.settings);
         let admin_key = settings
             .api

@@ -85,7 +85,7 @@ enum MessageCommand {
 
 fn main() -> ExitCode {
     // Before the runtimes and the store allocate (a gateway's start repeats it for embedders).
-    session_gateway::disable_transparent_huge_pages();
+    session_gateway::memory::disable_transparent_huge_pages();
     let cli = Cli::parse();
     match run(cli.command) {
         Ok(()) => ExitCode::SUCCESS,

@@ -44,6 +44,8 @@ const PLAN: &[(&str, &[&str])] = &[
     ("events", &["protocol", "ids"]),
     // The one clock read.
     ("clock", &[]),
+    // The process's allocator and its pages: the binary and a gateway's start set them up.
+    ("memory", &[]),
     // The onion network client: protocol only. What it measures it reports through its own
     // observer trait; its settings are its own `NetworkConfig`, not the gateway's config.
     ("network", &["protocol"]),
@@ -144,6 +146,7 @@ const PLAN: &[(&str, &[&str])] = &[
             "config",
             "metrics",
             "telemetry",
+            "memory",
         ],
     ),
     // Subcommands: the gateway, the devnet and the offline tools.
@@ -163,7 +166,7 @@ const PLAN: &[(&str, &[&str])] = &[
         ],
     ),
     // The binary (imports through `session_gateway::`).
-    ("main", &["cli", "devnet"]),
+    ("main", &["cli", "devnet", "memory"]),
 ];
 
 /// Imports the plan does not want but the tree still has, each with the work that removes it.

@@ -338,7 +338,9 @@ async fn attempt(ctx: Arc<Context>, hook: Arc<Webhook>, delivery: Delivery) -> A
     {
         Ok(next) => Some(next),
         Err(error) => {
-            // The row stays pending and is retried: at-least-once, same event id.
+            // Unrecorded, the row stays pending and is retried: at-least-once, same event id.
+            // (On SQLite the record may have landed and only the head's read failed: the
+            // worker reads the head again.)
             tracing::warn!(%error, webhook = %hook.id, "cannot record a delivery attempt");
             None
         }
