@@ -191,7 +191,6 @@ impl Store {
         now: i64,
         until: i64,
     ) -> Result<Option<ClaimedAttempt>, StoreError> {
-        let claimed = claimed(delivery, until);
         let inputs = if self.backend() == Backend::Postgres {
             if self
                 .claim_delivery(webhook_id, delivery, now, until)
@@ -216,7 +215,7 @@ impl Store {
                 .transpose()?
         };
         Ok(inputs.map(|(hook, event)| ClaimedAttempt {
-            delivery: claimed,
+            delivery: claimed(delivery, until),
             hook,
             event,
         }))
