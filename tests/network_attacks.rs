@@ -15,21 +15,33 @@ const TTL: u64 = 3_600_000;
 
 /// Attack 2: every node lies about swarms (right swarm id, another swarm's members) and
 /// "confirms" stores sent to it for accounts it does not serve. A store must still land on the
-/// account's real swarm, and count only signatures of real members.
+/// account's real swarm, and count only signatures of real members. With swarms of four the
+/// client takes the swarm from its pool's swarm ids (network.md §3.2) and never asks, so no lie
+/// is told; with swarms of two (fewer than the three members a prediction needs) it asks
+/// `get_swarm`, gets lies, and must refuse every one of them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lying_swarm_answers_do_not_redirect_stores() {
-    let dn = devnet(12, 4).await;
-    for i in 0..12 {
+    let lies = stores_land_on_the_real_swarm(12, 4).await;
+    assert_eq!(lies, 0, "a predicted swarm is not looked up");
+    let lies = stores_land_on_the_real_swarm(8, 2).await;
+    assert!(lies > 0, "the lookups were answered with lies");
+}
+
+/// Three stores for one fresh account on a devnet of `nodes` whose every node lies about
+/// swarms; the lies told.
+async fn stores_land_on_the_real_swarm(nodes: usize, swarm_size: usize) -> u64 {
+    let dn = devnet(nodes, swarm_size).await;
+    for i in 0..nodes {
         dn.set_faults(i, fault(|f| f.lie_swarm = true));
     }
     let net = network(&dn, OnionCipher::AesGcm);
     let me = identity();
     let acct = account(&me);
     let swarm = swarm_indexes(&dn, &acct);
-    let nodes = dn.nodes();
+    let devnet_nodes = dn.nodes();
     let members: Vec<SnodeEd25519> = swarm
         .iter()
-        .map(|i| SnodeEd25519::from_bytes(nodes[*i].ed25519))
+        .map(|i| SnodeEd25519::from_bytes(devnet_nodes[*i].ed25519))
         .collect();
     for round in 0..3 {
         let data = format!("round {round}").into_bytes();
@@ -55,7 +67,15 @@ async fn lying_swarm_answers_do_not_redirect_stores() {
             .count();
         assert!(held > 0, "round {round}: no real member holds the message");
     }
+    let cached = net.cached_swarm(&acct);
+    let hex: Vec<String> = members.iter().map(SnodeEd25519::to_hex).collect();
+    assert!(
+        !cached.is_empty() && cached.iter().all(|c| hex.contains(c)),
+        "cached swarm {cached:?} is not the real one"
+    );
+    let lies = (0..nodes).map(|i| dn.faults_fired(i)).sum();
     dn.shutdown().await;
+    lies
 }
 
 /// Attack 5: every node answers with 48 MiB streamed without a Content-Length. The client

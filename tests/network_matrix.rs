@@ -112,6 +112,10 @@ const NO_REWRAP: Cell = Inert(
      before the fault",
 );
 const EMPTY: Cell = Inert("a new account's swarm holds nothing to alter or skip");
+const PREDICTED: Cell = Inert(
+    "the swarm comes from the pool's swarm ids (network.md §3.2), so no get_swarm is asked and \
+     requests go to real members only (tests/network_attacks.rs covers lying lookups)",
+);
 const STORED_BEFORE: Cell =
     Inert("retrieves only; the group's messages were stored before the fault was switched on");
 
@@ -130,7 +134,7 @@ const MATRIX: [(&str, [Cell; 7]); 14] = [
     ("replay",              [E,            E,        NO_STORE, NO_REWRAP,     RELAY_ONLY, RELAY_ONLY, RELAY_ONLY]),
     ("next_node_not_found", [E,            E,        E,        E,             E,          E,          E]),
     ("not_ready",           [E,            E,        E,        E,             E,          E,          E]),
-    ("lie_swarm",           [E,            E,        E,        E,             RELAY_ONLY, RELAY_ONLY, RELAY_ONLY]),
+    ("lie_swarm",           [PREDICTED,    PREDICTED, PREDICTED, PREDICTED,   RELAY_ONLY, RELAY_ONLY, RELAY_ONLY]),
     ("huge_reply",          [E,            E,        E,        E,             E,          E,          E]),
     ("clock_lie",           [E,            E,        E,        E,             E,          E,          E]),
 ];

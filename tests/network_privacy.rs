@@ -66,7 +66,8 @@ async fn accounts_are_only_named_through_onion_relays() {
         }
     }
     assert!(direct >= 2, "guards were tested directly");
-    // 3 accounts × (get_swarm, 2 stores, ≥1 retrieve, delete).
+    // 3 accounts × (2 stores, ≥1 retrieve, delete), the retrieves from two members each (the
+    // swarms come from the pool: no get_swarm).
     assert!(
         onion_named >= 15,
         "only {onion_named} account requests logged"

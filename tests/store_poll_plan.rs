@@ -141,6 +141,16 @@ both_backends! {
         let c = store.poll_plan(C).await.unwrap();
         assert_eq!(c.lead_groups, vec![G1.to_owned(), G2.to_owned()]);
         assert_eq!(c.lead_servers, vec![S1.to_owned(), S2.to_owned()]);
+        // The supervisor's list: the active accounts only (the paused ones run no actor).
+        let mut active: Vec<String> = store
+            .active_accounts()
+            .await
+            .unwrap()
+            .iter()
+            .map(|id| id.as_str().to_owned())
+            .collect();
+        active.sort();
+        assert_eq!(active, vec![C.to_owned(), D.to_owned()]);
     }
 
     async fn user_groups_heads_alone_make_the_merge_worth_running() {

@@ -136,7 +136,10 @@ pub async fn poll<S: Source>(
     if !consumed.is_empty() {
         let key = source.cursor_key();
         let advanced = cursors_after(&batch.pages, &consumed);
-        outcome.stored = commit(&deps, &key, &accepted, &advanced, lease.as_ref()).await?;
+        // Boxed, like every step an idle poll skips: a poll waiting on the network holds only
+        // the retrieve's state (issue 16: memory per poll in flight).
+        let committed = Box::pin(commit(&deps, &key, &accepted, &advanced, lease.as_ref()));
+        outcome.stored = committed.await?;
         for (recipient, a) in &accepted {
             let kind = if a.sender == *recipient {
                 "sync"

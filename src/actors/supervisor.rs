@@ -299,15 +299,14 @@ impl Supervisor {
             self.schedule_restart(&account, ctx);
         }
         let store = self.deps.store.clone();
-        let task = Task::spawn(&self.deps, async move { store.list_accounts().await });
+        let task = Task::spawn(&self.deps, async move { store.active_accounts().await });
         ctx.spawn(task.into_actor(self).map(|result, act, ctx| {
             match result {
                 Ok(Ok(accounts)) => {
-                    let mut active: HashMap<String, Account> = accounts
+                    let mut active: HashMap<String, SessionIdText> = accounts
                         .into_iter()
-                        .filter(|a| a.status == AccountStatus::Active)
-                        .filter(|a| act.lease_for(a.session_id.as_str()).is_some())
-                        .map(|a| (a.session_id.as_str().to_owned(), a))
+                        .filter(|id| act.lease_for(id.as_str()).is_some())
+                        .map(|id| (id.as_str().to_owned(), id))
                         .collect();
                     let gone: Vec<String> = act
                         .children
@@ -320,7 +319,7 @@ impl Supervisor {
                     }
                     active.retain(|k, _| !act.children.contains_key(k));
                     for account in active.into_values() {
-                        act.spawn_child(&account.session_id, ctx);
+                        act.spawn_child(&account, ctx);
                     }
                 }
                 Ok(Err(error)) => tracing::warn!(%error, "cannot list accounts"),

@@ -1,6 +1,7 @@
 //! The `accounts` table: one row per Session account, its seed sealed under the master key
 //! (AAD = the Session ID, so a seed moved to another row does not open).
 
+use futures::TryStreamExt as _;
 use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
 use sqlx::Row as _;
@@ -118,6 +119,21 @@ impl Store {
         .as_ref()
         .map(account_from_row)
         .transpose()
+    }
+
+    /// The Session IDs of the active accounts, in no particular order: what the supervisor
+    /// reconciles its Identity actors with every few seconds. Only the IDs are kept, row by
+    /// row, so a reconcile over 10,000 accounts holds 10,000 IDs, not 10,000 rows at once
+    /// (issue 16: the rows were a start-up's largest transient allocation after the polls).
+    pub async fn active_accounts(&self) -> Result<Vec<SessionIdText>, StoreError> {
+        let mut rows = sqlx::query("SELECT session_id FROM accounts WHERE status = 'active'")
+            .fetch(self.reads());
+        let mut ids = Vec::new();
+        while let Some(row) = rows.try_next().await? {
+            let id: String = row.try_get("session_id")?;
+            ids.push(SessionIdText::parse(&id).map_err(|e| StoreError::Corrupt(e.to_string()))?);
+        }
+        Ok(ids)
     }
 
     /// All accounts, oldest first.

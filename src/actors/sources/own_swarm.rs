@@ -122,7 +122,9 @@ impl Source for OwnSwarm {
         // The UserGroups config rides in the same batch (one request); it is stored here.
         let configs = match &self.user_groups_cursor {
             Some(known) => known.clone(),
-            None => user_config::cursor(deps, &self.keys).await?,
+            // Boxed (as the store below): rare steps, kept out of the state of every poll in
+            // flight (issue 16: memory per poll).
+            None => Box::pin(user_config::cursor(deps, &self.keys)).await?,
         };
         // (Its one cursor is the per-account one: heads are merged, so a skipped config comes
         // back with the next one's lagged diffs at worst.)
@@ -139,7 +141,7 @@ impl Source for OwnSwarm {
             .find(|a| a.namespace == user_config::USER_GROUPS)
         {
             let items = std::mem::take(&mut configs.messages);
-            if user_config::take(deps, &self.keys, &items).await? {
+            if Box::pin(user_config::take(deps, &self.keys, &items)).await? {
                 self.took_user_groups.store(true, Ordering::Relaxed);
             }
         }

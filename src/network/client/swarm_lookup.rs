@@ -6,6 +6,11 @@ use std::sync::Arc;
 use rand::rngs::OsRng;
 
 use super::{lock, Inner, SWARM_LOOKUP_TRIES};
+
+/// Pooled members a predicted swarm needs to be used without asking the network: Session
+/// Desktop refetches a cached swarm of fewer than 3 nodes (`network.md` §3.3), and a poll reads
+/// from two members with a third to fall back on.
+const MIN_PREDICTED_MEMBERS: usize = 3;
 use crate::network::clock::local_now_ms;
 use crate::network::error::NetworkError;
 use crate::network::node::ServiceNode;
@@ -15,14 +20,42 @@ use crate::protocol::storage::response::SwarmInfo;
 use crate::protocol::storage::{AccountId, StorageRequest};
 
 impl Inner {
-    /// The account's swarm: cached, or looked up with onion `get_swarm` on random pool nodes
-    /// (checked against the pool's swarm ids), falling back to the pool's own grouping.
+    /// The account's swarm: cached, or the pool's own grouping when it names at least
+    /// [`MIN_PREDICTED_MEMBERS`] members of the swarm the pool's swarm ids predict (§3.2, as
+    /// libsession's `Network::get_swarm` computes it from its node cache), else looked up with
+    /// onion `get_swarm` on random pool nodes (checked against the same prediction).
+    ///
+    /// The prediction is what a lookup's answer must match to be adopted, so it trusts nothing
+    /// a lookup would not; it spares an onion request per account on a cold cache (issue 16: a
+    /// restart with 10,000 accounts made 10,000 lookups before the first polls). A pool that
+    /// has gone stale shows in a 421, whose answer is checked and adopted as before
+    /// ([`Inner::misdirected`]).
     pub(in crate::network) async fn swarm_for(
         self: &Arc<Self>,
         account: &AccountId,
     ) -> Result<Vec<ServiceNode>, NetworkError> {
         if let Some(members) = lock(&self.swarms).get(account, local_now_ms()) {
             return Ok(members);
+        }
+        // Boxed: a cache miss is rare, and every poll in flight would carry the pool refresh's
+        // and the lookup's states inline otherwise (issue 16: memory per poll in flight).
+        Box::pin(self.predict_or_lookup_swarm(account)).await
+    }
+
+    async fn predict_or_lookup_swarm(
+        self: &Arc<Self>,
+        account: &AccountId,
+    ) -> Result<Vec<ServiceNode>, NetworkError> {
+        self.ensure_pool().await?;
+        let predicted = {
+            let pool = lock(&self.pool);
+            pool.expected_swarm(account.swarm_space())
+                .map(|id| pool.swarm_members(id))
+                .unwrap_or_default()
+        };
+        if predicted.len() >= MIN_PREDICTED_MEMBERS {
+            lock(&self.swarms).set(*account, predicted.clone(), local_now_ms());
+            return Ok(predicted);
         }
         self.lookup_swarm(account).await
     }

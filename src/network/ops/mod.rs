@@ -84,7 +84,8 @@ impl Inner {
                 // The refusal itself is the node's word; the clock moves only if several
                 // other nodes agree (issue 13, attack 6). A node refusing a clock the others
                 // accept is struck, and the retry on another member costs no clock retry.
-                match self.resync_clock(node).await {
+                // Boxed: rare, and kept out of the state of every call in flight.
+                match Box::pin(self.resync_clock(node)).await {
                     ClockVerdict::RefuserWrong => self.strike(&node.ed25519),
                     ClockVerdict::Corrected | ClockVerdict::Unknown => *clock_retried = true,
                 }

@@ -490,7 +490,7 @@ impl SessionNetwork {
         // one honest member is enough to deliver it (threat model: nodes may modify data).
         // The swarm is looked up afresh: failures on paths through other nodes can have
         // dropped an honest member from this client's pool and cached swarm.
-        let Ok(members) = inner.lookup_swarm(account).await else {
+        let Ok(members) = Box::pin(inner.lookup_swarm(account)).await else {
             return Ok(merged);
         };
         // The others are asked from where the member that served the altered copy was asked:
