@@ -171,9 +171,17 @@ impl NodePool {
         first.into_iter().cloned().collect()
     }
 
-    /// The known swarm ids, sorted (nodes without one are skipped).
+    /// The known swarm ids, sorted (nodes without one are skipped): those of the list as last
+    /// fetched, so a swarm whose members this client struck out is still a swarm (its accounts
+    /// must not be predicted into a neighbour's).
     pub fn swarm_ids(&self) -> Vec<SwarmId> {
-        let mut ids: Vec<SwarmId> = self.nodes.iter().filter_map(|n| n.swarm_id).collect();
+        let listed = self.listed.values().filter_map(|n| n.swarm_id);
+        let pooled = self.nodes.iter().filter_map(|n| n.swarm_id);
+        let mut ids: Vec<SwarmId> = if self.listed.is_empty() {
+            pooled.collect()
+        } else {
+            listed.collect()
+        };
         ids.sort_unstable();
         ids.dedup();
         ids
@@ -194,21 +202,25 @@ impl NodePool {
     }
 }
 
-/// The nodes present in every list (same Ed25519, IP and port), in the first list's order
-/// (SD `getSnodePoolFromSnodes`; libsession drops the refresh if any list is empty).
+/// The nodes present in every list with the same Ed25519 and X25519 keys, IP, port and swarm
+/// id, in the first list's order (SD `getSnodePoolFromSnodes`; libsession drops the refresh
+/// if any list is empty). The swarm id must agree too: accounts' swarms are predicted from
+/// these labels ([`NodePool::expected_swarm`]), so one lying list must not be able to move a
+/// node of its choosing into an account's swarm; a node the lists disagree about stays out.
 pub fn intersect(lists: &[Vec<ServiceNode>]) -> Vec<ServiceNode> {
     let Some((first, others)) = lists.split_first() else {
         return Vec::new();
     };
+    let same = |m: &ServiceNode, n: &ServiceNode| {
+        m.ed25519 == n.ed25519
+            && m.x25519 == n.x25519
+            && m.ip == n.ip
+            && m.storage_port == n.storage_port
+            && m.swarm_id == n.swarm_id
+    };
     first
         .iter()
-        .filter(|n| {
-            others.iter().all(|l| {
-                l.iter().any(|m| {
-                    m.ed25519 == n.ed25519 && m.ip == n.ip && m.storage_port == n.storage_port
-                })
-            })
-        })
+        .filter(|n| others.iter().all(|l| l.iter().any(|m| same(m, n))))
         .cloned()
         .collect()
 }
@@ -297,5 +309,29 @@ mod tests {
         assert_eq!(intersect(&[a.clone(), b.clone()]).len(), 1);
         assert!(intersect(&[a, b, moved]).is_empty());
         assert!(intersect(&[]).is_empty());
+    }
+
+    /// A list that relabels a node's swarm cannot put it into another swarm: the lists
+    /// disagree about it, so it stays out of the pool, whichever list comes first.
+    #[test]
+    fn a_node_the_lists_place_in_different_swarms_stays_out() {
+        let honest = vec![node(1, "1.1.1.1", 100), node(2, "1.1.1.2", 200)];
+        let relabelled = vec![node(1, "1.1.1.1", 100), node(2, "1.1.1.2", 100)];
+        for lists in [[honest.clone(), relabelled.clone()], [relabelled, honest]] {
+            let agreed = intersect(&lists);
+            assert_eq!(agreed, vec![node(1, "1.1.1.1", 100)]);
+        }
+    }
+
+    /// Swarms are predicted from the list as fetched: striking out every pooled member of a
+    /// swarm does not move its accounts into a neighbour's, it leaves them without members
+    /// (the client then asks the network).
+    #[test]
+    fn a_struck_out_swarm_is_still_predicted() {
+        let mut p = NodePool::default();
+        p.replace(vec![node(1, "1.1.1.1", 100), node(2, "1.1.1.2", 200)], 0);
+        p.drop_node(&node(2, "1.1.1.2", 200).ed25519);
+        assert_eq!(p.expected_swarm(190), Some(SwarmId(200)));
+        assert!(p.swarm_members(SwarmId(200)).is_empty());
     }
 }

@@ -1,7 +1,8 @@
 //! The swarm cache (`network.md` §3, §3.4): which nodes hold each account's messages. Filled
-//! by onion `get_swarm` (never a direct request: that would tell the node both who we are and
-//! whom we ask about), checked against the swarm the pool's swarm ids predict, and updated by
-//! 421 answers that pass the same check. Failing members are dropped.
+//! with the pool's members of the swarm its swarm ids predict, or, when the pool names too few
+//! of them, by onion `get_swarm` (never a direct request: that would tell the node both who we
+//! are and whom we ask about) checked against that prediction; updated by 421 answers that pass
+//! the same check. Failing members are dropped.
 //!
 //! Plain data behind the client's mutex: no I/O here.
 

@@ -122,9 +122,10 @@ impl Store {
     }
 
     /// The Session IDs of the active accounts, in no particular order: what the supervisor
-    /// reconciles its Identity actors with every few seconds. Only the IDs are kept, row by
-    /// row, so a reconcile over 10,000 accounts holds 10,000 IDs, not 10,000 rows at once
-    /// (issue 16: the rows were a start-up's largest transient allocation after the polls).
+    /// reconciles its Identity actors with every 15 s. One column of the active rows only, and
+    /// only the IDs are kept (issue 16: every account's full row, read at once, was a
+    /// start-up's largest transient allocation after the polls). PostgreSQL streams the rows;
+    /// SQLite's connections hand them over together.
     pub async fn active_accounts(&self) -> Result<Vec<SessionIdText>, StoreError> {
         let mut rows = sqlx::query("SELECT session_id FROM accounts WHERE status = 'active'")
             .fetch(self.reads());

@@ -1,16 +1,12 @@
-//! Finding an account's swarm: the cache, an onion `get_swarm` checked against the pool's swarm
-//! ids, the pool's own grouping as a fallback, and what a 421 (misdirected) answer changes.
+//! Finding an account's swarm: the cache, the pool's own grouping by its swarm ids (the
+//! prediction, used when it names enough members), else an onion `get_swarm` checked against
+//! that prediction, and what a 421 (misdirected) answer changes.
 
 use std::sync::Arc;
 
 use rand::rngs::OsRng;
 
 use super::{lock, Inner, SWARM_LOOKUP_TRIES};
-
-/// Pooled members a predicted swarm needs to be used without asking the network: Session
-/// Desktop refetches a cached swarm of fewer than 3 nodes (`network.md` §3.3), and a poll reads
-/// from two members with a third to fall back on.
-const MIN_PREDICTED_MEMBERS: usize = 3;
 use crate::network::clock::local_now_ms;
 use crate::network::error::NetworkError;
 use crate::network::node::ServiceNode;
@@ -19,17 +15,24 @@ use crate::protocol::onion::SnodeEd25519;
 use crate::protocol::storage::response::SwarmInfo;
 use crate::protocol::storage::{AccountId, StorageRequest};
 
+/// Pooled members a predicted swarm needs to be used without asking the network: Session
+/// Desktop refetches a cached swarm of fewer than 3 nodes (`network.md` §3.3), and a poll reads
+/// from two members with a third to fall back on.
+const MIN_PREDICTED_MEMBERS: usize = 3;
+
 impl Inner {
     /// The account's swarm: cached, or the pool's own grouping when it names at least
     /// [`MIN_PREDICTED_MEMBERS`] members of the swarm the pool's swarm ids predict (§3.2, as
     /// libsession's `Network::get_swarm` computes it from its node cache), else looked up with
     /// onion `get_swarm` on random pool nodes (checked against the same prediction).
     ///
-    /// The prediction is what a lookup's answer must match to be adopted, so it trusts nothing
-    /// a lookup would not; it spares an onion request per account on a cold cache (issue 16: a
-    /// restart with 10,000 accounts made 10,000 lookups before the first polls). A pool that
-    /// has gone stale shows in a 421, whose answer is checked and adopted as before
-    /// ([`Inner::misdirected`]).
+    /// A lookup's answer is adopted only when it names the predicted swarm and lists members
+    /// the pool lists in it, so the prediction rests on the same trust: the pool's node lists,
+    /// which must agree on every node's swarm ([`crate::network::pool::intersect`]). It spares
+    /// an onion request per account on a cold cache (issue 16: a restart with 10,000 accounts
+    /// made 10,000 lookups before the first polls). A pool that has gone stale shows in a 421,
+    /// whose answer is checked and adopted as before, and which asks for a pool refresh when it
+    /// disagrees with the prediction ([`Inner::misdirected`]).
     pub(in crate::network) async fn swarm_for(
         self: &Arc<Self>,
         account: &AccountId,
@@ -95,9 +98,11 @@ impl Inner {
                 continue;
             };
             let mut checked = self.checked_members(account, &info);
-            if matches!(checked, Err(SwarmError::NotInPool { .. }))
-                && lock(&self.pool).request_refresh(local_now_ms())
-            {
+            let disputed = matches!(
+                checked,
+                Err(SwarmError::NotInPool { .. } | SwarmError::Unexpected { .. })
+            );
+            if disputed && lock(&self.pool).request_refresh(local_now_ms()) {
                 if let Err(e) = self.ensure_pool().await {
                     tracing::debug!(error = %e, "pool refresh after a disputed swarm failed");
                 }
@@ -161,7 +166,11 @@ impl Inner {
         match swarm.map(|s| self.checked_members(account, s)) {
             Some(Ok(members)) => lock(&self.swarms).set(*account, members, local_now_ms()),
             other => {
-                if let Some(Err(SwarmError::NotInPool { .. })) = other {
+                // The pool may be out of date (a new swarm, moved members): refresh it, at
+                // most once a minute whoever asks.
+                if let Some(Err(SwarmError::NotInPool { .. } | SwarmError::Unexpected { .. })) =
+                    other
+                {
                     lock(&self.pool).request_refresh(local_now_ms());
                 }
                 lock(&self.swarms).remove_member(account, node);
