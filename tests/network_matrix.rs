@@ -100,8 +100,11 @@ enum Cell {
     /// The fault cannot act on this operation (the reason): run it once with the faulty nodes
     /// in the network; it must succeed.
     Inert(&'static str),
+    /// The fault answers a request the client must not make for this operation (the reason):
+    /// run it once; it must succeed without the fault firing.
+    Unasked(&'static str),
 }
-use Cell::{Exercised as E, Inert};
+use Cell::{Exercised as E, Inert, Unasked};
 
 const RELAY_ONLY: Cell =
     Inert("a server request: service nodes only relay it, and this fault acts on storage RPCs");
@@ -112,7 +115,7 @@ const NO_REWRAP: Cell = Inert(
      before the fault",
 );
 const EMPTY: Cell = Inert("a new account's swarm holds nothing to alter or skip");
-const PREDICTED: Cell = Inert(
+const PREDICTED: Cell = Unasked(
     "the swarm comes from the pool's swarm ids (network.md §3.2), so no get_swarm is asked and \
      requests go to real members only (tests/network_attacks.rs covers lying lookups)",
 );
@@ -607,7 +610,7 @@ async fn run_row(fault: &str) {
         let cell_started = Instant::now();
         let max = match cell {
             Cell::Exercised => MAX_RUNS,
-            Cell::Inert(_) => 1,
+            Cell::Inert(_) | Cell::Unasked(_) => 1,
         };
         let mut runs = 0;
         let mut error = None;
@@ -637,6 +640,10 @@ async fn run_row(fault: &str) {
                 retried.len()
             )),
             (Cell::Inert(why), None) => Ok(format!("ok (inert: {why}; fired {fired}x)")),
+            (Cell::Unasked(why), None) if fired > 0 => Err(format!(
+                "the fault fired {fired}x, but the client should not have asked ({why})"
+            )),
+            (Cell::Unasked(why), None) => Ok(format!("ok (unasked: {why})")),
         };
         for e in &retried {
             println!("matrix {fault} × {}: retried after: {e}", OPS[op]);
