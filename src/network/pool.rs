@@ -192,6 +192,14 @@ impl NodePool {
         closest_swarm(swarm_space, &self.swarm_ids())
     }
 
+    /// The pooled members of the swarm an account with `swarm_space` belongs to, by the pool's
+    /// swarm ids (empty when the pool knows none, or has struck out every member).
+    pub fn predicted_members(&self, swarm_space: u64) -> Vec<ServiceNode> {
+        self.expected_swarm(swarm_space)
+            .map(|id| self.swarm_members(id))
+            .unwrap_or_default()
+    }
+
     /// Pooled members of a swarm.
     pub fn swarm_members(&self, id: SwarmId) -> Vec<ServiceNode> {
         self.nodes
@@ -211,16 +219,10 @@ pub fn intersect(lists: &[Vec<ServiceNode>]) -> Vec<ServiceNode> {
     let Some((first, others)) = lists.split_first() else {
         return Vec::new();
     };
-    let same = |m: &ServiceNode, n: &ServiceNode| {
-        m.ed25519 == n.ed25519
-            && m.x25519 == n.x25519
-            && m.ip == n.ip
-            && m.storage_port == n.storage_port
-            && m.swarm_id == n.swarm_id
-    };
+    // `ServiceNode`'s equality is exactly that: keys, address, port and swarm id.
     first
         .iter()
-        .filter(|n| others.iter().all(|l| l.iter().any(|m| same(m, n))))
+        .filter(|n| others.iter().all(|l| l.contains(n)))
         .cloned()
         .collect()
 }

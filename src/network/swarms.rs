@@ -54,6 +54,15 @@ pub enum SwarmError {
     },
 }
 
+impl SwarmError {
+    /// The answer disagrees with the pool's node list about the swarm (another swarm id, or
+    /// members the list does not have in it): a lie, or a list out of date, which a refresh
+    /// settles (the refresh is rate-limited, so a liar cannot force one per answer).
+    pub fn questions_pool(&self) -> bool {
+        matches!(self, Self::Unexpected { .. } | Self::NotInPool { .. })
+    }
+}
+
 /// One swarm's members, shared by every account cached with the same list.
 #[derive(Debug)]
 struct Members {

@@ -50,12 +50,7 @@ impl Inner {
         account: &AccountId,
     ) -> Result<Vec<ServiceNode>, NetworkError> {
         self.ensure_pool().await?;
-        let predicted = {
-            let pool = lock(&self.pool);
-            pool.expected_swarm(account.swarm_space())
-                .map(|id| pool.swarm_members(id))
-                .unwrap_or_default()
-        };
+        let predicted = lock(&self.pool).predicted_members(account.swarm_space());
         if predicted.len() >= MIN_PREDICTED_MEMBERS {
             lock(&self.swarms).set(*account, predicted.clone(), local_now_ms());
             return Ok(predicted);
@@ -98,10 +93,7 @@ impl Inner {
                 continue;
             };
             let mut checked = self.checked_members(account, &info);
-            let disputed = matches!(
-                checked,
-                Err(SwarmError::NotInPool { .. } | SwarmError::Unexpected { .. })
-            );
+            let disputed = checked.as_ref().is_err_and(SwarmError::questions_pool);
             if disputed && lock(&self.pool).request_refresh(local_now_ms()) {
                 if let Err(e) = self.ensure_pool().await {
                     tracing::debug!(error = %e, "pool refresh after a disputed swarm failed");
@@ -120,10 +112,7 @@ impl Inner {
                 }
             }
         }
-        let expected = lock(&self.pool).expected_swarm(account.swarm_space());
-        let fallback = expected
-            .map(|id| lock(&self.pool).swarm_members(id))
-            .unwrap_or_default();
+        let fallback = lock(&self.pool).predicted_members(account.swarm_space());
         if fallback.is_empty() {
             return Err(NetworkError::NoSwarm(last));
         }
@@ -168,10 +157,10 @@ impl Inner {
             other => {
                 // The pool may be out of date (a new swarm, moved members): refresh it, at
                 // most once a minute whoever asks.
-                if let Some(Err(SwarmError::NotInPool { .. } | SwarmError::Unexpected { .. })) =
-                    other
-                {
-                    lock(&self.pool).request_refresh(local_now_ms());
+                if let Some(Err(error)) = &other {
+                    if error.questions_pool() {
+                        lock(&self.pool).request_refresh(local_now_ms());
+                    }
                 }
                 lock(&self.swarms).remove_member(account, node);
                 self.strike(node);
