@@ -120,6 +120,17 @@ impl Browser {
 
     /// Sends one command (to the browser, or to `session`) and waits for its answer's result.
     fn send(&mut self, session: Option<&str>, method: &str, params: Value) -> Value {
+        self.try_send(session, method, params)
+            .unwrap_or_else(|error| panic!("{method}: {error}"))
+    }
+
+    /// Sends one command and waits for its answer: the result, or the error the browser gave.
+    fn try_send(
+        &mut self,
+        session: Option<&str>,
+        method: &str,
+        params: Value,
+    ) -> Result<Value, Value> {
         self.next_id += 1;
         let id = self.next_id;
         let mut message = json!({"id": id, "method": method, "params": params});
@@ -138,8 +149,10 @@ impl Browser {
                 .recv_timeout(left)
                 .unwrap_or_else(|_| panic!("no answer to {method} within {CALL_TIMEOUT:?}"));
             if answer["id"] == id {
-                assert!(answer.get("error").is_none(), "{method}: {answer}");
-                return answer["result"].clone();
+                return match answer.get("error") {
+                    Some(error) => Err(error.clone()),
+                    None => Ok(answer["result"].clone()),
+                };
             }
         }
     }
@@ -161,28 +174,42 @@ impl Browser {
 
     /// Evaluates `expression` in the page (awaiting a promise) and returns its value.
     pub fn eval(&mut self, expression: &str) -> Value {
-        let result = self.call(
+        self.try_eval(expression)
+            .unwrap_or_else(|error| panic!("{expression}: {error}"))
+    }
+
+    /// Evaluates `expression`: its value, or why it could not be evaluated (a thrown exception,
+    /// or the browser's error, such as the page navigating away while it ran).
+    fn try_eval(&mut self, expression: &str) -> Result<Value, Value> {
+        let session = self.session.clone();
+        let result = self.try_send(
+            Some(&session),
             "Runtime.evaluate",
             json!({"expression": expression, "returnByValue": true, "awaitPromise": true}),
-        );
-        assert!(
-            result.get("exceptionDetails").is_none(),
-            "{expression}: {result}"
-        );
-        result["result"]["value"].clone()
+        )?;
+        match result.get("exceptionDetails") {
+            Some(exception) => Err(exception.clone()),
+            None => Ok(result["result"]["value"].clone()),
+        }
     }
 
     /// Polls `expression` until it is truthy (up to `secs`); returns its value.
+    ///
+    /// An evaluation that fails counts as "not yet": after a form is submitted, the page being
+    /// replaced makes the browser answer "Inspected target navigated or closed". The last such
+    /// failure is named if the wait times out.
     pub fn wait_for(&mut self, secs: u64, what: &str, expression: &str) -> Value {
         let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+        let mut last_failure = None;
         loop {
-            let value = self.eval(expression);
-            if !(value.is_null() || value == false) {
-                return value;
+            match self.try_eval(expression) {
+                Ok(value) if !(value.is_null() || value == false) => return value,
+                Ok(_) => {}
+                Err(failure) => last_failure = Some(failure),
             }
             assert!(
                 std::time::Instant::now() < deadline,
-                "timed out waiting for {what}"
+                "timed out waiting for {what} (last failure: {last_failure:?})"
             );
             std::thread::sleep(Duration::from_millis(100));
         }
