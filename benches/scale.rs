@@ -6,6 +6,9 @@
 //! - start-up: accounts written to the store, every Identity running, ≥ N successful polls;
 //! - memory: process RSS before the gateway starts, after the first round, after the window,
 //!   and the growth per account;
+//! - an idle window first (`SCALE_IDLE_SECS`, 15; 0 skips it): the accounts poll and nothing
+//!   else happens (no API calls, no messages), so its CPU is idle polling's alone (issue 16's
+//!   "2,000 accounts on the 5 s interval" target); polls/s, onion requests/s and CPU;
 //! - over a fixed window (`SCALE_WINDOW_SECS`): polls/s achieved against N / interval, onion
 //!   requests/s and failures, CPU (by thread group: gateway runtime, actor thread, HTTP server
 //!   threads which include the devnet's nodes), poll lag;
@@ -19,7 +22,7 @@
 //! bench wants the replica that (re)starts with N accounts already in its database.
 //!
 //! Environment: `SCALE_ACCOUNTS` (10000), `SCALE_NODES` (24 devnet nodes, swarms of 4),
-//! `SCALE_POLL_MS` (active poll interval, 5000), `SCALE_WINDOW_SECS` (30), `SCALE_GETS_PER_SEC`
+//! `SCALE_POLL_MS` (active poll interval, 5000), `SCALE_IDLE_SECS` (15), `SCALE_WINDOW_SECS` (30), `SCALE_GETS_PER_SEC`
 //! (20), `SCALE_POSTS_PER_SEC` (5), `SCALE_E2E` (5 messages), `SCALE_TIMEOUT_SECS` (900, for
 //! each wait), `SCALE_DEVNET` (`process`), `SCALE_BATCH_WINDOW_MS` (the network's
 //! `batch_window_ms`, default 100; 0 = every poll its own onion requests),
@@ -233,6 +236,7 @@ async fn main() {
     let accounts = env("SCALE_ACCOUNTS", 10_000).max(4) as usize;
     let nodes = env("SCALE_NODES", 24) as usize;
     let poll_ms = env("SCALE_POLL_MS", 5_000);
+    let idle_window = Duration::from_secs(env("SCALE_IDLE_SECS", 15));
     let window = Duration::from_secs(env("SCALE_WINDOW_SECS", 30));
     let gets_per_sec = env("SCALE_GETS_PER_SEC", 20);
     let posts_per_sec = env("SCALE_POSTS_PER_SEC", 5);
@@ -280,6 +284,12 @@ async fn main() {
     .await;
     let first_round = started.elapsed();
     let (rss1, file1) = (rss_mib(), rss_file_mib());
+    let start_cpu = cpu_secs() - cpu0;
+
+    // The idle window: polling alone, nothing else asked of the gateway.
+    let idle = Counters::read(&gateway, &devnet);
+    tokio::time::sleep(idle_window).await;
+    let idle = Counters::read(&gateway, &devnet).since(&idle);
     let cpu1 = cpu_secs();
 
     // The window: probes and end-to-end messages run while every account keeps polling. They
@@ -297,7 +307,7 @@ async fn main() {
     let threads0 = cpu_by_thread();
     let devnet_cpu0 = devnet.cpu_secs();
     let polls0 = polls_ok(&gateway);
-    let onion = "session_gateway_onion_request_duration_seconds_count";
+    let onion = ONION_REQUESTS;
     let onion0 = metric(&gateway, onion, "");
     let fails = "session_gateway_onion_request_failures_total";
     let fails0 = metric(&gateway, fails, "");
@@ -384,7 +394,7 @@ async fn main() {
     println!(
         "  start: all identities running after {running:.1?}; {accounts} successful polls \
          (~ every account once) after {first_round:.1?}; start CPU {:.1} s",
-        cpu1 - cpu0
+        start_cpu
     );
     println!(
         "  RSS: {rss0:.1} MiB before the gateway, {rss1:.1} after the first round, {rss2:.1} \
@@ -392,6 +402,20 @@ async fn main() {
          {file0:.1}, {file1:.1}, {file2:.1}): {:.1} KiB per account",
         per_account / 1024.0
     );
+    if !idle_window.is_zero() {
+        println!(
+            "  idle window {:.1} s (polling only, no API calls): {:.0} polls/s ({:.0} % of \
+             configured), {:.0} onion requests/s; {:.2} cores busy ({:.0} us CPU per poll); \
+             devnet process {:.2} cores",
+            idle.secs,
+            idle.polls / idle.secs,
+            idle.polls / idle.secs / target * 100.0,
+            idle.onions / idle.secs,
+            idle.cpu / idle.secs,
+            idle.cpu / idle.polls.max(1.0) * 1e6,
+            idle.devnet_cpu / idle.secs,
+        );
+    }
     println!(
         "  window {measured:.1} s: {:.0} polls/s (configured {target:.0}/s = {:.0} %), \
          {:.0} onion requests/s, {failures} onion failures, {poll_errors} poll errors, mean \
@@ -444,6 +468,44 @@ async fn main() {
     gateway.stop().await;
     devnet.stop().await;
 }
+
+/// The running totals a window is measured by: its figures are the difference of two reads.
+struct Counters {
+    at: Instant,
+    secs: f64,
+    polls: f64,
+    onions: f64,
+    cpu: f64,
+    devnet_cpu: f64,
+}
+
+impl Counters {
+    fn read(gateway: &Gateway, devnet: &Network) -> Self {
+        Self {
+            at: Instant::now(),
+            secs: 0.0,
+            polls: polls_ok(gateway),
+            onions: metric(gateway, ONION_REQUESTS, ""),
+            cpu: cpu_secs(),
+            devnet_cpu: devnet.cpu_secs(),
+        }
+    }
+
+    /// What happened between `earlier` and this read.
+    fn since(&self, earlier: &Self) -> Self {
+        Self {
+            at: self.at,
+            secs: (self.at - earlier.at).as_secs_f64(),
+            polls: self.polls - earlier.polls,
+            onions: self.onions - earlier.onions,
+            cpu: self.cpu - earlier.cpu,
+            devnet_cpu: self.devnet_cpu - earlier.devnet_cpu,
+        }
+    }
+}
+
+/// The metric counting onion requests (one sample per request).
+const ONION_REQUESTS: &str = "session_gateway_onion_request_duration_seconds_count";
 
 /// The devnet the bench runs against: a child process, or in this process.
 enum Network {

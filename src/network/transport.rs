@@ -136,7 +136,7 @@ impl Transport {
     /// The guard test: a direct `POST /storage_rpc/v1` of `{"method":"info","params":{}}`.
     /// This is the only direct storage request the gateway makes, and it names no account.
     pub async fn direct_info(&self, node: &ServiceNode) -> Result<InfoResponse, SendError> {
-        let body = StorageRequest::info().to_json().to_string().into_bytes();
+        let body = StorageRequest::info().to_json_bytes();
         let (status, body) = self
             .post(node, "/storage_rpc/v1", body, MAX_DIRECT_BODY)
             .await?;
@@ -162,7 +162,7 @@ impl Transport {
         enc: EncType,
     ) -> Result<SnodeAnswer, SendError> {
         let onion = onion_path(path)?;
-        let rpc = request.to_json().to_string().into_bytes();
+        let rpc = request.to_json_bytes();
         let (wire, pending) = build_snode_request(&onion, &dest.keys(), &rpc, enc, &mut OsRng)?;
         let guard = &path[0];
         let (status, body) = self

@@ -361,6 +361,14 @@ fn parses_what_clients_send() {
     ] {
         let back: StorageRequest = serde_json::from_value(req.to_json()).unwrap();
         assert_eq!(back, req);
+        // The bytes sent are the same JSON as the tree the tests above compare.
+        let sent: serde_json::Value = serde_json::from_slice(&req.to_json_bytes()).unwrap();
+        assert_eq!(sent, req.to_json());
+        let batch = StorageRequest::batch(vec![req.clone(), req.clone()]);
+        if let Ok(batch) = batch {
+            let sent: serde_json::Value = serde_json::from_slice(&batch.to_json_bytes()).unwrap();
+            assert_eq!(sent, batch.to_json());
+        }
     }
 }
 
