@@ -153,6 +153,7 @@ impl Gateway {
                     startups: crate::actors::startup_permits(),
                     health: Default::default(),
                     own_copies: Default::default(),
+                    settles: Default::default(),
                 });
                 // Attachments recorded but not fetched before a restart (issue 5).
                 deps.attachments.sweep(&deps);

@@ -76,6 +76,7 @@ async fn a_poll_hands_its_conversations_to_their_actors() {
         startups: startup_permits(),
         health: Default::default(),
         own_copies: Default::default(),
+        settles: Default::default(),
     });
 
     // Bob's Identity alone on its own actor thread, until the test ends.

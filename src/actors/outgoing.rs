@@ -18,6 +18,7 @@ use sha2::{Digest as _, Sha256};
 use tracing::Instrument as _;
 
 use super::keys::AccountKeys;
+use super::settles::{GroupKey, Role};
 use super::transports::{
     BlindedDmTransport, CommunityTransport, DirectTransport, GroupTransport, Stored, Transport,
 };
@@ -37,7 +38,7 @@ use crate::store::chat::ControlBody;
 use crate::store::events::NewEvent;
 use crate::store::messages::MessageStatus;
 use crate::store::send_queue::QueuedMessage;
-use crate::store::{LeaseToken, StoreError};
+use crate::store::{LeaseToken, StoreError, StoreTx};
 use crate::telemetry::links::Key;
 
 /// TTL of content messages: 14 days (`messages.md` §3.5, DESKTOP `TTL_DEFAULT`).
@@ -351,10 +352,57 @@ async fn attempt<T: Transport>(
     }
 }
 
+/// One send outcome to record: owned, so that a follower's travels to its group's leader
+/// ([`super::settles`]).
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    account: String,
+    id: String,
+    status: MessageStatus,
+    hash: Option<String>,
+    own_hash: Option<String>,
+    reason: Option<String>,
+    event: MessageEvent,
+}
+
+impl Outcome {
+    fn new(account: &str, id: &str, outcome: Result<&Stored, &str>) -> Self {
+        let (status, hash, own_hash, reason, event) = match outcome {
+            Ok(stored) => (
+                MessageStatus::Sent,
+                stored.hash.clone(),
+                stored.own_hash.clone(),
+                None,
+                MessageEvent::Sent,
+            ),
+            Err(reason) => (
+                MessageStatus::Failed,
+                None,
+                None,
+                Some(reason.to_owned()),
+                MessageEvent::Failed,
+            ),
+        };
+        Self {
+            account: account.to_owned(),
+            id: id.to_owned(),
+            status,
+            hash,
+            own_hash,
+            reason,
+            event,
+        }
+    }
+}
+
 /// Records the outcome with its event in one transaction; a message no longer queued (its
 /// account deleted meanwhile) is left alone. Under `lease` the transaction is fenced: a replica
 /// that lost the account gets [`StoreError::LeaseLost`] and the message stays queued for the
 /// new owner.
+///
+/// Outcomes of the same account that arrive while one of them waits for the database's writer
+/// share its transaction ([`super::settles`]: group commit); a group that fails is written
+/// again one outcome at a time, so each error reaches the outcome it belongs to.
 pub async fn settle(
     deps: &Deps,
     account: &str,
@@ -362,43 +410,91 @@ pub async fn settle(
     outcome: Result<&Stored, &str>,
     lease: Option<&LeaseToken>,
 ) -> Result<(), ActorError> {
+    let outcome = Outcome::new(account, id, outcome);
+    let key = GroupKey::new(account, lease);
+    let leader = match deps.settles.join(&key, outcome.clone()) {
+        Role::Leader(leader) => leader,
+        Role::Follower(answer) => {
+            if answer.await == Ok(true) {
+                return Ok(());
+            }
+            return settle_alone(deps, &outcome, lease).await;
+        }
+    };
+    // Dropped on an error here, the leader sends its followers to write their own.
+    let mut tx = begin(deps, lease).await?;
+    // The transaction holds the writer: whoever queued meanwhile rides along.
+    let followers = leader.take();
+    let mut written = record(deps, &mut tx, &outcome).await;
+    for other in followers.items() {
+        if written.is_err() {
+            break;
+        }
+        written = record(deps, &mut tx, other).await;
+    }
+    let written = match written {
+        Ok(()) => tx.commit().await.map_err(ActorError::from),
+        Err(error) => Err(error),
+    };
+    match written {
+        Ok(()) => {
+            followers.committed();
+            Ok(())
+        }
+        Err(error) if followers.is_empty() => Err(error),
+        Err(error) => {
+            tracing::debug!(%error, "a group of send outcomes failed; writing each alone");
+            followers.alone();
+            settle_alone(deps, &outcome, lease).await
+        }
+    }
+}
+
+/// [`settle`] without a group: one outcome, one transaction.
+async fn settle_alone(
+    deps: &Deps,
+    outcome: &Outcome,
+    lease: Option<&LeaseToken>,
+) -> Result<(), ActorError> {
+    let mut tx = begin(deps, lease).await?;
+    record(deps, &mut tx, outcome).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// A transaction, fenced under `lease` when there is one.
+async fn begin(deps: &Deps, lease: Option<&LeaseToken>) -> Result<StoreTx, StoreError> {
+    match lease {
+        Some(lease) => deps.store.begin_fenced(lease).await,
+        None => deps.store.begin().await,
+    }
+}
+
+/// Writes `outcome` in `tx`: the message's status and, for a text message, its event.
+async fn record(deps: &Deps, tx: &mut StoreTx, outcome: &Outcome) -> Result<(), ActorError> {
     let now = now_ms();
-    let (status, hash, own_hash, reason, event) = match outcome {
-        Ok(stored) => (
-            MessageStatus::Sent,
-            stored.hash.as_deref(),
-            stored.own_hash.as_deref(),
-            None,
-            MessageEvent::Sent,
-        ),
-        Err(reason) => (
-            MessageStatus::Failed,
-            None,
-            None,
-            Some(reason),
-            MessageEvent::Failed,
-        ),
-    };
-    let mut tx = match lease {
-        Some(lease) => deps.store.begin_fenced(lease).await?,
-        None => deps.store.begin().await?,
-    };
     let Some(message) = tx
-        .settle_outgoing(id, status, hash, own_hash, reason, now)
+        .settle_outgoing(
+            &outcome.id,
+            outcome.status,
+            outcome.hash.as_deref(),
+            outcome.own_hash.as_deref(),
+            outcome.reason.as_deref(),
+            now,
+        )
         .await?
     else {
         return Ok(());
     };
     if message.kind != crate::store::modes::MessageKind::Text {
         // Control messages (reactions, receipts, typing, …) are not messages: no event.
-        tx.commit().await?;
         return Ok(());
     }
-    let data =
-        EventData::message(event, &message).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let data = EventData::message(outcome.event, &message)
+        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
     let event = tx
         .append_event(&NewEvent {
-            account: Some(account.to_owned()),
+            account: Some(outcome.account.clone()),
             conversation: Some(message.conversation.clone()),
             timestamp: now,
             data,
@@ -406,6 +502,5 @@ pub async fn settle(
         .await?;
     // Before the commit: a webhook worker may pick the event up the moment it is visible.
     deps.metrics.links.remember(Key::Event(&event.id));
-    tx.commit().await?;
     Ok(())
 }
