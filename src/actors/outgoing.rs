@@ -363,6 +363,9 @@ pub struct Outcome {
     own_hash: Option<String>,
     reason: Option<String>,
     event: MessageEvent,
+    /// The send's span: its event's delivery is traced as part of it, whichever outcome's
+    /// transaction writes it.
+    span: tracing::Span,
 }
 
 impl Outcome {
@@ -391,6 +394,7 @@ impl Outcome {
             own_hash,
             reason,
             event,
+            span: tracing::Span::current(),
         }
     }
 }
@@ -501,6 +505,6 @@ async fn record(deps: &Deps, tx: &mut StoreTx, outcome: &Outcome) -> Result<(), 
         })
         .await?;
     // Before the commit: a webhook worker may pick the event up the moment it is visible.
-    deps.metrics.links.remember(Key::Event(&event.id));
+    (outcome.span).in_scope(|| deps.metrics.links.remember(Key::Event(&event.id)));
     Ok(())
 }
