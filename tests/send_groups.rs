@@ -1,4 +1,4 @@
-//! Group commit of send outcomes (issue 16, `src/actors/settles.rs`): outcomes of one account
+//! Group commit of send outcomes (issue 16, `src/store/group_commit.rs`): outcomes of one account
 //! that queue while another waits for the database's writer are written in that one's
 //! transaction, and nothing about them differs from one transaction each.
 //!
@@ -14,8 +14,7 @@ mod common;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use session_gateway::actors::outgoing::settle;
-use session_gateway::actors::settles::GroupKey;
+use session_gateway::actors::outgoing::{settle, SettleKey};
 use session_gateway::actors::transports::Stored;
 use session_gateway::actors::{startup_permits, ActorError, ActorSettings, Deps, Services};
 use session_gateway::config::Settings;
@@ -102,7 +101,7 @@ async fn settle_behind_the_writer(
             })
         })
         .collect();
-    let key = GroupKey::new(ME, lease.as_ref());
+    let key = SettleKey::new(ME, lease.as_ref());
     let deadline = Instant::now() + Duration::from_secs(30);
     while deps.settles.waiting(&key) < ids.len() - 1 {
         assert!(Instant::now() < deadline, "the outcomes never queued");

@@ -29,7 +29,6 @@ pub mod pruner;
 pub mod retention;
 pub mod rooms;
 pub mod schedule;
-pub mod settles;
 pub mod sources;
 pub mod supervisor;
 pub mod system;
@@ -163,8 +162,9 @@ pub struct Services {
     /// The copies this replica stored on its accounts' own swarms, which their polls pass
     /// over unopened ([`sources::own_swarm::OwnCopies`]).
     pub own_copies: Arc<sources::own_swarm::OwnCopies>,
-    /// Send outcomes forming groups that share one transaction ([`settles`]).
-    pub settles: Arc<settles::SettleGroups<outgoing::Outcome>>,
+    /// Send outcomes forming groups that share one transaction
+    /// ([`crate::store::group_commit`]).
+    pub settles: Arc<outgoing::SettleGroups>,
 }
 
 /// Identity start-ups that read the database at the same time. SQLite has one connection: when

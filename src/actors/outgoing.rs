@@ -18,7 +18,6 @@ use sha2::{Digest as _, Sha256};
 use tracing::Instrument as _;
 
 use super::keys::AccountKeys;
-use super::settles::{GroupKey, Role};
 use super::transports::{
     BlindedDmTransport, CommunityTransport, DirectTransport, GroupTransport, Stored, Transport,
 };
@@ -37,6 +36,7 @@ use crate::protocol::protos::{Content, DataMessage, LokiProfile};
 use crate::store::chat::ControlBody;
 use crate::store::events::NewEvent;
 use crate::store::messages::MessageStatus;
+use crate::store::group_commit::{Groups, Role};
 use crate::store::send_queue::QueuedMessage;
 use crate::store::{LeaseToken, StoreError, StoreTx};
 use crate::telemetry::links::Key;
@@ -352,8 +352,29 @@ async fn attempt<T: Transport>(
     }
 }
 
+/// Send outcomes forming groups that share one transaction ([`settle`]).
+pub type SettleGroups = Groups<SettleKey, Outcome, ()>;
+
+/// Which send outcomes may share a transaction: one account's, under one lease (or none), so
+/// that one fence covers them all.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct SettleKey {
+    account: String,
+    lease: Option<(Arc<str>, i64)>,
+}
+
+impl SettleKey {
+    /// The group of `account`'s outcomes written under `lease`.
+    pub fn new(account: &str, lease: Option<&LeaseToken>) -> Self {
+        Self {
+            account: account.to_owned(),
+            lease: lease.map(|l| (l.owner.clone(), l.epoch)),
+        }
+    }
+}
+
 /// One send outcome to record: owned, so that a follower's travels to its group's leader
-/// ([`super::settles`]).
+/// ([`crate::store::group_commit`]).
 #[derive(Clone, Debug)]
 pub struct Outcome {
     account: String,
@@ -405,7 +426,7 @@ impl Outcome {
 /// new owner.
 ///
 /// Outcomes of the same account that arrive while one of them waits for the database's writer
-/// share its transaction ([`super::settles`]: group commit); a group that fails is written
+/// share its transaction ([`crate::store::group_commit`]); a group that fails is written
 /// again one outcome at a time, so each error reaches the outcome it belongs to.
 pub async fn settle(
     deps: &Deps,
@@ -415,11 +436,11 @@ pub async fn settle(
     lease: Option<&LeaseToken>,
 ) -> Result<(), ActorError> {
     let outcome = Outcome::new(account, id, outcome);
-    let key = GroupKey::new(account, lease);
+    let key = SettleKey::new(account, lease);
     let leader = match deps.settles.join(&key, outcome.clone()) {
         Role::Leader(leader) => leader,
         Role::Follower(answer) => {
-            if answer.await == Ok(true) {
+            if answer.await.is_ok() {
                 return Ok(());
             }
             return settle_alone(deps, &outcome, lease).await;
@@ -442,7 +463,7 @@ pub async fn settle(
     };
     match written {
         Ok(()) => {
-            followers.committed();
+            followers.committed(std::iter::repeat(()));
             Ok(())
         }
         Err(error) if followers.is_empty() => Err(error),
@@ -507,4 +528,25 @@ async fn record(deps: &Deps, tx: &mut StoreTx, outcome: &Outcome) -> Result<(), 
     // Before the commit: a webhook worker may pick the event up the moment it is visible.
     (outcome.span).in_scope(|| deps.metrics.links.remember(Key::Event(&event.id)));
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outcomes_under_different_leases_never_share_a_transaction() {
+        let lease = |epoch| LeaseToken {
+            account: "a".into(),
+            owner: "replica".into(),
+            epoch,
+            acquired_at: 0,
+            expires_at: 0,
+        };
+        let (one, two) = (lease(1), lease(2));
+        assert_eq!(SettleKey::new("a", Some(&one)), SettleKey::new("a", Some(&one)));
+        assert_ne!(SettleKey::new("a", Some(&one)), SettleKey::new("a", Some(&two)));
+        assert_ne!(SettleKey::new("a", Some(&one)), SettleKey::new("a", None));
+        assert_ne!(SettleKey::new("a", None), SettleKey::new("b", None));
+    }
 }

@@ -28,6 +28,7 @@ pub mod group_state;
 pub mod groups;
 pub mod health;
 pub mod leases;
+pub mod group_commit;
 mod log_sync;
 pub mod message_state;
 pub mod messages;
