@@ -1,6 +1,6 @@
-//! Group commit of send outcomes (issue 16, `src/store/group_commit.rs`): outcomes of one account
-//! that queue while another waits for the database's writer are written in that one's
-//! transaction, and nothing about them differs from one transaction each.
+//! Group commit of queued sends and of send outcomes (issue 16, `src/store/group_commit.rs`):
+//! writes of one account that queue while another waits for the database's writer are done in
+//! that one's transaction, and nothing about them differs from one transaction each.
 //!
 //! SQLite only: its single writer connection is what a test can hold to make outcomes queue
 //! deterministically (on PostgreSQL groups form the same way whenever outcomes arrive while a
@@ -21,7 +21,9 @@ use session_gateway::config::Settings;
 use session_gateway::ids::SessionIdText;
 use session_gateway::metrics::Metrics;
 use session_gateway::network::{NetworkConfig, SessionNetwork};
-use session_gateway::store::messages::{new_message_id, Direction, MessageStatus, NewMessage};
+use session_gateway::store::messages::{
+    new_message_id, Direction, Enqueued, MessageStatus, NewMessage,
+};
 use session_gateway::store::{LeaseToken, MasterKey, Store, StoreError};
 
 const ME: &str = "05d2ad010eeb72d72e561d9de7bd7b6989af77dcabffa03a5111a6c859ae5c3a72";
@@ -54,27 +56,125 @@ async fn deps() -> (Deps, Store, tempfile::TempDir) {
     (deps, store, dir)
 }
 
+/// A text from `ME` to peer number `i`, as the API would queue it.
+fn text(i: usize, idempotency_key: Option<&str>) -> NewMessage {
+    NewMessage {
+        id: new_message_id(),
+        account: ME.into(),
+        peer: format!("05{:064x}", i + 1),
+        author: ME.into(),
+        direction: Direction::Outgoing,
+        status: MessageStatus::Queued,
+        hash: None,
+        text: format!("text {i}"),
+        timestamp: 1_000,
+        idempotency_key: idempotency_key.map(str::to_owned),
+    }
+}
+
 /// One queued text from `ME` to each of `OUTCOMES` peers; their IDs.
 async fn queue_texts(store: &Store) -> Vec<String> {
     let mut ids = Vec::new();
     for i in 0..OUTCOMES {
-        let peer = format!("05{:064x}", i + 1);
-        let message = NewMessage {
-            id: new_message_id(),
-            account: ME.into(),
-            peer: peer.clone(),
-            author: ME.into(),
-            direction: Direction::Outgoing,
-            status: MessageStatus::Queued,
-            hash: None,
-            text: format!("text {i}"),
-            timestamp: 1_000 + i as i64,
-            idempotency_key: None,
-        };
-        let queued = store.enqueue_outgoing(&message, 1_000).await.unwrap();
+        let queued = store.enqueue_outgoing(&text(i, None), 1_000).await.unwrap();
         ids.push(queued.message.id);
     }
     ids
+}
+
+/// Waits until `count` writes queue behind the group's leader.
+async fn until_waiting(count: usize, waiting: impl Fn() -> usize) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while waiting() < count {
+        assert!(Instant::now() < deadline, "the writes never queued");
+        tokio::task::yield_now().await;
+    }
+}
+
+/// Enqueues `messages` at once, each from its own task, while the test holds the writer (as
+/// [`settle_behind_the_writer`]).
+async fn enqueue_behind_the_writer(
+    store: &Store,
+    messages: Vec<NewMessage>,
+) -> Vec<Result<Enqueued, StoreError>> {
+    let held = store.begin().await.unwrap();
+    let count = messages.len();
+    let tasks: Vec<_> = messages
+        .into_iter()
+        .map(|message| {
+            let store = store.clone();
+            tokio::spawn(async move { store.enqueue_outgoing(&message, 1_000).await })
+        })
+        .collect();
+    let groups = store.enqueue_groups();
+    until_waiting(count - 1, || groups.waiting(&ME.to_owned())).await;
+    drop(held);
+    let mut results = Vec::new();
+    for task in tasks {
+        results.push(task.await.unwrap());
+    }
+    results
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sends_queued_behind_the_writer_share_one_transaction() {
+    let (_deps, store, _dir) = deps().await;
+    let messages: Vec<NewMessage> = (0..OUTCOMES).map(|i| text(i, None)).collect();
+    let results = enqueue_behind_the_writer(&store, messages.clone()).await;
+
+    assert_eq!(store.enqueue_groups().followed(), (OUTCOMES - 1) as u64);
+    // Each as if queued alone: created, queued, under its own ID, and the account's outgoing
+    // timestamps still strictly increasing (Session names a sender's messages by them).
+    let mut timestamps = Vec::new();
+    for (sent, result) in messages.iter().zip(&results) {
+        let enqueued = result.as_ref().unwrap();
+        assert!(enqueued.created);
+        assert_eq!(enqueued.message.id, sent.id);
+        let stored = store.get_message(ME, &sent.id).await.unwrap().unwrap();
+        assert_eq!(stored.status, MessageStatus::Queued);
+        assert_eq!(stored.text, sent.text);
+        timestamps.push(stored.timestamp);
+    }
+    timestamps.sort_unstable();
+    timestamps.dedup();
+    assert_eq!(
+        timestamps.len(),
+        OUTCOMES,
+        "timestamps repeat: {timestamps:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_with_a_repeated_idempotency_key_queues_the_message_once() {
+    let (_deps, store, _dir) = deps().await;
+    // Two requests with one idempotency key, in one group with others: the group fails on
+    // the key and each request is written alone, so the key's message is queued once and
+    // both requests get it back, as without grouping.
+    let mut messages: Vec<NewMessage> = (0..OUTCOMES).map(|i| text(i, None)).collect();
+    messages[2] = text(2, Some("retry-me"));
+    messages[5] = NewMessage {
+        id: new_message_id(),
+        ..messages[2].clone()
+    };
+    let results = enqueue_behind_the_writer(&store, messages.clone()).await;
+
+    assert_eq!(
+        store.enqueue_groups().followed(),
+        0,
+        "the group was not committed"
+    );
+    let (first, second) = (results[2].as_ref().unwrap(), results[5].as_ref().unwrap());
+    assert_eq!(first.message.id, second.message.id);
+    assert!(first.created != second.created, "{first:?} {second:?}");
+    for (i, result) in results.iter().enumerate() {
+        let enqueued = result.as_ref().unwrap();
+        if i != 2 && i != 5 {
+            assert!(enqueued.created);
+            assert_eq!(enqueued.message.id, messages[i].id);
+        }
+    }
+    let history = store.list_messages(ME, None, None, 50).await.unwrap();
+    assert_eq!(history.len(), OUTCOMES - 1, "{history:?}");
 }
 
 /// Settles every message of `ids` at once, each from its own task, while the test holds the
@@ -102,11 +202,7 @@ async fn settle_behind_the_writer(
         })
         .collect();
     let key = SettleKey::new(ME, lease.as_ref());
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while deps.settles.waiting(&key) < ids.len() - 1 {
-        assert!(Instant::now() < deadline, "the outcomes never queued");
-        tokio::task::yield_now().await;
-    }
+    until_waiting(ids.len() - 1, || deps.settles.waiting(&key)).await;
     drop(held);
     let mut results = Vec::new();
     for task in tasks {

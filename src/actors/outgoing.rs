@@ -35,8 +35,8 @@ use crate::protocol::keys::SessionId;
 use crate::protocol::protos::{Content, DataMessage, LokiProfile};
 use crate::store::chat::ControlBody;
 use crate::store::events::NewEvent;
-use crate::store::messages::MessageStatus;
 use crate::store::group_commit::{Groups, Role};
+use crate::store::messages::MessageStatus;
 use crate::store::send_queue::QueuedMessage;
 use crate::store::{LeaseToken, StoreError, StoreTx};
 use crate::telemetry::links::Key;
@@ -544,8 +544,14 @@ mod tests {
             expires_at: 0,
         };
         let (one, two) = (lease(1), lease(2));
-        assert_eq!(SettleKey::new("a", Some(&one)), SettleKey::new("a", Some(&one)));
-        assert_ne!(SettleKey::new("a", Some(&one)), SettleKey::new("a", Some(&two)));
+        assert_eq!(
+            SettleKey::new("a", Some(&one)),
+            SettleKey::new("a", Some(&one))
+        );
+        assert_ne!(
+            SettleKey::new("a", Some(&one)),
+            SettleKey::new("a", Some(&two))
+        );
         assert_ne!(SettleKey::new("a", Some(&one)), SettleKey::new("a", None));
         assert_ne!(SettleKey::new("a", None), SettleKey::new("b", None));
     }

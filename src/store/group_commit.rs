@@ -156,6 +156,11 @@ impl<T, R> Followers<'_, T, R> {
         self.members.is_empty()
     }
 
+    /// How many followers joined.
+    pub fn len(&self) -> usize {
+        self.members.len()
+    }
+
     /// Gives each follower its write's answer, in [`Followers::items`]' order (the group is
     /// committed). A follower without an answer in `answers` does its write alone.
     pub fn committed(self, answers: impl IntoIterator<Item = R>) {

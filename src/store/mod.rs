@@ -24,11 +24,11 @@ mod connections;
 pub mod control;
 mod error;
 pub mod events;
+pub mod group_commit;
 pub mod group_state;
 pub mod groups;
 pub mod health;
 pub mod leases;
-pub mod group_commit;
 mod log_sync;
 pub mod message_state;
 pub mod messages;
@@ -150,6 +150,8 @@ pub struct Store {
     notices: notify::Notifier,
     /// The PostgreSQL LISTEN task; aborted when the last clone is dropped or on `close`.
     listener: Option<Arc<notify::ListenerTask>>,
+    /// Queued sends forming groups that share one transaction ([`group_commit`]).
+    enqueues: Arc<messages::EnqueueGroups>,
 }
 
 /// An open transaction; see the module docs. Dropping it without [`StoreTx::commit`] rolls back.
@@ -241,7 +243,14 @@ impl Store {
             events,
             notices,
             listener,
+            enqueues: Arc::default(),
         })
+    }
+
+    /// Queued sends forming groups that share one transaction (for tests: who waits, how many
+    /// rode along).
+    pub fn enqueue_groups(&self) -> &messages::EnqueueGroups {
+        &self.enqueues
     }
 
     /// Which database this store uses.

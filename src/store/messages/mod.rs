@@ -14,6 +14,7 @@ mod rows;
 mod writes;
 
 pub use cursors::NODE_CURSORS_KEPT;
+pub use writes::{EnqueueGroups, QueuedText};
 
 use serde::{Deserialize, Serialize};
 

@@ -6,6 +6,7 @@ use sqlx::Row as _;
 use super::{
     inserted_message, message_from_row, Enqueued, Message, MessageStatus, NewMessage, COLUMNS,
 };
+use crate::store::group_commit::{Groups, Role};
 use crate::store::{Notice, Store, StoreError, StoreTx};
 
 fn is_unique_violation(error: &sqlx::Error) -> bool {
@@ -116,7 +117,13 @@ impl Store {
     }
 
     /// As [`Store::enqueue_outgoing`], writing the reply and disappearing columns and the
-    /// message's files (issue 5) in the same transaction (the sender may pick the row up the moment it commits).
+    /// message's files (issue 5) in the same transaction (the sender may pick the row up the
+    /// moment it commits).
+    ///
+    /// Enqueues of one account without files that arrive while another of them waits for the
+    /// database's writer share its transaction ([`crate::store::group_commit`]); a group that
+    /// fails is written again one message at a time, each with the checks below. A message
+    /// with files is always written alone: its files can be megabytes.
     pub async fn enqueue_outgoing_with(
         &self,
         message: &NewMessage,
@@ -130,37 +137,79 @@ impl Store {
                 created: false,
             });
         }
+        if !files.is_empty() {
+            let tx = self.begin().await?;
+            return self.enqueue_in(tx, message, extras, files, now).await;
+        }
+        let job = QueuedText {
+            message: message.clone(),
+            extras: extras.cloned(),
+            now,
+        };
+        let leader = match self.enqueues.join(&message.account, job) {
+            Role::Leader(leader) => leader,
+            Role::Follower(answer) => {
+                if let Ok(enqueued) = answer.await {
+                    return Ok(enqueued);
+                }
+                let tx = self.begin().await?;
+                return self.enqueue_in(tx, message, extras, files, now).await;
+            }
+        };
         let mut tx = self.begin().await?;
-        // Serialises an account's enqueues (PostgreSQL: concurrent API calls on any replica)
-        // and keeps its outgoing timestamps strictly increasing: Session identifies a sender's
-        // messages by their sent timestamp (quotes, unsend, sync).
-        let timestamp = tx
-            .next_outgoing_timestamp(&message.account, message.timestamp)
-            .await?;
-        let message = &NewMessage {
-            timestamp,
-            ..message.clone()
-        };
-        let inserted = match tx.insert_message(message, now).await {
-            Ok(Some(stored)) => match extras {
-                Some(extras) => tx
-                    .set_text_extras(&stored.id, stored.timestamp, extras)
+        // The transaction holds the writer: whoever queued meanwhile rides along.
+        let followers = leader.take();
+        if followers.is_empty() {
+            return self.enqueue_in(tx, message, extras, files, now).await;
+        }
+        let own = tx.queue_text(message, extras, files, now).await;
+        let mut answers = Vec::with_capacity(followers.len());
+        if let Ok(Some(_)) = &own {
+            for job in followers.items() {
+                match tx
+                    .queue_text(&job.message, job.extras.as_ref(), &[], job.now)
                     .await
-                    .map(|written| Some(written.unwrap_or(stored))),
-                None => Ok(Some(stored)),
-            },
-            other => other,
+                {
+                    Ok(Some(stored)) => answers.push(Enqueued {
+                        message: stored,
+                        created: true,
+                    }),
+                    _ => break,
+                }
+            }
+        }
+        let complete = matches!(own, Ok(Some(_))) && answers.len() == followers.len();
+        let committed = if complete {
+            tx.commit().await.is_ok()
+        } else {
+            drop(tx);
+            false
         };
-        match inserted {
+        if let (true, Ok(Some(stored))) = (committed, own) {
+            followers.committed(answers);
+            return Ok(Enqueued {
+                message: stored,
+                created: true,
+            });
+        }
+        // Nothing of the group was committed: each message on its own, with its own checks.
+        followers.alone();
+        let tx = self.begin().await?;
+        self.enqueue_in(tx, message, extras, files, now).await
+    }
+
+    /// One enqueue in `tx`, committed, with what a conflict means: an earlier request with the
+    /// same idempotency key stored it already.
+    async fn enqueue_in(
+        &self,
+        mut tx: StoreTx,
+        message: &NewMessage,
+        extras: Option<&crate::store::chat::TextExtras>,
+        files: &[crate::store::attachments::NewAttachment],
+        now: i64,
+    ) -> Result<Enqueued, StoreError> {
+        match tx.queue_text(message, extras, files, now).await {
             Ok(Some(stored)) => {
-                // Attachments hook: the files go in with the queued message (issue 5).
-                tx.insert_outgoing_attachments(&message.account, &stored.id, files, now)
-                    .await?;
-                tx.announce_on_commit(Notice::OutgoingQueued {
-                    account: message.account.clone(),
-                    peer: Some(message.peer.clone()),
-                    id: Some(stored.id.clone()),
-                });
                 tx.commit().await?;
                 Ok(Enqueued {
                     message: stored,
@@ -214,5 +263,58 @@ impl Store {
         .as_ref()
         .map(message_from_row)
         .transpose()
+    }
+}
+
+/// A queued send without files, as it waits to ride along in another's transaction.
+#[derive(Clone, Debug)]
+pub struct QueuedText {
+    message: NewMessage,
+    extras: Option<crate::store::chat::TextExtras>,
+    now: i64,
+}
+
+/// Queued sends forming groups, one per account ([`Store::enqueue_outgoing_with`]).
+pub type EnqueueGroups = Groups<String, QueuedText, Enqueued>;
+
+impl StoreTx {
+    /// Writes `message` as queued, with its extras and files, under the account's next
+    /// outgoing timestamp, and announces it on commit. `None`: a message with its ID exists.
+    async fn queue_text(
+        &mut self,
+        message: &NewMessage,
+        extras: Option<&crate::store::chat::TextExtras>,
+        files: &[crate::store::attachments::NewAttachment],
+        now: i64,
+    ) -> Result<Option<Message>, StoreError> {
+        // Serialises an account's enqueues (PostgreSQL: concurrent API calls on any replica)
+        // and keeps its outgoing timestamps strictly increasing: Session identifies a sender's
+        // messages by their sent timestamp (quotes, unsend, sync).
+        let timestamp = self
+            .next_outgoing_timestamp(&message.account, message.timestamp)
+            .await?;
+        let message = &NewMessage {
+            timestamp,
+            ..message.clone()
+        };
+        let Some(stored) = self.insert_message(message, now).await? else {
+            return Ok(None);
+        };
+        let stored = match extras {
+            Some(extras) => (self
+                .set_text_extras(&stored.id, stored.timestamp, extras)
+                .await?)
+                .unwrap_or(stored),
+            None => stored,
+        };
+        // Attachments hook: the files go in with the queued message (issue 5).
+        self.insert_outgoing_attachments(&message.account, &stored.id, files, now)
+            .await?;
+        self.announce_on_commit(Notice::OutgoingQueued {
+            account: message.account.clone(),
+            peer: Some(message.peer.clone()),
+            id: Some(stored.id.clone()),
+        });
+        Ok(Some(stored))
     }
 }
