@@ -33,10 +33,13 @@ use tokio::sync::oneshot;
 /// dropped sender means the follower does its write on its own.
 type Answer<R> = oneshot::Sender<R>;
 
+/// A group's followers so far: each write with its answer.
+type Members<T, R> = Vec<(T, Answer<R>)>;
+
 /// The groups forming, at most one per key `K`, of writes `T` that answer `R`; and how many
 /// writes rode along in another's transaction.
 pub struct Groups<K, T, R> {
-    forming: Mutex<HashMap<K, Vec<(T, Answer<R>)>>>,
+    forming: Mutex<HashMap<K, Members<T, R>>>,
     followed: AtomicU64,
 }
 
@@ -94,7 +97,7 @@ impl<K: Eq + Hash + Clone, T, R> Groups<K, T, R> {
     }
 
     /// Ends the group of `key`: its followers, and the next caller leads a new group.
-    fn close(&self, key: &K) -> Vec<(T, Answer<R>)> {
+    fn close(&self, key: &K) -> Members<T, R> {
         let mut forming = self.forming.lock().unwrap_or_else(PoisonError::into_inner);
         forming.remove(key).unwrap_or_default()
     }
@@ -141,7 +144,7 @@ impl<K: Eq + Hash, T, R> Drop for Leader<'_, K, T, R> {
 
 /// A closed group's followers, to be answered once the leader's transaction ends.
 pub struct Followers<'a, T, R> {
-    members: Vec<(T, Answer<R>)>,
+    members: Members<T, R>,
     followed: &'a AtomicU64,
 }
 
