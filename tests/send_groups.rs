@@ -31,13 +31,30 @@ const ME: &str = "05d2ad010eeb72d72e561d9de7bd7b6989af77dcabffa03a5111a6c859ae5c
 /// How many outcomes each test settles at once.
 const OUTCOMES: usize = 8;
 
+fn url(dir: &tempfile::TempDir) -> String {
+    format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("gateway.db").display()
+    )
+}
+
+/// Makes every `event` (`INSERT`, `UPDATE`) of `messages` rows matching `condition` fail, as a
+/// database error would (a trigger, created on a connection of the test's own).
+async fn fail_writes_where(dir: &tempfile::TempDir, event: &str, condition: &str) {
+    use sqlx::Connection as _;
+    let mut conn = sqlx::SqliteConnection::connect(&url(dir)).await.unwrap();
+    let trigger = format!(
+        "CREATE TRIGGER fail_{event} BEFORE {event} ON messages WHEN {condition} \
+         BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"
+    );
+    sqlx::query(&trigger).execute(&mut conn).await.unwrap();
+    conn.close().await.unwrap();
+}
+
 /// A SQLite store holding `ME`, and actor dependencies around it (the network is never used).
 async fn deps() -> (Deps, Store, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let url = format!(
-        "sqlite://{}?mode=rwc",
-        dir.path().join("gateway.db").display()
-    );
+    let url = url(&dir);
     let store = Store::open(&url, 10, MasterKey::generate()).await.unwrap();
     let id = SessionIdText::parse(ME).unwrap();
     store.insert_account(&id, None, &[7; 16], 1).await.unwrap();
@@ -269,4 +286,51 @@ async fn a_group_under_a_lost_lease_fails_each_outcome_and_writes_nothing() {
         events.iter().all(|e| e.event_type != "message.sent"),
         "{events:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_failing_send_in_a_group_fails_alone_and_the_others_are_queued() {
+    let (_deps, store, dir) = deps().await;
+    fail_writes_where(&dir, "INSERT", "NEW.text = 'text 3'").await;
+    let messages: Vec<NewMessage> = (0..OUTCOMES).map(|i| text(i, None)).collect();
+    let results = enqueue_behind_the_writer(&store, messages.clone()).await;
+
+    // The group was rolled back and each send written on its own: only the refused one
+    // failed, with its own error (not a wait for the writer the group still held).
+    assert_eq!(store.enqueue_groups().followed(), 0);
+    for (i, result) in results.iter().enumerate() {
+        if i == 3 {
+            let error = result.as_ref().unwrap_err().to_string();
+            assert!(error.contains("refused by the test"), "{error}");
+        } else {
+            assert!(result.as_ref().unwrap().created, "{result:?}");
+        }
+    }
+    let history = store.list_messages(ME, None, None, 50).await.unwrap();
+    assert_eq!(history.len(), OUTCOMES - 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_failing_outcome_in_a_group_fails_alone_and_the_others_are_written() {
+    let (deps, store, dir) = deps().await;
+    let ids = queue_texts(&store).await;
+    let refused = &ids[3];
+    fail_writes_where(&dir, "UPDATE", &format!("NEW.id = '{refused}'")).await;
+
+    let results = settle_behind_the_writer(&deps, &store, &ids, None).await;
+    assert_eq!(deps.settles.followed(), 0);
+    for (id, result) in ids.iter().zip(&results) {
+        let message = store.get_message(ME, id).await.unwrap().unwrap();
+        if id == refused {
+            let error = result.as_ref().unwrap_err().to_string();
+            assert!(error.contains("refused by the test"), "{error}");
+            assert_eq!(message.status, MessageStatus::Queued);
+        } else {
+            assert!(result.is_ok(), "{result:?}");
+            assert_eq!(message.status, MessageStatus::Sent);
+        }
+    }
+    let events = store.events_after(0, Some(ME), 100).await.unwrap();
+    let sent = events.iter().filter(|e| e.event_type == "message.sent");
+    assert_eq!(sent.count(), OUTCOMES - 1, "{events:?}");
 }

@@ -448,7 +448,8 @@ pub async fn settle(
     };
     // Dropped on an error here, the leader sends its followers to write their own.
     let mut tx = begin(deps, lease).await?;
-    // The transaction holds the writer: whoever queued meanwhile rides along.
+    // The transaction has begun (on SQLite it holds the one writer): whoever queued meanwhile
+    // rides along.
     let followers = leader.take();
     let mut written = record(deps, &mut tx, &outcome).await;
     for other in followers.items() {
@@ -457,9 +458,14 @@ pub async fn settle(
         }
         written = record(deps, &mut tx, other).await;
     }
+    // The transaction ends here either way (committed or rolled back): writing alone begins
+    // another, and SQLite's one writer would wait for this one.
     let written = match written {
         Ok(()) => tx.commit().await.map_err(ActorError::from),
-        Err(error) => Err(error),
+        Err(error) => {
+            drop(tx);
+            Err(error)
+        }
     };
     match written {
         Ok(()) => {
@@ -468,6 +474,8 @@ pub async fn settle(
         }
         Err(error) if followers.is_empty() => Err(error),
         Err(error) => {
+            // Written again one at a time. Harmless even if the commit took effect before it
+            // failed: an outcome is only written over a message still queued.
             tracing::debug!(%error, "a group of send outcomes failed; writing each alone");
             followers.alone();
             settle_alone(deps, &outcome, lease).await

@@ -14,10 +14,17 @@
 //! only when the writer is contended: a lone write is done at once, as before.
 //!
 //! Nothing is weaker than one transaction each: a follower's write is durable when its
-//! leader's commit is. If anything in a group fails, none of it is committed and every member
-//! does its write on its own, exactly as without grouping, so an error is reported by the
-//! write it belongs to ([`Followers::alone`]). A leader dropped halfway (its caller gave up)
-//! releases its followers the same way.
+//! leader's commit is. If a write in a group fails before the commit, none of it is committed
+//! and every member does its write on its own, exactly as without grouping, so an error is
+//! reported by the write it belongs to ([`Followers::alone`]). A leader dropped halfway (its
+//! caller gave up) releases its followers the same way.
+//!
+//! One case needs the caller's care: a commit that fails, or a leader dropped while its commit
+//! waits (SQLite's log sync), leaves the followers unanswered although their writes may be
+//! committed. Each then does its write again on its own, so a write done twice must come out
+//! as done once: an outcome is only written over a message still queued, and a queued send
+//! that finds its own (random) ID already stored answers with that row once the log is
+//! synced.
 //!
 //! Used by `Store::enqueue_outgoing_with` (the `202` of `POST …/messages`) and
 //! `actors::outgoing::settle` (`sent` + `message.sent`).
@@ -164,8 +171,9 @@ impl<T, R> Followers<'_, T, R> {
         self.members.len()
     }
 
-    /// Gives each follower its write's answer, in [`Followers::items`]' order (the group is
-    /// committed). A follower without an answer in `answers` does its write alone.
+    /// Gives each follower its write's answer, in [`Followers::items`]' order, once the group
+    /// is committed. `answers` holds one per follower (a follower left without one would do
+    /// its write again on its own).
     pub fn committed(self, answers: impl IntoIterator<Item = R>) {
         let count = u64::try_from(self.members.len()).unwrap_or(u64::MAX);
         self.followed.fetch_add(count, Ordering::Relaxed);

@@ -157,7 +157,8 @@ impl Store {
             }
         };
         let mut tx = self.begin().await?;
-        // The transaction holds the writer: whoever queued meanwhile rides along.
+        // The transaction has begun (on SQLite it holds the one writer): whoever queued meanwhile
+        // rides along.
         let followers = leader.take();
         if followers.is_empty() {
             return self.enqueue_in(tx, message, extras, files, now).await;
@@ -178,24 +179,29 @@ impl Store {
                 }
             }
         }
-        let complete = matches!(own, Ok(Some(_))) && answers.len() == followers.len();
-        let committed = if complete {
-            tx.commit().await.is_ok()
-        } else {
-            drop(tx);
-            false
-        };
-        if let (true, Ok(Some(stored))) = (committed, own) {
-            followers.committed(answers);
-            return Ok(Enqueued {
-                message: stored,
-                created: true,
-            });
+        match own {
+            Ok(Some(stored)) if answers.len() == followers.len() => {
+                if let Err(error) = tx.commit().await {
+                    // Whether the commit took effect is unknown: the leader fails as a lone
+                    // enqueue would, and each follower finds out on its own (below).
+                    followers.alone();
+                    return Err(error);
+                }
+                followers.committed(answers);
+                Ok(Enqueued {
+                    message: stored,
+                    created: true,
+                })
+            }
+            _ => {
+                // Nothing of the group was committed: each message on its own, with its own
+                // checks (the transaction ends first: SQLite's one writer would wait for it).
+                drop(tx);
+                followers.alone();
+                let tx = self.begin().await?;
+                self.enqueue_in(tx, message, extras, files, now).await
+            }
         }
-        // Nothing of the group was committed: each message on its own, with its own checks.
-        followers.alone();
-        let tx = self.begin().await?;
-        self.enqueue_in(tx, message, extras, files, now).await
     }
 
     /// One enqueue in `tx`, committed, with what a conflict means: an earlier request with the
@@ -218,6 +224,17 @@ impl Store {
             }
             Ok(None) => {
                 drop(tx);
+                // This request's own ID (random): a group whose leader committed it but did
+                // not live to answer (its caller gave up). It is queued; answered once durable.
+                if let Some(stored) = self.get_message(&message.account, &message.id).await? {
+                    if let Some(log_sync) = &self.log_sync {
+                        log_sync.wait().await?;
+                    }
+                    return Ok(Enqueued {
+                        message: stored,
+                        created: true,
+                    });
+                }
                 let collision = StoreError::Corrupt("message id collision".into());
                 self.earlier_send(message, collision).await
             }
