@@ -24,7 +24,7 @@ use session_gateway::network::{NetworkConfig, SessionNetwork};
 use session_gateway::store::messages::{
     new_message_id, Direction, Enqueued, MessageStatus, NewMessage,
 };
-use session_gateway::store::{LeaseToken, MasterKey, Store, StoreError};
+use session_gateway::store::{LeaseToken, MasterKey, Store, StoreError, StoreTx};
 
 const ME: &str = "05d2ad010eeb72d72e561d9de7bd7b6989af77dcabffa03a5111a6c859ae5c3a72";
 
@@ -99,13 +99,24 @@ async fn queue_texts(store: &Store) -> Vec<String> {
     ids
 }
 
-/// Waits until `count` writes queue behind the group's leader.
-async fn until_waiting(count: usize, waiting: impl Fn() -> usize) {
+/// Waits until all of `tasks` but their group's leader queue behind it (`waiting` counts
+/// them), gives the writer back (`held`) and returns each task's result.
+async fn release_when_queued<R>(
+    held: StoreTx,
+    tasks: Vec<tokio::task::JoinHandle<R>>,
+    waiting: impl Fn() -> usize,
+) -> Vec<R> {
     let deadline = Instant::now() + Duration::from_secs(30);
-    while waiting() < count {
+    while waiting() < tasks.len() - 1 {
         assert!(Instant::now() < deadline, "the writes never queued");
         tokio::task::yield_now().await;
     }
+    drop(held);
+    let mut results = Vec::new();
+    for task in tasks {
+        results.push(task.await.unwrap());
+    }
+    results
 }
 
 /// Enqueues `messages` at once, each from its own task, while the test holds the writer (as
@@ -115,7 +126,6 @@ async fn enqueue_behind_the_writer(
     messages: Vec<NewMessage>,
 ) -> Vec<Result<Enqueued, StoreError>> {
     let held = store.begin().await.unwrap();
-    let count = messages.len();
     let tasks: Vec<_> = messages
         .into_iter()
         .map(|message| {
@@ -124,13 +134,7 @@ async fn enqueue_behind_the_writer(
         })
         .collect();
     let groups = store.enqueue_groups();
-    until_waiting(count - 1, || groups.waiting(&ME.to_owned())).await;
-    drop(held);
-    let mut results = Vec::new();
-    for task in tasks {
-        results.push(task.await.unwrap());
-    }
-    results
+    release_when_queued(held, tasks, || groups.waiting(&ME.to_owned())).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -219,13 +223,7 @@ async fn settle_behind_the_writer(
         })
         .collect();
     let key = SettleKey::new(ME, lease.as_ref());
-    until_waiting(ids.len() - 1, || deps.settles.waiting(&key)).await;
-    drop(held);
-    let mut results = Vec::new();
-    for task in tasks {
-        results.push(task.await.unwrap());
-    }
-    results
+    release_when_queued(held, tasks, || deps.settles.waiting(&key)).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
