@@ -11,17 +11,14 @@ mod common;
 mod gateway_support;
 mod netsupport;
 
-use std::sync::Arc;
-
 use actix::prelude::*;
 use gateway_support as gs;
 use session_gateway::actors::inbox::{classify, Verdict};
 use session_gateway::actors::keys::AccountKeys;
 use session_gateway::actors::outgoing::{build_payload, DM_TTL_MS};
 use session_gateway::actors::supervisor::ChildStopped;
-use session_gateway::actors::{startup_permits, ActorSettings, Deps, Identity, Services};
+use session_gateway::actors::Identity;
 use session_gateway::ids::SessionIdText;
-use session_gateway::metrics::Metrics;
 use session_gateway::protocol::chat::ChatEvent;
 use session_gateway::protocol::keys::Identity as Keys;
 use session_gateway::protocol::storage::{Namespace, Signer};
@@ -66,18 +63,7 @@ async fn a_poll_hands_its_conversations_to_their_actors() {
         .insert_account(&bob_id, None, &entropy, 1_700_000_000_000)
         .await
         .unwrap();
-    let deps = Deps::new(Services {
-        store: store.clone(),
-        network: gs::network(&devnet),
-        metrics: Metrics::new(),
-        settings: Arc::new(ActorSettings::from_settings(&settings)),
-        io: tokio::runtime::Handle::current(),
-        attachments: Default::default(),
-        startups: startup_permits(),
-        health: Default::default(),
-        own_copies: Default::default(),
-        settles: Default::default(),
-    });
+    let deps = common::deps(&store, gs::network(&devnet), &settings);
 
     // Bob's Identity alone on its own actor thread, until the test ends.
     let (done, finished) = tokio::sync::oneshot::channel::<()>();

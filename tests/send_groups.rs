@@ -11,15 +11,13 @@
 
 mod common;
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use session_gateway::actors::outgoing::{settle, SettleKey};
 use session_gateway::actors::transports::Stored;
-use session_gateway::actors::{startup_permits, ActorError, ActorSettings, Deps, Services};
+use session_gateway::actors::{ActorError, Deps};
 use session_gateway::config::Settings;
 use session_gateway::ids::SessionIdText;
-use session_gateway::metrics::Metrics;
 use session_gateway::network::{NetworkConfig, SessionNetwork};
 use session_gateway::store::messages::{
     new_message_id, Direction, Enqueued, MessageStatus, NewMessage,
@@ -58,18 +56,8 @@ async fn deps() -> (Deps, Store, tempfile::TempDir) {
     let store = Store::open(&url, 10, MasterKey::generate()).await.unwrap();
     let id = SessionIdText::parse(ME).unwrap();
     store.insert_account(&id, None, &[7; 16], 1).await.unwrap();
-    let deps = Deps::new(Services {
-        store: store.clone(),
-        network: SessionNetwork::new(NetworkConfig::default()).unwrap(),
-        metrics: Metrics::new(),
-        settings: Arc::new(ActorSettings::from_settings(&Settings::default())),
-        io: tokio::runtime::Handle::current(),
-        attachments: Default::default(),
-        startups: startup_permits(),
-        health: Default::default(),
-        own_copies: Default::default(),
-        settles: Default::default(),
-    });
+    let network = SessionNetwork::new(NetworkConfig::default()).unwrap();
+    let deps = common::deps(&store, network, &Settings::default());
     (deps, store, dir)
 }
 

@@ -437,7 +437,7 @@ pub async fn settle(
 ) -> Result<(), ActorError> {
     let outcome = Outcome::new(account, id, outcome);
     let key = SettleKey::new(account, lease);
-    let leader = match deps.settles.join(&key, outcome.clone()) {
+    let leader = match deps.settles.join(&key, || outcome.clone()) {
         Role::Leader(leader) => leader,
         Role::Follower(answer) => {
             if answer.await.is_ok() {

@@ -66,10 +66,15 @@ pub struct AccountPatch {
 
 pub(super) const COLUMNS: &str = "session_id, display_name, status, created_at, updated_at";
 
-pub(super) fn account_from_row(row: &AnyRow) -> Result<Account, StoreError> {
+/// A row's `session_id`, checked.
+fn session_id_of(row: &AnyRow) -> Result<SessionIdText, StoreError> {
     let id: String = row.try_get("session_id")?;
+    SessionIdText::parse(&id).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+pub(super) fn account_from_row(row: &AnyRow) -> Result<Account, StoreError> {
     Ok(Account {
-        session_id: SessionIdText::parse(&id).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        session_id: session_id_of(row)?,
         display_name: row.try_get("display_name")?,
         status: AccountStatus::parse(&row.try_get::<String, _>("status")?)?,
         created_at: row.try_get("created_at")?,
@@ -131,8 +136,7 @@ impl Store {
             .fetch(self.reads());
         let mut ids = Vec::new();
         while let Some(row) = rows.try_next().await? {
-            let id: String = row.try_get("session_id")?;
-            ids.push(SessionIdText::parse(&id).map_err(|e| StoreError::Corrupt(e.to_string()))?);
+            ids.push(session_id_of(&row)?);
         }
         Ok(ids)
     }

@@ -78,13 +78,14 @@ pub enum Role<'a, K: Eq + Hash, T, R> {
 
 impl<K: Eq + Hash + Clone, T, R> Groups<K, T, R> {
     /// Joins the group forming for `key`: the caller follows its leader if there is one (its
-    /// `item` goes into the leader's transaction), or leads a new one.
-    pub fn join(&self, key: &K, item: T) -> Role<'_, K, T, R> {
+    /// write, made by `item`, goes into the leader's transaction), or leads a new one (and
+    /// `item` is never called: a lone write needs no copy of itself).
+    pub fn join(&self, key: &K, item: impl FnOnce() -> T) -> Role<'_, K, T, R> {
         let mut forming = self.forming.lock().unwrap_or_else(PoisonError::into_inner);
         match forming.get_mut(key) {
             Some(followers) => {
                 let (answer, wait) = oneshot::channel();
-                followers.push((item, answer));
+                followers.push((item(), answer));
                 Role::Follower(wait)
             }
             None => {
@@ -102,7 +103,9 @@ impl<K: Eq + Hash + Clone, T, R> Groups<K, T, R> {
         let forming = self.forming.lock().unwrap_or_else(PoisonError::into_inner);
         forming.get(key).map_or(0, Vec::len)
     }
+}
 
+impl<K: Eq + Hash, T, R> Groups<K, T, R> {
     /// Ends the group of `key`: its followers, and the next caller leads a new group.
     fn close(&self, key: &K) -> Members<T, R> {
         let mut forming = self.forming.lock().unwrap_or_else(PoisonError::into_inner);
@@ -124,7 +127,7 @@ pub struct Leader<'a, K: Eq + Hash, T, R> {
     key: Option<K>,
 }
 
-impl<'a, K: Eq + Hash + Clone, T, R> Leader<'a, K, T, R> {
+impl<'a, K: Eq + Hash, T, R> Leader<'a, K, T, R> {
     /// Ends the group (call once the transaction holds the writer): the followers that joined
     /// so far, each with its answer. Later callers lead the next group.
     pub fn take(mut self) -> Followers<'a, T, R> {
@@ -143,8 +146,7 @@ impl<K: Eq + Hash, T, R> Drop for Leader<'_, K, T, R> {
     fn drop(&mut self) {
         if let Some(key) = self.key.take() {
             // Their answers are dropped with them: each follower does its own write.
-            let mut forming = (self.groups.forming.lock()).unwrap_or_else(PoisonError::into_inner);
-            drop(forming.remove(&key));
+            drop(self.groups.close(&key));
         }
     }
 }
@@ -197,24 +199,24 @@ mod tests {
     #[tokio::test]
     async fn writes_that_arrive_behind_a_leader_follow_it() {
         let groups = Numbers::default();
-        let Role::Leader(leader) = groups.join(&"a", 1) else {
+        let Role::Leader(leader) = groups.join(&"a", || 1) else {
             panic!("the first write leads");
         };
-        let Role::Follower(second) = groups.join(&"a", 2) else {
+        let Role::Follower(second) = groups.join(&"a", || 2) else {
             panic!("the second follows");
         };
-        let Role::Follower(third) = groups.join(&"a", 3) else {
+        let Role::Follower(third) = groups.join(&"a", || 3) else {
             panic!("the third follows");
         };
         // Another key's write is not in this group.
-        assert!(matches!(groups.join(&"b", 9), Role::Leader(_)));
+        assert!(matches!(groups.join(&"b", || 9), Role::Leader(_)));
         assert_eq!(groups.waiting(&"a"), 2);
 
         let followers = leader.take();
         let items: Vec<u32> = followers.items().copied().collect();
         assert_eq!(items, vec![2, 3]);
         // Closed: the next write leads a new group.
-        assert!(matches!(groups.join(&"a", 4), Role::Leader(_)));
+        assert!(matches!(groups.join(&"a", || 4), Role::Leader(_)));
         followers.committed(items.iter().map(|n| n * 10));
         assert_eq!(second.await, Ok(20));
         assert_eq!(third.await, Ok(30));
@@ -224,25 +226,25 @@ mod tests {
     #[tokio::test]
     async fn a_failed_or_dropped_leader_sends_its_followers_alone() {
         let groups = Numbers::default();
-        let Role::Leader(leader) = groups.join(&"a", 1) else {
+        let Role::Leader(leader) = groups.join(&"a", || 1) else {
             panic!("leads");
         };
-        let Role::Follower(follower) = groups.join(&"a", 2) else {
+        let Role::Follower(follower) = groups.join(&"a", || 2) else {
             panic!("follows");
         };
         leader.take().alone();
         assert!(follower.await.is_err(), "alone: no answer");
 
-        let Role::Leader(leader) = groups.join(&"a", 1) else {
+        let Role::Leader(leader) = groups.join(&"a", || 1) else {
             panic!("leads again");
         };
-        let Role::Follower(follower) = groups.join(&"a", 2) else {
+        let Role::Follower(follower) = groups.join(&"a", || 2) else {
             panic!("follows");
         };
         drop(leader);
         assert!(follower.await.is_err(), "a dropped leader drops the answer");
         assert_eq!(groups.waiting(&"a"), 0);
-        assert!(matches!(groups.join(&"a", 3), Role::Leader(_)));
+        assert!(matches!(groups.join(&"a", || 3), Role::Leader(_)));
         assert_eq!(groups.followed(), 0);
     }
 }

@@ -247,12 +247,6 @@ impl Store {
         })
     }
 
-    /// Queued sends forming groups that share one transaction (for tests: who waits, how many
-    /// rode along).
-    pub fn enqueue_groups(&self) -> &messages::EnqueueGroups {
-        &self.enqueues
-    }
-
     /// Which database this store uses.
     pub fn backend(&self) -> Backend {
         self.backend

@@ -486,3 +486,25 @@ pub fn data_dir_contains(dir: &std::path::Path, needle: &[u8]) -> bool {
         bytes.windows(needle.len()).any(|w| w == needle)
     })
 }
+
+/// The actors' dependencies around `store` and `network`, as the gateway builds them, on the
+/// current runtime (for suites that run actors or their steps without a whole gateway).
+pub fn deps(
+    store: &session_gateway::store::Store,
+    network: session_gateway::network::SessionNetwork,
+    settings: &Settings,
+) -> session_gateway::actors::Deps {
+    use session_gateway::actors::{startup_permits, ActorSettings, Deps, Services};
+    Deps::new(Services {
+        store: store.clone(),
+        network,
+        metrics: session_gateway::metrics::Metrics::new(),
+        settings: std::sync::Arc::new(ActorSettings::from_settings(settings)),
+        io: tokio::runtime::Handle::current(),
+        attachments: Default::default(),
+        startups: startup_permits(),
+        health: Default::default(),
+        own_copies: Default::default(),
+        settles: Default::default(),
+    })
+}

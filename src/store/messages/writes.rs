@@ -141,7 +141,7 @@ impl Store {
             let tx = self.begin().await?;
             return self.enqueue_in(tx, message, extras, files, now).await;
         }
-        let job = QueuedText {
+        let job = || QueuedText {
             message: message.clone(),
             extras: extras.cloned(),
             now,
@@ -293,6 +293,14 @@ pub struct QueuedText {
 
 /// Queued sends forming groups, one per account ([`Store::enqueue_outgoing_with`]).
 pub type EnqueueGroups = Groups<String, QueuedText, Enqueued>;
+
+impl Store {
+    /// Queued sends forming groups that share one transaction (for tests: who waits, how many
+    /// rode along).
+    pub fn enqueue_groups(&self) -> &EnqueueGroups {
+        &self.enqueues
+    }
+}
 
 impl StoreTx {
     /// Writes `message` as queued, with its extras and files, under the account's next
