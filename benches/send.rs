@@ -23,6 +23,8 @@
 //! Pin the two processes apart with `taskset` to see the gateway on its own core(s), e.g.
 //! `taskset -c 1 cargo bench --bench send` puts this process (and the devnet child it spawns)
 //! on core 1: use `SEND_DEVNET_CPUS=0` to move the child to core 0 after it starts.
+//! `SEND_STORE_WINDOW_MS` sets `network.store_window_ms` (default 25; 0: every store in an
+//! onion request of its own, as before stop 33).
 //! `BENCH_SQL_LOG=<file>` writes every SQL statement the gateway runs, with its elapsed time
 //! (sqlx's `sqlx::query` debug events), to that file: which statements a message costs.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a bench binary may panic
@@ -227,6 +229,7 @@ async fn main() {
     }
     let mut network = devnet.config.clone();
     network.request_timeout_ms = 10_000;
+    network.store_window_ms = env("SEND_STORE_WINDOW_MS", network.store_window_ms);
     let client = reqwest::Client::new();
     let hook_count = Arc::new(AtomicUsize::new(0));
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -42,7 +42,7 @@ pub struct Metrics {
     /// `identities{state}`: Identity actors by state (`running`, `restarting`).
     pub identities: IntGaugeVec,
     /// `network{figure}`: `pool_size`, `paths`, `owned_paths`, `cached_swarms`,
-    /// `clock_offset_ms`, `batched_requests`, `batched_retrieves`.
+    /// `clock_offset_ms`, `batched_requests`, `batched_retrieves`, `batched_stores`.
     pub network: IntGaugeVec,
     /// `poll_lag_seconds`: at each poll, the time since the account's last successful poll.
     pub poll_lag: Histogram,

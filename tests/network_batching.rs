@@ -74,8 +74,9 @@ async fn retrieve_all(
 
 fn batching_config(dn: &Devnet) -> NetworkConfig {
     let mut c = config(dn, OnionCipher::AesGcm);
-    // Wide enough that retrieves started together always meet.
+    // Wide enough that retrieves (stores) started together always meet.
     c.batch_window_ms = 300;
+    c.store_window_ms = 300;
     c
 }
 
@@ -86,6 +87,7 @@ async fn polls_of_one_swarm_share_requests_each_signed_by_its_account() {
     let (ids, swarm) = in_one_swarm(&dn, 6);
     store_one_each(&net, &ids).await;
     let marks = mark(&dn, &swarm);
+    let before = net.stats();
     // The last account signs with another account's key: the node refuses its retrieve
     // (401), and only its.
     let mut signers: Vec<&Identity> = ids.iter().collect();
@@ -115,7 +117,13 @@ async fn polls_of_one_swarm_share_requests_each_signed_by_its_account() {
         );
     }
     let stats = net.stats();
-    assert_eq!((stats.batched_requests, stats.batched_retrieves), (2, 12));
+    assert_eq!(
+        (
+            stats.batched_requests - before.batched_requests,
+            stats.batched_retrieves - before.batched_retrieves
+        ),
+        (2, 12)
+    );
     dn.shutdown().await;
 }
 
@@ -246,5 +254,131 @@ async fn with_one_honest_member_batched_polls_still_get_intact_copies() {
             );
         }
     }
+    dn.shutdown().await;
+}
+
+/// Stores one message (`"{tag} {i}"`) for each identity at once; each store's outcome.
+async fn store_all_at_once(
+    net: &SessionNetwork,
+    ids: &[Identity],
+    tag: &str,
+) -> Vec<Result<session_gateway::network::StoreOutcome, NetworkError>> {
+    join_all(ids.iter().enumerate().map(|(i, id)| async move {
+        let data = format!("{tag} {i}").into_bytes();
+        net.store(&account(id), Namespace(0), &data, 60_000, None)
+            .await
+    }))
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stores_started_together_share_requests_and_each_is_confirmed_on_its_own() {
+    let dn = devnet(12, 4).await;
+    let net = SessionNetwork::new(batching_config(&dn)).unwrap();
+    let (ids, swarm) = in_one_swarm(&dn, 12);
+    store_one_each(&net, &ids).await;
+    let before = net.stats();
+    let marks = mark(&dn, &swarm);
+    let outcomes = store_all_at_once(&net, &ids, "together").await;
+    for (i, outcome) in outcomes.iter().enumerate() {
+        let outcome = outcome.as_ref().unwrap();
+        let data = format!("together {i}").into_bytes();
+        let hash = session_gateway::protocol::storage::message_hash(
+            &account(&ids[i]),
+            Namespace(0),
+            &data,
+        );
+        assert_eq!(
+            outcome.hash, hash,
+            "store {i} is confirmed under its own hash"
+        );
+        assert_eq!(outcome.confirmed_by.len(), 1);
+    }
+    // Twelve stores started together, within one window: they went out in shared requests
+    // (a store prefers a member with a batch forming), each naming its own account.
+    let batches = entries_since(&dn, &swarm, &marks, "batch[store");
+    let stores: usize = batches.iter().map(|e| e.pubkeys.len()).sum();
+    assert_eq!(stores, ids.len(), "{batches:?}");
+    assert!(
+        batches.len() < ids.len(),
+        "no store shared a request: {batches:?}"
+    );
+    let stats = net.stats();
+    assert_eq!(stats.batched_stores - before.batched_stores, 12);
+    assert_eq!(
+        stats.batched_requests - before.batched_requests,
+        batches.len() as u64
+    );
+    // Every message is in its account's swarm, intact.
+    let signers: Vec<&Identity> = ids.iter().collect();
+    for (i, result) in retrieve_all(&net, &ids, &signers).await.iter().enumerate() {
+        let data = result.as_ref().unwrap();
+        assert!(
+            data.contains(&ItemData::Intact(format!("together {i}").into_bytes())),
+            "account {i}: {data:?}"
+        );
+    }
+    dn.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_misdirected_store_in_a_shared_request_leaves_the_others_alone() {
+    let dn = devnet(12, 4).await;
+    let net = SessionNetwork::new(batching_config(&dn)).unwrap();
+    let (ids, swarm) = in_one_swarm(&dn, 12);
+    store_one_each(&net, &ids).await;
+    // Two members answer 421 for account 0's stores only.
+    let aim = Some(account(&ids[0]).to_hex());
+    for node in &swarm[..2] {
+        dn.set_faults(
+            *node,
+            fault(|f| {
+                f.false_421 = true;
+                f.only_account = aim.clone();
+            }),
+        );
+    }
+    let marks = mark(&dn, &swarm);
+    for round in 0..2 {
+        let outcomes = store_all_at_once(&net, &ids, &format!("round {round}")).await;
+        for (i, outcome) in outcomes.iter().enumerate() {
+            let outcome = outcome.as_ref().unwrap();
+            if i > 0 {
+                assert_eq!(
+                    outcome.attempts, 1,
+                    "store {i} of round {round}: {outcome:?}"
+                );
+            }
+        }
+    }
+    // The refused account's stores ended on honest members; none of the others was retried
+    // (checked above), though they shared requests with it.
+    let shared_with_it = entries_since(&dn, &swarm, &marks, "batch[store")
+        .into_iter()
+        .filter(|e| e.pubkeys.len() >= 2 && e.pubkeys.contains(&account(&ids[0]).to_hex()))
+        .count();
+    assert!(shared_with_it >= 1, "account 0 never shared a request");
+    dn.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn per_account_isolation_never_shares_a_store() {
+    let dn = devnet(12, 4).await;
+    let mut c = batching_config(&dn);
+    c.path_isolation = PathIsolation::PerAccount;
+    let net = SessionNetwork::new(c).unwrap();
+    let (ids, swarm) = in_one_swarm(&dn, 8);
+    store_one_each(&net, &ids).await;
+    let marks = mark(&dn, &swarm);
+    for outcome in store_all_at_once(&net, &ids, "isolated").await {
+        outcome.unwrap();
+    }
+    for entry in entries_since(&dn, &swarm, &marks, "") {
+        assert!(
+            entry.pubkeys.len() <= 1,
+            "two accounts in one request: {entry:?}"
+        );
+    }
+    assert_eq!(net.stats().batched_stores, 0);
     dn.shutdown().await;
 }

@@ -61,6 +61,7 @@ fn publish(deps: &Deps) {
     let count = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
     set("batched_requests", count(stats.batched_requests));
     set("batched_retrieves", count(stats.batched_retrieves));
+    set("batched_stores", count(stats.batched_stores));
     gauge
         .with_label_values(&["clock_offset_ms"])
         .set(stats.clock_offset_ms);

@@ -117,6 +117,7 @@ pub async fn run(args: ServeArgs, identities: Arc<dyn IdentityProvider>) -> anyh
             PathIsolationSetting::PerAccount => PathIsolation::PerAccount,
         };
         config.batch_window_ms = settings.network.batch_window_ms;
+        config.store_window_ms = settings.network.store_window_ms;
         SessionNetwork::new(config)
     })
     .transpose()?;

@@ -42,6 +42,9 @@ pub struct NetworkSettings {
     /// `network.batch_window_ms`: how long a poll waits for others bound for the same node to
     /// share its onion request (default 100; 0 = never batch).
     pub batch_window_ms: u64,
+    /// `network.store_window_ms`: how long a store waits for others bound for the same node
+    /// to share its onion request (default 25; 0 = never).
+    pub store_window_ms: u64,
 }
 
 impl Default for NetworkSettings {
@@ -57,6 +60,7 @@ impl Default for NetworkSettings {
             path_max_age_ms: 600_000,
             path_isolation: PathIsolationSetting::Shared,
             batch_window_ms: 100,
+            store_window_ms: 25,
         }
     }
 }

@@ -124,12 +124,14 @@ fn path_isolation_and_batching_come_from_the_environment() {
         PathIsolationSetting::Shared
     );
     assert_eq!(defaults.network.batch_window_ms, 100);
+    assert_eq!(defaults.network.store_window_ms, 25);
     assert_eq!(defaults.network.path_max_age_ms, 600_000);
     let settings = Settings::load_from(
         None,
         env(&[
             ("SESSION_GATEWAY__NETWORK__PATH_ISOLATION", "per_account"),
             ("SESSION_GATEWAY__NETWORK__BATCH_WINDOW_MS", "0"),
+            ("SESSION_GATEWAY__NETWORK__STORE_WINDOW_MS", "0"),
             ("SESSION_GATEWAY__NETWORK__PATH_MAX_AGE_MS", "60000"),
         ]),
     )
@@ -139,6 +141,7 @@ fn path_isolation_and_batching_come_from_the_environment() {
         PathIsolationSetting::PerAccount
     );
     assert_eq!(settings.network.batch_window_ms, 0);
+    assert_eq!(settings.network.store_window_ms, 0);
     assert_eq!(settings.network.path_max_age_ms, 60_000);
     let bad = env(&[("SESSION_GATEWAY__NETWORK__PATH_ISOLATION", "per_node")]);
     assert!(Settings::load_from(None, bad).is_err());

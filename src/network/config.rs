@@ -104,6 +104,9 @@ pub struct NetworkConfig {
     /// How long a retrieve waits for others bound for the same node to share its onion
     /// request, ms (default 100; 0 = never batch). Off under [`PathIsolation::PerAccount`].
     pub batch_window_ms: u64,
+    /// How long a store waits for others bound for the same node to share its onion request,
+    /// ms (default 25; 0 = never). Off under [`PathIsolation::PerAccount`].
+    pub store_window_ms: u64,
     /// Refresh from the seeds when the pool has this many nodes or fewer (SD: 8).
     pub min_pool_size: usize,
     /// Refresh the pool when it is older than this, ms (libsession: 2 h).
@@ -136,6 +139,7 @@ impl Default for NetworkConfig {
             path_max_age_ms: 10 * 60 * 1000,
             path_isolation: PathIsolation::Shared,
             batch_window_ms: 100,
+            store_window_ms: 25,
             min_pool_size: 8,
             pool_max_age_ms: 2 * 3600 * 1000,
             refresh_from_snodes: false,

@@ -1,15 +1,25 @@
-//! Polls of different accounts bound for the same node share one onion request (issue 16).
+//! Requests of different callers bound for the same node share one onion request (issue 16):
+//! polls of different accounts, and stores.
 //!
 //! A retrieve is one `batch` of its namespaces' `retrieve` subrequests, each signed by its own
-//! account. Instead of sending it at once, [`Inner::send_batched`] puts it in the batch
-//! *forming* for that node: the first one opens it and it goes out `batch_window_ms` later, or
-//! as soon as it holds [`BATCH_REQUEST_MAX`] subrequests. The node's `results` come back in
-//! request order and each caller gets back exactly its own slice, as if it had asked alone: a
-//! 421, 401 or tampered item for one account is that account's alone (each slice is checked by
-//! its caller, as before). Only a failure of the whole request (path, timeout, bad reply) is
-//! shared, and it is counted against the path once.
+//! account; a store is one `store`. Instead of sending it at once, [`Inner::send_batched`] (a
+//! retrieve) or [`Inner::send_store_batched`] (a store) puts it in the batch *forming* for
+//! that node: the first one opens it, and it goes out when the first of its callers' windows
+//! ends (`batch_window_ms` for a retrieve, `store_window_ms` for a store), or as soon as it
+//! holds [`BATCH_REQUEST_MAX`] subrequests. The node's `results` come back in request order
+//! and each caller gets back exactly its own, as if it had asked alone: a 421, 401 or
+//! tampered item for one account is that account's alone (each caller checks its own answer,
+//! as before: a store, the swarm's signatures over its own hash). Only a failure of the whole
+//! request (path, timeout, bad reply) is shared, and it is counted against the path once.
 //!
-//! What it costs: the destination learns that the accounts in one batch are polled from one
+//! Why stores: each onion request costs the gateway three ephemeral keys, three key
+//! agreements, a TLS write and the reply's decryption, whatever it carries, and every relay
+//! and the destination pay their share too. Under a send backlog a 1:1 message's two stores
+//! (the recipient's swarm, the sync copy in the sender's) ride with others: the sync copies
+//! all go to the sender's swarm. A store waits at most its window (default 25 ms) for company:
+//! a delay nobody sees, next to the seconds a recipient's poll takes to find the message.
+//!
+//! What it costs: the destination learns that the requests in one batch were sent from one
 //! place (it sees them arrive together). Operators who want no node to learn that set
 //! `network.path_isolation = per_account`, which turns batching off.
 //!
@@ -20,7 +30,7 @@ use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use tokio::sync::oneshot;
@@ -29,7 +39,7 @@ use super::{lock, Inner};
 use crate::network::config::PathIsolation;
 use crate::network::error::SendError;
 use crate::network::node::ServiceNode;
-use crate::network::transport::SnodeAnswer;
+use crate::network::transport::{classify_snode, SnodeAnswer};
 use crate::protocol::onion::SnodeEd25519;
 use crate::protocol::storage::{AccountId, BatchParams, StorageRequest, BATCH_REQUEST_MAX};
 
@@ -40,15 +50,18 @@ type Reply = oneshot::Sender<Result<SnodeAnswer, SendError>>;
 pub(in crate::network) struct Batches {
     forming: Mutex<HashMap<SnodeEd25519, Forming>>,
     next_id: AtomicU64,
-    /// Onion requests sent by [`Inner::send_batched`] and the caller requests they carried.
+    /// Onion requests sent from forming batches, and the retrieves and stores they carried.
     sent: AtomicU64,
-    carried: AtomicU64,
+    retrieves: AtomicU64,
+    stores: AtomicU64,
 }
 
 /// One batch being filled.
 struct Forming {
-    /// Tells the window's timer whether the batch it opened is still this one.
+    /// Tells a window's timer whether the batch it waits for is still this one.
     id: u64,
+    /// When it goes out: the end of the shortest window among its callers'.
+    due: Instant,
     dest: ServiceNode,
     subrequests: Vec<StorageRequest>,
     /// Each caller's reply channel and the range of its subrequests.
@@ -67,6 +80,14 @@ impl Forming {
     }
 }
 
+/// What joining a forming batch asks of the caller.
+struct Joined {
+    /// A batch to send now: a full one, or the one without room that the caller's replaced.
+    send_now: Option<Forming>,
+    /// A timer to start: (batch id, when), if the caller's window ends before the batch's did.
+    timer: Option<(u64, Instant)>,
+}
+
 impl Batches {
     /// Nodes with a batch forming that still has room: a retrieve choosing among swarm
     /// members prefers them, so that accounts of one swarm meet in the same batches.
@@ -78,16 +99,23 @@ impl Batches {
             .collect()
     }
 
-    /// (onion requests sent, caller requests they carried) so far.
-    pub(in crate::network) fn figures(&self) -> (u64, u64) {
+    /// (onion requests sent from forming batches, retrieves they carried, stores they
+    /// carried) so far.
+    pub(in crate::network) fn figures(&self) -> (u64, u64, u64) {
         (
             self.sent.load(Ordering::Relaxed),
-            self.carried.load(Ordering::Relaxed),
+            self.retrieves.load(Ordering::Relaxed),
+            self.stores.load(Ordering::Relaxed),
         )
     }
 }
 
 impl Inner {
+    /// Whether requests of different callers may share onion requests (module comment).
+    fn batching_allowed(&self) -> bool {
+        self.config.path_isolation != PathIsolation::PerAccount
+    }
+
     /// Sends `request` (one account's `batch`, each subrequest signed by it) to `dest`,
     /// sharing the onion request with other callers' bound for `dest` within the batch window
     /// (module comment); the answer holds this caller's `results` only.
@@ -98,10 +126,9 @@ impl Inner {
         request: StorageRequest,
     ) -> Result<SnodeAnswer, SendError> {
         let window = self.config.batch_window_ms;
-        let isolated = self.config.path_isolation == PathIsolation::PerAccount;
         let subrequests = match request {
             StorageRequest::Batch(BatchParams { requests })
-                if window > 0 && !isolated && requests.len() < BATCH_REQUEST_MAX =>
+                if window > 0 && self.batching_allowed() && requests.len() < BATCH_REQUEST_MAX =>
             {
                 requests
             }
@@ -110,20 +137,53 @@ impl Inner {
             // carrying the whole send's state inline (issue 16: memory per account).
             alone => return Box::pin(self.send(Some(owner), dest, &alone)).await,
         };
+        self.batches.retrieves.fetch_add(1, Ordering::Relaxed);
+        self.share(dest, subrequests, window).await
+    }
+
+    /// Sends `request` (one `store`) to `dest`, sharing the onion request with other callers'
+    /// bound for `dest` within the store window (module comment). The answer is this store's
+    /// own, as if it had been sent alone: its result's 2xx body, or the error its status
+    /// means (421, 406, …).
+    pub(in crate::network) async fn send_store_batched(
+        self: &Arc<Self>,
+        owner: &AccountId,
+        dest: &ServiceNode,
+        request: StorageRequest,
+    ) -> Result<SnodeAnswer, SendError> {
+        let window = self.config.store_window_ms;
+        if window == 0 || !self.batching_allowed() || matches!(request, StorageRequest::Batch(_)) {
+            return self.send(Some(owner), dest, &request).await;
+        }
+        self.batches.stores.fetch_add(1, Ordering::Relaxed);
+        let answer = self.share(dest, vec![request], window).await?;
+        let mut results = results_of(dest, answer, 1)?;
+        subresult(dest, results.pop().unwrap_or_default())
+    }
+
+    /// Adds `subrequests` to `dest`'s forming batch, to go out within `window_ms`, and waits
+    /// for the answer: `{"results": [...]}` with this caller's results only.
+    async fn share(
+        self: &Arc<Self>,
+        dest: &ServiceNode,
+        subrequests: Vec<StorageRequest>,
+        window_ms: u64,
+    ) -> Result<SnodeAnswer, SendError> {
         let (reply, answer) = oneshot::channel();
-        let (full, opened) = self.join_batch(dest, subrequests, reply);
-        if let Some(full) = full {
+        let due = Instant::now() + Duration::from_millis(window_ms);
+        let joined = self.join_batch(dest, subrequests, reply, due);
+        if let Some(full) = joined.send_now {
             let this = self.clone();
             let span = tracing::Span::current();
             tokio::spawn(tracing::Instrument::instrument(this.flush(full), span));
         }
-        if let Some(id) = opened {
+        if let Some((id, due)) = joined.timer {
             let this = self.clone();
             let ed = dest.ed25519;
-            // The request stays in the trace of the poll that opened the batch.
+            // The request stays in the trace of the caller whose window ends it.
             let span = tracing::Span::current();
             let flush = async move {
-                tokio::time::sleep(Duration::from_millis(window)).await;
+                tokio::time::sleep_until(due.into()).await;
                 let due = {
                     let mut forming = lock(&this.batches.forming);
                     match forming.get(&ed) {
@@ -145,32 +205,50 @@ impl Inner {
         })
     }
 
-    /// Adds a caller to `dest`'s forming batch, or opens one. Returns a batch to send now (a
-    /// full one, or the one without room that this caller's replaces) and the id of the batch
-    /// it opened, whose window timer the caller starts.
+    /// Adds a caller, due by `due`, to `dest`'s forming batch, or opens one (see [`Joined`]).
+    /// A caller whose window ends before the batch's brings the batch's time forward: it
+    /// starts a timer of its own for the same batch, and the first timer to fire sends it.
     fn join_batch(
         &self,
         dest: &ServiceNode,
         subrequests: Vec<StorageRequest>,
         reply: Reply,
-    ) -> (Option<Forming>, Option<u64>) {
+        due: Instant,
+    ) -> Joined {
         let mut forming = lock(&self.batches.forming);
         if let Some(f) = forming.get_mut(&dest.ed25519) {
             if f.room_for(subrequests.len()) {
                 f.add(subrequests, reply);
-                let full = f.subrequests.len() >= BATCH_REQUEST_MAX;
-                return (full.then(|| forming.remove(&dest.ed25519)).flatten(), None);
+                if f.subrequests.len() >= BATCH_REQUEST_MAX {
+                    let full = forming.remove(&dest.ed25519);
+                    return Joined {
+                        send_now: full,
+                        timer: None,
+                    };
+                }
+                let sooner = due < f.due;
+                if sooner {
+                    f.due = due;
+                }
+                return Joined {
+                    send_now: None,
+                    timer: sooner.then_some((f.id, due)),
+                };
             }
         }
         let id = self.batches.next_id.fetch_add(1, Ordering::Relaxed);
         let mut opened = Forming {
             id,
+            due,
             dest: dest.clone(),
             subrequests: Vec::new(),
             callers: Vec::new(),
         };
         opened.add(subrequests, reply);
-        (forming.insert(dest.ed25519, opened), Some(id))
+        Joined {
+            send_now: forming.insert(dest.ed25519, opened),
+            timer: Some((id, due)),
+        }
     }
 
     /// Sends a formed batch and hands each caller its slice of the results (or the shared
@@ -183,24 +261,16 @@ impl Inner {
             ..
         } = batch;
         self.batches.sent.fetch_add(1, Ordering::Relaxed);
-        (self.batches.carried).fetch_add(callers.len() as u64, Ordering::Relaxed);
         let count = subrequests.len();
-        // At most BATCH_REQUEST_MAX subrequests (`join_batch` keeps it so), each from a
-        // caller's checked batch, so none is a meta-method: a valid `batch`.
+        // At most BATCH_REQUEST_MAX subrequests (`join_batch` keeps it so), each a store or
+        // from a caller's checked batch, so none is a meta-method: a valid `batch`.
         let request = StorageRequest::Batch(BatchParams {
             requests: subrequests,
         });
-        let result = self.send(None, &dest, &request).await;
-        let results =
-            result.and_then(
-                |answer| match answer.body.get("results").and_then(Value::as_array) {
-                    Some(results) if results.len() == count => Ok((answer.status, results.clone())),
-                    _ => Err(SendError::InvalidBody {
-                        node: dest.ed25519.to_hex(),
-                        what: "batch",
-                    }),
-                },
-            );
+        let results = self
+            .send(None, &dest, &request)
+            .await
+            .and_then(|answer| Ok((answer.status, results_of(&dest, answer, count)?)));
         for (range, reply) in callers {
             let mine = match &results {
                 Ok((status, results)) => Ok(SnodeAnswer {
@@ -212,6 +282,49 @@ impl Inner {
             // A caller that gave up no longer listens; nothing to do for it.
             let _ = reply.send(mine);
         }
+    }
+}
+
+/// The `count` subresults of a batch answer.
+fn results_of(
+    dest: &ServiceNode,
+    answer: SnodeAnswer,
+    count: usize,
+) -> Result<Vec<Value>, SendError> {
+    match answer.body {
+        Value::Object(mut body) => match body.remove("results") {
+            Some(Value::Array(results)) if results.len() == count => Ok(results),
+            _ => Err(invalid_batch(dest)),
+        },
+        _ => Err(invalid_batch(dest)),
+    }
+}
+
+/// One subresult (`{"code": …, "body": …}`) as the answer its request would have had alone
+/// ([`classify_snode`]).
+fn subresult(dest: &ServiceNode, result: Value) -> Result<SnodeAnswer, SendError> {
+    let Value::Object(mut result) = result else {
+        return Err(invalid_batch(dest));
+    };
+    let status = result
+        .get("code")
+        .and_then(Value::as_u64)
+        .and_then(|code| u16::try_from(code).ok())
+        .ok_or_else(|| invalid_batch(dest))?;
+    match result.remove("body") {
+        Some(body @ Value::Object(_)) if (200..300).contains(&status) => {
+            Ok(SnodeAnswer { status, body })
+        }
+        Some(Value::String(text)) => classify_snode(dest, status, &text),
+        Some(other) => classify_snode(dest, status, &other.to_string()),
+        None => classify_snode(dest, status, ""),
+    }
+}
+
+fn invalid_batch(dest: &ServiceNode) -> SendError {
+    SendError::InvalidBody {
+        node: dest.ed25519.to_hex(),
+        what: "batch",
     }
 }
 
@@ -237,5 +350,92 @@ mod size_tests {
     fn a_batched_caller_waits_small() {
         let size = future_size(Inner::send_batched);
         assert!(size <= 1024, "a batched caller's future is {size} bytes");
+    }
+}
+
+#[cfg(test)]
+mod answer_tests {
+    use super::*;
+    use crate::network::client::SessionNetwork;
+    use crate::network::config::NetworkConfig;
+    use serde_json::json;
+
+    fn request() -> StorageRequest {
+        StorageRequest::info()
+    }
+
+    /// A retrieve opens a batch due in 100 ms; a store joining it brings it forward to its own
+    /// 25 ms (a timer of its own for the same batch); a later joiner whose window ends after
+    /// that starts none.
+    #[test]
+    fn the_shortest_window_among_a_batchs_callers_sends_it() {
+        let net = SessionNetwork::new(NetworkConfig::default()).unwrap();
+        let inner = &net.inner;
+        let dest = node();
+        let now = Instant::now();
+        let at = |ms| now + Duration::from_millis(ms);
+        let opened = inner.join_batch(&dest, vec![request()], oneshot::channel().0, at(100));
+        let (id, due) = opened.timer.unwrap();
+        assert!(opened.send_now.is_none());
+        assert_eq!(due, at(100));
+        let store = inner.join_batch(&dest, vec![request()], oneshot::channel().0, at(25));
+        assert_eq!(store.timer, Some((id, at(25))), "same batch, sooner");
+        let later = inner.join_batch(&dest, vec![request()], oneshot::channel().0, at(60));
+        assert!(later.timer.is_none() && later.send_now.is_none());
+        // Filling the batch sends it at once.
+        let fill = vec![request(); BATCH_REQUEST_MAX - 3];
+        let full = inner.join_batch(&dest, fill, oneshot::channel().0, at(100));
+        let sent = full.send_now.unwrap();
+        assert_eq!((sent.id, sent.subrequests.len()), (id, BATCH_REQUEST_MAX));
+        assert!(inner.batches.forming_nodes().is_empty());
+    }
+
+    fn node() -> ServiceNode {
+        ServiceNode::from_json(&json!({"ip":"1.2.3.4","port":"1",
+            "pubkey_ed25519":"ab".repeat(32),"pubkey_x25519":"cd".repeat(32)}))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_stores_result_is_answered_as_if_it_was_sent_alone() {
+        let dest = node();
+        let ok = subresult(&dest, json!({"code": 200, "body": {"swarm": {}}})).unwrap();
+        assert_eq!((ok.status, ok.body), (200, json!({"swarm": {}})));
+        let text = subresult(&dest, json!({"code": 200, "body": "{\"t\": 5}"})).unwrap();
+        assert_eq!(text.body, json!({"t": 5}));
+        assert!(matches!(
+            subresult(&dest, json!({"code": 421, "body": "not in swarm"})),
+            Err(SendError::Misdirected { .. })
+        ));
+        assert!(matches!(
+            subresult(&dest, json!({"code": 406, "body": "clock"})),
+            Err(SendError::ClockOutOfSync { status: 406, .. })
+        ));
+        assert!(matches!(
+            subresult(&dest, json!({"code": 500, "body": {"error": "x"}})),
+            Err(SendError::Destination { status: 500, .. })
+        ));
+        for junk in [
+            json!(5),
+            json!({"body": {}}),
+            json!({"code": -1, "body": {}}),
+        ] {
+            assert!(matches!(
+                subresult(&dest, junk),
+                Err(SendError::InvalidBody { .. })
+            ));
+        }
+    }
+
+    #[test]
+    fn a_batch_answer_needs_one_result_per_subrequest() {
+        let dest = node();
+        let answer = |body| SnodeAnswer { status: 200, body };
+        assert_eq!(
+            results_of(&dest, answer(json!({"results": [1, 2]})), 2).unwrap(),
+            vec![json!(1), json!(2)]
+        );
+        assert!(results_of(&dest, answer(json!({"results": [1]})), 2).is_err());
+        assert!(results_of(&dest, answer(json!([1, 2])), 2).is_err());
     }
 }

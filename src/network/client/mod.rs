@@ -50,11 +50,13 @@ pub struct NetworkStats {
     pub paths: usize,
     /// Accounts' own paths (`path_isolation = per_account`).
     pub owned_paths: usize,
-    /// Onion requests that carried batched retrieves, and the retrieves they carried (their
-    /// ratio is how many polls shared one request).
+    /// Onion requests sent from forming batches (`batching.rs`), and the retrieves and the
+    /// stores they carried (the ratio is how many callers shared one request).
     pub batched_requests: u64,
     /// See `batched_requests`.
     pub batched_retrieves: u64,
+    /// See `batched_requests`.
+    pub batched_stores: u64,
     /// Accounts with a cached swarm.
     pub cached_swarms: usize,
     /// Clock offset `local − network`, ms.
@@ -88,7 +90,7 @@ pub(super) struct Inner {
     swarms: Mutex<SwarmCache>,
     refresh_flight: Mutex<Option<Flight>>,
     build_flight: Mutex<Option<Flight>>,
-    /// Retrieves waiting to share an onion request (`batching.rs`).
+    /// Retrieves and stores waiting to share an onion request (`batching.rs`).
     pub(super) batches: batching::Batches,
     /// Who is told of request latencies and failures (set once by the gateway).
     observer: OnceLock<Arc<dyn NetworkObserver>>,
@@ -164,7 +166,7 @@ impl SessionNetwork {
 
     /// Current counts.
     pub fn stats(&self) -> NetworkStats {
-        let (batched_requests, batched_retrieves) = self.inner.batches.figures();
+        let (batched_requests, batched_retrieves, batched_stores) = self.inner.batches.figures();
         // Never hold `paths` while taking `pool` (everywhere else: pool, then paths).
         let pool_size = lock(&self.inner.pool).len();
         let paths = lock(&self.inner.paths);
@@ -174,6 +176,7 @@ impl SessionNetwork {
             owned_paths: paths.owned_len(),
             batched_requests,
             batched_retrieves,
+            batched_stores,
             cached_swarms: lock(&self.inner.swarms).len(),
             clock_offset_ms: self.inner.clock.offset_ms(),
         }

@@ -6,7 +6,8 @@
 //! `info` and retries (once, unless the others showed the refusing node to be the one off); 401/403/404 are final; anything else tries another member and path until
 //! `max_attempts` is spent. Retrieve, with its one hash check per copy, is in `retrieve.rs`.
 
-use std::sync::Arc;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, LazyLock, Mutex};
 
 use ed25519_dalek::VerifyingKey;
 use rand::rngs::OsRng;
@@ -14,7 +15,7 @@ use rand::rngs::OsRng;
 use super::client::{ClockVerdict, Inner, SessionNetwork};
 use super::error::{NetworkError, SendError};
 use super::node::ServiceNode;
-use super::swarms::pick_members;
+use super::swarms::pick_members_preferring;
 use super::transport::SnodeAnswer;
 use crate::protocol::onion::SnodeEd25519;
 use crate::protocol::storage::response::{
@@ -104,21 +105,40 @@ impl Inner {
         build: impl Fn(u64) -> Result<StorageRequest, RequestError>,
         accept: impl Fn(&ServiceNode, &[ServiceNode], SnodeAnswer) -> Result<T, SendError>,
     ) -> Result<(T, u32), NetworkError> {
+        self.swarm_call_as(Sending::Alone, account, build, accept)
+            .await
+    }
+
+    /// [`Self::swarm_call`], each attempt sent as `sending` says.
+    async fn swarm_call_as<T>(
+        self: &Arc<Self>,
+        sending: Sending,
+        account: &AccountId,
+        build: impl Fn(u64) -> Result<StorageRequest, RequestError>,
+        accept: impl Fn(&ServiceNode, &[ServiceNode], SnodeAnswer) -> Result<T, SendError>,
+    ) -> Result<(T, u32), NetworkError> {
         let mut tried: Vec<SnodeEd25519> = Vec::new();
         let mut clock_retried = false;
         let max = self.config.max_attempts.max(1);
         let mut last = None;
         for attempt in 1..=max {
             let members = self.swarm_for(account).await?;
-            let Some(node) = pick_members(&mut OsRng, &members, &tried, 1).pop() else {
+            // A store prefers a member with a batch forming: stores to one swarm meet there.
+            let preferred = match sending {
+                Sending::Alone => HashSet::new(),
+                Sending::Batched => self.batches.forming_nodes(),
+            };
+            let picked = pick_members_preferring(&mut OsRng, &members, &tried, 1, &preferred);
+            let Some(node) = picked.into_iter().next() else {
                 return Err(NetworkError::NoSwarm("swarm is empty".into()));
             };
             tried.push(node.ed25519);
             let request = build(self.clock.now_ms())?;
-            let result = self
-                .send(Some(account), &node, &request)
-                .await
-                .and_then(|a| accept(&node, &members, a));
+            let answer = match sending {
+                Sending::Alone => self.send(Some(account), &node, &request).await,
+                Sending::Batched => self.send_store_batched(account, &node, request).await,
+            };
+            let result = answer.and_then(|a| accept(&node, &members, a));
             match result {
                 Ok(v) => return Ok((v, attempt)),
                 Err(e) => {
@@ -135,6 +155,16 @@ impl Inner {
         }
         Err(exhausted(max, last))
     }
+}
+
+/// How a swarm call's attempts go out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sending {
+    /// Each in an onion request of its own.
+    Alone,
+    /// A store, sharing an onion request with others bound for its node
+    /// ([`Inner::send_store_batched`]).
+    Batched,
 }
 
 fn exhausted(attempts: u32, last: Option<SendError>) -> NetworkError {
@@ -173,11 +203,39 @@ fn signed_entries<'a, E>(
     (ok, failed)
 }
 
-/// Whether `node` signed `message` with `signature_b64`. The key is decompressed here, only for
-/// the entries that get checked (a point decompression costs about as much as a verification).
+/// Whether `node` signed `message` with `signature_b64`. The key is decompressed only for the
+/// entries that get checked, once per node ([`NodeKeys`]).
 fn signed_by(node: &SnodeEd25519, message: &[u8], signature_b64: &str) -> bool {
-    VerifyingKey::from_bytes(node.as_bytes())
-        .is_ok_and(|key| verify_node_signature(&key, message, signature_b64))
+    NODE_KEYS
+        .get(node)
+        .is_some_and(|key| verify_node_signature(&key, message, signature_b64))
+}
+
+/// Nodes' decompressed Ed25519 keys. A decompression costs about a third of a verification,
+/// and every store's confirmation was paying it again for the same few nodes (issue 16).
+static NODE_KEYS: LazyLock<NodeKeys> = LazyLock::new(NodeKeys::default);
+
+/// Most keys kept: more than a mainnet pool holds; past it the map starts over.
+const MAX_NODE_KEYS: usize = 8192;
+
+#[derive(Default)]
+struct NodeKeys(Mutex<HashMap<SnodeEd25519, VerifyingKey>>);
+
+impl NodeKeys {
+    /// `node`'s key, decompressed, or `None` if it is not a valid point.
+    fn get(&self, node: &SnodeEd25519) -> Option<VerifyingKey> {
+        let lock = || self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(key) = lock().get(node) {
+            return Some(*key);
+        }
+        let key = VerifyingKey::from_bytes(node.as_bytes()).ok()?;
+        let mut keys = lock();
+        if keys.len() >= MAX_NODE_KEYS {
+            keys.clear();
+        }
+        keys.insert(*node, key);
+        Some(key)
+    }
 }
 
 /// Accepts a store answer: an entry whose node, a member of the swarm, signed the expected
@@ -225,7 +283,8 @@ impl SessionNetwork {
         StorageRequest::store(account, ns, data, ttl_ms, 0, signer)?;
         let ((confirmed_by, unconfirmed, expiry_ms), attempts) = self
             .inner
-            .swarm_call(
+            .swarm_call_as(
+                Sending::Batched,
                 account,
                 |now| StorageRequest::store(account, ns, data, ttl_ms, now, signer),
                 |node, members, answer| accept_store(node, members, answer, &hash),
