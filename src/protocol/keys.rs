@@ -7,8 +7,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use curve25519_dalek::edwards::CompressedEdwardsY;
-use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
+use ed25519_dalek::{Signature, Signer, SigningKey};
 use rand::{CryptoRng, RngCore};
 use sha2::{Digest, Sha512};
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
@@ -187,17 +186,15 @@ impl Ed25519PublicKey {
     /// `crypto_sign_ed25519_pk_to_curve25519`), with its checks: the point must decode, not be of
     /// small order and lie in the prime-order subgroup.
     pub fn to_x25519(&self) -> Result<X25519PublicKey, KeyError> {
-        let point = CompressedEdwardsY(self.0)
-            .decompress()
-            .filter(|p| !p.is_small_order() && p.is_torsion_free())
-            .ok_or(KeyError::InvalidEd25519Point)?;
-        Ok(X25519PublicKey(point.to_montgomery().to_bytes()))
+        super::key_cache::montgomery(&self.0)
+            .map(X25519PublicKey)
+            .ok_or(KeyError::InvalidEd25519Point)
     }
 
     /// Verifies a standard (pure) Ed25519 signature with the strict rules libsodium applies
     /// (canonical `S`, no small-order `R` or key).
     pub fn verify(&self, message: &[u8], signature: &[u8; 64]) -> Result<(), KeyError> {
-        let key = VerifyingKey::from_bytes(&self.0).map_err(|_| KeyError::InvalidEd25519Point)?;
+        let key = super::key_cache::verifying_key(&self.0).ok_or(KeyError::InvalidEd25519Point)?;
         key.verify_strict(message, &Signature::from_bytes(signature))
             .map_err(|_| KeyError::BadSignature)
     }

@@ -12,6 +12,7 @@ pub mod dm;
 pub mod envelope;
 pub mod groups;
 pub mod key_agreement;
+pub mod key_cache;
 pub mod keys;
 pub mod onion;
 pub mod padding;

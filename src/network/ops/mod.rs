@@ -6,10 +6,9 @@
 //! `info` and retries (once, unless the others showed the refusing node to be the one off); 401/403/404 are final; anything else tries another member and path until
 //! `max_attempts` is spent. Retrieve, with its one hash check per copy, is in `retrieve.rs`.
 
-use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, LazyLock, Mutex};
+use std::collections::HashSet;
+use std::sync::Arc;
 
-use ed25519_dalek::VerifyingKey;
 use rand::rngs::OsRng;
 
 use super::client::{ClockVerdict, Inner, SessionNetwork};
@@ -17,6 +16,7 @@ use super::error::{NetworkError, SendError};
 use super::node::ServiceNode;
 use super::swarms::pick_members_preferring;
 use super::transport::SnodeAnswer;
+use crate::protocol::key_cache::verifying_key;
 use crate::protocol::onion::SnodeEd25519;
 use crate::protocol::storage::response::{
     verify_node_signature, DeleteResponse, InfoResponse, StoreResponse, SwarmEntry,
@@ -204,38 +204,10 @@ fn signed_entries<'a, E>(
 }
 
 /// Whether `node` signed `message` with `signature_b64`. The key is decompressed only for the
-/// entries that get checked, once per node ([`NodeKeys`]).
+/// entries that get checked, once per node ([`verifying_key`]).
 fn signed_by(node: &SnodeEd25519, message: &[u8], signature_b64: &str) -> bool {
-    NODE_KEYS
-        .get(node)
+    verifying_key(node.as_bytes())
         .is_some_and(|key| verify_node_signature(&key, message, signature_b64))
-}
-
-/// Nodes' decompressed Ed25519 keys. A decompression costs about a third of a verification,
-/// and every store's confirmation was paying it again for the same few nodes (issue 16).
-static NODE_KEYS: LazyLock<NodeKeys> = LazyLock::new(NodeKeys::default);
-
-/// Most keys kept: more than a mainnet pool holds; past it the map starts over.
-const MAX_NODE_KEYS: usize = 8192;
-
-#[derive(Default)]
-struct NodeKeys(Mutex<HashMap<SnodeEd25519, VerifyingKey>>);
-
-impl NodeKeys {
-    /// `node`'s key, decompressed, or `None` if it is not a valid point.
-    fn get(&self, node: &SnodeEd25519) -> Option<VerifyingKey> {
-        let lock = || self.0.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(key) = lock().get(node) {
-            return Some(*key);
-        }
-        let key = VerifyingKey::from_bytes(node.as_bytes()).ok()?;
-        let mut keys = lock();
-        if keys.len() >= MAX_NODE_KEYS {
-            keys.clear();
-        }
-        keys.insert(*node, key);
-        Some(key)
-    }
 }
 
 /// Accepts a store answer: an entry whose node, a member of the swarm, signed the expected
