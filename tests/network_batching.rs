@@ -183,7 +183,7 @@ async fn one_misdirected_or_tampered_account_in_a_batch_leaves_the_others_alone(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn per_account_isolation_gives_each_account_its_own_path_and_no_batches() {
+async fn per_account_isolation_gives_each_account_its_own_path_and_shares_no_request() {
     let dn = devnet(24, 4).await;
     let mut c = batching_config(&dn);
     c.path_isolation = PathIsolation::PerAccount;
@@ -196,6 +196,10 @@ async fn per_account_isolation_gives_each_account_its_own_path_and_no_batches() 
         for result in retrieve_all(&net, &ids, &signers).await {
             assert_eq!(result.unwrap().len(), 1);
         }
+    }
+    // Stores started together are not shared either.
+    for outcome in store_all_at_once(&net, &ids, "isolated").await {
+        outcome.unwrap();
     }
     // Every request names one account, and arrives from that account's own last relay.
     let mut relays: HashMap<AccountId, HashSet<String>> = HashMap::new();
@@ -224,7 +228,7 @@ async fn per_account_isolation_gives_each_account_its_own_path_and_no_batches() 
         );
     }
     let stats = net.stats();
-    assert_eq!(stats.batched_requests, 0);
+    assert_eq!((stats.batched_requests, stats.batched_stores), (0, 0));
     assert_eq!(stats.owned_paths, ids.len());
     dn.shutdown().await;
 }
@@ -358,27 +362,5 @@ async fn one_misdirected_store_in_a_shared_request_leaves_the_others_alone() {
         .filter(|e| e.pubkeys.len() >= 2 && e.pubkeys.contains(&account(&ids[0]).to_hex()))
         .count();
     assert!(shared_with_it >= 1, "account 0 never shared a request");
-    dn.shutdown().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn per_account_isolation_never_shares_a_store() {
-    let dn = devnet(12, 4).await;
-    let mut c = batching_config(&dn);
-    c.path_isolation = PathIsolation::PerAccount;
-    let net = SessionNetwork::new(c).unwrap();
-    let (ids, swarm) = in_one_swarm(&dn, 8);
-    store_one_each(&net, &ids).await;
-    let marks = mark(&dn, &swarm);
-    for outcome in store_all_at_once(&net, &ids, "isolated").await {
-        outcome.unwrap();
-    }
-    for entry in entries_since(&dn, &swarm, &marks, "") {
-        assert!(
-            entry.pubkeys.len() <= 1,
-            "two accounts in one request: {entry:?}"
-        );
-    }
-    assert_eq!(net.stats().batched_stores, 0);
     dn.shutdown().await;
 }
