@@ -4,13 +4,14 @@
 //! A retrieve is one `batch` of its namespaces' `retrieve` subrequests, each signed by its own
 //! account; a store is one `store`. Instead of sending it at once, [`Inner::send_batched`] (a
 //! retrieve) or [`Inner::send_store_batched`] (a store) puts it in the batch *forming* for
-//! that node: the first one opens it, and it goes out when the first of its callers' windows
-//! ends (`batch_window_ms` for a retrieve, `store_window_ms` for a store), or as soon as it
-//! holds [`BATCH_REQUEST_MAX`] subrequests. The node's `results` come back in request order
-//! and each caller gets back exactly its own, as if it had asked alone: a 421, 401 or
-//! tampered item for one account is that account's alone (each caller checks its own answer,
-//! as before: a store, the swarm's signatures over its own hash). Only a failure of the whole
-//! request (path, timeout, bad reply) is shared, and it is counted against the path once.
+//! that node, retrieves and stores apart ([`Carries`]): the first one opens it, and it goes
+//! out when its window ends (`batch_window_ms` for retrieves, `store_window_ms` for stores),
+//! or as soon as it holds [`BATCH_REQUEST_MAX`] subrequests. The node's `results` come back in
+//! request order and each caller gets back exactly its own, as if it had asked alone: a 421,
+//! 401 or tampered item for one account is that account's alone (each caller checks its own
+//! answer, as before: a store, the swarm's signatures over its own hash). Only a failure of
+//! the whole request (path, timeout, bad reply) is shared, and it is counted against the path
+//! once.
 //!
 //! Why stores: each onion request costs the gateway three ephemeral keys, three key
 //! agreements, a TLS write and the reply's decryption, whatever it carries, and every relay
@@ -30,7 +31,7 @@ use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 use tokio::sync::oneshot;
@@ -45,10 +46,20 @@ use crate::protocol::storage::{AccountId, BatchParams, StorageRequest, BATCH_REQ
 
 type Reply = oneshot::Sender<Result<SnodeAnswer, SendError>>;
 
-/// The batches forming, one per destination node at most.
+/// What a forming batch carries. Polls and stores form batches of their own, each with its own
+/// window: a store never waits out a poll's window, and a node's route log tells them apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(in crate::network) enum Carries {
+    /// Retrieves, `batch_window_ms`.
+    Retrieves,
+    /// Stores, `store_window_ms`.
+    Stores,
+}
+
+/// The batches forming, one per destination node and kind at most.
 #[derive(Default)]
 pub(in crate::network) struct Batches {
-    forming: Mutex<HashMap<SnodeEd25519, Forming>>,
+    forming: Mutex<HashMap<(SnodeEd25519, Carries), Forming>>,
     next_id: AtomicU64,
     /// Onion requests sent from forming batches, and the retrieves and stores they carried.
     sent: AtomicU64,
@@ -58,10 +69,8 @@ pub(in crate::network) struct Batches {
 
 /// One batch being filled.
 struct Forming {
-    /// Tells a window's timer whether the batch it waits for is still this one.
+    /// Tells the window's timer whether the batch it opened is still this one.
     id: u64,
-    /// When it goes out: the end of the shortest window among its callers'.
-    due: Instant,
     dest: ServiceNode,
     subrequests: Vec<StorageRequest>,
     /// Each caller's reply channel and the range of its subrequests.
@@ -80,22 +89,14 @@ impl Forming {
     }
 }
 
-/// What joining a forming batch asks of the caller.
-struct Joined {
-    /// A batch to send now: a full one, or the one without room that the caller's replaced.
-    send_now: Option<Forming>,
-    /// A timer to start: (batch id, when), if the caller's window ends before the batch's did.
-    timer: Option<(u64, Instant)>,
-}
-
 impl Batches {
-    /// Nodes with a batch forming that still has room: a retrieve choosing among swarm
-    /// members prefers them, so that accounts of one swarm meet in the same batches.
-    pub(in crate::network) fn forming_nodes(&self) -> HashSet<SnodeEd25519> {
+    /// Nodes with a batch of `kind` forming that still has room: a retrieve (a store) choosing
+    /// among swarm members prefers them, so that requests for one swarm meet in one batch.
+    pub(in crate::network) fn forming_nodes(&self, kind: Carries) -> HashSet<SnodeEd25519> {
         lock(&self.forming)
             .iter()
-            .filter(|(_, f)| f.subrequests.len() < BATCH_REQUEST_MAX)
-            .map(|(ed, _)| *ed)
+            .filter(|((_, k), f)| *k == kind && f.subrequests.len() < BATCH_REQUEST_MAX)
+            .map(|((ed, _), _)| *ed)
             .collect()
     }
 
@@ -138,13 +139,14 @@ impl Inner {
             alone => return Box::pin(self.send(Some(owner), dest, &alone)).await,
         };
         self.batches.retrieves.fetch_add(1, Ordering::Relaxed);
-        self.share(dest, subrequests, window).await
+        self.share(dest, Carries::Retrieves, subrequests, window)
+            .await
     }
 
-    /// Sends `request` (one `store`) to `dest`, sharing the onion request with other callers'
+    /// Sends `request` (one `store`) to `dest`, sharing the onion request with other stores
     /// bound for `dest` within the store window (module comment). The answer is this store's
     /// own, as if it had been sent alone: its result's 2xx body, or the error its status
-    /// means (421, 406, …).
+    /// means (421, 406, …); a node that answers it with a 5xx or garbage is struck, as alone.
     pub(in crate::network) async fn send_store_batched(
         self: &Arc<Self>,
         owner: &AccountId,
@@ -156,38 +158,45 @@ impl Inner {
             return self.send(Some(owner), dest, &request).await;
         }
         self.batches.stores.fetch_add(1, Ordering::Relaxed);
-        let answer = self.share(dest, vec![request], window).await?;
-        let mut results = results_of(dest, answer, 1)?;
-        subresult(dest, results.pop().unwrap_or_default())
+        let answer = self
+            .share(dest, Carries::Stores, vec![request], window)
+            .await?;
+        let result = results_of(dest, answer, 1)
+            .and_then(|mut results| subresult(dest, results.pop().unwrap_or_default()));
+        if let Err(error) = &result {
+            self.destination_failure(&dest.ed25519, error);
+        }
+        result
     }
 
-    /// Adds `subrequests` to `dest`'s forming batch, to go out within `window_ms`, and waits
-    /// for the answer: `{"results": [...]}` with this caller's results only.
+    /// Adds `subrequests` to `dest`'s forming batch of `kind`, to go out within `window_ms` of
+    /// the batch's opening, and waits for the answer: `{"results": [...]}` with this caller's
+    /// results only.
     async fn share(
         self: &Arc<Self>,
         dest: &ServiceNode,
+        kind: Carries,
         subrequests: Vec<StorageRequest>,
         window_ms: u64,
     ) -> Result<SnodeAnswer, SendError> {
         let (reply, answer) = oneshot::channel();
-        let due = Instant::now() + Duration::from_millis(window_ms);
-        let joined = self.join_batch(dest, subrequests, reply, due);
-        if let Some(full) = joined.send_now {
+        let (full, opened) = self.join_batch(dest, kind, subrequests, reply);
+        if let Some(full) = full {
             let this = self.clone();
             let span = tracing::Span::current();
             tokio::spawn(tracing::Instrument::instrument(this.flush(full), span));
         }
-        if let Some((id, due)) = joined.timer {
+        if let Some(id) = opened {
             let this = self.clone();
-            let ed = dest.ed25519;
-            // The request stays in the trace of the caller whose window ends it.
+            let key = (dest.ed25519, kind);
+            // The request stays in the trace of the caller that opened the batch.
             let span = tracing::Span::current();
             let flush = async move {
-                tokio::time::sleep_until(due.into()).await;
+                tokio::time::sleep(Duration::from_millis(window_ms)).await;
                 let due = {
                     let mut forming = lock(&this.batches.forming);
-                    match forming.get(&ed) {
-                        Some(f) if f.id == id => forming.remove(&ed),
+                    match forming.get(&key) {
+                        Some(f) if f.id == id => forming.remove(&key),
                         _ => None,
                     }
                 };
@@ -205,54 +214,39 @@ impl Inner {
         })
     }
 
-    /// Adds a caller, due by `due`, to `dest`'s forming batch, or opens one (see [`Joined`]).
-    /// A caller whose window ends before the batch's brings the batch's time forward: it
-    /// starts a timer of its own for the same batch, and the first timer to fire sends it.
+    /// Adds a caller to `dest`'s forming batch of `kind`, or opens one. Returns a batch to send
+    /// now (a full one, or the one without room that this caller's replaces) and the id of the
+    /// batch it opened, whose window timer the caller starts.
     fn join_batch(
         &self,
         dest: &ServiceNode,
+        kind: Carries,
         subrequests: Vec<StorageRequest>,
         reply: Reply,
-        due: Instant,
-    ) -> Joined {
+    ) -> (Option<Forming>, Option<u64>) {
+        let key = (dest.ed25519, kind);
         let mut forming = lock(&self.batches.forming);
-        if let Some(f) = forming.get_mut(&dest.ed25519) {
+        if let Some(f) = forming.get_mut(&key) {
             if f.room_for(subrequests.len()) {
                 f.add(subrequests, reply);
-                if f.subrequests.len() >= BATCH_REQUEST_MAX {
-                    let full = forming.remove(&dest.ed25519);
-                    return Joined {
-                        send_now: full,
-                        timer: None,
-                    };
-                }
-                let sooner = due < f.due;
-                if sooner {
-                    f.due = due;
-                }
-                return Joined {
-                    send_now: None,
-                    timer: sooner.then_some((f.id, due)),
-                };
+                let full = f.subrequests.len() >= BATCH_REQUEST_MAX;
+                return (full.then(|| forming.remove(&key)).flatten(), None);
             }
         }
         let id = self.batches.next_id.fetch_add(1, Ordering::Relaxed);
         let mut opened = Forming {
             id,
-            due,
             dest: dest.clone(),
             subrequests: Vec::new(),
             callers: Vec::new(),
         };
         opened.add(subrequests, reply);
-        Joined {
-            send_now: forming.insert(dest.ed25519, opened),
-            timer: Some((id, due)),
-        }
+        (forming.insert(key, opened), Some(id))
     }
 
     /// Sends a formed batch and hands each caller its slice of the results (or the shared
-    /// failure).
+    /// failure). A reply that is not one result per subrequest strikes the node, as a bad
+    /// answer to a request sent alone does.
     async fn flush(self: Arc<Self>, batch: Forming) {
         let Forming {
             dest,
@@ -267,10 +261,12 @@ impl Inner {
         let request = StorageRequest::Batch(BatchParams {
             requests: subrequests,
         });
-        let results = self
-            .send(None, &dest, &request)
-            .await
-            .and_then(|answer| Ok((answer.status, results_of(&dest, answer, count)?)));
+        let results = self.send(None, &dest, &request).await.and_then(|answer| {
+            let status = answer.status;
+            results_of(&dest, answer, count)
+                .inspect_err(|error| self.destination_failure(&dest.ed25519, error))
+                .map(|results| (status, results))
+        });
         for (range, reply) in callers {
             let mine = match &results {
                 Ok((status, results)) => Ok(SnodeAnswer {
@@ -364,30 +360,35 @@ mod answer_tests {
         StorageRequest::info()
     }
 
-    /// A retrieve opens a batch due in 100 ms; a store joining it brings it forward to its own
-    /// 25 ms (a timer of its own for the same batch); a later joiner whose window ends after
-    /// that starts none.
+    /// Polls and stores bound for one node form batches of their own; a full batch goes out
+    /// at once, and the next caller opens a new one.
     #[test]
-    fn the_shortest_window_among_a_batchs_callers_sends_it() {
+    fn polls_and_stores_form_batches_of_their_own() {
         let net = SessionNetwork::new(NetworkConfig::default()).unwrap();
         let inner = &net.inner;
         let dest = node();
-        let now = Instant::now();
-        let at = |ms| now + Duration::from_millis(ms);
-        let opened = inner.join_batch(&dest, vec![request()], oneshot::channel().0, at(100));
-        let (id, due) = opened.timer.unwrap();
-        assert!(opened.send_now.is_none());
-        assert_eq!(due, at(100));
-        let store = inner.join_batch(&dest, vec![request()], oneshot::channel().0, at(25));
-        assert_eq!(store.timer, Some((id, at(25))), "same batch, sooner");
-        let later = inner.join_batch(&dest, vec![request()], oneshot::channel().0, at(60));
-        assert!(later.timer.is_none() && later.send_now.is_none());
-        // Filling the batch sends it at once.
-        let fill = vec![request(); BATCH_REQUEST_MAX - 3];
-        let full = inner.join_batch(&dest, fill, oneshot::channel().0, at(100));
-        let sent = full.send_now.unwrap();
-        assert_eq!((sent.id, sent.subrequests.len()), (id, BATCH_REQUEST_MAX));
-        assert!(inner.batches.forming_nodes().is_empty());
+        let reply = || oneshot::channel().0;
+        let (none, poll) = inner.join_batch(&dest, Carries::Retrieves, vec![request()], reply());
+        assert!(none.is_none() && poll.is_some());
+        let (none, store) = inner.join_batch(&dest, Carries::Stores, vec![request()], reply());
+        assert!(none.is_none() && store.is_some() && store != poll);
+        assert_eq!(
+            inner.batches.forming_nodes(Carries::Stores),
+            HashSet::from([dest.ed25519])
+        );
+        let fill = vec![request(); BATCH_REQUEST_MAX - 1];
+        let (full, joined) = inner.join_batch(&dest, Carries::Stores, fill, reply());
+        let full = full.unwrap();
+        assert_eq!(
+            (Some(full.id), full.subrequests.len()),
+            (store, BATCH_REQUEST_MAX)
+        );
+        assert!(joined.is_none(), "it joined the batch it filled");
+        assert!(inner.batches.forming_nodes(Carries::Stores).is_empty());
+        assert_eq!(
+            inner.batches.forming_nodes(Carries::Retrieves),
+            HashSet::from([dest.ed25519])
+        );
     }
 
     fn node() -> ServiceNode {

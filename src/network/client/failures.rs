@@ -47,7 +47,7 @@ impl Inner {
                 self.path_failed(path, true);
             }
             SendError::BadReply { .. } | SendError::InvalidBody { .. } => match dest {
-                Some(d) => self.strike(d),
+                Some(d) => self.destination_failure(d, error),
                 // A server request's reply is encrypted by the server and proxied back by the
                 // path's last hop: bytes that do not open were altered on the way (or by the
                 // server), and nobody can be blamed. The path counts as failed, so a path whose
@@ -59,11 +59,22 @@ impl Inner {
                 }
                 None => {}
             },
-            SendError::Destination { status, .. } if *status >= 500 => {
+            SendError::Destination { .. } => {
                 if let Some(d) = dest {
-                    self.strike(d);
+                    self.destination_failure(d, error);
                 }
             }
+            _ => {}
+        }
+    }
+
+    /// Strikes `dest` if `error` is an answer it wrote and is to blame for: a reply that does
+    /// not open or parse, or a 5xx. A batched request's own result (`batching.rs`) comes here
+    /// too: the request as a whole went through, only the destination's answer to it failed.
+    pub(super) fn destination_failure(&self, dest: &SnodeEd25519, error: &SendError) {
+        match error {
+            SendError::BadReply { .. } | SendError::InvalidBody { .. } => self.strike(dest),
+            SendError::Destination { status, .. } if *status >= 500 => self.strike(dest),
             _ => {}
         }
     }

@@ -14,6 +14,7 @@ mod sending;
 mod swarm_lookup;
 mod upkeep;
 
+pub(in crate::network) use batching::Carries;
 pub(in crate::network) use sending::ClockVerdict;
 
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use rand::rngs::OsRng;
 
-use super::client::{ClockVerdict, Inner, SessionNetwork};
+use super::client::{Carries, ClockVerdict, Inner, SessionNetwork};
 use super::error::{NetworkError, SendError};
 use super::node::ServiceNode;
 use super::swarms::pick_members_preferring;
@@ -126,7 +126,7 @@ impl Inner {
             // A store prefers a member with a batch forming: stores to one swarm meet there.
             let preferred = match sending {
                 Sending::Alone => HashSet::new(),
-                Sending::Batched => self.batches.forming_nodes(),
+                Sending::Batched => self.batches.forming_nodes(Carries::Stores),
             };
             let picked = pick_members_preferring(&mut OsRng, &members, &tried, 1, &preferred);
             let Some(node) = picked.into_iter().next() else {

@@ -20,7 +20,7 @@ use rand::rngs::OsRng;
 use serde_json::Value;
 
 use super::{exhausted, invalid, Next};
-use crate::network::client::{Inner, SessionNetwork};
+use crate::network::client::{Carries, Inner, SessionNetwork};
 use crate::network::error::{NetworkError, SendError};
 use crate::network::node::ServiceNode;
 use crate::network::swarms::pick_members_preferring;
@@ -440,7 +440,7 @@ impl SessionNetwork {
             let members = inner.swarm_for(account).await?;
             let want = RETRIEVE_MEMBERS.saturating_sub(answers.len());
             // Members with a batch forming first: accounts of one swarm meet in one request.
-            let forming = inner.batches.forming_nodes();
+            let forming = inner.batches.forming_nodes(Carries::Retrieves);
             let mut picked = pick_members_preferring(&mut OsRng, &members, &tried, want, &forming);
             if !answers.is_empty() {
                 picked.retain(|n| !tried.contains(&n.ed25519));
