@@ -364,3 +364,27 @@ async fn one_misdirected_store_in_a_shared_request_leaves_the_others_alone() {
     assert_eq!(first.pubkeys.len(), ids.len(), "{first:?}");
     dn.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_per_account_isolation_a_message_takes_its_senders_path_not_one_of_the_contacts() {
+    let dn = devnet(24, 4).await;
+    let mut c = batching_config(&dn);
+    c.path_isolation = PathIsolation::PerAccount;
+    let net = SessionNetwork::new(c).unwrap();
+    let (alice, carol, bob) = (identity(), identity(), identity());
+    for (sender, text) in [(&alice, "from Alice"), (&carol, "from Carol")] {
+        net.store_for(
+            &account(sender),
+            &account(&bob),
+            Namespace(0),
+            text.as_bytes(),
+            60_000,
+            None,
+        )
+        .await
+        .unwrap();
+    }
+    // Alice's path and Carol's: none was built for Bob, whom both wrote to.
+    assert_eq!(net.stats().owned_paths, 2);
+    dn.shutdown().await;
+}

@@ -111,7 +111,14 @@ impl Transport for DirectTransport {
         let payload = seal(keys, &recipient, first, &message.id, to_self)?;
         let stored = deps
             .network
-            .store(&recipient_account, DM_NAMESPACE, &payload, ttl, None)
+            .store_for(
+                &keys.account,
+                &recipient_account,
+                DM_NAMESPACE,
+                &payload,
+                ttl,
+                None,
+            )
             .await?;
         let hash = stored.hash.as_str().to_owned();
         let mut own_hash = to_self.then(|| hash.clone());

@@ -105,14 +105,16 @@ impl Inner {
         build: impl Fn(u64) -> Result<StorageRequest, RequestError>,
         accept: impl Fn(&ServiceNode, &[ServiceNode], SnodeAnswer) -> Result<T, SendError>,
     ) -> Result<(T, u32), NetworkError> {
-        self.swarm_call_as(Sending::Alone, account, build, accept)
+        self.swarm_call_as(Sending::Alone, account, account, build, accept)
             .await
     }
 
-    /// [`Self::swarm_call`], each attempt sent as `sending` says.
+    /// [`Self::swarm_call`] to `account`'s swarm on behalf of `owner` (whose path it takes
+    /// under `per_account` isolation), each attempt sent as `sending` says.
     async fn swarm_call_as<T>(
         self: &Arc<Self>,
         sending: Sending,
+        owner: &AccountId,
         account: &AccountId,
         build: impl Fn(u64) -> Result<StorageRequest, RequestError>,
         accept: impl Fn(&ServiceNode, &[ServiceNode], SnodeAnswer) -> Result<T, SendError>,
@@ -135,8 +137,8 @@ impl Inner {
             tried.push(node.ed25519);
             let request = build(self.clock.now_ms())?;
             let answer = match sending {
-                Sending::Alone => self.send(Some(account), &node, &request).await,
-                Sending::Batched => self.send_store_batched(account, &node, request).await,
+                Sending::Alone => self.send(Some(owner), &node, &request).await,
+                Sending::Batched => self.send_store_batched(owner, &node, request).await,
             };
             let result = answer.and_then(|a| accept(&node, &members, a));
             match result {
@@ -239,11 +241,29 @@ fn accept_store(
 }
 
 impl SessionNetwork {
-    /// Stores `data` for `account` in `ns` with `ttl_ms`. Public-inbox namespaces (0) need no
-    /// signer; others do. Retries on other swarm members and paths until one confirms.
-    #[tracing::instrument(name = "network.store", skip_all)]
+    /// Stores `data` for `account` in `ns` with `ttl_ms`, on the account's own behalf (see
+    /// [`Self::store_for`]).
     pub async fn store(
         &self,
+        account: &AccountId,
+        ns: Namespace,
+        data: &[u8],
+        ttl_ms: u64,
+        signer: Option<&Signer<'_>>,
+    ) -> Result<StoreOutcome, NetworkError> {
+        self.store_for(account, account, ns, data, ttl_ms, signer)
+            .await
+    }
+
+    /// Stores `data` for `account` in `ns` with `ttl_ms`, sent by `sender` (a local account:
+    /// under `per_account` isolation the store takes the sender's path, so a message to a
+    /// contact goes over its sender's path, not one of the contact's). Public-inbox namespaces
+    /// (0) need no signer; others do. Retries on other swarm members and paths until one
+    /// confirms.
+    #[tracing::instrument(name = "network.store", skip_all)]
+    pub async fn store_for(
+        &self,
+        sender: &AccountId,
         account: &AccountId,
         ns: Namespace,
         data: &[u8],
@@ -257,6 +277,7 @@ impl SessionNetwork {
             .inner
             .swarm_call_as(
                 Sending::Batched,
+                sender,
                 account,
                 |now| StorageRequest::store(account, ns, data, ttl_ms, now, signer),
                 |node, members, answer| accept_store(node, members, answer, &hash),
