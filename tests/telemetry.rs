@@ -266,10 +266,12 @@ async fn a_sent_message_and_a_poll_each_make_one_connected_trace() {
 async fn traces_connect(settings: &Settings, guard: &TelemetryGuard, spans: &Spans) {
     let devnet = netsupport::devnet(8, 4).await;
     let dir = tempfile::tempdir().unwrap();
-    // A shared (batched) request joins the trace of the poll that opened it, not of every poll
-    // in it: this suite follows one poll's trace end to end, so polls go unbatched.
+    // A shared (batched) request joins the trace of the poll (store) that opened it, not of
+    // every poll (store) in it: this suite follows one poll's and one send's trace end to end,
+    // so polls and stores go unbatched.
     let mut network = netsupport::config(&devnet, OnionCipher::AesGcm);
     network.batch_window_ms = 0;
+    network.store_window_ms = 0;
     let network = SessionNetwork::new(network).unwrap();
     let backend = common::backend();
     let mut gw = gs::start_with_network(backend, dir.path(), settings.clone(), network).await;
