@@ -347,7 +347,14 @@ async fn traces_connect(settings: &Settings, guard: &TelemetryGuard, spans: &Spa
     let retrieve_onion = trace
         .iter()
         .find(|s| s.name == "onion.request")
-        .expect("the poll's onion request");
+        .unwrap_or_else(|| {
+            let connected: Vec<&str> = trace.iter().map(|s| s.name.as_str()).collect();
+            let whole: Vec<&str> = (all.iter())
+                .filter(|s| s.trace == delivery.trace)
+                .map(|s| s.name.as_str())
+                .collect();
+            panic!("the poll's onion request: connected {connected:?}; the whole trace {whole:?}")
+        });
     assert_eq!(
         ancestry(&trace, retrieve_onion),
         ["onion.request", "network.retrieve", "poll"]
