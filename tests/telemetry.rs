@@ -329,11 +329,15 @@ async fn traces_connect(settings: &Settings, guard: &TelemetryGuard, spans: &Spa
     let is_received_delivery =
         |s: &Span| s.name == "webhook.deliver" && attr(s, "event_type") == Some("message.received");
     // The poll's root span ends with its whole cycle (groups, rooms, configs after the own
-    // swarm), which may be after the delivery: wait for both.
+    // swarm), which may be after the delivery: wait for both, and for the poll's onion
+    // request (once, under load, the trace was read without it: see the assertion below).
     let all = wait_for_spans(guard, spans, "the message.received delivery", |all| {
         all.iter().filter(|d| is_received_delivery(d)).any(|d| {
-            all.iter()
-                .any(|s| s.trace == d.trace && s.name == "poll" && s.parent.is_empty())
+            let in_trace = |name: &str| all.iter().any(|s| s.trace == d.trace && s.name == name);
+            in_trace("onion.request")
+                && all
+                    .iter()
+                    .any(|s| s.trace == d.trace && s.name == "poll" && s.parent.is_empty())
         })
     })
     .await;
