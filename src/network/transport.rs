@@ -244,6 +244,21 @@ pub fn classify_snode(
     }
 }
 
+/// Classifies one `batch` subresult as [`classify_snode`] does a whole answer: a 2xx JSON
+/// object is the answer itself; otherwise a string body is the text read, any other JSON its
+/// serialisation.
+pub fn classify_subresult(
+    dest: &ServiceNode,
+    status: u16,
+    body: Value,
+) -> Result<SnodeAnswer, SendError> {
+    match body {
+        body @ Value::Object(_) if (200..300).contains(&status) => Ok(SnodeAnswer { status, body }),
+        Value::String(text) => classify_snode(dest, status, &text),
+        other => classify_snode(dest, status, &other.to_string()),
+    }
+}
+
 /// The node time `t` of an answer: top level, or the first batch subresult that has one.
 pub fn answer_time(body: &Value) -> Option<u64> {
     body.get("t").and_then(Value::as_u64).or_else(|| {
@@ -257,13 +272,8 @@ pub fn answer_time(body: &Value) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::network::ops::tests::node;
     use serde_json::json;
-
-    fn node() -> ServiceNode {
-        ServiceNode::from_json(&json!({"ip":"1.2.3.4","port":"1",
-            "pubkey_ed25519":"ab".repeat(32),"pubkey_x25519":"cd".repeat(32)}))
-        .unwrap()
-    }
 
     #[test]
     fn statuses_are_classified() {

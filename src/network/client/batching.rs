@@ -40,7 +40,7 @@ use super::{lock, Inner};
 use crate::network::config::PathIsolation;
 use crate::network::error::SendError;
 use crate::network::node::ServiceNode;
-use crate::network::transport::{classify_snode, SnodeAnswer};
+use crate::network::transport::{classify_snode, classify_subresult, SnodeAnswer};
 use crate::protocol::onion::SnodeEd25519;
 use crate::protocol::storage::{AccountId, BatchParams, StorageRequest, BATCH_REQUEST_MAX};
 
@@ -297,7 +297,7 @@ fn results_of(
 }
 
 /// One subresult (`{"code": …, "body": …}`) as the answer its request would have had alone
-/// ([`classify_snode`]).
+/// ([`classify_subresult`]).
 fn subresult(dest: &ServiceNode, result: Value) -> Result<SnodeAnswer, SendError> {
     let Value::Object(mut result) = result else {
         return Err(invalid_batch(dest));
@@ -308,11 +308,7 @@ fn subresult(dest: &ServiceNode, result: Value) -> Result<SnodeAnswer, SendError
         .and_then(|code| u16::try_from(code).ok())
         .ok_or_else(|| invalid_batch(dest))?;
     match result.remove("body") {
-        Some(body @ Value::Object(_)) if (200..300).contains(&status) => {
-            Ok(SnodeAnswer { status, body })
-        }
-        Some(Value::String(text)) => classify_snode(dest, status, &text),
-        Some(other) => classify_snode(dest, status, &other.to_string()),
+        Some(body) => classify_subresult(dest, status, body),
         None => classify_snode(dest, status, ""),
     }
 }
@@ -354,6 +350,7 @@ mod answer_tests {
     use super::*;
     use crate::network::client::SessionNetwork;
     use crate::network::config::NetworkConfig;
+    use crate::network::ops::tests::node;
     use serde_json::json;
 
     fn request() -> StorageRequest {
@@ -389,12 +386,6 @@ mod answer_tests {
             inner.batches.forming_nodes(Carries::Retrieves),
             HashSet::from([dest.ed25519])
         );
-    }
-
-    fn node() -> ServiceNode {
-        ServiceNode::from_json(&json!({"ip":"1.2.3.4","port":"1",
-            "pubkey_ed25519":"ab".repeat(32),"pubkey_x25519":"cd".repeat(32)}))
-        .unwrap()
     }
 
     #[test]

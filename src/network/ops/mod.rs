@@ -365,7 +365,8 @@ pub(super) mod tests {
     use proptest::prelude::*;
     use serde_json::{json, Value};
 
-    pub(super) fn node() -> ServiceNode {
+    /// A node for tests of the network layer that need one but never reach it.
+    pub(in crate::network) fn node() -> ServiceNode {
         ServiceNode::from_json(&json!({"ip":"1.2.3.4","port":"1",
             "pubkey_ed25519":"ab".repeat(32),"pubkey_x25519":"cd".repeat(32)}))
         .unwrap()

@@ -17,14 +17,13 @@ use std::sync::Arc;
 
 use futures::future::join_all;
 use rand::rngs::OsRng;
-use serde_json::Value;
 
 use super::{exhausted, invalid, Next};
 use crate::network::client::{Carries, Inner, SessionNetwork};
 use crate::network::error::{NetworkError, SendError};
 use crate::network::node::ServiceNode;
 use crate::network::swarms::pick_members_preferring;
-use crate::network::transport::{classify_snode, SnodeAnswer};
+use crate::network::transport::{classify_subresult, SnodeAnswer};
 use crate::protocol::onion::SnodeEd25519;
 use crate::protocol::storage::response::{BatchResponse, RetrieveResponse, RetrievedMessage};
 use crate::protocol::storage::{
@@ -214,11 +213,7 @@ pub fn accept_retrieve(
         if !(200..300).contains(&r.code) {
             // LSQ treats a batch whose subrequests fail as that failure; we do so for any
             // failing subrequest (its body classifies it: 421 swarm, 406 clock, …).
-            let body = match r.body {
-                Value::String(s) => s,
-                other => other.to_string(),
-            };
-            return Err(classify_snode(node, r.code, &body)
+            return Err(classify_subresult(node, r.code, r.body)
                 .err()
                 .unwrap_or_else(|| invalid(node, "retrieve")));
         }

@@ -3,7 +3,7 @@
 use super::*;
 use crate::network::ops::tests::{account, answer, node};
 use proptest::prelude::*;
-use serde_json::json;
+use serde_json::{json, Value};
 
 #[test]
 fn failing_subrequests_are_classified() {
