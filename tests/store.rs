@@ -496,3 +496,76 @@ both_backends! {
         }
     }
 }
+
+/// A webhook whose filter is `events` (all when `None`).
+async fn hook(store: &Store, id: &str, events: Option<Vec<String>>) {
+    use session_gateway::store::webhooks::{Webhook, WebhookSecret};
+    let hook = Webhook {
+        id: id.into(),
+        url: format!("http://127.0.0.1:9/{id}"),
+        events,
+        accounts: None,
+        secrets: vec![WebhookSecret {
+            secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".into(),
+            expires_at: None,
+        }],
+        enabled: true,
+        created_at: 1,
+        updated_at: 1,
+    };
+    store.insert_webhook(&hook).await.unwrap();
+}
+
+/// The event cursors a webhook has deliveries for, oldest first.
+async fn delivered_cursors(store: &Store, hook: &str) -> Vec<i64> {
+    let mut cursors: Vec<i64> = (store.list_deliveries(hook, None, None, 100).await.unwrap())
+        .iter()
+        .map(|d| d.event_cursor)
+        .collect();
+    cursors.reverse();
+    cursors
+}
+
+both_backends! {
+    // A message and its conversation, an event and its deliveries are each written by one
+    // statement (issue 16): each event gets a delivery for every webhook it matches, naming that
+    // event, and none for the others; a message inserted moves its conversation's latest message
+    // only forward, and a duplicate writes nothing.
+    async fn one_statement_writes_a_message_with_its_conversation_and_an_event_with_its_deliveries() {
+        let (store, _dir) = store().await;
+        hook(&store, "wh_all", None).await;
+        hook(&store, "wh_received", Some(vec!["message.received".into()])).await;
+        hook(&store, "wh_sent", Some(vec!["message.sent".into()])).await;
+
+        assert!(receive(&store, "h1", 20, true).await);
+        assert!(receive(&store, "h0", 10, true).await, "an older message goes in");
+        assert!(!receive(&store, "h1", 20, true).await, "a duplicate does not");
+        let mut tx = store.begin().await.unwrap();
+        let sent = tx
+            .append_event(&NewEvent {
+                account: Some(ME.into()),
+                conversation: Some(PEER.into()),
+                timestamp: 30,
+                data: EventData::message(MessageEvent::Sent, &json!({"id": "m"})).unwrap(),
+            })
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+
+        let events = store.events_after(0, None, 10).await.unwrap();
+        let cursors: Vec<i64> = events.iter().map(|e| e.cursor).collect();
+        assert_eq!(cursors.len(), 3);
+        assert_eq!(sent.cursor, cursors[2]);
+        assert_eq!(delivered_cursors(&store, "wh_all").await, cursors);
+        assert_eq!(delivered_cursors(&store, "wh_received").await, cursors[..2]);
+        assert_eq!(delivered_cursors(&store, "wh_sent").await, [cursors[2]]);
+
+        let conversations = store.list_conversations(ME).await.unwrap();
+        assert_eq!(conversations.len(), 1);
+        assert_eq!(conversations[0].last_message_at, 20, "not moved back by h0");
+        assert_eq!(
+            store.list_messages(ME, None, None, 10).await.unwrap().len(),
+            2
+        );
+    }
+}

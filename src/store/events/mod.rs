@@ -106,7 +106,8 @@ impl StoreTx {
         Ok(())
     }
 
-    /// Appends an event and a pending delivery for every enabled webhook it matches.
+    /// Appends an event and a pending delivery for every enabled webhook it matches, in one
+    /// statement ([`append_sql`]).
     pub async fn append_event(&mut self, event: &NewEvent) -> Result<Event, StoreError> {
         self.lock_event_cursor().await?;
         let event_type = event.data.event_type();
@@ -115,19 +116,6 @@ impl StoreTx {
             serde_json::to_value(&event.data).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let data = to_json(&value)?;
         let message_id = super::retention::content_of(event_type, &value);
-        let cursor: i64 = sqlx::query(
-            "INSERT INTO events (type, account, conversation, timestamp, data, message_id) \
-             VALUES ($1, $2, $3, $4, $5, $6) RETURNING cursor",
-        )
-        .bind(event_type.as_str())
-        .bind(event.account.as_deref())
-        .bind(event.conversation.as_deref())
-        .bind(event.timestamp)
-        .bind(&data)
-        .bind(message_id)
-        .fetch_one(self.conn())
-        .await?
-        .try_get("cursor")?;
         let key = order_key(event.account.as_deref(), event.conversation.as_deref());
         // The enabled webhooks are read once per transaction, at its first event (a poll's
         // batch appends many), and on SQLite kept between transactions ([`HookCache`]). A
@@ -137,20 +125,29 @@ impl StoreTx {
             Some(hooks) => hooks,
             None => self.enabled_hooks().await?,
         };
-        for hook in hooks.iter() {
-            if hook.matches(event_type.as_str(), event.account.as_deref()) {
-                sqlx::query(
-                    "INSERT INTO webhook_deliveries (webhook_id, event_cursor, order_key, status, \
-                     attempts, next_attempt_at, created_at) VALUES ($1, $2, $3, 'pending', 0, $4, $4)",
-                )
-                .bind(&hook.id)
-                .bind(cursor)
-                .bind(&key)
-                .bind(event.timestamp)
-                .execute(self.conn())
-                .await?;
-            }
+        let matching: Vec<&str> = hooks
+            .iter()
+            .filter(|hook| hook.matches(event_type.as_str(), event.account.as_deref()))
+            .map(|hook| hook.id.as_str())
+            .collect();
+        let sql = append_sql(self.backend(), matching.len());
+        let mut query = sqlx::query(&sql)
+            .bind(event_type.as_str())
+            .bind(event.account.as_deref())
+            .bind(event.conversation.as_deref())
+            .bind(event.timestamp)
+            .bind(&data)
+            .bind(message_id)
+            .bind(&key);
+        for hook in &matching {
+            query = query.bind(*hook);
         }
+        // SQLite: the rows of every statement; the event's `RETURNING` is the only one.
+        let rows = query.fetch_all(self.conn()).await?;
+        let cursor: i64 = rows
+            .first()
+            .ok_or_else(|| StoreError::Corrupt("an event insert returned no cursor".into()))?
+            .try_get("cursor")?;
         self.event_hooks = Some(hooks);
         self.on_commit.event_written(cursor);
         Ok(Event {
@@ -161,6 +158,46 @@ impl StoreTx {
             data: value,
             cursor,
         })
+    }
+}
+
+/// The statement that appends an event (`$1`–`$6`: type, account, conversation, timestamp,
+/// data, message id) with a pending delivery, ordered by `$7`, for each of `hooks` webhooks
+/// (`$8`, `$9`, …), and returns the event's `cursor`.
+///
+/// One round trip, not one per row (issue 16): on SQLite each statement is a hand-off to the
+/// connection's thread and back, and every sent or received message appends an event. SQLite
+/// runs the two inserts as one multi-statement query; the deliveries name the event as the
+/// newest one (its cursor is `AUTOINCREMENT`, and nothing else writes between the two on the
+/// one writer connection). PostgreSQL, which takes no multi-statement query with parameters,
+/// inserts the deliveries from the event's `RETURNING` in a data-modifying `WITH`.
+fn append_sql(backend: Backend, hooks: usize) -> String {
+    const EVENT: &str = "INSERT INTO events (type, account, conversation, timestamp, data, \
+                         message_id) VALUES ($1, $2, $3, $4, $5, $6) RETURNING cursor";
+    const DELIVERY: &str = "INSERT INTO webhook_deliveries (webhook_id, event_cursor, \
+                            order_key, status, attempts, next_attempt_at, created_at)";
+    if hooks == 0 {
+        return EVENT.to_owned();
+    }
+    let params = (0..hooks).map(|i| format!("${}", i + 8));
+    match backend {
+        Backend::Sqlite => {
+            let rows: Vec<String> = params
+                .map(|hook| {
+                    format!("({hook}, (SELECT MAX(cursor) FROM events), $7, 'pending', 0, $4, $4)")
+                })
+                .collect();
+            format!("{EVENT}; {DELIVERY} VALUES {}", rows.join(", "))
+        }
+        Backend::Postgres => {
+            let hooks: Vec<String> = params.map(|hook| format!("({hook})")).collect();
+            format!(
+                "WITH event AS ({EVENT}), deliveries AS ({DELIVERY} \
+                 SELECT hook.id, event.cursor, $7, 'pending', 0, $4, $4 \
+                 FROM event, (VALUES {}) AS hook (id)) SELECT cursor FROM event",
+                hooks.join(", ")
+            )
+        }
     }
 }
 
