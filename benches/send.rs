@@ -25,6 +25,8 @@
 //! on core 1: use `SEND_DEVNET_CPUS=0` to move the child to core 0 after it starts.
 //! `SEND_STORE_WINDOW_MS` sets `network.store_window_ms` (default 25; 0: every store in an
 //! onion request of its own, as before stop 33).
+//! `writer_busy` is the share of the phase the gateway's SQLite writer connection was lent out
+//! (`Store::writer_held`): near 1, the database's one writer is what limits the rate.
 //! `BENCH_SQL_LOG=<file>` writes every SQL statement the gateway runs, with its elapsed time
 //! (sqlx's `sqlx::query` debug events), to that file: which statements a message costs.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a bench binary may panic
@@ -150,27 +152,44 @@ struct Mark {
     cpu: f64,
     load_cpu: f64,
     devnet_cpu: f64,
+    /// How long the gateway's database writer had been lent out ([`Store::writer_held`]).
+    writer: f64,
 }
 
 impl Mark {
-    fn now(devnet: &devnet_process::DevnetProcess, load: &Load) -> Self {
+    fn now(devnet: &devnet_process::DevnetProcess, load: &Load, gateway: &Gateway) -> Self {
         Self {
             at: Instant::now(),
             cpu: cpu_secs(),
             load_cpu: load.cpu_secs(),
             devnet_cpu: devnet.cpu_secs(),
+            writer: writer_held(gateway),
         }
     }
 
     /// The figures from this mark until now.
-    fn figures(&self, devnet: &devnet_process::DevnetProcess, load: &Load) -> Figures {
+    fn figures(
+        &self,
+        devnet: &devnet_process::DevnetProcess,
+        load: &Load,
+        gateway: &Gateway,
+    ) -> Figures {
         Figures {
             seconds: self.at.elapsed().as_secs_f64(),
             cpu: cpu_secs() - self.cpu,
             load_cpu: load.cpu_secs() - self.load_cpu,
             devnet_cpu: devnet.cpu_secs() - self.devnet_cpu,
+            writer: writer_held(gateway) - self.writer,
         }
     }
+}
+
+/// [`Store::writer_held`] in seconds (SQLite).
+fn writer_held(gateway: &Gateway) -> f64 {
+    gateway
+        .store()
+        .writer_held()
+        .map_or(0.0, |held| held.as_secs_f64())
 }
 
 struct Figures {
@@ -179,6 +198,7 @@ struct Figures {
     cpu: f64,
     load_cpu: f64,
     devnet_cpu: f64,
+    writer: f64,
 }
 
 impl Figures {
@@ -195,6 +215,7 @@ impl Figures {
             "process_cpu_ms_per_message": per_message(self.cpu),
             "gateway_cores": round(gateway / self.seconds),
             "devnet_cores": round(self.devnet_cpu / self.seconds),
+            "writer_busy": round(self.writer / self.seconds),
             "rss_mib": round(rss_mib),
         });
         println!("{line}");
@@ -279,7 +300,7 @@ async fn main() {
     until(&hook_count, recipients, limit, "warm-up sends").await;
     hook_count.store(0, Ordering::SeqCst);
 
-    let mark = Mark::now(&devnet, &load);
+    let mark = Mark::now(&devnet, &load, &gateway);
     let profile = profile::Profile::start();
     let next = Arc::new(AtomicUsize::new(0));
     let mut clients = Vec::new();
@@ -302,7 +323,7 @@ async fn main() {
         c.await.unwrap();
     }
     until(&hook_count, messages, limit, "message.sent webhooks").await;
-    mark.figures(&devnet, &load)
+    mark.figures(&devnet, &load, &gateway)
         .print("send", messages, rss_mib());
     profile.finish("send");
     gateway.stop().await;
@@ -315,7 +336,7 @@ async fn main() {
     let gateway = fleet::start(settings, receiver_dir.path(), network).await;
     subscribe(&client, &gateway, &hook_url, "message.received").await;
     hook_count.store(0, Ordering::SeqCst);
-    let mark = Mark::now(&devnet, &load);
+    let mark = Mark::now(&devnet, &load, &gateway);
     let profile = profile::Profile::start();
     for (id, _) in &seeds {
         let resumed = client
@@ -329,7 +350,7 @@ async fn main() {
     }
     let expected = messages + recipients;
     until(&hook_count, expected, limit, "message.received webhooks").await;
-    mark.figures(&devnet, &load)
+    mark.figures(&devnet, &load, &gateway)
         .print("receive", expected, rss_mib());
     profile.finish("receive");
     gateway.stop().await;

@@ -15,7 +15,9 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
 use futures::stream::{self, BoxStream};
@@ -49,6 +51,8 @@ pub(crate) struct Kept {
     /// The connections; `None` once [`Connections::close`] gave them back.
     slots: Vec<Arc<Mutex<Option<PoolConnection<Any>>>>>,
     pool: AnyPool,
+    /// Nanoseconds the connections were lent, summed over every loan ([`Connections::held`]).
+    held: Arc<AtomicU64>,
 }
 
 /// A connection lent to one user, with the permit that counted it as taken; it goes back when
@@ -56,6 +60,16 @@ pub(crate) struct Kept {
 pub(crate) struct Lent {
     conn: OwnedMappedMutexGuard<Option<PoolConnection<Any>>, AnyConnection>,
     _permit: OwnedSemaphorePermit,
+    /// When it was lent, and the sum its loan adds to when it goes back.
+    since: Instant,
+    held: Arc<AtomicU64>,
+}
+
+impl Drop for Lent {
+    fn drop(&mut self) {
+        let nanos = u64::try_from(self.since.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.held.fetch_add(nanos, Ordering::Relaxed);
+    }
 }
 
 impl std::ops::Deref for Lent {
@@ -83,7 +97,18 @@ impl Connections {
             free: Arc::new(Semaphore::new(slots.len())),
             slots,
             pool,
+            held: Arc::default(),
         })))
+    }
+
+    /// How long the connections were lent in all, loans in progress left out: for SQLite's one
+    /// writer, the time it was busy (or held by a transaction waiting on something else).
+    /// `None` for a pool.
+    pub(crate) fn held(&self) -> Option<Duration> {
+        match self {
+            Self::Pool(_) => None,
+            Self::Kept(kept) => Some(Duration::from_nanos(kept.held.load(Ordering::Relaxed))),
+        }
     }
 
     /// Gives the connections back and closes the pool; later statements fail as on a closed
@@ -106,7 +131,7 @@ impl Kept {
     /// A connection no one else holds, once one is free.
     pub(crate) async fn lend(&self) -> Result<Lent, sqlx::Error> {
         let (slot, permit) = self.slot().await?;
-        Lent::map(slot, permit)
+        Lent::map(slot, permit, &self.held)
     }
 
     /// As [`Kept::lend`], for a transaction: a connection sqlx counts as inside a transaction
@@ -118,7 +143,7 @@ impl Kept {
             // connection (see `slot`), as the pool would have.
             *slot = Some(restore(conn, &self.pool).await?);
         }
-        Lent::map(slot, permit)
+        Lent::map(slot, permit, &self.held)
     }
 
     /// A free slot and its permit.
@@ -182,12 +207,15 @@ impl Lent {
     fn map(
         slot: OwnedMutexGuard<Option<PoolConnection<Any>>>,
         permit: OwnedSemaphorePermit,
+        held: &Arc<AtomicU64>,
     ) -> Result<Self, sqlx::Error> {
         let conn = OwnedMutexGuard::try_map(slot, |slot| slot.as_deref_mut())
             .map_err(|_| sqlx::Error::PoolClosed)?;
         Ok(Self {
             conn,
             _permit: permit,
+            since: Instant::now(),
+            held: held.clone(),
         })
     }
 }

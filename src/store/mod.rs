@@ -379,6 +379,14 @@ impl Store {
         Ok(set)
     }
 
+    /// How long SQLite's one writer connection has been lent out since the store opened (a
+    /// statement, or a transaction from `BEGIN` to its end, each counts whole once it ends):
+    /// beside the wall-clock time, how busy the database's one writer is. `None` on
+    /// PostgreSQL, which has a pool.
+    pub fn writer_held(&self) -> Option<std::time::Duration> {
+        self.pool.held()
+    }
+
     /// The pool for writes outside a transaction (and reads that must see the writer's
     /// connection, as the lease rounds do).
     pub(crate) fn pool(&self) -> &Connections {
