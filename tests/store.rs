@@ -569,3 +569,48 @@ both_backends! {
         );
     }
 }
+
+both_backends! {
+    // A transaction reads the account's latest outgoing timestamp once and then keeps it itself
+    // (issue 16): what it queues after a sync copy from another device comes after that copy,
+    // and sends queued together, in groups sharing a transaction, all get timestamps of their
+    // own.
+    async fn a_transaction_keeps_the_latest_outgoing_timestamp_itself() {
+        use session_gateway::store::chat::ControlBody;
+        let (store, _dir) = store().await;
+        let receipt = ControlBody::ReadReceipt { timestamps: vec![1] };
+        let mut tx = store.begin().await.unwrap();
+        tx.enqueue_control(ME, PEER, &receipt, 1_000).await.unwrap();
+        let copy = NewMessage {
+            author: ME.into(),
+            direction: Direction::Outgoing,
+            status: MessageStatus::Sent,
+            ..incoming("sync", 5_000)
+        };
+        assert!(tx.insert_message(&copy, 1_000).await.unwrap().is_some());
+        tx.enqueue_control(ME, PEER, &receipt, 1_000).await.unwrap();
+        tx.commit().await.unwrap();
+        // The receipt after the copy took 5,001, so a send now reads 5,001 as the latest.
+        let text = NewMessage {
+            author: ME.into(),
+            direction: Direction::Outgoing,
+            status: MessageStatus::Queued,
+            hash: None,
+            ..incoming("unused", 1_000)
+        };
+        let queued = store.enqueue_outgoing(&text, 1_000).await.unwrap().message;
+        assert_eq!(queued.timestamp, 5_002);
+
+        let sends = (0..24).map(|_| {
+            let (store, text) = (store.clone(), NewMessage { id: new_message_id(), ..text.clone() });
+            tokio::spawn(async move { store.enqueue_outgoing(&text, 1_000).await.unwrap() })
+        });
+        let mut stamps = Vec::new();
+        for send in sends {
+            stamps.push(send.await.unwrap().message.timestamp);
+        }
+        stamps.sort_unstable();
+        let expected: Vec<i64> = (5_003..5_027).collect();
+        assert_eq!(stamps, expected, "distinct, after every earlier one");
+    }
+}

@@ -173,6 +173,10 @@ pub struct StoreTx {
     /// An account's chat settings as this transaction read them (a poll's batch asks for each
     /// delivered message), until it writes them.
     chat_settings: Option<(String, Option<chat::ChatSettings>)>,
+    /// An account's latest outgoing timestamp as this transaction knows it, once it read it
+    /// (and, on PostgreSQL, locked the account's enqueues): [`StoreTx::next_outgoing_timestamp`]
+    /// reads it once per transaction, not once per queued message of a group.
+    latest_outgoing: Option<(String, i64)>,
     /// Announced after commit (and, on PostgreSQL, NOTIFYed in the transaction).
     on_commit: notify::OnCommit,
     /// Leases this transaction writes under (see [`StoreTx::fence`]).
@@ -265,6 +269,7 @@ impl Store {
             hook_cache: self.hook_cache.clone(),
             writes_webhooks: false,
             chat_settings: None,
+            latest_outgoing: None,
             on_commit: notify::OnCommit::default(),
             fences: Vec::new(),
             master: self.master.clone(),

@@ -4,7 +4,8 @@
 use sqlx::Row as _;
 
 use super::{
-    inserted_message, message_from_row, Enqueued, Message, MessageStatus, NewMessage, COLUMNS,
+    inserted_message, message_from_row, Direction, Enqueued, Message, MessageStatus, NewMessage,
+    COLUMNS,
 };
 use crate::store::group_commit::{Groups, Role};
 use crate::store::{Backend, Notice, Store, StoreError, StoreTx};
@@ -89,6 +90,9 @@ impl StoreTx {
                 row.try_get::<i64, _>("n")? > 0
             }
         };
+        if message.direction == Direction::Outgoing {
+            self.saw_outgoing(&message.account, message.timestamp);
+        }
         if !inserted {
             return Ok(None);
         }
