@@ -326,7 +326,13 @@ async fn main() {
     for (to, _) in &seeds {
         post(client.clone(), url.clone(), to.clone(), "warm-up".into()).await;
     }
-    until(&hook_count, 2 * recipients, limit, "warm-up sends and receipts").await;
+    until(
+        &hook_count,
+        2 * recipients,
+        limit,
+        "warm-up sends and receipts",
+    )
+    .await;
     set_status(&client, &receiving, &seeds, "paused").await;
     hook_count.store(0, Ordering::SeqCst);
 

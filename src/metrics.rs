@@ -10,8 +10,8 @@
 //! zero, so a family is visible before its first event.
 
 use prometheus::{
-    Encoder as _, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry,
-    TextEncoder,
+    Counter, Encoder as _, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGaugeVec, Opts,
+    Registry, TextEncoder,
 };
 
 use crate::network::NetworkObserver;
@@ -46,6 +46,9 @@ pub struct Metrics {
     pub network: IntGaugeVec,
     /// `poll_lag_seconds`: at each poll, the time since the account's last successful poll.
     pub poll_lag: Histogram,
+    /// `database_writer_held_seconds_total`: how long SQLite's one writer connection was lent
+    /// out (scrape time; stays 0 on PostgreSQL).
+    pub database_writer_held: Counter,
     /// `onion_request_duration_seconds`: one onion request (build, send, reply), any outcome.
     pub onion_duration: Histogram,
     /// `onion_request_failures_total{kind,code}`: failed onion requests by kind
@@ -181,6 +184,14 @@ impl Metrics {
                     0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 900.0,
                 ],
             ),
+            database_writer_held: Counter::with_opts(
+                Opts::new(
+                    "database_writer_held_seconds_total",
+                    "Time SQLite's one writer connection was lent out",
+                )
+                .namespace("session_gateway"),
+            )
+            .unwrap_or_else(|e| unreachable!("static metric definition: {e}")),
             onion_duration: histogram(
                 &registry,
                 "onion_request_duration_seconds",
@@ -216,6 +227,7 @@ impl Metrics {
             .registry
             .register(Box::new(self.onion_failures.clone()));
         let _ = self.registry.register(Box::new(self.path_failures.clone()));
+        let _ = (self.registry).register(Box::new(self.database_writer_held.clone()));
         for kind in ONION_FAILURE_KINDS {
             self.onion_failures.with_label_values(&[kind, "none"]);
         }
@@ -266,6 +278,15 @@ impl Metrics {
         self.accounts
             .with_label_values(&["stale"])
             .set(i64::try_from(stale).unwrap_or(i64::MAX));
+    }
+
+    /// Sets `database_writer_held_seconds_total` to the store's figure (scrape time); a figure
+    /// below the counter (none should be) leaves it as it is.
+    pub fn set_writer_held(&self, held: std::time::Duration) {
+        let more = held.as_secs_f64() - self.database_writer_held.get();
+        if more > 0.0 {
+            self.database_writer_held.inc_by(more);
+        }
     }
 
     /// The text exposition of every family.

@@ -117,6 +117,12 @@ both_backends! {
         assert!(value("session_gateway_polls_total{outcome=\"ok\"}") >= 1.0);
         assert_eq!(value("session_gateway_accounts{status=\"active\"}"), 2.0);
         assert!(value("session_gateway_network{figure=\"paths\"}") >= 1.0);
+        // The writes above held SQLite's writer for some time; PostgreSQL has no one writer.
+        let held = value("session_gateway_database_writer_held_seconds_total");
+        match common::backend() {
+            common::Backend::Sqlite => assert!(held > 0.0, "{held}"),
+            common::Backend::Postgres => assert_eq!(held, 0.0),
+        }
         gw.stop().await;
     }
 }

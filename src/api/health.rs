@@ -168,6 +168,9 @@ async fn metrics(state: web::Data<ApiState>) -> HttpResponse {
     {
         state.metrics.set_stale_accounts(stale.len());
     }
+    if let Some(held) = state.store.writer_held() {
+        state.metrics.set_writer_held(held);
+    }
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(state.metrics.render())
