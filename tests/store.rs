@@ -560,12 +560,25 @@ both_backends! {
         assert_eq!(delivered_cursors(&store, "wh_received").await, cursors[..2]);
         assert_eq!(delivered_cursors(&store, "wh_sent").await, [cursors[2]]);
 
+        // Each delivery row as a lone insert wrote it: pending, unattempted, due at the event's
+        // time, in its conversation's queue.
+        let first = store.list_deliveries("wh_all", None, None, 100).await.unwrap();
+        let first = first.last().unwrap();
+        assert_eq!(first.status.as_str(), "pending");
+        assert_eq!((first.attempts, first.next_attempt_at), (0, 20));
+        let sent_delivery = &store.list_deliveries("wh_sent", None, None, 1).await.unwrap()[0];
+        assert_eq!(sent_delivery.order_key, first.order_key, "one conversation, one queue");
+
+        let messages = store.list_messages(ME, None, None, 10).await.unwrap();
+        assert_eq!(messages.len(), 2);
+        let h1 = messages.iter().find(|m| m.hash.as_deref() == Some("h1")).unwrap();
         let conversations = store.list_conversations(ME).await.unwrap();
         assert_eq!(conversations.len(), 1);
         assert_eq!(conversations[0].last_message_at, 20, "not moved back by h0");
         assert_eq!(
-            store.list_messages(ME, None, None, 10).await.unwrap().len(),
-            2
+            conversations[0].last_message_id.as_deref(),
+            Some(h1.id.as_str()),
+            "the duplicate of h1 did not name itself"
         );
     }
 }
@@ -579,6 +592,8 @@ both_backends! {
         use session_gateway::store::chat::ControlBody;
         let (store, _dir) = store().await;
         let receipt = ControlBody::ReadReceipt { timestamps: vec![1] };
+        let other = SessionIdText::parse(PEER).unwrap();
+        store.insert_account(&other, None, &[8; 16], 1).await.unwrap().unwrap();
         let mut tx = store.begin().await.unwrap();
         tx.enqueue_control(ME, PEER, &receipt, 1_000).await.unwrap();
         let copy = NewMessage {
@@ -589,8 +604,12 @@ both_backends! {
         };
         assert!(tx.insert_message(&copy, 1_000).await.unwrap().is_some());
         tx.enqueue_control(ME, PEER, &receipt, 1_000).await.unwrap();
+        // Another account's latest is its own: the transaction keeps one at a time.
+        tx.enqueue_control(PEER, ME, &receipt, 1_000).await.unwrap();
+        tx.enqueue_control(ME, PEER, &receipt, 1_000).await.unwrap();
         tx.commit().await.unwrap();
-        // The receipt after the copy took 5,001, so a send now reads 5,001 as the latest.
+        // The receipts after the copy took 5,001 and 5,002, so a send now reads 5,002 as the
+        // latest.
         let text = NewMessage {
             author: ME.into(),
             direction: Direction::Outgoing,
@@ -599,18 +618,23 @@ both_backends! {
             ..incoming("unused", 1_000)
         };
         let queued = store.enqueue_outgoing(&text, 1_000).await.unwrap().message;
-        assert_eq!(queued.timestamp, 5_002);
+        assert_eq!(queued.timestamp, 5_003);
 
-        let sends = (0..24).map(|_| {
+        // All started before any is awaited.
+        let sends: Vec<_> = (0..24).map(|_| {
             let (store, text) = (store.clone(), NewMessage { id: new_message_id(), ..text.clone() });
             tokio::spawn(async move { store.enqueue_outgoing(&text, 1_000).await.unwrap() })
-        });
+        }).collect();
         let mut stamps = Vec::new();
         for send in sends {
             stamps.push(send.await.unwrap().message.timestamp);
         }
         stamps.sort_unstable();
-        let expected: Vec<i64> = (5_003..5_027).collect();
+        let expected: Vec<i64> = (5_004..5_028).collect();
         assert_eq!(stamps, expected, "distinct, after every earlier one");
+        assert!(
+            store.enqueue_groups().followed() > 0,
+            "some of them shared a transaction"
+        );
     }
 }

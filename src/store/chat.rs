@@ -373,7 +373,10 @@ impl StoreTx {
     /// The latest one is read (and on PostgreSQL the account locked) once per transaction;
     /// after that the transaction keeps it up to date itself: every outgoing row it writes
     /// goes through here or through [`StoreTx::insert_message`] ([`StoreTx::saw_outgoing`]).
-    /// A group of queued sends (issue 16) pays one read, not one per message.
+    /// A group of queued sends (issue 16) pays one read, not one per message. (On PostgreSQL
+    /// a sync copy from another device that a poll commits meanwhile is not seen: polls take no
+    /// account lock. That window existed before, between the read and the insert; it now
+    /// spans the transaction.)
     pub(crate) async fn next_outgoing_timestamp(
         &mut self,
         account: &str,
