@@ -27,6 +27,8 @@
 //! Pin the two processes apart with `taskset` to see the gateway on its own core(s), e.g.
 //! `taskset -c 1 cargo bench --bench send` puts this process (and the devnet child it spawns)
 //! on core 1: use `SEND_DEVNET_CPUS=0` to move the child to core 0 after it starts.
+//! `SEND_WEBHOOK_IN_FLIGHT` sets `webhooks.max_in_flight` (default 4, the setting's default):
+//! how many `message.*` deliveries the receiver takes at once.
 //! `SEND_STORE_WINDOW_MS` sets `network.store_window_ms` (default 25; 0: every store in an
 //! onion request of its own, as before stop 33).
 //! `writer_busy` is the share of the phase the gateway's SQLite writer connection was lent out
@@ -263,6 +265,7 @@ async fn main() {
     let concurrency = env("SEND_CONCURRENCY", 16) as usize;
     let nodes = env("SEND_NODES", 24) as usize;
     let limit = Duration::from_secs(env("SEND_TIMEOUT_SECS", 600));
+    let in_flight = env("SEND_WEBHOOK_IN_FLIGHT", 4) as usize;
 
     let devnet = devnet_process::DevnetProcess::spawn(nodes, 4);
     if let Ok(cpus) = std::env::var("SEND_DEVNET_CPUS") {
@@ -325,6 +328,7 @@ async fn main() {
     // 1's); then its accounts are paused while phase 1 fills their swarms.
     let (mut settings, master) = fleet::settings(ADMIN, 5_000);
     settings.webhooks.deny_private = Some(false);
+    settings.webhooks.max_in_flight = in_flight;
     let receiver_dir = tempfile::tempdir().unwrap();
     insert_paused(&settings, receiver_dir.path(), &master, &seeds).await;
     let receiving = fleet::start(settings, receiver_dir.path(), network.clone()).await;
@@ -334,6 +338,7 @@ async fn main() {
     // Phase 1: one sender, a backlog of texts to 30 recipients.
     let (mut settings, master) = fleet::settings(ADMIN, 5_000);
     settings.webhooks.deny_private = Some(false);
+    settings.webhooks.max_in_flight = in_flight;
     let sender_dir = tempfile::tempdir().unwrap();
     let sender = fleet::fill(&settings, sender_dir.path(), &master, 1).await[0].clone();
     let gateway = fleet::start(settings.clone(), sender_dir.path(), network.clone()).await;
