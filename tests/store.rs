@@ -638,3 +638,54 @@ both_backends! {
         );
     }
 }
+
+both_backends! {
+    // A group's send outcomes are written by one statement (issue 16): each queued message
+    // moves as its own outcome says, a message no longer queued is left alone and not returned,
+    // and the others are untouched.
+    async fn one_statement_settles_several_queued_messages_each_its_own_way() {
+        use session_gateway::store::send_queue::Settle;
+        let (store, _dir) = store().await;
+        let mut ids = Vec::new();
+        for _ in 0..4 {
+            let text = NewMessage {
+                id: new_message_id(),
+                author: ME.into(),
+                direction: Direction::Outgoing,
+                status: MessageStatus::Queued,
+                hash: None,
+                ..incoming("unused", 1_000)
+            };
+            ids.push(store.enqueue_outgoing(&text, 1_000).await.unwrap().message.id);
+        }
+        let mut tx = store.begin().await.unwrap();
+        let early = tx
+            .settle_outgoing(&ids[2], MessageStatus::Sent, Some("early"), None, None, 5)
+            .await
+            .unwrap();
+        assert_eq!(early.unwrap().status, MessageStatus::Sent);
+        let settles = [
+            Settle { id: &ids[0], status: MessageStatus::Sent, hash: Some("h0"), own_hash: Some("o0"), failure_reason: None },
+            Settle { id: &ids[1], status: MessageStatus::Failed, hash: None, own_hash: None, failure_reason: Some("gone") },
+            Settle { id: &ids[2], status: MessageStatus::Failed, hash: None, own_hash: None, failure_reason: Some("late") },
+        ];
+        let settled = tx.settle_outgoing_many(&settles, 6).await.unwrap();
+        tx.commit().await.unwrap();
+
+        let mut moved: Vec<&str> = settled.keys().map(String::as_str).collect();
+        moved.sort_unstable();
+        let mut expected = vec![ids[0].as_str(), ids[1].as_str()];
+        expected.sort_unstable();
+        assert_eq!(moved, expected, "the one settled already is not moved again");
+        let get = |i: usize| {
+            let (store, id) = (store.clone(), ids[i].clone());
+            async move { store.get_message(ME, &id).await.unwrap().unwrap() }
+        };
+        let (m0, m1, m2, m3) = (get(0).await, get(1).await, get(2).await, get(3).await);
+        assert_eq!((m0.status, m0.hash.as_deref()), (MessageStatus::Sent, Some("h0")));
+        assert_eq!(settled[&ids[0]].hash.as_deref(), Some("h0"), "returned as stored");
+        assert_eq!((m1.status, m1.failure_reason.as_deref()), (MessageStatus::Failed, Some("gone")));
+        assert_eq!((m2.status, m2.hash.as_deref()), (MessageStatus::Sent, Some("early")));
+        assert_eq!(m3.status, MessageStatus::Queued, "not in the group: untouched");
+    }
+}

@@ -37,7 +37,7 @@ use crate::store::chat::ControlBody;
 use crate::store::events::NewEvent;
 use crate::store::group_commit::{Groups, Role};
 use crate::store::messages::MessageStatus;
-use crate::store::send_queue::QueuedMessage;
+use crate::store::send_queue::{QueuedMessage, Settle};
 use crate::store::{LeaseToken, StoreError, StoreTx};
 use crate::telemetry::links::Key;
 
@@ -451,13 +451,8 @@ pub async fn settle(
     // The transaction has begun (on SQLite it holds the one writer): whoever queued meanwhile
     // rides along.
     let followers = leader.take();
-    let mut written = record(deps, &mut tx, &outcome).await;
-    for other in followers.items() {
-        if written.is_err() {
-            break;
-        }
-        written = record(deps, &mut tx, other).await;
-    }
+    let group: Vec<&Outcome> = std::iter::once(&outcome).chain(followers.items()).collect();
+    let written = record(deps, &mut tx, &group).await;
     // The transaction ends here either way (committed or rolled back): writing alone begins
     // another, and SQLite's one writer would wait for this one.
     let written = match written {
@@ -490,7 +485,7 @@ async fn settle_alone(
     lease: Option<&LeaseToken>,
 ) -> Result<(), ActorError> {
     let mut tx = begin(deps, lease).await?;
-    record(deps, &mut tx, outcome).await?;
+    record(deps, &mut tx, &[outcome]).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -503,38 +498,43 @@ async fn begin(deps: &Deps, lease: Option<&LeaseToken>) -> Result<StoreTx, Store
     }
 }
 
-/// Writes `outcome` in `tx`: the message's status and, for a text message, its event.
-async fn record(deps: &Deps, tx: &mut StoreTx, outcome: &Outcome) -> Result<(), ActorError> {
+/// Writes `outcomes` in `tx`: the messages' statuses, all in one statement (a group's
+/// transaction holds the database's one writer: issue 16), then each text message's event.
+async fn record(deps: &Deps, tx: &mut StoreTx, outcomes: &[&Outcome]) -> Result<(), ActorError> {
     let now = now_ms();
-    let Some(message) = tx
-        .settle_outgoing(
-            &outcome.id,
-            outcome.status,
-            outcome.hash.as_deref(),
-            outcome.own_hash.as_deref(),
-            outcome.reason.as_deref(),
-            now,
-        )
-        .await?
-    else {
-        return Ok(());
-    };
-    if message.kind != crate::store::modes::MessageKind::Text {
-        // Control messages (reactions, receipts, typing, …) are not messages: no event.
-        return Ok(());
-    }
-    let data = EventData::message(outcome.event, &message)
-        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    let event = tx
-        .append_event(&NewEvent {
-            account: Some(outcome.account.clone()),
-            conversation: Some(message.conversation.clone()),
-            timestamp: now,
-            data,
+    let settles: Vec<Settle<'_>> = outcomes
+        .iter()
+        .map(|outcome| Settle {
+            id: &outcome.id,
+            status: outcome.status,
+            hash: outcome.hash.as_deref(),
+            own_hash: outcome.own_hash.as_deref(),
+            failure_reason: outcome.reason.as_deref(),
         })
-        .await?;
-    // Before the commit: a webhook worker may pick the event up the moment it is visible.
-    (outcome.span).in_scope(|| deps.metrics.links.remember(Key::Event(&event.id)));
+        .collect();
+    let mut settled = tx.settle_outgoing_many(&settles, now).await?;
+    for outcome in outcomes {
+        // Not moved: no longer queued (its account deleted meanwhile, or settled already).
+        let Some(message) = settled.remove(&outcome.id) else {
+            continue;
+        };
+        if message.kind != crate::store::modes::MessageKind::Text {
+            // Control messages (reactions, receipts, typing, …) are not messages: no event.
+            continue;
+        }
+        let data = EventData::message(outcome.event, &message)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let event = tx
+            .append_event(&NewEvent {
+                account: Some(outcome.account.clone()),
+                conversation: Some(message.conversation.clone()),
+                timestamp: now,
+                data,
+            })
+            .await?;
+        // Before the commit: a webhook worker may pick the event up the moment it is visible.
+        (outcome.span).in_scope(|| deps.metrics.links.remember(Key::Event(&event.id)));
+    }
     Ok(())
 }
 

@@ -120,6 +120,25 @@ impl Store {
     }
 }
 
+/// One message's move out of `queued` ([`StoreTx::settle_outgoing_many`]).
+#[derive(Clone, Copy, Debug)]
+pub struct Settle<'a> {
+    /// The message.
+    pub id: &'a str,
+    /// `sent` or `failed`.
+    pub status: MessageStatus,
+    /// Its hash on the recipient's swarm, once stored there.
+    pub hash: Option<&'a str>,
+    /// The hash of its copy on our own swarm.
+    pub own_hash: Option<&'a str>,
+    /// Why it failed.
+    pub failure_reason: Option<&'a str>,
+}
+
+/// Messages settled by one statement at most: five parameters each, well under SQLite's
+/// 32,766 and PostgreSQL's 65,535.
+const SETTLES_PER_STATEMENT: usize = 500;
+
 impl StoreTx {
     /// True when the account already has an outgoing message to `peer` with this sent
     /// timestamp: the sync copy of a message this gateway sent itself.
@@ -153,24 +172,58 @@ impl StoreTx {
         failure_reason: Option<&str>,
         now: i64,
     ) -> Result<Option<Message>, StoreError> {
-        // One statement: the row as updated comes back with the update (both backends
-        // support `RETURNING`), rather than a second read in the same transaction.
-        sqlx::query(&format!(
-            "UPDATE messages SET status = $1, hash = COALESCE($2, hash), failure_reason = $3, \
-             updated_at = $4, own_hash = COALESCE($6, own_hash) WHERE id = $5 \
-             AND status = 'queued' RETURNING {COLUMNS}"
-        ))
-        .bind(status.as_str())
-        .bind(hash)
-        .bind(failure_reason)
-        .bind(now)
-        .bind(id)
-        .bind(own_hash)
-        .fetch_optional(self.conn())
-        .await?
-        .as_ref()
-        .map(message_from_row)
-        .transpose()
+        let settle = Settle {
+            id,
+            status,
+            hash,
+            own_hash,
+            failure_reason,
+        };
+        Ok(self.settle_outgoing_many(&[settle], now).await?.remove(id))
+    }
+
+    /// [`StoreTx::settle_outgoing`] for several messages in one statement (issue 16: a group of
+    /// send outcomes held the database's one writer for two round trips each): each moves from
+    /// `queued` as its [`Settle`] says, and the rows moved come back by id (a message no
+    /// longer queued is not among them).
+    pub async fn settle_outgoing_many(
+        &mut self,
+        settles: &[Settle<'_>],
+        now: i64,
+    ) -> Result<std::collections::HashMap<String, Message>, StoreError> {
+        let mut settled = std::collections::HashMap::with_capacity(settles.len());
+        for chunk in settles.chunks(SETTLES_PER_STATEMENT) {
+            let rows: Vec<String> = (0..chunk.len())
+                .map(|i| {
+                    let at = 2 + 5 * i;
+                    let p: Vec<String> = (at..at + 5).map(|n| format!("${n}")).collect();
+                    format!("({})", p.join(", "))
+                })
+                .collect();
+            let sql = format!(
+                "WITH settled (settled_id, settled_status, settled_hash, settled_reason, \
+                 settled_own_hash) AS (VALUES {}) \
+                 UPDATE messages SET status = settled_status, \
+                 hash = COALESCE(settled_hash, hash), failure_reason = settled_reason, \
+                 updated_at = $1, own_hash = COALESCE(settled_own_hash, own_hash) \
+                 FROM settled WHERE id = settled_id AND status = 'queued' RETURNING {COLUMNS}",
+                rows.join(", ")
+            );
+            let mut query = sqlx::query(&sql).bind(now);
+            for settle in chunk {
+                query = query
+                    .bind(settle.id)
+                    .bind(settle.status.as_str())
+                    .bind(settle.hash)
+                    .bind(settle.failure_reason)
+                    .bind(settle.own_hash);
+            }
+            for row in query.fetch_all(self.conn()).await? {
+                let message = message_from_row(&row)?;
+                settled.insert(message.id.clone(), message);
+            }
+        }
+        Ok(settled)
     }
 
     /// The hash of our own swarm's copy of message `id`.
