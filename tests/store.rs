@@ -45,6 +45,17 @@ fn incoming(hash: &str, ts: i64) -> NewMessage {
     }
 }
 
+/// A text of ours, queued, sent at `ts`.
+fn queued(ts: i64) -> NewMessage {
+    NewMessage {
+        author: ME.into(),
+        direction: Direction::Outgoing,
+        status: MessageStatus::Queued,
+        hash: None,
+        ..incoming("unused", ts)
+    }
+}
+
 /// What the poller does for one retrieved message.
 async fn receive(store: &Store, hash: &str, ts: i64, commit: bool) -> bool {
     let mut tx = store.begin().await.unwrap();
@@ -289,13 +300,7 @@ both_backends! {
         assert!(receive(&store, "h1", 1, true).await);
         let received = store.list_messages(ME, Some(PEER), None, 10).await.unwrap();
         let received = &received[0];
-        let outgoing = NewMessage {
-            author: ME.into(),
-            direction: Direction::Outgoing,
-            status: MessageStatus::Queued,
-            hash: None,
-            ..incoming("unused", 2)
-        };
+        let outgoing = queued(2);
         let sent = store.enqueue_outgoing(&outgoing, 2).await.unwrap().message;
         let control = session_gateway::store::chat::ControlBody::Typing { typing: true };
         let typing = store.enqueue_control(ME, PEER, &control, 3).await.unwrap();
@@ -610,15 +615,9 @@ both_backends! {
         tx.commit().await.unwrap();
         // The receipts after the copy took 5,001 and 5,002, so a send now reads 5,002 as the
         // latest.
-        let text = NewMessage {
-            author: ME.into(),
-            direction: Direction::Outgoing,
-            status: MessageStatus::Queued,
-            hash: None,
-            ..incoming("unused", 1_000)
-        };
-        let queued = store.enqueue_outgoing(&text, 1_000).await.unwrap().message;
-        assert_eq!(queued.timestamp, 5_003);
+        let text = queued(1_000);
+        let first = store.enqueue_outgoing(&text, 1_000).await.unwrap().message;
+        assert_eq!(first.timestamp, 5_003);
 
         // All started before any is awaited.
         let sends: Vec<_> = (0..24).map(|_| {
@@ -648,14 +647,7 @@ both_backends! {
         let (store, _dir) = store().await;
         let mut ids = Vec::new();
         for _ in 0..4 {
-            let text = NewMessage {
-                id: new_message_id(),
-                author: ME.into(),
-                direction: Direction::Outgoing,
-                status: MessageStatus::Queued,
-                hash: None,
-                ..incoming("unused", 1_000)
-            };
+            let text = queued(1_000);
             ids.push(store.enqueue_outgoing(&text, 1_000).await.unwrap().message.id);
         }
         let mut tx = store.begin().await.unwrap();
