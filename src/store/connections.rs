@@ -127,6 +127,16 @@ impl Connections {
     }
 }
 
+impl super::Store {
+    /// How long SQLite's one writer connection has been lent out since the store opened (a
+    /// statement, or a transaction from `BEGIN` to its end, each counted once it ends): beside
+    /// the wall-clock time, how busy the database's one writer is. `None` on PostgreSQL,
+    /// which has a pool.
+    pub fn writer_held(&self) -> Option<Duration> {
+        self.pool().held()
+    }
+}
+
 impl Kept {
     /// A connection no one else holds, once one is free.
     pub(crate) async fn lend(&self) -> Result<Lent, sqlx::Error> {

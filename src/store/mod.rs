@@ -173,9 +173,7 @@ pub struct StoreTx {
     /// An account's chat settings as this transaction read them (a poll's batch asks for each
     /// delivered message), until it writes them.
     chat_settings: Option<(String, Option<chat::ChatSettings>)>,
-    /// An account's latest outgoing timestamp as this transaction knows it, once it read it
-    /// (and, on PostgreSQL, locked the account's enqueues): [`StoreTx::next_outgoing_timestamp`]
-    /// reads it once per transaction, not once per queued message of a group.
+    /// An account's latest outgoing timestamp, once read ([`StoreTx::next_outgoing_timestamp`]).
     latest_outgoing: Option<(String, i64)>,
     /// Announced after commit (and, on PostgreSQL, NOTIFYed in the transaction).
     on_commit: notify::OnCommit,
@@ -382,14 +380,6 @@ impl Store {
             Ordering::Relaxed,
         );
         Ok(set)
-    }
-
-    /// How long SQLite's one writer connection has been lent out since the store opened (a
-    /// statement, or a transaction from `BEGIN` to its end, each counts whole once it ends):
-    /// beside the wall-clock time, how busy the database's one writer is. `None` on
-    /// PostgreSQL, which has a pool.
-    pub fn writer_held(&self) -> Option<std::time::Duration> {
-        self.pool.held()
     }
 
     /// The pool for writes outside a transaction (and reads that must see the writer's

@@ -107,7 +107,7 @@ impl StoreTx {
     }
 
     /// Appends an event and a pending delivery for every enabled webhook it matches, in one
-    /// statement ([`append_sql`]).
+    /// statement (`append_sql`).
     pub async fn append_event(&mut self, event: &NewEvent) -> Result<Event, StoreError> {
         self.lock_event_cursor().await?;
         let event_type = event.data.event_type();
