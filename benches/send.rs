@@ -323,12 +323,18 @@ async fn main() {
         })
         .collect();
 
+    // Both gateways' settings: webhooks to this process's receivers.
+    let gateway_settings = || {
+        let (mut settings, master) = fleet::settings(ADMIN, 5_000);
+        settings.webhooks.deny_private = Some(false);
+        settings.webhooks.max_in_flight = in_flight;
+        (settings, master)
+    };
+
     // The recipients' gateway starts first and receives the warm-up texts, so that its swarm
     // lookups and path builds are not in phase 2's figures (as the sender's are not in phase
     // 1's); then its accounts are paused while phase 1 fills their swarms.
-    let (mut settings, master) = fleet::settings(ADMIN, 5_000);
-    settings.webhooks.deny_private = Some(false);
-    settings.webhooks.max_in_flight = in_flight;
+    let (settings, master) = gateway_settings();
     let receiver_dir = tempfile::tempdir().unwrap();
     insert_paused(&settings, receiver_dir.path(), &master, &seeds).await;
     let receiving = fleet::start(settings, receiver_dir.path(), network.clone()).await;
@@ -336,9 +342,7 @@ async fn main() {
     set_status(&client, &receiving, &seeds, "active").await;
 
     // Phase 1: one sender, a backlog of texts to 30 recipients.
-    let (mut settings, master) = fleet::settings(ADMIN, 5_000);
-    settings.webhooks.deny_private = Some(false);
-    settings.webhooks.max_in_flight = in_flight;
+    let (settings, master) = gateway_settings();
     let sender_dir = tempfile::tempdir().unwrap();
     let sender = fleet::fill(&settings, sender_dir.path(), &master, 1).await[0].clone();
     let gateway = fleet::start(settings.clone(), sender_dir.path(), network.clone()).await;

@@ -227,7 +227,9 @@ impl Metrics {
             .registry
             .register(Box::new(self.onion_failures.clone()));
         let _ = self.registry.register(Box::new(self.path_failures.clone()));
-        let _ = (self.registry).register(Box::new(self.database_writer_held.clone()));
+        let _ = self
+            .registry
+            .register(Box::new(self.database_writer_held.clone()));
         for kind in ONION_FAILURE_KINDS {
             self.onion_failures.with_label_values(&[kind, "none"]);
         }

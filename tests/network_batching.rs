@@ -80,6 +80,13 @@ fn batching_config(dn: &Devnet) -> NetworkConfig {
     c
 }
 
+/// A client of `dn` with `batching_config`'s windows under `per_account` isolation.
+fn per_account_network(dn: &Devnet) -> SessionNetwork {
+    let mut c = batching_config(dn);
+    c.path_isolation = PathIsolation::PerAccount;
+    SessionNetwork::new(c).unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn polls_of_one_swarm_share_requests_each_signed_by_its_account() {
     let dn = devnet(12, 4).await;
@@ -185,9 +192,7 @@ async fn one_misdirected_or_tampered_account_in_a_batch_leaves_the_others_alone(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn per_account_isolation_gives_each_account_its_own_path_and_shares_no_request() {
     let dn = devnet(24, 4).await;
-    let mut c = batching_config(&dn);
-    c.path_isolation = PathIsolation::PerAccount;
-    let net = SessionNetwork::new(c).unwrap();
+    let net = per_account_network(&dn);
     let (ids, swarm) = in_one_swarm(&dn, 4);
     store_one_each(&net, &ids).await;
     let marks = mark(&dn, &swarm);
@@ -368,9 +373,7 @@ async fn one_misdirected_store_in_a_shared_request_leaves_the_others_alone() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn under_per_account_isolation_a_message_takes_its_senders_path_not_one_of_the_contacts() {
     let dn = devnet(24, 4).await;
-    let mut c = batching_config(&dn);
-    c.path_isolation = PathIsolation::PerAccount;
-    let net = SessionNetwork::new(c).unwrap();
+    let net = per_account_network(&dn);
     let (alice, carol, bob) = (identity(), identity(), identity());
     for (sender, text) in [(&alice, "from Alice"), (&carol, "from Carol")] {
         net.store_for(

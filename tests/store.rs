@@ -504,19 +504,9 @@ both_backends! {
 
 /// A webhook whose filter is `events` (all when `None`).
 async fn hook(store: &Store, id: &str, events: Option<Vec<String>>) {
-    use session_gateway::store::webhooks::{Webhook, WebhookSecret};
-    let hook = Webhook {
-        id: id.into(),
-        url: format!("http://127.0.0.1:9/{id}"),
+    let hook = session_gateway::store::webhooks::Webhook {
         events,
-        accounts: None,
-        secrets: vec![WebhookSecret {
-            secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".into(),
-            expires_at: None,
-        }],
-        enabled: true,
-        created_at: 1,
-        updated_at: 1,
+        ..common::webhook(id)
     };
     store.insert_webhook(&hook).await.unwrap();
 }

@@ -6,6 +6,7 @@
 
 use sqlx::Row as _;
 
+use super::sql::placeholders;
 use super::{Store, StoreError};
 
 /// How often the replica running an account writes its health here (`actors::health`); also
@@ -104,18 +105,7 @@ fn put_health_sql(pending: usize) -> (usize, &'static str) {
     let rows = HEALTH_STATEMENT_ROWS[at];
     let sql = SQL[at].get_or_init(|| {
         let values: Vec<String> = (0..rows)
-            .map(|r| {
-                let p = |i: usize| format!("${}", 2 + r * 6 + i);
-                format!(
-                    "({}, {}, {}, {}, {}, {})",
-                    p(0),
-                    p(1),
-                    p(2),
-                    p(3),
-                    p(4),
-                    p(5)
-                )
-            })
+            .map(|r| format!("({})", placeholders(2 + r * 6, 6)))
             .collect();
         format!(
             "INSERT INTO account_health (account, last_poll_at, poll_interval_ms, last_error, \

@@ -8,6 +8,7 @@ use sqlx::Row as _;
 use super::chat::TextExtras;
 use super::messages::{message_from_row, Message, Reaction, COLUMNS};
 use super::modes::ExpireMode;
+use super::sql::placeholders;
 use super::{Store, StoreError, StoreTx};
 
 impl Store {
@@ -19,11 +20,10 @@ impl Store {
         if messages.is_empty() {
             return Ok(messages);
         }
-        let placeholders: Vec<String> = (1..=messages.len()).map(|i| format!("${i}")).collect();
         let sql = format!(
             "SELECT message_id, author, emoji FROM reactions WHERE message_id IN ({}) \
              ORDER BY created_at, author, emoji",
-            placeholders.join(", ")
+            placeholders(1, messages.len())
         );
         let mut query = sqlx::query(&sql);
         for m in &messages {

@@ -41,6 +41,7 @@ pub mod retention;
 pub mod rotation;
 pub mod secrets;
 pub mod send_queue;
+mod sql;
 pub mod status;
 pub mod user_configs;
 pub mod webhooks;

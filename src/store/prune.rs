@@ -23,6 +23,7 @@ use std::time::Duration;
 
 use sqlx::Row as _;
 
+use super::sql::placeholders;
 use super::{Store, StoreError, StoreTx};
 
 /// How long each kind of row is kept (`None`: forever), and how many of each one round prunes.
@@ -81,14 +82,6 @@ const MESSAGES_PER_TX: i64 = 100;
 /// `now - age` in ms, the time before which a row is old enough.
 fn cutoff(now: i64, age: Duration) -> i64 {
     now.saturating_sub(i64::try_from(age.as_millis()).unwrap_or(i64::MAX))
-}
-
-/// `$first, $first+1, …` for `count` values.
-fn placeholders(first: usize, count: usize) -> String {
-    (first..first + count)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 impl Store {
@@ -265,6 +258,5 @@ mod tests {
     fn cutoffs_never_overflow() {
         assert_eq!(cutoff(10_000, Duration::from_secs(1)), 9_000);
         assert_eq!(cutoff(0, Duration::MAX), -i64::MAX);
-        assert_eq!(placeholders(3, 2), "$3, $4");
     }
 }

@@ -14,6 +14,7 @@ use sqlx::Row as _;
 use super::chat::ControlBody;
 use super::messages::{message_from_row, Message, MessageStatus, COLUMNS};
 use super::modes::{ExpireMode, MessageKind};
+use super::sql::placeholders;
 use super::{Store, StoreError, StoreTx};
 
 /// An outgoing message waiting to be sent, with what the sender needs beyond [`Message`].
@@ -194,11 +195,7 @@ impl StoreTx {
         let mut settled = std::collections::HashMap::with_capacity(settles.len());
         for chunk in settles.chunks(SETTLES_PER_STATEMENT) {
             let rows: Vec<String> = (0..chunk.len())
-                .map(|i| {
-                    let at = 2 + 5 * i;
-                    let p: Vec<String> = (at..at + 5).map(|n| format!("${n}")).collect();
-                    format!("({})", p.join(", "))
-                })
+                .map(|i| format!("({})", placeholders(2 + 5 * i, 5)))
                 .collect();
             let sql = format!(
                 "WITH settled (settled_id, settled_status, settled_hash, settled_reason, \

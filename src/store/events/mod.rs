@@ -12,6 +12,7 @@ use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::Row as _;
 
+use super::sql::placeholders;
 use super::{json_column, to_json, Backend, Store, StoreError, StoreTx};
 
 pub use attempts::ClaimedAttempt;
@@ -285,13 +286,10 @@ impl Store {
                 .await;
         }
         // `account IN ($3, $4, …)`: one placeholder per account (callers bound the count).
-        let placeholders = (0..accounts.len())
-            .map(|i| format!("${}", i + 3))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let list = placeholders(3, accounts.len());
         let sql = format!(
             "SELECT {EVENT_COLUMNS} FROM events \
-             WHERE cursor > $1 AND account IN ({placeholders}) ORDER BY cursor LIMIT $2"
+             WHERE cursor > $1 AND account IN ({list}) ORDER BY cursor LIMIT $2"
         );
         let mut query = sqlx::query(&sql).bind(cursor).bind(limit);
         for account in accounts {

@@ -28,8 +28,20 @@ const INSERT_MESSAGE: &str = "INSERT INTO messages (id, account, peer, direction
 /// touching the conversation only if the first changed a row (`changes()`), so their changes
 /// add up to at least one exactly when the message went in. PostgreSQL, which takes no
 /// multi-statement query with parameters, touches it from the message's `RETURNING` in a
-/// data-modifying `WITH` and counts the rows inserted.
-fn insert_message_sql(backend: Backend) -> String {
+/// data-modifying `WITH` and counts the rows inserted. Built once per backend: every sent
+/// and received message runs it.
+fn insert_message_sql(backend: Backend) -> &'static str {
+    use std::sync::OnceLock;
+    static SQLITE: OnceLock<String> = OnceLock::new();
+    static POSTGRES: OnceLock<String> = OnceLock::new();
+    match backend {
+        Backend::Sqlite => SQLITE.get_or_init(|| build_insert_message_sql(backend)),
+        Backend::Postgres => POSTGRES.get_or_init(|| build_insert_message_sql(backend)),
+    }
+}
+
+/// [`insert_message_sql`]'s text for `backend`.
+fn build_insert_message_sql(backend: Backend) -> String {
     let touch = "INSERT INTO conversations (account, peer, last_message_id, last_message_at, \
                  created_at) SELECT $2, $3, $1, $8, $10";
     let on_conflict = "ON CONFLICT (account, peer) DO UPDATE SET \
@@ -81,8 +93,11 @@ impl StoreTx {
         // ([`inserted_message`]). Measured on SQLite (send bench, receive phase, nine
         // interleaved pairs), the insert with its row returned cost more CPU than the insert
         // and the read after it, in eight pairs of nine; no read costs less than either.
-        let sql = insert_message_sql(self.backend());
-        let query = bind_message(sqlx::query(&sql), message, now);
+        let query = bind_message(
+            sqlx::query(insert_message_sql(self.backend())),
+            message,
+            now,
+        );
         let inserted = match self.backend() {
             Backend::Sqlite => query.execute(self.conn()).await?.rows_affected() > 0,
             Backend::Postgres => {
